@@ -1,0 +1,156 @@
+"""Rolling-origin evaluation: forecast origins (cutoffs), training histories and the refit schedule.
+
+A backtest with ``n_windows`` windows, a ``step`` between origins and a ``horizon`` places the
+origins of each series at the end, so that the last window's horizon ends with the series::
+
+    cutoff_k = ds[n - horizon - (n_windows - 1 - k) * step - 1],   k = 0 .. n_windows - 1
+
+(oldest first; ``n`` is the length of the series, ``ds`` its sorted timestamps; Tashman 2000,
+"Out-of-sample tests of forecasting accuracy"). The model sees only rows up to its cutoff when it
+is (re)fitted inside the backtest.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+import pandas as pd
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+from sklearn.utils.validation import check_is_fitted
+
+
+class Backtest(NamedTuple):
+    """Result of a backtest: the forecasts with actuals, and their scores.
+
+    forecasts: ``unique_id, ds, cutoff, y, y_hat[, y_hat_qXX...]``, one row per series, origin and step.
+    metrics: the :func:`forecast.metrics.evaluate` table (per series and cutoff, plus ``overall``).
+    """
+
+    forecasts: pd.DataFrame
+    metrics: pd.DataFrame
+
+
+def series_cutoffs(
+    df: pd.DataFrame,
+    n_windows: int,
+    step: int,
+    horizon: int,
+    id_col: str = "unique_id",
+    time_col: str = "ds",
+) -> pd.DataFrame:
+    """Forecast origins of a rolling-origin backtest, per series.
+
+    Args:
+        df: long frame sorted by series and time (one row per series and timestamp).
+        n_windows: number of origins per series.
+        step: rows between consecutive origins.
+        horizon: steps forecast from each origin.
+
+    Returns:
+        ``unique_id, window, cutoff`` with ``window = 0 .. n_windows - 1`` (oldest first) and
+        ``cutoff = ds[n - horizon - (n_windows - 1 - window) * step - 1]``, sorted by series and window.
+
+    Raises:
+        ValueError: for non-positive arguments, or a series too short to hold every window plus at
+            least one observation before the first origin (``horizon + (n_windows - 1) * step + 1`` rows).
+    """
+    for name, value in (("n_windows", n_windows), ("step", step), ("horizon", horizon)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError(f"{name} must be a positive integer; got {value!r}")
+    if df.empty:
+        raise ValueError("cannot backtest an empty frame")
+    lengths = df.groupby(id_col, sort=True).size()
+    needed = horizon + (n_windows - 1) * step + 1
+    short = lengths[lengths < needed]
+    if len(short):
+        raise ValueError(
+            f"series {short.index[0]!r} has {short.iloc[0]} observations; a backtest with n_windows={n_windows}, "
+            f"step={step}, horizon={horizon} needs at least {needed} "
+            f"({len(short)} series too short)"
+        )
+    starts = np.concatenate([[0], np.cumsum(lengths.to_numpy())[:-1]])
+    window = np.arange(n_windows)
+    positions = lengths.to_numpy()[:, None] - horizon - (n_windows - 1 - window[None, :]) * step - 1
+    rows = (starts[:, None] + positions).ravel()
+    return pd.DataFrame(
+        {
+            id_col: np.repeat(lengths.index.to_numpy(), n_windows),
+            "window": np.tile(window, len(lengths)),
+            "cutoff": df[time_col].to_numpy()[rows],
+        }
+    )
+
+
+def history_until(
+    df: pd.DataFrame, cutoffs: pd.DataFrame, id_col: str = "unique_id", time_col: str = "ds"
+) -> pd.DataFrame:
+    """Rows of each series up to and including its cutoff (``cutoffs``: one ``cutoff`` per series)."""
+    per_series = cutoffs.set_index(id_col)["cutoff"]
+    if per_series.index.has_duplicates:
+        raise ValueError("history_until expects one cutoff per series")
+    limit = df[id_col].map(per_series)
+    return df[limit.notna().to_numpy() & (df[time_col] <= limit).to_numpy()].reset_index(drop=True)
+
+
+def refit_schedule(n_windows: int, refit: bool | int) -> list[np.ndarray]:
+    """Windows predicted by each fitted model: one block of all windows without refit, else blocks of ``refit``."""
+    if isinstance(refit, (bool, np.bool_)):
+        every = 1 if refit else n_windows
+    elif isinstance(refit, (int, np.integer)) and refit >= 1:
+        every = int(refit)
+    else:
+        raise ValueError(f"refit must be False, True or a positive integer (refit every k windows); got {refit!r}")
+    return [np.arange(start, min(start + every, n_windows)) for start in range(0, n_windows, every)]
+
+
+def rolling_origin(
+    model,
+    df: pd.DataFrame,
+    cutoffs: pd.DataFrame,
+    refit: bool | int,
+    id_col: str = "unique_id",
+    time_col: str = "ds",
+    target_col: str = "y",
+) -> pd.DataFrame:
+    """Forecasts of ``model`` from every cutoff, with the actual ``y`` of each forecast step.
+
+    Without refit, one model predicts all windows through a single batched
+    ``model._predict_cutoffs(df, cutoffs)`` call: ``model`` itself when it is fitted, otherwise a clone
+    fitted on each series' history up to its first cutoff. With ``refit=k``, a fresh clone is fitted
+    on the history up to the first cutoff of every block of ``k`` windows and predicts that block.
+    """
+    n_windows = int(cutoffs["window"].max()) + 1
+    blocks = refit_schedule(n_windows, refit)
+    reuse_model = not refit and _is_fitted(model)
+    pieces = []
+    for block in blocks:
+        block_cutoffs = cutoffs[cutoffs["window"].isin(block)]
+        if reuse_model:
+            fitted = model
+        else:
+            first = block_cutoffs[block_cutoffs["window"] == block[0]]
+            fitted = clone(model).fit(history_until(df, first, id_col, time_col))
+        pieces.append(fitted._predict_cutoffs(df, block_cutoffs[[id_col, "cutoff"]].reset_index(drop=True)))
+    forecasts = pd.concat(pieces, ignore_index=True)
+    actuals = df[[id_col, time_col, target_col]]
+    merged = forecasts.merge(actuals, on=[id_col, time_col], how="left", validate="many_to_one")
+    missing = merged[target_col].isna()
+    if missing.any():
+        row = merged[missing].iloc[0]
+        raise ValueError(
+            f"no actual value for series {row[id_col]!r} at {row[time_col]} (forecast from cutoff {row['cutoff']}); "
+            "the forecast timestamps must be timestamps of the series"
+        )
+    value_columns = [c for c in forecasts.columns if c not in (id_col, time_col, "cutoff")]
+    ordered = merged[[id_col, time_col, "cutoff", target_col, *value_columns]]
+    return ordered.sort_values([id_col, "cutoff", time_col], kind="stable").reset_index(drop=True)
+
+
+def _is_fitted(model) -> bool:
+    try:
+        check_is_fitted(model)
+    except NotFittedError:
+        return False
+    return True

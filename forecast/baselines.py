@@ -1,0 +1,143 @@
+"""Benchmark forecasts: naive, seasonal naive and drift (Hyndman & Athanasopoulos, FPP3, section 5.2).
+
+For a series ``y_1 .. y_T`` observed up to the origin ``T`` and steps ``h = 1 .. H``:
+
+```
+Naive:          ŷ_{T+h} = y_T
+SeasonalNaive:  ŷ_{T+h} = y_{T+h-m(k+1)},  k = floor((h-1)/m),  m = season_length
+Drift:          ŷ_{T+h} = y_T + h (y_T - y_1) / (T - 1)
+```
+
+They share the Forecaster's API (``fit``, ``predict``, ``backtest``); every origin of every series
+is computed at once with NumPy indexing.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from forecast.base import ID, TARGET, TIME, BaseForecaster
+
+
+class _HistoryBaseline(BaseForecaster):
+    """A forecast computed from the observed values up to each origin (no parameters are learned)."""
+
+    def _fit(self, df: pd.DataFrame) -> None:
+        self._check_settings()
+
+    def _min_history(self) -> int:
+        return 1
+
+    def _check_settings(self) -> None:
+        """Check constructor arguments beyond ``horizon`` and ``freq``."""
+
+    def _point_forecasts(self, y: np.ndarray, origin_rows: np.ndarray, first_rows: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def _predict_cutoffs(self, df: pd.DataFrame, cutoffs: pd.DataFrame) -> pd.DataFrame:
+        self._check_settings()
+        origins = cutoffs[[ID, "cutoff"]].sort_values([ID, "cutoff"], kind="stable").reset_index(drop=True)
+        rows = pd.DataFrame(
+            {
+                ID: df[ID].to_numpy(),
+                "cutoff": df[TIME].to_numpy(),
+                "row": np.arange(len(df)),
+                "position": df.groupby(ID, sort=False).cumcount().to_numpy(),
+            }
+        )
+        located = origins.merge(rows, on=[ID, "cutoff"], how="left", validate="one_to_one")
+        if located["row"].isna().any():
+            bad = located[located["row"].isna()].iloc[0]
+            raise ValueError(f"cutoff {bad['cutoff']} is not a timestamp of series {bad[ID]!r}")
+        origin_rows = located["row"].to_numpy(np.int64)
+        observed = located["position"].to_numpy(np.int64) + 1
+        short = observed < self._min_history()
+        if short.any():
+            bad = located[short].iloc[0]
+            raise ValueError(
+                f"series {bad[ID]!r} has {observed[short][0]} observation(s) up to {bad['cutoff']}; "
+                f"{type(self).__name__}({self._describe()}) needs at least {self._min_history()}"
+            )
+        first_rows = origin_rows - observed + 1
+        values = self._point_forecasts(df[TARGET].to_numpy(float), origin_rows, first_rows)
+        forecasts = self._future_index(origins)
+        forecasts["y_hat"] = values.ravel()
+        return forecasts.drop(columns="step")
+
+    def _describe(self) -> str:
+        return ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+
+
+class Naive(_HistoryBaseline):
+    """Naive forecast: every step repeats the last observation, ``ŷ_{T+h} = y_T``.
+
+    Args:
+        horizon: steps forecast after each origin.
+        freq: pandas offset alias or integer step of ``ds``; ``None`` infers it per series.
+
+    Example:
+        >>> Naive(horizon=3).fit(train).predict()      # doctest: +SKIP
+    """
+
+    def __init__(self, horizon: int, freq: str | int | None = None):
+        self.horizon = horizon
+        self.freq = freq
+
+    def _point_forecasts(self, y, origin_rows, first_rows):
+        return np.repeat(y[origin_rows][:, None], self.horizon, axis=1)
+
+
+class SeasonalNaive(_HistoryBaseline):
+    """Seasonal naive forecast: each step repeats the value one season earlier.
+
+    ``ŷ_{T+h} = y_{T+h-m(k+1)}`` with ``k = floor((h-1)/m)``, i.e. the last observed season
+    ``y_{T-m+1} .. y_T`` repeated. Needs at least ``m`` observations up to the origin.
+
+    Args:
+        horizon: steps forecast after each origin.
+        season_length: the period ``m`` in steps (12 for monthly data with a yearly cycle).
+        freq: pandas offset alias or integer step of ``ds``; ``None`` infers it per series.
+    """
+
+    def __init__(self, horizon: int, season_length: int, freq: str | int | None = None):
+        self.horizon = horizon
+        self.season_length = season_length
+        self.freq = freq
+
+    def _check_settings(self) -> None:
+        m = self.season_length
+        if isinstance(m, bool) or not isinstance(m, (int, np.integer)) or m < 1:
+            raise ValueError(f"season_length must be a positive integer; got {m!r}")
+
+    def _min_history(self) -> int:
+        return int(self.season_length)
+
+    def _point_forecasts(self, y, origin_rows, first_rows):
+        m = int(self.season_length)
+        lag_back = m - 1 - (np.arange(self.horizon) % m)
+        return y[origin_rows[:, None] - lag_back[None, :]]
+
+
+class Drift(_HistoryBaseline):
+    """Drift forecast: the line through the first and last observations, extended.
+
+    ``ŷ_{T+h} = y_T + h (y_T - y_1) / (T - 1)``. Needs at least 2 observations up to the origin.
+
+    Args:
+        horizon: steps forecast after each origin.
+        freq: pandas offset alias or integer step of ``ds``; ``None`` infers it per series.
+    """
+
+    def __init__(self, horizon: int, freq: str | int | None = None):
+        self.horizon = horizon
+        self.freq = freq
+
+    def _min_history(self) -> int:
+        return 2
+
+    def _point_forecasts(self, y, origin_rows, first_rows):
+        last, first = y[origin_rows], y[first_rows]
+        slope = (last - first) / (origin_rows - first_rows)
+        steps = np.arange(1, self.horizon + 1)
+        return last[:, None] + steps[None, :] * slope[:, None]

@@ -1,0 +1,262 @@
+"""The `forecast` command: train, predict, backtest, demo, experiment.
+
+```
+forecast train data.csv --model-dir model/ --horizon 12 --lookback 24 --quantiles 0.1,0.9
+forecast predict model/ data.csv --output forecasts.parquet
+forecast backtest data.parquet --output backtest.csv --n-windows 3 --horizon 12
+forecast demo
+```
+
+Frames are long format (`unique_id, ds, y` plus covariate columns), read from
+CSV or Parquet by the file's suffix; a CSV `ds` column that is not integer is
+parsed as datetimes. Output files are written to a temporary file in the
+target directory and renamed over the target (`os.replace`), so a reader never
+sees half a file.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Annotated, Optional
+
+import pandas as pd
+import typer
+
+app = typer.Typer(
+    help="Forecast time series with recurrent networks (LSTM family): train, predict, backtest, demo.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+_TABLE_SUFFIXES = (".csv", ".parquet")
+
+# Options shared by `train` and `backtest`; they mirror the Forecaster's constructor.
+Cell = Annotated[str, typer.Option(help="Recurrent layer name (layers.registry.available()).")]
+Units = Annotated[int, typer.Option(help="Hidden units per recurrent layer.")]
+NumLayers = Annotated[int, typer.Option(help="Stacked recurrent layers.")]
+Lookback = Annotated[int, typer.Option(help="Past steps read before each forecast origin.")]
+Horizon = Annotated[int, typer.Option(help="Steps forecast after each origin.")]
+Quantiles = Annotated[Optional[str], typer.Option(help="Comma-separated quantile levels, e.g. 0.1,0.5,0.9.")]
+Strategy = Annotated[str, typer.Option(help="'direct' (all steps at once) or 'recursive'.")]
+Loss = Annotated[str, typer.Option(help="Point-forecast loss: 'mae' or 'mse'.")]
+Dropout = Annotated[float, typer.Option(help="Input dropout of the recurrent layers.")]
+Freq = Annotated[Optional[str], typer.Option(help="Pandas offset alias or integer step of ds (default: inferred).")]
+PastCovariates = Annotated[Optional[str], typer.Option(help="Comma-separated columns observed up to the origin only.")]
+FutureCovariates = Annotated[Optional[str], typer.Option(help="Comma-separated columns known for the horizon too.")]
+StaticCovariates = Annotated[Optional[str], typer.Option(help="Comma-separated columns constant per series.")]
+Calendar = Annotated[Optional[str], typer.Option(help="'auto' or comma-separated calendar fields (month, dayofweek, ...).")]
+Scaler = Annotated[str, typer.Option(help="Target scaling: standard, minmax, robust, mean, last or none.")]
+Epochs = Annotated[int, typer.Option(help="Most passes over the training windows.")]
+BatchSize = Annotated[int, typer.Option(help="Windows per gradient step.")]
+LearningRate = Annotated[float, typer.Option(help="Adam step size.")]
+Clipnorm = Annotated[Optional[float], typer.Option(help="Gradient-norm clipping threshold (0 turns it off).")]
+ValidationWindows = Annotated[int, typer.Option(help="Last windows per series held out for early stopping (0: none).")]
+Patience = Annotated[int, typer.Option(help="Epochs without improvement before early stopping.")]
+Seed = Annotated[int, typer.Option(help="Random seed (reproducible runs).")]
+Verbose = Annotated[int, typer.Option(help="Keras progress output: 1 bar, 2 line per epoch, 0 silent.")]
+Tracking = Annotated[bool, typer.Option("--tracking/--no-tracking", help="Log the run to MLflow.")]
+Experiment = Annotated[str, typer.Option(help="MLflow experiment name.")]
+RunName = Annotated[Optional[str], typer.Option(help="MLflow run name.")]
+RegisterAs = Annotated[Optional[str], typer.Option(help="Register the trained model under this name.")]
+TrackingErrors = Annotated[str, typer.Option(help="When MLflow is unreachable: 'warn' (train anyway) or 'raise'.")]
+
+
+@app.command()
+def train(
+    data: Annotated[Path, typer.Argument(help="Training frame (.csv or .parquet).")],
+    model_dir: Annotated[Path, typer.Option("--model-dir", "-m", help="Directory to save the fitted model in.")],
+    cell: Cell = "lstm",
+    units: Units = 32,
+    num_layers: NumLayers = 1,
+    lookback: Lookback = 24,
+    horizon: Horizon = 12,
+    quantiles: Quantiles = None,
+    strategy: Strategy = "direct",
+    loss: Loss = "mae",
+    dropout: Dropout = 0.0,
+    freq: Freq = None,
+    past_covariates: PastCovariates = None,
+    future_covariates: FutureCovariates = None,
+    static_covariates: StaticCovariates = None,
+    calendar: Calendar = None,
+    scaler: Scaler = "standard",
+    epochs: Epochs = 100,
+    batch_size: BatchSize = 64,
+    learning_rate: LearningRate = 1e-3,
+    clipnorm: Clipnorm = 1.0,
+    validation_windows: ValidationWindows = 1,
+    patience: Patience = 10,
+    seed: Seed = 0,
+    verbose: Verbose = 1,
+    tracking: Tracking = True,
+    experiment: Experiment = "forecast",
+    run_name: RunName = None,
+    register_as: RegisterAs = None,
+    tracking_errors: TrackingErrors = "warn",
+) -> None:
+    """Train a Forecaster on DATA and save it to --model-dir."""
+    options = dict(locals())
+    model = _forecaster(**{k: v for k, v in options.items() if k not in ("data", "model_dir")})
+    model.fit(read_frame(data))
+    model.save(model_dir)
+    typer.echo(f"Trained on {len(model.series_ids_)} series for {model.epochs_trained_} epochs; saved to {model_dir}")
+    if model.run_id_ is not None:
+        typer.echo(f"MLflow run {model.run_id_}; model {model.model_uri_}")
+
+
+@app.command()
+def predict(
+    model_dir: Annotated[Path, typer.Argument(help="Directory written by `forecast train`.")],
+    data: Annotated[Path, typer.Argument(help="History of the series to forecast (.csv or .parquet).")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Forecast file to write (.csv or .parquet).")],
+    future: Annotated[
+        Optional[Path], typer.Option(help="Future covariates for the horizon steps (.csv or .parquet).")
+    ] = None,
+) -> None:
+    """Forecast the horizon after each series' last timestamp in DATA."""
+    from forecast.forecaster import Forecaster
+
+    _check_suffix(output)
+    model = Forecaster.load(model_dir)
+    forecasts = model.predict(read_frame(data), None if future is None else read_frame(future))
+    write_frame_atomic(forecasts, output)
+    typer.echo(f"Wrote {len(forecasts)} forecast rows for {forecasts['unique_id'].nunique()} series to {output}")
+
+
+@app.command()
+def backtest(
+    data: Annotated[Path, typer.Argument(help="Full history (.csv or .parquet).")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Backtest forecasts file (.csv or .parquet).")],
+    metrics_output: Annotated[
+        Optional[Path], typer.Option(help="Score table file (.csv or .parquet); default: printed only.")
+    ] = None,
+    n_windows: Annotated[int, typer.Option(help="Forecast origins per series.")] = 1,
+    step: Annotated[Optional[int], typer.Option(help="Steps between origins (default: horizon).")] = None,
+    refit: Annotated[int, typer.Option(help="Refit every k windows (0: one model for all windows).")] = 0,
+    cell: Cell = "lstm",
+    units: Units = 32,
+    num_layers: NumLayers = 1,
+    lookback: Lookback = 24,
+    horizon: Horizon = 12,
+    quantiles: Quantiles = None,
+    strategy: Strategy = "direct",
+    loss: Loss = "mae",
+    dropout: Dropout = 0.0,
+    freq: Freq = None,
+    past_covariates: PastCovariates = None,
+    future_covariates: FutureCovariates = None,
+    static_covariates: StaticCovariates = None,
+    calendar: Calendar = None,
+    scaler: Scaler = "standard",
+    epochs: Epochs = 100,
+    batch_size: BatchSize = 64,
+    learning_rate: LearningRate = 1e-3,
+    clipnorm: Clipnorm = 1.0,
+    validation_windows: ValidationWindows = 1,
+    patience: Patience = 10,
+    seed: Seed = 0,
+    verbose: Verbose = 1,
+    tracking: Tracking = True,
+    experiment: Experiment = "forecast",
+    run_name: RunName = None,
+    register_as: RegisterAs = None,
+    tracking_errors: TrackingErrors = "warn",
+) -> None:
+    """Rolling-origin evaluation of a Forecaster on DATA (fitted up to each series' first origin)."""
+    options = dict(locals())
+    settings = {k: v for k, v in options.items() if k not in ("data", "output", "metrics_output", "n_windows", "step", "refit")}
+    _check_suffix(output)
+    if metrics_output is not None:
+        _check_suffix(metrics_output)
+    result = _forecaster(**settings).backtest(read_frame(data), n_windows=n_windows, step=step, refit=refit or False)
+    write_frame_atomic(result.forecasts, output)
+    if metrics_output is not None:
+        write_frame_atomic(result.metrics, metrics_output)
+    typer.echo(result.metrics[result.metrics["unique_id"] == "overall"].to_string(index=False))
+
+
+@app.command()
+def demo(
+    epochs: Annotated[int, typer.Option(help="Most training epochs (early stopping may end sooner).")] = 30,
+    max_series: Annotated[Optional[int], typer.Option(help="Use only the first N series (default: all 1,428).")] = None,
+    units: Annotated[int, typer.Option(help="Hidden units of the LSTM.")] = 64,
+    lookback: Annotated[int, typer.Option(help="Past months read per forecast.")] = 36,
+    cell: Cell = "lstm",
+    seed: Seed = 0,
+    verbose: Verbose = 2,
+    tracking: Tracking = True,
+) -> None:
+    """Train a global LSTM on M3 monthly and score it beside SeasonalNaive (sMAPE, MASE)."""
+    from forecast.demo import run_demo
+
+    run_demo(epochs=epochs, max_series=max_series, units=units, lookback=lookback, cell=cell, seed=seed, verbose=verbose, tracking=tracking)
+
+
+def _register_experiment_command() -> None:
+    from forecast.experiments.cli import experiment_command
+
+    app.command("experiment")(experiment_command)
+
+
+_register_experiment_command()
+
+
+def read_frame(path: Path) -> pd.DataFrame:
+    """A long frame from a CSV or Parquet file; a non-integer CSV `ds` column is parsed as datetimes."""
+    path = Path(path)
+    _check_suffix(path)
+    if not path.exists():
+        raise typer.BadParameter(f"file {path} does not exist")
+    if path.suffix.lower() == ".parquet":
+        return pd.read_parquet(path)
+    frame = pd.read_csv(path)
+    if "ds" in frame.columns and not pd.api.types.is_integer_dtype(frame["ds"]):
+        frame["ds"] = pd.to_datetime(frame["ds"])
+    return frame
+
+
+def write_frame_atomic(frame: pd.DataFrame, path: Path) -> None:
+    """Write `frame` as CSV or Parquet (by suffix) through a temporary file in the same directory and `os.replace`."""
+    path = Path(path)
+    _check_suffix(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(handle)
+    try:
+        if path.suffix.lower() == ".parquet":
+            frame.to_parquet(temporary, index=False)
+        else:
+            frame.to_csv(temporary, index=False)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def _check_suffix(path: Path) -> None:
+    if Path(path).suffix.lower() not in _TABLE_SUFFIXES:
+        raise typer.BadParameter(f"expected a .csv or .parquet file; got {str(path)!r}")
+
+
+def _forecaster(**options):
+    from forecast.forecaster import Forecaster
+
+    for name in ("past_covariates", "future_covariates", "static_covariates"):
+        options[name] = _names(options[name])
+    if options["calendar"] is not None and options["calendar"] != "auto":
+        options["calendar"] = _names(options["calendar"])
+    if options["quantiles"] is not None:
+        options["quantiles"] = tuple(float(q) for q in _names(options["quantiles"]))
+    if options["freq"] is not None and options["freq"].lstrip("-").isdigit():
+        options["freq"] = int(options["freq"])
+    if options["scaler"] == "none":
+        options["scaler"] = None
+    if options["clipnorm"] == 0:
+        options["clipnorm"] = None
+    return Forecaster(**options)
+
+
+def _names(text: str | None) -> tuple[str, ...]:
+    return () if not text else tuple(part.strip() for part in text.split(",") if part.strip())

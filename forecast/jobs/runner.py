@@ -1,0 +1,157 @@
+"""One run of a forecast job: read, (re)train if due, forecast, write, record.
+
+The order matters for what a failure leaves behind: everything that can fail
+(tracking when required, reading, validating, loading the model, retraining,
+forecasting) happens before the single atomic write, so a failed run leaves
+the previous outputs exactly as they were.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from forecast.jobs.io import AS_OF_COLUMN, JOB_COLUMN, MODEL_VERSION_COLUMN, read_source, write_forecasts
+from forecast.jobs.models import ResolvedModel, resolve_model, retrain_model, retrain_due
+from forecast.jobs.spec import JobSpec
+from forecast.tracking import tracking_run
+
+logger = logging.getLogger(__name__)
+
+
+class JobFailed(RuntimeError):
+    """A job run failed; its previous outputs are untouched."""
+
+
+@dataclass(frozen=True)
+class JobResult:
+    job: str
+    as_of: pd.Timestamp
+    model_uri: str
+    model_version: str | None
+    rows_read: int
+    rows_written: int
+    output: str
+    duration_s: float
+    retrained: bool
+    run_id: str | None
+
+
+_URL_PASSWORD = re.compile(r"(?P<head>^[A-Za-z][A-Za-z0-9+.-]*://[^:/@]*:)(?P<password>[^@]*)(?P<tail>@)")
+
+
+def redact_url(url: str) -> str:
+    """Hide a literal password in a URL; an environment reference ``${VAR}`` is shown as written."""
+
+    def hide(match: re.Match) -> str:
+        password = match["password"]
+        return match.group(0) if _ENV_REFERENCE_ONLY.fullmatch(password) else f"{match['head']}***{match['tail']}"
+
+    return _URL_PASSWORD.sub(hide, url)
+
+
+_ENV_REFERENCE_ONLY = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*\}")
+
+
+def redacted_spec(spec: JobSpec) -> dict:
+    """The spec as flat parameters with literal passwords in URLs hidden."""
+    params = {}
+
+    def flatten(prefix: str, value) -> None:
+        if isinstance(value, dict):
+            for key, item in value.items():
+                flatten(f"{prefix}.{key}" if prefix else key, item)
+        else:
+            params[prefix] = redact_url(value) if prefix.endswith(".url") and isinstance(value, str) else value
+
+    flatten("", spec.model_dump(mode="json"))
+    return params
+
+
+def normalise_as_of(as_of: str | pd.Timestamp | None) -> pd.Timestamp:
+    """``as_of`` as a naive UTC timestamp to the second; ``None`` means now."""
+    stamp = pd.Timestamp.now(tz="UTC") if as_of is None else pd.Timestamp(as_of)
+    if stamp.tzinfo is not None:
+        stamp = stamp.tz_convert("UTC").tz_localize(None)
+    return stamp.floor("s")
+
+
+def run_job(spec: JobSpec, as_of: str | pd.Timestamp | None = None) -> JobResult:
+    """Perform one run of the job for ``as_of``; raise :class:`JobFailed` on any failure.
+
+    Running the same ``as_of`` twice replaces that run's rows (idempotent).
+    """
+    as_of = normalise_as_of(as_of)
+    started = time.monotonic()
+    on_error = "raise" if spec.tracking.required else "warn"
+    try:
+        with tracking_run(True, spec.tracking.experiment, f"{spec.name}@{as_of.isoformat()}", on_error) as tracker:
+            tracker.set_tags({"job": spec.name, "as_of": as_of.isoformat()})
+            tracker.log_params({**redacted_spec(spec), "as_of": as_of.isoformat()})
+            result = _run(spec, as_of, started, tracker)
+            tracker.log_params({"model_version": result.model_version or "", "resolved_model_uri": result.model_uri})
+            tracker.log_metrics(
+                {"rows_read": result.rows_read, "rows_written": result.rows_written, "duration_s": result.duration_s}
+            )
+            tracker.set_tags({"status": "success"})
+            return JobResult(**{**asdict(result), "run_id": tracker.run_id})
+    except JobFailed:
+        raise
+    except Exception as error:
+        raise JobFailed(f"job {spec.name} (as_of {as_of.isoformat()}) failed: {error}") from error
+
+
+def _run(spec: JobSpec, as_of: pd.Timestamp, started: float, tracker) -> JobResult:
+    data = read_source(spec.data)
+    model: ResolvedModel = resolve_model(spec.model.uri)
+    retrained = retrain_due(spec, model, data)
+    if retrained:
+        model = retrain_model(spec, model, data)
+    forecaster = model.forecaster
+    if spec.horizon > forecaster.horizon:
+        raise ValueError(
+            f"the spec asks for horizon {spec.horizon} but model {model.uri} forecasts {forecaster.horizon} steps"
+        )
+    missing = sorted(set(spec.quantiles or ()) - set(forecaster.quantiles or ()))
+    if missing:
+        raise ValueError(f"the spec asks for quantiles {missing} that model {model.uri} was not trained for")
+    forecasts = forecaster.predict(data)
+    forecasts = _keep_requested(forecasts, spec, forecaster)
+    forecasts[JOB_COLUMN] = spec.name
+    forecasts[AS_OF_COLUMN] = as_of
+    forecasts[MODEL_VERSION_COLUMN] = model.version or ""
+    output = write_forecasts(forecasts, spec.output, spec.name, as_of)
+    logger.info("job %s: wrote %d rows to %s", spec.name, len(forecasts), output)
+    return JobResult(
+        job=spec.name,
+        as_of=as_of,
+        model_uri=model.uri,
+        model_version=model.version,
+        rows_read=len(data),
+        rows_written=len(forecasts),
+        output=output,
+        duration_s=time.monotonic() - started,
+        retrained=retrained,
+        run_id=None,
+    )
+
+
+def _keep_requested(forecasts: pd.DataFrame, spec: JobSpec, forecaster) -> pd.DataFrame:
+    """Cut the forecasts to the spec's horizon and quantiles."""
+    from forecast.metrics import quantile_column
+
+    step = forecasts.groupby("unique_id", sort=False).cumcount()
+    forecasts = forecasts.loc[step < spec.horizon]
+    unwanted = [quantile_column(q) for q in (forecaster.quantiles or ()) if q not in (spec.quantiles or ())]
+    return forecasts.drop(columns=unwanted).reset_index(drop=True)
+
+
+def job_state_path(spec_path: str | Path, spec: JobSpec) -> Path:
+    """Where the scheduler remembers the last fire time it ran: beside the spec."""
+    spec_path = Path(spec_path)
+    return spec_path.parent / f".{spec.name}.schedule-state.json"

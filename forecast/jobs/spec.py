@@ -1,0 +1,218 @@
+"""The forecast job specification: a validated YAML file, data only.
+
+A spec names where the data comes from, which model makes the forecast,
+where the forecasts go, when the job runs and where its runs are tracked::
+
+    name: m3-monthly
+    data:
+      path: data/m3_monthly.parquet          # or: sql: {url: ..., query: ...}
+      columns: {unique_id: series, ds: date, y: value}
+    model:
+      uri: models:/m3-monthly-lstm@champion  # or runs:/<id>/model, models:/name/3, a Forecaster directory
+      retrain: {policy: never}               # or {policy: every_n_runs, n: 7} / {policy: data_growth, n: 30}
+    horizon: 18
+    quantiles: [0.1, 0.9]
+    output:
+      path: out/forecast_{as_of}.parquet     # or: sql: {url: ..., table: forecasts}
+    schedule: {cron: "0 2 * * *", timezone: Europe/Paris}
+    tracking: {experiment: forecast-jobs, required: false}
+
+Secrets never live in the file: any string may reference an environment
+variable as ``${NAME}``; it is substituted when the job runs
+(:func:`expand_env`) and shown as ``${NAME}`` everywhere else (logs, MLflow
+parameters). The spec is data, never code: no field names a Python object.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+_ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+class SpecError(ValueError):
+    """A job spec that cannot be read or does not validate; the message names the field."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ColumnMapping(_Strict):
+    """Source column names for the long-format columns ``unique_id``, ``ds``, ``y``."""
+
+    unique_id: str = "unique_id"
+    ds: str = "ds"
+    y: str = "y"
+
+
+class SqlSource(_Strict):
+    url: str = Field(description="SQLAlchemy URL, e.g. sqlite:///data.db or postgresql://user:${PGPASSWORD}@host/db")
+    query: str
+
+
+class DataSpec(_Strict):
+    path: str | None = None
+    sql: SqlSource | None = None
+    columns: ColumnMapping = ColumnMapping()
+    retries: int = Field(3, ge=0, le=10, description="extra attempts after a failed read")
+    retry_backoff_s: float = Field(1.0, ge=0, le=60)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> "DataSpec":
+        if (self.path is None) == (self.sql is None):
+            raise ValueError("give exactly one of 'path' (CSV or Parquet file) or 'sql' (url + query)")
+        if self.path is not None:
+            _check_table_suffix(self.path)
+        return self
+
+
+class RetrainPolicy(_Strict):
+    """When to fit a fresh model with the parameters of the current one.
+
+    ``never``: always use the model as it is; ``every_n_runs``: retrain on
+    every n-th run of this job; ``data_growth``: retrain when the longest
+    series has grown by at least ``n`` steps since the model was trained.
+    """
+
+    policy: Literal["never", "every_n_runs", "data_growth"] = "never"
+    n: int | None = Field(None, ge=1)
+    register_as: str | None = Field(None, description="registered model name for retrained versions")
+    alias: str | None = Field(None, description="alias moved to each retrained version")
+
+    @model_validator(mode="after")
+    def _n_when_needed(self) -> "RetrainPolicy":
+        if self.policy != "never" and self.n is None:
+            raise ValueError(f"policy '{self.policy}' needs 'n' (a positive integer)")
+        return self
+
+
+class ModelSpec(_Strict):
+    uri: str
+    retrain: RetrainPolicy = RetrainPolicy()
+
+    @field_validator("uri")
+    @classmethod
+    def _known_scheme(cls, uri: str) -> str:
+        if uri.startswith(("models:/", "runs:/")) or "://" not in uri:
+            return uri
+        raise ValueError(
+            f"expected models:/name@alias, models:/name/version, runs:/<run_id>/<path> "
+            f"or a saved Forecaster directory, found {uri!r}"
+        )
+
+
+class SqlSink(_Strict):
+    url: str
+    table: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class OutputSpec(_Strict):
+    path: str | None = Field(None, description="CSV or Parquet path; may contain {as_of}")
+    sql: SqlSink | None = None
+
+    @model_validator(mode="after")
+    def _one_sink(self) -> "OutputSpec":
+        if (self.path is None) == (self.sql is None):
+            raise ValueError("give exactly one of 'path' (CSV or Parquet file) or 'sql' (url + table)")
+        if self.path is not None:
+            _check_table_suffix(self.path)
+        return self
+
+
+class ScheduleSpec(_Strict):
+    cron: str = Field(description="five-field crontab expression, e.g. '0 2 * * *'")
+    timezone: str = "UTC"
+    misfire_grace_s: int = Field(
+        3600, ge=1, description="a run missed by at most this long (downtime) still runs, once"
+    )
+
+    @field_validator("cron")
+    @classmethod
+    def _valid_cron(cls, cron: str) -> str:
+        from apscheduler.triggers.cron import CronTrigger
+
+        if len(cron.split()) != 5:
+            raise ValueError(f"expected 5 crontab fields (minute hour day month weekday), found {cron!r}")
+        try:
+            CronTrigger.from_crontab(cron)
+        except ValueError as error:
+            raise ValueError(f"invalid crontab expression {cron!r}: {error}") from None
+        return cron
+
+    @field_validator("timezone")
+    @classmethod
+    def _valid_timezone(cls, timezone: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown IANA timezone {timezone!r}") from None
+        return timezone
+
+
+class TrackingSpec(_Strict):
+    experiment: str = "forecast-jobs"
+    required: bool = Field(False, description="fail before writing when the tracking store is unreachable")
+
+
+class JobSpec(_Strict):
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    data: DataSpec
+    model: ModelSpec
+    horizon: int = Field(ge=1)
+    quantiles: tuple[float, ...] | None = None
+    output: OutputSpec
+    schedule: ScheduleSpec | None = None
+    tracking: TrackingSpec = TrackingSpec()
+
+    @field_validator("quantiles")
+    @classmethod
+    def _quantiles_in_unit_interval(cls, quantiles: tuple[float, ...] | None) -> tuple[float, ...] | None:
+        if quantiles is not None and not all(0.0 < q < 1.0 for q in quantiles):
+            raise ValueError(f"quantiles must lie strictly between 0 and 1, found {list(quantiles)}")
+        return quantiles
+
+
+def _check_table_suffix(path: str) -> None:
+    if Path(path).suffix.lower() not in (".csv", ".parquet"):
+        raise ValueError(f"expected a .csv or .parquet path, found {path!r}")
+
+
+def load_spec(path: str | os.PathLike) -> JobSpec:
+    """Read and validate a job spec; raise :class:`SpecError` naming every invalid field."""
+    try:
+        raw = yaml.safe_load(Path(path).read_text())
+    except OSError as error:
+        raise SpecError(f"cannot read job spec {path}: {error.strerror}") from None
+    except yaml.YAMLError as error:
+        raise SpecError(f"job spec {path} is not valid YAML: {error}") from None
+    if not isinstance(raw, dict):
+        raise SpecError(f"job spec {path}: expected a mapping at the top level, found {type(raw).__name__}")
+    try:
+        return JobSpec.model_validate(raw)
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in issue['loc']) or '<top>'}: {issue['msg']}"
+            for issue in error.errors()
+        )
+        raise SpecError(f"job spec {path} is invalid: {problems}") from None
+
+
+def expand_env(text: str) -> str:
+    """Substitute ``${NAME}`` references with environment variables (missing one -> SpecError)."""
+
+    def substitute(match: re.Match) -> str:
+        name = match.group(1)
+        if name not in os.environ:
+            raise SpecError(f"environment variable {name} referenced in the job spec is not set")
+        return os.environ[name]
+
+    return _ENV_REFERENCE.sub(substitute, text)

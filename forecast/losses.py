@@ -1,0 +1,64 @@
+"""Training losses of the Forecaster's network.
+
+The pinball (quantile) loss of Koenker & Bassett (1978) makes a network output
+estimate conditional quantiles: its expectation is minimised by the
+`q`-quantile of the target's distribution.
+
+```
+e      = y - y_hat_q
+rho_q  = max(q * e, (q - 1) * e)
+L      = mean over samples, horizon steps and quantiles of rho_q
+```
+
+Reference: Koenker & Bassett, "Regression Quantiles", Econometrica 46(1),
+1978; Wen et al., "A Multi-Horizon Quantile Recurrent Forecaster" (MQ-RNN),
+NeurIPS Time Series Workshop, 2017.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import keras
+from keras import ops
+
+
+@keras.saving.register_keras_serializable(package="forecast")
+class PinballLoss(keras.losses.Loss):
+    """Mean pinball loss over several quantiles at once.
+
+    ```
+    L = mean_{n, t, j} max(q_j * e_ntj, (q_j - 1) * e_ntj),   e_ntj = y_nt - y_hat_ntj
+    ```
+
+    Args:
+        quantiles: the quantile levels `q_j` in (0, 1), in the order of the
+            last axis of the predictions.
+
+    Call arguments:
+        y_true: targets of shape `(batch, horizon)`.
+        y_pred: quantile predictions of shape `(batch, horizon, len(quantiles))`.
+
+    Example:
+
+    ```python
+    loss = PinballLoss([0.1, 0.5, 0.9])
+    loss(np.zeros((2, 3)), np.ones((2, 3, 3)))  # mean of 0.9, 0.5, 0.1 = 0.5
+    ```
+    """
+
+    def __init__(self, quantiles: Sequence[float], name: str = "pinball", **kwargs):
+        super().__init__(name=name, **kwargs)
+        levels = [float(q) for q in quantiles]
+        if not levels or any(not 0.0 < q < 1.0 for q in levels):
+            raise ValueError(f"quantiles must be a non-empty list of levels in (0, 1); found {list(quantiles)!r}.")
+        self.quantiles = levels
+
+    def call(self, y_true, y_pred):
+        levels = ops.convert_to_tensor(self.quantiles, dtype=y_pred.dtype)
+        errors = ops.expand_dims(ops.cast(y_true, y_pred.dtype), -1) - y_pred
+        pinball = ops.maximum(levels * errors, (levels - 1.0) * errors)
+        return ops.mean(pinball, axis=-1)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "quantiles": self.quantiles}

@@ -1,0 +1,255 @@
+"""MLflow tracking for training and evaluation runs, degrading to a no-op when the store is unavailable.
+
+Where runs go: ``MLFLOW_TRACKING_URI`` when set (or a URI set in-process with
+``mlflow.set_tracking_uri``), otherwise MLflow's own default. Since MLflow 3.7 (installed: 3.x) that
+default is the SQLite file ``mlflow.db`` in the working directory,
+``sqlite:///<cwd>/mlflow.db``; MLflow keeps using a legacy ``./mlruns`` folder instead when one with
+runs already exists there. Open the dashboard with
+``mlflow ui --backend-store-uri sqlite:///mlflow.db``.
+
+A run that cannot be created (unreachable server, unwritable store) warns and continues untracked,
+or raises :class:`TrackingError` with ``on_error="raise"``; the same holds for any later logging call.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import warnings
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+from urllib.parse import urlsplit
+
+import keras
+import mlflow
+import requests
+from mlflow import MlflowClient
+from mlflow.entities import Metric, Param, RunStatus
+from mlflow.utils.validation import MAX_METRICS_PER_BATCH, MAX_PARAM_VAL_LENGTH, MAX_PARAMS_TAGS_PER_BATCH
+
+ON_ERROR_CHOICES = ("warn", "raise")
+PROBE_TIMEOUT_S = 5.0
+"""Seconds to wait for an HTTP tracking server to accept a connection before calling it unreachable."""
+
+
+class TrackingError(RuntimeError):
+    """The MLflow tracking store could not be used and ``on_error="raise"`` was asked for."""
+
+
+class TrackingWarning(UserWarning):
+    """The MLflow tracking store could not be used; the work continues without tracking."""
+
+
+def resolve_tracking_uri() -> str:
+    """The tracking URI runs go to: ``MLFLOW_TRACKING_URI``, else MLflow's default (``sqlite:///<cwd>/mlflow.db``)."""
+    return mlflow.get_tracking_uri()
+
+
+class Tracker:
+    """Logs to one MLflow run; every method is a no-op when the tracker is disabled (``run_id is None``).
+
+    Attributes:
+        run_id: the MLflow run id, or None when tracking is off or unavailable.
+        tracking_uri: where the run lives (None when disabled).
+    """
+
+    def __init__(self, client: MlflowClient | None = None, run_id: str | None = None, on_error: str = "warn"):
+        if on_error not in ON_ERROR_CHOICES:
+            raise ValueError(f"on_error must be one of {ON_ERROR_CHOICES}; got {on_error!r}")
+        self._client = client
+        self.run_id = run_id
+        self.tracking_uri = client.tracking_uri if client is not None else None
+        self.on_error = on_error
+
+    @classmethod
+    def disabled(cls) -> Tracker:
+        """A tracker that logs nothing."""
+        return cls()
+
+    @property
+    def active(self) -> bool:
+        """True while logging goes to a run."""
+        return self.run_id is not None
+
+    def log_params(self, params: Mapping[str, Any]) -> None:
+        """Log parameters: nested mappings flattened to ``outer.inner`` keys, values as strings cut to MLflow's limit."""
+        entries = [Param(key, _param_value(value)) for key, value in flatten(params).items()]
+        for start in range(0, len(entries), MAX_PARAMS_TAGS_PER_BATCH):
+            self._call("log_batch", lambda chunk=entries[start : start + MAX_PARAMS_TAGS_PER_BATCH]: (
+                self._client.log_batch(self.run_id, params=chunk)
+            ))
+
+    def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
+        """Log numeric metrics (nested mappings flattened), all at ``step`` (0 when None)."""
+        timestamp = int(time.time() * 1000)
+        entries = [Metric(key, float(value), timestamp, int(step or 0)) for key, value in flatten(metrics).items()]
+        for start in range(0, len(entries), MAX_METRICS_PER_BATCH):
+            self._call("log_batch", lambda chunk=entries[start : start + MAX_METRICS_PER_BATCH]: (
+                self._client.log_batch(self.run_id, metrics=chunk)
+            ))
+
+    def log_figure(self, figure, name: str) -> None:
+        """Save a matplotlib figure as the artifact ``name`` (e.g. ``"plots/forecast.png"``)."""
+        self._call("log_figure", lambda: self._client.log_figure(self.run_id, figure, artifact_file=name))
+
+    def log_artifact(self, path: str | os.PathLike, artifact_path: str | None = None) -> None:
+        """Copy a local file or directory into the run's artifacts (under ``artifact_path``)."""
+        if os.path.isdir(path):
+            self._call("log_artifacts", lambda: self._client.log_artifacts(self.run_id, os.fspath(path), artifact_path))
+        else:
+            self._call("log_artifact", lambda: self._client.log_artifact(self.run_id, os.fspath(path), artifact_path))
+
+    def log_dict(self, dictionary: Mapping[str, Any], name: str) -> None:
+        """Store a JSON-serializable mapping as the artifact ``name`` (``.json`` or ``.yaml``)."""
+        self._call("log_dict", lambda: self._client.log_dict(self.run_id, json.loads(json.dumps(dictionary, default=str)), name))
+
+    def set_tags(self, tags: Mapping[str, Any]) -> None:
+        """Set run tags (values as strings)."""
+        for key, value in tags.items():
+            self._call("set_tag", lambda key=key, value=value: self._client.set_tag(self.run_id, key, str(value)))
+
+    def _call(self, action: str, operation) -> None:
+        if not self.active:
+            return
+        try:
+            operation()
+        except Exception as error:
+            self._fail(f"MLflow {action} to run {self.run_id} at {self.tracking_uri} failed", error)
+
+    def _fail(self, message: str, error: Exception) -> None:
+        if self.on_error == "raise":
+            raise TrackingError(f"{message}: {error}") from error
+        warnings.warn(f"{message} ({error}); continuing without tracking", TrackingWarning, stacklevel=4)
+        self.run_id = None
+
+
+@contextmanager
+def tracking_run(
+    enabled: bool = True,
+    experiment: str = "lstm-forecast",
+    run_name: str | None = None,
+    on_error: str = "warn",
+    tags: Mapping[str, Any] | None = None,
+) -> Iterator[Tracker]:
+    """An MLflow run for the duration of a ``with`` block, yielding its :class:`Tracker`.
+
+    The run is MLflow's active run inside the block (nested under an already active run), so
+    ``mlflow.*.log_model`` calls attach to it. It ends ``FINISHED``, or ``FAILED`` when the block raises
+    (``KILLED`` on KeyboardInterrupt), and the exception propagates.
+
+    Args:
+        enabled: False yields a disabled tracker and touches no store.
+        experiment: experiment name, created when missing.
+        run_name: display name of the run (MLflow picks one when None).
+        on_error: ``"warn"`` continues untracked when the store is unavailable (a :class:`TrackingWarning`
+            naming the URI and the error); ``"raise"`` raises :class:`TrackingError`.
+        tags: run tags.
+    """
+    if on_error not in ON_ERROR_CHOICES:
+        raise ValueError(f"on_error must be one of {ON_ERROR_CHOICES}; got {on_error!r}")
+    if not enabled:
+        yield Tracker.disabled()
+        return
+    uri = resolve_tracking_uri()
+    try:
+        _probe(uri)
+        client = MlflowClient(tracking_uri=uri)
+        experiment_id = _experiment_id(client, experiment)
+        run = mlflow.start_run(
+            experiment_id=experiment_id,
+            run_name=run_name,
+            nested=mlflow.active_run() is not None,
+            tags={key: str(value) for key, value in (tags or {}).items()},
+        )
+    except Exception as error:
+        message = f"MLflow tracking store {uri} is unavailable"
+        if on_error == "raise":
+            raise TrackingError(f"{message}: {error}") from error
+        warnings.warn(f"{message} ({error}); continuing without tracking", TrackingWarning, stacklevel=3)
+        yield Tracker.disabled()
+        return
+    tracker = Tracker(client, run.info.run_id, on_error)
+    status = RunStatus.to_string(RunStatus.FINISHED)
+    try:
+        yield tracker
+    except KeyboardInterrupt:
+        status = RunStatus.to_string(RunStatus.KILLED)
+        raise
+    except BaseException:
+        status = RunStatus.to_string(RunStatus.FAILED)
+        raise
+    finally:
+        _end_run(run.info.run_id, status, tracker)
+
+
+class EpochMetricsCallback(keras.callbacks.Callback):
+    """Keras callback logging every epoch's logs (``loss``, ``val_loss``, ...) with ``step=epoch``."""
+
+    def __init__(self, tracker: Tracker):
+        super().__init__()
+        self.tracker = tracker
+
+    def on_epoch_end(self, epoch: int, logs: Mapping[str, Any] | None = None) -> None:
+        scalars = {key: float(value) for key, value in (logs or {}).items() if _is_scalar(value)}
+        self.tracker.log_metrics(scalars, step=epoch)
+
+
+def flatten(mapping: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{"a": {"b": 1}} -> {"a.b": 1}``; other values are kept as they are."""
+    flat: dict[str, Any] = {}
+    for key, value in mapping.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping) and value:
+            flat.update(flatten(value, prefix=f"{name}."))
+        else:
+            flat[name] = value
+    return flat
+
+
+def _param_value(value: Any) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, default=str) if isinstance(value, (list, tuple)) else str(value)
+    if len(text) > MAX_PARAM_VAL_LENGTH:
+        marker = "...[truncated]"
+        text = text[: MAX_PARAM_VAL_LENGTH - len(marker)] + marker
+    return text
+
+
+def _is_scalar(value: Any) -> bool:
+    try:
+        float(value)
+    except (TypeError, ValueError):
+        return False
+    return getattr(value, "ndim", 0) == 0
+
+
+def _probe(uri: str) -> None:
+    """Fail fast when an HTTP tracking server refuses or times out, instead of MLflow's minutes of retries."""
+    parts = urlsplit(uri)
+    if parts.scheme not in ("http", "https"):
+        return
+    try:
+        requests.get(f"{uri.rstrip('/')}/health", timeout=PROBE_TIMEOUT_S)
+    except (requests.ConnectionError, requests.Timeout) as error:
+        raise ConnectionError(f"cannot connect to {parts.scheme}://{parts.netloc}: {error}") from error
+
+
+def _experiment_id(client: MlflowClient, name: str) -> str:
+    experiment = client.get_experiment_by_name(name)
+    if experiment is None:
+        return client.create_experiment(name)
+    if experiment.lifecycle_stage != "active":
+        raise TrackingError(f"experiment {name!r} is deleted; restore it or choose another name")
+    return experiment.experiment_id
+
+
+def _end_run(run_id: str, status: str, tracker: Tracker) -> None:
+    try:
+        active = mlflow.active_run()
+        if active is not None and active.info.run_id == run_id:
+            mlflow.end_run(status)
+        else:
+            tracker._client.set_terminated(run_id, status)
+    except Exception as error:
+        tracker._fail(f"ending MLflow run {run_id} at {tracker.tracking_uri}", error)

@@ -1,0 +1,108 @@
+"""Sampling frequency of a time axis: parsing, JSON form, shifting and future timestamps.
+
+A frequency is either a pandas offset (``"D"``, ``"h"``, ``"MS"``, ``"W-SUN"``, ...)
+for datetime time columns, or a positive integer step for integer time columns.
+Its JSON form is the offset alias (``offset.freqstr``) or the integer itself.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+from pandas.tseries.frequencies import to_offset
+
+Frequency = pd.DateOffset | int
+
+
+def parse_frequency(freq: str | int | pd.DateOffset | pd.Timedelta) -> Frequency:
+    """Turn a user or JSON frequency into a pandas offset or a positive integer step."""
+    if isinstance(freq, (bool, np.bool_)):
+        raise ValueError(f"Expected a pandas offset alias or a positive integer step as freq, found {freq!r}.")
+    if isinstance(freq, (int, np.integer)):
+        if freq <= 0:
+            raise ValueError(f"Expected a positive integer step as freq, found {freq}.")
+        return int(freq)
+    try:
+        return to_offset(freq)
+    except (ValueError, TypeError) as error:
+        raise ValueError(
+            f"Expected a pandas offset alias (e.g. 'D', 'h', 'MS') or an integer step as freq, found {freq!r}."
+        ) from error
+
+
+def frequency_to_json(freq: Frequency) -> str | int:
+    """The JSON-serializable form of a frequency (offset alias or integer step)."""
+    return freq if isinstance(freq, int) else freq.freqstr
+
+
+def is_fixed_step(freq: Frequency) -> bool:
+    """True when every step has the same length (integer steps and pandas ``Tick`` offsets)."""
+    return isinstance(freq, int) or isinstance(freq, pd.offsets.Tick)
+
+
+def step_size(freq: Frequency) -> int:
+    """Length of one fixed step as an integer: the step itself, or nanoseconds for ticks."""
+    return freq if isinstance(freq, int) else int(freq.nanos)
+
+
+def shift_times(times: pd.DatetimeIndex | np.ndarray, freq: Frequency) -> pd.DatetimeIndex | np.ndarray:
+    """``times + freq`` elementwise, vectorised (integer steps, ticks and calendar offsets, time zone kept)."""
+    if isinstance(freq, int):
+        return times + freq
+    with warnings.catch_warnings():
+        # Offsets without a vectorised path fall back to an elementwise loop; the values are the same.
+        warnings.simplefilter("ignore", pd.errors.PerformanceWarning)
+        return pd.DatetimeIndex(times) + freq
+
+
+def future_timestamps(last, n: int, freq: Frequency) -> pd.DatetimeIndex | np.ndarray:
+    """The ``n`` timestamps after ``last`` on the grid of ``freq``.
+
+    Integers: ``last + k * step`` for k = 1..n (an int64 array). Datetimes: ``pd.date_range``
+    starting one offset after ``last``, time zone kept.
+    """
+    if isinstance(freq, int):
+        return np.asarray(int(last) + freq * np.arange(1, n + 1), dtype=np.int64)
+    return pd.date_range(start=pd.Timestamp(last) + freq, periods=n, freq=freq)
+
+
+def grid_between(first, last, freq: Frequency) -> pd.DatetimeIndex | np.ndarray:
+    """Every grid timestamp from ``first`` to ``last`` (both included) at ``freq``."""
+    if isinstance(freq, int):
+        return np.arange(int(first), int(last) + 1, freq, dtype=np.int64)
+    return pd.date_range(start=first, end=last, freq=freq)
+
+
+def approximate_step(freq: Frequency) -> pd.Timedelta:
+    """Typical length of one step of a datetime offset (about 30.4 days for ``"MS"``)."""
+    if isinstance(freq, int):
+        raise ValueError("An integer step has no calendar length.")
+    if isinstance(freq, pd.offsets.Tick):
+        return pd.Timedelta(freq.nanos, unit="ns")
+    grid = pd.date_range("2001-01-01", periods=13, freq=freq)
+    return (grid[-1] - grid[0]) / 12
+
+
+def infer_series_frequency(times: pd.DatetimeIndex | np.ndarray) -> Frequency | None:
+    """Frequency of one sorted series' times, or None when it cannot be told.
+
+    Integers: the smallest difference, provided every difference is a multiple of it.
+    Datetimes: ``pd.infer_freq``; when that fails (e.g. a series with gaps), the smallest
+    difference as a fixed step, provided every difference is a multiple of it.
+    """
+    if len(times) < 2:
+        return None
+    if isinstance(times, np.ndarray):
+        diffs = np.diff(times)
+    else:
+        if len(times) >= 3:
+            inferred = pd.infer_freq(times)
+            if inferred is not None:
+                return to_offset(inferred)
+        diffs = np.diff(times.asi8)
+    step = int(diffs.min())
+    if step <= 0 or np.any(diffs % step):
+        return None
+    return step if isinstance(times, np.ndarray) else to_offset(pd.Timedelta(step, unit="ns"))

@@ -1,0 +1,139 @@
+"""Per-series affine scaling of the target, with an exact inverse.
+
+Every method maps a target value ``y`` of a series (or, for ``"last"``, of a window) to
+
+    y_scaled = (y - offset) / scale,        y = y_scaled * scale + offset
+
+with ``offset`` and ``scale`` computed from the data given to ``fit`` (the training part):
+
+==============  ==========================  ===========================================
+method          offset                      scale
+==============  ==========================  ===========================================
+``standard``    mean                        standard deviation (ddof=0), as sklearn StandardScaler
+``minmax``      minimum                     maximum - minimum, as sklearn MinMaxScaler (range 0..1)
+``robust``      median                      75th - 25th percentile, as sklearn RobustScaler
+``mean``        0                           mean of ``|y|`` over the series
+``last``        0                           ``|y|`` of the window's last past value
+``None``        0                           1
+==============  ==========================  ===========================================
+
+A scale of (numerically) zero is replaced by 1, as scikit-learn does for constant features,
+so a constant series maps to 0 (or to itself for ``mean``/``last`` scaling of zeros).
+"``mean``" is the mean absolute scaling and "``last``" the last-value scaling used for
+global forecasting models (Salinas et al. 2020, DeepAR; Smyl 2020).
+Statistics of all series are computed at once (``np.add.reduceat``, grouped quantiles),
+not by fitting one scikit-learn object per series.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+SCALERS = (None, "standard", "minmax", "robust", "mean", "last")
+_EPS = np.finfo(np.float64).eps
+
+
+def series_statistics(values: np.ndarray, series_starts: np.ndarray, method: str | None) -> tuple[np.ndarray, np.ndarray]:
+    """``(offset, scale)`` per series for a series-level method (all but ``"last"``).
+
+    Args:
+        values: float64 targets of all series, concatenated, each series contiguous.
+        series_starts: row offset of each series plus the total length (length n_series + 1).
+        method: one of ``SCALERS`` except ``"last"``.
+    """
+    lengths = np.diff(series_starts).astype(np.float64)
+    starts = series_starts[:-1]
+    if method is None:
+        return np.zeros(lengths.size), np.ones(lengths.size)
+    if method == "standard":
+        mean = np.add.reduceat(values, starts) / lengths
+        variance = np.add.reduceat((values - np.repeat(mean, np.diff(series_starts))) ** 2, starts) / lengths
+        # scikit-learn's test for a constant feature (sklearn.preprocessing._data._is_constant_feature).
+        constant = variance <= lengths * _EPS * variance + (lengths * mean * _EPS) ** 2
+        return mean, _guard_zero(np.sqrt(variance), constant)
+    if method == "minmax":
+        minimum = np.minimum.reduceat(values, starts)
+        return minimum, _guard_zero(np.maximum.reduceat(values, starts) - minimum)
+    if method == "robust":
+        codes = np.repeat(np.arange(lengths.size), np.diff(series_starts))
+        quantiles = pd.Series(values).groupby(codes).quantile([0.25, 0.5, 0.75]).unstack().to_numpy()
+        return quantiles[:, 1], _guard_zero(quantiles[:, 2] - quantiles[:, 0])
+    if method == "mean":
+        return np.zeros(lengths.size), _guard_zero(np.add.reduceat(np.abs(values), starts) / lengths)
+    raise ValueError(f"Expected a series-level scaler {SCALERS[:-1]}, found {method!r}.")
+
+
+def last_value_scale(last_values: np.ndarray) -> np.ndarray:
+    """Scale of ``"last"`` scaling: ``|y|`` of each window's last past value, 1 where that is 0."""
+    return _guard_zero(np.abs(np.asarray(last_values, dtype=np.float64)))
+
+
+def _guard_zero(scale: np.ndarray, constant: np.ndarray | None = None) -> np.ndarray:
+    """Replace zero (or constant-feature) scales by 1, as sklearn's ``_handle_zeros_in_scale``."""
+    zero = scale < 10 * _EPS
+    if constant is not None:
+        zero |= constant
+    return np.where(zero, 1.0, scale)
+
+
+class TargetScaler:
+    """Remembers the per-series ``offset`` and ``scale`` of the target learned by ``fit``.
+
+    Args:
+        method: one of ``SCALERS`` (see the module docstring).
+    """
+
+    def __init__(self, method: str | None = "standard"):
+        if method not in SCALERS:
+            raise ValueError(f"Expected scaler to be one of {SCALERS}, found {method!r}.")
+        self.method = method
+
+    @property
+    def per_window(self) -> bool:
+        """True for ``"last"``: the scale depends on the window, not only on the series."""
+        return self.method == "last"
+
+    def fit(self, values: np.ndarray, series_starts: np.ndarray, series_ids: Sequence) -> TargetScaler:
+        """Learn ``series_ids_``, ``offset_`` and ``scale_`` (one entry per series)."""
+        self.series_ids_ = np.asarray(series_ids)
+        if self.per_window:
+            self.offset_, self.scale_ = np.zeros(len(series_ids)), np.ones(len(series_ids))
+        else:
+            self.offset_, self.scale_ = series_statistics(np.asarray(values, dtype=np.float64), series_starts, self.method)
+        return self
+
+    def series_parameters(self, series_ids: Sequence) -> tuple[np.ndarray, np.ndarray]:
+        """``(offset, scale)`` for the given series ids; an id unseen by ``fit`` is an error
+        (except for ``None`` and ``"last"``, which need no statistics)."""
+        series_ids = np.asarray(series_ids)
+        if self.method is None or self.per_window:
+            return np.zeros(series_ids.size), np.ones(series_ids.size)
+        positions = pd.Index(self.series_ids_).get_indexer(series_ids)
+        if (positions < 0).any():
+            unseen = series_ids[positions < 0]
+            raise ValueError(
+                f"Series {unseen.tolist()[0]!r} was not seen by fit, so it has no {self.method!r} scaling statistics "
+                f"({unseen.size} unseen series in all). Fit on a frame that contains every series."
+            )
+        return self.offset_[positions], self.scale_[positions]
+
+    def get_config(self) -> dict:
+        """JSON-serializable method and learned statistics."""
+        return {
+            "method": self.method,
+            "series_ids": self.series_ids_.tolist(),
+            "offset": self.offset_.tolist(),
+            "scale": self.scale_.tolist(),
+        }
+
+    @classmethod
+    def from_config(cls, config: dict) -> TargetScaler:
+        """A fitted scaler equal to the one whose ``get_config`` gave ``config``."""
+        scaler = cls(config["method"])
+        scaler.series_ids_ = np.asarray(config["series_ids"])
+        scaler.offset_ = np.asarray(config["offset"], dtype=np.float64)
+        scaler.scale_ = np.asarray(config["scale"], dtype=np.float64)
+        return scaler

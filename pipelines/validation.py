@@ -1,0 +1,548 @@
+"""Validation and cleaning of long-format time series frames.
+
+A valid frame has one row per (series, timestamp), sorted by series then time, timestamps
+on one regular grid (the frequency, given or inferred per series), numeric finite targets
+and covariates, static covariates constant within a series, and every series at least
+``min_length`` rows long. ``validate`` checks all of this and returns a cleaned, sorted
+copy; errors name the problem, the series, the column and the first offending timestamp.
+
+Missing values (NaN or +-inf) and gaps (grid timestamps with no row) are handled by one
+fill policy:
+
+- ``None``: raise ``ValidationError``.
+- ``"ffill"``: carry the last observed value forward within the series; leading missing
+  values take the first observed value.
+- ``"interpolate"``: linear in time position within the series; missing values before the
+  first or after the last observation take the nearest observed value.
+- ``"zero"``: replace by 0.
+- ``"drop_series"``: drop every series that has a missing value or a gap (with a warning).
+
+Gaps are first turned into rows whose values are missing (static covariates keep the
+series' value), then filled like any other missing value.
+"""
+
+from __future__ import annotations
+
+import numbers
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from pipelines.frequency import (
+    Frequency,
+    grid_between,
+    infer_series_frequency,
+    is_fixed_step,
+    parse_frequency,
+    shift_times,
+    step_size,
+)
+
+FILL_POLICIES = (None, "ffill", "interpolate", "zero", "drop_series")
+SHORT_SERIES_POLICIES = ("error", "drop")
+_SHOWN_IDS = 5
+
+
+class ValidationError(ValueError):
+    """A time series frame does not meet the expectations of the pipeline."""
+
+
+def shown(value) -> str:
+    """``repr`` of a value for an error message, NumPy scalars shown as plain Python values."""
+    return repr(value.item() if isinstance(value, np.generic) else value)
+
+
+@dataclass(frozen=True)
+class CheckedFrame:
+    """A validated frame with the facts learned while checking it.
+
+    Attributes:
+        frame: sorted copy with a RangeIndex, regular grid, finite values.
+        freq: the frequency of the grid (pandas offset or integer step).
+        series_ids: the ids in sorted order.
+        series_starts: row offsets of each series in ``frame``; length ``len(series_ids) + 1``.
+    """
+
+    frame: pd.DataFrame
+    freq: Frequency
+    series_ids: np.ndarray
+    series_starts: np.ndarray
+
+
+def to_long_format(
+    data: pd.DataFrame | pd.Series,
+    *,
+    id_col: str = "unique_id",
+    time_col: str = "ds",
+    target_col: str = "y",
+) -> pd.DataFrame:
+    """Return ``data`` in long format, converting a single series given with its time as index.
+
+    Accepted single-series forms (the id becomes the series name, or ``"series_0"``):
+    a ``pd.Series`` with a ``DatetimeIndex`` or integer index, and a ``pd.DataFrame``
+    with such an index and no ``time_col`` column, holding ``target_col`` (or exactly one
+    column, taken as the target) plus covariate columns. A long-format frame is returned as is.
+    """
+    if isinstance(data, pd.Series):
+        _check_time_index(data.index)
+        series_id = data.name if data.name is not None else "series_0"
+        return pd.DataFrame(
+            {id_col: series_id, time_col: data.index.to_numpy(), target_col: data.to_numpy()}
+        )
+    if not isinstance(data, pd.DataFrame):
+        raise ValidationError(f"Expected a pandas DataFrame in long format or a pandas Series, found {type(data).__name__}.")
+    if time_col in data.columns or not _is_time_index(data.index):
+        return data
+    frame = data.rename(columns={data.columns[0]: target_col}) if (target_col not in data.columns and data.shape[1] == 1) else data
+    frame = frame.reset_index(drop=True)
+    frame.insert(0, time_col, data.index.to_numpy() if data.index.tz is None else data.index)
+    if id_col not in frame.columns:
+        frame.insert(0, id_col, "series_0")
+    return frame
+
+
+def validate(
+    df: pd.DataFrame | pd.Series,
+    *,
+    id_col: str = "unique_id",
+    time_col: str = "ds",
+    target_col: str = "y",
+    covariates: Sequence[str] = (),
+    static_covariates: Sequence[str] = (),
+    freq: str | int | None = None,
+    fill: str | None = None,
+    min_length: int = 1,
+    short_series: str = "error",
+) -> pd.DataFrame:
+    """Check a long-format frame and return a cleaned, sorted copy (the input is never modified).
+
+    Args:
+        df: long-format frame (``id_col``, ``time_col``, ``target_col``, covariates), or a
+            single series with its time as index (see ``to_long_format``).
+        id_col, time_col, target_col: column names.
+        covariates: time-varying numeric covariate columns (checked and filled like the target).
+        static_covariates: columns that must be constant within each series (any dtype).
+        freq: pandas offset alias or integer step; None infers it per series (all must agree).
+        fill: missing value and gap policy, one of ``FILL_POLICIES`` (see the module docstring).
+        min_length: the fewest rows a series may have (after filling).
+        short_series: ``"error"`` raises for a shorter series, ``"drop"`` drops it with a warning.
+
+    Returns:
+        The frame sorted by (series, time) with a RangeIndex, gaps filled, values finite.
+
+    Raises:
+        ValidationError: naming the problem, the series, the column and the first offending timestamp.
+    """
+    return check_frame(
+        df,
+        id_col=id_col,
+        time_col=time_col,
+        target_col=target_col,
+        covariates=covariates,
+        static_covariates=static_covariates,
+        freq=freq,
+        fill=fill,
+        min_length=min_length,
+        short_series=short_series,
+    ).frame
+
+
+def check_frame(
+    df: pd.DataFrame | pd.Series,
+    *,
+    id_col: str = "unique_id",
+    time_col: str = "ds",
+    target_col: str = "y",
+    covariates: Sequence[str] = (),
+    static_covariates: Sequence[str] = (),
+    freq: str | int | Frequency | None = None,
+    fill: str | None = None,
+    min_length: int = 1,
+    short_series: str = "error",
+    copy: bool = True,
+) -> CheckedFrame:
+    """``validate``, also returning the frequency and the series layout it established.
+
+    ``copy=False`` lets a caller that owns ``df`` (a frame it built itself) skip one copy of it;
+    ``df`` may then be modified.
+    """
+    if fill not in FILL_POLICIES:
+        raise ValueError(f"Expected fill to be one of {FILL_POLICIES}, found {fill!r}.")
+    if short_series not in SHORT_SERIES_POLICIES:
+        raise ValueError(f"Expected short_series to be one of {SHORT_SERIES_POLICIES}, found {short_series!r}.")
+    frame = to_long_format(df, id_col=id_col, time_col=time_col, target_col=target_col)
+    value_cols = [target_col, *covariates]
+    _check_columns(frame, [id_col, time_col, *value_cols, *static_covariates])
+    if len(frame) == 0:
+        raise ValidationError("Expected at least one row, found an empty frame.")
+    if frame[id_col].isna().any():
+        row = int(np.flatnonzero(frame[id_col].isna().to_numpy())[0])
+        raise ValidationError(f"Column {id_col!r} has a missing series id at row {row}.")
+    times = parse_time_column(frame, id_col, time_col)
+    frame, codes, times = _sorted_copy(frame, id_col, time_col, times, copy)
+    series_starts = _series_starts(codes)
+    _check_duplicates(frame, id_col, time_col, codes, times)
+    _check_numeric(frame, id_col, time_col, value_cols)
+    _check_static(frame, id_col, time_col, static_covariates)
+    freq = _resolve_frequency(frame, id_col, times, series_starts, freq)
+    gap_rows = _check_grid(frame, id_col, time_col, codes, times, series_starts, freq)
+
+    missing = _missing_values(frame, value_cols)
+    if fill is None:
+        _raise_on_gaps(frame, id_col, time_col, times, gap_rows, freq)
+        _raise_on_missing(frame, id_col, time_col, value_cols, missing)
+    elif fill == "drop_series":
+        bad_codes = np.unique(np.concatenate([codes[gap_rows], codes[missing.any(axis=1)]]))
+        frame, codes = _drop_series(frame, codes, bad_codes, id_col, "missing values or gaps")
+    else:
+        if gap_rows.size:
+            frame = _insert_gap_rows(frame, id_col, time_col, static_covariates, codes, series_starts, gap_rows, freq)
+            codes = pd.factorize(frame[id_col], sort=True)[0]
+        frame = _fill_missing(frame, id_col, value_cols, _series_starts(codes), fill)
+
+    lengths = np.bincount(codes)
+    short_codes = np.flatnonzero(lengths < min_length)
+    if short_codes.size:
+        if short_series == "error":
+            first_row = int(np.searchsorted(codes, short_codes[0]))
+            raise ValidationError(
+                f"Series {shown(frame[id_col].iloc[first_row])} has {lengths[short_codes[0]]} rows; expected at least "
+                f"{min_length}. {short_codes.size} series are too short; pass short_series='drop' to drop them."
+            )
+        frame, codes = _drop_series(frame, codes, short_codes, id_col, f"fewer than {min_length} rows")
+    series_starts = _series_starts(codes)
+    series_ids = frame[id_col].to_numpy()[series_starts[:-1]]
+    return CheckedFrame(frame=frame, freq=freq, series_ids=series_ids, series_starts=series_starts)
+
+
+def _is_time_index(index: pd.Index) -> bool:
+    return isinstance(index, pd.DatetimeIndex) or pd.api.types.is_integer_dtype(index.dtype)
+
+
+def _check_time_index(index: pd.Index) -> None:
+    if not _is_time_index(index):
+        raise ValidationError(
+            f"Expected a single series with a DatetimeIndex or an integer index, found an index of dtype {index.dtype}."
+        )
+
+
+def _check_columns(frame: pd.DataFrame, required: list[str]) -> None:
+    missing = [column for column in dict.fromkeys(required) if column not in frame.columns]
+    if missing:
+        raise ValidationError(f"Missing columns {missing}; the frame has columns {list(frame.columns)}.")
+
+
+def parse_time_column(frame: pd.DataFrame, id_col: str, time_col: str) -> pd.DatetimeIndex | np.ndarray:
+    """The time column as int64 values or as a nanosecond DatetimeIndex (time zone kept).
+
+    Raises ValidationError for other dtypes, unparsable values, missing timestamps and a mix of
+    time zone aware and naive (or differently zoned) timestamps.
+    """
+    column = frame[time_col]
+    if pd.api.types.is_integer_dtype(column.dtype):
+        return column.to_numpy(dtype=np.int64)
+    if isinstance(column.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(column.dtype):
+        times = pd.DatetimeIndex(column).as_unit("ns")
+    elif column.dtype == object or pd.api.types.is_string_dtype(column.dtype):
+        times = _parse_object_times(frame, id_col, time_col)
+    else:
+        raise ValidationError(
+            f"Column {time_col!r} must hold datetimes or integers, found dtype {column.dtype} "
+            f"(first value {shown(column.iloc[0])} of series {shown(frame[id_col].iloc[0])})."
+        )
+    if times.hasnans:
+        row = int(np.flatnonzero(times.isna())[0])
+        raise ValidationError(
+            f"Column {time_col!r} has a missing timestamp in series {shown(frame[id_col].iloc[row])} at row {row}."
+        )
+    return times
+
+
+def _parse_object_times(frame: pd.DataFrame, id_col: str, time_col: str) -> pd.DatetimeIndex:
+    column = frame[time_col]
+    awareness = column.map(lambda value: getattr(value, "tzinfo", None) is not None).to_numpy()
+    if awareness.any() and not awareness.all():
+        row = int(np.flatnonzero(awareness != awareness[0])[0])
+        raise ValidationError(
+            f"Column {time_col!r} mixes time zone aware and naive timestamps: series {shown(frame[id_col].iloc[row])} "
+            f"has {shown(column.iloc[row])} at row {row} while row 0 has {shown(column.iloc[0])}."
+        )
+    if awareness.all():
+        zones = column.map(lambda value: str(value.tzinfo)).to_numpy()
+        if (zones != zones[0]).any():
+            row = int(np.flatnonzero(zones != zones[0])[0])
+            raise ValidationError(
+                f"Column {time_col!r} mixes time zones: series {shown(frame[id_col].iloc[row])} has {shown(column.iloc[row])} "
+                f"at row {row} while row 0 is in {zones[0]}."
+            )
+    parsed = pd.to_datetime(column, errors="coerce")
+    unparsed = parsed.isna().to_numpy() & column.notna().to_numpy()
+    if unparsed.any():
+        row = int(np.flatnonzero(unparsed)[0])
+        raise ValidationError(
+            f"Column {time_col!r} must hold datetimes or integers; series {shown(frame[id_col].iloc[row])} "
+            f"has {shown(column.iloc[row])} at row {row}."
+        )
+    return pd.DatetimeIndex(parsed).as_unit("ns")
+
+
+def _time_values(times: pd.DatetimeIndex | np.ndarray) -> np.ndarray:
+    """Times as int64 (UTC nanoseconds for datetimes), for ordering and arithmetic."""
+    return times if isinstance(times, np.ndarray) else times.asi8
+
+
+def _sorted_copy(frame: pd.DataFrame, id_col: str, time_col: str, times, copy: bool):
+    """Copy of the frame sorted by (series id, time), with its series codes and times in that order.
+
+    An already sorted frame is copied only when ``copy`` is True.
+    """
+    codes = pd.factorize(frame[id_col], sort=True)[0]
+    time_values = _time_values(times)
+    in_order = np.all((np.diff(codes) > 0) | ((np.diff(codes) == 0) & (np.diff(time_values) >= 0)))
+    if in_order:
+        sorted_frame = frame.copy() if copy else frame
+    else:
+        order = np.lexsort((time_values, codes))
+        sorted_frame = frame.take(order)
+        codes = codes[order]
+        times = times[order]
+    sorted_frame.index = pd.RangeIndex(len(sorted_frame))
+    sorted_frame[time_col] = times
+    return sorted_frame, codes, times
+
+
+def _series_starts(codes: np.ndarray) -> np.ndarray:
+    """Row offsets where each series starts in a frame sorted by series, plus the total length."""
+    boundaries = np.flatnonzero(np.diff(codes)) + 1
+    return np.concatenate([[0], boundaries, [codes.size]]).astype(np.int64)
+
+
+def _describe(frame: pd.DataFrame, id_col: str, time_col: str, row: int) -> str:
+    return f"series {shown(frame[id_col].iloc[row])} at {time_col}={frame[time_col].iloc[row]}"
+
+
+def _check_duplicates(frame, id_col, time_col, codes, times) -> None:
+    time_values = _time_values(times)
+    repeated = np.flatnonzero((np.diff(codes) == 0) & (np.diff(time_values) == 0))
+    if repeated.size:
+        row = int(repeated[0]) + 1
+        raise ValidationError(
+            f"Duplicate ({id_col}, {time_col}) pair: {_describe(frame, id_col, time_col, row)} appears more than once; "
+            f"{repeated.size} duplicate rows in all."
+        )
+
+
+def _check_numeric(frame: pd.DataFrame, id_col: str, time_col: str, value_cols: Sequence[str]) -> None:
+    for column in value_cols:
+        series = frame[column]
+        if pd.api.types.is_numeric_dtype(series.dtype) and not pd.api.types.is_complex_dtype(series.dtype):
+            continue
+        # Error path only: find the first value that is not a number (e.g. a string "1").
+        bad = ~series.map(lambda value: isinstance(value, numbers.Real)).to_numpy(dtype=bool)
+        row = int(np.flatnonzero(bad)[0]) if bad.any() else 0
+        raise ValidationError(
+            f"Column {column!r} must be numeric, found dtype {series.dtype}: "
+            f"{_describe(frame, id_col, time_col, row)} has {shown(series.iloc[row])}."
+        )
+
+
+def _check_static(frame: pd.DataFrame, id_col: str, time_col: str, static_covariates: Sequence[str]) -> None:
+    ids = frame[id_col].to_numpy()
+    same_series = np.concatenate([[False], ids[1:] == ids[:-1]])
+    for column in static_covariates:
+        values = frame[column]
+        if values.isna().any():
+            row = int(np.flatnonzero(values.isna().to_numpy())[0])
+            raise ValidationError(f"Static covariate {column!r} is missing for {_describe(frame, id_col, time_col, row)}.")
+        array = values.to_numpy()
+        changes = np.flatnonzero(same_series[1:] & (array[1:] != array[:-1])) + 1
+        if changes.size:
+            row = int(changes[0])
+            raise ValidationError(
+                f"Static covariate {column!r} must be constant within a series: {_describe(frame, id_col, time_col, row)} "
+                f"has {shown(array[row])} after {shown(array[row - 1])}."
+            )
+
+
+def _resolve_frequency(frame, id_col, times, series_starts, freq) -> Frequency:
+    """The given frequency (checked against the time dtype) or the one inferred per series."""
+    integer_times = isinstance(times, np.ndarray)
+    if freq is not None:
+        freq = parse_frequency(freq) if not isinstance(freq, pd.DateOffset) else freq
+        if integer_times != isinstance(freq, int):
+            kind = "integer" if integer_times else "datetime"
+            raise ValidationError(
+                f"freq={freq!r} does not fit the {kind} time column: integer times need an integer step, "
+                f"datetimes a pandas offset alias."
+            )
+        return freq
+    ids = frame[id_col].to_numpy()
+    reference, reference_id = None, None
+    for position in range(series_starts.size - 1):
+        start, stop = series_starts[position], series_starts[position + 1]
+        inferred = infer_series_frequency(times[start:stop])
+        if inferred is None:
+            continue
+        if reference is None:
+            reference, reference_id = inferred, ids[start]
+            if _follows_grid(times, series_starts, reference):
+                return reference
+        elif inferred != reference:
+            raise ValidationError(
+                f"Series disagree on the frequency: {reference_id!r} has {_freq_name(reference)}, "
+                f"{ids[start]!r} has {_freq_name(inferred)}. Pass freq= to choose one."
+            )
+    if reference is None:
+        raise ValidationError(
+            "Cannot infer the frequency: no series has enough regular timestamps. Pass freq= (e.g. 'D' or an integer step)."
+        )
+    return reference
+
+
+def _freq_name(freq: Frequency) -> str:
+    return f"step {freq}" if isinstance(freq, int) else f"frequency {freq.freqstr!r}"
+
+
+def _follows_grid(times, series_starts, freq) -> bool:
+    """True when every consecutive pair within a series is exactly one step apart."""
+    time_values = _time_values(times)
+    within = _within_series_mask(series_starts)
+    expected = _time_values(shift_times(times[:-1], freq))
+    return bool(np.all(time_values[1:][within] == expected[within]))
+
+
+def _within_series_mask(series_starts: np.ndarray) -> np.ndarray:
+    """For each consecutive row pair (i, i+1): True when both rows belong to the same series."""
+    total = int(series_starts[-1])
+    within = np.ones(max(total - 1, 0), dtype=bool)
+    within[series_starts[1:-1] - 1] = False
+    return within
+
+
+def _check_grid(frame, id_col, time_col, codes, times, series_starts, freq) -> np.ndarray:
+    """Rows that follow a gap (more than one step after the previous row of their series).
+
+    Raises when a timestamp is off the grid (not a whole number of steps after the previous one).
+    """
+    time_values = _time_values(times)
+    within = _within_series_mask(series_starts)
+    if is_fixed_step(freq):
+        step = step_size(freq)
+        diffs = np.diff(time_values)
+        off_grid = within & (diffs % step != 0)
+        after_gap = within & (diffs > step) & ~off_grid
+    else:
+        expected = _time_values(shift_times(times[:-1], freq))
+        off_grid = within & (time_values[1:] < expected)
+        after_gap = within & (time_values[1:] > expected)
+    if off_grid.any():
+        row = int(np.flatnonzero(off_grid)[0]) + 1
+        raise ValidationError(
+            f"Timestamp off the {_freq_name(freq)} grid: {_describe(frame, id_col, time_col, row)} "
+            f"follows {frame[time_col].iloc[row - 1]}."
+        )
+    return np.flatnonzero(after_gap) + 1
+
+
+def _missing_values(frame: pd.DataFrame, value_cols: Sequence[str]) -> np.ndarray:
+    """Boolean (n_rows, n_columns): NaN or +-inf in each value column."""
+    values = np.column_stack([frame[column].to_numpy(dtype=np.float64, na_value=np.nan) for column in value_cols])
+    return ~np.isfinite(values)
+
+
+def _raise_on_gaps(frame, id_col, time_col, times, gap_rows, freq) -> None:
+    if gap_rows.size:
+        row = int(gap_rows[0])
+        first_missing = shift_times(times[row - 1 : row], freq)[0]
+        raise ValidationError(
+            f"Gap in series {shown(frame[id_col].iloc[row])}: no row at {time_col}={first_missing} "
+            f"(expected one row per {_freq_name(freq)}; next row is {frame[time_col].iloc[row]}). "
+            f"{gap_rows.size} gaps in all; choose a fill policy (fill='ffill', 'interpolate', 'zero' or 'drop_series')."
+        )
+
+
+def _raise_on_missing(frame, id_col, time_col, value_cols, missing) -> None:
+    if missing.any():
+        row, column = (int(index) for index in np.argwhere(missing)[0])
+        raise ValidationError(
+            f"Column {value_cols[column]!r} has a missing or infinite value ({frame[value_cols[column]].iloc[row]}) in "
+            f"{_describe(frame, id_col, time_col, row)}; {int(missing.sum())} such values in all. "
+            f"Choose a fill policy (fill='ffill', 'interpolate', 'zero' or 'drop_series')."
+        )
+
+
+def _drop_series(frame, codes, drop_codes, id_col, reason: str) -> tuple[pd.DataFrame, np.ndarray]:
+    """The frame without the series ``drop_codes`` (with a warning naming them) and its renumbered codes."""
+    if drop_codes.size == 0:
+        return frame, codes
+    keep = ~np.isin(codes, drop_codes)
+    if not keep.any():
+        raise ValidationError(f"Every series was dropped ({reason}); nothing is left to window.")
+    dropped_ids = frame[id_col].to_numpy()[np.searchsorted(codes, drop_codes)]
+    listed = ", ".join(shown(series_id) for series_id in dropped_ids[:_SHOWN_IDS])
+    more = f" and {dropped_ids.size - _SHOWN_IDS} more" if dropped_ids.size > _SHOWN_IDS else ""
+    warnings.warn(f"Dropped {dropped_ids.size} series with {reason}: {listed}{more}.", UserWarning, stacklevel=4)
+    kept_codes = codes[keep]
+    renumbered = np.concatenate([[0], np.cumsum(np.diff(kept_codes) != 0)])
+    return frame.loc[keep].reset_index(drop=True), renumbered
+
+
+def _insert_gap_rows(frame, id_col, time_col, static_covariates, codes, series_starts, gap_rows, freq) -> pd.DataFrame:
+    """The frame with one row (missing values, static covariates kept) per absent grid timestamp."""
+    gap_codes = np.unique(codes[gap_rows])
+    times = frame[time_col]
+    new_rows = []
+    for code in gap_codes:
+        start, stop = series_starts[code], series_starts[code + 1]
+        observed = times.iloc[start:stop]
+        grid = grid_between(observed.iloc[0], observed.iloc[-1], freq)
+        absent = grid[~pd.Index(grid).isin(pd.Index(observed))]
+        template = frame.iloc[[start]][[id_col, *static_covariates]]
+        rows = template.loc[template.index.repeat(len(absent))].reset_index(drop=True)
+        rows[time_col] = absent
+        new_rows.append(rows)
+    combined = pd.concat([frame, *new_rows], ignore_index=True)
+    combined_codes = pd.factorize(combined[id_col], sort=True)[0]
+    order = np.lexsort((_time_values(parse_time_column(combined, id_col, time_col)), combined_codes))
+    return combined.take(order).reset_index(drop=True)
+
+
+def _fill_missing(frame, id_col, value_cols, series_starts, fill) -> pd.DataFrame:
+    """Fill NaN and +-inf in ``value_cols`` per series with the ``fill`` policy (vectorised)."""
+    lengths = np.diff(series_starts)
+    row_series_start = np.repeat(series_starts[:-1], lengths)
+    row_series_stop = np.repeat(series_starts[1:], lengths)
+    positions = np.arange(frame.shape[0])
+    for column in value_cols:
+        values = frame[column].to_numpy(dtype=np.float64, na_value=np.nan)
+        observed = np.isfinite(values)
+        if observed.all():
+            continue
+        if fill == "zero":
+            frame[column] = np.where(observed, values, 0.0)
+            continue
+        previous = np.maximum.accumulate(np.where(observed, positions, -1))
+        following = np.minimum.accumulate(np.where(observed, positions, positions.size)[::-1])[::-1]
+        has_previous = previous >= row_series_start
+        has_following = following < row_series_stop
+        nothing_observed = ~observed & ~has_previous & ~has_following
+        if nothing_observed.any():
+            row = int(np.flatnonzero(nothing_observed)[0])
+            raise ValidationError(
+                f"Column {column!r} has no finite value at all in series {shown(frame[id_col].iloc[row])}; "
+                f"fill={fill!r} has nothing to fill from (use fill='zero' or 'drop_series')."
+            )
+        before = values[np.clip(previous, 0, None)]
+        after = values[np.clip(following, None, positions.size - 1)]
+        if fill == "ffill":
+            filled = np.where(has_previous, before, after)
+        else:
+            span = np.maximum(following - previous, 1)
+            weight = (positions - previous) / span
+            interpolated = before + (after - before) * weight
+            filled = np.where(has_previous & has_following, interpolated, np.where(has_previous, before, after))
+        frame[column] = np.where(observed, values, filled)
+    return frame

@@ -1,0 +1,244 @@
+"""Forecaster: fit/predict, quantiles, recursion, backtest, save/load, clone, covariates, errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import clone
+
+from forecast.forecaster import Forecaster, chronological_split
+from pipelines.windows import SeriesWindows
+
+TINY = dict(units=4, epochs=1, batch_size=16, verbose=0, tracking=False)
+
+
+def seasonal_frame(n_series=3, length=40, freq="MS", start="2020-01-01"):
+    rng = np.random.default_rng(0)
+    step = np.arange(length)
+    frames = []
+    for number in range(n_series):
+        y = 10.0 + number + np.sin(2 * np.pi * step / 12) + 0.1 * rng.normal(size=length)
+        ds = step + 5 if freq == 1 else pd.date_range(start, periods=length, freq=freq)
+        frames.append(pd.DataFrame({"unique_id": f"s{number}", "ds": ds, "y": y}))
+    return pd.concat(frames, ignore_index=True)
+
+
+@pytest.fixture(scope="module")
+def monthly():
+    return seasonal_frame()
+
+
+@pytest.fixture(scope="module")
+def fitted(monthly):
+    return Forecaster(lookback=8, horizon=4, quantiles=[0.1, 0.9], **TINY).fit(monthly)
+
+
+@pytest.mark.parametrize(
+    "freq, expected_after_last",
+    [
+        ("MS", lambda last: pd.date_range(last + pd.offsets.MonthBegin(), periods=3, freq="MS")),
+        ("D", lambda last: pd.date_range(last + pd.Timedelta(days=1), periods=3, freq="D")),
+        ("h", lambda last: pd.date_range(last + pd.Timedelta(hours=1), periods=3, freq="h")),
+        (1, lambda last: np.arange(last + 1, last + 4)),
+    ],
+)
+def test_predict_gives_horizon_rows_per_series_at_the_real_future_timestamps(freq, expected_after_last):
+    df = seasonal_frame(n_series=2, length=30, freq=freq)
+    forecasts = Forecaster(lookback=6, horizon=3, **TINY).fit(df).predict()
+    assert list(forecasts.columns) == ["unique_id", "ds", "y_hat"]
+    assert len(forecasts) == 2 * 3
+    for series_id, part in forecasts.groupby("unique_id"):
+        last = df.loc[df["unique_id"] == series_id, "ds"].max()
+        np.testing.assert_array_equal(np.asarray(part["ds"]), np.asarray(expected_after_last(last)))
+    assert np.isfinite(forecasts["y_hat"]).all()
+
+
+def test_quantile_columns_are_ordered_and_the_point_forecast_is_the_median(monthly):
+    model = Forecaster(lookback=8, horizon=4, quantiles=[0.9, 0.5, 0.1], **TINY).fit(monthly)
+    forecasts = model.predict()
+    assert list(forecasts.columns) == ["unique_id", "ds", "y_hat", "y_hat_q10", "y_hat_q50", "y_hat_q90"]
+    assert (forecasts["y_hat_q10"] <= forecasts["y_hat_q50"]).all()
+    assert (forecasts["y_hat_q50"] <= forecasts["y_hat_q90"]).all()
+    np.testing.assert_array_equal(forecasts["y_hat"], forecasts["y_hat_q50"])
+
+
+def test_predict_inverts_the_scaling_of_the_raw_network_output(fitted, monthly):
+    windows = fitted.pipeline_.predict_windows(monthly)
+    raw = np.asarray(fitted.model_(windows.as_inputs()))
+    median = raw[:, :, fitted.output_quantiles_.index(0.5)]
+    expected = median * windows.scale[:, None] + windows.offset[:, None]
+    np.testing.assert_allclose(fitted.predict()["y_hat"].to_numpy().reshape(3, 4), expected, rtol=1e-5)
+
+
+def test_recursive_strategy_feeds_each_step_back_into_the_window(monthly):
+    model = Forecaster(lookback=8, horizon=4, strategy="recursive", **TINY).fit(monthly)
+    assert model.model_.output.shape[1] == 1
+    windows = model.pipeline_.predict_windows(monthly)
+    past = windows.as_inputs()["past"].copy()
+    expected = []
+    for _ in range(4):
+        step = np.asarray(model.model_({"past": past}))[:, 0]
+        expected.append(step)
+        past = np.concatenate([past[:, 1:], step[:, None, None]], axis=1)
+    expected = np.stack(expected, axis=1) * windows.scale[:, None] + windows.offset[:, None]
+    np.testing.assert_allclose(model.predict()["y_hat"].to_numpy().reshape(3, 4), expected, rtol=1e-5)
+
+
+def test_same_seed_gives_the_same_model(monthly):
+    first = Forecaster(lookback=8, horizon=4, seed=7, **TINY).fit(monthly).predict()
+    second = Forecaster(lookback=8, horizon=4, seed=7, **TINY).fit(monthly).predict()
+    pd.testing.assert_frame_equal(first, second)
+
+
+def test_verbose_controls_the_keras_progress_output(monthly, capsys):
+    settings = {**TINY, "verbose": 1}
+    Forecaster(lookback=8, horizon=4, **settings).fit(monthly)
+    assert "Epoch 1/1" in capsys.readouterr().out
+    Forecaster(lookback=8, horizon=4, **TINY).fit(monthly)
+    assert capsys.readouterr().out == ""
+
+
+def test_fit_returns_self_with_fitted_attributes_and_history(fitted):
+    assert fitted.epochs_trained_ == 1
+    assert set(fitted.history_) == {"loss", "val_loss"}
+    assert list(fitted.series_ids_) == ["s0", "s1", "s2"]
+    assert fitted.run_id_ is None and fitted.model_uri_ is None
+
+
+def test_clone_and_set_params_follow_scikit_learn(fitted):
+    copy = clone(fitted)
+    assert copy.get_params() == fitted.get_params()
+    assert not hasattr(copy, "model_")
+    copy.set_params(cell="gru", units=6)
+    assert (copy.cell, copy.units) == ("gru", 6)
+    assert fitted.cell == "lstm"
+
+
+def test_save_and_load_predict_identically(fitted, monthly, tmp_path):
+    fitted.save(tmp_path / "model")
+    loaded = Forecaster.load(tmp_path / "model")
+    assert loaded.get_params() == {**fitted.get_params(), "quantiles": (0.1, 0.9)}
+    pd.testing.assert_frame_equal(loaded.predict(monthly), fitted.predict(monthly))
+    pd.testing.assert_frame_equal(loaded.predict(), fitted.predict())
+
+
+def test_chronological_split_keeps_validation_targets_after_every_training_target():
+    df = seasonal_frame(n_series=2, length=30)
+    windows = SeriesWindows(lookback=6, horizon=4).fit_transform(df)
+    training, validation = chronological_split(windows, validation_windows=2, horizon=4)
+    # 30 - 6 - 4 + 1 = 21 windows per series: ranks 0-1 validate, ranks 2-4 are dropped, 16 train.
+    assert len(validation) == 2 * 2 and len(training) == 2 * 16
+    for series_id in ("s0", "s1"):
+        last_training_origin = training.index.loc[training.index["unique_id"] == series_id, "ds"].max()
+        first_validation_origin = validation.index.loc[validation.index["unique_id"] == series_id, "ds"].min()
+        last_training_target = last_training_origin + pd.DateOffset(months=4)
+        first_validation_target = first_validation_origin + pd.DateOffset(months=1)
+        assert last_training_target < first_validation_target
+
+
+def test_backtest_cutoffs_and_forecasts_match_predictions_from_the_truncated_history(fitted, monthly):
+    calls = []
+    original = fitted._call_network
+    fitted._call_network = lambda inputs: calls.append(len(inputs["past"])) or original(inputs)
+    try:
+        result = fitted.backtest(monthly, n_windows=3, step=2)
+    finally:
+        del fitted._call_network
+    assert calls == [9]  # three series times three origins in one batched call
+    dates = np.sort(monthly["ds"].unique())
+    # cutoff_k = ds[n - horizon - (n_windows - 1 - k) * step - 1] with n = 40, horizon = 4, step = 2
+    expected_cutoffs = [dates[40 - 4 - (2 - k) * 2 - 1] for k in range(3)]
+    forecasts = result.forecasts
+    assert sorted(forecasts["cutoff"].unique()) == expected_cutoffs
+    assert len(forecasts) == 3 * 3 * 4
+    actual = forecasts.merge(monthly, on=["unique_id", "ds"], suffixes=("", "_actual"))
+    np.testing.assert_array_equal(actual["y"], actual["y_actual"])
+    for cutoff in expected_cutoffs:
+        history = monthly[monthly["ds"] <= cutoff]
+        direct = fitted.predict(history)
+        from_backtest = forecasts[forecasts["cutoff"] == cutoff].reset_index(drop=True)
+        np.testing.assert_allclose(from_backtest["y_hat"], direct["y_hat"], rtol=1e-5)
+        np.testing.assert_array_equal(from_backtest["ds"], direct["ds"])
+    overall = result.metrics[result.metrics["unique_id"] == "overall"].iloc[0]
+    assert overall["mae"] == pytest.approx(np.mean(np.abs(forecasts["y"] - forecasts["y_hat"])), rel=1e-6)
+
+
+def test_backtest_without_a_fitted_model_refits_on_the_history_before_the_first_origin(monthly):
+    result = Forecaster(lookback=8, horizon=4, **TINY).backtest(monthly, n_windows=2, refit=1)
+    assert result.forecasts["cutoff"].nunique() == 2
+    assert len(result.forecasts) == 3 * 2 * 4
+
+
+def _covariate_frame(length=160, n_series=4):
+    rng = np.random.default_rng(3)
+    frames = []
+    for number in range(n_series):
+        driver = rng.normal(size=length)
+        frames.append(pd.DataFrame({"unique_id": f"c{number}", "ds": np.arange(length), "x": driver, "y": 2.0 * driver}))
+    return pd.concat(frames, ignore_index=True)
+
+
+def test_a_future_covariate_is_used_when_the_series_depends_only_on_it():
+    df = _covariate_frame()
+    train = df[df["ds"] < 150]
+    future = df[df["ds"] >= 150].drop(columns="y")
+    settings = dict(lookback=6, horizon=4, units=8, epochs=25, batch_size=32, learning_rate=0.01, verbose=0, tracking=False, scaler=None)
+
+    def error(model):
+        forecasts = model.fit(train).predict(future_df=future)
+        merged = forecasts.merge(df, on=["unique_id", "ds"])
+        return np.mean(np.abs(merged["y"] - merged["y_hat"]))
+
+    with_covariate = error(Forecaster(future_covariates=["x"], **settings))
+    without_covariate = error(Forecaster(**settings))
+    # Without x the best forecast is 0 (error E|2x| ~ 1.6); with x it is 2x.
+    assert with_covariate < 0.5 * without_covariate
+
+
+def test_a_nan_loss_stops_training_with_an_error(monthly):
+    model = Forecaster(lookback=8, horizon=4, learning_rate=1e30, clipnorm=None, **{**TINY, "epochs": 3})
+    with pytest.raises(FloatingPointError, match="loss became (nan|inf)"):
+        model.fit(monthly)
+    assert not hasattr(model, "model_")
+
+
+@pytest.mark.parametrize(
+    "settings, message",
+    [
+        (dict(cell="transformer"), "cell must be one of"),
+        (dict(quantiles=[0.1, 1.5]), "quantiles must be"),
+        (dict(strategy="sideways"), "strategy must be one of"),
+        (dict(strategy="recursive", past_covariates=["x"]), "past_covariates"),
+        (dict(units=0), "units must be a positive integer"),
+        (dict(past_covariates=["missing_column"]), r"missing column\(s\) \['missing_column'\]"),
+        (dict(lookback=40), "series 's0' has 40"),
+    ],
+)
+def test_bad_settings_and_inputs_in_fit_raise_clear_errors(monthly, settings, message):
+    with pytest.raises(ValueError, match=message):
+        Forecaster(**{**dict(lookback=8, horizon=4), **TINY, **settings}).fit(monthly)
+
+
+def test_predict_rejects_unknown_series_short_history_and_missing_columns(fitted, monthly):
+    with pytest.raises(ValueError, match=r"unknown series \['new'\]"):
+        fitted.predict(monthly.assign(unique_id="new"))
+    with pytest.raises(ValueError, match="has 5 observations; the model needs at least lookback=8"):
+        fitted.predict(monthly.groupby("unique_id").head(5))
+    with pytest.raises(ValueError, match=r"missing column\(s\) \['y'\]"):
+        fitted.predict(monthly.drop(columns="y"))
+
+
+def test_predict_asks_for_future_covariates_it_needs():
+    df = _covariate_frame(length=40, n_series=2)
+    model = Forecaster(lookback=6, horizon=4, future_covariates=["x"], **TINY).fit(df)
+    with pytest.raises(ValueError, match="future_df is required"):
+        model.predict()
+    short_future = pd.DataFrame({"unique_id": ["c0", "c1"], "ds": [40, 40], "x": [0.0, 0.0]})
+    with pytest.raises(ValueError, match="future_df has no"):
+        model.predict(future_df=short_future)
+
+
+def test_backtest_rejects_series_too_short_for_the_windows(fitted, monthly):
+    with pytest.raises(ValueError, match="needs at least"):
+        fitted.backtest(monthly, n_windows=20, step=4)

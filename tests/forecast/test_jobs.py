@@ -1,0 +1,432 @@
+"""Forecast jobs against real parts: SQLite source and sink, a real MLflow SQLite store
+with a registered model and alias, real CSV/Parquet files."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import sqlalchemy
+import yaml
+from apscheduler.triggers.cron import CronTrigger
+from mlflow import MlflowClient
+from typer.testing import CliRunner
+
+from forecast.forecaster import Forecaster
+from forecast.jobs.cli import job_app
+from forecast.jobs.io import write_table_atomic
+from forecast.jobs.runner import JobFailed, redacted_spec, run_job
+from forecast.jobs.scheduler import JobScheduler
+from forecast.jobs.spec import JobSpec, ScheduleSpec, SpecError, load_spec
+
+HORIZON = 4
+MODEL_NAME = "job-model"
+
+
+def series_frame(n_steps: int = 36, start: str = "2020-01-01") -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    frames = []
+    for number in range(3):
+        ds = pd.date_range(start, periods=n_steps, freq="MS")
+        y = 10.0 + number + np.sin(np.arange(n_steps) / 2.0) + rng.normal(0, 0.1, n_steps)
+        frames.append(pd.DataFrame({"series": f"s{number}", "date": ds, "value": y}))
+    return pd.concat(frames, ignore_index=True)
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    """A MLflow SQLite store holding two registered versions, alias 'champion' -> version 1."""
+    root = tmp_path_factory.mktemp("jobs")
+    uri = f"sqlite:///{root}/mlflow.db"
+    previous = os.environ.get("MLFLOW_TRACKING_URI")
+    os.environ["MLFLOW_TRACKING_URI"] = uri
+    data = series_frame().rename(columns={"series": "unique_id", "date": "ds", "value": "y"})
+    for seed in (0, 1):
+        Forecaster(
+            units=4, lookback=8, horizon=HORIZON, quantiles=[0.1, 0.9], epochs=1, verbose=0,
+            seed=seed, register_as=MODEL_NAME, experiment="job-model-training",
+        ).fit(data)
+    MlflowClient().set_registered_model_alias(MODEL_NAME, "champion", "1")
+    source = root / "source.db"
+    engine = sqlalchemy.create_engine(f"sqlite:///{source}")
+    series_frame().to_sql("observations", engine, index=False)
+    engine.dispose()
+    yield {"root": root, "uri": uri, "source": source}
+    if previous is None:
+        os.environ.pop("MLFLOW_TRACKING_URI", None)
+    else:
+        os.environ["MLFLOW_TRACKING_URI"] = previous
+
+
+@pytest.fixture(autouse=True)
+def tracking_uri(store, monkeypatch):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", store["uri"])
+
+
+def make_spec(store, tmp_path: Path, **overrides) -> dict:
+    spec = {
+        "name": "nightly",
+        "data": {
+            "sql": {"url": f"sqlite:///{store['source']}", "query": "SELECT * FROM observations"},
+            "columns": {"unique_id": "series", "ds": "date", "y": "value"},
+        },
+        "model": {"uri": f"models:/{MODEL_NAME}@champion"},
+        "horizon": HORIZON,
+        "quantiles": [0.1],
+        "output": {"sql": {"url": f"sqlite:///{tmp_path}/out.db", "table": "forecasts"}},
+        "schedule": {"cron": "0 2 * * *", "timezone": "UTC"},
+        "tracking": {"experiment": "jobs-test"},
+    }
+    spec.update(overrides)
+    return spec
+
+
+def write_spec(spec: dict, tmp_path: Path) -> Path:
+    path = tmp_path / "spec.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    return path
+
+
+def read_output(tmp_path: Path) -> pd.DataFrame:
+    engine = sqlalchemy.create_engine(f"sqlite:///{tmp_path}/out.db")
+    try:
+        return pd.read_sql("SELECT * FROM forecasts", engine, parse_dates=["as_of", "ds"])
+    finally:
+        engine.dispose()
+
+
+def test_sql_run_is_idempotent_per_as_of_and_keeps_other_runs(store, tmp_path):
+    spec = JobSpec.model_validate(make_spec(store, tmp_path))
+    first = run_job(spec, "2026-01-01T02:00:00")
+    assert first.rows_read == 3 * 36 and first.rows_written == 3 * HORIZON
+    assert first.model_version == "1"
+    run_job(spec, "2026-01-01T02:00:00")
+    output = read_output(tmp_path)
+    assert len(output) == 3 * HORIZON
+    assert set(output.columns) >= {"unique_id", "ds", "y_hat", "y_hat_q10", "job", "as_of", "model_version"}
+    assert "y_hat_q90" not in output.columns  # the spec asked for q10 only
+    assert (output["job"] == "nightly").all()
+    run_job(spec, "2026-01-02T02:00:00")
+    output = read_output(tmp_path)
+    assert output.groupby("as_of").size().to_dict() == {
+        pd.Timestamp("2026-01-01 02:00"): 3 * HORIZON,
+        pd.Timestamp("2026-01-02 02:00"): 3 * HORIZON,
+    }
+    # The forecasts start right after each series' last observation.
+    assert output["ds"].min() == pd.Timestamp("2023-01-01")
+
+
+def test_the_same_forecast_as_the_registered_forecaster(store, tmp_path):
+    spec = JobSpec.model_validate(make_spec(store, tmp_path))
+    run_job(spec, "2026-01-01")
+    output = read_output(tmp_path).sort_values(["unique_id", "ds"]).reset_index(drop=True)
+    from forecast.jobs.models import resolve_model
+
+    data = series_frame().rename(columns={"series": "unique_id", "date": "ds", "value": "y"})
+    expected = resolve_model(f"models:/{MODEL_NAME}/1").forecaster.predict(data)
+    np.testing.assert_allclose(output["y_hat"], expected["y_hat"], rtol=1e-6)
+
+
+def test_file_outputs_with_as_of_template_and_single_file(store, tmp_path):
+    templated = make_spec(store, tmp_path, output={"path": str(tmp_path / "out" / "forecast_{as_of}.csv")})
+    spec = JobSpec.model_validate(templated)
+    run_job(spec, "2026-03-01T00:00:00")
+    run_job(spec, "2026-03-01T00:00:00")
+    run_job(spec, "2026-03-02T00:00:00")
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+        "forecast_20260301T000000.csv",
+        "forecast_20260302T000000.csv",
+    ]
+    single = JobSpec.model_validate(make_spec(store, tmp_path, output={"path": str(tmp_path / "all.parquet")}))
+    for as_of in ("2026-03-01", "2026-03-01", "2026-03-02"):
+        run_job(single, as_of)
+    table = pd.read_parquet(tmp_path / "all.parquet")
+    assert table.groupby("as_of").size().tolist() == [3 * HORIZON, 3 * HORIZON]
+
+
+def test_failure_mid_sql_write_leaves_previous_rows(store, tmp_path, monkeypatch):
+    spec = JobSpec.model_validate(make_spec(store, tmp_path))
+    run_job(spec, "2026-01-01")
+    before = read_output(tmp_path)
+    original = pd.DataFrame.to_sql
+
+    def half_then_fail(self, name, con, **kwargs):
+        original(self.iloc[: len(self) // 2], name, con, **kwargs)
+        raise RuntimeError("injected failure after half the rows")
+
+    monkeypatch.setattr(pd.DataFrame, "to_sql", half_then_fail)
+    with pytest.raises(JobFailed, match="injected failure"):
+        run_job(spec, "2026-01-01")
+    with pytest.raises(JobFailed, match="injected failure"):
+        run_job(spec, "2026-01-05")
+    monkeypatch.setattr(pd.DataFrame, "to_sql", original)
+    pd.testing.assert_frame_equal(read_output(tmp_path), before)
+
+
+def test_failure_mid_file_write_leaves_previous_file_and_no_temporaries(store, tmp_path, monkeypatch):
+    target = tmp_path / "forecasts.parquet"
+    spec = JobSpec.model_validate(make_spec(store, tmp_path, output={"path": str(target)}))
+    run_job(spec, "2026-01-01")
+    before = target.read_bytes()
+    original = pd.DataFrame.to_parquet
+
+    def half_then_fail(self, path, **kwargs):
+        original(self.iloc[: len(self) // 2], path, **kwargs)
+        raise RuntimeError("injected failure after half the rows")
+
+    monkeypatch.setattr(pd.DataFrame, "to_parquet", half_then_fail)
+    with pytest.raises(JobFailed):
+        run_job(spec, "2026-01-02")
+    assert target.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
+
+
+def test_killed_writer_process_leaves_previous_file(tmp_path):
+    """A process killed in the middle of the atomic write leaves the old file whole."""
+    import subprocess
+    import sys
+
+    target = tmp_path / "forecasts.csv"
+    old = pd.DataFrame({"y_hat": [1.0, 2.0]})
+    write_table_atomic(old, target)
+    script = (
+        "import numpy as np, pandas as pd, sys\n"
+        "from forecast.jobs.io import write_table_atomic\n"
+        "write_table_atomic(pd.DataFrame({'y_hat': np.arange(50_000_000, dtype=float)}), sys.argv[1])\n"
+    )
+    process = subprocess.Popen([sys.executable, "-c", script, str(target)])
+    try:
+        deadline = time.monotonic() + 120
+        while not any(p.name.endswith(".tmp") and p.stat().st_size > 0 for p in tmp_path.iterdir()):
+            assert process.poll() is None, "the writer exited before writing"
+            assert time.monotonic() < deadline, "the writer never started"
+            time.sleep(0.02)
+    finally:
+        process.kill()
+        process.wait()
+    pd.testing.assert_frame_equal(pd.read_csv(target), old)
+
+
+def test_missing_data_fails_with_exit_1_and_writes_nothing(store, tmp_path):
+    spec = make_spec(store, tmp_path, data={"path": str(tmp_path / "nowhere.csv")})
+    result = CliRunner().invoke(job_app, ["run", str(write_spec(spec, tmp_path))])
+    assert result.exit_code == 1
+    assert "nowhere.csv does not exist" in result.output
+    assert not (tmp_path / "out.db").exists()
+
+
+def test_invalid_data_fails_with_exit_1_naming_the_problem(store, tmp_path):
+    data = series_frame()
+    data.loc[5, "value"] = np.nan
+    data.to_csv(tmp_path / "data.csv", index=False)
+    spec = make_spec(store, tmp_path, data={"path": str(tmp_path / "data.csv"), "columns": {"unique_id": "series", "ds": "date", "y": "value"}})
+    result = CliRunner().invoke(job_app, ["run", str(write_spec(spec, tmp_path)), "--as-of", "2026-01-01"])
+    assert result.exit_code == 1
+    assert "s0" in result.output
+    assert not (tmp_path / "out.db").exists()
+
+
+@pytest.mark.parametrize(
+    "change, field",
+    [
+        ({"horizon": 0}, "horizon"),
+        ({"output": {}}, "output"),
+        ({"schedule": {"cron": "every night"}}, "schedule.cron"),
+        ({"schedule": {"cron": "0 2 * * *", "timezone": "Mars/Olympus"}}, "schedule.timezone"),
+        ({"model": {"uri": "https://example.org/model"}}, "model.uri"),
+        ({"model": {"uri": "models:/m@a", "retrain": {"policy": "every_n_runs"}}}, "model.retrain"),
+        ({"quantiles": [1.5]}, "quantiles"),
+        ({"callback": "os.system"}, "callback"),
+    ],
+)
+def test_invalid_specs_exit_2_naming_the_field(store, tmp_path, change, field):
+    spec = make_spec(store, tmp_path, **change)
+    result = CliRunner().invoke(job_app, ["run", str(write_spec(spec, tmp_path))])
+    assert result.exit_code == 2, result.output
+    assert field in result.output
+
+
+def test_spec_loads_from_yaml_and_rejects_non_mapping(store, tmp_path):
+    path = write_spec(make_spec(store, tmp_path), tmp_path)
+    assert load_spec(path).horizon == HORIZON
+    path.write_text("- just\n- a list\n")
+    with pytest.raises(SpecError, match="mapping"):
+        load_spec(path)
+
+
+def test_unknown_model_lists_the_registry(store, tmp_path):
+    spec = JobSpec.model_validate(make_spec(store, tmp_path, model={"uri": f"models:/{MODEL_NAME}@nosuchalias"}))
+    with pytest.raises(JobFailed) as failure:
+        run_job(spec, "2026-01-01")
+    assert MODEL_NAME in str(failure.value) and "versions [1, 2]" in str(failure.value)
+    assert "@champion->" in str(failure.value)
+    assert not (tmp_path / "out.db").exists()
+
+
+def test_moved_alias_is_picked_up_by_the_next_run(store, tmp_path):
+    spec = JobSpec.model_validate(make_spec(store, tmp_path, model={"uri": f"models:/{MODEL_NAME}@staging"}))
+    client = MlflowClient()
+    client.set_registered_model_alias(MODEL_NAME, "staging", "1")
+    assert run_job(spec, "2026-01-01").model_version == "1"
+    client.set_registered_model_alias(MODEL_NAME, "staging", "2")
+    assert run_job(spec, "2026-01-02").model_version == "2"
+    output = read_output(tmp_path)
+    assert sorted(output.groupby("as_of")["model_version"].first().tolist()) == ["1", "2"]
+
+
+def test_unreachable_tracking_warns_and_writes_by_default(store, tmp_path, monkeypatch):
+    spec = JobSpec.model_validate(make_spec(store, tmp_path, model={"uri": f"models:/{MODEL_NAME}/1"}))
+    # The model is read from the real store first; then tracking points nowhere.
+    from forecast.jobs import models
+
+    resolved = models.resolve_model(f"models:/{MODEL_NAME}/1")
+    monkeypatch.setattr("forecast.jobs.runner.resolve_model", lambda uri: resolved)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:9")
+    with pytest.warns(UserWarning, match="unavailable"):
+        result = run_job(spec, "2026-01-01")
+    assert result.rows_written == 3 * HORIZON and result.run_id is None
+    required = JobSpec.model_validate(
+        make_spec(store, tmp_path, model={"uri": f"models:/{MODEL_NAME}/1"}, tracking={"experiment": "x", "required": True},
+                  output={"path": str(tmp_path / "required.csv")})
+    )
+    with pytest.raises(JobFailed, match="unavailable"):
+        run_job(required, "2026-01-01")
+    assert not (tmp_path / "required.csv").exists()
+
+
+def test_each_run_is_recorded_in_mlflow_without_secrets(store, tmp_path, monkeypatch):
+    monkeypatch.setenv("JOB_OUTPUT_DB", str(tmp_path / "out.db"))
+    spec = JobSpec.model_validate(
+        make_spec(store, tmp_path, output={"sql": {"url": "sqlite:///${JOB_OUTPUT_DB}", "table": "forecasts"}})
+    )
+    result = run_job(spec, "2026-01-01")
+    run = MlflowClient().get_run(result.run_id)
+    assert run.info.status == "FINISHED"
+    assert run.data.params["output.sql.url"] == "sqlite:///${JOB_OUTPUT_DB}"
+    assert str(tmp_path) not in " ".join(run.data.params.values())
+    assert run.data.params["model_version"] == "1"
+    assert run.data.metrics["rows_written"] == 3 * HORIZON
+    assert run.data.metrics["rows_read"] == 3 * 36
+    assert run.data.tags["job"] == "nightly" and run.data.tags["status"] == "success"
+    assert len(read_output(tmp_path)) == 3 * HORIZON
+
+
+def test_passwords_in_urls_are_redacted():
+    spec = JobSpec.model_validate(
+        {
+            "name": "pg",
+            "data": {"sql": {"url": "postgresql://analyst:hunter2@db.internal/sales", "query": "select 1"}},
+            "model": {"uri": "models:/m@champion"},
+            "horizon": 3,
+            "output": {"sql": {"url": "postgresql://writer:${PGPASSWORD}@db.internal/sales", "table": "f"}},
+        }
+    )
+    params = redacted_spec(spec)
+    assert "hunter2" not in " ".join(map(str, params.values()))
+    assert params["data.sql.url"] == "postgresql://analyst:***@db.internal/sales"
+
+
+def test_transient_read_errors_are_retried(store, tmp_path, monkeypatch):
+    data_path = tmp_path / "data.csv"
+    series_frame().to_csv(data_path, index=False)
+    from forecast.jobs import io
+
+    original, failures = io.read_table, {"left": 2}
+
+    def flaky(path):
+        if failures["left"]:
+            failures["left"] -= 1
+            raise OSError("transient network filesystem hiccup")
+        return original(path)
+
+    monkeypatch.setattr(io, "read_table", flaky)
+    spec = make_spec(store, tmp_path, data={"path": str(data_path), "retry_backoff_s": 0.01,
+                                            "columns": {"unique_id": "series", "ds": "date", "y": "value"}})
+    assert run_job(JobSpec.model_validate(spec), "2026-01-01").rows_written == 3 * HORIZON
+    failures["left"] = 5
+    spec["data"]["retries"] = 1
+    with pytest.raises(JobFailed, match="hiccup"):
+        run_job(JobSpec.model_validate(spec), "2026-01-02")
+
+
+def test_retrain_every_second_run_registers_and_moves_alias(store, tmp_path):
+    client = MlflowClient()
+    client.set_registered_model_alias(MODEL_NAME, "retrained", "1")
+    spec = JobSpec.model_validate(
+        make_spec(
+            store, tmp_path, name="retraining",
+            model={"uri": f"models:/{MODEL_NAME}@retrained",
+                   "retrain": {"policy": "every_n_runs", "n": 2, "alias": "retrained"}},
+        )
+    )
+    first = run_job(spec, "2026-01-01")
+    assert not first.retrained and first.model_version == "1"
+    second = run_job(spec, "2026-01-02")
+    assert second.retrained
+    assert client.get_model_version_by_alias(MODEL_NAME, "retrained").version == second.model_version
+    assert int(second.model_version) > 2
+
+
+def test_scheduler_fires_without_overlap(tmp_path):
+    started, running, most = [], [0], [0]
+    lock = threading.Lock()
+
+    def slow_run(as_of):
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+            started.append(as_of)
+        time.sleep(2.2)
+        with lock:
+            running[0] -= 1
+
+    scheduler = JobScheduler("slow", ScheduleSpec(cron="* * * * *"), slow_run, trigger=CronTrigger(second="*"))
+    scheduler.start()
+    time.sleep(5.5)
+    scheduler.stop()
+    assert 2 <= len(started) <= 3
+    assert most[0] == 1
+    assert scheduler.skipped_fire_times, "fire times during a running job must be skipped, not queued"
+    assert all(later - earlier >= pd.Timedelta(seconds=2) for earlier, later in zip(started, started[1:]))
+
+
+def test_scheduler_catches_up_a_missed_run_once(tmp_path):
+    state = tmp_path / "state.json"
+    calls = []
+    schedule = ScheduleSpec(cron="0 * * * *", misfire_grace_s=3 * 3600)
+    scheduler = JobScheduler("hourly", schedule, calls.append, state_path=state)
+    now = datetime.now(timezone.utc)
+    last_hour = now.replace(minute=0, second=0, microsecond=0)
+    # The last recorded run was three fire times ago: the scheduler was down for two of them.
+    scheduler._record(pd.Timestamp(last_hour - timedelta(hours=3)).tz_localize(None))
+    assert scheduler.missed_fire_time(now) == last_hour
+    scheduler.start()
+    deadline = time.monotonic() + 10
+    while not calls and time.monotonic() < deadline:
+        time.sleep(0.05)
+    scheduler.stop()
+    assert calls == [pd.Timestamp(last_hour).tz_localize(None)]
+    assert scheduler.missed_fire_time(now) is None  # recorded: a restart does not run it again
+
+
+def test_scheduler_stops_cleanly_on_sigterm_after_the_current_run(tmp_path):
+    finished = []
+
+    def run(as_of):
+        time.sleep(1.0)
+        finished.append(as_of)
+
+    scheduler = JobScheduler("sig", ScheduleSpec(cron="* * * * *"), run, trigger=CronTrigger(second="*"))
+    threading.Timer(1.5, os.kill, args=(os.getpid(), signal.SIGTERM)).start()
+    started = time.monotonic()
+    scheduler.serve()
+    assert time.monotonic() - started < 10
+    assert finished, "the run in progress completes before shutdown"
+    assert signal.getsignal(signal.SIGTERM) is not None

@@ -1,0 +1,206 @@
+"""Validation of long-format frames: every error names the problem, series, column and first offending time."""
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipelines.validation import ValidationError, to_long_format, validate
+
+
+def daily(series_id, values, start="2021-01-01", **columns):
+    frame = pd.DataFrame(
+        {"unique_id": series_id, "ds": pd.date_range(start, periods=len(values), freq="D"), "y": np.asarray(values, dtype=float)}
+    )
+    for name, column in columns.items():
+        frame[name] = column
+    return frame
+
+
+def test_sorts_unsorted_input_and_keeps_the_input_unchanged():
+    frame = pd.concat([daily("b", [1.0, 2.0, 3.0]), daily("a", [4.0, 5.0, 6.0])], ignore_index=True)
+    shuffled = frame.sample(frac=1.0, random_state=3)
+    before = shuffled.copy(deep=True)
+    result = validate(shuffled)
+    pd.testing.assert_frame_equal(shuffled, before)
+    assert result["unique_id"].tolist() == ["a"] * 3 + ["b"] * 3
+    assert result["y"].tolist() == [4.0, 5.0, 6.0, 1.0, 2.0, 3.0]
+    assert list(result.index) == list(range(6))
+
+
+def test_missing_columns_are_named():
+    with pytest.raises(ValidationError, match=r"Missing columns \['y', 'temp'\]"):
+        validate(daily("a", [1.0, 2.0, 3.0]).drop(columns="y"), covariates=["temp"])
+
+
+def test_empty_frame():
+    with pytest.raises(ValidationError, match="empty frame"):
+        validate(daily("a", [1.0, 2.0, 3.0]).iloc[:0])
+
+
+def test_non_numeric_target_names_series_column_and_first_offending_time():
+    frame = daily("a", [1.0, 2.0, 3.0, 4.0])
+    frame["y"] = pd.Series([1.0, 2.0, "n/a", "x"], dtype=object)
+    with pytest.raises(ValidationError, match=r"Column 'y' must be numeric.*series 'a' at ds=2021-01-03.*'n/a'"):
+        validate(frame)
+
+
+def test_non_numeric_covariate_is_named():
+    frame = daily("a", [1.0, 2.0, 3.0], temp=["1", "warm", "2"])
+    with pytest.raises(ValidationError, match=r"Column 'temp' must be numeric.*ds=2021-01-01"):
+        validate(frame, covariates=["temp"])
+
+
+def test_duplicate_pairs_name_series_and_time():
+    frame = pd.concat([daily("a", [1.0, 2.0, 3.0]), daily("a", [9.0], start="2021-01-02")], ignore_index=True)
+    with pytest.raises(ValidationError, match=r"Duplicate \(unique_id, ds\) pair: series 'a' at ds=2021-01-02"):
+        validate(frame)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_missing_or_infinite_target_names_first_offending_time(bad):
+    frame = pd.concat([daily("a", [1.0, 2.0, 3.0]), daily("b", [1.0, 2.0, bad, bad, 5.0])], ignore_index=True)
+    with pytest.raises(ValidationError, match=r"Column 'y' has a missing or infinite value.*series 'b' at ds=2021-01-03.*2 such"):
+        validate(frame)
+
+
+def test_missing_covariate_is_named():
+    frame = daily("a", [1.0, 2.0, 3.0], temp=[0.5, np.nan, 0.1])
+    with pytest.raises(ValidationError, match=r"Column 'temp'.*series 'a' at ds=2021-01-02"):
+        validate(frame, covariates=["temp"])
+
+
+def test_gap_names_series_and_first_missing_time():
+    frame = daily("a", [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]).drop(index=[2, 3])
+    with pytest.raises(ValidationError, match=r"Gap in series 'a': no row at ds=2021-01-03.*next row is 2021-01-05"):
+        validate(frame, freq="D")
+
+
+def test_off_grid_timestamp():
+    frame = daily("a", [1.0, 2.0, 3.0, 4.0])
+    frame.loc[2, "ds"] = pd.Timestamp("2021-01-03 12:00")
+    with pytest.raises(ValidationError, match=r"off the frequency 'D' grid: series 'a' at ds=2021-01-03 12:00"):
+        validate(frame, freq="D")
+
+
+def test_short_series_error_and_drop_with_warning():
+    frame = pd.concat([daily("a", np.arange(10.0)), daily("b", np.arange(4.0))], ignore_index=True)
+    with pytest.raises(ValidationError, match=r"Series 'b' has 4 rows; expected at least 6"):
+        validate(frame, min_length=6)
+    with pytest.warns(UserWarning, match=r"Dropped 1 series with fewer than 6 rows: 'b'"):
+        result = validate(frame, min_length=6, short_series="drop")
+    assert result["unique_id"].unique().tolist() == ["a"]
+
+
+def test_mixed_aware_and_naive_timestamps_are_rejected():
+    frame = daily("a", [1.0, 2.0, 3.0])
+    frame["ds"] = pd.Series(
+        [pd.Timestamp("2021-01-01"), pd.Timestamp("2021-01-02", tz="UTC"), pd.Timestamp("2021-01-03")], dtype=object
+    )
+    with pytest.raises(ValidationError, match=r"mixes time zone aware and naive timestamps: series 'a'.*row 1"):
+        validate(frame)
+
+
+def test_static_covariate_must_be_constant_within_a_series():
+    frame = daily("a", [1.0, 2.0, 3.0], region=["n", "n", "s"])
+    with pytest.raises(ValidationError, match=r"Static covariate 'region' must be constant.*series 'a' at ds=2021-01-03"):
+        validate(frame, static_covariates=["region"])
+
+
+def test_series_that_disagree_on_frequency():
+    weekly = pd.DataFrame({"unique_id": "w", "ds": pd.date_range("2021-01-03", periods=5, freq="W-SUN"), "y": 1.0})
+    with pytest.raises(ValidationError, match=r"disagree on the frequency: 'a' has frequency 'D', 'w' has frequency 'W-SUN'"):
+        validate(pd.concat([daily("a", np.arange(5.0)), weekly], ignore_index=True))
+
+
+def test_integer_time_needs_an_integer_step():
+    frame = pd.DataFrame({"unique_id": 1, "ds": [0, 1, 2], "y": [1.0, 2.0, 3.0]})
+    with pytest.raises(ValidationError, match="integer step"):
+        validate(frame, freq="D")
+
+
+@pytest.mark.parametrize(
+    ("fill", "expected"),
+    [
+        ("ffill", [1.0, 1.0, 1.0, 4.0, 4.0, 6.0]),
+        ("interpolate", [1.0, 1.0, 2.5, 4.0, 5.0, 6.0]),
+        ("zero", [0.0, 1.0, 0.0, 4.0, 0.0, 6.0]),
+    ],
+)
+def test_fill_policies_fill_missing_values_and_gaps(fill, expected):
+    # Day 0 missing (leading), day 2 NaN, day 4 absent (a gap).
+    frame = daily("a", [np.nan, 1.0, np.nan, 4.0, 99.0, 6.0], temp=np.arange(6.0)).drop(index=4)
+    result = validate(frame, covariates=["temp"], fill=fill, freq="D")
+    assert result["ds"].tolist() == list(pd.date_range("2021-01-01", periods=6, freq="D"))
+    np.testing.assert_allclose(result["y"].to_numpy(), expected)
+    expected_temp = {"ffill": [0, 1, 2, 3, 3, 5], "interpolate": [0, 1, 2, 3, 4, 5], "zero": [0, 1, 2, 3, 0, 5]}[fill]
+    np.testing.assert_allclose(result["temp"].to_numpy(), expected_temp)
+
+
+def test_fill_keeps_static_covariates_on_inserted_rows():
+    frame = daily("a", [1.0, 2.0, 3.0, 4.0], region="north").drop(index=[1, 2])
+    result = validate(frame, static_covariates=["region"], fill="interpolate", freq="D")
+    assert result["region"].tolist() == ["north"] * 4
+    np.testing.assert_allclose(result["y"], [1.0, 2.0, 3.0, 4.0])
+
+
+def test_fill_fills_gaps_of_integer_and_month_start_series():
+    integer = pd.DataFrame({"unique_id": 7, "ds": [10, 13, 19], "y": [0.0, 3.0, 9.0]})
+    result = validate(integer, fill="interpolate", freq=3)
+    assert result["ds"].tolist() == [10, 13, 16, 19]
+    np.testing.assert_allclose(result["y"], [0.0, 3.0, 6.0, 9.0])
+    monthly = pd.DataFrame({"unique_id": "m", "ds": pd.to_datetime(["2020-01-01", "2020-02-01", "2020-05-01"]), "y": [1.0, 2.0, 5.0]})
+    result = validate(monthly, fill="ffill", freq="MS")
+    assert result["ds"].dt.month.tolist() == [1, 2, 3, 4, 5]
+    np.testing.assert_allclose(result["y"], [1.0, 2.0, 2.0, 2.0, 5.0])
+
+
+def test_drop_series_drops_series_with_missing_values_or_gaps_and_warns():
+    frame = pd.concat(
+        [daily("a", [1.0, 2.0, 3.0]), daily("b", [1.0, np.nan, 3.0]), daily("c", [1.0, 2.0, 3.0, 4.0]).drop(index=1)],
+        ignore_index=True,
+    )
+    with pytest.warns(UserWarning, match=r"Dropped 2 series with missing values or gaps: 'b', 'c'"):
+        result = validate(frame, fill="drop_series", freq="D")
+    assert result["unique_id"].unique().tolist() == ["a"]
+
+
+def test_fill_cannot_fill_a_series_without_any_value():
+    frame = daily("a", [np.nan, np.nan, np.nan])
+    with pytest.raises(ValidationError, match=r"no finite value at all in series 'a'"):
+        validate(frame, fill="ffill")
+
+
+def test_infers_frequency_from_series_with_a_gap_when_another_series_is_regular():
+    frame = pd.concat([daily("a", np.arange(6.0)), daily("b", np.arange(6.0)).drop(index=3)], ignore_index=True)
+    result = validate(frame, fill="interpolate")
+    assert (result["unique_id"] == "b").sum() == 6
+
+
+def test_single_series_with_datetime_index_is_converted():
+    series = pd.Series([1.0, 2.0, 3.0], index=pd.date_range("2021-01-01", periods=3, freq="h"), name="load")
+    result = validate(series)
+    assert result.columns.tolist() == ["unique_id", "ds", "y"]
+    assert result["unique_id"].tolist() == ["load"] * 3
+    frame = pd.DataFrame({"demand": [1.0, 2.0, 3.0], "temp": [0.0, 1.0, 2.0]}, index=series.index)
+    converted = to_long_format(frame, target_col="demand")
+    assert converted.columns.tolist() == ["unique_id", "ds", "demand", "temp"]
+    assert converted["ds"].tolist() == list(series.index)
+
+
+def test_time_zone_is_kept():
+    frame = daily("a", [1.0, 2.0, 3.0])
+    frame["ds"] = frame["ds"].dt.tz_localize("Europe/Berlin")
+    result = validate(frame)
+    assert str(result["ds"].dt.tz) == "Europe/Berlin"
+    assert result["ds"].tolist() == frame["ds"].tolist()
+
+
+def test_validate_never_modifies_the_input_even_when_filling():
+    frame = daily("b", [np.nan, 1.0, np.inf, 4.0, 5.0]).drop(index=3).iloc[::-1]
+    before = frame.copy(deep=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        validate(frame, fill="interpolate", freq="D")
+    pd.testing.assert_frame_equal(frame, before)
