@@ -192,10 +192,17 @@ class Forecaster(BaseForecaster):
         self._check_settings()
         df = to_long_format(df)
         self._check_columns(df, "fit")
-        with tracking_run(enabled=self.tracking, experiment=self.experiment, run_name=self.run_name, on_error=self.tracking_errors) as tracker:
+        with tracking_run(
+            enabled=self.tracking, experiment=self.experiment, run_name=self.run_name, on_error=self.tracking_errors
+        ) as tracker:
             self._tracker = tracker
             try:
                 super().fit(df)
+            except BaseException:
+                # A failed fit leaves no half-trained model behind.
+                for name in [name for name in vars(self) if name.endswith("_") and not name.startswith("_")]:
+                    delattr(self, name)
+                raise
             finally:
                 del self._tracker
             self.run_id_ = tracker.run_id
@@ -251,14 +258,17 @@ class Forecaster(BaseForecaster):
             num_layers=self.num_layers,
             lookback=self.lookback,
             horizon=self._network_horizon(),
-            n_past_features=windows.past.shape[-1],
-            n_future_features=0 if windows.future is None else windows.future.shape[-1],
-            n_static_features=0 if windows.static is None else windows.static.shape[-1],
+            n_past_features=len(windows.past_feature_names),
+            n_future_features=len(windows.future_feature_names),
+            n_static_features=len(windows.static_feature_names),
             n_quantiles=len(self.output_quantiles_) if self.output_quantiles_ else None,
             dropout=self.dropout,
         )
         loss = PinballLoss(self.output_quantiles_) if self.output_quantiles_ else self.loss
-        network.compile(optimizer=keras.optimizers.Adam(self.learning_rate, clipnorm=self.clipnorm), loss=loss)
+        # No XLA: compiling costs tens of seconds per model and gains little for these small networks.
+        network.compile(
+            optimizer=keras.optimizers.Adam(self.learning_rate, clipnorm=self.clipnorm), loss=loss, jit_compile=False
+        )
         return network
 
     def _callbacks(self, has_validation: bool) -> list[keras.callbacks.Callback]:
@@ -426,8 +436,9 @@ class Forecaster(BaseForecaster):
         to its first origin; all origins are then predicted in one batched call.
         """
         df = to_long_format(df)
+        run_name = _backtest_run_name(self.run_name)
         with tracking_run(
-            enabled=self.tracking, experiment=self.experiment, run_name=_backtest_run_name(self.run_name), on_error=self.tracking_errors
+            enabled=self.tracking, experiment=self.experiment, run_name=run_name, on_error=self.tracking_errors
         ) as tracker:
             result = super().backtest(df, n_windows, step, refit, season_length, metrics)
             if tracker.run_id is not None:
@@ -471,7 +482,8 @@ class Forecaster(BaseForecaster):
     def load(cls, path: str | Path) -> Forecaster:
         """Read a forecaster written by `save` (the Keras model is loaded with `safe_mode=True`)."""
         directory = Path(path)
-        missing = [name for name in (_MODEL_FILE, _PIPELINE_FILE, _PARAMS_FILE, _STATE_FILE, _HISTORY_FILE) if not (directory / name).exists()]
+        expected = (_MODEL_FILE, _PIPELINE_FILE, _PARAMS_FILE, _STATE_FILE, _HISTORY_FILE)
+        missing = [name for name in expected if not (directory / name).exists()]
         if missing:
             raise FileNotFoundError(f"{directory} is not a saved Forecaster: missing {missing}")
         params = _read_json(directory / _PARAMS_FILE)
@@ -503,7 +515,8 @@ class Forecaster(BaseForecaster):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
                 raise ValueError(f"{name} must be a positive integer; got {value!r}")
-        if isinstance(self.validation_windows, bool) or not isinstance(self.validation_windows, (int, np.integer)) or self.validation_windows < 0:
+        windows = self.validation_windows
+        if isinstance(windows, bool) or not isinstance(windows, (int, np.integer)) or windows < 0:
             raise ValueError(f"validation_windows must be a non-negative integer; got {self.validation_windows!r}")
         if self.strategy not in STRATEGIES:
             raise ValueError(f"strategy must be one of {list(STRATEGIES)}; got {self.strategy!r}")
@@ -512,7 +525,9 @@ class Forecaster(BaseForecaster):
         if self.quantiles is not None:
             levels = list(self.quantiles)
             if not levels or any(not isinstance(q, (float, int, np.floating)) or not 0.0 < q < 1.0 for q in levels):
-                raise ValueError(f"quantiles must be a non-empty list of levels strictly between 0 and 1; got {self.quantiles!r}")
+                raise ValueError(
+                    f"quantiles must be a non-empty list of levels strictly between 0 and 1; got {self.quantiles!r}"
+                )
             if len(set(levels)) != len(levels):
                 raise ValueError(f"quantiles must not repeat a level; got {self.quantiles!r}")
         if not 0.0 <= self.dropout < 1.0:
@@ -575,7 +590,8 @@ class Forecaster(BaseForecaster):
             scored = forecasts.merge(data[[ID, TIME, TARGET]], on=[ID, TIME], how="left")
             final["val_mae"] = mae(scored[TARGET], scored["y_hat"])
             final["val_smape"] = smape(scored[TARGET], scored["y_hat"])
-            tracker.log_figure(plot_forecasts(data, forecasts.drop(columns="cutoff"), actual_df=data), "forecast_vs_actual.png")
+            figure = plot_forecasts(data, forecasts.drop(columns="cutoff"), actual_df=data)
+            tracker.log_figure(figure, "forecast_vs_actual.png")
         tracker.log_metrics(final)
         tracker.log_figure(plot_learning_curve(self.history_), "learning_curve.png")
         self._log_gradient_flow(tracker)
@@ -600,11 +616,14 @@ class Forecaster(BaseForecaster):
         from_end = data.groupby(ID, sort=False).cumcount(ascending=False).to_numpy()
         if not self.future_covariates:
             return data[from_end < self.lookback].reset_index(drop=True)
-        example = data[from_end < self.lookback + self.horizon].reset_index(drop=True)
-        example[TARGET] = example[TARGET].astype(float).where(from_end[from_end < self.lookback + self.horizon] >= self.horizon)
+        kept = from_end < self.lookback + self.horizon
+        example = data[kept].reset_index(drop=True)
+        example[TARGET] = example[TARGET].astype(float).where(from_end[kept] >= self.horizon)
         return example
 
-    def _log_backtest(self, tracker: Tracker, df: pd.DataFrame, result: Backtest, n_windows: int, step: int | None, refit: bool | int) -> None:
+    def _log_backtest(
+        self, tracker: Tracker, df: pd.DataFrame, result: Backtest, n_windows: int, step: int | None, refit: bool | int
+    ) -> None:
         from forecast.plots import plot_forecasts
 
         tracker.log_params(self.get_params())

@@ -28,10 +28,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from forecast.tracking import EpochMetricsCallback, tracking_run
 from layers.registry import get as get_recurrent_layer
-from pipelines.text import TextWindows
-
-OOV_ID = 0
-SEPARATOR_ID = 1
+from pipelines.text import OOV_ID, SEPARATOR_ID, TextWindows
 
 
 class LanguageModel(BaseEstimator):
@@ -285,7 +282,7 @@ class _NextTokenStep(keras.Model):
     """
 
     def __init__(self, network: keras.Model) -> None:
-        super().__init__()
+        super().__init__(name="next_token_step")
         self.embedding = network.get_layer("embedding")
         self.cells = [layer.cell for layer in network.layers if isinstance(layer, keras.layers.RNN)]
         self.next_token = network.get_layer("next_token")

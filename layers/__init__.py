@@ -1,1 +1,38 @@
-"""layers package."""
+"""Recurrent cells and layers written from the documented equations (Keras 3, `keras.ops` only).
+
+Elman network, IRNN, LSTM (1997 constant error carousel, forget gate,
+peepholes, CIFG, Greff et al. ablations), GRU, Clockwork RNN and SCRN, plus
+`get`/`available`/`stack` to build them by name and `gradient_flow` to
+measure how far back the error signal reaches.
+"""
+
+from layers.base import RecurrentCell, RecurrentCellLayer, RecurrentLayer
+from layers.clockwork import Clockwork, ClockworkCell
+from layers.elman import IRNN, Elman, ElmanCell
+from layers.gradient_flow import gradient_flow, plot_gradient_flow
+from layers.gru import GRU, GRUCell
+from layers.lstm import LSTM, LSTMCell
+from layers.registry import available, get, stack
+from layers.scrn import SCRN, SCRNCell
+
+__all__ = [
+    "Clockwork",
+    "ClockworkCell",
+    "Elman",
+    "ElmanCell",
+    "GRU",
+    "GRUCell",
+    "IRNN",
+    "LSTM",
+    "LSTMCell",
+    "RecurrentCell",
+    "RecurrentCellLayer",
+    "RecurrentLayer",
+    "SCRN",
+    "SCRNCell",
+    "available",
+    "get",
+    "gradient_flow",
+    "plot_gradient_flow",
+    "stack",
+]

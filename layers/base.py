@@ -30,7 +30,7 @@ registers itself; it then accepts the cell's arguments directly plus the
 ```python
 @keras.saving.register_keras_serializable(package="layers")
 class Elman(RecurrentCellLayer):
-    \"\"\"Elman network layer (docstring: equations, arguments, reference).\"\"\"
+    \"\"\"Elman network layer (equations, arguments, reference).\"\"\"
 
     cell_class = ElmanCell
 
@@ -175,7 +175,7 @@ class RecurrentCell(keras.layers.Layer, DropoutRNNCell):
 
 @keras.saving.register_keras_serializable(package="layers")
 class RecurrentLayer(keras.layers.RNN):
-    """`keras.layers.RNN` for a `RecurrentCell`, with a choice of input projection.
+    """`keras.layers.RNN` for a `RecurrentCell`, with a choice of projection.
 
     Same semantics as `keras.layers.RNN` (masking, `initial_state`,
     `stateful`, `go_backwards`, `unroll`, `zero_output_for_mask`, dropout).

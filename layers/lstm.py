@@ -218,7 +218,7 @@ Example:
 
     @property
     def blocks(self) -> tuple[str, ...]:
-        """The weight blocks, in layout order: a subset of `("i","f","c","o")`."""
+        """The gates with weights, in layout order: a subset of "i f c o"."""
         has_forget_weights = self.forget_gate and not self.coupled
         present = {
             "i": self.input_gate,
@@ -289,7 +289,7 @@ Example:
         return initializer
 
     def project_inputs(self, inputs):
-        """`W x_t + b` for all gates at once; `inputs` is `(..., input_dim)`."""
+        """`W x_t + b` for every block; `inputs` is `(..., input_dim)`."""
         projected = ops.matmul(inputs, self.kernel)
         if self.use_bias:
             projected = projected + self.bias

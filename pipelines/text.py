@@ -29,6 +29,8 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
 LEVELS = ("char", "word")
+OOV_ID = 0
+SEPARATOR_ID = 1
 DEFAULT_SEPARATORS = {"char": "\n", "word": "<eos>"}
 
 # A word is a run of letters, digits or underscores, with inner apostrophes
@@ -187,7 +189,7 @@ class TextWindows(BaseEstimator):
         self.last_transform_stats_ = {
             "n_documents": len(texts),
             "n_tokens": len(ids),
-            "n_oov_tokens": int(np.count_nonzero(ids == 0)),
+            "n_oov_tokens": int(np.count_nonzero(ids == OOV_ID)),
             "n_windows": n_windows,
             "n_tail_targets_unused": int(max(len(ids) - 1 - covered, 0)),
         }
@@ -200,8 +202,7 @@ class TextWindows(BaseEstimator):
     # -------------------------------------------------------- encode/decode
     def tokenize(self, text: str) -> list[str]:
         """Split one string into tokens (after lower-casing if ``lower``)."""
-        if self.lower:
-            text = text.lower()
+        text = self._lowered(text)
         return list(text) if self.level == "char" else WORD_PATTERN.findall(text)
 
     def encode(self, text: str) -> np.ndarray:
@@ -209,7 +210,7 @@ class TextWindows(BaseEstimator):
         check_is_fitted(self, "vocabulary_")
         if not isinstance(text, str):
             raise TypeError(f"encode expects a str, found {type(text).__name__}")
-        return self._lookup(self._keys(self.lower_text(text)))
+        return self._lookup(self._keys(self._lowered(text)))
 
     def encode_corpus(self, texts: pd.Series) -> np.ndarray:
         """Token ids (int32) of all documents, each followed by the separator."""
@@ -223,7 +224,8 @@ class TextWindows(BaseEstimator):
 
     def decode(self, ids) -> str:
         """The text of token ids: characters concatenated, or words joined by
-        single spaces; id 0 decodes to ``oov_token``."""
+        single spaces; id 0 decodes to ``oov_token`` and id 1 to the separator
+        (``"<eos>"`` by default at word level)."""
         check_is_fitted(self, "vocabulary_")
         ids = np.asarray(ids)
         if ids.size and (ids.min() < 0 or ids.max() >= len(self.vocabulary_)):
@@ -233,10 +235,6 @@ class TextWindows(BaseEstimator):
             )
         tokens = np.asarray(self.vocabulary_, dtype=object)[ids.astype(np.int64)]
         return ("" if self.level == "char" else " ").join(tokens.tolist())
-
-    def lower_text(self, text: str) -> str:
-        """``text`` lower-cased when ``lower`` is set, unchanged otherwise."""
-        return text.lower() if self.lower else text
 
     # --------------------------------------------------------------- config
     def get_config(self) -> dict[str, Any]:
@@ -292,6 +290,9 @@ class TextWindows(BaseEstimator):
             )
         return texts.tolist()
 
+    def _lowered(self, text: str) -> str:
+        return text.lower() if self.lower else text
+
     def _separator(self) -> str:
         return DEFAULT_SEPARATORS[self.level] if self.separator is None else self.separator
 
@@ -322,7 +323,7 @@ class TextWindows(BaseEstimator):
     def _word_tokens(self, documents: list[str], with_separators: bool) -> list[str]:
         tokens: list[str] = []
         for document in documents:
-            tokens.extend(WORD_PATTERN.findall(self.lower_text(document)))
+            tokens.extend(WORD_PATTERN.findall(self._lowered(document)))
             if with_separators:
                 tokens.append(self._separator())
         return tokens
@@ -330,7 +331,7 @@ class TextWindows(BaseEstimator):
     def _token_counts(self, documents: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """Distinct token keys (sorted) and their counts over the documents."""
         if self.level == "char":
-            keys = self._keys(self.lower_text("".join(documents)))
+            keys = self._keys(self._lowered("".join(documents)))
         else:
             keys = np.array(self._word_tokens(documents, with_separators=False), dtype=str)
         return np.unique(keys, return_counts=True)
@@ -350,7 +351,7 @@ class TextWindows(BaseEstimator):
     def _lookup(self, keys: np.ndarray) -> np.ndarray:
         """Ids of token keys; keys outside the vocabulary get id 0 (``oov_token``)."""
         if keys.size == 0 or self._lookup_keys.size == 0:
-            return np.zeros(keys.shape, dtype=np.int32)
+            return np.full(keys.shape, OOV_ID, dtype=np.int32)
         positions = np.searchsorted(self._lookup_keys, keys).clip(max=len(self._lookup_keys) - 1)
         found = self._lookup_keys[positions] == keys
-        return np.where(found, self._lookup_ids[positions], 0).astype(np.int32)
+        return np.where(found, self._lookup_ids[positions], OOV_ID).astype(np.int32)

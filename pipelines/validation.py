@@ -90,7 +90,7 @@ def to_long_format(
         _check_time_index(data.index)
         series_id = data.name if data.name is not None else "series_0"
         return pd.DataFrame(
-            {id_col: series_id, time_col: data.index.to_numpy(), target_col: data.to_numpy()}
+            {id_col: series_id, time_col: data.index.array, target_col: data.to_numpy()}
         )
     if not isinstance(data, pd.DataFrame):
         raise ValidationError(f"Expected a pandas DataFrame in long format or a pandas Series, found {type(data).__name__}.")
@@ -98,7 +98,7 @@ def to_long_format(
         return data
     frame = data.rename(columns={data.columns[0]: target_col}) if (target_col not in data.columns and data.shape[1] == 1) else data
     frame = frame.reset_index(drop=True)
-    frame.insert(0, time_col, data.index.to_numpy() if data.index.tz is None else data.index)
+    frame.insert(0, time_col, data.index.array)
     if id_col not in frame.columns:
         frame.insert(0, id_col, "series_0")
     return frame
@@ -380,25 +380,24 @@ def _resolve_frequency(frame, id_col, times, series_starts, freq) -> Frequency:
             )
         return freq
     ids = frame[id_col].to_numpy()
-    reference, reference_id = None, None
-    for position in range(series_starts.size - 1):
-        start, stop = series_starts[position], series_starts[position + 1]
-        inferred = infer_series_frequency(times[start:stop])
-        if inferred is None:
-            continue
-        if reference is None:
-            reference, reference_id = inferred, ids[start]
-            if _follows_grid(times, series_starts, reference):
-                return reference
-        elif inferred != reference:
-            raise ValidationError(
-                f"Series disagree on the frequency: {reference_id!r} has {_freq_name(reference)}, "
-                f"{ids[start]!r} has {_freq_name(inferred)}. Pass freq= to choose one."
-            )
+    n_series = series_starts.size - 1
+    reference, reference_position = None, 0
+    while reference is None and reference_position < n_series:
+        reference = infer_series_frequency(times[series_starts[reference_position] : series_starts[reference_position + 1]])
+        reference_position += 1
     if reference is None:
         raise ValidationError(
             "Cannot infer the frequency: no series has enough regular timestamps. Pass freq= (e.g. 'D' or an integer step)."
         )
+    # Only series that leave the reference grid somewhere need their own inference.
+    for position in _series_off_grid(times, series_starts, reference):
+        start, stop = series_starts[position], series_starts[position + 1]
+        inferred = infer_series_frequency(times[start:stop])
+        if inferred is not None and inferred != reference:
+            raise ValidationError(
+                f"Series disagree on the frequency: {shown(ids[series_starts[reference_position - 1]])} has "
+                f"{_freq_name(reference)}, {shown(ids[start])} has {_freq_name(inferred)}. Pass freq= to choose one."
+            )
     return reference
 
 
@@ -406,12 +405,12 @@ def _freq_name(freq: Frequency) -> str:
     return f"step {freq}" if isinstance(freq, int) else f"frequency {freq.freqstr!r}"
 
 
-def _follows_grid(times, series_starts, freq) -> bool:
-    """True when every consecutive pair within a series is exactly one step apart."""
-    time_values = _time_values(times)
+def _series_off_grid(times, series_starts, freq) -> np.ndarray:
+    """Positions of the series with a consecutive pair of rows that is not exactly one step apart."""
     within = _within_series_mask(series_starts)
     expected = _time_values(shift_times(times[:-1], freq))
-    return bool(np.all(time_values[1:][within] == expected[within]))
+    off_rows = np.flatnonzero(within & (_time_values(times)[1:] != expected)) + 1
+    return np.unique(np.searchsorted(series_starts, off_rows, side="right") - 1)
 
 
 def _within_series_mask(series_starts: np.ndarray) -> np.ndarray:

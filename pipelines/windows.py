@@ -17,9 +17,9 @@ covariates (one row per series) fill ``static``; a non-numeric static column is 
 position of its value in the vocabulary learned by ``fit``.
 
 Memory. ``Windows`` keeps one contiguous array of all rows (``n_rows x n_features``) and the
-start row of each window; a batch is gathered by fancy indexing (rows ``start[:, None] +
-arange(lookback)``), the same values as indexing ``numpy.lib.stride_tricks.sliding_window_view``.
-So windowing costs about one copy of the numeric columns whatever the lookback; only the
+start row of each window; a batch is gathered by indexing a ``sliding_window_view`` of that
+array with the batch's start rows (each window is one contiguous block, copied once). So
+windowing costs about one copy of the numeric columns whatever the lookback; only the
 properties ``past``/``target``/``future`` materialise every window at once.
 """
 
@@ -30,6 +30,8 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
+from numpy.lib.stride_tricks import sliding_window_view
+from sklearn.base import BaseEstimator
 
 from pipelines.calendar import CALENDAR_FIELDS, calendar_feature_names, calendar_features, calendar_fields_for
 from pipelines.frequency import Frequency, frequency_to_json, future_timestamps, parse_frequency, shift_times
@@ -143,7 +145,7 @@ class Windows:
         indices = np.asarray(indices, dtype=np.int64)
         starts = self._starts[indices]
         scale = self._window_scale(indices) if self._last_value_scaling else None
-        past = np.take(self._values, starts[:, None] + np.arange(self.lookback), axis=0)
+        past = self._row_windows(self.lookback)[starts]
         if self._last_value_scaling:
             past[:, :, 0] /= scale[:, None].astype(past.dtype)
         inputs = {"past": past}
@@ -198,24 +200,27 @@ class Windows:
             return last_value_scale(self._values[self._starts[indices] + self.lookback - 1, 0])
         return self._series_scale[self._series_index[indices]]
 
+    def _row_windows(self, length: int) -> np.ndarray:
+        """Read-only view ``(n_rows - length + 1, length, n_features)``: entry s holds rows s .. s + length - 1."""
+        return sliding_window_view(self._values, (length, self._values.shape[1]))[:, 0]
+
     def _gather_target(self, indices: np.ndarray, scale: np.ndarray | None = None) -> np.ndarray:
-        rows = self._starts[indices][:, None] + self.lookback + np.arange(self.horizon)
-        target = self._values[rows, 0]
+        target = self._row_windows(self.horizon)[self._starts[indices] + self.lookback, :, 0]
         if self._last_value_scaling:
             scale = self._window_scale(indices) if scale is None else scale
             target /= scale[:, None].astype(target.dtype)
         return target
 
     def _gather_future(self, indices: np.ndarray) -> np.ndarray:
-        rows = self._starts[indices][:, None] + self.lookback + np.arange(self.horizon)
-        columns = self._values[:, self._values.shape[1] - self._n_future_features :]
-        return np.take(columns, rows, axis=0)
+        first_column = self._values.shape[1] - self._n_future_features
+        return self._row_windows(self.horizon)[self._starts[indices] + self.lookback, :, first_column:]
 
 
-class SeriesWindows:
+class SeriesWindows(BaseEstimator):
     """Turn long-format series into ``Windows`` of ``lookback`` past steps and ``horizon`` target steps.
 
-    scikit-learn style: ``__init__`` stores the arguments; ``fit`` validates the frame (see
+    A scikit-learn estimator (``get_params``/``set_params``/``clone``): ``__init__`` stores the
+    arguments; ``fit`` validates the frame (see
     ``pipelines.validation.validate``) and learns ``freq_``, ``series_ids_``, ``calendar_fields_``,
     ``target_scaler_``, ``static_vocabularies_`` and the feature names; ``transform`` windows a
     frame with what was learned. ``get_config``/``from_config`` save and restore all of it as JSON.

@@ -187,7 +187,11 @@ def _check_table_suffix(path: str) -> None:
 
 
 def load_spec(path: str | os.PathLike) -> JobSpec:
-    """Read and validate a job spec; raise :class:`SpecError` naming every invalid field."""
+    """Read and validate a job spec; raise :class:`SpecError` naming every invalid field.
+
+    Relative file paths (data, output, a model directory) are taken relative
+    to the spec file, so a spec works from any working directory.
+    """
     try:
         raw = yaml.safe_load(Path(path).read_text())
     except OSError as error:
@@ -197,13 +201,30 @@ def load_spec(path: str | os.PathLike) -> JobSpec:
     if not isinstance(raw, dict):
         raise SpecError(f"job spec {path}: expected a mapping at the top level, found {type(raw).__name__}")
     try:
-        return JobSpec.model_validate(raw)
+        spec = JobSpec.model_validate(raw)
     except ValidationError as error:
         problems = "; ".join(
             f"{'.'.join(str(part) for part in issue['loc']) or '<top>'}: {issue['msg']}"
             for issue in error.errors()
         )
         raise SpecError(f"job spec {path} is invalid: {problems}") from None
+    return _relative_to(spec, Path(path).resolve().parent)
+
+
+def _relative_to(spec: JobSpec, base: Path) -> JobSpec:
+    """Resolve relative file paths in the spec against the spec's own directory."""
+
+    def resolved(location: str) -> str:
+        return location if Path(location).is_absolute() else str(base / location)
+
+    data, output, model = spec.data, spec.output, spec.model
+    if data.path is not None:
+        data = data.model_copy(update={"path": resolved(data.path)})
+    if output.path is not None:
+        output = output.model_copy(update={"path": resolved(output.path)})
+    if not model.uri.startswith(("models:/", "runs:/")):
+        model = model.model_copy(update={"uri": resolved(model.uri)})
+    return spec.model_copy(update={"data": data, "output": output, "model": model})
 
 
 def expand_env(text: str) -> str:

@@ -31,7 +31,7 @@ def monthly():
 
 @pytest.fixture(scope="module")
 def fitted(monthly):
-    return Forecaster(lookback=8, horizon=4, quantiles=[0.1, 0.9], **TINY).fit(monthly)
+    return Forecaster(lookback=8, horizon=4, quantiles=[0.9, 0.5, 0.1], **TINY).fit(monthly)
 
 
 @pytest.mark.parametrize(
@@ -54,9 +54,8 @@ def test_predict_gives_horizon_rows_per_series_at_the_real_future_timestamps(fre
     assert np.isfinite(forecasts["y_hat"]).all()
 
 
-def test_quantile_columns_are_ordered_and_the_point_forecast_is_the_median(monthly):
-    model = Forecaster(lookback=8, horizon=4, quantiles=[0.9, 0.5, 0.1], **TINY).fit(monthly)
-    forecasts = model.predict()
+def test_quantile_columns_are_ordered_and_the_point_forecast_is_the_median(fitted):
+    forecasts = fitted.predict()
     assert list(forecasts.columns) == ["unique_id", "ds", "y_hat", "y_hat_q10", "y_hat_q50", "y_hat_q90"]
     assert (forecasts["y_hat_q10"] <= forecasts["y_hat_q50"]).all()
     assert (forecasts["y_hat_q50"] <= forecasts["y_hat_q90"]).all()
@@ -85,18 +84,12 @@ def test_recursive_strategy_feeds_each_step_back_into_the_window(monthly):
     np.testing.assert_allclose(model.predict()["y_hat"].to_numpy().reshape(3, 4), expected, rtol=1e-5)
 
 
-def test_same_seed_gives_the_same_model(monthly):
-    first = Forecaster(lookback=8, horizon=4, seed=7, **TINY).fit(monthly).predict()
+def test_same_seed_gives_the_same_model_and_verbose_only_changes_the_output(monthly, capsys):
+    first = Forecaster(lookback=8, horizon=4, seed=7, **{**TINY, "verbose": 1}).fit(monthly).predict()
+    assert "loss:" in capsys.readouterr().out
     second = Forecaster(lookback=8, horizon=4, seed=7, **TINY).fit(monthly).predict()
-    pd.testing.assert_frame_equal(first, second)
-
-
-def test_verbose_controls_the_keras_progress_output(monthly, capsys):
-    settings = {**TINY, "verbose": 1}
-    Forecaster(lookback=8, horizon=4, **settings).fit(monthly)
-    assert "Epoch 1/1" in capsys.readouterr().out
-    Forecaster(lookback=8, horizon=4, **TINY).fit(monthly)
     assert capsys.readouterr().out == ""
+    pd.testing.assert_frame_equal(first, second)
 
 
 def test_fit_returns_self_with_fitted_attributes_and_history(fitted):
@@ -118,7 +111,7 @@ def test_clone_and_set_params_follow_scikit_learn(fitted):
 def test_save_and_load_predict_identically(fitted, monthly, tmp_path):
     fitted.save(tmp_path / "model")
     loaded = Forecaster.load(tmp_path / "model")
-    assert loaded.get_params() == {**fitted.get_params(), "quantiles": (0.1, 0.9)}
+    assert loaded.get_params() == {**fitted.get_params(), "quantiles": (0.9, 0.5, 0.1)}
     pd.testing.assert_frame_equal(loaded.predict(monthly), fitted.predict(monthly))
     pd.testing.assert_frame_equal(loaded.predict(), fitted.predict())
 
@@ -164,13 +157,15 @@ def test_backtest_cutoffs_and_forecasts_match_predictions_from_the_truncated_his
     assert overall["mae"] == pytest.approx(np.mean(np.abs(forecasts["y"] - forecasts["y_hat"])), rel=1e-6)
 
 
-def test_backtest_without_a_fitted_model_refits_on_the_history_before_the_first_origin(monthly):
-    result = Forecaster(lookback=8, horizon=4, **TINY).backtest(monthly, n_windows=2, refit=1)
+def test_backtest_without_a_fitted_model_fits_on_the_history_before_the_first_origin(monthly):
+    model = Forecaster(lookback=8, horizon=4, **TINY)
+    result = model.backtest(monthly, n_windows=2)
     assert result.forecasts["cutoff"].nunique() == 2
     assert len(result.forecasts) == 3 * 2 * 4
+    assert not hasattr(model, "model_")  # the estimator itself stays unfitted
 
 
-def _covariate_frame(length=160, n_series=4):
+def _covariate_frame(length=100, n_series=3):
     rng = np.random.default_rng(3)
     frames = []
     for number in range(n_series):
@@ -181,9 +176,9 @@ def _covariate_frame(length=160, n_series=4):
 
 def test_a_future_covariate_is_used_when_the_series_depends_only_on_it():
     df = _covariate_frame()
-    train = df[df["ds"] < 150]
-    future = df[df["ds"] >= 150].drop(columns="y")
-    settings = dict(lookback=6, horizon=4, units=8, epochs=25, batch_size=32, learning_rate=0.01, verbose=0, tracking=False, scaler=None)
+    train = df[df["ds"] < 90]
+    future = df[df["ds"] >= 90].drop(columns="y")
+    settings = dict(lookback=4, horizon=2, units=8, epochs=20, batch_size=32, learning_rate=0.01, verbose=0, tracking=False, scaler=None)
 
     def error(model):
         forecasts = model.fit(train).predict(future_df=future)
@@ -212,7 +207,7 @@ def test_a_nan_loss_stops_training_with_an_error(monthly):
         (dict(strategy="recursive", past_covariates=["x"]), "past_covariates"),
         (dict(units=0), "units must be a positive integer"),
         (dict(past_covariates=["missing_column"]), r"missing column\(s\) \['missing_column'\]"),
-        (dict(lookback=40), "series 's0' has 40"),
+        (dict(lookback=40), "Series 's0' has 40 rows; expected at least 44"),
     ],
 )
 def test_bad_settings_and_inputs_in_fit_raise_clear_errors(monthly, settings, message):
@@ -232,9 +227,13 @@ def test_predict_rejects_unknown_series_short_history_and_missing_columns(fitted
 def test_predict_asks_for_future_covariates_it_needs():
     df = _covariate_frame(length=40, n_series=2)
     model = Forecaster(lookback=6, horizon=4, future_covariates=["x"], **TINY).fit(df)
+    future = pd.DataFrame({"unique_id": np.repeat(["c0", "c1"], 4), "ds": np.tile(np.arange(40, 44), 2), "x": 1.0})
+    assert len(model.predict(future_df=future)) == 2 * 4
     with pytest.raises(ValueError, match="future_df is required"):
         model.predict()
     short_future = pd.DataFrame({"unique_id": ["c0", "c1"], "ds": [40, 40], "x": [0.0, 0.0]})
+    with pytest.raises(ValueError, match=r"future_df: missing column\(s\) \['x'\]"):
+        model.predict(future_df=short_future.drop(columns="x"))
     with pytest.raises(ValueError, match="future_df has no"):
         model.predict(future_df=short_future)
 

@@ -370,7 +370,7 @@ def test_retrain_every_second_run_registers_and_moves_alias(store, tmp_path):
     assert not first.retrained and first.model_version == "1"
     second = run_job(spec, "2026-01-02")
     assert second.retrained
-    assert client.get_model_version_by_alias(MODEL_NAME, "retrained").version == second.model_version
+    assert str(client.get_model_version_by_alias(MODEL_NAME, "retrained").version) == second.model_version
     assert int(second.model_version) > 2
 
 
@@ -430,3 +430,11 @@ def test_scheduler_stops_cleanly_on_sigterm_after_the_current_run(tmp_path):
     assert time.monotonic() - started < 10
     assert finished, "the run in progress completes before shutdown"
     assert signal.getsignal(signal.SIGTERM) is not None
+
+
+def test_example_m3_job_spec_is_valid_and_paths_are_relative_to_it():
+    root = Path(__file__).resolve().parents[2]
+    spec = load_spec(root / "examples" / "m3_monthly" / "job.yaml")
+    assert spec.model.uri == "models:/m3-monthly-lstm@champion"
+    assert spec.horizon == 18
+    assert Path(spec.data.path) == root / "examples" / "m3_monthly" / "m3_monthly.parquet"

@@ -38,7 +38,8 @@ class TanhCell(RecurrentCell):
 
     def recurrent_step(self, projected_inputs, states, training=None):
         h_tm1 = self.dropped_recurrent_state(states[0], training)
-        h = ops.tanh(projected_inputs + ops.matmul(h_tm1, self.recurrent_kernel))
+        recurrent = ops.matmul(h_tm1, self.recurrent_kernel)
+        h = ops.tanh(projected_inputs + recurrent)
         return h, [h]
 
     def get_config(self):
@@ -52,8 +53,8 @@ class Tanh(RecurrentCellLayer):
 
 @pytest.fixture
 def sequences():
-    return np.random.default_rng(0).normal(size=(BATCH, TIME, FEATURES)).astype(
-        "float32")
+    rng = np.random.default_rng(0)
+    return rng.normal(size=(BATCH, TIME, FEATURES)).astype("float32")
 
 
 @pytest.fixture
@@ -128,13 +129,15 @@ def test_input_dropout_is_one_mask_per_sequence_in_both_projections(sequences):
                    return_sequences=True, input_projection=mode)
         for mode in ("step", "sequence")
     }
-    layers_by_mode["step"].build(sequences.shape)
-    layers_by_mode["sequence"].build(sequences.shape)
-    layers_by_mode["sequence"].set_weights(layers_by_mode["step"].get_weights())
-    step_out = layers_by_mode["step"](sequences, training=True)
-    sequence_out = layers_by_mode["sequence"](sequences, training=True)
+    step_layer = layers_by_mode["step"]
+    sequence_layer = layers_by_mode["sequence"]
+    step_layer.build(sequences.shape)
+    sequence_layer.build(sequences.shape)
+    sequence_layer.set_weights(step_layer.get_weights())
+    step_out = step_layer(sequences, training=True)
+    sequence_out = sequence_layer(sequences, training=True)
     assert_outputs_close(sequence_out, step_out)
-    inference = layers_by_mode["sequence"](sequences, training=False)
+    inference = sequence_layer(sequences, training=False)
     assert not np.allclose(np.asarray(sequence_out), np.asarray(inference))
 
 

@@ -1,4 +1,4 @@
-"""LSTMCell / LSTM against Keras, a NumPy re-derivation and finite differences."""
+"""LSTMCell / LSTM vs Keras, a NumPy re-derivation and finite differences."""
 
 import keras
 import numpy as np
@@ -25,8 +25,18 @@ def sigmoid(z):
     return 1.0 / (1.0 + np.exp(-z))
 
 
-def gate_parameters(layer, flags):
-    """Per-gate W, R, b, p from the documented weight layout."""
+def weights_by_name(layer):
+    cell = layer.cell if isinstance(layer, keras.layers.RNN) else layer
+    return {w.name: np.asarray(w) for w in cell.weights}
+
+
+def layer_parameters(layer, flags):
+    return gate_parameters(weights_by_name(layer), flags)
+
+
+def gate_parameters(weights, flags):
+    """Per-gate W, R, b, p from `{weight name: array}`, by the documented
+    block order [i, f, c, o] restricted to the gates that have weights."""
     forget = flags.get("forget_gate", True)
     coupled = flags.get("coupled", False)
     blocks = [name for name, present in (
@@ -35,19 +45,17 @@ def gate_parameters(layer, flags):
         ("c", True),
         ("o", flags.get("output_gate", True)),
     ) if present]
-    cell = layer.cell if isinstance(layer, keras.layers.RNN) else layer
-    kernel, recurrent, bias = (np.asarray(w) for w in
-                               (cell.kernel, cell.recurrent_kernel, cell.bias))
     params = {}
     for k, name in enumerate(blocks):
         columns = slice(k * UNITS, (k + 1) * UNITS)
-        params[name] = {"W": kernel[:, columns], "R": recurrent[:, columns],
-                        "b": bias[columns], "p": np.zeros(UNITS)}
-    gate_of_peephole = {"input": "i", "forget": "f", "output": "o"}
-    for weight in cell.weights:
-        for gate_name, block in gate_of_peephole.items():
-            if weight.name == f"{gate_name}_peephole":
-                params[block]["p"] = np.asarray(weight)
+        params[name] = {"W": weights["kernel"][:, columns],
+                        "R": weights["recurrent_kernel"][:, columns],
+                        "b": weights["bias"][columns],
+                        "p": np.zeros(UNITS)}
+    for gate_name, block in (("input", "i"), ("forget", "f"),
+                             ("output", "o")):
+        if f"{gate_name}_peephole" in weights:
+            params[block]["p"] = weights[f"{gate_name}_peephole"]
     return params
 
 
@@ -59,7 +67,7 @@ def numpy_lstm(x, params, flags, h0=None, c0=None, mask=None):
     batch, time, _ = x.shape
     h = np.zeros((batch, UNITS)) if h0 is None else h0
     c = np.zeros((batch, UNITS)) if c0 is None else c0
-    squash = np.tanh if flags.get("output_activation", "tanh") else (lambda v: v)
+    squash = np.tanh if flags.get("output_activation", "tanh") else np.asarray
     outputs = []
     for t in range(time):
         def pre(block):
@@ -74,7 +82,9 @@ def numpy_lstm(x, params, flags, h0=None, c0=None, mask=None):
             f = 1.0
         a = np.tanh(pre("c"))
         c_new = f * c + i * a
-        o = sigmoid(pre("o") + params["o"]["p"] * c_new) if "o" in params else 1.0
+        o = 1.0
+        if "o" in params:
+            o = sigmoid(pre("o") + params["o"]["p"] * c_new)
         h_new = o * squash(c_new)
         if mask is not None:
             keep = mask[:, t:t + 1]
@@ -151,8 +161,8 @@ def test_one_step_matches_numpy_equations(variant):
     x = random_inputs()[:, :1]
     h0, c0 = rng.normal(size=(2, BATCH, UNITS)).astype("float32")
     output, (h, c) = cell(x[:, 0], [h0, c0])
-    _, h_ref, c_ref = numpy_lstm(x, gate_parameters(cell, flags), flags,
-                                 h0, c0)
+    _, h_ref, c_ref = numpy_lstm(x, layer_parameters(cell, flags), flags, h0,
+                                 c0)
     np.testing.assert_allclose(np.asarray(output), h_ref, atol=1e-5)
     np.testing.assert_allclose(np.asarray(h), h_ref, atol=1e-5)
     np.testing.assert_allclose(np.asarray(c), c_ref, atol=1e-5)
@@ -166,7 +176,7 @@ def test_sequence_with_mask_matches_numpy_equations(variant, input_projection):
                        input_projection=input_projection)
     x = random_inputs()
     outputs, h, c = layer(x, mask=MASK)
-    ref_outputs, ref_h, ref_c = numpy_lstm(x, gate_parameters(layer, flags),
+    ref_outputs, ref_h, ref_c = numpy_lstm(x, layer_parameters(layer, flags),
                                            flags, mask=MASK)
     np.testing.assert_allclose(np.asarray(outputs), ref_outputs, atol=1e-5)
     np.testing.assert_allclose(np.asarray(h), ref_h, atol=1e-5)
@@ -237,14 +247,15 @@ def test_bptt_gradients_match_finite_differences(variant, input_projection):
     weights = layer.trainable_weights
     autodiff = tape.gradient(loss, weights + [inputs])
 
+    names = [w.name for w in weights]
     values = [np.asarray(w) for w in weights] + [x]
 
     def loss_with(position, replaced):
         current = list(values)
         current[position] = replaced
         *weight_values, inputs_value = current
-        layer_params = _params_from_values(layer, flags, weight_values)
-        outputs, _, _ = numpy_lstm(inputs_value, layer_params, flags)
+        params = gate_parameters(dict(zip(names, weight_values)), flags)
+        outputs, _, _ = numpy_lstm(inputs_value, params, flags)
         return float(np.sum(outputs * readout))
 
     for position, (value, grad) in enumerate(zip(values, autodiff)):
@@ -253,16 +264,7 @@ def test_bptt_gradients_match_finite_differences(variant, input_projection):
         grad = np.asarray(grad)
         relative_error = np.linalg.norm(grad - numeric) / np.linalg.norm(
             grad + numeric)
-        assert relative_error < 1e-5, (position, relative_error)
-
-
-def _params_from_values(layer, flags, weight_values):
-    original = layer.get_weights()
-    layer.set_weights(weight_values)
-    try:
-        return gate_parameters(layer, flags)
-    finally:
-        layer.set_weights(original)
+        assert relative_error < 1e-5, (names + ["inputs"])[position]
 
 
 # ---------------------------------------------------------------- behaviour
@@ -282,7 +284,7 @@ def test_go_backwards_reads_the_reversed_sequence(input_projection):
     flags = VARIANTS["peepholes"]
     layer = built_lstm(flags, go_backwards=True,
                        input_projection=input_projection)
-    _, h_ref, _ = numpy_lstm(x[:, ::-1], gate_parameters(layer, flags), flags)
+    _, h_ref, _ = numpy_lstm(x[:, ::-1], layer_parameters(layer, flags), flags)
     np.testing.assert_allclose(np.asarray(layer(x)), h_ref, atol=1e-5)
 
 
@@ -292,7 +294,7 @@ def test_initial_state_is_used():
     layer = built_lstm(flags)
     rng = np.random.default_rng(4)
     h0, c0 = rng.normal(size=(2, BATCH, UNITS)).astype("float32")
-    _, h_ref, _ = numpy_lstm(x, gate_parameters(layer, flags), flags, h0, c0)
+    _, h_ref, _ = numpy_lstm(x, layer_parameters(layer, flags), flags, h0, c0)
     np.testing.assert_allclose(np.asarray(layer(x, initial_state=[h0, c0])),
                                h_ref, atol=1e-5)
 
@@ -303,7 +305,7 @@ def test_stateful_carries_h_and_c_between_batches():
     layer = built_lstm(flags, stateful=True)
     layer(x[:, :3])
     second = layer(x[:, 3:])
-    _, h_ref, _ = numpy_lstm(x, gate_parameters(layer, flags), flags)
+    _, h_ref, _ = numpy_lstm(x, layer_parameters(layer, flags), flags)
     np.testing.assert_allclose(np.asarray(second), h_ref, atol=1e-5)
 
 
@@ -395,9 +397,11 @@ def test_learns_to_remember_the_first_input():
     model = keras.Sequential([keras.Input((8, 1)), LSTM(8),
                               keras.layers.Dense(1)])
     model.compile(optimizer=keras.optimizers.Adam(0.02), loss="mse")
-    history = model.fit(x, y, batch_size=64, epochs=250, verbose=0)
+    steps = 150  # one epoch of 150 batches: one fit call, little overhead
+    model.fit(np.tile(x, (steps, 1, 1)), np.tile(y, (steps, 1)),
+              batch_size=64, shuffle=False, verbose=0)
     # The target variance is 1/3; a model that forgot x_0 stays near it.
-    assert history.history["loss"][-1] < 0.02
+    assert model.evaluate(x, y, verbose=0) < 0.02
 
 
 # ---------------------------------------------------------------- errors

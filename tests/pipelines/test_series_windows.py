@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from sklearn.base import clone
 
 from pipelines.calendar import calendar_features
 from pipelines.validation import ValidationError
@@ -169,6 +170,8 @@ def test_config_round_trip_through_json_transforms_identically(long_frame):
     assert restored.freq_ == sw.freq_ and restored.calendar_fields_ == ("dayofweek", "dayofyear")
     unfitted = SeriesWindows.from_config(json.loads(json.dumps(SeriesWindows(3, 1).get_config())))
     assert not hasattr(unfitted, "freq_")
+    cloned = clone(sw)
+    assert cloned.get_params() == sw.get_params() and not hasattr(cloned, "freq_")
 
 
 def test_fit_transform_and_predict_leave_the_input_unchanged(long_frame):
@@ -236,3 +239,22 @@ def test_invalid_arguments_are_rejected(long_frame):
         SeriesWindows(lookback=2, horizon=1, scaler="zscore").fit(long_frame)
     with pytest.raises(ValueError, match=r"\['temp'\] repeated"):
         SeriesWindows(lookback=2, horizon=1, past_covariates=["temp"], future_covariates=["temp"]).fit(long_frame)
+
+
+def test_windowing_memory_does_not_grow_with_lookback():
+    import tracemalloc
+
+    length = 100_000
+    frame = pd.DataFrame({"unique_id": np.repeat([0, 1], length), "ds": np.tile(np.arange(length), 2), "y": np.arange(2.0 * length)})
+    frame_bytes = frame.memory_usage(deep=True).sum()
+    peaks = {}
+    for lookback in (4, 1024):
+        tracemalloc.start()
+        windows = SeriesWindows(lookback=lookback, horizon=2).fit_transform(frame)
+        windows.batch(np.arange(64))
+        peaks[lookback] = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        del windows
+    # Materialising the windows would need lookback * 2e5 * 4 bytes (800 MB at lookback 1024).
+    assert peaks[1024] < 4 * frame_bytes
+    assert peaks[1024] < 1.5 * peaks[4]
