@@ -2,8 +2,10 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Quiet TensorFlow's C++ start-up logging.
+export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: install test demo benchmarks clean
+.PHONY: install test demo gradient-flow benchmarks clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -19,7 +21,17 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
 demo: $(STAMP)
+	$(BIN)/forecast demo
+
+gradient-flow: $(STAMP)
 	$(BIN)/python -m layers.demo
+
+benchmarks: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e ".[test,benchmarks]"
+	$(BIN)/python -m benchmarks.layers_speed
+	$(BIN)/python -m benchmarks.windows_speed
+	$(BIN)/python -m benchmarks.m3
+	$(BIN)/python -m benchmarks.experiments
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache

@@ -40,9 +40,9 @@ QUICK_SERIES = 300
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cells", default="lstm,gru,cifg_lstm", help="comma-separated names of layers.registry.available()")
-    parser.add_argument("--epochs", type=int, default=30)
+    parser.add_argument("--epochs", type=int, default=15)
     parser.add_argument("--units", type=int, default=64)
-    parser.add_argument("--lookback", type=int, default=36)
+    parser.add_argument("--lookback", type=int, default=30)
     parser.add_argument("--max-series", type=int, default=None)
     parser.add_argument("--repeats", type=int, default=200, help="timed predict calls for the latency figures")
     parser.add_argument("--quick", action="store_true", help=f"first {QUICK_SERIES} series, 3 epochs, lstm only")

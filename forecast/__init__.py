@@ -5,12 +5,28 @@
 `forecast.metrics` scores forecasts; `LanguageModel` models text. The
 `forecast` command line (`forecast --help`) runs training, prediction,
 backtests, the M3 demo, scheduled jobs and the 1997 LSTM experiments.
+
+The names are resolved on first use (PEP 562), so `import forecast` and the
+command line's `--help` do not load TensorFlow.
 """
 
-from forecast import metrics
-from forecast.backtesting import Backtest
-from forecast.baselines import Drift, Naive, SeasonalNaive
-from forecast.forecaster import Forecaster
-from forecast.language_model import LanguageModel
+from importlib import import_module
 
-__all__ = ["Backtest", "Drift", "Forecaster", "LanguageModel", "Naive", "SeasonalNaive", "metrics"]
+_EXPORTS = {
+    "Backtest": "forecast.backtesting",
+    "Drift": "forecast.baselines",
+    "Forecaster": "forecast.forecaster",
+    "LanguageModel": "forecast.language_model",
+    "Naive": "forecast.baselines",
+    "SeasonalNaive": "forecast.baselines",
+}
+
+__all__ = [*sorted(_EXPORTS), "metrics"]
+
+
+def __getattr__(name: str):
+    if name == "metrics":
+        return import_module("forecast.metrics")
+    if name in _EXPORTS:
+        return getattr(import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'forecast' has no attribute {name!r}")

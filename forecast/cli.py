@@ -1,10 +1,11 @@
-"""The `forecast` command: train, predict, backtest, demo, experiment.
+"""The `forecast` command: train, predict, backtest, demo, experiment, job.
 
 ```
 forecast train data.csv --model-dir model/ --horizon 12 --lookback 24 --quantiles 0.1,0.9
 forecast predict model/ data.csv --output forecasts.parquet
 forecast backtest data.parquet --output backtest.csv --n-windows 3 --horizon 12
 forecast demo
+forecast job run spec.yaml --as-of 2026-11-22T02:00
 ```
 
 Frames are long format (`unique_id, ds, y` plus covariate columns), read from
@@ -16,21 +17,20 @@ sees half a file.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Annotated, Optional
 
 import pandas as pd
 import typer
 
+from forecast.jobs.cli import job_app
+from forecast.tables import check_table_path, read_frame, write_frame_atomic
+
 app = typer.Typer(
     help="Forecast time series with recurrent networks (LSTM family): train, predict, backtest, demo.",
     no_args_is_help=True,
     add_completion=False,
 )
-
-_TABLE_SUFFIXES = (".csv", ".parquet")
 
 # Options shared by `train` and `backtest`; they mirror the Forecaster's constructor.
 Cell = Annotated[str, typer.Option(help="Recurrent layer name (layers.registry.available()).")]
@@ -99,7 +99,7 @@ def train(
     """Train a Forecaster on DATA and save it to --model-dir."""
     options = dict(locals())
     model = _forecaster(**{k: v for k, v in options.items() if k not in ("data", "model_dir")})
-    model.fit(read_frame(data))
+    model.fit(_read(data))
     model.save(model_dir)
     typer.echo(f"Trained on {len(model.series_ids_)} series for {model.epochs_trained_} epochs; saved to {model_dir}")
     if model.run_id_ is not None:
@@ -120,7 +120,7 @@ def predict(
 
     _check_suffix(output)
     model = Forecaster.load(model_dir)
-    forecasts = model.predict(read_frame(data), None if future is None else read_frame(future))
+    forecasts = model.predict(_read(data), None if future is None else _read(future))
     write_frame_atomic(forecasts, output)
     typer.echo(f"Wrote {len(forecasts)} forecast rows for {forecasts['unique_id'].nunique()} series to {output}")
 
@@ -170,7 +170,7 @@ def backtest(
     _check_suffix(output)
     if metrics_output is not None:
         _check_suffix(metrics_output)
-    result = _forecaster(**settings).backtest(read_frame(data), n_windows=n_windows, step=step, refit=refit or False)
+    result = _forecaster(**settings).backtest(_read(data), n_windows=n_windows, step=step, refit=refit or False)
     write_frame_atomic(result.forecasts, output)
     if metrics_output is not None:
         write_frame_atomic(result.metrics, metrics_output)
@@ -182,7 +182,7 @@ def demo(
     epochs: Annotated[int, typer.Option(help="Most training epochs (early stopping may end sooner).")] = 30,
     max_series: Annotated[Optional[int], typer.Option(help="Use only the first N series (default: all 1,428).")] = None,
     units: Annotated[int, typer.Option(help="Hidden units of the LSTM.")] = 64,
-    lookback: Annotated[int, typer.Option(help="Past months read per forecast.")] = 36,
+    lookback: Annotated[int, typer.Option(help="Past months read per forecast.")] = 30,
     cell: Cell = "lstm",
     seed: Seed = 0,
     verbose: Verbose = 2,
@@ -201,43 +201,21 @@ def _register_experiment_command() -> None:
 
 
 _register_experiment_command()
+app.add_typer(job_app, name="job")
 
 
-def read_frame(path: Path) -> pd.DataFrame:
-    """A long frame from a CSV or Parquet file; a non-integer CSV `ds` column is parsed as datetimes."""
-    path = Path(path)
-    _check_suffix(path)
-    if not path.exists():
-        raise typer.BadParameter(f"file {path} does not exist")
-    if path.suffix.lower() == ".parquet":
-        return pd.read_parquet(path)
-    frame = pd.read_csv(path)
-    if "ds" in frame.columns and not pd.api.types.is_integer_dtype(frame["ds"]):
-        frame["ds"] = pd.to_datetime(frame["ds"])
-    return frame
-
-
-def write_frame_atomic(frame: pd.DataFrame, path: Path) -> None:
-    """Write `frame` as CSV or Parquet (by suffix) through a temporary file in the same directory and `os.replace`."""
-    path = Path(path)
-    _check_suffix(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(handle)
+def _read(path: Path) -> pd.DataFrame:
     try:
-        if path.suffix.lower() == ".parquet":
-            frame.to_parquet(temporary, index=False)
-        else:
-            frame.to_csv(temporary, index=False)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+        return read_frame(path)
+    except (FileNotFoundError, ValueError) as error:
+        raise typer.BadParameter(str(error)) from None
 
 
 def _check_suffix(path: Path) -> None:
-    if Path(path).suffix.lower() not in _TABLE_SUFFIXES:
-        raise typer.BadParameter(f"expected a .csv or .parquet file; got {str(path)!r}")
+    try:
+        check_table_path(path)
+    except ValueError as error:
+        raise typer.BadParameter(str(error)) from None
 
 
 def _forecaster(**options):

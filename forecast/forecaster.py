@@ -33,13 +33,13 @@ from sklearn.utils.validation import check_is_fitted
 from mlflow.models.model import ModelInfo
 
 from forecast.backtesting import Backtest
-from forecast.base import ID, TARGET, TIME, BaseForecaster, check_forecasts
+from forecast.base import ID, TARGET, TIME, BaseForecaster
 from forecast.losses import PinballLoss
 from forecast.metrics import OVERALL, mae, quantile_column, smape
 from forecast.network import build_network
 from forecast.tracking import EpochMetricsCallback, Tracker, tracking_run
 from layers.registry import available
-from pipelines.frequency import frequency_to_json, parse_frequency, shift_times
+from pipelines.frequency import frequency_to_json, is_fixed_step, parse_frequency, shift_times, step_size
 from pipelines.validation import to_long_format
 from pipelines.windows import SeriesWindows, Windows
 
@@ -329,11 +329,9 @@ class Forecaster(BaseForecaster):
         if df is None:
             data = self.train_df_
         else:
-            # The pipeline validates the frame (grid, types, finite values) once, in predict_windows.
             data = to_long_format(df)
             self._check_columns(data, "predict")
             self._check_known_series(data)
-        self._check_history_length(data)
         if self.future_covariates:
             if future_df is None:
                 raise ValueError(
@@ -341,10 +339,8 @@ class Forecaster(BaseForecaster):
                     f"and needs their values for the {self.horizon} steps after each series' last timestamp"
                 )
             self._check_columns(future_df, "future_df", time_varying_only=True)
-        windows = self.pipeline_.predict_windows(data, future_df)
-        forecasts = self._forecast_frame(windows)
-        check_forecasts(forecasts, windows.index, self.horizon)
-        return forecasts.drop(columns="cutoff")
+        # The pipeline validates the frame once (grid, types, finite values, at least `lookback` rows).
+        return self._forecast_frame(self.pipeline_.predict_windows(data, future_df)).drop(columns="cutoff")
 
     def _predict_cutoffs(self, df: pd.DataFrame, cutoffs: pd.DataFrame) -> pd.DataFrame:
         """Forecasts from every origin in `cutoffs`, from windows cut once out of `df`.
@@ -553,15 +549,6 @@ class Forecaster(BaseForecaster):
         if missing:
             raise ValueError(f"{where}: missing column(s) {missing}; expected {required}, found {list(df.columns)}")
 
-    def _check_history_length(self, data: pd.DataFrame) -> None:
-        lengths = data.groupby(ID, sort=True).size()
-        short = lengths[lengths < self.lookback]
-        if len(short):
-            raise ValueError(
-                f"series {short.index[0]!r} has {short.iloc[0]} observations; the model needs at least "
-                f"lookback={self.lookback} to forecast ({len(short)} series too short)"
-            )
-
     # ------------------------------------------------------------- MLflow
 
     def _log_fit(self, tracker: Tracker) -> ModelInfo:
@@ -708,18 +695,27 @@ def _check_recursive_features(windows: Windows) -> None:
 def forecast_timestamps(origins: pd.Series, freq, horizon: int) -> pd.Index:
     """The `horizon` timestamps after each origin, flattened origin-major (`n * horizon` values).
 
-    Each distinct origin is shifted once per step, so many series that end
-    together cost one shift per step.
+    Integer and fixed-length steps (`Tick` offsets) are one broadcast
+    addition; calendar offsets (months, ...) shift each distinct origin once
+    per step, so many series that end together cost one shift per step.
     """
-    distinct = pd.Index(origins).unique()
-    position = distinct.get_indexer(pd.Index(origins))
-    steps = []
-    times = distinct if isinstance(freq, int) else pd.DatetimeIndex(distinct)
-    for _ in range(horizon):
+    origins = pd.Index(origins)
+    steps = np.arange(1, horizon + 1)
+    if isinstance(freq, int):
+        return pd.Index((origins.to_numpy()[:, None] + freq * steps).ravel())
+    origins = pd.DatetimeIndex(origins)
+    if is_fixed_step(freq):
+        # Tick offsets are absolute durations, so the arithmetic is done in UTC nanoseconds.
+        nanoseconds = (origins.asi8[:, None] + step_size(freq) * steps).ravel()
+        times = pd.DatetimeIndex(nanoseconds.view("datetime64[ns]"))
+        return times if origins.tz is None else times.tz_localize("UTC").tz_convert(origins.tz)
+    distinct = origins.unique()
+    shifted, times = [], distinct
+    for _ in steps:
         times = shift_times(times, freq)
-        steps.append(pd.Index(times))
-    stacked = steps[0].append(steps[1:])
-    return stacked.take((np.arange(horizon)[None, :] * len(distinct) + position[:, None]).ravel())
+        shifted.append(pd.Index(times))
+    stacked = shifted[0].append(shifted[1:])
+    return stacked.take((np.arange(horizon)[None, :] * len(distinct) + distinct.get_indexer(origins)[:, None]).ravel())
 
 
 def _backtest_run_name(run_name: str | None) -> str:

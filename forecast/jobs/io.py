@@ -1,8 +1,6 @@
 """Reading a job's data and writing its forecasts, atomically and idempotently.
 
-Files are written to a temporary name in the target directory and renamed
-over the target (``os.replace``, atomic on POSIX), so a reader sees the old
-file or the new one, never half of one. SQL tables are written in one
+Files are written atomically (:func:`forecast.tables.write_frame_atomic`). SQL tables are written in one
 transaction that first deletes the rows of the same ``(job, as_of)``, so
 running the same ``as_of`` twice leaves exactly one set of rows.
 """
@@ -10,50 +8,19 @@ running the same ``as_of`` twice leaves exactly one set of rows.
 from __future__ import annotations
 
 import logging
-import os
-import tempfile
 import time
 from pathlib import Path
 
 import pandas as pd
 
 from forecast.jobs.spec import DataSpec, OutputSpec, expand_env
+from forecast.tables import read_frame, write_frame_atomic
 
 logger = logging.getLogger(__name__)
 
 JOB_COLUMN = "job"
 AS_OF_COLUMN = "as_of"
 MODEL_VERSION_COLUMN = "model_version"
-
-
-def read_table(path: str | os.PathLike) -> pd.DataFrame:
-    """Read a CSV or Parquet file, chosen by its suffix."""
-    path = Path(path)
-    if path.suffix.lower() == ".parquet":
-        return pd.read_parquet(path)
-    if path.suffix.lower() == ".csv":
-        return pd.read_csv(path)
-    raise ValueError(f"expected a .csv or .parquet file, found {str(path)!r}")
-
-
-def write_table_atomic(frame: pd.DataFrame, path: str | os.PathLike) -> None:
-    """Write ``frame`` as CSV or Parquet (by suffix) to ``path`` via a temporary file and a rename."""
-    path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix not in (".csv", ".parquet"):
-        raise ValueError(f"expected a .csv or .parquet file, found {str(path)!r}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(handle)
-    try:
-        if suffix == ".parquet":
-            frame.to_parquet(temporary, index=False)
-        else:
-            frame.to_csv(temporary, index=False)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 def read_source(spec: DataSpec) -> pd.DataFrame:
@@ -68,9 +35,7 @@ def read_source(spec: DataSpec) -> pd.DataFrame:
     while True:
         try:
             if spec.path is not None:
-                if not Path(spec.path).exists():
-                    raise FileNotFoundError(f"data file {spec.path} does not exist")
-                frame = read_table(spec.path)
+                frame = read_frame(spec.path)
             else:
                 engine = sqlalchemy.create_engine(expand_env(spec.sql.url))
                 try:
@@ -115,14 +80,14 @@ def _write_file(forecasts: pd.DataFrame, template: str, job: str, as_of: pd.Time
     path = Path(template.replace("{as_of}", format_as_of(as_of)))
     if "{as_of}" not in template and path.exists():
         # One file for all runs: keep other runs' rows, replace this run's.
-        previous = read_table(path)
+        previous = read_frame(path)
         for column in forecasts.columns.intersection(previous.columns):
             if pd.api.types.is_datetime64_any_dtype(forecasts[column]):
                 previous[column] = pd.to_datetime(previous[column])
         previous = previous.loc[~((previous[JOB_COLUMN] == job) & (previous[AS_OF_COLUMN] == as_of))]
         if len(previous):
             forecasts = pd.concat([previous, forecasts], ignore_index=True)
-    write_table_atomic(forecasts, path)
+    write_frame_atomic(forecasts, path)
     return str(path)
 
 

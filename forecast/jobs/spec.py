@@ -33,6 +33,8 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from forecast.tables import check_table_path
+
 _ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
@@ -69,7 +71,7 @@ class DataSpec(_Strict):
         if (self.path is None) == (self.sql is None):
             raise ValueError("give exactly one of 'path' (CSV or Parquet file) or 'sql' (url + query)")
         if self.path is not None:
-            _check_table_suffix(self.path)
+            check_table_path(self.path)
         return self
 
 
@@ -122,7 +124,7 @@ class OutputSpec(_Strict):
         if (self.path is None) == (self.sql is None):
             raise ValueError("give exactly one of 'path' (CSV or Parquet file) or 'sql' (url + table)")
         if self.path is not None:
-            _check_table_suffix(self.path)
+            check_table_path(self.path)
         return self
 
 
@@ -179,11 +181,6 @@ class JobSpec(_Strict):
         if quantiles is not None and not all(0.0 < q < 1.0 for q in quantiles):
             raise ValueError(f"quantiles must lie strictly between 0 and 1, found {list(quantiles)}")
         return quantiles
-
-
-def _check_table_suffix(path: str) -> None:
-    if Path(path).suffix.lower() not in (".csv", ".parquet"):
-        raise ValueError(f"expected a .csv or .parquet path, found {path!r}")
 
 
 def load_spec(path: str | os.PathLike) -> JobSpec:

@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from forecast.cli import app, read_frame, write_frame_atomic
+from forecast.cli import app
+from forecast.tables import read_frame, write_frame_atomic
 from forecast.forecaster import Forecaster
 
 runner = CliRunner()

@@ -218,10 +218,29 @@ def test_bad_settings_and_inputs_in_fit_raise_clear_errors(monthly, settings, me
 def test_predict_rejects_unknown_series_short_history_and_missing_columns(fitted, monthly):
     with pytest.raises(ValueError, match=r"unknown series \['new'\]"):
         fitted.predict(monthly.assign(unique_id="new"))
-    with pytest.raises(ValueError, match="has 5 observations; the model needs at least lookback=8"):
+    with pytest.raises(ValueError, match="Series 's0' has 5 rows; expected at least 8"):
         fitted.predict(monthly.groupby("unique_id").head(5))
     with pytest.raises(ValueError, match=r"missing column\(s\) \['y'\]"):
         fitted.predict(monthly.drop(columns="y"))
+
+
+def test_past_and_static_covariates_enter_the_network():
+    df = seasonal_frame(n_series=2, length=30)
+    df["price"] = np.arange(len(df), dtype=float)
+    df["size"] = np.where(df["unique_id"] == "s0", 1.0, 3.0)
+    model = Forecaster(lookback=6, horizon=3, past_covariates=["price"], static_covariates=["size"], **TINY).fit(df)
+    assert model.model_.input["past"].shape[-1] == 2 and model.model_.input["static"].shape[-1] == 1
+    windows = model.pipeline_.predict_windows(df)
+    inputs = windows.as_inputs()
+    changed = {**inputs, "static": inputs["static"] + 5.0}
+    assert not np.allclose(model.model_(inputs), model.model_(changed))
+    assert len(model.predict(df)) == 2 * 3
+
+
+def test_a_single_series_with_a_datetime_index_is_accepted(fitted, monthly):
+    history = monthly[monthly["unique_id"] == "s1"]
+    series = pd.Series(history["y"].to_numpy(), index=pd.DatetimeIndex(history["ds"]), name="s1")
+    pd.testing.assert_frame_equal(fitted.predict(series), fitted.predict(history))
 
 
 def test_predict_asks_for_future_covariates_it_needs():

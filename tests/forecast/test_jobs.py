@@ -21,7 +21,7 @@ from typer.testing import CliRunner
 
 from forecast.forecaster import Forecaster
 from forecast.jobs.cli import job_app
-from forecast.jobs.io import write_table_atomic
+from forecast.tables import write_frame_atomic
 from forecast.jobs.runner import JobFailed, redacted_spec, run_job
 from forecast.jobs.scheduler import JobScheduler
 from forecast.jobs.spec import JobSpec, ScheduleSpec, SpecError, load_spec
@@ -195,11 +195,11 @@ def test_killed_writer_process_leaves_previous_file(tmp_path):
 
     target = tmp_path / "forecasts.csv"
     old = pd.DataFrame({"y_hat": [1.0, 2.0]})
-    write_table_atomic(old, target)
+    write_frame_atomic(old, target)
     script = (
         "import numpy as np, pandas as pd, sys\n"
-        "from forecast.jobs.io import write_table_atomic\n"
-        "write_table_atomic(pd.DataFrame({'y_hat': np.arange(50_000_000, dtype=float)}), sys.argv[1])\n"
+        "from forecast.tables import write_frame_atomic\n"
+        "write_frame_atomic(pd.DataFrame({'y_hat': np.arange(50_000_000, dtype=float)}), sys.argv[1])\n"
     )
     process = subprocess.Popen([sys.executable, "-c", script, str(target)])
     try:
@@ -338,7 +338,7 @@ def test_transient_read_errors_are_retried(store, tmp_path, monkeypatch):
     series_frame().to_csv(data_path, index=False)
     from forecast.jobs import io
 
-    original, failures = io.read_table, {"left": 2}
+    original, failures = io.read_frame, {"left": 2}
 
     def flaky(path):
         if failures["left"]:
@@ -346,7 +346,7 @@ def test_transient_read_errors_are_retried(store, tmp_path, monkeypatch):
             raise OSError("transient network filesystem hiccup")
         return original(path)
 
-    monkeypatch.setattr(io, "read_table", flaky)
+    monkeypatch.setattr(io, "read_frame", flaky)
     spec = make_spec(store, tmp_path, data={"path": str(data_path), "retry_backoff_s": 0.01,
                                             "columns": {"unique_id": "series", "ds": "date", "y": "value"}})
     assert run_job(JobSpec.model_validate(spec), "2026-01-01").rows_written == 3 * HORIZON
