@@ -706,7 +706,7 @@ def forecast_timestamps(origins: pd.Series, freq, horizon: int) -> pd.Index:
     origins = pd.DatetimeIndex(origins)
     if is_fixed_step(freq):
         # Tick offsets are absolute durations, so the arithmetic is done in UTC nanoseconds.
-        nanoseconds = (origins.asi8[:, None] + step_size(freq) * steps).ravel()
+        nanoseconds = (origins.as_unit("ns").asi8[:, None] + step_size(freq) * steps).ravel()
         times = pd.DatetimeIndex(nanoseconds.view("datetime64[ns]"))
         return times if origins.tz is None else times.tz_localize("UTC").tz_convert(origins.tz)
     distinct = origins.unique()

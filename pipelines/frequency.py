@@ -16,6 +16,9 @@ from pandas.tseries.frequencies import to_offset
 Frequency = pd.DateOffset | int
 
 
+_NANOSECONDS_PER_DAY = 86_400 * 10**9
+
+
 def parse_frequency(freq: str | int | pd.DateOffset | pd.Timedelta) -> Frequency:
     """Turn a user or JSON frequency into a pandas offset or a positive integer step."""
     if isinstance(freq, (bool, np.bool_)):
@@ -38,13 +41,22 @@ def frequency_to_json(freq: Frequency) -> str | int:
 
 
 def is_fixed_step(freq: Frequency) -> bool:
-    """True when every step has the same length (integer steps and pandas ``Tick`` offsets)."""
-    return isinstance(freq, int) or isinstance(freq, pd.offsets.Tick)
+    """True when every step has the same length: integer steps, ``Tick`` offsets and days.
+
+    A day counts as 24 hours, as pandas 2 defines it (a ``Tick``); pandas 3
+    made ``Day`` a calendar offset, and treating it as fixed keeps one meaning
+    across both versions.
+    """
+    return isinstance(freq, (int, pd.offsets.Tick, pd.offsets.Day))
 
 
 def step_size(freq: Frequency) -> int:
     """Length of one fixed step as an integer: the step itself, or nanoseconds for ticks."""
-    return freq if isinstance(freq, int) else int(freq.nanos)
+    if isinstance(freq, int):
+        return freq
+    if isinstance(freq, pd.offsets.Day):
+        return freq.n * _NANOSECONDS_PER_DAY
+    return int(freq.nanos)
 
 
 def shift_times(times: pd.DatetimeIndex | np.ndarray, freq: Frequency) -> pd.DatetimeIndex | np.ndarray:
@@ -79,8 +91,8 @@ def approximate_step(freq: Frequency) -> pd.Timedelta:
     """Typical length of one step of a datetime offset (about 30.4 days for ``"MS"``)."""
     if isinstance(freq, int):
         raise ValueError("An integer step has no calendar length.")
-    if isinstance(freq, pd.offsets.Tick):
-        return pd.Timedelta(freq.nanos, unit="ns")
+    if is_fixed_step(freq):
+        return pd.Timedelta(step_size(freq), unit="ns")
     grid = pd.date_range("2001-01-01", periods=13, freq=freq)
     return (grid[-1] - grid[0]) / 12
 
@@ -101,8 +113,12 @@ def infer_series_frequency(times: pd.DatetimeIndex | np.ndarray) -> Frequency | 
             inferred = pd.infer_freq(times)
             if inferred is not None:
                 return to_offset(inferred)
-        diffs = np.diff(times.asi8)
+        diffs = np.diff(times.as_unit("ns").asi8)
     step = int(diffs.min())
     if step <= 0 or np.any(diffs % step):
         return None
-    return step if isinstance(times, np.ndarray) else to_offset(pd.Timedelta(step, unit="ns"))
+    if isinstance(times, np.ndarray):
+        return step
+    days, remainder = divmod(step, _NANOSECONDS_PER_DAY)
+    # Whole days as a day offset ('D'), as pandas 2 and 3 both name it; shorter steps as ticks.
+    return to_offset(f"{days}D") if days and not remainder else to_offset(pd.Timedelta(step, unit="ns"))

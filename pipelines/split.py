@@ -76,7 +76,7 @@ def time_split(
         raise ValidationError("Expected at least one row, found an empty frame.")
 
     times = parse_time_column(df, id_col, time_col)
-    time_values = times if isinstance(times, np.ndarray) else times.asi8
+    time_values = times if isinstance(times, np.ndarray) else times.as_unit("ns").asi8
     codes = pd.factorize(df[id_col], sort=True)[0]
     order = np.lexsort((time_values, codes))
     frame = df.take(order).reset_index(drop=True)

@@ -291,7 +291,7 @@ def _parse_object_times(frame: pd.DataFrame, id_col: str, time_col: str) -> pd.D
 
 def _time_values(times: pd.DatetimeIndex | np.ndarray) -> np.ndarray:
     """Times as int64 (UTC nanoseconds for datetimes), for ordering and arithmetic."""
-    return times if isinstance(times, np.ndarray) else times.asi8
+    return times if isinstance(times, np.ndarray) else times.as_unit("ns").asi8
 
 
 def _sorted_copy(frame: pd.DataFrame, id_col: str, time_col: str, times, copy: bool):

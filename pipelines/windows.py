@@ -525,7 +525,7 @@ class SeriesWindows(BaseEstimator):
         """Times of horizon steps (one array per step, one entry per series) in series-major order."""
         if self.time_kind_ == "integer":
             return np.stack(steps, axis=1).ravel()
-        nanoseconds = np.stack([step.asi8 for step in steps], axis=1).ravel()
+        nanoseconds = np.stack([step.as_unit("ns").asi8 for step in steps], axis=1).ravel()
         flat = pd.DatetimeIndex(nanoseconds.view("datetime64[ns]"))
         return flat if self.timezone_ is None else flat.tz_localize("UTC").tz_convert(self.timezone_)
 
