@@ -60,6 +60,8 @@ References:
       https://doi.org/10.1109/IJCNN.2000.861302)
     - [Greff et al., 2017. LSTM: A Search Space Odyssey](
       https://arxiv.org/abs/1503.04069)
+    - [Tallec & Ollivier, 2018. Can Recurrent Neural Networks Warp Time?](
+      https://arxiv.org/abs/1804.11188) (`chrono_timescale`)
 """
 
 _ARGUMENTS = """
@@ -85,6 +87,15 @@ _ARGUMENTS = """
         `"glorot_uniform"`).
     unit_forget_bias: If `True` (default), the forget-gate bias starts at 1
         (Jozefowicz et al. 2015); no effect without forget-gate weights.
+    chrono_timescale: If set to the longest time lag `T` the cell should
+        bridge, the forget-gate bias starts at `log(u)` with `u` uniform in
+        `[1, T - 1]` and the input-gate bias at `-log(u)` ("chrono
+        initialization", Tallec & Ollivier 2018, "Can recurrent neural
+        networks warp time?"), so that at initialisation memories decay over
+        1 to `T` steps instead of the ~3 steps of `f_t = sigmoid(1)`.
+        Overrides `unit_forget_bias`. With `coupled=True` only the input
+        bias is set (`f_t = 1 - i_t` follows). Needs a forget gate. Default:
+        `None`.
     kernel_regularizer, recurrent_regularizer, bias_regularizer,
     peephole_regularizer: Regularizers of the weights (default `None`).
     kernel_constraint, recurrent_constraint, bias_constraint,
@@ -93,7 +104,7 @@ _ARGUMENTS = """
         sequence). Default: 0.
     recurrent_dropout: Float in [0, 1], fraction of `h_{t-1}` to drop (one
         mask per sequence, shared by the gates). Default: 0.
-    seed: Random seed for dropout."""
+    seed: Random seed for dropout and the chrono initialization."""
 
 
 def _check_flags(
@@ -102,7 +113,20 @@ def _check_flags(
     coupled: bool,
     input_gate: bool,
     output_gate: bool,
+    chrono_timescale: int | None = None,
 ) -> None:
+    if chrono_timescale is not None:
+        if not forget_gate:
+            raise ValueError(
+                "chrono_timescale sets the forget-gate bias, but "
+                "forget_gate=False removes the forget gate (the 1997 cell "
+                "never forgets); expected forget_gate=True."
+            )
+        if isinstance(chrono_timescale, bool) or not isinstance(chrono_timescale, int) or chrono_timescale < 3:
+            raise ValueError(
+                "chrono_timescale must be an integer time lag of at least 3 "
+                f"(u is drawn from [1, T - 1]); got {chrono_timescale!r}."
+            )
     if coupled and not forget_gate:
         raise ValueError(
             "coupled=True defines the forget gate as f_t = 1 - i_t, but "
@@ -166,6 +190,7 @@ Example:
         bias_initializer: Any = "zeros",
         peephole_initializer: Any = "glorot_uniform",
         unit_forget_bias: bool = True,
+        chrono_timescale: int | None = None,
         kernel_regularizer: Any = None,
         recurrent_regularizer: Any = None,
         bias_regularizer: Any = None,
@@ -183,7 +208,7 @@ Example:
             raise ValueError(
                 f"`units` must be a positive integer; got {units!r}."
             )
-        _check_flags(forget_gate, peepholes, coupled, input_gate, output_gate)
+        _check_flags(forget_gate, peepholes, coupled, input_gate, output_gate, chrono_timescale)
         super().__init__(
             dropout=dropout,
             recurrent_dropout=recurrent_dropout,
@@ -205,6 +230,7 @@ Example:
         self.bias_initializer = initializers.get(bias_initializer)
         self.peephole_initializer = initializers.get(peephole_initializer)
         self.unit_forget_bias = unit_forget_bias
+        self.chrono_timescale = chrono_timescale
         self.kernel_regularizer = regularizers.get(kernel_regularizer)
         self.recurrent_regularizer = regularizers.get(recurrent_regularizer)
         self.bias_regularizer = regularizers.get(bias_regularizer)
@@ -273,6 +299,8 @@ Example:
         )
 
     def _bias_initializer(self):
+        if self.chrono_timescale is not None:
+            return self._chrono_bias_initializer()
         if not (self.unit_forget_bias and "f" in self.blocks):
             return self.bias_initializer
         units, blocks = self.units, self.blocks
@@ -285,6 +313,20 @@ Example:
                 for block in blocks
             ]
             return ops.concatenate(parts)
+
+        return initializer
+
+    def _chrono_bias_initializer(self):
+        """b_f = log(u), b_i = -log(u), u ~ U[1, T - 1]; other blocks use `bias_initializer`."""
+        units, blocks = self.units, self.blocks
+        uniform = initializers.RandomUniform(1.0, float(self.chrono_timescale - 1), seed=self.seed)
+
+        def initializer(_, dtype=None, **kwargs):
+            log_timescales = ops.log(uniform((units,), dtype=dtype))
+            chrono = {"f": log_timescales, "i": -log_timescales}
+            return ops.concatenate(
+                [chrono[block] if block in chrono else self.bias_initializer((units,), dtype=dtype) for block in blocks]
+            )
 
         return initializer
 
@@ -341,6 +383,7 @@ Example:
             ),
             "use_bias": self.use_bias,
             "unit_forget_bias": self.unit_forget_bias,
+            "chrono_timescale": self.chrono_timescale,
         }
         for kind in ("kernel", "recurrent", "bias", "peephole"):
             config[f"{kind}_initializer"] = initializers.serialize(

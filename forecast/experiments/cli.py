@@ -55,6 +55,9 @@ def experiment_command(
     target_accuracy: Annotated[
         float, typer.Option(help="Accuracy (fraction within tolerance) that solves the problem.")
     ] = _DEFAULTS.target_accuracy,
+    chrono: Annotated[
+        bool, typer.Option("--chrono/--no-chrono", help="Chrono-initialise forget-gate LSTM cells (Tallec & Ollivier 2018).")
+    ] = _DEFAULTS.chrono,
     tracking: Annotated[bool, typer.Option("--tracking/--no-tracking", help="Log the run to MLflow.")] = True,
     tracking_experiment: Annotated[
         str, typer.Option(help="MLflow experiment name.")
@@ -77,6 +80,7 @@ def experiment_command(
             validation_size=validation_size,
             check_every=check_every,
             target_accuracy=target_accuracy,
+            chrono=chrono,
         )
         result = run_experiment(
             config, tracking=tracking, tracking_experiment=tracking_experiment, progress=_echo_checkpoint

@@ -62,6 +62,11 @@ class Problem:
     output_units: int
     paper_sequences: int | None
 
+    @property
+    def longest_length(self) -> int:
+        """The longest sequence the generator draws: `T + T // 10`, or 110 for temporal order."""
+        return generators.TEMPORAL_ORDER_LENGTHS[1] if self.length is None else self.length + self.length // 10
+
 
 def available_problems() -> tuple[str, ...]:
     """Names accepted by `get_problem`."""

@@ -47,6 +47,8 @@ from layers.gradient_flow import gradient_flow, plot_gradient_flow
 
 DEFAULT_TRACKING_EXPERIMENT = "lstm-1997-experiments"
 GRADIENT_FLOW_SEQUENCES = 64
+CHRONO_CELLS = ("lstm", "peephole_lstm", "cifg_lstm")
+"""Cells with a forget gate that `ExperimentConfig.chrono` initialises."""
 _PREDICTION_BATCH_SIZE = 512
 
 
@@ -75,6 +77,11 @@ class ExperimentConfig:
         check_every: training sequences between validation checks.
         target_accuracy: validation (to stop) and test (to count as solved)
             accuracy that solves the problem.
+        chrono: start the forget-gate LSTM cells (`lstm`, `peephole_lstm`,
+            `cifg_lstm`) with chrono initialization at the longest sequence
+            length (`LSTMCell(chrono_timescale=...)`, Tallec & Ollivier
+            2018), so their memories start out lasting 1 to T steps; without
+            it they start with f_t near sigmoid(1) and stay on the plateau.
     """
 
     problem: str = "adding"
@@ -91,6 +98,7 @@ class ExperimentConfig:
     validation_size: int = 2000
     check_every: int = 10_000
     target_accuracy: float = 0.95
+    chrono: bool = True
 
     def __post_init__(self) -> None:
         for name in ("budget", "batch_size", "units", "test_size", "validation_size", "check_every"):
@@ -180,7 +188,7 @@ class ExperimentResult:
         }
 
 
-def build_model(problem: Problem, cell: str, units: int) -> keras.Model:
+def build_model(problem: Problem, cell: str, units: int, chrono: bool = False) -> keras.Model:
     """Recurrent layer `cell` with `units` units, then sigmoid output units.
 
     ```
@@ -189,11 +197,13 @@ def build_model(problem: Problem, cell: str, units: int) -> keras.Model:
     ```
 
     The model takes a dict with `"sequences"` `(batch, time, features)` and
-    `"mask"` `(batch, time)` booleans.
+    `"mask"` `(batch, time)` booleans. With `chrono`, a forget-gate LSTM cell
+    gets `chrono_timescale=problem.longest_length`.
     """
     sequences = keras.Input((None, problem.input_features), name="sequences")
     mask = keras.Input((None,), dtype="bool", name="mask")
-    hidden = registry.get(cell, units)(sequences, mask=mask)
+    options = {"chrono_timescale": problem.longest_length} if chrono and cell in CHRONO_CELLS else {}
+    hidden = registry.get(cell, units, **options)(sequences, mask=mask)
     outputs = keras.layers.Dense(problem.output_units, activation="sigmoid", name="readout")(hidden)
     return keras.Model({"sequences": sequences, "mask": mask}, outputs, name=f"{problem.name}_{cell}")
 
@@ -226,7 +236,7 @@ def run_experiment(
     validation = problem.generate(config.validation_size, validation_rng)
     test = problem.generate(config.test_size, test_rng)
     keras.utils.set_random_seed(config.seed)
-    model = build_model(problem, config.cell, config.units)
+    model = build_model(problem, config.cell, config.units, chrono=config.chrono)
     model.compile(
         optimizer=keras.optimizers.Adam(config.learning_rate, clipnorm=config.clipnorm),
         loss="mean_squared_error",

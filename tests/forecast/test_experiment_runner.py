@@ -131,3 +131,20 @@ def test_cli_rejects_an_unknown_problem_with_the_valid_names():
     outcome = CliRunner().invoke(cli_app(), ["experiment", "adder", "--no-tracking"])
     assert outcome.exit_code == 2
     assert "unknown problem 'adder'" in outcome.output and "temporal-order" in outcome.output
+
+
+@pytest.mark.parametrize("cell", ["lstm", "peephole_lstm", "cifg_lstm"])
+def test_chrono_initializes_forget_gate_cells_at_the_longest_sequence(cell):
+    problem = get_problem("adding", length=100)
+    assert problem.longest_length == 110
+    assert get_problem("temporal-order").longest_length == 110
+    recurrent = build_model(problem, cell, 8, chrono=True).get_layer(index=2)
+    assert recurrent.cell.chrono_timescale == 110
+    plain = build_model(problem, cell, 8).get_layer(index=2)
+    assert plain.cell.chrono_timescale is None
+
+
+def test_chrono_leaves_cells_without_a_forget_gate_alone():
+    problem = get_problem("adding", length=100)
+    recurrent = build_model(problem, "lstm1997", 8, chrono=True).get_layer(index=2)
+    assert recurrent.cell.chrono_timescale is None and not recurrent.cell.forget_gate

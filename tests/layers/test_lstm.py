@@ -422,3 +422,29 @@ def test_impossible_flag_combinations_raise(flags, message):
         LSTMCell(**arguments)
     with pytest.raises(ValueError, match=message):
         LSTM(**arguments)
+
+
+@pytest.mark.parametrize("flags", [{}, {"peepholes": True}, {"coupled": True}, {"output_gate": False}])
+def test_chrono_initialization_sets_log_uniform_forget_and_opposite_input_biases(flags):
+    timescale, units = 100, 64
+    layer = LSTM(units, chrono_timescale=timescale, seed=3, **flags)
+    layer(np.zeros((1, 2, 3), dtype="float32"))
+    blocks = layer.cell.blocks
+    bias = dict(zip(blocks, np.split(np.asarray(layer.cell.bias), len(blocks))))
+    # f_t = sigmoid(b_f) = u / (1 + u): a memory time scale u between 1 and T - 1.
+    forget = bias["f"] if "f" in bias else -bias["i"]
+    u = np.exp(forget)
+    assert np.all(u >= 1.0 - 1e-5) and np.all(u <= timescale - 1 + 1e-3)
+    assert u.std() > 5.0  # spread over the range, not a constant
+    np.testing.assert_allclose(bias["i"], -forget, atol=1e-6)
+    for block in set(blocks) - {"i", "f"}:
+        np.testing.assert_array_equal(bias[block], 0.0)
+    restored = LSTM.from_config(layer.get_config())
+    assert restored.cell.chrono_timescale == timescale
+
+
+def test_chrono_initialization_needs_a_forget_gate_and_a_real_lag():
+    with pytest.raises(ValueError, match="forget_gate=False"):
+        LSTMCell(4, forget_gate=False, chrono_timescale=100)
+    with pytest.raises(ValueError, match="at least 3"):
+        LSTMCell(4, chrono_timescale=2)
