@@ -93,7 +93,7 @@ def run_job(spec: JobSpec, as_of: str | pd.Timestamp | None = None) -> JobResult
         with tracking_run(True, spec.tracking.experiment, f"{spec.name}@{as_of.isoformat()}", on_error) as tracker:
             tracker.set_tags({"job": spec.name, "as_of": as_of.isoformat()})
             tracker.log_params({**redacted_spec(spec), "as_of": as_of.isoformat()})
-            result = _run(spec, as_of, started, tracker)
+            result = _run(spec, as_of, started)
             tracker.log_params({"model_version": result.model_version or "", "resolved_model_uri": result.model_uri})
             tracker.log_metrics(
                 {"rows_read": result.rows_read, "rows_written": result.rows_written, "duration_s": result.duration_s}
@@ -106,7 +106,7 @@ def run_job(spec: JobSpec, as_of: str | pd.Timestamp | None = None) -> JobResult
         raise JobFailed(f"job {spec.name} (as_of {as_of.isoformat()}) failed: {error}") from error
 
 
-def _run(spec: JobSpec, as_of: pd.Timestamp, started: float, tracker) -> JobResult:
+def _run(spec: JobSpec, as_of: pd.Timestamp, started: float) -> JobResult:
     data = read_source(spec.data)
     model: ResolvedModel = resolve_model(spec.model.uri)
     retrained = retrain_due(spec, model, data)
