@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import re
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pandas as pd
@@ -99,7 +99,7 @@ def run_job(spec: JobSpec, as_of: str | pd.Timestamp | None = None) -> JobResult
                 {"rows_read": result.rows_read, "rows_written": result.rows_written, "duration_s": result.duration_s}
             )
             tracker.set_tags({"status": "success"})
-            return JobResult(**{**asdict(result), "run_id": tracker.run_id})
+            return replace(result, run_id=tracker.run_id)
     except JobFailed:
         raise
     except Exception as error:
