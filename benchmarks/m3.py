@@ -97,7 +97,8 @@ def statistical_models(train: pd.DataFrame, test: pd.DataFrame) -> dict[str, dic
 
 
 def latency_report(model: Forecaster, train: pd.DataFrame, repeats: int) -> str:
-    """p50/p90 milliseconds of `predict` for one series, and of the network call alone, after save/load."""
+    """p50/p90 milliseconds of `predict` for one series after save/load, of the network call alone,
+    and of Keras's own `Model.predict` and `Model.predict_on_batch` on the same inputs (the competitors)."""
     with tempfile.TemporaryDirectory() as directory:
         loaded = Forecaster.load(model.save(Path(directory) / "model"))
     first = train["unique_id"].iloc[0]
@@ -105,10 +106,15 @@ def latency_report(model: Forecaster, train: pd.DataFrame, repeats: int) -> str:
     inputs = loaded.pipeline_.predict_windows(history).as_inputs()
     full = _timings(lambda: loaded.predict(history), repeats)
     network = _timings(lambda: loaded._call_network(inputs), repeats)
+    keras_predict = _timings(lambda: loaded.model_.predict(inputs, verbose=0), repeats)
+    keras_batch = _timings(lambda: loaded.model_.predict_on_batch(inputs), repeats)
     return (
         f"predict latency, one series after load ({repeats} calls): "
         f"Forecaster.predict p50 {full[0]:.2f} ms, p90 {full[1]:.2f} ms; "
-        f"network call p50 {network[0]:.2f} ms, p90 {network[1]:.2f} ms"
+        f"network call p50 {network[0]:.2f} ms, p90 {network[1]:.2f} ms; "
+        f"Keras Model.predict p50 {keras_predict[0]:.2f} ms, Model.predict_on_batch p50 {keras_batch[0]:.2f} ms; "
+        f"p50 ratios: network call / predict_on_batch {network[0] / keras_batch[0]:.2f}, "
+        f"Forecaster.predict / Model.predict {full[0] / keras_predict[0]:.3f}"
     )
 
 

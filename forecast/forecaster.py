@@ -34,12 +34,13 @@ from mlflow.models.model import ModelInfo
 
 from forecast.backtesting import Backtest
 from forecast.base import ID, TARGET, TIME, BaseForecaster
+from forecast.inference import CompiledPredictor
 from forecast.losses import PinballLoss
 from forecast.metrics import OVERALL, mae, quantile_column, smape
 from forecast.network import build_network
 from forecast.tracking import EpochMetricsCallback, Tracker, tracking_run
 from layers.registry import available
-from pipelines.frequency import frequency_to_json, is_fixed_step, parse_frequency, shift_times, step_size
+from pipelines.frequency import frequency_to_json, parse_frequency
 from pipelines.validation import to_long_format
 from pipelines.windows import SeriesWindows, Windows
 
@@ -340,7 +341,7 @@ class Forecaster(BaseForecaster):
                 )
             self._check_columns(future_df, "future_df", time_varying_only=True)
         # The pipeline validates the frame once (grid, types, finite values, at least `lookback` rows).
-        return self._forecast_frame(self.pipeline_.predict_windows(data, future_df)).drop(columns="cutoff")
+        return self._forecast_frame(self.pipeline_.predict_windows(data, future_df))
 
     def _predict_cutoffs(self, df: pd.DataFrame, cutoffs: pd.DataFrame) -> pd.DataFrame:
         """Forecasts from every origin in `cutoffs`, from windows cut once out of `df`.
@@ -359,17 +360,15 @@ class Forecaster(BaseForecaster):
                 f"series {bad[ID]!r} has no complete window with origin {bad['cutoff']}: a forecast origin needs "
                 f"lookback={self.lookback} observations up to it and horizon={self.horizon} after it"
             )
-        return self._forecast_frame(windows.select(wanted["window"].to_numpy(np.int64)))
+        windows = windows.select(wanted["window"].to_numpy(np.int64))
+        forecasts = self._forecast_frame(windows)
+        forecasts.insert(2, "cutoff", pd.Index(windows.index[TIME]).repeat(self.horizon))
+        return forecasts
 
     def _forecast_frame(self, windows: Windows) -> pd.DataFrame:
-        """Long frame `unique_id, ds, cutoff, y_hat[, y_hat_qXX]`: one row per window and step, in window order."""
+        """Long frame `unique_id, ds, y_hat[, y_hat_qXX]`: one row per window and step, in window order."""
         outputs = windows.inverse_target(self._predict_scaled(windows))
-        origins = windows.index
-        columns = {
-            ID: np.repeat(origins[ID].to_numpy(), self.horizon),
-            TIME: forecast_timestamps(origins[TIME], self.freq_, self.horizon),
-            "cutoff": pd.Index(origins[TIME]).repeat(self.horizon),
-        }
+        columns = {ID: np.repeat(windows.index[ID].to_numpy(), self.horizon), TIME: windows.forecast_times}
         if self.output_quantiles_ is None:
             columns["y_hat"] = outputs.reshape(-1)
         else:
@@ -411,9 +410,11 @@ class Forecaster(BaseForecaster):
         return np.stack(steps, axis=1)
 
     def _call_network(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
-        # predict_on_batch runs the compiled predict step once, without the
-        # per-call data pipeline and callbacks of Model.predict.
-        return np.asarray(self.model_.predict_on_batch(inputs))
+        # One XLA-compiled function per trained model, built on first use (see forecast.inference).
+        predictor = getattr(self, "_predictor", None)
+        if predictor is None or predictor.model is not self.model_:
+            predictor = self._predictor = CompiledPredictor(self.model_)
+        return predictor(inputs)
 
     # ------------------------------------------------------------- backtest
 
@@ -577,7 +578,7 @@ class Forecaster(BaseForecaster):
             scored = forecasts.merge(data[[ID, TIME, TARGET]], on=[ID, TIME], how="left")
             final["val_mae"] = mae(scored[TARGET], scored["y_hat"])
             final["val_smape"] = smape(scored[TARGET], scored["y_hat"])
-            figure = plot_forecasts(data, forecasts.drop(columns="cutoff"), actual_df=data)
+            figure = plot_forecasts(data, forecasts, actual_df=data)
             tracker.log_figure(figure, "forecast_vs_actual.png")
         tracker.log_metrics(final)
         tracker.log_figure(plot_learning_curve(self.history_), "learning_curve.png")
@@ -690,32 +691,6 @@ def _check_recursive_features(windows: Windows) -> None:
             "strategy='recursive' needs the past features to be the target followed by the future features "
             f"{future_names}; found past features {list(windows.past_feature_names)}"
         )
-
-
-def forecast_timestamps(origins: pd.Series, freq, horizon: int) -> pd.Index:
-    """The `horizon` timestamps after each origin, flattened origin-major (`n * horizon` values).
-
-    Integer and fixed-length steps (`Tick` offsets) are one broadcast
-    addition; calendar offsets (months, ...) shift each distinct origin once
-    per step, so many series that end together cost one shift per step.
-    """
-    origins = pd.Index(origins)
-    steps = np.arange(1, horizon + 1)
-    if isinstance(freq, int):
-        return pd.Index((origins.to_numpy()[:, None] + freq * steps).ravel())
-    origins = pd.DatetimeIndex(origins)
-    if is_fixed_step(freq):
-        # Tick offsets are absolute durations, so the arithmetic is done in UTC nanoseconds.
-        nanoseconds = (origins.as_unit("ns").asi8[:, None] + step_size(freq) * steps).ravel()
-        times = pd.DatetimeIndex(nanoseconds.view("datetime64[ns]"))
-        return times if origins.tz is None else times.tz_localize("UTC").tz_convert(origins.tz)
-    distinct = origins.unique()
-    shifted, times = [], distinct
-    for _ in steps:
-        times = shift_times(times, freq)
-        shifted.append(pd.Index(times))
-    stacked = shifted[0].append(shifted[1:])
-    return stacked.take((np.arange(horizon)[None, :] * len(distinct) + distinct.get_indexer(origins)[:, None]).ravel())
 
 
 def _backtest_run_name(run_name: str | None) -> str:

@@ -80,6 +80,31 @@ def future_timestamps(last, n: int, freq: Frequency) -> pd.DatetimeIndex | np.nd
     return pd.date_range(start=pd.Timestamp(last) + freq, periods=n, freq=freq)
 
 
+def horizon_timestamps(origins, freq: Frequency, horizon: int) -> pd.DatetimeIndex | np.ndarray:
+    """The ``horizon`` timestamps after each origin, origin-major (``len(origins) * horizon`` values).
+
+    Integer and fixed-length steps are one broadcast addition (datetimes in UTC
+    nanoseconds, time zone kept); calendar offsets (months, ...) shift each
+    distinct origin once per step, so many series that end together cost one
+    shift per step.
+    """
+    steps = np.arange(1, horizon + 1)
+    if isinstance(freq, int):
+        return (np.asarray(origins, dtype=np.int64)[:, None] + freq * steps).ravel()
+    origins = pd.DatetimeIndex(origins)
+    if is_fixed_step(freq):
+        nanoseconds = origins.as_unit("ns").asi8[:, None] + step_size(freq) * steps
+    else:
+        distinct = origins.unique()
+        shifted, times = [], distinct
+        for _ in steps:
+            times = shift_times(times, freq)
+            shifted.append(times.as_unit("ns").asi8)
+        nanoseconds = np.stack(shifted, axis=1)[distinct.get_indexer(origins)]
+    times = pd.DatetimeIndex(nanoseconds.ravel().view("datetime64[ns]"))
+    return times if origins.tz is None else times.tz_localize("UTC").tz_convert(origins.tz)
+
+
 def grid_between(first, last, freq: Frequency) -> pd.DatetimeIndex | np.ndarray:
     """Every grid timestamp from ``first`` to ``last`` (both included) at ``freq``."""
     if isinstance(freq, int):

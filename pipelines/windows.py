@@ -34,7 +34,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from sklearn.base import BaseEstimator
 
 from pipelines.calendar import CALENDAR_FIELDS, calendar_feature_names, calendar_features, calendar_fields_for
-from pipelines.frequency import Frequency, frequency_to_json, future_timestamps, parse_frequency, shift_times
+from pipelines.frequency import Frequency, frequency_to_json, future_timestamps, horizon_timestamps, parse_frequency
 from pipelines.scaling import TargetScaler, last_value_scale
 from pipelines.validation import CheckedFrame, ValidationError, check_frame, parse_time_column, shown
 
@@ -131,6 +131,12 @@ class Windows:
     def index(self) -> pd.DataFrame:
         origins = self._times[self._starts + self.lookback - 1]
         return pd.DataFrame({self.id_col: self._series_ids[self._series_index], ORIGIN_COLUMN: origins})
+
+    @property
+    def forecast_times(self) -> pd.DatetimeIndex | np.ndarray:
+        """The ``horizon`` timestamps after each window's origin, window-major (``n * horizon`` values)."""
+        rows = (self._starts[:, None] + self.lookback + np.arange(self.horizon)).ravel()
+        return self._times[rows]
 
     @property
     def offset(self) -> np.ndarray:
@@ -323,7 +329,18 @@ class SeriesWindows(BaseEstimator):
         first_window = np.concatenate([[0], np.cumsum(counts)[:-1]])
         position_in_series = np.arange(series_index.size, dtype=np.int64) - np.repeat(first_window, counts)
         starts = np.repeat(checked.series_starts[:-1], counts) + position_in_series * self.stride
-        return self._windows(checked.frame, checked.series_starts, checked.series_ids, starts, series_index, True)
+        frame = checked.frame
+        return self._windows(
+            target=frame[self.target_col].to_numpy(dtype=np.float64),
+            covariates=self._covariate_matrix(frame),
+            times=self._times(frame),
+            series_starts=checked.series_starts,
+            series_ids=checked.series_ids,
+            starts=starts,
+            series_index=series_index,
+            has_target=True,
+            source=checked,
+        )
 
     def fit_transform(self, df: pd.DataFrame | pd.Series) -> Windows:
         """``fit(df)`` then ``transform(df)``."""
@@ -339,25 +356,33 @@ class SeriesWindows(BaseEstimator):
         self._check_fitted()
         checked = self._check(df, min_length=self.lookback, freq=self.freq_)
         frame, series_starts, series_ids = checked.frame, checked.series_starts, checked.series_ids
-        history_rows = (series_starts[1:, None] - self.lookback + np.arange(self.lookback)).ravel()
-        history = frame.iloc[history_rows].reset_index(drop=True)
-        origins = frame[self.time_col].iloc[series_starts[1:] - 1]
-        future = self._future_rows(series_ids, origins, future_df)
-        rows = pd.concat([history, future], ignore_index=True)
-        segment = self.lookback + self.horizon
-        n_series = series_ids.size
-        order = np.concatenate(
-            [
-                (np.arange(n_series)[:, None] * self.lookback + np.arange(self.lookback)),
-                (len(history) + np.arange(n_series)[:, None] * self.horizon + np.arange(self.horizon)),
-            ],
-            axis=1,
-        ).ravel()
-        rows = rows.take(order).reset_index(drop=True)
-        segment_starts = np.arange(n_series + 1, dtype=np.int64) * segment
-        starts = segment_starts[:-1]
-        series_index = np.arange(n_series, dtype=np.int32)
-        return self._windows(rows, segment_starts, series_ids, starts, series_index, False)
+        n_series, lookback, horizon = series_ids.size, self.lookback, self.horizon
+        # Each series becomes one segment of rows: its last `lookback` rows, then `horizon` future rows
+        # whose target (and past covariates) are missing.
+        history_rows = (series_starts[1:, None] - lookback + np.arange(lookback)).ravel()
+        times = self._times(frame)
+        future_times = horizon_timestamps(times[series_starts[1:] - 1], self.freq_, horizon)
+        target = np.full((n_series, lookback + horizon), np.nan)
+        target[:, :lookback] = frame[self.target_col].to_numpy(dtype=np.float64)[history_rows].reshape(n_series, lookback)
+        history_covariates = self._covariate_matrix(frame)[history_rows]
+        n_covariates = history_covariates.shape[1]
+        covariates = np.full((n_series, lookback + horizon, n_covariates), np.nan, dtype=self.dtype)
+        covariates[:, :lookback] = history_covariates.reshape(n_series, lookback, n_covariates)
+        if self.future_covariates:
+            known = self._future_covariates(series_ids, future_times, future_df)
+            covariates[:, lookback:, len(self.past_covariates) :] = known.reshape(n_series, horizon, len(self.future_covariates))
+        segment_starts = np.arange(n_series + 1, dtype=np.int64) * (lookback + horizon)
+        return self._windows(
+            target=target.ravel(),
+            covariates=covariates.reshape(n_series * (lookback + horizon), n_covariates),
+            times=_segment_times(times[history_rows], future_times, n_series),
+            series_starts=segment_starts,
+            series_ids=series_ids,
+            starts=segment_starts[:-1],
+            series_index=np.arange(n_series, dtype=np.int32),
+            has_target=False,
+            source=checked,
+        )
 
     def future_timestamps(self, last_ds, n: int):
         """The ``n`` timestamps after ``last_ds`` at the learned frequency ``freq_``."""
@@ -487,19 +512,8 @@ class SeriesWindows(BaseEstimator):
             raise ValidationError(f"Calendar features {list(fields)} need datetime times in {self.time_col!r}; found integers.")
         return fields
 
-    def _future_rows(self, series_ids: np.ndarray, origins: pd.Series, future_df: pd.DataFrame | None) -> pd.DataFrame:
-        """One row per series and horizon step: id, timestamp and the future covariates (target missing)."""
-        times = origins.to_numpy() if self.time_kind_ == "integer" else pd.DatetimeIndex(origins)
-        steps = []
-        for _ in range(self.horizon):
-            times = shift_times(times, self.freq_)
-            steps.append(times)
-        keys = pd.DataFrame({self.id_col: np.repeat(series_ids, self.horizon), self.time_col: self._interleave(steps)})
-        keys[self.target_col] = np.nan
-        for column in self.past_covariates:
-            keys[column] = np.nan
-        if not self.future_covariates:
-            return keys
+    def _future_covariates(self, series_ids: np.ndarray, future_times, future_df: pd.DataFrame | None) -> np.ndarray:
+        """``(n_series * horizon, n_future_covariates)``: the future covariates at ``future_times`` (series-major)."""
         if future_df is None:
             raise ValidationError(
                 f"Future covariates {list(self.future_covariates)} need values for the {self.horizon} steps after "
@@ -508,10 +522,15 @@ class SeriesWindows(BaseEstimator):
         missing_columns = [c for c in [self.id_col, self.time_col, *self.future_covariates] if c not in future_df.columns]
         if missing_columns:
             raise ValidationError(f"future_df is missing columns {missing_columns}; it has {list(future_df.columns)}.")
+        for column in self.future_covariates:
+            if not pd.api.types.is_numeric_dtype(future_df[column].dtype) or pd.api.types.is_bool_dtype(future_df[column].dtype):
+                raise ValidationError(f"future_df column {column!r} must be numeric, found dtype {future_df[column].dtype}.")
+        keys = pd.DataFrame({self.id_col: np.repeat(series_ids, self.horizon), self.time_col: future_times})
         known = future_df[[self.id_col, self.time_col, *self.future_covariates]].copy()
         known[self.time_col] = parse_time_column(known, self.id_col, self.time_col)
         merged = keys.merge(known, on=[self.id_col, self.time_col], how="left", validate="one_to_one")
-        absent = merged[list(self.future_covariates)].isna().any(axis=1).to_numpy()
+        values = merged[list(self.future_covariates)].to_numpy(dtype=np.float64)
+        absent = ~np.isfinite(values).all(axis=1)
         if absent.any():
             row = int(np.flatnonzero(absent)[0])
             raise ValidationError(
@@ -519,38 +538,47 @@ class SeriesWindows(BaseEstimator):
                 f"{shown(merged[self.id_col].iloc[row])} at {self.time_col}={merged[self.time_col].iloc[row]}; "
                 f"{int(absent.sum())} of the {len(merged)} needed rows are missing."
             )
-        return merged
+        return values.astype(self.dtype)
 
-    def _interleave(self, steps: list) -> pd.DatetimeIndex | np.ndarray:
-        """Times of horizon steps (one array per step, one entry per series) in series-major order."""
-        if self.time_kind_ == "integer":
-            return np.stack(steps, axis=1).ravel()
-        nanoseconds = np.stack([step.as_unit("ns").asi8 for step in steps], axis=1).ravel()
-        flat = pd.DatetimeIndex(nanoseconds.view("datetime64[ns]"))
-        return flat if self.timezone_ is None else flat.tz_localize("UTC").tz_convert(self.timezone_)
+    def _times(self, frame: pd.DataFrame) -> pd.DatetimeIndex | np.ndarray:
+        column = frame[self.time_col]
+        return column.to_numpy() if self.time_kind_ == "integer" else pd.DatetimeIndex(column)
 
-    def _windows(self, frame, series_starts, series_ids, starts, series_index, has_target) -> Windows:
+    def _covariate_matrix(self, frame: pd.DataFrame) -> np.ndarray:
+        """``(n_rows, n_covariates)``: the past then the future covariates, as ``dtype``."""
+        names = [*self.past_covariates, *self.future_covariates]
+        matrix = np.empty((len(frame), len(names)), dtype=self.dtype)
+        for position, column in enumerate(names):
+            matrix[:, position] = frame[column].to_numpy(dtype=self.dtype)
+        return matrix
+
+    def _windows(
+        self, *, target, covariates, times, series_starts, series_ids, starts, series_index, has_target, source: CheckedFrame
+    ) -> Windows:
+        """Windows over rows given column-wise: unscaled ``target`` (float64), ``covariates`` and ``times``.
+
+        ``source`` is the validated frame the rows come from; static covariates are read from it.
+        """
         offset, scale = self.target_scaler_.series_parameters(series_ids)
+        static_table = self._static_table(source.frame, source.series_starts, source.series_ids)
         lengths = np.diff(series_starts)
-        target = frame[self.target_col].to_numpy(dtype=np.float64)
         scaled_target = (target - np.repeat(offset, lengths)) / np.repeat(scale, lengths)
         columns = [scaled_target.astype(self.dtype)[:, None]]
-        for column in [*self.past_covariates, *self.future_covariates]:
-            columns.append(frame[column].to_numpy(dtype=self.dtype)[:, None])
-        times = frame[self.time_col]
+        if covariates.shape[1]:
+            columns.append(covariates)
         if self.calendar_fields_:
             columns.append(calendar_features(pd.DatetimeIndex(times), self.calendar_fields_, dtype=self.dtype))
         values = np.concatenate(columns, axis=1) if len(columns) > 1 else columns[0]
         values = np.ascontiguousarray(values, dtype=self.dtype)
         return Windows(
             values=values,
-            times=times.to_numpy() if self.time_kind_ == "integer" else pd.DatetimeIndex(times),
+            times=times,
             starts=np.asarray(starts, dtype=np.int64),
             series_index=np.asarray(series_index),
             series_ids=np.asarray(series_ids),
             series_offset=offset,
             series_scale=scale,
-            static_table=self._static_table(frame, series_starts, series_ids),
+            static_table=static_table,
             lookback=self.lookback,
             horizon=self.horizon,
             n_future_features=len(self.future_feature_names_),
@@ -591,3 +619,14 @@ def _vocabulary(values: pd.Series) -> list | None:
     if pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values.dtype):
         return None
     return sorted(pd.unique(values).tolist(), key=str)
+
+
+def _segment_times(history, future, n_series: int) -> pd.DatetimeIndex | np.ndarray:
+    """Per series, its ``lookback`` history times then its ``horizon`` future times (both given series-major)."""
+    if isinstance(history, np.ndarray):
+        return np.concatenate([history.reshape(n_series, -1), future.reshape(n_series, -1)], axis=1).ravel()
+    nanoseconds = np.concatenate(
+        [history.as_unit("ns").asi8.reshape(n_series, -1), future.as_unit("ns").asi8.reshape(n_series, -1)], axis=1
+    )
+    times = pd.DatetimeIndex(nanoseconds.ravel().view("datetime64[ns]"))
+    return times if history.tz is None else times.tz_localize("UTC").tz_convert(history.tz)

@@ -145,6 +145,22 @@ def test_predict_windows_with_future_covariates_and_calendar(long_frame):
         sw.predict_windows(long_frame, incomplete)
     with pytest.raises(ValidationError, match="pass them as future_df"):
         sw.predict_windows(long_frame)
+    with pytest.raises(ValidationError, match="future_df column 'promo' must be numeric, found dtype object"):
+        sw.predict_windows(long_frame, future_df.assign(promo="yes"))
+    infinite = future_df.assign(promo=np.where(future_df["unique_id"] == "s0", np.inf, 1.0))
+    with pytest.raises(ValidationError, match=r"for series 's0' at ds=.*4 of the 12 needed rows are missing"):
+        sw.predict_windows(long_frame, infinite)
+    assert windows.forecast_times.equals(pd.DatetimeIndex(np.concatenate([sw.future_timestamps(ds, 4) for ds in last])))
+
+
+def test_forecast_times_are_the_horizon_timestamps_after_each_origin(long_frame):
+    sw = SeriesWindows(lookback=6, horizon=4, stride=5).fit(long_frame)
+    windows = sw.transform(long_frame)
+    expected = np.concatenate([pd.date_range(origin, periods=5, freq="D")[1:] for origin in windows.index["ds"]])
+    np.testing.assert_array_equal(windows.forecast_times.to_numpy(), expected)
+    monthly = pd.DataFrame({"unique_id": "m", "ds": pd.date_range("2020-01-31", periods=12, freq="ME", tz="Europe/Paris"), "y": np.arange(12.0)})
+    query = SeriesWindows(lookback=3, horizon=3).fit(monthly).predict_windows(monthly)
+    assert query.forecast_times.equals(pd.DatetimeIndex(["2021-01-31", "2021-02-28", "2021-03-31"]).tz_localize("Europe/Paris"))
 
 
 def test_predict_windows_of_integer_series_without_covariates():

@@ -1,0 +1,77 @@
+"""Fast inference for a trained Keras model: one XLA-compiled function, a few batch shapes.
+
+`Model.predict` builds a data pipeline and runs callbacks on every call, and
+even `Model.predict_on_batch` dispatches through Keras's generic predict step
+(about 3 ms on a 2-core CPU for one series). `CompiledPredictor` calls the
+model through a `tf.function` compiled with XLA (`jit_compile=True`), which
+fuses the recurrent loop's small operations: one series takes well under a
+millisecond.
+
+XLA compiles once per input shape. To keep the number of shapes small, a
+batch of `n` rows is cut into chunks of at most `max_batch` rows and each
+chunk is zero-padded to the next power of two; the padded rows are dropped
+from the output. Rows do not interact at inference (no batch statistics), so
+padding does not change any real row's forecast.
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+DEFAULT_MAX_BATCH = 1024
+
+
+class CompiledPredictor:
+    """Calls `model(inputs, training=False)` through an XLA-compiled function.
+
+    Args:
+        model: a built functional Keras model whose inputs are named (the
+            names are the keys of the inputs dict).
+        max_batch: the most rows per compiled call; a power of two.
+
+    Example:
+        >>> predictor = CompiledPredictor(model)
+        >>> outputs = predictor({"past": past})     # NumPy in, NumPy out
+    """
+
+    def __init__(self, model: keras.Model, max_batch: int = DEFAULT_MAX_BATCH):
+        if max_batch < 1 or max_batch & (max_batch - 1):
+            raise ValueError(f"max_batch must be a power of two; got {max_batch}")
+        self.model = model
+        self.max_batch = max_batch
+        self._input_dtypes = {tensor.name: np.dtype(tensor.dtype) for tensor in model.inputs}
+        self._input_names = list(self._input_dtypes)
+        signature = {
+            tensor.name: tf.TensorSpec((None, *tensor.shape[1:]), tensor.dtype, name=tensor.name)
+            for tensor in model.inputs
+        }
+        self._function = tf.function(
+            lambda inputs: model(inputs, training=False), input_signature=[signature], jit_compile=True
+        )
+
+    def __call__(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
+        """The model's outputs for `inputs` (a dict of arrays with the same first dimension)."""
+        missing = [name for name in self._input_names if name not in inputs]
+        if missing:
+            raise ValueError(f"missing model inputs {missing}; the model takes {self._input_names}")
+        arrays = {name: np.asarray(inputs[name], dtype=dtype) for name, dtype in self._input_dtypes.items()}
+        rows = len(next(iter(arrays.values())))
+        if rows == 0:
+            raise ValueError("cannot predict an empty batch")
+        chunks = []
+        for start in range(0, rows, self.max_batch):
+            chunk = {name: array[start : start + self.max_batch] for name, array in arrays.items()}
+            chunks.append(self._call_padded(chunk))
+        return chunks[0] if len(chunks) == 1 else np.concatenate(chunks)
+
+    def _call_padded(self, chunk: dict[str, np.ndarray]) -> np.ndarray:
+        rows = len(next(iter(chunk.values())))
+        padded_rows = 1 << (rows - 1).bit_length()
+        if padded_rows != rows:
+            chunk = {
+                name: np.concatenate([array, np.zeros((padded_rows - rows, *array.shape[1:]), array.dtype)])
+                for name, array in chunk.items()
+            }
+        return self._function(chunk).numpy()[:rows]
