@@ -11,20 +11,17 @@ forecast experiment temporal-order --cell gru --no-tracking
 
 from __future__ import annotations
 
+from dataclasses import fields
+from types import SimpleNamespace
 from typing import Annotated, Optional
 
 import typer
 
+from forecast.experiments.config import DEFAULT_TRACKING_EXPERIMENT, Checkpoint, ExperimentConfig, ExperimentResult
 from forecast.experiments.problems import available_problems
-from forecast.experiments.runner import (
-    DEFAULT_TRACKING_EXPERIMENT,
-    Checkpoint,
-    ExperimentConfig,
-    ExperimentResult,
-    run_experiment,
-)
 
-_DEFAULTS = ExperimentConfig()
+# The field defaults, read without constructing a config (its validation loads Keras).
+_DEFAULTS = SimpleNamespace(**{field.name: field.default for field in fields(ExperimentConfig)})
 
 
 def experiment_command(
@@ -64,6 +61,8 @@ def experiment_command(
     ] = DEFAULT_TRACKING_EXPERIMENT,
 ) -> None:
     """Train a recurrent network on a 1997 LSTM experiment until solved or out of budget."""
+    from forecast.experiments.runner import run_experiment
+
     try:
         config = ExperimentConfig(
             problem=name,

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -44,6 +47,12 @@ def test_help_lists_every_command():
     assert result.exit_code == 0
     for command in ("train", "predict", "backtest", "demo", "experiment"):
         assert command in result.output
+
+
+def test_the_command_line_loads_neither_tensorflow_nor_mlflow_until_a_command_needs_them():
+    probe = "import sys, forecast.cli; print(sorted(m for m in ('keras', 'tensorflow', 'mlflow') if m in sys.modules))"
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.strip()
+    assert loaded == "[]"
 
 
 def test_train_saves_a_model_with_the_given_options(trained):
