@@ -17,6 +17,7 @@ sees half a file.
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -62,43 +63,59 @@ RunName = Annotated[Optional[str], typer.Option(help="MLflow run name.")]
 RegisterAs = Annotated[Optional[str], typer.Option(help="Register the trained model under this name.")]
 TrackingErrors = Annotated[str, typer.Option(help="When MLflow is unreachable: 'warn' (train anyway) or 'raise'.")]
 
+# name: (option, default); the defaults are the Forecaster's.
+_FORECASTER_OPTIONS = {
+    "cell": (Cell, "lstm"),
+    "units": (Units, 32),
+    "num_layers": (NumLayers, 1),
+    "lookback": (Lookback, 24),
+    "horizon": (Horizon, 12),
+    "quantiles": (Quantiles, None),
+    "strategy": (Strategy, "direct"),
+    "loss": (Loss, "mae"),
+    "dropout": (Dropout, 0.0),
+    "freq": (Freq, None),
+    "past_covariates": (PastCovariates, None),
+    "future_covariates": (FutureCovariates, None),
+    "static_covariates": (StaticCovariates, None),
+    "calendar": (Calendar, None),
+    "scaler": (Scaler, "standard"),
+    "epochs": (Epochs, 100),
+    "batch_size": (BatchSize, 64),
+    "learning_rate": (LearningRate, 1e-3),
+    "clipnorm": (Clipnorm, 1.0),
+    "validation_windows": (ValidationWindows, 1),
+    "patience": (Patience, 10),
+    "seed": (Seed, 0),
+    "verbose": (Verbose, 1),
+    "tracking": (Tracking, True),
+    "experiment": (Experiment, "forecast"),
+    "run_name": (RunName, None),
+    "register_as": (RegisterAs, None),
+    "tracking_errors": (TrackingErrors, "warn"),
+}
+
+
+def forecaster_options(command):
+    """Give `command(..., **settings)` one option per Forecaster setting (typer reads `__signature__`)."""
+    own = [p for p in inspect.signature(command, eval_str=True).parameters.values() if p.kind is not p.VAR_KEYWORD]
+    shared = [
+        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=option, default=default)
+        for name, (option, default) in _FORECASTER_OPTIONS.items()
+    ]
+    command.__signature__ = inspect.Signature(own + shared)
+    return command
+
 
 @app.command()
+@forecaster_options
 def train(
     data: Annotated[Path, typer.Argument(help="Training frame (.csv or .parquet).")],
     model_dir: Annotated[Path, typer.Option("--model-dir", "-m", help="Directory to save the fitted model in.")],
-    cell: Cell = "lstm",
-    units: Units = 32,
-    num_layers: NumLayers = 1,
-    lookback: Lookback = 24,
-    horizon: Horizon = 12,
-    quantiles: Quantiles = None,
-    strategy: Strategy = "direct",
-    loss: Loss = "mae",
-    dropout: Dropout = 0.0,
-    freq: Freq = None,
-    past_covariates: PastCovariates = None,
-    future_covariates: FutureCovariates = None,
-    static_covariates: StaticCovariates = None,
-    calendar: Calendar = None,
-    scaler: Scaler = "standard",
-    epochs: Epochs = 100,
-    batch_size: BatchSize = 64,
-    learning_rate: LearningRate = 1e-3,
-    clipnorm: Clipnorm = 1.0,
-    validation_windows: ValidationWindows = 1,
-    patience: Patience = 10,
-    seed: Seed = 0,
-    verbose: Verbose = 1,
-    tracking: Tracking = True,
-    experiment: Experiment = "forecast",
-    run_name: RunName = None,
-    register_as: RegisterAs = None,
-    tracking_errors: TrackingErrors = "warn",
+    **settings,
 ) -> None:
     """Train a Forecaster on DATA and save it to --model-dir."""
-    options = dict(locals())
-    model = _forecaster(**{k: v for k, v in options.items() if k not in ("data", "model_dir")})
+    model = _forecaster(**settings)
     model.fit(_read(data))
     model.save(model_dir)
     typer.echo(f"Trained on {len(model.series_ids_)} series for {model.epochs_trained_} epochs; saved to {model_dir}")
@@ -126,6 +143,7 @@ def predict(
 
 
 @app.command()
+@forecaster_options
 def backtest(
     data: Annotated[Path, typer.Argument(help="Full history (.csv or .parquet).")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Backtest forecasts file (.csv or .parquet).")],
@@ -135,38 +153,9 @@ def backtest(
     n_windows: Annotated[int, typer.Option(help="Forecast origins per series.")] = 1,
     step: Annotated[Optional[int], typer.Option(help="Steps between origins (default: horizon).")] = None,
     refit: Annotated[int, typer.Option(help="Refit every k windows (0: one model for all windows).")] = 0,
-    cell: Cell = "lstm",
-    units: Units = 32,
-    num_layers: NumLayers = 1,
-    lookback: Lookback = 24,
-    horizon: Horizon = 12,
-    quantiles: Quantiles = None,
-    strategy: Strategy = "direct",
-    loss: Loss = "mae",
-    dropout: Dropout = 0.0,
-    freq: Freq = None,
-    past_covariates: PastCovariates = None,
-    future_covariates: FutureCovariates = None,
-    static_covariates: StaticCovariates = None,
-    calendar: Calendar = None,
-    scaler: Scaler = "standard",
-    epochs: Epochs = 100,
-    batch_size: BatchSize = 64,
-    learning_rate: LearningRate = 1e-3,
-    clipnorm: Clipnorm = 1.0,
-    validation_windows: ValidationWindows = 1,
-    patience: Patience = 10,
-    seed: Seed = 0,
-    verbose: Verbose = 1,
-    tracking: Tracking = True,
-    experiment: Experiment = "forecast",
-    run_name: RunName = None,
-    register_as: RegisterAs = None,
-    tracking_errors: TrackingErrors = "warn",
+    **settings,
 ) -> None:
     """Rolling-origin evaluation of a Forecaster on DATA (fitted up to each series' first origin)."""
-    options = dict(locals())
-    settings = {k: v for k, v in options.items() if k not in ("data", "output", "metrics_output", "n_windows", "step", "refit")}
     _check_suffix(output)
     if metrics_output is not None:
         _check_suffix(metrics_output)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import subprocess
 import sys
 
@@ -10,6 +11,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from forecast import cli
 from forecast.cli import app
 from forecast.tables import read_frame, write_frame_atomic
 from forecast.forecaster import Forecaster
@@ -47,6 +49,13 @@ def test_help_lists_every_command():
     assert result.exit_code == 0
     for command in ("train", "predict", "backtest", "demo", "experiment"):
         assert command in result.output
+
+
+def test_the_train_and_backtest_options_are_the_forecaster_settings_with_its_defaults():
+    defaults = {name: default for name, (_, default) in cli._FORECASTER_OPTIONS.items()}
+    assert cli._forecaster(**defaults).get_params() == Forecaster().get_params()
+    for command in (cli.train, cli.backtest):
+        assert set(defaults) <= set(inspect.signature(command).parameters)
 
 
 def test_the_command_line_loads_neither_tensorflow_nor_mlflow_until_a_command_needs_them():
