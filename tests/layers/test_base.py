@@ -179,14 +179,12 @@ def test_cell_layer_config_is_flat_and_round_trips(sequences):
 
 
 def test_recurrent_layer_with_cell_object_round_trips_through_keras_file(
-        tmp_path, sequences):
+        save_and_load, sequences):
     inputs = keras.Input((TIME, FEATURES))
     outputs = RecurrentLayer(TanhCell(UNITS), input_projection="sequence")(
         inputs)
     model = keras.Model(inputs, outputs)
-    path = tmp_path / "model.keras"
-    model.save(path)
-    loaded = keras.models.load_model(path)
+    loaded = save_and_load(model)
     assert_outputs_close(loaded(sequences), model(sequences))
 
 

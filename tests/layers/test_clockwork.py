@@ -3,7 +3,6 @@
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from layers.clockwork import Clockwork, ClockworkCell
 from layers.elman import Elman
@@ -152,32 +151,14 @@ def test_masked_blocks_have_no_effect_whatever_their_value():
     np.testing.assert_array_equal(layer(x).numpy(), before)
 
 
-def test_bptt_gradients_match_central_finite_differences_in_float64():
+def test_bptt_gradients_match_central_finite_differences_in_float64(
+    assert_weight_gradients_match_finite_differences,
+):
     x = rng.normal(size=(2, 6, 3))
     layer = Clockwork(4, periods=(1, 3), return_sequences=True, unroll=True, dtype="float64")
     set_random_weights(layer, 3, dtype="float64")
     readout = rng.normal(size=(2, 6, 4))
-
-    def loss():
-        return float(np.sum(layer(x).numpy() * readout))
-
-    with tf.GradientTape() as tape:
-        value = tf.reduce_sum(layer(x) * readout)
-    analytic = tape.gradient(value, layer.trainable_variables)
-
-    epsilon = 1e-6
-    for variable, gradient in zip(layer.trainable_variables, analytic):
-        original = variable.numpy()
-        numeric = np.zeros_like(original)
-        for index in np.ndindex(original.shape):
-            for sign in (1, -1):
-                shifted = original.copy()
-                shifted[index] += sign * epsilon
-                variable.assign(shifted)
-                numeric[index] += sign * loss() / (2 * epsilon)
-            variable.assign(original)
-        error = np.linalg.norm(gradient.numpy() - numeric) / np.linalg.norm(numeric)
-        assert error < 1e-5, (variable.path, error)
+    assert_weight_gradients_match_finite_differences(layer, x, readout)
 
 
 def test_return_state_gives_hidden_state_and_clock_modulo_cycle():
@@ -244,7 +225,7 @@ def test_masked_steps_advance_neither_state_nor_clock():
     np.testing.assert_array_equal(outputs.numpy()[0, 3], outputs.numpy()[0, 1])
 
 
-def test_get_config_round_trip_and_keras_file_give_identical_outputs(tmp_path):
+def test_get_config_round_trip_and_keras_file_give_identical_outputs(save_and_load):
     x = rng.normal(size=(2, 8, 3)).astype("float32")
     layer = Clockwork(6, periods=(1, 3, 9), activation="relu", return_sequences=True)
     model = keras.Sequential([keras.Input((8, 3)), layer, keras.layers.Dense(2)])
@@ -253,19 +234,9 @@ def test_get_config_round_trip_and_keras_file_give_identical_outputs(tmp_path):
     assert clone.get_config() == layer.get_config()
     assert clone.cell.periods == (1, 3, 9) and clone.cell.cycle_length == 9
 
-    path = tmp_path / "clockwork.keras"
-    model.save(path)
-    loaded = keras.models.load_model(path)
+    loaded = save_and_load(model, "clockwork.keras")
     assert isinstance(loaded.layers[0], Clockwork)
     np.testing.assert_array_equal(loaded(x).numpy(), model(x).numpy())
-
-
-@pytest.fixture
-def mixed_precision():
-    previous = keras.mixed_precision.global_policy()
-    keras.mixed_precision.set_global_policy("mixed_float16")
-    yield
-    keras.mixed_precision.set_global_policy(previous)
 
 
 def test_runs_under_mixed_float16(mixed_precision):

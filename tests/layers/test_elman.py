@@ -8,7 +8,6 @@ central finite differences for the gradients.
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from layers.elman import IRNN, Elman, ElmanCell
 
@@ -64,40 +63,14 @@ def numpy_elman(
     return np.stack(outputs, axis=1), h
 
 
-def random_weights(layer, rng, scale=0.5):
-    """Sets every weight of `layer` to uniform noise; returns the arrays."""
-    weights = [
-        rng.uniform(-scale, scale, size=w.shape).astype(w.dtype)
-        for w in layer.get_weights()
-    ]
-    layer.set_weights(weights)
-    return weights
-
-
-def random_mask(rng):
-    mask = rng.random((BATCH, TIME)) > 0.3
-    mask[0, :] = True
-    mask[1, -2:] = False  # right padding
-    mask[2, 0] = False  # a masked first step
-    return mask
-
-
-@pytest.fixture
-def rng():
-    return np.random.default_rng(0)
-
-
-@pytest.fixture
-def inputs(rng):
-    return rng.normal(size=(BATCH, TIME, FEATURES)).astype("float32")
-
-
 # --- equivalence with Keras -------------------------------------------------
 
 
 @pytest.mark.parametrize("go_backwards", [False, True])
-def test_tanh_elman_equals_keras_simple_rnn(rng, inputs, go_backwards):
-    mask = random_mask(rng)
+def test_tanh_elman_equals_keras_simple_rnn(
+    rng, inputs, go_backwards, random_mask, random_weights
+):
+    mask = random_mask(rng, BATCH, TIME)
     kwargs = dict(
         return_sequences=True, return_state=True, go_backwards=go_backwards
     )
@@ -115,7 +88,9 @@ def test_tanh_elman_equals_keras_simple_rnn(rng, inputs, go_backwards):
     np.testing.assert_allclose(state, expected_state, atol=1e-5)
 
 
-def test_layer_equals_plain_keras_rnn_over_the_cell(rng, inputs):
+def test_layer_equals_plain_keras_rnn_over_the_cell(
+    rng, inputs, random_mask, random_weights
+):
     layer = Elman(UNITS, output_units=OUTPUTS, return_sequences=True)
     layer.build(inputs.shape)
     weights = random_weights(layer, rng)
@@ -124,7 +99,7 @@ def test_layer_equals_plain_keras_rnn_over_the_cell(rng, inputs):
     )
     plain.build(inputs.shape)
     plain.set_weights(weights)
-    mask = random_mask(rng)
+    mask = random_mask(rng, BATCH, TIME)
 
     np.testing.assert_allclose(
         layer(inputs, mask=mask), plain(inputs, mask=mask), atol=1e-6
@@ -134,7 +109,7 @@ def test_layer_equals_plain_keras_rnn_over_the_cell(rng, inputs):
 # --- NumPy re-implementation ------------------------------------------------
 
 
-def test_cell_one_step_matches_equations(rng):
+def test_cell_one_step_matches_equations(rng, random_weights):
     cell = ElmanCell(UNITS, output_units=OUTPUTS, output_activation="tanh")
     cell.build((BATCH, FEATURES))
     kernel, recurrent, bias, out_kernel, out_bias = random_weights(cell, rng)
@@ -149,8 +124,10 @@ def test_cell_one_step_matches_equations(rng):
     np.testing.assert_allclose(output, expected_y, atol=1e-5)
 
 
-def test_sigmoid_elman_with_readout_sequence_matches_equations(rng, inputs):
-    mask = random_mask(rng)
+def test_sigmoid_elman_with_readout_sequence_matches_equations(
+    rng, inputs, random_mask, random_weights
+):
+    mask = random_mask(rng, BATCH, TIME)
     layer = Elman(
         UNITS, output_units=OUTPUTS, return_sequences=True, return_state=True
     )
@@ -168,7 +145,9 @@ def test_sigmoid_elman_with_readout_sequence_matches_equations(rng, inputs):
     np.testing.assert_allclose(state, expected_state, atol=1e-5)
 
 
-def test_default_activation_is_sigmoid_without_readout(rng, inputs):
+def test_default_activation_is_sigmoid_without_readout(
+    rng, inputs, random_weights
+):
     layer = Elman(UNITS)
     layer.build(inputs.shape)
     weights = random_weights(layer, rng)
@@ -179,7 +158,9 @@ def test_default_activation_is_sigmoid_without_readout(rng, inputs):
     )
 
 
-def test_initial_state_and_go_backwards_match_equations(rng, inputs):
+def test_initial_state_and_go_backwards_match_equations(
+    rng, inputs, random_weights
+):
     h0 = rng.normal(size=(BATCH, UNITS)).astype("float32")
     layer = Elman(UNITS, go_backwards=True)
     layer.build(inputs.shape)
@@ -205,8 +186,10 @@ def test_irnn_initialisation_follows_le_et_al():
     assert layer.activation is keras.activations.relu
 
 
-def test_irnn_sequence_matches_relu_equations(rng, inputs):
-    mask = random_mask(rng)
+def test_irnn_sequence_matches_relu_equations(
+    rng, inputs, random_mask, random_weights
+):
+    mask = random_mask(rng, BATCH, TIME)
     layer = IRNN(UNITS, return_sequences=True)
     layer.build(inputs.shape)
     weights = random_weights(layer, rng)
@@ -245,50 +228,9 @@ def test_invalid_units_are_rejected(units):
 # --- BPTT vs finite differences ---------------------------------------------
 
 
-def relative_error(a, b):
-    return np.linalg.norm(a - b) / max(np.linalg.norm(a), np.linalg.norm(b))
-
-
-def central_differences(loss, variable, eps=1e-6):
-    values = variable.numpy()
-    gradient = np.zeros_like(values)
-    for index in np.ndindex(values.shape):
-        shifted = values.copy()
-        shifted[index] += eps
-        variable.assign(shifted)
-        plus = loss()
-        shifted[index] -= 2 * eps
-        variable.assign(shifted)
-        minus = loss()
-        gradient[index] = (plus - minus) / (2 * eps)
-    variable.assign(values)
-    return gradient
-
-
-def assert_bptt_matches_finite_differences(layer, x, mask):
-    x = tf.Variable(x)
-    weights = np.random.default_rng(2).normal(
-        size=layer.compute_output_shape(x.shape)
-    )
-
-    @tf.function
-    def weighted_output():
-        return tf.reduce_sum(layer(x, mask=mask) * weights)
-
-    def loss():
-        return float(weighted_output())
-
-    with tf.GradientTape() as tape:
-        value = weighted_output()
-    variables = [x, *layer.trainable_variables]
-    analytic = tape.gradient(value, variables)
-    for variable, gradient in zip(variables, analytic):
-        numeric = central_differences(loss, variable)
-        error = relative_error(np.asarray(gradient), numeric)
-        assert error < 1e-5, (variable.name, error)
-
-
-def test_bptt_matches_finite_differences(rng):
+def test_bptt_matches_finite_differences(
+    rng, random_weights, assert_bptt_matches_finite_differences
+):
     x = rng.normal(size=(2, 4, 3))
     mask = np.array([[True] * 4, [True, True, False, True]])
     layer = Elman(
@@ -300,7 +242,10 @@ def test_bptt_matches_finite_differences(rng):
     )
     layer.build(x.shape)
     random_weights(layer, rng, scale=0.8)
-    assert_bptt_matches_finite_differences(layer, x, mask)
+    readout = np.random.default_rng(2).normal(
+        size=layer.compute_output_shape(x.shape)
+    )
+    assert_bptt_matches_finite_differences(layer, x, readout, mask)
 
 
 # --- layer behaviour --------------------------------------------------------
@@ -329,7 +274,7 @@ def test_masked_steps_keep_the_state(rng, inputs):
     np.testing.assert_allclose(state_full_mask, state_truncated, atol=1e-6)
 
 
-def test_stateful_continues_from_the_last_batch(rng, inputs):
+def test_stateful_continues_from_the_last_batch(rng, inputs, random_weights):
     stateful = Elman(UNITS, stateful=True, return_sequences=True)
     stateful.build(inputs.shape)
     weights = random_weights(stateful, rng)
@@ -390,13 +335,13 @@ def make_model(layer):
     ],
     ids=["elman", "irnn"],
 )
-def test_keras_file_round_trip(tmp_path, rng, inputs, layer):
+def test_keras_file_round_trip(
+    rng, inputs, layer, random_weights, save_and_load
+):
     model = make_model(layer())
     random_weights(model, rng)
-    path = tmp_path / "model.keras"
-    model.save(path)
 
-    loaded = keras.saving.load_model(path)
+    loaded = save_and_load(model)
 
     assert type(loaded.layers[-1]) is type(model.layers[-1])
     np.testing.assert_array_equal(
@@ -405,7 +350,7 @@ def test_keras_file_round_trip(tmp_path, rng, inputs, layer):
 
 
 @pytest.mark.parametrize("cls", [Elman, IRNN])
-def test_config_round_trip(rng, inputs, cls):
+def test_config_round_trip(rng, inputs, cls, random_weights):
     layer = cls(
         UNITS,
         output_units=OUTPUTS,
@@ -434,31 +379,18 @@ def test_cell_config_round_trip():
 # --- training smoke tests ---------------------------------------------------
 
 
-def running_mean_task(seed=0, samples=64, time=8):
-    """Inputs x (samples, time, 1); target: the mean of x over time."""
-    x = np.random.default_rng(seed).uniform(-1, 1, size=(samples, time, 1))
-    return x.astype("float32"), x.mean(axis=1).astype("float32")
-
-
 @pytest.mark.parametrize(
     "layer",
     [lambda: Elman(8, output_units=1), lambda: IRNN(8, output_units=1)],
     ids=["elman", "irnn"],
 )
-def test_training_fits_a_tiny_task(layer):
+def test_training_fits_a_tiny_task(layer, running_mean_task, fit_repeated):
     keras.utils.set_random_seed(0)
-    x, y = running_mean_task()
+    x, y = running_mean_task
     model = keras.Sequential([keras.Input((8, 1)), layer()])
     model.compile(optimizer=keras.optimizers.Adam(0.02), loss="mse")
     steps = 300
 
-    # One epoch of `steps` full batches: a single fit call keeps it quick.
-    model.fit(
-        np.tile(x, (steps, 1, 1)),
-        np.tile(y, (steps, 1)),
-        batch_size=len(x),
-        shuffle=False,
-        verbose=0,
-    )
+    fit_repeated(model, x, y, steps)
 
     assert model.evaluate(x, y, verbose=0) < 0.1 * y.var()

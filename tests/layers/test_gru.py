@@ -8,7 +8,6 @@ copied weights, a NumPy re-implementation of the GRU equations (Cho et al.
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from layers.gru import GRU, GRUCell
 
@@ -69,41 +68,15 @@ def numpy_gru(x, weights, reset_after, mask=None, h0=None):
     return np.stack(outputs, axis=1), h
 
 
-def random_weights(layer, rng, scale=0.5):
-    """Sets every weight of `layer` to uniform noise; returns the arrays."""
-    weights = [
-        rng.uniform(-scale, scale, size=w.shape).astype(w.dtype)
-        for w in layer.get_weights()
-    ]
-    layer.set_weights(weights)
-    return weights
-
-
-def random_mask(rng):
-    mask = rng.random((BATCH, TIME)) > 0.3
-    mask[0, :] = True
-    mask[1, -2:] = False  # right padding
-    mask[2, 0] = False  # a masked first step
-    return mask
-
-
-@pytest.fixture
-def rng():
-    return np.random.default_rng(0)
-
-
-@pytest.fixture
-def inputs(rng):
-    return rng.normal(size=(BATCH, TIME, FEATURES)).astype("float32")
-
-
 # --- equivalence with Keras -------------------------------------------------
 
 
 @RESET_MODES
 @pytest.mark.parametrize("go_backwards", [False, True])
-def test_gru_equals_keras_gru(rng, inputs, reset_after, go_backwards):
-    mask = random_mask(rng)
+def test_gru_equals_keras_gru(
+    rng, inputs, reset_after, go_backwards, random_mask, random_weights
+):
+    mask = random_mask(rng, BATCH, TIME)
     kwargs = dict(
         reset_after=reset_after,
         return_sequences=True,
@@ -125,7 +98,9 @@ def test_gru_equals_keras_gru(rng, inputs, reset_after, go_backwards):
 
 
 @RESET_MODES
-def test_layer_equals_plain_keras_rnn_over_the_cell(rng, inputs, reset_after):
+def test_layer_equals_plain_keras_rnn_over_the_cell(
+    rng, inputs, reset_after, random_mask, random_weights
+):
     layer = GRU(UNITS, reset_after=reset_after, return_sequences=True)
     layer.build(inputs.shape)
     weights = random_weights(layer, rng)
@@ -134,7 +109,7 @@ def test_layer_equals_plain_keras_rnn_over_the_cell(rng, inputs, reset_after):
     )
     plain.build(inputs.shape)
     plain.set_weights(weights)
-    mask = random_mask(rng)
+    mask = random_mask(rng, BATCH, TIME)
 
     np.testing.assert_allclose(
         layer(inputs, mask=mask), plain(inputs, mask=mask), atol=1e-6
@@ -145,7 +120,7 @@ def test_layer_equals_plain_keras_rnn_over_the_cell(rng, inputs, reset_after):
 
 
 @RESET_MODES
-def test_cell_one_step_matches_equations(rng, reset_after):
+def test_cell_one_step_matches_equations(rng, reset_after, random_weights):
     cell = GRUCell(UNITS, reset_after=reset_after)
     cell.build((BATCH, FEATURES))
     weights = random_weights(cell, rng)
@@ -160,8 +135,10 @@ def test_cell_one_step_matches_equations(rng, reset_after):
 
 
 @RESET_MODES
-def test_sequence_matches_equations(rng, inputs, reset_after):
-    mask = random_mask(rng)
+def test_sequence_matches_equations(
+    rng, inputs, reset_after, random_mask, random_weights
+):
+    mask = random_mask(rng, BATCH, TIME)
     h0 = rng.normal(size=(BATCH, UNITS)).astype("float32")
     layer = GRU(
         UNITS, reset_after=reset_after, return_sequences=True, return_state=True
@@ -201,7 +178,9 @@ def test_weight_layout_follows_keras():
     ]
 
 
-def test_update_gate_one_copies_the_previous_state(rng, inputs):
+def test_update_gate_one_copies_the_previous_state(
+    rng, inputs, random_weights
+):
     # z_t = 1 (a large z bias) keeps h_{t-1}: Keras's and Cho et al.'s
     # convention, h_t = z_t h_{t-1} + (1 - z_t) h~_t.
     layer = GRU(UNITS, reset_after=False)
@@ -225,51 +204,19 @@ def test_invalid_units_are_rejected(units):
 # --- BPTT vs finite differences ---------------------------------------------
 
 
-def relative_error(a, b):
-    return np.linalg.norm(a - b) / max(np.linalg.norm(a), np.linalg.norm(b))
-
-
-def central_differences(loss, variable, eps=1e-6):
-    values = variable.numpy()
-    gradient = np.zeros_like(values)
-    for index in np.ndindex(values.shape):
-        shifted = values.copy()
-        shifted[index] += eps
-        variable.assign(shifted)
-        plus = loss()
-        shifted[index] -= 2 * eps
-        variable.assign(shifted)
-        minus = loss()
-        gradient[index] = (plus - minus) / (2 * eps)
-    variable.assign(values)
-    return gradient
-
-
 @RESET_MODES
-def test_bptt_matches_finite_differences(rng, reset_after):
-    x = tf.Variable(rng.normal(size=(2, 4, 3)))
+def test_bptt_matches_finite_differences(
+    rng, reset_after, random_weights, assert_bptt_matches_finite_differences
+):
+    x = rng.normal(size=(2, 4, 3))
     mask = np.array([[True] * 4, [True, True, False, True]])
     layer = GRU(
         3, reset_after=reset_after, return_sequences=True, dtype="float64"
     )
     layer.build(x.shape)
     random_weights(layer, rng, scale=0.8)
-    weights = rng.normal(size=(2, 4, 3))
-
-    @tf.function
-    def weighted_output():
-        return tf.reduce_sum(layer(x, mask=mask) * weights)
-
-    with tf.GradientTape() as tape:
-        value = weighted_output()
-    variables = [x, *layer.trainable_variables]
-    analytic = tape.gradient(value, variables)
-    for variable, gradient in zip(variables, analytic):
-        numeric = central_differences(
-            lambda: float(weighted_output()), variable
-        )
-        error = relative_error(np.asarray(gradient), numeric)
-        assert error < 1e-5, (variable.name, error)
+    readout = rng.normal(size=(2, 4, 3))
+    assert_bptt_matches_finite_differences(layer, x, readout, mask)
 
 
 # --- layer behaviour --------------------------------------------------------
@@ -286,7 +233,7 @@ def test_shapes_with_return_sequences_and_state(inputs):
     assert last.shape == (BATCH, UNITS)
 
 
-def test_go_backwards_reads_the_reversed_sequence(rng, inputs):
+def test_go_backwards_reads_the_reversed_sequence(rng, inputs, random_weights):
     layer = GRU(UNITS, go_backwards=True)
     layer.build(inputs.shape)
     weights = random_weights(layer, rng)
@@ -309,7 +256,9 @@ def test_masked_steps_keep_the_state(inputs):
 
 
 @RESET_MODES
-def test_stateful_continues_from_the_last_batch(rng, inputs, reset_after):
+def test_stateful_continues_from_the_last_batch(
+    rng, inputs, reset_after, random_weights
+):
     stateful = GRU(
         UNITS, reset_after=reset_after, stateful=True, return_sequences=True
     )
@@ -364,17 +313,17 @@ def test_mixed_float16_runs_close_to_float32(inputs, reset_after):
 
 
 @RESET_MODES
-def test_keras_file_round_trip(tmp_path, rng, inputs, reset_after):
+def test_keras_file_round_trip(
+    rng, inputs, reset_after, random_weights, save_and_load
+):
     sequences = keras.Input((TIME, FEATURES))
     model = keras.Model(
         sequences,
         GRU(UNITS, reset_after=reset_after, return_sequences=True)(sequences),
     )
     random_weights(model, rng)
-    path = tmp_path / "model.keras"
-    model.save(path)
 
-    loaded = keras.saving.load_model(path)
+    loaded = save_and_load(model)
 
     assert type(loaded.layers[-1]) is GRU
     np.testing.assert_array_equal(
@@ -382,7 +331,7 @@ def test_keras_file_round_trip(tmp_path, rng, inputs, reset_after):
     )
 
 
-def test_config_round_trip(rng, inputs):
+def test_config_round_trip(rng, inputs, random_weights):
     layer = GRU(
         UNITS,
         reset_after=False,
@@ -412,24 +361,15 @@ def test_cell_config_round_trip():
 # --- training smoke test ----------------------------------------------------
 
 
-def test_training_fits_a_tiny_task():
+def test_training_fits_a_tiny_task(running_mean_task, fit_repeated):
     keras.utils.set_random_seed(0)
-    # Inputs x (64, 8, 1); target: the mean of x over time.
-    x = np.random.default_rng(0).uniform(-1, 1, size=(64, 8, 1))
-    x, y = x.astype("float32"), x.mean(axis=1).astype("float32")
+    x, y = running_mean_task
     model = keras.Sequential(
         [keras.Input((8, 1)), GRU(8), keras.layers.Dense(1)]
     )
     model.compile(optimizer=keras.optimizers.Adam(0.02), loss="mse")
     steps = 300
 
-    # One epoch of `steps` full batches: a single fit call keeps it quick.
-    model.fit(
-        np.tile(x, (steps, 1, 1)),
-        np.tile(y, (steps, 1)),
-        batch_size=len(x),
-        shuffle=False,
-        verbose=0,
-    )
+    fit_repeated(model, x, y, steps)
 
     assert model.evaluate(x, y, verbose=0) < 0.1 * y.var()

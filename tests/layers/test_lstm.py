@@ -219,21 +219,11 @@ def test_forget_gate_free_cell_state_is_a_running_sum():
 
 # ---------------------------------------------------------------- BPTT
 
-def finite_difference_gradient(loss, values, epsilon=1e-6):
-    gradient = np.zeros_like(values)
-    for index in np.ndindex(values.shape):
-        shifted = values.copy()
-        shifted[index] += epsilon
-        upper = loss(shifted)
-        shifted[index] -= 2 * epsilon
-        gradient[index] = (upper - loss(shifted)) / (2 * epsilon)
-    return gradient
-
-
 @pytest.mark.parametrize("input_projection", ["step", "sequence"])
 @pytest.mark.parametrize("variant", ["default", "lstm1997", "cifg",
                                      "no_input_gate", "no_output_activation"])
-def test_bptt_gradients_match_finite_differences(variant, input_projection):
+def test_bptt_gradients_match_finite_differences(variant, input_projection,
+                                                 central_differences):
     flags = VARIANTS[variant]
     layer = built_lstm(flags, dtype="float64", return_sequences=True,
                        input_projection=input_projection)
@@ -259,7 +249,7 @@ def test_bptt_gradients_match_finite_differences(variant, input_projection):
         return float(np.sum(outputs * readout))
 
     for position, (value, grad) in enumerate(zip(values, autodiff)):
-        numeric = finite_difference_gradient(
+        numeric = central_differences(
             lambda v, p=position: loss_with(p, v), value)
         grad = np.asarray(grad)
         relative_error = np.linalg.norm(grad - numeric) / np.linalg.norm(
@@ -331,14 +321,6 @@ def test_dropout_only_in_training(rates):
     assert not np.allclose(np.asarray(layer(x, training=True)), inference)
 
 
-@pytest.fixture
-def mixed_precision():
-    previous = keras.mixed_precision.global_policy()
-    keras.mixed_precision.set_global_policy("mixed_float16")
-    yield
-    keras.mixed_precision.set_global_policy(previous)
-
-
 @pytest.mark.parametrize("input_projection", ["step", "sequence"])
 def test_mixed_precision_runs_in_float16_with_float32_weights(
         mixed_precision, input_projection):
@@ -349,15 +331,13 @@ def test_mixed_precision_runs_in_float16_with_float32_weights(
     assert np.all(np.isfinite(np.asarray(outputs, dtype="float32")))
 
 
-def test_keras_file_round_trip_gives_identical_outputs(tmp_path):
+def test_keras_file_round_trip_gives_identical_outputs(save_and_load):
     inputs = keras.Input((TIME, FEATURES))
     hidden = LSTM(UNITS, peepholes=True, return_sequences=True,
                   input_projection="sequence")(inputs)
     outputs = LSTM(UNITS, coupled=True, output_activation=None)(hidden)
     model = keras.Model(inputs, outputs)
-    path = tmp_path / "lstm.keras"
-    model.save(path)
-    loaded = keras.models.load_model(path)
+    loaded = save_and_load(model, "lstm.keras")
     x = random_inputs()
     np.testing.assert_array_equal(np.asarray(loaded(x)), np.asarray(model(x)))
     assert loaded.layers[1].get_config() == model.layers[1].get_config()
@@ -389,7 +369,7 @@ def test_sequence_projection_equals_plain_keras_rnn_of_the_cell(variant):
                                np.asarray(plain(x, mask=MASK)), atol=1e-6)
 
 
-def test_learns_to_remember_the_first_input():
+def test_learns_to_remember_the_first_input(fit_repeated):
     rng = np.random.default_rng(0)
     x = rng.uniform(-1, 1, size=(64, 8, 1)).astype("float32")
     y = x[:, 0]
@@ -397,9 +377,7 @@ def test_learns_to_remember_the_first_input():
     model = keras.Sequential([keras.Input((8, 1)), LSTM(8),
                               keras.layers.Dense(1)])
     model.compile(optimizer=keras.optimizers.Adam(0.02), loss="mse")
-    steps = 150  # one epoch of 150 batches: one fit call, little overhead
-    model.fit(np.tile(x, (steps, 1, 1)), np.tile(y, (steps, 1)),
-              batch_size=64, shuffle=False, verbose=0)
+    fit_repeated(model, x, y, steps=150)  # one fit call, little overhead
     # The target variance is 1/3; a model that forgot x_0 stays near it.
     assert model.evaluate(x, y, verbose=0) < 0.02
 

@@ -3,7 +3,6 @@
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from layers.scrn import SCRN, SCRNCell
 
@@ -100,32 +99,14 @@ def test_alpha_is_fixed_not_a_trained_weight():
     assert layer.alpha == 0.7
 
 
-def test_bptt_gradients_match_central_finite_differences_in_float64():
+def test_bptt_gradients_match_central_finite_differences_in_float64(
+    assert_weight_gradients_match_finite_differences,
+):
     x = rng.normal(size=(2, 5, 2))
     layer = SCRN(3, context_units=2, alpha=0.9, return_sequences=True, unroll=True, dtype="float64")
     set_random_weights(layer, 2, dtype="float64")
     readout = rng.normal(size=(2, 5, 5))
-
-    def loss():
-        return float(np.sum(layer(x).numpy() * readout))
-
-    with tf.GradientTape() as tape:
-        value = tf.reduce_sum(layer(x) * readout)
-    analytic = tape.gradient(value, layer.trainable_variables)
-
-    epsilon = 1e-6
-    for variable, gradient in zip(layer.trainable_variables, analytic):
-        original = variable.numpy()
-        numeric = np.zeros_like(original)
-        for index in np.ndindex(original.shape):
-            for sign in (1, -1):
-                shifted = original.copy()
-                shifted[index] += sign * epsilon
-                variable.assign(shifted)
-                numeric[index] += sign * loss() / (2 * epsilon)
-            variable.assign(original)
-        error = np.linalg.norm(gradient.numpy() - numeric) / np.linalg.norm(numeric)
-        assert error < 1e-5, (variable.path, error)
+    assert_weight_gradients_match_finite_differences(layer, x, readout)
 
 
 def test_return_state_initial_state_and_go_backwards():
@@ -165,7 +146,7 @@ def test_masked_steps_keep_both_states():
         np.testing.assert_allclose(np.concatenate([h[sample], s[sample]]), expected, atol=1e-5)
 
 
-def test_get_config_round_trip_and_keras_file_give_identical_outputs(tmp_path):
+def test_get_config_round_trip_and_keras_file_give_identical_outputs(save_and_load):
     x = rng.normal(size=(2, 8, 3)).astype("float32")
     layer = SCRN(4, context_units=3, alpha=0.5, use_bias=False)
     model = keras.Sequential([keras.Input((8, 3)), layer, keras.layers.Dense(1)])
@@ -173,20 +154,13 @@ def test_get_config_round_trip_and_keras_file_give_identical_outputs(tmp_path):
     assert clone.get_config() == layer.get_config()
     assert (clone.context_units, clone.alpha, clone.use_bias) == (3, 0.5, False)
 
-    path = tmp_path / "scrn.keras"
-    model.save(path)
-    loaded = keras.models.load_model(path)
+    loaded = save_and_load(model, "scrn.keras")
     assert isinstance(loaded.layers[0], SCRN)
     np.testing.assert_array_equal(loaded(x).numpy(), model(x).numpy())
 
 
-def test_runs_under_mixed_float16():
-    previous = keras.mixed_precision.global_policy()
-    keras.mixed_precision.set_global_policy("mixed_float16")
-    try:
-        output = SCRN(4, context_units=2)(rng.normal(size=(2, 10, 3)).astype("float32"))
-    finally:
-        keras.mixed_precision.set_global_policy(previous)
+def test_runs_under_mixed_float16(mixed_precision):
+    output = SCRN(4, context_units=2)(rng.normal(size=(2, 10, 3)).astype("float32"))
     assert output.dtype == "float16" and output.shape == (2, 6)
     assert np.all(np.isfinite(output.numpy()))
 
