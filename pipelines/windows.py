@@ -50,6 +50,7 @@ class Windows:
         future: ``(n, horizon, n_future_features)`` future covariates and calendar features, or None.
         static: ``(n, n_static)``, or None.
         index: DataFrame with the series id column and ``"ds"``, the forecast origin of each window.
+        forecast_times: the ``horizon`` timestamps after each origin (``n * horizon``, window-major).
         offset, scale: ``(n,)``; ``y = y_scaled * scale + offset``.
         past_feature_names, future_feature_names, static_feature_names: lists of str.
 
@@ -335,7 +336,6 @@ class SeriesWindows(BaseEstimator):
             covariates=self._covariate_matrix(frame),
             times=self._times(frame),
             series_starts=checked.series_starts,
-            series_ids=checked.series_ids,
             starts=starts,
             series_index=series_index,
             has_target=True,
@@ -377,7 +377,6 @@ class SeriesWindows(BaseEstimator):
             covariates=covariates.reshape(n_series * (lookback + horizon), n_covariates),
             times=_segment_times(times[history_rows], future_times, n_series),
             series_starts=segment_starts,
-            series_ids=series_ids,
             starts=segment_starts[:-1],
             series_index=np.arange(n_series, dtype=np.int32),
             has_target=False,
@@ -553,12 +552,15 @@ class SeriesWindows(BaseEstimator):
         return matrix
 
     def _windows(
-        self, *, target, covariates, times, series_starts, series_ids, starts, series_index, has_target, source: CheckedFrame
+        self, *, target, covariates, times, series_starts, starts, series_index, has_target, source: CheckedFrame
     ) -> Windows:
-        """Windows over rows given column-wise: unscaled ``target`` (float64), ``covariates`` and ``times``.
+        """Windows over rows given column-wise: unscaled ``target`` (float64), ``covariates`` and ``times``,
+        where series k holds rows ``series_starts[k]`` to ``series_starts[k + 1] - 1``.
 
-        ``source`` is the validated frame the rows come from; static covariates are read from it.
+        ``source`` is the validated frame of the same series the rows come from; the series ids and
+        the static covariates are read from it.
         """
+        series_ids = source.series_ids
         offset, scale = self.target_scaler_.series_parameters(series_ids)
         static_table = self._static_table(source.frame, source.series_starts, source.series_ids)
         lengths = np.diff(series_starts)
