@@ -75,7 +75,15 @@ class GRUCell(RecurrentCell):
             three blocks; Keras draws one per block). Default: 0.
         reset_after: Where the reset gate acts, see the equations. Default:
             True.
-        seed: Random seed for the dropout masks.
+        chrono_timescale: If set to the longest time lag `T` the cell should
+            bridge, the update-gate bias `b_z` starts at `log(u)` with `u`
+            uniform in `[1, T - 1]` (the chrono initialization of Tallec &
+            Ollivier 2018 for the gate that keeps `h_{t-1}`): at
+            initialisation `z_t ≈ u / (1 + u)`, so memories decay over 1 to
+            `T` steps instead of the ~2 steps of `z_t = sigmoid(0)`. With
+            `reset_after=True` it sets the input bias row. Default: `None`.
+        seed: Random seed for the dropout masks and the chrono
+            initialization.
         **kwargs: Base layer arguments (`name`, `dtype`, ...).
 
     Call arguments:
@@ -118,6 +126,7 @@ class GRUCell(RecurrentCell):
         dropout: float = 0.0,
         recurrent_dropout: float = 0.0,
         reset_after: bool = True,
+        chrono_timescale: int | None = None,
         seed: int | None = None,
         **kwargs: Any,
     ) -> None:
@@ -128,6 +137,15 @@ class GRUCell(RecurrentCell):
         ):
             raise ValueError(
                 f"`units` must be a positive integer; got {units!r}."
+            )
+        if chrono_timescale is not None and (
+            isinstance(chrono_timescale, bool)
+            or not isinstance(chrono_timescale, numbers.Integral)
+            or chrono_timescale < 3
+        ):
+            raise ValueError(
+                "chrono_timescale must be an integer time lag of at least 3 "
+                f"(u is drawn from [1, T - 1]); got {chrono_timescale!r}."
             )
         super().__init__(
             dropout=dropout,
@@ -149,6 +167,7 @@ class GRUCell(RecurrentCell):
         self.recurrent_constraint = constraints.get(recurrent_constraint)
         self.bias_constraint = constraints.get(bias_constraint)
         self.reset_after = reset_after
+        self.chrono_timescale = chrono_timescale
         self.state_size = units
         self.output_size = units
 
@@ -173,7 +192,7 @@ class GRUCell(RecurrentCell):
                 if self.reset_after
                 else (3 * self.units,),
                 name="bias",
-                initializer=self.bias_initializer,
+                initializer=self._bias_initializer(),
                 regularizer=self.bias_regularizer,
                 constraint=self.bias_constraint,
             )
@@ -216,6 +235,27 @@ class GRUCell(RecurrentCell):
         h = z * h_tm1 + (1.0 - z) * candidate
         return h, [h]
 
+    def _bias_initializer(self):
+        """`bias_initializer`, or with `chrono_timescale`: b_z = log(u), u ~ U[1, T - 1]."""
+        if self.chrono_timescale is None:
+            return self.bias_initializer
+        units = self.units
+        uniform = initializers.RandomUniform(
+            1.0, float(self.chrono_timescale - 1), seed=self.seed
+        )
+
+        def initializer(shape, dtype=None, **kwargs):
+            bias = self.bias_initializer(shape, dtype=dtype)
+            input_bias = bias[0] if self.reset_after else bias
+            chrono = ops.concatenate(
+                [ops.log(uniform((units,), dtype=dtype)), input_bias[units:]]
+            )
+            if self.reset_after:
+                return ops.stack([chrono, bias[1]])
+            return chrono
+
+        return initializer
+
     def get_config(self) -> dict[str, Any]:
         config = {
             "units": self.units,
@@ -244,6 +284,7 @@ class GRUCell(RecurrentCell):
             ),
             "bias_constraint": constraints.serialize(self.bias_constraint),
             "reset_after": self.reset_after,
+            "chrono_timescale": self.chrono_timescale,
         }
         return {**super().get_config(), **config}
 
@@ -272,7 +313,7 @@ class GRU(RecurrentCellLayer):
         recurrent_initializer, bias_initializer, kernel_regularizer,
         recurrent_regularizer, bias_regularizer, kernel_constraint,
         recurrent_constraint, bias_constraint, dropout, recurrent_dropout,
-        reset_after, seed: As in `GRUCell`.
+        reset_after, chrono_timescale, seed: As in `GRUCell`.
         return_sequences: Whether to return the whole output sequence or only
             the last output. Default: False.
         return_state: Whether to also return the last state `h_T`.

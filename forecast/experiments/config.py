@@ -13,8 +13,9 @@ import numpy as np
 from forecast.experiments.problems import Problem, get_problem
 
 DEFAULT_TRACKING_EXPERIMENT = "lstm-1997-experiments"
-CHRONO_CELLS = ("lstm", "peephole_lstm", "cifg_lstm")
-"""Cells with a forget gate that `ExperimentConfig.chrono` initialises."""
+CHRONO_CELLS = ("lstm", "peephole_lstm", "cifg_lstm", "gru")
+"""Cells with a gate that keeps the previous state (forget gate, GRU update gate), which
+`ExperimentConfig.chrono` initialises."""
 
 
 @dataclass(frozen=True)
@@ -43,8 +44,9 @@ class ExperimentConfig:
         target_accuracy: validation (to stop) and test (to count as solved)
             accuracy that solves the problem.
         chrono: start the forget-gate LSTM cells (`lstm`, `peephole_lstm`,
-            `cifg_lstm`) with chrono initialization at the longest sequence
-            length (`LSTMCell(chrono_timescale=...)`, Tallec & Ollivier
+            `cifg_lstm`) and `gru` with chrono initialization at the longest
+            sequence length (`LSTMCell(chrono_timescale=...)`,
+            `GRUCell(chrono_timescale=...)`, Tallec & Ollivier
             2018), so their memories start out lasting 1 to T steps; without
             it they start with f_t near sigmoid(1) and stay on the plateau.
     """

@@ -59,8 +59,8 @@ def build_model(problem: Problem, cell: str, units: int, chrono: bool = False) -
     ```
 
     The model takes a dict with `"sequences"` `(batch, time, features)` and
-    `"mask"` `(batch, time)` booleans. With `chrono`, a forget-gate LSTM cell
-    gets `chrono_timescale=problem.longest_length`.
+    `"mask"` `(batch, time)` booleans. With `chrono`, a forget-gate LSTM or GRU
+    cell gets `chrono_timescale=problem.longest_length`.
     """
     sequences = keras.Input((None, problem.input_features), name="sequences")
     mask = keras.Input((None,), dtype="bool", name="mask")

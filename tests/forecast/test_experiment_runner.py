@@ -133,8 +133,8 @@ def test_cli_rejects_an_unknown_problem_with_the_valid_names():
     assert "unknown problem 'adder'" in outcome.output and "temporal-order" in outcome.output
 
 
-@pytest.mark.parametrize("cell", ["lstm", "peephole_lstm", "cifg_lstm"])
-def test_chrono_initializes_forget_gate_cells_at_the_longest_sequence(cell):
+@pytest.mark.parametrize("cell", ["lstm", "peephole_lstm", "cifg_lstm", "gru"])
+def test_chrono_initializes_gated_cells_at_the_longest_sequence(cell):
     problem = get_problem("adding", length=100)
     assert problem.longest_length == 110
     assert get_problem("temporal-order").longest_length == 110

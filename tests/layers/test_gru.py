@@ -373,3 +373,23 @@ def test_training_fits_a_tiny_task(running_mean_task, fit_repeated):
     fit_repeated(model, x, y, steps)
 
     assert model.evaluate(x, y, verbose=0) < 0.1 * y.var()
+
+
+@pytest.mark.parametrize("reset_after", [True, False])
+def test_chrono_initialization_sets_a_log_uniform_update_gate_bias(reset_after):
+    timescale, units = 100, 64
+    layer = GRU(units, chrono_timescale=timescale, reset_after=reset_after, bias_initializer="ones", seed=3)
+    layer(np.zeros((1, 2, 3), dtype="float32"))
+    bias = np.asarray(layer.cell.bias)
+    input_bias = bias[0] if reset_after else bias
+    # z_t = sigmoid(b_z) = u / (1 + u) keeps h_{t-1}: a memory time scale u between 1 and T - 1.
+    u = np.exp(input_bias[:units])
+    assert np.all(u >= 1.0 - 1e-5) and np.all(u <= timescale - 1 + 1e-3)
+    assert u.std() > 5.0  # spread over the range, not a constant
+    np.testing.assert_array_equal(input_bias[units:], 1.0)  # r and h keep bias_initializer
+    if reset_after:
+        np.testing.assert_array_equal(bias[1], 1.0)  # the recurrent biases too
+    restored = GRU.from_config(layer.get_config())
+    assert restored.cell.chrono_timescale == timescale
+    with pytest.raises(ValueError, match="at least 3"):
+        GRUCell(4, chrono_timescale=2)
