@@ -20,9 +20,12 @@ a model must beat.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import keras
 import numpy as np
 import pandas as pd
+import tensorflow as tf
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
@@ -244,16 +247,26 @@ class LanguageModel(BaseEstimator):
         if temperature < 0:
             raise ValueError(f"temperature must be >= 0, found {temperature}")
         rng = np.random.default_rng(seed)
-        step = _NextTokenStep(self.model_)
+        step, compiled_step = self._next_token_step()
         states = step.initial_states()
         for token_id in self._context_ids(prompt):
-            probabilities, states = step.predict_on_batch([np.array([token_id], dtype=np.int32), states])
+            probabilities, states = compiled_step(np.array([token_id], dtype=np.int32), states)
         generated = []
         for _ in range(n):
-            token_id = _sample(probabilities[0], temperature, rng)
+            token_id = _sample(probabilities.numpy()[0], temperature, rng)
             generated.append(token_id)
-            probabilities, states = step.predict_on_batch([np.array([token_id], dtype=np.int32), states])
+            probabilities, states = compiled_step(np.array([token_id], dtype=np.int32), states)
         return self.text_windows_.decode(np.array(generated, dtype=np.int32))
+
+    def _next_token_step(self) -> tuple[_NextTokenStep, Callable]:
+        """The one-step model of ``model_`` and its XLA-compiled call, built once per trained model."""
+        cached = getattr(self, "_step_cache", None)
+        if cached is None or cached[0] is not self.model_:
+            step = _NextTokenStep(self.model_)
+            # The shapes never change from step to step, so XLA compiles once.
+            compiled = tf.function(lambda token_id, states: step([token_id, states]), jit_compile=True)
+            cached = self._step_cache = (self.model_, step, compiled)
+        return cached[1], cached[2]
 
     def _context_ids(self, prompt: str) -> np.ndarray:
         """A separator (document start) followed by the prompt, last ``seq_len`` tokens."""
