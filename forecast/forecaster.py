@@ -409,6 +409,12 @@ class Forecaster(BaseForecaster):
             past = np.concatenate([past[:, 1:], next_row[:, None, :].astype(past.dtype)], axis=1)
         return np.stack(steps, axis=1)
 
+    def __getstate__(self) -> dict:
+        # The compiled predictor is a cache of `model_` (a tf.function cannot be pickled); it is rebuilt on use.
+        state = super().__getstate__()
+        state.pop("_predictor", None)
+        return state
+
     def _call_network(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
         # One XLA-compiled function per trained model, built on first use (see forecast.inference).
         predictor = getattr(self, "_predictor", None)

@@ -258,6 +258,12 @@ class LanguageModel(BaseEstimator):
             probabilities, states = compiled_step(np.array([token_id], dtype=np.int32), states)
         return self.text_windows_.decode(np.array(generated, dtype=np.int32))
 
+    def __getstate__(self) -> dict:
+        # The compiled step is a cache of `model_` (a tf.function cannot be pickled); it is rebuilt on use.
+        state = super().__getstate__()
+        state.pop("_step_cache", None)
+        return state
+
     def _next_token_step(self) -> tuple[_NextTokenStep, Callable]:
         """The one-step model of ``model_`` and its XLA-compiled call, built once per trained model."""
         cached = getattr(self, "_step_cache", None)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pickle
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -114,6 +116,11 @@ def test_save_and_load_predict_identically(fitted, monthly, tmp_path):
     assert loaded.get_params() == {**fitted.get_params(), "quantiles": (0.9, 0.5, 0.1)}
     pd.testing.assert_frame_equal(loaded.predict(monthly), fitted.predict(monthly))
     pd.testing.assert_frame_equal(loaded.predict(), fitted.predict())
+
+
+def test_a_fitted_forecaster_pickles_after_predicting_and_predicts_identically(fitted, monthly):
+    expected = fitted.predict(monthly)  # builds the compiled predictor, which is not pickled
+    pd.testing.assert_frame_equal(pickle.loads(pickle.dumps(fitted)).predict(monthly), expected)
 
 
 def test_chronological_split_keeps_validation_targets_after_every_training_target():

@@ -1,4 +1,5 @@
 import math
+import pickle
 
 import keras
 import numpy as np
@@ -84,6 +85,11 @@ def test_sampled_generation_length_and_seed_determinism(fitted):
     assert fitted.generate("ab", 30, temperature=2.0, seed=7) == first
     assert fitted.generate("ab", 30, temperature=2.0, seed=8) != first
     assert fitted.generate("ab", 0) == ""
+
+
+def test_a_fitted_language_model_pickles_after_generating_and_generates_identically(fitted):
+    expected = fitted.generate("ab", 20, temperature=2.0, seed=3)  # builds the compiled step, which is not pickled
+    assert pickle.loads(pickle.dumps(fitted)).generate("ab", 20, temperature=2.0, seed=3) == expected
 
 
 def test_sample_follows_the_tempered_distribution():
