@@ -51,7 +51,7 @@ import re
 from typing import Any, ClassVar
 
 import keras
-from keras import ops
+from keras import initializers, ops
 
 # Two private Keras names, kept in this one place on purpose:
 # - `rnn` is the backend time loop behind `keras.layers.RNN` (masking,
@@ -370,3 +370,26 @@ def _constructor_parameters(cell_class: type) -> frozenset[str]:
                 and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
             )
     return frozenset(names)
+
+
+def check_positive_int(argument: str, value: Any) -> None:
+    """Raise `ValueError` unless `value` is a positive Python `int` (not a bool; a NumPy integer
+    would fail later, in Keras's check of the cell's `state_size`)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ValueError(f"`{argument}` must be a positive integer; got {value!r}.")
+
+
+def check_chrono_timescale(value: Any) -> None:
+    """Raise `ValueError` unless `value` is a usable chrono time scale `T` (an integer >= 3)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 3:
+        raise ValueError(
+            "chrono_timescale must be an integer time lag of at least 3 "
+            f"(u is drawn from [1, T - 1]); got {value!r}."
+        )
+
+
+def chrono_log_timescales(units: int, timescale: int, seed: int | None, dtype=None):
+    """`log(u)`, `u ~ U[1, T - 1]` for `units` gates: the chrono bias of the gate that keeps
+    the previous state (Tallec & Ollivier 2018, "Can recurrent neural networks warp time?")."""
+    uniform = initializers.RandomUniform(1.0, float(timescale - 1), seed=seed)
+    return ops.log(uniform((units,), dtype=dtype))

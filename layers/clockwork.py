@@ -14,7 +14,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from layers.base import RecurrentCell, RecurrentCellLayer
+from layers.base import RecurrentCell, RecurrentCellLayer, check_positive_int
 
 # Largest integer up to which every integer is exactly representable: the
 # clock counts in the state's float dtype and must never round.
@@ -26,8 +26,7 @@ def _resolve_periods(
 ) -> tuple[int, ...]:
     if periods is None:
         count = 4 if num_modules is None else num_modules
-        if isinstance(count, bool) or not isinstance(count, int) or count < 1:
-            raise ValueError(f"`num_modules` must be a positive integer; found {num_modules!r}.")
+        check_positive_int("num_modules", count)
         periods = tuple(2**module for module in range(count))
     else:
         periods = tuple(periods)
@@ -49,8 +48,7 @@ def _resolve_periods(
                 f"`num_modules`={num_modules} disagrees with the {len(periods)} "
                 f"`periods` {periods}; give one of them."
             )
-    if isinstance(units, bool) or not isinstance(units, int) or units < 1:
-        raise ValueError(f"`units` must be a positive integer; found {units!r}.")
+    check_positive_int("units", units)
     if units % len(periods) != 0:
         raise ValueError(
             f"`units`={units} must split evenly into {len(periods)} modules "

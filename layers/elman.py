@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import numbers
 from typing import Any
 
 import keras
 from keras import activations, constraints, initializers, ops, regularizers
 
-from layers.base import RecurrentCell, RecurrentCellLayer
+from layers.base import RecurrentCell, RecurrentCellLayer, check_positive_int
 
 __all__ = ["ElmanCell", "Elman", "IRNN"]
 
@@ -102,9 +101,9 @@ class ElmanCell(RecurrentCell):
         seed: int | None = None,
         **kwargs: Any,
     ) -> None:
-        _check_positive_int("units", units)
+        check_positive_int("units", units)
         if output_units is not None:
-            _check_positive_int("output_units", output_units)
+            check_positive_int("output_units", output_units)
         super().__init__(
             dropout=dropout,
             recurrent_dropout=recurrent_dropout,
@@ -359,14 +358,3 @@ class IRNN(Elman):
         config["recurrent_scale"] = self.recurrent_scale
         config["input_stddev"] = self.input_stddev
         return config
-
-
-def _check_positive_int(argument: str, value: Any) -> None:
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, numbers.Integral)
-        or value <= 0
-    ):
-        raise ValueError(
-            f"`{argument}` must be a positive integer; got {value!r}."
-        )

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-import numbers
 from typing import Any
 
 import keras
 from keras import activations, constraints, initializers, ops, regularizers
 
-from layers.base import RecurrentCell, RecurrentCellLayer
+from layers.base import (
+    RecurrentCell,
+    RecurrentCellLayer,
+    check_chrono_timescale,
+    check_positive_int,
+    chrono_log_timescales,
+)
 
 __all__ = ["GRUCell", "GRU"]
 
@@ -130,23 +135,9 @@ class GRUCell(RecurrentCell):
         seed: int | None = None,
         **kwargs: Any,
     ) -> None:
-        if (
-            isinstance(units, bool)
-            or not isinstance(units, numbers.Integral)
-            or units <= 0
-        ):
-            raise ValueError(
-                f"`units` must be a positive integer; got {units!r}."
-            )
-        if chrono_timescale is not None and (
-            isinstance(chrono_timescale, bool)
-            or not isinstance(chrono_timescale, numbers.Integral)
-            or chrono_timescale < 3
-        ):
-            raise ValueError(
-                "chrono_timescale must be an integer time lag of at least 3 "
-                f"(u is drawn from [1, T - 1]); got {chrono_timescale!r}."
-            )
+        check_positive_int("units", units)
+        if chrono_timescale is not None:
+            check_chrono_timescale(chrono_timescale)
         super().__init__(
             dropout=dropout,
             recurrent_dropout=recurrent_dropout,
@@ -240,16 +231,14 @@ class GRUCell(RecurrentCell):
         if self.chrono_timescale is None:
             return self.bias_initializer
         units = self.units
-        uniform = initializers.RandomUniform(
-            1.0, float(self.chrono_timescale - 1), seed=self.seed
-        )
 
         def initializer(shape, dtype=None, **kwargs):
             bias = self.bias_initializer(shape, dtype=dtype)
             input_bias = bias[0] if self.reset_after else bias
-            chrono = ops.concatenate(
-                [ops.log(uniform((units,), dtype=dtype)), input_bias[units:]]
+            log_timescales = chrono_log_timescales(
+                units, self.chrono_timescale, self.seed, dtype
             )
+            chrono = ops.concatenate([log_timescales, input_bias[units:]])
             if self.reset_after:
                 return ops.stack([chrono, bias[1]])
             return chrono

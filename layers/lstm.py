@@ -13,7 +13,13 @@ from typing import Any
 import keras
 from keras import activations, constraints, initializers, ops, regularizers
 
-from layers.base import RecurrentCell, RecurrentCellLayer
+from layers.base import (
+    RecurrentCell,
+    RecurrentCellLayer,
+    check_chrono_timescale,
+    check_positive_int,
+    chrono_log_timescales,
+)
 
 __all__ = ["LSTMCell", "LSTM"]
 
@@ -122,11 +128,7 @@ def _check_flags(
                 "forget_gate=False removes the forget gate (the 1997 cell "
                 "never forgets); expected forget_gate=True."
             )
-        if isinstance(chrono_timescale, bool) or not isinstance(chrono_timescale, int) or chrono_timescale < 3:
-            raise ValueError(
-                "chrono_timescale must be an integer time lag of at least 3 "
-                f"(u is drawn from [1, T - 1]); got {chrono_timescale!r}."
-            )
+        check_chrono_timescale(chrono_timescale)
     if coupled and not forget_gate:
         raise ValueError(
             "coupled=True defines the forget gate as f_t = 1 - i_t, but "
@@ -204,10 +206,7 @@ Example:
         seed: int | None = None,
         **kwargs: Any,
     ) -> None:
-        if not isinstance(units, int) or units <= 0:
-            raise ValueError(
-                f"`units` must be a positive integer; got {units!r}."
-            )
+        check_positive_int("units", units)
         _check_flags(forget_gate, peepholes, coupled, input_gate, output_gate, chrono_timescale)
         super().__init__(
             dropout=dropout,
@@ -319,10 +318,9 @@ Example:
     def _chrono_bias_initializer(self):
         """b_f = log(u), b_i = -log(u), u ~ U[1, T - 1]; other blocks use `bias_initializer`."""
         units, blocks = self.units, self.blocks
-        uniform = initializers.RandomUniform(1.0, float(self.chrono_timescale - 1), seed=self.seed)
 
         def initializer(_, dtype=None, **kwargs):
-            log_timescales = ops.log(uniform((units,), dtype=dtype))
+            log_timescales = chrono_log_timescales(units, self.chrono_timescale, self.seed, dtype)
             chrono = {"f": log_timescales, "i": -log_timescales}
             return ops.concatenate(
                 [chrono[block] if block in chrono else self.bias_initializer((units,), dtype=dtype) for block in blocks]

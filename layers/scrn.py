@@ -11,7 +11,7 @@ from typing import Any
 import keras
 from keras import ops
 
-from layers.base import RecurrentCell, RecurrentCellLayer
+from layers.base import RecurrentCell, RecurrentCellLayer, check_positive_int
 
 
 @keras.saving.register_keras_serializable(package="layers")
@@ -97,9 +97,8 @@ class SCRNCell(RecurrentCell):
         **kwargs: Any,
     ) -> None:
         context_units = units if context_units is None else context_units
-        for argument, value in (("units", units), ("context_units", context_units)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"`{argument}` must be a positive integer; found {value!r}.")
+        check_positive_int("units", units)
+        check_positive_int("context_units", context_units)
         if not 0.0 <= alpha <= 1.0:
             raise ValueError(f"`alpha` must be a float in [0, 1]; found {alpha!r}.")
         super().__init__(dropout=dropout, recurrent_dropout=recurrent_dropout, seed=seed, **kwargs)
