@@ -24,7 +24,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from forecast.backtesting import Backtest, rolling_origin, series_cutoffs
 from forecast.metrics import evaluate
-from pipelines.frequency import Frequency, shift_times
+from pipelines.frequency import Frequency, horizon_timestamps
 from pipelines.validation import CheckedFrame, check_frame
 
 ID, TIME, TARGET = "unique_id", "ds", "y"
@@ -164,13 +164,10 @@ def checked_frame(df: pd.DataFrame | pd.Series, freq: str | int | Frequency | No
 def future_index(cutoffs: pd.DataFrame, freq: Frequency, horizon: int) -> pd.DataFrame:
     """``unique_id, cutoff, ds, step``: the ``horizon`` timestamps after each cutoff (step = 1 .. horizon)."""
     origins = cutoffs[[ID, "cutoff"]].reset_index(drop=True)
-    times = origins["cutoff"].to_numpy() if isinstance(freq, int) else pd.DatetimeIndex(origins["cutoff"])
-    pieces = []
-    for step in range(1, horizon + 1):
-        times = shift_times(times, freq)
-        pieces.append(origins.assign(ds=times, step=step, order=np.arange(len(origins))))
-    index = pd.concat(pieces, ignore_index=True).sort_values(["order", "step"], kind="stable")
-    return index.drop(columns="order").reset_index(drop=True)
+    index = origins.take(np.repeat(np.arange(len(origins)), horizon)).reset_index(drop=True)
+    index[TIME] = horizon_timestamps(origins["cutoff"], freq, horizon)
+    index["step"] = np.tile(np.arange(1, horizon + 1), len(origins))
+    return index
 
 
 def check_forecasts(forecasts: pd.DataFrame, cutoffs: pd.DataFrame, horizon: int) -> None:

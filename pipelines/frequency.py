@@ -70,14 +70,9 @@ def shift_times(times: pd.DatetimeIndex | np.ndarray, freq: Frequency) -> pd.Dat
 
 
 def future_timestamps(last, n: int, freq: Frequency) -> pd.DatetimeIndex | np.ndarray:
-    """The ``n`` timestamps after ``last`` on the grid of ``freq``.
-
-    Integers: ``last + k * step`` for k = 1..n (an int64 array). Datetimes: ``pd.date_range``
-    starting one offset after ``last``, time zone kept.
-    """
-    if isinstance(freq, int):
-        return np.asarray(int(last) + freq * np.arange(1, n + 1), dtype=np.int64)
-    return pd.date_range(start=pd.Timestamp(last) + freq, periods=n, freq=freq)
+    """The ``n`` timestamps after ``last`` on the grid of ``freq``: ``horizon_timestamps`` of one
+    origin (an int64 array for integer steps, a DatetimeIndex with the time zone kept)."""
+    return horizon_timestamps([last], freq, n)
 
 
 def horizon_timestamps(origins, freq: Frequency, horizon: int) -> pd.DatetimeIndex | np.ndarray:
