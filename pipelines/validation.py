@@ -185,7 +185,7 @@ def check_frame(
     frame, codes, times = _sorted_copy(frame, id_col, time_col, times, copy)
     series_starts = _series_starts(codes)
     _check_duplicates(frame, id_col, time_col, codes, times)
-    _check_numeric(frame, id_col, time_col, value_cols)
+    check_numeric(frame, id_col, time_col, value_cols)
     _check_static(frame, id_col, time_col, static_covariates)
     freq = _resolve_frequency(frame, id_col, times, series_starts, freq)
     gap_rows = _check_grid(frame, id_col, time_col, codes, times, series_starts, freq)
@@ -335,7 +335,8 @@ def _check_duplicates(frame, id_col, time_col, codes, times) -> None:
         )
 
 
-def _check_numeric(frame: pd.DataFrame, id_col: str, time_col: str, value_cols: Sequence[str]) -> None:
+def check_numeric(frame: pd.DataFrame, id_col: str, time_col: str, value_cols: Sequence[str]) -> None:
+    """Raise ``ValidationError`` for the first of ``value_cols`` that is not real-valued, naming its first bad value."""
     for column in value_cols:
         series = frame[column]
         if pd.api.types.is_numeric_dtype(series.dtype) and not pd.api.types.is_complex_dtype(series.dtype):

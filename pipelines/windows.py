@@ -36,7 +36,7 @@ from sklearn.base import BaseEstimator
 from pipelines.calendar import CALENDAR_FIELDS, calendar_feature_names, calendar_features, calendar_fields_for
 from pipelines.frequency import Frequency, frequency_to_json, future_timestamps, horizon_timestamps, parse_frequency
 from pipelines.scaling import TargetScaler, last_value_scale
-from pipelines.validation import CheckedFrame, ValidationError, check_frame, parse_time_column, shown
+from pipelines.validation import CheckedFrame, ValidationError, check_frame, check_numeric, parse_time_column, shown
 
 ORIGIN_COLUMN = "ds"
 
@@ -521,11 +521,9 @@ class SeriesWindows(BaseEstimator):
         missing_columns = [c for c in [self.id_col, self.time_col, *self.future_covariates] if c not in future_df.columns]
         if missing_columns:
             raise ValidationError(f"future_df is missing columns {missing_columns}; it has {list(future_df.columns)}.")
-        for column in self.future_covariates:
-            if not pd.api.types.is_numeric_dtype(future_df[column].dtype) or pd.api.types.is_bool_dtype(future_df[column].dtype):
-                raise ValidationError(f"future_df column {column!r} must be numeric, found dtype {future_df[column].dtype}.")
         keys = pd.DataFrame({self.id_col: np.repeat(series_ids, self.horizon), self.time_col: future_times})
         known = future_df[[self.id_col, self.time_col, *self.future_covariates]].copy()
+        check_numeric(known, self.id_col, self.time_col, self.future_covariates)
         known[self.time_col] = parse_time_column(known, self.id_col, self.time_col)
         merged = keys.merge(known, on=[self.id_col, self.time_col], how="left", validate="one_to_one")
         values = merged[list(self.future_covariates)].to_numpy(dtype=np.float64)

@@ -145,7 +145,7 @@ def test_predict_windows_with_future_covariates_and_calendar(long_frame):
         sw.predict_windows(long_frame, incomplete)
     with pytest.raises(ValidationError, match="pass them as future_df"):
         sw.predict_windows(long_frame)
-    with pytest.raises(ValidationError, match="future_df column 'promo' must be numeric, found dtype (object|str)"):
+    with pytest.raises(ValidationError, match=r"Column 'promo' must be numeric, found dtype (object|str): series 's2' at ds=.* has 'yes'"):
         sw.predict_windows(long_frame, future_df.assign(promo="yes"))
     infinite = future_df.assign(promo=np.where(future_df["unique_id"] == "s0", np.inf, 1.0))
     with pytest.raises(ValidationError, match=r"for series 's0' at ds=.*4 of the 12 needed rows are missing"):
