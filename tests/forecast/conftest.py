@@ -103,3 +103,20 @@ def integer_df() -> pd.DataFrame:
     first = make_long_frame(0, 1, {"x": 40}, seed=4, season_length=4)
     second = make_long_frame(100, 1, {"y": 25}, seed=5, season_length=4)
     return pd.concat([first, second], ignore_index=True)
+
+
+def make_network_inputs(batch=3, lookback=6, horizon=4, n_past=2, n_future=0, n_static=0, seed=0) -> dict[str, np.ndarray]:
+    """Random float32 inputs of the Forecaster's network (``"past"``, and ``"future"``/``"static"`` when asked)."""
+    rng = np.random.default_rng(seed)
+    inputs = {"past": rng.normal(size=(batch, lookback, n_past)).astype("float32")}
+    if n_future:
+        inputs["future"] = rng.normal(size=(batch, horizon, n_future)).astype("float32")
+    if n_static:
+        inputs["static"] = rng.normal(size=(batch, n_static)).astype("float32")
+    return inputs
+
+
+@pytest.fixture
+def network_inputs() -> Callable[..., dict[str, np.ndarray]]:
+    """The :func:`make_network_inputs` factory."""
+    return make_network_inputs

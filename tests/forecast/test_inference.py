@@ -10,59 +10,50 @@ from forecast.network import build_network
 from layers.registry import available
 
 
-def _inputs(batch, lookback=6, horizon=4, n_past=2, n_future=3, n_static=1, seed=0):
-    rng = np.random.default_rng(seed)
-    return {
-        "past": rng.normal(size=(batch, lookback, n_past)).astype("float32"),
-        "future": rng.normal(size=(batch, horizon, n_future)).astype("float32"),
-        "static": rng.normal(size=(batch, n_static)).astype("float32"),
-    }
-
-
 def _network(cell="lstm", n_quantiles=3):
     return build_network(cell, 4, 2, lookback=6, horizon=4, n_past_features=2, n_future_features=3, n_static_features=1, n_quantiles=n_quantiles)
 
 
 @pytest.mark.parametrize("cell", available())
-def test_every_cell_compiles_and_matches_the_eager_model(cell):
+def test_every_cell_compiles_and_matches_the_eager_model(cell, network_inputs):
     network = _network(cell, n_quantiles=None)
-    inputs = _inputs(3)
+    inputs = network_inputs(3, n_future=3, n_static=1)
     expected = np.asarray(network(inputs, training=False))
     np.testing.assert_allclose(CompiledPredictor(network)(inputs), expected, rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("rows", [1, 3, 4, 5, 9])
-def test_chunks_and_padding_return_exactly_the_real_rows(rows):
+def test_chunks_and_padding_return_exactly_the_real_rows(rows, network_inputs):
     network = _network()
-    inputs = _inputs(rows, seed=rows)
+    inputs = network_inputs(rows, n_future=3, n_static=1, seed=rows)
     expected = np.asarray(network(inputs, training=False))
     outputs = CompiledPredictor(network, max_batch=4)(inputs)
     assert outputs.shape == expected.shape == (rows, 4, 3)
     np.testing.assert_allclose(outputs, expected, rtol=1e-5, atol=1e-6)
 
 
-def test_a_row_forecast_does_not_depend_on_the_other_rows_of_the_batch():
+def test_a_row_forecast_does_not_depend_on_the_other_rows_of_the_batch(network_inputs):
     predictor = CompiledPredictor(_network(), max_batch=8)
-    inputs = _inputs(7)
+    inputs = network_inputs(7, n_future=3, n_static=1)
     together = predictor(inputs)
     alone = np.concatenate([predictor({name: array[i : i + 1] for name, array in inputs.items()}) for i in range(7)])
     np.testing.assert_allclose(together, alone, rtol=1e-5, atol=1e-6)
 
 
-def test_inputs_are_cast_to_the_model_dtype():
+def test_inputs_are_cast_to_the_model_dtype(network_inputs):
     network = _network()
-    inputs = _inputs(2)
+    inputs = network_inputs(2, n_future=3, n_static=1)
     as_float64 = {name: array.astype("float64") for name, array in inputs.items()}
     predictor = CompiledPredictor(network)
     np.testing.assert_array_equal(predictor(as_float64), predictor(inputs))
 
 
-def test_missing_inputs_empty_batches_and_bad_chunk_sizes_are_errors():
+def test_missing_inputs_empty_batches_and_bad_chunk_sizes_are_errors(network_inputs):
     network = _network()
     predictor = CompiledPredictor(network)
     with pytest.raises(ValueError, match=r"missing model inputs \['static'\]"):
-        predictor({name: array for name, array in _inputs(2).items() if name != "static"})
+        predictor({name: array for name, array in network_inputs(2, n_future=3, n_static=1).items() if name != "static"})
     with pytest.raises(ValueError, match="empty batch"):
-        predictor(_inputs(0))
+        predictor(network_inputs(0, n_future=3, n_static=1))
     with pytest.raises(ValueError, match="power of two"):
         CompiledPredictor(network, max_batch=6)

@@ -11,35 +11,25 @@ from forecast.network import OrderedQuantiles, build_network
 from layers.registry import available
 
 
-def _inputs(batch=3, lookback=6, horizon=4, n_past=2, n_future=0, n_static=0, seed=0):
-    rng = np.random.default_rng(seed)
-    inputs = {"past": rng.normal(size=(batch, lookback, n_past)).astype("float32")}
-    if n_future:
-        inputs["future"] = rng.normal(size=(batch, horizon, n_future)).astype("float32")
-    if n_static:
-        inputs["static"] = rng.normal(size=(batch, n_static)).astype("float32")
-    return inputs
-
-
 @pytest.mark.parametrize("cell", available())
-def test_every_registered_cell_builds_a_forecasting_network(cell):
+def test_every_registered_cell_builds_a_forecasting_network(cell, network_inputs):
     network = build_network(cell, units=4, num_layers=2, lookback=6, horizon=4, n_past_features=2)
-    outputs = np.asarray(network(_inputs()))
+    outputs = np.asarray(network(network_inputs()))
     assert outputs.shape == (3, 4)
     assert np.isfinite(outputs).all()
 
 
-def test_inputs_and_output_shapes_follow_the_covariates_and_quantiles():
+def test_inputs_and_output_shapes_follow_the_covariates_and_quantiles(network_inputs):
     network = build_network("lstm", 4, 1, lookback=6, horizon=4, n_past_features=2, n_future_features=3, n_static_features=1, n_quantiles=3)
     assert sorted(network.input.keys()) == ["future", "past", "static"]
-    outputs = np.asarray(network(_inputs(n_future=3, n_static=1)))
+    outputs = np.asarray(network(network_inputs(n_future=3, n_static=1)))
     assert outputs.shape == (3, 4, 3)
     assert (np.diff(outputs, axis=-1) >= 0).all()
 
 
-def test_future_covariates_change_only_through_the_future_input():
+def test_future_covariates_change_only_through_the_future_input(network_inputs):
     network = build_network("gru", 4, 1, lookback=6, horizon=4, n_past_features=2, n_future_features=1)
-    inputs = _inputs(n_future=1)
+    inputs = network_inputs(n_future=1)
     changed = {**inputs, "future": inputs["future"] + 1.0}
     assert not np.allclose(network(inputs), network(changed))
 
@@ -69,10 +59,10 @@ def test_pinball_loss_rejects_levels_outside_the_unit_interval():
         PinballLoss([0.5, 1.0])
 
 
-def test_network_round_trips_through_a_keras_file_in_safe_mode(tmp_path):
+def test_network_round_trips_through_a_keras_file_in_safe_mode(tmp_path, network_inputs):
     network = build_network("cifg_lstm", 4, 1, lookback=6, horizon=4, n_past_features=2, n_static_features=1, n_quantiles=2)
     network.compile(optimizer="adam", loss=PinballLoss([0.25, 0.75]))
-    inputs = _inputs(n_static=1)
+    inputs = network_inputs(n_static=1)
     network.save(tmp_path / "network.keras")
     restored = keras.saving.load_model(tmp_path / "network.keras", safe_mode=True)
     np.testing.assert_array_equal(restored(inputs), network(inputs))
