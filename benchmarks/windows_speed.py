@@ -134,7 +134,7 @@ def worker(method: str, case: str, lookback: int, batches: int) -> dict:
         setup = time.perf_counter() - started
         started = time.perf_counter()
         produced = 0
-        for _, (inputs, target) in zip(range(batches), iterator):
+        for _, (_inputs, target) in zip(range(batches), iterator):
             produced += int(target.shape[0])
         elapsed = time.perf_counter() - started
     assert first_inputs["past"].shape[1:] == (lookback, 1) and first_target.shape[1:] == (HORIZON,)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import inspect
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import pandas as pd
 import typer
@@ -39,28 +39,28 @@ Units = Annotated[int, typer.Option(help="Hidden units per recurrent layer.")]
 NumLayers = Annotated[int, typer.Option(help="Stacked recurrent layers.")]
 Lookback = Annotated[int, typer.Option(help="Past steps read before each forecast origin.")]
 Horizon = Annotated[int, typer.Option(help="Steps forecast after each origin.")]
-Quantiles = Annotated[Optional[str], typer.Option(help="Comma-separated quantile levels, e.g. 0.1,0.5,0.9.")]
+Quantiles = Annotated[str | None, typer.Option(help="Comma-separated quantile levels, e.g. 0.1,0.5,0.9.")]
 Strategy = Annotated[str, typer.Option(help="'direct' (all steps at once) or 'recursive'.")]
 Loss = Annotated[str, typer.Option(help="Point-forecast loss: 'mae' or 'mse'.")]
 Dropout = Annotated[float, typer.Option(help="Input dropout of the recurrent layers.")]
-Freq = Annotated[Optional[str], typer.Option(help="Pandas offset alias or integer step of ds (default: inferred).")]
-PastCovariates = Annotated[Optional[str], typer.Option(help="Comma-separated columns observed up to the origin only.")]
-FutureCovariates = Annotated[Optional[str], typer.Option(help="Comma-separated columns known for the horizon too.")]
-StaticCovariates = Annotated[Optional[str], typer.Option(help="Comma-separated columns constant per series.")]
-Calendar = Annotated[Optional[str], typer.Option(help="'auto' or comma-separated calendar fields (month, dayofweek, ...).")]
+Freq = Annotated[str | None, typer.Option(help="Pandas offset alias or integer step of ds (default: inferred).")]
+PastCovariates = Annotated[str | None, typer.Option(help="Comma-separated columns observed up to the origin only.")]
+FutureCovariates = Annotated[str | None, typer.Option(help="Comma-separated columns known for the horizon too.")]
+StaticCovariates = Annotated[str | None, typer.Option(help="Comma-separated columns constant per series.")]
+Calendar = Annotated[str | None, typer.Option(help="'auto' or comma-separated calendar fields (month, dayofweek, ...).")]
 Scaler = Annotated[str, typer.Option(help="Target scaling: standard, minmax, robust, mean, last or none.")]
 Epochs = Annotated[int, typer.Option(help="Most passes over the training windows.")]
 BatchSize = Annotated[int, typer.Option(help="Windows per gradient step.")]
 LearningRate = Annotated[float, typer.Option(help="Adam step size.")]
-Clipnorm = Annotated[Optional[float], typer.Option(help="Gradient-norm clipping threshold (0 turns it off).")]
+Clipnorm = Annotated[float | None, typer.Option(help="Gradient-norm clipping threshold (0 turns it off).")]
 ValidationWindows = Annotated[int, typer.Option(help="Last windows per series held out for early stopping (0: none).")]
 Patience = Annotated[int, typer.Option(help="Epochs without improvement before early stopping.")]
 Seed = Annotated[int, typer.Option(help="Random seed (reproducible runs).")]
 Verbose = Annotated[int, typer.Option(help="Keras progress output: 1 bar, 2 line per epoch, 0 silent.")]
 Tracking = Annotated[bool, typer.Option("--tracking/--no-tracking", help="Log the run to MLflow.")]
 Experiment = Annotated[str, typer.Option(help="MLflow experiment name.")]
-RunName = Annotated[Optional[str], typer.Option(help="MLflow run name.")]
-RegisterAs = Annotated[Optional[str], typer.Option(help="Register the trained model under this name.")]
+RunName = Annotated[str | None, typer.Option(help="MLflow run name.")]
+RegisterAs = Annotated[str | None, typer.Option(help="Register the trained model under this name.")]
 TrackingErrors = Annotated[str, typer.Option(help="When MLflow is unreachable: 'warn' (train anyway) or 'raise'.")]
 
 # name: (option, default); the defaults are the Forecaster's.
@@ -129,7 +129,7 @@ def predict(
     data: Annotated[Path, typer.Argument(help="History of the series to forecast (.csv or .parquet).")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Forecast file to write (.csv or .parquet).")],
     future: Annotated[
-        Optional[Path], typer.Option(help="Future covariates for the horizon steps (.csv or .parquet).")
+        Path | None, typer.Option(help="Future covariates for the horizon steps (.csv or .parquet).")
     ] = None,
 ) -> None:
     """Forecast the horizon after each series' last timestamp in DATA."""
@@ -148,10 +148,10 @@ def backtest(
     data: Annotated[Path, typer.Argument(help="Full history (.csv or .parquet).")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Backtest forecasts file (.csv or .parquet).")],
     metrics_output: Annotated[
-        Optional[Path], typer.Option(help="Score table file (.csv or .parquet); default: printed only.")
+        Path | None, typer.Option(help="Score table file (.csv or .parquet); default: printed only.")
     ] = None,
     n_windows: Annotated[int, typer.Option(help="Forecast origins per series.")] = 1,
-    step: Annotated[Optional[int], typer.Option(help="Steps between origins (default: horizon).")] = None,
+    step: Annotated[int | None, typer.Option(help="Steps between origins (default: horizon).")] = None,
     refit: Annotated[int, typer.Option(help="Refit every k windows (0: one model for all windows).")] = 0,
     **settings,
 ) -> None:
@@ -169,7 +169,7 @@ def backtest(
 @app.command()
 def demo(
     epochs: Annotated[int, typer.Option(help="Most training epochs (early stopping may end sooner).")] = 30,
-    max_series: Annotated[Optional[int], typer.Option(help="Use only the first N series (default: all 1,428).")] = None,
+    max_series: Annotated[int | None, typer.Option(help="Use only the first N series (default: all 1,428).")] = None,
     units: Annotated[int, typer.Option(help="Hidden units of the LSTM.")] = 64,
     lookback: Annotated[int, typer.Option(help="Past months read per forecast.")] = 30,
     cell: Cell = "lstm",

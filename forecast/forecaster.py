@@ -28,9 +28,8 @@ from pathlib import Path
 import keras
 import numpy as np
 import pandas as pd
-from sklearn.utils.validation import check_is_fitted
-
 from mlflow.models.model import ModelInfo
+from sklearn.utils.validation import check_is_fitted
 
 from forecast.backtesting import Backtest
 from forecast.base import ID, TARGET, TIME, BaseForecaster

@@ -109,7 +109,7 @@ class LanguageModel(BaseEstimator):
         self.experiment = experiment
 
     # ------------------------------------------------------------------ fit
-    def fit(self, train_texts: pd.Series, validation_texts: pd.Series | None = None) -> "LanguageModel":
+    def fit(self, train_texts: pd.Series, validation_texts: pd.Series | None = None) -> LanguageModel:
         """Fit the vocabulary and the network on ``train_texts`` (a Series of documents).
 
         With ``validation_texts`` the per-epoch ``val_loss`` is tracked and,

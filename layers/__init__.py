@@ -16,19 +16,19 @@ from layers.registry import available, get, stack
 from layers.scrn import SCRN, SCRNCell
 
 __all__ = [
+    "GRU",
+    "IRNN",
+    "LSTM",
+    "SCRN",
     "Clockwork",
     "ClockworkCell",
     "Elman",
     "ElmanCell",
-    "GRU",
     "GRUCell",
-    "IRNN",
-    "LSTM",
     "LSTMCell",
     "RecurrentCell",
     "RecurrentCellLayer",
     "RecurrentLayer",
-    "SCRN",
     "SCRNCell",
     "available",
     "get",

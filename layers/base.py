@@ -63,7 +63,7 @@ from keras import initializers, ops
 from keras.src.backend import rnn as _backend_rnn
 from keras.src.layers.rnn.dropout_rnn_cell import DropoutRNNCell
 
-__all__ = ["RecurrentCell", "RecurrentLayer", "RecurrentCellLayer"]
+__all__ = ["RecurrentCell", "RecurrentCellLayer", "RecurrentLayer"]
 
 
 class RecurrentCell(keras.layers.Layer, DropoutRNNCell):
@@ -334,9 +334,8 @@ class RecurrentCellLayer(RecurrentLayer):
     def __getattr__(self, name: str) -> Any:
         # The cell's hyper-parameters (`units`, `dropout`, ...) read as the
         # layer's own, as on keras.layers.LSTM.
-        if name != "cell" and "cell" in self.__dict__:
-            if name in _constructor_parameters(self.cell_class):
-                return getattr(self.__dict__["cell"], name)
+        if name != "cell" and "cell" in self.__dict__ and name in _constructor_parameters(self.cell_class):
+            return getattr(self.__dict__["cell"], name)
         raise AttributeError(
             f"'{type(self).__name__}' object has no attribute '{name}'"
         )

@@ -9,7 +9,7 @@ from keras import activations, constraints, initializers, ops, regularizers
 
 from layers.base import RecurrentCell, RecurrentCellLayer, check_positive_int
 
-__all__ = ["ElmanCell", "Elman", "IRNN"]
+__all__ = ["IRNN", "Elman", "ElmanCell"]
 
 
 @keras.saving.register_keras_serializable(package="layers")

@@ -15,7 +15,7 @@ from layers.base import (
     chrono_log_timescales,
 )
 
-__all__ = ["GRUCell", "GRU"]
+__all__ = ["GRU", "GRUCell"]
 
 
 @keras.saving.register_keras_serializable(package="layers")

@@ -21,7 +21,7 @@ from layers.base import (
     chrono_log_timescales,
 )
 
-__all__ = ["LSTMCell", "LSTM"]
+__all__ = ["LSTM", "LSTMCell"]
 
 _EQUATIONS = """
 ```

@@ -165,7 +165,7 @@ class TextWindows(BaseEstimator):
         self.separator = separator
 
     # ------------------------------------------------------------------ fit
-    def fit(self, texts: pd.Series) -> "TextWindows":
+    def fit(self, texts: pd.Series) -> TextWindows:
         """Learn ``vocabulary_`` from the training documents ``texts``."""
         self._validate_params()
         documents = self._validated_documents(texts)
@@ -245,7 +245,7 @@ class TextWindows(BaseEstimator):
         return config
 
     @classmethod
-    def from_config(cls, config: dict[str, Any]) -> "TextWindows":
+    def from_config(cls, config: dict[str, Any]) -> TextWindows:
         """Rebuild a (fitted, when the config holds a vocabulary) ``TextWindows``."""
         config = dict(config)
         vocabulary = config.pop("vocabulary", None)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import fields
 from types import SimpleNamespace
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -28,7 +28,7 @@ def experiment_command(
     name: Annotated[str, typer.Argument(help=f"Problem: {', '.join(available_problems())}.")],
     cell: Annotated[str, typer.Option(help="Recurrent layer name from layers.registry.")] = _DEFAULTS.cell,
     length: Annotated[
-        Optional[int],
+        int | None,
         typer.Option("--T", "--length", help="Minimal sequence length T (default 100; not for temporal order)."),
     ] = None,
     informative_elements: Annotated[
@@ -39,7 +39,7 @@ def experiment_command(
     units: Annotated[int, typer.Option(help="Hidden units of the recurrent layer.")] = _DEFAULTS.units,
     learning_rate: Annotated[float, typer.Option(help="Adam step size.")] = _DEFAULTS.learning_rate,
     clipnorm: Annotated[
-        Optional[float], typer.Option(help="Clip each gradient to this norm (default: no clipping).")
+        float | None, typer.Option(help="Clip each gradient to this norm (default: no clipping).")
     ] = _DEFAULTS.clipnorm,
     seed: Annotated[int, typer.Option(help="Seed of the data streams and weight initialisers.")] = _DEFAULTS.seed,
     test_size: Annotated[int, typer.Option(help="Held-out test sequences.")] = _DEFAULTS.test_size,

@@ -38,7 +38,13 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from forecast.experiments.config import CHRONO_CELLS, DEFAULT_TRACKING_EXPERIMENT, Checkpoint, ExperimentConfig, ExperimentResult
+from forecast.experiments.config import (
+    CHRONO_CELLS,
+    DEFAULT_TRACKING_EXPERIMENT,
+    Checkpoint,
+    ExperimentConfig,
+    ExperimentResult,
+)
 from forecast.experiments.criteria import sequences_correct
 from forecast.experiments.generators import SequenceBatch
 from forecast.experiments.problems import Problem, get_problem

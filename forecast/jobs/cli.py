@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -31,7 +30,7 @@ def _load(spec_path: Path):
 @job_app.command("run")
 def run_command(
     spec_path: Path = typer.Argument(..., help="the job's YAML spec"),
-    as_of: Optional[str] = typer.Option(None, "--as-of", help="the run's reference time (ISO 8601); default: now, UTC"),
+    as_of: str | None = typer.Option(None, "--as-of", help="the run's reference time (ISO 8601); default: now, UTC"),
 ) -> None:
     """Perform one run: read the data, forecast with the model, write the outputs, record the run."""
     from forecast.jobs.runner import JobFailed, run_job

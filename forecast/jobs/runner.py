@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from forecast.jobs.io import AS_OF_COLUMN, JOB_COLUMN, MODEL_VERSION_COLUMN, read_source, write_forecasts
-from forecast.jobs.models import ResolvedModel, resolve_model, retrain_model, retrain_due
+from forecast.jobs.models import ResolvedModel, resolve_model, retrain_due, retrain_model
 from forecast.jobs.spec import JobSpec
 from forecast.tracking import tracking_run
 

@@ -27,9 +27,9 @@ import json
 import logging
 import signal
 import threading
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Callable
 
 import pandas as pd
 from apscheduler.events import EVENT_JOB_MAX_INSTANCES, JobSubmissionEvent

@@ -67,7 +67,7 @@ class DataSpec(_Strict):
     retry_backoff_s: float = Field(1.0, ge=0, le=60)
 
     @model_validator(mode="after")
-    def _one_source(self) -> "DataSpec":
+    def _one_source(self) -> DataSpec:
         if (self.path is None) == (self.sql is None):
             raise ValueError("give exactly one of 'path' (CSV or Parquet file) or 'sql' (url + query)")
         if self.path is not None:
@@ -89,7 +89,7 @@ class RetrainPolicy(_Strict):
     alias: str | None = Field(None, description="alias moved to each retrained version")
 
     @model_validator(mode="after")
-    def _n_when_needed(self) -> "RetrainPolicy":
+    def _n_when_needed(self) -> RetrainPolicy:
         if self.policy != "never" and self.n is None:
             raise ValueError(f"policy '{self.policy}' needs 'n' (a positive integer)")
         return self
@@ -120,7 +120,7 @@ class OutputSpec(_Strict):
     sql: SqlSink | None = None
 
     @model_validator(mode="after")
-    def _one_sink(self) -> "OutputSpec":
+    def _one_sink(self) -> OutputSpec:
         if (self.path is None) == (self.sql is None):
             raise ValueError("give exactly one of 'path' (CSV or Parquet file) or 'sql' (url + table)")
         if self.path is not None:

@@ -1,5 +1,7 @@
 """Rolling-origin backtests: origins by hand, batching of origins, refit schedule, exact baseline values."""
 
+from typing import ClassVar
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -70,7 +72,7 @@ def test_default_step_is_the_horizon(two_series):
 class RecordingNaive(Naive):
     """Naive forecaster that records each fit's last timestamps and each batch of origins."""
 
-    calls: list = []
+    calls: ClassVar[list] = []
 
     def _fit(self, df):
         RecordingNaive.calls.append(("fit", df.groupby("unique_id")["ds"].max().to_dict()))

@@ -13,8 +13,8 @@ from typer.testing import CliRunner
 
 from forecast import cli
 from forecast.cli import app
-from forecast.tables import read_frame, write_frame_atomic
 from forecast.forecaster import Forecaster
+from forecast.tables import read_frame, write_frame_atomic
 
 runner = CliRunner()
 SETTINGS = ["--units", "4", "--lookback", "6", "--horizon", "3", "--epochs", "1", "--batch-size", "16", "--verbose", "0", "--no-tracking"]

@@ -3,6 +3,7 @@ with a registered model and alias, real CSV/Parquet files."""
 
 from __future__ import annotations
 
+import itertools
 import os
 import signal
 import threading
@@ -21,10 +22,10 @@ from typer.testing import CliRunner
 
 from forecast.forecaster import Forecaster
 from forecast.jobs.cli import job_app
-from forecast.tables import write_frame_atomic
 from forecast.jobs.runner import JobFailed, redacted_spec, run_job
 from forecast.jobs.scheduler import JobScheduler
 from forecast.jobs.spec import JobSpec, ScheduleSpec, SpecError, load_spec
+from forecast.tables import write_frame_atomic
 
 HORIZON = 4
 MODEL_NAME = "job-model"
@@ -394,7 +395,7 @@ def test_scheduler_fires_without_overlap(tmp_path):
     assert 2 <= len(started) <= 3
     assert most[0] == 1
     assert scheduler.skipped_fire_times, "fire times during a running job must be skipped, not queued"
-    assert all(later - earlier >= pd.Timedelta(seconds=2) for earlier, later in zip(started, started[1:]))
+    assert all(later - earlier >= pd.Timedelta(seconds=2) for earlier, later in itertools.pairwise(started))
 
 
 def test_scheduler_catches_up_a_missed_run_once(tmp_path):

@@ -69,18 +69,16 @@ def test_a_run_records_params_metrics_by_step_and_artifacts(module_mlflow_tracki
 
 
 def test_a_block_that_raises_ends_its_run_failed(module_mlflow_tracking_uri):
-    with pytest.raises(ZeroDivisionError):
-        with tracking_run(experiment="tracking-tests") as tracker:
-            tracker.log_metrics({"loss": 1.0})
-            1 / 0
+    with pytest.raises(ZeroDivisionError), tracking_run(experiment="tracking-tests") as tracker:
+        tracker.log_metrics({"loss": 1.0})
+        1 / 0
     assert MlflowClient().get_run(tracker.run_id).info.status == "FAILED"
     assert mlflow.active_run() is None
 
 
 def test_a_run_inside_an_active_run_is_nested(module_mlflow_tracking_uri):
-    with mlflow.start_run() as outer:
-        with tracking_run(experiment="tracking-tests") as tracker:
-            pass
+    with mlflow.start_run() as outer, tracking_run(experiment="tracking-tests") as tracker:
+        pass
     run = MlflowClient().get_run(tracker.run_id)
     assert run.data.tags["mlflow.parentRunId"] == outer.info.run_id
 
@@ -91,7 +89,12 @@ def test_epoch_callback_logs_every_epoch_of_a_keras_fit(module_mlflow_tracking_u
     x = np.arange(16, dtype="float32").reshape(8, 2) / 16
     with tracking_run(experiment="tracking-tests") as tracker:
         history = model.fit(
-            x, x[:, :1], validation_split=0.25, epochs=3, batch_size=4, verbose=0,
+            x,
+            x[:, :1],
+            validation_split=0.25,
+            epochs=3,
+            batch_size=4,
+            verbose=0,
             callbacks=[EpochMetricsCallback(tracker)],
         )
     client = MlflowClient()
@@ -119,17 +122,21 @@ def unreachable_store(monkeypatch):
 
 
 def test_an_unreachable_store_warns_and_the_work_goes_on(unreachable_store):
-    with pytest.warns(TrackingWarning, match=r"MLflow tracking store http://127\.0\.0\.1:9 is unavailable"):
-        with tracking_run(experiment="anything") as tracker:
-            tracker.log_metrics({"loss": 1.0})
-            result = "trained"
+    with (
+        pytest.warns(TrackingWarning, match=r"MLflow tracking store http://127\.0\.0\.1:9 is unavailable"),
+        tracking_run(experiment="anything") as tracker,
+    ):
+        tracker.log_metrics({"loss": 1.0})
+        result = "trained"
     assert result == "trained" and tracker.run_id is None
 
 
 def test_an_unreachable_store_raises_when_asked(unreachable_store):
-    with pytest.raises(TrackingError, match=r"http://127\.0\.0\.1:9"):
-        with tracking_run(experiment="anything", on_error="raise"):
-            pass
+    with (
+        pytest.raises(TrackingError, match=r"http://127\.0\.0\.1:9"),
+        tracking_run(experiment="anything", on_error="raise"),
+    ):
+        pass
 
 
 def test_a_logging_failure_mid_run_disables_the_tracker_with_a_warning():
@@ -148,9 +155,8 @@ def test_a_logging_failure_mid_run_disables_the_tracker_with_a_warning():
 
 
 def test_bad_on_error_is_rejected():
-    with pytest.raises(ValueError, match="on_error must be one of"):
-        with tracking_run(enabled=False, on_error="ignore"):
-            pass
+    with pytest.raises(ValueError, match="on_error must be one of"), tracking_run(enabled=False, on_error="ignore"):
+        pass
 
 
 def test_flatten_joins_nested_keys():
@@ -158,10 +164,17 @@ def test_flatten_joins_nested_keys():
 
 
 def test_forecast_plot_draws_one_panel_per_series_with_band_and_saves_png(tmp_path):
-    history = pd.DataFrame({"unique_id": ["a"] * 5 + ["b"] * 5 + ["c"] * 5, "ds": list(range(5)) * 3, "y": np.arange(15.0)})
+    history = pd.DataFrame(
+        {"unique_id": ["a"] * 5 + ["b"] * 5 + ["c"] * 5, "ds": list(range(5)) * 3, "y": np.arange(15.0)}
+    )
     forecasts = pd.DataFrame(
-        {"unique_id": ["a", "a", "b", "b", "c", "c"], "ds": [5, 6] * 3, "y_hat": [5.0, 6, 10, 11, 15, 16],
-         "y_hat_q10": [4.0, 5, 9, 10, 14, 15], "y_hat_q90": [6.0, 7, 11, 12, 16, 17]}
+        {
+            "unique_id": ["a", "a", "b", "b", "c", "c"],
+            "ds": [5, 6] * 3,
+            "y_hat": [5.0, 6, 10, 11, 15, 16],
+            "y_hat_q10": [4.0, 5, 9, 10, 14, 15],
+            "y_hat_q90": [6.0, 7, 11, 12, 16, 17],
+        }
     )
     figure = plot_forecasts(history, forecasts, actual_df=forecasts.rename(columns={"y_hat": "y"}), n_series=2)
     assert isinstance(figure, Figure)
@@ -177,7 +190,9 @@ def test_forecast_plot_draws_one_panel_per_series_with_band_and_saves_png(tmp_pa
 
 def test_forecast_plot_draws_each_backtest_origin():
     history = pd.DataFrame({"unique_id": ["a"] * 6, "ds": range(6), "y": np.arange(6.0)})
-    forecasts = pd.DataFrame({"unique_id": ["a"] * 4, "ds": [3, 4, 4, 5], "cutoff": [2, 2, 3, 3], "y_hat": [2.0, 2, 3, 3]})
+    forecasts = pd.DataFrame(
+        {"unique_id": ["a"] * 4, "ds": [3, 4, 4, 5], "cutoff": [2, 2, 3, 3], "y_hat": [2.0, 2, 3, 3]}
+    )
     figure = plot_forecasts(history, forecasts)
     # the history before the first forecast, then one line per origin
     assert len(figure.axes[0].lines) == 3

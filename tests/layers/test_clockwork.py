@@ -241,7 +241,7 @@ def test_get_config_round_trip_and_keras_file_give_identical_outputs(save_and_lo
 
 def test_runs_under_mixed_float16(mixed_precision):
     x = rng.normal(size=(2, 10, 3)).astype("float32")
-    output, h, clock = Clockwork(8, return_state=True)(x)
+    output, _h, clock = Clockwork(8, return_state=True)(x)
     assert output.dtype == "float16" and clock.dtype == "float16"
     assert np.all(np.isfinite(output.numpy()))
     np.testing.assert_array_equal(clock.numpy(), np.full((2, 1), 2))

@@ -235,7 +235,7 @@ def test_bptt_gradients_match_finite_differences(variant, input_projection,
         tape.watch(inputs)
         loss = tf.reduce_sum(layer(inputs) * readout)
     weights = layer.trainable_weights
-    autodiff = tape.gradient(loss, weights + [inputs])
+    autodiff = tape.gradient(loss, [*weights, inputs])
 
     names = [w.name for w in weights]
     values = [np.asarray(w) for w in weights] + [x]
@@ -254,7 +254,7 @@ def test_bptt_gradients_match_finite_differences(variant, input_projection,
         grad = np.asarray(grad)
         relative_error = np.linalg.norm(grad - numeric) / np.linalg.norm(
             grad + numeric)
-        assert relative_error < 1e-5, (names + ["inputs"])[position]
+        assert relative_error < 1e-5, ([*names, "inputs"])[position]
 
 
 # ---------------------------------------------------------------- behaviour
