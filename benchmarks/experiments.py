@@ -69,7 +69,9 @@ def parse_arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--check-every", type=int, default=defaults.check_every)
     parser.add_argument("--target-accuracy", type=float, default=defaults.target_accuracy)
     parser.add_argument("--markdown", type=Path, default=None, help="Also write the table to this file.")
-    parser.add_argument("--no-chrono", action="store_true", help="Keep the default gate biases of the forget-gate LSTM and GRU cells.")
+    parser.add_argument(
+        "--no-chrono", action="store_true", help="Keep the default gate biases of the forget-gate LSTM and GRU cells."
+    )
     parser.add_argument("--tracking", action="store_true", help="Log every run to MLflow.")
     return parser.parse_args(argv)
 

@@ -26,9 +26,7 @@ def kjv_verses() -> pd.Series:
     return verses.set_index("citation")["text"]
 
 
-def split_by_characters(
-    verses: pd.Series, train_chars: int, validation_chars: int
-) -> tuple[pd.Series, pd.Series]:
+def split_by_characters(verses: pd.Series, train_chars: int, validation_chars: int) -> tuple[pd.Series, pd.Series]:
     """The leading verses holding about ``train_chars`` characters and the
     trailing verses holding about ``validation_chars``."""
     lengths = verses.str.len().to_numpy()
@@ -62,15 +60,18 @@ def kjv_demo(
     )
     started = time.perf_counter()
     model = LanguageModel(
-        cell=cell, units=units, seq_len=seq_len, epochs=epochs, batch_size=batch_size,
-        verbose=2, tracking=tracking, experiment="kjv-language-model",
+        cell=cell,
+        units=units,
+        seq_len=seq_len,
+        epochs=epochs,
+        batch_size=batch_size,
+        verbose=2,
+        tracking=tracking,
+        experiment="kjv-language-model",
     ).fit(train, validation)
     seconds = time.perf_counter() - started
     print(f"vocabulary: {len(model.vocabulary_)} tokens; fit + scoring: {seconds:.0f} s")
-    print(
-        f"validation perplexity: {cell} {model.validation_perplexity_:.2f}, "
-        f"unigram {model.unigram_perplexity_:.2f}"
-    )
+    print(f"validation perplexity: {cell} {model.validation_perplexity_:.2f}, unigram {model.unigram_perplexity_:.2f}")
     sample = model.generate("And the LORD said unto Moses, ", 200, temperature=0.5, seed=0)
     print("sample (temperature 0.5):", repr(sample))
     return model

@@ -47,9 +47,7 @@ _FALLBACK_LAYERS = {
 }
 
 
-def make_layer(
-    name: str, units: int, input_projection: str
-) -> keras.layers.Layer | None:
+def make_layer(name: str, units: int, input_projection: str) -> keras.layers.Layer | None:
     """A new layer for a cell name; None if its module is not present or
     the layer does not take `input_projection`."""
     try:
@@ -58,9 +56,7 @@ def make_layer(
         registry = None
     try:
         if registry is not None:
-            return registry.get(
-                name, units, input_projection=input_projection
-            )
+            return registry.get(name, units, input_projection=input_projection)
         module_name, class_name, flags = _FALLBACK_LAYERS[name]
         module = importlib.import_module(module_name)
         layer_class = getattr(module, class_name)
@@ -69,9 +65,7 @@ def make_layer(
         return None
 
 
-def build_model(
-    recurrent: keras.layers.Layer, steps: int, jit_compile: bool
-) -> keras.Model:
+def build_model(recurrent: keras.layers.Layer, steps: int, jit_compile: bool) -> keras.Model:
     inputs = keras.Input((steps, FEATURES))
     outputs = keras.layers.Dense(1)(recurrent(inputs))
     model = keras.Model(inputs, outputs)
@@ -124,9 +118,7 @@ def compare(
     return Comparison(
         statistics.median(t.sequences_per_second for t in ours_timings),
         statistics.median(t.sequences_per_second for t in reference_timings),
-        statistics.median(
-            a.sequences_per_second / b.sequences_per_second for a, b in pairs
-        ),
+        statistics.median(a.sequences_per_second / b.sequences_per_second for a, b in pairs),
         statistics.median(b.cpu_seconds / a.cpu_seconds for a, b in pairs),
     )
 
@@ -135,9 +127,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--units", type=int, nargs="+", default=[64, 256])
     parser.add_argument("--steps", type=int, default=100)
-    parser.add_argument(
-        "--batches", type=int, default=4, help="batches per timed run"
-    )
+    parser.add_argument("--batches", type=int, default=4, help="batches per timed run")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument(
         "--layers",
@@ -168,9 +158,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.quick:
         args.units, args.steps, args.batches, args.rounds = [32], 20, 2, 2
         args.jit, args.input_projection = "off", ["step"]
-    jit_settings = {"both": [False, True], "off": [False], "on": [True]}[
-        args.jit
-    ]
+    jit_settings = {"both": [False, True], "off": [False], "on": [True]}[args.jit]
 
     rng = np.random.default_rng(0)
     x = rng.normal(size=(BATCH_SIZE * args.batches, args.steps, FEATURES))
@@ -193,17 +181,13 @@ def main(argv: list[str] | None = None) -> None:
     missing = []
     for jit_compile in jit_settings:
         for units in args.units:
-            for name, projection in itertools.product(
-                args.layers, args.input_projection
-            ):
+            for name, projection in itertools.product(args.layers, args.input_projection):
                 layer = make_layer(name, units, projection)
                 if layer is None:
                     missing.append(f"{name} ({projection})")
                     continue
                 ours = build_model(layer, args.steps, jit_compile)
-                reference = build_model(
-                    keras.layers.LSTM(units), args.steps, jit_compile
-                )
+                reference = build_model(keras.layers.LSTM(units), args.steps, jit_compile)
                 result = compare(ours, reference, x, y, args.rounds)
                 xla = "on" if jit_compile else "off"
                 print(
@@ -214,10 +198,7 @@ def main(argv: list[str] | None = None) -> None:
                     flush=True,
                 )
     for name in sorted(set(missing)):
-        print(
-            f"note: {name} skipped: its module is not present yet or it "
-            "does not take input_projection"
-        )
+        print(f"note: {name} skipped: its module is not present yet or it does not take input_projection")
 
 
 if __name__ == "__main__":

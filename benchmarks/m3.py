@@ -39,7 +39,9 @@ QUICK_SERIES = 300
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cells", default="lstm,gru,cifg_lstm", help="comma-separated names of layers.registry.available()")
+    parser.add_argument(
+        "--cells", default="lstm,gru,cifg_lstm", help="comma-separated names of layers.registry.available()"
+    )
     parser.add_argument("--epochs", type=int, default=15)
     parser.add_argument("--units", type=int, default=64)
     parser.add_argument("--lookback", type=int, default=30)
@@ -54,14 +56,20 @@ def main() -> None:
 
     train, test = load_m3_monthly(max_series)
     lookback = min(args.lookback, int(train.groupby("unique_id").size().min()) - HORIZON)
-    print(f"M3 monthly: {train['unique_id'].nunique()} series, horizon {HORIZON}, lookback {lookback}, units {args.units}, up to {epochs} epochs")
+    print(
+        f"M3 monthly: {train['unique_id'].nunique()} series, horizon {HORIZON}, lookback {lookback}, units {args.units}, up to {epochs} epochs"
+    )
     rows: dict[str, dict[str, float]] = {}
     models: dict[str, Forecaster] = {}
     for cell in cells:
         started = time.perf_counter()
         model = demo_forecaster(cell, args.units, epochs, lookback, verbose=2, tracking=args.tracking, register_as=None)
         model.fit(train)
-        rows[f"Forecaster({cell})"] = {**score(model.predict(), train, test), "seconds": time.perf_counter() - started, "epochs": model.epochs_trained_}
+        rows[f"Forecaster({cell})"] = {
+            **score(model.predict(), train, test),
+            "seconds": time.perf_counter() - started,
+            "epochs": model.epochs_trained_,
+        }
         models[cell] = model
         print(f"{cell}: {rows[f'Forecaster({cell})']}", flush=True)
     started = time.perf_counter()
@@ -86,7 +94,10 @@ def statistical_models(train: pd.DataFrame, test: pd.DataFrame) -> dict[str, dic
         print("statsforecast is not installed: AutoETS and AutoTheta skipped")
         return {}
     rows = {}
-    for name, model in (("AutoETS", AutoETS(season_length=SEASON_LENGTH)), ("AutoTheta", AutoTheta(season_length=SEASON_LENGTH))):
+    for name, model in (
+        ("AutoETS", AutoETS(season_length=SEASON_LENGTH)),
+        ("AutoTheta", AutoTheta(season_length=SEASON_LENGTH)),
+    ):
         started = time.perf_counter()
         forecasts = StatsForecast(models=[model], freq=1, n_jobs=1).forecast(df=train, h=HORIZON)
         forecasts = forecasts.reset_index() if "unique_id" not in forecasts.columns else forecasts

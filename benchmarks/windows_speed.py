@@ -106,7 +106,9 @@ def keras_dataset(values: np.ndarray, lookback: int):
     import tensorflow as tf
 
     datasets = [
-        keras.utils.timeseries_dataset_from_array(series, None, sequence_length=lookback + HORIZON, batch_size=BATCH_SIZE)
+        keras.utils.timeseries_dataset_from_array(
+            series, None, sequence_length=lookback + HORIZON, batch_size=BATCH_SIZE
+        )
         for series in values
     ]
     while len(datasets) > 1:  # balanced concatenation keeps the nesting depth at log2(n_series)
@@ -138,7 +140,12 @@ def worker(method: str, case: str, lookback: int, batches: int) -> dict:
             produced += int(target.shape[0])
         elapsed = time.perf_counter() - started
     assert first_inputs["past"].shape[1:] == (lookback, 1) and first_target.shape[1:] == (HORIZON,)
-    return {"setup_s": setup, "windows_per_s": produced / elapsed, "peak_mb": memory.delta / 2**20, "n_windows": n_windows}
+    return {
+        "setup_s": setup,
+        "windows_per_s": produced / elapsed,
+        "peak_mb": memory.delta / 2**20,
+        "n_windows": n_windows,
+    }
 
 
 def big_worker(lookback: int) -> dict:
@@ -206,7 +213,9 @@ def main() -> None:
                 flush=True,
             )
     if args.big:
-        print("\n10,000,000-row frame (1,000 hourly series x 10,000 steps), fit_transform + 20 random batches; tracemalloc peak")
+        print(
+            "\n10,000,000-row frame (1,000 hourly series x 10,000 steps), fit_transform + 20 random batches; tracemalloc peak"
+        )
         for lookback in LOOKBACKS:
             big = run_worker("big", str(lookback))
             print(

@@ -47,7 +47,9 @@ Freq = Annotated[str | None, typer.Option(help="Pandas offset alias or integer s
 PastCovariates = Annotated[str | None, typer.Option(help="Comma-separated columns observed up to the origin only.")]
 FutureCovariates = Annotated[str | None, typer.Option(help="Comma-separated columns known for the horizon too.")]
 StaticCovariates = Annotated[str | None, typer.Option(help="Comma-separated columns constant per series.")]
-Calendar = Annotated[str | None, typer.Option(help="'auto' or comma-separated calendar fields (month, dayofweek, ...).")]
+Calendar = Annotated[
+    str | None, typer.Option(help="'auto' or comma-separated calendar fields (month, dayofweek, ...).")
+]
 Scaler = Annotated[str, typer.Option(help="Target scaling: standard, minmax, robust, mean, last or none.")]
 Epochs = Annotated[int, typer.Option(help="Most passes over the training windows.")]
 BatchSize = Annotated[int, typer.Option(help="Windows per gradient step.")]
@@ -180,7 +182,16 @@ def demo(
     """Train a global LSTM on M3 monthly and score it beside SeasonalNaive (sMAPE, MASE)."""
     from forecast.demo import run_demo
 
-    run_demo(epochs=epochs, max_series=max_series, units=units, lookback=lookback, cell=cell, seed=seed, verbose=verbose, tracking=tracking)
+    run_demo(
+        epochs=epochs,
+        max_series=max_series,
+        units=units,
+        lookback=lookback,
+        cell=cell,
+        seed=seed,
+        verbose=verbose,
+        tracking=tracking,
+    )
 
 
 def _register_experiment_command() -> None:

@@ -148,5 +148,9 @@ def _long_frame(ids: list[str], values: list[np.ndarray], first_positions: list[
     starts = np.repeat(np.asarray(first_positions), lengths)
     offsets = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths)
     return pd.DataFrame(
-        {ID: np.repeat(ids, lengths), TIME: (starts + offsets).astype(np.int64), TARGET: np.concatenate(values).astype(float)}
+        {
+            ID: np.repeat(ids, lengths),
+            TIME: (starts + offsets).astype(np.int64),
+            TARGET: np.concatenate(values).astype(float),
+        }
     )

@@ -404,7 +404,9 @@ class Forecaster(BaseForecaster):
             output = self._call_network(step_inputs)[:, 0]
             steps.append(output)
             median = output if self.output_quantiles_ is None else output[:, self.output_quantiles_.index(MEDIAN)]
-            next_row = median[:, None] if future is None else np.concatenate([median[:, None], future[:, step]], axis=-1)
+            next_row = (
+                median[:, None] if future is None else np.concatenate([median[:, None], future[:, step]], axis=-1)
+            )
             past = np.concatenate([past[:, 1:], next_row[:, None, :].astype(past.dtype)], axis=1)
         return np.stack(steps, axis=1)
 
@@ -549,7 +551,9 @@ class Forecaster(BaseForecaster):
     def _check_columns(self, df: pd.DataFrame, where: str, time_varying_only: bool = False) -> None:
         if not isinstance(df, pd.DataFrame):
             raise TypeError(f"{where} expects a pandas DataFrame in long format; got {type(df).__name__}")
-        required = [ID, TIME] if time_varying_only else [ID, TIME, TARGET, *self.past_covariates, *self.static_covariates]
+        required = (
+            [ID, TIME] if time_varying_only else [ID, TIME, TARGET, *self.past_covariates, *self.static_covariates]
+        )
         required += list(self.future_covariates)
         missing = [column for column in required if column not in df.columns]
         if missing:
@@ -620,10 +624,14 @@ class Forecaster(BaseForecaster):
         from forecast.plots import plot_forecasts
 
         tracker.log_params(self.get_params())
-        tracker.log_params({"backtest.n_windows": n_windows, "backtest.step": step or self.horizon, "backtest.refit": refit})
+        tracker.log_params(
+            {"backtest.n_windows": n_windows, "backtest.step": step or self.horizon, "backtest.refit": refit}
+        )
         overall = result.metrics[result.metrics[ID] == OVERALL]
         numeric = overall.select_dtypes("number").iloc[0] if len(overall) else pd.Series(dtype=float)
-        tracker.log_metrics({f"backtest_{name}": float(value) for name, value in numeric.items() if math.isfinite(value)})
+        tracker.log_metrics(
+            {f"backtest_{name}": float(value) for name, value in numeric.items() if math.isfinite(value)}
+        )
         tracker.log_figure(plot_forecasts(df, result.forecasts, actual_df=df), "backtest_forecasts.png")
         with tempfile.TemporaryDirectory() as directory:
             table = Path(directory) / "backtest_metrics.csv"

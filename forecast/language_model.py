@@ -123,9 +123,7 @@ class LanguageModel(BaseEstimator):
         ).fit(train_texts)
         train_windows = _nonempty_windows(text_windows, train_texts, "train_texts")
         validation_windows = (
-            None
-            if validation_texts is None
-            else _nonempty_windows(text_windows, validation_texts, "validation_texts")
+            None if validation_texts is None else _nonempty_windows(text_windows, validation_texts, "validation_texts")
         )
         self.text_windows_ = text_windows
         self.vocabulary_ = text_windows.vocabulary_

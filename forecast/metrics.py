@@ -33,7 +33,7 @@ def column_quantile(column: str) -> float:
     """Inverse of :func:`quantile_column`: ``"y_hat_q10" -> 0.1``."""
     if not column.startswith(QUANTILE_PREFIX):
         raise ValueError(f"expected a column named '{QUANTILE_PREFIX}<percent>'; got {column!r}")
-    return round(float(column[len(QUANTILE_PREFIX):]) / 100.0, 12)
+    return round(float(column[len(QUANTILE_PREFIX) :]) / 100.0, 12)
 
 
 def quantile_columns(columns: Sequence[str]) -> dict[float, str]:
@@ -94,9 +94,7 @@ def seasonal_naive_scale(y_insample, season_length: int = 1) -> float:
     if season_length < 1:
         raise ValueError(f"season_length must be a positive integer; got {season_length!r}")
     if history.size <= season_length:
-        raise ValueError(
-            f"MASE needs more than season_length={season_length} in-sample values; got {history.size}"
-        )
+        raise ValueError(f"MASE needs more than season_length={season_length} in-sample values; got {history.size}")
     return float(np.mean(np.abs(history[season_length:] - history[:-season_length])))
 
 
@@ -212,7 +210,7 @@ def evaluate(
             for q, column in quantiles.items():
                 residual = actual - frame[column].to_numpy(float)
                 loss = group_mean(np.maximum(q * residual, (q - 1.0) * residual))
-                columns[f"pinball_q{column[len(QUANTILE_PREFIX):]}"] = loss
+                columns[f"pinball_q{column[len(QUANTILE_PREFIX) :]}"] = loss
                 losses.append(loss)
             columns["pinball"] = sum(losses) / len(losses)
         elif name == "coverage":
@@ -294,4 +292,6 @@ def _mase_scales(
     lookup["count"] = lookup["count"].where(~too_short)
     lookup = lookup.rename(columns={"origin": "cutoff"}) if "cutoff" in keys else lookup
     scale = (lookup["total"] / lookup["count"]).to_numpy()
-    return pd.Series(scale, index=pd.MultiIndex.from_frame(lookup[keys]) if len(keys) > 1 else lookup[id_col]).sort_index()
+    return pd.Series(
+        scale, index=pd.MultiIndex.from_frame(lookup[keys]) if len(keys) > 1 else lookup[id_col]
+    ).sort_index()

@@ -37,7 +37,10 @@ def plot_forecasts(
     """
     if n_series < 1:
         raise ValueError(f"n_series must be a positive integer; got {n_series!r}")
-    for name, frame, columns in (("history_df", history_df, (ID, TIME, TARGET)), ("forecasts_df", forecasts_df, (ID, TIME, "y_hat"))):
+    for name, frame, columns in (
+        ("history_df", history_df, (ID, TIME, TARGET)),
+        ("forecasts_df", forecasts_df, (ID, TIME, "y_hat")),
+    ):
         missing = [c for c in columns if c not in frame.columns]
         if missing:
             raise ValueError(f"{name} must have columns {list(columns)}; missing {missing}")
@@ -56,7 +59,9 @@ def plot_forecasts(
             past = past.tail(history_length)
         axis.plot(past[TIME], past[TARGET], color="black", linewidth=1.0, label="history")
         if actual_df is not None:
-            actual = actual_df[(actual_df[ID] == series_id) & (actual_df[TIME] >= forecast[TIME].min())].sort_values(TIME)
+            actual = actual_df[(actual_df[ID] == series_id) & (actual_df[TIME] >= forecast[TIME].min())].sort_values(
+                TIME
+            )
             axis.plot(actual[TIME], actual[TARGET], color="black", linestyle="--", linewidth=1.0, label="actual")
         origins = forecast.groupby("cutoff", sort=True) if "cutoff" in forecast.columns else [(None, forecast)]
         for number, (_, part) in enumerate(origins):
@@ -66,7 +71,11 @@ def plot_forecasts(
                 lower, upper = band
                 level = round(100 * (column_quantile(upper) - column_quantile(lower)))
                 axis.fill_between(
-                    part[TIME], part[lower], part[upper], color="tab:blue", alpha=0.2,
+                    part[TIME],
+                    part[lower],
+                    part[upper],
+                    color="tab:blue",
+                    alpha=0.2,
                     label=f"{level}% interval" if number == 0 else None,
                 )
         axis.set_title(str(series_id), fontsize=9, loc="left")

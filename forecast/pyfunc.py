@@ -56,14 +56,18 @@ def split_history_and_future(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.Data
     """
     missing = [column for column in (ID, TIME, TARGET) if column not in frame.columns]
     if missing:
-        raise ValueError(f"expected columns {[ID, TIME, TARGET]} in the model input; missing {missing} (found {list(frame.columns)})")
+        raise ValueError(
+            f"expected columns {[ID, TIME, TARGET]} in the model input; missing {missing} (found {list(frame.columns)})"
+        )
     observed = frame[TARGET].notna()
     last_observed = frame.loc[observed].groupby(ID)[TIME].max()
     after_history = (frame[TIME] > frame[ID].map(last_observed)).to_numpy()
     is_future = (~observed).to_numpy() & after_history
     if not is_future.any():
         return frame.reset_index(drop=True), None
-    return frame.loc[~is_future].reset_index(drop=True), frame.loc[is_future].drop(columns=TARGET).reset_index(drop=True)
+    return frame.loc[~is_future].reset_index(drop=True), frame.loc[is_future].drop(columns=TARGET).reset_index(
+        drop=True
+    )
 
 
 def log_forecaster(

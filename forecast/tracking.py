@@ -77,18 +77,24 @@ class Tracker:
         """Log parameters: nested mappings flattened to ``outer.inner`` keys, values as strings cut to MLflow's limit."""
         entries = [Param(key, _param_value(value)) for key, value in flatten(params).items()]
         for start in range(0, len(entries), MAX_PARAMS_TAGS_PER_BATCH):
-            self._call("log_batch", lambda chunk=entries[start : start + MAX_PARAMS_TAGS_PER_BATCH]: (
-                self._client.log_batch(self.run_id, params=chunk)
-            ))
+            self._call(
+                "log_batch",
+                lambda chunk=entries[start : start + MAX_PARAMS_TAGS_PER_BATCH]: self._client.log_batch(
+                    self.run_id, params=chunk
+                ),
+            )
 
     def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
         """Log numeric metrics (nested mappings flattened), all at ``step`` (0 when None)."""
         timestamp = int(time.time() * 1000)
         entries = [Metric(key, float(value), timestamp, int(step or 0)) for key, value in flatten(metrics).items()]
         for start in range(0, len(entries), MAX_METRICS_PER_BATCH):
-            self._call("log_batch", lambda chunk=entries[start : start + MAX_METRICS_PER_BATCH]: (
-                self._client.log_batch(self.run_id, metrics=chunk)
-            ))
+            self._call(
+                "log_batch",
+                lambda chunk=entries[start : start + MAX_METRICS_PER_BATCH]: self._client.log_batch(
+                    self.run_id, metrics=chunk
+                ),
+            )
 
     def log_figure(self, figure, name: str) -> None:
         """Save a matplotlib figure as the artifact ``name`` (e.g. ``"plots/forecast.png"``)."""
@@ -103,7 +109,10 @@ class Tracker:
 
     def log_dict(self, dictionary: Mapping[str, Any], name: str) -> None:
         """Store a JSON-serializable mapping as the artifact ``name`` (``.json`` or ``.yaml``)."""
-        self._call("log_dict", lambda: self._client.log_dict(self.run_id, json.loads(json.dumps(dictionary, default=str)), name))
+        self._call(
+            "log_dict",
+            lambda: self._client.log_dict(self.run_id, json.loads(json.dumps(dictionary, default=str)), name),
+        )
 
     def set_tags(self, tags: Mapping[str, Any]) -> None:
         """Set run tags (values as strings)."""
@@ -209,7 +218,13 @@ def flatten(mapping: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
 
 
 def _param_value(value: Any) -> str:
-    text = value if isinstance(value, str) else json.dumps(value, default=str) if isinstance(value, (list, tuple)) else str(value)
+    text = (
+        value
+        if isinstance(value, str)
+        else json.dumps(value, default=str)
+        if isinstance(value, (list, tuple))
+        else str(value)
+    )
     if len(text) > MAX_PARAM_VAL_LENGTH:
         marker = "...[truncated]"
         text = text[: MAX_PARAM_VAL_LENGTH - len(marker)] + marker

@@ -108,9 +108,7 @@ class RecurrentCell(keras.layers.Layer, DropoutRNNCell):
             ("recurrent_dropout", recurrent_dropout),
         ):
             if not 0.0 <= rate <= 1.0:
-                raise ValueError(
-                    f"`{argument}` must be a float in [0, 1]; got {rate!r}."
-                )
+                raise ValueError(f"`{argument}` must be a float in [0, 1]; got {rate!r}.")
         self.dropout = float(dropout)
         self.recurrent_dropout = float(recurrent_dropout)
         self.seed = seed
@@ -118,15 +116,11 @@ class RecurrentCell(keras.layers.Layer, DropoutRNNCell):
 
     def project_inputs(self, inputs):
         """Returns the state-independent projection of `inputs` `(..., d)`."""
-        raise NotImplementedError(
-            f"{type(self).__name__} must implement `project_inputs`."
-        )
+        raise NotImplementedError(f"{type(self).__name__} must implement `project_inputs`.")
 
     def recurrent_step(self, projected_inputs, states, training=None):
         """Returns `(output, new_states)` for one step of the recurrence."""
-        raise NotImplementedError(
-            f"{type(self).__name__} must implement `recurrent_step`."
-        )
+        raise NotImplementedError(f"{type(self).__name__} must implement `recurrent_step`.")
 
     def dropped_inputs(self, inputs, training=None):
         """Applies the per-sequence input dropout mask when training.
@@ -148,21 +142,12 @@ class RecurrentCell(keras.layers.Layer, DropoutRNNCell):
         return state * self.get_recurrent_dropout_mask(state)
 
     def call(self, inputs, states, training=None):
-        projected_inputs = self.project_inputs(
-            self.dropped_inputs(inputs, training)
-        )
+        projected_inputs = self.project_inputs(self.dropped_inputs(inputs, training))
         return self.recurrent_step(projected_inputs, states, training=training)
 
     def get_initial_state(self, batch_size=None):
-        sizes = (
-            [self.state_size]
-            if isinstance(self.state_size, int)
-            else self.state_size
-        )
-        return [
-            ops.zeros((batch_size, size), dtype=self.compute_dtype)
-            for size in sizes
-        ]
+        sizes = [self.state_size] if isinstance(self.state_size, int) else self.state_size
+        return [ops.zeros((batch_size, size), dtype=self.compute_dtype) for size in sizes]
 
     def get_config(self) -> dict[str, Any]:
         config = {
@@ -237,10 +222,7 @@ class RecurrentLayer(keras.layers.RNN):
                 f"{type(cell).__name__}. Use keras.layers.RNN for other cells."
             )
         if input_projection not in ("step", "sequence"):
-            raise ValueError(
-                '`input_projection` must be "step" or "sequence"; got '
-                f"{input_projection!r}."
-            )
+            raise ValueError(f'`input_projection` must be "step" or "sequence"; got {input_projection!r}.')
         super().__init__(
             cell,
             return_sequences=return_sequences,
@@ -256,24 +238,18 @@ class RecurrentLayer(keras.layers.RNN):
 
     def inner_loop(self, sequences, initial_state, mask, training=False):
         if self.input_projection == "step":
-            return super().inner_loop(
-                sequences, initial_state, mask, training=training
-            )
+            return super().inner_loop(sequences, initial_state, mask, training=training)
         if isinstance(mask, (list, tuple)):
             mask = mask[0]
         # Time-major from the start: transposing the narrow inputs is cheaper
         # than transposing the wide projections.
-        time_major_inputs = ops.transpose(
-            self.cell.dropped_inputs(sequences, training), (1, 0, 2)
-        )
+        time_major_inputs = ops.transpose(self.cell.dropped_inputs(sequences, training), (1, 0, 2))
         projected_sequences = self.cell.project_inputs(time_major_inputs)
         if mask is not None:
             mask = ops.transpose(mask, (1, 0))
 
         def step(projected_inputs, states):
-            output, new_states = self.cell.recurrent_step(
-                projected_inputs, states, training=training
-            )
+            output, new_states = self.cell.recurrent_step(projected_inputs, states, training=training)
             return output, list(new_states)
 
         last_output, outputs, states = _backend_rnn(
@@ -317,11 +293,7 @@ class RecurrentCellLayer(RecurrentLayer):
 
     def __init__(self, *cell_args: Any, **kwargs: Any) -> None:
         cell_parameters = _constructor_parameters(self.cell_class)
-        cell_kwargs = {
-            key: kwargs.pop(key)
-            for key in list(kwargs)
-            if key in cell_parameters
-        }
+        cell_kwargs = {key: kwargs.pop(key) for key in list(kwargs) if key in cell_parameters}
         cell = self.cell_class(
             *cell_args,
             **cell_kwargs,
@@ -336,9 +308,7 @@ class RecurrentCellLayer(RecurrentLayer):
         # layer's own, as on keras.layers.LSTM.
         if name != "cell" and "cell" in self.__dict__ and name in _constructor_parameters(self.cell_class):
             return getattr(self.__dict__["cell"], name)
-        raise AttributeError(
-            f"'{type(self).__name__}' object has no attribute '{name}'"
-        )
+        raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
 
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()
@@ -363,10 +333,7 @@ def _constructor_parameters(cell_class: type) -> frozenset[str]:
         if "__init__" in vars(klass):
             parameters = inspect.signature(klass.__init__).parameters.values()
             names.update(
-                p.name
-                for p in parameters
-                if p.name != "self"
-                and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+                p.name for p in parameters if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
             )
     return frozenset(names)
 
@@ -382,8 +349,7 @@ def check_chrono_timescale(value: Any) -> None:
     """Raise `ValueError` unless `value` is a usable chrono time scale `T` (an integer >= 3)."""
     if isinstance(value, bool) or not isinstance(value, int) or value < 3:
         raise ValueError(
-            "chrono_timescale must be an integer time lag of at least 3 "
-            f"(u is drawn from [1, T - 1]); got {value!r}."
+            f"chrono_timescale must be an integer time lag of at least 3 (u is drawn from [1, T - 1]); got {value!r}."
         )
 
 

@@ -21,9 +21,7 @@ from layers.base import RecurrentCell, RecurrentCellLayer, check_positive_int
 _EXACT_INTEGER_LIMIT = {"float16": 2**11, "bfloat16": 2**8, "float32": 2**24, "float64": 2**53}
 
 
-def _resolve_periods(
-    units: int, periods: Sequence[int] | None, num_modules: int | None
-) -> tuple[int, ...]:
+def _resolve_periods(units: int, periods: Sequence[int] | None, num_modules: int | None) -> tuple[int, ...]:
     if periods is None:
         count = 4 if num_modules is None else num_modules
         check_positive_int("num_modules", count)
@@ -31,22 +29,17 @@ def _resolve_periods(
     else:
         periods = tuple(periods)
         if not periods or not all(
-            isinstance(period, (int, np.integer)) and not isinstance(period, bool) and period >= 1
-            for period in periods
+            isinstance(period, (int, np.integer)) and not isinstance(period, bool) and period >= 1 for period in periods
         ):
-            raise ValueError(
-                f"`periods` must be a non-empty sequence of positive integers; found {periods!r}."
-            )
+            raise ValueError(f"`periods` must be a non-empty sequence of positive integers; found {periods!r}.")
         periods = tuple(int(period) for period in periods)
         if list(periods) != sorted(periods):
             raise ValueError(
-                "`periods` must be in increasing order (modules run from fastest to "
-                f"slowest); found {periods}."
+                f"`periods` must be in increasing order (modules run from fastest to slowest); found {periods}."
             )
         if num_modules is not None and num_modules != len(periods):
             raise ValueError(
-                f"`num_modules`={num_modules} disagrees with the {len(periods)} "
-                f"`periods` {periods}; give one of them."
+                f"`num_modules`={num_modules} disagrees with the {len(periods)} `periods` {periods}; give one of them."
             )
     check_positive_int("units", units)
     if units % len(periods) != 0:
@@ -170,9 +163,7 @@ class ClockworkCell(RecurrentCell):
         self.unit_periods = np.repeat(np.asarray(self.periods, dtype="float64"), module_size)
         # Row = sending unit j, column = receiving unit i (h_{t-1} @ kernel):
         # unit i hears unit j when j's module is at least as slow as i's.
-        self.recurrent_mask = (self.unit_periods[:, None] >= self.unit_periods[None, :]).astype(
-            "float64"
-        )
+        self.recurrent_mask = (self.unit_periods[:, None] >= self.unit_periods[None, :]).astype("float64")
 
     def build(self, input_shape) -> None:
         limit = _EXACT_INTEGER_LIMIT.get(self.compute_dtype)
@@ -221,8 +212,7 @@ class ClockworkCell(RecurrentCell):
         dtype = projected_inputs.dtype
         recurrent_kernel = self.recurrent_kernel * ops.convert_to_tensor(self.recurrent_mask, dtype)
         candidate = self.activation(
-            projected_inputs
-            + ops.matmul(self.dropped_recurrent_state(h_tm1, training), recurrent_kernel)
+            projected_inputs + ops.matmul(self.dropped_recurrent_state(h_tm1, training), recurrent_kernel)
         )
         active = ops.equal(ops.mod(clock, ops.convert_to_tensor(self.unit_periods, dtype)), 0)
         h = ops.where(active, candidate, h_tm1)

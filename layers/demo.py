@@ -49,12 +49,8 @@ def format_table(results: dict[str, np.ndarray]) -> str:
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Print the gradient-flow table and save the plot."""
-    parser = argparse.ArgumentParser(
-        prog="python -m layers.demo", description=__doc__.splitlines()[0]
-    )
-    parser.add_argument(
-        "--out", type=Path, default=Path("demo_output"), help="folder for gradient_flow.png"
-    )
+    parser = argparse.ArgumentParser(prog="python -m layers.demo", description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=Path("demo_output"), help="folder for gradient_flow.png")
     arguments = parser.parse_args(argv)
 
     results = measure_all()

@@ -138,9 +138,7 @@ class ElmanCell(RecurrentCell):
         )
         self.bias = self._add_bias("bias", self.units)
         if self.output_units is not None:
-            self.output_kernel = self._add_kernel(
-                "output_kernel", (self.units, self.output_units)
-            )
+            self.output_kernel = self._add_kernel("output_kernel", (self.units, self.output_units))
             self.output_bias = self._add_bias("output_bias", self.output_units)
 
     def _add_kernel(self, name, shape):
@@ -172,9 +170,7 @@ class ElmanCell(RecurrentCell):
 
     def recurrent_step(self, projected_inputs, states, training=None):
         h_tm1 = self.dropped_recurrent_state(states[0], training)
-        h = self.activation(
-            projected_inputs + ops.matmul(h_tm1, self.recurrent_kernel)
-        )
+        h = self.activation(projected_inputs + ops.matmul(h_tm1, self.recurrent_kernel))
         if self.output_units is None:
             return h, [h]
         y = ops.matmul(h, self.output_kernel)
@@ -189,24 +185,14 @@ class ElmanCell(RecurrentCell):
             "use_bias": self.use_bias,
             "output_units": self.output_units,
             "output_activation": activations.serialize(self.output_activation),
-            "kernel_initializer": initializers.serialize(
-                self.kernel_initializer
-            ),
-            "recurrent_initializer": initializers.serialize(
-                self.recurrent_initializer
-            ),
+            "kernel_initializer": initializers.serialize(self.kernel_initializer),
+            "recurrent_initializer": initializers.serialize(self.recurrent_initializer),
             "bias_initializer": initializers.serialize(self.bias_initializer),
-            "kernel_regularizer": regularizers.serialize(
-                self.kernel_regularizer
-            ),
-            "recurrent_regularizer": regularizers.serialize(
-                self.recurrent_regularizer
-            ),
+            "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
+            "recurrent_regularizer": regularizers.serialize(self.recurrent_regularizer),
             "bias_regularizer": regularizers.serialize(self.bias_regularizer),
             "kernel_constraint": constraints.serialize(self.kernel_constraint),
-            "recurrent_constraint": constraints.serialize(
-                self.recurrent_constraint
-            ),
+            "recurrent_constraint": constraints.serialize(self.recurrent_constraint),
             "bias_constraint": constraints.serialize(self.bias_constraint),
         }
         return {**super().get_config(), **config}
@@ -331,19 +317,14 @@ class IRNN(Elman):
         fixed = sorted(set(_IRNN_FIXED_ARGUMENTS) & set(kwargs))
         if fixed:
             raise ValueError(
-                f"IRNN fixes {', '.join(_IRNN_FIXED_ARGUMENTS)}; got {fixed}. "
-                "Use Elman to choose them freely."
+                f"IRNN fixes {', '.join(_IRNN_FIXED_ARGUMENTS)}; got {fixed}. Use Elman to choose them freely."
             )
         if input_stddev <= 0:
-            raise ValueError(
-                f"`input_stddev` must be positive; got {input_stddev!r}."
-            )
+            raise ValueError(f"`input_stddev` must be positive; got {input_stddev!r}.")
         super().__init__(
             units,
             activation="relu",
-            kernel_initializer=initializers.RandomNormal(
-                mean=0.0, stddev=input_stddev
-            ),
+            kernel_initializer=initializers.RandomNormal(mean=0.0, stddev=input_stddev),
             recurrent_initializer=initializers.Identity(gain=recurrent_scale),
             bias_initializer="zeros",
             **kwargs,

@@ -72,8 +72,7 @@ def gradient_flow(
     sequences = ops.convert_to_tensor(array, dtype=dtype.name)
     if len(sequences.shape) != 3:
         raise ValueError(
-            "gradient_flow expects inputs of shape (batch, time, features); "
-            f"found shape {tuple(sequences.shape)}."
+            f"gradient_flow expects inputs of shape (batch, time, features); found shape {tuple(sequences.shape)}."
         )
     reduce_to_scalar = ops.sum if loss is None else loss
 
@@ -99,8 +98,7 @@ def _gradient_wrt_inputs(scalar_function, inputs):
     backend_name = keras.backend.backend()
     if backend_name != "tensorflow":
         raise ValueError(
-            "gradient_flow needs the 'tensorflow' Keras backend to take "
-            f"gradients; found backend {backend_name!r}."
+            f"gradient_flow needs the 'tensorflow' Keras backend to take gradients; found backend {backend_name!r}."
         )
     import tensorflow as tf
 

@@ -179,9 +179,7 @@ class GRUCell(RecurrentCell):
         )
         if self.use_bias:
             self.bias = self.add_weight(
-                shape=(2, 3 * self.units)
-                if self.reset_after
-                else (3 * self.units,),
+                shape=(2, 3 * self.units) if self.reset_after else (3 * self.units,),
                 name="bias",
                 initializer=self._bias_initializer(),
                 regularizer=self.bias_regularizer,
@@ -206,23 +204,17 @@ class GRUCell(RecurrentCell):
             recurrent = ops.matmul(dropped_h_tm1, self.recurrent_kernel)
             if self.bias is not None:
                 recurrent = recurrent + self.bias[1]
-            recurrent_z, recurrent_r, recurrent_h = ops.split(
-                recurrent, 3, axis=-1
-            )
+            recurrent_z, recurrent_r, recurrent_h = ops.split(recurrent, 3, axis=-1)
             z = self.recurrent_activation(x_z + recurrent_z)
             r = self.recurrent_activation(x_r + recurrent_r)
             candidate = self.activation(x_h + r * recurrent_h)
         else:
             gate_kernel = self.recurrent_kernel[:, : 2 * self.units]
             candidate_kernel = self.recurrent_kernel[:, 2 * self.units :]
-            recurrent_z, recurrent_r = ops.split(
-                ops.matmul(dropped_h_tm1, gate_kernel), 2, axis=-1
-            )
+            recurrent_z, recurrent_r = ops.split(ops.matmul(dropped_h_tm1, gate_kernel), 2, axis=-1)
             z = self.recurrent_activation(x_z + recurrent_z)
             r = self.recurrent_activation(x_r + recurrent_r)
-            candidate = self.activation(
-                x_h + ops.matmul(r * dropped_h_tm1, candidate_kernel)
-            )
+            candidate = self.activation(x_h + ops.matmul(r * dropped_h_tm1, candidate_kernel))
         h = z * h_tm1 + (1.0 - z) * candidate
         return h, [h]
 
@@ -235,9 +227,7 @@ class GRUCell(RecurrentCell):
         def initializer(shape, dtype=None, **kwargs):
             bias = self.bias_initializer(shape, dtype=dtype)
             input_bias = bias[0] if self.reset_after else bias
-            log_timescales = chrono_log_timescales(
-                units, self.chrono_timescale, self.seed, dtype
-            )
+            log_timescales = chrono_log_timescales(units, self.chrono_timescale, self.seed, dtype)
             chrono = ops.concatenate([log_timescales, input_bias[units:]])
             if self.reset_after:
                 return ops.stack([chrono, bias[1]])
@@ -249,28 +239,16 @@ class GRUCell(RecurrentCell):
         config = {
             "units": self.units,
             "activation": activations.serialize(self.activation),
-            "recurrent_activation": activations.serialize(
-                self.recurrent_activation
-            ),
+            "recurrent_activation": activations.serialize(self.recurrent_activation),
             "use_bias": self.use_bias,
-            "kernel_initializer": initializers.serialize(
-                self.kernel_initializer
-            ),
-            "recurrent_initializer": initializers.serialize(
-                self.recurrent_initializer
-            ),
+            "kernel_initializer": initializers.serialize(self.kernel_initializer),
+            "recurrent_initializer": initializers.serialize(self.recurrent_initializer),
             "bias_initializer": initializers.serialize(self.bias_initializer),
-            "kernel_regularizer": regularizers.serialize(
-                self.kernel_regularizer
-            ),
-            "recurrent_regularizer": regularizers.serialize(
-                self.recurrent_regularizer
-            ),
+            "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
+            "recurrent_regularizer": regularizers.serialize(self.recurrent_regularizer),
             "bias_regularizer": regularizers.serialize(self.bias_regularizer),
             "kernel_constraint": constraints.serialize(self.kernel_constraint),
-            "recurrent_constraint": constraints.serialize(
-                self.recurrent_constraint
-            ),
+            "recurrent_constraint": constraints.serialize(self.recurrent_constraint),
             "bias_constraint": constraints.serialize(self.bias_constraint),
             "reset_after": self.reset_after,
             "chrono_timescale": self.chrono_timescale,

@@ -376,23 +376,15 @@ Example:
             "output_gate": self.output_gate,
             "output_activation": activations.serialize(self.output_activation),
             "activation": activations.serialize(self.activation),
-            "recurrent_activation": activations.serialize(
-                self.recurrent_activation
-            ),
+            "recurrent_activation": activations.serialize(self.recurrent_activation),
             "use_bias": self.use_bias,
             "unit_forget_bias": self.unit_forget_bias,
             "chrono_timescale": self.chrono_timescale,
         }
         for kind in ("kernel", "recurrent", "bias", "peephole"):
-            config[f"{kind}_initializer"] = initializers.serialize(
-                getattr(self, f"{kind}_initializer")
-            )
-            config[f"{kind}_regularizer"] = regularizers.serialize(
-                getattr(self, f"{kind}_regularizer")
-            )
-            config[f"{kind}_constraint"] = constraints.serialize(
-                getattr(self, f"{kind}_constraint")
-            )
+            config[f"{kind}_initializer"] = initializers.serialize(getattr(self, f"{kind}_initializer"))
+            config[f"{kind}_regularizer"] = regularizers.serialize(getattr(self, f"{kind}_regularizer"))
+            config[f"{kind}_constraint"] = constraints.serialize(getattr(self, f"{kind}_constraint"))
         return {**super().get_config(), **config}
 
 

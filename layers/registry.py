@@ -72,9 +72,7 @@ def get(name: str, units: int, **kwargs: Any) -> keras.layers.Layer:
     """
     entry = _REGISTRY.get(name)
     if entry is None:
-        raise ValueError(
-            f"Unknown recurrent layer name {name!r}; expected one of: {', '.join(available())}."
-        )
+        raise ValueError(f"Unknown recurrent layer name {name!r}; expected one of: {', '.join(available())}.")
     layer_class = getattr(importlib.import_module(entry.module), entry.class_name)
     return layer_class(units, **{**entry.defaults, **kwargs})
 

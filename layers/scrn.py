@@ -182,21 +182,13 @@ class SCRNCell(RecurrentCell):
             "alpha": self.alpha,
             "use_bias": self.use_bias,
             "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
-            "context_kernel_initializer": keras.initializers.serialize(
-                self.context_kernel_initializer
-            ),
-            "context_recurrent_initializer": keras.initializers.serialize(
-                self.context_recurrent_initializer
-            ),
+            "context_kernel_initializer": keras.initializers.serialize(self.context_kernel_initializer),
+            "context_recurrent_initializer": keras.initializers.serialize(self.context_recurrent_initializer),
             "recurrent_initializer": keras.initializers.serialize(self.recurrent_initializer),
             "bias_initializer": keras.initializers.serialize(self.bias_initializer),
             "kernel_regularizer": keras.regularizers.serialize(self.kernel_regularizer),
-            "context_kernel_regularizer": keras.regularizers.serialize(
-                self.context_kernel_regularizer
-            ),
-            "context_recurrent_regularizer": keras.regularizers.serialize(
-                self.context_recurrent_regularizer
-            ),
+            "context_kernel_regularizer": keras.regularizers.serialize(self.context_kernel_regularizer),
+            "context_recurrent_regularizer": keras.regularizers.serialize(self.context_recurrent_regularizer),
             "recurrent_regularizer": keras.regularizers.serialize(self.recurrent_regularizer),
             "bias_regularizer": keras.regularizers.serialize(self.bias_regularizer),
         }

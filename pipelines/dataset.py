@@ -21,14 +21,17 @@ def _batch_order(n_windows: int, shuffle: bool, rng: np.random.Generator) -> np.
 def _element_signature(windows):
     inputs, target = windows.batch(np.arange(min(1, len(windows))))
     input_spec = {
-        name: tf.TensorSpec(shape=(None, *array.shape[1:]), dtype=tf.as_dtype(array.dtype)) for name, array in inputs.items()
+        name: tf.TensorSpec(shape=(None, *array.shape[1:]), dtype=tf.as_dtype(array.dtype))
+        for name, array in inputs.items()
     }
     if target is None:
         return input_spec
     return input_spec, tf.TensorSpec(shape=(None, *target.shape[1:]), dtype=tf.as_dtype(target.dtype))
 
 
-def windows_to_tf_dataset(windows, batch_size: int = 32, shuffle: bool = False, seed: int | None = None, prefetch: bool = True):
+def windows_to_tf_dataset(
+    windows, batch_size: int = 32, shuffle: bool = False, seed: int | None = None, prefetch: bool = True
+):
     """``tf.data.Dataset`` of ``(inputs_dict, target)`` batches (just ``inputs_dict`` when there is no target).
 
     With ``shuffle=True`` every pass over the dataset (epoch) uses the next permutation drawn from

@@ -36,7 +36,9 @@ SCALERS = (None, "standard", "minmax", "robust", "mean", "last")
 _EPS = np.finfo(np.float64).eps
 
 
-def series_statistics(values: np.ndarray, series_starts: np.ndarray, method: str | None) -> tuple[np.ndarray, np.ndarray]:
+def series_statistics(
+    values: np.ndarray, series_starts: np.ndarray, method: str | None
+) -> tuple[np.ndarray, np.ndarray]:
     """``(offset, scale)`` per series for a series-level method (all but ``"last"``).
 
     Args:
@@ -102,7 +104,9 @@ class TargetScaler:
         if self.per_window:
             self.offset_, self.scale_ = np.zeros(len(series_ids)), np.ones(len(series_ids))
         else:
-            self.offset_, self.scale_ = series_statistics(np.asarray(values, dtype=np.float64), series_starts, self.method)
+            self.offset_, self.scale_ = series_statistics(
+                np.asarray(values, dtype=np.float64), series_starts, self.method
+            )
         return self
 
     def series_parameters(self, series_ids: Sequence) -> tuple[np.ndarray, np.ndarray]:

@@ -66,7 +66,10 @@ def time_split(
     """
     if isinstance(lookback, bool) or not isinstance(lookback, (int, np.integer)) or lookback < 0:
         raise ValueError(f"Expected lookback to be a non-negative integer, found {lookback!r}.")
-    for size_name, size, start_name, start in (("val_size", val_size, "val_start", val_start), ("test_size", test_size, "test_start", test_start)):
+    for size_name, size, start_name, start in (
+        ("val_size", val_size, "val_start", val_start),
+        ("test_size", test_size, "test_start", test_start),
+    ):
         if size is not None and start is not None:
             raise ValueError(f"Give {size_name} or {start_name}, not both.")
     missing = [column for column in (id_col, time_col) if column not in df.columns]
@@ -89,7 +92,9 @@ def time_split(
     val_begin = _block_begin(codes, time_values, lengths, val_size, boundaries["val"], "val_size", end=test_begin)
     if (val_begin > test_begin).any():
         series = int(np.flatnonzero(val_begin > test_begin)[0])
-        raise ValueError(f"val_start is after test_start for series {shown(frame[id_col].iloc[np.searchsorted(codes, series)])}.")
+        raise ValueError(
+            f"val_start is after test_start for series {shown(frame[id_col].iloc[np.searchsorted(codes, series)])}."
+        )
     empty_train = val_begin <= 0
     if empty_train.any():
         series = int(np.flatnonzero(empty_train)[0])

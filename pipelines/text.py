@@ -230,9 +230,7 @@ class TextWindows(BaseEstimator):
         ids = np.asarray(ids)
         if ids.size and (ids.min() < 0 or ids.max() >= len(self.vocabulary_)):
             bad = ids[(ids < 0) | (ids >= len(self.vocabulary_))][0]
-            raise ValueError(
-                f"token id {bad} outside the vocabulary: expected 0..{len(self.vocabulary_) - 1}"
-            )
+            raise ValueError(f"token id {bad} outside the vocabulary: expected 0..{len(self.vocabulary_) - 1}")
         tokens = np.asarray(self.vocabulary_, dtype=object)[ids.astype(np.int64)]
         return ("" if self.level == "char" else " ").join(tokens.tolist())
 
@@ -271,9 +269,7 @@ class TextWindows(BaseEstimator):
                 f"{self._reserved_tokens()}, found {self.max_vocab}"
             )
         if self.level == "char" and len(self._separator()) != 1:
-            raise ValueError(
-                f"at char level the separator must be one character, found {self._separator()!r}"
-            )
+            raise ValueError(f"at char level the separator must be one character, found {self._separator()!r}")
         if self.oov_token == self._separator():
             raise ValueError(f"oov_token and separator must differ, both are {self.oov_token!r}")
 

@@ -89,14 +89,18 @@ def to_long_format(
     if isinstance(data, pd.Series):
         _check_time_index(data.index)
         series_id = data.name if data.name is not None else "series_0"
-        return pd.DataFrame(
-            {id_col: series_id, time_col: data.index.array, target_col: data.to_numpy()}
-        )
+        return pd.DataFrame({id_col: series_id, time_col: data.index.array, target_col: data.to_numpy()})
     if not isinstance(data, pd.DataFrame):
-        raise ValidationError(f"Expected a pandas DataFrame in long format or a pandas Series, found {type(data).__name__}.")
+        raise ValidationError(
+            f"Expected a pandas DataFrame in long format or a pandas Series, found {type(data).__name__}."
+        )
     if time_col in data.columns or not _is_time_index(data.index):
         return data
-    frame = data.rename(columns={data.columns[0]: target_col}) if (target_col not in data.columns and data.shape[1] == 1) else data
+    frame = (
+        data.rename(columns={data.columns[0]: target_col})
+        if (target_col not in data.columns and data.shape[1] == 1)
+        else data
+    )
     frame = frame.reset_index(drop=True)
     frame.insert(0, time_col, data.index.array)
     if id_col not in frame.columns:
@@ -357,7 +361,9 @@ def _check_static(frame: pd.DataFrame, id_col: str, time_col: str, static_covari
         values = frame[column]
         if values.isna().any():
             row = int(np.flatnonzero(values.isna().to_numpy())[0])
-            raise ValidationError(f"Static covariate {column!r} is missing for {_describe(frame, id_col, time_col, row)}.")
+            raise ValidationError(
+                f"Static covariate {column!r} is missing for {_describe(frame, id_col, time_col, row)}."
+            )
         array = values.to_numpy()
         changes = np.flatnonzero(same_series[1:] & (array[1:] != array[:-1])) + 1
         if changes.size:
@@ -384,7 +390,9 @@ def _resolve_frequency(frame, id_col, times, series_starts, freq) -> Frequency:
     n_series = series_starts.size - 1
     reference, reference_position = None, 0
     while reference is None and reference_position < n_series:
-        reference = infer_series_frequency(times[series_starts[reference_position] : series_starts[reference_position + 1]])
+        reference = infer_series_frequency(
+            times[series_starts[reference_position] : series_starts[reference_position + 1]]
+        )
         reference_position += 1
     if reference is None:
         raise ValidationError(

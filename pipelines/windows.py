@@ -311,9 +311,7 @@ class SeriesWindows(BaseEstimator):
         self.target_scaler_ = TargetScaler(self.scaler).fit(
             frame[self.target_col].to_numpy(dtype=np.float64), checked.series_starts, checked.series_ids
         )
-        self.static_vocabularies_ = {
-            column: _vocabulary(frame[column]) for column in self.static_covariates
-        }
+        self.static_vocabularies_ = {column: _vocabulary(frame[column]) for column in self.static_covariates}
         calendar_names = calendar_feature_names(self.calendar_fields_)
         self.past_feature_names_ = [self.target_col, *self.past_covariates, *self.future_covariates, *calendar_names]
         self.future_feature_names_ = [*self.future_covariates, *calendar_names]
@@ -363,14 +361,18 @@ class SeriesWindows(BaseEstimator):
         times = self._times(frame)
         future_times = horizon_timestamps(times[series_starts[1:] - 1], self.freq_, horizon)
         target = np.full((n_series, lookback + horizon), np.nan)
-        target[:, :lookback] = frame[self.target_col].to_numpy(dtype=np.float64)[history_rows].reshape(n_series, lookback)
+        target[:, :lookback] = (
+            frame[self.target_col].to_numpy(dtype=np.float64)[history_rows].reshape(n_series, lookback)
+        )
         history_covariates = self._covariate_matrix(frame)[history_rows]
         n_covariates = history_covariates.shape[1]
         covariates = np.full((n_series, lookback + horizon, n_covariates), np.nan, dtype=self.dtype)
         covariates[:, :lookback] = history_covariates.reshape(n_series, lookback, n_covariates)
         if self.future_covariates:
             known = self._future_covariates(series_ids, future_times, future_df)
-            covariates[:, lookback:, len(self.past_covariates) :] = known.reshape(n_series, horizon, len(self.future_covariates))
+            covariates[:, lookback:, len(self.past_covariates) :] = known.reshape(
+                n_series, horizon, len(self.future_covariates)
+            )
         segment_starts = np.arange(n_series + 1, dtype=np.int64) * (lookback + horizon)
         return self._windows(
             target=target.ravel(),
@@ -401,7 +403,9 @@ class SeriesWindows(BaseEstimator):
             "past_covariates": list(self.past_covariates),
             "future_covariates": list(self.future_covariates),
             "static_covariates": list(self.static_covariates),
-            "calendar": self.calendar if self.calendar is None or isinstance(self.calendar, str) else list(self.calendar),
+            "calendar": self.calendar
+            if self.calendar is None or isinstance(self.calendar, str)
+            else list(self.calendar),
             "scaler": self.scaler,
             "fill": self.fill,
             "short_series": self.short_series,
@@ -484,7 +488,14 @@ class SeriesWindows(BaseEstimator):
         """A new frame of the needed columns (long format), or ``df`` itself (single-series forms)."""
         if not isinstance(df, pd.DataFrame) or self.time_col not in df.columns:
             return df
-        wanted = [self.id_col, self.time_col, self.target_col, *self.past_covariates, *self.future_covariates, *self.static_covariates]
+        wanted = [
+            self.id_col,
+            self.time_col,
+            self.target_col,
+            *self.past_covariates,
+            *self.future_covariates,
+            *self.static_covariates,
+        ]
         return df.reindex(columns=[column for column in wanted if column in df.columns])
 
     def _check_time_kind(self, times: pd.Series) -> None:
@@ -501,14 +512,18 @@ class SeriesWindows(BaseEstimator):
             return ()
         if isinstance(self.calendar, str):
             if self.calendar != "auto":
-                raise ValueError(f"Expected calendar to be 'auto', None or a sequence of {list(CALENDAR_FIELDS)}, found {self.calendar!r}.")
+                raise ValueError(
+                    f"Expected calendar to be 'auto', None or a sequence of {list(CALENDAR_FIELDS)}, found {self.calendar!r}."
+                )
             return calendar_fields_for(freq)
         fields = tuple(self.calendar)
         unknown = [field for field in fields if field not in CALENDAR_FIELDS]
         if unknown:
             raise ValueError(f"Unknown calendar fields {unknown}; expected some of {list(CALENDAR_FIELDS)}.")
         if fields and isinstance(freq, int):
-            raise ValidationError(f"Calendar features {list(fields)} need datetime times in {self.time_col!r}; found integers.")
+            raise ValidationError(
+                f"Calendar features {list(fields)} need datetime times in {self.time_col!r}; found integers."
+            )
         return fields
 
     def _future_covariates(self, series_ids: np.ndarray, future_times, future_df: pd.DataFrame | None) -> np.ndarray:
@@ -518,7 +533,9 @@ class SeriesWindows(BaseEstimator):
                 f"Future covariates {list(self.future_covariates)} need values for the {self.horizon} steps after "
                 f"each series' last timestamp; pass them as future_df."
             )
-        missing_columns = [c for c in [self.id_col, self.time_col, *self.future_covariates] if c not in future_df.columns]
+        missing_columns = [
+            c for c in [self.id_col, self.time_col, *self.future_covariates] if c not in future_df.columns
+        ]
         if missing_columns:
             raise ValidationError(f"future_df is missing columns {missing_columns}; it has {list(future_df.columns)}.")
         keys = pd.DataFrame({self.id_col: np.repeat(series_ids, self.horizon), self.time_col: future_times})
@@ -600,7 +617,9 @@ class SeriesWindows(BaseEstimator):
             values = first_rows[column]
             if vocabulary is None:
                 if not pd.api.types.is_numeric_dtype(values.dtype):
-                    raise ValidationError(f"Static covariate {column!r} was numeric in fit; found dtype {values.dtype}.")
+                    raise ValidationError(
+                        f"Static covariate {column!r} was numeric in fit; found dtype {values.dtype}."
+                    )
                 table[:, position] = values.to_numpy(dtype=self.dtype)
                 continue
             codes = pd.Index(vocabulary).get_indexer(values.to_numpy())

@@ -53,12 +53,13 @@ def experiment_command(
         float, typer.Option(help="Accuracy (fraction within tolerance) that solves the problem.")
     ] = _DEFAULTS.target_accuracy,
     chrono: Annotated[
-        bool, typer.Option("--chrono/--no-chrono", help="Chrono-initialise forget-gate LSTM and GRU cells (Tallec & Ollivier 2018).")
+        bool,
+        typer.Option(
+            "--chrono/--no-chrono", help="Chrono-initialise forget-gate LSTM and GRU cells (Tallec & Ollivier 2018)."
+        ),
     ] = _DEFAULTS.chrono,
     tracking: Annotated[bool, typer.Option("--tracking/--no-tracking", help="Log the run to MLflow.")] = True,
-    tracking_experiment: Annotated[
-        str, typer.Option(help="MLflow experiment name.")
-    ] = DEFAULT_TRACKING_EXPERIMENT,
+    tracking_experiment: Annotated[str, typer.Option(help="MLflow experiment name.")] = DEFAULT_TRACKING_EXPERIMENT,
 ) -> None:
     """Train a recurrent network on a 1997 LSTM experiment until solved or out of budget."""
     from forecast.experiments.runner import run_experiment

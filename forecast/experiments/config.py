@@ -83,9 +83,7 @@ class ExperimentConfig:
         from layers import registry
 
         if self.cell not in registry.available():
-            raise ValueError(
-                f"unknown cell {self.cell!r}; expected one of {', '.join(registry.available())}."
-            )
+            raise ValueError(f"unknown cell {self.cell!r}; expected one of {', '.join(registry.available())}.")
 
 
 @dataclass(frozen=True)

@@ -86,9 +86,7 @@ def get_problem(name: str, length: int | None = None, informative_elements: int 
     if name not in _BUILDERS:
         raise ValueError(f"unknown problem {name!r}; expected one of {', '.join(_BUILDERS)}.")
     if name.startswith("temporal-order") and length is not None:
-        raise ValueError(
-            f"{name} has the paper's fixed lengths 100-110; found length={length} (leave it unset)."
-        )
+        raise ValueError(f"{name} has the paper's fixed lengths 100-110; found length={length} (leave it unset).")
     if not name.startswith("two-sequence") and informative_elements != 1:
         raise ValueError(
             f"informative_elements applies to the two-sequence problems only; found "

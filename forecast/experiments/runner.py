@@ -112,9 +112,7 @@ def run_experiment(
     )
     run_name = f"{problem.name}-{config.cell}" + (f"-T{problem.length}" if problem.length else "")
     with tracking_run(tracking, tracking_experiment, run_name, on_tracking_error) as tracker:
-        tracker.log_params(
-            {**asdict(config), "experiment": problem.experiment, "tolerance": problem.tolerance}
-        )
+        tracker.log_params({**asdict(config), "experiment": problem.experiment, "tolerance": problem.tolerance})
         initial_flow = _gradient_flow(model, test)
         start = time.perf_counter()
         checkpoints = _train(model, problem, config, training_rng, validation, tracker, progress)
@@ -203,9 +201,7 @@ def _gradient_flow(model, batch: SequenceBatch) -> np.ndarray:
     # the unmasked network sees exactly what the masked one does.
     count = min(GRADIENT_FLOW_SEQUENCES, len(batch))
     steps = int(batch.lengths[:count].min())
-    network = keras.Sequential(
-        [layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)]
-    )
+    network = keras.Sequential([layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)])
     return gradient_flow(network, batch.inputs[:count, :steps])
 
 

@@ -13,7 +13,9 @@ import typer
 
 from forecast.jobs.spec import SpecError, load_spec
 
-job_app = typer.Typer(help="Run forecast jobs described by a YAML spec, once or on a cron schedule.", no_args_is_help=True)
+job_app = typer.Typer(
+    help="Run forecast jobs described by a YAML spec, once or on a cron schedule.", no_args_is_help=True
+)
 
 EXIT_FAILED = 1
 EXIT_INVALID_SPEC = 2
@@ -49,7 +51,9 @@ def run_command(
 
 
 @job_app.command("schedule")
-def schedule_command(spec_path: Path = typer.Argument(..., help="the job's YAML spec, with a 'schedule' section")) -> None:
+def schedule_command(
+    spec_path: Path = typer.Argument(..., help="the job's YAML spec, with a 'schedule' section"),
+) -> None:
     """Run the job on its cron schedule in this process until SIGINT/SIGTERM."""
     from forecast.jobs.runner import job_state_path, run_job
     from forecast.jobs.scheduler import JobScheduler

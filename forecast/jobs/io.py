@@ -50,7 +50,9 @@ def read_source(spec: DataSpec) -> pd.DataFrame:
             if attempt >= spec.retries:
                 raise
             delay = spec.retry_backoff_s * 2**attempt
-            logger.warning("reading the job data failed (%s); retry %d/%d in %.1fs", error, attempt + 1, spec.retries, delay)
+            logger.warning(
+                "reading the job data failed (%s); retry %d/%d in %.1fs", error, attempt + 1, spec.retries, delay
+            )
             time.sleep(delay)
             attempt += 1
     mapping = spec.columns

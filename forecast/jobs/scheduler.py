@@ -116,7 +116,9 @@ class JobScheduler:
 
     def _on_skipped(self, event: JobSubmissionEvent) -> None:
         self.skipped_fire_times.extend(event.scheduled_run_times)
-        logger.warning("job %s: previous run still going, skipped the run(s) due at %s", self.name, event.scheduled_run_times)
+        logger.warning(
+            "job %s: previous run still going, skipped the run(s) due at %s", self.name, event.scheduled_run_times
+        )
 
     def missed_fire_time(self, now: datetime | None = None) -> datetime | None:
         """The latest fire time before ``now`` not yet run and within the grace period, if any."""

@@ -201,8 +201,7 @@ def load_spec(path: str | os.PathLike) -> JobSpec:
         spec = JobSpec.model_validate(raw)
     except ValidationError as error:
         problems = "; ".join(
-            f"{'.'.join(str(part) for part in issue['loc']) or '<top>'}: {issue['msg']}"
-            for issue in error.errors()
+            f"{'.'.join(str(part) for part in issue['loc']) or '<top>'}: {issue['msg']}" for issue in error.errors()
         )
         raise SpecError(f"job spec {path} is invalid: {problems}") from None
     return _relative_to(spec, Path(path).resolve().parent)

@@ -68,7 +68,7 @@ def make_long_frame(
         else:
             ds = pd.date_range(start, periods=length, freq=freq, tz=tz)
         t = np.arange(length)
-        y = (10.0 * (number + 1) + 0.3 * t + 2.0 * np.sin(2 * np.pi * t / season_length) + rng.normal(0, 0.5, length))
+        y = 10.0 * (number + 1) + 0.3 * t + 2.0 * np.sin(2 * np.pi * t / season_length) + rng.normal(0, 0.5, length)
         pieces.append(pd.DataFrame({"unique_id": series_id, "ds": ds, "y": y}))
     return pd.concat(pieces, ignore_index=True)
 
@@ -105,7 +105,9 @@ def integer_df() -> pd.DataFrame:
     return pd.concat([first, second], ignore_index=True)
 
 
-def make_network_inputs(batch=3, lookback=6, horizon=4, n_past=2, n_future=0, n_static=0, seed=0) -> dict[str, np.ndarray]:
+def make_network_inputs(
+    batch=3, lookback=6, horizon=4, n_past=2, n_future=0, n_static=0, seed=0
+) -> dict[str, np.ndarray]:
     """Random float32 inputs of the Forecaster's network (``"past"``, and ``"future"``/``"static"`` when asked)."""
     rng = np.random.default_rng(seed)
     inputs = {"past": rng.normal(size=(batch, lookback, n_past)).astype("float32")}

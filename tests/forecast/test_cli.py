@@ -17,7 +17,21 @@ from forecast.forecaster import Forecaster
 from forecast.tables import read_frame, write_frame_atomic
 
 runner = CliRunner()
-SETTINGS = ["--units", "4", "--lookback", "6", "--horizon", "3", "--epochs", "1", "--batch-size", "16", "--verbose", "0", "--no-tracking"]
+SETTINGS = [
+    "--units",
+    "4",
+    "--lookback",
+    "6",
+    "--horizon",
+    "3",
+    "--epochs",
+    "1",
+    "--batch-size",
+    "16",
+    "--verbose",
+    "0",
+    "--no-tracking",
+]
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +40,13 @@ def data_files(tmp_path_factory):
     step = np.arange(30)
     df = pd.concat(
         [
-            pd.DataFrame({"unique_id": f"s{n}", "ds": pd.date_range("2022-01-01", periods=30, freq="D"), "y": 3.0 + n + np.sin(step / 3)})
+            pd.DataFrame(
+                {
+                    "unique_id": f"s{n}",
+                    "ds": pd.date_range("2022-01-01", periods=30, freq="D"),
+                    "y": 3.0 + n + np.sin(step / 3),
+                }
+            )
             for n in range(2)
         ],
         ignore_index=True,
@@ -39,7 +59,18 @@ def data_files(tmp_path_factory):
 @pytest.fixture(scope="module")
 def trained(data_files):
     directory, _ = data_files
-    result = runner.invoke(app, ["train", str(directory / "data.csv"), "--model-dir", str(directory / "model"), "--quantiles", "0.1,0.9", *SETTINGS])
+    result = runner.invoke(
+        app,
+        [
+            "train",
+            str(directory / "data.csv"),
+            "--model-dir",
+            str(directory / "model"),
+            "--quantiles",
+            "0.1,0.9",
+            *SETTINGS,
+        ],
+    )
     assert result.exit_code == 0, result.output
     return directory / "model"
 
@@ -86,7 +117,17 @@ def test_backtest_writes_forecasts_and_scores(data_files):
     directory, _ = data_files
     result = runner.invoke(
         app,
-        ["backtest", str(directory / "data.parquet"), "--output", str(directory / "bt.csv"), "--metrics-output", str(directory / "scores.parquet"), "--n-windows", "2", *SETTINGS],
+        [
+            "backtest",
+            str(directory / "data.parquet"),
+            "--output",
+            str(directory / "bt.csv"),
+            "--metrics-output",
+            str(directory / "scores.parquet"),
+            "--n-windows",
+            "2",
+            *SETTINGS,
+        ],
     )
     assert result.exit_code == 0, result.output
     forecasts = read_frame(directory / "bt.csv")
@@ -98,7 +139,9 @@ def test_backtest_writes_forecasts_and_scores(data_files):
 
 def test_unsupported_file_types_are_rejected(trained, data_files):
     directory, _ = data_files
-    result = runner.invoke(app, ["predict", str(trained), str(directory / "data.csv"), "--output", str(directory / "out.xlsx")])
+    result = runner.invoke(
+        app, ["predict", str(trained), str(directory / "data.csv"), "--output", str(directory / "out.xlsx")]
+    )
     assert result.exit_code != 0
     assert "expected a .csv or .parquet file" in result.output
 

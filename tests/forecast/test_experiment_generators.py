@@ -56,7 +56,9 @@ def test_two_sequence_class_is_in_the_first_elements_and_noise_has_variance_0_2(
     assert set(np.unique(batch.targets)) == {0.0, 1.0}
     assert abs(is_first_class.mean() - 0.5) < 0.04
     expected_head = np.where(is_first_class, 1.0, -1.0)[:, None]
-    np.testing.assert_array_equal(values[:, :informative_elements], np.broadcast_to(expected_head, (N, informative_elements)))
+    np.testing.assert_array_equal(
+        values[:, :informative_elements], np.broadcast_to(expected_head, (N, informative_elements))
+    )
     noise = values[:, informative_elements:][real_steps(batch)[:, informative_elements:]]
     assert abs(noise.mean()) < 0.01
     assert abs(noise.var() - 0.2) < 0.01
@@ -229,7 +231,10 @@ def test_problem_registry_binds_generators_criteria_and_paper_numbers():
         problem = get_problem(name)
         batch = problem.generate(8, rng())
         assert (problem.experiment, problem.tolerance, problem.input_features, problem.output_units) == (
-            experiment, tolerance, features, outputs
+            experiment,
+            tolerance,
+            features,
+            outputs,
         )
         assert batch.inputs.shape[2] == features and batch.targets.shape == (8, outputs)
     assert get_problem("adding").paper_sequences == 74_000
@@ -238,7 +243,9 @@ def test_problem_registry_binds_generators_criteria_and_paper_numbers():
     assert get_problem("temporal-order").paper_sequences == 31_390
     assert get_problem("temporal-order-3").paper_sequences == 571_100
     assert get_problem("adding", length=40).generate(20, rng()).lengths.min() >= 40
-    assert get_problem("two-sequence", informative_elements=3).generate(5, rng()).inputs[:, :3, 0].std(axis=1).max() == 0
+    assert (
+        get_problem("two-sequence", informative_elements=3).generate(5, rng()).inputs[:, :3, 0].std(axis=1).max() == 0
+    )
 
 
 def test_problem_registry_errors_name_what_was_expected():

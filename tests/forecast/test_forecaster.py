@@ -177,7 +177,9 @@ def _covariate_frame(length=100, n_series=3):
     frames = []
     for number in range(n_series):
         driver = rng.normal(size=length)
-        frames.append(pd.DataFrame({"unique_id": f"c{number}", "ds": np.arange(length), "x": driver, "y": 2.0 * driver}))
+        frames.append(
+            pd.DataFrame({"unique_id": f"c{number}", "ds": np.arange(length), "x": driver, "y": 2.0 * driver})
+        )
     return pd.concat(frames, ignore_index=True)
 
 
@@ -185,7 +187,17 @@ def test_a_future_covariate_is_used_when_the_series_depends_only_on_it():
     df = _covariate_frame()
     train = df[df["ds"] < 90]
     future = df[df["ds"] >= 90].drop(columns="y")
-    settings = dict(lookback=4, horizon=2, units=8, epochs=20, batch_size=32, learning_rate=0.01, verbose=0, tracking=False, scaler=None)
+    settings = dict(
+        lookback=4,
+        horizon=2,
+        units=8,
+        epochs=20,
+        batch_size=32,
+        learning_rate=0.01,
+        verbose=0,
+        tracking=False,
+        scaler=None,
+    )
 
     def error(model):
         forecasts = model.fit(train).predict(future_df=future)

@@ -11,7 +11,17 @@ from layers.registry import available
 
 
 def _network(cell="lstm", n_quantiles=3):
-    return build_network(cell, 4, 2, lookback=6, horizon=4, n_past_features=2, n_future_features=3, n_static_features=1, n_quantiles=n_quantiles)
+    return build_network(
+        cell,
+        4,
+        2,
+        lookback=6,
+        horizon=4,
+        n_past_features=2,
+        n_future_features=3,
+        n_static_features=1,
+        n_quantiles=n_quantiles,
+    )
 
 
 @pytest.mark.parametrize("cell", available())
@@ -52,7 +62,9 @@ def test_missing_inputs_empty_batches_and_bad_chunk_sizes_are_errors(network_inp
     network = _network()
     predictor = CompiledPredictor(network)
     with pytest.raises(ValueError, match=r"missing model inputs \['static'\]"):
-        predictor({name: array for name, array in network_inputs(2, n_future=3, n_static=1).items() if name != "static"})
+        predictor(
+            {name: array for name, array in network_inputs(2, n_future=3, n_static=1).items() if name != "static"}
+        )
     with pytest.raises(ValueError, match="empty batch"):
         predictor(network_inputs(0, n_future=3, n_static=1))
     with pytest.raises(ValueError, match="power of two"):

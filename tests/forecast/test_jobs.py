@@ -51,8 +51,15 @@ def store(tmp_path_factory):
     data = series_frame().rename(columns={"series": "unique_id", "date": "ds", "value": "y"})
     for seed in (0, 1):
         Forecaster(
-            units=4, lookback=8, horizon=HORIZON, quantiles=[0.1, 0.9], epochs=1, verbose=0,
-            seed=seed, register_as=MODEL_NAME, experiment="job-model-training",
+            units=4,
+            lookback=8,
+            horizon=HORIZON,
+            quantiles=[0.1, 0.9],
+            epochs=1,
+            verbose=0,
+            seed=seed,
+            register_as=MODEL_NAME,
+            experiment="job-model-training",
         ).fit(data)
     MlflowClient().set_registered_model_alias(MODEL_NAME, "champion", "1")
     source = root / "source.db"
@@ -227,7 +234,11 @@ def test_invalid_data_fails_with_exit_1_naming_the_problem(store, tmp_path):
     data = series_frame()
     data.loc[5, "value"] = np.nan
     data.to_csv(tmp_path / "data.csv", index=False)
-    spec = make_spec(store, tmp_path, data={"path": str(tmp_path / "data.csv"), "columns": {"unique_id": "series", "ds": "date", "y": "value"}})
+    spec = make_spec(
+        store,
+        tmp_path,
+        data={"path": str(tmp_path / "data.csv"), "columns": {"unique_id": "series", "ds": "date", "y": "value"}},
+    )
     result = CliRunner().invoke(job_app, ["run", str(write_spec(spec, tmp_path)), "--as-of", "2026-01-01"])
     assert result.exit_code == 1
     assert "s0" in result.output
@@ -294,8 +305,13 @@ def test_unreachable_tracking_warns_and_writes_by_default(store, tmp_path, monke
         result = run_job(spec, "2026-01-01")
     assert result.rows_written == 3 * HORIZON and result.run_id is None
     required = JobSpec.model_validate(
-        make_spec(store, tmp_path, model={"uri": f"models:/{MODEL_NAME}/1"}, tracking={"experiment": "x", "required": True},
-                  output={"path": str(tmp_path / "required.csv")})
+        make_spec(
+            store,
+            tmp_path,
+            model={"uri": f"models:/{MODEL_NAME}/1"},
+            tracking={"experiment": "x", "required": True},
+            output={"path": str(tmp_path / "required.csv")},
+        )
     )
     with pytest.raises(JobFailed, match="unavailable"):
         run_job(required, "2026-01-01")
@@ -348,8 +364,15 @@ def test_transient_read_errors_are_retried(store, tmp_path, monkeypatch):
         return original(path)
 
     monkeypatch.setattr(io, "read_frame", flaky)
-    spec = make_spec(store, tmp_path, data={"path": str(data_path), "retry_backoff_s": 0.01,
-                                            "columns": {"unique_id": "series", "ds": "date", "y": "value"}})
+    spec = make_spec(
+        store,
+        tmp_path,
+        data={
+            "path": str(data_path),
+            "retry_backoff_s": 0.01,
+            "columns": {"unique_id": "series", "ds": "date", "y": "value"},
+        },
+    )
     assert run_job(JobSpec.model_validate(spec), "2026-01-01").rows_written == 3 * HORIZON
     failures["left"] = 5
     spec["data"]["retries"] = 1
@@ -362,9 +385,13 @@ def test_retrain_every_second_run_registers_and_moves_alias(store, tmp_path):
     client.set_registered_model_alias(MODEL_NAME, "retrained", "1")
     spec = JobSpec.model_validate(
         make_spec(
-            store, tmp_path, name="retraining",
-            model={"uri": f"models:/{MODEL_NAME}@retrained",
-                   "retrain": {"policy": "every_n_runs", "n": 2, "alias": "retrained"}},
+            store,
+            tmp_path,
+            name="retraining",
+            model={
+                "uri": f"models:/{MODEL_NAME}@retrained",
+                "retrain": {"policy": "every_n_runs", "n": 2, "alias": "retrained"},
+            },
         )
     )
     first = run_job(spec, "2026-01-01")

@@ -20,8 +20,14 @@ VALIDATION = pd.Series([PATTERN * 5])
 
 def small_model(**overrides) -> LanguageModel:
     params = dict(
-        units=16, embedding_dim=8, seq_len=20, epochs=20, batch_size=4,
-        learning_rate=1e-2, verbose=0, tracking=False,
+        units=16,
+        embedding_dim=8,
+        seq_len=20,
+        epochs=20,
+        batch_size=4,
+        learning_rate=1e-2,
+        verbose=0,
+        tracking=False,
     )
     return LanguageModel(**{**params, **overrides})
 

@@ -76,7 +76,8 @@ def test_mismatched_or_empty_inputs_raise(metric, args):
 
 
 @pytest.mark.parametrize(
-    "q, name", [(0.1, "y_hat_q10"), (0.5, "y_hat_q50"), (0.9, "y_hat_q90"), (0.025, "y_hat_q2.5"), (0.975, "y_hat_q97.5")]
+    "q, name",
+    [(0.1, "y_hat_q10"), (0.5, "y_hat_q50"), (0.9, "y_hat_q90"), (0.025, "y_hat_q2.5"), (0.975, "y_hat_q97.5")],
 )
 def test_quantile_column_names_round_trip(q, name):
     assert quantile_column(q) == name
@@ -99,7 +100,11 @@ def test_quantile_outside_the_open_unit_interval_is_rejected(q):
 def backtest_like():
     """Two series, two cutoffs each, two steps per cutoff, with quantiles 0.1 and 0.9."""
     history = pd.DataFrame(
-        {"unique_id": ["a"] * 6 + ["b"] * 6, "ds": list(range(6)) * 2, "y": [1, 3, 2, 4, 3, 5, 10, 10, 12, 12, 14, 14.0]}
+        {
+            "unique_id": ["a"] * 6 + ["b"] * 6,
+            "ds": list(range(6)) * 2,
+            "y": [1, 3, 2, 4, 3, 5, 10, 10, 12, 12, 14, 14.0],
+        }
     )
     forecasts = pd.DataFrame(
         {
@@ -183,7 +188,16 @@ def test_evaluate_default_metrics_follow_the_inputs(backtest_like):
     assert list(evaluate(forecasts[["unique_id", "ds", "y", "y_hat"]]).columns) == ["unique_id", "mae", "rmse", "smape"]
     columns = list(evaluate(forecasts, train_df=history).columns)
     assert columns == [
-        "unique_id", "cutoff", "mae", "rmse", "smape", "mase", "pinball_q10", "pinball_q90", "pinball", "coverage_80"
+        "unique_id",
+        "cutoff",
+        "mae",
+        "rmse",
+        "smape",
+        "mase",
+        "pinball_q10",
+        "pinball_q90",
+        "pinball",
+        "coverage_80",
     ]
 
 

@@ -20,7 +20,9 @@ def test_every_registered_cell_builds_a_forecasting_network(cell, network_inputs
 
 
 def test_inputs_and_output_shapes_follow_the_covariates_and_quantiles(network_inputs):
-    network = build_network("lstm", 4, 1, lookback=6, horizon=4, n_past_features=2, n_future_features=3, n_static_features=1, n_quantiles=3)
+    network = build_network(
+        "lstm", 4, 1, lookback=6, horizon=4, n_past_features=2, n_future_features=3, n_static_features=1, n_quantiles=3
+    )
     assert sorted(network.input.keys()) == ["future", "past", "static"]
     outputs = np.asarray(network(network_inputs(n_future=3, n_static=1)))
     assert outputs.shape == (3, 4, 3)
@@ -47,7 +49,10 @@ def test_pinball_loss_matches_its_definition():
     y_q = rng.normal(size=(4, 3, 2)).astype("float32")
     levels = [0.1, 0.9]
     expected = np.mean(
-        [np.mean(np.where(y - y_q[..., j] >= 0, q * (y - y_q[..., j]), (q - 1) * (y - y_q[..., j]))) for j, q in enumerate(levels)]
+        [
+            np.mean(np.where(y - y_q[..., j] >= 0, q * (y - y_q[..., j]), (q - 1) * (y - y_q[..., j])))
+            for j, q in enumerate(levels)
+        ]
     )
     assert float(PinballLoss(levels)(y, y_q)) == pytest.approx(expected, rel=1e-5)
     # Hand value: zero target, forecasts of one: (0.9 + 0.1) / 2.
@@ -60,7 +65,9 @@ def test_pinball_loss_rejects_levels_outside_the_unit_interval():
 
 
 def test_network_round_trips_through_a_keras_file_in_safe_mode(tmp_path, network_inputs):
-    network = build_network("cifg_lstm", 4, 1, lookback=6, horizon=4, n_past_features=2, n_static_features=1, n_quantiles=2)
+    network = build_network(
+        "cifg_lstm", 4, 1, lookback=6, horizon=4, n_past_features=2, n_static_features=1, n_quantiles=2
+    )
     network.compile(optimizer="adam", loss=PinballLoss([0.25, 0.75]))
     inputs = network_inputs(n_static=1)
     network.save(tmp_path / "network.keras")

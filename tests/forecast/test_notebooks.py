@@ -99,13 +99,17 @@ def test_notebooks_are_stored_without_outputs():
         tagged = [cell for cell in code_cells if "parameters" in cell.metadata.get("tags", [])]
         assert len(tagged) == 1, f"{path.name}: expected one cell tagged 'parameters', found {len(tagged)}"
         for cell in code_cells:
-            assert cell.outputs == [] and cell.execution_count is None, f"{path.name}: stored outputs in {cell.source[:40]!r}"
+            assert cell.outputs == [] and cell.execution_count is None, (
+                f"{path.name}: stored outputs in {cell.source[:40]!r}"
+            )
 
 
 def test_lstm_from_equations(kernel_name, tmp_path, mlflow_tracking_uri):
     from layers.registry import available
 
-    results = execute("01_lstm_from_equations.ipynb", SMALL_SETTINGS["01_lstm_from_equations.ipynb"], tmp_path, kernel_name)
+    results = execute(
+        "01_lstm_from_equations.ipynb", SMALL_SETTINGS["01_lstm_from_equations.ipynb"], tmp_path, kernel_name
+    )
 
     assert set(results["max_abs_difference"]) == {"lstm1997", "lstm", "peephole_lstm", "cifg_lstm"}
     assert max(results["max_abs_difference"].values()) < 1e-10  # float64 cell vs the NumPy equations
@@ -132,7 +136,9 @@ def test_forecasting_m3(kernel_name, tmp_path, mlflow_tracking_uri):
     # The runs went to the store the environment names, with the test scores added to the fit run.
     fit_run = MlflowClient(tracking_uri=mlflow_tracking_uri).get_run(results["fit_run_id"])
     assert fit_run.data.metrics["test_smape"] == pytest.approx(results["test_scores"]["Forecaster(lstm)"]["smape"])
-    assert fit_run.data.metrics["test_SeasonalNaive_mase"] == pytest.approx(results["test_scores"]["SeasonalNaive"]["mase"])
+    assert fit_run.data.metrics["test_SeasonalNaive_mase"] == pytest.approx(
+        results["test_scores"]["SeasonalNaive"]["mase"]
+    )
     assert results["mlflow_runs"] >= 2  # fit and backtest
 
 
@@ -167,4 +173,3 @@ def test_classic_experiments(kernel_name, tmp_path, mlflow_tracking_uri):
         assert 0 < row["training_sequences"] <= settings["BUDGET"]
         assert row["test_wrong"] == round((1 - row["test_accuracy"]) * row["test_size"])
         assert row["test_size"] == settings["TEST_SIZE"]
-

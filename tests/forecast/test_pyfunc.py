@@ -46,7 +46,14 @@ def store(tmp_path_factory):
 @pytest.fixture(scope="module")
 def tracked(store):
     df = driven_frame()
-    model = Forecaster(future_covariates=["x"], quantiles=[0.2, 0.8], experiment="tests", run_name="tiny", register_as="tiny-model", **TINY)
+    model = Forecaster(
+        future_covariates=["x"],
+        quantiles=[0.2, 0.8],
+        experiment="tests",
+        run_name="tiny",
+        register_as="tiny-model",
+        **TINY,
+    )
     return model.fit(df), df
 
 

@@ -33,10 +33,7 @@ def inputs(request, rng):
 
 def _random_weights(layer, rng, scale=0.5):
     """Sets every weight of `layer` to uniform noise; returns the arrays."""
-    weights = [
-        rng.uniform(-scale, scale, size=w.shape).astype(w.dtype)
-        for w in layer.get_weights()
-    ]
+    weights = [rng.uniform(-scale, scale, size=w.shape).astype(w.dtype) for w in layer.get_weights()]
     layer.set_weights(weights)
     return weights
 
@@ -128,9 +125,7 @@ def _assert_bptt_matches_finite_differences(layer, x, readout, mask=None):
         return tf.reduce_sum(layer(x, mask=mask) * readout)
 
     variables = [x, *layer.trainable_variables]
-    for variable, error in _gradient_errors(
-        weighted_output, variables, _relative_to_the_larger
-    ):
+    for variable, error in _gradient_errors(weighted_output, variables, _relative_to_the_larger):
         assert error < 1e-5, (variable.name, error)
 
 
@@ -152,9 +147,7 @@ def _assert_weight_gradients_match_finite_differences(layer, x, readout):
     def weighted_output():
         return tf.reduce_sum(layer(x) * readout)
 
-    for variable, error in _gradient_errors(
-        weighted_output, layer.trainable_variables, _relative_to_the_numeric
-    ):
+    for variable, error in _gradient_errors(weighted_output, layer.trainable_variables, _relative_to_the_numeric):
         assert error < 1e-5, (variable.path, error)
 
 

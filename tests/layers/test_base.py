@@ -17,21 +17,16 @@ UNITS, FEATURES, BATCH, TIME = 3, 2, 4, 5
 
 @keras.saving.register_keras_serializable(package="test_base")
 class TanhCell(RecurrentCell):
-    def __init__(self, units, dropout=0.0, recurrent_dropout=0.0, seed=None,
-                 **kwargs):
-        super().__init__(dropout=dropout, recurrent_dropout=recurrent_dropout,
-                         seed=seed, **kwargs)
+    def __init__(self, units, dropout=0.0, recurrent_dropout=0.0, seed=None, **kwargs):
+        super().__init__(dropout=dropout, recurrent_dropout=recurrent_dropout, seed=seed, **kwargs)
         self.units = units
         self.state_size = units
         self.output_size = units
 
     def build(self, input_shape):
-        self.kernel = self.add_weight(shape=(input_shape[-1], self.units),
-                                      name="kernel")
-        self.recurrent_kernel = self.add_weight(
-            shape=(self.units, self.units), name="recurrent_kernel")
-        self.bias = self.add_weight(shape=(self.units,), name="bias",
-                                    initializer="random_normal")
+        self.kernel = self.add_weight(shape=(input_shape[-1], self.units), name="kernel")
+        self.recurrent_kernel = self.add_weight(shape=(self.units, self.units), name="recurrent_kernel")
+        self.bias = self.add_weight(shape=(self.units,), name="bias", initializer="random_normal")
 
     def project_inputs(self, inputs):
         return ops.matmul(inputs, self.kernel) + self.bias
@@ -59,8 +54,7 @@ def sequences():
 
 @pytest.fixture
 def mask():
-    return np.array([[1, 1, 1, 1, 1], [1, 1, 0, 0, 0], [0, 1, 1, 0, 1],
-                     [1, 0, 1, 1, 1]], dtype=bool)
+    return np.array([[1, 1, 1, 1, 1], [1, 1, 0, 0, 0], [0, 1, 1, 0, 1], [1, 0, 1, 1, 1]], dtype=bool)
 
 
 def reference_and_layer(input_projection, **rnn_kwargs):
@@ -92,27 +86,25 @@ def assert_outputs_close(actual, expected):
     ],
     ids=["last", "sequences+state", "backwards", "zero_masked", "unroll"],
 )
-def test_matches_keras_rnn_with_mask(input_projection, rnn_kwargs, sequences,
-                                     mask):
+def test_matches_keras_rnn_with_mask(input_projection, rnn_kwargs, sequences, mask):
     reference, layer = reference_and_layer(input_projection, **rnn_kwargs)
-    assert_outputs_close(layer(sequences, mask=mask),
-                         reference(sequences, mask=mask))
+    assert_outputs_close(layer(sequences, mask=mask), reference(sequences, mask=mask))
 
 
 @pytest.mark.parametrize("input_projection", ["step", "sequence"])
 def test_initial_state_matches_keras_rnn(input_projection, sequences):
     reference, layer = reference_and_layer(input_projection)
     initial_state = np.full((BATCH, UNITS), 0.5, dtype="float32")
-    assert_outputs_close(layer(sequences, initial_state=[initial_state]),
-                         reference(sequences, initial_state=[initial_state]))
+    assert_outputs_close(
+        layer(sequences, initial_state=[initial_state]), reference(sequences, initial_state=[initial_state])
+    )
 
 
 @pytest.mark.parametrize("input_projection", ["step", "sequence"])
 def test_stateful_continues_across_calls(input_projection, sequences):
     whole = Tanh(UNITS, return_sequences=True)
     whole.build(sequences.shape)
-    split = Tanh(UNITS, return_sequences=True, stateful=True,
-                 input_projection=input_projection)
+    split = Tanh(UNITS, return_sequences=True, stateful=True, input_projection=input_projection)
     split.build(sequences.shape)
     split.set_weights(whole.get_weights())
     halves = [split(sequences[:, :2]), split(sequences[:, 2:])]
@@ -125,8 +117,7 @@ def test_input_dropout_is_one_mask_per_sequence_in_both_projections(sequences):
     # Same seed -> same masks; the "sequence" path must drop the inputs
     # exactly as the per-step cell call does.
     layers_by_mode = {
-        mode: Tanh(UNITS, dropout=0.5, recurrent_dropout=0.3, seed=7,
-                   return_sequences=True, input_projection=mode)
+        mode: Tanh(UNITS, dropout=0.5, recurrent_dropout=0.3, seed=7, return_sequences=True, input_projection=mode)
         for mode in ("step", "sequence")
     }
     step_layer = layers_by_mode["step"]
@@ -146,9 +137,9 @@ def test_cell_call_is_step_of_projection(sequences):
     cell.build((BATCH, FEATURES))
     state = [np.ones((BATCH, UNITS), dtype="float32")]
     output, new_state = cell(sequences[:, 0], state)
-    expected = np.tanh(sequences[:, 0] @ np.asarray(cell.kernel)
-                       + np.asarray(cell.bias)
-                       + state[0] @ np.asarray(cell.recurrent_kernel))
+    expected = np.tanh(
+        sequences[:, 0] @ np.asarray(cell.kernel) + np.asarray(cell.bias) + state[0] @ np.asarray(cell.recurrent_kernel)
+    )
     np.testing.assert_allclose(np.asarray(output), expected, atol=1e-6)
     np.testing.assert_allclose(np.asarray(new_state[0]), expected, atol=1e-6)
 
@@ -164,8 +155,7 @@ def test_cell_layer_takes_cell_arguments_and_exposes_them():
 
 
 def test_cell_layer_config_is_flat_and_round_trips(sequences):
-    layer = Tanh(UNITS, dropout=0.1, seed=3, go_backwards=True,
-                 input_projection="sequence")
+    layer = Tanh(UNITS, dropout=0.1, seed=3, go_backwards=True, input_projection="sequence")
     config = layer.get_config()
     assert "cell" not in config
     assert config["units"] == UNITS and config["dropout"] == 0.1
@@ -178,11 +168,9 @@ def test_cell_layer_config_is_flat_and_round_trips(sequences):
     assert_outputs_close(clone(sequences), layer(sequences))
 
 
-def test_recurrent_layer_with_cell_object_round_trips_through_keras_file(
-        save_and_load, sequences):
+def test_recurrent_layer_with_cell_object_round_trips_through_keras_file(save_and_load, sequences):
     inputs = keras.Input((TIME, FEATURES))
-    outputs = RecurrentLayer(TanhCell(UNITS), input_projection="sequence")(
-        inputs)
+    outputs = RecurrentLayer(TanhCell(UNITS), input_projection="sequence")(inputs)
     model = keras.Model(inputs, outputs)
     loaded = save_and_load(model)
     assert_outputs_close(loaded(sequences), model(sequences))

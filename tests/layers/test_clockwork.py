@@ -99,9 +99,7 @@ def test_period_four_module_holds_its_state_exactly_between_ticks():
 
 def test_dropout_in_training_keeps_inactive_modules_exactly():
     x = rng.normal(size=(2, 5, 3)).astype("float32")
-    layer = Clockwork(
-        4, periods=(1, 4), dropout=0.5, recurrent_dropout=0.5, seed=7, return_sequences=True
-    )
+    layer = Clockwork(4, periods=(1, 4), dropout=0.5, recurrent_dropout=0.5, seed=7, return_sequences=True)
     slow = layer(x, training=True).numpy()[:, :, 2:]
     for t in (1, 2, 3):
         np.testing.assert_array_equal(slow[:, t], slow[:, 0])
@@ -176,9 +174,7 @@ def test_initial_state_sets_hidden_state_and_clock_phase():
     layer = Clockwork(6, periods=periods, return_sequences=True)
     weights = set_random_weights(layer, 3)
     outputs = layer(x, initial_state=[h0, np.full((2, 1), 3.0, "float32")])
-    expected = clockwork_reference(
-        x.astype("float64"), *weights.values(), periods, h0=h0.astype("float64"), t0=3
-    )
+    expected = clockwork_reference(x.astype("float64"), *weights.values(), periods, h0=h0.astype("float64"), t0=3)
     np.testing.assert_allclose(outputs.numpy(), expected, atol=1e-5)
 
 

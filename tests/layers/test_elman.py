@@ -67,13 +67,9 @@ def numpy_elman(
 
 
 @pytest.mark.parametrize("go_backwards", [False, True])
-def test_tanh_elman_equals_keras_simple_rnn(
-    rng, inputs, go_backwards, random_mask, random_weights
-):
+def test_tanh_elman_equals_keras_simple_rnn(rng, inputs, go_backwards, random_mask, random_weights):
     mask = random_mask(rng, BATCH, TIME)
-    kwargs = dict(
-        return_sequences=True, return_state=True, go_backwards=go_backwards
-    )
+    kwargs = dict(return_sequences=True, return_state=True, go_backwards=go_backwards)
     reference = keras.layers.SimpleRNN(UNITS, **kwargs)
     reference.build(inputs.shape)
     random_weights(reference, rng)
@@ -88,22 +84,16 @@ def test_tanh_elman_equals_keras_simple_rnn(
     np.testing.assert_allclose(state, expected_state, atol=1e-5)
 
 
-def test_layer_equals_plain_keras_rnn_over_the_cell(
-    rng, inputs, random_mask, random_weights
-):
+def test_layer_equals_plain_keras_rnn_over_the_cell(rng, inputs, random_mask, random_weights):
     layer = Elman(UNITS, output_units=OUTPUTS, return_sequences=True)
     layer.build(inputs.shape)
     weights = random_weights(layer, rng)
-    plain = keras.layers.RNN(
-        ElmanCell(UNITS, output_units=OUTPUTS), return_sequences=True
-    )
+    plain = keras.layers.RNN(ElmanCell(UNITS, output_units=OUTPUTS), return_sequences=True)
     plain.build(inputs.shape)
     plain.set_weights(weights)
     mask = random_mask(rng, BATCH, TIME)
 
-    np.testing.assert_allclose(
-        layer(inputs, mask=mask), plain(inputs, mask=mask), atol=1e-6
-    )
+    np.testing.assert_allclose(layer(inputs, mask=mask), plain(inputs, mask=mask), atol=1e-6)
 
 
 # --- NumPy re-implementation ------------------------------------------------
@@ -124,43 +114,31 @@ def test_cell_one_step_matches_equations(rng, random_weights):
     np.testing.assert_allclose(output, expected_y, atol=1e-5)
 
 
-def test_sigmoid_elman_with_readout_sequence_matches_equations(
-    rng, inputs, random_mask, random_weights
-):
+def test_sigmoid_elman_with_readout_sequence_matches_equations(rng, inputs, random_mask, random_weights):
     mask = random_mask(rng, BATCH, TIME)
-    layer = Elman(
-        UNITS, output_units=OUTPUTS, return_sequences=True, return_state=True
-    )
+    layer = Elman(UNITS, output_units=OUTPUTS, return_sequences=True, return_state=True)
     layer.build(inputs.shape)
     weights = random_weights(layer, rng)
 
     sequence, state = layer(inputs, mask=mask)
 
-    expected_sequence, expected_state = numpy_elman(
-        inputs, *weights[:3], sigmoid, *weights[3:], mask=mask
-    )
+    expected_sequence, expected_state = numpy_elman(inputs, *weights[:3], sigmoid, *weights[3:], mask=mask)
     assert sequence.shape == (BATCH, TIME, OUTPUTS)
     assert state.shape == (BATCH, UNITS)
     np.testing.assert_allclose(sequence, expected_sequence, atol=1e-5)
     np.testing.assert_allclose(state, expected_state, atol=1e-5)
 
 
-def test_default_activation_is_sigmoid_without_readout(
-    rng, inputs, random_weights
-):
+def test_default_activation_is_sigmoid_without_readout(rng, inputs, random_weights):
     layer = Elman(UNITS)
     layer.build(inputs.shape)
     weights = random_weights(layer, rng)
 
     expected_sequence, _ = numpy_elman(inputs, *weights, sigmoid)
-    np.testing.assert_allclose(
-        layer(inputs), expected_sequence[:, -1], atol=1e-5
-    )
+    np.testing.assert_allclose(layer(inputs), expected_sequence[:, -1], atol=1e-5)
 
 
-def test_initial_state_and_go_backwards_match_equations(
-    rng, inputs, random_weights
-):
+def test_initial_state_and_go_backwards_match_equations(rng, inputs, random_weights):
     h0 = rng.normal(size=(BATCH, UNITS)).astype("float32")
     layer = Elman(UNITS, go_backwards=True)
     layer.build(inputs.shape)
@@ -168,9 +146,7 @@ def test_initial_state_and_go_backwards_match_equations(
 
     output = layer(inputs, initial_state=[h0])
 
-    expected_sequence, _ = numpy_elman(
-        inputs[:, ::-1], *weights, sigmoid, h0=h0
-    )
+    expected_sequence, _ = numpy_elman(inputs[:, ::-1], *weights, sigmoid, h0=h0)
     np.testing.assert_allclose(output, expected_sequence[:, -1], atol=1e-5)
 
 
@@ -186,18 +162,14 @@ def test_irnn_initialisation_follows_le_et_al():
     assert layer.activation is keras.activations.relu
 
 
-def test_irnn_sequence_matches_relu_equations(
-    rng, inputs, random_mask, random_weights
-):
+def test_irnn_sequence_matches_relu_equations(rng, inputs, random_mask, random_weights):
     mask = random_mask(rng, BATCH, TIME)
     layer = IRNN(UNITS, return_sequences=True)
     layer.build(inputs.shape)
     weights = random_weights(layer, rng)
 
     expected_sequence, _ = numpy_elman(inputs, *weights, relu, mask=mask)
-    np.testing.assert_allclose(
-        layer(inputs, mask=mask), expected_sequence, atol=1e-5
-    )
+    np.testing.assert_allclose(layer(inputs, mask=mask), expected_sequence, atol=1e-5)
 
 
 def test_irnn_at_initialisation_carries_the_state_unchanged():
@@ -228,9 +200,7 @@ def test_invalid_units_are_rejected(units):
 # --- BPTT vs finite differences ---------------------------------------------
 
 
-def test_bptt_matches_finite_differences(
-    rng, random_weights, assert_bptt_matches_finite_differences
-):
+def test_bptt_matches_finite_differences(rng, random_weights, assert_bptt_matches_finite_differences):
     x = rng.normal(size=(2, 4, 3))
     mask = np.array([[True] * 4, [True, True, False, True]])
     layer = Elman(
@@ -242,9 +212,7 @@ def test_bptt_matches_finite_differences(
     )
     layer.build(x.shape)
     random_weights(layer, rng, scale=0.8)
-    readout = np.random.default_rng(2).normal(
-        size=layer.compute_output_shape(x.shape)
-    )
+    readout = np.random.default_rng(2).normal(size=layer.compute_output_shape(x.shape))
     assert_bptt_matches_finite_differences(layer, x, readout, mask)
 
 
@@ -252,9 +220,7 @@ def test_bptt_matches_finite_differences(
 
 
 def test_shapes_with_return_sequences_and_state(inputs):
-    sequence, state = Elman(
-        UNITS, output_units=OUTPUTS, return_sequences=True, return_state=True
-    )(inputs)
+    sequence, state = Elman(UNITS, output_units=OUTPUTS, return_sequences=True, return_state=True)(inputs)
     last, last_state = Elman(UNITS, return_state=True)(inputs)
 
     assert sequence.shape == (BATCH, TIME, OUTPUTS)
@@ -284,17 +250,13 @@ def test_stateful_continues_from_the_last_batch(rng, inputs, random_weights):
 
     first = stateful(inputs[:, :3])
     second = stateful(inputs[:, 3:])
-    np.testing.assert_allclose(
-        np.concatenate([first, second], axis=1), whole(inputs), atol=1e-6
-    )
+    np.testing.assert_allclose(np.concatenate([first, second], axis=1), whole(inputs), atol=1e-6)
 
     stateful.reset_state()
     np.testing.assert_allclose(stateful(inputs[:, :3]), first, atol=1e-6)
 
 
-@pytest.mark.parametrize(
-    "rates", [{"dropout": 0.5}, {"recurrent_dropout": 0.5}]
-)
+@pytest.mark.parametrize("rates", [{"dropout": 0.5}, {"recurrent_dropout": 0.5}])
 def test_dropout_acts_only_in_training(inputs, rates):
     layer = Elman(UNITS, return_sequences=True, seed=1, **rates)
     inference = layer(inputs, training=False)
@@ -317,9 +279,7 @@ def test_mixed_float16_runs_close_to_float32(inputs):
 
     assert output.dtype == "float16"
     assert layer.cell.kernel.dtype == "float32"
-    np.testing.assert_allclose(
-        np.asarray(output, "float32"), full_precision(inputs), atol=1e-2
-    )
+    np.testing.assert_allclose(np.asarray(output, "float32"), full_precision(inputs), atol=1e-2)
 
 
 def make_model(layer):
@@ -335,18 +295,14 @@ def make_model(layer):
     ],
     ids=["elman", "irnn"],
 )
-def test_keras_file_round_trip(
-    rng, inputs, layer, random_weights, save_and_load
-):
+def test_keras_file_round_trip(rng, inputs, layer, random_weights, save_and_load):
     model = make_model(layer())
     random_weights(model, rng)
 
     loaded = save_and_load(model)
 
     assert type(loaded.layers[-1]) is type(model.layers[-1])
-    np.testing.assert_array_equal(
-        loaded.predict(inputs, verbose=0), model.predict(inputs, verbose=0)
-    )
+    np.testing.assert_array_equal(loaded.predict(inputs, verbose=0), model.predict(inputs, verbose=0))
 
 
 @pytest.mark.parametrize("cls", [Elman, IRNN])

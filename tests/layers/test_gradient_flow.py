@@ -36,10 +36,7 @@ def expected_linear_norms(weights, readout):
     identical rows is sqrt(B) * ||K R^k w||."""
     K, R = weights["kernel"], weights["recurrent_kernel"]
     return np.array(
-        [
-            np.sqrt(BATCH) * np.linalg.norm(K @ np.linalg.matrix_power(R, lag) @ readout)
-            for lag in range(STEPS)
-        ]
+        [np.sqrt(BATCH) * np.linalg.norm(K @ np.linalg.matrix_power(R, lag) @ readout) for lag in range(STEPS)]
     )
 
 

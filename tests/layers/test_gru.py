@@ -12,9 +12,7 @@ import pytest
 from layers.gru import GRU, GRUCell
 
 BATCH, TIME, FEATURES, UNITS = 3, 6, 4, 5
-RESET_MODES = pytest.mark.parametrize(
-    "reset_after", [True, False], ids=["reset_after", "reset_before"]
-)
+RESET_MODES = pytest.mark.parametrize("reset_after", [True, False], ids=["reset_after", "reset_before"])
 
 
 def sigmoid(a):
@@ -73,9 +71,7 @@ def numpy_gru(x, weights, reset_after, mask=None, h0=None):
 
 @RESET_MODES
 @pytest.mark.parametrize("go_backwards", [False, True])
-def test_gru_equals_keras_gru(
-    rng, inputs, reset_after, go_backwards, random_mask, random_weights
-):
+def test_gru_equals_keras_gru(rng, inputs, reset_after, go_backwards, random_mask, random_weights):
     mask = random_mask(rng, BATCH, TIME)
     kwargs = dict(
         reset_after=reset_after,
@@ -98,22 +94,16 @@ def test_gru_equals_keras_gru(
 
 
 @RESET_MODES
-def test_layer_equals_plain_keras_rnn_over_the_cell(
-    rng, inputs, reset_after, random_mask, random_weights
-):
+def test_layer_equals_plain_keras_rnn_over_the_cell(rng, inputs, reset_after, random_mask, random_weights):
     layer = GRU(UNITS, reset_after=reset_after, return_sequences=True)
     layer.build(inputs.shape)
     weights = random_weights(layer, rng)
-    plain = keras.layers.RNN(
-        GRUCell(UNITS, reset_after=reset_after), return_sequences=True
-    )
+    plain = keras.layers.RNN(GRUCell(UNITS, reset_after=reset_after), return_sequences=True)
     plain.build(inputs.shape)
     plain.set_weights(weights)
     mask = random_mask(rng, BATCH, TIME)
 
-    np.testing.assert_allclose(
-        layer(inputs, mask=mask), plain(inputs, mask=mask), atol=1e-6
-    )
+    np.testing.assert_allclose(layer(inputs, mask=mask), plain(inputs, mask=mask), atol=1e-6)
 
 
 # --- NumPy re-implementation ------------------------------------------------
@@ -135,22 +125,16 @@ def test_cell_one_step_matches_equations(rng, reset_after, random_weights):
 
 
 @RESET_MODES
-def test_sequence_matches_equations(
-    rng, inputs, reset_after, random_mask, random_weights
-):
+def test_sequence_matches_equations(rng, inputs, reset_after, random_mask, random_weights):
     mask = random_mask(rng, BATCH, TIME)
     h0 = rng.normal(size=(BATCH, UNITS)).astype("float32")
-    layer = GRU(
-        UNITS, reset_after=reset_after, return_sequences=True, return_state=True
-    )
+    layer = GRU(UNITS, reset_after=reset_after, return_sequences=True, return_state=True)
     layer.build(inputs.shape)
     weights = random_weights(layer, rng)
 
     sequence, state = layer(inputs, mask=mask, initial_state=[h0])
 
-    expected_sequence, expected_state = numpy_gru(
-        inputs, weights, reset_after, mask=mask, h0=h0
-    )
+    expected_sequence, expected_state = numpy_gru(inputs, weights, reset_after, mask=mask, h0=h0)
     np.testing.assert_allclose(sequence, expected_sequence, atol=1e-5)
     np.testing.assert_allclose(state, expected_state, atol=1e-5)
 
@@ -178,9 +162,7 @@ def test_weight_layout_follows_keras():
     ]
 
 
-def test_update_gate_one_copies_the_previous_state(
-    rng, inputs, random_weights
-):
+def test_update_gate_one_copies_the_previous_state(rng, inputs, random_weights):
     # z_t = 1 (a large z bias) keeps h_{t-1}: Keras's and Cho et al.'s
     # convention, h_t = z_t h_{t-1} + (1 - z_t) h~_t.
     layer = GRU(UNITS, reset_after=False)
@@ -190,9 +172,7 @@ def test_update_gate_one_copies_the_previous_state(
     layer.set_weights([kernel, recurrent, bias])
     h0 = rng.normal(size=(BATCH, UNITS)).astype("float32")
 
-    np.testing.assert_allclose(
-        layer(inputs, initial_state=[h0]), h0, atol=1e-6
-    )
+    np.testing.assert_allclose(layer(inputs, initial_state=[h0]), h0, atol=1e-6)
 
 
 @pytest.mark.parametrize("units", [0, -3, 2.5, True])
@@ -205,14 +185,10 @@ def test_invalid_units_are_rejected(units):
 
 
 @RESET_MODES
-def test_bptt_matches_finite_differences(
-    rng, reset_after, random_weights, assert_bptt_matches_finite_differences
-):
+def test_bptt_matches_finite_differences(rng, reset_after, random_weights, assert_bptt_matches_finite_differences):
     x = rng.normal(size=(2, 4, 3))
     mask = np.array([[True] * 4, [True, True, False, True]])
-    layer = GRU(
-        3, reset_after=reset_after, return_sequences=True, dtype="float64"
-    )
+    layer = GRU(3, reset_after=reset_after, return_sequences=True, dtype="float64")
     layer.build(x.shape)
     random_weights(layer, rng, scale=0.8)
     readout = rng.normal(size=(2, 4, 3))
@@ -223,9 +199,7 @@ def test_bptt_matches_finite_differences(
 
 
 def test_shapes_with_return_sequences_and_state(inputs):
-    sequence, state = GRU(UNITS, return_sequences=True, return_state=True)(
-        inputs
-    )
+    sequence, state = GRU(UNITS, return_sequences=True, return_state=True)(inputs)
     last = GRU(UNITS)(inputs)
 
     assert sequence.shape == (BATCH, TIME, UNITS)
@@ -239,9 +213,7 @@ def test_go_backwards_reads_the_reversed_sequence(rng, inputs, random_weights):
     weights = random_weights(layer, rng)
 
     expected_sequence, _ = numpy_gru(inputs[:, ::-1], weights, True)
-    np.testing.assert_allclose(
-        layer(inputs), expected_sequence[:, -1], atol=1e-5
-    )
+    np.testing.assert_allclose(layer(inputs), expected_sequence[:, -1], atol=1e-5)
 
 
 def test_masked_steps_keep_the_state(inputs):
@@ -256,12 +228,8 @@ def test_masked_steps_keep_the_state(inputs):
 
 
 @RESET_MODES
-def test_stateful_continues_from_the_last_batch(
-    rng, inputs, reset_after, random_weights
-):
-    stateful = GRU(
-        UNITS, reset_after=reset_after, stateful=True, return_sequences=True
-    )
+def test_stateful_continues_from_the_last_batch(rng, inputs, reset_after, random_weights):
+    stateful = GRU(UNITS, reset_after=reset_after, stateful=True, return_sequences=True)
     stateful.build(inputs.shape)
     weights = random_weights(stateful, rng)
     whole = GRU(UNITS, reset_after=reset_after, return_sequences=True)
@@ -270,22 +238,16 @@ def test_stateful_continues_from_the_last_batch(
 
     first = stateful(inputs[:, :3])
     second = stateful(inputs[:, 3:])
-    np.testing.assert_allclose(
-        np.concatenate([first, second], axis=1), whole(inputs), atol=1e-6
-    )
+    np.testing.assert_allclose(np.concatenate([first, second], axis=1), whole(inputs), atol=1e-6)
 
     stateful.reset_state()
     np.testing.assert_allclose(stateful(inputs[:, :3]), first, atol=1e-6)
 
 
 @RESET_MODES
-@pytest.mark.parametrize(
-    "rates", [{"dropout": 0.5}, {"recurrent_dropout": 0.5}]
-)
+@pytest.mark.parametrize("rates", [{"dropout": 0.5}, {"recurrent_dropout": 0.5}])
 def test_dropout_acts_only_in_training(inputs, reset_after, rates):
-    layer = GRU(
-        UNITS, reset_after=reset_after, return_sequences=True, seed=1, **rates
-    )
+    layer = GRU(UNITS, reset_after=reset_after, return_sequences=True, seed=1, **rates)
     inference = layer(inputs, training=False)
 
     np.testing.assert_array_equal(layer(inputs, training=False), inference)
@@ -307,15 +269,11 @@ def test_mixed_float16_runs_close_to_float32(inputs, reset_after):
 
     assert output.dtype == "float16"
     assert layer.cell.kernel.dtype == "float32"
-    np.testing.assert_allclose(
-        np.asarray(output, "float32"), full_precision(inputs), atol=1e-2
-    )
+    np.testing.assert_allclose(np.asarray(output, "float32"), full_precision(inputs), atol=1e-2)
 
 
 @RESET_MODES
-def test_keras_file_round_trip(
-    rng, inputs, reset_after, random_weights, save_and_load
-):
+def test_keras_file_round_trip(rng, inputs, reset_after, random_weights, save_and_load):
     sequences = keras.Input((TIME, FEATURES))
     model = keras.Model(
         sequences,
@@ -326,9 +284,7 @@ def test_keras_file_round_trip(
     loaded = save_and_load(model)
 
     assert type(loaded.layers[-1]) is GRU
-    np.testing.assert_array_equal(
-        loaded.predict(inputs, verbose=0), model.predict(inputs, verbose=0)
-    )
+    np.testing.assert_array_equal(loaded.predict(inputs, verbose=0), model.predict(inputs, verbose=0))
 
 
 def test_config_round_trip(rng, inputs, random_weights):
@@ -364,9 +320,7 @@ def test_cell_config_round_trip():
 def test_training_fits_a_tiny_task(running_mean_task, fit_repeated):
     keras.utils.set_random_seed(0)
     x, y = running_mean_task
-    model = keras.Sequential(
-        [keras.Input((8, 1)), GRU(8), keras.layers.Dense(1)]
-    )
+    model = keras.Sequential([keras.Input((8, 1)), GRU(8), keras.layers.Dense(1)])
     model.compile(optimizer=keras.optimizers.Adam(0.02), loss="mse")
     steps = 300
 

@@ -82,9 +82,7 @@ def test_context_is_an_exponential_moving_average_of_the_projected_inputs():
 def test_zero_context_weights_reduce_to_sigmoid_simple_rnn():
     x = rng.normal(size=(4, 7, 3)).astype("float32")
     scrn = SCRN(5, context_units=2, return_sequences=True)
-    weights = set_random_weights(
-        scrn, 3, context_kernel=np.zeros((3, 2)), context_recurrent_kernel=np.zeros((2, 5))
-    )
+    weights = set_random_weights(scrn, 3, context_kernel=np.zeros((3, 2)), context_recurrent_kernel=np.zeros((2, 5)))
     simple = keras.layers.SimpleRNN(5, activation="sigmoid", return_sequences=True)
     simple.build((None, None, 3))
     simple.set_weights([weights["kernel"], weights["recurrent_kernel"], weights["bias"]])

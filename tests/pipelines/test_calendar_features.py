@@ -13,10 +13,14 @@ def test_values_hand_checked():
     times = pd.DatetimeIndex(["2021-03-07 18:00"])
     features = calendar_features(times, ["hour", "dayofweek", "month", "quarter"], dtype="float64")[0]
     expected = [
-        -1.0, 0.0,  # hour: angle 2 pi 18/24 = 3 pi/2
-        np.sin(2 * np.pi * 6 / 7), np.cos(2 * np.pi * 6 / 7),  # day of week
-        np.sqrt(3) / 2, 0.5,  # month: angle 2 pi 2/12 = pi/3
-        0.0, 1.0,  # quarter: angle 0
+        -1.0,
+        0.0,  # hour: angle 2 pi 18/24 = 3 pi/2
+        np.sin(2 * np.pi * 6 / 7),
+        np.cos(2 * np.pi * 6 / 7),  # day of week
+        np.sqrt(3) / 2,
+        0.5,  # month: angle 2 pi 2/12 = pi/3
+        0.0,
+        1.0,  # quarter: angle 0
     ]
     np.testing.assert_allclose(features, expected, atol=1e-12)
 

@@ -11,7 +11,11 @@ from pipelines.validation import ValidationError, to_long_format, validate
 
 def daily(series_id, values, start="2021-01-01", **columns):
     frame = pd.DataFrame(
-        {"unique_id": series_id, "ds": pd.date_range(start, periods=len(values), freq="D"), "y": np.asarray(values, dtype=float)}
+        {
+            "unique_id": series_id,
+            "ds": pd.date_range(start, periods=len(values), freq="D"),
+            "y": np.asarray(values, dtype=float),
+        }
     )
     for name, column in columns.items():
         frame[name] = column
@@ -61,7 +65,9 @@ def test_duplicate_pairs_name_series_and_time():
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
 def test_missing_or_infinite_target_names_first_offending_time(bad):
     frame = pd.concat([daily("a", [1.0, 2.0, 3.0]), daily("b", [1.0, 2.0, bad, bad, 5.0])], ignore_index=True)
-    with pytest.raises(ValidationError, match=r"Column 'y' has a missing or infinite value.*series 'b' at ds=2021-01-03.*2 such"):
+    with pytest.raises(
+        ValidationError, match=r"Column 'y' has a missing or infinite value.*series 'b' at ds=2021-01-03.*2 such"
+    ):
         validate(frame)
 
 
@@ -104,13 +110,17 @@ def test_mixed_aware_and_naive_timestamps_are_rejected():
 
 def test_static_covariate_must_be_constant_within_a_series():
     frame = daily("a", [1.0, 2.0, 3.0], region=["n", "n", "s"])
-    with pytest.raises(ValidationError, match=r"Static covariate 'region' must be constant.*series 'a' at ds=2021-01-03"):
+    with pytest.raises(
+        ValidationError, match=r"Static covariate 'region' must be constant.*series 'a' at ds=2021-01-03"
+    ):
         validate(frame, static_covariates=["region"])
 
 
 def test_series_that_disagree_on_frequency():
     weekly = pd.DataFrame({"unique_id": "w", "ds": pd.date_range("2021-01-03", periods=5, freq="W-SUN"), "y": 1.0})
-    with pytest.raises(ValidationError, match=r"disagree on the frequency: 'a' has frequency 'D', 'w' has frequency 'W-SUN'"):
+    with pytest.raises(
+        ValidationError, match=r"disagree on the frequency: 'a' has frequency 'D', 'w' has frequency 'W-SUN'"
+    ):
         validate(pd.concat([daily("a", np.arange(5.0)), weekly], ignore_index=True))
 
 
@@ -150,7 +160,9 @@ def test_fill_fills_gaps_of_integer_and_month_start_series():
     result = validate(integer, fill="interpolate", freq=3)
     assert result["ds"].tolist() == [10, 13, 16, 19]
     np.testing.assert_allclose(result["y"], [0.0, 3.0, 6.0, 9.0])
-    monthly = pd.DataFrame({"unique_id": "m", "ds": pd.to_datetime(["2020-01-01", "2020-02-01", "2020-05-01"]), "y": [1.0, 2.0, 5.0]})
+    monthly = pd.DataFrame(
+        {"unique_id": "m", "ds": pd.to_datetime(["2020-01-01", "2020-02-01", "2020-05-01"]), "y": [1.0, 2.0, 5.0]}
+    )
     result = validate(monthly, fill="ffill", freq="MS")
     assert result["ds"].dt.month.tolist() == [1, 2, 3, 4, 5]
     np.testing.assert_allclose(result["y"], [1.0, 2.0, 2.0, 2.0, 5.0])

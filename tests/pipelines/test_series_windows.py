@@ -67,7 +67,13 @@ def test_covariates_enter_past_future_and_static_as_specified(long_frame):
     )
     windows = sw.fit_transform(long_frame)
     assert windows.past_feature_names == [
-        "y", "temp", "promo", "dayofweek_sin", "dayofweek_cos", "month_sin", "month_cos",
+        "y",
+        "temp",
+        "promo",
+        "dayofweek_sin",
+        "dayofweek_cos",
+        "month_sin",
+        "month_cos",
     ]
     assert windows.future_feature_names == ["promo", "dayofweek_sin", "dayofweek_cos", "month_sin", "month_cos"]
     assert windows.static_feature_names == ["region", "size"]
@@ -112,7 +118,9 @@ def test_last_value_scaling_divides_each_window_by_its_last_past_value():
     expected_scale = np.where(last == 0, 1.0, np.abs(last))
     np.testing.assert_allclose(windows.scale, expected_scale)
     np.testing.assert_allclose(windows.offset, 0.0)
-    np.testing.assert_allclose(windows.past[:, :, 0], np.lib.stride_tricks.sliding_window_view(values, 3)[:4] / expected_scale[:, None])
+    np.testing.assert_allclose(
+        windows.past[:, :, 0], np.lib.stride_tricks.sliding_window_view(values, 3)[:4] / expected_scale[:, None]
+    )
     np.testing.assert_allclose(windows.target[:, 0], values[3:] / expected_scale)
     np.testing.assert_allclose(windows.inverse_target(windows.target)[:, 0], values[3:])
     inputs, target = windows.batch(np.array([3, 1]))
@@ -121,7 +129,9 @@ def test_last_value_scaling_divides_each_window_by_its_last_past_value():
 
 
 def test_predict_windows_with_future_covariates_and_calendar(long_frame):
-    sw = SeriesWindows(lookback=6, horizon=4, future_covariates=["promo"], calendar=["dayofweek"], scaler="minmax", dtype="float64")
+    sw = SeriesWindows(
+        lookback=6, horizon=4, future_covariates=["promo"], calendar=["dayofweek"], scaler="minmax", dtype="float64"
+    )
     sw.fit(long_frame)
     last = long_frame.groupby("unique_id")["ds"].max()
     future_rows = []
@@ -138,14 +148,21 @@ def test_predict_windows_with_future_covariates_and_calendar(long_frame):
     np.testing.assert_allclose(windows.past[2, :, 1], series["promo"].iloc[-6:])
     np.testing.assert_allclose(windows.future[:, :, 0], np.tile([1.0, 0.0, 1.0, 1.0], (3, 1)))
     expected_days = pd.date_range(last["s2"] + pd.Timedelta(days=1), periods=4, freq="D")
-    np.testing.assert_allclose(windows.future[2, :, 1:], calendar_features(expected_days, ["dayofweek"], dtype="float64"))
+    np.testing.assert_allclose(
+        windows.future[2, :, 1:], calendar_features(expected_days, ["dayofweek"], dtype="float64")
+    )
     absent = last["s1"] + pd.Timedelta(days=2)
     incomplete = future_df[~((future_df["unique_id"] == "s1") & (future_df["ds"] == absent))]
-    with pytest.raises(ValidationError, match=rf"no \(finite\) future covariates \['promo'\] for series 's1' at ds={absent}"):
+    with pytest.raises(
+        ValidationError, match=rf"no \(finite\) future covariates \['promo'\] for series 's1' at ds={absent}"
+    ):
         sw.predict_windows(long_frame, incomplete)
     with pytest.raises(ValidationError, match="pass them as future_df"):
         sw.predict_windows(long_frame)
-    with pytest.raises(ValidationError, match=r"Column 'promo' must be numeric, found dtype (object|str): series 's2' at ds=.* has 'yes'"):
+    with pytest.raises(
+        ValidationError,
+        match=r"Column 'promo' must be numeric, found dtype (object|str): series 's2' at ds=.* has 'yes'",
+    ):
         sw.predict_windows(long_frame, future_df.assign(promo="yes"))
     infinite = future_df.assign(promo=np.where(future_df["unique_id"] == "s0", np.inf, 1.0))
     with pytest.raises(ValidationError, match=r"for series 's0' at ds=.*4 of the 12 needed rows are missing"):
@@ -158,9 +175,17 @@ def test_forecast_times_are_the_horizon_timestamps_after_each_origin(long_frame)
     windows = sw.transform(long_frame)
     expected = np.concatenate([pd.date_range(origin, periods=5, freq="D")[1:] for origin in windows.index["ds"]])
     np.testing.assert_array_equal(windows.forecast_times.to_numpy(), expected)
-    monthly = pd.DataFrame({"unique_id": "m", "ds": pd.date_range("2020-01-31", periods=12, freq="ME", tz="Europe/Paris"), "y": np.arange(12.0)})
+    monthly = pd.DataFrame(
+        {
+            "unique_id": "m",
+            "ds": pd.date_range("2020-01-31", periods=12, freq="ME", tz="Europe/Paris"),
+            "y": np.arange(12.0),
+        }
+    )
     query = SeriesWindows(lookback=3, horizon=3).fit(monthly).predict_windows(monthly)
-    assert query.forecast_times.equals(pd.DatetimeIndex(["2021-01-31", "2021-02-28", "2021-03-31"]).tz_localize("Europe/Paris"))
+    assert query.forecast_times.equals(
+        pd.DatetimeIndex(["2021-01-31", "2021-02-28", "2021-03-31"]).tz_localize("Europe/Paris")
+    )
 
 
 def test_predict_windows_of_integer_series_without_covariates():
@@ -174,8 +199,14 @@ def test_predict_windows_of_integer_series_without_covariates():
 
 def test_config_round_trip_through_json_transforms_identically(long_frame):
     sw = SeriesWindows(
-        lookback=5, horizon=2, stride=3, past_covariates=["temp"], future_covariates=["promo"],
-        static_covariates=["region"], calendar="auto", scaler="robust",
+        lookback=5,
+        horizon=2,
+        stride=3,
+        past_covariates=["temp"],
+        future_covariates=["promo"],
+        static_covariates=["region"],
+        calendar="auto",
+        scaler="robust",
     )
     windows = sw.fit_transform(long_frame)
     restored = SeriesWindows.from_config(json.loads(json.dumps(sw.get_config())))
@@ -214,7 +245,9 @@ def test_select_len_and_batch(long_frame):
 
 
 def test_unseen_series_and_unknown_category_are_errors(long_frame):
-    sw = SeriesWindows(lookback=3, horizon=1, static_covariates=["region"]).fit(long_frame[long_frame["unique_id"] != "s2"])
+    sw = SeriesWindows(lookback=3, horizon=1, static_covariates=["region"]).fit(
+        long_frame[long_frame["unique_id"] != "s2"]
+    )
     with pytest.raises(ValueError, match=r"Series 's2' was not seen by fit"):
         sw.transform(long_frame)
     renamed = long_frame.assign(region=long_frame["region"].replace("north", "west"))
@@ -244,7 +277,9 @@ def test_time_kind_must_match_fit_and_fit_comes_first(long_frame, make_long_fram
 def test_calendar_needs_datetimes(make_long_frame):
     with pytest.raises(ValidationError, match="need datetime times"):
         SeriesWindows(lookback=3, horizon=1, calendar=["month"]).fit(make_long_frame([10], integer_time=True))
-    windows = SeriesWindows(lookback=3, horizon=1, calendar="auto").fit_transform(make_long_frame([10], integer_time=True))
+    windows = SeriesWindows(lookback=3, horizon=1, calendar="auto").fit_transform(
+        make_long_frame([10], integer_time=True)
+    )
     assert windows.future is None and windows.past.shape[-1] == 1
 
 
@@ -261,7 +296,9 @@ def test_windowing_memory_does_not_grow_with_lookback():
     import tracemalloc
 
     length = 100_000
-    frame = pd.DataFrame({"unique_id": np.repeat([0, 1], length), "ds": np.tile(np.arange(length), 2), "y": np.arange(2.0 * length)})
+    frame = pd.DataFrame(
+        {"unique_id": np.repeat([0, 1], length), "ds": np.tile(np.arange(length), 2), "y": np.arange(2.0 * length)}
+    )
     frame_bytes = frame.memory_usage(deep=True).sum()
     peaks = {}
     for lookback in (4, 1024):

@@ -11,7 +11,9 @@ from pipelines.scaling import TargetScaler, last_value_scale, series_statistics
 
 def series_with_starts(seed=0):
     rng = np.random.default_rng(seed)
-    series = [rng.normal(loc=5.0 * number, scale=1.0 + number, size=length) for number, length in enumerate([7, 50, 1, 13])]
+    series = [
+        rng.normal(loc=5.0 * number, scale=1.0 + number, size=length) for number, length in enumerate([7, 50, 1, 13])
+    ]
     series.append(np.full(6, 3.0))  # constant series: scale falls back to 1
     starts = np.concatenate([[0], np.cumsum([len(values) for values in series])])
     return series, np.concatenate(series), starts
@@ -30,7 +32,9 @@ def test_statistics_equal_sklearn_fitted_on_each_series(method, reference, offse
         np.testing.assert_allclose(offset[number], getattr(fitted, offset_attribute)[0], rtol=1e-12)
         np.testing.assert_allclose(scale[number], sklearn_scale, rtol=1e-12)
         transformed = fitted.transform(values_of_series[:, None])[:, 0]
-        np.testing.assert_allclose((values_of_series - offset[number]) / scale[number], transformed, rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(
+            (values_of_series - offset[number]) / scale[number], transformed, rtol=1e-10, atol=1e-12
+        )
 
 
 def test_mean_scaling_is_the_mean_absolute_value_of_each_series():

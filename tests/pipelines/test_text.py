@@ -120,7 +120,13 @@ def test_word_level_tokens_vocabulary_windows_and_round_trip():
     texts = pd.Series(["The LORD's day, the day.", "Day!"])
     text_windows = TextWindows(seq_len=3, level="word", lower=True)
     assert text_windows.tokenize("The LORD's day, the day.") == [
-        "the", "lord's", "day", ",", "the", "day", ".",
+        "the",
+        "lord's",
+        "day",
+        ",",
+        "the",
+        "day",
+        ".",
     ]
     windows = text_windows.fit_transform(texts)
     assert text_windows.vocabulary_ == ["<unk>", "<eos>", "day", "the", "!", ",", ".", "lord's"]

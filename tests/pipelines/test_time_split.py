@@ -45,7 +45,9 @@ def test_last_training_target_precedes_first_validation_target_of_every_series(l
 
 
 def test_counts_and_context_rows():
-    frame = pd.DataFrame({"unique_id": np.repeat(["a", "b"], [20, 10]), "ds": np.r_[np.arange(20), np.arange(10)], "y": 1.0})
+    frame = pd.DataFrame(
+        {"unique_id": np.repeat(["a", "b"], [20, 10]), "ds": np.r_[np.arange(20), np.arange(10)], "y": 1.0}
+    )
     split = time_split(frame, lookback=3, val_size=4, test_size=2)
     assert split.train.groupby("unique_id")["ds"].max().tolist() == [13, 3]
     assert split.val.groupby("unique_id")["ds"].agg(["min", "max"]).to_numpy().tolist() == [[11, 17], [1, 7]]
@@ -55,7 +57,9 @@ def test_counts_and_context_rows():
 
 
 def test_fractions_are_rounded_per_series():
-    frame = pd.DataFrame({"unique_id": np.repeat(["a", "b"], [20, 10]), "ds": np.r_[np.arange(20), np.arange(10)], "y": 1.0})
+    frame = pd.DataFrame(
+        {"unique_id": np.repeat(["a", "b"], [20, 10]), "ds": np.r_[np.arange(20), np.arange(10)], "y": 1.0}
+    )
     split = time_split(frame, lookback=0, test_size=0.25)
     assert split.test.groupby("unique_id").size().tolist() == [5, 2]
 

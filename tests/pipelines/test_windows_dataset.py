@@ -14,13 +14,22 @@ def windows():
     frame = pd.DataFrame(
         {
             "unique_id": np.repeat(["a", "b"], [30, 25]),
-            "ds": np.r_[pd.date_range("2021-01-01", periods=30, freq="D"), pd.date_range("2021-01-01", periods=25, freq="D")],
+            "ds": np.r_[
+                pd.date_range("2021-01-01", periods=30, freq="D"), pd.date_range("2021-01-01", periods=25, freq="D")
+            ],
             "y": np.arange(55.0),
             "promo": np.arange(55.0) % 2,
             "size": np.repeat([1.0, 2.0], [30, 25]),
         }
     )
-    sw = SeriesWindows(lookback=5, horizon=3, future_covariates=["promo"], static_covariates=["size"], calendar=["dayofweek"], scaler=None)
+    sw = SeriesWindows(
+        lookback=5,
+        horizon=3,
+        future_covariates=["promo"],
+        static_covariates=["size"],
+        calendar=["dayofweek"],
+        scaler=None,
+    )
     return sw.fit_transform(frame)
 
 
@@ -54,7 +63,9 @@ def test_seeded_shuffling_is_reproducible_and_changes_each_epoch(windows):
 
 
 def test_prediction_windows_yield_inputs_only():
-    frame = pd.DataFrame({"unique_id": np.repeat([1, 2], 12), "ds": np.r_[np.arange(12), np.arange(12)], "y": np.arange(24.0)})
+    frame = pd.DataFrame(
+        {"unique_id": np.repeat([1, 2], 12), "ds": np.r_[np.arange(12), np.arange(12)], "y": np.arange(24.0)}
+    )
     prediction = SeriesWindows(lookback=5, horizon=3).fit(frame).predict_windows(frame)
     element = next(iter(prediction.to_dataset(batch_size=2, prefetch=False)))
     assert isinstance(element, dict) and set(element) == {"past"}
