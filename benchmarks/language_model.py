@@ -1,6 +1,6 @@
 """Character-level language model on the King James Bible against the unigram baseline.
 
-Trains ``forecast.language_model.LanguageModel`` on the first ``train_chars``
+Trains ``forecast.text.LanguageModel`` on the first ``train_chars``
 characters of the KJV verses (Genesis onwards) and scores the last
 ``validation_chars`` characters (the end of the New Testament, books the
 model never saw), printing the validation perplexity of the network and of
@@ -17,7 +17,7 @@ from importlib.resources import files
 import numpy as np
 import pandas as pd
 
-from forecast.language_model import LanguageModel
+from forecast.text.language_model import LanguageModel
 
 
 def kjv_verses() -> pd.Series:

@@ -16,7 +16,7 @@ _EXPORTS = {
     "Backtest": "forecast.backtesting",
     "Drift": "forecast.baselines",
     "Forecaster": "forecast.forecaster",
-    "LanguageModel": "forecast.language_model",
+    "LanguageModel": "forecast.text",
     "Naive": "forecast.baselines",
     "SeasonalNaive": "forecast.baselines",
 }

@@ -20,6 +20,10 @@ from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
 
+from pipelines.checks import check_integer
+from pipelines.columns import ID, TARGET, TIME
+from pipelines.validation import CheckedFrame
+
 
 class Backtest(NamedTuple):
     """Result of a backtest: the forecasts with actuals, and their scores.
@@ -37,8 +41,6 @@ def series_cutoffs(
     n_windows: int,
     step: int,
     horizon: int,
-    id_col: str = "unique_id",
-    time_col: str = "ds",
 ) -> pd.DataFrame:
     """Forecast origins of a rolling-origin backtest, per series.
 
@@ -57,11 +59,10 @@ def series_cutoffs(
             least one observation before the first origin (``horizon + (n_windows - 1) * step + 1`` rows).
     """
     for name, value in (("n_windows", n_windows), ("step", step), ("horizon", horizon)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"{name} must be a positive integer; got {value!r}")
+        check_integer(name, value)
     if df.empty:
         raise ValueError("cannot backtest an empty frame")
-    lengths = df.groupby(id_col, sort=True).size()
+    lengths = df.groupby(ID, sort=True).size()
     needed = horizon + (n_windows - 1) * step + 1
     short = lengths[lengths < needed]
     if len(short):
@@ -76,22 +77,20 @@ def series_cutoffs(
     rows = (starts[:, None] + positions).ravel()
     return pd.DataFrame(
         {
-            id_col: np.repeat(lengths.index.to_numpy(), n_windows),
+            ID: np.repeat(lengths.index.to_numpy(), n_windows),
             "window": np.tile(window, len(lengths)),
-            "cutoff": df[time_col].to_numpy()[rows],
+            "cutoff": df[TIME].to_numpy()[rows],
         }
     )
 
 
-def history_until(
-    df: pd.DataFrame, cutoffs: pd.DataFrame, id_col: str = "unique_id", time_col: str = "ds"
-) -> pd.DataFrame:
+def history_until(df: pd.DataFrame, cutoffs: pd.DataFrame) -> pd.DataFrame:
     """Rows of each series up to and including its cutoff (``cutoffs``: one ``cutoff`` per series)."""
-    per_series = cutoffs.set_index(id_col)["cutoff"]
+    per_series = cutoffs.set_index(ID)["cutoff"]
     if per_series.index.has_duplicates:
         raise ValueError("history_until expects one cutoff per series")
-    limit = df[id_col].map(per_series)
-    return df[limit.notna().to_numpy() & (df[time_col] <= limit).to_numpy()].reset_index(drop=True)
+    limit = df[ID].map(per_series)
+    return df[limit.notna().to_numpy() & (df[TIME] <= limit).to_numpy()].reset_index(drop=True)
 
 
 def refit_schedule(n_windows: int, refit: bool | int) -> list[np.ndarray]:
@@ -105,22 +104,16 @@ def refit_schedule(n_windows: int, refit: bool | int) -> list[np.ndarray]:
     return [np.arange(start, min(start + every, n_windows)) for start in range(0, n_windows, every)]
 
 
-def rolling_origin(
-    model,
-    df: pd.DataFrame,
-    cutoffs: pd.DataFrame,
-    refit: bool | int,
-    id_col: str = "unique_id",
-    time_col: str = "ds",
-    target_col: str = "y",
-) -> pd.DataFrame:
+def rolling_origin(model, checked: CheckedFrame, cutoffs: pd.DataFrame, refit: bool | int) -> pd.DataFrame:
     """Forecasts of ``model`` from every cutoff, with the actual ``y`` of each forecast step.
 
     Without refit, one model predicts all windows through a single batched
-    ``model._predict_cutoffs(df, cutoffs)`` call: ``model`` itself when it is fitted, otherwise a clone
-    fitted on each series' history up to its first cutoff. With ``refit=k``, a fresh clone is fitted
-    on the history up to the first cutoff of every block of ``k`` windows and predicts that block.
+    ``model._predict_cutoffs(checked, cutoffs, None)`` call: ``model`` itself when it is fitted,
+    otherwise a clone fitted on each series' history up to its first cutoff. With ``refit=k``, a
+    fresh clone is fitted on the history up to the first cutoff of every block of ``k`` windows and
+    predicts that block. ``checked`` is the validated full history.
     """
+    df = checked.frame
     n_windows = int(cutoffs["window"].max()) + 1
     blocks = refit_schedule(n_windows, refit)
     reuse_model = not refit and _is_fitted(model)
@@ -131,21 +124,22 @@ def rolling_origin(
             fitted = model
         else:
             first = block_cutoffs[block_cutoffs["window"] == block[0]]
-            fitted = clone(model).fit(history_until(df, first, id_col, time_col))
-        pieces.append(fitted._predict_cutoffs(df, block_cutoffs[[id_col, "cutoff"]].reset_index(drop=True)))
+            fitted = clone(model).fit(history_until(df, first))
+        origins = block_cutoffs[[ID, "cutoff"]].reset_index(drop=True)
+        pieces.append(fitted._predict_cutoffs(checked, origins, None))
     forecasts = pd.concat(pieces, ignore_index=True)
-    actuals = df[[id_col, time_col, target_col]]
-    merged = forecasts.merge(actuals, on=[id_col, time_col], how="left", validate="many_to_one")
-    missing = merged[target_col].isna()
+    actuals = df[[ID, TIME, TARGET]]
+    merged = forecasts.merge(actuals, on=[ID, TIME], how="left", validate="many_to_one")
+    missing = merged[TARGET].isna()
     if missing.any():
         row = merged[missing].iloc[0]
         raise ValueError(
-            f"no actual value for series {row[id_col]!r} at {row[time_col]} (forecast from cutoff {row['cutoff']}); "
+            f"no actual value for series {row[ID]!r} at {row[TIME]} (forecast from cutoff {row['cutoff']}); "
             "the forecast timestamps must be timestamps of the series"
         )
-    value_columns = [c for c in forecasts.columns if c not in (id_col, time_col, "cutoff")]
-    ordered = merged[[id_col, time_col, "cutoff", target_col, *value_columns]]
-    return ordered.sort_values([id_col, "cutoff", time_col], kind="stable").reset_index(drop=True)
+    value_columns = [c for c in forecasts.columns if c not in (ID, TIME, "cutoff")]
+    ordered = merged[[ID, TIME, "cutoff", TARGET, *value_columns]]
+    return ordered.sort_values([ID, "cutoff", TIME], kind="stable").reset_index(drop=True)
 
 
 def _is_fitted(model) -> bool:

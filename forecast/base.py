@@ -1,21 +1,37 @@
-"""The estimator contract shared by the Forecaster and the baselines.
+"""The estimator contract shared by every forecaster: the Forecaster, its ensembles and the baselines.
 
-Frames are in long format: ``unique_id``, ``ds`` (datetimes or integers), ``y``. A subclass
-implements two hooks:
+Frames are in long format (``unique_id``, ``ds``, ``y``; see ``pipelines.columns``). A subclass
+stores its constructor arguments unchanged (scikit-learn convention) and implements:
 
-- ``_fit(df)``: learn from a validated frame (sorted by series and time);
-- ``_predict_cutoffs(df, cutoffs)``: forecast the ``horizon`` steps after each origin in
-  ``cutoffs`` (columns ``unique_id, cutoff``) from the rows of ``df`` up to that origin, returning
-  ``unique_id, ds, cutoff, y_hat[, y_hat_qXX...]``. It receives every origin of a call at once, so
-  a model can batch them.
+- ``_check_frame(df, purpose)``: validate a user frame once, at the edge (the default checks the
+  three columns and the grid with ``pipelines.validation.check_frame``);
+- ``_fit(checked, callbacks)``: learn from a validated frame; it returns what logging a fit needs
+  (``None`` for models with nothing to report) and sets only ``_``-suffixed attributes;
+- ``_predict_cutoffs(checked, cutoffs, future_df)``: forecast the ``horizon`` steps after each
+  origin in ``cutoffs`` (columns ``unique_id, cutoff``) from the rows of ``checked`` up to that
+  origin, returning ``unique_id, ds, cutoff, y_hat[, y_hat_qXX...]``. The steps after an origin
+  that the frame holds (a backtest) take their future covariates from it; the steps after a
+  series' last row (a forecast) take them from ``future_df``. It receives every origin of a call
+  at once, so a model can batch them.
 
 ``predict`` is ``_predict_cutoffs`` at each series' last timestamp; ``backtest`` is it at the
-rolling origins of :func:`forecast.backtesting.series_cutoffs`.
+rolling origins of :func:`forecast.backtesting.series_cutoffs`. ``save``/``load`` write and read one
+directory for every forecaster (``_save_model``/``_load_model`` add a subclass's own files).
+
+Tracking is not part of the estimator: an estimator with a true ``tracking`` parameter has its
+``fit`` and ``backtest`` run by :mod:`forecast.tracked`, which opens the MLflow run around the
+same methods and logs what they return.
 """
 
 from __future__ import annotations
 
+import json
+import shutil
+import tempfile
 from collections.abc import Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -24,36 +40,74 @@ from sklearn.utils.validation import check_is_fitted
 
 from forecast.backtesting import Backtest, rolling_origin, series_cutoffs
 from forecast.metrics import evaluate
-from pipelines.frequency import Frequency, horizon_timestamps
-from pipelines.validation import CheckedFrame, check_frame
+from pipelines.checks import check_integer
+from pipelines.columns import ID, TIME
+from pipelines.frequency import Frequency, frequency_to_json, horizon_timestamps, parse_frequency
+from pipelines.validation import CheckedFrame, ValidationError, check_frame, to_long_format
 
-ID, TIME, TARGET = "unique_id", "ds", "y"
+PARAMS_FILE = "params.json"
+STATE_FILE = "fitted.json"
+HISTORY_FILE = "history.parquet"
+
+
+class SavedModelError(ValueError):
+    """A directory is not a readable saved forecaster (missing or corrupt files); the message names the file."""
 
 
 class BaseForecaster(BaseEstimator):
-    """Base class of forecasters: ``fit``, ``predict`` and ``backtest`` on long-format frames.
+    """Base class of forecasters: ``fit``, ``predict``, ``backtest``, ``save`` and ``load`` on long frames.
 
-    Subclasses store their constructor arguments unchanged (scikit-learn convention), including
-    ``horizon`` (steps forecast from each origin) and optionally ``freq`` (pandas offset alias or
-    integer step; ``None`` infers it from the series, which must agree), and implement ``_fit`` and
-    ``_predict_cutoffs``.
+    Subclasses store their constructor arguments unchanged, including ``horizon`` (steps forecast
+    from each origin) and optionally ``freq`` (pandas offset alias or integer step; ``None`` infers
+    it from the series, which must agree).
 
     Fitted attributes: ``freq_`` (pandas offset, or integer step for integer ``ds``),
     ``series_ids_`` (sorted ids seen in fit), ``train_df_`` (the validated training frame, used by
-    ``predict()`` without a frame).
+    ``predict()`` without a frame), and ``run_id_``, ``model_uri_``, ``registered_model_version_``
+    (the MLflow run and logged model of a tracked fit; None otherwise).
     """
 
     horizon: int
+    # Constructor arguments that are tuples (JSON gives lists back when loading a saved forecaster).
+    _tuple_params: ClassVar[tuple[str, ...]] = ()
+
+    # ----------------------------------------------------------------- fit
 
     def fit(self, df: pd.DataFrame | pd.Series) -> BaseForecaster:
-        """Validate ``df``, learn its series and frequency, and fit the model."""
-        self._check_horizon()
-        checked = checked_frame(df, getattr(self, "freq", None))
+        """Validate ``df`` once and fit the model on it (an MLflow run when the estimator's ``tracking`` is on)."""
+        self._forget_fit()  # a fit that fails, even in validation, leaves no earlier model behind
+        self._check_params()
+        checked = self._check_frame(to_long_format(df), "fit")
+        if self._tracked():
+            from forecast.tracked import tracked_fit
+
+            tracked_fit(self, checked)
+        else:
+            self._fit_checked(checked)
+        return self
+
+    def _fit_checked(self, checked: CheckedFrame, callbacks: Sequence[Any] = ()) -> Any:
+        """Fit on a validated frame and set the fitted attributes; returns what ``_fit`` reports.
+
+        A failed fit leaves no fitted attribute behind (not even those of an earlier fit).
+        """
+        self._forget_fit()
+        try:
+            report = self._fit(checked, callbacks)
+        except BaseException:
+            self._forget_fit()
+            raise
         self.freq_ = checked.freq
         self.series_ids_ = checked.series_ids
-        self._fit(checked.frame)
         self.train_df_ = checked.frame
-        return self
+        self.run_id_ = self.model_uri_ = self.registered_model_version_ = None
+        return report
+
+    def _forget_fit(self) -> None:
+        for name in [name for name in vars(self) if name.endswith("_") and not name.startswith("_")]:
+            delattr(self, name)
+
+    # ------------------------------------------------------------- predict
 
     def predict(
         self, df: pd.DataFrame | pd.Series | None = None, future_df: pd.DataFrame | None = None
@@ -62,20 +116,36 @@ class BaseForecaster(BaseEstimator):
 
         Args:
             df: history of series seen in ``fit`` (``None``: the frame given to ``fit``).
-            future_df: future-known covariates for the horizon steps; models without covariates
-                (the baselines) ignore it.
+            future_df: future-known covariates for the horizon steps (``unique_id``, ``ds`` and the
+                covariate columns); models without future covariates ignore it.
 
         Returns:
             ``unique_id, ds, y_hat[, y_hat_qXX...]``, ``horizon`` rows per series with the real future
             timestamps, sorted by series and time.
         """
         check_is_fitted(self)
-        data = self.train_df_ if df is None else validate_frame(df, self.freq_)
-        self._check_known_series(data)
-        cutoffs = data.groupby(ID, sort=True)[TIME].max().rename("cutoff").reset_index()
-        forecasts = self._predict_cutoffs(data, cutoffs)
+        if df is None:
+            checked = self._training_frame()
+        else:
+            frame = to_long_format(df)
+            if ID in frame.columns:
+                self._check_known_series(frame[ID].dropna().unique())
+            checked = self._check_frame(frame, "predict")
+        ends = checked.frame[TIME].to_numpy()[checked.series_starts[1:] - 1]
+        cutoffs = pd.DataFrame({ID: checked.series_ids, "cutoff": ends})
+        forecasts = self._predict_cutoffs(checked, cutoffs, future_df)
         check_forecasts(forecasts, cutoffs, self.horizon)
         return forecasts.drop(columns="cutoff").sort_values([ID, TIME], kind="stable").reset_index(drop=True)
+
+    def _training_frame(self) -> CheckedFrame:
+        """The training frame as a ``CheckedFrame`` (it was validated by ``fit`` or written by ``save``)."""
+        frame = self.train_df_
+        codes = pd.factorize(frame[ID], sort=True)[0]
+        boundaries = np.flatnonzero(np.diff(codes)) + 1
+        starts = np.concatenate([[0], boundaries, [codes.size]]).astype(np.int64)
+        return CheckedFrame(frame=frame, freq=self.freq_, series_ids=np.asarray(self.series_ids_), series_starts=starts)
+
+    # ------------------------------------------------------------ backtest
 
     def backtest(
         self,
@@ -103,62 +173,173 @@ class BaseForecaster(BaseEstimator):
         Returns:
             ``Backtest(forecasts, metrics)``: forecasts ``unique_id, ds, cutoff, y, y_hat[, ...]`` and
             the per-series/per-cutoff score table.
+
+        A fitted estimator without refit is scored on origins that may lie inside its own training
+        data; that is an in-sample score, and a ``UserWarning`` says how many origins are affected.
         """
-        self._check_horizon()
+        self._check_params()
         fitted = self.__sklearn_is_fitted__()
-        checked = checked_frame(df, self.freq_ if fitted else getattr(self, "freq", None))
-        data = checked.frame
-        if fitted:
-            self._check_known_series(data)
-        cutoffs = series_cutoffs(data, n_windows, self.horizon if step is None else step, self.horizon)
-        forecasts = rolling_origin(self, data, cutoffs, refit)
+        frame = to_long_format(df)
+        if fitted and ID in frame.columns:
+            self._check_known_series(frame[ID].dropna().unique())
+        checked = self._check_frame(frame, "backtest")
+        step = self.horizon if step is None else step
+        cutoffs = series_cutoffs(checked.frame, n_windows, step, self.horizon)
+        if fitted and not refit:
+            warn_in_sample_origins(self.train_df_, cutoffs)
+        if self._tracked():
+            from forecast.tracked import tracked_backtest
+
+            return tracked_backtest(self, checked, cutoffs, step, refit, season_length, metrics)
+        return self._backtest_checked(checked, cutoffs, refit, season_length, metrics)
+
+    def _backtest_checked(
+        self,
+        checked: CheckedFrame,
+        cutoffs: pd.DataFrame,
+        refit: bool | int,
+        season_length: int | None,
+        metrics: Sequence[str] | None,
+    ) -> Backtest:
+        forecasts = rolling_origin(self, checked, cutoffs, refit)
         check_forecasts(forecasts, cutoffs, self.horizon)
         if season_length is None:
             season_length = getattr(self, "season_length", None) or seasonal_period(checked.freq)
-        scores = evaluate(forecasts, train_df=data, season_length=season_length, metrics=metrics)
+        scores = evaluate(forecasts, train_df=checked.frame, season_length=season_length, metrics=metrics)
         return Backtest(forecasts=forecasts, metrics=scores)
+
+    # ------------------------------------------------------------ save/load
+
+    def save(self, path: str | Path) -> Path:
+        """Write the fitted forecaster to the directory ``path``, atomically.
+
+        The directory holds ``params.json`` (constructor arguments), ``fitted.json`` (the estimator
+        class, the series, the frequency and the subclass's learned state), ``history.parquet``
+        (the rows ``predict()`` without a frame needs) and the subclass's own files. It is written
+        beside ``path`` under a temporary name and swapped in whole: a failed save leaves an
+        earlier model at ``path`` as it was.
+        """
+        check_is_fitted(self)
+        with _atomic_directory(Path(path)) as directory:
+            _write_json(directory / PARAMS_FILE, self.get_params())
+            state = {
+                "estimator": type(self).__name__,
+                "series_ids": [_json_scalar(i) for i in self.series_ids_],
+                "freq": frequency_to_json(self.freq_),
+                "run_id": self.run_id_,
+                "model_uri": self.model_uri_,
+                "registered_model_version": self.registered_model_version_,
+                **self._fitted_state(),
+            }
+            _write_json(directory / STATE_FILE, state)
+            self._saved_history().to_parquet(directory / HISTORY_FILE, index=False)
+            self._save_model(directory)
+        return Path(path)
+
+    @classmethod
+    def load(cls, path: str | Path) -> BaseForecaster:
+        """Read a forecaster written by ``save``.
+
+        Called on a subclass, the directory must hold that class; called on ``BaseForecaster``, it
+        returns whichever forecaster the directory holds (its module must be imported). Raises
+        ``SavedModelError`` naming the file for a directory that is not a saved forecaster or holds
+        a corrupt file.
+        """
+        directory = Path(path)
+        if not directory.is_dir():
+            raise SavedModelError(f"{directory} is not a saved forecaster: no such directory")
+        state = _read_json(directory / STATE_FILE)
+        params = _read_json(directory / PARAMS_FILE)
+        name = state.get("estimator", "Forecaster")  # directories saved before the field existed hold a Forecaster
+        estimator_class = cls._resolve_class(name, directory)
+        for key in estimator_class._tuple_params:
+            if isinstance(params.get(key), list):
+                params[key] = tuple(params[key])
+        try:
+            estimator = estimator_class(**params)
+            estimator.freq_ = parse_frequency(state["freq"])
+            estimator.series_ids_ = np.asarray(state["series_ids"])
+            estimator.run_id_ = state.get("run_id")
+            estimator.model_uri_ = state.get("model_uri")
+            estimator.registered_model_version_ = state.get("registered_model_version")
+        except (KeyError, TypeError, ValueError) as error:
+            raise SavedModelError(
+                f"{directory / STATE_FILE} or {PARAMS_FILE} does not describe a {name} ({type(error).__name__}: {error})"
+            ) from None
+        try:
+            estimator.train_df_ = pd.read_parquet(directory / HISTORY_FILE)
+        except Exception as error:
+            raise SavedModelError(
+                f"{directory / HISTORY_FILE} cannot be read ({type(error).__name__}: {error})"
+            ) from None
+        estimator._load_model(directory, state)
+        return estimator
+
+    @classmethod
+    def _resolve_class(cls, name: str, directory: Path) -> type[BaseForecaster]:
+        if cls is not BaseForecaster:
+            if name != cls.__name__:
+                raise SavedModelError(f"{directory} holds a {name}, not a {cls.__name__}; load it with {name}.load")
+            return cls
+        found = {klass.__name__: klass for klass in _subclasses(BaseForecaster)}
+        if name not in found:
+            raise SavedModelError(
+                f"{directory} holds a {name}, which is not a known forecaster (known: {sorted(found)}); "
+                "import the module that defines it first"
+            )
+        return found[name]
+
+    def _fitted_state(self) -> dict:
+        """JSON-serializable learned state beyond series and frequency (written to ``fitted.json``)."""
+        return {}
+
+    def _saved_history(self) -> pd.DataFrame:
+        """The training rows ``predict()`` without a frame needs after loading (all of them by default)."""
+        return self.train_df_
+
+    def _save_model(self, directory: Path) -> None:
+        """Write the subclass's own files (a network, a pipeline) into ``directory``."""
+
+    def _load_model(self, directory: Path, state: dict) -> None:
+        """Read what ``_save_model`` and ``_fitted_state`` wrote."""
+
+    # --------------------------------------------------------------- hooks
 
     def __sklearn_is_fitted__(self) -> bool:
         return hasattr(self, "freq_")
 
-    def _fit(self, df: pd.DataFrame) -> None:
-        raise NotImplementedError(f"{type(self).__name__} must implement _fit(df)")
+    def _check_params(self) -> None:
+        """Check the constructor arguments (subclasses extend it)."""
+        check_integer("horizon", self.horizon)
 
-    def _predict_cutoffs(self, df: pd.DataFrame, cutoffs: pd.DataFrame) -> pd.DataFrame:
-        raise NotImplementedError(f"{type(self).__name__} must implement _predict_cutoffs(df, cutoffs)")
+    def _check_frame(self, df: pd.DataFrame, purpose: str) -> CheckedFrame:
+        """Validate a long frame once for ``purpose`` (``"fit"``, ``"predict"`` or ``"backtest"``)."""
+        fitted = self.__sklearn_is_fitted__()
+        return check_frame(df, freq=self.freq_ if fitted else getattr(self, "freq", None))
 
-    def _check_horizon(self) -> None:
-        horizon = self.horizon
-        if isinstance(horizon, bool) or not isinstance(horizon, (int, np.integer)) or horizon < 1:
-            raise ValueError(f"horizon must be a positive integer; got {horizon!r}")
+    def _fit(self, checked: CheckedFrame, callbacks: Sequence[Any]) -> Any:
+        raise NotImplementedError(f"{type(self).__name__} must implement _fit(checked, callbacks)")
 
-    def _check_known_series(self, df: pd.DataFrame) -> None:
-        unknown = pd.Index(df[ID].unique()).difference(pd.Index(self.series_ids_))
+    def _predict_cutoffs(
+        self, checked: CheckedFrame, cutoffs: pd.DataFrame, future_df: pd.DataFrame | None
+    ) -> pd.DataFrame:
+        raise NotImplementedError(f"{type(self).__name__} must implement _predict_cutoffs(checked, cutoffs, future_df)")
+
+    def _tracked(self) -> bool:
+        return bool(getattr(self, "tracking", False))
+
+    def _check_known_series(self, series_ids: np.ndarray) -> None:
+        unknown = pd.Index(series_ids).difference(pd.Index(self.series_ids_))
         if len(unknown):
-            raise ValueError(
-                f"unknown series {list(unknown[:5])}{' ...' if len(unknown) > 5 else ''}: "
+            raise ValidationError(
+                f"unknown series {[_json_scalar(i) for i in unknown[:5]]}{' ...' if len(unknown) > 5 else ''}: "
                 f"{type(self).__name__} was fitted on {len(self.series_ids_)} series "
-                f"(e.g. {list(self.series_ids_[:3])})"
+                f"(e.g. {[_json_scalar(i) for i in self.series_ids_[:3]]})"
             )
 
     def _future_index(self, cutoffs: pd.DataFrame) -> pd.DataFrame:
         """``unique_id, cutoff, ds, step``: the ``horizon`` timestamps after each cutoff (step = 1..horizon)."""
         return future_index(cutoffs, self.freq_, self.horizon)
-
-
-def validate_frame(df: pd.DataFrame | pd.Series, freq: str | int | Frequency | None = None) -> pd.DataFrame:
-    """A checked, sorted copy of a long frame (see :func:`checked_frame`)."""
-    return checked_frame(df, freq).frame
-
-
-def checked_frame(df: pd.DataFrame | pd.Series, freq: str | int | Frequency | None = None) -> CheckedFrame:
-    """Check a long frame with :func:`pipelines.validation.check_frame`: sorted copy, its frequency and series.
-
-    The frequency is ``freq`` or inferred from every series (they must agree); integer ``ds`` steps by
-    the series' common step. Raises ``pipelines.validation.ValidationError`` (a ``ValueError``) naming
-    the series, column and timestamp at fault.
-    """
-    return check_frame(df, id_col=ID, time_col=TIME, target_col=TARGET, freq=freq)
 
 
 def future_index(cutoffs: pd.DataFrame, freq: Frequency, horizon: int) -> pd.DataFrame:
@@ -179,6 +360,22 @@ def check_forecasts(forecasts: pd.DataFrame, cutoffs: pd.DataFrame, horizon: int
         raise ValueError(
             f"_predict_cutoffs must return horizon={horizon} rows per origin ({horizon * len(cutoffs)} rows "
             f"for {len(cutoffs)} origins); got {len(forecasts)}"
+        )
+
+
+def warn_in_sample_origins(train_df: pd.DataFrame, cutoffs: pd.DataFrame) -> None:
+    """Warn when a fitted model is backtested at origins whose forecast steps it was trained on."""
+    import warnings
+
+    trained_end = train_df.groupby(ID, sort=False)[TIME].max()
+    inside = (cutoffs["cutoff"] < cutoffs[ID].map(trained_end)).to_numpy()
+    if inside.any():
+        warnings.warn(
+            f"{int(inside.sum())} of {inside.size} backtest origins lie inside the data this model was fitted on, "
+            "so their scores are in-sample; backtest an unfitted clone (sklearn.base.clone) or use refit=True "
+            "for out-of-sample scores",
+            UserWarning,
+            stacklevel=3,
         )
 
 
@@ -205,3 +402,64 @@ def seasonal_period(freq: Frequency | None) -> int:
         if isinstance(freq, kinds):
             return period
     return 1
+
+
+def _subclasses(klass: type) -> list[type]:
+    found = []
+    for sub in klass.__subclasses__():
+        found += [sub, *_subclasses(sub)]
+    return found
+
+
+@contextmanager
+def _atomic_directory(target: Path):
+    """Yield a fresh sibling directory of ``target``; on success it replaces ``target`` whole.
+
+    The old directory is moved aside, the new one renamed into place, then the old one removed,
+    so a reader sees either the complete old model or the complete new one; a failure before the
+    swap removes the new directory and leaves ``target`` untouched.
+    """
+    target = target.absolute()
+    if target.exists() and not target.is_dir():
+        raise SavedModelError(f"cannot save to {target}: it is a file, not a directory")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.saving-", dir=target.parent))
+    try:
+        yield staging
+        staging.chmod(0o777 & ~_umask())
+        if target.exists():
+            retired = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
+            retired.rmdir()
+            target.rename(retired)
+            staging.rename(target)
+            shutil.rmtree(retired, ignore_errors=True)
+        else:
+            staging.rename(target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+def _umask() -> int:
+    import os
+
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _json_scalar(value):
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _write_json(path: Path, payload) -> None:
+    path.write_text(json.dumps(payload, indent=2, default=_json_scalar))
+
+
+def _read_json(path: Path):
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise SavedModelError(f"{path.parent} is not a saved forecaster: {path.name} is missing") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise SavedModelError(f"{path} is corrupt: not valid JSON ({error})") from None

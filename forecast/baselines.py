@@ -14,29 +14,36 @@ is computed at once with NumPy indexing.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
-from forecast.base import ID, TARGET, TIME, BaseForecaster
+from forecast.base import BaseForecaster
+from pipelines.checks import check_integer
+from pipelines.columns import ID, TARGET, TIME
+from pipelines.validation import CheckedFrame
 
 
 class _HistoryBaseline(BaseForecaster):
     """A forecast computed from the observed values up to each origin (no parameters are learned)."""
 
-    def _fit(self, df: pd.DataFrame) -> None:
-        self._check_settings()
+    def _fit(self, checked: CheckedFrame, callbacks: Sequence[Any]) -> None:
+        """Nothing to learn: the forecasts come from the observed values up to each origin."""
 
     def _min_history(self) -> int:
         return 1
 
-    def _check_settings(self) -> None:
-        """Check constructor arguments beyond ``horizon`` and ``freq``."""
-
     def _point_forecasts(self, y: np.ndarray, origin_rows: np.ndarray, first_rows: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
-    def _predict_cutoffs(self, df: pd.DataFrame, cutoffs: pd.DataFrame) -> pd.DataFrame:
-        self._check_settings()
+    def _predict_cutoffs(
+        self, checked: CheckedFrame, cutoffs: pd.DataFrame, future_df: pd.DataFrame | None
+    ) -> pd.DataFrame:
+        """Point forecasts from every origin at once (no covariates, so ``future_df`` is not used)."""
+        self._check_params()
+        df = checked.frame
         origins = cutoffs[[ID, "cutoff"]].sort_values([ID, "cutoff"], kind="stable").reset_index(drop=True)
         rows = pd.DataFrame(
             {
@@ -105,10 +112,9 @@ class SeasonalNaive(_HistoryBaseline):
         self.season_length = season_length
         self.freq = freq
 
-    def _check_settings(self) -> None:
-        m = self.season_length
-        if isinstance(m, bool) or not isinstance(m, (int, np.integer)) or m < 1:
-            raise ValueError(f"season_length must be a positive integer; got {m!r}")
+    def _check_params(self) -> None:
+        super()._check_params()
+        check_integer("season_length", self.season_length)
 
     def _min_history(self) -> int:
         return int(self.season_length)

@@ -51,6 +51,13 @@ Calendar = Annotated[
     str | None, typer.Option(help="'auto' or comma-separated calendar fields (month, dayofweek, ...).")
 ]
 Scaler = Annotated[str, typer.Option(help="Target scaling: standard, minmax, robust, mean, last or none.")]
+CovariateScaler = Annotated[
+    str, typer.Option(help="Scaling of numeric covariates: standard, robust or none (0/1 flags are kept).")
+]
+Fill = Annotated[
+    str | None, typer.Option(help="Missing values and gaps: ffill, interpolate, zero or drop_series (default: error).")
+]
+ShortSeries = Annotated[str, typer.Option(help="Series too short for a window: 'error' or 'drop' (with a warning).")]
 Epochs = Annotated[int, typer.Option(help="Most passes over the training windows.")]
 BatchSize = Annotated[int, typer.Option(help="Windows per gradient step.")]
 LearningRate = Annotated[float, typer.Option(help="Adam step size.")]
@@ -82,6 +89,9 @@ _FORECASTER_OPTIONS = {
     "static_covariates": (StaticCovariates, None),
     "calendar": (Calendar, None),
     "scaler": (Scaler, "standard"),
+    "covariate_scaler": (CovariateScaler, "standard"),
+    "fill": (Fill, None),
+    "short_series": (ShortSeries, "error"),
     "epochs": (Epochs, 100),
     "batch_size": (BatchSize, 64),
     "learning_rate": (LearningRate, 1e-3),
@@ -135,10 +145,10 @@ def predict(
     ] = None,
 ) -> None:
     """Forecast the horizon after each series' last timestamp in DATA."""
-    from forecast.forecaster import Forecaster
+    from forecast.loading import load_forecaster
 
     _check_suffix(output)
-    model = Forecaster.load(model_dir)
+    model = load_forecaster(model_dir)
     forecasts = model.predict(_read(data), None if future is None else _read(future))
     write_frame_atomic(forecasts, output)
     typer.echo(f"Wrote {len(forecasts)} forecast rows for {forecasts['unique_id'].nunique()} series to {output}")
@@ -229,8 +239,9 @@ def _forecaster(**options):
         options["quantiles"] = tuple(float(q) for q in _names(options["quantiles"]))
     if options["freq"] is not None and options["freq"].lstrip("-").isdigit():
         options["freq"] = int(options["freq"])
-    if options["scaler"] == "none":
-        options["scaler"] = None
+    for name in ("scaler", "covariate_scaler"):
+        if options[name] == "none":
+            options[name] = None
     if options["clipnorm"] == 0:
         options["clipnorm"] = None
     return Forecaster(**options)

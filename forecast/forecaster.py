@@ -20,38 +20,31 @@ from __future__ import annotations
 
 import json
 import math
-import tempfile
 import warnings
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import keras
 import numpy as np
 import pandas as pd
-from mlflow.models.model import ModelInfo
-from sklearn.utils.validation import check_is_fitted
 
-from forecast.backtesting import Backtest
-from forecast.base import ID, TARGET, TIME, BaseForecaster
+from forecast.base import PARAMS_FILE, STATE_FILE, BaseForecaster, SavedModelError
 from forecast.inference import CompiledPredictor
 from forecast.losses import PinballLoss
-from forecast.metrics import OVERALL, mae, quantile_column, smape
+from forecast.metrics import quantile_column
 from forecast.network import build_network
-from forecast.tracking import EpochMetricsCallback, Tracker, tracking_run
 from layers.registry import available
-from pipelines.frequency import frequency_to_json, parse_frequency
-from pipelines.validation import to_long_format
+from pipelines.checks import check_choice, check_integer, check_number
+from pipelines.columns import ID, TARGET, TIME
+from pipelines.validation import FILL_POLICIES, SHORT_SERIES_POLICIES, CheckedFrame, ValidationError
 from pipelines.windows import SeriesWindows, Windows
 
 STRATEGIES = ("direct", "recursive")
 POINT_LOSSES = ("mae", "mse")
 MEDIAN = 0.5
-_MODEL_FILE = "model.keras"
-_PIPELINE_FILE = "pipeline.json"
-_PARAMS_FILE = "params.json"
-_STATE_FILE = "fitted.json"
-_HISTORY_FILE = "history.parquet"
-_TUPLE_PARAMS = ("quantiles", "past_covariates", "future_covariates", "static_covariates", "calendar")
+MODEL_FILE = "model.keras"
+PIPELINE_FILE = "pipeline.json"
 
 
 class Forecaster(BaseForecaster):
@@ -80,6 +73,13 @@ class Forecaster(BaseForecaster):
         calendar: calendar features from `ds` (`("month", ...)`, `"auto"` or None).
         scaler: target scaling of the pipeline (`"standard"`, `"mean"`,
             `"last"` per window, ...; see `pipelines.scaling`).
+        covariate_scaler: scaling of numeric covariates over the training
+            rows (`"standard"`, `"robust"` or None; 0/1 flags are kept; see
+            `pipelines.scaling.CovariateScaling`).
+        fill: missing values and gaps: None (an error), `"ffill"`,
+            `"interpolate"`, `"zero"` or `"drop_series"` (see `pipelines.validation`).
+        short_series: series too short for a training window (or, in
+            `predict`, shorter than `lookback`): `"error"` or `"drop"` (with a warning).
         epochs: most passes over the training windows.
         batch_size: windows per gradient step.
         learning_rate: Adam step size.
@@ -97,12 +97,15 @@ class Forecaster(BaseForecaster):
         tracking_errors: `"warn"` (train without tracking when the store is
             unreachable) or `"raise"`.
 
+    The tracking arguments configure `forecast.tracked`, which runs `fit` and
+    `backtest` inside an MLflow run when `tracking` is true; the estimator
+    itself never imports MLflow.
+
     Fitted attributes: `pipeline_` (the fitted `SeriesWindows`), `model_` (the
     Keras network), `history_` (per-epoch losses), `epochs_trained_`,
     `output_quantiles_` (quantile levels of the network output, None for a
-    point network), `run_id_`, `model_uri_` and `registered_model_version_`
-    (MLflow, None without tracking or registration), plus those of
-    `BaseForecaster`.
+    point network), plus those of `BaseForecaster` (`run_id_`, `model_uri_`
+    and `registered_model_version_` are set by a tracked fit).
 
     Example:
 
@@ -111,6 +114,8 @@ class Forecaster(BaseForecaster):
     forecasts = model.fit(train_df).predict()   # unique_id, ds, y_hat, y_hat_q10, y_hat_q90
     ```
     """
+
+    _tuple_params = ("quantiles", "past_covariates", "future_covariates", "static_covariates", "calendar")
 
     def __init__(
         self,
@@ -129,6 +134,9 @@ class Forecaster(BaseForecaster):
         static_covariates: Sequence[str] = (),
         calendar: Sequence[str] | str | None = None,
         scaler: str | None = "standard",
+        covariate_scaler: str | None = "standard",
+        fill: str | None = None,
+        short_series: str = "error",
         epochs: int = 100,
         batch_size: int = 64,
         learning_rate: float = 1e-3,
@@ -158,6 +166,9 @@ class Forecaster(BaseForecaster):
         self.static_covariates = static_covariates
         self.calendar = calendar
         self.scaler = scaler
+        self.covariate_scaler = covariate_scaler
+        self.fill = fill
+        self.short_series = short_series
         self.epochs = epochs
         self.batch_size = batch_size
         self.learning_rate = learning_rate
@@ -174,52 +185,30 @@ class Forecaster(BaseForecaster):
 
     # ------------------------------------------------------------------ fit
 
-    def fit(self, df: pd.DataFrame) -> Forecaster:
+    def fit(self, df: pd.DataFrame | pd.Series) -> Forecaster:
         """Train the network on every series of `df` (an MLflow run unless `tracking=False`).
 
         Args:
-            df: long frame `unique_id, ds, y` plus the covariate columns.
+            df: long frame `unique_id, ds, y` plus the covariate columns, or
+                one series with a `DatetimeIndex`.
 
         Returns:
             self, fitted.
 
         Raises:
             ValueError: for invalid settings, missing columns, or series too
-                short for `lookback + horizon`.
+                short for `lookback + horizon` (`pipelines.ValidationError`
+                names the series, column and time stamp).
             FloatingPointError: when the training loss becomes NaN or infinite
                 (the MLflow run is then marked FAILED and no model is logged).
         """
-        self._check_settings()
-        df = to_long_format(df)
-        self._check_columns(df, "fit")
-        with tracking_run(
-            enabled=self.tracking, experiment=self.experiment, run_name=self.run_name, on_error=self.tracking_errors
-        ) as tracker:
-            self._tracker = tracker
-            try:
-                super().fit(df)
-            except BaseException:
-                # A failed fit leaves no half-trained model behind.
-                for name in [name for name in vars(self) if name.endswith("_") and not name.startswith("_")]:
-                    delattr(self, name)
-                raise
-            finally:
-                del self._tracker
-            self.run_id_ = tracker.run_id
-            self.model_uri_ = self.registered_model_version_ = None
-            try:
-                if tracker.run_id is not None:
-                    logged = self._log_fit(tracker)
-                    self.model_uri_, self.registered_model_version_ = logged.model_uri, logged.registered_model_version
-            finally:
-                del self._validation
-        return self
+        return super().fit(df)
 
-    def _fit(self, df: pd.DataFrame) -> None:
+    def _fit(self, checked: CheckedFrame, callbacks: Sequence[keras.callbacks.Callback]) -> FitReport:
         if self.seed is not None:
             keras.utils.set_random_seed(self.seed)
-        pipeline = self._new_pipeline().fit(df)
-        windows = pipeline.transform(df)
+        pipeline = self._new_pipeline().fit(checked)
+        windows = pipeline.transform(checked)
         training, validation = chronological_split(windows, self.validation_windows, self.horizon)
         if len(training) == 0:
             raise ValueError(
@@ -231,7 +220,7 @@ class Forecaster(BaseForecaster):
                 f"no series is long enough to hold out {self.validation_windows} validation window(s) after "
                 f"its training windows (needs {self.lookback + 2 * self.horizon + self.validation_windows - 1} "
                 f"observations); training all {self.epochs} epochs without early stopping",
-                stacklevel=3,
+                stacklevel=4,
             )
         if self.strategy == "recursive":
             _check_recursive_features(windows)
@@ -244,12 +233,12 @@ class Forecaster(BaseForecaster):
             epochs=self.epochs,
             batch_size=self.batch_size,
             shuffle=True,
-            callbacks=self._callbacks(validation is not None),
+            callbacks=[*self._callbacks(validation is not None), *callbacks],
             verbose=self.verbose,
         )
         self.history_ = {name: [float(v) for v in values] for name, values in history.history.items()}
         self.epochs_trained_ = len(self.history_["loss"])
-        self._validation = validation
+        return FitReport(training=training, validation=validation)
 
     def _build_model(self, windows: Windows) -> keras.Model:
         network = build_network(
@@ -277,8 +266,6 @@ class Forecaster(BaseForecaster):
             callbacks.append(
                 keras.callbacks.EarlyStopping(monitor="val_loss", patience=self.patience, restore_best_weights=True)
             )
-        if self._tracker.run_id is not None:
-            callbacks.append(EpochMetricsCallback(self._tracker))
         return callbacks
 
     def _training_arrays(self, windows: Windows) -> tuple[dict[str, np.ndarray], np.ndarray]:
@@ -303,6 +290,9 @@ class Forecaster(BaseForecaster):
             static_covariates=tuple(self.static_covariates),
             calendar=self.calendar,
             scaler=self.scaler,
+            covariate_scaler=self.covariate_scaler,
+            fill=self.fill,
+            short_series=self.short_series,
         )
 
     # -------------------------------------------------------------- predict
@@ -325,41 +315,20 @@ class Forecaster(BaseForecaster):
             ValueError: for unknown series, a history shorter than `lookback`,
                 missing covariate columns, or missing future covariate rows.
         """
-        check_is_fitted(self)
-        if df is None:
-            data = self.train_df_
-        else:
-            data = to_long_format(df)
-            self._check_columns(data, "predict")
-            self._check_known_series(data)
-        if self.future_covariates:
+        if self.__sklearn_is_fitted__() and self.future_covariates:
             if future_df is None:
-                raise ValueError(
+                raise ValidationError(
                     f"future_df is required: the model uses future covariates {list(self.future_covariates)} "
                     f"and needs their values for the {self.horizon} steps after each series' last timestamp"
                 )
             self._check_columns(future_df, "future_df", time_varying_only=True)
-        # The pipeline validates the frame once (grid, types, finite values, at least `lookback` rows).
-        return self._forecast_frame(self.pipeline_.predict_windows(data, future_df))
+        return super().predict(df, future_df)
 
-    def _predict_cutoffs(self, df: pd.DataFrame, cutoffs: pd.DataFrame) -> pd.DataFrame:
-        """Forecasts from every origin in `cutoffs`, from windows cut once out of `df`.
-
-        `df` holds each series past its cutoffs (a backtest), so every origin
-        is the origin of a complete window of `pipeline_.transform(df)`; the
-        windows of all origins are predicted in one batched call.
-        """
-        self._check_columns(df, "backtest")
-        windows = self.pipeline_.transform(df)
-        origins = windows.index.rename(columns={TIME: "cutoff"}).reset_index().rename(columns={"index": "window"})
-        wanted = cutoffs[[ID, "cutoff"]].merge(origins, on=[ID, "cutoff"], how="left")
-        if wanted["window"].isna().any():
-            bad = wanted[wanted["window"].isna()].iloc[0]
-            raise ValueError(
-                f"series {bad[ID]!r} has no complete window with origin {bad['cutoff']}: a forecast origin needs "
-                f"lookback={self.lookback} observations up to it and horizon={self.horizon} after it"
-            )
-        windows = windows.select(wanted["window"].to_numpy(np.int64))
+    def _predict_cutoffs(
+        self, checked: CheckedFrame, cutoffs: pd.DataFrame, future_df: pd.DataFrame | None
+    ) -> pd.DataFrame:
+        """Forecasts from every origin in `cutoffs`, all windows predicted in one batched call."""
+        windows = self.pipeline_.origin_windows(checked, cutoffs, future_df)
         forecasts = self._forecast_frame(windows)
         forecasts.insert(2, "cutoff", pd.Index(windows.index[TIME]).repeat(self.horizon))
         return forecasts
@@ -423,130 +392,100 @@ class Forecaster(BaseForecaster):
             predictor = self._predictor = CompiledPredictor(self.model_)
         return predictor(inputs)
 
-    # ------------------------------------------------------------- backtest
+    # ------------------------------------------------------------ save/load
 
-    def backtest(
-        self,
-        df: pd.DataFrame,
-        n_windows: int = 1,
-        step: int | None = None,
-        refit: bool | int = False,
-        season_length: int | None = None,
-        metrics: tuple[str, ...] | None = None,
-    ) -> Backtest:
-        """Rolling-origin evaluation (see `BaseForecaster.backtest`), logged as an MLflow run.
+    def _fitted_state(self) -> dict:
+        return {
+            "output_quantiles": self.output_quantiles_,
+            "history": self.history_,
+            "epochs_trained": self.epochs_trained_,
+        }
 
-        Without refit and unfitted, a clone is fitted on each series' history up
-        to its first origin; all origins are then predicted in one batched call.
-        """
-        df = to_long_format(df)
-        run_name = _backtest_run_name(self.run_name)
-        with tracking_run(
-            enabled=self.tracking, experiment=self.experiment, run_name=run_name, on_error=self.tracking_errors
-        ) as tracker:
-            result = super().backtest(df, n_windows, step, refit, season_length, metrics)
-            if tracker.run_id is not None:
-                self._log_backtest(tracker, df, result, n_windows, step, refit)
-        return result
+    def _saved_history(self) -> pd.DataFrame:
+        # `predict()` without a frame reads only the last `lookback` rows of every series.
+        return self.train_df_.groupby(ID, sort=False).tail(self.lookback)
 
-    # ----------------------------------------------------------- save/load
+    def _save_model(self, directory: Path) -> None:
+        self.model_.save(directory / MODEL_FILE)
+        (directory / PIPELINE_FILE).write_text(json.dumps(self.pipeline_.get_config(), indent=2))
 
-    def save(self, path: str | Path) -> Path:
-        """Write the fitted forecaster to the directory `path`.
+    def _load_model(self, directory: Path, state: dict) -> None:
+        try:
+            self.output_quantiles_ = state["output_quantiles"]
+            self.history_ = state["history"]
+            self.epochs_trained_ = state["epochs_trained"]
+        except KeyError as error:
+            raise SavedModelError(f"{directory / STATE_FILE} lacks the Forecaster's {error.args[0]!r}") from None
+        pipeline_path = directory / PIPELINE_FILE
+        try:
+            self.pipeline_ = SeriesWindows.from_config(json.loads(pipeline_path.read_text()))
+        except FileNotFoundError:
+            raise SavedModelError(f"{directory} is not a saved Forecaster: {PIPELINE_FILE} is missing") from None
+        except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError, ValueError) as error:
+            raise SavedModelError(f"{pipeline_path} is corrupt ({type(error).__name__}: {error})") from None
+        model_path = directory / MODEL_FILE
+        if not model_path.is_file():
+            raise SavedModelError(f"{directory} is not a saved Forecaster: {MODEL_FILE} is missing")
+        try:
+            self.model_ = keras.saving.load_model(model_path, safe_mode=True, compile=False)
+        except Exception as error:
+            raise SavedModelError(f"{model_path} cannot be loaded: {type(error).__name__}: {error}") from None
+        self._check_saved_network(directory)
 
-        The directory holds `model.keras` (the network), `pipeline.json`
-        (`SeriesWindows.get_config()`), `params.json` (constructor arguments),
-        `fitted.json` (the learned series frequencies and training history)
-        and `history.parquet` (the last `lookback` rows of every series, so
-        `predict()` without a frame works after loading).
-        """
-        check_is_fitted(self)
-        directory = Path(path)
-        directory.mkdir(parents=True, exist_ok=True)
-        self.model_.save(directory / _MODEL_FILE)
-        _write_json(directory / _PIPELINE_FILE, self.pipeline_.get_config())
-        _write_json(directory / _PARAMS_FILE, self.get_params())
-        _write_json(
-            directory / _STATE_FILE,
-            {
-                "series_ids": [_json_scalar(i) for i in self.series_ids_],
-                "freq": frequency_to_json(self.freq_),
-                "output_quantiles": self.output_quantiles_,
-                "history": self.history_,
-                "epochs_trained": self.epochs_trained_,
-                "run_id": self.run_id_,
-                "model_uri": self.model_uri_,
-                "registered_model_version": self.registered_model_version_,
-            },
-        )
-        self.train_df_.groupby(ID, sort=False).tail(self.lookback).to_parquet(directory / _HISTORY_FILE, index=False)
-        return directory
-
-    @classmethod
-    def load(cls, path: str | Path) -> Forecaster:
-        """Read a forecaster written by `save` (the Keras model is loaded with `safe_mode=True`)."""
-        directory = Path(path)
-        expected = (_MODEL_FILE, _PIPELINE_FILE, _PARAMS_FILE, _STATE_FILE, _HISTORY_FILE)
-        missing = [name for name in expected if not (directory / name).exists()]
-        if missing:
-            raise FileNotFoundError(f"{directory} is not a saved Forecaster: missing {missing}")
-        params = _read_json(directory / _PARAMS_FILE)
-        for name in _TUPLE_PARAMS:
-            if isinstance(params.get(name), list):
-                params[name] = tuple(params[name])
-        forecaster = cls(**params)
-        state = _read_json(directory / _STATE_FILE)
-        forecaster.model_ = keras.saving.load_model(directory / _MODEL_FILE, safe_mode=True, compile=False)
-        forecaster.pipeline_ = SeriesWindows.from_config(_read_json(directory / _PIPELINE_FILE))
-        forecaster.series_ids_ = np.asarray(state["series_ids"])
-        forecaster.freq_ = parse_frequency(state["freq"])
-        forecaster.output_quantiles_ = state["output_quantiles"]
-        forecaster.history_ = state["history"]
-        forecaster.epochs_trained_ = state["epochs_trained"]
-        forecaster.run_id_ = state["run_id"]
-        forecaster.model_uri_ = state["model_uri"]
-        forecaster.registered_model_version_ = state["registered_model_version"]
-        forecaster.train_df_ = pd.read_parquet(directory / _HISTORY_FILE)
-        return forecaster
+    def _check_saved_network(self, directory: Path) -> None:
+        """The network, the pipeline and `params.json` must describe the same model."""
+        past = next((tensor for tensor in self.model_.inputs if tensor.name == "past"), None)
+        features = len(self.pipeline_.past_feature_names_)
+        expected = (self.lookback, features)
+        found = None if past is None else tuple(past.shape[1:])
+        outputs = self.model_.outputs[0].shape[1]
+        if found != expected or outputs != self._network_horizon():
+            raise SavedModelError(
+                f"{directory}: {PARAMS_FILE} and {PIPELINE_FILE} describe lookback={self.lookback}, {features} past "
+                f"features and horizon={self._network_horizon()}, but {MODEL_FILE} takes {found} past inputs and "
+                f"forecasts {outputs} steps"
+            )
 
     # ------------------------------------------------------------- checks
 
-    def _check_settings(self) -> None:
-        names = available()
-        if self.cell not in names:
-            raise ValueError(f"cell must be one of {list(names)}; got {self.cell!r}")
+    def _check_params(self) -> None:
+        check_choice("cell", self.cell, available())
         for name in ("units", "num_layers", "lookback", "horizon", "epochs", "batch_size", "patience"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                raise ValueError(f"{name} must be a positive integer; got {value!r}")
-        windows = self.validation_windows
-        if isinstance(windows, bool) or not isinstance(windows, (int, np.integer)) or windows < 0:
-            raise ValueError(f"validation_windows must be a non-negative integer; got {self.validation_windows!r}")
-        if self.strategy not in STRATEGIES:
-            raise ValueError(f"strategy must be one of {list(STRATEGIES)}; got {self.strategy!r}")
-        if self.loss not in POINT_LOSSES:
-            raise ValueError(f"loss must be one of {list(POINT_LOSSES)}; got {self.loss!r}")
+            check_integer(name, getattr(self, name))
+        check_integer("validation_windows", self.validation_windows, minimum=0)
+        check_integer("seed", self.seed, minimum=0, allow_none=True)
+        check_choice("strategy", self.strategy, STRATEGIES)
+        check_choice("loss", self.loss, POINT_LOSSES)
         if self.quantiles is not None:
             levels = list(self.quantiles)
-            if not levels or any(not isinstance(q, (float, int, np.floating)) or not 0.0 < q < 1.0 for q in levels):
+            if not levels:
                 raise ValueError(
-                    f"quantiles must be a non-empty list of levels strictly between 0 and 1; got {self.quantiles!r}"
+                    "quantiles must be a non-empty list of levels strictly between 0 and 1 or None; got []"
                 )
+            for level in levels:
+                check_number("quantiles", level, low=0.0, high=1.0, low_inclusive=False, high_inclusive=False)
             if len(set(levels)) != len(levels):
                 raise ValueError(f"quantiles must not repeat a level; got {self.quantiles!r}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1); got {self.dropout!r}")
-        if not (isinstance(self.learning_rate, (int, float)) and self.learning_rate > 0):
-            raise ValueError(f"learning_rate must be a positive number; got {self.learning_rate!r}")
-        if self.clipnorm is not None and not (isinstance(self.clipnorm, (int, float)) and self.clipnorm > 0):
-            raise ValueError(f"clipnorm must be a positive number or None; got {self.clipnorm!r}")
+        check_number("dropout", self.dropout, low=0.0, high=1.0, high_inclusive=False)
+        check_number("learning_rate", self.learning_rate, low=0.0, low_inclusive=False)
+        check_number("clipnorm", self.clipnorm, low=0.0, low_inclusive=False, allow_none=True)
+        check_choice("fill", self.fill, FILL_POLICIES)
+        check_choice("short_series", self.short_series, SHORT_SERIES_POLICIES)
         if self.strategy == "recursive" and self.past_covariates:
             raise ValueError(
                 f"strategy='recursive' cannot use past_covariates {list(self.past_covariates)}: their values after "
                 "the origin are unknown; use strategy='direct' or pass them as future_covariates"
             )
-        if self.tracking_errors not in ("warn", "raise"):
-            raise ValueError(f"tracking_errors must be 'warn' or 'raise'; got {self.tracking_errors!r}")
+        check_choice("tracking_errors", self.tracking_errors, ("warn", "raise"))
+
+    def _check_frame(self, df: pd.DataFrame, purpose: str) -> CheckedFrame:
+        """Validate `df` once: the Forecaster's columns, then the pipeline's checks (grid, values, lengths)."""
+        self._check_columns(df, purpose)
+        if purpose == "fit":
+            return self._new_pipeline().check(df)
+        if self.__sklearn_is_fitted__():
+            return self.pipeline_.check(df, min_length=self.lookback)
+        return self._new_pipeline().check(df, min_length=1)
 
     def _check_columns(self, df: pd.DataFrame, where: str, time_varying_only: bool = False) -> None:
         if not isinstance(df, pd.DataFrame):
@@ -557,86 +496,17 @@ class Forecaster(BaseForecaster):
         required += list(self.future_covariates)
         missing = [column for column in required if column not in df.columns]
         if missing:
-            raise ValueError(f"{where}: missing column(s) {missing}; expected {required}, found {list(df.columns)}")
+            raise ValidationError(
+                f"{where}: missing column(s) {missing}; expected {required}, found {list(df.columns)}"
+            )
 
-    # ------------------------------------------------------------- MLflow
 
-    def _log_fit(self, tracker: Tracker) -> ModelInfo:
-        from forecast.plots import plot_forecasts, plot_learning_curve
-        from forecast.pyfunc import log_forecaster
+@dataclass(frozen=True)
+class FitReport:
+    """What a fit leaves for the tracking side: the training windows and the held-out validation windows."""
 
-        data = self.train_df_
-        lengths = data.groupby(ID, sort=True).size()
-        tracker.log_params(self.get_params())
-        tracker.log_params(
-            {
-                "data.n_series": len(lengths),
-                "data.n_observations": len(data),
-                "data.min_length": int(lengths.min()),
-                "data.median_length": float(lengths.median()),
-                "data.max_length": int(lengths.max()),
-                "data.freq": str(frequency_to_json(self.freq_)),
-            }
-        )
-        final = {"epochs_trained": self.epochs_trained_, "final_loss": self.history_["loss"][-1]}
-        if "val_loss" in self.history_:
-            final["best_val_loss"] = min(self.history_["val_loss"])
-        validation = self._validation
-        if validation is not None:
-            forecasts = self._forecast_frame(validation)
-            scored = forecasts.merge(data[[ID, TIME, TARGET]], on=[ID, TIME], how="left")
-            final["val_mae"] = mae(scored[TARGET], scored["y_hat"])
-            final["val_smape"] = smape(scored[TARGET], scored["y_hat"])
-            figure = plot_forecasts(data, forecasts, actual_df=data)
-            tracker.log_figure(figure, "forecast_vs_actual.png")
-        tracker.log_metrics(final)
-        tracker.log_figure(plot_learning_curve(self.history_), "learning_curve.png")
-        self._log_gradient_flow(tracker)
-        return log_forecaster(self, input_example=self._input_example(), register_as=self.register_as)
-
-    def _log_gradient_flow(self, tracker: Tracker) -> None:
-        from layers.gradient_flow import gradient_flow, plot_gradient_flow
-
-        encoder = keras.Model(self.model_.get_layer("past").output, self.model_.get_layer("encoding").output)
-        sample = self.pipeline_.transform(self.train_df_).past[:64]
-        norms = gradient_flow(encoder, np.asarray(sample))
-        with tempfile.TemporaryDirectory() as directory:
-            tracker.log_artifact(plot_gradient_flow({self.cell: norms}, Path(directory) / "gradient_flow.png"))
-
-    def _input_example(self) -> pd.DataFrame:
-        """A pyfunc input: the last `lookback` rows of the first two series.
-
-        With future covariates the history ends `horizon` steps early and
-        those steps follow as future rows (empty `y`, known covariates).
-        """
-        data = self.train_df_[self.train_df_[ID].isin(self.series_ids_[:2])]
-        from_end = data.groupby(ID, sort=False).cumcount(ascending=False).to_numpy()
-        if not self.future_covariates:
-            return data[from_end < self.lookback].reset_index(drop=True)
-        kept = from_end < self.lookback + self.horizon
-        example = data[kept].reset_index(drop=True)
-        example[TARGET] = example[TARGET].astype(float).where(from_end[kept] >= self.horizon)
-        return example
-
-    def _log_backtest(
-        self, tracker: Tracker, df: pd.DataFrame, result: Backtest, n_windows: int, step: int | None, refit: bool | int
-    ) -> None:
-        from forecast.plots import plot_forecasts
-
-        tracker.log_params(self.get_params())
-        tracker.log_params(
-            {"backtest.n_windows": n_windows, "backtest.step": step or self.horizon, "backtest.refit": refit}
-        )
-        overall = result.metrics[result.metrics[ID] == OVERALL]
-        numeric = overall.select_dtypes("number").iloc[0] if len(overall) else pd.Series(dtype=float)
-        tracker.log_metrics(
-            {f"backtest_{name}": float(value) for name, value in numeric.items() if math.isfinite(value)}
-        )
-        tracker.log_figure(plot_forecasts(df, result.forecasts, actual_df=df), "backtest_forecasts.png")
-        with tempfile.TemporaryDirectory() as directory:
-            table = Path(directory) / "backtest_metrics.csv"
-            result.metrics.to_csv(table, index=False)
-            tracker.log_artifact(table)
+    training: Windows
+    validation: Windows | None
 
 
 class NonFiniteLossGuard(keras.callbacks.Callback):
@@ -704,19 +574,3 @@ def _check_recursive_features(windows: Windows) -> None:
             "strategy='recursive' needs the past features to be the target followed by the future features "
             f"{future_names}; found past features {list(windows.past_feature_names)}"
         )
-
-
-def _backtest_run_name(run_name: str | None) -> str:
-    return f"{run_name}-backtest" if run_name else "backtest"
-
-
-def _json_scalar(value):
-    return value.item() if isinstance(value, np.generic) else value
-
-
-def _write_json(path: Path, payload) -> None:
-    path.write_text(json.dumps(payload, indent=2, default=_json_scalar))
-
-
-def _read_json(path: Path):
-    return json.loads(path.read_text())

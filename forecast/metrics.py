@@ -14,6 +14,9 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from pipelines.checks import check_integer
+from pipelines.columns import ID, TARGET, TIME
+
 QUANTILE_PREFIX = "y_hat_q"
 OVERALL = "overall"
 """The ``unique_id`` of the row of :func:`evaluate` that averages all other rows."""
@@ -91,8 +94,7 @@ def smape(y, y_hat) -> float:
 def seasonal_naive_scale(y_insample, season_length: int = 1) -> float:
     """In-sample MAE of the seasonal naive forecast: ``mean_{t>m} |y_t - y_{t-m}|`` (the MASE denominator)."""
     history = np.asarray(y_insample, dtype=float).ravel()
-    if season_length < 1:
-        raise ValueError(f"season_length must be a positive integer; got {season_length!r}")
+    check_integer("season_length", season_length)
     if history.size <= season_length:
         raise ValueError(f"MASE needs more than season_length={season_length} in-sample values; got {history.size}")
     return float(np.mean(np.abs(history[season_length:] - history[:-season_length])))
@@ -136,9 +138,6 @@ def evaluate(
     train_df: pd.DataFrame | None = None,
     season_length: int = 1,
     metrics: Sequence[str] | None = None,
-    id_col: str = "unique_id",
-    time_col: str = "ds",
-    target_col: str = "y",
 ) -> pd.DataFrame:
     """Score forecasts per series (and per ``cutoff`` when that column exists), plus an overall row.
 
@@ -162,7 +161,7 @@ def evaluate(
         followed by a row with ``unique_id == "overall"`` holding the mean of each column over the
         rows above (the M3 convention: sMAPE averaged over series).
     """
-    required = [id_col, time_col, target_col, "y_hat"]
+    required = [ID, TIME, TARGET, "y_hat"]
     missing = [c for c in required if c not in forecasts.columns]
     if missing:
         raise ValueError(f"forecasts must have columns {required}; missing {missing}")
@@ -174,19 +173,19 @@ def evaluate(
         raise ValueError("MASE needs the in-sample history: pass train_df")
     if {"pinball", "coverage"} & set(names) and not quantiles:
         raise ValueError(f"pinball/coverage need quantile columns '{QUANTILE_PREFIX}<percent>'; found none")
-    for column in (target_col, "y_hat", *quantiles.values()):
+    for column in (TARGET, "y_hat", *quantiles.values()):
         if forecasts[column].isna().any():
             row = forecasts.index[forecasts[column].isna()][0]
             raise ValueError(f"column {column!r} has a missing value (row {row!r}); every forecast needs an actual")
 
-    keys = [id_col, "cutoff"] if "cutoff" in forecasts.columns else [id_col]
-    frame = forecasts.sort_values([*keys, time_col], kind="stable")
+    keys = [ID, "cutoff"] if "cutoff" in forecasts.columns else [ID]
+    frame = forecasts.sort_values([*keys, TIME], kind="stable")
     group_keys = [frame[k] for k in keys]
 
     def group_mean(values: np.ndarray) -> pd.Series:
         return pd.Series(values.astype(float), index=frame.index).groupby(group_keys, sort=True).mean()
 
-    actual, point = frame[target_col].to_numpy(float), frame["y_hat"].to_numpy(float)
+    actual, point = frame[TARGET].to_numpy(float), frame["y_hat"].to_numpy(float)
     error = actual - point
     columns: dict[str, pd.Series] = {}
     for name in names:
@@ -202,7 +201,7 @@ def evaluate(
             terms = np.divide(200.0 * np.abs(error), denominator, out=np.zeros_like(error), where=denominator > 0)
             columns["smape"] = group_mean(terms)
         elif name == "mase":
-            scale = _mase_scales(frame, keys, train_df, season_length, id_col, time_col, target_col)
+            scale = _mase_scales(frame, keys, train_df, season_length)
             with np.errstate(divide="ignore", invalid="ignore"):
                 columns["mase"] = group_mean(np.abs(error)) / scale
         elif name == "pinball":
@@ -221,10 +220,10 @@ def evaluate(
                     columns[f"coverage_{round(100.0 * (1.0 - 2.0 * q), 10):g}"] = group_mean(inside)
     table = pd.DataFrame(columns).reset_index()
     overall = table[list(columns)].mean().to_frame().T
-    overall.insert(0, id_col, OVERALL)
+    overall.insert(0, ID, OVERALL)
     if "cutoff" in keys:
         overall.insert(1, "cutoff", pd.NaT if pd.api.types.is_datetime64_any_dtype(table["cutoff"]) else np.nan)
-    return pd.concat([table.astype({id_col: object}), overall], ignore_index=True)
+    return pd.concat([table.astype({ID: object}), overall], ignore_index=True)
 
 
 def _resolve_metric_names(metrics: Sequence[str] | None, has_history: bool, has_quantiles: bool) -> list[str]:
@@ -246,37 +245,33 @@ def _mase_scales(
     keys: list[str],
     train_df: pd.DataFrame,
     season_length: int,
-    id_col: str,
-    time_col: str,
-    target_col: str,
 ) -> pd.Series:
     """Per (series[, cutoff]) in-sample seasonal naive MAE, from cumulative sums of |y_t - y_{t-m}|."""
-    if season_length < 1:
-        raise ValueError(f"season_length must be a positive integer; got {season_length!r}")
-    missing = [c for c in (id_col, time_col, target_col) if c not in train_df.columns]
+    check_integer("season_length", season_length)
+    missing = [c for c in (ID, TIME, TARGET) if c not in train_df.columns]
     if missing:
-        raise ValueError(f"train_df must have columns {[id_col, time_col, target_col]}; missing {missing}")
-    history = train_df[[id_col, time_col, target_col]].sort_values([id_col, time_col], kind="stable")
+        raise ValueError(f"train_df must have columns {[ID, TIME, TARGET]}; missing {missing}")
+    history = train_df[[ID, TIME, TARGET]].sort_values([ID, TIME], kind="stable")
     history = history.reset_index(drop=True)
-    seasonal_error = (history[target_col] - history.groupby(id_col)[target_col].shift(season_length)).abs()
-    history["count"] = seasonal_error.notna().groupby(history[id_col]).cumsum()
-    history["total"] = seasonal_error.fillna(0.0).groupby(history[id_col]).cumsum()
+    seasonal_error = (history[TARGET] - history.groupby(ID)[TARGET].shift(season_length)).abs()
+    history["count"] = seasonal_error.notna().groupby(history[ID]).cumsum()
+    history["total"] = seasonal_error.fillna(0.0).groupby(history[ID]).cumsum()
 
     if "cutoff" in keys:
         origins = frame[keys].drop_duplicates().rename(columns={"cutoff": "origin"})
         inclusive = True
     else:
-        origins = frame.groupby(id_col, sort=True)[time_col].min().rename("origin").reset_index()
+        origins = frame.groupby(ID, sort=True)[TIME].min().rename("origin").reset_index()
         inclusive = False
-    unknown = sorted(set(origins[id_col]) - set(history[id_col]), key=str)
+    unknown = sorted(set(origins[ID]) - set(history[ID]), key=str)
     if unknown:
         raise ValueError(f"train_df has no history for series {unknown[:5]} needed by MASE")
     lookup = pd.merge_asof(
         origins.sort_values("origin", kind="stable"),
-        history[[id_col, time_col, "count", "total"]].sort_values(time_col, kind="stable"),
+        history[[ID, TIME, "count", "total"]].sort_values(TIME, kind="stable"),
         left_on="origin",
-        right_on=time_col,
-        by=id_col,
+        right_on=TIME,
+        by=ID,
         allow_exact_matches=inclusive,
     )
     too_short = (lookup["count"].isna() | (lookup["count"] < 1)).to_numpy()
@@ -284,7 +279,7 @@ def _mase_scales(
         row = lookup[too_short].iloc[0]
         warnings.warn(
             f"MASE is NaN for {int(too_short.sum())} row(s) of the table whose history has at most season_length="
-            f"{season_length} values (first: series {row[id_col]!r}, origin {row['origin']}); "
+            f"{season_length} values (first: series {row[ID]!r}, origin {row['origin']}); "
             "the overall row averages the others",
             RuntimeWarning,
             stacklevel=3,
@@ -292,6 +287,4 @@ def _mase_scales(
     lookup["count"] = lookup["count"].where(~too_short)
     lookup = lookup.rename(columns={"origin": "cutoff"}) if "cutoff" in keys else lookup
     scale = (lookup["total"] / lookup["count"]).to_numpy()
-    return pd.Series(
-        scale, index=pd.MultiIndex.from_frame(lookup[keys]) if len(keys) > 1 else lookup[id_col]
-    ).sort_index()
+    return pd.Series(scale, index=pd.MultiIndex.from_frame(lookup[keys]) if len(keys) > 1 else lookup[ID]).sort_index()

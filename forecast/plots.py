@@ -13,8 +13,8 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from forecast.metrics import column_quantile, quantile_columns
-
-ID, TIME, TARGET = "unique_id", "ds", "y"
+from pipelines.checks import check_integer
+from pipelines.columns import ID, TARGET, TIME
 
 
 def plot_forecasts(
@@ -35,8 +35,7 @@ def plot_forecasts(
         history_length: the last observations of each series to show before its first forecast
             (``None``: all).
     """
-    if n_series < 1:
-        raise ValueError(f"n_series must be a positive integer; got {n_series!r}")
+    check_integer("n_series", n_series)
     for name, frame, columns in (
         ("history_df", history_df, (ID, TIME, TARGET)),
         ("forecasts_df", forecasts_df, (ID, TIME, "y_hat")),

@@ -13,6 +13,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from pipelines.checks import check_integer
+
 
 def _batch_order(n_windows: int, shuffle: bool, rng: np.random.Generator) -> np.ndarray:
     return rng.permutation(n_windows) if shuffle else np.arange(n_windows)
@@ -37,8 +39,7 @@ def windows_to_tf_dataset(
     With ``shuffle=True`` every pass over the dataset (epoch) uses the next permutation drawn from
     ``numpy.random.default_rng(seed)``: two datasets built with the same seed yield the same batches.
     """
-    if batch_size < 1:
-        raise ValueError(f"Expected a positive batch_size, found {batch_size}.")
+    check_integer("batch_size", batch_size)
     n_windows = len(windows)
     rng = np.random.default_rng(seed)
 
@@ -66,8 +67,7 @@ class WindowsPyDataset(keras.utils.PyDataset):
 
     def __init__(self, windows, batch_size: int = 32, shuffle: bool = False, seed: int | None = None, **kwargs):
         super().__init__(**kwargs)
-        if batch_size < 1:
-            raise ValueError(f"Expected a positive batch_size, found {batch_size}.")
+        check_integer("batch_size", batch_size)
         self.windows = windows
         self.batch_size = batch_size
         self.shuffle = shuffle

@@ -28,6 +28,8 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
+from pipelines.checks import check_integer
+from pipelines.columns import ID, TIME
 from pipelines.validation import ValidationError, parse_time_column, shown
 
 
@@ -47,8 +49,6 @@ def time_split(
     test_size: int | float | None = None,
     val_start=None,
     test_start=None,
-    id_col: str = "unique_id",
-    time_col: str = "ds",
 ) -> TimeSplit:
     """Split every series chronologically into train, validation and test frames (see the module docstring).
 
@@ -58,29 +58,27 @@ def time_split(
         val_size, test_size: steps (int) or fraction of each series' length (float in (0, 1)).
         val_start, test_start: first timestamp (or integer time) of the validation / test block;
             an alternative to the size of the same block.
-        id_col, time_col: column names.
 
     Returns:
         ``TimeSplit(train, val, test)``, each sorted by (series, time) with a RangeIndex;
         ``val``/``test`` are None when neither their size nor their start is given.
     """
-    if isinstance(lookback, bool) or not isinstance(lookback, (int, np.integer)) or lookback < 0:
-        raise ValueError(f"Expected lookback to be a non-negative integer, found {lookback!r}.")
+    check_integer("lookback", lookback, minimum=0)
     for size_name, size, start_name, start in (
         ("val_size", val_size, "val_start", val_start),
         ("test_size", test_size, "test_start", test_start),
     ):
         if size is not None and start is not None:
             raise ValueError(f"Give {size_name} or {start_name}, not both.")
-    missing = [column for column in (id_col, time_col) if column not in df.columns]
+    missing = [column for column in (ID, TIME) if column not in df.columns]
     if missing:
         raise ValidationError(f"Missing columns {missing}; the frame has columns {list(df.columns)}.")
     if len(df) == 0:
         raise ValidationError("Expected at least one row, found an empty frame.")
 
-    times = parse_time_column(df, id_col, time_col)
+    times = parse_time_column(df)
     time_values = times if isinstance(times, np.ndarray) else times.as_unit("ns").asi8
-    codes = pd.factorize(df[id_col], sort=True)[0]
+    codes = pd.factorize(df[ID], sort=True)[0]
     order = np.lexsort((time_values, codes))
     frame = df.take(order).reset_index(drop=True)
     codes, time_values = codes[order], time_values[order]
@@ -93,13 +91,13 @@ def time_split(
     if (val_begin > test_begin).any():
         series = int(np.flatnonzero(val_begin > test_begin)[0])
         raise ValueError(
-            f"val_start is after test_start for series {shown(frame[id_col].iloc[np.searchsorted(codes, series)])}."
+            f"val_start is after test_start for series {shown(frame[ID].iloc[np.searchsorted(codes, series)])}."
         )
     empty_train = val_begin <= 0
     if empty_train.any():
         series = int(np.flatnonzero(empty_train)[0])
         raise ValidationError(
-            f"Series {shown(frame[id_col].iloc[np.searchsorted(codes, series)])} has {lengths[series]} rows and no training rows "
+            f"Series {shown(frame[ID].iloc[np.searchsorted(codes, series)])} has {lengths[series]} rows and no training rows "
             f"left after the validation and test blocks."
         )
 

@@ -28,6 +28,8 @@ from numpy.lib.stride_tricks import sliding_window_view
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
+from pipelines.checks import check_choice, check_integer
+
 LEVELS = ("char", "word")
 OOV_ID = 0
 SEPARATOR_ID = 1
@@ -256,12 +258,9 @@ class TextWindows(BaseEstimator):
 
     # ------------------------------------------------------------- helpers
     def _validate_params(self) -> None:
-        if self.level not in LEVELS:
-            raise ValueError(f"level must be one of {LEVELS}, found {self.level!r}")
-        if not isinstance(self.seq_len, (int, np.integer)) or self.seq_len < 1:
-            raise ValueError(f"seq_len must be a positive int, found {self.seq_len!r}")
-        if self.stride is not None and (not isinstance(self.stride, (int, np.integer)) or self.stride < 1):
-            raise ValueError(f"stride must be a positive int or None, found {self.stride!r}")
+        check_choice("level", self.level, LEVELS)
+        check_integer("seq_len", self.seq_len)
+        check_integer("stride", self.stride, allow_none=True)
         n_reserved = len(self._reserved_tokens())
         if self.max_vocab is not None and self.max_vocab <= n_reserved:
             raise ValueError(

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from pipelines.columns import ID, TARGET, TIME
 from pipelines.frequency import (
     Frequency,
     grid_between,
@@ -72,48 +73,46 @@ class CheckedFrame:
     series_starts: np.ndarray
 
 
-def to_long_format(
-    data: pd.DataFrame | pd.Series,
-    *,
-    id_col: str = "unique_id",
-    time_col: str = "ds",
-    target_col: str = "y",
-) -> pd.DataFrame:
+def to_long_format(data: pd.DataFrame | pd.Series) -> pd.DataFrame:
     """Return ``data`` in long format, converting a single series given with its time as index.
 
     Accepted single-series forms (the id becomes the series name, or ``"series_0"``):
     a ``pd.Series`` with a ``DatetimeIndex`` or integer index, and a ``pd.DataFrame``
-    with such an index and no ``time_col`` column, holding ``target_col`` (or exactly one
+    with such an index and no ``ds`` column, holding ``y`` (or exactly one
     column, taken as the target) plus covariate columns. A long-format frame is returned as is.
+    A frame with a ``unique_id`` column but no ``ds`` column is an error: its index is not taken
+    as the time axis of several series.
     """
     if isinstance(data, pd.Series):
         _check_time_index(data.index)
         series_id = data.name if data.name is not None else "series_0"
-        return pd.DataFrame({id_col: series_id, time_col: data.index.array, target_col: data.to_numpy()})
+        return pd.DataFrame({ID: series_id, TIME: data.index.array, TARGET: data.to_numpy()})
     if not isinstance(data, pd.DataFrame):
         raise ValidationError(
             f"Expected a pandas DataFrame in long format or a pandas Series, found {type(data).__name__}."
         )
-    if time_col in data.columns or not _is_time_index(data.index):
+    if TIME in data.columns:
+        return data
+    if ID in data.columns:
+        hint = f"; move the index into it with df.reset_index(names={TIME!r})" if _is_time_index(data.index) else ""
+        raise ValidationError(
+            f"Missing column {TIME!r}: a long-format frame with a {ID!r} column needs its time stamps in {TIME!r}{hint}."
+        )
+    if not _is_time_index(data.index):
         return data
     frame = (
-        data.rename(columns={data.columns[0]: target_col})
-        if (target_col not in data.columns and data.shape[1] == 1)
-        else data
+        data.rename(columns={data.columns[0]: TARGET}) if (TARGET not in data.columns and data.shape[1] == 1) else data
     )
     frame = frame.reset_index(drop=True)
-    frame.insert(0, time_col, data.index.array)
-    if id_col not in frame.columns:
-        frame.insert(0, id_col, "series_0")
+    frame.insert(0, TIME, data.index.array)
+    if ID not in frame.columns:
+        frame.insert(0, ID, "series_0")
     return frame
 
 
 def validate(
     df: pd.DataFrame | pd.Series,
     *,
-    id_col: str = "unique_id",
-    time_col: str = "ds",
-    target_col: str = "y",
     covariates: Sequence[str] = (),
     static_covariates: Sequence[str] = (),
     freq: str | int | None = None,
@@ -124,9 +123,8 @@ def validate(
     """Check a long-format frame and return a cleaned, sorted copy (the input is never modified).
 
     Args:
-        df: long-format frame (``id_col``, ``time_col``, ``target_col``, covariates), or a
+        df: long-format frame (``unique_id``, ``ds``, ``y``, covariates; see ``pipelines.columns``), or a
             single series with its time as index (see ``to_long_format``).
-        id_col, time_col, target_col: column names.
         covariates: time-varying numeric covariate columns (checked and filled like the target).
         static_covariates: columns that must be constant within each series (any dtype).
         freq: pandas offset alias or integer step; None infers it per series (all must agree).
@@ -142,9 +140,6 @@ def validate(
     """
     return check_frame(
         df,
-        id_col=id_col,
-        time_col=time_col,
-        target_col=target_col,
         covariates=covariates,
         static_covariates=static_covariates,
         freq=freq,
@@ -157,9 +152,6 @@ def validate(
 def check_frame(
     df: pd.DataFrame | pd.Series,
     *,
-    id_col: str = "unique_id",
-    time_col: str = "ds",
-    target_col: str = "y",
     covariates: Sequence[str] = (),
     static_covariates: Sequence[str] = (),
     freq: str | int | Frequency | None = None,
@@ -174,38 +166,39 @@ def check_frame(
     ``df`` may then be modified.
     """
     if fill not in FILL_POLICIES:
-        raise ValueError(f"Expected fill to be one of {FILL_POLICIES}, found {fill!r}.")
+        raise ValueError(f"fill must be one of {list(FILL_POLICIES)}; got {fill!r}")
     if short_series not in SHORT_SERIES_POLICIES:
-        raise ValueError(f"Expected short_series to be one of {SHORT_SERIES_POLICIES}, found {short_series!r}.")
-    frame = to_long_format(df, id_col=id_col, time_col=time_col, target_col=target_col)
-    value_cols = [target_col, *covariates]
-    _check_columns(frame, [id_col, time_col, *value_cols, *static_covariates])
+        raise ValueError(f"short_series must be one of {list(SHORT_SERIES_POLICIES)}; got {short_series!r}")
+    frame = to_long_format(df)
+    value_cols = [TARGET, *covariates]
+    _check_columns(frame, [ID, TIME, *value_cols, *static_covariates])
     if len(frame) == 0:
         raise ValidationError("Expected at least one row, found an empty frame.")
-    if frame[id_col].isna().any():
-        row = int(np.flatnonzero(frame[id_col].isna().to_numpy())[0])
-        raise ValidationError(f"Column {id_col!r} has a missing series id at row {row}.")
-    times = parse_time_column(frame, id_col, time_col)
-    frame, codes, times = _sorted_copy(frame, id_col, time_col, times, copy)
+    if frame[ID].isna().any():
+        row = int(np.flatnonzero(frame[ID].isna().to_numpy())[0])
+        raise ValidationError(f"Column {ID!r} has a missing series id at row {row}.")
+    _check_id_types(frame[ID])
+    times = parse_time_column(frame)
+    frame, codes, times = _sorted_copy(frame, times, copy)
     series_starts = _series_starts(codes)
-    _check_duplicates(frame, id_col, time_col, codes, times)
-    check_numeric(frame, id_col, time_col, value_cols)
-    _check_static(frame, id_col, time_col, static_covariates)
-    freq = _resolve_frequency(frame, id_col, times, series_starts, freq)
-    gap_rows = _check_grid(frame, id_col, time_col, codes, times, series_starts, freq)
+    _check_duplicates(frame, codes, times)
+    check_numeric(frame, value_cols)
+    _check_static(frame, static_covariates)
+    freq = _resolve_frequency(frame, times, series_starts, freq)
+    gap_rows = _check_grid(frame, codes, times, series_starts, freq)
 
     missing = _missing_values(frame, value_cols)
     if fill is None:
-        _raise_on_gaps(frame, id_col, time_col, times, gap_rows, freq)
-        _raise_on_missing(frame, id_col, time_col, value_cols, missing)
+        _raise_on_gaps(frame, times, gap_rows, freq)
+        _raise_on_missing(frame, value_cols, missing)
     elif fill == "drop_series":
         bad_codes = np.unique(np.concatenate([codes[gap_rows], codes[missing.any(axis=1)]]))
-        frame, codes = _drop_series(frame, codes, bad_codes, id_col, "missing values or gaps")
+        frame, codes = _drop_series(frame, codes, bad_codes, "missing values or gaps")
     else:
         if gap_rows.size:
-            frame = _insert_gap_rows(frame, id_col, time_col, static_covariates, codes, series_starts, gap_rows, freq)
-            codes = pd.factorize(frame[id_col], sort=True)[0]
-        frame = _fill_missing(frame, id_col, value_cols, _series_starts(codes), fill)
+            frame = _insert_gap_rows(frame, static_covariates, codes, series_starts, gap_rows, freq)
+            codes = pd.factorize(frame[ID], sort=True)[0]
+        frame = _fill_missing(frame, value_cols, _series_starts(codes), fill)
 
     lengths = np.bincount(codes)
     short_codes = np.flatnonzero(lengths < min_length)
@@ -213,13 +206,25 @@ def check_frame(
         if short_series == "error":
             first_row = int(np.searchsorted(codes, short_codes[0]))
             raise ValidationError(
-                f"Series {shown(frame[id_col].iloc[first_row])} has {lengths[short_codes[0]]} rows; expected at least "
+                f"Series {shown(frame[ID].iloc[first_row])} has {lengths[short_codes[0]]} rows; expected at least "
                 f"{min_length}. {short_codes.size} series are too short; pass short_series='drop' to drop them."
             )
-        frame, codes = _drop_series(frame, codes, short_codes, id_col, f"fewer than {min_length} rows")
+        frame, codes = _drop_series(frame, codes, short_codes, f"fewer than {min_length} rows")
     series_starts = _series_starts(codes)
-    series_ids = frame[id_col].to_numpy()[series_starts[:-1]]
+    series_ids = frame[ID].to_numpy()[series_starts[:-1]]
     return CheckedFrame(frame=frame, freq=freq, series_ids=series_ids, series_starts=series_starts)
+
+
+def _check_id_types(ids: pd.Series) -> None:
+    """Series ids are all text or all numbers: ``1`` and ``'1'`` would be two series that print alike."""
+    kind = pd.api.types.infer_dtype(ids, skipna=False)
+    if kind.startswith("mixed"):
+        kinds = ids.map(lambda value: "text" if isinstance(value, str) else type(value).__name__)
+        row = int(np.flatnonzero((kinds != kinds.iloc[0]).to_numpy())[0])
+        raise ValidationError(
+            f"Column {ID!r} mixes value types: row 0 holds {shown(ids.iloc[0])} ({kinds.iloc[0]}) and row {row} "
+            f"holds {shown(ids.iloc[row])} ({kinds.iloc[row]}); give every series id as text (or every one as a number)."
+        )
 
 
 def _is_time_index(index: pd.Index) -> bool:
@@ -239,39 +244,39 @@ def _check_columns(frame: pd.DataFrame, required: list[str]) -> None:
         raise ValidationError(f"Missing columns {missing}; the frame has columns {list(frame.columns)}.")
 
 
-def parse_time_column(frame: pd.DataFrame, id_col: str, time_col: str) -> pd.DatetimeIndex | np.ndarray:
+def parse_time_column(frame: pd.DataFrame) -> pd.DatetimeIndex | np.ndarray:
     """The time column as int64 values or as a nanosecond DatetimeIndex (time zone kept).
 
     Raises ValidationError for other dtypes, unparsable values, missing timestamps and a mix of
     time zone aware and naive (or differently zoned) timestamps.
     """
-    column = frame[time_col]
+    column = frame[TIME]
     if pd.api.types.is_integer_dtype(column.dtype):
         return column.to_numpy(dtype=np.int64)
     if isinstance(column.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(column.dtype):
         times = pd.DatetimeIndex(column).as_unit("ns")
     elif column.dtype == object or pd.api.types.is_string_dtype(column.dtype):
-        times = _parse_object_times(frame, id_col, time_col)
+        times = _parse_object_times(frame)
     else:
         raise ValidationError(
-            f"Column {time_col!r} must hold datetimes or integers, found dtype {column.dtype} "
-            f"(first value {shown(column.iloc[0])} of series {shown(frame[id_col].iloc[0])})."
+            f"Column {TIME!r} must hold datetimes or integers, found dtype {column.dtype} "
+            f"(first value {shown(column.iloc[0])} of series {shown(frame[ID].iloc[0])})."
         )
     if times.hasnans:
         row = int(np.flatnonzero(times.isna())[0])
         raise ValidationError(
-            f"Column {time_col!r} has a missing timestamp in series {shown(frame[id_col].iloc[row])} at row {row}."
+            f"Column {TIME!r} has a missing timestamp in series {shown(frame[ID].iloc[row])} at row {row}."
         )
     return times
 
 
-def _parse_object_times(frame: pd.DataFrame, id_col: str, time_col: str) -> pd.DatetimeIndex:
-    column = frame[time_col]
+def _parse_object_times(frame: pd.DataFrame) -> pd.DatetimeIndex:
+    column = frame[TIME]
     awareness = column.map(lambda value: getattr(value, "tzinfo", None) is not None).to_numpy()
     if awareness.any() and not awareness.all():
         row = int(np.flatnonzero(awareness != awareness[0])[0])
         raise ValidationError(
-            f"Column {time_col!r} mixes time zone aware and naive timestamps: series {shown(frame[id_col].iloc[row])} "
+            f"Column {TIME!r} mixes time zone aware and naive timestamps: series {shown(frame[ID].iloc[row])} "
             f"has {shown(column.iloc[row])} at row {row} while row 0 has {shown(column.iloc[0])}."
         )
     if awareness.all():
@@ -279,7 +284,7 @@ def _parse_object_times(frame: pd.DataFrame, id_col: str, time_col: str) -> pd.D
         if (zones != zones[0]).any():
             row = int(np.flatnonzero(zones != zones[0])[0])
             raise ValidationError(
-                f"Column {time_col!r} mixes time zones: series {shown(frame[id_col].iloc[row])} has {shown(column.iloc[row])} "
+                f"Column {TIME!r} mixes time zones: series {shown(frame[ID].iloc[row])} has {shown(column.iloc[row])} "
                 f"at row {row} while row 0 is in {zones[0]}."
             )
     parsed = pd.to_datetime(column, errors="coerce")
@@ -287,7 +292,7 @@ def _parse_object_times(frame: pd.DataFrame, id_col: str, time_col: str) -> pd.D
     if unparsed.any():
         row = int(np.flatnonzero(unparsed)[0])
         raise ValidationError(
-            f"Column {time_col!r} must hold datetimes or integers; series {shown(frame[id_col].iloc[row])} "
+            f"Column {TIME!r} must hold datetimes or integers; series {shown(frame[ID].iloc[row])} "
             f"has {shown(column.iloc[row])} at row {row}."
         )
     return pd.DatetimeIndex(parsed).as_unit("ns")
@@ -298,12 +303,12 @@ def _time_values(times: pd.DatetimeIndex | np.ndarray) -> np.ndarray:
     return times if isinstance(times, np.ndarray) else times.as_unit("ns").asi8
 
 
-def _sorted_copy(frame: pd.DataFrame, id_col: str, time_col: str, times, copy: bool):
+def _sorted_copy(frame: pd.DataFrame, times, copy: bool):
     """Copy of the frame sorted by (series id, time), with its series codes and times in that order.
 
     An already sorted frame is copied only when ``copy`` is True.
     """
-    codes = pd.factorize(frame[id_col], sort=True)[0]
+    codes = pd.factorize(frame[ID], sort=True)[0]
     time_values = _time_values(times)
     in_order = np.all((np.diff(codes) > 0) | ((np.diff(codes) == 0) & (np.diff(time_values) >= 0)))
     if in_order:
@@ -314,7 +319,7 @@ def _sorted_copy(frame: pd.DataFrame, id_col: str, time_col: str, times, copy: b
         codes = codes[order]
         times = times[order]
     sorted_frame.index = pd.RangeIndex(len(sorted_frame))
-    sorted_frame[time_col] = times
+    sorted_frame[TIME] = times
     return sorted_frame, codes, times
 
 
@@ -324,22 +329,22 @@ def _series_starts(codes: np.ndarray) -> np.ndarray:
     return np.concatenate([[0], boundaries, [codes.size]]).astype(np.int64)
 
 
-def _describe(frame: pd.DataFrame, id_col: str, time_col: str, row: int) -> str:
-    return f"series {shown(frame[id_col].iloc[row])} at {time_col}={frame[time_col].iloc[row]}"
+def _describe(frame: pd.DataFrame, row: int) -> str:
+    return f"series {shown(frame[ID].iloc[row])} at {TIME}={frame[TIME].iloc[row]}"
 
 
-def _check_duplicates(frame, id_col, time_col, codes, times) -> None:
+def _check_duplicates(frame, codes, times) -> None:
     time_values = _time_values(times)
     repeated = np.flatnonzero((np.diff(codes) == 0) & (np.diff(time_values) == 0))
     if repeated.size:
         row = int(repeated[0]) + 1
         raise ValidationError(
-            f"Duplicate ({id_col}, {time_col}) pair: {_describe(frame, id_col, time_col, row)} appears more than once; "
+            f"Duplicate ({ID}, {TIME}) pair: {_describe(frame, row)} appears more than once; "
             f"{repeated.size} duplicate rows in all."
         )
 
 
-def check_numeric(frame: pd.DataFrame, id_col: str, time_col: str, value_cols: Sequence[str]) -> None:
+def check_numeric(frame: pd.DataFrame, value_cols: Sequence[str]) -> None:
     """Raise ``ValidationError`` for the first of ``value_cols`` that is not real-valued, naming its first bad value."""
     for column in value_cols:
         series = frame[column]
@@ -350,31 +355,29 @@ def check_numeric(frame: pd.DataFrame, id_col: str, time_col: str, value_cols: S
         row = int(np.flatnonzero(bad)[0]) if bad.any() else 0
         raise ValidationError(
             f"Column {column!r} must be numeric, found dtype {series.dtype}: "
-            f"{_describe(frame, id_col, time_col, row)} has {shown(series.iloc[row])}."
+            f"{_describe(frame, row)} has {shown(series.iloc[row])}."
         )
 
 
-def _check_static(frame: pd.DataFrame, id_col: str, time_col: str, static_covariates: Sequence[str]) -> None:
-    ids = frame[id_col].to_numpy()
+def _check_static(frame: pd.DataFrame, static_covariates: Sequence[str]) -> None:
+    ids = frame[ID].to_numpy()
     same_series = np.concatenate([[False], ids[1:] == ids[:-1]])
     for column in static_covariates:
         values = frame[column]
         if values.isna().any():
             row = int(np.flatnonzero(values.isna().to_numpy())[0])
-            raise ValidationError(
-                f"Static covariate {column!r} is missing for {_describe(frame, id_col, time_col, row)}."
-            )
+            raise ValidationError(f"Static covariate {column!r} is missing for {_describe(frame, row)}.")
         array = values.to_numpy()
         changes = np.flatnonzero(same_series[1:] & (array[1:] != array[:-1])) + 1
         if changes.size:
             row = int(changes[0])
             raise ValidationError(
-                f"Static covariate {column!r} must be constant within a series: {_describe(frame, id_col, time_col, row)} "
+                f"Static covariate {column!r} must be constant within a series: {_describe(frame, row)} "
                 f"has {shown(array[row])} after {shown(array[row - 1])}."
             )
 
 
-def _resolve_frequency(frame, id_col, times, series_starts, freq) -> Frequency:
+def _resolve_frequency(frame, times, series_starts, freq) -> Frequency:
     """The given frequency (checked against the time dtype) or the one inferred per series."""
     integer_times = isinstance(times, np.ndarray)
     if freq is not None:
@@ -386,7 +389,7 @@ def _resolve_frequency(frame, id_col, times, series_starts, freq) -> Frequency:
                 f"datetimes a pandas offset alias."
             )
         return freq
-    ids = frame[id_col].to_numpy()
+    ids = frame[ID].to_numpy()
     n_series = series_starts.size - 1
     reference, reference_position = None, 0
     while reference is None and reference_position < n_series:
@@ -430,7 +433,7 @@ def _within_series_mask(series_starts: np.ndarray) -> np.ndarray:
     return within
 
 
-def _check_grid(frame, id_col, time_col, codes, times, series_starts, freq) -> np.ndarray:
+def _check_grid(frame, codes, times, series_starts, freq) -> np.ndarray:
     """Rows that follow a gap (more than one step after the previous row of their series).
 
     Raises when a timestamp is off the grid (not a whole number of steps after the previous one).
@@ -449,8 +452,7 @@ def _check_grid(frame, id_col, time_col, codes, times, series_starts, freq) -> n
     if off_grid.any():
         row = int(np.flatnonzero(off_grid)[0]) + 1
         raise ValidationError(
-            f"Timestamp off the {_freq_name(freq)} grid: {_describe(frame, id_col, time_col, row)} "
-            f"follows {frame[time_col].iloc[row - 1]}."
+            f"Timestamp off the {_freq_name(freq)} grid: {_describe(frame, row)} follows {frame[TIME].iloc[row - 1]}."
         )
     return np.flatnonzero(after_gap) + 1
 
@@ -461,35 +463,35 @@ def _missing_values(frame: pd.DataFrame, value_cols: Sequence[str]) -> np.ndarra
     return ~np.isfinite(values)
 
 
-def _raise_on_gaps(frame, id_col, time_col, times, gap_rows, freq) -> None:
+def _raise_on_gaps(frame, times, gap_rows, freq) -> None:
     if gap_rows.size:
         row = int(gap_rows[0])
         first_missing = shift_times(times[row - 1 : row], freq)[0]
         raise ValidationError(
-            f"Gap in series {shown(frame[id_col].iloc[row])}: no row at {time_col}={first_missing} "
-            f"(expected one row per {_freq_name(freq)}; next row is {frame[time_col].iloc[row]}). "
+            f"Gap in series {shown(frame[ID].iloc[row])}: no row at {TIME}={first_missing} "
+            f"(expected one row per {_freq_name(freq)}; next row is {frame[TIME].iloc[row]}). "
             f"{gap_rows.size} gaps in all; choose a fill policy (fill='ffill', 'interpolate', 'zero' or 'drop_series')."
         )
 
 
-def _raise_on_missing(frame, id_col, time_col, value_cols, missing) -> None:
+def _raise_on_missing(frame, value_cols, missing) -> None:
     if missing.any():
         row, column = (int(index) for index in np.argwhere(missing)[0])
         raise ValidationError(
             f"Column {value_cols[column]!r} has a missing or infinite value ({frame[value_cols[column]].iloc[row]}) in "
-            f"{_describe(frame, id_col, time_col, row)}; {int(missing.sum())} such values in all. "
+            f"{_describe(frame, row)}; {int(missing.sum())} such values in all. "
             f"Choose a fill policy (fill='ffill', 'interpolate', 'zero' or 'drop_series')."
         )
 
 
-def _drop_series(frame, codes, drop_codes, id_col, reason: str) -> tuple[pd.DataFrame, np.ndarray]:
+def _drop_series(frame, codes, drop_codes, reason: str) -> tuple[pd.DataFrame, np.ndarray]:
     """The frame without the series ``drop_codes`` (with a warning naming them) and its renumbered codes."""
     if drop_codes.size == 0:
         return frame, codes
     keep = ~np.isin(codes, drop_codes)
     if not keep.any():
         raise ValidationError(f"Every series was dropped ({reason}); nothing is left to window.")
-    dropped_ids = frame[id_col].to_numpy()[np.searchsorted(codes, drop_codes)]
+    dropped_ids = frame[ID].to_numpy()[np.searchsorted(codes, drop_codes)]
     listed = ", ".join(shown(series_id) for series_id in dropped_ids[:_SHOWN_IDS])
     more = f" and {dropped_ids.size - _SHOWN_IDS} more" if dropped_ids.size > _SHOWN_IDS else ""
     warnings.warn(f"Dropped {dropped_ids.size} series with {reason}: {listed}{more}.", UserWarning, stacklevel=4)
@@ -498,27 +500,27 @@ def _drop_series(frame, codes, drop_codes, id_col, reason: str) -> tuple[pd.Data
     return frame.loc[keep].reset_index(drop=True), renumbered
 
 
-def _insert_gap_rows(frame, id_col, time_col, static_covariates, codes, series_starts, gap_rows, freq) -> pd.DataFrame:
+def _insert_gap_rows(frame, static_covariates, codes, series_starts, gap_rows, freq) -> pd.DataFrame:
     """The frame with one row (missing values, static covariates kept) per absent grid timestamp."""
     gap_codes = np.unique(codes[gap_rows])
-    times = frame[time_col]
+    times = frame[TIME]
     new_rows = []
     for code in gap_codes:
         start, stop = series_starts[code], series_starts[code + 1]
         observed = times.iloc[start:stop]
         grid = grid_between(observed.iloc[0], observed.iloc[-1], freq)
         absent = grid[~pd.Index(grid).isin(pd.Index(observed))]
-        template = frame.iloc[[start]][[id_col, *static_covariates]]
+        template = frame.iloc[[start]][[ID, *static_covariates]]
         rows = template.loc[template.index.repeat(len(absent))].reset_index(drop=True)
-        rows[time_col] = absent
+        rows[TIME] = absent
         new_rows.append(rows)
     combined = pd.concat([frame, *new_rows], ignore_index=True)
-    combined_codes = pd.factorize(combined[id_col], sort=True)[0]
-    order = np.lexsort((_time_values(parse_time_column(combined, id_col, time_col)), combined_codes))
+    combined_codes = pd.factorize(combined[ID], sort=True)[0]
+    order = np.lexsort((_time_values(parse_time_column(combined)), combined_codes))
     return combined.take(order).reset_index(drop=True)
 
 
-def _fill_missing(frame, id_col, value_cols, series_starts, fill) -> pd.DataFrame:
+def _fill_missing(frame, value_cols, series_starts, fill) -> pd.DataFrame:
     """Fill NaN and +-inf in ``value_cols`` per series with the ``fill`` policy (vectorised)."""
     lengths = np.diff(series_starts)
     row_series_start = np.repeat(series_starts[:-1], lengths)
@@ -540,7 +542,7 @@ def _fill_missing(frame, id_col, value_cols, series_starts, fill) -> pd.DataFram
         if nothing_observed.any():
             row = int(np.flatnonzero(nothing_observed)[0])
             raise ValidationError(
-                f"Column {column!r} has no finite value at all in series {shown(frame[id_col].iloc[row])}; "
+                f"Column {column!r} has no finite value at all in series {shown(frame[ID].iloc[row])}; "
                 f"fill={fill!r} has nothing to fill from (use fill='zero' or 'drop_series')."
             )
         before = values[np.clip(previous, 0, None)]

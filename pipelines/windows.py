@@ -34,11 +34,11 @@ from numpy.lib.stride_tricks import sliding_window_view
 from sklearn.base import BaseEstimator
 
 from pipelines.calendar import CALENDAR_FIELDS, calendar_feature_names, calendar_features, calendar_fields_for
+from pipelines.checks import check_choice, check_integer
+from pipelines.columns import ID, TARGET, TIME
 from pipelines.frequency import Frequency, frequency_to_json, future_timestamps, horizon_timestamps, parse_frequency
-from pipelines.scaling import TargetScaler, last_value_scale
+from pipelines.scaling import COVARIATE_SCALERS, SCALERS, CovariateScaling, TargetScaler, last_value_scale
 from pipelines.validation import CheckedFrame, ValidationError, check_frame, check_numeric, parse_time_column, shown
-
-ORIGIN_COLUMN = "ds"
 
 
 class Windows:
@@ -73,7 +73,6 @@ class Windows:
         n_future_features: int,
         has_target: bool,
         last_value_scaling: bool,
-        id_col: str,
         past_feature_names: list[str],
         future_feature_names: list[str],
         static_feature_names: list[str],
@@ -91,7 +90,6 @@ class Windows:
         self._n_future_features = n_future_features
         self._has_target = has_target
         self._last_value_scaling = last_value_scaling
-        self.id_col = id_col
         self.past_feature_names = past_feature_names
         self.future_feature_names = future_feature_names
         self.static_feature_names = static_feature_names
@@ -131,7 +129,7 @@ class Windows:
     @property
     def index(self) -> pd.DataFrame:
         origins = self._times[self._starts + self.lookback - 1]
-        return pd.DataFrame({self.id_col: self._series_ids[self._series_index], ORIGIN_COLUMN: origins})
+        return pd.DataFrame({ID: self._series_ids[self._series_index], TIME: origins})
 
     @property
     def forecast_times(self) -> pd.DatetimeIndex | np.ndarray:
@@ -231,8 +229,10 @@ class SeriesWindows(BaseEstimator):
     ``pipelines.validation.validate``) and learns ``freq_``, ``series_ids_``, ``calendar_fields_``,
     ``target_scaler_``, ``static_vocabularies_`` and the feature names; ``transform`` windows a
     frame with what was learned. ``get_config``/``from_config`` save and restore all of it as JSON.
-    The target scaling is fitted on the frame given to ``fit`` (the training part) and applied
-    unchanged by ``transform`` and ``predict_windows``; covariates enter as given (unscaled).
+    The target and covariate scalings are fitted on the frame given to ``fit`` (the training part)
+    and applied unchanged by ``transform``, ``predict_windows`` and ``origin_windows``.
+    ``check`` validates a frame once; its result (a ``CheckedFrame``) is accepted by every method
+    without a second validation.
     The module docstring gives the window rule; ``pipelines.split.time_split`` cuts frames whose
     windows do not leak targets across train / validation / test.
 
@@ -240,7 +240,6 @@ class SeriesWindows(BaseEstimator):
         lookback: past steps per window (>= 1).
         horizon: target steps per window (>= 1).
         stride: steps between the starts of consecutive windows of a series (>= 1).
-        id_col, time_col, target_col: column names of the long-format frame.
         freq: pandas offset alias or integer step; None infers it per series (they must agree).
         past_covariates: numeric columns observed only up to the forecast origin.
         future_covariates: numeric columns known for the horizon too.
@@ -249,6 +248,9 @@ class SeriesWindows(BaseEstimator):
             frequency, or None.
         scaler: target scaling per series: ``"standard"``, ``"minmax"``, ``"robust"``, ``"mean"``,
             ``"last"`` or None (see ``pipelines.scaling``).
+        covariate_scaler: scaling of each numeric covariate (past, future and static) over the training
+            rows: ``"standard"``, ``"robust"`` or None; 0/1 flag columns are left as they are (see
+            ``pipelines.scaling.CovariateScaling``).
         fill: missing value and gap policy: None (error), ``"ffill"``, ``"interpolate"``, ``"zero"``,
             ``"drop_series"``.
         short_series: ``"error"`` or ``"drop"`` (with a warning) for series shorter than
@@ -268,15 +270,13 @@ class SeriesWindows(BaseEstimator):
         lookback: int,
         horizon: int,
         stride: int = 1,
-        id_col: str = "unique_id",
-        time_col: str = "ds",
-        target_col: str = "y",
         freq: str | int | None = None,
         past_covariates: Sequence[str] = (),
         future_covariates: Sequence[str] = (),
         static_covariates: Sequence[str] = (),
         calendar: Sequence[str] | str | None = None,
         scaler: str | None = "standard",
+        covariate_scaler: str | None = "standard",
         fill: str | None = None,
         short_series: str = "error",
         dtype: str = "float32",
@@ -284,44 +284,93 @@ class SeriesWindows(BaseEstimator):
         self.lookback = lookback
         self.horizon = horizon
         self.stride = stride
-        self.id_col = id_col
-        self.time_col = time_col
-        self.target_col = target_col
         self.freq = freq
         self.past_covariates = past_covariates
         self.future_covariates = future_covariates
         self.static_covariates = static_covariates
         self.calendar = calendar
         self.scaler = scaler
+        self.covariate_scaler = covariate_scaler
         self.fill = fill
         self.short_series = short_series
         self.dtype = dtype
 
-    def fit(self, df: pd.DataFrame | pd.Series) -> SeriesWindows:
-        """Validate ``df`` and learn frequency, series, calendar fields, target scaling and static vocabularies."""
+    def check(self, df: pd.DataFrame | pd.Series | CheckedFrame, *, min_length: int | None = None) -> CheckedFrame:
+        """Validate a frame for this pipeline once: the columns it uses, its fill and short-series policies.
+
+        Args:
+            df: a long-format frame (or a single series, see ``pipelines.validation.to_long_format``),
+                or a ``CheckedFrame`` already validated by this method, which is returned after a
+                cheap check of its columns and series lengths (so a caller validates once and hands
+                the result to ``fit``, ``transform`` and ``origin_windows``).
+            min_length: the fewest rows a series needs (default ``lookback + horizon``, a training window).
+
+        Returns:
+            The ``CheckedFrame`` (sorted copy, frequency, series layout); after ``fit`` its time kind
+            and frequency must match what ``fit`` saw.
+        """
         self._check_parameters()
-        checked = self._check(df, min_length=self.lookback + self.horizon, freq=self.freq)
+        min_length = self.lookback + self.horizon if min_length is None else min_length
+        fitted = hasattr(self, "freq_")
+        if isinstance(df, CheckedFrame):
+            checked = self._recheck(df, min_length)
+        else:
+            selected = self._select_columns(df)
+            checked = check_frame(
+                selected,
+                covariates=[*self.past_covariates, *self.future_covariates],
+                static_covariates=self.static_covariates,
+                freq=self.freq_ if fitted else self.freq,
+                fill=self.fill,
+                min_length=min_length,
+                short_series=self.short_series,
+                copy=selected is df,
+            )
+        if fitted:
+            self._check_time_kind(checked.frame[TIME])
+        return checked
+
+    def fit(self, df: pd.DataFrame | pd.Series | CheckedFrame) -> SeriesWindows:
+        """Learn frequency, series, calendar fields, target and covariate scaling and static vocabularies.
+
+        ``df`` is validated with ``check`` (unless it is already a ``CheckedFrame``); every statistic
+        is computed from its rows only (the training part).
+        """
+        checked = self.check(df)
         frame = checked.frame
         self.freq_ = checked.freq
         self.time_kind_ = "integer" if isinstance(checked.freq, int) else "datetime"
-        times = frame[self.time_col]
+        times = frame[TIME]
         self.timezone_ = str(times.dt.tz) if self.time_kind_ == "datetime" and times.dt.tz is not None else None
         self.calendar_fields_ = self._resolve_calendar(checked.freq)
         self.series_ids_ = checked.series_ids
         self.target_scaler_ = TargetScaler(self.scaler).fit(
-            frame[self.target_col].to_numpy(dtype=np.float64), checked.series_starts, checked.series_ids
+            frame[TARGET].to_numpy(dtype=np.float64), checked.series_starts, checked.series_ids
         )
         self.static_vocabularies_ = {column: _vocabulary(frame[column]) for column in self.static_covariates}
+        time_varying = [*self.past_covariates, *self.future_covariates]
+        self.covariate_scaling_ = CovariateScaling.fit(
+            {column: frame[column].to_numpy(dtype=np.float64) for column in time_varying}, self.covariate_scaler
+        )
+        first_rows = frame.iloc[checked.series_starts[:-1]]
+        self.static_scaling_ = CovariateScaling.fit(
+            {
+                column: first_rows[column].to_numpy(dtype=np.float64)
+                for column in self.static_covariates
+                if self.static_vocabularies_[column] is None
+            },
+            self.covariate_scaler,
+        )
         calendar_names = calendar_feature_names(self.calendar_fields_)
-        self.past_feature_names_ = [self.target_col, *self.past_covariates, *self.future_covariates, *calendar_names]
+        self.past_feature_names_ = [TARGET, *self.past_covariates, *self.future_covariates, *calendar_names]
         self.future_feature_names_ = [*self.future_covariates, *calendar_names]
         self.static_feature_names_ = list(self.static_covariates)
         return self
 
-    def transform(self, df: pd.DataFrame | pd.Series) -> Windows:
+    def transform(self, df: pd.DataFrame | pd.Series | CheckedFrame) -> Windows:
         """Every complete window (full past and target) of every series in ``df``."""
         self._check_fitted()
-        checked = self._check(df, min_length=self.lookback + self.horizon, freq=self.freq_)
+        checked = self.check(df)
         lengths = np.diff(checked.series_starts)
         counts = (lengths - self.lookback - self.horizon) // self.stride + 1
         series_index = np.repeat(np.arange(lengths.size, dtype=np.int32), counts)
@@ -330,58 +379,122 @@ class SeriesWindows(BaseEstimator):
         starts = np.repeat(checked.series_starts[:-1], counts) + position_in_series * self.stride
         frame = checked.frame
         return self._windows(
-            target=frame[self.target_col].to_numpy(dtype=np.float64),
+            target=frame[TARGET].to_numpy(dtype=np.float64),
             covariates=self._covariate_matrix(frame),
             times=self._times(frame),
-            series_starts=checked.series_starts,
+            segment_starts=checked.series_starts,
+            segment_series=np.arange(lengths.size),
             starts=starts,
             series_index=series_index,
             has_target=True,
             source=checked,
         )
 
-    def fit_transform(self, df: pd.DataFrame | pd.Series) -> Windows:
-        """``fit(df)`` then ``transform(df)``."""
-        return self.fit(df).transform(df)
+    def fit_transform(self, df: pd.DataFrame | pd.Series | CheckedFrame) -> Windows:
+        """``fit(df)`` then ``transform(df)``, validating ``df`` once."""
+        checked = self.check(df)
+        return self.fit(checked).transform(checked)
 
-    def predict_windows(self, df: pd.DataFrame | pd.Series, future_df: pd.DataFrame | None = None) -> Windows:
+    def predict_windows(
+        self, df: pd.DataFrame | pd.Series | CheckedFrame, future_df: pd.DataFrame | None = None
+    ) -> Windows:
         """One window per series whose origin is the series' last timestamp, with no target.
 
         The past part is the last ``lookback`` rows of each series in ``df``. Future covariates
         for the ``horizon`` timestamps after the origin come from ``future_df`` (long format,
-        same id/time/covariate columns); calendar features are computed for those timestamps.
+        ``unique_id``, ``ds`` and the future covariate columns); calendar features are computed for
+        those timestamps.
         """
         self._check_fitted()
-        checked = self._check(df, min_length=self.lookback, freq=self.freq_)
-        frame, series_starts, series_ids = checked.frame, checked.series_starts, checked.series_ids
-        n_series, lookback, horizon = series_ids.size, self.lookback, self.horizon
-        # Each series becomes one segment of rows: its last `lookback` rows, then `horizon` future rows
-        # whose target (and past covariates) are missing.
-        history_rows = (series_starts[1:, None] - lookback + np.arange(lookback)).ravel()
-        times = self._times(frame)
-        future_times = horizon_timestamps(times[series_starts[1:] - 1], self.freq_, horizon)
-        target = np.full((n_series, lookback + horizon), np.nan)
-        target[:, :lookback] = (
-            frame[self.target_col].to_numpy(dtype=np.float64)[history_rows].reshape(n_series, lookback)
-        )
-        history_covariates = self._covariate_matrix(frame)[history_rows]
-        n_covariates = history_covariates.shape[1]
-        covariates = np.full((n_series, lookback + horizon, n_covariates), np.nan, dtype=self.dtype)
-        covariates[:, :lookback] = history_covariates.reshape(n_series, lookback, n_covariates)
-        if self.future_covariates:
-            known = self._future_covariates(series_ids, future_times, future_df)
-            covariates[:, lookback:, len(self.past_covariates) :] = known.reshape(
-                n_series, horizon, len(self.future_covariates)
+        checked = self.check(df, min_length=self.lookback)
+        series = np.arange(checked.series_ids.size)
+        return self._origin_windows(checked, checked.series_starts[1:] - 1, series, future_df)
+
+    def origin_windows(
+        self,
+        df: pd.DataFrame | pd.Series | CheckedFrame,
+        origins: pd.DataFrame,
+        future_df: pd.DataFrame | None = None,
+    ) -> Windows:
+        """One window per forecast origin: the ``lookback`` rows up to it and the ``horizon`` steps after it.
+
+        Args:
+            df: history of the series (long format or a ``CheckedFrame``).
+            origins: ``unique_id`` and ``cutoff`` (a timestamp of that series in ``df``), one row per window,
+                in the order the windows come out.
+            future_df: future covariates for the steps after an origin that ``df`` does not hold
+                (the steps after a series' last row); steps that ``df`` holds take its values.
+
+        Returns:
+            ``Windows`` in the order of ``origins``; they carry a target when ``df`` holds every
+            step after every origin (a backtest), none otherwise (a forecast).
+        """
+        self._check_fitted()
+        checked = self.check(df, min_length=self.lookback)
+        missing = [column for column in (ID, "cutoff") if column not in origins.columns]
+        if missing:
+            raise ValueError(f"origins must have columns {[ID, 'cutoff']}; missing {missing}")
+        rows = pd.DataFrame({ID: checked.frame[ID].to_numpy(), "cutoff": checked.frame[TIME].to_numpy()})
+        rows["row"] = np.arange(len(rows))
+        located = origins[[ID, "cutoff"]].merge(rows, on=[ID, "cutoff"], how="left", validate="many_to_one")
+        if located["row"].isna().any():
+            bad = located[located["row"].isna()].iloc[0]
+            raise ValidationError(f"Origin {bad['cutoff']} is not a timestamp of series {shown(bad[ID])}.")
+        origin_rows = located["row"].to_numpy(np.int64)
+        series = np.searchsorted(checked.series_starts, origin_rows, side="right") - 1
+        return self._origin_windows(checked, origin_rows, series, future_df)
+
+    def _origin_windows(
+        self, checked: CheckedFrame, origin_rows: np.ndarray, series: np.ndarray, future_df: pd.DataFrame | None
+    ) -> Windows:
+        """Windows at the given origin rows of ``checked`` (``series``: the position of each origin's series).
+
+        Each window becomes one segment of ``lookback + horizon`` rows: the history up to the origin,
+        then the ``horizon`` steps after it, taken from ``checked`` where it holds them and otherwise
+        missing (target, past covariates) or read from ``future_df`` (future covariates).
+        """
+        frame, series_starts = checked.frame, checked.series_starts
+        lookback, horizon, n_windows = self.lookback, self.horizon, origin_rows.size
+        observed_up_to_origin = origin_rows - series_starts[series] + 1
+        if (observed_up_to_origin < lookback).any():
+            bad = int(np.flatnonzero(observed_up_to_origin < lookback)[0])
+            raise ValidationError(
+                f"Series {shown(checked.series_ids[series[bad]])} has {observed_up_to_origin[bad]} rows up to "
+                f"{TIME}={frame[TIME].iloc[origin_rows[bad]]}; a forecast origin needs lookback={lookback}."
             )
-        segment_starts = np.arange(n_series + 1, dtype=np.int64) * (lookback + horizon)
+        history_rows = (origin_rows[:, None] - lookback + 1 + np.arange(lookback)).ravel()
+        after_rows = origin_rows[:, None] + 1 + np.arange(horizon)
+        held = (after_rows < series_starts[series + 1][:, None]).ravel()
+        after_rows = after_rows.ravel()[held]
+        times = self._times(frame)
+        future_times = horizon_timestamps(times[origin_rows], self.freq_, horizon)
+        y = frame[TARGET].to_numpy(dtype=np.float64)
+        target = np.full((n_windows, lookback + horizon), np.nan)
+        target[:, :lookback] = y[history_rows].reshape(n_windows, lookback)
+        after_target = np.full(n_windows * horizon, np.nan)
+        after_target[held] = y[after_rows]
+        target[:, lookback:] = after_target.reshape(n_windows, horizon)
+        all_covariates = self._covariate_matrix(frame)
+        n_covariates = all_covariates.shape[1]
+        covariates = np.full((n_windows, lookback + horizon, n_covariates), np.nan, dtype=self.dtype)
+        covariates[:, :lookback] = all_covariates[history_rows].reshape(n_windows, lookback, n_covariates)
+        after = covariates[:, lookback:].reshape(n_windows * horizon, n_covariates)
+        after[held] = all_covariates[after_rows]
+        if self.future_covariates and not held.all():
+            ids = np.repeat(checked.series_ids[series], horizon)[~held]
+            known = self._scale_covariates(self._future_covariates(ids, future_times[~held], future_df))
+            after[~held, len(self.past_covariates) :] = known
+        covariates[:, lookback:] = after.reshape(n_windows, horizon, n_covariates)
+        segment_starts = np.arange(n_windows + 1, dtype=np.int64) * (lookback + horizon)
         return self._windows(
             target=target.ravel(),
-            covariates=covariates.reshape(n_series * (lookback + horizon), n_covariates),
-            times=_segment_times(times[history_rows], future_times, n_series),
-            series_starts=segment_starts,
+            covariates=covariates.reshape(n_windows * (lookback + horizon), n_covariates),
+            times=_segment_times(times[history_rows], future_times, n_windows),
+            segment_starts=segment_starts,
+            segment_series=series,
             starts=segment_starts[:-1],
-            series_index=np.arange(n_series, dtype=np.int32),
-            has_target=False,
+            series_index=series.astype(np.int32),
+            has_target=bool(held.all()),
             source=checked,
         )
 
@@ -396,9 +509,6 @@ class SeriesWindows(BaseEstimator):
             "lookback": self.lookback,
             "horizon": self.horizon,
             "stride": self.stride,
-            "id_col": self.id_col,
-            "time_col": self.time_col,
-            "target_col": self.target_col,
             "freq": None if self.freq is None else frequency_to_json(parse_frequency(self.freq)),
             "past_covariates": list(self.past_covariates),
             "future_covariates": list(self.future_covariates),
@@ -407,6 +517,7 @@ class SeriesWindows(BaseEstimator):
             if self.calendar is None or isinstance(self.calendar, str)
             else list(self.calendar),
             "scaler": self.scaler,
+            "covariate_scaler": self.covariate_scaler,
             "fill": self.fill,
             "short_series": self.short_series,
             "dtype": str(np.dtype(self.dtype)),
@@ -419,6 +530,8 @@ class SeriesWindows(BaseEstimator):
                 "calendar_fields": list(self.calendar_fields_),
                 "series_ids": self.series_ids_.tolist(),
                 "target_scaler": self.target_scaler_.get_config(),
+                "covariate_scaling": self.covariate_scaling_.get_config(),
+                "static_scaling": self.static_scaling_.get_config(),
                 "static_vocabularies": self.static_vocabularies_,
                 "past_feature_names": self.past_feature_names_,
                 "future_feature_names": self.future_feature_names_,
@@ -430,8 +543,15 @@ class SeriesWindows(BaseEstimator):
     def from_config(cls, config: dict) -> SeriesWindows:
         """The instance (fitted when ``config`` holds a fitted state) described by ``get_config``."""
         arguments = {key: value for key, value in config.items() if key != "fitted"}
-        instance = cls(**arguments)
+        legacy_columns = {"id_col": ID, "time_col": TIME, "target_col": TARGET}
+        for key, expected in legacy_columns.items():
+            # Pipelines saved before the column convention was fixed name their columns; only the standard names load.
+            if arguments.pop(key, expected) != expected:
+                raise ValueError(f"{key}={config[key]!r} in a saved pipeline; only {expected!r} is supported now")
         fitted = config.get("fitted")
+        if "covariate_scaler" not in arguments:
+            arguments["covariate_scaler"] = None  # saved before covariate scaling existed: inputs stay unscaled
+        instance = cls(**arguments)
         if fitted is not None:
             instance.freq_ = parse_frequency(fitted["freq"])
             instance.time_kind_ = fitted["time_kind"]
@@ -439,6 +559,18 @@ class SeriesWindows(BaseEstimator):
             instance.calendar_fields_ = tuple(fitted["calendar_fields"])
             instance.series_ids_ = np.asarray(fitted["series_ids"])
             instance.target_scaler_ = TargetScaler.from_config(fitted["target_scaler"])
+            time_varying = [*instance.past_covariates, *instance.future_covariates]
+            numeric_static = [c for c in instance.static_covariates if fitted["static_vocabularies"][c] is None]
+            instance.covariate_scaling_ = (
+                CovariateScaling.from_config(fitted["covariate_scaling"])
+                if "covariate_scaling" in fitted
+                else CovariateScaling.identity(time_varying)
+            )
+            instance.static_scaling_ = (
+                CovariateScaling.from_config(fitted["static_scaling"])
+                if "static_scaling" in fitted
+                else CovariateScaling.identity(numeric_static)
+            )
             instance.static_vocabularies_ = dict(fitted["static_vocabularies"])
             instance.past_feature_names_ = list(fitted["past_feature_names"])
             instance.future_feature_names_ = list(fitted["future_feature_names"])
@@ -447,12 +579,11 @@ class SeriesWindows(BaseEstimator):
 
     def _check_parameters(self) -> None:
         for name in ("lookback", "horizon", "stride"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                raise ValueError(f"Expected {name} to be a positive integer, found {value!r}.")
-        TargetScaler(self.scaler)
+            check_integer(name, getattr(self, name))
+        check_choice("scaler", self.scaler, SCALERS)
+        check_choice("covariate_scaler", self.covariate_scaler, COVARIATE_SCALERS)
         columns = [*self.past_covariates, *self.future_covariates, *self.static_covariates]
-        reserved = {self.id_col, self.time_col, self.target_col}
+        reserved = {ID, TIME, TARGET}
         clashes = sorted({column for column in columns if column in reserved or columns.count(column) > 1})
         if clashes:
             raise ValueError(
@@ -463,39 +594,25 @@ class SeriesWindows(BaseEstimator):
         if not hasattr(self, "freq_"):
             raise RuntimeError("This SeriesWindows is not fitted yet; call fit(df) first.")
 
-    def _check(self, df, *, min_length: int, freq) -> CheckedFrame:
-        """Validated copy of the columns the windows need."""
-        covariates = [*self.past_covariates, *self.future_covariates]
-        selected = self._select_columns(df)
-        checked = check_frame(
-            selected,
-            id_col=self.id_col,
-            time_col=self.time_col,
-            target_col=self.target_col,
-            covariates=covariates,
-            static_covariates=self.static_covariates,
-            freq=freq,
-            fill=self.fill,
-            min_length=min_length,
-            short_series=self.short_series,
-            copy=selected is df,
-        )
-        if hasattr(self, "freq_"):
-            self._check_time_kind(checked.frame[self.time_col])
+    def _recheck(self, checked: CheckedFrame, min_length: int) -> CheckedFrame:
+        """The cheap part of ``check`` for a frame validated before: its columns and series lengths."""
+        needed = [ID, TIME, TARGET, *self.past_covariates, *self.future_covariates, *self.static_covariates]
+        missing = [column for column in needed if column not in checked.frame.columns]
+        if missing:
+            raise ValidationError(f"Missing columns {missing}; the frame has columns {list(checked.frame.columns)}.")
+        lengths = np.diff(checked.series_starts)
+        if (lengths < min_length).any():
+            short = int(np.flatnonzero(lengths < min_length)[0])
+            raise ValidationError(
+                f"Series {shown(checked.series_ids[short])} has {lengths[short]} rows; expected at least {min_length}."
+            )
         return checked
 
     def _select_columns(self, df):
         """A new frame of the needed columns (long format), or ``df`` itself (single-series forms)."""
-        if not isinstance(df, pd.DataFrame) or self.time_col not in df.columns:
+        if not isinstance(df, pd.DataFrame) or TIME not in df.columns:
             return df
-        wanted = [
-            self.id_col,
-            self.time_col,
-            self.target_col,
-            *self.past_covariates,
-            *self.future_covariates,
-            *self.static_covariates,
-        ]
+        wanted = [ID, TIME, TARGET, *self.past_covariates, *self.future_covariates, *self.static_covariates]
         return df.reindex(columns=[column for column in wanted if column in df.columns])
 
     def _check_time_kind(self, times: pd.Series) -> None:
@@ -503,7 +620,7 @@ class SeriesWindows(BaseEstimator):
         timezone = str(times.dt.tz) if kind == "datetime" and times.dt.tz is not None else None
         if kind != self.time_kind_ or timezone != self.timezone_:
             raise ValidationError(
-                f"Column {self.time_col!r} holds {kind} times (time zone {timezone}); fit saw {self.time_kind_} "
+                f"Column {TIME!r} holds {kind} times (time zone {timezone}); fit saw {self.time_kind_} "
                 f"times (time zone {self.timezone_})."
             )
 
@@ -513,7 +630,7 @@ class SeriesWindows(BaseEstimator):
         if isinstance(self.calendar, str):
             if self.calendar != "auto":
                 raise ValueError(
-                    f"Expected calendar to be 'auto', None or a sequence of {list(CALENDAR_FIELDS)}, found {self.calendar!r}."
+                    f"calendar must be 'auto', None or a sequence of {list(CALENDAR_FIELDS)}; got {self.calendar!r}"
                 )
             return calendar_fields_for(freq)
         fields = tuple(self.calendar)
@@ -521,65 +638,89 @@ class SeriesWindows(BaseEstimator):
         if unknown:
             raise ValueError(f"Unknown calendar fields {unknown}; expected some of {list(CALENDAR_FIELDS)}.")
         if fields and isinstance(freq, int):
-            raise ValidationError(
-                f"Calendar features {list(fields)} need datetime times in {self.time_col!r}; found integers."
-            )
+            raise ValidationError(f"Calendar features {list(fields)} need datetime times in {TIME!r}; found integers.")
         return fields
 
-    def _future_covariates(self, series_ids: np.ndarray, future_times, future_df: pd.DataFrame | None) -> np.ndarray:
-        """``(n_series * horizon, n_future_covariates)``: the future covariates at ``future_times`` (series-major)."""
+    def _future_covariates(self, series_ids: np.ndarray, times, future_df: pd.DataFrame | None) -> np.ndarray:
+        """``(len(series_ids), n_future_covariates)``: the unscaled future covariates of each (series, time) row."""
         if future_df is None:
             raise ValidationError(
                 f"Future covariates {list(self.future_covariates)} need values for the {self.horizon} steps after "
                 f"each series' last timestamp; pass them as future_df."
             )
-        missing_columns = [
-            c for c in [self.id_col, self.time_col, *self.future_covariates] if c not in future_df.columns
-        ]
+        missing_columns = [c for c in [ID, TIME, *self.future_covariates] if c not in future_df.columns]
         if missing_columns:
             raise ValidationError(f"future_df is missing columns {missing_columns}; it has {list(future_df.columns)}.")
-        keys = pd.DataFrame({self.id_col: np.repeat(series_ids, self.horizon), self.time_col: future_times})
-        known = future_df[[self.id_col, self.time_col, *self.future_covariates]].copy()
-        check_numeric(known, self.id_col, self.time_col, self.future_covariates)
-        known[self.time_col] = parse_time_column(known, self.id_col, self.time_col)
-        merged = keys.merge(known, on=[self.id_col, self.time_col], how="left", validate="one_to_one")
+        known = future_df[[ID, TIME, *self.future_covariates]].copy()
+        check_numeric(known, self.future_covariates)
+        known[TIME] = parse_time_column(known)
+        repeated = known.duplicated([ID, TIME]).to_numpy()
+        if repeated.any():
+            row = int(np.flatnonzero(repeated)[0])
+            raise ValidationError(
+                f"future_df has more than one row for series {shown(known[ID].iloc[row])} at "
+                f"{TIME}={known[TIME].iloc[row]} (row {row}); give one row per series and time step."
+            )
+        keys = pd.DataFrame({ID: series_ids, TIME: times})
+        merged = keys.merge(known, on=[ID, TIME], how="left", validate="many_to_one")
         values = merged[list(self.future_covariates)].to_numpy(dtype=np.float64)
         absent = ~np.isfinite(values).all(axis=1)
         if absent.any():
             row = int(np.flatnonzero(absent)[0])
             raise ValidationError(
                 f"future_df has no (finite) future covariates {list(self.future_covariates)} for series "
-                f"{shown(merged[self.id_col].iloc[row])} at {self.time_col}={merged[self.time_col].iloc[row]}; "
+                f"{shown(merged[ID].iloc[row])} at {TIME}={merged[TIME].iloc[row]}; "
                 f"{int(absent.sum())} of the {len(merged)} needed rows are missing."
             )
         return values.astype(self.dtype)
 
     def _times(self, frame: pd.DataFrame) -> pd.DatetimeIndex | np.ndarray:
-        column = frame[self.time_col]
+        column = frame[TIME]
         return column.to_numpy() if self.time_kind_ == "integer" else pd.DatetimeIndex(column)
 
     def _covariate_matrix(self, frame: pd.DataFrame) -> np.ndarray:
-        """``(n_rows, n_covariates)``: the past then the future covariates, as ``dtype``."""
+        """``(n_rows, n_covariates)``: the past then the future covariates, scaled, as ``dtype``."""
         names = [*self.past_covariates, *self.future_covariates]
         matrix = np.empty((len(frame), len(names)), dtype=self.dtype)
         for position, column in enumerate(names):
             matrix[:, position] = frame[column].to_numpy(dtype=self.dtype)
-        return matrix
+        return self.covariate_scaling_.transform(matrix)
+
+    def _scale_covariates(self, future_values: np.ndarray) -> np.ndarray:
+        """Scale future covariate values (the last columns of the covariate matrix) like the training rows."""
+        future = slice(len(self.past_covariates), None)
+        columns = self.covariate_scaling_
+        return CovariateScaling(
+            columns.method, columns.columns[future], columns.offset[future], columns.scale[future]
+        ).transform(future_values)
 
     def _windows(
-        self, *, target, covariates, times, series_starts, starts, series_index, has_target, source: CheckedFrame
+        self,
+        *,
+        target,
+        covariates,
+        times,
+        segment_starts,
+        segment_series,
+        starts,
+        series_index,
+        has_target,
+        source: CheckedFrame,
     ) -> Windows:
-        """Windows over rows given column-wise: unscaled ``target`` (float64), ``covariates`` and ``times``,
-        where series k holds rows ``series_starts[k]`` to ``series_starts[k + 1] - 1``.
+        """Windows over rows given column-wise: unscaled ``target`` (float64), scaled ``covariates`` and ``times``.
 
-        ``source`` is the validated frame of the same series the rows come from; the series ids and
-        the static covariates are read from it.
+        The rows are cut in segments: segment k holds rows ``segment_starts[k]`` to
+        ``segment_starts[k + 1] - 1`` of series ``segment_series[k]`` (a position in
+        ``source.series_ids``). ``source`` is the validated frame the rows come from; the series ids
+        and the static covariates are read from it.
         """
         series_ids = source.series_ids
         offset, scale = self.target_scaler_.series_parameters(series_ids)
         static_table = self._static_table(source.frame, source.series_starts, source.series_ids)
-        lengths = np.diff(series_starts)
-        scaled_target = (target - np.repeat(offset, lengths)) / np.repeat(scale, lengths)
+        lengths = np.diff(segment_starts)
+        scaled_target = (target - np.repeat(offset[segment_series], lengths)) / np.repeat(
+            scale[segment_series], lengths
+        )
         columns = [scaled_target.astype(self.dtype)[:, None]]
         if covariates.shape[1]:
             columns.append(covariates)
@@ -601,17 +742,18 @@ class SeriesWindows(BaseEstimator):
             n_future_features=len(self.future_feature_names_),
             has_target=has_target,
             last_value_scaling=self.target_scaler_.per_window,
-            id_col=self.id_col,
             past_feature_names=list(self.past_feature_names_),
             future_feature_names=list(self.future_feature_names_),
             static_feature_names=list(self.static_feature_names_),
         )
 
     def _static_table(self, frame, series_starts, series_ids) -> np.ndarray | None:
+        """``(n_series, n_static)``: numeric static covariates scaled, non-numeric ones coded by their vocabulary."""
         if not self.static_covariates:
             return None
         first_rows = frame.iloc[series_starts[:-1]]
         table = np.empty((series_ids.size, len(self.static_covariates)), dtype=self.dtype)
+        numeric = self.static_scaling_
         for position, column in enumerate(self.static_covariates):
             vocabulary = self.static_vocabularies_[column]
             values = first_rows[column]
@@ -620,7 +762,8 @@ class SeriesWindows(BaseEstimator):
                     raise ValidationError(
                         f"Static covariate {column!r} was numeric in fit; found dtype {values.dtype}."
                     )
-                table[:, position] = values.to_numpy(dtype=self.dtype)
+                at = numeric.columns.index(column)
+                table[:, position] = (values.to_numpy(dtype=np.float64) - numeric.offset[at]) / numeric.scale[at]
                 continue
             codes = pd.Index(vocabulary).get_indexer(values.to_numpy())
             if (codes < 0).any():

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from forecast.experiments.problems import Problem, get_problem
+from pipelines.checks import check_integer, check_number
 
 DEFAULT_TRACKING_EXPERIMENT = "lstm-1997-experiments"
 CHRONO_CELLS = ("lstm", "peephole_lstm", "cifg_lstm", "gru")
@@ -69,15 +70,10 @@ class ExperimentConfig:
 
     def __post_init__(self) -> None:
         for name in ("budget", "batch_size", "units", "test_size", "validation_size", "check_every"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive integer; found {value!r}.")
-        if not self.learning_rate > 0:
-            raise ValueError(f"learning_rate must be positive; found {self.learning_rate!r}.")
-        if self.clipnorm is not None and not self.clipnorm > 0:
-            raise ValueError(f"clipnorm must be positive or None; found {self.clipnorm!r}.")
-        if not 0 < self.target_accuracy <= 1:
-            raise ValueError(f"target_accuracy must be in (0, 1]; found {self.target_accuracy!r}.")
+            check_integer(name, getattr(self, name))
+        check_number("learning_rate", self.learning_rate, low=0.0, low_inclusive=False)
+        check_number("clipnorm", self.clipnorm, low=0.0, low_inclusive=False, allow_none=True)
+        check_number("target_accuracy", self.target_accuracy, low=0.0, high=1.0, low_inclusive=False)
         get_problem(self.problem, self.length, self.informative_elements)
         # Imported here: `layers` loads Keras, and the command line reads these defaults without it.
         from layers import registry

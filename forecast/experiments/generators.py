@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from pipelines.checks import check_integer
+
 NOISE_VARIANCE = 0.2
 TEMPORAL_ORDER_SYMBOLS = ("E", "B", "a", "b", "c", "d", "X", "Y")
 TEMPORAL_ORDER_LENGTHS = (100, 110)
@@ -55,7 +57,7 @@ class SequenceBatch:
 
 def sequence_lengths(n: int, minimum_length: int, rng: np.random.Generator) -> np.ndarray:
     """Lengths drawn uniformly from the integers in `[T, T + T // 10]` (both ends included)."""
-    _check_positive("n", n)
+    check_integer("n", n)
     return rng.integers(minimum_length, minimum_length + minimum_length // 10, size=n, endpoint=True)
 
 
@@ -85,7 +87,7 @@ def two_sequence(
         noisy_information: experiment 3b: add the same Gaussian noise to the
             informative elements too.
     """
-    _check_positive("informative_elements", informative_elements)
+    check_integer("informative_elements", informative_elements)
     if length <= informative_elements:
         raise ValueError(
             f"two_sequence needs length > informative_elements; found length={length}, "
@@ -160,7 +162,7 @@ def temporal_order(
 
     Steps are counted from 0 (the E).
     """
-    _check_positive("n", n)
+    check_integer("n", n)
     _check_windows(relevant_positions)
     lengths = rng.integers(TEMPORAL_ORDER_LENGTHS[0], TEMPORAL_ORDER_LENGTHS[1], size=n, endpoint=True)
     max_length = int(lengths.max())
@@ -213,11 +215,6 @@ def _zero_padding(values: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     if values.ndim == 3:
         is_real = is_real[:, :, None]
     return np.where(is_real, values, 0.0).astype("float32")
-
-
-def _check_positive(name: str, value: int) -> None:
-    if value < 1:
-        raise ValueError(f"{name} must be a positive integer; found {value}.")
 
 
 def _check_windows(relevant_positions) -> None:

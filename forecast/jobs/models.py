@@ -1,8 +1,8 @@
 """Finding the job's model (registry alias, version, run, or directory) and retraining it.
 
-Models are loaded from the Forecaster directory the pyfunc model carries,
-with Keras safe mode (``Forecaster.load``); the pickled pyfunc wrapper is
-never unpickled, so a model artifact cannot run code in the job.
+Models are loaded from the saved forecaster directory the pyfunc model carries,
+with Keras safe mode (``forecast.loading.load_forecaster``); the pyfunc model's code is
+never run, so a model artifact cannot run code in the job.
 """
 
 from __future__ import annotations
@@ -15,8 +15,9 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from forecast.forecaster import Forecaster
+from forecast.base import BaseForecaster
 from forecast.jobs.spec import JobSpec
+from forecast.loading import load_forecaster
 from forecast.pyfunc import ARTIFACT_KEY
 
 logger = logging.getLogger(__name__)
@@ -32,17 +33,17 @@ class ModelNotFound(LookupError):
 @dataclass(frozen=True)
 class ResolvedModel:
     uri: str
-    forecaster: Forecaster
+    forecaster: BaseForecaster
     name: str | None = None
     version: str | None = None
 
 
 def resolve_model(uri: str) -> ResolvedModel:
-    """Load the Forecaster behind ``uri``: ``models:/name@alias``, ``models:/name/3``, ``runs:/id/path`` or a directory."""
+    """Load the forecaster behind ``uri``: ``models:/name@alias``, ``models:/name/3``, ``runs:/id/path`` or a directory."""
     if not uri.startswith(("models:/", "runs:/")):
         if not Path(uri).is_dir():
             raise ModelNotFound(f"model directory {uri} does not exist")
-        return ResolvedModel(uri=uri, forecaster=Forecaster.load(uri))
+        return ResolvedModel(uri=uri, forecaster=load_forecaster(uri))
 
     from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
@@ -59,14 +60,14 @@ def resolve_model(uri: str) -> ResolvedModel:
         elif not uri.startswith("runs:/"):
             raise ModelNotFound(f"cannot parse model URI {uri!r}; expected models:/name@alias or models:/name/version")
         source = f"models:/{name}/{version}" if name else uri
-        forecaster = Forecaster.load(_download_forecaster(source))
+        forecaster = load_forecaster(_download_forecaster(source))
     except MlflowException as error:
         raise ModelNotFound(f"model {uri} not found ({error.message}). {registry_contents(client)}") from None
     return ResolvedModel(uri=uri, forecaster=forecaster, name=name, version=str(version) if version else None)
 
 
 def _download_forecaster(model_uri: str) -> Path:
-    """Download a logged pyfunc model and return the saved-Forecaster directory inside it."""
+    """Download a logged pyfunc model and return the saved-forecaster directory inside it."""
     import mlflow
 
     local = Path(mlflow.artifacts.download_artifacts(artifact_uri=model_uri))
@@ -93,7 +94,7 @@ def registry_contents(client) -> str:
     return "The registry holds: " + "; ".join(described) + "."
 
 
-def data_growth(forecaster: Forecaster, data: pd.DataFrame) -> int:
+def data_growth(forecaster: BaseForecaster, data: pd.DataFrame) -> int:
     """The most steps any series has gained since the model was trained."""
     trained_end = forecaster.train_df_.groupby("unique_id")["ds"].max()
     end = data["unique_id"].map(trained_end)
@@ -129,7 +130,7 @@ def retrain_due(spec: JobSpec, model: ResolvedModel, data: pd.DataFrame) -> bool
 
 
 def retrain_model(spec: JobSpec, model: ResolvedModel, data: pd.DataFrame) -> ResolvedModel:
-    """Fit a fresh Forecaster with the current model's parameters, log and register it."""
+    """Fit a fresh forecaster with the current model's parameters, log and register it."""
     from sklearn.base import clone
 
     policy = spec.model.retrain

@@ -74,12 +74,12 @@ class RecordingNaive(Naive):
 
     calls: ClassVar[list] = []
 
-    def _fit(self, df):
-        RecordingNaive.calls.append(("fit", df.groupby("unique_id")["ds"].max().to_dict()))
+    def _fit(self, checked, callbacks):
+        RecordingNaive.calls.append(("fit", checked.frame.groupby("unique_id")["ds"].max().to_dict()))
 
-    def _predict_cutoffs(self, df, cutoffs):
+    def _predict_cutoffs(self, checked, cutoffs, future_df):
         RecordingNaive.calls.append(("predict", sorted(zip(cutoffs["unique_id"], cutoffs["cutoff"]))))
-        return super()._predict_cutoffs(df, cutoffs)
+        return super()._predict_cutoffs(checked, cutoffs, future_df)
 
 
 @pytest.fixture

@@ -94,13 +94,13 @@ def test_masked_model_reads_the_output_at_each_sequences_last_real_step():
 
 
 def test_config_errors_name_the_parameter_and_the_value():
-    with pytest.raises(ValueError, match="budget must be a positive integer; found 0"):
+    with pytest.raises(ValueError, match="budget must be a positive integer; got 0"):
         ExperimentConfig(budget=0)
     with pytest.raises(ValueError, match="unknown cell 'lstm2'; expected one of"):
         ExperimentConfig(cell="lstm2")
     with pytest.raises(ValueError, match="unknown problem 'adder'"):
         ExperimentConfig(problem="adder")
-    with pytest.raises(ValueError, match="clipnorm must be positive"):
+    with pytest.raises(ValueError, match="clipnorm must be a positive number"):
         ExperimentConfig(clipnorm=0.0)
 
 

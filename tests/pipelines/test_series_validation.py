@@ -195,9 +195,9 @@ def test_single_series_with_datetime_index_is_converted():
     result = validate(series)
     assert result.columns.tolist() == ["unique_id", "ds", "y"]
     assert result["unique_id"].tolist() == ["load"] * 3
-    frame = pd.DataFrame({"demand": [1.0, 2.0, 3.0], "temp": [0.0, 1.0, 2.0]}, index=series.index)
-    converted = to_long_format(frame, target_col="demand")
-    assert converted.columns.tolist() == ["unique_id", "ds", "demand", "temp"]
+    frame = pd.DataFrame({"y": [1.0, 2.0, 3.0], "temp": [0.0, 1.0, 2.0]}, index=series.index)
+    converted = to_long_format(frame)
+    assert converted.columns.tolist() == ["unique_id", "ds", "y", "temp"]
     assert converted["ds"].tolist() == list(series.index)
 
 

@@ -63,6 +63,7 @@ def test_covariates_enter_past_future_and_static_as_specified(long_frame):
         static_covariates=["region", "size"],
         calendar=["dayofweek", "month"],
         scaler=None,
+        covariate_scaler=None,
         dtype="float64",
     )
     windows = sw.fit_transform(long_frame)
@@ -92,6 +93,30 @@ def test_covariates_enter_past_future_and_static_as_specified(long_frame):
     # Vocabulary ["east", "north", "south"]: s1 is "south" (code 2) with size 3.
     np.testing.assert_array_equal(windows.static[window], [2.0, 3.0])
     np.testing.assert_array_equal(np.unique(windows.static[:, 0]), [0.0, 1.0, 2.0])
+
+
+def test_numeric_covariates_are_standardised_on_training_rows_and_flags_kept(long_frame):
+    train = long_frame.groupby("unique_id").head(20)
+    sw = SeriesWindows(
+        lookback=5,
+        horizon=3,
+        past_covariates=["temp"],
+        future_covariates=["promo"],
+        static_covariates=["region", "size"],
+        scaler=None,
+        dtype="float64",
+    ).fit(train)
+    windows = sw.transform(long_frame)
+    series = long_frame[long_frame["unique_id"] == "s1"].reset_index(drop=True)
+    window = int(np.flatnonzero(windows.index["unique_id"].to_numpy() == "s1")[0]) + 4
+    temp_mean, temp_std = train["temp"].mean(), train["temp"].std(ddof=0)
+    np.testing.assert_allclose(windows.past[window, :, 1], (series["temp"].iloc[4:9] - temp_mean) / temp_std)
+    np.testing.assert_allclose(windows.past[window, :, 2], series["promo"].iloc[4:9])  # a 0/1 flag: as given
+    np.testing.assert_allclose(windows.future[window, :, 0], series["promo"].iloc[9:12])
+    sizes = np.array([2.0, 3.0, 4.0])  # one value per series, standardised over the series
+    np.testing.assert_allclose(windows.static[window], [2.0, (3.0 - sizes.mean()) / sizes.std()])
+    restored = SeriesWindows.from_config(json.loads(json.dumps(sw.get_config())))
+    np.testing.assert_allclose(restored.transform(long_frame).past, windows.past)
 
 
 def test_standard_scaling_uses_training_statistics_and_inverts_exactly(long_frame):
@@ -284,7 +309,7 @@ def test_calendar_needs_datetimes(make_long_frame):
 
 
 def test_invalid_arguments_are_rejected(long_frame):
-    with pytest.raises(ValueError, match="lookback to be a positive integer"):
+    with pytest.raises(ValueError, match="lookback must be a positive integer"):
         SeriesWindows(lookback=0, horizon=1).fit(long_frame)
     with pytest.raises(ValueError, match="scaler"):
         SeriesWindows(lookback=2, horizon=1, scaler="zscore").fit(long_frame)

@@ -71,5 +71,5 @@ def test_unseen_series_has_no_statistics():
 
 
 def test_unknown_method():
-    with pytest.raises(ValueError, match="Expected scaler to be one of"):
+    with pytest.raises(ValueError, match="scaler must be one of"):
         TargetScaler("zscore")

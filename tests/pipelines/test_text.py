@@ -150,9 +150,9 @@ def test_non_string_document_is_reported_with_its_index():
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        ({"seq_len": 0}, "seq_len must be a positive int, found 0"),
-        ({"seq_len": 3, "level": "byte"}, "level must be one of .*found 'byte'"),
-        ({"seq_len": 3, "stride": 0}, "stride must be a positive int or None, found 0"),
+        ({"seq_len": 0}, "seq_len must be a positive integer; got 0"),
+        ({"seq_len": 3, "level": "byte"}, "level must be one of .*got 'byte'"),
+        ({"seq_len": 3, "stride": 0}, "stride must be a positive integer or None; got 0"),
         ({"seq_len": 3, "max_vocab": 2}, "max_vocab must exceed the 2 reserved tokens.*found 2"),
         ({"seq_len": 3, "separator": "<eos>"}, "one character, found '<eos>'"),
         ({"seq_len": 3, "oov_token": "\n"}, "must differ"),

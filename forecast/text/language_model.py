@@ -31,6 +31,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from forecast.tracking import EpochMetricsCallback, tracking_run
 from layers.registry import get as get_recurrent_layer
+from pipelines.checks import check_integer, check_number
 from pipelines.text import OOV_ID, SEPARATOR_ID, TextWindows
 
 
@@ -116,8 +117,7 @@ class LanguageModel(BaseEstimator):
         after training, ``validation_perplexity_`` and the unigram baseline
         ``unigram_perplexity_`` are computed (and logged to MLflow).
         """
-        if not isinstance(self.num_layers, int) or self.num_layers < 1:
-            raise ValueError(f"num_layers must be a positive int, found {self.num_layers!r}")
+        check_integer("num_layers", self.num_layers)
         text_windows = TextWindows(
             seq_len=self.seq_len, level=self.level, max_vocab=self.max_vocab, lower=self.lower
         ).fit(train_texts)
@@ -240,10 +240,8 @@ class LanguageModel(BaseEstimator):
         prompt's context (see ``next_token_probabilities``).
         """
         check_is_fitted(self, "model_")
-        if not isinstance(n, (int, np.integer)) or n < 0:
-            raise ValueError(f"n must be a non-negative int, found {n!r}")
-        if temperature < 0:
-            raise ValueError(f"temperature must be >= 0, found {temperature}")
+        check_integer("n", n, minimum=0)
+        check_number("temperature", temperature, low=0.0)
         rng = np.random.default_rng(seed)
         step, compiled_step = self._next_token_step()
         states = step.initial_states()

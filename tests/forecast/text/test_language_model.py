@@ -9,7 +9,7 @@ from mlflow import MlflowClient
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
-from forecast.language_model import LanguageModel, _NextTokenStep, _sample
+from forecast.text.language_model import LanguageModel, _NextTokenStep, _sample
 from layers.registry import available
 
 PATTERN = "abcdefg "
@@ -152,16 +152,16 @@ def test_errors():
     message = "train_texts give no window of seq_len=20: a window needs 21 tokens, found 4"
     with pytest.raises(ValueError, match=message):
         small_model().fit(pd.Series(["abc"]))
-    with pytest.raises(ValueError, match="num_layers must be a positive int, found 0"):
+    with pytest.raises(ValueError, match="num_layers must be a positive integer; got 0"):
         small_model(num_layers=0).fit(TRAIN)
     with pytest.raises(ValueError, match="Unknown recurrent layer name 'transformer'"):
         small_model(cell="transformer").fit(TRAIN)
 
 
 def test_generate_argument_errors(fitted):
-    with pytest.raises(ValueError, match="n must be a non-negative int, found -1"):
+    with pytest.raises(ValueError, match="n must be a non-negative integer; got -1"):
         fitted.generate("ab", -1)
-    with pytest.raises(ValueError, match="temperature must be >= 0, found -0.5"):
+    with pytest.raises(ValueError, match="temperature must be a non-negative number; got -0.5"):
         fitted.generate("ab", 3, temperature=-0.5)
 
 

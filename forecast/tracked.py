@@ -1,0 +1,176 @@
+"""The tracking side of a forecaster: MLflow runs around ``fit`` and ``backtest``, and what they log.
+
+An estimator knows nothing of MLflow. When its ``tracking`` parameter is true, its ``fit`` and
+``backtest`` hand the validated frame to :func:`tracked_fit` or :func:`tracked_backtest`, which open
+a run (:func:`forecast.tracking.tracking_run`; the estimator's ``experiment``, ``run_name`` and
+``tracking_errors`` configure it), run the estimator's own fit or backtest inside it, and log:
+
+- a fit: the parameters, a summary of the data, the epoch losses (a Keras callback), the final and
+  validation metrics, the forecast-vs-actual plot of the validation windows, the learning curve,
+  the gradient-flow plot of the encoder, and the model as an MLflow pyfunc model
+  (:mod:`forecast.pyfunc`), registered under ``register_as`` when given;
+- a backtest: the parameters, the backtest settings, the overall scores, a forecast plot and the
+  score table.
+
+The fitted estimator gets ``run_id_``, ``model_uri_`` and ``registered_model_version_``.
+"""
+
+from __future__ import annotations
+
+import math
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+import pandas as pd
+
+from forecast.backtesting import Backtest
+from forecast.metrics import OVERALL, mae, smape
+from forecast.plots import plot_forecasts, plot_learning_curve
+from forecast.pyfunc import log_forecaster, quiet_mlflow
+from forecast.tracking import EpochMetricsCallback, Tracker, tracking_run
+from layers.gradient_flow import gradient_flow, plot_gradient_flow
+from pipelines.columns import ID, TARGET, TIME
+from pipelines.frequency import frequency_to_json
+from pipelines.validation import CheckedFrame
+
+GRADIENT_FLOW_WINDOWS = 64
+"""Training windows the gradient-flow plot averages over."""
+
+
+def tracked_fit(estimator: Any, checked: CheckedFrame) -> Any:
+    """Fit ``estimator`` on a validated frame inside an MLflow run and log the fitted model.
+
+    Returns the estimator's fit report. A fit that raises marks the run FAILED and logs no model.
+    """
+    with tracking_run(
+        enabled=True,
+        experiment=estimator.experiment,
+        run_name=estimator.run_name,
+        on_error=estimator.tracking_errors,
+    ) as tracker:
+        callbacks = [EpochMetricsCallback(tracker)] if tracker.active else []
+        report = estimator._fit_checked(checked, callbacks)
+        estimator.run_id_ = tracker.run_id
+        if tracker.active:
+            with quiet_mlflow(verbose=estimator.verbose):
+                logged = log_fit(tracker, estimator, report)
+            if logged is not None:
+                estimator.model_uri_ = logged.model_uri
+                estimator.registered_model_version_ = logged.registered_model_version
+    return report
+
+
+def tracked_backtest(
+    estimator: Any,
+    checked: CheckedFrame,
+    cutoffs: pd.DataFrame,
+    step: int,
+    refit: bool | int,
+    season_length: int | None,
+    metrics: Sequence[str] | None,
+) -> Backtest:
+    """Run ``estimator``'s backtest at ``cutoffs`` inside an MLflow run and log its scores."""
+    run_name = f"{estimator.run_name}-backtest" if estimator.run_name else "backtest"
+    with tracking_run(
+        enabled=True, experiment=estimator.experiment, run_name=run_name, on_error=estimator.tracking_errors
+    ) as tracker:
+        result = estimator._backtest_checked(checked, cutoffs, refit, season_length, metrics)
+        if tracker.active:
+            log_backtest(tracker, estimator, checked.frame, result, cutoffs, step, refit)
+    return result
+
+
+def log_fit(tracker: Tracker, estimator: Any, report: Any):
+    """Log a fitted forecaster to the tracker's run; returns MLflow's ``ModelInfo`` (None when logging failed)."""
+    data = estimator.train_df_
+    lengths = data.groupby(ID, sort=True).size()
+    tracker.log_params(estimator.get_params())
+    tracker.log_params(
+        {
+            "data.n_series": len(lengths),
+            "data.n_observations": len(data),
+            "data.min_length": int(lengths.min()),
+            "data.median_length": float(lengths.median()),
+            "data.max_length": int(lengths.max()),
+            "data.freq": str(frequency_to_json(estimator.freq_)),
+        }
+    )
+    final = final_metrics(estimator.history_)
+    validation = getattr(report, "validation", None)
+    if validation is not None:
+        forecasts = estimator._forecast_frame(validation)
+        scored = forecasts.merge(data[[ID, TIME, TARGET]], on=[ID, TIME], how="left")
+        final["val_mae"] = mae(scored[TARGET], scored["y_hat"])
+        final["val_smape"] = smape(scored[TARGET], scored["y_hat"])
+        tracker.log_figure(plot_forecasts(data, forecasts, actual_df=data), "forecast_vs_actual.png")
+    tracker.log_metrics(final)
+    tracker.log_figure(plot_learning_curve(estimator.history_), "learning_curve.png")
+    log_gradient_flow(tracker, estimator, report.training)
+    logged = tracker.call(
+        "log_model",
+        lambda: log_forecaster(estimator, input_example=input_example(estimator), register_as=estimator.register_as),
+    )
+    if logged is not None:
+        tracker.log_model_metrics(logged.model_id, final)
+    return logged
+
+
+def final_metrics(history: dict[str, list[float]]) -> dict[str, float]:
+    """The metrics a fitted model is known by: epochs, last training loss, best validation loss."""
+    final = {"epochs_trained": len(history["loss"]), "final_loss": history["loss"][-1]}
+    if "val_loss" in history:
+        final["best_val_loss"] = min(history["val_loss"])
+    return final
+
+
+def log_gradient_flow(tracker: Tracker, estimator: Any, training) -> None:
+    """Per-lag gradient norms of the encoder (``layers.gradient_flow``) over the first training windows."""
+    network = estimator.model_
+    encoder = keras.Model(network.get_layer("past").output, network.get_layer("encoding").output)
+    sample = training.batch(np.arange(min(GRADIENT_FLOW_WINDOWS, len(training))))[0]["past"]
+    norms = gradient_flow(encoder, np.asarray(sample))
+    with tempfile.TemporaryDirectory() as directory:
+        tracker.log_artifact(plot_gradient_flow({estimator.cell: norms}, Path(directory) / "gradient_flow.png"))
+
+
+def input_example(estimator: Any) -> pd.DataFrame:
+    """A pyfunc input: the last ``lookback`` rows of the first two series.
+
+    With future covariates the history ends ``horizon`` steps early and those steps follow as
+    future rows (empty ``y``, known covariates).
+    """
+    data = estimator.train_df_[estimator.train_df_[ID].isin(estimator.series_ids_[:2])]
+    from_end = data.groupby(ID, sort=False).cumcount(ascending=False).to_numpy()
+    if not estimator.future_covariates:
+        return data[from_end < estimator.lookback].reset_index(drop=True)
+    kept = from_end < estimator.lookback + estimator.horizon
+    example = data[kept].reset_index(drop=True)
+    example[TARGET] = example[TARGET].astype(float).where(from_end[kept] >= estimator.horizon)
+    return example
+
+
+def log_backtest(
+    tracker: Tracker,
+    estimator: Any,
+    df: pd.DataFrame,
+    result: Backtest,
+    cutoffs: pd.DataFrame,
+    step: int,
+    refit: bool | int,
+) -> None:
+    """Log a backtest's settings, overall scores, forecast plot and score table."""
+    n_windows = int(cutoffs["window"].max()) + 1
+    tracker.log_params(estimator.get_params())
+    tracker.log_params({"backtest.n_windows": n_windows, "backtest.step": step, "backtest.refit": refit})
+    overall = result.metrics[result.metrics[ID] == OVERALL]
+    numeric = overall.select_dtypes("number").iloc[0] if len(overall) else pd.Series(dtype=float)
+    tracker.log_metrics({f"backtest_{name}": float(value) for name, value in numeric.items() if math.isfinite(value)})
+    tracker.log_figure(plot_forecasts(df, result.forecasts, actual_df=df), "backtest_forecasts.png")
+    with tempfile.TemporaryDirectory() as directory:
+        table = Path(directory) / "backtest_metrics.csv"
+        result.metrics.to_csv(table, index=False)
+        tracker.log_artifact(table)
