@@ -13,11 +13,19 @@ CSV or Parquet by the file's suffix; a CSV `ds` column that is not integer is
 parsed as datetimes. Output files are written to a temporary file in the
 target directory and renamed over the target (`os.replace`), so a reader never
 sees half a file.
+
+A mistake in the input (bad data, a missing file, an invalid option) prints
+one line `error: ...` on stderr and exits with status 1 (2 for a usage error);
+`forecast --debug ...` or `FORECAST_DEBUG=1` shows the traceback instead.
 """
 
 from __future__ import annotations
 
 import inspect
+import logging
+import os
+import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated
 
@@ -31,10 +39,17 @@ app = typer.Typer(
     help="Forecast time series with recurrent networks (LSTM family): train, predict, backtest, demo.",
     no_args_is_help=True,
     add_completion=False,
+    pretty_exceptions_enable=False,
 )
 
+# The names of `layers.available()`, listed here so that `--help` needs no Keras (a test keeps them equal).
+CELLS = ("clockwork", "cifg_lstm", "elman", "gru", "irnn", "lstm", "lstm1997", "peephole_lstm", "scrn")
+EXIT_USER_ERROR = 1
+# Errors that describe a problem with the user's input, files or settings: shown as one line, not a traceback.
+USER_ERRORS = (ValueError, LookupError, OSError, FloatingPointError, RuntimeError)
+
 # Options shared by `train` and `backtest`; they mirror the Forecaster's constructor.
-Cell = Annotated[str, typer.Option(help="Recurrent layer name (layers.registry.available()).")]
+Cell = Annotated[str, typer.Option(help=f"Recurrent layer: one of {', '.join(CELLS)}.")]
 Units = Annotated[int, typer.Option(help="Hidden units per recurrent layer.")]
 NumLayers = Annotated[int, typer.Option(help="Stacked recurrent layers.")]
 Lookback = Annotated[int, typer.Option(help="Past steps read before each forecast origin.")]
@@ -202,6 +217,41 @@ def demo(
         verbose=verbose,
         tracking=tracking,
     )
+
+
+@app.callback()
+def options(
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show the full traceback of an error (also: FORECAST_DEBUG=1).")
+    ] = False,
+) -> None:
+    """Forecast time series with recurrent networks (LSTM family): train, predict, backtest, demo."""
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Run the `forecast` command; a user's mistake ends in one line `error: ...` and exit status 1.
+
+    Usage errors (an unknown option, a bad value) exit with status 2. With `--debug` or
+    `FORECAST_DEBUG=1` the traceback of any error is shown instead.
+    """
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args or os.environ.get("FORECAST_DEBUG", "") not in ("", "0")
+    # TensorFlow's C++ start-up lines and its retracing notices are not the command's output.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
+    try:
+        app(args=args, prog_name="forecast")  # usage errors: a message and exit status 2 (click's convention)
+    except USER_ERRORS as error:
+        if debug:
+            raise
+        typer.echo(f"error: {one_line(error)}", err=True)
+        sys.exit(EXIT_USER_ERROR)
+
+
+def one_line(error: BaseException) -> str:
+    """The error's message on one line (its type when it has no message)."""
+    text = " ".join(str(error).split())
+    return text or type(error).__name__
 
 
 def _register_experiment_command() -> None:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -31,11 +31,24 @@ from forecast.backtesting import Backtest
 from forecast.metrics import OVERALL, mae, smape
 from forecast.plots import plot_forecasts, plot_learning_curve
 from forecast.pyfunc import log_forecaster, quiet_mlflow
-from forecast.tracking import EpochMetricsCallback, Tracker, tracking_run
+from forecast.tracking import Tracker, tracking_run
 from layers.gradient_flow import gradient_flow, plot_gradient_flow
 from pipelines.columns import ID, TARGET, TIME
 from pipelines.frequency import frequency_to_json
 from pipelines.validation import CheckedFrame
+
+
+class EpochMetricsCallback(keras.callbacks.Callback):
+    """Keras callback logging every epoch's logs (``loss``, ``val_loss``, ...) with ``step=epoch``."""
+
+    def __init__(self, tracker: Tracker):
+        super().__init__()
+        self.tracker = tracker
+
+    def on_epoch_end(self, epoch: int, logs: Mapping[str, Any] | None = None) -> None:
+        scalars = {key: float(value) for key, value in (logs or {}).items() if _is_scalar(value)}
+        self.tracker.log_metrics(scalars, step=epoch)
+
 
 GRADIENT_FLOW_WINDOWS = 64
 """Training windows the gradient-flow plot averages over."""
@@ -82,6 +95,14 @@ def tracked_backtest(
         if tracker.active:
             log_backtest(tracker, estimator, checked.frame, result, cutoffs, step, refit)
     return result
+
+
+def _is_scalar(value: Any) -> bool:
+    try:
+        float(value)
+    except (TypeError, ValueError):
+        return False
+    return getattr(value, "ndim", 0) == 0
 
 
 def log_fit(tracker: Tracker, estimator: Any, report: Any):

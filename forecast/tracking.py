@@ -9,29 +9,54 @@ runs already exists there. Open the dashboard with
 
 A run that cannot be created (unreachable server, unwritable store) warns and continues untracked,
 or raises :class:`TrackingError` with ``on_error="raise"``; the same holds for any later logging call.
+
+Two safeguards keep tracking from hurting the work it records:
+
+- Time. Against an HTTP server, each MLflow request inside a run gives up after
+  ``HTTP_TIMEOUT_S`` seconds and ``HTTP_RETRIES`` retries (MLflow's own defaults retry for
+  minutes), unless ``MLFLOW_HTTP_REQUEST_TIMEOUT`` / ``MLFLOW_HTTP_REQUEST_MAX_RETRIES`` are set:
+  a half-working server costs seconds, then the work goes on untracked (or fails, with ``raise``).
+- A new SQLite store. MLflow creates the tables of a missing database on first use; several
+  processes doing that at once break the store for good. Opening a run on a SQLite store holds an
+  advisory lock (``.<database>.lock`` beside it) while the store is created or checked.
+
+URLs in messages have their credentials masked (:func:`forecast.redaction.redact`).
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import time
 import warnings
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import keras
 import mlflow
 import requests
 from mlflow import MlflowClient
 from mlflow.entities import Metric, Param, RunStatus
+from mlflow.exceptions import MlflowException
 from mlflow.utils.validation import MAX_METRICS_PER_BATCH, MAX_PARAM_VAL_LENGTH, MAX_PARAMS_TAGS_PER_BATCH
+
+from forecast.redaction import redact
 
 ON_ERROR_CHOICES = ("warn", "raise")
 PROBE_TIMEOUT_S = 5.0
 """Seconds to wait for an HTTP tracking server to accept a connection before calling it unreachable."""
+HTTP_TIMEOUT_S = 10
+"""Seconds one MLflow HTTP request may take inside a run (unless ``MLFLOW_HTTP_REQUEST_TIMEOUT`` is set)."""
+HTTP_RETRIES = 2
+"""Retries of a failed MLflow HTTP request inside a run (unless ``MLFLOW_HTTP_REQUEST_MAX_RETRIES`` is set)."""
+_HTTP_DEFAULTS = {
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": str(HTTP_TIMEOUT_S),
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": str(HTTP_RETRIES),
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+}
 
 
 class TrackingError(RuntimeError):
@@ -142,9 +167,10 @@ class Tracker:
             return None
 
     def _fail(self, message: str, error: Exception) -> None:
+        message, detail = redact(message), redact(str(error))
         if self.on_error == "raise":
-            raise TrackingError(f"{message}: {error}") from error
-        warnings.warn(f"{message} ({error}); continuing without tracking", TrackingWarning, stacklevel=4)
+            raise TrackingError(f"{message}: {detail}") from error
+        warnings.warn(f"{message} ({detail}); continuing without tracking", TrackingWarning, stacklevel=4)
         self.run_id = None
 
 
@@ -176,47 +202,77 @@ def tracking_run(
         yield Tracker.disabled()
         return
     uri = resolve_tracking_uri()
+    with _bounded_http_requests():
+        try:
+            _probe(uri)
+            with _store_creation_lock(uri):
+                client = MlflowClient(tracking_uri=uri)
+                experiment_id = _experiment_id(client, experiment)
+            run = mlflow.start_run(
+                experiment_id=experiment_id,
+                run_name=run_name,
+                nested=mlflow.active_run() is not None,
+                tags={key: str(value) for key, value in (tags or {}).items()},
+            )
+        except Exception as error:
+            message = f"MLflow tracking store {redact(uri)} is unavailable"
+            if on_error == "raise":
+                raise TrackingError(f"{message}: {redact(str(error))}") from error
+            warnings.warn(
+                f"{message} ({redact(str(error))}); continuing without tracking", TrackingWarning, stacklevel=3
+            )
+            yield Tracker.disabled()
+            return
+        tracker = Tracker(client, run.info.run_id, on_error)
+        status = RunStatus.to_string(RunStatus.FINISHED)
+        try:
+            yield tracker
+        except KeyboardInterrupt:
+            status = RunStatus.to_string(RunStatus.KILLED)
+            raise
+        except BaseException:
+            status = RunStatus.to_string(RunStatus.FAILED)
+            raise
+        finally:
+            _end_run(run.info.run_id, status, tracker)
+
+
+@contextmanager
+def _bounded_http_requests() -> Iterator[None]:
+    """MLflow HTTP requests give up within seconds while the block runs (the user's own settings win)."""
+    added = {name: value for name, value in _HTTP_DEFAULTS.items() if name not in os.environ}
+    os.environ.update(added)
     try:
-        _probe(uri)
-        client = MlflowClient(tracking_uri=uri)
-        experiment_id = _experiment_id(client, experiment)
-        run = mlflow.start_run(
-            experiment_id=experiment_id,
-            run_name=run_name,
-            nested=mlflow.active_run() is not None,
-            tags={key: str(value) for key, value in (tags or {}).items()},
-        )
-    except Exception as error:
-        message = f"MLflow tracking store {uri} is unavailable"
-        if on_error == "raise":
-            raise TrackingError(f"{message}: {error}") from error
-        warnings.warn(f"{message} ({error}); continuing without tracking", TrackingWarning, stacklevel=3)
-        yield Tracker.disabled()
-        return
-    tracker = Tracker(client, run.info.run_id, on_error)
-    status = RunStatus.to_string(RunStatus.FINISHED)
-    try:
-        yield tracker
-    except KeyboardInterrupt:
-        status = RunStatus.to_string(RunStatus.KILLED)
-        raise
-    except BaseException:
-        status = RunStatus.to_string(RunStatus.FAILED)
-        raise
+        yield
     finally:
-        _end_run(run.info.run_id, status, tracker)
+        for name in added:
+            os.environ.pop(name, None)
 
 
-class EpochMetricsCallback(keras.callbacks.Callback):
-    """Keras callback logging every epoch's logs (``loss``, ``val_loss``, ...) with ``step=epoch``."""
+@contextmanager
+def _store_creation_lock(uri: str) -> Iterator[None]:
+    """Hold an advisory lock beside a SQLite store while MLflow creates or checks its tables."""
+    database = _sqlite_database(uri)
+    if database is None:
+        yield
+        return
+    database.parent.mkdir(parents=True, exist_ok=True)
+    with open(database.with_name(f".{database.name}.lock"), "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
-    def __init__(self, tracker: Tracker):
-        super().__init__()
-        self.tracker = tracker
 
-    def on_epoch_end(self, epoch: int, logs: Mapping[str, Any] | None = None) -> None:
-        scalars = {key: float(value) for key, value in (logs or {}).items() if _is_scalar(value)}
-        self.tracker.log_metrics(scalars, step=epoch)
+def _sqlite_database(uri: str) -> Path | None:
+    """The database file of a ``sqlite:///`` URI (None for other stores and in-memory databases)."""
+    if not uri.startswith("sqlite:"):
+        return None
+    from sqlalchemy.engine import make_url
+
+    database = make_url(uri).database
+    return None if not database or database == ":memory:" else Path(database).absolute()
 
 
 def flatten(mapping: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -245,14 +301,6 @@ def _param_value(value: Any) -> str:
     return text
 
 
-def _is_scalar(value: Any) -> bool:
-    try:
-        float(value)
-    except (TypeError, ValueError):
-        return False
-    return getattr(value, "ndim", 0) == 0
-
-
 def _probe(uri: str) -> None:
     """Fail fast when an HTTP tracking server refuses or times out, instead of MLflow's minutes of retries."""
     parts = urlsplit(uri)
@@ -261,13 +309,19 @@ def _probe(uri: str) -> None:
     try:
         requests.get(f"{uri.rstrip('/')}/health", timeout=PROBE_TIMEOUT_S)
     except (requests.ConnectionError, requests.Timeout) as error:
-        raise ConnectionError(f"cannot connect to {parts.scheme}://{parts.netloc}: {error}") from error
+        raise ConnectionError(f"cannot connect to {redact(uri)}: {redact(str(error))}") from error
 
 
 def _experiment_id(client: MlflowClient, name: str) -> str:
     experiment = client.get_experiment_by_name(name)
     if experiment is None:
-        return client.create_experiment(name)
+        try:
+            return client.create_experiment(name)
+        except MlflowException as error:
+            # Another process created it between the lookup and the creation (a shared server).
+            if error.error_code != "RESOURCE_ALREADY_EXISTS":
+                raise
+            experiment = client.get_experiment_by_name(name)
     if experiment.lifecycle_stage != "active":
         raise TrackingError(f"experiment {name!r} is deleted; restore it or choose another name")
     return experiment.experiment_id

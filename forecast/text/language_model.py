@@ -29,7 +29,8 @@ import tensorflow as tf
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
-from forecast.tracking import EpochMetricsCallback, tracking_run
+from forecast.tracked import EpochMetricsCallback
+from forecast.tracking import tracking_run
 from layers.registry import get as get_recurrent_layer
 from pipelines.checks import check_integer, check_number
 from pipelines.text import OOV_ID, SEPARATOR_ID, TextWindows

@@ -152,3 +152,53 @@ def test_atomic_write_replaces_the_target_and_leaves_no_temporary_file(tmp_path)
     write_frame_atomic(pd.DataFrame({"a": [1, 2]}), target)
     assert target.read_text().splitlines() == ["a", "1", "2"]
     assert [p.name for p in tmp_path.iterdir()] == ["out.csv"]
+
+
+def run_main(arguments, capsys) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as stopped:
+        cli.main(arguments)
+    captured = capsys.readouterr()
+    return stopped.value.code, captured.out, captured.err
+
+
+@pytest.mark.parametrize(
+    "change, expected",
+    [
+        (lambda df: df.assign(y=df["y"].where(df.index != 7)), "missing or infinite value"),
+        (lambda df: pd.concat([df, df.iloc[[3]]]), "Duplicate (unique_id, ds) pair"),
+        (lambda df: df.drop(columns="y"), "missing column(s) ['y']"),
+        (lambda df: df.groupby("unique_id").head(5), "Series 's0' has 5 rows; expected at least 9"),
+    ],
+)
+def test_a_data_mistake_is_one_line_on_stderr_with_exit_status_1(tmp_path, data_files, capsys, change, expected):
+    _, df = data_files
+    path = tmp_path / "bad.csv"
+    change(df).to_csv(path, index=False)
+    code, out, err = run_main(["train", str(path), "--model-dir", str(tmp_path / "model"), *SETTINGS], capsys)
+    assert code == 1 and out == ""
+    assert err.startswith("error: ") and err.count("\n") == 1 and expected in err, err
+    assert "Traceback" not in err and not (tmp_path / "model").exists()
+
+
+def test_usage_errors_exit_2_and_a_missing_model_directory_exits_1(tmp_path, data_files, capsys):
+    directory, _ = data_files
+    code, _, err = run_main(["train", str(directory / "data.csv"), "--no-such-option"], capsys)
+    assert code == 2 and "No such option" in err
+    code, _, err = run_main(["predict", str(tmp_path / "nowhere"), str(directory / "data.csv"), "-o", "f.csv"], capsys)
+    assert code == 1 and err.startswith("error: ") and "nowhere" in err and err.count("\n") == 1
+
+
+def test_debug_shows_the_traceback(tmp_path, data_files, capsys):
+    _, df = data_files
+    path = tmp_path / "bad.csv"
+    df.drop(columns="y").to_csv(path, index=False)
+    with pytest.raises(ValueError, match=r"missing column\(s\) \['y'\]"):
+        cli.main(["--debug", "train", str(path), "--model-dir", str(tmp_path / "model"), *SETTINGS])
+
+
+def test_train_help_lists_every_cell():
+    import layers
+
+    assert sorted(cli.CELLS) == sorted(layers.available())
+    result = runner.invoke(app, ["train", "--help"], terminal_width=200)
+    assert all(cell in " ".join(result.output.split()) for cell in cli.CELLS)

@@ -1,6 +1,10 @@
 """MLflow tracking in a temporary SQLite store, an unreachable server, and the logged figures."""
 
+import http.server
+import os
 import shutil
+import threading
+import time
 import warnings
 
 import keras
@@ -12,8 +16,8 @@ from matplotlib.figure import Figure
 from mlflow import MlflowClient
 
 from forecast.plots import plot_forecasts, plot_learning_curve
+from forecast.tracked import EpochMetricsCallback
 from forecast.tracking import (
-    EpochMetricsCallback,
     Tracker,
     TrackingError,
     TrackingWarning,
@@ -221,3 +225,102 @@ def test_the_default_store_is_created_in_the_working_directory(monkeypatch, tmp_
         tracker.log_metrics({"loss": 1.0})
     client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path}/mlflow.db")
     assert client.get_run(tracker.run_id).data.metrics == {"loss": 1.0}
+
+
+FIRST_USE = """
+import sys, time
+from pathlib import Path
+start = Path(sys.argv[1])
+while not start.exists():  # every process opens its run at the same moment
+    time.sleep(0.01)
+from forecast.tracking import tracking_run
+with tracking_run(experiment="first-use", on_error="raise") as tracker:
+    tracker.log_metrics({"loss": 1.0})
+print(tracker.run_id)
+"""
+
+
+def test_four_processes_creating_a_missing_sqlite_store_at_once_all_get_their_run(tmp_path):
+    import subprocess
+    import sys
+
+    database = tmp_path / "store" / "mlflow.db"
+    environment = {
+        "MLFLOW_TRACKING_URI": f"sqlite:///{database}",
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "TF_CPP_MIN_LOG_LEVEL": "3",
+    }
+    script = tmp_path / "first_use.py"
+    script.write_text(FIRST_USE)
+    flag = tmp_path / "go"
+    processes = [
+        subprocess.Popen(
+            [sys.executable, str(script), str(flag)],
+            env=environment,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(4)
+    ]
+    time.sleep(1.0)
+    flag.touch()
+    outcomes = [process.communicate(timeout=600) for process in processes]
+    assert [process.returncode for process in processes] == [0] * 4, [err[-2000:] for _, err in outcomes]
+    client = MlflowClient(tracking_uri=f"sqlite:///{database}")
+    runs = client.search_runs([client.get_experiment_by_name("first-use").experiment_id])
+    assert sorted(run.info.run_id for run in runs) == sorted(out.strip() for out, _ in outcomes)
+    assert all(run.info.status == "FINISHED" for run in runs)
+
+
+class HalfWorkingServer(http.server.BaseHTTPRequestHandler):
+    """Answers /health with 200 and every MLflow API call with 503, like an overloaded proxy."""
+
+    def _answer(self):
+        self.send_response(200 if self.path.rstrip("/") == "/health" else 503)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    do_GET = do_POST = do_PATCH = do_DELETE = _answer
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def half_working_server(monkeypatch):
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), HalfWorkingServer)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    for name in (
+        "MLFLOW_HTTP_REQUEST_MAX_RETRIES",
+        "MLFLOW_HTTP_REQUEST_TIMEOUT",
+        "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"http://127.0.0.1:{server.server_address[1]}")
+    yield
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_half_working_server_costs_seconds_in_warn_mode_and_in_raise_mode(half_working_server):
+    started = time.monotonic()
+    with pytest.warns(TrackingWarning, match="is unavailable"), tracking_run(experiment="busy") as tracker:
+        trained = True
+    assert trained and tracker.run_id is None
+    assert time.monotonic() - started < 60  # MLflow's default retries take minutes
+    started = time.monotonic()
+    with pytest.raises(TrackingError, match="503"), tracking_run(experiment="busy", on_error="raise"):
+        pass
+    assert time.monotonic() - started < 60
+    assert "MLFLOW_HTTP_REQUEST_MAX_RETRIES" not in os.environ  # the bound holds only inside a run
+
+
+def test_credentials_in_the_tracking_uri_are_masked_in_warnings(monkeypatch):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://admin:secret@127.0.0.1:9")
+    with pytest.warns(TrackingWarning) as caught, tracking_run(experiment="anything"):
+        pass
+    text = " ".join(str(warning.message) for warning in caught)
+    assert "secret" not in text and "admin:***@127.0.0.1:9" in text
