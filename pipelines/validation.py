@@ -287,7 +287,18 @@ def _parse_object_times(frame: pd.DataFrame) -> pd.DatetimeIndex:
                 f"Column {TIME!r} mixes time zones: series {shown(frame[ID].iloc[row])} has {shown(column.iloc[row])} "
                 f"at row {row} while row 0 is in {zones[0]}."
             )
-    parsed = pd.to_datetime(column, errors="coerce")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # pandas' notice about mixed offsets, handled below
+        parsed = pd.to_datetime(column, errors="coerce")
+    if parsed.dtype == object:
+        # Text with different UTC offsets ("+01:00" and "+02:00") parses to separate fixed zones.
+        offsets = parsed.map(lambda value: value.utcoffset() if isinstance(value, pd.Timestamp) else None)
+        row = int(np.flatnonzero((offsets != offsets.iloc[0]).to_numpy())[0])
+        raise ValidationError(
+            f"Column {TIME!r} mixes time zones: series {shown(frame[ID].iloc[row])} has {shown(column.iloc[row])} "
+            f"at row {row} (UTC offset {offsets.iloc[row]}) while row 0 has {shown(column.iloc[0])} "
+            f"(UTC offset {offsets.iloc[0]}); write every time stamp in one zone, e.g. UTC."
+        )
     unparsed = parsed.isna().to_numpy() & column.notna().to_numpy()
     if unparsed.any():
         row = int(np.flatnonzero(unparsed)[0])
@@ -345,18 +356,32 @@ def _check_duplicates(frame, codes, times) -> None:
 
 
 def check_numeric(frame: pd.DataFrame, value_cols: Sequence[str]) -> None:
-    """Raise ``ValidationError`` for the first of ``value_cols`` that is not real-valued, naming its first bad value."""
+    """Raise ``ValidationError`` for the first of ``value_cols`` that is not real-valued, naming its first bad value.
+
+    Booleans count as numbers (0/1 flags) except in the target, which must hold quantities.
+    """
     for column in value_cols:
         series = frame[column]
+        if column == TARGET and pd.api.types.is_bool_dtype(series.dtype):
+            raise ValidationError(
+                f"Column {TARGET!r} holds booleans (True/False); a forecast target must be numeric. "
+                f"Convert it with df[{TARGET!r}].astype(float) to forecast the share of True."
+            )
         if pd.api.types.is_numeric_dtype(series.dtype) and not pd.api.types.is_complex_dtype(series.dtype):
             continue
-        # Error path only: find the first value that is not a number (e.g. a string "1").
-        bad = ~series.map(lambda value: isinstance(value, numbers.Real)).to_numpy(dtype=bool)
-        row = int(np.flatnonzero(bad)[0]) if bad.any() else 0
-        raise ValidationError(
-            f"Column {column!r} must be numeric, found dtype {series.dtype}: "
-            f"{_describe(frame, row)} has {shown(series.iloc[row])}."
-        )
+        # Error path only: name the first value that is not a number (e.g. a string "1") ...
+        not_real = ~series.map(lambda value: isinstance(value, numbers.Real)).to_numpy(dtype=bool)
+        row = int(np.flatnonzero(not_real)[0]) if not_real.any() else 0
+        message = f"Column {column!r} must be numeric, found dtype {series.dtype}: {_describe(frame, row)} has {shown(series.iloc[row])}"
+        # ... and, for text read from a file (where every value is a string), the first that is not even a number
+        # written as text: the cell to fix.
+        unparsable = (pd.to_numeric(series, errors="coerce").isna() & series.notna()).to_numpy(dtype=bool)
+        if unparsable.any() and int(np.flatnonzero(unparsable)[0]) != row:
+            cell = int(np.flatnonzero(unparsable)[0])
+            message += (
+                f"; the first value that is not a number: {_describe(frame, cell)} has {shown(series.iloc[cell])}"
+            )
+        raise ValidationError(f"{message}.")
 
 
 def _check_static(frame: pd.DataFrame, static_covariates: Sequence[str]) -> None:

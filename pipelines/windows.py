@@ -328,7 +328,22 @@ class SeriesWindows(BaseEstimator):
             )
         if fitted:
             self._check_time_kind(checked.frame[TIME])
+        self._check_representable(checked)
         return checked
+
+    def _check_representable(self, checked: CheckedFrame) -> None:
+        """Every value must fit the window dtype: beyond float32's ±3.4e38 it becomes inf inside the network."""
+        limit = np.finfo(np.dtype(self.dtype)).max
+        for column in [TARGET, *self.past_covariates, *self.future_covariates]:
+            values = checked.frame[column].to_numpy(dtype=np.float64)
+            too_large = np.abs(values) > limit
+            if too_large.any():
+                row = int(np.flatnonzero(too_large)[0])
+                raise ValidationError(
+                    f"Column {column!r} has {values[row]:g} in series {shown(checked.frame[ID].iloc[row])} at "
+                    f"{TIME}={checked.frame[TIME].iloc[row]}: beyond the {np.dtype(self.dtype)} range (±{limit:.1e}) "
+                    f"the network computes in; rescale the column. {int(too_large.sum())} such values in all."
+                )
 
     def fit(self, df: pd.DataFrame | pd.Series | CheckedFrame) -> SeriesWindows:
         """Learn frequency, series, calendar fields, target and covariate scaling and static vocabularies.

@@ -216,3 +216,52 @@ def test_validate_never_modifies_the_input_even_when_filling():
         warnings.simplefilter("error")
         validate(frame, fill="interpolate", freq="D")
     pd.testing.assert_frame_equal(frame, before)
+
+
+def test_a_string_in_a_csv_target_is_reported_at_its_own_row(tmp_path):
+    frame = pd.concat([daily("air", [112.0, 118.0, 132.0]), daily("wine", [1.0, 2.0, 3.0])], ignore_index=True)
+    frame["y"] = frame["y"].astype(object)
+    frame.loc[4, "y"] = "abc"
+    path = tmp_path / "data.csv"
+    frame.to_csv(path, index=False)
+    read = pd.read_csv(path)  # every y value is text now
+    with pytest.raises(ValidationError, match=r"Column 'y' must be numeric.*series 'wine' at ds=2021-01-02.*'abc'"):
+        validate(read)
+
+
+def test_time_stamps_with_mixed_utc_offsets_are_named(tmp_path):
+    frame = daily("a", [1.0, 2.0, 3.0])
+    frame["ds"] = ["2021-01-01T00:00:00+01:00", "2021-01-02T00:00:00+01:00", "2021-01-03T00:00:00+02:00"]
+    with pytest.raises(ValidationError, match=r"Column 'ds' mixes time zones: series 'a' has .* at row 2"):
+        validate(frame)
+
+
+def test_a_boolean_target_is_refused_but_a_boolean_covariate_is_a_flag():
+    frame = daily("a", [1.0, 0.0, 1.0, 1.0])
+    with pytest.raises(ValidationError, match=r"Column 'y' holds booleans"):
+        validate(frame.assign(y=frame["y"].astype(bool)))
+    flagged = validate(frame.assign(promo=[True, False, True, False]), covariates=["promo"])
+    assert flagged["promo"].astype(float).tolist() == [1.0, 0.0, 1.0, 0.0]
+
+
+def test_values_beyond_the_window_dtype_are_refused_with_their_series():
+    from pipelines.windows import SeriesWindows
+
+    frame = pd.concat([daily("a", np.arange(8.0)), daily("b", [1.0, 2.0, 1e39, 4.0, 5.0, 6.0, 7.0, 8.0])])
+    with pytest.raises(ValidationError, match=r"Column 'y' has 1e\+39 in series 'b' at ds=2021-01-03"):
+        SeriesWindows(lookback=3, horizon=2).fit(frame)
+    SeriesWindows(lookback=3, horizon=2, dtype="float64").fit(frame)  # float64 windows hold it
+
+
+def test_a_long_frame_without_ds_is_an_error_naming_ds():
+    frame = daily("a", [1.0, 2.0, 3.0]).drop(columns="ds")
+    with pytest.raises(ValidationError, match=r"Missing column 'ds'"):
+        validate(frame)
+    with pytest.raises(ValidationError, match=r"df.reset_index\(names='ds'\)"):
+        validate(daily("a", [1.0, 2.0, 3.0]).set_index("ds"))
+
+
+def test_series_ids_of_mixed_types_are_refused():
+    frame = pd.concat([daily("a", [1.0, 2.0]), daily(1, [1.0, 2.0])], ignore_index=True)
+    with pytest.raises(ValidationError, match=r"Column 'unique_id' mixes value types: row 0 holds 'a' \(text\)"):
+        validate(frame)
