@@ -77,7 +77,7 @@ class BaseForecaster(BaseEstimator):
         """Validate ``df`` once and fit the model on it (an MLflow run when the estimator's ``tracking`` is on)."""
         self._forget_fit()  # a fit that fails, even in validation, leaves no earlier model behind
         self._check_params()
-        checked = self._check_frame(to_long_format(df), "fit")
+        checked = self._check_frame(text_ids(to_long_format(df)), "fit")
         if self._tracked():
             from forecast.tracked import tracked_fit
 
@@ -127,7 +127,7 @@ class BaseForecaster(BaseEstimator):
         if df is None:
             checked = self._training_frame()
         else:
-            frame = to_long_format(df)
+            frame = text_ids(to_long_format(df))
             if ID in frame.columns:
                 self._check_known_series(frame[ID].dropna().unique())
             checked = self._check_frame(frame, "predict")
@@ -179,7 +179,7 @@ class BaseForecaster(BaseEstimator):
         """
         self._check_params()
         fitted = self.__sklearn_is_fitted__()
-        frame = to_long_format(df)
+        frame = text_ids(to_long_format(df))
         if fitted and ID in frame.columns:
             self._check_known_series(frame[ID].dropna().unique())
         checked = self._check_frame(frame, "backtest")
@@ -340,6 +340,20 @@ class BaseForecaster(BaseEstimator):
     def _future_index(self, cutoffs: pd.DataFrame) -> pd.DataFrame:
         """``unique_id, cutoff, ds, step``: the ``horizon`` timestamps after each cutoff (step = 1..horizon)."""
         return future_index(cutoffs, self.freq_, self.horizon)
+
+
+def text_ids(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with numeric series ids written as text (``7`` -> ``"7"``); other frames unchanged.
+
+    Series ids are names, and files give them back as text: a model fitted on ids ``1, 2`` then
+    forecasts a CSV or database extract of the same series. Forecasts carry the text ids.
+    """
+    if ID not in frame.columns:
+        return frame
+    ids = frame[ID]
+    if pd.api.types.is_numeric_dtype(ids.dtype) and not pd.api.types.is_bool_dtype(ids.dtype):
+        return frame.assign(**{ID: ids.astype(str)})
+    return frame
 
 
 def future_index(cutoffs: pd.DataFrame, freq: Frequency, horizon: int) -> pd.DataFrame:

@@ -1,20 +1,55 @@
 """Long frames from and to CSV or Parquet files, chosen by the file's suffix.
 
-Writes are atomic: the frame goes to a temporary file in the target's
-directory, which is then renamed over the target (`os.replace`, atomic on
-POSIX), so a reader sees the old file or the new one, never half of one, and
-a failed or killed write leaves the old file as it was.
+Series ids are text. ``unique_id`` is read as the exact text of a CSV cell (``001`` stays ``"001"``,
+``NA`` stays ``"NA"``) and as strings from Parquet (an integer id ``7`` becomes ``"7"``), so a model
+fitted on text ids finds its series in every file.
+
+Writes are atomic, serialised and leave nothing behind:
+
+- The frame goes to a temporary file ``.<name>.<8 characters>.tmp`` in the target's directory, is
+  flushed to disk and renamed over the target (``os.replace``, atomic on POSIX): a reader sees the old
+  file or the new one, never half of one, and a failed or killed write leaves the old file as it was.
+- The temporary file is created the way a plain ``open()`` creates a file (mode 0666 less the umask);
+  a file that replaces an existing one keeps that file's mode.
+- Every writer of a target holds an advisory lock (``fcntl.flock`` on ``.<name>.lock`` beside it) from
+  before it reads the target (:func:`update_frame_atomic`, a read-modify-write) until after the rename,
+  so two processes adding rows to one file never lose each other's rows. The lock file is removed on
+  release (a waiter that then holds a removed file's lock notices and locks the new one).
+- Since every writer holds the lock while its temporary file exists, a temporary file found by the lock
+  holder was left by a killed writer (SIGKILL, power loss): it is removed. SIGTERM during a write, in a
+  process without a SIGTERM handler of its own, raises ``SystemExit(143)`` instead of dying at once, so
+  the temporary file is removed before the process exits.
+
+The locks bind the processes that write through this module, on one host or on an NFS share (Linux
+maps ``flock`` to NFS locks); they need POSIX (``fcntl``).
 """
 
 from __future__ import annotations
 
+import fcntl
+import glob
+import logging
 import os
-import tempfile
+import re
+import secrets
+import signal
+import socket
+import stat
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
 
+logger = logging.getLogger(__name__)
+
 TABLE_SUFFIXES = (".csv", ".parquet")
+LOCK_TIMEOUT_S = 600.0
+"""Seconds a writer waits for another writer of the same file before giving up with TimeoutError."""
+_LOCK_POLL_S = 0.05
+_EXIT_ON_SIGTERM = 128 + signal.SIGTERM
 
 
 def check_table_path(path: str | os.PathLike) -> Path:
@@ -25,31 +60,202 @@ def check_table_path(path: str | os.PathLike) -> Path:
     return path
 
 
-def read_frame(path: str | os.PathLike) -> pd.DataFrame:
-    """A frame from a CSV or Parquet file; a non-integer CSV `ds` column is parsed as datetimes."""
-    path = check_table_path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"file {path} does not exist")
+def text_ids(values: pd.Series) -> pd.Series:
+    """`values` as strings (``7`` -> ``"7"``), missing values left missing."""
+    return values.map(str, na_action="ignore").astype(object)
+
+
+def read_frame(path: str | os.PathLike, id_column: str = "unique_id", time_column: str = "ds") -> pd.DataFrame:
+    """A frame from a CSV or Parquet file, with `id_column` as text.
+
+    A CSV id cell is kept exactly as written (an empty cell is missing); a non-integer CSV `time_column`
+    is parsed as datetimes.
+    """
+    path = _existing(path)
     if path.suffix.lower() == ".parquet":
-        return pd.read_parquet(path)
-    frame = pd.read_csv(path)
-    if "ds" in frame.columns and not pd.api.types.is_integer_dtype(frame["ds"]):
-        frame["ds"] = pd.to_datetime(frame["ds"])
+        frame = pd.read_parquet(path)
+        if id_column in frame.columns:
+            frame[id_column] = text_ids(frame[id_column])
+        return frame
+    frame = pd.read_csv(path, converters={id_column: str})
+    if id_column in frame.columns:
+        frame[id_column] = frame[id_column].mask(frame[id_column] == "")
+    if time_column in frame.columns and not pd.api.types.is_integer_dtype(frame[time_column]):
+        frame[time_column] = pd.to_datetime(frame[time_column])
+    return frame
+
+
+def read_frame_like(path: str | os.PathLike, like: pd.DataFrame) -> pd.DataFrame:
+    """A table written by :func:`write_frame_atomic`, read back with the column types of `like`.
+
+    CSV stores no types, and inferring them again rewrites what was written: ids ``001`` become the
+    number 1, a model version ``""`` becomes NaN, timestamps stay text. Here a column that is text in
+    `like` keeps the file's exact text, a datetime column of `like` is parsed as ISO 8601 (into `like`'s
+    time zone), other columns are inferred. Parquet keeps its own types; `like`'s text columns are made
+    text there too (files written before ids were text held integers).
+    """
+    path = _existing(path)
+    text = [
+        column
+        for column in like.columns
+        if pd.api.types.is_object_dtype(like[column]) or pd.api.types.is_string_dtype(like[column])
+    ]
+    if path.suffix.lower() == ".parquet":
+        frame = pd.read_parquet(path)
+        for column in frame.columns.intersection(text):
+            frame[column] = text_ids(frame[column])
+        return frame
+    frame = pd.read_csv(path, converters=dict.fromkeys(text, str))
+    for column in frame.columns.intersection(like.columns):
+        if pd.api.types.is_datetime64_any_dtype(like[column]):
+            zone = like[column].dt.tz
+            parsed = pd.to_datetime(frame[column], format="ISO8601", utc=zone is not None)
+            frame[column] = parsed if zone is None else parsed.dt.tz_convert(zone)
     return frame
 
 
 def write_frame_atomic(frame: pd.DataFrame, path: str | os.PathLike) -> None:
-    """Write `frame` as CSV or Parquet (by suffix) through a temporary file in the same directory."""
+    """Write `frame` as CSV or Parquet (by suffix) through a temporary file, holding the target's lock."""
     path = check_table_path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(handle)
+    with table_lock(path):
+        _write(frame, path)
+
+
+def update_frame_atomic(
+    path: str | os.PathLike,
+    update: Callable[[pd.DataFrame | None], pd.DataFrame],
+    like: pd.DataFrame,
+) -> None:
+    """Replace the table at `path` by ``update(current)``, with no other writer in between.
+
+    ``current`` is the file's rows read with the column types of `like` (:func:`read_frame_like`), or
+    None when there is no file yet. The lock is held from before the read until after the rename, so a
+    concurrent update waits and then sees this one's rows.
+    """
+    path = check_table_path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with table_lock(path):
+        current = read_frame_like(path, like) if path.exists() else None
+        _write(update(current), path)
+
+
+def _existing(path: str | os.PathLike) -> Path:
+    path = check_table_path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"file {path} does not exist")
+    return path
+
+
+def _write(frame: pd.DataFrame, path: Path) -> None:
+    """The atomic write proper; the caller holds the lock of `path`."""
+    _remove_stale_temporaries(path)
+    mode = stat.S_IMODE(path.stat().st_mode) if path.exists() else None
+    temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    # O_EXCL with mode 0666: the umask applies as for open(); mkstemp would make it 0600.
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
+    with _exit_on_sigterm():
+        try:
+            if path.suffix.lower() == ".parquet":
+                with os.fdopen(descriptor, "wb") as handle:
+                    frame.to_parquet(handle, index=False)
+                    handle.flush()
+                    os.fsync(handle.fileno())
+            else:
+                with os.fdopen(descriptor, "w", encoding="utf-8", newline="") as handle:
+                    frame.to_csv(handle, index=False)
+                    handle.flush()
+                    os.fsync(handle.fileno())
+            if mode is not None:
+                os.chmod(temporary, mode)
+            os.replace(temporary, path)
+        except BaseException:
+            temporary.unlink(missing_ok=True)
+            raise
+
+
+def _remove_stale_temporaries(path: Path) -> None:
+    """Remove temporary files of `path` left by killed writers (the caller holds the lock, so no live writer owns one).
+
+    The name pattern also matches the ``tempfile.mkstemp`` names of earlier versions.
+    """
+    pattern = re.compile(rf"\.{re.escape(path.name)}\.[a-z0-9_]{{8}}\.tmp")
+    for candidate in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+        if pattern.fullmatch(candidate.name):
+            size = candidate.stat().st_size
+            candidate.unlink(missing_ok=True)
+            logger.warning("removed %s (%d bytes), left by a writer of %s that was killed", candidate, size, path)
+
+
+@contextmanager
+def table_lock(path: str | os.PathLike, timeout_s: float = LOCK_TIMEOUT_S) -> Iterator[None]:
+    """Hold the advisory lock that every writer of the table file `path` takes (``.<name>.lock`` beside it).
+
+    Waits while another process holds it; raises TimeoutError naming the holder (pid and host) after
+    `timeout_s` seconds. The writers of this module take it themselves, and it is not re-entrant: while
+    holding it, read the file, but do not call those writers for the same path (use
+    :func:`update_frame_atomic` for a read-modify-write).
+    """
+    path = Path(path)
+    lock_path = path.with_name(f".{path.name}.lock")
+    deadline = time.monotonic() + timeout_s
+    waiting_logged = False
+    while True:
+        descriptor = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
+        try:
+            while True:
+                try:
+                    fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    holder = os.pread(descriptor, 200, 0).decode(errors="replace").strip() or "another process"
+                    if time.monotonic() > deadline:
+                        raise TimeoutError(
+                            f"{path} is being written by {holder} for more than {timeout_s:.0f} s "
+                            f"(lock file {lock_path})"
+                        ) from None
+                    if not waiting_logged:
+                        logger.info("waiting for %s to finish writing %s", holder, path)
+                        waiting_logged = True
+                    time.sleep(_LOCK_POLL_S)
+        except BaseException:
+            os.close(descriptor)
+            raise
+        # The previous holder removes the lock file on release: a lock on a removed file locks nothing.
+        try:
+            current = os.stat(lock_path)
+        except FileNotFoundError:
+            current = None
+        held = os.fstat(descriptor)
+        if current is not None and (current.st_dev, current.st_ino) == (held.st_dev, held.st_ino):
+            break
+        os.close(descriptor)
     try:
-        if path.suffix.lower() == ".parquet":
-            frame.to_parquet(temporary, index=False)
-        else:
-            frame.to_csv(temporary, index=False)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+        os.ftruncate(descriptor, 0)
+        os.pwrite(descriptor, f"pid {os.getpid()} on {socket.gethostname()}\n".encode(), 0)
+        yield
+    finally:
+        lock_path.unlink(missing_ok=True)
+        os.close(descriptor)
+
+
+def _raise_exit(signum: int, frame) -> None:
+    raise SystemExit(_EXIT_ON_SIGTERM)
+
+
+@contextmanager
+def _exit_on_sigterm() -> Iterator[None]:
+    """SIGTERM raises SystemExit(143) for the duration of a write, so the temporary file is removed.
+
+    Only where the process keeps Python's default (die at once) and only in the main thread (the only
+    one that may set handlers); a process with its own SIGTERM handler, like the job scheduler's
+    graceful stop, keeps it.
+    """
+    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGTERM) != signal.SIG_DFL:
+        yield
+        return
+    signal.signal(signal.SIGTERM, _raise_exit)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)

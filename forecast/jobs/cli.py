@@ -1,14 +1,20 @@
 """``forecast job run|schedule SPEC``: the command-line face of scheduled jobs.
 
 Exit codes: 0 success, 1 the job failed (its previous outputs are untouched),
-2 the spec is invalid.
+2 the spec or an option is invalid (one line on stderr), 143 (128 + SIGTERM) or
+130 (SIGINT) the run was stopped: its MLflow run ends KILLED and a temporary
+file it was writing is removed, so each output is as before the run or complete.
 """
 
 from __future__ import annotations
 
 import logging
+import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+import pandas as pd
 import typer
 
 from forecast.jobs.spec import SpecError, load_spec
@@ -29,6 +35,48 @@ def _load(spec_path: Path):
         raise typer.Exit(EXIT_INVALID_SPEC) from None
 
 
+def _as_of(text: str | None) -> pd.Timestamp | None:
+    from forecast.jobs.runner import normalise_as_of
+
+    if text is None:
+        return None
+    try:
+        stamp = normalise_as_of(text)
+    except (ValueError, TypeError):
+        stamp = pd.NaT
+    if pd.isna(stamp):
+        typer.echo(
+            f"error: --as-of {text!r} is not a date and time; expected ISO 8601, e.g. 2026-11-22T02:00 "
+            "or 2026-11-22T02:00+01:00",
+            err=True,
+        )
+        raise typer.Exit(EXIT_INVALID_SPEC)
+    return stamp
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C so that the run unwinds: MLflow marks it KILLED, temporary files go."""
+
+    signum = signal.SIGTERM
+
+
+def _raise_terminated(signum: int, frame) -> None:
+    raise _Terminated
+
+
+@contextmanager
+def _sigterm_unwinds() -> Iterator[None]:
+    """SIGTERM raises :class:`_Terminated` during the run.
+
+    Python's default is to die at once, which leaves the MLflow run RUNNING and a temporary file behind.
+    """
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 @job_app.command("run")
 def run_command(
     spec_path: Path = typer.Argument(..., help="the job's YAML spec"),
@@ -39,11 +87,20 @@ def run_command(
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     spec = _load(spec_path)
+    stamp = _as_of(as_of)
     try:
-        result = run_job(spec, as_of)
+        with _sigterm_unwinds():
+            result = run_job(spec, stamp)
     except JobFailed as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(EXIT_FAILED) from None
+    except KeyboardInterrupt as stop:
+        signum = getattr(stop, "signum", signal.SIGINT)
+        typer.echo(
+            f"error: job {spec.name} stopped by {signal.Signals(signum).name}; no output was left half-written",
+            err=True,
+        )
+        raise typer.Exit(128 + signum) from None
     typer.echo(
         f"job {result.job} as_of {result.as_of.isoformat()}: {result.rows_written} forecast rows "
         f"from model {result.model_uri} (version {result.model_version or '-'}) -> {result.output}"

@@ -19,6 +19,7 @@ import pandas as pd
 from forecast.jobs.io import AS_OF_COLUMN, JOB_COLUMN, MODEL_VERSION_COLUMN, read_source, write_forecasts
 from forecast.jobs.models import ResolvedModel, resolve_model, retrain_due, retrain_model
 from forecast.jobs.spec import JobSpec
+from forecast.jobs.stale_runs import PROCESS_TAG, mark_stale_runs, process_identity
 from forecast.tracking import tracking_run
 
 logger = logging.getLogger(__name__)
@@ -90,8 +91,12 @@ def run_job(spec: JobSpec, as_of: str | pd.Timestamp | None = None) -> JobResult
     started = time.monotonic()
     on_error = "raise" if spec.tracking.required else "warn"
     try:
-        with tracking_run(True, spec.tracking.experiment, f"{spec.name}@{as_of.isoformat()}", on_error) as tracker:
-            tracker.set_tags({"job": spec.name, "as_of": as_of.isoformat()})
+        # The process tag goes in with the run, so a run killed at any point can be told stale later.
+        tags = {"job": spec.name, "as_of": as_of.isoformat(), PROCESS_TAG: process_identity()}
+        with tracking_run(
+            True, spec.tracking.experiment, f"{spec.name}@{as_of.isoformat()}", on_error, tags
+        ) as tracker:
+            _close_stale_runs(tracker, spec.name)
             tracker.log_params({**redacted_spec(spec), "as_of": as_of.isoformat()})
             result = _run(spec, as_of, started)
             tracker.log_params({"model_version": result.model_version or "", "resolved_model_uri": result.model_uri})
@@ -104,6 +109,18 @@ def run_job(spec: JobSpec, as_of: str | pd.Timestamp | None = None) -> JobResult
         raise
     except Exception as error:
         raise JobFailed(f"job {spec.name} (as_of {as_of.isoformat()}) failed: {error}") from error
+
+
+def _close_stale_runs(tracker, job: str) -> None:
+    """Mark KILLED the job's runs left RUNNING by killed processes (a courtesy: never fails the run)."""
+    if not tracker.active:
+        return
+    from mlflow import MlflowClient
+
+    try:
+        mark_stale_runs(MlflowClient(tracking_uri=tracker.tracking_uri), tracker.run_id, job)
+    except Exception as error:
+        logger.warning("job %s: could not look for runs left RUNNING by killed processes (%s)", job, error)
 
 
 def _run(spec: JobSpec, as_of: pd.Timestamp, started: float) -> JobResult:

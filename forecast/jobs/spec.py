@@ -21,6 +21,8 @@ Secrets never live in the file: any string may reference an environment
 variable as ``${NAME}``; it is substituted when the job runs
 (:func:`expand_env`) and shown as ``${NAME}`` everywhere else (logs, MLflow
 parameters). The spec is data, never code: no field names a Python object.
+The file is UTF-8 YAML; a key given twice in one mapping is an error (YAML
+loaders would silently keep the last one).
 """
 
 from __future__ import annotations
@@ -184,17 +186,30 @@ class JobSpec(_Strict):
 
 
 def load_spec(path: str | os.PathLike) -> JobSpec:
-    """Read and validate a job spec; raise :class:`SpecError` naming every invalid field.
+    """Read and validate a job spec; raise :class:`SpecError` (one line) naming every invalid field.
 
-    Relative file paths (data, output, a model directory) are taken relative
-    to the spec file, so a spec works from any working directory.
+    The file must be UTF-8 YAML with no key given twice in one mapping. Relative file paths (data,
+    output, a model directory) are taken relative to the spec file, so a spec works from any working
+    directory.
     """
     try:
-        raw = yaml.safe_load(Path(path).read_text())
+        text = Path(path).read_bytes().decode("utf-8-sig")
     except OSError as error:
         raise SpecError(f"cannot read job spec {path}: {error.strerror}") from None
+    except UnicodeDecodeError as error:
+        raise SpecError(
+            f"job spec {path} is not UTF-8 text: byte 0x{error.object[error.start]:02x} at offset {error.start}"
+        ) from None
+    try:
+        raw = yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader: no Python objects
+    except DuplicateKeyError as error:
+        raise SpecError(f"job spec {path}: {error}") from None
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        raise SpecError(f"job spec {path} is not valid YAML: {error.problem or error.context}{where}") from None
     except yaml.YAMLError as error:
-        raise SpecError(f"job spec {path} is not valid YAML: {error}") from None
+        raise SpecError(f"job spec {path} is not valid YAML: {' '.join(str(error).split())}") from None
     if not isinstance(raw, dict):
         raise SpecError(f"job spec {path}: expected a mapping at the top level, found {type(raw).__name__}")
     try:
@@ -205,6 +220,31 @@ def load_spec(path: str | os.PathLike) -> JobSpec:
         )
         raise SpecError(f"job spec {path} is invalid: {problems}") from None
     return _relative_to(spec, Path(path).resolve().parent)
+
+
+class DuplicateKeyError(yaml.YAMLError):
+    """A mapping of the spec gives the same key twice (YAML loaders keep the last one silently)."""
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, refusing a key given twice in one mapping (merge keys ``<<`` may be overridden)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        first_line: dict = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node, deep=deep)
+            line = key_node.start_mark.line + 1
+            try:
+                seen = key in first_line
+            except TypeError:  # an unhashable key: the base class reports it
+                continue
+            if seen:
+                where = f"on line {line}" if first_line[key] == line else f"on lines {first_line[key]} and {line}"
+                raise DuplicateKeyError(f"key {key!r} is given twice, {where}; keep one")
+            first_line[key] = line
+        return super().construct_mapping(node, deep=deep)
 
 
 def _relative_to(spec: JobSpec, base: Path) -> JobSpec:

@@ -153,3 +153,13 @@ def test_loading_with_the_wrong_class_names_the_class_saved(name, fitted, tmp_pa
 def test_a_fitted_estimator_pickles(name, fitted):
     restored = pickle.loads(pickle.dumps(fitted[name]))
     pd.testing.assert_frame_equal(restored.predict(), fitted[name].predict())
+
+
+@names
+def test_numeric_series_ids_are_text_so_files_of_the_same_series_match(name, frame):
+    numbered = frame.assign(unique_id=frame["unique_id"].map({"a": 1, "b": 2, "c": 3}))
+    estimator = FORECASTERS[name]().fit(numbered)
+    from_file = numbered.assign(unique_id=numbered["unique_id"].astype(str))  # what a CSV gives back
+    forecasts = estimator.predict(from_file)
+    assert sorted(forecasts["unique_id"].unique()) == ["1", "2", "3"]
+    pd.testing.assert_frame_equal(forecasts, estimator.predict(numbered))

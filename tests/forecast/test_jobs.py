@@ -197,7 +197,7 @@ def test_failure_mid_file_write_leaves_previous_file_and_no_temporaries(store, t
 
 
 def test_killed_writer_process_leaves_previous_file(tmp_path):
-    """A process killed in the middle of the atomic write leaves the old file whole."""
+    """A process killed in the middle of the atomic write leaves the old file whole; the next write removes its temporary."""
     import subprocess
     import sys
 
@@ -220,6 +220,12 @@ def test_killed_writer_process_leaves_previous_file(tmp_path):
         process.kill()
         process.wait()
     pd.testing.assert_frame_equal(pd.read_csv(target), old)
+    (left,) = [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+    new = pd.DataFrame({"y_hat": [3.0]})
+    write_frame_atomic(new, target)
+    assert not left.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["forecasts.csv"]
+    pd.testing.assert_frame_equal(pd.read_csv(target), new)
 
 
 def test_missing_data_fails_with_exit_1_and_writes_nothing(store, tmp_path):
@@ -263,6 +269,52 @@ def test_invalid_specs_exit_2_naming_the_field(store, tmp_path, change, field):
     result = CliRunner().invoke(job_app, ["run", str(write_spec(spec, tmp_path))])
     assert result.exit_code == 2, result.output
     assert field in result.output
+
+
+def test_duplicate_keys_are_rejected_naming_the_key_and_both_lines(store, tmp_path):
+    path = write_spec(make_spec(store, tmp_path), tmp_path)
+    lines = path.read_text().splitlines()
+    at = next(number for number, line in enumerate(lines, 1) if line.startswith("horizon:"))
+    path.write_text("\n".join([*lines, "horizon: 99"]) + "\n")
+    result = CliRunner().invoke(job_app, ["run", str(path)])
+    assert result.exit_code == 2
+    assert result.output.strip() == (
+        f"error: job spec {path}: key 'horizon' is given twice, on lines {at} and {len(lines) + 1}; keep one"
+    )
+    nested = "name: n\ndata:\n  path: a.csv\n  path: b.csv\n"
+    path.write_text(nested)
+    with pytest.raises(SpecError, match="key 'path' is given twice, on lines 3 and 4"):
+        load_spec(path)
+
+
+def test_a_spec_that_is_not_utf8_exits_2_with_one_line(store, tmp_path):
+    path = write_spec(make_spec(store, tmp_path), tmp_path)
+    path.write_bytes(path.read_bytes().replace(b"nightly", "nächtlich".encode("latin-1")))
+    result = CliRunner().invoke(job_app, ["run", str(path)])
+    assert result.exit_code == 2
+    offset = path.read_bytes().index(b"\xe4")
+    assert result.output.strip() == f"error: job spec {path} is not UTF-8 text: byte 0xe4 at offset {offset}"
+
+
+def test_invalid_yaml_is_reported_in_one_line_with_its_position(tmp_path):
+    path = tmp_path / "broken.yaml"
+    path.write_text("name: n\nhorizon: [1\nmodel: x\n")
+    with pytest.raises(SpecError) as failure:
+        load_spec(path)
+    assert "\n" not in str(failure.value)
+    assert "line 3, column 6" in str(failure.value)
+
+
+@pytest.mark.parametrize("as_of", ["yesterday-ish", "2026-13-45", ""])
+def test_a_malformed_as_of_exits_2_with_one_line(store, tmp_path, as_of):
+    path = write_spec(make_spec(store, tmp_path), tmp_path)
+    result = CliRunner().invoke(job_app, ["run", str(path), "--as-of", as_of])
+    assert result.exit_code == 2
+    assert result.output.strip() == (
+        f"error: --as-of {as_of!r} is not a date and time; expected ISO 8601, e.g. 2026-11-22T02:00 "
+        "or 2026-11-22T02:00+01:00"
+    )
+    assert not (tmp_path / "out.db").exists()
 
 
 def test_spec_loads_from_yaml_and_rejects_non_mapping(store, tmp_path):
@@ -357,11 +409,11 @@ def test_transient_read_errors_are_retried(store, tmp_path, monkeypatch):
 
     original, failures = io.read_frame, {"left": 2}
 
-    def flaky(path):
+    def flaky(path, **columns):
         if failures["left"]:
             failures["left"] -= 1
             raise OSError("transient network filesystem hiccup")
-        return original(path)
+        return original(path, **columns)
 
     monkeypatch.setattr(io, "read_frame", flaky)
     spec = make_spec(
