@@ -2,8 +2,8 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-# Quiet TensorFlow's C++ start-up logging.
-export TF_CPP_MIN_LOG_LEVEL ?= 2
+# Quiet TensorFlow's C++ start-up logging (3: not even the 'failed call to cuInit' line of a machine without GPU).
+export TF_CPP_MIN_LOG_LEVEL ?= 3
 
 .PHONY: install lint format test demo gradient-flow benchmarks clean
 
@@ -44,3 +44,29 @@ benchmarks: $(STAMP)
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache
+
+# The team's shared MLflow tracking server (README, "A shared tracking server"): PostgreSQL as the backend
+# store, artifacts stored under MLFLOW_ARTIFACTS_DESTINATION and served through the server. The variables
+# carry MLflow's own environment variable names; the database password comes from PGPASSWORD or
+# ~/.pgpass (libpq), never from this command line. MLflow's server-side job runner (GenAI evaluation
+# and scorer jobs: a job runner and its pool of worker processes) is off: forecasting does not use it.
+# TEAM_STAMP= skips the install step (the tests run the target from their own environment).
+MLFLOW_BACKEND_STORE_URI ?= postgresql+psycopg://mlflow@localhost:5432/mlflow
+MLFLOW_ARTIFACTS_DESTINATION ?= $(CURDIR)/mlartifacts
+MLFLOW_HOST ?= 127.0.0.1
+MLFLOW_PORT ?= 5000
+MLFLOW_WORKERS ?= 4
+MLFLOW_SERVER_ENABLE_JOB_EXECUTION ?= false
+TEAM_STAMP := $(VENV)/.installed-team
+
+.PHONY: mlflow-server
+
+$(VENV)/.installed-team: $(BIN)/python setup.cfg pyproject.toml
+	$(BIN)/python -m pip install --quiet -e ".[team]"
+	touch $@
+
+mlflow-server: $(TEAM_STAMP)
+	MLFLOW_SERVER_ENABLE_JOB_EXECUTION=$(MLFLOW_SERVER_ENABLE_JOB_EXECUTION) \
+	$(BIN)/mlflow server --backend-store-uri "$(MLFLOW_BACKEND_STORE_URI)" \
+		--serve-artifacts --artifacts-destination "$(MLFLOW_ARTIFACTS_DESTINATION)" \
+		--host "$(MLFLOW_HOST)" --port "$(MLFLOW_PORT)" --workers "$(MLFLOW_WORKERS)"
