@@ -33,6 +33,7 @@ import pandas as pd
 import typer
 
 from forecast.jobs.cli import job_app
+from forecast.redaction import redact
 from forecast.tables import check_table_path, read_frame, write_frame_atomic
 
 app = typer.Typer(
@@ -250,7 +251,7 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 def one_line(error: BaseException) -> str:
     """The error's message on one line (its type when it has no message)."""
-    text = " ".join(str(error).split())
+    text = " ".join(redact(str(error)).split())
     return text or type(error).__name__
 
 

@@ -18,6 +18,7 @@ import pandas as pd
 import typer
 
 from forecast.jobs.spec import SpecError, load_spec
+from forecast.redaction import redact
 
 job_app = typer.Typer(
     help="Run forecast jobs described by a YAML spec, once or on a cron schedule.", no_args_is_help=True
@@ -31,7 +32,7 @@ def _load(spec_path: Path):
     try:
         return load_spec(spec_path)
     except SpecError as error:
-        typer.echo(f"error: {error}", err=True)
+        typer.echo(f"error: {redact(str(error))}", err=True)
         raise typer.Exit(EXIT_INVALID_SPEC) from None
 
 
@@ -92,7 +93,7 @@ def run_command(
         with _sigterm_unwinds():
             result = run_job(spec, stamp)
     except JobFailed as error:
-        typer.echo(f"error: {error}", err=True)
+        typer.echo(f"error: {redact(str(error))}", err=True)
         raise typer.Exit(EXIT_FAILED) from None
     except KeyboardInterrupt as stop:
         signum = getattr(stop, "signum", signal.SIGINT)

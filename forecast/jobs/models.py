@@ -19,6 +19,7 @@ from forecast.base import BaseForecaster
 from forecast.jobs.spec import JobSpec
 from forecast.loading import load_forecaster
 from forecast.pyfunc import ARTIFACT_KEY
+from forecast.redaction import redact
 
 logger = logging.getLogger(__name__)
 
@@ -42,7 +43,7 @@ def resolve_model(uri: str) -> ResolvedModel:
     """Load the forecaster behind ``uri``: ``models:/name@alias``, ``models:/name/3``, ``runs:/id/path`` or a directory."""
     if not uri.startswith(("models:/", "runs:/")):
         if not Path(uri).is_dir():
-            raise ModelNotFound(f"model directory {uri} does not exist")
+            raise ModelNotFound(f"model directory {redact(uri)} does not exist")
         return ResolvedModel(uri=uri, forecaster=load_forecaster(uri))
 
     from mlflow import MlflowClient
@@ -58,11 +59,13 @@ def resolve_model(uri: str) -> ResolvedModel:
             name, version = match["name"], match["version"]
             client.get_model_version(name, version)
         elif not uri.startswith("runs:/"):
-            raise ModelNotFound(f"cannot parse model URI {uri!r}; expected models:/name@alias or models:/name/version")
+            raise ModelNotFound(
+                f"cannot parse model URI {redact(uri)!r}; expected models:/name@alias or models:/name/version"
+            )
         source = f"models:/{name}/{version}" if name else uri
         forecaster = load_forecaster(_download_forecaster(source))
     except MlflowException as error:
-        raise ModelNotFound(f"model {uri} not found ({error.message}). {registry_contents(client)}") from None
+        raise ModelNotFound(redact(f"model {uri} not found ({error.message}). {registry_contents(client)}")) from None
     return ResolvedModel(uri=uri, forecaster=forecaster, name=name, version=str(version) if version else None)
 
 
@@ -74,7 +77,9 @@ def _download_forecaster(model_uri: str) -> Path:
     description = yaml.safe_load((local / "MLmodel").read_text())
     artifacts = description.get("flavors", {}).get("python_function", {}).get("artifacts", {})
     if ARTIFACT_KEY not in artifacts:
-        raise ModelNotFound(f"{model_uri} is not a model logged by lstm-forecast (no '{ARTIFACT_KEY}' artifact)")
+        raise ModelNotFound(
+            f"{redact(model_uri)} is not a model logged by lstm-forecast (no '{ARTIFACT_KEY}' artifact)"
+        )
     return local / artifacts[ARTIFACT_KEY]["path"]
 
 

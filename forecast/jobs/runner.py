@@ -9,7 +9,6 @@ the previous outputs exactly as they were.
 from __future__ import annotations
 
 import logging
-import re
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -20,6 +19,7 @@ from forecast.jobs.io import AS_OF_COLUMN, JOB_COLUMN, MODEL_VERSION_COLUMN, rea
 from forecast.jobs.models import ResolvedModel, resolve_model, retrain_due, retrain_model
 from forecast.jobs.spec import JobSpec
 from forecast.jobs.stale_runs import PROCESS_TAG, mark_stale_runs, process_identity
+from forecast.redaction import redact
 from forecast.tracking import tracking_run
 
 logger = logging.getLogger(__name__)
@@ -43,24 +43,8 @@ class JobResult:
     run_id: str | None
 
 
-_URL_PASSWORD = re.compile(r"(?P<head>^[A-Za-z][A-Za-z0-9+.-]*://[^:/@]*:)(?P<password>[^@]*)(?P<tail>@)")
-
-
-def redact_url(url: str) -> str:
-    """Hide a literal password in a URL; an environment reference ``${VAR}`` is shown as written."""
-
-    def hide(match: re.Match) -> str:
-        password = match["password"]
-        return match.group(0) if _ENV_REFERENCE_ONLY.fullmatch(password) else f"{match['head']}***{match['tail']}"
-
-    return _URL_PASSWORD.sub(hide, url)
-
-
-_ENV_REFERENCE_ONLY = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*\}")
-
-
 def redacted_spec(spec: JobSpec) -> dict:
-    """The spec as flat parameters with literal passwords in URLs hidden."""
+    """The spec as flat parameters with credentials in URLs masked (userinfo passwords, secret query keys)."""
     params = {}
 
     def flatten(prefix: str, value) -> None:
@@ -68,7 +52,7 @@ def redacted_spec(spec: JobSpec) -> dict:
             for key, item in value.items():
                 flatten(f"{prefix}.{key}" if prefix else key, item)
         else:
-            params[prefix] = redact_url(value) if prefix.endswith(".url") and isinstance(value, str) else value
+            params[prefix] = redact(value) if isinstance(value, str) else value
 
     flatten("", spec.model_dump(mode="json"))
     return params
@@ -108,7 +92,7 @@ def run_job(spec: JobSpec, as_of: str | pd.Timestamp | None = None) -> JobResult
     except JobFailed:
         raise
     except Exception as error:
-        raise JobFailed(f"job {spec.name} (as_of {as_of.isoformat()}) failed: {error}") from error
+        raise JobFailed(f"job {spec.name} (as_of {as_of.isoformat()}) failed: {redact(str(error))}") from error
 
 
 def _close_stale_runs(tracker, job: str) -> None:

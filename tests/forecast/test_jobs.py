@@ -394,12 +394,23 @@ def test_passwords_in_urls_are_redacted():
             "data": {"sql": {"url": "postgresql://analyst:hunter2@db.internal/sales", "query": "select 1"}},
             "model": {"uri": "models:/m@champion"},
             "horizon": 3,
-            "output": {"sql": {"url": "postgresql://writer:${PGPASSWORD}@db.internal/sales", "table": "f"}},
+            "output": {"sql": {"url": "postgresql://writer@db.internal/sales?password=s3cret", "table": "f"}},
         }
     )
     params = redacted_spec(spec)
-    assert "hunter2" not in " ".join(map(str, params.values()))
+    assert "hunter2" not in " ".join(map(str, params.values())) and "s3cret" not in " ".join(map(str, params.values()))
     assert params["data.sql.url"] == "postgresql://analyst:***@db.internal/sales"
+    assert params["output.sql.url"] == "postgresql://writer@db.internal/sales?password=***"
+
+
+def test_a_bad_model_uri_does_not_echo_its_credentials():
+    from forecast.jobs.models import ModelNotFound, resolve_model
+
+    with pytest.raises(ModelNotFound, match=r"https://admin:\*\*\*@host/model") as raised:
+        resolve_model("https://admin:secret@host/model")
+    with pytest.raises(ModelNotFound) as parsed:
+        resolve_model("models:/https://admin:secret@host/x")
+    assert "secret" not in str(raised.value) and "secret" not in str(parsed.value)
 
 
 def test_transient_read_errors_are_retried(store, tmp_path, monkeypatch):

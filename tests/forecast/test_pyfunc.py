@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import mlflow
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from mlflow import MlflowClient
 
 from forecast.forecaster import Forecaster
@@ -135,3 +138,37 @@ def test_split_history_and_future_takes_trailing_rows_without_target():
     assert list(zip(history["unique_id"], history["ds"])) == [("a", 1), ("a", 2), ("a", 3), ("b", 1), ("b", 2)]
     assert list(zip(future["unique_id"], future["ds"])) == [("a", 4)] and "y" not in future.columns
     assert split_history_and_future(frame.dropna())[1] is None
+
+
+def logged_model_of(run_id: str):
+    experiment_ids = [MlflowClient().get_run(run_id).info.experiment_id]
+    models = mlflow.search_logged_models(experiment_ids=experiment_ids, output_format="list")
+    return next(model for model in models if model.source_run_id == run_id)
+
+
+def test_the_logged_model_carries_the_final_metrics_of_its_fit(tracked):
+    model, _ = tracked
+    logged = logged_model_of(model.run_id_)
+    metrics = {metric.key: metric.value for metric in logged.metrics}
+    assert metrics["final_loss"] == pytest.approx(model.history_["loss"][-1])
+    assert metrics["best_val_loss"] == pytest.approx(min(model.history_["val_loss"]))
+    assert metrics["epochs_trained"] == model.epochs_trained_
+
+
+def test_the_pyfunc_model_is_code_and_a_saved_directory_with_no_pickle(tracked):
+    model, _ = tracked
+    local = mlflow.artifacts.download_artifacts(artifact_uri=model.model_uri_)
+    files = {str(path.relative_to(local)) for path in Path(local).rglob("*") if path.is_file()}
+    assert not [name for name in files if name.endswith((".pkl", ".pickle", ".cloudpickle"))], files
+    flavor = yaml.safe_load((Path(local) / "MLmodel").read_text())["flavors"]["python_function"]
+    assert flavor["loader_module"] == "mlflow.pyfunc.loaders.code_model"  # models from code
+    assert flavor["model_code_path"].endswith("serving_model.py") and "serving_model.py" in files
+    assert {"artifacts/forecaster/model.keras", "artifacts/forecaster/params.json"} <= files
+
+
+def test_a_quiet_tracked_fit_prints_nothing(store, capfd, recwarn):
+    Forecaster(experiment="tests-quiet", **TINY).fit(driven_frame())
+    captured = capfd.readouterr()
+    assert "Downloading artifacts" not in captured.err + captured.out
+    assert "pickle" not in (captured.err + captured.out).lower()
+    assert not [str(w.message) for w in recwarn if "mlflow" in (w.filename or "")]
