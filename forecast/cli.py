@@ -240,6 +240,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     # TensorFlow's C++ start-up lines and its retracing notices are not the command's output.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
+    if not debug and set(args) & COMMANDS_USING_TENSORFLOW and not {"--help", "-h"} & set(args):
+        import_tensorflow_quietly()
     try:
         app(args=args, prog_name="forecast")  # usage errors: a message and exit status 2 (click's convention)
     except USER_ERRORS as error:
@@ -247,6 +249,27 @@ def main(argv: Sequence[str] | None = None) -> None:
             raise
         typer.echo(f"error: {one_line(error)}", err=True)
         sys.exit(EXIT_USER_ERROR)
+
+
+COMMANDS_USING_TENSORFLOW = {"train", "predict", "backtest", "demo", "experiment", "run", "schedule"}
+
+
+def import_tensorflow_quietly() -> None:
+    """Import TensorFlow with the process's stderr closed while its native libraries load.
+
+    TensorFlow 2.21 logs its start-up lines (oneDNN, CUDA drivers) through absl before absl's logging
+    is initialised, and such lines ignore ``TF_CPP_MIN_LOG_LEVEL``; they go straight to file
+    descriptor 2. Everything TensorFlow logs after the import obeys ``TF_CPP_MIN_LOG_LEVEL``.
+    """
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            import tensorflow  # noqa: F401
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def one_line(error: BaseException) -> str:
