@@ -221,7 +221,7 @@ class BaseForecaster(BaseEstimator):
         """
         check_is_fitted(self)
         with _atomic_directory(Path(path)) as directory:
-            _write_json(directory / PARAMS_FILE, self.get_params())
+            _write_json(directory / PARAMS_FILE, self._saved_params())
             state = {
                 "estimator": type(self).__name__,
                 "series_ids": [_json_scalar(i) for i in self.series_ids_],
@@ -288,6 +288,10 @@ class BaseForecaster(BaseEstimator):
                 "import the module that defines it first"
             )
         return found[name]
+
+    def _saved_params(self) -> dict:
+        """The constructor arguments as written to ``params.json`` (``load`` passes them back to the constructor)."""
+        return self.get_params()
 
     def _fitted_state(self) -> dict:
         """JSON-serializable learned state beyond series and frequency (written to ``fitted.json``)."""

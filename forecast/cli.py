@@ -78,6 +78,9 @@ Epochs = Annotated[int, typer.Option(help="Most passes over the training windows
 BatchSize = Annotated[int, typer.Option(help="Windows per gradient step.")]
 LearningRate = Annotated[float, typer.Option(help="Adam step size.")]
 Clipnorm = Annotated[float | None, typer.Option(help="Gradient-norm clipping threshold (0 turns it off).")]
+Distribution = Annotated[
+    str | None, typer.Option(help="'mirrored': train on every local GPU, data-parallel (default: one device).")
+]
 ValidationWindows = Annotated[int, typer.Option(help="Last windows per series held out for early stopping (0: none).")]
 Patience = Annotated[int, typer.Option(help="Epochs without improvement before early stopping.")]
 Seed = Annotated[int, typer.Option(help="Random seed (reproducible runs).")]
@@ -112,6 +115,7 @@ _FORECASTER_OPTIONS = {
     "batch_size": (BatchSize, 64),
     "learning_rate": (LearningRate, 1e-3),
     "clipnorm": (Clipnorm, 1.0),
+    "distribution": (Distribution, None),
     "validation_windows": (ValidationWindows, 1),
     "patience": (Patience, 10),
     "seed": (Seed, 0),

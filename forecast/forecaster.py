@@ -18,6 +18,7 @@ loss stops training with an error.
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import warnings
@@ -28,8 +29,10 @@ from pathlib import Path
 import keras
 import numpy as np
 import pandas as pd
+import tensorflow as tf
 
 from forecast.base import PARAMS_FILE, STATE_FILE, BaseForecaster, SavedModelError
+from forecast.distribution import check_distribution, saved_distribution, strategy_scope
 from forecast.inference import CompiledPredictor
 from forecast.losses import PinballLoss
 from forecast.metrics import quantile_column
@@ -84,6 +87,11 @@ class Forecaster(BaseForecaster):
         batch_size: windows per gradient step.
         learning_rate: Adam step size.
         clipnorm: global gradient-norm clipping threshold (None: off).
+        distribution: train on several devices: None (one device),
+            `"mirrored"` (every local GPU, data-parallel) or a
+            `tf.distribute.Strategy`; `batch_size` is then the global batch
+            size, split across the replicas (see `forecast.distribution`).
+            A saved model keeps the name `"mirrored"`, not a strategy object.
         validation_windows: the last windows of every series held out for
             early stopping (0: no validation, train all `epochs`).
         patience: epochs without a better validation loss before stopping.
@@ -141,6 +149,7 @@ class Forecaster(BaseForecaster):
         batch_size: int = 64,
         learning_rate: float = 1e-3,
         clipnorm: float | None = 1.0,
+        distribution: str | tf.distribute.Strategy | None = None,
         validation_windows: int = 1,
         patience: int = 10,
         seed: int | None = 0,
@@ -173,6 +182,7 @@ class Forecaster(BaseForecaster):
         self.batch_size = batch_size
         self.learning_rate = learning_rate
         self.clipnorm = clipnorm
+        self.distribution = distribution
         self.validation_windows = validation_windows
         self.patience = patience
         self.seed = seed
@@ -226,7 +236,8 @@ class Forecaster(BaseForecaster):
             _check_recursive_features(windows)
         self.pipeline_ = pipeline
         self.output_quantiles_ = sorted({*map(float, self.quantiles), MEDIAN}) if self.quantiles else None
-        self.model_ = self._build_model(windows)
+        with strategy_scope(self.distribution):
+            self.model_ = self._build_model(windows)
         history = self.model_.fit(
             *self._training_arrays(training),
             validation_data=None if validation is None else self._training_arrays(validation),
@@ -394,6 +405,14 @@ class Forecaster(BaseForecaster):
 
     # ------------------------------------------------------------ save/load
 
+    def __sklearn_clone__(self) -> Forecaster:
+        # A tf.distribute.Strategy names this machine's devices: clones share it rather than deep-copy it.
+        params = {name: copy.deepcopy(value) for name, value in self.get_params().items() if name != "distribution"}
+        return type(self)(**params, distribution=self.distribution)
+
+    def _saved_params(self) -> dict:
+        return {**self.get_params(), "distribution": saved_distribution(self.distribution)}
+
     def _fitted_state(self) -> dict:
         return {
             "output_quantiles": self.output_quantiles_,
@@ -469,6 +488,7 @@ class Forecaster(BaseForecaster):
         check_number("dropout", self.dropout, low=0.0, high=1.0, high_inclusive=False)
         check_number("learning_rate", self.learning_rate, low=0.0, low_inclusive=False)
         check_number("clipnorm", self.clipnorm, low=0.0, low_inclusive=False, allow_none=True)
+        check_distribution(self.distribution)
         check_choice("fill", self.fill, FILL_POLICIES)
         check_choice("short_series", self.short_series, SHORT_SERIES_POLICIES)
         if self.strategy == "recursive" and self.past_covariates:

@@ -29,6 +29,7 @@ import tensorflow as tf
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
+from forecast.distribution import check_distribution, strategy_scope
 from forecast.tracked import EpochMetricsCallback
 from forecast.tracking import tracking_run
 from layers.registry import get as get_recurrent_layer
@@ -52,6 +53,9 @@ class LanguageModel(BaseEstimator):
         lower: lower-case the text first.
         epochs, batch_size: training schedule.
         learning_rate, clipnorm: Adam step size and gradient-norm clipping.
+        distribution: None, ``"mirrored"`` or a ``tf.distribute.Strategy``: train
+            data-parallel on several devices (``forecast.distribution``; ``batch_size``
+            is the global batch size).
         seed: seeds Keras, NumPy and Python random generators (through
             ``keras.utils.set_random_seed``) before the network is built, and the
             window shuffling.
@@ -88,6 +92,7 @@ class LanguageModel(BaseEstimator):
         batch_size: int = 64,
         learning_rate: float = 2e-3,
         clipnorm: float | None = 1.0,
+        distribution: str | tf.distribute.Strategy | None = None,
         seed: int = 0,
         verbose: int = 1,
         tracking: bool = True,
@@ -105,6 +110,7 @@ class LanguageModel(BaseEstimator):
         self.batch_size = batch_size
         self.learning_rate = learning_rate
         self.clipnorm = clipnorm
+        self.distribution = distribution
         self.seed = seed
         self.verbose = verbose
         self.tracking = tracking
@@ -119,6 +125,7 @@ class LanguageModel(BaseEstimator):
         ``unigram_perplexity_`` are computed (and logged to MLflow).
         """
         check_integer("num_layers", self.num_layers)
+        check_distribution(self.distribution)
         text_windows = TextWindows(
             seq_len=self.seq_len, level=self.level, max_vocab=self.max_vocab, lower=self.lower
         ).fit(train_texts)
@@ -130,11 +137,12 @@ class LanguageModel(BaseEstimator):
         self.vocabulary_ = text_windows.vocabulary_
 
         keras.utils.set_random_seed(self.seed)
-        self.model_ = self._build_model(len(self.vocabulary_))
-        self.model_.compile(
-            optimizer=keras.optimizers.Adam(learning_rate=self.learning_rate, clipnorm=self.clipnorm),
-            loss=keras.losses.SparseCategoricalCrossentropy(),
-        )
+        with strategy_scope(self.distribution):
+            self.model_ = self._build_model(len(self.vocabulary_))
+            self.model_.compile(
+                optimizer=keras.optimizers.Adam(learning_rate=self.learning_rate, clipnorm=self.clipnorm),
+                loss=keras.losses.SparseCategoricalCrossentropy(),
+            )
         with tracking_run(
             self.tracking, self.experiment, run_name=f"{self.cell}-{self.level}", on_error="warn"
         ) as tracker:

@@ -1,0 +1,56 @@
+"""Training on several devices with ``tf.distribute``: the one place estimators turn a setting into a strategy.
+
+A ``distribution`` setting is ``None`` (TensorFlow's default strategy: one device),
+``"mirrored"`` (``tf.distribute.MirroredStrategy()`` over every local GPU, or the CPU when there is
+none) or a ``tf.distribute.Strategy`` the caller built (e.g. ``MirroredStrategy(["/gpu:0", "/gpu:1"])``).
+The network, its optimizer and its metrics are created inside ``strategy.scope()`` and Keras's ``fit``
+then runs data-parallel: each step splits the batch across the replicas and averages their gradients
+(all-reduce), so ``batch_size`` is the *global* batch size (each of ``n`` replicas sees
+``batch_size / n`` windows per step) and the result matches one device up to the order of floating-
+point sums.
+
+``tf.distribute.MultiWorkerMirroredStrategy`` (several machines) does not train Keras 3 models on
+TensorFlow 2.21 / Keras 3.15: ``fit`` fails on every worker with ``ValueError: Attempt to convert a
+value (PerReplica:...) with an unsupported type`` (keras-team/keras issue 20585), for NumPy and
+``tf.data`` inputs alike; ``tests/forecast/test_distribution.py`` keeps a two-worker run that tells us
+when it works.
+"""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager
+from typing import Any
+
+import tensorflow as tf
+
+DISTRIBUTIONS = (None, "mirrored")
+
+
+def check_distribution(distribution: Any) -> None:
+    """Raise ``ValueError`` unless ``distribution`` is None, ``"mirrored"`` or a ``tf.distribute.Strategy``."""
+    if distribution in DISTRIBUTIONS or isinstance(distribution, tf.distribute.Strategy):
+        return
+    raise ValueError(f"distribution must be None, 'mirrored' or a tf.distribute.Strategy; got {distribution!r}")
+
+
+def resolve_strategy(distribution: Any) -> tf.distribute.Strategy:
+    """The strategy a ``distribution`` setting stands for."""
+    check_distribution(distribution)
+    if distribution is None:
+        return tf.distribute.get_strategy()
+    if distribution == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    return distribution
+
+
+def strategy_scope(distribution: Any) -> AbstractContextManager:
+    """``strategy.scope()`` of the setting: build and compile the network inside it."""
+    return resolve_strategy(distribution).scope()
+
+
+def saved_distribution(distribution: Any) -> str | None:
+    """The JSON form of the setting in a saved model: a strategy object is a machine's devices, not the model's.
+
+    A loaded forecaster predicts on one device; refitting it on several takes a new setting.
+    """
+    return distribution if distribution in DISTRIBUTIONS else None
