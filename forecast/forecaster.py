@@ -440,7 +440,7 @@ class Forecaster(BaseForecaster):
             self.pipeline_ = SeriesWindows.from_config(json.loads(pipeline_path.read_text()))
         except FileNotFoundError:
             raise SavedModelError(f"{directory} is not a saved Forecaster: {PIPELINE_FILE} is missing") from None
-        except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError, ValueError) as error:
+        except (json.JSONDecodeError, UnicodeDecodeError, AttributeError, KeyError, TypeError, ValueError) as error:
             raise SavedModelError(f"{pipeline_path} is corrupt ({type(error).__name__}: {error})") from None
         model_path = directory / MODEL_FILE
         if not model_path.is_file():

@@ -1,0 +1,110 @@
+"""Saving is atomic and loading names what is wrong with a saved directory."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from forecast.base import SavedModelError
+from forecast.forecaster import Forecaster
+from forecast.loading import load_forecaster
+
+SETTINGS = dict(lookback=6, horizon=3, units=4, epochs=1, batch_size=16, verbose=0, tracking=False)
+
+
+@pytest.fixture(scope="module")
+def frame() -> pd.DataFrame:
+    rng = np.random.default_rng(2)
+    return pd.DataFrame(
+        {
+            "unique_id": np.repeat(["a", "b"], 30),
+            "ds": np.tile(pd.date_range("2021-01-01", periods=30, freq="D"), 2),
+            "y": rng.normal(10, 1, 60),
+        }
+    )
+
+
+@pytest.fixture(scope="module")
+def saved(frame, tmp_path_factory):
+    model = Forecaster(**SETTINGS).fit(frame)
+    return model, model.save(tmp_path_factory.mktemp("saved") / "model")
+
+
+def copy_of(saved_path, tmp_path):
+    import shutil
+
+    target = tmp_path / "copy"
+    shutil.copytree(saved_path, target)
+    return target
+
+
+def test_a_failed_save_leaves_the_previous_model_as_it_was(saved, frame, tmp_path, monkeypatch):
+    model, path = saved
+    target = copy_of(path, tmp_path)
+    before = {name.name: name.read_bytes() for name in target.iterdir()}
+    other = Forecaster(**{**SETTINGS, "lookback": 5}).fit(frame)
+
+    def broken(directory):
+        (directory / "model.keras").write_bytes(b"half a model")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(other, "_save_model", broken)
+    with pytest.raises(OSError, match="disk full"):
+        other.save(target)
+    assert {name.name: name.read_bytes() for name in target.iterdir()} == before
+    assert [entry.name for entry in target.parent.iterdir()] == ["copy"]  # no temporary directory left
+    pd.testing.assert_frame_equal(load_forecaster(target).predict(), model.predict())
+
+
+def test_saving_over_a_model_replaces_it_whole_with_normal_permissions(saved, frame, tmp_path):
+    _, path = saved
+    target = copy_of(path, tmp_path)
+    other = Forecaster(**{**SETTINGS, "lookback": 5}).fit(frame)
+    other.save(target)
+    assert load_forecaster(target).lookback == 5
+    mask = os.umask(0)
+    os.umask(mask)
+    assert stat.S_IMODE(target.stat().st_mode) == 0o777 & ~mask
+
+
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        (lambda d: (d / "fitted.json").write_text("{not json"), r"fitted.json is corrupt: not valid JSON"),
+        (lambda d: (d / "params.json").unlink(), r"params.json is missing"),
+        (
+            lambda d: (d / "fitted.json").write_text(
+                json.dumps({k: v for k, v in json.loads((d / "fitted.json").read_text()).items() if k != "freq"})
+            ),
+            r"fitted.json or params.json does not describe a Forecaster \(KeyError: 'freq'\)",
+        ),
+        (
+            lambda d: (d / "model.keras").write_bytes((d / "model.keras").read_bytes()[:200]),
+            r"model.keras cannot be loaded",
+        ),
+        (lambda d: (d / "pipeline.json").write_text("[]"), r"pipeline.json is corrupt"),
+        (
+            lambda d: (d / "params.json").write_text(
+                json.dumps({**json.loads((d / "params.json").read_text()), "lookback": 9})
+            ),
+            r"describe lookback=9.*but model.keras takes \(6, 1\) past inputs",
+        ),
+        (lambda d: (d / "history.parquet").write_bytes(b"PAR1"), r"history.parquet cannot be read"),
+    ],
+)
+def test_a_damaged_saved_model_is_named_in_one_error(saved, tmp_path, damage, message):
+    _, path = saved
+    target = copy_of(path, tmp_path)
+    damage(target)
+    with pytest.raises(SavedModelError, match=message):
+        load_forecaster(target)
+
+
+def test_a_missing_directory_is_named(tmp_path):
+    with pytest.raises(SavedModelError, match=r"nowhere is not a saved forecaster: no such directory"):
+        load_forecaster(tmp_path / "nowhere")
