@@ -196,6 +196,10 @@ def backtest(
     if metrics_output is not None:
         write_frame_atomic(result.metrics, metrics_output)
     typer.echo(result.metrics[result.metrics["unique_id"] == "overall"].to_string(index=False))
+    typer.echo(
+        "overall = the mean over series and origins; mae and rmse add up each series' own units, "
+        "so compare series of different scales with smape and mase (scale-free)."
+    )
 
 
 @app.command()

@@ -159,7 +159,9 @@ def evaluate(
     Returns:
         One row per series (and cutoff) with one column per score, sorted by series (and cutoff),
         followed by a row with ``unique_id == "overall"`` holding the mean of each column over the
-        rows above (the M3 convention: sMAPE averaged over series).
+        rows above (the M3 convention: sMAPE averaged over series). Only the scale-free scores
+        (``smape``, ``mape``, ``mase``, ``coverage``) are comparable across series of different
+        scales; the overall ``mae``, ``rmse`` and ``pinball`` mix the units of every series.
     """
     required = [ID, TIME, TARGET, "y_hat"]
     missing = [c for c in required if c not in forecasts.columns]
