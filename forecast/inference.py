@@ -1,17 +1,24 @@
-"""Fast inference for a trained Keras model: one XLA-compiled function, a few batch shapes.
+"""Fast inference for a trained Keras model: XLA for small batches, one graph for large ones.
 
 `Model.predict` builds a data pipeline and runs callbacks on every call, and
 even `Model.predict_on_batch` dispatches through Keras's generic predict step
 (about 3 ms on a 2-core CPU for one series). `CompiledPredictor` calls the
-model through a `tf.function` compiled with XLA (`jit_compile=True`), which
-fuses the recurrent loop's small operations: one series takes well under a
-millisecond.
+model through `tf.function`s:
 
-XLA compiles once per input shape. To keep the number of shapes small, a
-batch of `n` rows is cut into chunks of at most `max_batch` rows and each
-chunk is zero-padded to the next power of two; the padded rows are dropped
-from the output. Rows do not interact at inference (no batch statistics), so
-padding does not change any real row's forecast.
+- a batch of at most `xla_rows` rows (the latency path: one or a few series)
+  goes through a function compiled with XLA (`jit_compile=True`), which fuses
+  the recurrent loop's small operations: one series takes well under a
+  millisecond. XLA compiles once per input shape, so such a batch is cut into
+  chunks of at most `max_batch` rows and each chunk is zero-padded to the next
+  power of two (at most log2(xla_rows) + 1 shapes); the padded rows are dropped
+  from the output.
+- a larger batch (a backtest, a validation forecast, a nightly job) goes through
+  one graph function without XLA whose batch dimension is free: it is traced
+  once and never recompiled, and at these sizes the matrix products, not the
+  per-step overhead, take the time. It runs in chunks of `max_batch` rows.
+
+Rows do not interact at inference (no batch statistics), so padding and
+chunking do not change any real row's forecast.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ import numpy as np
 import tensorflow as tf
 
 DEFAULT_MAX_BATCH = 1024
+DEFAULT_XLA_ROWS = 64
 
 
 class CompiledPredictor:
@@ -29,26 +37,32 @@ class CompiledPredictor:
     Args:
         model: a built functional Keras model whose inputs are named (the
             names are the keys of the inputs dict).
-        max_batch: the most rows per compiled call; a power of two.
+        max_batch: the most rows per call; a power of two.
+        xla_rows: batches of at most this many rows take the XLA path; larger
+            ones the graph path (see the module docstring).
 
     Example:
         >>> predictor = CompiledPredictor(model)
         >>> outputs = predictor({"past": past})     # NumPy in, NumPy out
     """
 
-    def __init__(self, model: keras.Model, max_batch: int = DEFAULT_MAX_BATCH):
+    def __init__(self, model: keras.Model, max_batch: int = DEFAULT_MAX_BATCH, xla_rows: int = DEFAULT_XLA_ROWS):
         if max_batch < 1 or max_batch & (max_batch - 1):
             raise ValueError(f"max_batch must be a power of two; got {max_batch}")
         self.model = model
         self.max_batch = max_batch
+        self.xla_rows = xla_rows
         self._input_dtypes = {tensor.name: np.dtype(tensor.dtype) for tensor in model.inputs}
         self._input_names = list(self._input_dtypes)
         signature = {
             tensor.name: tf.TensorSpec((None, *tensor.shape[1:]), tensor.dtype, name=tensor.name)
             for tensor in model.inputs
         }
-        self._function = tf.function(
+        self._xla_function = tf.function(
             lambda inputs: model(inputs, training=False), input_signature=[signature], jit_compile=True
+        )
+        self._graph_function = tf.function(
+            lambda inputs: model(inputs, training=False), input_signature=[signature], jit_compile=False
         )
 
     def __call__(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
@@ -60,11 +74,15 @@ class CompiledPredictor:
         rows = len(next(iter(arrays.values())))
         if rows == 0:
             raise ValueError("cannot predict an empty batch")
+        call = self._call_padded if rows <= self.xla_rows else self._call_graph
         chunks = []
         for start in range(0, rows, self.max_batch):
             chunk = {name: array[start : start + self.max_batch] for name, array in arrays.items()}
-            chunks.append(self._call_padded(chunk))
+            chunks.append(call(chunk))
         return chunks[0] if len(chunks) == 1 else np.concatenate(chunks)
+
+    def _call_graph(self, chunk: dict[str, np.ndarray]) -> np.ndarray:
+        return self._graph_function(chunk).numpy()
 
     def _call_padded(self, chunk: dict[str, np.ndarray]) -> np.ndarray:
         rows = len(next(iter(chunk.values())))
@@ -74,4 +92,4 @@ class CompiledPredictor:
                 name: np.concatenate([array, np.zeros((padded_rows - rows, *array.shape[1:]), array.dtype)])
                 for name, array in chunk.items()
             }
-        return self._function(chunk).numpy()[:rows]
+        return self._xla_function(chunk).numpy()[:rows]

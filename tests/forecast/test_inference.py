@@ -69,3 +69,16 @@ def test_missing_inputs_empty_batches_and_bad_chunk_sizes_are_errors(network_inp
         predictor(network_inputs(0, n_future=3, n_static=1))
     with pytest.raises(ValueError, match="power of two"):
         CompiledPredictor(network, max_batch=6)
+
+
+def test_large_batches_take_the_graph_path_and_match_the_eager_model(network_inputs):
+    network = _network()
+    predictor = CompiledPredictor(network, max_batch=16, xla_rows=4)
+    inputs = network_inputs(37, n_future=3, n_static=1, seed=3)
+    expected = np.asarray(network(inputs, training=False))
+    np.testing.assert_allclose(predictor(inputs), expected, rtol=1e-5, atol=1e-6)
+    predictor({name: array[:11] for name, array in inputs.items()})
+    assert predictor._graph_function.experimental_get_tracing_count() == 1  # one trace for every large size
+    assert predictor._xla_function.experimental_get_tracing_count() == 0
+    predictor({name: array[:3] for name, array in inputs.items()})
+    assert predictor._xla_function.experimental_get_tracing_count() == 1
