@@ -42,7 +42,7 @@ from forecast.backtesting import Backtest, rolling_origin, series_cutoffs
 from forecast.metrics import evaluate
 from pipelines.checks import check_integer
 from pipelines.columns import ID, TIME
-from pipelines.frequency import Frequency, frequency_to_json, horizon_timestamps, parse_frequency
+from pipelines.frequency import Frequency, frequency_to_json, horizon_timestamps, parse_frequency, seasonal_period
 from pipelines.validation import CheckedFrame, ValidationError, check_frame, to_long_format
 
 PARAMS_FILE = "params.json"
@@ -395,31 +395,6 @@ def warn_in_sample_origins(train_df: pd.DataFrame, cutoffs: pd.DataFrame) -> Non
             UserWarning,
             stacklevel=3,
         )
-
-
-def seasonal_period(freq: Frequency | None) -> int:
-    """Steps in one cycle of the next coarser calendar unit, the usual MASE/seasonal-naive period.
-
-    Hourly -> 24 (a day), daily -> 7 (a week), business daily -> 5, weekly -> 52, monthly -> 12,
-    quarterly -> 4, minutely and secondly -> 60; multiples (``"2h"``), yearly, integer steps and
-    ``None`` -> 1.
-    """
-    if freq is None or isinstance(freq, int) or freq.n != 1:
-        return 1
-    offsets = pd.offsets
-    periods = (
-        ((offsets.Hour,), 24),
-        ((offsets.Day,), 7),
-        ((offsets.BusinessDay,), 5),
-        ((offsets.Week,), 52),
-        ((offsets.MonthBegin, offsets.MonthEnd, offsets.BusinessMonthBegin, offsets.BusinessMonthEnd), 12),
-        ((offsets.QuarterBegin, offsets.QuarterEnd, offsets.BQuarterBegin, offsets.BQuarterEnd), 4),
-        ((offsets.Minute, offsets.Second), 60),
-    )
-    for kinds, period in periods:
-        if isinstance(freq, kinds):
-            return period
-    return 1
 
 
 def _subclasses(klass: type) -> list[type]:

@@ -66,7 +66,7 @@ StaticCovariates = Annotated[str | None, typer.Option(help="Comma-separated colu
 Calendar = Annotated[
     str | None, typer.Option(help="'auto' or comma-separated calendar fields (month, dayofweek, ...).")
 ]
-Scaler = Annotated[str, typer.Option(help="Target scaling: standard, minmax, robust, mean, last or none.")]
+Scaler = Annotated[str, typer.Option(help="Target scaling: window_mean, last, standard, minmax, robust, mean or none.")]
 CovariateScaler = Annotated[
     str, typer.Option(help="Scaling of numeric covariates: standard, robust or none (0/1 flags are kept).")
 ]
@@ -74,8 +74,17 @@ Fill = Annotated[
     str | None, typer.Option(help="Missing values and gaps: ffill, interpolate, zero or drop_series (default: error).")
 ]
 ShortSeries = Annotated[str, typer.Option(help="Series too short for a window: 'error' or 'drop' (with a warning).")]
-Epochs = Annotated[int, typer.Option(help="Most passes over the training windows.")]
-BatchSize = Annotated[int, typer.Option(help="Windows per gradient step.")]
+Epochs = Annotated[str, typer.Option(help="Most passes over the training windows, or 'auto' (planned).")]
+BatchSize = Annotated[str, typer.Option(help="Windows per gradient step, or 'auto' (1/50 of the windows, 16-256).")]
+MinSteps = Annotated[int, typer.Option(help="Optimizer steps an automatic plan gives at least.")]
+MinPast = Annotated[int, typer.Option(help="Fewest observed past rows of a window (shorter pasts are padded).")]
+SeasonLength = Annotated[int | None, typer.Option(help="Seasonal period (default: from the calendar or inferred).")]
+Deseasonalize = Annotated[
+    bool, typer.Option("--deseasonalize/--no-deseasonalize", help="Divide seasonal series by their seasonal indices.")
+]
+EnsembleSize = Annotated[int, typer.Option(help="Networks trained together and combined by the median.")]
+EnsembleLookbacks = Annotated[str | None, typer.Option(help="Comma-separated lookback of every ensemble member.")]
+Calibration = Annotated[str, typer.Option(help="Interval calibration: 'conformal' or 'none'.")]
 LearningRate = Annotated[float, typer.Option(help="Adam step size.")]
 Clipnorm = Annotated[float | None, typer.Option(help="Gradient-norm clipping threshold (0 turns it off).")]
 Distribution = Annotated[
@@ -94,7 +103,7 @@ TrackingErrors = Annotated[str, typer.Option(help="When MLflow is unreachable: '
 # name: (option, default); the defaults are the Forecaster's.
 _FORECASTER_OPTIONS = {
     "cell": (Cell, "lstm"),
-    "units": (Units, 32),
+    "units": (Units, 64),
     "num_layers": (NumLayers, 1),
     "lookback": (Lookback, 24),
     "horizon": (Horizon, 12),
@@ -107,15 +116,22 @@ _FORECASTER_OPTIONS = {
     "future_covariates": (FutureCovariates, None),
     "static_covariates": (StaticCovariates, None),
     "calendar": (Calendar, None),
-    "scaler": (Scaler, "standard"),
+    "scaler": (Scaler, "window_mean"),
     "covariate_scaler": (CovariateScaler, "standard"),
+    "min_past": (MinPast, 1),
+    "season_length": (SeasonLength, None),
+    "deseasonalize": (Deseasonalize, True),
     "fill": (Fill, None),
     "short_series": (ShortSeries, "error"),
-    "epochs": (Epochs, 100),
-    "batch_size": (BatchSize, 64),
+    "epochs": (Epochs, "auto"),
+    "batch_size": (BatchSize, "auto"),
+    "min_steps": (MinSteps, 1000),
     "learning_rate": (LearningRate, 1e-3),
     "clipnorm": (Clipnorm, 1.0),
     "distribution": (Distribution, None),
+    "ensemble_size": (EnsembleSize, 1),
+    "ensemble_lookbacks": (EnsembleLookbacks, None),
+    "calibration": (Calibration, "conformal"),
     "validation_windows": (ValidationWindows, 1),
     "patience": (Patience, 10),
     "seed": (Seed, 0),
@@ -319,6 +335,13 @@ def _forecaster(**options):
         options["calendar"] = _names(options["calendar"])
     if options["quantiles"] is not None:
         options["quantiles"] = tuple(float(q) for q in _names(options["quantiles"]))
+    if options["ensemble_lookbacks"] is not None:
+        options["ensemble_lookbacks"] = tuple(int(lookback) for lookback in _names(options["ensemble_lookbacks"]))
+    for name in ("epochs", "batch_size"):
+        if options[name] != "auto":
+            options[name] = _integer(name, options[name])
+    if options["calibration"] == "none":
+        options["calibration"] = None
     if options["freq"] is not None and options["freq"].lstrip("-").isdigit():
         options["freq"] = int(options["freq"])
     for name in ("scaler", "covariate_scaler"):
@@ -327,6 +350,13 @@ def _forecaster(**options):
     if options["clipnorm"] == 0:
         options["clipnorm"] = None
     return Forecaster(**options)
+
+
+def _integer(name: str, text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise typer.BadParameter(f"--{name.replace('_', '-')} must be an integer or 'auto'; got {text!r}") from None
 
 
 def _names(text: str | None) -> tuple[str, ...]:

@@ -7,20 +7,31 @@ calendar features), the future-known covariates of the `horizon` steps that
 follow, and the static covariates of its series; the network forecasts all
 `horizon` steps at once (direct strategy, MQ-RNN) or one step that is fed back
 `horizon` times (recursive strategy). With `quantiles` it is trained with the
-pinball loss and returns ordered quantile forecasts beside the median.
+pinball loss and returns ordered quantile forecasts beside the median, their
+intervals calibrated on held-out windows (`forecast.calibration`).
+
+The defaults come from measurements on series nobody tuned for (the M1, M3
+and Tourism competitions, single short series; the evidence is in the notes
+of issue 12): every window is scaled by the mean absolute value of its own
+past (`scaler="window_mean"`, as DeepAR), seasonal series are divided by their
+multiplicative seasonal indices first (`deseasonalize=True`; Hewamalage,
+Bergmeir & Bandara 2021), histories shorter than `lookback` are left-padded
+with an "observed" flag (`min_past=1`), and the number of optimizer steps is
+planned from the number of windows (`forecast.training`). `ensemble_size > 1`
+trains several members in one wider network and combines them by the median.
 
 Training follows the usual safeguards for recurrent networks: gradients are
 clipped by their global norm (Pascanu, Mikolov & Bengio, "On the difficulty of
 training recurrent neural networks", ICML 2013), early stopping watches the
-loss on the chronologically last windows of every series, and a non-finite
-loss stops training with an error.
+loss on the chronologically last windows of every series, the learning rate
+halves when that loss stalls, and a non-finite loss stops training with an
+error.
 """
 
 from __future__ import annotations
 
 import copy
 import json
-import math
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -32,19 +43,22 @@ import pandas as pd
 import tensorflow as tf
 
 from forecast.base import PARAMS_FILE, STATE_FILE, BaseForecaster, SavedModelError
+from forecast.calibration import ConformalIntervals, mase_scales
 from forecast.distribution import check_distribution, saved_distribution, strategy_scope
 from forecast.inference import CompiledPredictor
-from forecast.losses import PinballLoss
+from forecast.losses import PinballLoss, SMAPELoss
 from forecast.metrics import quantile_column
 from forecast.network import build_network
+from forecast.training import NonFiniteLossGuard, chronological_split, training_plan
 from layers.registry import available
 from pipelines.checks import check_choice, check_integer, check_number
 from pipelines.columns import ID, TARGET, TIME
 from pipelines.validation import FILL_POLICIES, SHORT_SERIES_POLICIES, CheckedFrame, ValidationError
-from pipelines.windows import SeriesWindows, Windows
+from pipelines.windows import OBSERVED, SeriesWindows, Windows
 
 STRATEGIES = ("direct", "recursive")
-POINT_LOSSES = ("mae", "mse")
+POINT_LOSSES = ("mae", "mse", "smape", "mase")
+CALIBRATIONS = (None, "conformal")
 MEDIAN = 0.5
 MODEL_FILE = "model.keras"
 PIPELINE_FILE = "pipeline.json"
@@ -63,10 +77,18 @@ class Forecaster(BaseForecaster):
         quantiles: quantile levels in (0, 1) to forecast (columns `y_hat_q10`,
             ...) with the pinball loss; `y_hat` is then the median. None
             trains a point forecast with `loss`.
+        calibration: `"conformal"` widens (or narrows) every central interval
+            `[q, 1 - q]` so that it covers `1 - 2q` of the held-out windows
+            (conformalized quantile regression, calibrated once in `fit`; see
+            `forecast.calibration`); None keeps the pinball-trained quantiles.
         strategy: `"direct"` (all `horizon` steps in one output) or
             `"recursive"` (a one-step network fed back `horizon` times;
             past-only covariates are not allowed, their future is unknown).
-        loss: point-forecast loss, `"mae"` or `"mse"` (ignored with quantiles).
+        loss: point-forecast loss: `"mae"`, `"mse"`, `"smape"` (the M3
+            score, scale-free) or `"mase"` (the MAE of each window divided by
+            its series' in-sample seasonal-naive MAE); ignored with quantiles.
+            On the M1/M3 validation sets the scale-free losses did not beat
+            `"mae"` on window-scaled targets, which stays the default.
         dropout: input dropout of the recurrent layers.
         freq: pandas offset alias or integer step of `ds`; None infers it.
         past_covariates: columns observed only up to the origin.
@@ -74,17 +96,31 @@ class Forecaster(BaseForecaster):
             future in `predict(..., future_df=...)`).
         static_covariates: numeric columns constant within each series.
         calendar: calendar features from `ds` (`("month", ...)`, `"auto"` or None).
-        scaler: target scaling of the pipeline (`"standard"`, `"mean"`,
-            `"last"` per window, ...; see `pipelines.scaling`).
+        scaler: target scaling of the pipeline: `"window_mean"` (per window,
+            the mean absolute value of its observed past), `"last"`,
+            `"standard"`, `"mean"`, ...; see `pipelines.scaling`.
         covariate_scaler: scaling of numeric covariates over the training
             rows (`"standard"`, `"robust"` or None; 0/1 flags are kept; see
             `pipelines.scaling.CovariateScaling`).
+        min_past: the fewest observed past rows of a window: shorter histories
+            are left-padded up to `lookback` with an "observed" input flag, so
+            series shorter than `lookback + horizon` train and forecast too.
+        season_length: the seasonal period; None takes it from the calendar
+            (12 for monthly data, ...) or, for integer `ds`, infers it from the
+            series (`pipelines.seasonality`). It sets the deseasonalisation and
+            the MASE scale of the calibration and of `loss="mase"`.
+        deseasonalize: divide every series that passes a seasonality test by
+            its multiplicative seasonal indices (fitted on training rows) and
+            multiply the forecasts back.
         fill: missing values and gaps: None (an error), `"ffill"`,
             `"interpolate"`, `"zero"` or `"drop_series"` (see `pipelines.validation`).
         short_series: series too short for a training window (or, in
             `predict`, shorter than `lookback`): `"error"` or `"drop"` (with a warning).
-        epochs: most passes over the training windows.
-        batch_size: windows per gradient step.
+        epochs: most passes over the training windows; `"auto"` plans at least
+            `min_steps` optimizer steps and 20 epochs (`forecast.training`).
+        batch_size: windows per gradient step; `"auto"` takes about 1/50 of the
+            training windows, between 16 and 256.
+        min_steps: optimizer steps an automatic plan gives at least.
         learning_rate: Adam step size.
         clipnorm: global gradient-norm clipping threshold (None: off).
         distribution: train on several devices: None (one device),
@@ -92,8 +128,13 @@ class Forecaster(BaseForecaster):
             `tf.distribute.Strategy`; `batch_size` is then the global batch
             size, split across the replicas (see `forecast.distribution`).
             A saved model keeps the name `"mirrored"`, not a strategy object.
+        ensemble_size: networks trained together in one wider model, each from
+            its own random start, combined by the median of every output (the
+            median of each quantile for quantile forecasts).
+        ensemble_lookbacks: the lookback of every member (each at most
+            `lookback`); None gives every member `lookback`.
         validation_windows: the last windows of every series held out for
-            early stopping (0: no validation, train all `epochs`).
+            early stopping and calibration (0: no validation, train all `epochs`).
         patience: epochs without a better validation loss before stopping.
         seed: seeds Python, NumPy and the backend (`keras.utils.set_random_seed`)
             so that runs repeat exactly; None leaves the global state alone.
@@ -111,8 +152,10 @@ class Forecaster(BaseForecaster):
 
     Fitted attributes: `pipeline_` (the fitted `SeriesWindows`), `model_` (the
     Keras network), `history_` (per-epoch losses), `epochs_trained_`,
-    `output_quantiles_` (quantile levels of the network output, None for a
-    point network), plus those of `BaseForecaster` (`run_id_`, `model_uri_`
+    `batch_size_` and `epochs_planned_` (the training plan), `output_quantiles_`
+    (quantile levels of the network output, None for a point network),
+    `series_scale_` (each series' MASE scale), `intervals_` (the conformal
+    offsets, or None), plus those of `BaseForecaster` (`run_id_`, `model_uri_`
     and `registered_model_version_` are set by a tracked fit).
 
     Example:
@@ -123,12 +166,19 @@ class Forecaster(BaseForecaster):
     ```
     """
 
-    _tuple_params = ("quantiles", "past_covariates", "future_covariates", "static_covariates", "calendar")
+    _tuple_params = (
+        "quantiles",
+        "past_covariates",
+        "future_covariates",
+        "static_covariates",
+        "calendar",
+        "ensemble_lookbacks",
+    )
 
     def __init__(
         self,
         cell: str = "lstm",
-        units: int = 32,
+        units: int = 64,
         num_layers: int = 1,
         lookback: int = 24,
         horizon: int = 12,
@@ -141,15 +191,22 @@ class Forecaster(BaseForecaster):
         future_covariates: Sequence[str] = (),
         static_covariates: Sequence[str] = (),
         calendar: Sequence[str] | str | None = None,
-        scaler: str | None = "standard",
+        scaler: str | None = "window_mean",
         covariate_scaler: str | None = "standard",
+        min_past: int = 1,
+        season_length: int | None = None,
+        deseasonalize: bool = True,
         fill: str | None = None,
         short_series: str = "error",
-        epochs: int = 100,
-        batch_size: int = 64,
+        epochs: int | str = "auto",
+        batch_size: int | str = "auto",
+        min_steps: int = 1000,
         learning_rate: float = 1e-3,
         clipnorm: float | None = 1.0,
         distribution: str | tf.distribute.Strategy | None = None,
+        ensemble_size: int = 1,
+        ensemble_lookbacks: Sequence[int] | None = None,
+        calibration: str | None = "conformal",
         validation_windows: int = 1,
         patience: int = 10,
         seed: int | None = 0,
@@ -176,13 +233,20 @@ class Forecaster(BaseForecaster):
         self.calendar = calendar
         self.scaler = scaler
         self.covariate_scaler = covariate_scaler
+        self.min_past = min_past
+        self.season_length = season_length
+        self.deseasonalize = deseasonalize
         self.fill = fill
         self.short_series = short_series
         self.epochs = epochs
         self.batch_size = batch_size
+        self.min_steps = min_steps
         self.learning_rate = learning_rate
         self.clipnorm = clipnorm
         self.distribution = distribution
+        self.ensemble_size = ensemble_size
+        self.ensemble_lookbacks = ensemble_lookbacks
+        self.calibration = calibration
         self.validation_windows = validation_windows
         self.patience = patience
         self.seed = seed
@@ -222,33 +286,42 @@ class Forecaster(BaseForecaster):
         training, validation = chronological_split(windows, self.validation_windows, self.horizon)
         if len(training) == 0:
             raise ValueError(
-                f"no training windows: every series needs more than lookback + horizon = "
-                f"{self.lookback + self.horizon} observations"
+                f"no training windows: every series needs more than min_past + horizon = "
+                f"{pipeline._min_past() + self.horizon} observations"
             )
         if self.validation_windows and validation is None:
             warnings.warn(
                 f"no series is long enough to hold out {self.validation_windows} validation window(s) after "
-                f"its training windows (needs {self.lookback + 2 * self.horizon + self.validation_windows - 1} "
-                f"observations); training all {self.epochs} epochs without early stopping",
+                f"its training windows; training without early stopping",
                 stacklevel=4,
             )
         if self.strategy == "recursive":
             _check_recursive_features(windows)
         self.pipeline_ = pipeline
         self.output_quantiles_ = sorted({*map(float, self.quantiles), MEDIAN}) if self.quantiles else None
+        self.series_scale_ = mase_scales(checked.frame, pipeline.season_length_)
+        self.batch_size_, self.epochs_planned_ = training_plan(
+            len(training), self.batch_size, self.epochs, self.min_steps
+        )
         with strategy_scope(self.distribution):
             self.model_ = self._build_model(windows)
+        inputs, target, *weights = self._training_arrays(training)
         history = self.model_.fit(
-            *self._training_arrays(training),
+            inputs,
+            target,
+            sample_weight=weights[0] if weights else None,
             validation_data=None if validation is None else self._training_arrays(validation),
-            epochs=self.epochs,
-            batch_size=self.batch_size,
+            epochs=self.epochs_planned_,
+            batch_size=self.batch_size_,
             shuffle=True,
             callbacks=[*self._callbacks(validation is not None), *callbacks],
             verbose=self.verbose,
         )
         self.history_ = {name: [float(v) for v in values] for name, values in history.history.items()}
         self.epochs_trained_ = len(self.history_["loss"])
+        self.intervals_ = None
+        if self.output_quantiles_ and self.calibration == "conformal" and validation is not None:
+            self.intervals_ = self._calibrate(validation)
         return FitReport(training=training, validation=validation)
 
     def _build_model(self, windows: Windows) -> keras.Model:
@@ -263,30 +336,64 @@ class Forecaster(BaseForecaster):
             n_static_features=len(windows.static_feature_names),
             n_quantiles=len(self.output_quantiles_) if self.output_quantiles_ else None,
             dropout=self.dropout,
+            member_lookbacks=self._member_lookbacks(),
         )
-        loss = PinballLoss(self.output_quantiles_) if self.output_quantiles_ else self.loss
+        if self.output_quantiles_:
+            loss = PinballLoss(self.output_quantiles_)
+        else:
+            loss = {"smape": SMAPELoss(), "mase": "mae"}.get(self.loss, self.loss)
         # No XLA: compiling costs tens of seconds per model and gains little for these small networks.
         network.compile(
             optimizer=keras.optimizers.Adam(self.learning_rate, clipnorm=self.clipnorm), loss=loss, jit_compile=False
         )
         return network
 
+    def _member_lookbacks(self) -> list[int] | None:
+        if self.ensemble_size == 1 and self.ensemble_lookbacks is None:
+            return None
+        return list(self.ensemble_lookbacks) if self.ensemble_lookbacks else [self.lookback] * self.ensemble_size
+
     def _callbacks(self, has_validation: bool) -> list[keras.callbacks.Callback]:
         callbacks: list[keras.callbacks.Callback] = [NonFiniteLossGuard()]
+        monitor = "val_loss" if has_validation else "loss"
+        callbacks.append(
+            keras.callbacks.ReduceLROnPlateau(
+                monitor=monitor, factor=0.5, patience=max(1, self.patience // 2), min_lr=self.learning_rate / 64
+            )
+        )
         if has_validation:
             callbacks.append(
                 keras.callbacks.EarlyStopping(monitor="val_loss", patience=self.patience, restore_best_weights=True)
             )
         return callbacks
 
-    def _training_arrays(self, windows: Windows) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    def _training_arrays(self, windows: Windows) -> tuple:
+        """``(inputs, target[, sample_weight])`` for Keras: the target repeated per ensemble member."""
         inputs = windows.as_inputs()
         target = windows.target
         if self.strategy == "recursive":
             if "future" in inputs:
                 inputs["future"] = inputs["future"][:, :1]
             target = target[:, :1]
+        members = self._member_lookbacks()
+        if members is not None:
+            target = np.repeat(target[:, None, :], len(members), axis=1)
+        if self.loss == "mase" and not self.output_quantiles_:
+            return inputs, target, self._mase_weights(windows)
         return inputs, target
+
+    def _mase_weights(self, windows: Windows) -> np.ndarray:
+        """Per window ``scale_w / s_i``: the MAE of scaled values times it is the MAE in units of the series' MASE."""
+        series_scale = self.series_scale_.reindex(windows.index[ID]).to_numpy(dtype=np.float64)
+        return (windows.scale / series_scale).astype(np.float32)
+
+    def _calibrate(self, validation: Windows) -> ConformalIntervals:
+        """Conformal offsets from the held-out windows (`forecast.calibration`)."""
+        quantiles = self._predict_scaled(validation)
+        forecasts = validation.inverse_target(quantiles)
+        actuals = validation.inverse_target(validation.target)
+        scales = self.series_scale_.reindex(validation.index[ID]).to_numpy(dtype=np.float64)
+        return ConformalIntervals.fit(forecasts, actuals, scales, self.output_quantiles_)
 
     def _network_horizon(self) -> int:
         return 1 if self.strategy == "recursive" else self.horizon
@@ -302,6 +409,9 @@ class Forecaster(BaseForecaster):
             calendar=self.calendar,
             scaler=self.scaler,
             covariate_scaler=self.covariate_scaler,
+            min_past=self.min_past,
+            season_length=self.season_length,
+            deseasonalize=self.deseasonalize,
             fill=self.fill,
             short_series=self.short_series,
         )
@@ -347,22 +457,32 @@ class Forecaster(BaseForecaster):
     def _forecast_frame(self, windows: Windows) -> pd.DataFrame:
         """Long frame `unique_id, ds, y_hat[, y_hat_qXX]`: one row per window and step, in window order."""
         outputs = windows.inverse_target(self._predict_scaled(windows))
-        columns = {ID: np.repeat(windows.index[ID].to_numpy(), self.horizon), TIME: windows.forecast_times}
+        ids = np.repeat(windows.index[ID].to_numpy(), self.horizon)
+        columns = {ID: ids, TIME: windows.forecast_times}
         if self.output_quantiles_ is None:
             columns["y_hat"] = outputs.reshape(-1)
-        else:
-            by_level = outputs.reshape(-1, len(self.output_quantiles_))
-            columns["y_hat"] = by_level[:, self.output_quantiles_.index(MEDIAN)]
-            for level in sorted(map(float, self.quantiles)):
-                columns[quantile_column(level)] = by_level[:, self.output_quantiles_.index(level)]
-        return pd.DataFrame(columns)
+            return pd.DataFrame(columns)
+        by_level = outputs.reshape(-1, len(self.output_quantiles_))
+        columns["y_hat"] = by_level[:, self.output_quantiles_.index(MEDIAN)]
+        for level in sorted(map(float, self.quantiles)):
+            columns[quantile_column(level)] = by_level[:, self.output_quantiles_.index(level)]
+        forecasts = pd.DataFrame(columns)
+        if self.intervals_ is None:
+            return forecasts
+        steps = np.tile(np.arange(self.horizon), len(windows))
+        scales = self.series_scale_.reindex(ids).to_numpy(dtype=np.float64)
+        return self.intervals_.apply(forecasts, steps, scales)
 
     def _predict_scaled(self, windows: Windows) -> np.ndarray:
-        """Network outputs in the scaled space: `(n, horizon)` or `(n, horizon, n_quantiles)`."""
+        """Network outputs in the scaled space, ensemble members combined: `(n, horizon[, n_quantiles])`."""
         inputs = windows.as_inputs()
         if self.strategy == "direct":
-            return self._call_network(inputs)
+            return self._combined(self._call_network(inputs))
         return self._recursive_forecast(inputs)
+
+    def _combined(self, outputs: np.ndarray) -> np.ndarray:
+        """The median over the members axis of an ensemble's outputs (a single network's outputs unchanged)."""
+        return outputs if self._member_lookbacks() is None else np.median(outputs, axis=1)
 
     def _recursive_forecast(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
         """Feed the one-step median forecast back `horizon` times.
@@ -371,22 +491,23 @@ class Forecaster(BaseForecaster):
         y_hat_{T+k} = f(x_{T+k-L+1..T+k-1}, [y_hat_{T+k}-1; future_{T+k-1}], future_{T+k}, s)
         ```
 
-        Quantiles of later steps are conditional on the median path (a plug-in
-        approximation, not the quantiles of the multi-step distribution).
+        (with left padding the fed-back row also carries the "observed" flag 1). Quantiles of later
+        steps are conditional on the median path (a plug-in approximation, not the quantiles of the
+        multi-step distribution).
         """
         past = inputs["past"]
         future = inputs.get("future")
+        flag = [np.ones((len(past), 1), past.dtype)] if OBSERVED in self.pipeline_.past_feature_names_ else []
         steps = []
         for step in range(self.horizon):
             step_inputs = {**inputs, "past": past}
             if future is not None:
                 step_inputs["future"] = future[:, step : step + 1]
-            output = self._call_network(step_inputs)[:, 0]
+            output = self._combined(self._call_network(step_inputs))[:, 0]
             steps.append(output)
             median = output if self.output_quantiles_ is None else output[:, self.output_quantiles_.index(MEDIAN)]
-            next_row = (
-                median[:, None] if future is None else np.concatenate([median[:, None], future[:, step]], axis=-1)
-            )
+            known = [] if future is None else [future[:, step]]
+            next_row = np.concatenate([median[:, None], *flag, *known], axis=-1)
             past = np.concatenate([past[:, 1:], next_row[:, None, :].astype(past.dtype)], axis=1)
         return np.stack(steps, axis=1)
 
@@ -418,6 +539,13 @@ class Forecaster(BaseForecaster):
             "output_quantiles": self.output_quantiles_,
             "history": self.history_,
             "epochs_trained": self.epochs_trained_,
+            "epochs_planned": self.epochs_planned_,
+            "batch_size": self.batch_size_,
+            "series_scale": [
+                [key.item() if isinstance(key, np.generic) else key, float(value)]
+                for key, value in self.series_scale_.items()
+            ],
+            "intervals": None if self.intervals_ is None else self.intervals_.get_config(),
         }
 
     def _saved_history(self) -> pd.DataFrame:
@@ -433,7 +561,14 @@ class Forecaster(BaseForecaster):
             self.output_quantiles_ = state["output_quantiles"]
             self.history_ = state["history"]
             self.epochs_trained_ = state["epochs_trained"]
-        except KeyError as error:
+            # Models saved before the training plan, the MASE scales and calibration existed load without them.
+            self.epochs_planned_ = state.get("epochs_planned", self.epochs_trained_)
+            self.batch_size_ = state.get("batch_size", self.batch_size)
+            scales = state.get("series_scale") or [[series_id, 1.0] for series_id in state["series_ids"]]
+            self.series_scale_ = pd.Series(dict(scales), dtype=np.float64)
+            intervals = state.get("intervals")
+            self.intervals_ = None if intervals is None else ConformalIntervals.from_config(intervals)
+        except (KeyError, TypeError, ValueError) as error:
             raise SavedModelError(f"{directory / STATE_FILE} lacks the Forecaster's {error.args[0]!r}") from None
         pipeline_path = directory / PIPELINE_FILE
         try:
@@ -457,7 +592,8 @@ class Forecaster(BaseForecaster):
         features = len(self.pipeline_.past_feature_names_)
         expected = (self.lookback, features)
         found = None if past is None else tuple(past.shape[1:])
-        outputs = self.model_.outputs[0].shape[1]
+        members = self._member_lookbacks()
+        outputs = self.model_.outputs[0].shape[1 if members is None else 2]
         if found != expected or outputs != self._network_horizon():
             raise SavedModelError(
                 f"{directory}: {PARAMS_FILE} and {PIPELINE_FILE} describe lookback={self.lookback}, {features} past "
@@ -469,8 +605,34 @@ class Forecaster(BaseForecaster):
 
     def _check_params(self) -> None:
         check_choice("cell", self.cell, available())
-        for name in ("units", "num_layers", "lookback", "horizon", "epochs", "batch_size", "patience"):
+        for name in (
+            "units",
+            "num_layers",
+            "lookback",
+            "horizon",
+            "patience",
+            "min_steps",
+            "min_past",
+            "ensemble_size",
+        ):
             check_integer(name, getattr(self, name))
+        for name in ("epochs", "batch_size"):
+            if getattr(self, name) != "auto":
+                check_integer(name, getattr(self, name))
+        check_integer("season_length", self.season_length, allow_none=True)
+        check_choice("deseasonalize", self.deseasonalize, (True, False))
+        check_choice("calibration", self.calibration, CALIBRATIONS)
+        if self.ensemble_lookbacks is not None:
+            lookbacks = list(self.ensemble_lookbacks)
+            if len(lookbacks) != self.ensemble_size:
+                raise ValueError(
+                    f"ensemble_lookbacks must give one lookback per member (ensemble_size={self.ensemble_size}); "
+                    f"got {lookbacks}"
+                )
+            for member_lookback in lookbacks:
+                check_integer("ensemble_lookbacks", member_lookback)
+                if member_lookback > self.lookback:
+                    raise ValueError(f"ensemble_lookbacks must be at most lookback={self.lookback}; got {lookbacks}")
         check_integer("validation_windows", self.validation_windows, minimum=0)
         check_integer("seed", self.seed, minimum=0, allow_none=True)
         check_choice("strategy", self.strategy, STRATEGIES)
@@ -529,67 +691,11 @@ class FitReport:
     validation: Windows | None
 
 
-class NonFiniteLossGuard(keras.callbacks.Callback):
-    """Stops training with `FloatingPointError` as soon as the loss is NaN or infinite.
-
-    Unlike `keras.callbacks.TerminateOnNaN`, which ends training quietly, this
-    raises, so the model is neither saved nor logged as a success.
-    """
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self._epoch = epoch
-
-    def on_train_batch_end(self, batch, logs=None):
-        self._check(logs, "loss", f"epoch {self._epoch + 1}, batch {batch + 1}")
-
-    def on_epoch_end(self, epoch, logs=None):
-        self._check(logs, "val_loss", f"epoch {epoch + 1} (validation)")
-
-    @staticmethod
-    def _check(logs, name: str, where: str) -> None:
-        value = (logs or {}).get(name)
-        if value is not None and not math.isfinite(float(value)):
-            raise FloatingPointError(
-                f"training stopped: the {name} became {float(value)} at {where}. Lower learning_rate, keep "
-                "gradient clipping on (clipnorm), or check the data for extreme values."
-            )
-
-
-def chronological_split(windows: Windows, validation_windows: int, horizon: int) -> tuple[Windows, Windows | None]:
-    """Training and validation windows, validation strictly after training in every series.
-
-    Windows of a series are consecutive origins (stride 1), oldest first. With
-    `r` the rank of a window from the series' end (0 = last window) and
-    `V = validation_windows`:
-
-    ```
-    validation:  r <  V
-    training:    r >= V + horizon - 1   (its targets end before the first validation target)
-    ```
-
-    Windows in between would share target steps with the validation windows
-    and are dropped. A series with too few windows for both parts (at most
-    `V + horizon - 1`) gives all its windows to training.
-
-    Returns:
-        `(training, validation)`; validation is None when no series has one.
-    """
-    series = windows.index[ID].to_numpy()
-    rank_from_end = windows.index.groupby(ID, sort=False).cumcount(ascending=False).to_numpy()
-    count = pd.Series(series).map(pd.Series(series).value_counts()).to_numpy()
-    if validation_windows == 0:
-        return windows, None
-    has_validation = count > validation_windows + horizon - 1
-    is_validation = has_validation & (rank_from_end < validation_windows)
-    is_training = ~has_validation | (rank_from_end >= validation_windows + horizon - 1)
-    validation = windows.select(np.flatnonzero(is_validation)) if is_validation.any() else None
-    return windows.select(np.flatnonzero(is_training)), validation
-
-
 def _check_recursive_features(windows: Windows) -> None:
-    """The recursive strategy builds the next past row as `[y_hat; future features]`."""
+    """The recursive strategy builds the next past row as `[y_hat; observed flag; future features]`."""
     future_names = [] if windows.future is None else list(windows.future_feature_names)
-    if list(windows.past_feature_names[1:]) != future_names:
+    names = [name for name in windows.past_feature_names[1:] if name != OBSERVED]
+    if names != future_names:
         raise ValueError(
             "strategy='recursive' needs the past features to be the target followed by the future features "
             f"{future_names}; found past features {list(windows.past_feature_names)}"

@@ -1,4 +1,8 @@
-"""Training losses of the Forecaster's network.
+"""Training losses of the Forecaster's network: pinball for quantiles, sMAPE for a scale-free point loss.
+
+The MASE-scaled loss needs no class of its own: it is the MAE weighted per window by
+``level_w / s_i`` (the window's scale over its series' in-sample seasonal-naive MAE; see
+``forecast.forecaster``), passed to Keras as sample weights.
 
 The pinball (quantile) loss of Koenker & Bassett (1978) makes a network output
 estimate conditional quantiles: its expectation is minimised by the
@@ -62,3 +66,33 @@ class PinballLoss(keras.losses.Loss):
 
     def get_config(self) -> dict:
         return {**super().get_config(), "quantiles": self.quantiles}
+
+
+@keras.saving.register_keras_serializable(package="forecast")
+class SMAPELoss(keras.losses.Loss):
+    """Symmetric mean absolute percentage error, the M3 competition's score, as a training loss.
+
+    ```
+    L = mean_{n, t} 200 |y_nt - y_hat_nt| / max(|y_nt| + |y_hat_nt|, eps)
+    ```
+
+    It is scale-free, so every window weighs the same whatever its level (N-BEATS trains on it;
+    Oreshkin et al., "N-BEATS: Neural basis expansion analysis for interpretable time series
+    forecasting", ICLR 2020). The target and forecast may be scaled by any positive factor per
+    window: the loss does not change. ``eps`` keeps a window of zeros finite.
+
+    Args:
+        epsilon: the smallest denominator.
+    """
+
+    def __init__(self, epsilon: float = 1e-3, name: str = "smape", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.epsilon = float(epsilon)
+
+    def call(self, y_true, y_pred):
+        y_true = ops.cast(y_true, y_pred.dtype)
+        denominator = ops.maximum(ops.abs(y_true) + ops.abs(y_pred), self.epsilon)
+        return ops.mean(200.0 * ops.abs(y_true - y_pred) / denominator, axis=-1)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "epsilon": self.epsilon}

@@ -151,7 +151,10 @@ def final_metrics(history: dict[str, list[float]]) -> dict[str, float]:
 def log_gradient_flow(tracker: Tracker, estimator: Any, training) -> None:
     """Per-lag gradient norms of the encoder (``layers.gradient_flow``) over the first training windows."""
     network = estimator.model_
-    encoder = keras.Model(network.get_layer("past").output, network.get_layer("encoding").output)
+    # An ensemble's members share the input; the first member's encoder stands for all of them.
+    names = {layer.name for layer in network.layers}
+    encoding = "encoding" if "encoding" in names else "encoding_0"
+    encoder = keras.Model(network.get_layer("past").output, network.get_layer(encoding).output)
     sample = training.batch(np.arange(min(GRADIENT_FLOW_WINDOWS, len(training))))[0]["past"]
     norms = gradient_flow(encoder, np.asarray(sample))
     with tempfile.TemporaryDirectory() as directory:

@@ -142,3 +142,69 @@ def infer_series_frequency(times: pd.DatetimeIndex | np.ndarray) -> Frequency | 
     days, remainder = divmod(step, _NANOSECONDS_PER_DAY)
     # Whole days as a day offset ('D'), as pandas 2 and 3 both name it; shorter steps as ticks.
     return to_offset(f"{days}D") if days and not remainder else to_offset(pd.Timedelta(step, unit="ns"))
+
+
+_MONTHS_PER_STEP = (
+    ((pd.offsets.MonthBegin, pd.offsets.MonthEnd, pd.offsets.BusinessMonthBegin, pd.offsets.BusinessMonthEnd), 1),
+    ((pd.offsets.QuarterBegin, pd.offsets.QuarterEnd, pd.offsets.BQuarterBegin, pd.offsets.BQuarterEnd), 3),
+    ((pd.offsets.YearBegin, pd.offsets.YearEnd, pd.offsets.BYearBegin, pd.offsets.BYearEnd), 12),
+)
+
+
+def steps_between(origin, times: pd.DatetimeIndex | np.ndarray, freq: Frequency) -> np.ndarray:
+    """Whole steps of ``freq`` from ``origin`` to each of ``times`` (negative before it), as int64.
+
+    Times on the grid of ``freq`` through ``origin`` give exact step counts: integer and fixed-length
+    steps divide the distance; month, quarter and year offsets count calendar months; business days
+    count business days; weeks count 7-day steps.
+    """
+    if isinstance(freq, int):
+        return (np.asarray(times, dtype=np.int64) - int(origin)) // freq
+    times = pd.DatetimeIndex(times)
+    origin = pd.Timestamp(origin)
+    if is_fixed_step(freq):
+        return (times.as_unit("ns").asi8 - origin.as_unit("ns").value) // step_size(freq)
+    for kinds, months_per_step in _MONTHS_PER_STEP:
+        if isinstance(freq, kinds):
+            months = (times.year - origin.year) * 12 + (times.month - origin.month)
+            return np.asarray(months, dtype=np.int64) // (months_per_step * freq.n)
+    if isinstance(freq, pd.offsets.Week):
+        days = (times.normalize().as_unit("ns").asi8 - origin.normalize().as_unit("ns").value) // _NANOSECONDS_PER_DAY
+        return days // (7 * freq.n)
+    if isinstance(freq, pd.offsets.BusinessDay):
+        counts = np.busday_count(origin.date(), times.tz_localize(None).values.astype("datetime64[D]"))
+        return counts.astype(np.int64) // freq.n
+    # Other calendar offsets: count the grid points between the origin and each distinct time.
+    distinct = times.unique()
+    counts = {
+        time: (len(pd.date_range(origin, time, freq=freq)) - 1)
+        if time >= origin
+        else -(len(pd.date_range(time, origin, freq=freq)) - 1)
+        for time in distinct
+    }
+    return np.array([counts[time] for time in times], dtype=np.int64)
+
+
+def seasonal_period(freq: Frequency | None) -> int:
+    """Steps in one cycle of the next coarser calendar unit, the usual MASE/seasonal-naive period.
+
+    Hourly -> 24 (a day), daily -> 7 (a week), business daily -> 5, weekly -> 52, monthly -> 12,
+    quarterly -> 4, minutely and secondly -> 60; multiples (``"2h"``), yearly, integer steps and
+    ``None`` -> 1.
+    """
+    if freq is None or isinstance(freq, int) or freq.n != 1:
+        return 1
+    offsets = pd.offsets
+    periods = (
+        ((offsets.Hour,), 24),
+        ((offsets.Day,), 7),
+        ((offsets.BusinessDay,), 5),
+        ((offsets.Week,), 52),
+        ((offsets.MonthBegin, offsets.MonthEnd, offsets.BusinessMonthBegin, offsets.BusinessMonthEnd), 12),
+        ((offsets.QuarterBegin, offsets.QuarterEnd, offsets.BQuarterBegin, offsets.BQuarterEnd), 4),
+        ((offsets.Minute, offsets.Second), 60),
+    )
+    for kinds, period in periods:
+        if isinstance(freq, kinds):
+            return period
+    return 1

@@ -1,6 +1,7 @@
 """Per-series affine scaling of the target, with an exact inverse.
 
-Every method maps a target value ``y`` of a series (or, for ``"last"``, of a window) to
+Every method maps a target value ``y`` of a series (or, for ``"last"`` and ``"window_mean"``, of a
+window) to
 
     y_scaled = (y - offset) / scale,        y = y_scaled * scale + offset
 
@@ -14,13 +15,16 @@ method          offset                      scale
 ``robust``      median                      75th - 25th percentile, as sklearn RobustScaler
 ``mean``        0                           mean of ``|y|`` over the series
 ``last``        0                           ``|y|`` of the window's last past value
+``window_mean`` 0                           mean of ``|y|`` over the window's observed past values
 ``None``        0                           1
 ==============  ==========================  ===========================================
 
 A scale of (numerically) zero is replaced by 1, as scikit-learn does for constant features,
 so a constant series maps to 0 (or to itself for ``mean``/``last`` scaling of zeros).
 "``mean``" is the mean absolute scaling and "``last``" the last-value scaling used for
-global forecasting models (Salinas et al. 2020, DeepAR; Smyl 2020).
+global forecasting models (Salinas et al. 2020, DeepAR; Smyl 2020); "``window_mean``" is DeepAR's
+scaling, computed from each window's own past, so a global model sees every window at the level of
+its recent values and a single seasonal peak or trough at the origin cannot distort it.
 Statistics of all series are computed at once (``np.add.reduceat``, grouped quantiles),
 not by fitting one scikit-learn object per series.
 """
@@ -32,19 +36,20 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-SCALERS = (None, "standard", "minmax", "robust", "mean", "last")
+SCALERS = (None, "standard", "minmax", "robust", "mean", "last", "window_mean")
+WINDOW_SCALERS = ("last", "window_mean")
 _EPS = np.finfo(np.float64).eps
 
 
 def series_statistics(
     values: np.ndarray, series_starts: np.ndarray, method: str | None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """``(offset, scale)`` per series for a series-level method (all but ``"last"``).
+    """``(offset, scale)`` per series for a series-level method (all but ``WINDOW_SCALERS``).
 
     Args:
         values: float64 targets of all series, concatenated, each series contiguous.
         series_starts: row offset of each series plus the total length (length n_series + 1).
-        method: one of ``SCALERS`` except ``"last"``.
+        method: one of ``SCALERS`` except ``WINDOW_SCALERS``.
     """
     lengths = np.diff(series_starts).astype(np.float64)
     starts = series_starts[:-1]
@@ -68,9 +73,21 @@ def series_statistics(
     raise ValueError(f"Expected a series-level scaler {SCALERS[:-1]}, found {method!r}.")
 
 
-def last_value_scale(last_values: np.ndarray) -> np.ndarray:
-    """Scale of ``"last"`` scaling: ``|y|`` of each window's last past value, 1 where that is 0."""
-    return _guard_zero(np.abs(np.asarray(last_values, dtype=np.float64)))
+def window_scale(method: str, past: np.ndarray, observed: np.ndarray) -> np.ndarray:
+    """Scale of each window for a window-level method, 1 where it is (numerically) 0.
+
+    Args:
+        method: ``"last"`` (``|y|`` of the last past value) or ``"window_mean"`` (mean ``|y|`` over
+            the observed past values).
+        past: ``(n, lookback)`` past target values of the windows (any value where not observed).
+        observed: ``(n, lookback)`` booleans, False for left padding.
+    """
+    past = np.asarray(past, dtype=np.float64)
+    if method == "last":
+        return _guard_zero(np.abs(past[:, -1]))
+    count = observed.sum(axis=1)
+    total = np.where(observed, np.abs(past), 0.0).sum(axis=1)
+    return _guard_zero(total / np.maximum(count, 1))
 
 
 def _guard_zero(scale: np.ndarray, constant: np.ndarray | None = None) -> np.ndarray:
@@ -95,8 +112,8 @@ class TargetScaler:
 
     @property
     def per_window(self) -> bool:
-        """True for ``"last"``: the scale depends on the window, not only on the series."""
-        return self.method == "last"
+        """True for ``WINDOW_SCALERS``: the scale depends on the window, not only on the series."""
+        return self.method in WINDOW_SCALERS
 
     def fit(self, values: np.ndarray, series_starts: np.ndarray, series_ids: Sequence) -> TargetScaler:
         """Learn ``series_ids_``, ``offset_`` and ``scale_`` (one entry per series)."""
@@ -111,7 +128,7 @@ class TargetScaler:
 
     def series_parameters(self, series_ids: Sequence) -> tuple[np.ndarray, np.ndarray]:
         """``(offset, scale)`` for the given series ids; an id unseen by ``fit`` is an error
-        (except for ``None`` and ``"last"``, which need no statistics)."""
+        (except for ``None`` and the window-level methods, which need no statistics)."""
         series_ids = np.asarray(series_ids)
         if self.method is None or self.per_window:
             return np.zeros(series_ids.size), np.ones(series_ids.size)

@@ -26,6 +26,7 @@ properties ``past``/``target``/``future`` materialise every window at once.
 from __future__ import annotations
 
 import copy
+import itertools
 from collections.abc import Sequence
 
 import numpy as np
@@ -36,9 +37,20 @@ from sklearn.base import BaseEstimator
 from pipelines.calendar import CALENDAR_FIELDS, calendar_feature_names, calendar_features, calendar_fields_for
 from pipelines.checks import check_choice, check_integer
 from pipelines.columns import ID, TARGET, TIME
-from pipelines.frequency import Frequency, frequency_to_json, future_timestamps, horizon_timestamps, parse_frequency
-from pipelines.scaling import COVARIATE_SCALERS, SCALERS, CovariateScaling, TargetScaler, last_value_scale
+from pipelines.frequency import (
+    Frequency,
+    frequency_to_json,
+    future_timestamps,
+    horizon_timestamps,
+    parse_frequency,
+    seasonal_period,
+)
+from pipelines.scaling import COVARIATE_SCALERS, SCALERS, CovariateScaling, TargetScaler, window_scale
+from pipelines.seasonality import SeasonalAdjustment, infer_season_length
 from pipelines.validation import CheckedFrame, ValidationError, check_frame, check_numeric, parse_time_column, shown
+
+OBSERVED = "observed"
+"""Name of the past feature that flags real rows (1) against left padding (0)."""
 
 
 class Windows:
@@ -51,8 +63,10 @@ class Windows:
         static: ``(n, n_static)``, or None.
         index: DataFrame with the series id column and ``"ds"``, the forecast origin of each window.
         forecast_times: the ``horizon`` timestamps after each origin (``n * horizon``, window-major).
-        offset, scale: ``(n,)``; ``y = y_scaled * scale + offset``.
-        past_feature_names, future_feature_names, static_feature_names: lists of str.
+        offset, scale: ``(n,)``; ``y = (y_scaled * scale + offset) * s`` with ``s`` the seasonal index of
+            the step (1 without deseasonalisation; see ``inverse_target``).
+        past_feature_names, future_feature_names, static_feature_names: lists of str; with left padding
+            the second past feature is ``"observed"`` (1 for a real row, 0 for padding).
 
     Built by ``SeriesWindows``; not meant to be constructed directly.
     """
@@ -72,7 +86,8 @@ class Windows:
         horizon: int,
         n_future_features: int,
         has_target: bool,
-        last_value_scaling: bool,
+        window_scaler: str | None,
+        season: np.ndarray | None,
         past_feature_names: list[str],
         future_feature_names: list[str],
         static_feature_names: list[str],
@@ -89,7 +104,8 @@ class Windows:
         self.horizon = horizon
         self._n_future_features = n_future_features
         self._has_target = has_target
-        self._last_value_scaling = last_value_scaling
+        self._window_scaler = window_scaler
+        self._season = season
         self.past_feature_names = past_feature_names
         self.future_feature_names = future_feature_names
         self.static_feature_names = static_feature_names
@@ -149,9 +165,9 @@ class Windows:
         """Inputs dict (``"past"``, and ``"future"``/``"static"`` when present) and scaled target of some windows."""
         indices = np.asarray(indices, dtype=np.int64)
         starts = self._starts[indices]
-        scale = self._window_scale(indices) if self._last_value_scaling else None
+        scale = self._window_scale(indices) if self._window_scaler else None
         past = self._row_windows(self.lookback)[starts]
-        if self._last_value_scaling:
+        if self._window_scaler:
             past[:, :, 0] /= scale[:, None].astype(past.dtype)
         inputs = {"past": past}
         if self._n_future_features:
@@ -178,14 +194,29 @@ class Windows:
         return selected
 
     def inverse_target(self, values: np.ndarray) -> np.ndarray:
-        """Undo the target scaling: ``values * scale + offset`` for values ``(n, horizon)`` or ``(n, horizon, k)``."""
+        """Undo the target scaling and deseasonalisation of values ``(n, horizon)`` or ``(n, horizon, k)``.
+
+        ``(values * scale + offset) * s_{t}``, with ``s_t`` the seasonal index of each forecast step.
+        """
         values = np.asarray(values)
         if values.ndim not in (2, 3) or values.shape[0] != len(self):
             raise ValueError(
                 f"Expected values of shape ({len(self)}, horizon) or ({len(self)}, horizon, k), found {values.shape}."
             )
         expand = (slice(None),) + (None,) * (values.ndim - 1)
-        return values * self.scale[expand] + self.offset[expand]
+        unscaled = values * self.scale[expand] + self.offset[expand]
+        return (
+            unscaled
+            if self._season is None
+            else unscaled * self.seasonal_factors.reshape(unscaled.shape[:2] + (1,) * (values.ndim - 2))
+        )
+
+    @property
+    def seasonal_factors(self) -> np.ndarray:
+        """``(n, horizon)``: the seasonal index of every forecast step (ones without deseasonalisation)."""
+        if self._season is None:
+            return np.ones((len(self), self.horizon))
+        return self._season[self._starts[:, None] + self.lookback + np.arange(self.horizon)]
 
     def to_dataset(self, batch_size: int = 32, shuffle: bool = False, seed: int | None = None, prefetch: bool = True):
         """A ``tf.data.Dataset`` of ``(inputs_dict, target)`` batches (inputs only for prediction windows),
@@ -201,9 +232,11 @@ class Windows:
         return WindowsPyDataset(self, batch_size=batch_size, shuffle=shuffle, seed=seed, **kwargs)
 
     def _window_scale(self, indices: np.ndarray) -> np.ndarray:
-        if self._last_value_scaling:
-            return last_value_scale(self._values[self._starts[indices] + self.lookback - 1, 0])
-        return self._series_scale[self._series_index[indices]]
+        if not self._window_scaler:
+            return self._series_scale[self._series_index[indices]]
+        past = self._row_windows(self.lookback)[self._starts[indices]]
+        observed = past[:, :, 1] > 0.5 if self.past_feature_names[1:2] == [OBSERVED] else np.ones(past.shape[:2], bool)
+        return window_scale(self._window_scaler, past[:, :, 0], observed)
 
     def _row_windows(self, length: int) -> np.ndarray:
         """Read-only view ``(n_rows - length + 1, length, n_features)``: entry s holds rows s .. s + length - 1."""
@@ -211,7 +244,7 @@ class Windows:
 
     def _gather_target(self, indices: np.ndarray, scale: np.ndarray | None = None) -> np.ndarray:
         target = self._row_windows(self.horizon)[self._starts[indices] + self.lookback, :, 0]
-        if self._last_value_scaling:
+        if self._window_scaler:
             scale = self._window_scale(indices) if scale is None else scale
             target /= scale[:, None].astype(target.dtype)
         return target
@@ -251,6 +284,16 @@ class SeriesWindows(BaseEstimator):
         covariate_scaler: scaling of each numeric covariate (past, future and static) over the training
             rows: ``"standard"``, ``"robust"`` or None; 0/1 flag columns are left as they are (see
             ``pipelines.scaling.CovariateScaling``).
+        min_past: the fewest observed past rows a window needs; below ``lookback`` the past is
+            left-padded with zeros and the past features gain the flag ``"observed"`` (1 real, 0
+            padded), so series shorter than ``lookback + horizon`` train and forecast too. None:
+            every window has a whole ``lookback`` of real rows (no padding).
+        season_length: the seasonal period ``m``; None takes it from the calendar (12 for monthly,
+            4 for quarterly, ...; see ``pipelines.frequency.seasonal_period``) or, for integer
+            time stamps, infers it from the training series (``pipelines.seasonality``).
+        deseasonalize: divide the target of every series that passes a seasonality test by its
+            multiplicative seasonal indices before scaling, and multiply forecasts back
+            (``pipelines.seasonality.SeasonalAdjustment``).
         fill: missing value and gap policy: None (error), ``"ffill"``, ``"interpolate"``, ``"zero"``,
             ``"drop_series"``.
         short_series: ``"error"`` or ``"drop"`` (with a warning) for series shorter than
@@ -277,6 +320,9 @@ class SeriesWindows(BaseEstimator):
         calendar: Sequence[str] | str | None = None,
         scaler: str | None = "standard",
         covariate_scaler: str | None = "standard",
+        min_past: int | None = None,
+        season_length: int | None = None,
+        deseasonalize: bool = False,
         fill: str | None = None,
         short_series: str = "error",
         dtype: str = "float32",
@@ -291,6 +337,9 @@ class SeriesWindows(BaseEstimator):
         self.calendar = calendar
         self.scaler = scaler
         self.covariate_scaler = covariate_scaler
+        self.min_past = min_past
+        self.season_length = season_length
+        self.deseasonalize = deseasonalize
         self.fill = fill
         self.short_series = short_series
         self.dtype = dtype
@@ -303,14 +352,14 @@ class SeriesWindows(BaseEstimator):
                 or a ``CheckedFrame`` already validated by this method, which is returned after a
                 cheap check of its columns and series lengths (so a caller validates once and hands
                 the result to ``fit``, ``transform`` and ``origin_windows``).
-            min_length: the fewest rows a series needs (default ``lookback + horizon``, a training window).
+            min_length: the fewest rows a series needs (default: a training window, ``min_past + horizon``).
 
         Returns:
             The ``CheckedFrame`` (sorted copy, frequency, series layout); after ``fit`` its time kind
             and frequency must match what ``fit`` saw.
         """
         self._check_parameters()
-        min_length = self.lookback + self.horizon if min_length is None else min_length
+        min_length = self._min_past() + self.horizon if min_length is None else min_length
         fitted = hasattr(self, "freq_")
         if isinstance(df, CheckedFrame):
             checked = self._recheck(df, min_length)
@@ -346,7 +395,7 @@ class SeriesWindows(BaseEstimator):
                 )
 
     def fit(self, df: pd.DataFrame | pd.Series | CheckedFrame) -> SeriesWindows:
-        """Learn frequency, series, calendar fields, target and covariate scaling and static vocabularies.
+        """Learn frequency, series, calendar fields, seasonality, target and covariate scaling, static vocabularies.
 
         ``df`` is validated with ``check`` (unless it is already a ``CheckedFrame``); every statistic
         is computed from its rows only (the training part).
@@ -359,9 +408,19 @@ class SeriesWindows(BaseEstimator):
         self.timezone_ = str(times.dt.tz) if self.time_kind_ == "datetime" and times.dt.tz is not None else None
         self.calendar_fields_ = self._resolve_calendar(checked.freq)
         self.series_ids_ = checked.series_ids
-        self.target_scaler_ = TargetScaler(self.scaler).fit(
-            frame[TARGET].to_numpy(dtype=np.float64), checked.series_starts, checked.series_ids
+        y = frame[TARGET].to_numpy(dtype=np.float64)
+        self.season_length_ = self._resolve_season_length(y, checked.series_starts)
+        self.seasonal_adjustment_ = SeasonalAdjustment.fit(
+            y,
+            self._times(frame),
+            checked.series_starts,
+            checked.series_ids,
+            self.season_length_ if self.deseasonalize else 1,
+            checked.freq,
         )
+        factors = self.seasonal_adjustment_.factors(checked.series_ids, self._times(frame), checked.series_starts)
+        adjusted = y if factors is None else y / factors
+        self.target_scaler_ = TargetScaler(self.scaler).fit(adjusted, checked.series_starts, checked.series_ids)
         self.static_vocabularies_ = {column: _vocabulary(frame[column]) for column in self.static_covariates}
         time_varying = [*self.past_covariates, *self.future_covariates]
         self.covariate_scaling_ = CovariateScaling.fit(
@@ -377,28 +436,54 @@ class SeriesWindows(BaseEstimator):
             self.covariate_scaler,
         )
         calendar_names = calendar_feature_names(self.calendar_fields_)
-        self.past_feature_names_ = [TARGET, *self.past_covariates, *self.future_covariates, *calendar_names]
+        flag = [OBSERVED] if self._padding() else []
+        self.past_feature_names_ = [TARGET, *flag, *self.past_covariates, *self.future_covariates, *calendar_names]
         self.future_feature_names_ = [*self.future_covariates, *calendar_names]
         self.static_feature_names_ = list(self.static_covariates)
         return self
 
+    def _resolve_season_length(self, y: np.ndarray, series_starts: np.ndarray) -> int:
+        """``season_length``, else the calendar's period, else (integer time stamps) the period most series show."""
+        if self.season_length is not None:
+            return int(self.season_length)
+        if self.time_kind_ == "datetime":
+            return seasonal_period(self.freq_)
+        return infer_season_length([y[start:stop] for start, stop in itertools.pairwise(series_starts)])
+
     def transform(self, df: pd.DataFrame | pd.Series | CheckedFrame) -> Windows:
-        """Every complete window (full past and target) of every series in ``df``."""
+        """Every complete window (full target; past left-padded below ``lookback`` rows) of every series in ``df``."""
         self._check_fitted()
         checked = self.check(df)
+        frame, padding = checked.frame, self._padding()
         lengths = np.diff(checked.series_starts)
-        counts = (lengths - self.lookback - self.horizon) // self.stride + 1
-        series_index = np.repeat(np.arange(lengths.size, dtype=np.int32), counts)
+        n_series = lengths.size
+        # Series k becomes one segment: `padding` padded rows, then its rows.
+        segment_starts = checked.series_starts + padding * np.arange(n_series + 1)
+        rows = np.arange(len(frame)) + padding * (np.repeat(np.arange(n_series), lengths) + 1)
+        counts = (lengths + padding - self.lookback - self.horizon) // self.stride + 1
+        series_index = np.repeat(np.arange(n_series, dtype=np.int32), counts)
         first_window = np.concatenate([[0], np.cumsum(counts)[:-1]])
         position_in_series = np.arange(series_index.size, dtype=np.int64) - np.repeat(first_window, counts)
-        starts = np.repeat(checked.series_starts[:-1], counts) + position_in_series * self.stride
-        frame = checked.frame
+        starts = np.repeat(segment_starts[:-1], counts) + position_in_series * self.stride
+        target, covariates, times = (
+            frame[TARGET].to_numpy(dtype=np.float64),
+            self._covariate_matrix(frame),
+            self._times(frame),
+        )
+        observed = None
+        if padding:
+            source = np.repeat(checked.series_starts[:-1], padding + lengths)  # padded rows copy the first row
+            source[rows] = np.arange(len(frame))
+            target, covariates, times = target[source], covariates[source], times[source]
+            observed = np.zeros(int(segment_starts[-1]), dtype=bool)
+            observed[rows] = True
         return self._windows(
-            target=frame[TARGET].to_numpy(dtype=np.float64),
-            covariates=self._covariate_matrix(frame),
-            times=self._times(frame),
-            segment_starts=checked.series_starts,
-            segment_series=np.arange(lengths.size),
+            target=target,
+            covariates=covariates,
+            times=times,
+            observed=observed,
+            segment_starts=segment_starts,
+            segment_series=np.arange(n_series),
             starts=starts,
             series_index=series_index,
             has_target=True,
@@ -415,13 +500,13 @@ class SeriesWindows(BaseEstimator):
     ) -> Windows:
         """One window per series whose origin is the series' last timestamp, with no target.
 
-        The past part is the last ``lookback`` rows of each series in ``df``. Future covariates
-        for the ``horizon`` timestamps after the origin come from ``future_df`` (long format,
-        ``unique_id``, ``ds`` and the future covariate columns); calendar features are computed for
-        those timestamps.
+        The past part is the last ``lookback`` rows of each series in ``df`` (left-padded when a
+        series has fewer, down to ``min_past``). Future covariates for the ``horizon`` timestamps after
+        the origin come from ``future_df`` (long format, ``unique_id``, ``ds`` and the future covariate
+        columns); calendar features are computed for those timestamps.
         """
         self._check_fitted()
-        checked = self.check(df, min_length=self.lookback)
+        checked = self.check(df, min_length=self._min_past())
         series = np.arange(checked.series_ids.size)
         return self._origin_windows(checked, checked.series_starts[1:] - 1, series, future_df)
 
@@ -445,7 +530,7 @@ class SeriesWindows(BaseEstimator):
             step after every origin (a backtest), none otherwise (a forecast).
         """
         self._check_fitted()
-        checked = self.check(df, min_length=self.lookback)
+        checked = self.check(df, min_length=self._min_past())
         missing = [column for column in (ID, "cutoff") if column not in origins.columns]
         if missing:
             raise ValueError(f"origins must have columns {[ID, 'cutoff']}; missing {missing}")
@@ -464,20 +549,25 @@ class SeriesWindows(BaseEstimator):
     ) -> Windows:
         """Windows at the given origin rows of ``checked`` (``series``: the position of each origin's series).
 
-        Each window becomes one segment of ``lookback + horizon`` rows: the history up to the origin,
-        then the ``horizon`` steps after it, taken from ``checked`` where it holds them and otherwise
-        missing (target, past covariates) or read from ``future_df`` (future covariates).
+        Each window becomes one segment of ``lookback + horizon`` rows: the history up to the origin
+        (left-padded where the series starts later), then the ``horizon`` steps after it, taken from
+        ``checked`` where it holds them and otherwise missing (target, past covariates) or read from
+        ``future_df`` (future covariates).
         """
         frame, series_starts = checked.frame, checked.series_starts
         lookback, horizon, n_windows = self.lookback, self.horizon, origin_rows.size
-        observed_up_to_origin = origin_rows - series_starts[series] + 1
-        if (observed_up_to_origin < lookback).any():
-            bad = int(np.flatnonzero(observed_up_to_origin < lookback)[0])
+        first_rows = series_starts[series]
+        observed_up_to_origin = origin_rows - first_rows + 1
+        if (observed_up_to_origin < self._min_past()).any():
+            bad = int(np.flatnonzero(observed_up_to_origin < self._min_past())[0])
             raise ValidationError(
                 f"Series {shown(checked.series_ids[series[bad]])} has {observed_up_to_origin[bad]} rows up to "
-                f"{TIME}={frame[TIME].iloc[origin_rows[bad]]}; a forecast origin needs lookback={lookback}."
+                f"{TIME}={frame[TIME].iloc[origin_rows[bad]]}; a forecast origin needs "
+                f"{'lookback' if self._min_past() == lookback else 'min_past'}={self._min_past()}."
             )
-        history_rows = (origin_rows[:, None] - lookback + 1 + np.arange(lookback)).ravel()
+        history_rows = origin_rows[:, None] - lookback + 1 + np.arange(lookback)
+        in_series = (history_rows >= first_rows[:, None]).ravel()
+        history_rows = np.maximum(history_rows, first_rows[:, None]).ravel()  # padded rows copy the first row
         after_rows = origin_rows[:, None] + 1 + np.arange(horizon)
         held = (after_rows < series_starts[series + 1][:, None]).ravel()
         after_rows = after_rows.ravel()[held]
@@ -500,11 +590,13 @@ class SeriesWindows(BaseEstimator):
             known = self._scale_covariates(self._future_covariates(ids, future_times[~held], future_df))
             after[~held, len(self.past_covariates) :] = known
         covariates[:, lookback:] = after.reshape(n_windows, horizon, n_covariates)
+        observed = np.concatenate([in_series.reshape(n_windows, lookback), np.ones((n_windows, horizon), bool)], axis=1)
         segment_starts = np.arange(n_windows + 1, dtype=np.int64) * (lookback + horizon)
         return self._windows(
             target=target.ravel(),
             covariates=covariates.reshape(n_windows * (lookback + horizon), n_covariates),
             times=_segment_times(times[history_rows], future_times, n_windows),
+            observed=None if observed.all() else observed.ravel(),
             segment_starts=segment_starts,
             segment_series=series,
             starts=segment_starts[:-1],
@@ -533,6 +625,9 @@ class SeriesWindows(BaseEstimator):
             else list(self.calendar),
             "scaler": self.scaler,
             "covariate_scaler": self.covariate_scaler,
+            "min_past": self.min_past,
+            "season_length": self.season_length,
+            "deseasonalize": self.deseasonalize,
             "fill": self.fill,
             "short_series": self.short_series,
             "dtype": str(np.dtype(self.dtype)),
@@ -546,6 +641,8 @@ class SeriesWindows(BaseEstimator):
                 "series_ids": self.series_ids_.tolist(),
                 "target_scaler": self.target_scaler_.get_config(),
                 "covariate_scaling": self.covariate_scaling_.get_config(),
+                "season_length": self.season_length_,
+                "seasonal_adjustment": self.seasonal_adjustment_.get_config(),
                 "static_scaling": self.static_scaling_.get_config(),
                 "static_vocabularies": self.static_vocabularies_,
                 "past_feature_names": self.past_feature_names_,
@@ -574,6 +671,14 @@ class SeriesWindows(BaseEstimator):
             instance.calendar_fields_ = tuple(fitted["calendar_fields"])
             instance.series_ids_ = np.asarray(fitted["series_ids"])
             instance.target_scaler_ = TargetScaler.from_config(fitted["target_scaler"])
+            instance.season_length_ = fitted.get("season_length", 1)
+            instance.seasonal_adjustment_ = (
+                SeasonalAdjustment.from_config(
+                    fitted["seasonal_adjustment"], instance.freq_, instance.time_kind_, instance.timezone_
+                )
+                if "seasonal_adjustment" in fitted
+                else SeasonalAdjustment(1, {}, {}, instance.freq_)  # saved before deseasonalisation existed
+            )
             time_varying = [*instance.past_covariates, *instance.future_covariates]
             numeric_static = [c for c in instance.static_covariates if fitted["static_vocabularies"][c] is None]
             instance.covariate_scaling_ = (
@@ -595,6 +700,9 @@ class SeriesWindows(BaseEstimator):
     def _check_parameters(self) -> None:
         for name in ("lookback", "horizon", "stride"):
             check_integer(name, getattr(self, name))
+        check_integer("min_past", self.min_past, allow_none=True)
+        check_integer("season_length", self.season_length, allow_none=True)
+        check_choice("deseasonalize", self.deseasonalize, (True, False))
         check_choice("scaler", self.scaler, SCALERS)
         check_choice("covariate_scaler", self.covariate_scaler, COVARIATE_SCALERS)
         columns = [*self.past_covariates, *self.future_covariates, *self.static_covariates]
@@ -715,6 +823,7 @@ class SeriesWindows(BaseEstimator):
         target,
         covariates,
         times,
+        observed,
         segment_starts,
         segment_series,
         starts,
@@ -722,25 +831,33 @@ class SeriesWindows(BaseEstimator):
         has_target,
         source: CheckedFrame,
     ) -> Windows:
-        """Windows over rows given column-wise: unscaled ``target`` (float64), scaled ``covariates`` and ``times``.
+        """Windows over rows given column-wise: unscaled ``target`` (float64), scaled ``covariates``, ``times``
+        and ``observed`` (False for left padding, whose values are placeholders; None: every row is real).
 
         The rows are cut in segments: segment k holds rows ``segment_starts[k]`` to
         ``segment_starts[k + 1] - 1`` of series ``segment_series[k]`` (a position in
         ``source.series_ids``). ``source`` is the validated frame the rows come from; the series ids
-        and the static covariates are read from it.
+        and the static covariates are read from it. The target is divided by its seasonal index and
+        scaled; padded rows hold 0 in every feature but the ``"observed"`` flag.
         """
         series_ids = source.series_ids
         offset, scale = self.target_scaler_.series_parameters(series_ids)
         static_table = self._static_table(source.frame, source.series_starts, source.series_ids)
         lengths = np.diff(segment_starts)
-        scaled_target = (target - np.repeat(offset[segment_series], lengths)) / np.repeat(
+        season = self.seasonal_adjustment_.factors(series_ids[segment_series], times, segment_starts)
+        adjusted = target if season is None else target / season
+        scaled_target = (adjusted - np.repeat(offset[segment_series], lengths)) / np.repeat(
             scale[segment_series], lengths
         )
-        columns = [scaled_target.astype(self.dtype)[:, None]]
+        real = (lambda column: column) if observed is None else (lambda column: np.where(observed[:, None], column, 0))
+        columns = [real(scaled_target.astype(self.dtype)[:, None])]
+        if self._padding():
+            flag = np.ones(len(target), self.dtype) if observed is None else observed.astype(self.dtype)
+            columns.append(flag[:, None])
         if covariates.shape[1]:
-            columns.append(covariates)
+            columns.append(real(covariates))
         if self.calendar_fields_:
-            columns.append(calendar_features(pd.DatetimeIndex(times), self.calendar_fields_, dtype=self.dtype))
+            columns.append(real(calendar_features(pd.DatetimeIndex(times), self.calendar_fields_, dtype=self.dtype)))
         values = np.concatenate(columns, axis=1) if len(columns) > 1 else columns[0]
         values = np.ascontiguousarray(values, dtype=self.dtype)
         return Windows(
@@ -756,11 +873,20 @@ class SeriesWindows(BaseEstimator):
             horizon=self.horizon,
             n_future_features=len(self.future_feature_names_),
             has_target=has_target,
-            last_value_scaling=self.target_scaler_.per_window,
+            window_scaler=self.scaler if self.target_scaler_.per_window else None,
+            season=season,
             past_feature_names=list(self.past_feature_names_),
             future_feature_names=list(self.future_feature_names_),
             static_feature_names=list(self.static_feature_names_),
         )
+
+    def _min_past(self) -> int:
+        """Observed past rows a window needs: ``min_past``, or the whole ``lookback`` when it is None."""
+        return self.lookback if self.min_past is None else min(int(self.min_past), self.lookback)
+
+    def _padding(self) -> int:
+        """Rows of left padding in front of every series (0 when windows need a whole lookback)."""
+        return self.lookback - self._min_past()
 
     def _static_table(self, frame, series_starts, series_ids) -> np.ndarray | None:
         """``(n_series, n_static)``: numeric static covariates scaled, non-numeric ones coded by their vocabulary."""

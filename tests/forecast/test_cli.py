@@ -167,7 +167,7 @@ def run_main(arguments, capsys) -> tuple[int, str, str]:
         (lambda df: df.assign(y=df["y"].where(df.index != 7)), "missing or infinite value"),
         (lambda df: pd.concat([df, df.iloc[[3]]]), "Duplicate (unique_id, ds) pair"),
         (lambda df: df.drop(columns="y"), "missing column(s) ['y']"),
-        (lambda df: df.groupby("unique_id").head(5), "Series 's0' has 5 rows; expected at least 9"),
+        (lambda df: df.groupby("unique_id").head(3), "Series 's0' has 3 rows; expected at least 4"),
     ],
 )
 def test_a_data_mistake_is_one_line_on_stderr_with_exit_status_1(tmp_path, data_files, capsys, change, expected):

@@ -29,6 +29,17 @@ FORECASTERS = {
     "Forecaster-quantiles": lambda: Forecaster(
         lookback=6, horizon=HORIZON, units=4, epochs=1, batch_size=16, quantiles=(0.1, 0.9), verbose=0, tracking=False
     ),
+    "Forecaster-ensemble": lambda: Forecaster(
+        lookback=6,
+        horizon=HORIZON,
+        units=4,
+        epochs=1,
+        batch_size=16,
+        quantiles=(0.1, 0.9),
+        ensemble_size=2,
+        verbose=0,
+        tracking=False,
+    ),
     "Naive": lambda: Naive(horizon=HORIZON),
     "SeasonalNaive": lambda: SeasonalNaive(horizon=HORIZON, season_length=12),
     "Drift": lambda: Drift(horizon=HORIZON),
@@ -80,12 +91,15 @@ def test_clone_and_set_params_round_trip(name):
 
 
 @names
-def test_fit_returns_self_and_sets_only_underscore_suffixed_attributes(name, frame):
+def test_fit_returns_self_and_sets_only_underscore_suffixed_public_attributes(name, frame):
     estimator = FORECASTERS[name]()
     before = set(vars(estimator))
     assert estimator.fit(frame) is estimator
     added = set(vars(estimator)) - before
-    assert added and all(attribute.endswith("_") and not attribute.startswith("_") for attribute in added), added
+    # scikit-learn's rule: public attributes set by fit end with "_" (private caches may start with "_").
+    public = {attribute for attribute in added if not attribute.startswith("_")}
+    assert public and all(attribute.endswith("_") for attribute in public), added
+    assert not added & {"_tracker", "_validation"}  # no state handed between fit and logging
     assert estimator.__sklearn_is_fitted__()
     assert list(estimator.series_ids_) == ["a", "b", "c"]
 

@@ -33,7 +33,8 @@ def monthly():
 
 @pytest.fixture(scope="module")
 def fitted(monthly):
-    return Forecaster(lookback=8, horizon=4, quantiles=[0.9, 0.5, 0.1], **TINY).fit(monthly)
+    # calibration=None: these tests check the network's own quantiles (test_calibration checks the conformal ones).
+    return Forecaster(lookback=8, horizon=4, quantiles=[0.9, 0.5, 0.1], calibration=None, **TINY).fit(monthly)
 
 
 @pytest.mark.parametrize(
@@ -68,7 +69,7 @@ def test_predict_inverts_the_scaling_of_the_raw_network_output(fitted, monthly):
     windows = fitted.pipeline_.predict_windows(monthly)
     raw = np.asarray(fitted.model_(windows.as_inputs()))
     median = raw[:, :, fitted.output_quantiles_.index(0.5)]
-    expected = median * windows.scale[:, None] + windows.offset[:, None]
+    expected = (median * windows.scale[:, None] + windows.offset[:, None]) * windows.seasonal_factors
     np.testing.assert_allclose(fitted.predict()["y_hat"].to_numpy().reshape(3, 4), expected, rtol=1e-5)
 
 
@@ -81,8 +82,10 @@ def test_recursive_strategy_feeds_each_step_back_into_the_window(monthly):
     for _ in range(4):
         step = np.asarray(model.model_({"past": past}))[:, 0]
         expected.append(step)
-        past = np.concatenate([past[:, 1:], step[:, None, None]], axis=1)
+        observed = np.ones_like(step)  # the fed-back step is a real (not padded) row
+        past = np.concatenate([past[:, 1:], np.stack([step, observed], axis=-1)[:, None, :]], axis=1)
     expected = np.stack(expected, axis=1) * windows.scale[:, None] + windows.offset[:, None]
+    expected *= windows.seasonal_factors
     np.testing.assert_allclose(model.predict()["y_hat"].to_numpy().reshape(3, 4), expected, rtol=1e-5)
 
 
@@ -96,7 +99,7 @@ def test_same_seed_gives_the_same_model_and_verbose_only_changes_the_output(mont
 
 def test_fit_returns_self_with_fitted_attributes_and_history(fitted):
     assert fitted.epochs_trained_ == 1
-    assert set(fitted.history_) == {"loss", "val_loss"}
+    assert set(fitted.history_) == {"loss", "val_loss", "learning_rate"}  # the rate ReduceLROnPlateau set
     assert list(fitted.series_ids_) == ["s0", "s1", "s2"]
     assert fitted.run_id_ is None and fitted.model_uri_ is None
 
@@ -226,7 +229,7 @@ def test_a_nan_loss_stops_training_with_an_error(monthly):
         (dict(strategy="recursive", past_covariates=["x"]), "past_covariates"),
         (dict(units=0), "units must be a positive integer"),
         (dict(past_covariates=["missing_column"]), r"missing column\(s\) \['missing_column'\]"),
-        (dict(lookback=40), "Series 's0' has 40 rows; expected at least 44"),
+        (dict(lookback=40, min_past=40), "Series 's0' has 40 rows; expected at least 44"),
     ],
 )
 def test_bad_settings_and_inputs_in_fit_raise_clear_errors(monthly, settings, message):
@@ -248,7 +251,8 @@ def test_past_and_static_covariates_enter_the_network():
     df["price"] = np.arange(len(df), dtype=float)
     df["size"] = np.where(df["unique_id"] == "s0", 1.0, 3.0)
     model = Forecaster(lookback=6, horizon=3, past_covariates=["price"], static_covariates=["size"], **TINY).fit(df)
-    assert model.model_.input["past"].shape[-1] == 2 and model.model_.input["static"].shape[-1] == 1
+    # past: y, the "observed" flag of left padding, price
+    assert model.model_.input["past"].shape[-1] == 3 and model.model_.input["static"].shape[-1] == 1
     windows = model.pipeline_.predict_windows(df)
     inputs = windows.as_inputs()
     changed = {**inputs, "static": inputs["static"] + 5.0}

@@ -172,3 +172,14 @@ def test_a_quiet_tracked_fit_prints_nothing(store, capfd, recwarn):
     assert "Downloading artifacts" not in captured.err + captured.out
     assert "pickle" not in (captured.err + captured.out).lower()
     assert not [str(w.message) for w in recwarn if "mlflow" in (w.filename or "")]
+
+
+def test_an_ensemble_is_logged_and_served_as_one_model(store):
+    df = driven_frame()
+    model = Forecaster(ensemble_size=2, quantiles=[0.1, 0.9], experiment="tests-ensemble", **TINY).fit(df)
+    loaded = mlflow.pyfunc.load_model(model.model_uri_)
+    pd.testing.assert_frame_equal(loaded.predict(df).reset_index(drop=True), model.predict(df), check_dtype=False)
+    run = MlflowClient().get_run(model.run_id_)
+    assert run.data.params["ensemble_size"] == "2" and "gradient_flow.png" in {
+        entry.path for entry in MlflowClient().list_artifacts(model.run_id_)
+    }

@@ -92,7 +92,7 @@ def test_saving_over_a_model_replaces_it_whole_with_normal_permissions(saved, fr
             lambda d: (d / "params.json").write_text(
                 json.dumps({**json.loads((d / "params.json").read_text()), "lookback": 9})
             ),
-            r"describe lookback=9.*but model.keras takes \(6, 1\) past inputs",
+            r"describe lookback=9.*but model.keras takes \(6, 2\) past inputs",
         ),
         (lambda d: (d / "history.parquet").write_bytes(b"PAR1"), r"history.parquet cannot be read"),
     ],

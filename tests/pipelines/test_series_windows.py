@@ -336,3 +336,31 @@ def test_windowing_memory_does_not_grow_with_lookback():
     # Materialising the windows would need lookback * 2e5 * 4 bytes (800 MB at lookback 1024).
     assert peaks[1024] < 4 * frame_bytes
     assert peaks[1024] < 1.5 * peaks[4]
+
+
+def test_left_padding_gives_short_series_windows_and_an_observed_flag():
+    frame = pd.DataFrame({"unique_id": "s", "ds": np.arange(7), "y": np.arange(1.0, 8.0)})
+    sw = SeriesWindows(lookback=5, horizon=2, min_past=2, scaler=None, dtype="float64")
+    windows = sw.fit_transform(frame)  # origins after rows 1..4: 4 windows although 7 < lookback + horizon
+    assert windows.past_feature_names == ["y", "observed"]
+    assert len(windows) == 4
+    np.testing.assert_array_equal(windows.past[0, :, 0], [0, 0, 0, 1, 2])
+    np.testing.assert_array_equal(windows.past[0, :, 1], [0, 0, 0, 1, 1])
+    np.testing.assert_array_equal(windows.target, [[3, 4], [4, 5], [5, 6], [6, 7]])
+    np.testing.assert_array_equal(windows.past[3, :, 1], [1, 1, 1, 1, 1])
+    np.testing.assert_array_equal(windows.index["ds"], [1, 2, 3, 4])
+    query = sw.predict_windows(frame.head(3))  # three rows: padded to lookback 5
+    np.testing.assert_array_equal(query.past[0, :, 0], [0, 0, 1, 2, 3])
+    np.testing.assert_array_equal(query.forecast_times, [3, 4])
+    with pytest.raises(ValidationError, match="has 1 rows; expected at least 2"):
+        sw.predict_windows(frame.head(1))
+
+
+def test_window_mean_scaling_divides_by_the_mean_absolute_observed_past():
+    frame = pd.DataFrame({"unique_id": "s", "ds": np.arange(8), "y": [2.0, -4.0, 6.0, 8.0, 10.0, 12.0, 14.0, 16.0]})
+    sw = SeriesWindows(lookback=4, horizon=2, min_past=2, scaler="window_mean", dtype="float64")
+    windows = sw.fit_transform(frame)
+    np.testing.assert_allclose(windows.scale[:2], [3.0, 4.0])  # mean |y| of (2, -4), then of (2, -4, 6)
+    np.testing.assert_allclose(windows.past[0, :, 0], [0, 0, 2 / 3, -4 / 3])
+    np.testing.assert_allclose(windows.target[0], [6 / 3, 8 / 3])
+    np.testing.assert_allclose(windows.inverse_target(windows.target), [[6, 8], [8, 10], [10, 12], [12, 14], [14, 16]])

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from sklearn.preprocessing import MinMaxScaler, RobustScaler, StandardScaler
 
-from pipelines.scaling import TargetScaler, last_value_scale, series_statistics
+from pipelines.scaling import TargetScaler, series_statistics, window_scale
 
 
 def series_with_starts(seed=0):
@@ -47,7 +47,8 @@ def test_mean_scaling_is_the_mean_absolute_value_of_each_series():
 
 
 def test_last_value_scale_guards_zeros():
-    np.testing.assert_array_equal(last_value_scale(np.array([-2.0, 0.0, 3.5])), [2.0, 1.0, 3.5])
+    past = np.array([[1.0, -2.0], [5.0, 0.0], [0.0, 3.5]])
+    np.testing.assert_array_equal(window_scale("last", past, np.ones_like(past, bool)), [2.0, 1.0, 3.5])
 
 
 @pytest.mark.parametrize("method", ["standard", "minmax", "robust", "mean", None])

@@ -1,0 +1,121 @@
+"""Prediction intervals that hold: conformalized quantile regression, calibrated once at fit time.
+
+Quantiles trained with the pinball loss are often too narrow out of sample. Conformalized quantile
+regression (Romano, Patterson & Candès, "Conformalized Quantile Regression", NeurIPS 2019) widens
+(or narrows) each central interval ``[q_lo, q_hi]`` (``q_lo = q``, ``q_hi = 1 - q``, nominal coverage
+``1 - 2q``) by an amount learned on held-out windows the network was not trained on. Series differ
+in scale, so the scores are divided by each series' in-sample seasonal-naive MAE ``s_i`` (the MASE
+scale; Hyndman & Koehler 2006):
+
+```
+E_ik  = max(q_lo_ik - y_ik, y_ik - q_hi_ik) / s_i          (held-out window of series i, step k)
+Q_k   = the ceil((n + 1)(1 - 2q)) / n empirical quantile of E_1k .. E_nk
+interval of a forecast of series i at step k:  [q_lo - Q_k s_i, q_hi + Q_k s_i]
+```
+
+With fewer than ``MIN_WINDOWS_PER_STEP`` held-out windows, one ``Q`` is computed from all steps
+together. The quantiles of each forecast are then sorted (the rearrangement of Chernozhukov,
+Fernández-Val & Galichon 2010), so adjusted intervals never cross.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from forecast.metrics import column_quantile, quantile_column
+from pipelines.columns import ID, TARGET
+
+MIN_WINDOWS_PER_STEP = 30
+"""Held-out windows below which one offset serves every horizon step."""
+
+
+def mase_scales(frame: pd.DataFrame, season_length: int) -> pd.Series:
+    """In-sample seasonal-naive MAE ``mean_t |y_t - y_{t-m}|`` of every series (a sorted long frame).
+
+    A series with at most ``m`` values uses ``m = 1``; a scale of 0 (a constant series) becomes the
+    mean absolute value of the series, or 1 for a series of zeros.
+    """
+    y = frame[TARGET].astype(float)
+    groups = y.groupby(frame[ID], sort=True)
+    seasonal = (y - groups.shift(season_length)).abs().groupby(frame[ID], sort=True).mean()
+    step = (y - groups.shift(1)).abs().groupby(frame[ID], sort=True).mean()
+    scale = seasonal.where(seasonal.notna(), step)
+    level = y.abs().groupby(frame[ID], sort=True).mean()
+    scale = scale.where(scale > 0, level)
+    return scale.where(scale > 0, 1.0).fillna(1.0)
+
+
+class ConformalIntervals:
+    """Per-interval, per-step offsets ``Q`` (in units of each series' MASE scale) learned on held-out windows.
+
+    Attributes:
+        offsets: lower quantile level ``q`` -> ``Q_1 .. Q_H`` for the interval ``[q, 1 - q]``.
+    """
+
+    def __init__(self, offsets: dict[float, Sequence[float]]):
+        self.offsets = {float(level): np.asarray(values, dtype=np.float64) for level, values in offsets.items()}
+
+    @classmethod
+    def fit(
+        cls, forecasts: np.ndarray, actuals: np.ndarray, scales: np.ndarray, quantiles: Sequence[float]
+    ) -> ConformalIntervals:
+        """Learn the offsets from held-out forecasts.
+
+        Args:
+            forecasts: ``(n, horizon, len(quantiles))`` quantile forecasts of the held-out windows.
+            actuals: ``(n, horizon)`` what happened.
+            scales: ``(n,)`` the MASE scale of each window's series.
+            quantiles: the levels of the last axis of ``forecasts`` (sorted).
+        """
+        levels = [float(q) for q in quantiles]
+        offsets = {}
+        for position, low in enumerate(levels):
+            high = round(1.0 - low, 12)
+            if low >= 0.5 or high not in levels:
+                continue
+            upper = levels.index(high)
+            scores = np.maximum(forecasts[..., position] - actuals, actuals - forecasts[..., upper]) / scales[:, None]
+            n = scores.shape[0]
+            coverage = 1.0 - 2.0 * low
+            if n >= MIN_WINDOWS_PER_STEP:
+                offsets[low] = _finite_sample_quantile(scores, coverage, axis=0)
+            else:
+                pooled = _finite_sample_quantile(scores.reshape(-1), coverage, axis=0)
+                offsets[low] = np.full(scores.shape[1], pooled)
+        return cls(offsets)
+
+    def apply(self, forecasts: pd.DataFrame, steps: np.ndarray, scales: np.ndarray) -> pd.DataFrame:
+        """Widen the intervals of a forecast frame (``y_hat`` and ``y_hat_qXX`` columns) and sort its quantiles.
+
+        Args:
+            forecasts: one row per series and step, with the quantile columns.
+            steps: ``(len(forecasts),)`` the horizon step of each row (0-based).
+            scales: ``(len(forecasts),)`` the MASE scale of each row's series.
+        """
+        adjusted = forecasts.copy()
+        for low, offsets in self.offsets.items():
+            widening = offsets[steps] * scales
+            adjusted[quantile_column(low)] -= widening
+            adjusted[quantile_column(round(1.0 - low, 12))] += widening
+        quantile_columns = [column for column in adjusted.columns if column.startswith("y_hat_q")]
+        ordered = sorted(["y_hat", *quantile_columns], key=lambda c: 0.5 if c == "y_hat" else column_quantile(c))
+        adjusted[ordered] = np.sort(adjusted[ordered].to_numpy(dtype=np.float64), axis=1)
+        return adjusted
+
+    def get_config(self) -> dict:
+        return {"offsets": [[level, values.tolist()] for level, values in self.offsets.items()]}
+
+    @classmethod
+    def from_config(cls, config: dict) -> ConformalIntervals:
+        return cls(dict(config["offsets"]))
+
+
+def _finite_sample_quantile(scores: np.ndarray, coverage: float, axis: int) -> np.ndarray:
+    """The ``ceil((n + 1) coverage) / n`` empirical quantile (the largest score when that exceeds 1)."""
+    n = scores.shape[axis]
+    level = min(1.0, math.ceil((n + 1) * coverage) / n)
+    return np.quantile(scores, level, axis=axis, method="inverted_cdf")

@@ -1,0 +1,99 @@
+"""How the Forecaster trains: the plan of optimizer steps, the validation split, and the safeguards.
+
+The number of windows decides the batch size and the number of epochs, so that a single short series
+gets enough optimizer steps and thousands of series get large batches (the evidence is in the
+project's notes on issue 12):
+
+```
+batch   = clip(2 ** round(log2(N / 50)), 16, 256)       N = training windows
+epochs  = max(MIN_EPOCHS, ceil(min_steps / ceil(N / batch)))   (at most MAX_EPOCHS)
+```
+
+Early stopping on the held-out last window of every series ends training sooner, and the learning
+rate is halved when the validation loss stalls (``ReduceLROnPlateau``).
+"""
+
+from __future__ import annotations
+
+import math
+
+import keras
+import numpy as np
+import pandas as pd
+
+from pipelines.columns import ID
+from pipelines.windows import Windows
+
+MIN_EPOCHS = 20
+MAX_EPOCHS = 1000
+MIN_BATCH, MAX_BATCH = 16, 256
+WINDOWS_PER_STEP = 50
+"""An automatic batch holds about 1/50 of the training windows (within MIN_BATCH..MAX_BATCH)."""
+
+
+def training_plan(n_windows: int, batch_size: int | str, epochs: int | str, min_steps: int) -> tuple[int, int]:
+    """``(batch_size, epochs)``: a given integer is kept, ``"auto"`` follows the rule of the module docstring."""
+    if batch_size == "auto":
+        exponent = round(math.log2(max(n_windows / WINDOWS_PER_STEP, 1.0)))
+        batch_size = int(min(MAX_BATCH, max(MIN_BATCH, 2**exponent)))
+    if epochs == "auto":
+        steps_per_epoch = max(1, math.ceil(n_windows / batch_size))
+        epochs = int(min(MAX_EPOCHS, max(MIN_EPOCHS, math.ceil(min_steps / steps_per_epoch))))
+    return int(batch_size), int(epochs)
+
+
+class NonFiniteLossGuard(keras.callbacks.Callback):
+    """Stops training with `FloatingPointError` as soon as the loss is NaN or infinite.
+
+    Unlike `keras.callbacks.TerminateOnNaN`, which ends training quietly, this
+    raises, so the model is neither saved nor logged as a success.
+    """
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._check(logs, "loss", f"epoch {self._epoch + 1}, batch {batch + 1}")
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._check(logs, "val_loss", f"epoch {epoch + 1} (validation)")
+
+    @staticmethod
+    def _check(logs, name: str, where: str) -> None:
+        value = (logs or {}).get(name)
+        if value is not None and not math.isfinite(float(value)):
+            raise FloatingPointError(
+                f"training stopped: the {name} became {float(value)} at {where}. Lower learning_rate, keep "
+                "gradient clipping on (clipnorm), or check the data for extreme values."
+            )
+
+
+def chronological_split(windows: Windows, validation_windows: int, horizon: int) -> tuple[Windows, Windows | None]:
+    """Training and validation windows, validation strictly after training in every series.
+
+    Windows of a series are consecutive origins (stride 1), oldest first. With
+    `r` the rank of a window from the series' end (0 = last window) and
+    `V = validation_windows`:
+
+    ```
+    validation:  r <  V
+    training:    r >= V + horizon - 1   (its targets end before the first validation target)
+    ```
+
+    Windows in between would share target steps with the validation windows
+    and are dropped. A series with too few windows for both parts (at most
+    `V + horizon - 1`) gives all its windows to training.
+
+    Returns:
+        `(training, validation)`; validation is None when no series has one.
+    """
+    series = windows.index[ID].to_numpy()
+    rank_from_end = windows.index.groupby(ID, sort=False).cumcount(ascending=False).to_numpy()
+    count = pd.Series(series).map(pd.Series(series).value_counts()).to_numpy()
+    if validation_windows == 0:
+        return windows, None
+    has_validation = count > validation_windows + horizon - 1
+    is_validation = has_validation & (rank_from_end < validation_windows)
+    is_training = ~has_validation | (rank_from_end >= validation_windows + horizon - 1)
+    validation = windows.select(np.flatnonzero(is_validation)) if is_validation.any() else None
+    return windows.select(np.flatnonzero(is_training)), validation

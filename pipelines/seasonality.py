@@ -1,0 +1,176 @@
+"""Seasonality of many series: the period, a test, and multiplicative seasonal indices to divide out.
+
+Recurrent networks forecast seasonal series better when the seasonal pattern is removed first and
+put back on the forecasts (Hewamalage, Bergmeir & Bandara, "Recurrent Neural Networks for Time
+Series Forecasting: Current status and future directions", IJF 37(1), 2021; Smyl, "A hybrid method
+of exponential smoothing and recurrent neural networks", IJF 36(1), 2020). For one series
+``y_0 .. y_{n-1}`` and a period ``m``:
+
+```
+seasonal test (90%, the M4 competition's benchmarks):  |r_m| > 1.645 sqrt((1 + 2 sum_{k<m} r_k^2) / n)
+trend          T_t = centred moving average of order m (2 x m for even m)
+indices        s_j = mean over t with t mod m = j of y_t / T_t,  then s_j <- s_j / mean(s)
+adjusted       y_t / s_{t mod m},        forecast  y_hat_{t} * s_{t mod m}
+```
+
+(classical multiplicative decomposition). Indices are fitted on training rows only and only for a
+series that passes the test, has at least ``3 m`` positive values and no value <= 0; any other
+series keeps ``s = 1``. The phase ``t mod m`` counts steps from the series' first training time
+stamp, so a frame that starts later (a forecast from the last rows) gets the same phases.
+
+With integer time stamps the period is not known from the calendar; :func:`infer_season_length`
+picks, among the usual periods, the one most series pass the test for.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from pipelines.frequency import Frequency, steps_between
+
+CANDIDATE_PERIODS = (4, 7, 12, 24, 52)
+"""Periods tried for integer time stamps: quarters, days of a week, months, hours, weeks."""
+MIN_SHARE_SEASONAL = 0.1
+"""An inferred period must make at least this share of the series pass the test (else no seasonality)."""
+
+
+def autocorrelations(y: np.ndarray, max_lag: int) -> np.ndarray:
+    """Sample autocorrelations ``r_1 .. r_max_lag`` of one series (zeros for a constant series)."""
+    centred = y - y.mean()
+    denominator = float(centred @ centred)
+    if denominator <= 0.0:
+        return np.zeros(max_lag)
+    return np.array([centred[lag:] @ centred[:-lag] for lag in range(1, max_lag + 1)]) / denominator
+
+
+def is_seasonal(y: np.ndarray, m: int) -> bool:
+    """The 90% autocorrelation test of the M4 benchmarks at lag ``m`` (needs ``m > 1`` and ``n >= 3 m``)."""
+    n = len(y)
+    if m <= 1 or n < 3 * m:
+        return False
+    r = autocorrelations(np.asarray(y, dtype=np.float64), m)
+    return abs(r[m - 1]) > 1.645 * math.sqrt((1.0 + 2.0 * float(np.sum(r[:-1] ** 2))) / n)
+
+
+def seasonal_indices(y: np.ndarray, m: int) -> np.ndarray:
+    """Multiplicative indices ``s_0 .. s_{m-1}`` (mean 1) of classical decomposition; phase j = position mod m."""
+    weights = np.r_[0.5, np.ones(m - 1), 0.5] / m if m % 2 == 0 else np.ones(m) / m
+    trend = np.convolve(y, weights, mode="valid")
+    offset = (len(weights) - 1) // 2
+    ratios = y[offset : offset + len(trend)] / trend
+    phases = (np.arange(len(trend)) + offset) % m
+    indices = np.array([ratios[phases == j].mean() for j in range(m)])
+    return indices / indices.mean()
+
+
+def infer_season_length(series: Sequence[np.ndarray], candidates: Sequence[int] = CANDIDATE_PERIODS) -> int:
+    """The period of integer-stamped series: the candidate with the strongest positive autocorrelation.
+
+    On the first differences of the series, each candidate ``m`` that at least ``MIN_SHARE_SEASONAL``
+    of the series pass :func:`is_seasonal` for is scored by the mean lag-``m`` autocorrelation ``r_m``
+    of the series long enough to test (``n >= 3 m``); the best score wins, except that a candidate dividing it with at least 90% of its
+    score is preferred (quarterly data also correlate at lag 12, monthly data are anti-correlated at
+    lag 4). 1 when no candidate qualifies.
+    """
+    # On first differences: a trend correlates every lag and would hide the seasonal one.
+    differences = [np.diff(np.asarray(y, dtype=np.float64)) for y in series]
+    scores = {}
+    for m in candidates:
+        testable = [y for y in differences if len(y) >= 3 * m]
+        if not testable:
+            continue
+        share = sum(is_seasonal(y, m) for y in testable) / len(series)
+        if share >= MIN_SHARE_SEASONAL:
+            scores[m] = float(np.mean([autocorrelations(y, m)[-1] for y in testable]))
+    if not scores:
+        return 1
+    best = max(scores, key=scores.get)
+    divisors = [m for m in scores if best % m == 0 and m < best and scores[m] >= 0.9 * scores[best]]
+    return min(divisors) if divisors else best
+
+
+class SeasonalAdjustment:
+    """Per-series multiplicative seasonal indices learned on training rows, applied by time stamp.
+
+    Attributes:
+        season_length: the period ``m`` (1: no adjustment at all).
+        indices: series id -> list of ``m`` indices, for the series found seasonal.
+        anchors: series id -> the first training time stamp (phase 0) of every series.
+        freq: the series' frequency (phases are steps of it from the anchor).
+    """
+
+    def __init__(self, season_length: int, indices: dict, anchors: dict, freq: Frequency):
+        self.season_length = int(season_length)
+        self.indices = {key: np.asarray(value, dtype=np.float64) for key, value in indices.items()}
+        self.anchors = dict(anchors)
+        self.freq = freq
+
+    @classmethod
+    def fit(
+        cls,
+        values: np.ndarray,
+        times,
+        series_starts: np.ndarray,
+        series_ids: np.ndarray,
+        season_length: int,
+        freq: Frequency,
+    ) -> SeasonalAdjustment:
+        """Test every series and learn the indices of the seasonal ones (``values`` series-contiguous)."""
+        indices, anchors = {}, {}
+        for position, series_id in enumerate(series_ids.tolist()):
+            start, stop = int(series_starts[position]), int(series_starts[position + 1])
+            y = values[start:stop]
+            anchors[series_id] = times[start]
+            if season_length > 1 and np.all(y > 0) and is_seasonal(y, season_length):
+                found = seasonal_indices(y, season_length)
+                if np.all(found > 0) and np.all(np.isfinite(found)):
+                    indices[series_id] = found
+        return cls(season_length, indices, anchors, freq)
+
+    def factors(self, series_ids: np.ndarray, times, segment_starts: np.ndarray) -> np.ndarray | None:
+        """The index of every row: segment k holds rows of series ``series_ids[k]`` at ``times`` (1 for a series
+        that is not seasonal); None when no series is seasonal."""
+        if not self.indices:
+            return None
+        factors = np.ones(int(segment_starts[-1]))
+        for position, series_id in enumerate(np.asarray(series_ids).tolist()):
+            pattern = self.indices.get(series_id)
+            if pattern is None:
+                continue
+            start, stop = int(segment_starts[position]), int(segment_starts[position + 1])
+            phases = steps_between(self.anchors[series_id], times[start:stop], self.freq) % self.season_length
+            factors[start:stop] = pattern[phases]
+        return factors
+
+    def get_config(self) -> dict:
+        return {
+            "season_length": self.season_length,
+            "indices": [[_json_id(key), value.tolist()] for key, value in self.indices.items()],
+            "anchors": [[_json_id(key), _json_time(value)] for key, value in self.anchors.items()],
+        }
+
+    @classmethod
+    def from_config(cls, config: dict, freq: Frequency, time_kind: str, timezone: str | None) -> SeasonalAdjustment:
+        def time(value):
+            if time_kind == "integer":
+                return int(value)
+            stamp = pd.Timestamp(value)
+            return stamp.tz_convert(timezone) if timezone else stamp
+
+        indices = dict(config["indices"])
+        anchors = {key: time(value) for key, value in config["anchors"]}
+        return cls(config["season_length"], indices, anchors, freq)
+
+
+def _json_id(value):
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _json_time(value):
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    return pd.Timestamp(value).isoformat()

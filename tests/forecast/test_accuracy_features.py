@@ -1,0 +1,172 @@
+"""What makes the default forecaster accurate: the training plan, scale-free losses, scaled covariates,
+conformal intervals and ensembles, each checked against a hand computation or NumPy."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from forecast.calibration import ConformalIntervals, mase_scales
+from forecast.forecaster import Forecaster
+from forecast.losses import SMAPELoss
+from forecast.training import training_plan
+
+QUICK = dict(units=4, epochs=2, verbose=0, tracking=False)
+
+
+def monthly_series(n_series=3, length=48, seed=0):
+    rng = np.random.default_rng(seed)
+    months = pd.date_range("2018-01-01", periods=length, freq="MS")
+    return pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "unique_id": f"s{k}",
+                    "ds": months,
+                    "y": (20 + k + 0.2 * np.arange(length))
+                    * (1 + 0.3 * np.sin(2 * np.pi * np.arange(length) / 12))
+                    * (1 + 0.02 * rng.normal(size=length)),
+                }
+            )
+            for k in range(n_series)
+        ],
+        ignore_index=True,
+    )
+
+
+@pytest.mark.parametrize(
+    "windows, expected",
+    [
+        (45, (16, 1000)),  # a single short series: batch 16, 3 steps per epoch -> 334 epochs, capped at 1000
+        (800, (16, 20)),  # 50 steps per epoch: 20 epochs reach 1000 steps
+        (12_800, (256, 20)),
+        (100_000, (256, 20)),
+        (3_200, (64, 20)),
+    ],
+)
+def test_the_training_plan_follows_the_number_of_windows(windows, expected):
+    batch, epochs = training_plan(windows, "auto", "auto", 1000)
+    assert batch == expected[0]
+    steps_per_epoch = math.ceil(windows / batch)
+    assert epochs == min(1000, max(20, math.ceil(1000 / steps_per_epoch)))
+    assert training_plan(windows, 32, 5, 1000) == (32, 5)
+
+
+def test_a_single_short_series_gets_enough_optimizer_steps():
+    series = monthly_series(n_series=1, length=60)
+    model = Forecaster(lookback=12, horizon=6, units=4, verbose=0, tracking=False, patience=2).fit(series)
+    assert model.batch_size_ == 16
+    windows = 60 - 6 - 6  # every origin after the first row, the last held-out window and its overlap removed
+    assert model.epochs_planned_ * math.ceil(windows / 16) >= 1000
+    assert model.epochs_trained_ >= 1 and np.isfinite(model.predict()["y_hat"]).all()
+
+
+def test_smape_loss_matches_numpy():
+    rng = np.random.default_rng(1)
+    y, f = rng.normal(size=(4, 6)), rng.normal(size=(4, 6))
+    expected = np.mean(200 * np.abs(y - f) / np.maximum(np.abs(y) + np.abs(f), 1e-3))
+    np.testing.assert_allclose(float(SMAPELoss()(y, f)), expected, rtol=1e-5)
+    np.testing.assert_allclose(float(SMAPELoss()(3 * y, 3 * f)), expected, rtol=1e-5)  # scale-free
+
+
+def test_the_mase_loss_weights_each_window_by_its_scale_over_its_series_mase_scale():
+    frame = monthly_series()
+    model = Forecaster(lookback=12, horizon=6, loss="mase", **QUICK).fit(frame)
+    windows = model.pipeline_.transform(frame)
+    _, _, weights = model._training_arrays(windows)
+    seasonal_mae = frame.groupby("unique_id")["y"].apply(
+        lambda y: np.mean(np.abs(y.to_numpy()[12:] - y.to_numpy()[:-12]))
+    )
+    expected = windows.scale / seasonal_mae.reindex(windows.index["unique_id"]).to_numpy()
+    np.testing.assert_allclose(weights, expected, rtol=1e-5)
+
+
+def test_mase_scales_are_in_sample_seasonal_naive_errors():
+    frame = pd.DataFrame({"unique_id": np.repeat(["a", "b", "c"], [5, 2, 3]), "y": [1, 3, 6, 10, 15, 4, 4, 0, 0, 0.0]})
+    scales = mase_scales(frame, season_length=2)
+    # a: |6-1|, |10-3|, |15-6| -> 7; b: too short for m=2, |4-4| = 0 -> mean |y| = 4; c: all zero -> 1.
+    np.testing.assert_allclose(scales.loc[["a", "b", "c"]], [7.0, 4.0, 1.0])
+
+
+def test_conformal_offsets_are_the_finite_sample_quantile_of_scaled_scores():
+    rng = np.random.default_rng(2)
+    n, horizon = 40, 3
+    actual = rng.normal(size=(n, horizon))
+    forecasts = np.stack([actual - 0.5 + rng.normal(0, 0.3, (n, horizon)), actual + 0.5, actual + 1.0], axis=-1)
+    forecasts = np.sort(forecasts, axis=-1)
+    scales = rng.uniform(1, 2, n)
+    intervals = ConformalIntervals.fit(forecasts, actual, scales, [0.1, 0.5, 0.9])
+    scores = np.maximum(forecasts[..., 0] - actual, actual - forecasts[..., 2]) / scales[:, None]
+    expected = np.sort(scores, axis=0)[math.ceil((n + 1) * 0.8) - 1]
+    np.testing.assert_allclose(intervals.offsets[0.1], expected)
+    frame = pd.DataFrame({"y_hat": [0.0, 0.0], "y_hat_q10": [-1.0, -1.0], "y_hat_q90": [1.0, 1.0]})
+    widened = intervals.apply(frame, np.array([0, 2]), np.array([2.0, 1.0]))
+    np.testing.assert_allclose(widened["y_hat_q90"], [1.0 + 2.0 * expected[0], 1.0 + expected[2]])
+    # The calibrated scores cover 80% of the held-out windows at every step.
+    covered = (scores <= intervals.offsets[0.1]).mean(axis=0)
+    assert np.all(covered >= 0.8)
+
+
+def test_few_held_out_windows_share_one_offset_across_steps():
+    actual = np.zeros((3, 4))
+    forecasts = np.stack([actual - 1, actual, actual + 1], axis=-1)
+    offsets = ConformalIntervals.fit(forecasts, actual + 2.0, np.ones(3), [0.1, 0.5, 0.9]).offsets[0.1]
+    np.testing.assert_allclose(offsets, [1.0] * 4)
+
+
+def test_a_calibrated_forecaster_widens_its_raw_quantiles_and_keeps_the_offsets_through_save(tmp_path):
+    frame = monthly_series()
+    model = Forecaster(lookback=12, horizon=6, quantiles=(0.1, 0.9), **QUICK).fit(frame)
+    assert set(model.intervals_.offsets) == {0.1}
+    windows = model.pipeline_.predict_windows(frame)
+    raw = windows.inverse_target(model._predict_scaled(windows))
+    forecasts = model.predict()
+    scales = model.series_scale_.reindex(forecasts["unique_id"]).to_numpy()
+    offsets = np.tile(model.intervals_.offsets[0.1], 3)
+    expected_low = np.minimum(raw[..., 0].reshape(-1) - offsets * scales, raw[..., 1].reshape(-1))
+    np.testing.assert_allclose(forecasts["y_hat_q10"], expected_low, rtol=1e-5)
+    loaded = Forecaster.load(model.save(tmp_path / "model"))
+    pd.testing.assert_frame_equal(loaded.predict(), forecasts)
+
+
+def test_an_ensemble_trains_members_together_and_forecasts_their_median(tmp_path):
+    frame = monthly_series()
+    model = Forecaster(lookback=12, horizon=6, ensemble_size=3, ensemble_lookbacks=(12, 8, 6), **QUICK).fit(frame)
+    windows = model.pipeline_.predict_windows(frame)
+    members = np.asarray(model.model_(windows.as_inputs()))
+    assert members.shape == (3, 3, 6) and not np.allclose(members[:, 0], members[:, 1])
+    expected = windows.inverse_target(np.median(members, axis=1))
+    np.testing.assert_allclose(model.predict()["y_hat"].to_numpy().reshape(3, 6), expected, rtol=1e-5, atol=1e-4)
+    loaded = Forecaster.load(model.save(tmp_path / "ensemble"))
+    pd.testing.assert_frame_equal(loaded.predict(), model.predict())
+
+
+def test_a_covariate_on_a_large_scale_gives_the_forecasts_of_the_same_covariate_prescaled():
+    frame = monthly_series()
+    driver = np.random.default_rng(4).normal(size=len(frame))
+    huge = frame.assign(price=1e3 + 1e5 * driver)
+    prescaled = frame.assign(price=(huge["price"] - huge["price"].mean()) / huge["price"].std(ddof=0))
+    settings = dict(lookback=12, horizon=6, past_covariates=["price"], **QUICK)
+    raw = Forecaster(**settings).fit(huge).predict()
+    scaled = Forecaster(**settings).fit(prescaled).predict()
+    np.testing.assert_allclose(raw["y_hat"], scaled["y_hat"], rtol=1e-4)
+    unscaled = Forecaster(covariate_scaler=None, **settings).fit(huge).predict()
+    assert not np.allclose(unscaled["y_hat"], scaled["y_hat"], rtol=1e-2)  # the scaling is what makes them equal
+
+
+def test_an_ensemble_is_calibrated_on_the_median_of_its_members():
+    from forecast.training import chronological_split
+
+    frame = monthly_series(n_series=4)
+    model = Forecaster(lookback=12, horizon=6, ensemble_size=2, quantiles=(0.1, 0.9), **QUICK).fit(frame)
+    _, validation = chronological_split(model.pipeline_.transform(frame), 1, 6)
+    members = np.asarray(model.model_(validation.as_inputs()))  # (4 windows, 2 members, 6 steps, 3 quantiles)
+    forecasts = validation.inverse_target(np.median(members, axis=1))
+    actuals = validation.inverse_target(validation.target)
+    scales = model.series_scale_.reindex(validation.index["unique_id"]).to_numpy()
+    scores = np.maximum(forecasts[..., 0] - actuals, actuals - forecasts[..., 2]) / scales[:, None]
+    pooled = np.sort(scores.ravel())[math.ceil((scores.size + 1) * 0.8) - 1]  # 4 windows: one offset for all steps
+    np.testing.assert_allclose(model.intervals_.offsets[0.1], np.full(6, pooled), rtol=1e-4)

@@ -1,0 +1,112 @@
+"""Seasonality: the test, the indices of classical decomposition, the inferred period, and steps between dates."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipelines.frequency import parse_frequency, steps_between
+from pipelines.seasonality import autocorrelations, infer_season_length, is_seasonal, seasonal_indices
+from pipelines.windows import SeriesWindows
+
+PATTERN_12 = 1.0 + 0.3 * np.sin(2 * np.pi * np.arange(12) / 12)
+
+
+def seasonal_series(n, pattern, level=100.0, trend=0.2, noise=0.01, seed=0):
+    rng = np.random.default_rng(seed)
+    t = np.arange(n)
+    return (level + trend * t) * pattern[t % len(pattern)] * (1 + noise * rng.normal(size=n))
+
+
+def test_autocorrelations_match_the_textbook_formula():
+    y = np.random.default_rng(1).normal(size=50)
+    centred = y - y.mean()
+    expected = [np.sum(centred[k:] * centred[:-k]) / np.sum(centred**2) for k in range(1, 6)]
+    np.testing.assert_allclose(autocorrelations(y, 5), expected)
+
+
+def test_the_seasonality_test_tells_seasonal_from_noise_and_needs_three_seasons():
+    assert is_seasonal(seasonal_series(72, PATTERN_12), 12)
+    assert not is_seasonal(100 + np.random.default_rng(2).normal(size=72), 12)
+    assert not is_seasonal(seasonal_series(35, PATTERN_12), 12)  # fewer than 3 m values
+    assert not is_seasonal(seasonal_series(72, PATTERN_12), 1)
+
+
+def test_seasonal_indices_recover_a_multiplicative_pattern():
+    y = seasonal_series(120, PATTERN_12, noise=0.0, trend=0.0)
+    np.testing.assert_allclose(seasonal_indices(y, 12), PATTERN_12 / PATTERN_12.mean(), rtol=1e-10)
+    # Hand check of the even-period moving average: with a linear trend the ratios are still the pattern.
+    with_trend = seasonal_series(240, PATTERN_12, noise=0.0, trend=0.5)
+    np.testing.assert_allclose(seasonal_indices(with_trend, 12), PATTERN_12, atol=2e-3)
+
+
+def test_the_period_of_integer_series_is_the_one_most_series_show():
+    pattern_4 = np.array([0.8, 1.2, 1.1, 0.9])
+    monthly = [seasonal_series(96, PATTERN_12, seed=k) for k in range(6)]
+    quarterly = [seasonal_series(40, pattern_4, seed=k) for k in range(6)]
+    noise = [100 + np.random.default_rng(k).normal(size=60) for k in range(6)]
+    assert infer_season_length(monthly) == 12
+    assert infer_season_length(quarterly) == 4
+    assert infer_season_length(noise) == 1
+
+
+@pytest.mark.parametrize(
+    "freq, origin, times, expected",
+    [
+        ("MS", "2020-01-01", ["2019-11-01", "2020-01-01", "2021-03-01"], [-2, 0, 14]),
+        ("ME", "2020-01-31", ["2020-02-29", "2022-01-31"], [1, 24]),
+        ("QS", "2020-01-01", ["2020-07-01", "2019-10-01"], [2, -1]),
+        ("D", "2020-01-01", ["2020-01-08", "2019-12-31"], [7, -1]),
+        ("W-SUN", "2020-01-05", ["2020-01-19"], [2]),
+        ("B", "2020-01-03", ["2020-01-06", "2020-01-10"], [1, 5]),
+        ("h", "2020-01-01 00:00", ["2020-01-02 01:00"], [25]),
+    ],
+)
+def test_steps_between_dates(freq, origin, times, expected):
+    steps = steps_between(pd.Timestamp(origin), pd.DatetimeIndex(times), parse_frequency(freq))
+    np.testing.assert_array_equal(steps, expected)
+
+
+def test_steps_between_integers():
+    np.testing.assert_array_equal(steps_between(10, np.array([10, 16, 4]), 2), [0, 3, -3])
+
+
+def frame_of(series: dict, start="2015-01-01", freq="MS"):
+    return pd.concat(
+        [
+            pd.DataFrame({"unique_id": name, "ds": pd.date_range(start, periods=len(y), freq=freq), "y": y})
+            for name, y in series.items()
+        ],
+        ignore_index=True,
+    )
+
+
+def test_deseasonalised_windows_divide_by_the_indices_and_forecasts_multiply_back():
+    seasonal = seasonal_series(72, PATTERN_12, noise=0.0, trend=0.0)
+    flat = 50 + np.random.default_rng(3).normal(size=72)
+    frame = frame_of({"flat": flat, "seasonal": seasonal})
+    sw = SeriesWindows(lookback=6, horizon=3, scaler=None, deseasonalize=True, dtype="float64").fit(frame)
+    assert sw.season_length_ == 12 and set(sw.seasonal_adjustment_.indices) == {"seasonal"}
+    indices = sw.seasonal_adjustment_.indices["seasonal"]
+    windows = sw.transform(frame)
+    first = int(np.flatnonzero(windows.index["unique_id"].to_numpy() == "seasonal")[0]) + 5  # past rows 5..10
+    np.testing.assert_allclose(windows.past[first, :, 0], seasonal[5:11] / indices[np.arange(5, 11) % 12])
+    np.testing.assert_allclose(windows.inverse_target(windows.target)[first], seasonal[11:14])
+    flat_window = int(np.flatnonzero(windows.index["unique_id"].to_numpy() == "flat")[0])
+    np.testing.assert_allclose(windows.past[flat_window, :, 0], flat[:6])
+    # A forecast from the last rows only gets the same phases (anchored at the first training row).
+    tail = frame.groupby("unique_id").tail(10)
+    query = sw.predict_windows(tail)
+    np.testing.assert_allclose(query.seasonal_factors[1], indices[np.arange(72, 75) % 12])
+    restored = SeriesWindows.from_config(json.loads(json.dumps(sw.get_config())))
+    np.testing.assert_allclose(restored.predict_windows(tail).seasonal_factors, query.seasonal_factors)
+
+
+def test_a_series_with_a_zero_or_too_short_is_left_as_it_is():
+    seasonal = seasonal_series(72, PATTERN_12)
+    with_zero = seasonal.copy()
+    with_zero[7] = 0.0
+    frame = frame_of({"zero": with_zero, "short": seasonal[:30], "ok": seasonal})
+    sw = SeriesWindows(lookback=6, horizon=3, deseasonalize=True).fit(frame)
+    assert set(sw.seasonal_adjustment_.indices) == {"ok"}
