@@ -6,7 +6,7 @@ peepholes, CIFG, Greff et al. ablations), GRU, Clockwork RNN and SCRN, plus
 measure how far back the error signal reaches.
 """
 
-from layers.base import RecurrentCell, RecurrentCellLayer, RecurrentLayer
+from layers.base import FusedRecurrentLayer, RecurrentCell, RecurrentCellLayer, RecurrentLayer
 from layers.clockwork import Clockwork, ClockworkCell
 from layers.elman import IRNN, Elman, ElmanCell
 from layers.gradient_flow import gradient_flow, plot_gradient_flow
@@ -24,6 +24,7 @@ __all__ = [
     "ClockworkCell",
     "Elman",
     "ElmanCell",
+    "FusedRecurrentLayer",
     "GRUCell",
     "LSTMCell",
     "RecurrentCell",

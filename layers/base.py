@@ -41,16 +41,25 @@ Elman(32, return_sequences=True)(inputs)
 `RecurrentLayer(cell, ...)` runs any `RecurrentCell` instance the same way.
 Both accept `input_projection="step"` (default, fastest on CPUs) or
 `"sequence"` (all steps projected by one matrix product before the loop).
+`FusedRecurrentLayer` (the base of `LSTM` and `GRU`) adds `implementation`:
+on the TensorFlow backend the whole sequence can run through one fused
+kernel (`layers/tensorflow_kernels.py`, the package's only TensorFlow code
+besides the gradient tape of `gradient_flow`).
+
+Scalar arguments are checked with `check_scalar`, so every message reads
+`units must be a positive integer; got 0.`
 """
 
 from __future__ import annotations
 
 import functools
 import inspect
+import numbers
 import re
 from typing import Any, ClassVar
 
 import keras
+import numpy as np
 from keras import initializers, ops
 
 # Two private Keras names, kept in this one place on purpose:
@@ -107,8 +116,7 @@ class RecurrentCell(keras.layers.Layer, DropoutRNNCell):
             ("dropout", dropout),
             ("recurrent_dropout", recurrent_dropout),
         ):
-            if not 0.0 <= rate <= 1.0:
-                raise ValueError(f"`{argument}` must be a float in [0, 1]; got {rate!r}.")
+            check_scalar(argument, rate, minimum=0.0, maximum=1.0)
         self.dropout = float(dropout)
         self.recurrent_dropout = float(recurrent_dropout)
         self.seed = seed
@@ -217,12 +225,12 @@ class RecurrentLayer(keras.layers.RNN):
     ) -> None:
         if not isinstance(cell, RecurrentCell):
             raise TypeError(
-                "`cell` must be a layers.base.RecurrentCell (with "
+                "cell must be a layers.base.RecurrentCell (with "
                 "`project_inputs` and `recurrent_step`); got "
                 f"{type(cell).__name__}. Use keras.layers.RNN for other cells."
             )
         if input_projection not in ("step", "sequence"):
-            raise ValueError(f'`input_projection` must be "step" or "sequence"; got {input_projection!r}.')
+            raise ValueError(f'input_projection must be "step" or "sequence"; got {input_projection!r}.')
         super().__init__(
             cell,
             return_sequences=return_sequences,
@@ -304,10 +312,22 @@ class RecurrentCellLayer(RecurrentLayer):
         super().__init__(cell, **kwargs)
 
     def __getattr__(self, name: str) -> Any:
-        # The cell's hyper-parameters (`units`, `dropout`, ...) read as the
-        # layer's own, as on keras.layers.LSTM.
-        if name != "cell" and "cell" in self.__dict__ and name in _constructor_parameters(self.cell_class):
-            return getattr(self.__dict__["cell"], name)
+        # Called when normal lookup fails. The base class looks first: on the torch backend a layer is a
+        # torch.nn.Module, which keeps sub-layers such as `cell` in its own registry, not in __dict__.
+        parent_getattr = getattr(super(), "__getattr__", None)
+        if parent_getattr is not None:
+            try:
+                return parent_getattr(name)
+            except AttributeError:
+                pass
+        # The cell's hyper-parameters (`units`, `dropout`, ...) read as the layer's own, as on keras.layers.LSTM.
+        if name != "cell" and name in _constructor_parameters(self.cell_class):
+            try:
+                cell = self.cell
+            except AttributeError:
+                cell = None
+            if cell is not None:
+                return getattr(cell, name)
         raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
 
     def get_config(self) -> dict[str, Any]:
@@ -321,6 +341,65 @@ class RecurrentCellLayer(RecurrentLayer):
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> RecurrentCellLayer:
         return cls(**config)
+
+
+IMPLEMENTATIONS = ("auto", "fused", "loop")
+
+
+class FusedRecurrentLayer(RecurrentCellLayer):
+    """A `RecurrentCellLayer` that TensorFlow can also compute with one fused kernel per sequence.
+
+    `implementation` chooses how the sequence is computed; all three compute the same equations with the same
+    weights (to float rounding), so the choice changes speed, not results, and a model saved with one loads
+    with any:
+
+    - `"auto"` (default): the fastest path that applies. On the TensorFlow backend: cuDNN on a GPU under
+      Keras's conditions; on a CPU, the fused LSTM kernel where it measured faster than the generic loop;
+      the generic `keras.ops` loop otherwise (always on other backends and inside XLA-compiled functions).
+      `layers.tensorflow_kernels.plan` has the rules.
+    - `"fused"`: always a fused kernel. A configuration none can compute raises `ValueError` when the layer
+      is built from it (or, for what is known only at call time: the device, the dtype, XLA, at its first
+      call), saying why; a mask that is not right-padded fails at run time.
+    - `"loop"`: always the generic loop.
+
+    Subclasses set `kernel_name`, the cell family the fused kernels know (`"lstm"` or `"gru"`).
+    """
+
+    kernel_name: ClassVar[str]
+
+    def __init__(self, *cell_args: Any, implementation: str = "auto", **kwargs: Any) -> None:
+        if implementation not in IMPLEMENTATIONS:
+            raise ValueError(f'implementation must be "auto", "fused" or "loop"; got {implementation!r}.')
+        super().__init__(*cell_args, **kwargs)
+        self.implementation = implementation
+        if implementation == "fused":
+            reason = self._fused_limitation()
+            if reason is not None:
+                raise ValueError(
+                    f"implementation='fused' cannot apply to this {type(self).__name__}: {reason}; "
+                    "use implementation='auto' or 'loop'."
+                )
+            # XLA has no kernel for the fused ops; Keras then compiles the model without XLA, as it does for
+            # keras.layers.LSTM on cuDNN.
+            self.supports_jit = False
+
+    def _fused_limitation(self) -> str | None:
+        backend = keras.backend.backend()
+        if backend != "tensorflow":
+            return f"the fused kernels are TensorFlow's and the Keras backend is {backend!r}"
+        from layers import tensorflow_kernels
+
+        return tensorflow_kernels.fused_limitation(self)
+
+    def inner_loop(self, sequences, initial_state, mask, training=False):
+        if self.implementation == "loop" or keras.backend.backend() != "tensorflow":
+            return super().inner_loop(sequences, initial_state, mask, training=training)
+        from layers import tensorflow_kernels
+
+        return tensorflow_kernels.inner_loop(self, sequences, initial_state, mask, training, super().inner_loop)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "implementation": self.implementation}
 
 
 @functools.cache
@@ -338,19 +417,61 @@ def _constructor_parameters(cell_class: type) -> frozenset[str]:
     return frozenset(names)
 
 
-def check_positive_int(argument: str, value: Any) -> None:
-    """Raise `ValueError` unless `value` is a positive Python `int` (not a bool; a NumPy integer
-    would fail later, in Keras's check of the cell's `state_size`)."""
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValueError(f"`{argument}` must be a positive integer; got {value!r}.")
+def check_scalar(
+    name: str,
+    value: Any,
+    *,
+    integer: bool = False,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    exclusive_minimum: bool = False,
+    note: str | None = None,
+) -> None:
+    """Raise `ValueError("{name} must be {expected}; got {value!r}.")` unless `value` is a number in range.
+
+    The one check of scalar arguments in `layers`, so every message reads the same, e.g.
+    `units must be a positive integer; got 0.` A bool is never a number here; with `integer=True` only a
+    Python `int` is accepted (a NumPy integer would fail later, in Keras's check of the cell's `state_size`).
+
+    Args:
+        name: the argument's name, as the user wrote it.
+        value: the value to check.
+        integer: whether `value` must be an integer.
+        minimum, maximum: inclusive bounds (None: unbounded); `exclusive_minimum=True` excludes `minimum`.
+        note: a reason shown in parentheses after the expectation.
+    """
+    if integer:
+        kind_ok = isinstance(value, int) and not isinstance(value, bool)
+    else:
+        kind_ok = isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
+    in_range = kind_ok and (
+        (minimum is None or (value > minimum if exclusive_minimum else value >= minimum))
+        and (maximum is None or value <= maximum)
+    )
+    if in_range:
+        return
+    expected = _expectation(integer, minimum, maximum, exclusive_minimum)
+    reason = f" ({note})" if note else ""
+    raise ValueError(f"{name} must be {expected}{reason}; got {value!r}.")
+
+
+def _expectation(integer: bool, minimum: float | None, maximum: float | None, exclusive_minimum: bool) -> str:
+    noun = "integer" if integer else "number"
+    if minimum is not None and maximum is not None:
+        opening = "(" if exclusive_minimum else "["
+        return f"a{'n' if integer else ''} {noun} in {opening}{minimum:g}, {maximum:g}]"
+    if minimum is not None:
+        if (integer and minimum == 1 and not exclusive_minimum) or (minimum == 0 and exclusive_minimum):
+            return f"a positive {noun}"
+        return f"a{'n' if integer else ''} {noun} {'greater than' if exclusive_minimum else 'of at least'} {minimum:g}"
+    if maximum is not None:
+        return f"a{'n' if integer else ''} {noun} of at most {maximum:g}"
+    return f"a{'n' if integer else ''} {noun}"
 
 
 def check_chrono_timescale(value: Any) -> None:
     """Raise `ValueError` unless `value` is a usable chrono time scale `T` (an integer >= 3)."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 3:
-        raise ValueError(
-            f"chrono_timescale must be an integer time lag of at least 3 (u is drawn from [1, T - 1]); got {value!r}."
-        )
+    check_scalar("chrono_timescale", value, integer=True, minimum=3, note="u is drawn from [1, T - 1]")
 
 
 def chrono_log_timescales(units: int, timescale: int, seed: int | None, dtype=None):

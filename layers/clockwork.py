@@ -14,7 +14,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from layers.base import RecurrentCell, RecurrentCellLayer, check_positive_int
+from layers.base import RecurrentCell, RecurrentCellLayer, check_scalar
 
 # Largest integer up to which every integer is exactly representable: the
 # clock counts in the state's float dtype and must never round.
@@ -24,27 +24,27 @@ _EXACT_INTEGER_LIMIT = {"float16": 2**11, "bfloat16": 2**8, "float32": 2**24, "f
 def _resolve_periods(units: int, periods: Sequence[int] | None, num_modules: int | None) -> tuple[int, ...]:
     if periods is None:
         count = 4 if num_modules is None else num_modules
-        check_positive_int("num_modules", count)
+        check_scalar("num_modules", count, integer=True, minimum=1)
         periods = tuple(2**module for module in range(count))
     else:
         periods = tuple(periods)
         if not periods or not all(
             isinstance(period, (int, np.integer)) and not isinstance(period, bool) and period >= 1 for period in periods
         ):
-            raise ValueError(f"`periods` must be a non-empty sequence of positive integers; found {periods!r}.")
+            raise ValueError(f"periods must be a non-empty sequence of positive integers; got {periods!r}.")
         periods = tuple(int(period) for period in periods)
         if list(periods) != sorted(periods):
             raise ValueError(
-                f"`periods` must be in increasing order (modules run from fastest to slowest); found {periods}."
+                f"periods must be in increasing order (modules run from fastest to slowest); got {periods}."
             )
         if num_modules is not None and num_modules != len(periods):
             raise ValueError(
-                f"`num_modules`={num_modules} disagrees with the {len(periods)} `periods` {periods}; give one of them."
+                f"num_modules={num_modules} disagrees with the {len(periods)} periods {periods}; give one of them."
             )
-    check_positive_int("units", units)
+    check_scalar("units", units, integer=True, minimum=1)
     if units % len(periods) != 0:
         raise ValueError(
-            f"`units`={units} must split evenly into {len(periods)} modules "
+            f"units={units} must split evenly into {len(periods)} modules "
             f"(periods {periods}); {units} is not a multiple of {len(periods)}."
         )
     return periods
@@ -265,6 +265,10 @@ class Clockwork(RecurrentCellLayer):
             as in `ClockworkCell`.
         return_sequences, return_state, go_backwards, stateful, unroll,
             zero_output_for_mask: as in `keras.layers.RNN`.
+        input_projection: Where the loop computes the input projection:
+            `"step"` (default, inside each step, fastest on CPUs with few
+            features) or `"sequence"` (all steps with one matrix product
+            before the loop); see `layers.base.RecurrentLayer`.
 
     Call arguments:
         sequences: A 3D tensor `(batch, time, features)`.

@@ -7,7 +7,7 @@ from typing import Any
 import keras
 from keras import activations, constraints, initializers, ops, regularizers
 
-from layers.base import RecurrentCell, RecurrentCellLayer, check_positive_int
+from layers.base import RecurrentCell, RecurrentCellLayer, check_scalar
 
 __all__ = ["IRNN", "Elman", "ElmanCell"]
 
@@ -101,9 +101,9 @@ class ElmanCell(RecurrentCell):
         seed: int | None = None,
         **kwargs: Any,
     ) -> None:
-        check_positive_int("units", units)
+        check_scalar("units", units, integer=True, minimum=1)
         if output_units is not None:
-            check_positive_int("output_units", output_units)
+            check_scalar("output_units", output_units, integer=True, minimum=1)
         super().__init__(
             dropout=dropout,
             recurrent_dropout=recurrent_dropout,
@@ -229,6 +229,10 @@ class Elman(RecurrentCellLayer):
         unroll: Whether to unroll the time loop (short sequences only).
         zero_output_for_mask: Whether masked steps output zeros instead of
             repeating the previous output.
+        input_projection: Where the loop computes the input projection:
+            `"step"` (default, inside each step, fastest on CPUs with few
+            features) or `"sequence"` (all steps with one matrix product
+            before the loop); see `layers.base.RecurrentLayer`.
         **kwargs: Base layer arguments (`name`, `dtype`, ...).
 
     Call arguments:
@@ -319,8 +323,7 @@ class IRNN(Elman):
             raise ValueError(
                 f"IRNN fixes {', '.join(_IRNN_FIXED_ARGUMENTS)}; got {fixed}. Use Elman to choose them freely."
             )
-        if input_stddev <= 0:
-            raise ValueError(f"`input_stddev` must be positive; got {input_stddev!r}.")
+        check_scalar("input_stddev", input_stddev, minimum=0.0, exclusive_minimum=True)
         super().__init__(
             units,
             activation="relu",

@@ -8,10 +8,10 @@ import keras
 from keras import activations, constraints, initializers, ops, regularizers
 
 from layers.base import (
+    FusedRecurrentLayer,
     RecurrentCell,
-    RecurrentCellLayer,
     check_chrono_timescale,
-    check_positive_int,
+    check_scalar,
     chrono_log_timescales,
 )
 
@@ -135,7 +135,7 @@ class GRUCell(RecurrentCell):
         seed: int | None = None,
         **kwargs: Any,
     ) -> None:
-        check_positive_int("units", units)
+        check_scalar("units", units, integer=True, minimum=1)
         if chrono_timescale is not None:
             check_chrono_timescale(chrono_timescale)
         super().__init__(
@@ -257,7 +257,7 @@ class GRUCell(RecurrentCell):
 
 
 @keras.saving.register_keras_serializable(package="layers")
-class GRU(RecurrentCellLayer):
+class GRU(FusedRecurrentLayer):
     """Gated recurrent unit layer, Cho et al. 2014.
 
     Runs `GRUCell` over a sequence:
@@ -273,6 +273,12 @@ class GRU(RecurrentCellLayer):
     Same weights and results as `keras.layers.GRU` in both `reset_after`
     modes (`GRU(n).set_weights(keras_gru.get_weights())`); see `GRUCell`
     for the layout and for how `z_t` maps to other papers' convention.
+
+    On the TensorFlow backend with a GPU, the `reset_after=True` GRU with
+    tanh and sigmoid, a bias and no recurrent dropout runs on cuDNN, as
+    `keras.layers.GRU` does; otherwise (and on CPUs, where TensorFlow has no
+    fused GRU kernel) the generic `keras.ops` loop runs one `GRUCell` step
+    per time step. Both compute the same numbers (to float rounding).
 
     Args:
         units: Positive integer, size of the state `h_t`.
@@ -290,6 +296,13 @@ class GRU(RecurrentCellLayer):
         unroll: Whether to unroll the time loop (short sequences only).
         zero_output_for_mask: Whether masked steps output zeros instead of
             repeating the previous output.
+        implementation: `"auto"` (default: cuDNN where it applies, else the
+            loop), `"fused"` (always cuDNN; `ValueError`, saying why, where
+            it cannot apply) or `"loop"`; see
+            `layers.base.FusedRecurrentLayer`.
+        input_projection: Where the generic loop computes `W x_t + b`:
+            `"step"` (default) or `"sequence"`; see
+            `layers.base.RecurrentLayer`.
         **kwargs: Base layer arguments (`name`, `dtype`, ...).
 
     Call arguments:
@@ -317,3 +330,4 @@ class GRU(RecurrentCellLayer):
     """
 
     cell_class = GRUCell
+    kernel_name = "gru"

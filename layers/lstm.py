@@ -14,10 +14,10 @@ import keras
 from keras import activations, constraints, initializers, ops, regularizers
 
 from layers.base import (
+    FusedRecurrentLayer,
     RecurrentCell,
-    RecurrentCellLayer,
     check_chrono_timescale,
-    check_positive_int,
+    check_scalar,
     chrono_log_timescales,
 )
 
@@ -206,7 +206,7 @@ Example:
         seed: int | None = None,
         **kwargs: Any,
     ) -> None:
-        check_positive_int("units", units)
+        check_scalar("units", units, integer=True, minimum=1)
         _check_flags(forget_gate, peepholes, coupled, input_gate, output_gate, chrono_timescale)
         super().__init__(
             dropout=dropout,
@@ -389,14 +389,22 @@ Example:
 
 
 @keras.saving.register_keras_serializable(package="layers")
-class LSTM(RecurrentCellLayer):
+class LSTM(FusedRecurrentLayer):
     __doc__ = (
         """Long short-term memory layer (Hochreiter & Schmidhuber 1997).
 
-Runs `LSTMCell` over a sequence with `keras.layers.RNN` semantics; the
-input projections `W x_t + b` of all time steps are computed with one
-matrix product before the time loop. With the default flags the layer
-computes exactly `keras.layers.LSTM` and loads its weights unchanged.
+Runs `LSTMCell` over a sequence with `keras.layers.RNN` semantics. With the
+default flags the layer computes exactly `keras.layers.LSTM` and loads its
+weights unchanged.
+
+How the sequence is computed (`implementation`): on the TensorFlow backend
+the standard LSTM runs on cuDNN on a GPU (as `keras.layers.LSTM` does), and
+on a CPU every configuration with tanh activations and sigmoid gates (the
+default, `forget_gate=False`, `peepholes=True`, `input_gate=False`,
+`output_gate=False`, not `coupled=True`) runs through TensorFlow's fused LSTM
+kernel (BlockLSTMV2) where that is faster than the step-by-step loop;
+everything else runs the generic `keras.ops` loop, one `LSTMCell` step per
+time step. All paths compute the same numbers (to float rounding).
 """
         + _EQUATIONS
         + """
@@ -412,6 +420,14 @@ Args:"""
     unroll: Whether to unroll the time loop (short sequences only).
     zero_output_for_mask: Whether masked steps output zeros (with
         `return_sequences=True`) instead of the previous output.
+    implementation: `"auto"` (default), `"fused"` or `"loop"`: the fastest
+        path that applies, always a fused kernel (`ValueError`, saying why,
+        where none applies), or always the generic loop; see
+        `layers.base.FusedRecurrentLayer`.
+    input_projection: Where the generic loop computes `W x_t + b`: `"step"`
+        (default, inside each step, fastest on CPUs with few features) or
+        `"sequence"` (all steps with one matrix product before the loop);
+        see `layers.base.RecurrentLayer`. The fused kernels ignore it.
 
 Call arguments:
     sequences: A 3D tensor `(batch, time, features)`.
@@ -434,3 +450,4 @@ Example:
     )
 
     cell_class = LSTMCell
+    kernel_name = "lstm"

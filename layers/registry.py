@@ -12,34 +12,40 @@
 | `clockwork`     | `Clockwork()`                           |
 | `scrn`          | `SCRN()`                                |
 
-Each layer's module is imported when the name is first used, so asking for a
-GRU does not load the Clockwork code.
+The registry imports every layer class. Nothing would be gained by importing them lazily: `import layers`
+imports every module anyway, because a module's classes must be registered with Keras's serialization before
+a `.keras` file that uses them can be loaded.
 """
 
 from __future__ import annotations
 
-import importlib
 from typing import Any, NamedTuple
 
 import keras
 
+from layers.base import check_scalar
+from layers.clockwork import Clockwork
+from layers.elman import IRNN, Elman
+from layers.gru import GRU
+from layers.lstm import LSTM
+from layers.scrn import SCRN
+
 
 class _Entry(NamedTuple):
-    module: str
-    class_name: str
+    layer_class: type[keras.layers.Layer]
     defaults: dict[str, Any]
 
 
 _REGISTRY: dict[str, _Entry] = {
-    "elman": _Entry("layers.elman", "Elman", {"activation": "sigmoid"}),
-    "irnn": _Entry("layers.elman", "IRNN", {}),
-    "lstm": _Entry("layers.lstm", "LSTM", {}),
-    "lstm1997": _Entry("layers.lstm", "LSTM", {"forget_gate": False}),
-    "peephole_lstm": _Entry("layers.lstm", "LSTM", {"peepholes": True}),
-    "cifg_lstm": _Entry("layers.lstm", "LSTM", {"coupled": True}),
-    "gru": _Entry("layers.gru", "GRU", {}),
-    "clockwork": _Entry("layers.clockwork", "Clockwork", {}),
-    "scrn": _Entry("layers.scrn", "SCRN", {}),
+    "elman": _Entry(Elman, {"activation": "sigmoid"}),
+    "irnn": _Entry(IRNN, {}),
+    "lstm": _Entry(LSTM, {}),
+    "lstm1997": _Entry(LSTM, {"forget_gate": False}),
+    "peephole_lstm": _Entry(LSTM, {"peepholes": True}),
+    "cifg_lstm": _Entry(LSTM, {"coupled": True}),
+    "gru": _Entry(GRU, {}),
+    "clockwork": _Entry(Clockwork, {}),
+    "scrn": _Entry(SCRN, {}),
 }
 
 
@@ -73,8 +79,7 @@ def get(name: str, units: int, **kwargs: Any) -> keras.layers.Layer:
     entry = _REGISTRY.get(name)
     if entry is None:
         raise ValueError(f"Unknown recurrent layer name {name!r}; expected one of: {', '.join(available())}.")
-    layer_class = getattr(importlib.import_module(entry.module), entry.class_name)
-    return layer_class(units, **{**entry.defaults, **kwargs})
+    return entry.layer_class(units, **{**entry.defaults, **kwargs})
 
 
 def stack(
@@ -107,8 +112,7 @@ def stack(
     model = keras.Sequential([keras.Input((24, 1)), *stack("lstm", 32, 3), keras.layers.Dense(1)])
     ```
     """
-    if isinstance(num_layers, bool) or not isinstance(num_layers, int) or num_layers < 1:
-        raise ValueError(f"num_layers must be a positive integer; found {num_layers!r}.")
+    check_scalar("num_layers", num_layers, integer=True, minimum=1)
     return [
         get(name, units, return_sequences=return_sequences or depth < num_layers - 1, **kwargs)
         for depth in range(num_layers)

@@ -11,7 +11,7 @@ from typing import Any
 import keras
 from keras import ops
 
-from layers.base import RecurrentCell, RecurrentCellLayer, check_positive_int
+from layers.base import RecurrentCell, RecurrentCellLayer, check_scalar
 
 
 @keras.saving.register_keras_serializable(package="layers")
@@ -97,10 +97,9 @@ class SCRNCell(RecurrentCell):
         **kwargs: Any,
     ) -> None:
         context_units = units if context_units is None else context_units
-        check_positive_int("units", units)
-        check_positive_int("context_units", context_units)
-        if not 0.0 <= alpha <= 1.0:
-            raise ValueError(f"`alpha` must be a float in [0, 1]; found {alpha!r}.")
+        check_scalar("units", units, integer=True, minimum=1)
+        check_scalar("context_units", context_units, integer=True, minimum=1)
+        check_scalar("alpha", alpha, minimum=0.0, maximum=1.0)
         super().__init__(dropout=dropout, recurrent_dropout=recurrent_dropout, seed=seed, **kwargs)
         self.units = units
         self.context_units = context_units
@@ -217,6 +216,10 @@ class SCRN(RecurrentCellLayer):
             seed: as in `SCRNCell`.
         return_sequences, return_state, go_backwards, stateful, unroll,
             zero_output_for_mask: as in `keras.layers.RNN`.
+        input_projection: Where the loop computes the input projection:
+            `"step"` (default, inside each step, fastest on CPUs with few
+            features) or `"sequence"` (all steps with one matrix product
+            before the loop); see `layers.base.RecurrentLayer`.
 
     Call arguments:
         sequences: A 3D tensor `(batch, time, features)`.

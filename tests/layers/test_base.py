@@ -1,4 +1,4 @@
-"""Mechanics of layers.base: the cell contract and both input projections.
+"""Mechanics of layers.base: the cell contract, both input projections and the scalar checks.
 
 A minimal cell defined here (h_t = tanh(x_t W + h_{t-1} U + b)) exercises
 the base classes independently of the package's own cells; every check is
@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 from keras import ops
 
-from layers.base import RecurrentCell, RecurrentCellLayer, RecurrentLayer
+import layers
+from layers.base import RecurrentCell, RecurrentCellLayer, RecurrentLayer, check_scalar
 
 UNITS, FEATURES, BATCH, TIME = 3, 2, 4, 5
 
@@ -190,3 +191,56 @@ def test_rejects_unknown_input_projection():
 def test_rejects_dropout_rates_outside_unit_interval(argument):
     with pytest.raises(ValueError, match=argument):
         TanhCell(UNITS, **{argument: 1.5})
+
+
+# ------------------------------------------------------------------------------- scalar arguments
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (("units", 0, {"integer": True, "minimum": 1}), "units must be a positive integer; got 0."),
+        (("units", True, {"integer": True, "minimum": 1}), "units must be a positive integer; got True."),
+        (("units", np.int64(3), {"integer": True, "minimum": 1}), "units must be a positive integer; got np.int64(3)."),
+        (("rate", 1.5, {"minimum": 0.0, "maximum": 1.0}), "rate must be a number in [0, 1]; got 1.5."),
+        (("rate", "0.5", {"minimum": 0.0, "maximum": 1.0}), "rate must be a number in [0, 1]; got '0.5'."),
+        (("rate", float("nan"), {"minimum": 0.0, "maximum": 1.0}), "rate must be a number in [0, 1]; got nan."),
+        (("scale", 0.0, {"minimum": 0.0, "exclusive_minimum": True}), "scale must be a positive number; got 0.0."),
+        (
+            ("lag", 2, {"integer": True, "minimum": 3, "note": "a reason"}),
+            "lag must be an integer of at least 3 (a reason); got 2.",
+        ),
+    ],
+)
+def test_check_scalar_says_what_was_expected_and_what_came(arguments, message):
+    name, value, bounds = arguments
+    with pytest.raises(ValueError) as error:
+        check_scalar(name, value, **bounds)
+    assert str(error.value) == message
+
+
+def test_check_scalar_accepts_numbers_in_range():
+    check_scalar("units", 1, integer=True, minimum=1)
+    check_scalar("rate", np.float32(0.5), minimum=0.0, maximum=1.0)
+    check_scalar("rate", 1, minimum=0.0, maximum=1.0)
+    check_scalar("scale", 1e-9, minimum=0.0, exclusive_minimum=True)
+
+
+@pytest.mark.parametrize(
+    ("build", "name"),
+    [
+        (lambda: layers.LSTM(0), "units"),
+        (lambda: layers.GRU(-2), "units"),
+        (lambda: layers.GRU(4, chrono_timescale=2), "chrono_timescale"),
+        (lambda: layers.Elman(4, output_units=0), "output_units"),
+        (lambda: layers.IRNN(4, input_stddev=0.0), "input_stddev"),
+        (lambda: layers.SCRN(4, alpha=1.5), "alpha"),
+        (lambda: layers.SCRN(4, context_units=0), "context_units"),
+        (lambda: layers.Clockwork(8, num_modules=0), "num_modules"),
+        (lambda: layers.LSTM(4, dropout=-0.1), "dropout"),
+        (lambda: layers.stack("gru", 4, num_layers=0), "num_layers"),
+    ],
+)
+def test_every_layer_module_reports_bad_scalars_in_one_style(build, name):
+    with pytest.raises(ValueError, match=rf"^{name} must be (a|an) [^;]+; got [^;]+\.$"):
+        build()

@@ -1,0 +1,497 @@
+"""TensorFlow's fused recurrent kernels behind `layers.LSTM` and `layers.GRU`: the one TensorFlow-specific module.
+
+Every cell of `layers` is written with `keras.ops` and runs on any Keras backend through the generic time loop
+(`keras.layers.RNN`: one step of the cell per time step). On the TensorFlow backend `LSTM` and `GRU` can instead
+run the whole sequence through one fused kernel that computes the same equations with the same weights:
+
+- **BlockLSTMV2** (`tf.raw_ops.BlockLSTMV2`, CPU): the LSTM over a time-major sequence `(time, batch, features)`
+  with the weight `w = [kernel; recurrent_kernel]` of shape `(input_dim + units, 4 units)`, gate blocks in
+  Keras's order `[i, f, c, o]`, optional peepholes (`i_t`, `f_t` see `c_{t-1}`, `o_t` sees `c_t`, as Gers &
+  Schmidhuber 2000) and no cell clipping (`cell_clip=0`). A gate the cell does not have (`forget_gate=False`,
+  the 1997 LSTM; `input_gate=False`; `output_gate=False`) is encoded exactly: its weights are zero and its bias
+  is `_PINNED_GATE_BIAS`, where the kernel's sigmoid is exactly 1.0 in float32 and float16, so the gate is
+  exactly 1 and its gradient exactly 0 (`test_tensorflow_kernels.py` checks both).
+  **The gradient TensorFlow registers for BlockLSTMV2 is wrong**: it calls the V1 gradient op, which assumes the
+  gate order `[i, c, f, o]`, so the gradients of `f_t` and `a_t` come out swapped. `block_lstm` therefore
+  attaches its own gradient, `tf.raw_ops.BlockLSTMGradV2`, with `tf.custom_gradient`; a test fails if
+  TensorFlow ever fixes the registered one (then the custom gradient can go).
+- **cuDNN** (GPU): the standard LSTM and the `reset_after=True` GRU through Keras's own cuDNN functions, under
+  the conditions `keras.layers.LSTM`/`GRU` use them (tanh and sigmoid, a bias, no recurrent dropout, no
+  unrolling, a visible GPU).
+
+Masks: the kernels take one length per sequence, so a right-padded mask (`True` then only `False`) is
+computed exactly: the kernel runs to the batch's longest sequence and each sequence's state is taken at its
+own length; the outputs at masked steps are then filled exactly as the generic loop fills them (the previous
+output, or zeros with `zero_output_for_mask=True` or before the first step of a reversed sequence). Any other
+mask is only known when the batch arrives, so the layer traces both paths and `tf.cond` picks the generic loop
+for it.
+
+How `implementation="auto"` chooses (`plan`): cuDNN where Keras would use it; on a CPU, BlockLSTMV2 for float32
+where it measured faster than the generic loop (`BLOCK_LSTM_MAX_BATCH`); the generic loop otherwise, and always
+inside an XLA-compiled function (no XLA kernel exists for these ops).
+`implementation="fused"` insists on a kernel and raises `ValueError` saying why where none applies.
+
+This module imports TensorFlow and two private names (listed in `tests/layers/test_private_api.py`); the layers
+import it only when the Keras backend is TensorFlow.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import keras
+import tensorflow as tf
+
+# Private names, kept in this one module on purpose:
+# - Keras's cuDNN LSTM and GRU for the TensorFlow backend (`keras.layers.LSTM`/`GRU` call these same
+#   functions): reusing them keeps the weight conversion and the conditions identical to Keras's.
+# - TensorFlow's test for "inside an XLA-compiled function", where BlockLSTMV2 has no kernel.
+from keras.src.backend.tensorflow import rnn as keras_tensorflow_rnn
+from tensorflow.python.ops.control_flow_util import GraphOrParentsInXlaContext
+
+__all__ = [
+    "BLOCK_LSTM_MAX_BATCH",
+    "Plan",
+    "block_lstm",
+    "fused_limitation",
+    "inner_loop",
+    "plan",
+]
+
+# sigmoid(x) of the BlockLSTM kernel is exactly 1.0 from x = 17 on (float32 and float16); 100 leaves a margin
+# and stays far inside float16's range.
+_PINNED_GATE_BIAS = 100.0
+
+# The largest batch at which BlockLSTMV2 (forward and backward) ran faster than the generic loop, per number of
+# units (the first row whose bound is >= units applies; more units: never). Measured on a 2-core x86 CPU with
+# AVX-512 (`python -m benchmarks.layers_speed --kernel-grid`: forward and backward of the layer, 8 features,
+# 50 steps; sections 1-2 check the choice in `fit` and `predict`): BlockLSTMV2 was 1.2-2.7x faster up to 32 units
+# at batch 16-256 and up to 64 units at batch 16-64, and 0.5-0.9x at 32 units from batch 512, at 64 units from
+# batch 128 and at 128 and 256 units at any batch. The loop wins at large batch x units because its matrix
+# products go to oneDNN, the kernel's to Eigen. In float16 the kernel ran at 0.3-0.5x the loop's speed, so
+# `auto` keeps float16 on the loop.
+BLOCK_LSTM_MAX_BATCH: tuple[tuple[int, int], ...] = (
+    (32, 256),
+    (64, 64),
+)
+
+_BLOCK_LSTM_DTYPES = ("float32", "float16")
+
+
+class Plan(NamedTuple):
+    """How one call computes the sequence.
+
+    kernel: `"block_lstm"`, `"cudnn"` or `"loop"` (the generic `keras.ops` time loop).
+    reason: why, in words (for errors, tests and curious users).
+    max_batch: for `"block_lstm"` chosen by speed, the largest batch it is used for (a larger batch, or one only
+        known when it arrives, runs the loop when larger); `None` for no bound.
+    """
+
+    kernel: str
+    reason: str
+    max_batch: int | None = None
+
+
+# ----------------------------------------------------------------------------------------------- the kernels
+
+
+def block_lstm(x, h0, c0, w, b, wci, wcf, wco, *, seq_len_max, use_peephole: bool):
+    """BlockLSTMV2 over a time-major sequence, with the correct gradient.
+
+    Args:
+        x: inputs `(time, batch, input_dim)`.
+        h0, c0: initial states `(batch, units)`.
+        w: `(input_dim + units, 4 units)`, blocks `[i, f, c, o]`.
+        b: `(4 units,)`.
+        wci, wcf, wco: peephole vectors `(units,)` (zeros without peepholes).
+        seq_len_max: int64 scalar; steps from this one on are not computed (their `h` and `c` are zeros).
+        use_peephole: whether the peephole vectors are used.
+
+    Returns:
+        `(h, c)`, both `(time, batch, units)`: `h_t` and `c_t` of every step.
+    """
+
+    @tf.custom_gradient
+    def forward(x, h0, c0, w, b, wci, wcf, wco):
+        i, cs, f, o, ci, co, h = tf.raw_ops.BlockLSTMV2(
+            seq_len_max=seq_len_max,
+            x=x,
+            cs_prev=c0,
+            h_prev=h0,
+            w=w,
+            wci=wci,
+            wcf=wcf,
+            wco=wco,
+            b=b,
+            cell_clip=0.0,
+            use_peephole=use_peephole,
+        )
+
+        def backward(h_grad, cs_grad):
+            # An output nobody used arrives as None (eager) or zeros (graph).
+            h_grad = tf.zeros_like(h) if h_grad is None else h_grad
+            cs_grad = tf.zeros_like(cs) if cs_grad is None else cs_grad
+            x_grad, cs_prev_grad, h_prev_grad, w_grad, wci_grad, wcf_grad, wco_grad, b_grad = (
+                tf.raw_ops.BlockLSTMGradV2(
+                    seq_len_max=seq_len_max,
+                    x=x,
+                    cs_prev=c0,
+                    h_prev=h0,
+                    w=w,
+                    wci=wci,
+                    wcf=wcf,
+                    wco=wco,
+                    b=b,
+                    i=i,
+                    cs=cs,
+                    f=f,
+                    o=o,
+                    ci=ci,
+                    co=co,
+                    h=h,
+                    cs_grad=cs_grad,
+                    h_grad=h_grad,
+                    use_peephole=use_peephole,
+                )
+            )
+            return x_grad, h_prev_grad, cs_prev_grad, w_grad, b_grad, wci_grad, wcf_grad, wco_grad
+
+        return (h, cs), backward
+
+    return forward(x, h0, c0, w, b, wci, wcf, wco)
+
+
+def _block_lstm_parameters(cell, dtype):
+    """`w, b, wci, wcf, wco` of BlockLSTMV2 for an `LSTMCell`, missing gates pinned open."""
+    units = cell.units
+    blocks = cell.blocks
+    w = tf.concat([tf.cast(cell.kernel, dtype), tf.cast(cell.recurrent_kernel, dtype)], axis=0)
+    bias = tf.cast(cell.bias, dtype) if cell.use_bias else tf.zeros((len(blocks) * units,), dtype)
+    if blocks != ("i", "f", "c", "o"):
+        w_blocks = dict(zip(blocks, tf.split(w, len(blocks), axis=1)))
+        b_blocks = dict(zip(blocks, tf.split(bias, len(blocks))))
+        closed = tf.zeros((w.shape[0], units), dtype)
+        pinned = tf.fill((units,), tf.constant(_PINNED_GATE_BIAS, dtype))
+        w = tf.concat([w_blocks.get(gate, closed) for gate in "ifco"], axis=1)
+        bias = tf.concat([b_blocks.get(gate, pinned) for gate in "ifco"], axis=0)
+    zeros = tf.zeros((units,), dtype)
+    peepholes = [
+        zeros if vector is None else tf.cast(vector, dtype)
+        for vector in (cell.input_peephole, cell.forget_peephole, cell.output_peephole)
+    ]
+    return w, bias, *peepholes
+
+
+def _state_at_lengths(sequence, lengths, initial):
+    """Each sequence's entry at step `length - 1` of a time-major `sequence`; `initial` where the length is 0."""
+    batch_index = tf.range(tf.shape(sequence)[1], dtype=lengths.dtype)
+    last = tf.gather_nd(sequence, tf.stack([tf.maximum(lengths - 1, 0), batch_index], axis=1))
+    return tf.where(lengths[:, None] > 0, last, initial)
+
+
+def _block_lstm_inner_loop(layer, sequences, initial_state, lengths, training):
+    """`inner_loop` of an LSTM through BlockLSTMV2; `lengths` are those of a right-padded mask, or None."""
+    cell = layer.cell
+    dtype = sequences.dtype
+    h0, c0 = initial_state
+    x = tf.transpose(cell.dropped_inputs(sequences, training), (1, 0, 2))
+    if layer.go_backwards:
+        # Reversing only each sequence's own steps puts them first, as the loop processes them.
+        if lengths is None:
+            x = tf.reverse(x, [0])
+        else:
+            x = tf.reverse_sequence(x, lengths, seq_axis=0, batch_axis=1)
+    steps = tf.shape(x)[0] if lengths is None else tf.reduce_max(lengths)
+    h, c = block_lstm(
+        x,
+        h0,
+        c0,
+        *_block_lstm_parameters(cell, dtype),
+        seq_len_max=tf.cast(steps, tf.int64),
+        use_peephole=cell.peepholes,
+    )
+    if lengths is None:
+        last_h, last_c = h[-1], c[-1]
+        last_output = last_h
+        outputs = h
+    else:
+        last_h, last_c = _state_at_lengths(h, lengths, h0), _state_at_lengths(c, lengths, c0)
+        outputs, last_output = _fill_masked_outputs(layer, h, lengths, last_h)
+    if layer.return_sequences:
+        outputs = tf.transpose(outputs, (1, 0, 2))
+    else:
+        outputs = last_output[:, None]
+    return last_output, outputs, [last_h, last_c]
+
+
+def _fill_masked_outputs(layer, outputs, lengths, last_h):
+    """The generic loop's outputs at masked steps, for time-major `outputs` whose first `length` steps are valid.
+
+    The loop outputs the previous output at a masked step (zeros before the first valid one) or zeros with
+    `zero_output_for_mask=True`. Going forwards the masked steps follow the valid ones; going backwards the
+    reversed mask puts them first, so the valid outputs move to the end. Returns `(outputs, last_output)`;
+    `outputs` is None without `return_sequences`.
+    """
+    time = tf.shape(outputs)[0]
+    started = lengths > 0
+    last_valid = tf.where(started[:, None], last_h, tf.zeros_like(last_h))
+    if layer.go_backwards:
+        last_output = last_valid
+    elif layer.zero_output_for_mask:
+        last_output = tf.where((lengths == time)[:, None], last_h, tf.zeros_like(last_h))
+    else:
+        last_output = last_valid
+    if not layer.return_sequences:
+        return None, last_output
+    valid = tf.transpose(tf.sequence_mask(lengths, time), (1, 0))[:, :, None]
+    if layer.go_backwards:
+        front = tf.where(valid, outputs, tf.zeros_like(outputs))
+        filled = tf.reverse(tf.reverse_sequence(front, lengths, seq_axis=0, batch_axis=1), [0])
+    else:
+        fill = tf.zeros_like(last_h) if layer.zero_output_for_mask else last_valid
+        filled = tf.where(valid, outputs, fill[None])
+    return filled, last_output
+
+
+def _cudnn_inner_loop(layer, sequences, initial_state, mask, training):
+    """`inner_loop` of an LSTM or GRU through Keras's cuDNN function; the mask (if any) is right-padded."""
+    cell = layer.cell
+    dtype = sequences.dtype
+    arguments = dict(
+        kernel=tf.cast(cell.kernel, dtype),
+        recurrent_kernel=tf.cast(cell.recurrent_kernel, dtype),
+        bias=tf.cast(cell.bias, dtype),
+        activation=cell.activation,
+        recurrent_activation=cell.recurrent_activation,
+        return_sequences=layer.return_sequences or mask is not None,
+        go_backwards=layer.go_backwards,
+        unroll=False,
+    )
+    inputs = cell.dropped_inputs(sequences, training)
+    if layer.kernel_name == "lstm":
+        last_output, outputs, states = keras_tensorflow_rnn.lstm(inputs, *initial_state, mask, **arguments)
+    else:
+        last_output, outputs, states = keras_tensorflow_rnn.gru(
+            inputs, initial_state[0], mask, reset_after=cell.reset_after, **arguments
+        )
+    states = list(states)
+    if mask is None:
+        return last_output, outputs, states
+    # cuDNN outputs zeros past each length; the generic loop repeats the last output there (going forwards
+    # without zero_output_for_mask), and Keras's function has already moved reversed outputs to the end.
+    valid = tf.cast(mask, tf.bool)
+    if layer.go_backwards:
+        valid = tf.reverse(valid, [1])
+    if not (layer.go_backwards or layer.zero_output_for_mask):
+        outputs = tf.where(valid[:, :, None], outputs, states[0][:, None])
+    last_output = outputs[:, -1]
+    if not layer.return_sequences:
+        outputs = last_output[:, None]
+    return last_output, outputs, states
+
+
+_KERNELS = {"block_lstm": _block_lstm_inner_loop, "cudnn": _cudnn_inner_loop}
+
+
+# ------------------------------------------------------------------------------------------------ the choice
+
+
+def _is(activation, *names: str) -> bool:
+    return any(activation in (getattr(keras.activations, name), getattr(keras.ops, name)) for name in names)
+
+
+def block_lstm_limitation(layer) -> str | None:
+    """Why BlockLSTMV2 cannot compute this LSTM layer's equations exactly, or None if it can."""
+    cell = layer.cell
+    if cell.coupled:
+        return "coupled=True (f_t = 1 - i_t) has no encoding in BlockLSTMV2's separate forget gate"
+    if not _is(cell.activation, "tanh"):
+        return "BlockLSTMV2 computes the cell input with tanh only (activation is not tanh)"
+    if not _is(cell.recurrent_activation, "sigmoid"):
+        return "BlockLSTMV2 computes the gates with sigmoid only (recurrent_activation is not sigmoid)"
+    if not _is(cell.output_activation, "tanh"):
+        return "BlockLSTMV2 squashes c_t with tanh only (output_activation is not tanh)"
+    return _loop_only_options(layer)
+
+
+def cudnn_limitation(layer) -> str | None:
+    """Why cuDNN cannot compute this LSTM or GRU layer's equations (Keras's conditions), or None if it can."""
+    cell = layer.cell
+    if layer.kernel_name == "lstm":
+        standard = cell.forget_gate and cell.input_gate and cell.output_gate
+        if not standard or cell.peepholes or cell.coupled or not _is(cell.output_activation, "tanh"):
+            return "cuDNN computes only the standard LSTM (all three gates, no peepholes, tanh output)"
+    elif not cell.reset_after:
+        return "cuDNN computes only the reset_after=True GRU"
+    if not (_is(cell.activation, "tanh") and _is(cell.recurrent_activation, "sigmoid")):
+        return "cuDNN computes only tanh activations and sigmoid gates"
+    if not cell.use_bias:
+        return "cuDNN needs use_bias=True"
+    return _loop_only_options(layer)
+
+
+def _loop_only_options(layer) -> str | None:
+    if layer.cell.recurrent_dropout:
+        return "recurrent_dropout > 0 drops h_{t-1} inside each step, which the fused kernels cannot do"
+    if layer.unroll:
+        return "unroll=True asks for the unrolled loop"
+    return None
+
+
+def fused_limitation(layer) -> str | None:
+    """Why no fused kernel can compute this layer's configuration on any device, or None if one can."""
+    if layer.kernel_name == "lstm":
+        block, cudnn = block_lstm_limitation(layer), cudnn_limitation(layer)
+        return None if block is None or cudnn is None else block
+    reason = cudnn_limitation(layer)
+    return None if reason is None else f"{reason}, and the GRU has no other fused kernel"
+
+
+def block_lstm_max_batch(units: int) -> int:
+    """The largest batch at which BlockLSTMV2 runs faster than the generic loop for `units`; 0 for none."""
+    for bound, max_batch in BLOCK_LSTM_MAX_BATCH:
+        if units <= bound:
+            return max_batch
+    return 0
+
+
+def plan(
+    layer,
+    *,
+    dtype: str,
+    batch: int | None,
+    gpu: bool,
+    xla: bool,
+) -> Plan:
+    """Which kernel computes one call of `layer` (an `LSTM` or `GRU`), and why.
+
+    Args:
+        layer: the layer; its `implementation`, `kernel_name`, cell and loop options decide with the rest.
+        dtype: the compute dtype of the call.
+        batch: the static batch size, or None when only the running batch will tell.
+        gpu: whether TensorFlow sees a GPU (Keras's condition for cuDNN).
+        xla: whether the call is being compiled by XLA.
+
+    Raises:
+        ValueError: for `implementation="fused"` where no fused kernel applies, saying why.
+    """
+    forced = layer.implementation == "fused"
+
+    def loop(reason: str) -> Plan:
+        if forced:
+            raise ValueError(
+                f"implementation='fused' cannot apply to this {type(layer).__name__}: {reason}; "
+                "use implementation='auto' or 'loop'."
+            )
+        return Plan("loop", reason)
+
+    if layer.implementation == "loop":
+        return Plan("loop", "implementation='loop'")
+    if xla:
+        return loop("the call is compiled by XLA (jit_compile=True), which has no kernel for the fused ops")
+    configuration = fused_limitation(layer)
+    if configuration is not None:
+        return loop(configuration)
+    cudnn = cudnn_limitation(layer)
+    if gpu and cudnn is None:
+        return Plan("cudnn", "cuDNN on the GPU, as keras.layers.LSTM and GRU")
+    if layer.kernel_name == "gru":
+        return loop("the GRU's only fused kernel is cuDNN, which needs a GPU (none is visible)")
+    if dtype not in _BLOCK_LSTM_DTYPES:
+        return loop(f"BlockLSTMV2 computes in float32 or float16, not {dtype}")
+    if forced:
+        return Plan("block_lstm", "implementation='fused'")
+    if gpu:
+        return Plan("loop", f"{cudnn}; BlockLSTMV2 is not measured on GPUs")
+    if dtype != "float32":
+        return Plan("loop", "BlockLSTMV2 in float16 is slower than the loop on CPUs")
+    units = layer.cell.units
+    if units % 2:
+        # TensorFlow logs a warning on every call whose batch and units are both odd.
+        return Plan("loop", "BlockLSTMV2 is inefficient for odd units and an odd batch")
+    max_batch = block_lstm_max_batch(units)
+    if batch is not None and batch > max_batch:
+        return Plan("loop", f"the loop is faster for batch {batch} x {units} units")
+    if max_batch == 0:
+        return Plan("loop", f"the loop is faster for {units} units")
+    return Plan("block_lstm", f"BlockLSTMV2 is faster up to batch {max_batch} at {units} units", max_batch)
+
+
+# ------------------------------------------------------------------------------------------------- the call
+
+
+def in_xla_context() -> bool:
+    """Whether the code being traced will be compiled by XLA."""
+    return not tf.executing_eagerly() and GraphOrParentsInXlaContext(tf.compat.v1.get_default_graph())
+
+
+def gpu_available() -> bool:
+    """Keras's condition for cuDNN: TensorFlow sees a GPU."""
+    return bool(tf.config.list_logical_devices("GPU"))
+
+
+def inner_loop(layer, sequences, initial_state, mask, training, loop) -> tuple[Any, Any, list]:
+    """`layer.inner_loop` through the kernel `plan` chooses; `loop(sequences, initial_state, mask, training)`
+    is the generic loop. Returns `(last_output, outputs, states)` as `keras.layers.RNN.inner_loop` does."""
+    if isinstance(mask, (list, tuple)):
+        mask = mask[0]
+    chosen = plan(
+        layer,
+        dtype=keras.backend.standardize_dtype(sequences.dtype),
+        batch=sequences.shape[0],
+        gpu=gpu_available(),
+        xla=in_xla_context(),
+    )
+
+    def generic():
+        last_output, outputs, states = loop(sequences, initial_state, mask, training=training)
+        return last_output, outputs, list(states)
+
+    if chosen.kernel == "loop":
+        return generic()
+    if chosen.kernel == "cudnn":
+        layer.supports_jit = False  # as keras.layers.LSTM does: cuDNN has no XLA kernel
+    kernel = _KERNELS[chosen.kernel]
+    initial_state = list(initial_state)
+    lengths = None
+    conditions = []  # runtime conditions for the kernel; the loop computes the call otherwise
+    if mask is not None:
+        mask = tf.cast(mask, tf.bool)
+        lengths = tf.reduce_sum(tf.cast(mask, tf.int32), axis=1)
+        right_padded = tf.reduce_all(tf.equal(mask, tf.sequence_mask(lengths, tf.shape(mask)[1])))
+        if chosen.kernel == "cudnn":  # cuDNN rejects empty sequences
+            right_padded = tf.logical_and(right_padded, tf.reduce_all(lengths > 0))
+        conditions.append(right_padded)
+    if chosen.max_batch is not None and sequences.shape[0] is None:
+        conditions.append(tf.shape(sequences)[0] <= chosen.max_batch)
+
+    def fused():
+        if chosen.kernel == "cudnn":
+            return kernel(layer, sequences, initial_state, mask, training)
+        return kernel(layer, sequences, initial_state, lengths, training)
+
+    try:
+        if not conditions:
+            return fused()
+        condition = tf.reduce_all(tf.stack(conditions))
+        if layer.implementation == "fused":
+            message = (
+                "implementation='fused' needs a right-padded mask (True steps, then only False steps"
+                + (", and at least one True step per sequence" if chosen.kernel == "cudnn" else "")
+                + "); use implementation='auto' to run other masks through the loop."
+            )
+            with tf.control_dependencies([tf.debugging.Assert(condition, [message])]):
+                sequences = tf.identity(sequences)
+            return fused()
+        # Both branches are traced. When TensorFlow differentiates this cond inside a function it wraps each
+        # branch's intermediates in optionals whose element types differ position by position, and its graph
+        # type inference logs one benign "Type inference failed ... TFT_OPTIONAL" warning per traced function.
+        return tf.cond(condition, fused, generic)
+    except NotImplementedError:
+        # Keras's cuDNN function found no cuDNN kernel for the call after all; keras.layers.LSTM then falls back.
+        if layer.implementation == "fused":
+            raise ValueError(
+                f"implementation='fused' cannot apply to this {type(layer).__name__}: TensorFlow sees a GPU but "
+                "has no cuDNN kernel for this call; use implementation='auto' or 'loop'."
+            ) from None
+        return generic()

@@ -1,0 +1,389 @@
+"""The fused kernels of layers.tensorflow_kernels against the generic loop, and how they are chosen.
+
+Every equality check builds two layers with the same random weights, one forced onto the fused kernel
+(`implementation="fused"`) and one onto the generic `keras.ops` loop (`implementation="loop"`, itself checked
+against NumPy and keras.layers.LSTM in test_lstm.py), and compares outputs, final states and the gradients of a
+random weighting of all of them with respect to the inputs, the initial states and every weight.
+"""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from layers import tensorflow_kernels
+from layers.gru import GRU
+from layers.lstm import LSTM
+
+UNITS, FEATURES, BATCH, TIME = 4, 3, 6, 7
+
+VARIANTS = {
+    "default": {},
+    "peepholes": {"peepholes": True},
+    "lstm1997": {"forget_gate": False},
+    "lstm1997_peepholes": {"forget_gate": False, "peepholes": True},
+    "no_input_gate": {"input_gate": False, "peepholes": True},
+    "no_output_gate": {"output_gate": False},
+}
+
+# Right padding of every kind: whole, partly padded, a single step, fully masked.
+LENGTHS = np.array([TIME, 5, 1, 0, 3, TIME - 1])
+RIGHT_PADDED = np.arange(TIME)[None, :] < LENGTHS[:, None]
+
+
+def twin_layers(flags, implementations=("fused", "loop"), **kwargs):
+    """Two LSTM layers (by default a fused and a loop one) with the same random weights, built for
+    (BATCH, TIME, FEATURES)."""
+    fused, loop = (LSTM(UNITS, implementation=implementation, **flags, **kwargs) for implementation in implementations)
+    for layer in (fused, loop):
+        layer.build((BATCH, TIME, FEATURES))
+    rng = np.random.default_rng(1)
+    weights = [rng.uniform(-0.7, 0.7, size=w.shape).astype("float32") for w in fused.get_weights()]
+    fused.set_weights(weights)
+    loop.set_weights(weights)
+    return fused, loop
+
+
+def outputs_and_gradients(layer, x, mask=None, initial_state=None, seed=2):
+    """All outputs of the layer and the gradients of a random weighting of them with respect to the inputs,
+    the initial states (if given) and every trainable weight."""
+    x = tf.constant(x)
+    initial_state = None if initial_state is None else [tf.constant(s) for s in initial_state]
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        if initial_state is not None:
+            tape.watch(initial_state)
+        outputs = keras.tree.flatten(layer(x, mask=mask, initial_state=initial_state, training=True))
+        rng = np.random.default_rng(seed)
+        loss = sum(tf.reduce_sum(o * rng.normal(size=o.shape).astype("float32")) for o in outputs)
+    sources = [x, *(initial_state or []), *layer.trainable_weights]
+    gradients = tape.gradient(loss, sources)
+    names = ["inputs", *[f"initial_state[{k}]" for k in range(len(initial_state or []))]]
+    names += [w.path for w in layer.trainable_weights]
+    return [np.asarray(o) for o in outputs], dict(zip(names, (np.asarray(g) for g in gradients)))
+
+
+def assert_fused_equals_loop(fused, loop, x, mask=None, initial_state=None):
+    fused_outputs, fused_gradients = outputs_and_gradients(fused, x, mask, initial_state)
+    loop_outputs, loop_gradients = outputs_and_gradients(loop, x, mask, initial_state)
+    assert len(fused_outputs) == len(loop_outputs)
+    for a, b in zip(fused_outputs, loop_outputs):
+        np.testing.assert_allclose(a, b, atol=1e-5)
+    assert len(fused_gradients) == len(loop_gradients)
+    for (name, a), b in zip(fused_gradients.items(), loop_gradients.values()):
+        relative_error = np.linalg.norm(a - b) / np.linalg.norm(b)
+        assert relative_error < 1e-4, (name, relative_error)
+
+
+def random_inputs(seed=0):
+    return np.random.default_rng(seed).normal(size=(BATCH, TIME, FEATURES)).astype("float32")
+
+
+def random_state(seed=3):
+    return list(np.random.default_rng(seed).normal(scale=0.5, size=(2, BATCH, UNITS)).astype("float32"))
+
+
+# ------------------------------------------------------------------------------------------ fused == loop
+
+
+@pytest.mark.parametrize("go_backwards", [False, True], ids=["forwards", "backwards"])
+@pytest.mark.parametrize("masked", [False, True], ids=["no_mask", "right_padded"])
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_block_lstm_equals_the_loop_in_values_and_gradients(variant, masked, go_backwards):
+    fused, loop = twin_layers(VARIANTS[variant], return_sequences=True, return_state=True, go_backwards=go_backwards)
+    mask = RIGHT_PADDED if masked else None
+    assert_fused_equals_loop(fused, loop, random_inputs(), mask, initial_state=random_state())
+
+
+@pytest.mark.parametrize("zero_output_for_mask", [False, True])
+@pytest.mark.parametrize("go_backwards", [False, True], ids=["forwards", "backwards"])
+@pytest.mark.parametrize("return_sequences", [False, True], ids=["last", "sequences"])
+def test_block_lstm_fills_masked_outputs_as_the_loop(return_sequences, go_backwards, zero_output_for_mask):
+    fused, loop = twin_layers(
+        VARIANTS["peepholes"],
+        return_sequences=return_sequences,
+        return_state=True,
+        go_backwards=go_backwards,
+        zero_output_for_mask=zero_output_for_mask,
+    )
+    assert_fused_equals_loop(fused, loop, random_inputs(), RIGHT_PADDED)
+
+
+@pytest.mark.parametrize("variant", ["default", "peepholes"])
+def test_block_lstm_equals_the_loop_without_initial_state_or_sequences(variant):
+    fused, loop = twin_layers(VARIANTS[variant])
+    assert_fused_equals_loop(fused, loop, random_inputs())
+
+
+def test_block_lstm_inside_a_compiled_function_equals_the_loop():
+    fused, loop = twin_layers(VARIANTS["peepholes"], return_sequences=True, return_state=True)
+    x = random_inputs()
+    compiled = {layer: tf.function(lambda x, mask, layer=layer: layer(x, mask=mask)) for layer in (fused, loop)}
+    for mask in (None, RIGHT_PADDED):
+        for a, b in zip(compiled[fused](x, mask), compiled[loop](x, mask)):
+            np.testing.assert_allclose(np.asarray(a), np.asarray(b), atol=1e-5)
+
+
+def test_auto_runs_other_masks_through_the_loop_in_a_graph():
+    # The mask is known only when the batch arrives: tf.cond must send a mask with a hole to the loop.
+    auto, loop = twin_layers({}, ("auto", "loop"), return_sequences=True)
+    holes = RIGHT_PADDED.copy()
+    holes[0, 2] = False
+    for mask in (holes, RIGHT_PADDED):
+        compiled = tf.function(lambda x, mask: auto(x, mask=mask))
+        np.testing.assert_allclose(
+            np.asarray(compiled(random_inputs(), mask)), np.asarray(loop(random_inputs(), mask=mask)), atol=1e-5
+        )
+
+
+def test_fused_rejects_a_mask_that_is_not_right_padded():
+    fused, _ = twin_layers({})
+    mask = np.ones((BATCH, TIME), dtype=bool)
+    mask[:, 0] = False  # left padding
+    with pytest.raises(tf.errors.InvalidArgumentError, match="right-padded mask"):
+        fused(random_inputs(), mask=mask)
+
+
+def test_input_dropout_draws_the_same_mask_on_both_paths():
+    fused, loop = twin_layers({}, dropout=0.4, seed=5, return_sequences=True)
+    x = random_inputs()
+    np.testing.assert_allclose(np.asarray(fused(x, training=True)), np.asarray(loop(x, training=True)), atol=1e-5)
+    assert not np.allclose(np.asarray(fused(x, training=True)), np.asarray(fused(x, training=False)))
+
+
+def test_stateful_fused_layer_carries_h_and_c_between_batches():
+    fused, loop = twin_layers(VARIANTS["peepholes"], stateful=True, return_sequences=True)
+    x = random_inputs()
+    halves = np.concatenate([np.asarray(fused(x[:, :3])), np.asarray(fused(x[:, 3:]))], axis=1)
+    loop.reset_state()
+    np.testing.assert_allclose(halves, np.asarray(loop(x)), atol=1e-5)
+
+
+def test_mixed_precision_fused_layer_runs_in_float16_with_float32_weights(mixed_precision):
+    fused, loop = twin_layers(VARIANTS["peepholes"], return_sequences=True)
+    x = random_inputs()
+    outputs = fused(x)
+    assert outputs.dtype == "float16"
+    assert all(w.dtype == "float32" for w in fused.weights)
+    np.testing.assert_allclose(np.asarray(outputs, "float32"), np.asarray(loop(x), "float32"), atol=1e-2)
+
+
+def test_pinned_gates_are_exactly_open():
+    # forget_gate=False and output_gate=False pin f_t and o_t at sigmoid(bias) == 1.0 exactly.
+    for dtype in ("float32", "float16"):
+        layer = LSTM(UNITS, forget_gate=False, output_gate=False, dtype=dtype)
+        layer.build((BATCH, TIME, FEATURES))
+        w, b, wci, wcf, wco = tensorflow_kernels._block_lstm_parameters(layer.cell, dtype)
+        x = tf.constant(random_inputs() * 50, dtype)
+        _, _, f, o, _, _, _ = tf.raw_ops.BlockLSTMV2(
+            seq_len_max=tf.constant(TIME, tf.int64),
+            x=tf.transpose(x, (1, 0, 2)),
+            cs_prev=tf.zeros((BATCH, UNITS), dtype),
+            h_prev=tf.zeros((BATCH, UNITS), dtype),
+            w=w,
+            wci=wci,
+            wcf=wcf,
+            wco=wco,
+            b=b,
+            cell_clip=0.0,
+            use_peephole=False,
+        )
+        assert np.all(np.asarray(f) == 1.0) and np.all(np.asarray(o) == 1.0), dtype
+
+
+def test_fused_layer_round_trips_through_a_keras_file(save_and_load):
+    inputs = keras.Input((TIME, FEATURES))
+    hidden = LSTM(UNITS, peepholes=True, return_sequences=True, implementation="fused")(inputs)
+    outputs = LSTM(UNITS, forget_gate=False)(hidden)
+    model = keras.Model(inputs, outputs)
+    loaded = save_and_load(model, "fused.keras")
+    assert [layer.implementation for layer in loaded.layers[1:]] == ["fused", "auto"]
+    np.testing.assert_allclose(np.asarray(loaded(random_inputs())), np.asarray(model(random_inputs())), atol=1e-6)
+
+
+def test_a_model_with_fused_layers_trains_when_compiled_with_xla(fit_repeated, running_mean_task):
+    x, y = running_mean_task
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((8, 1)), LSTM(8, implementation="fused"), keras.layers.Dense(1)])
+    with pytest.warns(UserWarning, match="jit_compile"):
+        model.compile(optimizer=keras.optimizers.Adam(0.02), loss="mse", jit_compile=True)
+    assert model.jit_compile is False  # Keras falls back to no XLA, as for keras.layers.LSTM on cuDNN
+    before = model.evaluate(x, y, verbose=0)
+    fit_repeated(model, x, y, steps=20)
+    assert model.evaluate(x, y, verbose=0) < before / 2
+
+
+def test_auto_uses_the_loop_inside_xla():
+    auto, loop = twin_layers(VARIANTS["peepholes"], ("auto", "loop"), return_sequences=True)
+    x = random_inputs()
+    compiled = tf.function(lambda x: auto(x), jit_compile=True)
+    np.testing.assert_allclose(np.asarray(compiled(x)), np.asarray(loop(x)), atol=1e-5)
+    fused, _ = twin_layers({})
+    with pytest.raises(ValueError, match="XLA"):
+        tf.function(lambda x: fused(x), jit_compile=True)(x)
+
+
+# ------------------------------------------------------------------------------- the registered gradient
+
+
+def test_tensorflows_registered_block_lstm_v2_gradient_is_still_wrong():
+    """The registered gradient of BlockLSTMV2 calls the V1 gradient op, whose gate order is [i, c, f, o]: for
+    one step from h_0 = 0 the kernel's f and c gradient blocks come out swapped. If this test fails, TensorFlow
+    fixed it; the custom gradient of tensorflow_kernels.block_lstm can then go."""
+    rng = np.random.default_rng(0)
+    x = tf.constant(rng.normal(size=(1, BATCH, FEATURES)).astype("float32"))
+    w = tf.constant(rng.normal(scale=0.5, size=(FEATURES + UNITS, 4 * UNITS)).astype("float32"))
+    b = tf.constant(rng.normal(scale=0.5, size=(4 * UNITS,)).astype("float32"))
+    zeros, state = tf.zeros((UNITS,)), tf.zeros((BATCH, UNITS))
+    readout = tf.constant(rng.normal(size=(1, BATCH, UNITS)).astype("float32"))
+
+    def weight_gradient(kernel):
+        with tf.GradientTape() as tape:
+            tape.watch(w)
+            h, _ = kernel(w)
+            loss = tf.reduce_sum(h * readout)
+        return np.asarray(tape.gradient(loss, w))
+
+    def registered(w):
+        outputs = tf.raw_ops.BlockLSTMV2(
+            seq_len_max=tf.constant(1, tf.int64), x=x, cs_prev=state, h_prev=state, w=w, wci=zeros, wcf=zeros,
+            wco=zeros, b=b, cell_clip=0.0, use_peephole=False,
+        )  # fmt: skip
+        return outputs[6], outputs[1]
+
+    def custom(w):
+        return tensorflow_kernels.block_lstm(
+            x, state, state, w, b, zeros, zeros, zeros, seq_len_max=tf.constant(1, tf.int64), use_peephole=False
+        )
+
+    def reference(w):  # the generic loop with the same weights
+        layer = LSTM(UNITS, implementation="loop", return_sequences=True)
+        layer.build((BATCH, 1, FEATURES))
+        layer.cell.kernel.assign(w[:FEATURES])
+        layer.cell.recurrent_kernel.assign(w[FEATURES:])
+        layer.cell.bias.assign(b)
+        with tf.GradientTape() as tape:
+            h = layer(tf.transpose(x, (1, 0, 2)))
+            loss = tf.reduce_sum(tf.transpose(h, (1, 0, 2)) * readout)
+        kernel, recurrent_kernel, _ = tape.gradient(loss, layer.trainable_weights)
+        return np.concatenate([np.asarray(kernel), np.asarray(recurrent_kernel)])
+
+    expected = reference(w)
+    np.testing.assert_allclose(weight_gradient(custom), expected, rtol=1e-5, atol=1e-6)
+    wrong = weight_gradient(registered)
+    i, f, c, o = np.split(expected, 4, axis=1)
+    assert np.abs(wrong - expected).max() > 0.1
+    np.testing.assert_allclose(wrong, np.concatenate([i, c, f, o], axis=1), rtol=1e-5, atol=1e-6)
+
+
+# ----------------------------------------------------------------------------------------- the choice
+
+
+def plan_of(layer, dtype="float32", batch=64, gpu=False, xla=False):
+    return tensorflow_kernels.plan(layer, dtype=dtype, batch=batch, gpu=gpu, xla=xla)
+
+
+@pytest.mark.parametrize(
+    ("layer_kwargs", "expected"),
+    [
+        ({}, "block_lstm"),
+        ({"peepholes": True}, "block_lstm"),
+        ({"forget_gate": False}, "block_lstm"),
+        ({"input_gate": False, "output_gate": False}, "block_lstm"),
+        ({"coupled": True}, "loop"),
+        ({"output_activation": None}, "loop"),
+        ({"activation": "relu"}, "loop"),
+        ({"recurrent_activation": "hard_sigmoid"}, "loop"),
+        ({"recurrent_dropout": 0.1}, "loop"),
+        ({"unroll": True}, "loop"),
+        ({"implementation": "loop"}, "loop"),
+        ({"dropout": 0.3, "use_bias": False}, "block_lstm"),
+    ],
+)
+def test_auto_on_a_cpu_fuses_exactly_the_configurations_the_kernel_computes(layer_kwargs, expected):
+    assert plan_of(LSTM(32, **layer_kwargs)).kernel == expected
+
+
+def test_auto_on_a_cpu_follows_the_measured_batch_limits():
+    for units, max_batch in [(8, 256), (32, 256), (48, 64), (64, 64)]:
+        layer = LSTM(units)
+        assert plan_of(layer, batch=max_batch).kernel == "block_lstm"
+        assert plan_of(layer, batch=max_batch + 2).kernel == "loop"
+        # A batch known only at run time: the kernel with its bound, checked by tf.cond.
+        assert plan_of(layer, batch=None) == ("block_lstm", plan_of(layer, batch=None).reason, max_batch)
+    for units in (66, 128, 256):
+        assert plan_of(LSTM(units), batch=16).kernel == "loop"
+        assert plan_of(LSTM(units), batch=None).kernel == "loop"
+    assert plan_of(LSTM(33), batch=16).kernel == "loop"  # odd units: TensorFlow warns of inefficiency
+    assert plan_of(LSTM(33, implementation="fused"), batch=16).kernel == "block_lstm"
+
+
+def test_auto_on_a_cpu_keeps_other_dtypes_and_xla_on_the_loop():
+    layer = LSTM(32)
+    assert plan_of(layer, dtype="float16").kernel == "loop"
+    assert plan_of(layer, dtype="float64").kernel == "loop"
+    assert plan_of(layer, xla=True).kernel == "loop"
+    fused = LSTM(32, implementation="fused")
+    assert plan_of(fused, dtype="float16").kernel == "block_lstm"
+    with pytest.raises(ValueError, match="float32 or float16, not float64"):
+        plan_of(fused, dtype="float64")
+    with pytest.raises(ValueError, match="XLA"):
+        plan_of(fused, xla=True)
+
+
+def test_on_a_gpu_standard_lstm_and_gru_use_cudnn_under_keras_conditions():
+    assert plan_of(LSTM(32), gpu=True, batch=1024).kernel == "cudnn"
+    assert plan_of(LSTM(32, dropout=0.2), gpu=True).kernel == "cudnn"
+    assert plan_of(GRU(32), gpu=True, batch=1024).kernel == "cudnn"
+    assert plan_of(GRU(32, implementation="fused"), gpu=True).kernel == "cudnn"
+    for layer in (
+        LSTM(32, peepholes=True),
+        LSTM(32, forget_gate=False),
+        LSTM(32, use_bias=False),
+        LSTM(32, recurrent_dropout=0.1),
+        GRU(32, reset_after=False),
+        GRU(32, activation="relu"),
+        GRU(32, use_bias=False),
+        GRU(32, recurrent_dropout=0.1),
+        GRU(32, unroll=True),
+    ):
+        assert plan_of(layer, gpu=True).kernel == "loop", layer.get_config()
+    # Forced, a configuration cuDNN cannot compute runs BlockLSTMV2 (which has GPU kernels too).
+    assert plan_of(LSTM(32, peepholes=True, implementation="fused"), gpu=True).kernel == "block_lstm"
+
+
+def test_gru_has_no_fused_kernel_on_a_cpu():
+    assert plan_of(GRU(32)).kernel == "loop"
+    layer = GRU(32, implementation="fused")
+    with pytest.raises(ValueError, match="needs a GPU"):
+        plan_of(layer)
+    with pytest.raises(ValueError, match="needs a GPU"):
+        layer(random_inputs())
+
+
+@pytest.mark.parametrize(
+    ("layer_class", "layer_kwargs", "message"),
+    [
+        (LSTM, {"coupled": True}, "coupled=True"),
+        (LSTM, {"activation": "relu"}, "tanh only"),
+        (LSTM, {"recurrent_activation": "hard_sigmoid"}, "sigmoid only"),
+        (LSTM, {"output_activation": None}, "output_activation"),
+        (LSTM, {"recurrent_dropout": 0.2}, "recurrent_dropout"),
+        (LSTM, {"unroll": True}, "unroll=True"),
+        (GRU, {"reset_after": False}, "reset_after=True"),
+        (GRU, {"use_bias": False}, "use_bias=True"),
+    ],
+)
+def test_fused_raises_at_construction_where_no_kernel_applies(layer_class, layer_kwargs, message):
+    with pytest.raises(ValueError, match=f"implementation='fused' cannot apply to this {layer_class.__name__}"):
+        layer_class(UNITS, implementation="fused", **layer_kwargs)
+    with pytest.raises(ValueError, match=message):
+        layer_class(UNITS, implementation="fused", **layer_kwargs)
+    layer_class(UNITS, **layer_kwargs)  # "auto" falls back to the loop
+
+
+def test_implementation_must_be_one_of_three():
+    with pytest.raises(ValueError, match='implementation must be "auto", "fused" or "loop"; got \'cudnn\''):
+        LSTM(UNITS, implementation="cudnn")
+    assert LSTM(UNITS).get_config()["implementation"] == "auto"
+    assert LSTM.from_config(LSTM(UNITS, implementation="loop").get_config()).implementation == "loop"
