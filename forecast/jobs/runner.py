@@ -17,7 +17,7 @@ import pandas as pd
 
 from forecast.jobs.io import AS_OF_COLUMN, JOB_COLUMN, MODEL_VERSION_COLUMN, read_source, write_forecasts
 from forecast.jobs.models import ResolvedModel, resolve_model, retrain_due, retrain_model
-from forecast.jobs.spec import JobSpec
+from forecast.jobs.spec import JobSpec, SparkSpec
 from forecast.jobs.stale_runs import PROCESS_TAG, mark_stale_runs, process_identity
 from forecast.redaction import redact
 from forecast.tracking import tracking_run
@@ -108,19 +108,15 @@ def _close_stale_runs(tracker, job: str) -> None:
 
 
 def _run(spec: JobSpec, as_of: pd.Timestamp, started: float) -> JobResult:
+    if spec.engine == "spark":
+        return _run_on_spark(spec, as_of, started)
     data = read_source(spec.data)
     model: ResolvedModel = resolve_model(spec.model.uri)
     retrained = retrain_due(spec, model, data)
     if retrained:
         model = retrain_model(spec, model, data)
     forecaster = model.forecaster
-    if spec.horizon > forecaster.horizon:
-        raise ValueError(
-            f"the spec asks for horizon {spec.horizon} but model {model.uri} forecasts {forecaster.horizon} steps"
-        )
-    missing = sorted(set(spec.quantiles or ()) - set(forecaster.quantiles or ()))
-    if missing:
-        raise ValueError(f"the spec asks for quantiles {missing} that model {model.uri} was not trained for")
+    _check_model_covers(spec, forecaster, model.uri)
     forecasts = forecaster.predict(data)
     forecasts = _keep_requested(forecasts, spec, forecaster)
     forecasts[JOB_COLUMN] = spec.name
@@ -140,6 +136,55 @@ def _run(spec: JobSpec, as_of: pd.Timestamp, started: float) -> JobResult:
         retrained=retrained,
         run_id=None,
     )
+
+
+def _run_on_spark(spec: JobSpec, as_of: pd.Timestamp, started: float) -> JobResult:
+    """The same run on Spark: read with Spark, forecast per partition, write this as_of's partition."""
+    from pyspark.sql import functions as F
+
+    from forecast import spark as fs
+    from pipelines.validation import ValidationError
+
+    settings = spec.spark or SparkSpec()
+    session = fs.spark_session(settings.master, settings.conf)
+    data = fs.read_table(session, path=spec.data.path, table=spec.data.table, columns=spec.data.columns.model_dump())
+    if data.isEmpty():
+        raise ValidationError("Expected at least one row, found an empty frame.")
+    shipped = fs.ship_model(session, spec.model.uri)
+    _check_model_covers(spec, shipped.forecaster, shipped.uri)
+    forecasts = fs.predict(
+        data, shipped, num_partitions=settings.num_partitions, series_per_chunk=settings.series_per_chunk
+    )
+    forecasts = fs.keep_requested(forecasts, spec.horizon, spec.quantiles).withColumns(
+        {JOB_COLUMN: F.lit(spec.name), MODEL_VERSION_COLUMN: F.lit(shipped.version or "")}
+    )
+    output = fs.write_forecasts(forecasts, spec.output.path, as_of)
+    rows_written = session.read.parquet(output).count()
+    logger.info("job %s: wrote %d rows to %s with Spark", spec.name, rows_written, output)
+    return JobResult(
+        job=spec.name,
+        as_of=as_of,
+        model_uri=shipped.uri,
+        model_version=shipped.version,
+        rows_read=data.count(),
+        rows_written=rows_written,
+        output=output,
+        duration_s=time.monotonic() - started,
+        retrained=False,
+        run_id=None,
+    )
+
+
+def _check_model_covers(spec: JobSpec, forecaster, uri: str) -> None:
+    """The model must forecast at least the spec's horizon and every quantile it asks for."""
+    if spec.horizon > forecaster.horizon:
+        raise ValueError(
+            f"the spec asks for horizon {spec.horizon} but model {uri} forecasts {forecaster.horizon} steps"
+        )
+    trained = getattr(forecaster, "quantiles", None) or ()
+    missing = sorted(set(spec.quantiles or ()) - set(trained))
+    if missing:
+        raise ValueError(f"the spec asks for quantiles {missing} that model {uri} was not trained for")
 
 
 def _keep_requested(forecasts: pd.DataFrame, spec: JobSpec, forecaster) -> pd.DataFrame:

@@ -17,6 +17,12 @@ where the forecasts go, when the job runs and where its runs are tracked::
     schedule: {cron: "0 2 * * *", timezone: Europe/Paris}
     tracking: {experiment: forecast-jobs, required: false}
 
+``engine: spark`` runs the same job on Apache Spark (``forecast.spark``, the ``spark`` extra): the data
+is a Parquet directory (``data.path``) or a table of the Spark catalog (``data.table``), the forecasts go
+to a Parquet dataset partitioned by ``as_of`` (``output.path``, a directory; each run replaces only its
+own ``as_of``), and ``spark: {master: ..., conf: {...}, num_partitions: ..., series_per_chunk: ...}``
+configures the session.
+
 Secrets never live in the file: any string may reference an environment
 variable as ``${NAME}``; it is substituted when the job runs
 (:func:`expand_env`) and shown as ``${NAME}`` everywhere else (logs, MLflow
@@ -35,6 +41,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from forecast.redaction import redact
 from forecast.tables import check_table_path
 
 _ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -64,16 +71,17 @@ class SqlSource(_Strict):
 class DataSpec(_Strict):
     path: str | None = None
     sql: SqlSource | None = None
+    table: str | None = Field(None, description="a table of the Spark catalog (engine: spark only)")
     columns: ColumnMapping = ColumnMapping()
     retries: int = Field(3, ge=0, le=10, description="extra attempts after a failed read")
     retry_backoff_s: float = Field(1.0, ge=0, le=60)
 
     @model_validator(mode="after")
     def _one_source(self) -> DataSpec:
-        if (self.path is None) == (self.sql is None):
-            raise ValueError("give exactly one of 'path' (CSV or Parquet file) or 'sql' (url + query)")
-        if self.path is not None:
-            check_table_path(self.path)
+        if sum(source is not None for source in (self.path, self.sql, self.table)) != 1:
+            raise ValueError(
+                "give exactly one of 'path' (CSV or Parquet file), 'sql' (url + query) or 'table' (engine: spark)"
+            )
         return self
 
 
@@ -108,7 +116,7 @@ class ModelSpec(_Strict):
             return uri
         raise ValueError(
             f"expected models:/name@alias, models:/name/version, runs:/<run_id>/<path> "
-            f"or a saved Forecaster directory, found {uri!r}"
+            f"or a saved Forecaster directory, found {redact(uri)!r}"
         )
 
 
@@ -125,9 +133,16 @@ class OutputSpec(_Strict):
     def _one_sink(self) -> OutputSpec:
         if (self.path is None) == (self.sql is None):
             raise ValueError("give exactly one of 'path' (CSV or Parquet file) or 'sql' (url + table)")
-        if self.path is not None:
-            check_table_path(self.path)
         return self
+
+
+class SparkSpec(_Strict):
+    """The Spark session and partitioning of an ``engine: spark`` job (see ``forecast.spark``)."""
+
+    master: str | None = Field(None, description="e.g. local[4] or spark://host:7077; None: spark-submit's")
+    conf: dict[str, str] = Field(default_factory=dict, description="Spark settings, e.g. spark.driver.memory")
+    num_partitions: int | None = Field(None, ge=1, description="partitions of the series (None: Spark's)")
+    series_per_chunk: int = Field(2000, ge=1, description="series per predict call inside a partition")
 
 
 class ScheduleSpec(_Strict):
@@ -176,6 +191,8 @@ class JobSpec(_Strict):
     output: OutputSpec
     schedule: ScheduleSpec | None = None
     tracking: TrackingSpec = TrackingSpec()
+    engine: Literal["local", "spark"] = "local"
+    spark: SparkSpec | None = None
 
     @field_validator("quantiles")
     @classmethod
@@ -183,6 +200,29 @@ class JobSpec(_Strict):
         if quantiles is not None and not all(0.0 < q < 1.0 for q in quantiles):
             raise ValueError(f"quantiles must lie strictly between 0 and 1, found {list(quantiles)}")
         return quantiles
+
+    @model_validator(mode="after")
+    def _fits_the_engine(self) -> JobSpec:
+        data, output = self.data, self.output
+        if self.engine == "local":
+            if data.table is not None:
+                raise ValueError("data.table (a table of the Spark catalog) needs engine: spark")
+            if self.spark is not None:
+                raise ValueError("the spark settings need engine: spark")
+            for location in (data.path, output.path):
+                if location is not None:
+                    check_table_path(location)
+            return self
+        if data.sql is not None or output.sql is not None:
+            raise ValueError(
+                "engine: spark reads data.path (a Parquet directory) or data.table and writes output.path "
+                "(a Parquet directory); sql sources and sinks are for engine: local"
+            )
+        if "{as_of}" in output.path:
+            raise ValueError("with engine: spark, output.path is a dataset partitioned by as_of: drop '{as_of}'")
+        if self.model.retrain.policy != "never":
+            raise ValueError("engine: spark forecasts with a trained model: model.retrain.policy must be 'never'")
+        return self
 
 
 def load_spec(path: str | os.PathLike) -> JobSpec:

@@ -18,6 +18,7 @@ import sqlalchemy
 import yaml
 from apscheduler.triggers.cron import CronTrigger
 from mlflow import MlflowClient
+from pydantic import ValidationError
 from typer.testing import CliRunner
 
 from forecast.forecaster import Forecaster
@@ -529,3 +530,29 @@ def test_example_m3_job_spec_is_valid_and_paths_are_relative_to_it():
     assert spec.model.uri == "models:/m3-monthly-lstm@champion"
     assert spec.horizon == 18
     assert Path(spec.data.path) == root / "examples" / "m3_monthly" / "m3_monthly.parquet"
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"data": {"table": "db.history"}}, "data.table .* needs engine: spark"),
+        ({"engine": "spark", "output": {"sql": {"url": "sqlite:///x.db", "table": "f"}}}, "sql sources and sinks"),
+        ({"engine": "spark", "output": {"path": "out/{as_of}"}}, "drop '{as_of}'"),
+        (
+            {"engine": "spark", "model": {"uri": "m", "retrain": {"policy": "every_n_runs", "n": 2}}},
+            "retrain.policy must be 'never'",
+        ),
+        ({"spark": {"num_partitions": 4}}, "the spark settings need engine: spark"),
+    ],
+)
+def test_the_engine_decides_which_sources_and_sinks_a_spec_may_use(change, message):
+    base = {
+        "name": "j",
+        "data": {"path": "history.parquet"},
+        "model": {"uri": "model"},
+        "horizon": 3,
+        "output": {"path": "out/forecasts"},
+    }
+    with pytest.raises(ValidationError, match=message):
+        JobSpec.model_validate({**base, **change})
+    JobSpec.model_validate({**base, "engine": "spark", "data": {"table": "db.history"}})
