@@ -18,8 +18,9 @@ from forecast.distribution import check_distribution, resolve_strategy
 from forecast.forecaster import Forecaster
 
 ROOT = Path(__file__).resolve().parents[2]
-TOLERANCE = 1e-4
-"""Relative tolerance of mirrored vs one-device forecasts: the replicas' gradients are summed in another order."""
+TOLERANCE = 1e-3
+"""Relative tolerance of mirrored vs one-device forecasts and losses: the replicas' gradients are summed in
+another order, and after the ~30 Adam steps of this fit the forecasts differ by about 2e-4 (relative)."""
 
 
 def run_python(code: str, tmp_path: Path, *arguments: str, timeout: int = 600) -> subprocess.CompletedProcess:
