@@ -42,20 +42,20 @@ def main() -> None:
     parser.add_argument(
         "--cells", default="lstm,gru,cifg_lstm", help="comma-separated names of layers.registry.available()"
     )
-    parser.add_argument("--epochs", type=int, default=15)
+    parser.add_argument("--epochs", default="auto", help="an integer or 'auto' (the Forecaster's plan)")
     parser.add_argument("--units", type=int, default=64)
-    parser.add_argument("--lookback", type=int, default=30)
+    parser.add_argument("--lookback", type=int, default=2 * HORIZON)
     parser.add_argument("--max-series", type=int, default=None)
     parser.add_argument("--repeats", type=int, default=200, help="timed predict calls for the latency figures")
     parser.add_argument("--quick", action="store_true", help=f"first {QUICK_SERIES} series, 3 epochs, lstm only")
     parser.add_argument("--tracking", action="store_true", help="log each model's run to MLflow")
     args = parser.parse_args()
     cells = ["lstm"] if args.quick else [c.strip() for c in args.cells.split(",") if c.strip()]
-    epochs = 3 if args.quick else args.epochs
+    epochs = 3 if args.quick else (args.epochs if args.epochs == "auto" else int(args.epochs))
     max_series = QUICK_SERIES if args.quick else args.max_series
 
     train, test = load_m3_monthly(max_series)
-    lookback = min(args.lookback, int(train.groupby("unique_id").size().min()) - HORIZON)
+    lookback = args.lookback
     print(
         f"M3 monthly: {train['unique_id'].nunique()} series, horizon {HORIZON}, lookback {lookback}, units {args.units}, up to {epochs} epochs"
     )

@@ -220,10 +220,12 @@ def backtest(
 
 @app.command()
 def demo(
-    epochs: Annotated[int, typer.Option(help="Most training epochs (early stopping may end sooner).")] = 30,
+    epochs: Annotated[
+        str, typer.Option(help="Most training epochs, or 'auto' (planned; early stopping may end sooner).")
+    ] = "auto",
     max_series: Annotated[int | None, typer.Option(help="Use only the first N series (default: all 1,428).")] = None,
     units: Annotated[int, typer.Option(help="Hidden units of the LSTM.")] = 64,
-    lookback: Annotated[int, typer.Option(help="Past months read per forecast.")] = 30,
+    lookback: Annotated[int, typer.Option(help="Past months read per forecast.")] = 36,
     cell: Cell = "lstm",
     seed: Seed = 0,
     verbose: Verbose = 2,
@@ -233,7 +235,7 @@ def demo(
     from forecast.demo import run_demo
 
     run_demo(
-        epochs=epochs,
+        epochs=epochs if epochs == "auto" else _integer("epochs", epochs),
         max_series=max_series,
         units=units,
         lookback=lookback,
