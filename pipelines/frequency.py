@@ -154,35 +154,41 @@ _MONTHS_PER_STEP = (
 def steps_between(origin, times: pd.DatetimeIndex | np.ndarray, freq: Frequency) -> np.ndarray:
     """Whole steps of ``freq`` from ``origin`` to each of ``times`` (negative before it), as int64.
 
-    Times on the grid of ``freq`` through ``origin`` give exact step counts: integer and fixed-length
-    steps divide the distance; month, quarter and year offsets count calendar months; business days
-    count business days; weeks count 7-day steps.
+    ``origin`` is one time stamp or one per element of ``times``. Times on the grid of ``freq``
+    through their origin give exact step counts: integer and fixed-length steps divide the distance;
+    month, quarter and year offsets count calendar months; business days count business days;
+    weeks count 7-day steps.
     """
     if isinstance(freq, int):
-        return (np.asarray(times, dtype=np.int64) - int(origin)) // freq
+        return (np.asarray(times, dtype=np.int64) - np.asarray(origin, dtype=np.int64)) // freq
     times = pd.DatetimeIndex(times)
-    origin = pd.Timestamp(origin)
+    origins = pd.DatetimeIndex(np.broadcast_to(np.asarray(origin), (len(times),)) if np.ndim(origin) == 0 else origin)
+    if origins.tz is None and times.tz is not None:
+        origins = origins.tz_localize(times.tz)
     if is_fixed_step(freq):
-        return (times.as_unit("ns").asi8 - origin.as_unit("ns").value) // step_size(freq)
+        return (times.as_unit("ns").asi8 - origins.as_unit("ns").asi8) // step_size(freq)
     for kinds, months_per_step in _MONTHS_PER_STEP:
         if isinstance(freq, kinds):
-            months = (times.year - origin.year) * 12 + (times.month - origin.month)
+            months = (times.year - origins.year) * 12 + (times.month - origins.month)
             return np.asarray(months, dtype=np.int64) // (months_per_step * freq.n)
     if isinstance(freq, pd.offsets.Week):
-        days = (times.normalize().as_unit("ns").asi8 - origin.normalize().as_unit("ns").value) // _NANOSECONDS_PER_DAY
+        days = (times.normalize().as_unit("ns").asi8 - origins.normalize().as_unit("ns").asi8) // _NANOSECONDS_PER_DAY
         return days // (7 * freq.n)
     if isinstance(freq, pd.offsets.BusinessDay):
-        counts = np.busday_count(origin.date(), times.tz_localize(None).values.astype("datetime64[D]"))
+        day = "datetime64[D]"
+        counts = np.busday_count(
+            origins.tz_localize(None).values.astype(day), times.tz_localize(None).values.astype(day)
+        )
         return counts.astype(np.int64) // freq.n
-    # Other calendar offsets: count the grid points between the origin and each distinct time.
-    distinct = times.unique()
+    # Other calendar offsets: count the grid points between each distinct (origin, time) pair.
+    pairs = pd.DataFrame({"origin": origins, "time": times})
     counts = {
-        time: (len(pd.date_range(origin, time, freq=freq)) - 1)
-        if time >= origin
-        else -(len(pd.date_range(time, origin, freq=freq)) - 1)
-        for time in distinct
+        (start, end): (len(pd.date_range(start, end, freq=freq)) - 1)
+        if end >= start
+        else -(len(pd.date_range(end, start, freq=freq)) - 1)
+        for start, end in pairs.drop_duplicates().itertuples(index=False)
     }
-    return np.array([counts[time] for time in times], dtype=np.int64)
+    return np.array([counts[pair] for pair in pairs.itertuples(index=False, name=None)], dtype=np.int64)
 
 
 def seasonal_period(freq: Frequency | None) -> int:

@@ -34,6 +34,8 @@ from pipelines.frequency import Frequency, steps_between
 
 CANDIDATE_PERIODS = (4, 7, 12, 24, 52)
 """Periods tried for integer time stamps: quarters, days of a week, months, hours, weeks."""
+MAX_SERIES_TESTED = 2000
+"""Series the period inference looks at (an evenly spaced subsample of larger collections)."""
 MIN_SHARE_SEASONAL = 0.1
 """An inferred period must make at least this share of the series pass the test (else no seasonality)."""
 
@@ -76,14 +78,16 @@ def infer_season_length(series: Sequence[np.ndarray], candidates: Sequence[int] 
     score is preferred (quarterly data also correlate at lag 12, monthly data are anti-correlated at
     lag 4). 1 when no candidate qualifies.
     """
-    # On first differences: a trend correlates every lag and would hide the seasonal one.
-    differences = [np.diff(np.asarray(y, dtype=np.float64)) for y in series]
+    # On first differences: a trend correlates every lag and would hide the seasonal one. A fixed
+    # subsample of at most MAX_SERIES_TESTED series tells the period of many thousands.
+    step = max(1, math.ceil(len(series) / MAX_SERIES_TESTED))
+    differences = [np.diff(np.asarray(y, dtype=np.float64)) for y in list(series)[::step]]
     scores = {}
     for m in candidates:
         testable = [y for y in differences if len(y) >= 3 * m]
         if not testable:
             continue
-        share = sum(is_seasonal(y, m) for y in testable) / len(series)
+        share = sum(is_seasonal(y, m) for y in testable) / len(differences)
         if share >= MIN_SHARE_SEASONAL:
             scores[m] = float(np.mean([autocorrelations(y, m)[-1] for y in testable]))
     if not scores:
@@ -133,17 +137,25 @@ class SeasonalAdjustment:
 
     def factors(self, series_ids: np.ndarray, times, segment_starts: np.ndarray) -> np.ndarray | None:
         """The index of every row: segment k holds rows of series ``series_ids[k]`` at ``times`` (1 for a series
-        that is not seasonal); None when no series is seasonal."""
+        that is not seasonal); None when no series is seasonal. Vectorised over all rows."""
         if not self.indices:
             return None
+        lengths = np.diff(segment_starts)
+        seasonal_ids = list(self.indices)
+        position = pd.Index(seasonal_ids).get_indexer(pd.Index(np.asarray(series_ids)))
+        row_position = np.repeat(position, lengths)
+        rows = np.flatnonzero(row_position >= 0)
         factors = np.ones(int(segment_starts[-1]))
-        for position, series_id in enumerate(np.asarray(series_ids).tolist()):
-            pattern = self.indices.get(series_id)
-            if pattern is None:
-                continue
-            start, stop = int(segment_starts[position]), int(segment_starts[position + 1])
-            phases = steps_between(self.anchors[series_id], times[start:stop], self.freq) % self.season_length
-            factors[start:stop] = pattern[phases]
+        if rows.size == 0:
+            return factors
+        anchors = np.array([self.anchors[key] for key in seasonal_ids], dtype=object)[row_position[rows]]
+        if isinstance(self.freq, int):
+            anchors = anchors.astype(np.int64)
+        else:
+            anchors = pd.DatetimeIndex(list(anchors))
+        phases = steps_between(anchors, times[rows], self.freq) % self.season_length
+        patterns = np.stack([self.indices[key] for key in seasonal_ids])
+        factors[rows] = patterns[row_position[rows], phases]
         return factors
 
     def get_config(self) -> dict:
