@@ -1,12 +1,12 @@
-"""Checks of scalar arguments, with one message style: ``"<name> must be <what>; got <value>"``.
+"""Checks of scalar arguments, with one message style: ``"<name> must be <what>; got <value>."``.
 
 ``pipelines`` and ``forecast`` check their constructor and function arguments with these helpers
 (``layers`` has the same style in ``layers.base``), so every bad setting reads the same way:
 
 ```
-lookback must be a positive integer; got 0
-dropout must be a number in [0, 1); got 1.5
-strategy must be one of ['direct', 'recursive']; got 'sideways'
+lookback must be a positive integer; got 0.
+dropout must be a number in [0, 1); got 1.5.
+strategy must be one of ['direct', 'recursive']; got 'sideways'.
 ```
 
 Booleans are not accepted as numbers (``True`` is an ``int`` in Python, never a lookback).
@@ -29,7 +29,7 @@ def check_integer(name: str, value: Any, *, minimum: int = 1, allow_none: bool =
         return None
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
         what = {1: "a positive integer", 0: "a non-negative integer"}.get(minimum, f"an integer >= {minimum}")
-        raise ValueError(f"{name} must be {what}{' or None' if allow_none else ''}; got {_shown(value)}")
+        raise ValueError(f"{name} must be {what}{' or None' if allow_none else ''}; got {_shown(value)}.")
     return int(value)
 
 
@@ -56,7 +56,7 @@ def check_number(
     if not valid:
         raise ValueError(
             f"{name} must be {_number_range(low, high, low_inclusive, high_inclusive)}"
-            f"{' or None' if allow_none else ''}; got {_shown(value)}"
+            f"{' or None' if allow_none else ''}; got {_shown(value)}."
         )
     return value
 
@@ -65,7 +65,7 @@ def check_choice(name: str, value: Any, choices: Iterable[Any]) -> Any:
     """``value`` when it is one of ``choices``."""
     options = list(choices)
     if not any(value is option or (type(value) is type(option) and value == option) for option in options):
-        raise ValueError(f"{name} must be one of {options}; got {_shown(value)}")
+        raise ValueError(f"{name} must be one of {options}; got {_shown(value)}.")
     return value
 
 
