@@ -344,12 +344,14 @@ class Forecaster(BaseForecaster):
         else:
             loss = {"smape": SMAPELoss(), "mase": "mae"}.get(self.loss, self.loss)
         # No XLA: it costs seconds per model and would take the LSTM off its fused kernel. Several steps per
-        # execution cut the per-step overhead of Keras's loop (1.1-1.3x measured by benchmarks/layers_speed.py).
+        # execution cut the per-step overhead of Keras's loop (1.1-1.3x measured by benchmarks/layers_speed.py);
+        # not under a distribution strategy, where TensorFlow 2.21 fails to run the fused kernel's batch-size
+        # condition inside the multi-step loop ("You must feed a value for placeholder tensor").
         network.compile(
             optimizer=keras.optimizers.Adam(self.learning_rate, clipnorm=self.clipnorm),
             loss=loss,
             jit_compile=False,
-            steps_per_execution=STEPS_PER_EXECUTION,
+            steps_per_execution=STEPS_PER_EXECUTION if self.distribution is None else 1,
         )
         return network
 
