@@ -57,7 +57,7 @@ Lookback = Annotated[int, typer.Option(help="Past steps read before each forecas
 Horizon = Annotated[int, typer.Option(help="Steps forecast after each origin.")]
 Quantiles = Annotated[str | None, typer.Option(help="Comma-separated quantile levels, e.g. 0.1,0.5,0.9.")]
 Strategy = Annotated[str, typer.Option(help="'direct' (all steps at once) or 'recursive'.")]
-Loss = Annotated[str, typer.Option(help="Point-forecast loss: 'mae' or 'mse'.")]
+Loss = Annotated[str, typer.Option(help="Point-forecast loss: mae, mse, smape (scale-free) or mase.")]
 Dropout = Annotated[float, typer.Option(help="Input dropout of the recurrent layers.")]
 Freq = Annotated[str | None, typer.Option(help="Pandas offset alias or integer step of ds (default: inferred).")]
 PastCovariates = Annotated[str | None, typer.Option(help="Comma-separated columns observed up to the origin only.")]

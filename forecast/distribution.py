@@ -6,8 +6,12 @@ none) or a ``tf.distribute.Strategy`` the caller built (e.g. ``MirroredStrategy(
 The network, its optimizer and its metrics are created inside ``strategy.scope()`` and Keras's ``fit``
 then runs data-parallel: each step splits the batch across the replicas and averages their gradients
 (all-reduce), so ``batch_size`` is the *global* batch size (each of ``n`` replicas sees
-``batch_size / n`` windows per step) and the result matches one device up to the order of floating-
-point sums.
+``batch_size / n`` windows per step; the Forecaster rounds it up to a multiple of ``n``, because
+Keras fails on a batch that splits unevenly) and the result matches one device up to the order of
+floating-point sums. Two differences come from Keras: it averages each replica's mean loss, so a
+last, partial batch that splits unevenly (7 windows as 4 + 3) weighs its windows a little differently
+than one device does; and it clips gradients (``clipnorm``) on each replica before summing them, so
+while clipping is active the steps differ from one device's.
 
 ``tf.distribute.MultiWorkerMirroredStrategy`` (several machines) does not train Keras 3 models on
 TensorFlow 2.21 / Keras 3.15: ``fit`` fails on every worker with ``ValueError: Attempt to convert a

@@ -20,9 +20,10 @@ with an "observed" flag (`min_past=1`), and the number of optimizer steps is
 planned from the number of windows (`forecast.training`). `ensemble_size > 1`
 trains several members in one wider network and combines them by the median.
 
-Training follows the usual safeguards for recurrent networks: gradients are
-clipped by their global norm (Pascanu, Mikolov & Bengio, "On the difficulty of
-training recurrent neural networks", ICML 2013), early stopping watches the
+Training follows the usual safeguards for recurrent networks: the gradient of
+every weight is clipped to a largest norm (Keras's `clipnorm`; Pascanu,
+Mikolov & Bengio, "On the difficulty of training recurrent neural networks",
+ICML 2013), early stopping watches the
 loss on the chronologically last windows of every series, the learning rate
 halves when that loss stalls, and a non-finite loss stops training with an
 error.
@@ -32,6 +33,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -44,7 +46,7 @@ import tensorflow as tf
 
 from forecast.base import PARAMS_FILE, STATE_FILE, BaseForecaster, SavedModelError
 from forecast.calibration import ConformalIntervals, mase_scales
-from forecast.distribution import check_distribution, saved_distribution, strategy_scope
+from forecast.distribution import check_distribution, resolve_strategy, saved_distribution, strategy_scope
 from forecast.inference import CompiledPredictor
 from forecast.losses import PinballLoss, SMAPELoss
 from forecast.metrics import quantile_column
@@ -85,11 +87,11 @@ class Forecaster(BaseForecaster):
         strategy: `"direct"` (all `horizon` steps in one output) or
             `"recursive"` (a one-step network fed back `horizon` times;
             past-only covariates are not allowed, their future is unknown).
-        loss: point-forecast loss: `"mae"`, `"mse"`, `"smape"` (the M3
-            score, scale-free) or `"mase"` (the MAE of each window divided by
-            its series' in-sample seasonal-naive MAE); ignored with quantiles.
-            On the M1/M3 validation sets the scale-free losses did not beat
-            `"mae"` on window-scaled targets, which stays the default.
+        loss: point-forecast loss: `"mae"`, `"mse"`, `"smape"` (the M3 score,
+            scale-free) or `"mase"` (the MAE of each window divided by its
+            series' in-sample seasonal-naive MAE); ignored with quantiles. On
+            the validation parts of the benchmark sets the scale-free losses did
+            not beat `"mae"` on window-scaled targets, which stays the default.
         dropout: input dropout of the recurrent layers.
         freq: pandas offset alias or integer step of `ds`; None infers it.
         past_covariates: columns observed only up to the origin.
@@ -123,7 +125,9 @@ class Forecaster(BaseForecaster):
             training windows, between 16 and 256.
         min_steps: optimizer steps an automatic plan gives at least.
         learning_rate: Adam step size.
-        clipnorm: global gradient-norm clipping threshold (None: off).
+        clipnorm: the largest norm of each weight's gradient (Keras's
+            `clipnorm`; None: no clipping). Under a distribution strategy
+            Keras clips each replica's gradient before they are summed.
         distribution: train on several devices: None (one device),
             `"mirrored"` (every local GPU, data-parallel) or a
             `tf.distribute.Strategy`; `batch_size` is then the global batch
@@ -299,11 +303,15 @@ class Forecaster(BaseForecaster):
         if self.strategy == "recursive":
             _check_recursive_features(windows)
         self.pipeline_ = pipeline
-        self.output_quantiles_ = sorted({*map(float, self.quantiles), MEDIAN}) if self.quantiles else None
+        self.output_quantiles_ = self._output_quantiles()
         self.series_scale_ = mase_scales(checked.frame, pipeline.season_length_)
         self.batch_size_, self.epochs_planned_ = training_plan(
             len(training), self.batch_size, self.epochs, self.min_steps
         )
+        if self.distribution is not None:
+            # Keras splits a global batch across the replicas and fails when the parts differ in size.
+            replicas = resolve_strategy(self.distribution).num_replicas_in_sync
+            self.batch_size_ = math.ceil(self.batch_size_ / replicas) * replicas
         with strategy_scope(self.distribution):
             self.model_ = self._build_model(windows)
         inputs, target, *weights = self._training_arrays(training)
@@ -321,9 +329,13 @@ class Forecaster(BaseForecaster):
         self.history_ = {name: [float(v) for v in values] for name, values in history.history.items()}
         self.epochs_trained_ = len(self.history_["loss"])
         self.intervals_ = None
-        if self.output_quantiles_ and self.calibration == "conformal" and validation is not None:
+        if self.quantiles and self.calibration == "conformal" and validation is not None:
             self.intervals_ = self._calibrate(validation)
         return FitReport(training=training, validation=validation)
+
+    def _output_quantiles(self) -> list[float] | None:
+        """The quantile levels of the network's output (None: one point output per step)."""
+        return sorted({*map(float, self.quantiles), MEDIAN}) if self.quantiles else None
 
     def _build_model(self, windows: Windows) -> keras.Model:
         network = build_network(
@@ -471,7 +483,7 @@ class Forecaster(BaseForecaster):
             return pd.DataFrame(columns)
         by_level = outputs.reshape(-1, len(self.output_quantiles_))
         columns["y_hat"] = by_level[:, self.output_quantiles_.index(MEDIAN)]
-        for level in sorted(map(float, self.quantiles)):
+        for level in sorted(map(float, self.quantiles or ())):
             columns[quantile_column(level)] = by_level[:, self.output_quantiles_.index(level)]
         forecasts = pd.DataFrame(columns)
         if self.intervals_ is None:

@@ -18,9 +18,9 @@ from forecast.distribution import check_distribution, resolve_strategy
 from forecast.forecaster import Forecaster
 
 ROOT = Path(__file__).resolve().parents[2]
-TOLERANCE = 1e-3
+TOLERANCE = 1e-4
 """Relative tolerance of mirrored vs one-device forecasts and losses: the replicas' gradients are summed in
-another order, and after the ~30 Adam steps of this fit the forecasts differ by about 2e-4 (relative)."""
+another order (batches that split evenly; forecast.distribution describes the one Keras difference)."""
 
 
 def run_python(code: str, tmp_path: Path, *arguments: str, timeout: int = 600) -> subprocess.CompletedProcess:
@@ -53,12 +53,16 @@ from forecast.forecaster import Forecaster
 from forecast.loading import load_forecaster
 
 rng = np.random.default_rng(0)
+# 4 series of 37 windows: 148 windows, so every batch of 16 (and the last one, of 4) splits evenly in two.
 frame = pd.DataFrame({
-    "unique_id": np.repeat(["a", "b", "c"], 40),
-    "ds": np.tile(pd.date_range("2020-01-01", periods=40, freq="MS"), 3),
-    "y": np.concatenate([5 + k + np.sin(np.arange(40) / 2) + rng.normal(0, 0.1, 40) for k in range(3)]),
+    "unique_id": np.repeat(["a", "b", "c", "d"], 40),
+    "ds": np.tile(pd.date_range("2020-01-01", periods=40, freq="MS"), 4),
+    "y": np.concatenate([5 + k + np.sin(np.arange(40) / 2) + rng.normal(0, 0.1, 40) for k in range(4)]),
 })
-settings = dict(lookback=8, horizon=3, units=8, epochs=3, batch_size=16, seed=1, verbose=0, validation_windows=0)
+# A smooth loss (mse): with the kinks of mae or pinball, rounding differences could flip the sign of an error.
+# No clipping: Keras clips each replica's gradient before the sum (see forecast.distribution).
+settings = dict(lookback=8, horizon=3, units=8, epochs=3, batch_size=16, seed=1, verbose=0, validation_windows=0,
+                loss="mse", clipnorm=None)
 one = Forecaster(tracking=False, **settings).fit(frame)
 strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
 mirrored = Forecaster(distribution=strategy, experiment="mirrored", **settings).fit(frame)
@@ -88,6 +92,22 @@ def test_a_mirrored_fit_on_two_devices_equals_a_one_device_fit(tmp_path):
     result = run_python(MIRRORED, tmp_path, str(TOLERANCE))
     assert result.returncode == 0, result.stderr[-4000:]
     assert result.stdout.split()[-1] == "ok"
+
+
+ODD_BATCH = """
+import numpy as np, pandas as pd, tensorflow as tf
+
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+from forecast.forecaster import Forecaster
+
+frame = pd.DataFrame({"unique_id": np.repeat(["a", "b"], 40), "ds": np.tile(np.arange(40), 2),
+                      "y": np.sin(np.arange(80) / 3.0) + 2.0})
+strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+model = Forecaster(lookback=6, horizon=3, units=4, epochs=1, batch_size=37, verbose=0, tracking=False,
+                   distribution=strategy).fit(frame)
+print(model.batch_size_)
+"""
 
 
 WORKER = """
@@ -161,4 +181,11 @@ def test_a_clone_shares_the_strategy_and_a_saved_model_keeps_only_its_name():
     model = Forecaster(distribution=strategy, tracking=False)
     assert clone(model).distribution is strategy
     assert model._saved_params()["distribution"] is None
+
+
+def test_an_odd_global_batch_is_rounded_to_a_multiple_of_the_replicas(tmp_path):
+    """Keras fails on a batch that splits unevenly across replicas; the Forecaster rounds the batch up."""
+    result = run_python(ODD_BATCH, tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.split()[-1] == "38"
     assert Forecaster(distribution="mirrored")._saved_params()["distribution"] == "mirrored"

@@ -74,7 +74,7 @@ def test_predict_inverts_the_scaling_of_the_raw_network_output(fitted, monthly):
 
 
 def test_recursive_strategy_feeds_each_step_back_into_the_window(monthly):
-    model = Forecaster(lookback=8, horizon=4, strategy="recursive", **TINY).fit(monthly)
+    model = Forecaster(lookback=8, horizon=4, strategy="recursive", loss="mae", **TINY).fit(monthly)
     assert model.model_.output.shape[1] == 1
     windows = model.pipeline_.predict_windows(monthly)
     past = windows.as_inputs()["past"].copy()
