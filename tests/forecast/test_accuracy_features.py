@@ -134,9 +134,9 @@ def test_a_calibrated_forecaster_widens_its_raw_quantiles_and_keeps_the_offsets_
 
 def test_an_ensemble_trains_members_together_and_forecasts_their_median(tmp_path):
     frame = monthly_series()
-    model = Forecaster(
-        lookback=12, horizon=6, ensemble_size=3, ensemble_lookbacks=(12, 8, 6), loss="mae", **QUICK
-    ).fit(frame)
+    model = Forecaster(lookback=12, horizon=6, ensemble_size=3, ensemble_lookbacks=(12, 8, 6), loss="mae", **QUICK).fit(
+        frame
+    )
     windows = model.pipeline_.predict_windows(frame)
     members = np.asarray(model.model_(windows.as_inputs()))
     assert members.shape == (3, 3, 6) and not np.allclose(members[:, 0], members[:, 1])

@@ -307,21 +307,43 @@ def test_a_lock_held_too_long_names_its_holder_and_a_dead_holder_blocks_nobody(t
 # --- kills: temporaries and MLflow runs --------------------------------------------------------------
 
 
+def start_large_write(target: Path, rows: int = 30_000_000) -> subprocess.Popen:
+    """A process writing a large frame to `target` with `write_frame_atomic`, caught while it writes."""
+    script = (
+        "import numpy as np, pandas as pd, sys\n"
+        "from forecast.tables import write_frame_atomic\n"
+        f"write_frame_atomic(pd.DataFrame({{'y_hat': np.arange({rows}, dtype=float)}}), sys.argv[1])\n"
+    )
+    process = subprocess.Popen([sys.executable, "-c", script, str(target)], stderr=subprocess.PIPE)
+    wait_for_temporary(target.parent, process)
+    return process
+
+
 def test_sigterm_during_a_plain_write_removes_the_temporary_file(tmp_path):
     target = tmp_path / "forecasts.csv"
     old = pd.DataFrame({"y_hat": [1.0, 2.0]})
     write_frame_atomic(old, target)
-    script = (
-        "import numpy as np, pandas as pd, sys\n"
-        "from forecast.tables import write_frame_atomic\n"
-        "write_frame_atomic(pd.DataFrame({'y_hat': np.arange(30_000_000, dtype=float)}), sys.argv[1])\n"
-    )
-    process = subprocess.Popen([sys.executable, "-c", script, str(target)], stderr=subprocess.PIPE)
-    wait_for_temporary(tmp_path, process)
+    process = start_large_write(target)
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=120) == 128 + signal.SIGTERM
     assert leftovers(tmp_path) == []
     pd.testing.assert_frame_equal(pd.read_csv(target), old)
+
+
+def test_a_killed_writer_leaves_the_previous_file_and_the_next_write_removes_its_temporary(tmp_path):
+    target = tmp_path / "forecasts.csv"
+    old = pd.DataFrame({"y_hat": [1.0, 2.0]})
+    write_frame_atomic(old, target)
+    process = start_large_write(target)
+    process.kill()
+    process.wait()
+    pd.testing.assert_frame_equal(pd.read_csv(target), old)
+    (left,) = [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+    new = pd.DataFrame({"y_hat": [3.0]})
+    write_frame_atomic(new, target)
+    assert not left.exists()
+    assert leftovers(tmp_path) == [] and sorted(p.name for p in tmp_path.iterdir()) == ["forecasts.csv"]
+    pd.testing.assert_frame_equal(pd.read_csv(target), new)
 
 
 def test_sigkilled_job_leaves_a_run_and_a_temporary_that_the_next_run_cleans_up(model_dir, data_csv, tmp_path):

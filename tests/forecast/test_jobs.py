@@ -26,7 +26,6 @@ from forecast.jobs.cli import job_app
 from forecast.jobs.runner import JobFailed, redacted_spec, run_job
 from forecast.jobs.scheduler import JobScheduler
 from forecast.jobs.spec import JobSpec, ScheduleSpec, SpecError, load_spec
-from forecast.tables import write_frame_atomic
 
 HORIZON = 4
 MODEL_NAME = "job-model"
@@ -195,38 +194,6 @@ def test_failure_mid_file_write_leaves_previous_file_and_no_temporaries(store, t
         run_job(spec, "2026-01-02")
     assert target.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
-
-
-def test_killed_writer_process_leaves_previous_file(tmp_path):
-    """A process killed in the middle of the atomic write leaves the old file whole; the next write removes its temporary."""
-    import subprocess
-    import sys
-
-    target = tmp_path / "forecasts.csv"
-    old = pd.DataFrame({"y_hat": [1.0, 2.0]})
-    write_frame_atomic(old, target)
-    script = (
-        "import numpy as np, pandas as pd, sys\n"
-        "from forecast.tables import write_frame_atomic\n"
-        "write_frame_atomic(pd.DataFrame({'y_hat': np.arange(50_000_000, dtype=float)}), sys.argv[1])\n"
-    )
-    process = subprocess.Popen([sys.executable, "-c", script, str(target)])
-    try:
-        deadline = time.monotonic() + 120
-        while not any(p.name.endswith(".tmp") and p.stat().st_size > 0 for p in tmp_path.iterdir()):
-            assert process.poll() is None, "the writer exited before writing"
-            assert time.monotonic() < deadline, "the writer never started"
-            time.sleep(0.02)
-    finally:
-        process.kill()
-        process.wait()
-    pd.testing.assert_frame_equal(pd.read_csv(target), old)
-    (left,) = [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
-    new = pd.DataFrame({"y_hat": [3.0]})
-    write_frame_atomic(new, target)
-    assert not left.exists()
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["forecasts.csv"]
-    pd.testing.assert_frame_equal(pd.read_csv(target), new)
 
 
 def test_missing_data_fails_with_exit_1_and_writes_nothing(store, tmp_path):

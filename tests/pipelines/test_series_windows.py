@@ -54,18 +54,22 @@ def test_window_i_of_series_s_is_the_matching_slice(lengths, lookback, horizon, 
     assert windows.index["unique_id"].tolist() == expected_ids
 
 
-def test_covariates_enter_past_future_and_static_as_specified(long_frame):
-    sw = SeriesWindows(
+def with_covariates(**settings) -> SeriesWindows:
+    """Windows of 5 past and 3 target steps with the frame's past, future and static covariates, unscaled target."""
+    return SeriesWindows(
         lookback=5,
         horizon=3,
         past_covariates=["temp"],
         future_covariates=["promo"],
         static_covariates=["region", "size"],
-        calendar=["dayofweek", "month"],
         scaler=None,
-        covariate_scaler=None,
         dtype="float64",
+        **settings,
     )
+
+
+def test_covariates_enter_past_future_and_static_as_specified(long_frame):
+    sw = with_covariates(calendar=["dayofweek", "month"], covariate_scaler=None)
     windows = sw.fit_transform(long_frame)
     assert windows.past_feature_names == [
         "y",
@@ -97,15 +101,7 @@ def test_covariates_enter_past_future_and_static_as_specified(long_frame):
 
 def test_numeric_covariates_are_standardised_on_training_rows_and_flags_kept(long_frame):
     train = long_frame.groupby("unique_id").head(20)
-    sw = SeriesWindows(
-        lookback=5,
-        horizon=3,
-        past_covariates=["temp"],
-        future_covariates=["promo"],
-        static_covariates=["region", "size"],
-        scaler=None,
-        dtype="float64",
-    ).fit(train)
+    sw = with_covariates().fit(train)
     windows = sw.transform(long_frame)
     series = long_frame[long_frame["unique_id"] == "s1"].reset_index(drop=True)
     window = int(np.flatnonzero(windows.index["unique_id"].to_numpy() == "s1")[0]) + 4
