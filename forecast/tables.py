@@ -50,6 +50,11 @@ LOCK_TIMEOUT_S = 600.0
 """Seconds a writer waits for another writer of the same file before giving up with TimeoutError."""
 _LOCK_POLL_S = 0.05
 _EXIT_ON_SIGTERM = 128 + signal.SIGTERM
+_CSV_MISSING = [
+    *("", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN"),
+    *("<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null"),
+]
+"""The cells `pandas.read_csv` reads as missing by default (its documented `na_values` list)."""
 
 
 def check_table_path(path: str | os.PathLike) -> Path:
@@ -77,7 +82,7 @@ def read_frame(path: str | os.PathLike, id_column: str = "unique_id", time_colum
         if id_column in frame.columns:
             frame[id_column] = text_ids(frame[id_column])
         return frame
-    frame = pd.read_csv(path, converters={id_column: str})
+    frame = _read_csv_with_text(path, [id_column])
     if id_column in frame.columns:
         frame[id_column] = frame[id_column].mask(frame[id_column] == "")
     if time_column in frame.columns and not pd.api.types.is_integer_dtype(frame[time_column]):
@@ -105,12 +110,28 @@ def read_frame_like(path: str | os.PathLike, like: pd.DataFrame) -> pd.DataFrame
         for column in frame.columns.intersection(text):
             frame[column] = text_ids(frame[column])
         return frame
-    frame = pd.read_csv(path, converters=dict.fromkeys(text, str))
+    frame = _read_csv_with_text(path, text)
     for column in frame.columns.intersection(like.columns):
         if pd.api.types.is_datetime64_any_dtype(like[column]):
             zone = like[column].dt.tz
             parsed = pd.to_datetime(frame[column], format="ISO8601", utc=zone is not None)
             frame[column] = parsed if zone is None else parsed.dt.tz_convert(zone)
+    return frame
+
+
+def _read_csv_with_text(path: Path, text: list[str]) -> pd.DataFrame:
+    """`pandas.read_csv` with the `text` columns as the cells' exact text (Python strings, ``NA`` and the
+    empty cell included); the other columns are inferred and their missing cells detected as usual.
+
+    pandas 3 detects missing cells before it applies ``converters``, so the text columns are excluded
+    from missing-value detection by name (``keep_default_na=False`` with a per-column list).
+    """
+    header = pd.read_csv(path, nrows=0).columns
+    text = [column for column in header if column in set(text)]
+    missing = {column: _CSV_MISSING for column in header if column not in text}
+    frame = pd.read_csv(path, dtype=dict.fromkeys(text, str), keep_default_na=False, na_values=missing)
+    for column in text:
+        frame[column] = frame[column].astype(object)
     return frame
 
 

@@ -288,11 +288,13 @@ def _parse_object_times(frame: pd.DataFrame) -> pd.DatetimeIndex:
                 f"at row {row} while row 0 is in {zones[0]}."
             )
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)  # pandas' notice about mixed offsets, handled below
-        parsed = pd.to_datetime(column, errors="coerce")
-    if parsed.dtype == object:
-        # Text with different UTC offsets ("+01:00" and "+02:00") parses to separate fixed zones.
-        offsets = parsed.map(lambda value: value.utcoffset() if isinstance(value, pd.Timestamp) else None)
+        warnings.simplefilter("ignore", FutureWarning)  # pandas 2's notice about mixed offsets, handled below
+        try:
+            parsed = pd.to_datetime(column, errors="coerce")
+        except ValueError:  # pandas 3 refuses text with different UTC offsets ("+01:00" and "+02:00")
+            parsed = None
+    if parsed is None or parsed.dtype == object:  # pandas 2 parses such text to separate fixed zones
+        offsets = column.map(_utc_offset)
         row = int(np.flatnonzero((offsets != offsets.iloc[0]).to_numpy())[0])
         raise ValidationError(
             f"Column {TIME!r} mixes time zones: series {shown(frame[ID].iloc[row])} has {shown(column.iloc[row])} "
@@ -307,6 +309,14 @@ def _parse_object_times(frame: pd.DataFrame) -> pd.DatetimeIndex:
             f"has {shown(column.iloc[row])} at row {row}."
         )
     return pd.DatetimeIndex(parsed).as_unit("ns")
+
+
+def _utc_offset(value):
+    """The UTC offset of one time stamp (text or Timestamp); None where it has none or does not parse."""
+    try:
+        return pd.Timestamp(value).utcoffset()
+    except (ValueError, TypeError):
+        return None
 
 
 def _time_values(times: pd.DatetimeIndex | np.ndarray) -> np.ndarray:

@@ -311,7 +311,8 @@ def test_read_table_renames_columns_from_parquet_and_from_a_table(spark, tmp_pat
         {"series": [7, 7, 8], "date": pd.to_datetime(["2020-01-01", "2020-02-01", "2020-01-01"]), "value": [1.0, 2, 3]}
     )
     mapping = {"unique_id": "series", "ds": "date", "y": "value"}
-    source.to_parquet(tmp_path / "nanoseconds.parquet")  # pandas' default: Spark cannot read it
+    # pandas 2's default unit; pandas 3 parses these dates to microseconds
+    source.astype({"date": "datetime64[ns]"}).to_parquet(tmp_path / "nanoseconds.parquet")
     with pytest.raises(ValidationError, match=r"holds nanosecond timestamps .* coerce_timestamps='us'"):
         fs.read_table(spark, path=tmp_path / "nanoseconds.parquet", columns=mapping)
     (tmp_path / "history").mkdir()
