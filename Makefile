@@ -40,7 +40,10 @@ benchmarks: $(STAMP)
 	$(BIN)/python -m benchmarks.layers_speed
 	$(BIN)/python -m benchmarks.windows_speed
 	$(BIN)/python -m benchmarks.m3
+	$(BIN)/python -m benchmarks.accuracy
+	$(BIN)/python -m benchmarks.spark_forecast
 	$(BIN)/python -m benchmarks.experiments
+	$(BIN)/python -m benchmarks.language_model
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache
