@@ -400,8 +400,8 @@ weights unchanged.
 How the sequence is computed (`implementation`): on the TensorFlow backend
 the standard LSTM runs on cuDNN on a GPU (as `keras.layers.LSTM` does), and
 on a CPU every configuration with tanh activations and sigmoid gates (the
-default, `forget_gate=False`, `peepholes=True`, `input_gate=False`,
-`output_gate=False`, not `coupled=True`) runs through TensorFlow's fused LSTM
+default, `forget_gate=False`, `peepholes=True`, `coupled=True`,
+`input_gate=False`, `output_gate=False`) runs through TensorFlow's fused LSTM
 kernel (BlockLSTMV2) where that is faster than the step-by-step loop;
 everything else runs the generic `keras.ops` loop, one `LSTMCell` step per
 time step. All paths compute the same numbers (to float rounding).

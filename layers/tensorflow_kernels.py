@@ -10,7 +10,10 @@ run the whole sequence through one fused kernel that computes the same equations
   Schmidhuber 2000) and no cell clipping (`cell_clip=0`). A gate the cell does not have (`forget_gate=False`,
   the 1997 LSTM; `input_gate=False`; `output_gate=False`) is encoded exactly: its weights are zero and its bias
   is `_PINNED_GATE_BIAS`, where the kernel's sigmoid is exactly 1.0 in float32 and float16, so the gate is
-  exactly 1 and its gradient exactly 0 (`test_tensorflow_kernels.py` checks both).
+  exactly 1 and its gradient exactly 0 (`test_tensorflow_kernels.py` checks both). A coupled forget gate
+  (`coupled=True`, CIFG: `f_t = 1 - i_t`) is the input gate with its weights, bias and peephole negated, since
+  `sigmoid(-z) = 1 - sigmoid(z)`; the two agree to float rounding, and the gradient reaches the input gate's
+  weights through both blocks.
   **The gradient TensorFlow registers for BlockLSTMV2 is wrong**: it calls the V1 gradient op, which assumes the
   gate order `[i, c, f, o]`, so the gradients of `f_t` and `a_t` come out swapped. `block_lstm` therefore
   attaches its own gradient, `tf.raw_ops.BlockLSTMGradV2`, with `tf.custom_gradient`; a test fails if
@@ -162,24 +165,27 @@ def block_lstm(x, h0, c0, w, b, wci, wcf, wco, *, seq_len_max, use_peephole: boo
 
 
 def _block_lstm_parameters(cell, dtype):
-    """`w, b, wci, wcf, wco` of BlockLSTMV2 for an `LSTMCell`, missing gates pinned open."""
+    """`w, b, wci, wcf, wco` of BlockLSTMV2 for an `LSTMCell`: missing gates pinned open, a coupled forget gate
+    as the input gate's negated weights (`sigmoid(-z) = 1 - sigmoid(z)`, so `f_t = 1 - i_t`)."""
     units = cell.units
     blocks = cell.blocks
     w = tf.concat([tf.cast(cell.kernel, dtype), tf.cast(cell.recurrent_kernel, dtype)], axis=0)
     bias = tf.cast(cell.bias, dtype) if cell.use_bias else tf.zeros((len(blocks) * units,), dtype)
+    zeros = tf.zeros((units,), dtype)
+    wci, wcf, wco = (
+        zeros if vector is None else tf.cast(vector, dtype)
+        for vector in (cell.input_peephole, cell.forget_peephole, cell.output_peephole)
+    )
     if blocks != ("i", "f", "c", "o"):
         w_blocks = dict(zip(blocks, tf.split(w, len(blocks), axis=1)))
         b_blocks = dict(zip(blocks, tf.split(bias, len(blocks))))
+        if cell.coupled:
+            w_blocks["f"], b_blocks["f"], wcf = -w_blocks["i"], -b_blocks["i"], -wci
         closed = tf.zeros((w.shape[0], units), dtype)
         pinned = tf.fill((units,), tf.constant(_PINNED_GATE_BIAS, dtype))
         w = tf.concat([w_blocks.get(gate, closed) for gate in "ifco"], axis=1)
         bias = tf.concat([b_blocks.get(gate, pinned) for gate in "ifco"], axis=0)
-    zeros = tf.zeros((units,), dtype)
-    peepholes = [
-        zeros if vector is None else tf.cast(vector, dtype)
-        for vector in (cell.input_peephole, cell.forget_peephole, cell.output_peephole)
-    ]
-    return w, bias, *peepholes
+    return w, bias, wci, wcf, wco
 
 
 def _state_at_lengths(sequence, lengths, initial):
@@ -303,8 +309,6 @@ def _is(activation, *names: str) -> bool:
 def block_lstm_limitation(layer) -> str | None:
     """Why BlockLSTMV2 cannot compute this LSTM layer's equations exactly, or None if it can."""
     cell = layer.cell
-    if cell.coupled:
-        return "coupled=True (f_t = 1 - i_t) has no encoding in BlockLSTMV2's separate forget gate"
     if not _is(cell.activation, "tanh"):
         return "BlockLSTMV2 computes the cell input with tanh only (activation is not tanh)"
     if not _is(cell.recurrent_activation, "sigmoid"):

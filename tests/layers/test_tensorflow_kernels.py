@@ -24,6 +24,8 @@ VARIANTS = {
     "lstm1997_peepholes": {"forget_gate": False, "peepholes": True},
     "no_input_gate": {"input_gate": False, "peepholes": True},
     "no_output_gate": {"output_gate": False},
+    "cifg": {"coupled": True},
+    "cifg_peepholes": {"coupled": True, "peepholes": True},
 }
 
 # Right padding of every kind: whole, partly padded, a single step, fully masked.
@@ -290,7 +292,7 @@ def plan_of(layer, dtype="float32", batch=64, gpu=False, xla=False):
         ({"peepholes": True}, "block_lstm"),
         ({"forget_gate": False}, "block_lstm"),
         ({"input_gate": False, "output_gate": False}, "block_lstm"),
-        ({"coupled": True}, "loop"),
+        ({"coupled": True}, "block_lstm"),
         ({"output_activation": None}, "loop"),
         ({"activation": "relu"}, "loop"),
         ({"recurrent_activation": "hard_sigmoid"}, "loop"),
@@ -364,7 +366,6 @@ def test_gru_has_no_fused_kernel_on_a_cpu():
 @pytest.mark.parametrize(
     ("layer_class", "layer_kwargs", "message"),
     [
-        (LSTM, {"coupled": True}, "coupled=True"),
         (LSTM, {"activation": "relu"}, "tanh only"),
         (LSTM, {"recurrent_activation": "hard_sigmoid"}, "sigmoid only"),
         (LSTM, {"output_activation": None}, "output_activation"),
