@@ -11,8 +11,8 @@ pinball loss and returns ordered quantile forecasts beside the median, their
 intervals calibrated on held-out windows (`forecast.calibration`).
 
 The defaults come from measurements on series nobody tuned for (the M1, M3
-and Tourism competitions, single short series; the evidence is in the notes
-of issue 12): every window is scaled by the mean absolute value of its own
+and Tourism competitions, single short series; the validation table is in
+README.md, "Benchmarks"): every window is scaled by the mean absolute value of its own
 past (`scaler="window_mean"`, as DeepAR), seasonal series are divided by their
 multiplicative seasonal indices first (`deseasonalize=True`; Hewamalage,
 Bergmeir & Bandara 2021), histories shorter than `lookback` are left-padded
