@@ -22,6 +22,7 @@ when it works.
 
 from __future__ import annotations
 
+import math
 from contextlib import AbstractContextManager
 from typing import Any
 
@@ -45,6 +46,13 @@ def resolve_strategy(distribution: Any) -> tf.distribute.Strategy:
     if distribution == "mirrored":
         return tf.distribute.MirroredStrategy()
     return distribution
+
+
+def even_batch_size(strategy: tf.distribute.Strategy, batch_size: int) -> int:
+    """``batch_size`` rounded up to a multiple of the strategy's replicas: Keras splits a global batch across the
+    replicas and fails when the parts differ in size."""
+    replicas = strategy.num_replicas_in_sync
+    return math.ceil(batch_size / replicas) * replicas
 
 
 def strategy_scope(distribution: Any) -> AbstractContextManager:

@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import copy
 import json
-import math
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -46,7 +45,7 @@ import tensorflow as tf
 
 from forecast.base import PARAMS_FILE, STATE_FILE, BaseForecaster, SavedModelError
 from forecast.calibration import ConformalIntervals, mase_scales
-from forecast.distribution import check_distribution, resolve_strategy, saved_distribution, strategy_scope
+from forecast.distribution import check_distribution, even_batch_size, resolve_strategy, saved_distribution
 from forecast.inference import CompiledPredictor
 from forecast.losses import PinballLoss, SMAPELoss
 from forecast.metrics import quantile_column
@@ -90,8 +89,8 @@ class Forecaster(BaseForecaster):
         loss: point-forecast loss: `"mae"`, `"mse"`, `"smape"` (the M3 score,
             scale-free) or `"mase"` (the MAE of each window divided by its
             series' in-sample seasonal-naive MAE); ignored with quantiles. On
-            the validation parts of the benchmark sets the scale-free losses did
-            not beat `"mae"` on window-scaled targets, which stays the default.
+            validation splits the scale-free losses won on some data sets and
+            lost on others (README.md, "Benchmarks"), so `"mae"` stays the default.
         dropout: input dropout of the recurrent layers.
         freq: pandas offset alias or integer step of `ds`; None infers it.
         past_covariates: columns observed only up to the origin.
@@ -308,11 +307,10 @@ class Forecaster(BaseForecaster):
         self.batch_size_, self.epochs_planned_ = training_plan(
             len(training), self.batch_size, self.epochs, self.min_steps
         )
+        strategy = resolve_strategy(self.distribution)
         if self.distribution is not None:
-            # Keras splits a global batch across the replicas and fails when the parts differ in size.
-            replicas = resolve_strategy(self.distribution).num_replicas_in_sync
-            self.batch_size_ = math.ceil(self.batch_size_ / replicas) * replicas
-        with strategy_scope(self.distribution):
+            self.batch_size_ = even_batch_size(strategy, self.batch_size_)
+        with strategy.scope():
             self.model_ = self._build_model(windows)
         inputs, target, *weights = self._training_arrays(training)
         history = self.model_.fit(
