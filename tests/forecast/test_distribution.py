@@ -181,6 +181,7 @@ def test_a_clone_shares_the_strategy_and_a_saved_model_keeps_only_its_name():
     model = Forecaster(distribution=strategy, tracking=False)
     assert clone(model).distribution is strategy
     assert model._saved_params()["distribution"] is None
+    assert Forecaster(distribution="mirrored")._saved_params()["distribution"] == "mirrored"
 
 
 def test_an_odd_global_batch_is_rounded_to_a_multiple_of_the_replicas(tmp_path):
@@ -188,4 +189,3 @@ def test_an_odd_global_batch_is_rounded_to_a_multiple_of_the_replicas(tmp_path):
     result = run_python(ODD_BATCH, tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.split()[-1] == "38"
-    assert Forecaster(distribution="mirrored")._saved_params()["distribution"] == "mirrored"
