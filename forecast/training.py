@@ -9,8 +9,11 @@ batch   = clip(2 ** round(log2(N / 50)), 16, 256)       N = training windows
 epochs  = max(MIN_EPOCHS, ceil(min_steps / ceil(N / batch)))   (at most MAX_EPOCHS)
 ```
 
-Early stopping on the held-out last window of every series ends training sooner, and the learning
-rate is halved when the validation loss stalls (``ReduceLROnPlateau``).
+Early stopping on the held-out last window of every series (patience 10, best weights restored) ends
+training, usually well before MIN_EPOCHS, and the learning rate is halved when the validation loss stalls
+(``ReduceLROnPlateau``). MIN_EPOCHS = 100 leaves the decision to early stopping: at 20, sets with many windows ran
+out of epochs while their validation loss was still falling (M1 quarterly validation MASE 1.617 at 20
+epochs, 1.509 when early stopping ended it at epoch 82; sets that stopped earlier are unchanged).
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ import pandas as pd
 from pipelines.columns import ID
 from pipelines.windows import Windows
 
-MIN_EPOCHS = 20
+MIN_EPOCHS = 100
 MAX_EPOCHS = 1000
 MIN_BATCH, MAX_BATCH = 16, 256
 WINDOWS_PER_STEP = 50
