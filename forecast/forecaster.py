@@ -119,7 +119,8 @@ class Forecaster(BaseForecaster):
         short_series: series too short for a training window (or, in
             `predict`, shorter than `lookback`): `"error"` or `"drop"` (with a warning).
         epochs: most passes over the training windows; `"auto"` plans at least
-            `min_steps` optimizer steps and 100 epochs, which early stopping usually ends sooner (`forecast.training`).
+            `min_steps` optimizer steps and 100 epochs, which early stopping usually
+            ends sooner (`forecast.training`).
         batch_size: windows per gradient step; `"auto"` takes about 1/50 of the
             training windows, between 16 and 256.
         min_steps: optimizer steps an automatic plan gives at least.

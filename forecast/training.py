@@ -9,11 +9,12 @@ batch   = clip(2 ** round(log2(N / 50)), 16, 256)       N = training windows
 epochs  = max(MIN_EPOCHS, ceil(min_steps / ceil(N / batch)))   (at most MAX_EPOCHS)
 ```
 
-Early stopping on the held-out last window of every series (patience 10, best weights restored) ends
-training, usually well before MIN_EPOCHS, and the learning rate is halved when the validation loss stalls
-(``ReduceLROnPlateau``). MIN_EPOCHS = 100 leaves the decision to early stopping: at 20, sets with many windows ran
-out of epochs while their validation loss was still falling (M1 quarterly validation MASE 1.617 at 20
-epochs, 1.509 when early stopping ended it at epoch 82; sets that stopped earlier are unchanged).
+Early stopping on the held-out last window of every series (the Forecaster's `patience`, best weights
+restored) usually ends training before MIN_EPOCHS, and the learning rate is halved when the validation
+loss stalls (``ReduceLROnPlateau``). A floor of 100 epochs leaves the decision to early stopping: at 20,
+sets with many windows ran out of epochs while their validation loss was still falling (M1 quarterly
+validation MASE 1.617 at 20 epochs, 1.509 when early stopping ended it at epoch 82; sets that stopped
+earlier are unchanged).
 """
 
 from __future__ import annotations
