@@ -21,7 +21,8 @@ used, which other processes on a shared machine disturb much less.
    `steps_per_execution` 8 and 32, a `tf.data` pipeline, XLA; throughput relative to today's, and the time of
    the first fit call (tracing and compiling).
 6. `--kernel-grid`: `layers.LSTM` forced onto BlockLSTMV2 against the generic loop, forward and backward of the
-   layer alone, batch 16-256 x units 32-256: the measurements behind `tensorflow_kernels.BLOCK_LSTM_MAX_BATCH`.
+   layer alone (the kernel with the batch in parallel parts), batch 16-512 x units 32-256: the measurements
+   behind `tensorflow_kernels.BLOCK_LSTM_MAX_UNITS`.
 
     python -m benchmarks.layers_speed                  # sections 1-4
     python -m benchmarks.layers_speed --quick          # sections 1 and 2 only, fewer rounds: about 2 minutes
@@ -116,14 +117,12 @@ def model_with(recurrent: keras.layers.Layer, size: Size, features: int = FEATUR
     return model
 
 
-def chosen_path(layer: keras.layers.Layer) -> str:
-    """The kernel `implementation="auto"` runs for a fit of unknown batch size (the batch decides at run time)."""
-    plan = tensorflow_kernels.plan(
-        layer, dtype="float32", batch=None, gpu=tensorflow_kernels.gpu_available(), xla=False
-    )
-    if plan.kernel == "block_lstm" and plan.max_batch is not None:
-        return f"fused<={plan.max_batch}"
-    return {"block_lstm": "fused", "cudnn": "cudnn", "loop": "loop"}[plan.kernel]
+def chosen_path(layer: keras.layers.Layer, batch: int) -> str:
+    """The kernel `implementation="auto"` runs for `batch` (`fused x4`: BlockLSTMV2 in 4 parallel parts)."""
+    plan = tensorflow_kernels.plan(layer, dtype="float32", gpu=tensorflow_kernels.gpu_available(), xla=False)
+    if plan.kernel == "block_lstm":
+        return f"fused x{tensorflow_kernels.BLOCK_LSTM_PARTS[tensorflow_kernels.block_lstm_parts(batch)]}"
+    return {"cudnn": "cudnn", "loop": "loop"}[plan.kernel]
 
 
 def batches_for(seconds: float, size: Size, task: str = "training") -> int:
@@ -158,7 +157,7 @@ def compare_training_and_inference(
             x, y = data(size, batches)
             reference = model_with(keras.layers.LSTM(size.units), size)
             ours = {path: model_with(layers.LSTM(size.units, implementation=path), size) for path in paths}
-            auto_path = chosen_path(layers.LSTM(size.units))
+            auto_path = chosen_path(layers.LSTM(size.units), size.batch)
             runs: dict[str, Callable[[], object]] = {}
             for name, model in {"keras": reference, **ours}.items():
                 if task == "training":
@@ -398,8 +397,8 @@ def compare_loop_options_for(cell: str, batch: int, rounds: int, batches: int) -
 def compare_kernels(batches: Sequence[int], units: Sequence[int], steps: int, rounds: int) -> None:
     """Section 6: BlockLSTMV2 against the generic loop, forward and backward of the layer alone.
 
-    The table behind `layers.tensorflow_kernels.BLOCK_LSTM_MAX_BATCH`: on another CPU, rerun it and move the
-    bounds to where the ratio crosses 1.
+    The table behind `layers.tensorflow_kernels.BLOCK_LSTM_MAX_UNITS`: on another CPU, rerun it and move the
+    bound to where the ratio crosses 1.
     """
     import tensorflow as tf
 
@@ -459,7 +458,7 @@ def main(argv: list[str] | None = None) -> None:
         compare_loop_options(args.rounds, batches=40)
         return
     if args.kernel_grid:
-        compare_kernels((16, 32, 64, 128, 256), (32, 64, 128, 256), steps=50, rounds=args.rounds)
+        compare_kernels((16, 32, 64, 128, 256, 512), (32, 64, 128, 256), steps=50, rounds=args.rounds)
         return
     compare_training_and_inference(sizes, args.paths, args.rounds, args.seconds, inference=True)
     if args.quick or args.sizes:

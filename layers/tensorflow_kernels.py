@@ -30,8 +30,9 @@ mask is only known when the batch arrives, so the layer traces both paths and `t
 for it.
 
 How `implementation="auto"` chooses (`plan`): cuDNN where Keras would use it; on a CPU, BlockLSTMV2 for float32
-where it measured faster than the generic loop (`BLOCK_LSTM_MAX_BATCH`); the generic loop otherwise, and always
-inside an XLA-compiled function (no XLA kernel exists for these ops).
+up to `BLOCK_LSTM_MAX_UNITS` units, where it measured faster than the generic loop, with the batch split into
+parts that run in parallel (`block_lstm_in_parts`); the generic loop otherwise, and always inside an
+XLA-compiled function (no XLA kernel exists for these ops).
 `implementation="fused"` insists on a kernel and raises `ValueError` saying why where none applies.
 
 This module imports TensorFlow and two private names (listed in `tests/layers/test_private_api.py`); the layers
@@ -40,6 +41,7 @@ import it only when the Keras backend is TensorFlow.
 
 from __future__ import annotations
 
+import functools
 from typing import Any, NamedTuple
 
 import keras
@@ -53,9 +55,12 @@ from keras.src.backend.tensorflow import rnn as keras_tensorflow_rnn
 from tensorflow.python.ops.control_flow_util import GraphOrParentsInXlaContext
 
 __all__ = [
-    "BLOCK_LSTM_MAX_BATCH",
+    "BLOCK_LSTM_MAX_UNITS",
+    "BLOCK_LSTM_PARTS",
     "Plan",
     "block_lstm",
+    "block_lstm_in_parts",
+    "block_lstm_parts",
     "fused_limitation",
     "inner_loop",
     "plan",
@@ -65,18 +70,21 @@ __all__ = [
 # and stays far inside float16's range.
 _PINNED_GATE_BIAS = 100.0
 
-# The largest batch at which BlockLSTMV2 (forward and backward) ran faster than the generic loop, per number of
-# units (the first row whose bound is >= units applies; more units: never). Measured on a 2-core x86 CPU with
-# AVX-512 (`python -m benchmarks.layers_speed --kernel-grid`: forward and backward of the layer, 8 features,
-# 50 steps; sections 1-2 check the choice in `fit` and `predict`): BlockLSTMV2 was 1.2-2.7x faster up to 32 units
-# at batch 16-256 and up to 64 units at batch 16-64, and 0.5-0.9x at 32 units from batch 512, at 64 units from
-# batch 128 and at 128 and 256 units at any batch. The loop wins at large batch x units because its matrix
-# products go to oneDNN, the kernel's to Eigen. In float16 the kernel ran at 0.3-0.5x the loop's speed, so
-# `auto` keeps float16 on the loop.
-BLOCK_LSTM_MAX_BATCH: tuple[tuple[int, int], ...] = (
-    (32, 256),
-    (64, 64),
-)
+# Where BlockLSTMV2 runs faster than the generic loop, and how a batch is split for it. Measured with forward and
+# backward of the layer alone (`python -m benchmarks.layers_speed --kernel-grid`; sections 1-2 check the choice
+# in `fit` and `predict`) on two 2-core x86 CPUs. In one call over the whole batch the kernel was 1.2-2.8x the
+# loop's speed up to 32 units at batch 8-256 and up to 64 units at batch 8-64, but 0.7-0.95x at 64 units from
+# batch 256 and at 128 and 256 units: the loop's matrix products use both cores, one kernel call mostly one.
+# Split into parts that TensorFlow's executor runs in parallel, it was 1.4-2.0x at 64 units and batch 64-1024
+# (64 x 100 x 64: 1.63x in 2 parts, 1.14x in one call; 256 x 100 x 64: 1.97x in 4 parts, 0.95x in one call) and
+# 1.0-1.3x at 128 and 256 units, so `auto` stops at `BLOCK_LSTM_MAX_UNITS`. Parts of more than `BLOCK_LSTM_PART`
+# sequences lose speed (512 x 50 x 64: 1.35x in 2 parts, 1.67x in 8) and a batch of a few sequences gains
+# nothing from splitting. In float16 the kernel ran at 0.3-0.5x the loop's speed, so `auto` keeps float16 on the
+# loop.
+BLOCK_LSTM_MAX_UNITS = 64
+BLOCK_LSTM_PART = 64
+BLOCK_LSTM_PARTS = (1, 2, 4, 8)
+BLOCK_LSTM_MIN_SPLIT = 16
 
 _BLOCK_LSTM_DTYPES = ("float32", "float16")
 
@@ -86,13 +94,10 @@ class Plan(NamedTuple):
 
     kernel: `"block_lstm"`, `"cudnn"` or `"loop"` (the generic `keras.ops` time loop).
     reason: why, in words (for errors, tests and curious users).
-    max_batch: for `"block_lstm"` chosen by speed, the largest batch it is used for (a larger batch, or one only
-        known when it arrives, runs the loop when larger); `None` for no bound.
     """
 
     kernel: str
     reason: str
-    max_batch: int | None = None
 
 
 # ----------------------------------------------------------------------------------------------- the kernels
@@ -164,6 +169,48 @@ def block_lstm(x, h0, c0, w, b, wci, wcf, wco, *, seq_len_max, use_peephole: boo
     return forward(x, h0, c0, w, b, wci, wcf, wco)
 
 
+def block_lstm_parts(batch):
+    """How many parts `block_lstm_in_parts` splits a batch into: 1 below `BLOCK_LSTM_MIN_SPLIT` sequences, else
+    the fewest of `BLOCK_LSTM_PARTS` with at most `BLOCK_LSTM_PART` sequences each (the most beyond that).
+    `batch` is an int, or a scalar tensor for a batch known only when it arrives; returns the index into
+    `BLOCK_LSTM_PARTS`, of the same kind."""
+    thresholds = (BLOCK_LSTM_MIN_SPLIT - 1, *(BLOCK_LSTM_PART * parts for parts in BLOCK_LSTM_PARTS[1:-1]))
+    if isinstance(batch, int):
+        return sum(batch > threshold for threshold in thresholds)
+    return tf.reduce_sum(tf.cast(batch > tf.constant(thresholds, batch.dtype), tf.int32))
+
+
+def block_lstm_in_parts(x, h0, c0, *parameters, seq_len_max, use_peephole: bool):
+    """`block_lstm` over a batch split into parts of consecutive sequences, concatenated: the same numbers, as
+    the sequences of a batch are independent, but faster: TensorFlow's executor runs the parts' kernels in
+    parallel, and each kernel call is the size where BlockLSTMV2 is fast (`block_lstm_parts`). A batch whose
+    size is known only when it arrives (tf.data's, in Keras's `fit`) picks its number of parts with
+    `tf.switch_case`, all of them traced."""
+    run = functools.partial(block_lstm, seq_len_max=seq_len_max, use_peephole=use_peephole)
+
+    def in_parts(parts):
+        if parts == 1:
+            return run(x, h0, c0, *parameters)
+        batch = x.shape[1]
+        if batch is None:
+            batch = tf.shape(x)[1]
+            sizes = batch // parts + tf.cast(tf.range(parts) < batch % parts, batch.dtype)
+        else:
+            sizes = [batch // parts + (k < batch % parts) for k in range(parts)]
+        pieces = [
+            run(x_k, h0_k, c0_k, *parameters)
+            for x_k, h0_k, c0_k in zip(
+                tf.split(x, sizes, axis=1, num=parts), tf.split(h0, sizes, num=parts), tf.split(c0, sizes, num=parts)
+            )
+        ]
+        return tuple(tf.concat([piece[k] for piece in pieces], axis=1) for k in (0, 1))
+
+    if x.shape[1] is not None:
+        return in_parts(BLOCK_LSTM_PARTS[block_lstm_parts(x.shape[1])])
+    branches = [functools.partial(in_parts, parts) for parts in BLOCK_LSTM_PARTS]
+    return tuple(tf.switch_case(block_lstm_parts(tf.shape(x)[1]), branches))
+
+
 def _block_lstm_parameters(cell, dtype):
     """`w, b, wci, wcf, wco` of BlockLSTMV2 for an `LSTMCell`: missing gates pinned open, a coupled forget gate
     as the input gate's negated weights (`sigmoid(-z) = 1 - sigmoid(z)`, so `f_t = 1 - i_t`)."""
@@ -208,7 +255,7 @@ def _block_lstm_inner_loop(layer, sequences, initial_state, lengths, training):
         else:
             x = tf.reverse_sequence(x, lengths, seq_axis=0, batch_axis=1)
     steps = tf.shape(x)[0] if lengths is None else tf.reduce_max(lengths)
-    h, c = block_lstm(
+    h, c = block_lstm_in_parts(
         x,
         h0,
         c0,
@@ -351,19 +398,10 @@ def fused_limitation(layer) -> str | None:
     return None if reason is None else f"{reason}, and the GRU has no other fused kernel"
 
 
-def block_lstm_max_batch(units: int) -> int:
-    """The largest batch at which BlockLSTMV2 runs faster than the generic loop for `units`; 0 for none."""
-    for bound, max_batch in BLOCK_LSTM_MAX_BATCH:
-        if units <= bound:
-            return max_batch
-    return 0
-
-
 def plan(
     layer,
     *,
     dtype: str,
-    batch: int | None,
     gpu: bool,
     xla: bool,
 ) -> Plan:
@@ -372,7 +410,6 @@ def plan(
     Args:
         layer: the layer; its `implementation`, `kernel_name`, cell and loop options decide with the rest.
         dtype: the compute dtype of the call.
-        batch: the static batch size, or None when only the running batch will tell.
         gpu: whether TensorFlow sees a GPU (Keras's condition for cuDNN).
         xla: whether the call is being compiled by XLA.
 
@@ -413,12 +450,9 @@ def plan(
     if units % 2:
         # TensorFlow logs a warning on every call whose batch and units are both odd.
         return Plan("loop", "BlockLSTMV2 is inefficient for odd units and an odd batch")
-    max_batch = block_lstm_max_batch(units)
-    if batch is not None and batch > max_batch:
-        return Plan("loop", f"the loop is faster for batch {batch} x {units} units")
-    if max_batch == 0:
-        return Plan("loop", f"the loop is faster for {units} units")
-    return Plan("block_lstm", f"BlockLSTMV2 is faster up to batch {max_batch} at {units} units", max_batch)
+    if units > BLOCK_LSTM_MAX_UNITS:
+        return Plan("loop", f"the loop is faster for more than {BLOCK_LSTM_MAX_UNITS} units ({units})")
+    return Plan("block_lstm", f"BlockLSTMV2 is faster up to {BLOCK_LSTM_MAX_UNITS} units")
 
 
 # ------------------------------------------------------------------------------------------------- the call
@@ -442,7 +476,6 @@ def inner_loop(layer, sequences, initial_state, mask, training, loop) -> tuple[A
     chosen = plan(
         layer,
         dtype=keras.backend.standardize_dtype(sequences.dtype),
-        batch=sequences.shape[0],
         gpu=gpu_available(),
         xla=in_xla_context(),
     )
@@ -457,17 +490,13 @@ def inner_loop(layer, sequences, initial_state, mask, training, loop) -> tuple[A
         layer.supports_jit = False  # as keras.layers.LSTM does: cuDNN has no XLA kernel
     kernel = _KERNELS[chosen.kernel]
     initial_state = list(initial_state)
-    lengths = None
-    conditions = []  # runtime conditions for the kernel; the loop computes the call otherwise
+    lengths = right_padded = None  # a mask the kernel cannot compute sends the call to the loop
     if mask is not None:
         mask = tf.cast(mask, tf.bool)
         lengths = tf.reduce_sum(tf.cast(mask, tf.int32), axis=1)
         right_padded = tf.reduce_all(tf.equal(mask, tf.sequence_mask(lengths, tf.shape(mask)[1])))
         if chosen.kernel == "cudnn":  # cuDNN rejects empty sequences
             right_padded = tf.logical_and(right_padded, tf.reduce_all(lengths > 0))
-        conditions.append(right_padded)
-    if chosen.max_batch is not None and sequences.shape[0] is None:
-        conditions.append(tf.shape(sequences)[0] <= chosen.max_batch)
 
     def fused():
         if chosen.kernel == "cudnn":
@@ -475,22 +504,21 @@ def inner_loop(layer, sequences, initial_state, mask, training, loop) -> tuple[A
         return kernel(layer, sequences, initial_state, lengths, training)
 
     try:
-        if not conditions:
+        if right_padded is None:
             return fused()
-        condition = tf.reduce_all(tf.stack(conditions))
         if layer.implementation == "fused":
             message = (
                 "implementation='fused' needs a right-padded mask (True steps, then only False steps"
                 + (", and at least one True step per sequence" if chosen.kernel == "cudnn" else "")
                 + "); use implementation='auto' to run other masks through the loop."
             )
-            with tf.control_dependencies([tf.debugging.Assert(condition, [message])]):
+            with tf.control_dependencies([tf.debugging.Assert(right_padded, [message])]):
                 sequences = tf.identity(sequences)
             return fused()
         # Both branches are traced. When TensorFlow differentiates this cond inside a function it wraps each
         # branch's intermediates in optionals whose element types differ position by position, and its graph
         # type inference logs one benign "Type inference failed ... TFT_OPTIONAL" warning per traced function.
-        return tf.cond(condition, fused, generic)
+        return tf.cond(right_padded, fused, generic)
     except NotImplementedError:
         # Keras's cuDNN function found no cuDNN kernel for the call after all; keras.layers.LSTM then falls back.
         if layer.implementation == "fused":

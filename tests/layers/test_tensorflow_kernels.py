@@ -6,6 +6,8 @@ against NumPy and keras.layers.LSTM in test_lstm.py), and compares outputs, fina
 random weighting of all of them with respect to the inputs, the initial states and every weight.
 """
 
+import functools
+
 import keras
 import numpy as np
 import pytest
@@ -136,6 +138,73 @@ def test_auto_runs_other_masks_through_the_loop_in_a_graph():
         np.testing.assert_allclose(
             np.asarray(compiled(random_inputs(), mask)), np.asarray(loop(random_inputs(), mask=mask)), atol=1e-5
         )
+
+
+# A batch of 130 runs in 4 parts (33 + 33 + 32 + 32 sequences); every length of LENGTHS appears in every part.
+CHUNKED_BATCH = 130
+CHUNKED_LENGTHS = np.resize(LENGTHS, CHUNKED_BATCH)
+
+
+@pytest.mark.parametrize("batch_known", [True, False], ids=["static_batch", "dynamic_batch"])
+@pytest.mark.parametrize("go_backwards", [False, True], ids=["forwards", "backwards"])
+@pytest.mark.parametrize("variant", ["default", "peepholes"])
+def test_block_lstm_in_batch_parts_equals_the_loop(variant, go_backwards, batch_known):
+    assert tensorflow_kernels.BLOCK_LSTM_PARTS[tensorflow_kernels.block_lstm_parts(CHUNKED_BATCH)] == 4
+    fused, loop = twin_layers(VARIANTS[variant], return_sequences=True, return_state=True, go_backwards=go_backwards)
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(CHUNKED_BATCH, TIME, FEATURES)).astype("float32")
+    mask = np.arange(TIME)[None, :] < CHUNKED_LENGTHS[:, None]
+    state = list(rng.normal(scale=0.5, size=(2, CHUNKED_BATCH, UNITS)).astype("float32"))
+    if batch_known:
+        assert_fused_equals_loop(fused, loop, x, mask, initial_state=state)
+        return
+    # Inside a function traced for any batch size, as Keras's fit traces its last, smaller batch.
+    signature = [tf.TensorSpec((None, TIME, FEATURES)), tf.TensorSpec((None, TIME), tf.bool)]
+    signature += [tf.TensorSpec((None, UNITS))] * 2
+    for padded in (None, mask):
+        results = {}
+        for layer in (fused, loop):
+
+            @tf.function(input_signature=signature)
+            def outputs_and_gradients(x, mask, h0, c0, layer=layer, padded=padded):
+                with tf.GradientTape() as tape:
+                    tape.watch([x, h0, c0])
+                    outputs = layer(x, mask=None if padded is None else mask, initial_state=[h0, c0], training=True)
+                    # A nonlinear readout, so that every output's gradient depends on its value.
+                    loss = sum(tf.reduce_sum(tf.sin(3.0 * o)) for o in keras.tree.flatten(outputs))
+                return outputs, tape.gradient(loss, [x, h0, c0, *layer.trainable_weights])
+
+            results[layer] = outputs_and_gradients(x, mask, *state)
+        for a, b in zip(keras.tree.flatten(results[fused]), keras.tree.flatten(results[loop])):
+            np.testing.assert_allclose(np.asarray(a), np.asarray(b), atol=1e-5, rtol=1e-4)
+
+
+@pytest.mark.parametrize("batch", [8, 130, 600], ids=["one_part", "4_parts", "8_parts"])
+def test_block_lstm_in_parts_is_the_one_call_kernel_split_by_sequence(batch):
+    rng = np.random.default_rng(5)
+    x = tf.constant(rng.normal(size=(TIME, batch, FEATURES)).astype("float32"))
+    h0, c0 = (tf.constant(s) for s in rng.normal(scale=0.5, size=(2, batch, UNITS)).astype("float32"))
+    parameters = [tf.constant(rng.normal(scale=0.5, size=(FEATURES + UNITS, 4 * UNITS)).astype("float32"))]
+    parameters += [tf.constant(rng.normal(scale=0.5, size=(k * UNITS,)).astype("float32")) for k in (4, 1, 1, 1)]
+    readout = tf.constant(rng.normal(size=(2, TIME, batch, UNITS)).astype("float32"))
+
+    def run(kernel, x, h0, c0, *parameters):
+        with tf.GradientTape() as tape:
+            tape.watch([x, h0, c0, *parameters])
+            h, c = kernel(x, h0, c0, *parameters, seq_len_max=tf.constant(TIME, tf.int64), use_peephole=True)
+            loss = tf.reduce_sum(tf.stack([h, c]) * readout)
+        return [h, c, *tape.gradient(loss, [x, h0, c0, *parameters])]
+
+    one_call = run(tensorflow_kernels.block_lstm, x, h0, c0, *parameters)
+    in_parts = functools.partial(run, tensorflow_kernels.block_lstm_in_parts)
+    any_batch = tf.function(in_parts).get_concrete_function(
+        tf.TensorSpec((TIME, None, FEATURES)),
+        *[tf.TensorSpec((None, UNITS))] * 2,
+        *[tf.TensorSpec(p.shape) for p in parameters],
+    )
+    for result in (in_parts(x, h0, c0, *parameters), any_batch(x, h0, c0, *parameters)):
+        for a, b in zip(result, one_call):
+            np.testing.assert_allclose(np.asarray(a), np.asarray(b), atol=1e-5, rtol=1e-5)
 
 
 def test_fused_rejects_a_mask_that_is_not_right_padded():
@@ -281,8 +350,8 @@ def test_tensorflows_registered_block_lstm_v2_gradient_is_still_wrong():
 # ----------------------------------------------------------------------------------------- the choice
 
 
-def plan_of(layer, dtype="float32", batch=64, gpu=False, xla=False):
-    return tensorflow_kernels.plan(layer, dtype=dtype, batch=batch, gpu=gpu, xla=xla)
+def plan_of(layer, dtype="float32", gpu=False, xla=False):
+    return tensorflow_kernels.plan(layer, dtype=dtype, gpu=gpu, xla=xla)
 
 
 @pytest.mark.parametrize(
@@ -306,18 +375,25 @@ def test_auto_on_a_cpu_fuses_exactly_the_configurations_the_kernel_computes(laye
     assert plan_of(LSTM(32, **layer_kwargs)).kernel == expected
 
 
-def test_auto_on_a_cpu_follows_the_measured_batch_limits():
-    for units, max_batch in [(8, 256), (32, 256), (48, 64), (64, 64)]:
-        layer = LSTM(units)
-        assert plan_of(layer, batch=max_batch).kernel == "block_lstm"
-        assert plan_of(layer, batch=max_batch + 2).kernel == "loop"
-        # A batch known only at run time: the kernel with its bound, checked by tf.cond.
-        assert plan_of(layer, batch=None) == ("block_lstm", plan_of(layer, batch=None).reason, max_batch)
+def test_auto_on_a_cpu_follows_the_measured_unit_limit():
+    for units in (8, 32, 48, 64):
+        assert plan_of(LSTM(units)).kernel == "block_lstm"
     for units in (66, 128, 256):
-        assert plan_of(LSTM(units), batch=16).kernel == "loop"
-        assert plan_of(LSTM(units), batch=None).kernel == "loop"
-    assert plan_of(LSTM(33), batch=16).kernel == "loop"  # odd units: TensorFlow warns of inefficiency
-    assert plan_of(LSTM(33, implementation="fused"), batch=16).kernel == "block_lstm"
+        assert plan_of(LSTM(units)).kernel == "loop"
+        assert plan_of(LSTM(units, implementation="fused")).kernel == "block_lstm"
+    assert plan_of(LSTM(33)).kernel == "loop"  # odd units: TensorFlow warns of inefficiency with an odd batch
+    assert plan_of(LSTM(33, implementation="fused")).kernel == "block_lstm"
+
+
+def test_a_batch_splits_into_the_fewest_parts_of_at_most_64_sequences_from_16_sequences_on():
+    expected = {1: 1, 15: 1, 16: 2, 64: 2, 128: 2, 129: 4, 256: 4, 257: 8, 512: 8, 4096: 8}
+    assert {
+        batch: tensorflow_kernels.BLOCK_LSTM_PARTS[tensorflow_kernels.block_lstm_parts(batch)] for batch in expected
+    } == expected
+    # The same choice for a batch known only at run time.
+    assert [int(tensorflow_kernels.block_lstm_parts(tf.constant(batch))) for batch in expected] == [
+        tensorflow_kernels.block_lstm_parts(batch) for batch in expected
+    ]
 
 
 def test_auto_on_a_cpu_keeps_other_dtypes_and_xla_on_the_loop():
@@ -334,9 +410,9 @@ def test_auto_on_a_cpu_keeps_other_dtypes_and_xla_on_the_loop():
 
 
 def test_on_a_gpu_standard_lstm_and_gru_use_cudnn_under_keras_conditions():
-    assert plan_of(LSTM(32), gpu=True, batch=1024).kernel == "cudnn"
+    assert plan_of(LSTM(32), gpu=True).kernel == "cudnn"
     assert plan_of(LSTM(32, dropout=0.2), gpu=True).kernel == "cudnn"
-    assert plan_of(GRU(32), gpu=True, batch=1024).kernel == "cudnn"
+    assert plan_of(GRU(32), gpu=True).kernel == "cudnn"
     assert plan_of(GRU(32, implementation="fused"), gpu=True).kernel == "cudnn"
     for layer in (
         LSTM(32, peepholes=True),
