@@ -121,7 +121,7 @@ def chosen_path(layer: keras.layers.Layer, batch: int) -> str:
     """The kernel `implementation="auto"` runs for `batch` (`fused x4`: BlockLSTMV2 in 4 parallel parts)."""
     plan = tensorflow_kernels.plan(layer, dtype="float32", gpu=tensorflow_kernels.gpu_available(), xla=False)
     if plan.kernel == "block_lstm":
-        return f"fused x{tensorflow_kernels.BLOCK_LSTM_PARTS[tensorflow_kernels.block_lstm_parts(batch)]}"
+        return f"fused x{tensorflow_kernels.block_lstm_part_count(batch)}"
     return {"cudnn": "cudnn", "loop": "loop"}[plan.kernel]
 
 

@@ -60,7 +60,7 @@ __all__ = [
     "Plan",
     "block_lstm",
     "block_lstm_in_parts",
-    "block_lstm_parts",
+    "block_lstm_part_count",
     "fused_limitation",
     "inner_loop",
     "plan",
@@ -169,21 +169,25 @@ def block_lstm(x, h0, c0, w, b, wci, wcf, wco, *, seq_len_max, use_peephole: boo
     return forward(x, h0, c0, w, b, wci, wcf, wco)
 
 
-def block_lstm_parts(batch):
-    """How many parts `block_lstm_in_parts` splits a batch into: 1 below `BLOCK_LSTM_MIN_SPLIT` sequences, else
-    the fewest of `BLOCK_LSTM_PARTS` with at most `BLOCK_LSTM_PART` sequences each (the most beyond that).
-    `batch` is an int, or a scalar tensor for a batch known only when it arrives; returns the index into
-    `BLOCK_LSTM_PARTS`, of the same kind."""
+def _part_index(batch):
+    """The index into `BLOCK_LSTM_PARTS` of the number of parts for `batch`: an int, or a scalar int tensor for
+    a batch known only when it arrives (then a tensor, for `tf.switch_case`)."""
     thresholds = (BLOCK_LSTM_MIN_SPLIT - 1, *(BLOCK_LSTM_PART * parts for parts in BLOCK_LSTM_PARTS[1:-1]))
     if isinstance(batch, int):
         return sum(batch > threshold for threshold in thresholds)
     return tf.reduce_sum(tf.cast(batch > tf.constant(thresholds, batch.dtype), tf.int32))
 
 
+def block_lstm_part_count(batch: int) -> int:
+    """How many parts `block_lstm_in_parts` splits a batch into: 1 below `BLOCK_LSTM_MIN_SPLIT` sequences, else
+    the fewest of `BLOCK_LSTM_PARTS` with at most `BLOCK_LSTM_PART` sequences each (the most beyond that)."""
+    return BLOCK_LSTM_PARTS[_part_index(batch)]
+
+
 def block_lstm_in_parts(x, h0, c0, *parameters, seq_len_max, use_peephole: bool):
     """`block_lstm` over a batch split into parts of consecutive sequences, concatenated: the same numbers, as
     the sequences of a batch are independent, but faster: TensorFlow's executor runs the parts' kernels in
-    parallel, and each kernel call is the size where BlockLSTMV2 is fast (`block_lstm_parts`). A batch whose
+    parallel, and each kernel call is the size where BlockLSTMV2 is fast (`block_lstm_part_count`). A batch whose
     size is known only when it arrives (tf.data's, in Keras's `fit`) picks its number of parts with
     `tf.switch_case`, all of them traced."""
     run = functools.partial(block_lstm, seq_len_max=seq_len_max, use_peephole=use_peephole)
@@ -206,9 +210,9 @@ def block_lstm_in_parts(x, h0, c0, *parameters, seq_len_max, use_peephole: bool)
         return tuple(tf.concat([piece[k] for piece in pieces], axis=1) for k in (0, 1))
 
     if x.shape[1] is not None:
-        return in_parts(BLOCK_LSTM_PARTS[block_lstm_parts(x.shape[1])])
+        return in_parts(block_lstm_part_count(x.shape[1]))
     branches = [functools.partial(in_parts, parts) for parts in BLOCK_LSTM_PARTS]
-    return tuple(tf.switch_case(block_lstm_parts(tf.shape(x)[1]), branches))
+    return tuple(tf.switch_case(_part_index(tf.shape(x)[1]), branches))
 
 
 def _block_lstm_parameters(cell, dtype):

@@ -141,20 +141,20 @@ def test_auto_runs_other_masks_through_the_loop_in_a_graph():
 
 
 # A batch of 130 runs in 4 parts (33 + 33 + 32 + 32 sequences); every length of LENGTHS appears in every part.
-CHUNKED_BATCH = 130
-CHUNKED_LENGTHS = np.resize(LENGTHS, CHUNKED_BATCH)
+SPLIT_BATCH = 130
+SPLIT_LENGTHS = np.resize(LENGTHS, SPLIT_BATCH)
 
 
 @pytest.mark.parametrize("batch_known", [True, False], ids=["static_batch", "dynamic_batch"])
 @pytest.mark.parametrize("go_backwards", [False, True], ids=["forwards", "backwards"])
 @pytest.mark.parametrize("variant", ["default", "peepholes"])
 def test_block_lstm_in_batch_parts_equals_the_loop(variant, go_backwards, batch_known):
-    assert tensorflow_kernels.BLOCK_LSTM_PARTS[tensorflow_kernels.block_lstm_parts(CHUNKED_BATCH)] == 4
+    assert tensorflow_kernels.block_lstm_part_count(SPLIT_BATCH) == 4
     fused, loop = twin_layers(VARIANTS[variant], return_sequences=True, return_state=True, go_backwards=go_backwards)
     rng = np.random.default_rng(4)
-    x = rng.normal(size=(CHUNKED_BATCH, TIME, FEATURES)).astype("float32")
-    mask = np.arange(TIME)[None, :] < CHUNKED_LENGTHS[:, None]
-    state = list(rng.normal(scale=0.5, size=(2, CHUNKED_BATCH, UNITS)).astype("float32"))
+    x = rng.normal(size=(SPLIT_BATCH, TIME, FEATURES)).astype("float32")
+    mask = np.arange(TIME)[None, :] < SPLIT_LENGTHS[:, None]
+    state = list(rng.normal(scale=0.5, size=(2, SPLIT_BATCH, UNITS)).astype("float32"))
     if batch_known:
         assert_fused_equals_loop(fused, loop, x, mask, initial_state=state)
         return
@@ -387,13 +387,10 @@ def test_auto_on_a_cpu_follows_the_measured_unit_limit():
 
 def test_a_batch_splits_into_the_fewest_parts_of_at_most_64_sequences_from_16_sequences_on():
     expected = {1: 1, 15: 1, 16: 2, 64: 2, 128: 2, 129: 4, 256: 4, 257: 8, 512: 8, 4096: 8}
-    assert {
-        batch: tensorflow_kernels.BLOCK_LSTM_PARTS[tensorflow_kernels.block_lstm_parts(batch)] for batch in expected
-    } == expected
-    # The same choice for a batch known only at run time.
-    assert [int(tensorflow_kernels.block_lstm_parts(tf.constant(batch))) for batch in expected] == [
-        tensorflow_kernels.block_lstm_parts(batch) for batch in expected
-    ]
+    assert {batch: tensorflow_kernels.block_lstm_part_count(batch) for batch in expected} == expected
+    # The same choice for a batch known only at run time (the branch index of tf.switch_case).
+    parts = [tensorflow_kernels.BLOCK_LSTM_PARTS[int(tensorflow_kernels._part_index(tf.constant(b)))] for b in expected]
+    assert parts == list(expected.values())
 
 
 def test_auto_on_a_cpu_keeps_other_dtypes_and_xla_on_the_loop():
