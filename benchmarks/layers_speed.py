@@ -28,6 +28,7 @@ used, which other processes on a shared machine disturb much less.
     python -m benchmarks.layers_speed --quick          # sections 1 and 2 only, fewer rounds: about 2 minutes
     python -m benchmarks.layers_speed --loop-options   # section 5 only
     python -m benchmarks.layers_speed --kernel-grid    # section 6 only
+    python -m benchmarks.layers_speed --pytorch        # section 4 only (at --sizes, when given)
     python -m benchmarks.layers_speed --sizes 64x30x32 128x50x64 --paths fused loop   # chosen paths and sizes
 """
 
@@ -447,6 +448,7 @@ def main(argv: list[str] | None = None) -> None:
         "--steps-per-execution", type=int, default=1, help="batches per compiled call for every model of sections 1-4"
     )
     parser.add_argument("--kernel-grid", action="store_true", help="only section 6 (fused vs loop, layer alone)")
+    parser.add_argument("--pytorch", action="store_true", help="only section 4 (PyTorch vs Keras and ours)")
     parser.add_argument("--torch-threads", type=int, default=0, help="PyTorch's threads in section 4 (0: default)")
     args = parser.parse_args(argv)
     global STEPS_PER_EXECUTION
@@ -459,6 +461,9 @@ def main(argv: list[str] | None = None) -> None:
         return
     if args.kernel_grid:
         compare_kernels((16, 32, 64, 128, 256, 512), (32, 64, 128, 256), steps=50, rounds=args.rounds)
+        return
+    if args.pytorch:
+        compare_pytorch(sizes, args.rounds, args.seconds, args.torch_threads)
         return
     compare_training_and_inference(sizes, args.paths, args.rounds, args.seconds, inference=True)
     if args.quick or args.sizes:

@@ -50,7 +50,7 @@ from forecast.inference import CompiledPredictor
 from forecast.losses import PinballLoss, SMAPELoss
 from forecast.metrics import quantile_column
 from forecast.network import build_network
-from forecast.training import NonFiniteLossGuard, chronological_split, training_plan
+from forecast.training import NonFiniteLossGuard, chronological_split, patience_in_epochs, training_plan
 from layers.registry import available
 from pipelines.checks import check_choice, check_integer, check_number
 from pipelines.columns import ID, TARGET, TIME
@@ -140,7 +140,10 @@ class Forecaster(BaseForecaster):
             `lookback`); None gives every member `lookback`.
         validation_windows: the last windows of every series held out for
             early stopping and calibration (0: no validation, train all `epochs`).
-        patience: epochs without a better validation loss before stopping.
+        patience: epochs without a better validation loss before stopping (the
+            learning rate is halved after half as many); where an epoch is only a
+            few optimizer steps, as many epochs as make 200 steps
+            (`forecast.training.patience_in_epochs`).
         seed: seeds Python, NumPy and the backend (`keras.utils.set_random_seed`)
             so that runs repeat exactly; None leaves the global state alone.
         verbose: Keras progress output (1: bar, 2: one line per epoch, 0: silent).
@@ -322,7 +325,12 @@ class Forecaster(BaseForecaster):
             epochs=self.epochs_planned_,
             batch_size=self.batch_size_,
             shuffle=True,
-            callbacks=[*self._callbacks(validation is not None), *callbacks],
+            callbacks=[
+                *self._callbacks(
+                    validation is not None, patience_in_epochs(self.patience, len(training), self.batch_size_)
+                ),
+                *callbacks,
+            ],
             verbose=self.verbose,
         )
         self.history_ = {name: [float(v) for v in values] for name, values in history.history.items()}
@@ -371,17 +379,19 @@ class Forecaster(BaseForecaster):
             return None
         return list(self.ensemble_lookbacks) if self.ensemble_lookbacks else [self.lookback] * self.ensemble_size
 
-    def _callbacks(self, has_validation: bool) -> list[keras.callbacks.Callback]:
+    def _callbacks(self, has_validation: bool, patience: int) -> list[keras.callbacks.Callback]:
+        """NaN guard, learning rate halved after `patience // 2` epochs without improvement, early stopping
+        after `patience` (`forecast.training.patience_in_epochs`)."""
         callbacks: list[keras.callbacks.Callback] = [NonFiniteLossGuard()]
         monitor = "val_loss" if has_validation else "loss"
         callbacks.append(
             keras.callbacks.ReduceLROnPlateau(
-                monitor=monitor, factor=0.5, patience=max(1, self.patience // 2), min_lr=self.learning_rate / 64
+                monitor=monitor, factor=0.5, patience=max(1, patience // 2), min_lr=self.learning_rate / 64
             )
         )
         if has_validation:
             callbacks.append(
-                keras.callbacks.EarlyStopping(monitor="val_loss", patience=self.patience, restore_best_weights=True)
+                keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience, restore_best_weights=True)
             )
         return callbacks
 

@@ -33,6 +33,8 @@ MAX_EPOCHS = 1000
 MIN_BATCH, MAX_BATCH = 16, 256
 WINDOWS_PER_STEP = 50
 """An automatic batch holds about 1/50 of the training windows (within MIN_BATCH..MAX_BATCH)."""
+MIN_PATIENCE_STEPS = 200
+"""Early stopping waits at least this many optimizer steps without improvement (`patience_in_epochs`)."""
 
 
 def training_plan(n_windows: int, batch_size: int | str, epochs: int | str, min_steps: int) -> tuple[int, int]:
@@ -44,6 +46,20 @@ def training_plan(n_windows: int, batch_size: int | str, epochs: int | str, min_
         steps_per_epoch = max(1, math.ceil(n_windows / batch_size))
         epochs = int(min(MAX_EPOCHS, max(MIN_EPOCHS, math.ceil(min_steps / steps_per_epoch))))
     return int(batch_size), int(epochs)
+
+
+def patience_in_epochs(patience: int, n_windows: int, batch_size: int) -> int:
+    """Epochs without improvement before early stopping: `patience`, or more where an epoch is only a few
+    optimizer steps, so that at least `MIN_PATIENCE_STEPS` steps pass (``max(patience, ceil(200 / steps per
+    epoch))``).
+
+    Counted in epochs alone, a single short series (one or two steps an epoch) stopped after about 20 steps,
+    long before its planned 1,000, and its learning rate was halved every 5 steps: ten single monthly series
+    of 42 months (lookback 36, horizon 18) scored MASE 2.96 against seasonal naive's 0.78 on their last 18
+    months. Sets of hundreds of series, with tens of steps an epoch or more, keep their `patience`.
+    """
+    steps_per_epoch = max(1, math.ceil(n_windows / batch_size))
+    return max(patience, math.ceil(MIN_PATIENCE_STEPS / steps_per_epoch))
 
 
 class NonFiniteLossGuard(keras.callbacks.Callback):

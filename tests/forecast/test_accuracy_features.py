@@ -12,7 +12,7 @@ import pytest
 from forecast.calibration import ConformalIntervals, mase_scales
 from forecast.forecaster import Forecaster
 from forecast.losses import SMAPELoss
-from forecast.training import training_plan
+from forecast.training import MIN_PATIENCE_STEPS, patience_in_epochs, training_plan
 
 QUICK = dict(units=4, epochs=2, verbose=0, tracking=False)
 
@@ -53,13 +53,30 @@ def test_the_training_plan_follows_the_number_of_windows(windows, expected):
     assert training_plan(windows, 32, 5, 1000) == (32, 5)
 
 
+@pytest.mark.parametrize(
+    "patience, windows, batch, expected",
+    [
+        (10, 60_000, 256, 10),  # 235 steps an epoch: the patience as given
+        (10, 45, 16, 67),  # 3 steps an epoch: 67 epochs are the 200 steps
+        (2, 800, 16, 4),  # 50 steps an epoch
+        (5, 16, 16, 200),  # one step an epoch
+    ],
+)
+def test_patience_lasts_at_least_min_patience_steps(patience, windows, batch, expected):
+    assert MIN_PATIENCE_STEPS == 200
+    assert patience_in_epochs(patience, windows, batch) == expected
+
+
 def test_a_single_short_series_gets_enough_optimizer_steps():
     series = monthly_series(n_series=1, length=60)
     model = Forecaster(lookback=12, horizon=6, units=4, verbose=0, tracking=False, patience=2).fit(series)
     assert model.batch_size_ == 16
     windows = 60 - 6 - 6  # every origin after the first row, the last held-out window and its overlap removed
-    assert model.epochs_planned_ * math.ceil(windows / 16) >= 1000
-    assert model.epochs_trained_ >= 1 and np.isfinite(model.predict()["y_hat"]).all()
+    steps_per_epoch = math.ceil(windows / 16)
+    assert model.epochs_planned_ * steps_per_epoch >= 1000
+    # patience=2 epochs would stop after a handful of steps; early stopping waits MIN_PATIENCE_STEPS instead
+    assert model.epochs_trained_ * steps_per_epoch > MIN_PATIENCE_STEPS
+    assert np.isfinite(model.predict()["y_hat"]).all()
 
 
 def test_smape_loss_matches_numpy():
