@@ -317,6 +317,7 @@ class Forecaster(BaseForecaster):
         with strategy.scope():
             self.model_ = self._build_model(windows)
         inputs, target, *weights = self._training_arrays(training)
+        patience = patience_in_epochs(self.patience, len(training), self.batch_size_)
         history = self.model_.fit(
             inputs,
             target,
@@ -325,12 +326,7 @@ class Forecaster(BaseForecaster):
             epochs=self.epochs_planned_,
             batch_size=self.batch_size_,
             shuffle=True,
-            callbacks=[
-                *self._callbacks(
-                    validation is not None, patience_in_epochs(self.patience, len(training), self.batch_size_)
-                ),
-                *callbacks,
-            ],
+            callbacks=[*self._callbacks(validation is not None, patience), *callbacks],
             verbose=self.verbose,
         )
         self.history_ = {name: [float(v) for v in values] for name, values in history.history.items()}
