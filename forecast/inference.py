@@ -23,6 +23,8 @@ chunking do not change any real row's forecast.
 
 from __future__ import annotations
 
+import functools
+
 import keras
 import numpy as np
 import tensorflow as tf
@@ -58,12 +60,12 @@ class CompiledPredictor:
             tensor.name: tf.TensorSpec((None, *tensor.shape[1:]), tensor.dtype, name=tensor.name)
             for tensor in model.inputs
         }
-        self._xla_function = tf.function(
-            lambda inputs: model(inputs, training=False), input_signature=[signature], jit_compile=True
-        )
-        self._graph_function = tf.function(
-            lambda inputs: model(inputs, training=False), input_signature=[signature], jit_compile=False
-        )
+        # A partial, not a lambda: TensorFlow counts traces per code object, so the lambdas of many predictors in
+        # one process (several Forecasters fitted and predicted) added up to its "triggered tf.function
+        # retracing" warning although each traced once; a partial is counted on its own.
+        call = functools.partial(model, training=False)
+        self._xla_function = tf.function(call, input_signature=[signature], jit_compile=True)
+        self._graph_function = tf.function(call, input_signature=[signature], jit_compile=False)
 
     def __call__(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
         """The model's outputs for `inputs` (a dict of arrays with the same first dimension)."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import pytest
 
@@ -82,3 +84,26 @@ def test_large_batches_take_the_graph_path_and_match_the_eager_model(network_inp
     assert predictor._xla_function.experimental_get_tracing_count() == 0
     predictor({name: array[:3] for name, array in inputs.items()})
     assert predictor._xla_function.experimental_get_tracing_count() == 1
+
+
+def test_many_predictors_in_one_process_do_not_warn_of_retracing(network_inputs):
+    """Each predictor traces once per path; TensorFlow must not count the traces of different predictors
+    together (with one shared lambda, five predictors set off its "triggered tf.function retracing" warning)."""
+    messages = []
+
+    class Collect(logging.Handler):
+        def emit(self, record):
+            messages.append(record.getMessage())
+
+    handler = Collect(level=logging.WARNING)
+    tensorflow_logger = logging.getLogger("tensorflow")
+    tensorflow_logger.addHandler(handler)
+    try:
+        inputs = network_inputs(5, n_future=3, n_static=1, seed=4)
+        for _ in range(7):
+            predictor = CompiledPredictor(_network(), xla_rows=2)
+            predictor({name: array[:1] for name, array in inputs.items()})
+            predictor(inputs)
+    finally:
+        tensorflow_logger.removeHandler(handler)
+    assert not [message for message in messages if "retracing" in message]
