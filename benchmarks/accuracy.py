@@ -539,12 +539,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         args.max_series = QUICK_SERIES
     if args.max_series is not None and args.max_series < 1:
         parser.error(f"--max-series must be a positive number of series; got {args.max_series}")
-    try:
-        args.seeds = list(dict.fromkeys(int(seed) for seed in args.seeds.split(",")))
-    except ValueError:
+    seeds = [seed.strip() for seed in args.seeds.split(",")]
+    if not all(seed.isdecimal() for seed in seeds):
         parser.error(f"--seeds: expected comma-separated non-negative integers such as 0,1,2; got {args.seeds!r}")
-    if any(seed < 0 for seed in args.seeds):
-        parser.error(f"--seeds: expected comma-separated non-negative integers such as 0,1,2; got {args.seeds}")
+    args.seeds = list(dict.fromkeys(map(int, seeds)))
     _check_available(parser, args.models)
     return args
 
