@@ -91,6 +91,13 @@ Distribution = Annotated[
     str | None, typer.Option(help="'mirrored': train on every local GPU, data-parallel (default: one device).")
 ]
 ValidationWindows = Annotated[int, typer.Option(help="Last windows per series held out for early stopping (0: none).")]
+RefitOnAllWindows = Annotated[
+    bool,
+    typer.Option(
+        "--refit-on-all-windows/--no-refit-on-all-windows",
+        help="After early stopping, train again on every window for the best number of epochs.",
+    ),
+]
 Patience = Annotated[int, typer.Option(help="Epochs without improvement before early stopping.")]
 Seed = Annotated[int, typer.Option(help="Random seed (reproducible runs).")]
 Verbose = Annotated[int, typer.Option(help="Keras progress output: 1 bar, 2 line per epoch, 0 silent.")]
@@ -133,6 +140,7 @@ _FORECASTER_OPTIONS = {
     "ensemble_lookbacks": (EnsembleLookbacks, None),
     "calibration": (Calibration, "conformal"),
     "validation_windows": (ValidationWindows, 1),
+    "refit_on_all_windows": (RefitOnAllWindows, False),
     "patience": (Patience, 10),
     "seed": (Seed, 0),
     "verbose": (Verbose, 1),

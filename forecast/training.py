@@ -20,6 +20,7 @@ earlier are unchanged).
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import keras
 import numpy as np
@@ -89,6 +90,20 @@ class NonFiniteLossGuard(keras.callbacks.Callback):
                 f"training stopped: the {name} became {float(value)} at {where}. Lower learning_rate, keep "
                 "gradient clipping on (clipnorm), or check the data for extreme values."
             )
+
+
+def best_epoch_count(validation_losses: Sequence[float]) -> int:
+    """The number of epochs after which the validation loss was lowest (the first such epoch, 1-based)."""
+    return int(np.argmin(validation_losses)) + 1
+
+
+def replayed_learning_rates(history: dict[str, list[float]], epochs: int, initial: float) -> list[float]:
+    """The learning rate of each of the first `epochs` epochs of a recorded fit.
+
+    Keras's `ReduceLROnPlateau` logs the rate in force after each epoch (`history["learning_rate"][e]`), so
+    epoch 0 ran at `initial` and epoch `e > 0` at the rate logged after epoch `e - 1`.
+    """
+    return [float(initial), *(float(rate) for rate in history["learning_rate"][: epochs - 1])]
 
 
 def chronological_split(windows: Windows, validation_windows: int, horizon: int) -> tuple[Windows, Windows | None]:

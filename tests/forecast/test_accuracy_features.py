@@ -12,7 +12,7 @@ import pytest
 from forecast.calibration import ConformalIntervals, mase_scales
 from forecast.forecaster import Forecaster
 from forecast.losses import SMAPELoss
-from forecast.training import MIN_PATIENCE_STEPS, patience_in_epochs, training_plan
+from forecast.training import MIN_PATIENCE_STEPS, patience_in_epochs, replayed_learning_rates, training_plan
 
 QUICK = dict(units=4, epochs=2, verbose=0, tracking=False)
 
@@ -77,6 +77,31 @@ def test_a_single_short_series_gets_enough_optimizer_steps():
     # patience counted in epochs alone (2 here) stopped this fit after 150 steps; now it waits MIN_PATIENCE_STEPS
     assert model.epochs_trained_ * steps_per_epoch > MIN_PATIENCE_STEPS
     assert np.isfinite(model.predict()["y_hat"]).all()
+
+
+@pytest.mark.parametrize("refit", [True, False])
+def test_the_refit_trains_every_window_for_the_best_epochs(refit):
+    series = monthly_series(n_series=3, length=40)
+    settings = dict(lookback=12, horizon=6, units=4, epochs=8, batch_size=16, patience=3, verbose=0, tracking=False)
+    model = Forecaster(**settings, refit_on_all_windows=refit).fit(series)
+    first_pass_windows = 3 * (40 - 6 - 6)  # every origin after the first row; the last 6 (held out, overlap) not
+    all_windows = 3 * (40 - 6)
+    if not refit:
+        assert model.refit_epochs_ is None
+        assert int(model.model_.optimizer.iterations) == model.epochs_trained_ * math.ceil(first_pass_windows / 16)
+        return
+    best = int(np.argmin(model.history_["val_loss"])) + 1
+    assert model.refit_epochs_ == best
+    assert int(model.model_.optimizer.iterations) == best * math.ceil(all_windows / 16)
+    rates = replayed_learning_rates(model.history_, best, 1e-3)
+    np.testing.assert_allclose(float(model.model_.optimizer.learning_rate), rates[-1], rtol=1e-6)
+
+
+def test_the_replayed_learning_rates_are_those_in_force_in_each_epoch():
+    # ReduceLROnPlateau logs the rate after each epoch: epoch 0 ran at the initial rate, epoch e at log[e - 1]
+    history = {"loss": [4, 3, 2, 1], "learning_rate": [1e-3, 5e-4, 5e-4, 2.5e-4]}
+    assert replayed_learning_rates(history, 3, 1e-3) == [1e-3, 1e-3, 5e-4]
+    assert replayed_learning_rates(history, 1, 1e-3) == [1e-3]
 
 
 def test_smape_loss_matches_numpy():

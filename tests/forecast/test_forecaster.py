@@ -228,6 +228,7 @@ def test_a_nan_loss_stops_training_with_an_error(monthly):
         (dict(strategy="sideways"), "strategy must be one of"),
         (dict(strategy="recursive", past_covariates=["x"]), "past_covariates"),
         (dict(units=0), "units must be a positive integer"),
+        (dict(refit_on_all_windows="yes"), "refit_on_all_windows must be one of"),
         (dict(past_covariates=["missing_column"]), r"missing column\(s\) \['missing_column'\]"),
         (dict(lookback=40, min_past=40), "Series 's0' has 40 rows; expected at least 44"),
     ],
