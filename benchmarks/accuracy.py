@@ -20,6 +20,8 @@ an integer `ds` (0..n-1 for the train part, n..n+h-1 for the test part;
   [q10, q90] can be scored.
 - `best`: `Forecaster(lookback=L, horizon=h, quantiles=(0.1, 0.9), ensemble_size=3, ...)`,
   our best configuration (needs a Forecaster with `ensemble_size`).
+- `refit`: the default with `refit_on_all_windows=True` (after early stopping,
+  a fresh network trained on every window for the best number of epochs).
 - `snaive`: `forecast.baselines.SeasonalNaive(horizon=h, season_length=m)`.
 - `ets`, `theta`: statsforecast's `AutoETS(season_length=m)` and
   `AutoTheta(season_length=m)` with 80% intervals (`level=[80]`), one job.
@@ -195,6 +197,8 @@ def forecaster_params(name: str, data: Dataset) -> dict:
         params["quantiles"] = QUANTILES
     if name == "best":
         params["ensemble_size"] = ENSEMBLE_SIZE
+    if name == "refit":
+        params["refit_on_all_windows"] = True
     return params
 
 
@@ -242,6 +246,7 @@ MODELS: dict[str, Model] = {
     "default": Model("Forecaster default", True, partial(run_forecaster, "default")),
     "default80": Model("Forecaster default + 80% interval", True, partial(run_forecaster, "default80")),
     "best": Model(f"Forecaster best (ensemble of {ENSEMBLE_SIZE})", True, partial(run_forecaster, "best")),
+    "refit": Model("Forecaster default + refit on all windows", True, partial(run_forecaster, "refit")),
     "snaive": Model("SeasonalNaive", False, run_seasonal_naive),
     "ets": Model("AutoETS", False, partial(run_statsforecast, "AutoETS")),
     "theta": Model("AutoTheta", False, partial(run_statsforecast, "AutoTheta")),
