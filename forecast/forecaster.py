@@ -335,20 +335,13 @@ class Forecaster(BaseForecaster):
         strategy = resolve_strategy(self.distribution)
         if self.distribution is not None:
             self.batch_size_ = even_batch_size(strategy, self.batch_size_)
-        with strategy.scope():
-            self.model_ = self._build_model(windows)
-        inputs, target, *weights = self._training_arrays(training)
         patience = patience_in_epochs(self.patience, len(training), self.batch_size_)
-        history = self.model_.fit(
-            inputs,
-            target,
-            sample_weight=weights[0] if weights else None,
-            validation_data=None if validation is None else self._training_arrays(validation),
-            epochs=self.epochs_planned_,
-            batch_size=self.batch_size_,
-            shuffle=True,
-            callbacks=[*self._callbacks(validation is not None, patience), *callbacks],
-            verbose=self.verbose,
+        history = self._train_new_network(
+            training,
+            validation,
+            self.epochs_planned_,
+            [*self._callbacks(validation is not None, patience), *callbacks],
+            strategy,
         )
         self.history_ = {name: [float(v) for v in values] for name, values in history.history.items()}
         self.epochs_trained_ = len(self.history_["loss"])
@@ -373,20 +366,34 @@ class Forecaster(BaseForecaster):
         """
         epochs = best_epoch_count(self.history_["val_loss"])
         rates = replayed_learning_rates(self.history_, epochs, self.learning_rate)
+        schedule = keras.callbacks.LearningRateScheduler(lambda epoch: rates[epoch])
+        self._train_new_network(windows, None, epochs, [NonFiniteLossGuard(), schedule], strategy)
+        return epochs
+
+    def _train_new_network(
+        self,
+        training: Windows,
+        validation: Windows | None,
+        epochs: int,
+        callbacks: Sequence[keras.callbacks.Callback],
+        strategy: tf.distribute.Strategy,
+    ) -> keras.callbacks.History:
+        """Build a fresh network in `strategy`'s scope as `model_` and fit it on `training` (shuffled, in
+        batches of `batch_size_`), with `validation` as Keras's validation data when given."""
         with strategy.scope():
-            self.model_ = self._build_model(windows)
-        inputs, target, *weights = self._training_arrays(windows)
-        self.model_.fit(
+            self.model_ = self._build_model(training)
+        inputs, target, *weights = self._training_arrays(training)
+        return self.model_.fit(
             inputs,
             target,
             sample_weight=weights[0] if weights else None,
+            validation_data=None if validation is None else self._training_arrays(validation),
             epochs=epochs,
             batch_size=self.batch_size_,
             shuffle=True,
-            callbacks=[NonFiniteLossGuard(), keras.callbacks.LearningRateScheduler(lambda epoch: rates[epoch])],
+            callbacks=list(callbacks),
             verbose=self.verbose,
         )
-        return epochs
 
     def _output_quantiles(self) -> list[float] | None:
         """The quantile levels of the network's output (None: one point output per step)."""
