@@ -58,15 +58,20 @@ def is_seasonal(y: np.ndarray, m: int) -> bool:
     return abs(r[m - 1]) > 1.645 * math.sqrt((1.0 + 2.0 * float(np.sum(r[:-1] ** 2))) / n)
 
 
-def seasonal_indices(y: np.ndarray, m: int) -> np.ndarray:
-    """Multiplicative indices ``s_0 .. s_{m-1}`` (mean 1) of classical decomposition; phase j = position mod m."""
+def seasonal_indices(y: np.ndarray, m: int, multiplicative: bool = True) -> np.ndarray:
+    """Indices ``s_0 .. s_{m-1}`` of classical decomposition; phase j = position mod m.
+
+    Multiplicative: the mean of ``y_t / T_t`` per phase, scaled to mean 1; additive: the mean of
+    ``y_t - T_t`` per phase, shifted to mean 0 (``T`` the centred moving average of order m).
+    """
     weights = np.r_[0.5, np.ones(m - 1), 0.5] / m if m % 2 == 0 else np.ones(m) / m
     trend = np.convolve(y, weights, mode="valid")
     offset = (len(weights) - 1) // 2
-    ratios = y[offset : offset + len(trend)] / trend
+    observed = y[offset : offset + len(trend)]
+    detrended = observed / trend if multiplicative else observed - trend
     phases = (np.arange(len(trend)) + offset) % m
-    indices = np.array([ratios[phases == j].mean() for j in range(m)])
-    return indices / indices.mean()
+    indices = np.array([detrended[phases == j].mean() for j in range(m)])
+    return indices / indices.mean() if multiplicative else indices - indices.mean()
 
 
 def infer_season_length(series: Sequence[np.ndarray], candidates: Sequence[int] = CANDIDATE_PERIODS) -> int:
