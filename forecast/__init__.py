@@ -1,8 +1,8 @@
 """Forecasting with recurrent networks: the `Forecaster`, baselines, metrics, tracking, jobs, experiments.
 
 `Forecaster` trains any cell of `layers` on windows from `pipelines`;
-`Naive`, `SeasonalNaive` and `Drift` share its fit/predict/backtest API;
-`forecast.metrics` scores forecasts; `LanguageModel` models text. The
+`Naive`, `SeasonalNaive`, `Drift` and `ExponentialSmoothing` (ETS) share its
+fit/predict/backtest API; `forecast.metrics` scores forecasts; `LanguageModel` models text. The
 `forecast` command line (`forecast --help`) runs training, prediction,
 backtests, the M3 demo, scheduled jobs and the 1997 LSTM experiments.
 
@@ -15,6 +15,7 @@ from importlib import import_module
 _EXPORTS = {
     "Backtest": "forecast.backtesting",
     "Drift": "forecast.baselines",
+    "ExponentialSmoothing": "forecast.baselines",
     "Forecaster": "forecast.forecaster",
     "LanguageModel": "forecast.text",
     "Naive": "forecast.baselines",

@@ -1,4 +1,5 @@
-"""Benchmark forecasts: naive, seasonal naive and drift (Hyndman & Athanasopoulos, FPP3, section 5.2).
+"""Benchmark forecasts: naive, seasonal naive and drift (Hyndman & Athanasopoulos, FPP3, section 5.2),
+and exponential smoothing (``forecast.exponential_smoothing``).
 
 For a series ``y_1 .. y_T`` observed up to the origin ``T`` and steps ``h = 1 .. H``:
 
@@ -21,9 +22,30 @@ import numpy as np
 import pandas as pd
 
 from forecast.base import BaseForecaster
+from forecast.exponential_smoothing import ets_point_forecasts
 from pipelines.checks import check_integer
 from pipelines.columns import ID, TARGET, TIME
 from pipelines.validation import CheckedFrame
+
+
+def locate_origins(df: pd.DataFrame, series_ids: np.ndarray, cutoffs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For every origin ``(series_ids[k], cutoffs[k])``, the row of ``df`` (series-contiguous, in time order)
+    holding it and the first row of its series: ``y[first_rows[k] : origin_rows[k] + 1]`` is the history."""
+    rows = pd.DataFrame(
+        {
+            ID: df[ID].to_numpy(),
+            "cutoff": df[TIME].to_numpy(),
+            "row": np.arange(len(df)),
+            "position": df.groupby(ID, sort=False).cumcount().to_numpy(),
+        }
+    )
+    origins = pd.DataFrame({ID: series_ids, "cutoff": cutoffs})
+    located = origins.merge(rows, on=[ID, "cutoff"], how="left", validate="many_to_one")
+    if located["row"].isna().any():
+        bad = located[located["row"].isna()].iloc[0]
+        raise ValueError(f"cutoff {bad['cutoff']} is not a timestamp of series {bad[ID]!r}")
+    origin_rows = located["row"].to_numpy(np.int64)
+    return origin_rows, origin_rows - located["position"].to_numpy(np.int64)
 
 
 class _HistoryBaseline(BaseForecaster):
@@ -45,28 +67,15 @@ class _HistoryBaseline(BaseForecaster):
         self._check_params()
         df = checked.frame
         origins = cutoffs[[ID, "cutoff"]].sort_values([ID, "cutoff"], kind="stable").reset_index(drop=True)
-        rows = pd.DataFrame(
-            {
-                ID: df[ID].to_numpy(),
-                "cutoff": df[TIME].to_numpy(),
-                "row": np.arange(len(df)),
-                "position": df.groupby(ID, sort=False).cumcount().to_numpy(),
-            }
-        )
-        located = origins.merge(rows, on=[ID, "cutoff"], how="left", validate="one_to_one")
-        if located["row"].isna().any():
-            bad = located[located["row"].isna()].iloc[0]
-            raise ValueError(f"cutoff {bad['cutoff']} is not a timestamp of series {bad[ID]!r}")
-        origin_rows = located["row"].to_numpy(np.int64)
-        observed = located["position"].to_numpy(np.int64) + 1
+        origin_rows, first_rows = locate_origins(df, origins[ID].to_numpy(), origins["cutoff"].to_numpy())
+        observed = origin_rows - first_rows + 1
         short = observed < self._min_history()
         if short.any():
-            bad = located[short].iloc[0]
+            bad = origins[short].iloc[0]
             raise ValueError(
                 f"series {bad[ID]!r} has {observed[short][0]} observation(s) up to {bad['cutoff']}; "
                 f"{type(self).__name__}({self._describe()}) needs at least {self._min_history()}"
             )
-        first_rows = origin_rows - observed + 1
         values = self._point_forecasts(df[TARGET].to_numpy(float), origin_rows, first_rows)
         forecasts = self._future_index(origins)
         forecasts["y_hat"] = values.ravel()
@@ -147,3 +156,31 @@ class Drift(_HistoryBaseline):
         slope = (last - first) / (origin_rows - first_rows)
         steps = np.arange(1, self.horizon + 1)
         return last[:, None] + steps[None, :] * slope[:, None]
+
+
+class ExponentialSmoothing(_HistoryBaseline):
+    """Exponential smoothing state space models (ETS) fitted per series, combined with Akaike weights.
+
+    At every origin, each of the models ETS(E, T, S) with errors A/M, trends N/A/Ad and (for
+    ``season_length > 1``) seasons N/A/M is fitted to the series' history by maximum likelihood,
+    and the forecasts are averaged with weights ``exp(-ΔAICc / 2)`` (Hyndman et al. 2008; Kolassa,
+    IJF 27(2), 2011); see ``forecast.exponential_smoothing``. A history too short for any model
+    gets the naive forecast.
+
+    Args:
+        horizon: steps forecast after each origin.
+        season_length: the period ``m`` in steps (1: no seasonal models).
+        freq: pandas offset alias or integer step of ``ds``; ``None`` infers it per series.
+    """
+
+    def __init__(self, horizon: int, season_length: int = 1, freq: str | int | None = None):
+        self.horizon = horizon
+        self.season_length = season_length
+        self.freq = freq
+
+    def _check_params(self) -> None:
+        super()._check_params()
+        check_integer("season_length", self.season_length)
+
+    def _point_forecasts(self, y, origin_rows, first_rows):
+        return ets_point_forecasts(y, origin_rows, first_rows, self.horizon, self.season_length)

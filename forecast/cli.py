@@ -85,6 +85,9 @@ Deseasonalize = Annotated[
 EnsembleSize = Annotated[int, typer.Option(help="Networks trained together and combined by the median.")]
 EnsembleLookbacks = Annotated[str | None, typer.Option(help="Comma-separated lookback of every ensemble member.")]
 Calibration = Annotated[str, typer.Option(help="Interval calibration: 'conformal' or 'none'.")]
+CombineWith = Annotated[
+    str, typer.Option(help="Average the network's forecast with 'ets' (exponential smoothing) or 'none'.")
+]
 LearningRate = Annotated[float, typer.Option(help="Adam step size.")]
 Clipnorm = Annotated[float | None, typer.Option(help="Gradient-norm clipping threshold (0 turns it off).")]
 Distribution = Annotated[
@@ -139,6 +142,7 @@ _FORECASTER_OPTIONS = {
     "ensemble_size": (EnsembleSize, 1),
     "ensemble_lookbacks": (EnsembleLookbacks, None),
     "calibration": (Calibration, "conformal"),
+    "combine_with": (CombineWith, "ets"),
     "validation_windows": (ValidationWindows, 1),
     "refit_on_all_windows": (RefitOnAllWindows, False),
     "patience": (Patience, 10),
@@ -350,8 +354,9 @@ def _forecaster(**options):
     for name in ("epochs", "batch_size"):
         if options[name] != "auto":
             options[name] = _integer(name, options[name])
-    if options["calibration"] == "none":
-        options["calibration"] = None
+    for name in ("calibration", "combine_with"):
+        if options[name] == "none":
+            options[name] = None
     if options["freq"] is not None and options["freq"].lstrip("-").isdigit():
         options["freq"] = int(options["freq"])
     for name in ("scaler", "covariate_scaler"):

@@ -16,9 +16,11 @@ README.md, "Benchmarks"): every window is scaled by the mean absolute value of i
 past (`scaler="window_mean"`, as DeepAR), seasonal series are divided by their
 multiplicative seasonal indices first (`deseasonalize=True`; Hewamalage,
 Bergmeir & Bandara 2021), histories shorter than `lookback` are left-padded
-with an "observed" flag (`min_past=1`), and the number of optimizer steps is
-planned from the number of windows (`forecast.training`). `ensemble_size > 1`
-trains several members in one wider network and combines them by the median.
+with an "observed" flag (`min_past=1`), the number of optimizer steps is
+planned from the number of windows (`forecast.training`), and the forecast is
+the average of the network's and exponential smoothing's (`combine_with="ets"`,
+`forecast.exponential_smoothing`). `ensemble_size > 1` trains several members
+in one wider network and combines them by the median.
 
 Training follows the usual safeguards for recurrent networks: the gradient of
 every weight is clipped to a largest norm (Keras's `clipnorm`; Pascanu,
@@ -49,8 +51,10 @@ import pandas as pd
 import tensorflow as tf
 
 from forecast.base import PARAMS_FILE, STATE_FILE, BaseForecaster, SavedModelError
+from forecast.baselines import locate_origins
 from forecast.calibration import ConformalIntervals, mase_scales
 from forecast.distribution import check_distribution, even_batch_size, resolve_strategy, saved_distribution
+from forecast.exponential_smoothing import ets_point_forecasts
 from forecast.inference import CompiledPredictor
 from forecast.losses import PinballLoss, SMAPELoss
 from forecast.metrics import quantile_column
@@ -72,6 +76,7 @@ from pipelines.windows import OBSERVED, SeriesWindows, Windows
 STRATEGIES = ("direct", "recursive")
 POINT_LOSSES = ("mae", "mse", "smape", "mase")
 CALIBRATIONS = (None, "conformal")
+COMBINATIONS = (None, "ets")
 MEDIAN = 0.5
 STEPS_PER_EXECUTION = 8
 MODEL_FILE = "model.keras"
@@ -95,6 +100,12 @@ class Forecaster(BaseForecaster):
             `[q, 1 - q]` so that it covers `1 - 2q` of the held-out windows
             (conformalized quantile regression, calibrated once in `fit`; see
             `forecast.calibration`); None keeps the pinball-trained quantiles.
+        combine_with: `"ets"` averages the network's forecast with exponential
+            smoothing fitted to each series' history up to the origin
+            (`forecast.baselines.ExponentialSmoothing`: ETS models weighted by
+            AICc), in equal parts, every quantile moved by the same amount as
+            the median; the calibration then measures the combined forecasts.
+            None: the network alone.
         strategy: `"direct"` (all `horizon` steps in one output) or
             `"recursive"` (a one-step network fed back `horizon` times;
             past-only covariates are not allowed, their future is unknown).
@@ -234,6 +245,7 @@ class Forecaster(BaseForecaster):
         ensemble_size: int = 1,
         ensemble_lookbacks: Sequence[int] | None = None,
         calibration: str | None = "conformal",
+        combine_with: str | None = "ets",
         validation_windows: int = 1,
         refit_on_all_windows: bool = False,
         patience: int = 10,
@@ -275,6 +287,7 @@ class Forecaster(BaseForecaster):
         self.ensemble_size = ensemble_size
         self.ensemble_lookbacks = ensemble_lookbacks
         self.calibration = calibration
+        self.combine_with = combine_with
         self.validation_windows = validation_windows
         self.refit_on_all_windows = refit_on_all_windows
         self.patience = patience
@@ -347,7 +360,7 @@ class Forecaster(BaseForecaster):
         self.epochs_trained_ = len(self.history_["loss"])
         self.intervals_ = None
         if self.quantiles and self.calibration == "conformal" and validation is not None:
-            self.intervals_ = self._calibrate(validation)
+            self.intervals_ = self._calibrate(validation, checked.frame)
         self.refit_epochs_ = None
         if self.refit_on_all_windows and validation is not None:
             self.refit_epochs_ = self._refit(windows, strategy)
@@ -470,10 +483,9 @@ class Forecaster(BaseForecaster):
         series_scale = self.series_scale_.reindex(windows.index[ID]).to_numpy(dtype=np.float64)
         return (windows.scale / series_scale).astype(np.float32)
 
-    def _calibrate(self, validation: Windows) -> ConformalIntervals:
-        """Conformal offsets from the held-out windows (`forecast.calibration`)."""
-        quantiles = self._predict_scaled(validation)
-        forecasts = validation.inverse_target(quantiles)
+    def _calibrate(self, validation: Windows, frame: pd.DataFrame) -> ConformalIntervals:
+        """Conformal offsets from the held-out windows (`forecast.calibration`); `frame` holds their histories."""
+        forecasts = self._forecast_values(validation, frame)
         actuals = validation.inverse_target(validation.target)
         scales = self.series_scale_.reindex(validation.index[ID]).to_numpy(dtype=np.float64)
         return ConformalIntervals.fit(forecasts, actuals, scales, self.output_quantiles_)
@@ -533,13 +545,14 @@ class Forecaster(BaseForecaster):
     ) -> pd.DataFrame:
         """Forecasts from every origin in `cutoffs`, all windows predicted in one batched call."""
         windows = self.pipeline_.origin_windows(checked, cutoffs, future_df)
-        forecasts = self._forecast_frame(windows)
+        forecasts = self._forecast_frame(windows, checked.frame)
         forecasts.insert(2, "cutoff", pd.Index(windows.index[TIME]).repeat(self.horizon))
         return forecasts
 
-    def _forecast_frame(self, windows: Windows) -> pd.DataFrame:
-        """Long frame `unique_id, ds, y_hat[, y_hat_qXX]`: one row per window and step, in window order."""
-        outputs = windows.inverse_target(self._predict_scaled(windows))
+    def _forecast_frame(self, windows: Windows, frame: pd.DataFrame) -> pd.DataFrame:
+        """Long frame `unique_id, ds, y_hat[, y_hat_qXX]`: one row per window and step, in window order
+        (`frame`: the series the windows come from, series-contiguous, for the ETS combination)."""
+        outputs = self._forecast_values(windows, frame)
         ids = np.repeat(windows.index[ID].to_numpy(), self.horizon)
         columns = {ID: ids, TIME: windows.forecast_times}
         if self.output_quantiles_ is None:
@@ -555,6 +568,32 @@ class Forecaster(BaseForecaster):
         steps = np.tile(np.arange(self.horizon), len(windows))
         scales = self.series_scale_.reindex(ids).to_numpy(dtype=np.float64)
         return self.intervals_.apply(forecasts, steps, scales)
+
+    def _forecast_values(self, windows: Windows, frame: pd.DataFrame) -> np.ndarray:
+        """Forecasts `(n, horizon[, n_quantiles])` in the series' units, combined with ETS when `combine_with`.
+
+        ```
+        y_hat = (y_net + y_ets) / 2,    q_hat = q_net + (y_ets - y_net) / 2   for every quantile q
+        ```
+
+        with `y_net` the network's point forecast (its median with quantiles) and `y_ets` the
+        Akaike-weighted ETS forecast from the same origin: an equal-weight combination of two model
+        families, the practice of the M4 competition's best entries (Makridakis, Spiliotis &
+        Assimakopoulos, IJF 36(1), 2020).
+        """
+        outputs = windows.inverse_target(self._predict_scaled(windows))
+        if self.combine_with is None:
+            return outputs
+        index = windows.index
+        origin_rows, first_rows = locate_origins(frame, index[ID].to_numpy(), index[TIME].to_numpy())
+        season_length = self.pipeline_.season_length_
+        partner = ets_point_forecasts(
+            frame[TARGET].to_numpy(float), origin_rows, first_rows, self.horizon, season_length
+        )
+        if self.output_quantiles_ is None:
+            return (outputs + partner) / 2.0
+        shift = (partner - outputs[..., self.output_quantiles_.index(MEDIAN)]) / 2.0
+        return outputs + shift[..., None]
 
     def _predict_scaled(self, windows: Windows) -> np.ndarray:
         """Network outputs in the scaled space, ensemble members combined: `(n, horizon[, n_quantiles])`."""
@@ -633,7 +672,9 @@ class Forecaster(BaseForecaster):
         }
 
     def _saved_history(self) -> pd.DataFrame:
-        # `predict()` without a frame reads only the last `lookback` rows of every series.
+        # `predict()` without a frame reads the last `lookback` rows of every series, and ETS their whole history.
+        if self.combine_with is not None:
+            return self.train_df_
         return self.train_df_.groupby(ID, sort=False).tail(self.lookback)
 
     def _save_model(self, directory: Path) -> None:
@@ -708,6 +749,7 @@ class Forecaster(BaseForecaster):
         check_choice("deseasonalize", self.deseasonalize, (True, False))
         check_choice("refit_on_all_windows", self.refit_on_all_windows, (True, False))
         check_choice("calibration", self.calibration, CALIBRATIONS)
+        check_choice("combine_with", self.combine_with, COMBINATIONS)
         if self.ensemble_lookbacks is not None:
             lookbacks = list(self.ensemble_lookbacks)
             if len(lookbacks) != self.ensemble_size:

@@ -123,7 +123,7 @@ def log_fit(tracker: Tracker, estimator: Any, report: Any):
     final = final_metrics(estimator.history_)
     validation = getattr(report, "validation", None)
     if validation is not None:
-        forecasts = estimator._forecast_frame(validation)
+        forecasts = estimator._forecast_frame(validation, data)
         scored = forecasts.merge(data[[ID, TIME, TARGET]], on=[ID, TIME], how="left")
         final["val_mae"] = mae(scored[TARGET], scored["y_hat"])
         final["val_smape"] = smape(scored[TARGET], scored["y_hat"])

@@ -159,7 +159,7 @@ def test_few_held_out_windows_share_one_offset_across_steps():
 
 def test_a_calibrated_forecaster_widens_its_raw_quantiles_and_keeps_the_offsets_through_save(tmp_path):
     frame = monthly_series()
-    model = Forecaster(lookback=12, horizon=6, quantiles=(0.1, 0.9), **QUICK).fit(frame)
+    model = Forecaster(lookback=12, horizon=6, quantiles=(0.1, 0.9), combine_with=None, **QUICK).fit(frame)
     assert set(model.intervals_.offsets) == {0.1}
     windows = model.pipeline_.predict_windows(frame)
     raw = windows.inverse_target(model._predict_scaled(windows))
@@ -174,9 +174,9 @@ def test_a_calibrated_forecaster_widens_its_raw_quantiles_and_keeps_the_offsets_
 
 def test_an_ensemble_trains_members_together_and_forecasts_their_median(tmp_path):
     frame = monthly_series()
-    model = Forecaster(lookback=12, horizon=6, ensemble_size=3, ensemble_lookbacks=(12, 8, 6), loss="mae", **QUICK).fit(
-        frame
-    )
+    model = Forecaster(
+        lookback=12, horizon=6, ensemble_size=3, ensemble_lookbacks=(12, 8, 6), loss="mae", combine_with=None, **QUICK
+    ).fit(frame)
     windows = model.pipeline_.predict_windows(frame)
     members = np.asarray(model.model_(windows.as_inputs()))
     assert members.shape == (3, 3, 6) and not np.allclose(members[:, 0], members[:, 1])
@@ -203,7 +203,9 @@ def test_an_ensemble_is_calibrated_on_the_median_of_its_members():
     from forecast.training import chronological_split
 
     frame = monthly_series(n_series=4)
-    model = Forecaster(lookback=12, horizon=6, ensemble_size=2, quantiles=(0.1, 0.9), **QUICK).fit(frame)
+    model = Forecaster(lookback=12, horizon=6, ensemble_size=2, quantiles=(0.1, 0.9), combine_with=None, **QUICK).fit(
+        frame
+    )
     _, validation = chronological_split(model.pipeline_.transform(frame), 1, 6)
     members = np.asarray(model.model_(validation.as_inputs()))  # (4 windows, 2 members, 6 steps, 3 quantiles)
     forecasts = validation.inverse_target(np.median(members, axis=1))

@@ -34,7 +34,9 @@ def monthly():
 @pytest.fixture(scope="module")
 def fitted(monthly):
     # calibration=None: these tests check the network's own quantiles (test_calibration checks the conformal ones).
-    return Forecaster(lookback=8, horizon=4, quantiles=[0.9, 0.5, 0.1], calibration=None, **TINY).fit(monthly)
+    return Forecaster(
+        lookback=8, horizon=4, quantiles=[0.9, 0.5, 0.1], calibration=None, combine_with=None, **TINY
+    ).fit(monthly)
 
 
 @pytest.mark.parametrize(
@@ -74,7 +76,7 @@ def test_predict_inverts_the_scaling_of_the_raw_network_output(fitted, monthly):
 
 
 def test_recursive_strategy_feeds_each_step_back_into_the_window(monthly):
-    model = Forecaster(lookback=8, horizon=4, strategy="recursive", loss="mae", **TINY).fit(monthly)
+    model = Forecaster(lookback=8, horizon=4, strategy="recursive", loss="mae", combine_with=None, **TINY).fit(monthly)
     assert model.model_.output.shape[1] == 1
     windows = model.pipeline_.predict_windows(monthly)
     past = windows.as_inputs()["past"].copy()
@@ -200,6 +202,7 @@ def test_a_future_covariate_is_used_when_the_series_depends_only_on_it():
         verbose=0,
         tracking=False,
         scaler=None,
+        combine_with=None,  # ETS cannot see x: this test is about the network
     )
 
     def error(model):
