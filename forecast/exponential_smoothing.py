@@ -51,11 +51,13 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
-from pipelines.seasonality import seasonal_indices
+from pipelines.seasonality import is_seasonal, seasonal_indices
 
 ERRORS = ("A", "M")
 TRENDS = ("N", "A", "Ad")
 SEASONS = ("N", "A", "M")
+MAX_SEASON_LENGTH = 24
+"""Longest period modelled by seasonal states (as R's ``ets``); see :func:`fit_ets` for longer ones."""
 PHI_RANGE = (0.8, 0.98)
 """The damping parameter's range (Hyndman et al. 2008, section 5.2)."""
 SMOOTHING_FLOOR = 1e-4
@@ -84,10 +86,6 @@ class EtsForm:
     @property
     def name(self) -> str:
         return f"ETS({self.error},{self.trend},{self.season})"
-
-    @property
-    def multiplicative(self) -> bool:
-        return self.error == "M" or self.season == "M"
 
     def codes(self) -> tuple[int, int, int]:
         return ERRORS.index(self.error), TRENDS.index(self.trend), SEASONS.index(self.season)
@@ -338,9 +336,11 @@ def _fit_all(values, starts, codes, m, additive, multiplicative, horizon, aicc, 
         y = values[starts[i] : starts[i + 1]]
         for f in range(len(codes)):
             error, trend, season = codes[f, 0], codes[f, 1], codes[f, 2]
-            if season > 0 and not np.isfinite(additive[i, 0]):
+            if (error == 1 or season == 2) and y.min() <= 0.0:
                 continue
-            if (error == 1 or season == 2) and not (y.min() > 0.0 and np.isfinite(multiplicative[i, 0])):
+            if (season == 1 and not np.isfinite(additive[i, 0])) or (
+                season == 2 and not np.isfinite(multiplicative[i, 0])
+            ):
                 continue
             seasons = additive[i] if season == 1 else multiplicative[i]
             aicc[i, f] = _fit_form(y, error, trend, season, m, seasons, horizon, forecasts[i, f])
@@ -383,14 +383,22 @@ class EtsFit:
 def fit_ets(series: list[np.ndarray], horizon: int, season_length: int) -> EtsFit:
     """Fit every candidate model to every series (AICc per model, point forecasts ``horizon`` steps ahead).
 
-    Seasonal models are tried for ``season_length > 1`` on series with at least two full seasons;
-    multiplicative ones only on series whose values are all positive. Each series is divided by its
-    mean absolute value first (the AICc differences do not change) and its forecasts multiplied back.
+    Seasonal models are tried for ``1 < season_length <= MAX_SEASON_LENGTH`` on series with at least
+    two full seasons; multiplicative ones only on series whose values are all positive. A longer period
+    would need as many seasonal states: a positive series that passes the seasonality test
+    (``pipelines.seasonality.is_seasonal``) is divided by its classical multiplicative indices instead,
+    the non-seasonal models are fitted to it, and their forecasts are multiplied back (the M4
+    competition's benchmarks). Each series is divided by its mean absolute value first (the AICc
+    differences do not change) and its forecasts multiplied back.
     """
     m = max(1, int(season_length))
+    arrays = [np.asarray(y, dtype=np.float64) for y in series]
+    factors = np.ones((len(arrays), horizon))
+    if m > MAX_SEASON_LENGTH:
+        arrays, factors = _divide_long_seasons(arrays, m, horizon)
+        m = 1
     forms = candidate_forms(m > 1)
     codes = np.array([form.codes() for form in forms], dtype=np.int64)
-    arrays = [np.asarray(y, dtype=np.float64) for y in series]
     scales = np.array([np.abs(y).mean() if len(y) and np.abs(y).mean() > 0 else 1.0 for y in arrays])
     scaled = [y / scale for y, scale in zip(arrays, scales)]
     additive = np.full((len(scaled), m), np.nan)
@@ -401,15 +409,27 @@ def fit_ets(series: list[np.ndarray], horizon: int, season_length: int) -> EtsFi
             additive[row] = seasonal_indices(first, m, multiplicative=False)
             if np.all(first > 0):
                 multiplicative[row] = seasonal_indices(first, m)
-        elif m == 1:
-            multiplicative[row] = 1.0
     starts = np.concatenate([[0], np.cumsum([len(y) for y in scaled])]).astype(np.int64)
     values = np.concatenate(scaled) if scaled else np.zeros(0)
     aicc = np.full((len(scaled), len(forms)), np.inf)
     last = np.array([y[-1] if len(y) else np.nan for y in scaled])
     forecasts = np.repeat(last[:, None, None], len(forms), axis=1).repeat(horizon, axis=2)
     _fit_all(values, starts, codes, m, additive, multiplicative, int(horizon), aicc, forecasts)
-    return EtsFit(forms, aicc, forecasts * scales[:, None, None])
+    return EtsFit(forms, aicc, forecasts * (scales[:, None] * factors)[:, None, :])
+
+
+def _divide_long_seasons(arrays: list[np.ndarray], m: int, horizon: int) -> tuple[list[np.ndarray], np.ndarray]:
+    """Each seasonal positive series divided by its multiplicative indices, and the ``[series, horizon]``
+    indices of the forecast steps (ones for the others)."""
+    adjusted, factors = [], np.ones((len(arrays), horizon))
+    for row, y in enumerate(arrays):
+        if len(y) and np.all(y > 0) and is_seasonal(y, m):
+            indices = seasonal_indices(y, m)
+            adjusted.append(y / indices[np.arange(len(y)) % m])
+            factors[row] = indices[(len(y) + np.arange(horizon)) % m]
+        else:
+            adjusted.append(y)
+    return adjusted, factors
 
 
 def ets_point_forecasts(

@@ -228,3 +228,14 @@ def test_the_conformal_offsets_are_measured_on_the_combined_forecasts():
     scores = np.maximum(forecasts[..., 0] - actuals, actuals - forecasts[..., 2]) / scales[:, None]
     pooled = np.sort(scores.ravel())[math.ceil((scores.size + 1) * 0.8) - 1]  # 4 windows: one offset for all steps
     np.testing.assert_allclose(model.intervals_.offsets[0.1], np.full(4, pooled), rtol=1e-4)
+
+
+def test_a_period_longer_than_the_seasonal_states_allow_is_divided_out_and_put_back():
+    rng = np.random.default_rng(5)
+    m, t = 52, np.arange(4 * 52 + 20)
+    pattern = 1.0 + 0.4 * np.sin(2 * np.pi * np.arange(m) / m)
+    truth = 100.0 * pattern[t % m]
+    y = truth[:-20] * rng.normal(1.0, 0.01, len(t) - 20)
+    fit = fit_ets([y], horizon=20, season_length=m)
+    assert all(form.season == "N" for form in fit.forms)  # no 51 seasonal states to fit
+    np.testing.assert_allclose(fit.combined()[0], truth[-20:], rtol=0.05)
