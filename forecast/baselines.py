@@ -104,7 +104,20 @@ class Naive(_HistoryBaseline):
         return np.repeat(y[origin_rows][:, None], self.horizon, axis=1)
 
 
-class SeasonalNaive(_HistoryBaseline):
+class _SeasonalBaseline(_HistoryBaseline):
+    """A history baseline that knows the seasonal period ``season_length``."""
+
+    def __init__(self, horizon: int, season_length: int, freq: str | int | None = None):
+        self.horizon = horizon
+        self.season_length = season_length
+        self.freq = freq
+
+    def _check_params(self) -> None:
+        super()._check_params()
+        check_integer("season_length", self.season_length)
+
+
+class SeasonalNaive(_SeasonalBaseline):
     """Seasonal naive forecast: each step repeats the value one season earlier.
 
     ``ŷ_{T+h} = y_{T+h-m(k+1)}`` with ``k = floor((h-1)/m)``, i.e. the last observed season
@@ -115,15 +128,6 @@ class SeasonalNaive(_HistoryBaseline):
         season_length: the period ``m`` in steps (12 for monthly data with a yearly cycle).
         freq: pandas offset alias or integer step of ``ds``; ``None`` infers it per series.
     """
-
-    def __init__(self, horizon: int, season_length: int, freq: str | int | None = None):
-        self.horizon = horizon
-        self.season_length = season_length
-        self.freq = freq
-
-    def _check_params(self) -> None:
-        super()._check_params()
-        check_integer("season_length", self.season_length)
 
     def _min_history(self) -> int:
         return int(self.season_length)
@@ -158,7 +162,7 @@ class Drift(_HistoryBaseline):
         return last[:, None] + steps[None, :] * slope[:, None]
 
 
-class ExponentialSmoothing(_HistoryBaseline):
+class ExponentialSmoothing(_SeasonalBaseline):
     """Exponential smoothing state space models (ETS) fitted per series, combined with Akaike weights.
 
     At every origin, each of the models ETS(E, T, S) with errors A/M, trends N/A/Ad and (for
@@ -172,15 +176,6 @@ class ExponentialSmoothing(_HistoryBaseline):
         season_length: the period ``m`` in steps (1: no seasonal models).
         freq: pandas offset alias or integer step of ``ds``; ``None`` infers it per series.
     """
-
-    def __init__(self, horizon: int, season_length: int = 1, freq: str | int | None = None):
-        self.horizon = horizon
-        self.season_length = season_length
-        self.freq = freq
-
-    def _check_params(self) -> None:
-        super()._check_params()
-        check_integer("season_length", self.season_length)
 
     def _point_forecasts(self, y, origin_rows, first_rows):
         return ets_point_forecasts(y, origin_rows, first_rows, self.horizon, self.season_length)

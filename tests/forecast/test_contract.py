@@ -17,7 +17,7 @@ from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
 from forecast.base import BaseForecaster, SavedModelError
-from forecast.baselines import Drift, Naive, SeasonalNaive
+from forecast.baselines import Drift, ExponentialSmoothing, Naive, SeasonalNaive
 from forecast.forecaster import Forecaster
 from forecast.loading import load_forecaster
 
@@ -43,6 +43,7 @@ FORECASTERS = {
     "Naive": lambda: Naive(horizon=HORIZON),
     "SeasonalNaive": lambda: SeasonalNaive(horizon=HORIZON, season_length=12),
     "Drift": lambda: Drift(horizon=HORIZON),
+    "ExponentialSmoothing": lambda: ExponentialSmoothing(horizon=HORIZON, season_length=12),
 }
 names = pytest.mark.parametrize("name", sorted(FORECASTERS))
 
