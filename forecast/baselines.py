@@ -36,7 +36,7 @@ def locate_origins(df: pd.DataFrame, series_ids: np.ndarray, cutoffs: np.ndarray
             ID: df[ID].to_numpy(),
             "cutoff": df[TIME].to_numpy(),
             "row": np.arange(len(df)),
-            "position": df.groupby(ID, sort=False).cumcount().to_numpy(),
+            "position": df.groupby(ID, sort=False, observed=True).cumcount().to_numpy(),
         }
     )
     origins = pd.DataFrame({ID: series_ids, "cutoff": cutoffs})

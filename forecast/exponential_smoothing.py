@@ -69,10 +69,11 @@ TOLERANCE = 1e-7
 PENALTY = 1e12
 """The objective of parameters whose one-step forecasts leave the positive half-line (errors M, seasons M)."""
 STATE_STEP = 0.1
+"""Side of the initial simplex along the initial level and trend (units of the series' mean absolute value)."""
 SEASON_STEP = 0.05
+"""Side of the initial simplex along the initial seasonal states."""
 SMOOTHING_STEP = 0.5
-"""Sides of the initial simplex: initial states in units of the series' mean absolute value, smoothing
-parameters in logit units."""
+"""Side of the initial simplex along the smoothing parameters (logit units)."""
 
 
 @dataclass(frozen=True)
@@ -105,18 +106,34 @@ def candidate_forms(seasonal: bool) -> list[EtsForm]:
     ]
 
 
-@njit(cache=True)
+def _compiled(function):
+    """``numba.njit`` with the GIL released (every buffer is the call's own) and the machine code cached on
+    disk where Numba finds a writable place (the package's ``__pycache__`` or the user's cache directory);
+    where it finds none (a read-only installation), compiled anew in each process (about 7 s)."""
+    try:
+        return njit(cache=True, nogil=True)(function)
+    except RuntimeError:
+        return njit(nogil=True)(function)
+
+
+@_compiled
 def _logistic(x: float) -> float:
     return 1.0 / (1.0 + math.exp(-min(max(x, -30.0), 30.0)))
 
 
-@njit(cache=True)
+@_compiled
+def _phi(z: float) -> float:
+    """The damping parameter from its search coordinate: ``PHI_RANGE`` through a logistic map."""
+    return PHI_RANGE[0] + (PHI_RANGE[1] - PHI_RANGE[0]) * _logistic(z)
+
+
+@_compiled
 def _smoothing_count(trend: int, season: int) -> int:
     """alpha, plus beta for a trend, gamma for a season, phi for a damped trend."""
     return 1 + (trend > 0) + (season > 0) + (trend == 2)
 
 
-@njit(cache=True)
+@_compiled
 def _filter(y, error, trend, season, m, z, states):
     """Run the model over ``y`` from the search vector ``z``; returns ``L`` and leaves the final states in
     ``states = [l, b, s_0 .. s_{m-1}]`` (seasonal states by phase).
@@ -137,7 +154,7 @@ def _filter(y, error, trend, season, m, z, states):
         gamma = (1.0 - alpha) * (SMOOTHING_FLOOR + width * _logistic(z[column]))
         column += 1
     if trend == 2:
-        phi = PHI_RANGE[0] + (PHI_RANGE[1] - PHI_RANGE[0]) * _logistic(z[column])
+        phi = _phi(z[column])
         column += 1
     level = z[column]
     column += 1
@@ -196,7 +213,7 @@ def _filter(y, error, trend, season, m, z, states):
     return objective if math.isfinite(objective) else PENALTY
 
 
-@njit(cache=True)
+@_compiled
 def _nelder_mead(y, error, trend, season, m, start, steps, states):
     """Minimise ``_filter`` over ``z`` from ``start`` (Nelder & Mead 1965: reflection 1, expansion 2,
     contraction and shrink 1/2); returns the best point and its objective."""
@@ -247,7 +264,7 @@ def _nelder_mead(y, error, trend, season, m, start, steps, states):
     return simplex[best].copy(), values[best]
 
 
-@njit(cache=True)
+@_compiled
 def _start(y, trend, season, m, seasons):
     """Search start: alpha 0.2, beta* 0.1, gamma 0.05 of its range, phi 0.95; the initial level and trend of a
     line fitted to the first ``max(10, 2m)`` seasonally adjusted values (Hyndman et al. 2008, section 2.6.1),
@@ -290,16 +307,24 @@ def _start(y, trend, season, m, seasons):
         column += 2
     else:
         z[column] = mean_y
-        column += 1 + (trend > 0)
+        column += 1
+        if trend > 0:
+            z[column] = 0.0
+            column += 1
     if season > 0:
         z[column:] = seasons[: m - 1]
     return z
 
 
-@njit(cache=True)
+@_compiled
 def _fit_form(y, error, trend, season, m, seasons, horizon, forecasts):
-    """Fit one model to one series; writes its ``horizon`` point forecasts and returns its AICc."""
+    """Fit one model to one series; writes its ``horizon`` point forecasts and returns its AICc (inf for a
+    series too short for the model's parameters, ``n <= k + 1``)."""
     start = _start(y, trend, season, m, seasons)
+    n = len(y)
+    parameters = len(start) + 1
+    if n - parameters - 1 <= 0:
+        return np.inf
     count = _smoothing_count(trend, season)
     steps = np.full(len(start), STATE_STEP)
     steps[:count] = SMOOTHING_STEP
@@ -308,13 +333,11 @@ def _fit_form(y, error, trend, season, m, seasons, horizon, forecasts):
     states = np.empty(2 + m)
     best, value = _nelder_mead(y, error, trend, season, m, start, steps, states)
     _filter(y, error, trend, season, m, best, states)
-    n = len(y)
-    parameters = len(best) + 1
-    if value >= PENALTY or n - parameters - 1 <= 0:
+    if value >= PENALTY:
         return np.inf
     phi = 1.0
     if trend == 2:
-        phi = PHI_RANGE[0] + (PHI_RANGE[1] - PHI_RANGE[0]) * _logistic(best[count - 1])
+        phi = _phi(best[count - 1])
     damping = 0.0
     power = 1.0
     for h in range(horizon):
@@ -326,7 +349,7 @@ def _fit_form(y, error, trend, season, m, seasons, horizon, forecasts):
     return value + 2.0 * parameters + 2.0 * parameters * (parameters + 1) / (n - parameters - 1)
 
 
-@njit(cache=True)
+@_compiled
 def _fit_all(values, starts, codes, m, additive, multiplicative, horizon, aicc, forecasts):
     """Every model (rows of ``codes``) on every series ``values[starts[i]:starts[i+1]]``.
 
@@ -367,17 +390,14 @@ class EtsFit:
     def combined(self) -> np.ndarray:
         """Forecasts ``[series, step]`` averaged over the models with Akaike weights (Kolassa, "Combining
         exponential smoothing forecasts using Akaike weights", IJF 27(2), 2011); for a series no model fits
-        (too short), the last value."""
+        (too short), the naive forecast (the last value, times the seasonal index beyond
+        ``MAX_SEASON_LENGTH``)."""
         weights = akaike_weights(self.aicc)
-        combined = np.einsum("sf,sfh->sh", weights, np.nan_to_num(self.forecasts))
+        fitted = np.where(weights[..., None] > 0, self.forecasts, 0.0)
+        combined = np.einsum("sf,sfh->sh", weights, fitted)
         unfitted = weights.sum(axis=1) == 0
         combined[unfitted] = self.forecasts[unfitted, 0]
         return combined
-
-    def chosen(self) -> list[str]:
-        """The name of the model with the smallest AICc per series ("naive" where none fits)."""
-        best = np.argmin(self.aicc, axis=1)
-        return [self.forms[k].name if np.isfinite(self.aicc[i, k]) else "naive" for i, k in enumerate(best)]
 
 
 def fit_ets(series: list[np.ndarray], horizon: int, season_length: int) -> EtsFit:

@@ -105,7 +105,8 @@ class Forecaster(BaseForecaster):
             (`forecast.baselines.ExponentialSmoothing`: ETS models weighted by
             AICc), in equal parts, every quantile moved by the same amount as
             the median; the calibration then measures the combined forecasts.
-            None: the network alone.
+            ETS sees the target only: where covariates carry most of the
+            signal, None (the network alone) keeps their full effect.
         strategy: `"direct"` (all `horizon` steps in one output) or
             `"recursive"` (a one-step network fed back `horizon` times;
             past-only covariates are not allowed, their future is unknown).
@@ -190,7 +191,9 @@ class Forecaster(BaseForecaster):
     Fitted attributes: `pipeline_` (the fitted `SeriesWindows`), `model_` (the
     Keras network), `history_` (per-epoch losses), `epochs_trained_`,
     `batch_size_` and `epochs_planned_` (the training plan), `refit_epochs_`
-    (epochs of the refit on every window, None without one), `output_quantiles_`
+    (epochs of the refit on every window, None without one), `combine_with_`
+    (the combination the model was fitted and calibrated with; `predict`
+    follows it, not a later `set_params`), `output_quantiles_`
     (quantile levels of the network output, None for a point network),
     `series_scale_` (each series' MASE scale), `intervals_` (the conformal
     offsets, or None), plus those of `BaseForecaster` (`run_id_`, `model_uri_`
@@ -340,6 +343,7 @@ class Forecaster(BaseForecaster):
         if self.strategy == "recursive":
             _check_recursive_features(windows)
         self.pipeline_ = pipeline
+        self.combine_with_ = self.combine_with
         self.output_quantiles_ = self._output_quantiles()
         self.series_scale_ = mase_scales(checked.frame, pipeline.season_length_)
         self.batch_size_, self.epochs_planned_ = training_plan(
@@ -518,7 +522,10 @@ class Forecaster(BaseForecaster):
 
         Args:
             df: history of series seen in `fit` (None: the fitted data), with
-                at least `lookback` rows per series and the covariate columns.
+                at least `lookback` rows per series and the covariate columns;
+                with `combine_with="ets"` the exponential smoothing is fitted to
+                all of it, so a longer history (two seasons or more) gives it
+                its seasonal models.
             future_df: `unique_id, ds` and the future covariate columns for the
                 `horizon` steps after each series' end (needed only with
                 `future_covariates`).
@@ -582,17 +589,15 @@ class Forecaster(BaseForecaster):
         Assimakopoulos, IJF 36(1), 2020).
         """
         outputs = windows.inverse_target(self._predict_scaled(windows))
-        if self.combine_with is None:
+        if self.combine_with_ is None:
             return outputs
         index = windows.index
         origin_rows, first_rows = locate_origins(frame, index[ID].to_numpy(), index[TIME].to_numpy())
         season_length = self.pipeline_.season_length_
-        partner = ets_point_forecasts(
-            frame[TARGET].to_numpy(float), origin_rows, first_rows, self.horizon, season_length
-        )
+        ets = ets_point_forecasts(frame[TARGET].to_numpy(float), origin_rows, first_rows, self.horizon, season_length)
         if self.output_quantiles_ is None:
-            return (outputs + partner) / 2.0
-        shift = (partner - outputs[..., self.output_quantiles_.index(MEDIAN)]) / 2.0
+            return (outputs + ets) / 2.0
+        shift = (ets - outputs[..., self.output_quantiles_.index(MEDIAN)]) / 2.0
         return outputs + shift[..., None]
 
     def _predict_scaled(self, windows: Windows) -> np.ndarray:
@@ -662,6 +667,7 @@ class Forecaster(BaseForecaster):
             "history": self.history_,
             "epochs_trained": self.epochs_trained_,
             "refit_epochs": self.refit_epochs_,
+            "combine_with": self.combine_with_,
             "epochs_planned": self.epochs_planned_,
             "batch_size": self.batch_size_,
             "series_scale": [
@@ -673,7 +679,7 @@ class Forecaster(BaseForecaster):
 
     def _saved_history(self) -> pd.DataFrame:
         # `predict()` without a frame reads the last `lookback` rows of every series, and ETS their whole history.
-        if self.combine_with is not None:
+        if self.combine_with_ is not None:
             return self.train_df_
         return self.train_df_.groupby(ID, sort=False).tail(self.lookback)
 
@@ -687,6 +693,8 @@ class Forecaster(BaseForecaster):
             self.history_ = state["history"]
             self.epochs_trained_ = state["epochs_trained"]
             self.refit_epochs_ = state.get("refit_epochs")
+            # Models saved before the ETS combination existed forecast with the network alone, as they were fitted.
+            self.combine_with_ = state.get("combine_with")
             # Models saved before the training plan, the MASE scales and calibration existed load without them.
             self.epochs_planned_ = state.get("epochs_planned", self.epochs_trained_)
             self.batch_size_ = state.get("batch_size", self.batch_size)

@@ -1,4 +1,4 @@
-"""Seasonality of many series: the period, a test, and multiplicative seasonal indices to divide out.
+"""Seasonality of many series: the period, a test, and seasonal indices to divide out.
 
 Recurrent networks forecast seasonal series better when the seasonal pattern is removed first and
 put back on the forecasts (Hewamalage, Bergmeir & Bandara, "Recurrent Neural Networks for Time
@@ -13,7 +13,9 @@ indices        s_j = mean over t with t mod m = j of y_t / T_t,  then s_j <- s_j
 adjusted       y_t / s_{t mod m},        forecast  y_hat_{t} * s_{t mod m}
 ```
 
-(classical multiplicative decomposition). Indices are fitted on training rows only and only for a
+(classical multiplicative decomposition; :func:`seasonal_indices` also gives the additive indices,
+the means of ``y_t - T_t`` shifted to mean 0, which start exponential smoothing's seasonal states).
+Indices are fitted on training rows only and only for a
 series that passes the test, has at least ``3 m`` positive values and no value <= 0; any other
 series keeps ``s = 1``. The phase ``t mod m`` counts steps from the series' first training time
 stamp, so a frame that starts later (a forecast from the last rows) gets the same phases.

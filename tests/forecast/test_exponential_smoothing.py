@@ -49,7 +49,8 @@ def state_space_reference(form, y, alpha, beta, gamma, phi, level, slope, season
 
     additive error:        l_t = q + a e,  b_t = phi b + beta e,  s_t = s + gamma e          (e = y - mu)
     multiplicative error:  l_t = q (1 + a e),  b_t = phi b + beta q e,  s_t = s (1 + gamma e)   (e = (y - mu) / mu)
-    (season M, error M; q = l + phi b). ETS(A,*,A) and ETS(M,*,M) are the two families written out here.
+    (season M, error M; q = l + phi b); with error M and season A, l_t = q + a mu e, b_t = phi b + beta mu e,
+    s_t = s + gamma mu e.
     """
     phi = phi if form.trend == "Ad" else 1.0
     if form.trend == "N":
@@ -66,6 +67,12 @@ def state_space_reference(form, y, alpha, beta, gamma, phi, level, slope, season
             level, slope = q + alpha * e, phi * slope + beta * e
             if form.season == "A":
                 s[t % m] = old + gamma * e
+        elif form.season == "A":  # ETS(M,*,A): every state moves by its gain times mu e
+            mu = q + old
+            e = (value - mu) / mu
+            log_mu += math.log(mu)
+            level, slope = q + alpha * mu * e, phi * slope + beta * mu * e
+            s[t % m] = old + gamma * mu * e
         else:
             mu = q * (old if form.season == "M" else 1.0)
             e = (value - mu) / mu
@@ -86,6 +93,7 @@ def state_space_reference(form, y, alpha, beta, gamma, phi, level, slope, season
         EtsForm("A", "Ad", "A"),
         EtsForm("M", "Ad", "M"),
         EtsForm("M", "A", "N"),
+        EtsForm("M", "Ad", "A"),
     ],
     ids=lambda form: form.name,
 )
@@ -125,7 +133,8 @@ def test_the_fitted_simple_smoothing_is_at_least_as_likely_as_every_point_of_a_g
         for alpha in np.linspace(0.01, 0.99, 50)
         for level in np.linspace(y[:5].min() - 0.2, y[:5].max() + 0.2, 50)
     )
-    assert fitted_objective <= grid + 1e-6 * abs(grid)
+    # At most the grid's best, and close to it: a wrong parameter count k in the AICc would move it by about 2.
+    assert grid - 0.5 <= fitted_objective <= grid + 1e-6 * abs(grid)
 
 
 def test_akaike_weights_by_hand():
@@ -138,19 +147,19 @@ def test_akaike_weights_by_hand():
 
 def test_a_seasonal_series_with_a_trend_is_continued():
     rng = np.random.default_rng(1)
-    t = np.arange(72)
+    t = np.arange(77)  # 65 fitted: not whole seasons, so the forecast phases are (n + h) mod m, not h mod m
     pattern = np.array([5.0, -3.0, 2.0, 8.0, -6.0, -1.0, 0.0, 4.0, -2.0, -5.0, 3.0, -5.0])
     truth = 100.0 + 0.5 * t + pattern[t % 12]
-    y = truth[:60] + rng.normal(0.0, 0.3, 60)
+    y = truth[:65] + rng.normal(0.0, 0.3, 65)
     fit = fit_ets([y], horizon=12, season_length=12)
-    np.testing.assert_allclose(fit.combined()[0], truth[60:], atol=1.5)
-    assert fit.chosen()[0].endswith(",A)") or fit.chosen()[0].endswith(",M)")
+    np.testing.assert_allclose(fit.combined()[0], truth[65:], atol=1.5)
+    assert fit.forms[int(np.argmin(fit.aicc[0]))].season != "N"
 
 
 def test_histories_too_short_for_any_model_get_the_last_value():
     fit = fit_ets([np.array([3.0, 4.0, 5.0])], horizon=2, season_length=12)
     np.testing.assert_array_equal(fit.combined()[0], [5.0, 5.0])
-    assert fit.chosen() == ["naive"]
+    assert np.isinf(fit.aicc).all()
 
 
 def test_models_tried():
@@ -191,12 +200,29 @@ def test_the_forecaster_averages_the_network_and_ets_and_moves_every_quantile_wi
     settings = dict(lookback=12, horizon=4, units=4, epochs=2, verbose=0, tracking=False, calibration=None)
     model = Forecaster(quantiles=[0.1, 0.9], combine_with="ets", **settings).fit(df)
     combined = model.predict()
-    network = model.set_params(combine_with=None).predict()
+    windows = model.pipeline_.predict_windows(df)
+    network = windows.inverse_target(np.asarray(model.model_(windows.as_inputs()))).reshape(-1, 3)  # q10, q50, q90
     ets = ExponentialSmoothing(horizon=4, season_length=12).fit(df).predict()
-    np.testing.assert_allclose(combined["y_hat"], (network["y_hat"] + ets["y_hat"]) / 2, rtol=1e-6)
-    shift = combined["y_hat"] - network["y_hat"]
-    for column in ("y_hat_q10", "y_hat_q90"):
-        np.testing.assert_allclose(combined[column], network[column] + shift, rtol=1e-6)
+    np.testing.assert_allclose(combined["y_hat"], (network[:, 1] + ets["y_hat"]) / 2, rtol=1e-5)
+    shift = combined["y_hat"].to_numpy() - network[:, 1]
+    np.testing.assert_allclose(combined["y_hat_q10"], network[:, 0] + shift, rtol=1e-5)
+    np.testing.assert_allclose(combined["y_hat_q90"], network[:, 2] + shift, rtol=1e-5)
+
+
+def test_a_model_saved_before_the_combination_existed_forecasts_with_the_network_alone(tmp_path):
+    import json
+
+    df = _monthly_frame()
+    settings = dict(lookback=12, horizon=4, units=4, epochs=2, verbose=0, tracking=False)
+    network_alone = Forecaster(combine_with=None, **settings).fit(df)
+    directory = network_alone.save(tmp_path / "old")
+    for name, key in (("params.json", "combine_with"), ("fitted.json", "combine_with")):
+        saved = json.loads((directory / name).read_text())
+        saved.pop(key)  # as written before the option existed
+        (directory / name).write_text(json.dumps(saved))
+    loaded = Forecaster.load(directory)
+    assert loaded.combine_with == "ets" and loaded.combine_with_ is None
+    pd.testing.assert_frame_equal(loaded.predict(), network_alone.predict())
 
 
 def test_combine_with_must_be_ets_or_none():
@@ -232,7 +258,7 @@ def test_the_conformal_offsets_are_measured_on_the_combined_forecasts():
 
 def test_a_period_longer_than_the_seasonal_states_allow_is_divided_out_and_put_back():
     rng = np.random.default_rng(5)
-    m, t = 52, np.arange(4 * 52 + 20)
+    m, t = 52, np.arange(4 * 52 + 17 + 20)  # 225 fitted: not whole seasons
     pattern = 1.0 + 0.4 * np.sin(2 * np.pi * np.arange(m) / m)
     truth = 100.0 * pattern[t % m]
     y = truth[:-20] * rng.normal(1.0, 0.01, len(t) - 20)

@@ -41,6 +41,13 @@ def test_seasonal_indices_recover_a_multiplicative_pattern():
     np.testing.assert_allclose(seasonal_indices(with_trend, 12), PATTERN_12, atol=2e-3)
 
 
+def test_additive_seasonal_indices_recover_an_added_pattern_under_a_linear_trend():
+    offsets = 10.0 * np.sin(2 * np.pi * (np.arange(12) + 0.5) / 12)  # mean 0
+    t = np.arange(5 * 12 + 7)  # not whole seasons: the phases must still start at position 0
+    y = 50.0 + 0.8 * t + offsets[t % 12]
+    np.testing.assert_allclose(seasonal_indices(y, 12, multiplicative=False), offsets, atol=1e-10)
+
+
 def test_the_period_of_integer_series_is_the_one_most_series_show():
     pattern_4 = np.array([0.8, 1.2, 1.1, 0.9])
     monthly = [seasonal_series(96, PATTERN_12, seed=k) for k in range(6)]
