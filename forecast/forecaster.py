@@ -106,7 +106,9 @@ class Forecaster(BaseForecaster):
             AICc), in equal parts, every quantile moved by the same amount as
             the median; the calibration then measures the combined forecasts.
             ETS sees the target only: where covariates carry most of the
-            signal, None (the network alone) keeps their full effect.
+            signal, None (the network alone) keeps their full effect; on
+            intermittent series (many zeros) ETS is weak and None is better
+            (README.md, "Benchmarks").
         strategy: `"direct"` (all `horizon` steps in one output) or
             `"recursive"` (a one-step network fed back `horizon` times;
             past-only covariates are not allowed, their future is unknown).
