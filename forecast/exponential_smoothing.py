@@ -51,7 +51,7 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
-from pipelines.seasonality import is_seasonal, seasonal_indices
+from pipelines.seasonality import seasonal_indices, tested_seasonal_indices
 
 ERRORS = ("A", "M")
 TRENDS = ("N", "A", "Ad")
@@ -406,7 +406,7 @@ def fit_ets(series: list[np.ndarray], horizon: int, season_length: int) -> EtsFi
     Seasonal models are tried for ``1 < season_length <= MAX_SEASON_LENGTH`` on series with at least
     two full seasons; multiplicative ones only on series whose values are all positive. A longer period
     would need as many seasonal states: a positive series that passes the seasonality test
-    (``pipelines.seasonality.is_seasonal``) is divided by its classical multiplicative indices instead,
+    (``pipelines.seasonality.tested_seasonal_indices``) is divided by its classical multiplicative indices instead,
     the non-seasonal models are fitted to it, and their forecasts are multiplied back (the M4
     competition's benchmarks). Each series is divided by its mean absolute value first (the AICc
     differences do not change) and its forecasts multiplied back.
@@ -443,8 +443,8 @@ def _divide_long_seasons(arrays: list[np.ndarray], m: int, horizon: int) -> tupl
     indices of the forecast steps (ones for the others)."""
     adjusted, factors = [], np.ones((len(arrays), horizon))
     for row, y in enumerate(arrays):
-        if len(y) and np.all(y > 0) and is_seasonal(y, m):
-            indices = seasonal_indices(y, m)
+        indices = tested_seasonal_indices(y, m)
+        if indices is not None:
             adjusted.append(y / indices[np.arange(len(y)) % m])
             factors[row] = indices[(len(y) + np.arange(horizon)) % m]
         else:

@@ -76,6 +76,15 @@ def seasonal_indices(y: np.ndarray, m: int, multiplicative: bool = True) -> np.n
     return indices / indices.mean() if multiplicative else indices - indices.mean()
 
 
+def tested_seasonal_indices(y: np.ndarray, m: int) -> np.ndarray | None:
+    """The multiplicative indices of a series worth dividing by them: all values positive, the test of
+    :func:`is_seasonal` passed, and every index positive and finite; None for any other series."""
+    if not (np.all(y > 0) and is_seasonal(y, m)):
+        return None
+    found = seasonal_indices(y, m)
+    return found if np.all(found > 0) and np.all(np.isfinite(found)) else None
+
+
 def infer_season_length(series: Sequence[np.ndarray], candidates: Sequence[int] = CANDIDATE_PERIODS) -> int:
     """The period of integer-stamped series: the candidate with the strongest positive autocorrelation.
 
@@ -136,10 +145,9 @@ class SeasonalAdjustment:
             start, stop = int(series_starts[position]), int(series_starts[position + 1])
             y = values[start:stop]
             anchors[series_id] = times[start]
-            if season_length > 1 and np.all(y > 0) and is_seasonal(y, season_length):
-                found = seasonal_indices(y, season_length)
-                if np.all(found > 0) and np.all(np.isfinite(found)):
-                    indices[series_id] = found
+            found = tested_seasonal_indices(y, season_length)
+            if found is not None:
+                indices[series_id] = found
         return cls(season_length, indices, anchors, freq)
 
     def factors(self, series_ids: np.ndarray, times, segment_starts: np.ndarray) -> np.ndarray | None:
