@@ -184,35 +184,62 @@ def block_lstm_part_count(batch: int) -> int:
     return BLOCK_LSTM_PARTS[_part_index(batch)]
 
 
-def block_lstm_in_parts(x, h0, c0, *parameters, seq_len_max, use_peephole: bool):
-    """`block_lstm` over a batch split into parts of consecutive sequences, concatenated: the same numbers, as
-    the sequences of a batch are independent, but faster: TensorFlow's executor runs the parts' kernels in
-    parallel, and each kernel call is the size where BlockLSTMV2 is fast (`block_lstm_part_count`). A batch whose
-    size is known only when it arrives (tf.data's, in Keras's `fit`) picks its number of parts with
-    `tf.switch_case`, all of them traced."""
+def block_lstm_in_parts(x, h0, c0, *parameters, seq_len_max, use_peephole: bool, lengths=None, sequences: bool = True):
+    """`block_lstm` over a batch split into parts of consecutive sequences: the same numbers, as the sequences of
+    a batch are independent, but faster: TensorFlow's executor runs the parts' kernels in parallel, and each
+    kernel call is the size where BlockLSTMV2 is fast (`block_lstm_part_count`). A batch whose size is known only
+    when it arrives (tf.data's, in Keras's `fit`) picks its number of parts with `tf.switch_case`, all of them
+    traced.
+
+    Each part keeps only what the caller asks for before the parts are joined: `h_t` of every step with
+    `sequences=True`, and each sequence's `h` and `c` after its last step (step `length - 1` with `lengths`, the
+    initial state where the length is 0; the last step without). Joining whole `(time, batch, units)` sequences
+    only to slice them afterwards cost more than the kernel itself at the package's working sizes.
+
+    Returns:
+        `(h, last_h, last_c)`: `h` of every step `(time, batch, units)`, None with `sequences=False`; `last_h`
+        and `last_c` `(batch, units)`.
+    """
     run = functools.partial(block_lstm, seq_len_max=seq_len_max, use_peephole=use_peephole)
+
+    def part(x, h0, c0, lengths):
+        # Without these identities TensorFlow cannot differentiate a one-part `tf.switch_case` branch that uses
+        # its captured h0 both in the kernel and in `_state_at_lengths` ("You must feed a value for placeholder").
+        h0, c0 = tf.identity(h0), tf.identity(c0)
+        h, c = run(x, h0, c0, *parameters)
+        if lengths is None:
+            last = (h[-1], c[-1])
+        else:
+            last = (_state_at_lengths(h, lengths, h0), _state_at_lengths(c, lengths, c0))
+        return (h, *last) if sequences else last
 
     def in_parts(parts):
         if parts == 1:
-            return run(x, h0, c0, *parameters)
+            return part(x, h0, c0, lengths)
         batch = x.shape[1]
         if batch is None:
             batch = tf.shape(x)[1]
             sizes = batch // parts + tf.cast(tf.range(parts) < batch % parts, batch.dtype)
         else:
             sizes = [batch // parts + (k < batch % parts) for k in range(parts)]
+        split = functools.partial(tf.split, num_or_size_splits=sizes, num=parts)
+        no_lengths = [None] * parts
         pieces = [
-            run(x_k, h0_k, c0_k, *parameters)
-            for x_k, h0_k, c0_k in zip(
-                tf.split(x, sizes, axis=1, num=parts), tf.split(h0, sizes, num=parts), tf.split(c0, sizes, num=parts)
+            part(*arguments)
+            for arguments in zip(
+                split(x, axis=1), split(h0), split(c0), no_lengths if lengths is None else split(lengths)
             )
         ]
-        return tuple(tf.concat([piece[k] for piece in pieces], axis=1) for k in (0, 1))
+        # h is time-major, so its sequences are joined on axis 1; the last states on axis 0.
+        axes = (1, 0, 0) if sequences else (0, 0)
+        return tuple(tf.concat([piece[k] for piece in pieces], axis=axis) for k, axis in enumerate(axes))
 
-    if x.shape[1] is not None:
-        return in_parts(block_lstm_part_count(x.shape[1]))
-    branches = [functools.partial(in_parts, parts) for parts in BLOCK_LSTM_PARTS]
-    return tuple(tf.switch_case(_part_index(tf.shape(x)[1]), branches))
+    if x.shape[1] is None:
+        branches = [functools.partial(in_parts, parts) for parts in BLOCK_LSTM_PARTS]
+        joined = tuple(tf.switch_case(_part_index(tf.shape(x)[1]), branches))
+    else:
+        joined = in_parts(block_lstm_part_count(x.shape[1]))
+    return joined if sequences else (None, *joined)
 
 
 def _block_lstm_parameters(cell, dtype):
@@ -259,21 +286,20 @@ def _block_lstm_inner_loop(layer, sequences, initial_state, lengths, training):
         else:
             x = tf.reverse_sequence(x, lengths, seq_axis=0, batch_axis=1)
     steps = tf.shape(x)[0] if lengths is None else tf.reduce_max(lengths)
-    h, c = block_lstm_in_parts(
+    h, last_h, last_c = block_lstm_in_parts(
         x,
         h0,
         c0,
         *_block_lstm_parameters(cell, dtype),
         seq_len_max=tf.cast(steps, tf.int64),
         use_peephole=cell.peepholes,
+        lengths=lengths,
+        sequences=layer.return_sequences,
     )
     if lengths is None:
-        last_h, last_c = h[-1], c[-1]
-        last_output = last_h
-        outputs = h
+        outputs, last_output = h, last_h
     else:
-        last_h, last_c = _state_at_lengths(h, lengths, h0), _state_at_lengths(c, lengths, c0)
-        outputs, last_output = _fill_masked_outputs(layer, h, lengths, last_h)
+        outputs, last_output = _fill_masked_outputs(layer, h, tf.shape(x)[0], lengths, last_h)
     if layer.return_sequences:
         outputs = tf.transpose(outputs, (1, 0, 2))
     else:
@@ -281,15 +307,15 @@ def _block_lstm_inner_loop(layer, sequences, initial_state, lengths, training):
     return last_output, outputs, [last_h, last_c]
 
 
-def _fill_masked_outputs(layer, outputs, lengths, last_h):
-    """The generic loop's outputs at masked steps, for time-major `outputs` whose first `length` steps are valid.
+def _fill_masked_outputs(layer, outputs, time, lengths, last_h):
+    """The generic loop's outputs at masked steps, for time-major `outputs` (`time` steps, None without
+    `return_sequences`) whose first `length` steps are valid.
 
     The loop outputs the previous output at a masked step (zeros before the first valid one) or zeros with
     `zero_output_for_mask=True`. Going forwards the masked steps follow the valid ones; going backwards the
     reversed mask puts them first, so the valid outputs move to the end. Returns `(outputs, last_output)`;
     `outputs` is None without `return_sequences`.
     """
-    time = tf.shape(outputs)[0]
     started = lengths > 0
     last_valid = tf.where(started[:, None], last_h, tf.zeros_like(last_h))
     if layer.go_backwards:

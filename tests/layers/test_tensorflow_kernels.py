@@ -179,31 +179,65 @@ def test_block_lstm_in_batch_parts_equals_the_loop(variant, go_backwards, batch_
             np.testing.assert_allclose(np.asarray(a), np.asarray(b), atol=1e-5, rtol=1e-4)
 
 
+@pytest.mark.parametrize("sequences", [True, False], ids=["sequences", "last_states"])
 @pytest.mark.parametrize("batch", [8, 130, 600], ids=["one_part", "4_parts", "8_parts"])
-def test_block_lstm_in_parts_is_the_one_call_kernel_split_by_sequence(batch):
+def test_block_lstm_in_parts_is_the_one_call_kernel_split_by_sequence(batch, sequences):
     rng = np.random.default_rng(5)
     x = tf.constant(rng.normal(size=(TIME, batch, FEATURES)).astype("float32"))
     h0, c0 = (tf.constant(s) for s in rng.normal(scale=0.5, size=(2, batch, UNITS)).astype("float32"))
+    lengths = tf.constant(np.resize(LENGTHS, batch), tf.int32)
     parameters = [tf.constant(rng.normal(scale=0.5, size=(FEATURES + UNITS, 4 * UNITS)).astype("float32"))]
     parameters += [tf.constant(rng.normal(scale=0.5, size=(k * UNITS,)).astype("float32")) for k in (4, 1, 1, 1)]
-    readout = tf.constant(rng.normal(size=(2, TIME, batch, UNITS)).astype("float32"))
+    readouts = [
+        tf.constant(rng.normal(size=shape).astype("float32")) for shape in ((TIME, batch, UNITS), (2, batch, UNITS))
+    ]
 
-    def run(kernel, x, h0, c0, *parameters):
+    def one_call(x, h0, c0, lengths, *parameters):
+        """The whole batch in one kernel call, each sequence's last state picked in NumPy."""
+        h, c = tensorflow_kernels.block_lstm(
+            x, h0, c0, *parameters, seq_len_max=tf.constant(TIME, tf.int64), use_peephole=True
+        )
+        pick = np.stack([np.maximum(lengths.numpy() - 1, 0), np.arange(batch)], axis=1)
+        started = (lengths.numpy() > 0)[:, None]
+        last = [tf.where(started, tf.gather_nd(s, pick), s0) for s, s0 in ((h, h0), (c, c0))]
+        return (h if sequences else None), *last
+
+    def in_parts(x, h0, c0, lengths, *parameters):
+        return tensorflow_kernels.block_lstm_in_parts(
+            x,
+            h0,
+            c0,
+            *parameters,
+            seq_len_max=tf.constant(TIME, tf.int64),
+            use_peephole=True,
+            lengths=lengths,
+            sequences=sequences,
+        )
+
+    def outputs_and_gradients(kernel, *arguments):
+        inputs = [arguments[k] for k in (0, 1, 2)] + list(arguments[4:])
         with tf.GradientTape() as tape:
-            tape.watch([x, h0, c0, *parameters])
-            h, c = kernel(x, h0, c0, *parameters, seq_len_max=tf.constant(TIME, tf.int64), use_peephole=True)
-            loss = tf.reduce_sum(tf.stack([h, c]) * readout)
-        return [h, c, *tape.gradient(loss, [x, h0, c0, *parameters])]
+            tape.watch(inputs)
+            h, last_h, last_c = kernel(*arguments)
+            loss = tf.reduce_sum(tf.stack([last_h, last_c]) * readouts[1])
+            if sequences:
+                loss += tf.reduce_sum(h * readouts[0])
+        assert (h is None) is not sequences
+        return [o for o in (h, last_h, last_c) if o is not None] + tape.gradient(loss, inputs)
 
-    one_call = run(tensorflow_kernels.block_lstm, x, h0, c0, *parameters)
-    in_parts = functools.partial(run, tensorflow_kernels.block_lstm_in_parts)
-    any_batch = tf.function(in_parts).get_concrete_function(
+    expected = outputs_and_gradients(one_call, x, h0, c0, lengths, *parameters)
+    any_batch = tf.function(functools.partial(outputs_and_gradients, in_parts)).get_concrete_function(
         tf.TensorSpec((TIME, None, FEATURES)),
         *[tf.TensorSpec((None, UNITS))] * 2,
+        tf.TensorSpec((None,), tf.int32),
         *[tf.TensorSpec(p.shape) for p in parameters],
     )
-    for result in (in_parts(x, h0, c0, *parameters), any_batch(x, h0, c0, *parameters)):
-        for a, b in zip(result, one_call):
+    for result in (
+        outputs_and_gradients(in_parts, x, h0, c0, lengths, *parameters),
+        any_batch(x, h0, c0, lengths, *parameters),
+    ):
+        assert len(result) == len(expected)
+        for a, b in zip(result, expected):
             np.testing.assert_allclose(np.asarray(a), np.asarray(b), atol=1e-5, rtol=1e-5)
 
 
