@@ -13,8 +13,11 @@ used, which other processes on a shared machine disturb much less.
 3. cells: training throughput of every layer of `layers.available()` relative to `keras.layers.LSTM` at
    batch 64, 100 steps, 64 units (`keras.layers.GRU` too, as the GRU's own reference).
 4. PyTorch: one training step of `torch.nn.LSTM` + `Linear` with Adam (forward, backward, update) per batch at
-   the training sizes, relative to Keras's `fit`; skipped with a note when `torch` is not installed
-   (`--torch-threads 1` where other processes load the CPU: PyTorch's OpenMP threads collapse there).
+   the training sizes, against Keras's `fit` (Keras's LSTM and ours), against the same `fit` without the LSTM
+   (what `fit` costs per batch whatever the layer), and against our layer trained in the same kind of loop as
+   PyTorch's (a compiled step per batch of in-memory tensors: the layers compared without the loops); skipped
+   with a note when `torch` is not installed (`--torch-threads 1` where other processes load the CPU: PyTorch's
+   OpenMP threads collapse there).
 5. `--loop-options`: the Forecaster's network (`forecast.network.build_network`, LSTM and GRU, 64 units,
    lookback 30, horizon 18, batch 64 and 256, one input feature, MAE, Adam with clipnorm) trained with `fit`
    under the training-loop options: today's (NumPy arrays, `steps_per_execution=1`, no XLA),
@@ -23,18 +26,22 @@ used, which other processes on a shared machine disturb much less.
 6. `--kernel-grid`: `layers.LSTM` forced onto BlockLSTMV2 against the generic loop, forward and backward of the
    layer alone (the kernel with the batch in parallel parts), batch 16-512 x units 32-256: the measurements
    behind `tensorflow_kernels.BLOCK_LSTM_MAX_UNITS`.
+7. `--forecaster`: `Forecaster.fit` on M3 monthly with the LSTM on the generic loop (the layers before the
+   fused kernels) and on `implementation="auto"`, same settings and seed: fit seconds, sMAPE and MASE.
 
     python -m benchmarks.layers_speed                  # sections 1-4
     python -m benchmarks.layers_speed --quick          # sections 1 and 2 only, fewer rounds: about 2 minutes
     python -m benchmarks.layers_speed --loop-options   # section 5 only
     python -m benchmarks.layers_speed --kernel-grid    # section 6 only
     python -m benchmarks.layers_speed --pytorch        # section 4 only (at --sizes, when given)
+    python -m benchmarks.layers_speed --forecaster     # section 7 only: about 10 minutes on 2 cores
     python -m benchmarks.layers_speed --sizes 64x30x32 128x50x64 --paths fused loop   # chosen paths and sizes
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.util
 import statistics
 import subprocess
@@ -265,8 +272,40 @@ class TorchChild:
         self.process.wait()
 
 
+def step_loop(model: keras.Model, x: np.ndarray, y: np.ndarray, batch: int) -> Callable[[], None]:
+    """One epoch of `model` trained as PyTorch's side trains: a compiled training step (forward, MSE, backward,
+    the model's optimizer) per batch, the batches taken in order from tensors already in memory; no shuffling,
+    callbacks or logs, which Keras's `fit` adds to every step."""
+    import tensorflow as tf
+
+    batches = len(x) // batch
+    xs = tf.constant(x[: batches * batch].reshape(batches, batch, *x.shape[1:]))
+    ys = tf.constant(y[: batches * batch].reshape(batches, batch, *y.shape[1:]))
+    variables = model.trainable_variables
+    model.optimizer.build(variables)
+
+    @tf.function
+    def step(index):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean(tf.square(model(xs[index], training=True) - ys[index]))
+        model.optimizer.apply(tape.gradient(loss, variables), variables)
+
+    indices = [tf.constant(index) for index in range(batches)]
+
+    def epoch() -> None:
+        for index in indices:
+            step(index)
+
+    return epoch
+
+
 def compare_pytorch(sizes: Sequence[Size], rounds: int, seconds: float, threads: int = 0) -> None:
     """Section 4: torch.nn.LSTM training steps vs Keras's fit and ours (when torch is installed).
+
+    Keras's `fit` costs something per batch whatever the layer: the `fit floor` column is `fit` of the same
+    model with `Flatten` in place of the LSTM, the most any recurrent layer could reach inside `fit`. The `ours,
+    step loop` column trains our layer in a loop like PyTorch's (`step_loop`), so that `x torch` there compares the
+    layers, forward, backward and Adam, without either framework's training-loop overhead.
 
     `threads`: PyTorch's intra-op threads (0: its default, one per core). On a loaded machine PyTorch's OpenMP
     threads spin at every barrier and 2 threads on 2 busy cores can run 10-50x slower than 1.
@@ -274,9 +313,17 @@ def compare_pytorch(sizes: Sequence[Size], rounds: int, seconds: float, threads:
     if importlib.util.find_spec("torch") is None:
         print("\nPyTorch: skipped, torch is not installed (pip install torch==2.13.0 for the CPU build)")
         return
+    names = {
+        "torch": "torch",
+        "keras": "keras fit",
+        "ours": "ours fit",
+        "ours_loop": "ours loop",
+        "floor": "fit floor",
+    }
     header = (
-        f"{'batch x steps x units':<22}{'torch seq/s':>13}{'keras seq/s':>13}{'ours seq/s':>12}"
-        f"{'torch x keras (cpu)':>21}{'ours x torch (cpu)':>20}"
+        f"{'batch x steps x units':<22}"
+        + "".join(f"{name + ' seq/s':>17}" for name in names.values())
+        + "".join(f"{f'{names[name]} x torch':>20}" for name in ("keras", "ours", "ours_loop", "floor"))
     )
     for index, size in enumerate(sizes):
         batches = batches_for(seconds, size)
@@ -285,30 +332,33 @@ def compare_pytorch(sizes: Sequence[Size], rounds: int, seconds: float, threads:
         if index == 0:
             print(
                 f"\nPyTorch {child.version} ({child.threads} threads, own process): nn.LSTM + Linear, Adam, MSE, one "
-                f"training step per batch, vs Keras fit; median of {rounds} rounds"
+                f"training step per batch; x torch = speed / torch speed in wall time (CPU time), median of {rounds} "
+                "rounds; fit floor = Keras fit without the LSTM (Flatten + Dense), ours loop = our layer in a loop "
+                "like PyTorch's"
             )
             print(header)
             print("-" * len(header))
-        reference = model_with(keras.layers.LSTM(size.units), size)
-        ours = model_with(layers.LSTM(size.units), size)
-        for model in (reference, ours):
+        models = {
+            "keras": model_with(keras.layers.LSTM(size.units), size),
+            "ours": model_with(layers.LSTM(size.units), size),
+            "floor": model_with(keras.layers.Flatten(), size),
+        }
+        runs: dict[str, Callable[[], object]] = {"torch": child.epoch}
+        for name, model in models.items():
             model.fit(x[: 2 * size.batch], y[: 2 * size.batch], batch_size=size.batch, verbose=0)
-        timings = race(
-            {
-                "torch": child.epoch,
-                "keras": lambda reference=reference, x=x, y=y, size=size: reference.fit(
-                    x, y, batch_size=size.batch, verbose=0
-                ),
-                "ours": lambda ours=ours, x=x, y=y, size=size: ours.fit(x, y, batch_size=size.batch, verbose=0),
-            },
-            rounds,
-        )
+            runs[name] = lambda model=model, x=x, y=y, size=size: model.fit(x, y, batch_size=size.batch, verbose=0)
+        runs["ours_loop"] = step_loop(model_with(layers.LSTM(size.units), size), x, y, size.batch)
+        runs["ours_loop"]()
+        timings = race(runs, rounds)
         timings["torch"] = child.timings
         child.close()
-        speed = {name: len(x) / statistics.median(t.wall for t in runs) for name, runs in timings.items()}
+        speed = {name: len(x) / statistics.median(t.wall for t in timings[name]) for name in names}
         print(
-            f"{size!s:<22}{speed['torch']:>13.0f}{speed['keras']:>13.0f}{speed['ours']:>12.0f}"
-            f"{ratios(timings['torch'], timings['keras']):>21}{ratios(timings['ours'], timings['torch']):>20}",
+            f"{size!s:<22}"
+            + "".join(f"{speed[name]:>17.0f}" for name in names)
+            + "".join(
+                f"{ratios(timings[name], timings['torch']):>20}" for name in ("keras", "ours", "ours_loop", "floor")
+            ),
             flush=True,
         )
 
@@ -436,6 +486,59 @@ def compare_kernels(batches: Sequence[int], units: Sequence[int], steps: int, ro
         print(row, flush=True)
 
 
+@contextlib.contextmanager
+def recurrent_layers_on_the_loop():
+    """Every `LSTM` and `GRU` of `layers` built inside runs the generic loop (`implementation="loop"`), as all of
+    them did before the fused kernels."""
+    from layers.base import FusedRecurrentLayer
+
+    fused_init = FusedRecurrentLayer.__init__
+
+    def loop_init(self, *args, implementation="auto", **kwargs):
+        fused_init(self, *args, implementation="loop", **kwargs)
+
+    FusedRecurrentLayer.__init__ = loop_init
+    try:
+        yield
+    finally:
+        FusedRecurrentLayer.__init__ = fused_init
+
+
+def compare_forecaster_fit(max_series: int | None) -> None:
+    """Section 7: `Forecaster.fit` on M3 monthly with the LSTM on the generic loop (before the fused kernels) and
+    with `implementation="auto"` (now): the package's defaults but `combine_with=None` (the network alone, whose
+    training the layers decide), seed 0; wall time of `fit`, and the test part's sMAPE and MASE, which must agree
+    to float rounding."""
+    from forecast.demo import HORIZON, LOOKBACK, load_m3_monthly, score
+    from forecast.forecaster import Forecaster
+
+    train, test = load_m3_monthly(max_series)
+    print(
+        f"\nForecaster.fit on M3 monthly ({train['unique_id'].nunique()} series; lstm, 64 units, lookback {LOOKBACK}, "
+        f"horizon {HORIZON}, combine_with=None, seed 0), one run each"
+    )
+    print(f"{'layers':<28}{'fit s':>9}{'sMAPE':>9}{'MASE':>9}")
+    seconds = {}
+    for name in ("loop (before)", "auto (now)"):
+        model = Forecaster(
+            cell="lstm",
+            units=64,
+            lookback=LOOKBACK,
+            horizon=HORIZON,
+            combine_with=None,
+            seed=0,
+            verbose=0,
+            tracking=False,
+        )
+        with recurrent_layers_on_the_loop() if name.startswith("loop") else contextlib.nullcontext():
+            start = time.perf_counter()
+            model.fit(train)
+            seconds[name] = time.perf_counter() - start
+            scores = score(model.predict(), train, test)
+        print(f"{name:<28}{seconds[name]:>9.1f}{scores['smape']:>9.3f}{scores['mase']:>9.3f}", flush=True)
+    print(f"fit speed, now / before: {seconds['loop (before)'] / seconds['auto (now)']:.2f}x")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", nargs="+", default=None, help="batch x steps x units, e.g. 64x30x32")
@@ -450,6 +553,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--kernel-grid", action="store_true", help="only section 6 (fused vs loop, layer alone)")
     parser.add_argument("--pytorch", action="store_true", help="only section 4 (PyTorch vs Keras and ours)")
     parser.add_argument("--torch-threads", type=int, default=0, help="PyTorch's threads in section 4 (0: default)")
+    parser.add_argument("--forecaster", action="store_true", help="only section 7 (Forecaster.fit on M3 monthly)")
+    parser.add_argument("--max-series", type=int, default=None, help="section 7 on the first series of M3 monthly")
     args = parser.parse_args(argv)
     global STEPS_PER_EXECUTION
     STEPS_PER_EXECUTION = args.steps_per_execution
@@ -464,6 +569,9 @@ def main(argv: list[str] | None = None) -> None:
         return
     if args.pytorch:
         compare_pytorch(sizes, args.rounds, args.seconds, args.torch_threads)
+        return
+    if args.forecaster:
+        compare_forecaster_fit(args.max_series)
         return
     compare_training_and_inference(sizes, args.paths, args.rounds, args.seconds, inference=True)
     if args.quick or args.sizes:
