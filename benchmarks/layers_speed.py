@@ -303,8 +303,8 @@ def compare_pytorch(sizes: Sequence[Size], rounds: int, seconds: float, threads:
     """Section 4: torch.nn.LSTM training steps vs Keras's fit and ours (when torch is installed).
 
     Keras's `fit` costs something per batch whatever the layer: the `fit floor` column is `fit` of the same
-    model with `Flatten` in place of the LSTM, the most any recurrent layer could reach inside `fit`. The `ours,
-    step loop` column trains our layer in a loop like PyTorch's (`step_loop`), so that `x torch` there compares the
+    model with `Flatten` in place of the LSTM, the most any recurrent layer could reach inside `fit`. The `ours
+    loop` column trains our layer in a loop like PyTorch's (`step_loop`), so that `x torch` there compares the
     layers, forward, backward and Adam, without either framework's training-loop overhead.
 
     `threads`: PyTorch's intra-op threads (0: its default, one per core). On a loaded machine PyTorch's OpenMP
