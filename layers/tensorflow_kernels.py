@@ -193,9 +193,9 @@ def block_lstm_in_parts(x, h0, c0, *parameters, seq_len_max, use_peephole: bool,
 
     Each part keeps only what the caller asks for before the parts are joined: `h_t` of every step with
     `sequences=True`, and each sequence's `h` and `c` after its last step (step `length - 1` with `lengths`, the
-    initial state where the length is 0; the last step without). Joining whole `(time, batch, units)` sequences
-    only to slice them afterwards cost about 8% of the layer's forward and backward at batch 64, 30 steps, 32
-    units, with a batch known only at run time.
+    initial state where the length is 0; without `lengths` the last step, so `seq_len_max` must then cover every
+    step). Joining whole `(time, batch, units)` sequences only to slice them afterwards cost about 8% of the
+    layer's forward and backward at batch 64, 30 steps, 32 units, with a batch known only at run time.
 
     Returns:
         `(h, last_h, last_c)`: `h` of every step `(time, batch, units)`, None with `sequences=False`; `last_h`

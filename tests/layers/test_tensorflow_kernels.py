@@ -146,11 +146,14 @@ SPLIT_LENGTHS = np.resize(LENGTHS, SPLIT_BATCH)
 
 
 @pytest.mark.parametrize("batch_known", [True, False], ids=["static_batch", "dynamic_batch"])
+@pytest.mark.parametrize("return_sequences", [True, False], ids=["sequences", "last_output"])
 @pytest.mark.parametrize("go_backwards", [False, True], ids=["forwards", "backwards"])
 @pytest.mark.parametrize("variant", ["default", "peepholes"])
-def test_block_lstm_in_batch_parts_equals_the_loop(variant, go_backwards, batch_known):
+def test_block_lstm_in_batch_parts_equals_the_loop(variant, go_backwards, return_sequences, batch_known):
     assert tensorflow_kernels.block_lstm_part_count(SPLIT_BATCH) == 4
-    fused, loop = twin_layers(VARIANTS[variant], return_sequences=True, return_state=True, go_backwards=go_backwards)
+    fused, loop = twin_layers(
+        VARIANTS[variant], return_sequences=return_sequences, return_state=True, go_backwards=go_backwards
+    )
     rng = np.random.default_rng(4)
     x = rng.normal(size=(SPLIT_BATCH, TIME, FEATURES)).astype("float32")
     mask = np.arange(TIME)[None, :] < SPLIT_LENGTHS[:, None]
@@ -179,13 +182,14 @@ def test_block_lstm_in_batch_parts_equals_the_loop(variant, go_backwards, batch_
             np.testing.assert_allclose(np.asarray(a), np.asarray(b), atol=1e-5, rtol=1e-4)
 
 
+@pytest.mark.parametrize("masked", [True, False], ids=["lengths", "full_length"])
 @pytest.mark.parametrize("sequences", [True, False], ids=["sequences", "last_states"])
 @pytest.mark.parametrize("batch", [8, 130, 600], ids=["one_part", "4_parts", "8_parts"])
-def test_block_lstm_in_parts_is_the_one_call_kernel_split_by_sequence(batch, sequences):
+def test_block_lstm_in_parts_is_the_one_call_kernel_split_by_sequence(batch, sequences, masked):
     rng = np.random.default_rng(5)
     x = tf.constant(rng.normal(size=(TIME, batch, FEATURES)).astype("float32"))
     h0, c0 = (tf.constant(s) for s in rng.normal(scale=0.5, size=(2, batch, UNITS)).astype("float32"))
-    lengths = tf.constant(np.resize(LENGTHS, batch), tf.int32)
+    lengths = tf.constant(np.resize(LENGTHS, batch) if masked else np.full(batch, TIME), tf.int32)
     parameters = [tf.constant(rng.normal(scale=0.5, size=(FEATURES + UNITS, 4 * UNITS)).astype("float32"))]
     parameters += [tf.constant(rng.normal(scale=0.5, size=(k * UNITS,)).astype("float32")) for k in (4, 1, 1, 1)]
     readouts = [
@@ -210,7 +214,7 @@ def test_block_lstm_in_parts_is_the_one_call_kernel_split_by_sequence(batch, seq
             *parameters,
             seq_len_max=tf.constant(TIME, tf.int64),
             use_peephole=True,
-            lengths=lengths,
+            lengths=lengths if masked else None,
             sequences=sequences,
         )
 
