@@ -535,9 +535,7 @@ def compare_forecaster_fit(max_series: int | None) -> None:
             tracking=False,
         )
         with recurrent_layers_on_the_loop() if "loop" in name else contextlib.nullcontext():
-            start = time.perf_counter()
-            model.fit(train)
-            seconds = time.perf_counter() - start
+            seconds = timed(lambda model=model: model.fit(train)).wall
             scores = score(model.predict(), train, test)
         epochs = model.epochs_trained_ + (model.refit_epochs_ or 0)
         per_epoch[name] = seconds / epochs
