@@ -12,18 +12,17 @@ Run: ``python -m benchmarks.language_model`` (a few minutes on a CPU).
 from __future__ import annotations
 
 import time
-from importlib.resources import files
 
 import numpy as np
 import pandas as pd
 
+from forecast.text.corpus import king_james_verses
 from forecast.text.language_model import LanguageModel
 
 
 def kjv_verses() -> pd.Series:
     """The 31,102 KJV verses in canonical order, indexed by citation."""
-    verses = pd.read_json(files("bible") / "data" / "kjv.jsonl", lines=True)
-    return verses.set_index("citation")["text"]
+    return king_james_verses().set_index("citation")["text"]
 
 
 def split_by_characters(verses: pd.Series, train_chars: int, validation_chars: int) -> tuple[pd.Series, pd.Series]:

@@ -55,7 +55,7 @@ def check_number(
             valid = value <= high if high_inclusive else value < high
     if not valid:
         raise ValueError(
-            f"{name} must be {_number_range(low, high, low_inclusive, high_inclusive)}"
+            f"{name} must be {number_range(low, high, low_inclusive, high_inclusive)}"
             f"{' or None' if allow_none else ''}; got {_shown(value)}."
         )
     return value
@@ -69,7 +69,10 @@ def check_choice(name: str, value: Any, choices: Iterable[Any]) -> Any:
     return value
 
 
-def _number_range(low, high, low_inclusive, high_inclusive) -> str:
+def number_range(
+    low: float | None, high: float | None, low_inclusive: bool = True, high_inclusive: bool = True
+) -> str:
+    """The range in words: ``a number in [0, 1)``, ``a positive number``, ..."""
     if low == 0 and high is None:
         return "a non-negative number" if low_inclusive else "a positive number"
     if low is not None and high is not None:

@@ -34,8 +34,7 @@ import pandas as pd
 from numpy.lib.stride_tricks import sliding_window_view
 from sklearn.base import BaseEstimator
 
-from pipelines.calendar import CALENDAR_FIELDS, calendar_feature_names, calendar_features, calendar_fields_for
-from pipelines.checks import check_choice, check_integer
+from pipelines.calendar import calendar_feature_names, calendar_features, calendar_fields_for
 from pipelines.columns import ID, TARGET, TIME
 from pipelines.frequency import (
     Frequency,
@@ -45,9 +44,11 @@ from pipelines.frequency import (
     parse_frequency,
     seasonal_period,
 )
-from pipelines.scaling import COVARIATE_SCALERS, SCALERS, CovariateScaling, TargetScaler, window_scale
+from pipelines.scaling import CovariateScaling, TargetScaler, window_scale
 from pipelines.seasonality import SeasonalAdjustment, infer_season_length
+from pipelines.settings import check_settings, declared, settings_dataclass, settings_from_json, settings_to_json
 from pipelines.validation import CheckedFrame, ValidationError, check_frame, check_numeric, parse_time_column, shown
+from pipelines.window_settings import DTYPE, STRIDE, WindowSettings
 
 OBSERVED = "observed"
 """Name of the past feature that flags real rows (1) against left padding (0)."""
@@ -254,7 +255,8 @@ class Windows:
         return self._row_windows(self.horizon)[self._starts[indices] + self.lookback, :, first_column:]
 
 
-class SeriesWindows(BaseEstimator):
+@settings_dataclass
+class SeriesWindows(WindowSettings, BaseEstimator):
     """Turn long-format series into ``Windows`` of ``lookback`` past steps and ``horizon`` target steps.
 
     A scikit-learn estimator (``get_params``/``set_params``/``clone``): ``__init__`` stores the
@@ -269,35 +271,11 @@ class SeriesWindows(BaseEstimator):
     The module docstring gives the window rule; ``pipelines.split.time_split`` cuts frames whose
     windows do not leak targets across train / validation / test.
 
-    Args:
-        lookback: past steps per window (>= 1).
-        horizon: target steps per window (>= 1).
-        stride: steps between the starts of consecutive windows of a series (>= 1).
-        freq: pandas offset alias or integer step; None infers it per series (they must agree).
-        past_covariates: numeric columns observed only up to the forecast origin.
-        future_covariates: numeric columns known for the horizon too.
-        static_covariates: columns constant per series (non-numeric ones are integer-coded).
-        calendar: calendar fields (see ``pipelines.calendar``), ``"auto"`` to pick them from the
-            frequency, or None.
-        scaler: target scaling per series: ``"standard"``, ``"minmax"``, ``"robust"``, ``"mean"``,
-            ``"last"`` or None (see ``pipelines.scaling``).
-        covariate_scaler: scaling of each numeric covariate (past, future and static) over the training
-            rows: ``"standard"``, ``"robust"`` or None; 0/1 flag columns are left as they are (see
-            ``pipelines.scaling.CovariateScaling``).
-        min_past: the fewest observed past rows a window needs; below ``lookback`` the past is
-            left-padded with zeros and the past features gain the flag ``"observed"`` (1 real, 0
-            padded), so series shorter than ``lookback + horizon`` train and forecast too. None:
-            every window has a whole ``lookback`` of real rows (no padding).
-        season_length: the seasonal period ``m``; None takes it from the calendar (12 for monthly,
-            4 for quarterly, ...; see ``pipelines.frequency.seasonal_period``) or, for integer
-            time stamps, infers it from the training series (``pipelines.seasonality``).
-        deseasonalize: divide the target of every series that passes a seasonality test by its
-            multiplicative seasonal indices before scaling, and multiply forecasts back
-            (``pipelines.seasonality.SeasonalAdjustment``).
-        fill: missing value and gap policy: None (error), ``"ffill"``, ``"interpolate"``, ``"zero"``,
-            ``"drop_series"``.
-        short_series: ``"error"`` or ``"drop"`` (with a warning) for series shorter than
-            ``lookback + horizon`` (``lookback`` for ``predict_windows``).
+    Args (keyword-only; declared once in ``pipelines.window_settings``, where each one's default and help live):
+        lookback, horizon, freq, past_covariates, future_covariates, static_covariates, calendar, scaler,
+        covariate_scaler, min_past, season_length, deseasonalize, fill, short_series: the windowing settings
+        shared with the ``Forecaster`` (``WindowSettings``);
+        stride: steps between the starts of consecutive windows of a series;
         dtype: dtype of the window arrays.
 
     Example:
@@ -308,41 +286,8 @@ class SeriesWindows(BaseEstimator):
         >>> y_hat = query.inverse_target(model.predict(query.as_inputs()))
     """
 
-    def __init__(
-        self,
-        lookback: int,
-        horizon: int,
-        stride: int = 1,
-        freq: str | int | None = None,
-        past_covariates: Sequence[str] = (),
-        future_covariates: Sequence[str] = (),
-        static_covariates: Sequence[str] = (),
-        calendar: Sequence[str] | str | None = None,
-        scaler: str | None = "standard",
-        covariate_scaler: str | None = "standard",
-        min_past: int | None = None,
-        season_length: int | None = None,
-        deseasonalize: bool = False,
-        fill: str | None = None,
-        short_series: str = "error",
-        dtype: str = "float32",
-    ):
-        self.lookback = lookback
-        self.horizon = horizon
-        self.stride = stride
-        self.freq = freq
-        self.past_covariates = past_covariates
-        self.future_covariates = future_covariates
-        self.static_covariates = static_covariates
-        self.calendar = calendar
-        self.scaler = scaler
-        self.covariate_scaler = covariate_scaler
-        self.min_past = min_past
-        self.season_length = season_length
-        self.deseasonalize = deseasonalize
-        self.fill = fill
-        self.short_series = short_series
-        self.dtype = dtype
+    stride: int = declared(STRIDE)
+    dtype: str = declared(DTYPE)
 
     def check(self, df: pd.DataFrame | pd.Series | CheckedFrame, *, min_length: int | None = None) -> CheckedFrame:
         """Validate a frame for this pipeline once: the columns it uses, its fill and short-series policies.
@@ -612,26 +557,9 @@ class SeriesWindows(BaseEstimator):
 
     def get_config(self) -> dict:
         """JSON-serializable arguments and, once fitted, everything learned."""
-        config = {
-            "lookback": self.lookback,
-            "horizon": self.horizon,
-            "stride": self.stride,
-            "freq": None if self.freq is None else frequency_to_json(parse_frequency(self.freq)),
-            "past_covariates": list(self.past_covariates),
-            "future_covariates": list(self.future_covariates),
-            "static_covariates": list(self.static_covariates),
-            "calendar": self.calendar
-            if self.calendar is None or isinstance(self.calendar, str)
-            else list(self.calendar),
-            "scaler": self.scaler,
-            "covariate_scaler": self.covariate_scaler,
-            "min_past": self.min_past,
-            "season_length": self.season_length,
-            "deseasonalize": self.deseasonalize,
-            "fill": self.fill,
-            "short_series": self.short_series,
-            "dtype": str(np.dtype(self.dtype)),
-        }
+        config = settings_to_json(self)
+        config["freq"] = None if self.freq is None else frequency_to_json(parse_frequency(self.freq))
+        config["dtype"] = str(np.dtype(self.dtype))
         if hasattr(self, "freq_"):
             config["fitted"] = {
                 "freq": frequency_to_json(self.freq_),
@@ -654,15 +582,8 @@ class SeriesWindows(BaseEstimator):
     @classmethod
     def from_config(cls, config: dict) -> SeriesWindows:
         """The instance (fitted when ``config`` holds a fitted state) described by ``get_config``."""
-        arguments = {key: value for key, value in config.items() if key != "fitted"}
-        legacy_columns = {"id_col": ID, "time_col": TIME, "target_col": TARGET}
-        for key, expected in legacy_columns.items():
-            # Pipelines saved before the column convention was fixed name their columns; only the standard names load.
-            if arguments.pop(key, expected) != expected:
-                raise ValueError(f"{key}={config[key]!r} in a saved pipeline; only {expected!r} is supported now")
+        arguments = settings_from_json(cls, {key: value for key, value in config.items() if key != "fitted"})
         fitted = config.get("fitted")
-        if "covariate_scaler" not in arguments:
-            arguments["covariate_scaler"] = None  # saved before covariate scaling existed: inputs stay unscaled
         instance = cls(**arguments)
         if fitted is not None:
             instance.freq_ = parse_frequency(fitted["freq"])
@@ -671,26 +592,12 @@ class SeriesWindows(BaseEstimator):
             instance.calendar_fields_ = tuple(fitted["calendar_fields"])
             instance.series_ids_ = np.asarray(fitted["series_ids"])
             instance.target_scaler_ = TargetScaler.from_config(fitted["target_scaler"])
-            instance.season_length_ = fitted.get("season_length", 1)
-            instance.seasonal_adjustment_ = (
-                SeasonalAdjustment.from_config(
-                    fitted["seasonal_adjustment"], instance.freq_, instance.time_kind_, instance.timezone_
-                )
-                if "seasonal_adjustment" in fitted
-                else SeasonalAdjustment(1, {}, {}, instance.freq_)  # saved before deseasonalisation existed
+            instance.season_length_ = fitted["season_length"]
+            instance.seasonal_adjustment_ = SeasonalAdjustment.from_config(
+                fitted["seasonal_adjustment"], instance.freq_, instance.time_kind_, instance.timezone_
             )
-            time_varying = [*instance.past_covariates, *instance.future_covariates]
-            numeric_static = [c for c in instance.static_covariates if fitted["static_vocabularies"][c] is None]
-            instance.covariate_scaling_ = (
-                CovariateScaling.from_config(fitted["covariate_scaling"])
-                if "covariate_scaling" in fitted
-                else CovariateScaling.identity(time_varying)
-            )
-            instance.static_scaling_ = (
-                CovariateScaling.from_config(fitted["static_scaling"])
-                if "static_scaling" in fitted
-                else CovariateScaling.identity(numeric_static)
-            )
+            instance.covariate_scaling_ = CovariateScaling.from_config(fitted["covariate_scaling"])
+            instance.static_scaling_ = CovariateScaling.from_config(fitted["static_scaling"])
             instance.static_vocabularies_ = dict(fitted["static_vocabularies"])
             instance.past_feature_names_ = list(fitted["past_feature_names"])
             instance.future_feature_names_ = list(fitted["future_feature_names"])
@@ -698,13 +605,7 @@ class SeriesWindows(BaseEstimator):
         return instance
 
     def _check_parameters(self) -> None:
-        for name in ("lookback", "horizon", "stride"):
-            check_integer(name, getattr(self, name))
-        check_integer("min_past", self.min_past, allow_none=True)
-        check_integer("season_length", self.season_length, allow_none=True)
-        check_choice("deseasonalize", self.deseasonalize, (True, False))
-        check_choice("scaler", self.scaler, SCALERS)
-        check_choice("covariate_scaler", self.covariate_scaler, COVARIATE_SCALERS)
+        check_settings(self)
         columns = [*self.past_covariates, *self.future_covariates, *self.static_covariates]
         reserved = {ID, TIME, TARGET}
         clashes = sorted({column for column in columns if column in reserved or columns.count(column) > 1})
@@ -750,17 +651,8 @@ class SeriesWindows(BaseEstimator):
     def _resolve_calendar(self, freq: Frequency) -> tuple[str, ...]:
         if self.calendar is None:
             return ()
-        if isinstance(self.calendar, str):
-            if self.calendar != "auto":
-                raise ValueError(
-                    f"calendar must be 'auto', None or a sequence of {list(CALENDAR_FIELDS)}; got {self.calendar!r}"
-                )
-            return calendar_fields_for(freq)
-        fields = tuple(self.calendar)
-        unknown = [field for field in fields if field not in CALENDAR_FIELDS]
-        if unknown:
-            raise ValueError(f"Unknown calendar fields {unknown}; expected some of {list(CALENDAR_FIELDS)}.")
-        if fields and isinstance(freq, int):
+        fields = calendar_fields_for(freq) if self.calendar == "auto" else tuple(self.calendar)
+        if fields and isinstance(freq, int) and self.calendar != "auto":
             raise ValidationError(f"Calendar features {list(fields)} need datetime times in {TIME!r}; found integers.")
         return fields
 

@@ -93,7 +93,9 @@ def test_deseasonalised_windows_divide_by_the_indices_and_forecasts_multiply_bac
     seasonal = seasonal_series(72, PATTERN_12, noise=0.0, trend=0.0)
     flat = 50 + np.random.default_rng(3).normal(size=72)
     frame = frame_of({"flat": flat, "seasonal": seasonal})
-    sw = SeriesWindows(lookback=6, horizon=3, scaler=None, deseasonalize=True, dtype="float64").fit(frame)
+    sw = SeriesWindows(lookback=6, horizon=3, scaler=None, deseasonalize=True, dtype="float64", min_past=None).fit(
+        frame
+    )
     assert sw.season_length_ == 12 and set(sw.seasonal_adjustment_.indices) == {"seasonal"}
     indices = sw.seasonal_adjustment_.indices["seasonal"]
     windows = sw.transform(frame)
@@ -115,5 +117,5 @@ def test_a_series_with_a_zero_or_too_short_is_left_as_it_is():
     with_zero = seasonal.copy()
     with_zero[7] = 0.0
     frame = frame_of({"zero": with_zero, "short": seasonal[:30], "ok": seasonal})
-    sw = SeriesWindows(lookback=6, horizon=3, deseasonalize=True).fit(frame)
+    sw = SeriesWindows(lookback=6, horizon=3, deseasonalize=True, scaler="standard", min_past=None).fit(frame)
     assert set(sw.seasonal_adjustment_.indices) == {"ok"}

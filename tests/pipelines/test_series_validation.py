@@ -249,8 +249,10 @@ def test_values_beyond_the_window_dtype_are_refused_with_their_series():
 
     frame = pd.concat([daily("a", np.arange(8.0)), daily("b", [1.0, 2.0, 1e39, 4.0, 5.0, 6.0, 7.0, 8.0])])
     with pytest.raises(ValidationError, match=r"Column 'y' has 1e\+39 in series 'b' at ds=2021-01-03"):
-        SeriesWindows(lookback=3, horizon=2).fit(frame)
-    SeriesWindows(lookback=3, horizon=2, dtype="float64").fit(frame)  # float64 windows hold it
+        SeriesWindows(lookback=3, horizon=2, scaler="standard", min_past=None, deseasonalize=False).fit(frame)
+    SeriesWindows(lookback=3, horizon=2, dtype="float64", scaler="standard", min_past=None, deseasonalize=False).fit(
+        frame
+    )  # float64 windows hold it
 
 
 def test_a_long_frame_without_ds_is_an_error_naming_ds():

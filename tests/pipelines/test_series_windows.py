@@ -16,7 +16,9 @@ from pipelines.windows import SeriesWindows
 
 def test_raw_windows_equal_hand_computed_slices():
     frame = pd.DataFrame({"unique_id": "a", "ds": np.arange(10) * 5, "y": np.arange(10.0) * 10})
-    windows = SeriesWindows(lookback=3, horizon=2, stride=2, scaler=None).fit_transform(frame)
+    windows = SeriesWindows(
+        lookback=3, horizon=2, stride=2, scaler=None, min_past=None, deseasonalize=False
+    ).fit_transform(frame)
     assert len(windows) == 3
     np.testing.assert_array_equal(windows.past[:, :, 0], [[0, 10, 20], [20, 30, 40], [40, 50, 60]])
     np.testing.assert_array_equal(windows.target, [[30, 40], [50, 60], [70, 80]])
@@ -41,7 +43,9 @@ def test_window_i_of_series_s_is_the_matching_slice(lengths, lookback, horizon, 
     frame = pd.concat(
         [pd.DataFrame({"unique_id": key, "ds": np.arange(len(values)), "y": values}) for key, values in series.items()]
     ).sample(frac=1.0, random_state=seed)
-    windows = SeriesWindows(lookback, horizon, stride=stride, scaler=None, dtype="float64").fit_transform(frame)
+    windows = SeriesWindows(
+        lookback=lookback, horizon=horizon, stride=stride, scaler=None, dtype="float64", min_past=None, deseasonalize=False
+    ).fit_transform(frame)
     expected_past, expected_target, expected_ids = [], [], []
     for key in sorted(series):
         values = series[key]
@@ -65,6 +69,8 @@ def with_covariates(**settings) -> SeriesWindows:
         scaler=None,
         dtype="float64",
         **settings,
+        min_past=None,
+        deseasonalize=False,
     )
 
 
@@ -117,9 +123,13 @@ def test_numeric_covariates_are_standardised_on_training_rows_and_flags_kept(lon
 
 def test_standard_scaling_uses_training_statistics_and_inverts_exactly(long_frame):
     train = long_frame.groupby("unique_id").head(20)
-    sw = SeriesWindows(lookback=4, horizon=2, scaler="standard", dtype="float64").fit(train)
+    sw = SeriesWindows(
+        lookback=4, horizon=2, scaler="standard", dtype="float64", min_past=None, deseasonalize=False
+    ).fit(train)
     windows = sw.transform(long_frame)
-    raw = SeriesWindows(lookback=4, horizon=2, scaler=None, dtype="float64").fit_transform(long_frame)
+    raw = SeriesWindows(
+        lookback=4, horizon=2, scaler=None, dtype="float64", min_past=None, deseasonalize=False
+    ).fit_transform(long_frame)
     train_y = train.groupby("unique_id")["y"]
     mean = windows.index["unique_id"].map(train_y.mean()).to_numpy()
     std = windows.index["unique_id"].map(train_y.std(ddof=0)).to_numpy()
@@ -134,7 +144,9 @@ def test_standard_scaling_uses_training_statistics_and_inverts_exactly(long_fram
 def test_last_value_scaling_divides_each_window_by_its_last_past_value():
     values = np.array([2.0, -4.0, 0.0, 8.0, 1.0, 3.0, 5.0])
     frame = pd.DataFrame({"unique_id": "a", "ds": np.arange(7), "y": values})
-    windows = SeriesWindows(lookback=3, horizon=1, scaler="last", dtype="float64").fit_transform(frame)
+    windows = SeriesWindows(
+        lookback=3, horizon=1, scaler="last", dtype="float64", min_past=None, deseasonalize=False
+    ).fit_transform(frame)
     last = values[2:6]
     expected_scale = np.where(last == 0, 1.0, np.abs(last))
     np.testing.assert_allclose(windows.scale, expected_scale)
@@ -151,7 +163,14 @@ def test_last_value_scaling_divides_each_window_by_its_last_past_value():
 
 def test_predict_windows_with_future_covariates_and_calendar(long_frame):
     sw = SeriesWindows(
-        lookback=6, horizon=4, future_covariates=["promo"], calendar=["dayofweek"], scaler="minmax", dtype="float64"
+        lookback=6,
+        horizon=4,
+        future_covariates=["promo"],
+        calendar=["dayofweek"],
+        scaler="minmax",
+        dtype="float64",
+        min_past=None,
+        deseasonalize=False,
     )
     sw.fit(long_frame)
     last = long_frame.groupby("unique_id")["ds"].max()
@@ -192,7 +211,9 @@ def test_predict_windows_with_future_covariates_and_calendar(long_frame):
 
 
 def test_forecast_times_are_the_horizon_timestamps_after_each_origin(long_frame):
-    sw = SeriesWindows(lookback=6, horizon=4, stride=5).fit(long_frame)
+    sw = SeriesWindows(lookback=6, horizon=4, stride=5, scaler="standard", min_past=None, deseasonalize=False).fit(
+        long_frame
+    )
     windows = sw.transform(long_frame)
     expected = np.concatenate([pd.date_range(origin, periods=5, freq="D")[1:] for origin in windows.index["ds"]])
     np.testing.assert_array_equal(windows.forecast_times.to_numpy(), expected)
@@ -203,7 +224,11 @@ def test_forecast_times_are_the_horizon_timestamps_after_each_origin(long_frame)
             "y": np.arange(12.0),
         }
     )
-    query = SeriesWindows(lookback=3, horizon=3).fit(monthly).predict_windows(monthly)
+    query = (
+        SeriesWindows(lookback=3, horizon=3, scaler="standard", min_past=None, deseasonalize=False)
+        .fit(monthly)
+        .predict_windows(monthly)
+    )
     assert query.forecast_times.equals(
         pd.DatetimeIndex(["2021-01-31", "2021-02-28", "2021-03-31"]).tz_localize("Europe/Paris")
     )
@@ -211,7 +236,7 @@ def test_forecast_times_are_the_horizon_timestamps_after_each_origin(long_frame)
 
 def test_predict_windows_of_integer_series_without_covariates():
     frame = pd.DataFrame({"unique_id": "a", "ds": np.arange(0, 30, 3), "y": np.arange(10.0)})
-    sw = SeriesWindows(lookback=4, horizon=2, scaler=None).fit(frame)
+    sw = SeriesWindows(lookback=4, horizon=2, scaler=None, min_past=None, deseasonalize=False).fit(frame)
     windows = sw.predict_windows(frame.iloc[:8])
     np.testing.assert_array_equal(windows.past[0, :, 0], [4.0, 5.0, 6.0, 7.0])
     assert windows.index["ds"].tolist() == [21]
@@ -228,6 +253,8 @@ def test_config_round_trip_through_json_transforms_identically(long_frame):
         static_covariates=["region"],
         calendar="auto",
         scaler="robust",
+        min_past=None,
+        deseasonalize=False,
     )
     windows = sw.fit_transform(long_frame)
     restored = SeriesWindows.from_config(json.loads(json.dumps(sw.get_config())))
@@ -236,7 +263,9 @@ def test_config_round_trip_through_json_transforms_identically(long_frame):
         np.testing.assert_array_equal(getattr(again, name), getattr(windows, name))
     pd.testing.assert_frame_equal(again.index, windows.index)
     assert restored.freq_ == sw.freq_ and restored.calendar_fields_ == ("dayofweek", "dayofyear")
-    unfitted = SeriesWindows.from_config(json.loads(json.dumps(SeriesWindows(3, 1).get_config())))
+    unfitted = SeriesWindows.from_config(
+        json.loads(json.dumps(SeriesWindows(lookback=3, horizon=1, scaler="standard", min_past=None, deseasonalize=False).get_config()))
+    )
     assert not hasattr(unfitted, "freq_")
     cloned = clone(sw)
     assert cloned.get_params() == sw.get_params() and not hasattr(cloned, "freq_")
@@ -246,14 +275,25 @@ def test_fit_transform_and_predict_leave_the_input_unchanged(long_frame):
     frame = long_frame.sample(frac=1.0, random_state=0)
     frame.loc[frame.index[5], "y"] = np.nan
     before = frame.copy(deep=True)
-    sw = SeriesWindows(lookback=3, horizon=2, past_covariates=["temp"], static_covariates=["region"], fill="ffill")
+    sw = SeriesWindows(
+        lookback=3,
+        horizon=2,
+        past_covariates=["temp"],
+        static_covariates=["region"],
+        fill="ffill",
+        scaler="standard",
+        min_past=None,
+        deseasonalize=False,
+    )
     sw.fit_transform(frame)
     sw.predict_windows(frame)
     pd.testing.assert_frame_equal(frame, before)
 
 
 def test_select_len_and_batch(long_frame):
-    windows = SeriesWindows(lookback=4, horizon=2, static_covariates=["size"]).fit_transform(long_frame)
+    windows = SeriesWindows(
+        lookback=4, horizon=2, static_covariates=["size"], scaler="standard", min_past=None, deseasonalize=False
+    ).fit_transform(long_frame)
     mask = windows.index["unique_id"].to_numpy() == "s1"
     subset = windows.select(mask)
     assert len(subset) == int(mask.sum()) == 24 - 4 - 2 + 1
@@ -266,9 +306,9 @@ def test_select_len_and_batch(long_frame):
 
 
 def test_unseen_series_and_unknown_category_are_errors(long_frame):
-    sw = SeriesWindows(lookback=3, horizon=1, static_covariates=["region"]).fit(
-        long_frame[long_frame["unique_id"] != "s2"]
-    )
+    sw = SeriesWindows(
+        lookback=3, horizon=1, static_covariates=["region"], scaler="standard", min_past=None, deseasonalize=False
+    ).fit(long_frame[long_frame["unique_id"] != "s2"])
     with pytest.raises(ValueError, match=r"Series 's2' was not seen by fit"):
         sw.transform(long_frame)
     renamed = long_frame.assign(region=long_frame["region"].replace("north", "west"))
@@ -277,17 +317,17 @@ def test_unseen_series_and_unknown_category_are_errors(long_frame):
 
 
 def test_short_series_in_transform_error_or_dropped(long_frame):
-    sw = SeriesWindows(lookback=20, horizon=5, scaler=None)
+    sw = SeriesWindows(lookback=20, horizon=5, scaler=None, min_past=None, deseasonalize=False)
     with pytest.raises(ValidationError, match=r"Series 's1' has 24 rows; expected at least 25"):
         sw.fit(long_frame)
-    sw = SeriesWindows(lookback=20, horizon=5, scaler=None, short_series="drop")
+    sw = SeriesWindows(lookback=20, horizon=5, scaler=None, short_series="drop", min_past=None, deseasonalize=False)
     with pytest.warns(UserWarning, match="'s1'"):
         windows = sw.fit_transform(long_frame)
     assert set(windows.index["unique_id"]) == {"s0", "s2"}
 
 
 def test_time_kind_must_match_fit_and_fit_comes_first(long_frame, make_long_frame):
-    sw = SeriesWindows(lookback=3, horizon=1)
+    sw = SeriesWindows(lookback=3, horizon=1, scaler="standard", min_past=None, deseasonalize=False)
     with pytest.raises(RuntimeError, match="not fitted"):
         sw.transform(long_frame)
     sw.fit(long_frame)
@@ -297,20 +337,30 @@ def test_time_kind_must_match_fit_and_fit_comes_first(long_frame, make_long_fram
 
 def test_calendar_needs_datetimes(make_long_frame):
     with pytest.raises(ValidationError, match="need datetime times"):
-        SeriesWindows(lookback=3, horizon=1, calendar=["month"]).fit(make_long_frame([10], integer_time=True))
-    windows = SeriesWindows(lookback=3, horizon=1, calendar="auto").fit_transform(
-        make_long_frame([10], integer_time=True)
-    )
+        SeriesWindows(
+            lookback=3, horizon=1, calendar=["month"], scaler="standard", min_past=None, deseasonalize=False
+        ).fit(make_long_frame([10], integer_time=True))
+    windows = SeriesWindows(
+        lookback=3, horizon=1, calendar="auto", scaler="standard", min_past=None, deseasonalize=False
+    ).fit_transform(make_long_frame([10], integer_time=True))
     assert windows.future is None and windows.past.shape[-1] == 1
 
 
 def test_invalid_arguments_are_rejected(long_frame):
     with pytest.raises(ValueError, match="lookback must be a positive integer"):
-        SeriesWindows(lookback=0, horizon=1).fit(long_frame)
+        SeriesWindows(lookback=0, horizon=1, scaler="standard", min_past=None, deseasonalize=False).fit(long_frame)
     with pytest.raises(ValueError, match="scaler"):
-        SeriesWindows(lookback=2, horizon=1, scaler="zscore").fit(long_frame)
+        SeriesWindows(lookback=2, horizon=1, scaler="zscore", min_past=None, deseasonalize=False).fit(long_frame)
     with pytest.raises(ValueError, match=r"\['temp'\] repeated"):
-        SeriesWindows(lookback=2, horizon=1, past_covariates=["temp"], future_covariates=["temp"]).fit(long_frame)
+        SeriesWindows(
+            lookback=2,
+            horizon=1,
+            past_covariates=["temp"],
+            future_covariates=["temp"],
+            scaler="standard",
+            min_past=None,
+            deseasonalize=False,
+        ).fit(long_frame)
 
 
 def test_windowing_memory_does_not_grow_with_lookback():
@@ -324,7 +374,9 @@ def test_windowing_memory_does_not_grow_with_lookback():
     peaks = {}
     for lookback in (4, 1024):
         tracemalloc.start()
-        windows = SeriesWindows(lookback=lookback, horizon=2).fit_transform(frame)
+        windows = SeriesWindows(
+            lookback=lookback, horizon=2, scaler="standard", min_past=None, deseasonalize=False
+        ).fit_transform(frame)
         windows.batch(np.arange(64))
         peaks[lookback] = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
@@ -336,7 +388,7 @@ def test_windowing_memory_does_not_grow_with_lookback():
 
 def test_left_padding_gives_short_series_windows_and_an_observed_flag():
     frame = pd.DataFrame({"unique_id": "s", "ds": np.arange(7), "y": np.arange(1.0, 8.0)})
-    sw = SeriesWindows(lookback=5, horizon=2, min_past=2, scaler=None, dtype="float64")
+    sw = SeriesWindows(lookback=5, horizon=2, min_past=2, scaler=None, dtype="float64", deseasonalize=False)
     windows = sw.fit_transform(frame)  # origins after rows 1..4: 4 windows although 7 < lookback + horizon
     assert windows.past_feature_names == ["y", "observed"]
     assert len(windows) == 4
@@ -354,7 +406,7 @@ def test_left_padding_gives_short_series_windows_and_an_observed_flag():
 
 def test_window_mean_scaling_divides_by_the_mean_absolute_observed_past():
     frame = pd.DataFrame({"unique_id": "s", "ds": np.arange(8), "y": [2.0, -4.0, 6.0, 8.0, 10.0, 12.0, 14.0, 16.0]})
-    sw = SeriesWindows(lookback=4, horizon=2, min_past=2, scaler="window_mean", dtype="float64")
+    sw = SeriesWindows(lookback=4, horizon=2, min_past=2, scaler="window_mean", dtype="float64", deseasonalize=False)
     windows = sw.fit_transform(frame)
     np.testing.assert_allclose(windows.scale[:2], [3.0, 4.0])  # mean |y| of (2, -4), then of (2, -4, 6)
     np.testing.assert_allclose(windows.past[0, :, 0], [0, 0, 2 / 3, -4 / 3])

@@ -29,7 +29,7 @@ def target_times(windows, sw):
 def test_last_training_target_precedes_first_validation_target_of_every_series(long_frame, sizes):
     lookback, horizon = 4, 3
     split = time_split(long_frame.sample(frac=1.0, random_state=1), lookback=lookback, **sizes)
-    sw = SeriesWindows(lookback, horizon)
+    sw = SeriesWindows(lookback=lookback, horizon=horizon, scaler="standard", min_past=None, deseasonalize=False)
     train = target_times(sw.fit_transform(split.train), sw)
     val = target_times(sw.transform(split.val), sw)
     test = target_times(sw.transform(split.test), sw)

@@ -29,6 +29,8 @@ def windows():
         static_covariates=["size"],
         calendar=["dayofweek"],
         scaler=None,
+        min_past=None,
+        deseasonalize=False,
     )
     return sw.fit_transform(frame)
 
@@ -66,7 +68,11 @@ def test_prediction_windows_yield_inputs_only():
     frame = pd.DataFrame(
         {"unique_id": np.repeat([1, 2], 12), "ds": np.r_[np.arange(12), np.arange(12)], "y": np.arange(24.0)}
     )
-    prediction = SeriesWindows(lookback=5, horizon=3).fit(frame).predict_windows(frame)
+    prediction = (
+        SeriesWindows(lookback=5, horizon=3, scaler="standard", min_past=None, deseasonalize=False)
+        .fit(frame)
+        .predict_windows(frame)
+    )
     element = next(iter(prediction.to_dataset(batch_size=2, prefetch=False)))
     assert isinstance(element, dict) and set(element) == {"past"}
     np.testing.assert_allclose(element["past"].numpy(), prediction.past)
