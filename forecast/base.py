@@ -25,13 +25,11 @@ same methods and logs what they return.
 
 from __future__ import annotations
 
+import importlib
 import json
-import shutil
-import tempfile
 from collections.abc import Sequence
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -40,18 +38,18 @@ from sklearn.utils.validation import check_is_fitted
 
 from forecast.backtesting import Backtest, rolling_origin, series_cutoffs
 from forecast.metrics import evaluate
-from pipelines.checks import check_integer
+from forecast.saved_format import FORMAT_VERSION, PARAMS, PIPELINE, STATE, FormatError, migrate
+from forecast.saving import SavedModelError, replace_directory
 from pipelines.columns import ID, TIME
 from pipelines.frequency import Frequency, frequency_to_json, horizon_timestamps, parse_frequency, seasonal_period
+from pipelines.settings import check_settings, settings_from_json, settings_to_json
 from pipelines.validation import CheckedFrame, ValidationError, check_frame, to_long_format
 
-PARAMS_FILE = "params.json"
-STATE_FILE = "fitted.json"
+PARAMS_FILE, STATE_FILE, PIPELINE_FILE = PARAMS, STATE, PIPELINE
 HISTORY_FILE = "history.parquet"
-
-
-class SavedModelError(ValueError):
-    """A directory is not a readable saved forecaster (missing or corrupt files); the message names the file."""
+_OWN_PACKAGES = ("forecast",)
+_FORECASTERS: dict[str, type] = {}
+"""Every forecaster class by ``module.name``, registered when its class is defined (``__init_subclass__``)."""
 
 
 class BaseForecaster(BaseEstimator):
@@ -68,8 +66,11 @@ class BaseForecaster(BaseEstimator):
     """
 
     horizon: int
-    # Constructor arguments that are tuples (JSON gives lists back when loading a saved forecaster).
-    _tuple_params: ClassVar[tuple[str, ...]] = ()
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        if not cls.__name__.startswith("_"):
+            _FORECASTERS[f"{cls.__module__}.{cls.__name__}"] = cls
 
     # ----------------------------------------------------------------- fit
 
@@ -213,17 +214,19 @@ class BaseForecaster(BaseEstimator):
     def save(self, path: str | Path) -> Path:
         """Write the fitted forecaster to the directory ``path``, atomically.
 
-        The directory holds ``params.json`` (constructor arguments), ``fitted.json`` (the estimator
-        class, the series, the frequency and the subclass's learned state), ``history.parquet``
-        (the rows ``predict()`` without a frame needs) and the subclass's own files. It is written
-        beside ``path`` under a temporary name and swapped in whole: a failed save leaves an
-        earlier model at ``path`` as it was.
+        The directory holds ``params.json`` (constructor arguments), ``fitted.json`` (the format version, the
+        estimator's class and module, the series, the frequency and the subclass's learned state),
+        ``history.parquet`` (the rows ``predict()`` without a frame needs) and the subclass's own files. It is
+        written beside ``path`` and swapped in whole (:func:`forecast.saving.replace_directory`): a reader, and
+        a crash at any moment, finds the complete earlier model or the complete new one at ``path``.
         """
         check_is_fitted(self)
-        with _atomic_directory(Path(path)) as directory:
-            _write_json(directory / PARAMS_FILE, self._saved_params())
+        with replace_directory(Path(path)) as directory:
+            _write_json(directory / PARAMS_FILE, settings_to_json(self))
             state = {
+                "format_version": FORMAT_VERSION,
                 "estimator": type(self).__name__,
+                "module": type(self).__module__,
                 "series_ids": [_json_scalar(i) for i in self.series_ids_],
                 "freq": frequency_to_json(self.freq_),
                 "run_id": self.run_id_,
@@ -238,25 +241,27 @@ class BaseForecaster(BaseEstimator):
 
     @classmethod
     def load(cls, path: str | Path) -> BaseForecaster:
-        """Read a forecaster written by ``save``.
+        """Read a forecaster written by ``save`` (by this version or an earlier one: ``forecast.saved_format``).
 
-        Called on a subclass, the directory must hold that class; called on ``BaseForecaster``, it
-        returns whichever forecaster the directory holds (its module must be imported). Raises
-        ``SavedModelError`` naming the file for a directory that is not a saved forecaster or holds
-        a corrupt file.
+        Called on a subclass, the directory must hold that class; called on ``BaseForecaster``, it returns
+        whichever forecaster the directory holds (its module, named in ``fitted.json``, is imported when it is
+        one of this package's). Raises ``SavedModelError`` naming the file for a directory that is not a saved
+        forecaster or holds a corrupt file.
         """
         directory = Path(path)
         if not directory.is_dir():
             raise SavedModelError(f"{directory} is not a saved forecaster: no such directory")
-        state = _read_json(directory / STATE_FILE)
-        params = _read_json(directory / PARAMS_FILE)
-        name = state.get("estimator", "Forecaster")  # directories saved before the field existed hold a Forecaster
-        estimator_class = cls._resolve_class(name, directory)
-        for key in estimator_class._tuple_params:
-            if isinstance(params.get(key), list):
-                params[key] = tuple(params[key])
+        documents = {name: _read_json(directory / name) for name in (PARAMS_FILE, STATE_FILE)}
+        if (directory / PIPELINE_FILE).exists():
+            documents[PIPELINE_FILE] = _read_json(directory / PIPELINE_FILE)
         try:
-            estimator = estimator_class(**params)
+            documents = migrate(documents)
+        except (FormatError, KeyError, TypeError) as error:
+            raise SavedModelError(f"{directory} is not a saved forecaster this version reads: {error}") from None
+        state, params = documents[STATE_FILE], documents[PARAMS_FILE]
+        estimator_class = cls._resolve_class(state["estimator"], state["module"], directory)
+        try:
+            estimator = estimator_class(**settings_from_json(estimator_class, params))
             estimator.freq_ = parse_frequency(state["freq"])
             estimator.series_ids_ = np.asarray(state["series_ids"])
             estimator.run_id_ = state.get("run_id")
@@ -264,7 +269,8 @@ class BaseForecaster(BaseEstimator):
             estimator.registered_model_version_ = state.get("registered_model_version")
         except (KeyError, TypeError, ValueError) as error:
             raise SavedModelError(
-                f"{directory / STATE_FILE} or {PARAMS_FILE} does not describe a {name} ({type(error).__name__}: {error})"
+                f"{directory / STATE_FILE} or {PARAMS_FILE} does not describe a {state['estimator']} "
+                f"({type(error).__name__}: {error})"
             ) from None
         try:
             estimator.train_df_ = pd.read_parquet(directory / HISTORY_FILE)
@@ -272,26 +278,24 @@ class BaseForecaster(BaseEstimator):
             raise SavedModelError(
                 f"{directory / HISTORY_FILE} cannot be read ({type(error).__name__}: {error})"
             ) from None
-        estimator._load_model(directory, state)
+        estimator._load_model(directory, state, documents)
         return estimator
 
     @classmethod
-    def _resolve_class(cls, name: str, directory: Path) -> type[BaseForecaster]:
+    def _resolve_class(cls, name: str, module: str, directory: Path) -> type[BaseForecaster]:
         if cls is not BaseForecaster:
             if name != cls.__name__:
                 raise SavedModelError(f"{directory} holds a {name}, not a {cls.__name__}; load it with {name}.load")
             return cls
-        found = {klass.__name__: klass for klass in _subclasses(BaseForecaster)}
-        if name not in found:
+        if f"{module}.{name}" not in _FORECASTERS and module.partition(".")[0] in _OWN_PACKAGES:
+            importlib.import_module(module)  # registers the class (a module of this package, never a path of the file's)
+        found = _FORECASTERS.get(f"{module}.{name}")
+        if found is None:
             raise SavedModelError(
-                f"{directory} holds a {name}, which is not a known forecaster (known: {sorted(found)}); "
-                "import the module that defines it first"
+                f"{directory} holds a {module}.{name}, which is not a known forecaster "
+                f"(known: {sorted(_FORECASTERS)}); import the module that defines it first"
             )
-        return found[name]
-
-    def _saved_params(self) -> dict:
-        """The constructor arguments as written to ``params.json`` (``load`` passes them back to the constructor)."""
-        return self.get_params()
+        return found
 
     def _fitted_state(self) -> dict:
         """JSON-serializable learned state beyond series and frequency (written to ``fitted.json``)."""
@@ -304,8 +308,8 @@ class BaseForecaster(BaseEstimator):
     def _save_model(self, directory: Path) -> None:
         """Write the subclass's own files (a network, a pipeline) into ``directory``."""
 
-    def _load_model(self, directory: Path, state: dict) -> None:
-        """Read what ``_save_model`` and ``_fitted_state`` wrote."""
+    def _load_model(self, directory: Path, state: dict, documents: dict[str, dict]) -> None:
+        """Read what ``_save_model`` and ``_fitted_state`` wrote (``documents``: the migrated JSON files)."""
 
     # --------------------------------------------------------------- hooks
 
@@ -313,8 +317,8 @@ class BaseForecaster(BaseEstimator):
         return hasattr(self, "freq_")
 
     def _check_params(self) -> None:
-        """Check the constructor arguments (subclasses extend it)."""
-        check_integer("horizon", self.horizon)
+        """Check the constructor arguments against their declarations (subclasses add what relates several)."""
+        check_settings(self)
 
     def _check_frame(self, df: pd.DataFrame, purpose: str) -> CheckedFrame:
         """Validate a long frame once for ``purpose`` (``"fit"``, ``"predict"`` or ``"backtest"``)."""
@@ -395,50 +399,6 @@ def warn_in_sample_origins(train_df: pd.DataFrame, cutoffs: pd.DataFrame) -> Non
             UserWarning,
             stacklevel=3,
         )
-
-
-def _subclasses(klass: type) -> list[type]:
-    found = []
-    for sub in klass.__subclasses__():
-        found += [sub, *_subclasses(sub)]
-    return found
-
-
-@contextmanager
-def _atomic_directory(target: Path):
-    """Yield a fresh sibling directory of ``target``; on success it replaces ``target`` whole.
-
-    The old directory is moved aside, the new one renamed into place, then the old one removed,
-    so a reader sees either the complete old model or the complete new one; a failure before the
-    swap removes the new directory and leaves ``target`` untouched.
-    """
-    target = target.absolute()
-    if target.exists() and not target.is_dir():
-        raise SavedModelError(f"cannot save to {target}: it is a file, not a directory")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.saving-", dir=target.parent))
-    try:
-        yield staging
-        staging.chmod(0o777 & ~_umask())
-        if target.exists():
-            retired = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
-            retired.rmdir()
-            target.rename(retired)
-            staging.rename(target)
-            shutil.rmtree(retired, ignore_errors=True)
-        else:
-            staging.rename(target)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-
-
-def _umask() -> int:
-    import os
-
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def _json_scalar(value):

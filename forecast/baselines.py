@@ -23,9 +23,11 @@ import pandas as pd
 
 from forecast.base import BaseForecaster
 from forecast.exponential_smoothing import ets_point_forecasts
-from pipelines.checks import check_integer
 from pipelines.columns import ID, TARGET, TIME
+from pipelines.frequency import seasonal_period
+from pipelines.settings import declared, settings_dataclass
 from pipelines.validation import CheckedFrame
+from pipelines.window_settings import FREQ, HORIZON, SEASON_LENGTH
 
 
 def locate_origins(df: pd.DataFrame, series_ids: np.ndarray, cutoffs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -48,8 +50,12 @@ def locate_origins(df: pd.DataFrame, series_ids: np.ndarray, cutoffs: np.ndarray
     return origin_rows, origin_rows - located["position"].to_numpy(np.int64)
 
 
+@settings_dataclass
 class _HistoryBaseline(BaseForecaster):
     """A forecast computed from the observed values up to each origin (no parameters are learned)."""
+
+    horizon: int = declared(HORIZON)
+    freq: str | int | None = declared(FREQ)
 
     def _fit(self, checked: CheckedFrame, callbacks: Sequence[Any]) -> None:
         """Nothing to learn: the forecasts come from the observed values up to each origin."""
@@ -88,7 +94,7 @@ class _HistoryBaseline(BaseForecaster):
 class Naive(_HistoryBaseline):
     """Naive forecast: every step repeats the last observation, ``ŷ_{T+h} = y_T``.
 
-    Args:
+    Args (keyword-only):
         horizon: steps forecast after each origin.
         freq: pandas offset alias or integer step of ``ds``; ``None`` infers it per series.
 
@@ -96,25 +102,26 @@ class Naive(_HistoryBaseline):
         >>> Naive(horizon=3).fit(train).predict()      # doctest: +SKIP
     """
 
-    def __init__(self, horizon: int, freq: str | int | None = None):
-        self.horizon = horizon
-        self.freq = freq
-
     def _point_forecasts(self, y, origin_rows, first_rows):
         return np.repeat(y[origin_rows][:, None], self.horizon, axis=1)
 
 
+@settings_dataclass
 class _SeasonalBaseline(_HistoryBaseline):
-    """A history baseline that knows the seasonal period ``season_length``."""
+    """A history baseline that knows the seasonal period: ``season_length``, or (None) the calendar's period of
+    the data's frequency (12 for monthly data, 1 for integer time steps; ``pipelines.frequency.seasonal_period``),
+    learned by ``fit`` as ``season_length_``."""
 
-    def __init__(self, horizon: int, season_length: int, freq: str | int | None = None):
-        self.horizon = horizon
-        self.season_length = season_length
-        self.freq = freq
+    season_length: int | None = declared(SEASON_LENGTH)
 
-    def _check_params(self) -> None:
-        super()._check_params()
-        check_integer("season_length", self.season_length)
+    def _fit(self, checked: CheckedFrame, callbacks: Sequence[Any]) -> None:
+        self.season_length_ = int(self.season_length or seasonal_period(checked.freq))
+
+    def _fitted_state(self) -> dict:
+        return {"season_length": self.season_length_}
+
+    def _load_model(self, directory, state: dict, documents: dict) -> None:
+        self.season_length_ = int(state["season_length"])
 
 
 class SeasonalNaive(_SeasonalBaseline):
@@ -123,17 +130,18 @@ class SeasonalNaive(_SeasonalBaseline):
     ``ŷ_{T+h} = y_{T+h-m(k+1)}`` with ``k = floor((h-1)/m)``, i.e. the last observed season
     ``y_{T-m+1} .. y_T`` repeated. Needs at least ``m`` observations up to the origin.
 
-    Args:
+    Args (keyword-only):
         horizon: steps forecast after each origin.
-        season_length: the period ``m`` in steps (12 for monthly data with a yearly cycle).
+        season_length: the period ``m`` in steps (12 for monthly data with a yearly cycle); None takes the
+            period of the data's frequency.
         freq: pandas offset alias or integer step of ``ds``; ``None`` infers it per series.
     """
 
     def _min_history(self) -> int:
-        return int(self.season_length)
+        return self.season_length_
 
     def _point_forecasts(self, y, origin_rows, first_rows):
-        m = int(self.season_length)
+        m = self.season_length_
         lag_back = m - 1 - (np.arange(self.horizon) % m)
         return y[origin_rows[:, None] - lag_back[None, :]]
 
@@ -143,14 +151,10 @@ class Drift(_HistoryBaseline):
 
     ``ŷ_{T+h} = y_T + h (y_T - y_1) / (T - 1)``. Needs at least 2 observations up to the origin.
 
-    Args:
+    Args (keyword-only):
         horizon: steps forecast after each origin.
         freq: pandas offset alias or integer step of ``ds``; ``None`` infers it per series.
     """
-
-    def __init__(self, horizon: int, freq: str | int | None = None):
-        self.horizon = horizon
-        self.freq = freq
 
     def _min_history(self) -> int:
         return 2
@@ -171,11 +175,12 @@ class ExponentialSmoothing(_SeasonalBaseline):
     IJF 27(2), 2011); see ``forecast.exponential_smoothing``. A history too short for any model
     gets the naive forecast.
 
-    Args:
+    Args (keyword-only):
         horizon: steps forecast after each origin.
-        season_length: the period ``m`` in steps (1: no seasonal models).
+        season_length: the period ``m`` in steps (1: no seasonal models); None takes the period of the data's
+            frequency.
         freq: pandas offset alias or integer step of ``ds``; ``None`` infers it per series.
     """
 
     def _point_forecasts(self, y, origin_rows, first_rows):
-        return ets_point_forecasts(y, origin_rows, first_rows, self.horizon, self.season_length)
+        return ets_point_forecasts(y, origin_rows, first_rows, self.horizon, self.season_length_)

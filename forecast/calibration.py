@@ -4,8 +4,8 @@ Quantiles trained with the pinball loss are often too narrow out of sample. Conf
 regression (Romano, Patterson & Candès, "Conformalized Quantile Regression", NeurIPS 2019) widens
 (or narrows) each central interval ``[q_lo, q_hi]`` (``q_lo = q``, ``q_hi = 1 - q``, nominal coverage
 ``1 - 2q``) by an amount learned on held-out windows the network was not trained on. Series differ
-in scale, so the scores are divided by each series' in-sample seasonal-naive MAE ``s_i`` (the MASE
-scale; Hyndman & Koehler 2006):
+in scale, so the scores are divided by each series' MASE scale ``s_i``, its in-sample naive MAE
+(Hyndman & Koehler 2006), made positive where undefined: :func:`forecast.metrics.positive_mase_scales`.
 
 ```
 E_ik  = max(q_lo_ik - y_ik, y_ik - q_hi_ik) / s_i          (held-out window of series i, step k)
@@ -26,27 +26,12 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from forecast.metrics import column_quantile, quantile_column
-from pipelines.columns import ID, TARGET
+from forecast.metrics import column_quantile, quantile_column, quantile_columns
 
 MIN_WINDOWS_PER_STEP = 30
 """Held-out windows below which one offset serves every horizon step."""
 
 
-def mase_scales(frame: pd.DataFrame, season_length: int) -> pd.Series:
-    """In-sample seasonal-naive MAE ``mean_t |y_t - y_{t-m}|`` of every series (a sorted long frame).
-
-    A series with at most ``m`` values uses ``m = 1``; a scale of 0 (a constant series) becomes the
-    mean absolute value of the series, or 1 for a series of zeros.
-    """
-    y = frame[TARGET].astype(float)
-    groups = y.groupby(frame[ID], sort=True)
-    seasonal = (y - groups.shift(season_length)).abs().groupby(frame[ID], sort=True).mean()
-    step = (y - groups.shift(1)).abs().groupby(frame[ID], sort=True).mean()
-    scale = seasonal.where(seasonal.notna(), step)
-    level = y.abs().groupby(frame[ID], sort=True).mean()
-    scale = scale.where(scale > 0, level)
-    return scale.where(scale > 0, 1.0).fillna(1.0)
 
 
 class ConformalIntervals:
@@ -68,7 +53,7 @@ class ConformalIntervals:
         Args:
             forecasts: ``(n, horizon, len(quantiles))`` quantile forecasts of the held-out windows.
             actuals: ``(n, horizon)`` what happened.
-            scales: ``(n,)`` the MASE scale of each window's series.
+            scales: ``(n,)`` the scale ``s_i`` of each window's series (:func:`forecast.metrics.positive_mase_scales`).
             quantiles: the levels of the last axis of ``forecasts`` (sorted).
         """
         levels = [float(q) for q in quantiles]
@@ -94,15 +79,15 @@ class ConformalIntervals:
         Args:
             forecasts: one row per series and step, with the quantile columns.
             steps: ``(len(forecasts),)`` the horizon step of each row (0-based).
-            scales: ``(len(forecasts),)`` the MASE scale of each row's series.
+            scales: ``(len(forecasts),)`` the scale ``s_i`` of each row's series (:func:`forecast.metrics.positive_mase_scales`).
         """
         adjusted = forecasts.copy()
         for low, offsets in self.offsets.items():
             widening = offsets[steps] * scales
             adjusted[quantile_column(low)] -= widening
             adjusted[quantile_column(round(1.0 - low, 12))] += widening
-        quantile_columns = [column for column in adjusted.columns if column.startswith("y_hat_q")]
-        ordered = sorted(["y_hat", *quantile_columns], key=lambda c: 0.5 if c == "y_hat" else column_quantile(c))
+        levels = quantile_columns(list(adjusted.columns))
+        ordered = sorted(["y_hat", *levels.values()], key=lambda c: 0.5 if c == "y_hat" else column_quantile(c))
         adjusted[ordered] = np.sort(adjusted[ordered].to_numpy(dtype=np.float64), axis=1)
         return adjusted
 

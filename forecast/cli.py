@@ -8,15 +8,19 @@ forecast demo
 forecast job run spec.yaml --as-of 2026-11-22T02:00
 ```
 
-Frames are long format (`unique_id, ds, y` plus covariate columns), read from
-CSV or Parquet by the file's suffix; a CSV `ds` column that is not integer is
-parsed as datetimes. Output files are written to a temporary file in the
-target directory and renamed over the target (`os.replace`), so a reader never
-sees half a file.
+Frames are long format (`unique_id, ds, y` plus covariate columns; `--id-col`, `--time-col` and `--target-col`
+name other columns), read from CSV or Parquet by the file's suffix; a CSV `ds` column that is not integer is
+parsed as datetimes. Output files are written to a temporary file in the target directory and renamed over the
+target (`os.replace`), so a reader never sees half a file.
 
-A mistake in the input (bad data, a missing file, an invalid option) prints
-one line `error: ...` on stderr and exits with status 1 (2 for a usage error);
-`forecast --debug ...` or `FORECAST_DEBUG=1` shows the traceback instead.
+The options of `train` and `backtest` are the Forecaster's settings, generated from their one declaration
+(`forecast.settings`): the same names, kinds, defaults and help. They are parsed and checked before TensorFlow
+is imported, so `--help` and every usage error answer at once; TensorFlow loads when the work starts.
+
+A mistake in the input (bad data, a missing or unreadable file, an invalid setting) prints one line
+`error: ...` on stderr and exits with status 1; a usage error (an unknown option, a malformed value) prints one
+line and exits with status 2. `forecast --debug ...` or `FORECAST_DEBUG=1` shows the traceback instead.
+SIGTERM at any moment, TensorFlow's import included, exits with status 143.
 """
 
 from __future__ import annotations
@@ -24,17 +28,19 @@ from __future__ import annotations
 import inspect
 import logging
 import os
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
-import pandas as pd
+import click
 import typer
 
 from forecast.jobs.cli import job_app
 from forecast.redaction import redact
-from forecast.tables import check_table_path, read_frame, write_frame_atomic
+from forecast.settings import ForecasterSettings
+from pipelines.settings import Setting, settings_of
 
 app = typer.Typer(
     help="Forecast time series with recurrent networks (LSTM family): train, predict, backtest, demo.",
@@ -43,140 +49,113 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-# The names of `layers.available()`, listed here so that `--help` needs no Keras (a test keeps them equal).
-CELLS = ("clockwork", "cifg_lstm", "elman", "gru", "irnn", "lstm", "lstm1997", "peephole_lstm", "scrn")
 EXIT_USER_ERROR = 1
+EXIT_USAGE = 2
+EXIT_TERMINATED = 128 + signal.SIGTERM
 # Errors that describe a problem with the user's input, files or settings: shown as one line, not a traceback.
 USER_ERRORS = (ValueError, LookupError, OSError, FloatingPointError, RuntimeError)
 
-# Options shared by `train` and `backtest`; they mirror the Forecaster's constructor.
-Cell = Annotated[str, typer.Option(help=f"Recurrent layer: one of {', '.join(CELLS)}.")]
-Units = Annotated[int, typer.Option(help="Hidden units per recurrent layer.")]
-NumLayers = Annotated[int, typer.Option(help="Stacked recurrent layers.")]
-Lookback = Annotated[int, typer.Option(help="Past steps read before each forecast origin.")]
-Horizon = Annotated[int, typer.Option(help="Steps forecast after each origin.")]
-Quantiles = Annotated[str | None, typer.Option(help="Comma-separated quantile levels, e.g. 0.1,0.5,0.9.")]
-Strategy = Annotated[str, typer.Option(help="'direct' (all steps at once) or 'recursive'.")]
-Loss = Annotated[str, typer.Option(help="Point-forecast loss: mae, mse, smape (scale-free) or mase.")]
-Dropout = Annotated[float, typer.Option(help="Input dropout of the recurrent layers.")]
-Freq = Annotated[str | None, typer.Option(help="Pandas offset alias or integer step of ds (default: inferred).")]
-PastCovariates = Annotated[str | None, typer.Option(help="Comma-separated columns observed up to the origin only.")]
-FutureCovariates = Annotated[str | None, typer.Option(help="Comma-separated columns known for the horizon too.")]
-StaticCovariates = Annotated[str | None, typer.Option(help="Comma-separated columns constant per series.")]
-Calendar = Annotated[
-    str | None, typer.Option(help="'auto' or comma-separated calendar fields (month, dayofweek, ...).")
-]
-Scaler = Annotated[str, typer.Option(help="Target scaling: window_mean, last, standard, minmax, robust, mean or none.")]
-CovariateScaler = Annotated[
-    str, typer.Option(help="Scaling of numeric covariates: standard, robust or none (0/1 flags are kept).")
-]
-Fill = Annotated[
-    str | None, typer.Option(help="Missing values and gaps: ffill, interpolate, zero or drop_series (default: error).")
-]
-ShortSeries = Annotated[str, typer.Option(help="Series too short for a window: 'error' or 'drop' (with a warning).")]
-Epochs = Annotated[str, typer.Option(help="Most passes over the training windows, or 'auto' (planned).")]
-BatchSize = Annotated[str, typer.Option(help="Windows per gradient step, or 'auto' (1/50 of the windows, 16-256).")]
-MinSteps = Annotated[int, typer.Option(help="Optimizer steps an automatic plan gives at least.")]
-MinPast = Annotated[int, typer.Option(help="Fewest observed past rows of a window (shorter pasts are padded).")]
-SeasonLength = Annotated[int | None, typer.Option(help="Seasonal period (default: from the calendar or inferred).")]
-Deseasonalize = Annotated[
-    bool, typer.Option("--deseasonalize/--no-deseasonalize", help="Divide seasonal series by their seasonal indices.")
-]
-EnsembleSize = Annotated[int, typer.Option(help="Networks trained together and combined by the median.")]
-EnsembleLookbacks = Annotated[str | None, typer.Option(help="Comma-separated lookback of every ensemble member.")]
-Calibration = Annotated[str, typer.Option(help="Interval calibration: 'conformal' or 'none'.")]
-CombineWith = Annotated[
-    str, typer.Option(help="Average the network's forecast with 'ets' (exponential smoothing) or 'none'.")
-]
-LearningRate = Annotated[float, typer.Option(help="Adam step size.")]
-Clipnorm = Annotated[float | None, typer.Option(help="Gradient-norm clipping threshold (0 turns it off).")]
-Distribution = Annotated[
-    str | None, typer.Option(help="'mirrored': train on every local GPU, data-parallel (default: one device).")
-]
-ValidationWindows = Annotated[int, typer.Option(help="Last windows per series held out for early stopping (0: none).")]
-RefitOnAllWindows = Annotated[
-    bool,
-    typer.Option(
-        "--refit-on-all-windows/--no-refit-on-all-windows",
-        help="After early stopping, train again on every window for the best number of epochs.",
-    ),
-]
-Patience = Annotated[int, typer.Option(help="Epochs without improvement before early stopping.")]
-Seed = Annotated[int, typer.Option(help="Random seed (reproducible runs).")]
-Verbose = Annotated[int, typer.Option(help="Keras progress output: 1 bar, 2 line per epoch, 0 silent.")]
-Tracking = Annotated[bool, typer.Option("--tracking/--no-tracking", help="Log the run to MLflow.")]
-Experiment = Annotated[str, typer.Option(help="MLflow experiment name.")]
-RunName = Annotated[str | None, typer.Option(help="MLflow run name.")]
-RegisterAs = Annotated[str | None, typer.Option(help="Register the trained model under this name.")]
-TrackingErrors = Annotated[str, typer.Option(help="When MLflow is unreachable: 'warn' (train anyway) or 'raise'.")]
-
-# name: (option, default); the defaults are the Forecaster's.
-_FORECASTER_OPTIONS = {
-    "cell": (Cell, "lstm"),
-    "units": (Units, 64),
-    "num_layers": (NumLayers, 1),
-    "lookback": (Lookback, 24),
-    "horizon": (Horizon, 12),
-    "quantiles": (Quantiles, None),
-    "strategy": (Strategy, "direct"),
-    "loss": (Loss, "mae"),
-    "dropout": (Dropout, 0.0),
-    "freq": (Freq, None),
-    "past_covariates": (PastCovariates, None),
-    "future_covariates": (FutureCovariates, None),
-    "static_covariates": (StaticCovariates, None),
-    "calendar": (Calendar, None),
-    "scaler": (Scaler, "window_mean"),
-    "covariate_scaler": (CovariateScaler, "standard"),
-    "min_past": (MinPast, 1),
-    "season_length": (SeasonLength, None),
-    "deseasonalize": (Deseasonalize, True),
-    "fill": (Fill, None),
-    "short_series": (ShortSeries, "error"),
-    "epochs": (Epochs, "auto"),
-    "batch_size": (BatchSize, "auto"),
-    "min_steps": (MinSteps, 1000),
-    "learning_rate": (LearningRate, 1e-3),
-    "clipnorm": (Clipnorm, 1.0),
-    "distribution": (Distribution, None),
-    "ensemble_size": (EnsembleSize, 1),
-    "ensemble_lookbacks": (EnsembleLookbacks, None),
-    "calibration": (Calibration, "conformal"),
-    "combine_with": (CombineWith, "ets"),
-    "validation_windows": (ValidationWindows, 1),
-    "refit_on_all_windows": (RefitOnAllWindows, False),
-    "patience": (Patience, 10),
-    "seed": (Seed, 0),
-    "verbose": (Verbose, 1),
-    "tracking": (Tracking, True),
-    "experiment": (Experiment, "forecast"),
-    "run_name": (RunName, None),
-    "register_as": (RegisterAs, None),
-    "tracking_errors": (TrackingErrors, "warn"),
-}
+DATA_HELP = (
+    "a CSV or Parquet file in long format: one row per series and time step, with the columns unique_id (the "
+    "series), ds (a date or an integer step) and y (the value), plus any covariate columns; other column names "
+    "are mapped with --id-col, --time-col and --target-col"
+)
+IdColumn = Annotated[str, typer.Option("--id-col", help="Column of the series ids in the file (read as unique_id).")]
+TimeColumn = Annotated[str, typer.Option("--time-col", help="Column of the time stamps in the file (read as ds).")]
+TargetColumn = Annotated[str, typer.Option("--target-col", help="Column of the values in the file (read as y).")]
 
 
-def forecaster_options(command):
-    """Give `command(..., **settings)` one option per Forecaster setting (typer reads `__signature__`)."""
+# ------------------------------------------------------------------------------------- options from declarations
+
+
+def _option(setting: Setting, default: Any = None) -> inspect.Parameter:
+    """One command-line option of a declared setting (its value stays None when the option is not given)."""
+    shown = setting.kind.show(setting.default if default is None else default)
+    help_text = f"{setting.help[0].upper()}{setting.help[1:]} [{setting.kind.describe()}; default: {shown}]"
+    if setting.kind.is_flag:
+        flag = setting.option_name[2:]
+        option = typer.Option(f"--{flag}/--no-{flag}", help=help_text, show_default=False)
+        annotation = Annotated[bool | None, option]
+    else:
+        option = typer.Option(setting.option_name, help=help_text, metavar=setting.kind.metavar(), show_default=False)
+        annotation = Annotated[str | None, option]
+    return inspect.Parameter(setting.name, inspect.Parameter.KEYWORD_ONLY, annotation=annotation, default=None)
+
+
+def _declared_options(settings_class: type) -> list[inspect.Parameter]:
+    """The options of every command-line setting of ``settings_class`` (composed settings add theirs)."""
+    parameters = []
+    for setting in settings_of(settings_class):
+        if not setting.cli:
+            continue
+        parameters.append(_option(setting))
+        nested = getattr(setting.kind, "nested", None)
+        if nested is not None:
+            parameters += [_option(inner) for inner in settings_of(nested)]
+    return parameters
+
+
+def with_forecaster_options(command):
+    """Give ``command(..., **options)`` one option per Forecaster setting (typer reads ``__signature__``)."""
     own = [p for p in inspect.signature(command, eval_str=True).parameters.values() if p.kind is not p.VAR_KEYWORD]
-    shared = [
-        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=option, default=default)
-        for name, (option, default) in _FORECASTER_OPTIONS.items()
-    ]
-    command.__signature__ = inspect.Signature(own + shared)
+    command.__signature__ = inspect.Signature(own + _declared_options(ForecasterSettings))
     return command
 
 
+def forecaster_settings(options: dict[str, Any]) -> dict[str, Any]:
+    """Constructor arguments from the given options (None: not given), parsed and checked without TensorFlow."""
+    arguments: dict[str, Any] = {}
+    for setting in settings_of(ForecasterSettings):
+        nested = getattr(setting.kind, "nested", None)
+        given = options.get(setting.name)
+        if nested is not None:
+            inner = {
+                each.name: _parsed(each, options.get(each.name))
+                for each in settings_of(nested)
+                if options.get(each.name) is not None
+            }
+            if given is False:
+                arguments[setting.name] = False
+            elif inner:
+                arguments[setting.name] = nested(**inner)
+            elif given is not None:
+                arguments[setting.name] = given
+        elif given is not None:
+            arguments[setting.name] = _parsed(setting, given)
+    ForecasterSettings(**arguments)._check_params()  # every setting checked here, before TensorFlow loads
+    return arguments
+
+
+def _parsed(setting: Setting, given: Any) -> Any:
+    if isinstance(given, bool):
+        return given
+    try:
+        return setting.parse(given)
+    except ValueError as error:
+        message = str(error).removeprefix(f"{setting.option_name} ")
+        raise click.BadParameter(message, param_hint=setting.option_name) from None
+
+
+# -------------------------------------------------------------------------------------------------- commands
+
+
 @app.command()
-@forecaster_options
+@with_forecaster_options
 def train(
-    data: Annotated[Path, typer.Argument(help="Training frame (.csv or .parquet).")],
+    data: Annotated[Path, typer.Argument(help=f"Training data: {DATA_HELP}.")],
     model_dir: Annotated[Path, typer.Option("--model-dir", "-m", help="Directory to save the fitted model in.")],
-    **settings,
+    id_col: IdColumn = "unique_id",
+    time_col: TimeColumn = "ds",
+    target_col: TargetColumn = "y",
+    **options,
 ) -> None:
     """Train a Forecaster on DATA and save it to --model-dir."""
-    model = _forecaster(**settings)
-    model.fit(_read(data))
+    settings = forecaster_settings(options)
+    if model_dir.exists() and not model_dir.is_dir():
+        raise NotADirectoryError(f"--model-dir {model_dir} is a file; give a directory to save the model in")
+    frame = _read(data, id_col, time_col, target_col)
+    model = _new_forecaster(settings)
+    model.fit(frame)
     model.save(model_dir)
     typer.echo(f"Trained on {len(model.series_ids_)} series for {model.epochs_trained_} epochs; saved to {model_dir}")
     if model.run_id_ is not None:
@@ -186,40 +165,55 @@ def train(
 @app.command()
 def predict(
     model_dir: Annotated[Path, typer.Argument(help="Directory written by `forecast train`.")],
-    data: Annotated[Path, typer.Argument(help="History of the series to forecast (.csv or .parquet).")],
+    data: Annotated[Path, typer.Argument(help=f"History of the series to forecast: {DATA_HELP}.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Forecast file to write (.csv or .parquet).")],
     future: Annotated[
         Path | None, typer.Option(help="Future covariates for the horizon steps (.csv or .parquet).")
     ] = None,
+    id_col: IdColumn = "unique_id",
+    time_col: TimeColumn = "ds",
+    target_col: TargetColumn = "y",
 ) -> None:
     """Forecast the horizon after each series' last timestamp in DATA."""
-    from forecast.loading import load_forecaster
+    from forecast.tables import write_frame_atomic
 
     _check_suffix(output)
+    history = _read(data, id_col, time_col, target_col)
+    future_frame = None if future is None else _read(future, id_col, time_col, target_col)
+    _start_work()
+    from forecast.loading import load_forecaster
+
     model = load_forecaster(model_dir)
-    forecasts = model.predict(_read(data), None if future is None else _read(future))
+    forecasts = model.predict(history, future_frame)
     write_frame_atomic(forecasts, output)
     typer.echo(f"Wrote {len(forecasts)} forecast rows for {forecasts['unique_id'].nunique()} series to {output}")
 
 
 @app.command()
-@forecaster_options
+@with_forecaster_options
 def backtest(
-    data: Annotated[Path, typer.Argument(help="Full history (.csv or .parquet).")],
+    data: Annotated[Path, typer.Argument(help=f"Full history: {DATA_HELP}.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Backtest forecasts file (.csv or .parquet).")],
     metrics_output: Annotated[
         Path | None, typer.Option(help="Score table file (.csv or .parquet); default: printed only.")
     ] = None,
-    n_windows: Annotated[int, typer.Option(help="Forecast origins per series.")] = 1,
-    step: Annotated[int | None, typer.Option(help="Steps between origins (default: horizon).")] = None,
-    refit: Annotated[int, typer.Option(help="Refit every k windows (0: one model for all windows).")] = 0,
-    **settings,
+    n_windows: Annotated[int, typer.Option(help="Forecast origins per series.", min=1)] = 1,
+    step: Annotated[int | None, typer.Option(help="Steps between origins (default: horizon).", min=1)] = None,
+    refit: Annotated[int, typer.Option(help="Refit every k windows (0: one model for all windows).", min=0)] = 0,
+    id_col: IdColumn = "unique_id",
+    time_col: TimeColumn = "ds",
+    target_col: TargetColumn = "y",
+    **options,
 ) -> None:
     """Rolling-origin evaluation of a Forecaster on DATA (fitted up to each series' first origin)."""
+    from forecast.tables import write_frame_atomic
+
+    settings = forecaster_settings(options)
     _check_suffix(output)
     if metrics_output is not None:
         _check_suffix(metrics_output)
-    result = _forecaster(**settings).backtest(_read(data), n_windows=n_windows, step=step, refit=refit or False)
+    frame = _read(data, id_col, time_col, target_col)
+    result = _new_forecaster(settings).backtest(frame, n_windows=n_windows, step=step, refit=refit or False)
     write_frame_atomic(result.forecasts, output)
     if metrics_output is not None:
         write_frame_atomic(result.metrics, metrics_output)
@@ -230,31 +224,39 @@ def backtest(
     )
 
 
+DEMO_DEFAULTS = {"epochs": "auto", "units": 64, "lookback": 36, "cell": "lstm", "seed": 0, "verbose": 2, "tracking": True}
+"""The Forecaster settings the demo takes, with the demo's values (`forecast.demo.demo_forecaster`)."""
+
+
+def with_demo_options(command):
+    """Give ``demo(..., **options)`` the options of the Forecaster settings in ``DEMO_DEFAULTS``."""
+    declared = {setting.name: setting for setting in settings_of(ForecasterSettings)}
+    own = [p for p in inspect.signature(command, eval_str=True).parameters.values() if p.kind is not p.VAR_KEYWORD]
+    shared = [_option(declared[name], default) for name, default in DEMO_DEFAULTS.items()]
+    command.__signature__ = inspect.Signature(own + shared)
+    return command
+
+
 @app.command()
+@with_demo_options
 def demo(
-    epochs: Annotated[
-        str, typer.Option(help="Most training epochs, or 'auto' (planned; early stopping may end sooner).")
-    ] = "auto",
     max_series: Annotated[int | None, typer.Option(help="Use only the first N series (default: all 1,428).")] = None,
-    units: Annotated[int, typer.Option(help="Hidden units of the LSTM.")] = 64,
-    lookback: Annotated[int, typer.Option(help="Past months read per forecast.")] = 36,
-    cell: Cell = "lstm",
-    seed: Seed = 0,
-    verbose: Verbose = 2,
-    tracking: Tracking = True,
+    **options,
 ) -> None:
     """Train a global LSTM on M3 monthly and score it beside SeasonalNaive (sMAPE, MASE)."""
+    settings = {**DEMO_DEFAULTS, **forecaster_settings(options)}
+    _start_work()
     from forecast.demo import run_demo
 
     run_demo(
-        epochs=epochs if epochs == "auto" else _integer("epochs", epochs),
+        epochs=settings["epochs"],
         max_series=max_series,
-        units=units,
-        lookback=lookback,
-        cell=cell,
-        seed=seed,
-        verbose=verbose,
-        tracking=tracking,
+        units=settings["units"],
+        lookback=settings["lookback"],
+        cell=settings["cell"],
+        seed=settings["seed"],
+        verbose=settings["verbose"],
+        tracking=settings["tracking"] is not False,
     )
 
 
@@ -267,29 +269,63 @@ def options(
     """Forecast time series with recurrent networks (LSTM family): train, predict, backtest, demo."""
 
 
+def _register_subcommands() -> None:
+    from forecast.experiments.cli import experiment_command
+
+    app.command("experiment")(experiment_command)
+    app.add_typer(job_app, name="job")
+
+
+_register_subcommands()
+
+
+# ------------------------------------------------------------------------------------------------------ main
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Run the `forecast` command; a user's mistake ends in one line `error: ...` and exit status 1.
 
     Usage errors (an unknown option, a bad value) exit with status 2. With `--debug` or
     `FORECAST_DEBUG=1` the traceback of any error is shown instead.
     """
+    signal.signal(signal.SIGTERM, _exit_terminated)
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args or os.environ.get("FORECAST_DEBUG", "") not in ("", "0")
     # TensorFlow's C++ start-up lines and its retracing notices are not the command's output.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
-    if not debug and set(args) & COMMANDS_USING_TENSORFLOW and not {"--help", "-h"} & set(args):
-        import_tensorflow_quietly()
     try:
-        app(args=args, prog_name="forecast")  # usage errors: a message and exit status 2 (click's convention)
+        status = app(args=args, prog_name="forecast", standalone_mode=False)
+    except click.exceptions.Abort:
+        typer.echo("error: stopped", err=True)
+        sys.exit(128 + signal.SIGINT)
+    except click.ClickException as error:
+        if debug:
+            raise
+        typer.echo(f"error: {_usage_message(error)}", err=True)
+        sys.exit(EXIT_USAGE)
     except USER_ERRORS as error:
         if debug:
             raise
         typer.echo(f"error: {one_line(error)}", err=True)
         sys.exit(EXIT_USER_ERROR)
+    sys.exit(status if isinstance(status, int) else 0)
 
 
-COMMANDS_USING_TENSORFLOW = {"train", "predict", "backtest", "demo", "experiment", "run", "schedule"}
+def _exit_terminated(signum: int, frame) -> None:
+    raise SystemExit(EXIT_TERMINATED)
+
+
+def _usage_message(error: click.ClickException) -> str:
+    """Click's message on one line, with the command whose ``--help`` tells more."""
+    context = getattr(error, "ctx", None)
+    where = f" (see '{context.command_path} --help')" if context is not None else ""
+    return f"{' '.join(error.format_message().split())}{where}"
+
+
+def _start_work() -> None:
+    """Import TensorFlow (quietly) now that the arguments are parsed and checked."""
+    import_tensorflow_quietly()
 
 
 def import_tensorflow_quietly() -> None:
@@ -299,6 +335,8 @@ def import_tensorflow_quietly() -> None:
     is initialised, and such lines ignore ``TF_CPP_MIN_LOG_LEVEL``; they go straight to file
     descriptor 2. Everything TensorFlow logs after the import obeys ``TF_CPP_MIN_LOG_LEVEL``.
     """
+    if "tensorflow" in sys.modules:
+        return
     sys.stderr.flush()
     saved = os.dup(2)
     try:
@@ -316,63 +354,56 @@ def one_line(error: BaseException) -> str:
     return text or type(error).__name__
 
 
-def _register_experiment_command() -> None:
-    from forecast.experiments.cli import experiment_command
+def _new_forecaster(settings: dict[str, Any]):
+    _start_work()
+    from forecast.forecaster import Forecaster
 
-    app.command("experiment")(experiment_command)
-
-
-_register_experiment_command()
-app.add_typer(job_app, name="job")
+    return Forecaster(**settings)
 
 
-def _read(path: Path) -> pd.DataFrame:
+def _read(path: Path, id_col: str = "unique_id", time_col: str = "ds", target_col: str = "y"):
+    """The long frame in ``path``, its id, time and value columns renamed to unique_id, ds and y.
+
+    Every way a file can fail to be a frame (missing, empty, not UTF-8, not Parquet, dates that do not parse)
+    is a ``ValueError`` or ``OSError`` naming the file: one line and exit status 1.
+    """
+    from forecast.tables import check_table_path, read_frame
+
+    check_table_path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"file {path} does not exist")
+    if path.is_dir():
+        raise IsADirectoryError(f"{path} is a directory; expected a .csv or .parquet file")
     try:
-        return read_frame(path)
-    except (FileNotFoundError, ValueError) as error:
-        raise typer.BadParameter(str(error)) from None
+        frame = read_frame(path, id_column=id_col, time_column=time_col)
+    except UnicodeDecodeError as error:
+        raise ValueError(
+            f"cannot read {path}: not UTF-8 text (byte 0x{error.object[error.start]:02x} at offset {error.start})"
+        ) from None
+    except (ValueError, OSError) as error:
+        raise ValueError(f"cannot read {path}: {_reason(error)}") from None
+    mapping = {id_col: "unique_id", time_col: "ds", target_col: "y"}
+    renamed = {source: target for source, target in mapping.items() if source != target and source in frame.columns}
+    clashes = [target for source, target in renamed.items() if target in frame.columns]
+    if clashes:
+        raise ValueError(f"{path}: cannot rename to {clashes}: the file already has such column(s)")
+    return frame.rename(columns=renamed)
+
+
+def _reason(error: BaseException) -> str:
+    text = " ".join(str(error).split())
+    if type(error).__name__ == "EmptyDataError" or "No columns to parse" in text:
+        return "the file is empty"
+    if type(error).__name__ in ("ArrowInvalid", "ArrowException"):
+        return f"not a readable Parquet file ({text})"
+    return text or type(error).__name__
 
 
 def _check_suffix(path: Path) -> None:
+    from forecast.tables import check_table_path
+
     try:
         check_table_path(path)
     except ValueError as error:
-        raise typer.BadParameter(str(error)) from None
+        raise click.BadParameter(str(error)) from None
 
-
-def _forecaster(**options):
-    from forecast.forecaster import Forecaster
-
-    for name in ("past_covariates", "future_covariates", "static_covariates"):
-        options[name] = _names(options[name])
-    if options["calendar"] is not None and options["calendar"] != "auto":
-        options["calendar"] = _names(options["calendar"])
-    if options["quantiles"] is not None:
-        options["quantiles"] = tuple(float(q) for q in _names(options["quantiles"]))
-    if options["ensemble_lookbacks"] is not None:
-        options["ensemble_lookbacks"] = tuple(int(lookback) for lookback in _names(options["ensemble_lookbacks"]))
-    for name in ("epochs", "batch_size"):
-        if options[name] != "auto":
-            options[name] = _integer(name, options[name])
-    for name in ("calibration", "combine_with"):
-        if options[name] == "none":
-            options[name] = None
-    if options["freq"] is not None and options["freq"].lstrip("-").isdigit():
-        options["freq"] = int(options["freq"])
-    for name in ("scaler", "covariate_scaler"):
-        if options[name] == "none":
-            options[name] = None
-    if options["clipnorm"] == 0:
-        options["clipnorm"] = None
-    return Forecaster(**options)
-
-
-def _integer(name: str, text: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        raise typer.BadParameter(f"--{name.replace('_', '-')} must be an integer or 'auto'; got {text!r}") from None
-
-
-def _names(text: str | None) -> tuple[str, ...]:
-    return () if not text else tuple(part.strip() for part in text.split(",") if part.strip())

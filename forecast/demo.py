@@ -72,6 +72,7 @@ def demo_forecaster(
 ):
     """The Forecaster the demo and `benchmarks/m3.py` train on M3 monthly: the defaults and an 80% interval."""
     from forecast.forecaster import Forecaster
+    from forecast.settings import Tracking
 
     return Forecaster(
         cell=cell,
@@ -82,10 +83,7 @@ def demo_forecaster(
         epochs=epochs,
         seed=seed,
         verbose=verbose,
-        tracking=tracking,
-        experiment=EXPERIMENT,
-        run_name=f"m3-monthly-{cell}",
-        register_as=register_as,
+        tracking=tracking and Tracking(experiment=EXPERIMENT, run_name=f"m3-monthly-{cell}", register_as=register_as),
     )
 
 
@@ -137,7 +135,8 @@ def _record_test_scores(model, table: pd.DataFrame, alias: str) -> None:
         for metric, value in row.items():
             client.log_metric(model.run_id_, f"{prefix}_{metric}", float(value))
     if model.registered_model_version_ is not None:
-        client.set_registered_model_alias(model.register_as, alias, str(model.registered_model_version_))
+        name = model.tracking.register_as
+        client.set_registered_model_alias(name, alias, str(model.registered_model_version_))
 
 
 def _long_frame(ids: list[str], values: list[np.ndarray], first_positions: list[int]) -> pd.DataFrame:

@@ -50,15 +50,16 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 
-from forecast.base import PARAMS_FILE, STATE_FILE, BaseForecaster, SavedModelError
+from forecast.base import PARAMS_FILE, PIPELINE_FILE, STATE_FILE, BaseForecaster, SavedModelError
 from forecast.baselines import locate_origins
-from forecast.calibration import ConformalIntervals, mase_scales
-from forecast.distribution import check_distribution, even_batch_size, resolve_strategy, saved_distribution
+from forecast.calibration import ConformalIntervals
+from forecast.distribution import even_batch_size, resolve_strategy
 from forecast.exponential_smoothing import ets_point_forecasts
 from forecast.inference import CompiledPredictor
 from forecast.losses import PinballLoss, SMAPELoss
-from forecast.metrics import quantile_column
+from forecast.metrics import positive_mase_scales, quantile_column
 from forecast.network import build_network
+from forecast.settings import ForecasterSettings
 from forecast.training import (
     NonFiniteLossGuard,
     best_epoch_count,
@@ -67,128 +68,26 @@ from forecast.training import (
     replayed_learning_rates,
     training_plan,
 )
-from layers.registry import available
-from pipelines.checks import check_choice, check_integer, check_number
 from pipelines.columns import ID, TARGET, TIME
-from pipelines.validation import FILL_POLICIES, SHORT_SERIES_POLICIES, CheckedFrame, ValidationError
+from pipelines.validation import CheckedFrame, ValidationError
 from pipelines.windows import OBSERVED, SeriesWindows, Windows
 
-STRATEGIES = ("direct", "recursive")
-POINT_LOSSES = ("mae", "mse", "smape", "mase")
-CALIBRATIONS = (None, "conformal")
-COMBINATIONS = (None, "ets")
 MEDIAN = 0.5
 STEPS_PER_EXECUTION = 8
 MODEL_FILE = "model.keras"
-PIPELINE_FILE = "pipeline.json"
 
 
-class Forecaster(BaseForecaster):
+class Forecaster(ForecasterSettings, BaseForecaster):
     """Global recurrent forecaster for many series in long format.
 
-    Args:
-        cell: recurrent layer name, one of `layers.registry.available()`
-            (`"lstm"`, `"gru"`, `"cifg_lstm"`, ...).
-        units: hidden units of every recurrent layer and of the decoder.
-        num_layers: stacked recurrent layers.
-        lookback: past steps the network reads before each forecast origin.
-        horizon: steps forecast after each origin.
-        quantiles: quantile levels in (0, 1) to forecast (columns `y_hat_q10`,
-            ...) with the pinball loss; `y_hat` is then the median. None
-            trains a point forecast with `loss`.
-        calibration: `"conformal"` widens (or narrows) every central interval
-            `[q, 1 - q]` so that it covers `1 - 2q` of the held-out windows
-            (conformalized quantile regression, calibrated once in `fit`; see
-            `forecast.calibration`); None keeps the pinball-trained quantiles.
-        combine_with: `"ets"` averages the network's forecast with exponential
-            smoothing fitted to each series' history up to the origin
-            (`forecast.baselines.ExponentialSmoothing`: ETS models weighted by
-            AICc), in equal parts, every quantile moved by the same amount as
-            the median; the calibration then measures the combined forecasts.
-            ETS sees the target only: where covariates carry most of the
-            signal, None (the network alone) keeps their full effect; on
-            intermittent series (many zeros) ETS is weak and None is better
-            (README.md, "Benchmarks").
-        strategy: `"direct"` (all `horizon` steps in one output) or
-            `"recursive"` (a one-step network fed back `horizon` times;
-            past-only covariates are not allowed, their future is unknown).
-        loss: point-forecast loss: `"mae"`, `"mse"`, `"smape"` (the M3 score,
-            scale-free) or `"mase"` (the MAE of each window divided by its
-            series' in-sample seasonal-naive MAE); ignored with quantiles. On
-            validation splits the scale-free losses won on some data sets and
-            lost on others (README.md, "Benchmarks"), so `"mae"` stays the default.
-        dropout: input dropout of the recurrent layers.
-        freq: pandas offset alias or integer step of `ds`; None infers it.
-        past_covariates: columns observed only up to the origin.
-        future_covariates: columns known for the horizon too (given for the
-            future in `predict(..., future_df=...)`).
-        static_covariates: numeric columns constant within each series.
-        calendar: calendar features from `ds` (`("month", ...)`, `"auto"` or None).
-        scaler: target scaling of the pipeline: `"window_mean"` (per window,
-            the mean absolute value of its observed past), `"last"`,
-            `"standard"`, `"mean"`, ...; see `pipelines.scaling`.
-        covariate_scaler: scaling of numeric covariates over the training
-            rows (`"standard"`, `"robust"` or None; 0/1 flags are kept; see
-            `pipelines.scaling.CovariateScaling`).
-        min_past: the fewest observed past rows of a window: shorter histories
-            are left-padded up to `lookback` with an "observed" input flag, so
-            series shorter than `lookback + horizon` train and forecast too.
-        season_length: the seasonal period; None takes it from the calendar
-            (12 for monthly data, ...) or, for integer `ds`, infers it from the
-            series (`pipelines.seasonality`). It sets the deseasonalisation and
-            the MASE scale of the calibration and of `loss="mase"`.
-        deseasonalize: divide every series that passes a seasonality test by
-            its multiplicative seasonal indices (fitted on training rows) and
-            multiply the forecasts back.
-        fill: missing values and gaps: None (an error), `"ffill"`,
-            `"interpolate"`, `"zero"` or `"drop_series"` (see `pipelines.validation`).
-        short_series: series too short for a training window (or, in
-            `predict`, shorter than `lookback`): `"error"` or `"drop"` (with a warning).
-        epochs: most passes over the training windows; `"auto"` plans at least
-            `min_steps` optimizer steps and 100 epochs, which early stopping usually
-            ends sooner (`forecast.training`).
-        batch_size: windows per gradient step; `"auto"` takes about 1/50 of the
-            training windows, between 16 and 256.
-        min_steps: optimizer steps an automatic plan gives at least.
-        learning_rate: Adam step size.
-        clipnorm: the largest norm of each weight's gradient (Keras's
-            `clipnorm`; None: no clipping). Under a distribution strategy
-            Keras clips each replica's gradient before they are summed.
-        distribution: train on several devices: None (one device),
-            `"mirrored"` (every local GPU, data-parallel) or a
-            `tf.distribute.Strategy`; `batch_size` is then the global batch
-            size, split across the replicas (see `forecast.distribution`).
-            A saved model keeps the name `"mirrored"`, not a strategy object.
-        ensemble_size: networks trained together in one wider model, each from
-            its own random start, combined by the median of every output (the
-            median of each quantile for quantile forecasts).
-        ensemble_lookbacks: the lookback of every member (each at most
-            `lookback`); None gives every member `lookback`.
-        validation_windows: the last windows of every series held out for
-            early stopping and calibration (0: no validation, train all `epochs`).
-        refit_on_all_windows: after early stopping, train a fresh network on every window
-            (the held-out ones and those between included) for the epochs that
-            scored best, replaying the learning rates of the first pass
-            (`forecast.training.replayed_learning_rates`); the conformal
-            offsets stay those measured on the held-out windows. It costs up
-            to twice the fit time; False keeps the first pass's network.
-        patience: epochs without a better validation loss before stopping (the
-            learning rate is halved after half as many); where an epoch is only a
-            few optimizer steps, as many epochs as make 200 steps
-            (`forecast.training.patience_in_epochs`).
-        seed: seeds Python, NumPy and the backend (`keras.utils.set_random_seed`)
-            so that runs repeat exactly; None leaves the global state alone.
-        verbose: Keras progress output (1: bar, 2: one line per epoch, 0: silent).
-        tracking: log every `fit` and `backtest` as an MLflow run.
-        experiment: MLflow experiment name.
-        run_name: MLflow run name (None: MLflow picks one).
-        register_as: also register the logged model under this name.
-        tracking_errors: `"warn"` (train without tracking when the store is
-            unreachable) or `"raise"`.
+    Settings (keyword-only): the windowing settings of `SeriesWindows` (`lookback`, `horizon`, covariates,
+    calendar, scaling, `min_past`, `season_length`, `deseasonalize`, `fill`, `short_series`; passed on to the
+    pipeline it fits) and the network, training, combination and tracking settings, each declared once with its
+    default and help in `forecast.settings` (also `forecast train --help` and the docs' settings reference).
+    The defaults come from the benchmarks on data nobody tuned for.
 
-    The tracking arguments configure `forecast.tracked`, which runs `fit` and
-    `backtest` inside an MLflow run when `tracking` is true; the estimator
-    itself never imports MLflow.
+    The `tracking` setting (`True`, `False` or `forecast.settings.Tracking(...)`) configures `forecast.tracked`,
+    which runs `fit` and `backtest` inside an MLflow run; the estimator itself never imports MLflow.
 
     Fitted attributes: `pipeline_` (the fitted `SeriesWindows`), `model_` (the
     Keras network), `history_` (per-epoch losses), `epochs_trained_`,
@@ -208,101 +107,6 @@ class Forecaster(BaseForecaster):
     forecasts = model.fit(train_df).predict()   # unique_id, ds, y_hat, y_hat_q10, y_hat_q90
     ```
     """
-
-    _tuple_params = (
-        "quantiles",
-        "past_covariates",
-        "future_covariates",
-        "static_covariates",
-        "calendar",
-        "ensemble_lookbacks",
-    )
-
-    def __init__(
-        self,
-        cell: str = "lstm",
-        units: int = 64,
-        num_layers: int = 1,
-        lookback: int = 24,
-        horizon: int = 12,
-        quantiles: Sequence[float] | None = None,
-        strategy: str = "direct",
-        loss: str = "mae",
-        dropout: float = 0.0,
-        freq: str | int | None = None,
-        past_covariates: Sequence[str] = (),
-        future_covariates: Sequence[str] = (),
-        static_covariates: Sequence[str] = (),
-        calendar: Sequence[str] | str | None = None,
-        scaler: str | None = "window_mean",
-        covariate_scaler: str | None = "standard",
-        min_past: int = 1,
-        season_length: int | None = None,
-        deseasonalize: bool = True,
-        fill: str | None = None,
-        short_series: str = "error",
-        epochs: int | str = "auto",
-        batch_size: int | str = "auto",
-        min_steps: int = 1000,
-        learning_rate: float = 1e-3,
-        clipnorm: float | None = 1.0,
-        distribution: str | tf.distribute.Strategy | None = None,
-        ensemble_size: int = 1,
-        ensemble_lookbacks: Sequence[int] | None = None,
-        calibration: str | None = "conformal",
-        combine_with: str | None = "ets",
-        validation_windows: int = 1,
-        refit_on_all_windows: bool = False,
-        patience: int = 10,
-        seed: int | None = 0,
-        verbose: int = 1,
-        tracking: bool = True,
-        experiment: str = "forecast",
-        run_name: str | None = None,
-        register_as: str | None = None,
-        tracking_errors: str = "warn",
-    ):
-        self.cell = cell
-        self.units = units
-        self.num_layers = num_layers
-        self.lookback = lookback
-        self.horizon = horizon
-        self.quantiles = quantiles
-        self.strategy = strategy
-        self.loss = loss
-        self.dropout = dropout
-        self.freq = freq
-        self.past_covariates = past_covariates
-        self.future_covariates = future_covariates
-        self.static_covariates = static_covariates
-        self.calendar = calendar
-        self.scaler = scaler
-        self.covariate_scaler = covariate_scaler
-        self.min_past = min_past
-        self.season_length = season_length
-        self.deseasonalize = deseasonalize
-        self.fill = fill
-        self.short_series = short_series
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.min_steps = min_steps
-        self.learning_rate = learning_rate
-        self.clipnorm = clipnorm
-        self.distribution = distribution
-        self.ensemble_size = ensemble_size
-        self.ensemble_lookbacks = ensemble_lookbacks
-        self.calibration = calibration
-        self.combine_with = combine_with
-        self.validation_windows = validation_windows
-        self.refit_on_all_windows = refit_on_all_windows
-        self.patience = patience
-        self.seed = seed
-        self.verbose = verbose
-        self.tracking = tracking
-        self.experiment = experiment
-        self.run_name = run_name
-        self.register_as = register_as
-        self.tracking_errors = tracking_errors
 
     # ------------------------------------------------------------------ fit
 
@@ -347,7 +151,7 @@ class Forecaster(BaseForecaster):
         self.pipeline_ = pipeline
         self.combine_with_ = self.combine_with
         self.output_quantiles_ = self._output_quantiles()
-        self.series_scale_ = mase_scales(checked.frame, pipeline.season_length_)
+        self.series_scale_ = positive_mase_scales(checked.frame, pipeline.season_length_)
         self.batch_size_, self.epochs_planned_ = training_plan(
             len(training), self.batch_size, self.epochs, self.min_steps
         )
@@ -500,22 +304,7 @@ class Forecaster(BaseForecaster):
         return 1 if self.strategy == "recursive" else self.horizon
 
     def _new_pipeline(self) -> SeriesWindows:
-        return SeriesWindows(
-            lookback=self.lookback,
-            horizon=self.horizon,
-            freq=self.freq,
-            past_covariates=tuple(self.past_covariates),
-            future_covariates=tuple(self.future_covariates),
-            static_covariates=tuple(self.static_covariates),
-            calendar=self.calendar,
-            scaler=self.scaler,
-            covariate_scaler=self.covariate_scaler,
-            min_past=self.min_past,
-            season_length=self.season_length,
-            deseasonalize=self.deseasonalize,
-            fill=self.fill,
-            short_series=self.short_series,
-        )
+        return SeriesWindows(**self.window_settings())
 
     # -------------------------------------------------------------- predict
 
@@ -660,9 +449,6 @@ class Forecaster(BaseForecaster):
         params = {name: copy.deepcopy(value) for name, value in self.get_params().items() if name != "distribution"}
         return type(self)(**params, distribution=self.distribution)
 
-    def _saved_params(self) -> dict:
-        return {**self.get_params(), "distribution": saved_distribution(self.distribution)}
-
     def _fitted_state(self) -> dict:
         return {
             "output_quantiles": self.output_quantiles_,
@@ -689,29 +475,26 @@ class Forecaster(BaseForecaster):
         self.model_.save(directory / MODEL_FILE)
         (directory / PIPELINE_FILE).write_text(json.dumps(self.pipeline_.get_config(), indent=2))
 
-    def _load_model(self, directory: Path, state: dict) -> None:
+    def _load_model(self, directory: Path, state: dict, documents: dict[str, dict]) -> None:
         try:
             self.output_quantiles_ = state["output_quantiles"]
             self.history_ = state["history"]
             self.epochs_trained_ = state["epochs_trained"]
-            self.refit_epochs_ = state.get("refit_epochs")
-            # Models saved before the ETS combination existed forecast with the network alone, as they were fitted.
-            self.combine_with_ = state.get("combine_with")
-            # Models saved before the training plan, the MASE scales and calibration existed load without them.
-            self.epochs_planned_ = state.get("epochs_planned", self.epochs_trained_)
-            self.batch_size_ = state.get("batch_size", self.batch_size)
-            scales = state.get("series_scale") or [[series_id, 1.0] for series_id in state["series_ids"]]
-            self.series_scale_ = pd.Series(dict(scales), dtype=np.float64)
-            intervals = state.get("intervals")
+            self.refit_epochs_ = state["refit_epochs"]
+            self.combine_with_ = state["combine_with"]
+            self.epochs_planned_ = state["epochs_planned"]
+            self.batch_size_ = state["batch_size"]
+            self.series_scale_ = pd.Series(dict(state["series_scale"]), dtype=np.float64)
+            intervals = state["intervals"]
             self.intervals_ = None if intervals is None else ConformalIntervals.from_config(intervals)
         except (KeyError, TypeError, ValueError) as error:
             raise SavedModelError(f"{directory / STATE_FILE} lacks the Forecaster's {error.args[0]!r}") from None
         pipeline_path = directory / PIPELINE_FILE
+        if PIPELINE_FILE not in documents:
+            raise SavedModelError(f"{directory} is not a saved Forecaster: {PIPELINE_FILE} is missing")
         try:
-            self.pipeline_ = SeriesWindows.from_config(json.loads(pipeline_path.read_text()))
-        except FileNotFoundError:
-            raise SavedModelError(f"{directory} is not a saved Forecaster: {PIPELINE_FILE} is missing") from None
-        except (json.JSONDecodeError, UnicodeDecodeError, AttributeError, KeyError, TypeError, ValueError) as error:
+            self.pipeline_ = SeriesWindows.from_config(documents[PIPELINE_FILE])
+        except (AttributeError, KeyError, TypeError, ValueError) as error:
             raise SavedModelError(f"{pipeline_path} is corrupt ({type(error).__name__}: {error})") from None
         model_path = directory / MODEL_FILE
         if not model_path.is_file():
@@ -738,65 +521,6 @@ class Forecaster(BaseForecaster):
             )
 
     # ------------------------------------------------------------- checks
-
-    def _check_params(self) -> None:
-        check_choice("cell", self.cell, available())
-        for name in (
-            "units",
-            "num_layers",
-            "lookback",
-            "horizon",
-            "patience",
-            "min_steps",
-            "min_past",
-            "ensemble_size",
-        ):
-            check_integer(name, getattr(self, name))
-        for name in ("epochs", "batch_size"):
-            if getattr(self, name) != "auto":
-                check_integer(name, getattr(self, name))
-        check_integer("season_length", self.season_length, allow_none=True)
-        check_choice("deseasonalize", self.deseasonalize, (True, False))
-        check_choice("refit_on_all_windows", self.refit_on_all_windows, (True, False))
-        check_choice("calibration", self.calibration, CALIBRATIONS)
-        check_choice("combine_with", self.combine_with, COMBINATIONS)
-        if self.ensemble_lookbacks is not None:
-            lookbacks = list(self.ensemble_lookbacks)
-            if len(lookbacks) != self.ensemble_size:
-                raise ValueError(
-                    f"ensemble_lookbacks must give one lookback per member (ensemble_size={self.ensemble_size}); "
-                    f"got {lookbacks}"
-                )
-            for member_lookback in lookbacks:
-                check_integer("ensemble_lookbacks", member_lookback)
-                if member_lookback > self.lookback:
-                    raise ValueError(f"ensemble_lookbacks must be at most lookback={self.lookback}; got {lookbacks}")
-        check_integer("validation_windows", self.validation_windows, minimum=0)
-        check_integer("seed", self.seed, minimum=0, allow_none=True)
-        check_choice("strategy", self.strategy, STRATEGIES)
-        check_choice("loss", self.loss, POINT_LOSSES)
-        if self.quantiles is not None:
-            levels = list(self.quantiles)
-            if not levels:
-                raise ValueError(
-                    "quantiles must be a non-empty list of levels strictly between 0 and 1 or None; got []"
-                )
-            for level in levels:
-                check_number("quantiles", level, low=0.0, high=1.0, low_inclusive=False, high_inclusive=False)
-            if len(set(levels)) != len(levels):
-                raise ValueError(f"quantiles must not repeat a level; got {self.quantiles!r}")
-        check_number("dropout", self.dropout, low=0.0, high=1.0, high_inclusive=False)
-        check_number("learning_rate", self.learning_rate, low=0.0, low_inclusive=False)
-        check_number("clipnorm", self.clipnorm, low=0.0, low_inclusive=False, allow_none=True)
-        check_distribution(self.distribution)
-        check_choice("fill", self.fill, FILL_POLICIES)
-        check_choice("short_series", self.short_series, SHORT_SERIES_POLICIES)
-        if self.strategy == "recursive" and self.past_covariates:
-            raise ValueError(
-                f"strategy='recursive' cannot use past_covariates {list(self.past_covariates)}: their values after "
-                "the origin are unknown; use strategy='direct' or pass them as future_covariates"
-            )
-        check_choice("tracking_errors", self.tracking_errors, ("warn", "raise"))
 
     def _check_frame(self, df: pd.DataFrame, purpose: str) -> CheckedFrame:
         """Validate `df` once: the Forecaster's columns, then the pipeline's checks (grid, values, lengths)."""

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import forecast.baselines
-import forecast.forecaster
 from forecast.base import BaseForecaster
-
-# The classes `BaseForecaster.load` can return: every forecaster defined in these modules.
-FORECASTER_MODULES = (forecast.baselines, forecast.forecaster)
 
 
 def load_forecaster(path: str | Path) -> BaseForecaster:
-    """The forecaster saved at ``path`` by ``save``, whichever class saved it."""
+    """The forecaster saved at ``path`` by ``save``, whichever class (and format version) saved it.
+
+    ``fitted.json`` names the class and its module; the module is imported on demand, so no list of
+    forecaster classes is kept anywhere (``forecast.saved_format``).
+    """
     return BaseForecaster.load(path)

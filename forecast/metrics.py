@@ -1,15 +1,20 @@
-"""Point and probabilistic forecast accuracy measures, and a per-series evaluation table.
+"""Point and probabilistic forecast accuracy measures, the MASE scale, and a per-series evaluation table.
 
-Every measure takes array-likes of equal shape and averages over all their elements.
-Percentage measures (MAPE, sMAPE) are in percent. Quantile forecasts live in columns
-named by :func:`quantile_column` (``0.1 -> "y_hat_q10"``), the one place that defines
-that naming.
+Each measure is written once, as its per-element terms (:func:`absolute_errors`, :func:`smape_terms`,
+...) and a reduction: the mean of the terms, then ``finish`` (``sqrt`` for RMSE). The registry
+:data:`METRICS` holds every definition; the scalar functions (:func:`mae`, ...) reduce over one
+forecast and :func:`evaluate` over each series (and cutoff), so both give the same numbers.
+
+Every measure takes array-likes of equal shape. Percentage measures (MAPE, sMAPE) are in percent.
+The MASE scale follows one rule, :func:`mase_scales`. Quantile forecasts live in columns named by
+:func:`quantile_column` (``0.1 -> "y_hat_q10"``), the one place that defines that naming.
 """
 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -20,6 +25,12 @@ from pipelines.columns import ID, TARGET, TIME
 QUANTILE_PREFIX = "y_hat_q"
 OVERALL = "overall"
 """The ``unique_id`` of the row of :func:`evaluate` that averages all other rows."""
+CUTOFF = "cutoff"
+
+
+def _check_quantile(q: float) -> None:
+    if not 0.0 < q < 1.0:
+        raise ValueError(f"a quantile must lie strictly between 0 and 1; got {q!r}")
 
 
 def quantile_column(q: float) -> str:
@@ -27,8 +38,7 @@ def quantile_column(q: float) -> str:
 
     ``0.1 -> "y_hat_q10"``, ``0.5 -> "y_hat_q50"``, ``0.025 -> "y_hat_q2.5"``.
     """
-    if not 0.0 < q < 1.0:
-        raise ValueError(f"a quantile must lie strictly between 0 and 1; got {q!r}")
+    _check_quantile(q)
     return f"{QUANTILE_PREFIX}{round(100.0 * q, 10):g}"
 
 
@@ -45,6 +55,143 @@ def quantile_columns(columns: Sequence[str]) -> dict[float, str]:
     return dict(sorted(found.items()))
 
 
+# --------------------------------------------------------------------------- per-element terms
+
+
+def absolute_errors(y: np.ndarray, y_hat: np.ndarray) -> np.ndarray:
+    """``|y - ŷ|``, the terms of MAE."""
+    return np.abs(y - y_hat)
+
+
+def squared_errors(y: np.ndarray, y_hat: np.ndarray) -> np.ndarray:
+    """``(y - ŷ)^2``, the terms of RMSE (before its square root)."""
+    return (y - y_hat) ** 2
+
+
+def absolute_percentage_errors(y: np.ndarray, y_hat: np.ndarray) -> np.ndarray:
+    """``100 |y - ŷ| / |y|``, the terms of MAPE: ``inf`` where ``y = 0`` (``nan`` if also ``ŷ = 0``)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return 100.0 * absolute_errors(y, y_hat) / np.abs(y)
+
+
+def smape_terms(y: np.ndarray, y_hat: np.ndarray) -> np.ndarray:
+    """``200 |y - ŷ| / (|y| + |ŷ|)``, the terms of sMAPE, in [0, 200]; a term with ``y = ŷ = 0`` is 0 (perfect)."""
+    error = absolute_errors(y, y_hat)
+    denominator = np.abs(y) + np.abs(y_hat)
+    return np.divide(200.0 * error, denominator, out=np.zeros_like(error), where=denominator > 0)
+
+
+def scaled_absolute_errors(y: np.ndarray, y_hat: np.ndarray, scale: float | np.ndarray) -> np.ndarray:
+    """``|y - ŷ| / s``, the terms of MASE (Hyndman & Koehler's scaled errors); ``s`` is the :func:`mase_scales` scale."""
+    return absolute_errors(y, y_hat) / scale
+
+
+def pinball_terms(y: np.ndarray, y_q: np.ndarray, q: float) -> np.ndarray:
+    """``max(q (y - y_q), (q - 1)(y - y_q))``, the pinball terms of the forecast ``y_q`` of quantile ``q``."""
+    residual = y - y_q
+    return np.maximum(q * residual, (q - 1.0) * residual)
+
+
+def inside_interval(y: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> np.ndarray:
+    """``lower <= y <= upper`` (bounds inside), the terms of coverage."""
+    return (lower <= y) & (y <= upper)
+
+
+# --------------------------------------------------------------------------- the MASE scale
+
+
+def mase_scales(history: pd.DataFrame, season_length: int, cutoffs: pd.DataFrame | None = None) -> pd.Series:
+    """The MASE scale ``s`` of each series: the in-sample MAE of a naive forecast, the package's one scale rule.
+
+    With ``n`` in-sample values ``y_1 .. y_n`` and the period ``m = season_length``:
+
+    ```
+    s = mean_{t = m+1 .. n} |y_t - y_{t-m}|    if n > m            (the seasonal naive forecast)
+    s = mean_{t = 2 .. n}   |y_t - y_{t-1}|    if 2 <= n <= m      (the naive forecast: no full season yet)
+    s = NaN                                    if n < 2, or where s above is 0 (e.g. a constant history)
+    ```
+
+    Hyndman & Koehler (2006), "Another look at measures of forecast accuracy". :func:`mase` and
+    :func:`evaluate` divide by it (NaN where it is undefined); :func:`positive_mase_scales` fills the
+    undefined ones for those that must divide (calibration, loss weights).
+
+    Args:
+        history: long frame with ``unique_id`` and ``y``, sorted here by ``ds`` within each series when that
+            column exists (otherwise taken in its row order).
+        season_length: the period ``m``.
+        cutoffs: ``unique_id, cutoff`` pairs: the scale of each uses its series' rows up to and including
+            ``ds == cutoff``. ``None`` uses each series' whole history.
+
+    Returns:
+        The scales indexed by ``unique_id``, or with ``cutoffs`` by ``(unique_id, cutoff)``, sorted.
+    """
+    check_integer("season_length", season_length)
+    needed = [ID, TARGET] if cutoffs is None else [ID, TIME, TARGET]
+    missing = [c for c in needed if c not in history.columns]
+    if missing:
+        raise ValueError(f"the history must have columns {needed}; missing {missing}")
+    ordered = history.sort_values([ID, TIME], kind="stable") if TIME in history.columns else history
+    series = ordered[ID]
+    y = ordered[TARGET].astype(float)
+
+    def running_total(lag: int) -> pd.Series:
+        return y.groupby(series, sort=False).diff(lag).abs().fillna(0.0).groupby(series, sort=False).cumsum()
+
+    # Running sums up to each row: the scale of any prefix of a series is read off its last row.
+    prefix = pd.DataFrame(
+        {
+            ID: series,
+            "n_values": y.groupby(series, sort=False).cumcount() + 1,
+            "seasonal_total": running_total(season_length),
+            "naive_total": running_total(1),
+        }
+    )
+    if cutoffs is None:
+        ends = prefix.groupby(ID, sort=True).last()
+    else:
+        prefix[TIME] = ordered[TIME]
+        ends = pd.merge_asof(
+            cutoffs[[ID, CUTOFF]].drop_duplicates().sort_values(CUTOFF, kind="stable"),
+            prefix.sort_values(TIME, kind="stable"),
+            left_on=CUTOFF,
+            right_on=TIME,
+            by=ID,
+        )
+        ends = ends.set_index([ID, CUTOFF]).sort_index()
+    n = ends["n_values"].fillna(0).to_numpy(dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        seasonal = ends["seasonal_total"].to_numpy(dtype=float) / (n - season_length)
+        naive = ends["naive_total"].to_numpy(dtype=float) / (n - 1)
+    scale = np.where(n > season_length, seasonal, np.where(n >= 2, naive, np.nan))
+    return pd.Series(np.where(scale > 0, scale, np.nan), index=ends.index, name="scale")
+
+
+def positive_mase_scales(history: pd.DataFrame, season_length: int) -> pd.Series:
+    """Each series' :func:`mase_scales` scale, made positive for consumers that divide by it.
+
+    Where the scale is undefined (fewer than 2 values, or no change over the lag, as in a constant
+    history) it becomes the series' mean absolute value ``mean_t |y_t|``, or 1 for a series of zeros.
+    The Forecaster's conformal offsets (:mod:`forecast.calibration`) and its ``loss="mase"`` weights
+    are in these units.
+
+    Returns:
+        The scales indexed by ``unique_id``, sorted.
+    """
+    scales = mase_scales(history, season_length)
+    levels = history[TARGET].astype(float).abs().groupby(history[ID], sort=True).mean()
+    return scales.fillna(levels.where(levels > 0, 1.0))
+
+
+def seasonal_naive_scale(y_insample, season_length: int = 1) -> float:
+    """The :func:`mase_scales` scale of one series given as an array of its in-sample values (NaN where undefined)."""
+    values = np.asarray(y_insample, dtype=float).ravel()
+    history = pd.DataFrame({ID: np.zeros(values.size, dtype=int), TARGET: values})
+    return float(mase_scales(history, season_length).reindex([0]).iloc[0])
+
+
+# --------------------------------------------------------------------------- one forecast
+
+
 def _pair(y, y_hat) -> tuple[np.ndarray, np.ndarray]:
     actual = np.asarray(y, dtype=float)
     forecast = np.asarray(y_hat, dtype=float)
@@ -55,16 +202,19 @@ def _pair(y, y_hat) -> tuple[np.ndarray, np.ndarray]:
     return actual, forecast
 
 
+def _score(name: str, *arrays) -> float:
+    metric = METRICS[name]
+    return float(metric.finish(np.mean(metric.terms(*arrays))))
+
+
 def mae(y, y_hat) -> float:
     """Mean absolute error: ``mean(|y - ŷ|)``."""
-    actual, forecast = _pair(y, y_hat)
-    return float(np.mean(np.abs(actual - forecast)))
+    return _score("mae", *_pair(y, y_hat))
 
 
 def rmse(y, y_hat) -> float:
     """Root mean squared error: ``sqrt(mean((y - ŷ)^2))``."""
-    actual, forecast = _pair(y, y_hat)
-    return float(np.sqrt(np.mean((actual - forecast) ** 2)))
+    return _score("rmse", *_pair(y, y_hat))
 
 
 def mape(y, y_hat) -> float:
@@ -73,9 +223,7 @@ def mape(y, y_hat) -> float:
     Undefined where ``y = 0``: such a term is ``inf`` (``nan`` if the forecast is also 0),
     and so is the mean.
     """
-    actual, forecast = _pair(y, y_hat)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return float(100.0 * np.mean(np.abs(actual - forecast) / np.abs(actual)))
+    return _score("mape", *_pair(y, y_hat))
 
 
 def smape(y, y_hat) -> float:
@@ -84,31 +232,17 @@ def smape(y, y_hat) -> float:
     Makridakis & Hibon (2000), "The M3-Competition: results, conclusions and implications".
     A term with ``y = ŷ = 0`` is a perfect forecast and counts as 0. The range is [0, 200].
     """
-    actual, forecast = _pair(y, y_hat)
-    error = np.abs(actual - forecast)
-    denominator = np.abs(actual) + np.abs(forecast)
-    terms = np.divide(200.0 * error, denominator, out=np.zeros_like(error), where=denominator > 0)
-    return float(np.mean(terms))
-
-
-def seasonal_naive_scale(y_insample, season_length: int = 1) -> float:
-    """In-sample MAE of the seasonal naive forecast: ``mean_{t>m} |y_t - y_{t-m}|`` (the MASE denominator)."""
-    history = np.asarray(y_insample, dtype=float).ravel()
-    check_integer("season_length", season_length)
-    if history.size <= season_length:
-        raise ValueError(f"MASE needs more than season_length={season_length} in-sample values; got {history.size}")
-    return float(np.mean(np.abs(history[season_length:] - history[:-season_length])))
+    return _score("smape", *_pair(y, y_hat))
 
 
 def mase(y, y_hat, y_insample, season_length: int = 1) -> float:
-    """Mean absolute scaled error (Hyndman & Koehler 2006): ``MAE(y, ŷ) / mean_{t>m} |y_t - y_{t-m}|``.
+    """Mean absolute scaled error (Hyndman & Koehler 2006): ``mean(|y - ŷ|) / s``.
 
-    The scale is the in-sample MAE of the seasonal naive forecast with period ``m = season_length``.
-    A constant history gives scale 0 and MASE ``inf`` (``nan`` for a perfect forecast).
+    ``s`` is the in-sample naive MAE of :func:`mase_scales` (period ``m = season_length``, or 1 for a
+    history of at most ``m`` values); the MASE is NaN where ``s`` is undefined (fewer than 2 in-sample
+    values, or a constant history).
     """
-    scale = seasonal_naive_scale(y_insample, season_length)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return float(np.float64(mae(y, y_hat)) / scale)
+    return _score("mase", *_pair(y, y_hat), seasonal_naive_scale(y_insample, season_length))
 
 
 def pinball_loss(y, y_q, q: float) -> float:
@@ -116,21 +250,135 @@ def pinball_loss(y, y_q, q: float) -> float:
 
     ``mean(max(q (y - y_q), (q - 1)(y - y_q)))``; Koenker & Bassett (1978).
     """
-    if not 0.0 < q < 1.0:
-        raise ValueError(f"a quantile must lie strictly between 0 and 1; got {q!r}")
-    actual, forecast = _pair(y, y_q)
-    residual = actual - forecast
-    return float(np.mean(np.maximum(q * residual, (q - 1.0) * residual)))
+    _check_quantile(q)
+    return _score("pinball", *_pair(y, y_q), q)
 
 
 def coverage(y, lower, upper) -> float:
     """Share (between 0 and 1) of actuals inside their interval: ``mean(lower <= y <= upper)``."""
     actual, low = _pair(y, lower)
     _, high = _pair(y, upper)
-    return float(np.mean((low <= actual) & (actual <= high)))
+    return _score("coverage", actual, low, high)
 
 
-METRIC_NAMES = ("mae", "rmse", "mape", "smape", "mase", "pinball", "coverage")
+# --------------------------------------------------------------------------- per series and cutoff
+
+
+class _GroupedForecasts:
+    """The forecasts :func:`evaluate` scores, sorted by group (series[, cutoff]) and time, with their history."""
+
+    def __init__(
+        self,
+        forecasts: pd.DataFrame,
+        keys: list[str],
+        quantiles: dict[float, str],
+        history: pd.DataFrame | None,
+        season_length: int,
+    ):
+        self.keys = keys
+        self.frame = forecasts.sort_values([*keys, TIME], kind="stable")
+        groups = self.frame.groupby(keys, sort=True, dropna=False)
+        self.groups = groups.size().index
+        self.group_of_row = groups.ngroup().to_numpy()
+        self.rows_per_group = np.bincount(self.group_of_row, minlength=len(self.groups))
+        self.actual = self.values(TARGET)
+        self.point = self.values("y_hat")
+        self.quantiles = quantiles
+        self.history = history
+        self.season_length = season_length
+
+    def values(self, column: str) -> np.ndarray:
+        return self.frame[column].to_numpy(dtype=float)
+
+    def score(self, name: str, *arrays) -> pd.Series:
+        """Metric ``name`` of each group: ``finish`` of the mean of its terms (a NaN or inf term carries, as in ``np.mean``)."""
+        metric = METRICS[name]
+        terms = np.asarray(metric.terms(*arrays), dtype=float)
+        totals = np.bincount(self.group_of_row, weights=terms, minlength=len(self.groups))
+        return metric.finish(pd.Series(totals / self.rows_per_group, index=self.groups))
+
+    def row_scales(self) -> np.ndarray:
+        """The :func:`mase_scales` scale of every row's history, warning where it is undefined."""
+        history = self.history
+        missing = [c for c in (ID, TIME, TARGET) if c not in history.columns]
+        if missing:
+            raise ValueError(f"train_df must have columns {[ID, TIME, TARGET]}; missing {missing}")
+        unknown = sorted(set(self.frame[ID]) - set(history[ID]), key=str)
+        if unknown:
+            raise ValueError(f"train_df has no history for series {unknown[:5]} needed by MASE")
+        if CUTOFF in self.keys:
+            scales = mase_scales(history, self.season_length, cutoffs=self.frame[self.keys])
+        else:
+            first_forecast = self.frame.groupby(ID, sort=True)[TIME].min()
+            before = history[history[TIME] < history[ID].map(first_forecast)]
+            scales = mase_scales(before, self.season_length)
+        scales = scales.reindex(self.groups)
+        undefined = scales[scales.isna()]
+        if len(undefined):
+            warnings.warn(
+                f"MASE is NaN for {len(undefined)} row(s) of the table whose history has fewer than 2 values or is "
+                f"constant, so it has no naive error to scale by (first: {undefined.index[0]!r}); "
+                "the overall row averages the others",
+                RuntimeWarning,
+                stacklevel=4,
+            )
+        return scales.to_numpy(dtype=float)[self.group_of_row]
+
+
+def _point_columns(forecasts: _GroupedForecasts, name: str) -> dict[str, pd.Series]:
+    return {name: forecasts.score(name, forecasts.actual, forecasts.point)}
+
+
+def _mase_columns(forecasts: _GroupedForecasts, name: str) -> dict[str, pd.Series]:
+    return {name: forecasts.score(name, forecasts.actual, forecasts.point, forecasts.row_scales())}
+
+
+def _pinball_columns(forecasts: _GroupedForecasts, name: str) -> dict[str, pd.Series]:
+    columns = {
+        f"{name}_q{column[len(QUANTILE_PREFIX) :]}": forecasts.score(
+            name, forecasts.actual, forecasts.values(column), q
+        )
+        for q, column in forecasts.quantiles.items()
+    }
+    return {**columns, name: sum(columns.values()) / len(columns)}
+
+
+def _coverage_columns(forecasts: _GroupedForecasts, name: str) -> dict[str, pd.Series]:
+    columns = {}
+    for q, lower in forecasts.quantiles.items():
+        upper = forecasts.quantiles.get(round(1.0 - q, 12))
+        if q < 0.5 and upper is not None:
+            inside = forecasts.score(name, forecasts.actual, forecasts.values(lower), forecasts.values(upper))
+            columns[f"{name}_{round(100.0 * (1.0 - 2.0 * q), 10):g}"] = inside
+    return columns
+
+
+def _unchanged(mean: Any) -> Any:
+    return mean
+
+
+class Metric(NamedTuple):
+    """One accuracy measure: ``finish(mean(terms(...)))`` over one forecast or over each group of :func:`evaluate`.
+
+    ``columns`` builds the measure's columns of the :func:`evaluate` table from the grouped forecasts.
+    """
+
+    terms: Callable[..., np.ndarray]
+    columns: Callable[[_GroupedForecasts, str], dict[str, pd.Series]]
+    finish: Callable[[Any], Any] = _unchanged
+
+
+METRICS: dict[str, Metric] = {
+    "mae": Metric(absolute_errors, _point_columns),
+    "rmse": Metric(squared_errors, _point_columns, finish=np.sqrt),
+    "mape": Metric(absolute_percentage_errors, _point_columns),
+    "smape": Metric(smape_terms, _point_columns),
+    "mase": Metric(scaled_absolute_errors, _mase_columns),
+    "pinball": Metric(pinball_terms, _pinball_columns),
+    "coverage": Metric(inside_interval, _coverage_columns),
+}
+"""Every measure by name: its per-element terms, its reduction and its :func:`evaluate` columns."""
+METRIC_NAMES = tuple(METRICS)
 
 
 def evaluate(
@@ -154,7 +402,9 @@ def evaluate(
             and ``pinball`` (their mean); ``coverage`` adds ``coverage_<level>`` for each central
             interval formed by quantiles ``q`` and ``1 - q``.
 
-    A forecast whose history has at most ``season_length`` values gets a NaN MASE, with a warning.
+    Each score of a row is the scalar function of the same name (:func:`mae`, ...) applied to the
+    row's forecasts. A forecast whose history has fewer than 2 values or is constant gets a NaN MASE
+    (its :func:`mase_scales` scale is undefined), with a warning.
 
     Returns:
         One row per series (and cutoff) with one column per score, sorted by series (and cutoff),
@@ -180,51 +430,16 @@ def evaluate(
             row = forecasts.index[forecasts[column].isna()][0]
             raise ValueError(f"column {column!r} has a missing value (row {row!r}); every forecast needs an actual")
 
-    keys = [ID, "cutoff"] if "cutoff" in forecasts.columns else [ID]
-    frame = forecasts.sort_values([*keys, TIME], kind="stable")
-    group_keys = [frame[k] for k in keys]
-
-    def group_mean(values: np.ndarray) -> pd.Series:
-        return pd.Series(values.astype(float), index=frame.index).groupby(group_keys, sort=True).mean()
-
-    actual, point = frame[TARGET].to_numpy(float), frame["y_hat"].to_numpy(float)
-    error = actual - point
+    keys = [ID, CUTOFF] if CUTOFF in forecasts.columns else [ID]
+    grouped = _GroupedForecasts(forecasts, keys, quantiles, train_df, season_length)
     columns: dict[str, pd.Series] = {}
     for name in names:
-        if name == "mae":
-            columns["mae"] = group_mean(np.abs(error))
-        elif name == "rmse":
-            columns["rmse"] = np.sqrt(group_mean(error**2))
-        elif name == "mape":
-            with np.errstate(divide="ignore", invalid="ignore"):
-                columns["mape"] = 100.0 * group_mean(np.abs(error) / np.abs(actual))
-        elif name == "smape":
-            denominator = np.abs(actual) + np.abs(point)
-            terms = np.divide(200.0 * np.abs(error), denominator, out=np.zeros_like(error), where=denominator > 0)
-            columns["smape"] = group_mean(terms)
-        elif name == "mase":
-            scale = _mase_scales(frame, keys, train_df, season_length)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                columns["mase"] = group_mean(np.abs(error)) / scale
-        elif name == "pinball":
-            losses = []
-            for q, column in quantiles.items():
-                residual = actual - frame[column].to_numpy(float)
-                loss = group_mean(np.maximum(q * residual, (q - 1.0) * residual))
-                columns[f"pinball_q{column[len(QUANTILE_PREFIX) :]}"] = loss
-                losses.append(loss)
-            columns["pinball"] = sum(losses) / len(losses)
-        elif name == "coverage":
-            for q, lower in quantiles.items():
-                upper = quantiles.get(round(1.0 - q, 12))
-                if q < 0.5 and upper is not None:
-                    inside = (frame[lower].to_numpy(float) <= actual) & (actual <= frame[upper].to_numpy(float))
-                    columns[f"coverage_{round(100.0 * (1.0 - 2.0 * q), 10):g}"] = group_mean(inside)
+        columns.update(METRICS[name].columns(grouped, name))
     table = pd.DataFrame(columns).reset_index()
     overall = table[list(columns)].mean().to_frame().T
     overall.insert(0, ID, OVERALL)
-    if "cutoff" in keys:
-        overall.insert(1, "cutoff", pd.NaT if pd.api.types.is_datetime64_any_dtype(table["cutoff"]) else np.nan)
+    if CUTOFF in keys:
+        overall.insert(1, CUTOFF, pd.NaT if pd.api.types.is_datetime64_any_dtype(table[CUTOFF]) else np.nan)
     return pd.concat([table.astype({ID: object}), overall], ignore_index=True)
 
 
@@ -236,57 +451,7 @@ def _resolve_metric_names(metrics: Sequence[str] | None, has_history: bool, has_
         return chosen
     if isinstance(metrics, str):
         metrics = [metrics]
-    unknown = [m for m in metrics if m not in METRIC_NAMES]
+    unknown = [m for m in metrics if m not in METRICS]
     if unknown:
         raise ValueError(f"unknown metric(s) {unknown}; expected names among {list(METRIC_NAMES)}")
     return list(dict.fromkeys(metrics))
-
-
-def _mase_scales(
-    frame: pd.DataFrame,
-    keys: list[str],
-    train_df: pd.DataFrame,
-    season_length: int,
-) -> pd.Series:
-    """Per (series[, cutoff]) in-sample seasonal naive MAE, from cumulative sums of |y_t - y_{t-m}|."""
-    check_integer("season_length", season_length)
-    missing = [c for c in (ID, TIME, TARGET) if c not in train_df.columns]
-    if missing:
-        raise ValueError(f"train_df must have columns {[ID, TIME, TARGET]}; missing {missing}")
-    history = train_df[[ID, TIME, TARGET]].sort_values([ID, TIME], kind="stable")
-    history = history.reset_index(drop=True)
-    seasonal_error = (history[TARGET] - history.groupby(ID)[TARGET].shift(season_length)).abs()
-    history["count"] = seasonal_error.notna().groupby(history[ID]).cumsum()
-    history["total"] = seasonal_error.fillna(0.0).groupby(history[ID]).cumsum()
-
-    if "cutoff" in keys:
-        origins = frame[keys].drop_duplicates().rename(columns={"cutoff": "origin"})
-        inclusive = True
-    else:
-        origins = frame.groupby(ID, sort=True)[TIME].min().rename("origin").reset_index()
-        inclusive = False
-    unknown = sorted(set(origins[ID]) - set(history[ID]), key=str)
-    if unknown:
-        raise ValueError(f"train_df has no history for series {unknown[:5]} needed by MASE")
-    lookup = pd.merge_asof(
-        origins.sort_values("origin", kind="stable"),
-        history[[ID, TIME, "count", "total"]].sort_values(TIME, kind="stable"),
-        left_on="origin",
-        right_on=TIME,
-        by=ID,
-        allow_exact_matches=inclusive,
-    )
-    too_short = (lookup["count"].isna() | (lookup["count"] < 1)).to_numpy()
-    if too_short.any():
-        row = lookup[too_short].iloc[0]
-        warnings.warn(
-            f"MASE is NaN for {int(too_short.sum())} row(s) of the table whose history has at most season_length="
-            f"{season_length} values (first: series {row[ID]!r}, origin {row['origin']}); "
-            "the overall row averages the others",
-            RuntimeWarning,
-            stacklevel=3,
-        )
-    lookup["count"] = lookup["count"].where(~too_short)
-    lookup = lookup.rename(columns={"origin": "cutoff"}) if "cutoff" in keys else lookup
-    scale = (lookup["total"] / lookup["count"]).to_numpy()
-    return pd.Series(scale, index=pd.MultiIndex.from_frame(lookup[keys]) if len(keys) > 1 else lookup[ID]).sort_index()

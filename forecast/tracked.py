@@ -2,8 +2,8 @@
 
 An estimator knows nothing of MLflow. When its ``tracking`` parameter is true, its ``fit`` and
 ``backtest`` hand the validated frame to :func:`tracked_fit` or :func:`tracked_backtest`, which open
-a run (:func:`forecast.tracking.tracking_run`; the estimator's ``experiment``, ``run_name`` and
-``tracking_errors`` configure it), run the estimator's own fit or backtest inside it, and log:
+a run (:func:`forecast.tracking.tracking_run`; the estimator's ``tracking`` setting, a
+:class:`forecast.settings.Tracking`, names its experiment, run and registered model), run the estimator's own fit or backtest inside it, and log:
 
 - a fit: the parameters, a summary of the data, the epoch losses (a Keras callback), the final and
   validation metrics, the forecast-vs-actual plot of the validation windows, the learning curve,
@@ -31,10 +31,12 @@ from forecast.backtesting import Backtest
 from forecast.metrics import OVERALL, mae, smape
 from forecast.plots import plot_forecasts, plot_learning_curve
 from forecast.pyfunc import log_forecaster, quiet_mlflow
+from forecast.settings import tracking_settings
 from forecast.tracking import Tracker, tracking_run
 from layers.gradient_flow import gradient_flow, plot_gradient_flow
 from pipelines.columns import ID, TARGET, TIME
 from pipelines.frequency import frequency_to_json
+from pipelines.settings import settings_to_json
 from pipelines.validation import CheckedFrame
 
 
@@ -59,11 +61,9 @@ def tracked_fit(estimator: Any, checked: CheckedFrame) -> Any:
 
     Returns the estimator's fit report. A fit that raises marks the run FAILED and logs no model.
     """
+    settings = tracking_settings(estimator.tracking)
     with tracking_run(
-        enabled=True,
-        experiment=estimator.experiment,
-        run_name=estimator.run_name,
-        on_error=estimator.tracking_errors,
+        enabled=True, experiment=settings.experiment, run_name=settings.run_name, on_error=settings.errors
     ) as tracker:
         callbacks = [EpochMetricsCallback(tracker)] if tracker.active else []
         report = estimator._fit_checked(checked, callbacks)
@@ -87,10 +87,9 @@ def tracked_backtest(
     metrics: Sequence[str] | None,
 ) -> Backtest:
     """Run ``estimator``'s backtest at ``cutoffs`` inside an MLflow run and log its scores."""
-    run_name = f"{estimator.run_name}-backtest" if estimator.run_name else "backtest"
-    with tracking_run(
-        enabled=True, experiment=estimator.experiment, run_name=run_name, on_error=estimator.tracking_errors
-    ) as tracker:
+    settings = tracking_settings(estimator.tracking)
+    run_name = f"{settings.run_name}-backtest" if settings.run_name else "backtest"
+    with tracking_run(enabled=True, experiment=settings.experiment, run_name=run_name, on_error=settings.errors) as tracker:
         result = estimator._backtest_checked(checked, cutoffs, refit, season_length, metrics)
         if tracker.active:
             log_backtest(tracker, estimator, checked.frame, result, cutoffs, step, refit)
@@ -109,7 +108,7 @@ def log_fit(tracker: Tracker, estimator: Any, report: Any):
     """Log a fitted forecaster to the tracker's run; returns MLflow's ``ModelInfo`` (None when logging failed)."""
     data = estimator.train_df_
     lengths = data.groupby(ID, sort=True).size()
-    tracker.log_params(estimator.get_params())
+    tracker.log_params(settings_to_json(estimator))
     tracker.log_params(
         {
             "data.n_series": len(lengths),
@@ -133,7 +132,11 @@ def log_fit(tracker: Tracker, estimator: Any, report: Any):
     log_gradient_flow(tracker, estimator, report.training)
     logged = tracker.call(
         "log_model",
-        lambda: log_forecaster(estimator, input_example=input_example(estimator), register_as=estimator.register_as),
+        lambda: log_forecaster(
+            estimator,
+            input_example=input_example(estimator),
+            register_as=tracking_settings(estimator.tracking).register_as,
+        ),
     )
     if logged is not None:
         tracker.log_model_metrics(logged.model_id, final)
@@ -188,7 +191,7 @@ def log_backtest(
 ) -> None:
     """Log a backtest's settings, overall scores, forecast plot and score table."""
     n_windows = int(cutoffs["window"].max()) + 1
-    tracker.log_params(estimator.get_params())
+    tracker.log_params(settings_to_json(estimator))
     tracker.log_params({"backtest.n_windows": n_windows, "backtest.step": step, "backtest.refit": refit})
     overall = result.metrics[result.metrics[ID] == OVERALL]
     numeric = overall.select_dtypes("number").iloc[0] if len(overall) else pd.Series(dtype=float)

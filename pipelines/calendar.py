@@ -32,8 +32,7 @@ import numpy as np
 import pandas as pd
 
 from pipelines.frequency import Frequency, approximate_step
-
-CALENDAR_FIELDS = ("minute", "hour", "dayofweek", "dayofmonth", "dayofyear", "weekofyear", "month", "quarter")
+from pipelines.window_settings import CALENDAR_FIELDS
 
 
 def calendar_fields_for(freq: Frequency) -> tuple[str, ...]:

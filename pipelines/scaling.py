@@ -36,7 +36,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-SCALERS = (None, "standard", "minmax", "robust", "mean", "last", "window_mean")
+from pipelines.window_settings import COVARIATE_SCALERS, SCALERS
+
 WINDOW_SCALERS = ("last", "window_mean")
 _EPS = np.finfo(np.float64).eps
 
@@ -160,7 +161,6 @@ class TargetScaler:
         return scaler
 
 
-COVARIATE_SCALERS = (None, "standard", "robust")
 
 
 class CovariateScaling:

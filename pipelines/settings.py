@@ -237,6 +237,9 @@ class Names(Kind):
     def from_json(self, value: Any) -> Any:
         return tuple(value)
 
+    def show(self, value: Any) -> str:
+        return ",".join(value) if value else "none"
+
 
 @dataclasses.dataclass(frozen=True)
 class Levels(Kind):
@@ -355,8 +358,8 @@ class Calendar(Kind):
 class Setting:
     """One constructor argument: its name, kind, default and help, declared once.
 
-    ``cli=False`` keeps a setting off the command line (a Python object such as a ``tf.distribute.Strategy``
-    instance may still be passed in Python; its command-line form is then given by another setting's kind).
+    ``cli=False`` keeps a setting off the command line; ``option`` names its command-line option where the
+    setting's own name would be ambiguous there (``Tracking.errors`` is ``--tracking-errors``).
     """
 
     name: str
@@ -364,6 +367,16 @@ class Setting:
     default: Any
     help: str
     cli: bool = True
+    option: str | None = None
+
+    @property
+    def option_name(self) -> str:
+        """The command-line option: ``--`` and the name with dashes (or ``option`` where the name would mislead)."""
+        return _option(self.option or self.name)
+
+    def parse(self, text: str) -> Any:
+        """The value of the option's text (``ValueError`` naming the option)."""
+        return self.kind.parse(self.option or self.name, text)
 
     def field(self) -> Any:
         """A keyword-only dataclass field with this setting's default, carrying the setting in its metadata."""

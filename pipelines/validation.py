@@ -41,9 +41,8 @@ from pipelines.frequency import (
     shift_times,
     step_size,
 )
+from pipelines.window_settings import FILL_POLICIES, SHORT_SERIES_POLICIES
 
-FILL_POLICIES = (None, "ffill", "interpolate", "zero", "drop_series")
-SHORT_SERIES_POLICIES = ("error", "drop")
 _SHOWN_IDS = 5
 
 

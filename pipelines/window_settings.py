@@ -3,15 +3,15 @@
 ``SeriesWindows`` and the ``Forecaster`` both take these keyword arguments (the Forecaster passes its own
 values to the pipeline it fits), so each default and help text below is the only one (``pipelines.settings``).
 The defaults are the ones measured best for forecasting (the README's benchmarks): per-window mean scaling,
-left padding of short histories, multiplicative deseasonalisation of seasonal series.
+left padding of short histories, multiplicative deseasonalisation of seasonal series. The choices of the
+settings are declared here too; the modules that implement them import them (this module imports neither pandas
+nor NumPy, so a command line checks its options before loading them).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from pipelines.calendar import CALENDAR_FIELDS
-from pipelines.scaling import COVARIATE_SCALERS, SCALERS
 from pipelines.settings import (
     Calendar,
     Choice,
@@ -24,7 +24,17 @@ from pipelines.settings import (
     settings_dataclass,
     settings_of,
 )
-from pipelines.validation import FILL_POLICIES, SHORT_SERIES_POLICIES
+
+CALENDAR_FIELDS = ("minute", "hour", "dayofweek", "dayofmonth", "dayofyear", "weekofyear", "month", "quarter")
+"""Calendar features ``pipelines.calendar`` computes from ``ds``."""
+SCALERS = (None, "standard", "minmax", "robust", "mean", "last", "window_mean")
+"""Target scalings of ``pipelines.scaling``."""
+COVARIATE_SCALERS = (None, "standard", "robust")
+"""Covariate scalings of ``pipelines.scaling.CovariateScaling``."""
+FILL_POLICIES = (None, "ffill", "interpolate", "zero", "drop_series")
+"""Missing-value and gap policies of ``pipelines.validation``."""
+SHORT_SERIES_POLICIES = ("error", "drop")
+"""Policies of ``pipelines.validation`` for series too short for a window."""
 
 LOOKBACK = Setting("lookback", Integer(), 24, "past steps read before each forecast origin")
 HORIZON = Setting("horizon", Integer(), 12, "steps forecast after each origin")

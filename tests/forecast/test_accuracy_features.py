@@ -9,9 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forecast.calibration import ConformalIntervals, mase_scales
+from forecast.calibration import ConformalIntervals
 from forecast.forecaster import Forecaster
 from forecast.losses import SMAPELoss
+from forecast.metrics import positive_mase_scales
 from forecast.training import MIN_PATIENCE_STEPS, patience_in_epochs, replayed_learning_rates, training_plan
 
 QUICK = dict(units=4, epochs=2, verbose=0, tracking=False)
@@ -126,7 +127,7 @@ def test_the_mase_loss_weights_each_window_by_its_scale_over_its_series_mase_sca
 
 def test_mase_scales_are_in_sample_seasonal_naive_errors():
     frame = pd.DataFrame({"unique_id": np.repeat(["a", "b", "c"], [5, 2, 3]), "y": [1, 3, 6, 10, 15, 4, 4, 0, 0, 0.0]})
-    scales = mase_scales(frame, season_length=2)
+    scales = positive_mase_scales(frame, season_length=2)
     # a: |6-1|, |10-3|, |15-6| -> 7; b: too short for m=2, |4-4| = 0 -> mean |y| = 4; c: all zero -> 1.
     np.testing.assert_allclose(scales.loc[["a", "b", "c"]], [7.0, 4.0, 1.0])
 

@@ -116,7 +116,7 @@ def test_too_short_history_is_rejected(small_monthly, model, rows, message):
     [
         (Naive(horizon=0), "horizon must be a positive integer; got 0"),
         (Drift(horizon=2.5), "horizon must be a positive integer; got 2.5"),
-        (SeasonalNaive(horizon=2, season_length=0), "season_length must be a positive integer; got 0"),
+        (SeasonalNaive(horizon=2, season_length=0), "season_length must be a positive integer or None; got 0"),
     ],
 )
 def test_invalid_settings_are_rejected(small_monthly, model, message):

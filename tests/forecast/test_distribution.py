@@ -50,6 +50,7 @@ cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 import mlflow
 from forecast.forecaster import Forecaster
+from forecast.settings import Tracking
 from forecast.loading import load_forecaster
 
 rng = np.random.default_rng(0)
@@ -65,7 +66,7 @@ settings = dict(lookback=8, horizon=3, units=8, epochs=3, batch_size=16, seed=1,
                 loss="mse", clipnorm=None)
 one = Forecaster(tracking=False, **settings).fit(frame)
 strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
-mirrored = Forecaster(distribution=strategy, experiment="mirrored", **settings).fit(frame)
+mirrored = Forecaster(distribution=strategy, tracking=Tracking(experiment="mirrored"), **settings).fit(frame)
 assert mirrored.model_.distribute_strategy.num_replicas_in_sync == 2
 expected, found = one.predict(), mirrored.predict()
 assert (expected[["unique_id", "ds"]] == found[["unique_id", "ds"]]).all().all()

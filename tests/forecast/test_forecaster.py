@@ -130,7 +130,9 @@ def test_a_fitted_forecaster_pickles_after_predicting_and_predicts_identically(f
 
 def test_chronological_split_keeps_validation_targets_after_every_training_target():
     df = seasonal_frame(n_series=2, length=30)
-    windows = SeriesWindows(lookback=6, horizon=4).fit_transform(df)
+    windows = SeriesWindows(lookback=6, horizon=4, scaler="standard", min_past=None, deseasonalize=False).fit_transform(
+        df
+    )
     training, validation = chronological_split(windows, validation_windows=2, horizon=4)
     # 30 - 6 - 4 + 1 = 21 windows per series: ranks 0-1 validate, ranks 2-4 are dropped, 16 train.
     assert len(validation) == 2 * 2 and len(training) == 2 * 16

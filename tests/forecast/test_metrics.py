@@ -8,17 +8,25 @@ import pytest
 
 from forecast.metrics import (
     OVERALL,
+    absolute_percentage_errors,
     column_quantile,
     coverage,
     evaluate,
+    inside_interval,
     mae,
     mape,
     mase,
+    mase_scales,
     pinball_loss,
+    pinball_terms,
+    positive_mase_scales,
     quantile_column,
     quantile_columns,
     rmse,
+    scaled_absolute_errors,
+    seasonal_naive_scale,
     smape,
+    smape_terms,
 )
 
 Y = [1.0, 2.0, 3.0]
@@ -32,6 +40,19 @@ def test_point_metrics_hand_computed():
     assert mape(Y, Y_HAT) == pytest.approx(100 * 4 / 9)
     # 200*1/3, 0, 200*1/5 -> (66.667 + 40) / 3
     assert smape(Y, Y_HAT) == pytest.approx((200 / 3 + 40) / 3)
+
+
+def test_per_element_terms_hand_computed():
+    y, y_hat = np.array([0.0, 0.0, 2.0, -4.0]), np.array([1.0, 0.0, 1.0, 4.0])
+    np.testing.assert_array_equal(absolute_percentage_errors(y, y_hat), [np.inf, np.nan, 50.0, 200.0])
+    # 200*1/1, 0/0 -> 0, 200*1/3, 200*8/8
+    np.testing.assert_allclose(smape_terms(y, y_hat), [200.0, 0.0, 200 / 3, 200.0])
+    np.testing.assert_allclose(scaled_absolute_errors(y, y_hat, np.array([2.0, 1.0, 4.0, 8.0])), [0.5, 0, 0.25, 1])
+    # residuals 2 - 1 = 1 and 2 - 3 = -1 at q = 0.25: 0.25 * 1 and -0.75 * -1
+    np.testing.assert_allclose(pinball_terms(np.array([2.0, 2.0]), np.array([1.0, 3.0]), 0.25), [0.25, 0.75])
+    np.testing.assert_array_equal(
+        inside_interval(np.array([1, 2, 3]), np.array([1, 3, 0]), np.array([2, 4, 3])), [1, 0, 1]
+    )
 
 
 def test_smape_counts_a_zero_over_zero_term_as_perfect_and_is_bounded():
@@ -50,9 +71,22 @@ def test_mase_scales_by_the_in_sample_seasonal_naive_error():
     assert mase([5.0, 5.0], [4.0, 7.0], [1.0, 3.0, 2.0, 4.0, 3.0], season_length=2) == pytest.approx(1.5)
 
 
-def test_mase_needs_more_history_than_one_season():
-    with pytest.raises(ValueError, match="more than season_length=4"):
-        mase([1.0], [1.0], [1.0, 2.0, 3.0, 4.0], season_length=4)
+def test_mase_of_a_history_of_at_most_one_season_uses_the_naive_scale():
+    # n = 3 <= m = 4: lag-1 diffs of [1, 3, 2] are 2, 1 -> scale 1.5; MAE of [5, 5] vs [4, 7] = 1.5
+    assert mase([5.0, 5.0], [4.0, 7.0], [1.0, 3.0, 2.0], season_length=4) == pytest.approx(1.0)
+    assert seasonal_naive_scale([1.0, 3.0, 2.0], season_length=4) == pytest.approx(1.5)
+    # n = m + 1 = 4: the first seasonal diff |y_4 - y_0| = |4 - 1| = 3
+    assert seasonal_naive_scale([1.0, 3.0, 2.0, 4.0], season_length=3) == pytest.approx(3.0)
+
+
+@pytest.mark.parametrize(
+    "history, season_length",
+    [([], 1), ([7.0], 1), ([7.0], 12), ([4.0, 4.0], 12), ([3.0] * 10, 2), ([0.0] * 5, 1), ([1.0, 2.0] * 4, 2)],
+)
+def test_mase_is_nan_where_the_history_has_no_naive_error(history, season_length):
+    # fewer than 2 values, a constant history, or one whose seasonal differences all vanish
+    assert math.isnan(seasonal_naive_scale(history, season_length))
+    assert math.isnan(mase([1.0, 2.0], [2.0, 2.0], history, season_length))
 
 
 def test_pinball_loss_hand_computed():
@@ -159,14 +193,27 @@ def test_evaluate_without_cutoff_uses_the_history_before_the_first_forecast():
     assert list(table.columns) == ["unique_id", "mase", "mape"]
 
 
-def test_evaluate_gives_nan_mase_with_a_warning_for_too_short_history(backtest_like):
+def test_evaluate_scales_a_history_of_at_most_one_season_by_the_naive_error(backtest_like):
     history, forecasts = backtest_like
-    with pytest.warns(RuntimeWarning, match="MASE is NaN for 2 row"):
-        table = evaluate(forecasts, train_df=history, season_length=3, metrics=["mase"])
-    rows = table.set_index(["unique_id", "cutoff"])["mase"]
-    assert np.isnan(rows.loc[("a", 2)])
-    # a@3 with lag 3: history 1,3,2,4 -> |4-1| = 3 -> scale 3, MAE 1
-    assert rows.loc[("a", 3)] == pytest.approx(1 / 3)
+    rows = evaluate(forecasts, train_df=history, season_length=3, metrics=["mase"]).set_index(["unique_id", "cutoff"])
+    # a@2 with m = 3: history 1,3,2 has 3 <= m values -> lag-1 diffs 2, 1 -> scale 1.5; MAE 1.5
+    assert rows.loc[("a", 2), "mase"] == pytest.approx(1.0)
+    # a@3 with m = 3: history 1,3,2,4 -> |4-1| = 3 -> scale 3, MAE 1
+    assert rows.loc[("a", 3), "mase"] == pytest.approx(1 / 3)
+    # b@2 with m = 3: history 10,10,12 -> lag-1 diffs 0, 2 -> scale 1; MAE 1
+    assert rows.loc[("b", 2), "mase"] == pytest.approx(1.0)
+
+
+def test_evaluate_gives_nan_mase_with_a_warning_where_the_history_has_no_naive_error():
+    history = pd.DataFrame({"unique_id": ["a", "b", "b", "b", "c"], "ds": [0, 0, 1, 2, 0], "y": [5, 3, 3, 3, 1.0]})
+    forecasts = pd.DataFrame(
+        {"unique_id": ["a", "b", "c", "c"], "ds": [1, 3, 1, 2], "y": [1, 1, 1, 4.0], "y_hat": [2, 2, 2, 2.0]}
+    )
+    # a: one value; b: constant -> NaN. c: history before ds=1 is one value -> NaN too.
+    with pytest.warns(RuntimeWarning, match="MASE is NaN for 3 row.*fewer than 2 values or is constant"):
+        table = evaluate(forecasts, train_df=history, metrics=["mae", "mase"])
+    assert table["mase"].isna().all()
+    assert table["mae"].tolist() == pytest.approx([1.0, 1.0, 1.5, 7 / 6])
 
 
 def test_evaluate_rejects_bad_requests(backtest_like):
@@ -203,12 +250,128 @@ def test_evaluate_default_metrics_follow_the_inputs(backtest_like):
 
 def test_evaluate_rows_equal_the_metric_functions_on_each_group(backtest_like):
     history, forecasts = backtest_like
-    table = evaluate(forecasts, train_df=history, metrics=["mae", "rmse", "mape", "smape", "mase"]).iloc[:-1]
-    for _, row in table.iterrows():
+    # a zero actual makes one group's MAPE infinite and a 0/0 term another's NaN, as the scalar function gives
+    forecasts.loc[0, "y"] = 0.0
+    forecasts.loc[4, ["y", "y_hat"]] = 0.0
+    names = ["mae", "rmse", "mape", "smape", "mase", "pinball", "coverage"]
+    table = evaluate(forecasts, train_df=history, season_length=2, metrics=names)
+    scored = table.iloc[:-1]
+    assert len(scored) == 4
+    for _, row in scored.iterrows():
         part = forecasts[(forecasts["unique_id"] == row["unique_id"]) & (forecasts["cutoff"] == row["cutoff"])]
         past = history[(history["unique_id"] == row["unique_id"]) & (history["ds"] <= row["cutoff"])]["y"]
-        assert row["mae"] == pytest.approx(mae(part["y"], part["y_hat"]))
-        assert row["rmse"] == pytest.approx(rmse(part["y"], part["y_hat"]))
-        assert row["mape"] == pytest.approx(mape(part["y"], part["y_hat"]))
-        assert row["smape"] == pytest.approx(smape(part["y"], part["y_hat"]))
-        assert row["mase"] == pytest.approx(mase(part["y"], part["y_hat"], past, season_length=1))
+        y, y_hat = part["y"], part["y_hat"]
+        expected = {
+            "mae": mae(y, y_hat),
+            "rmse": rmse(y, y_hat),
+            "mape": mape(y, y_hat),
+            "smape": smape(y, y_hat),
+            "mase": mase(y, y_hat, past, season_length=2),
+            "pinball_q10": pinball_loss(y, part["y_hat_q10"], 0.1),
+            "pinball_q90": pinball_loss(y, part["y_hat_q90"], 0.9),
+            "pinball": (pinball_loss(y, part["y_hat_q10"], 0.1) + pinball_loss(y, part["y_hat_q90"], 0.9)) / 2,
+            "coverage_80": coverage(y, part["y_hat_q10"], part["y_hat_q90"]),
+        }
+        assert list(table.columns[2:]) == list(expected)
+        for name, value in expected.items():
+            assert row[name] == pytest.approx(value, nan_ok=True), (row["unique_id"], row["cutoff"], name)
+    assert scored["mape"].tolist()[:1] == [math.inf]
+    assert math.isnan(scored["mape"].iloc[2])
+    overall = table.iloc[-1]
+    for name in ("mae", "smape", "mase", "coverage_80"):
+        assert overall[name] == pytest.approx(scored[name].mean())
+
+
+# One MASE scale rule. Histories with m = 3 and their scales by hand:
+#   long  [1, 4, 2, 6, 3]    n = 5 > m: |6 - 1|, |3 - 4| -> 3
+#   short [2, 5, 4]          n = 3 <= m: lag 1: 3, 1 -> 2
+#   two   [7, 4]             n = 2 <= m: lag 1: 3 -> 3
+#   one   [5]                n = 1: undefined
+#   flat  [-2, -2, -2, -2]   constant: undefined
+#   zeros [0, 0, 0, 0]       constant: undefined
+#   cycle [1, 2, 3, 1, 2, 3] every seasonal difference is 0: undefined
+SCALE_HISTORIES = {
+    "long": [1, 4, 2, 6, 3],
+    "short": [2, 5, 4],
+    "two": [7, 4],
+    "one": [5],
+    "flat": [-2, -2, -2, -2],
+    "zeros": [0, 0, 0, 0],
+    "cycle": [1, 2, 3, 1, 2, 3],
+}
+SCALES = {"long": 3.0, "short": 2.0, "two": 3.0, "one": np.nan, "flat": np.nan, "zeros": np.nan, "cycle": np.nan}
+# Where undefined, the positive scale is the mean absolute value of the series, or 1 for zeros.
+POSITIVE_SCALES = {**SCALES, "one": 5.0, "flat": 2.0, "zeros": 1.0, "cycle": 2.0}
+
+
+def scale_history() -> pd.DataFrame:
+    frame = pd.concat(
+        [
+            pd.DataFrame({"unique_id": name, "ds": np.arange(len(values)), "y": np.asarray(values, dtype=float)})
+            for name, values in SCALE_HISTORIES.items()
+        ],
+        ignore_index=True,
+    )
+    return frame.sample(frac=1.0, random_state=0)  # the rule sorts by series and time itself
+
+
+def test_mase_scales_follow_the_one_rule_on_long_short_and_constant_series():
+    scales = mase_scales(scale_history(), season_length=3)
+    assert list(scales.index) == sorted(SCALES)
+    np.testing.assert_allclose(scales.loc[list(SCALES)], list(SCALES.values()))
+    for name, values in SCALE_HISTORIES.items():
+        np.testing.assert_allclose(seasonal_naive_scale(values, season_length=3), SCALES[name])
+
+
+def test_mase_and_evaluate_divide_by_the_same_scale():
+    history = scale_history()
+    forecasts = pd.concat(
+        [
+            pd.DataFrame(
+                {"unique_id": name, "ds": [len(values), len(values) + 1], "y": [10.0, 10.0], "y_hat": [7.0, 11.0]}
+            )
+            for name, values in SCALE_HISTORIES.items()
+        ],
+        ignore_index=True,
+    )
+    with pytest.warns(RuntimeWarning, match="MASE is NaN for 4 row"):
+        table = evaluate(forecasts, train_df=history, season_length=3, metrics=["mase"]).set_index("unique_id")
+    for name, values in SCALE_HISTORIES.items():
+        expected = 2.0 / SCALES[name]  # MAE of errors 3 and 1 over the hand-computed scale
+        assert table.loc[name, "mase"] == pytest.approx(expected, nan_ok=True), name
+        assert mase([10.0, 10.0], [7.0, 11.0], values, season_length=3) == pytest.approx(expected, nan_ok=True)
+
+
+def test_evaluate_reads_the_scale_of_each_cutoff_off_the_history_up_to_it():
+    history = scale_history()
+    forecasts = pd.DataFrame(
+        {"unique_id": "long", "ds": [1, 2, 3, 4, 5], "cutoff": [0, 1, 2, 3, 4], "y": 10.0, "y_hat": 8.0}
+    )
+    with pytest.warns(RuntimeWarning, match="MASE is NaN for 1 row"):
+        table = evaluate(forecasts, train_df=history, season_length=3, metrics=["mase"]).iloc[:-1]
+    # prefixes of [1, 4, 2, 6, 3]: [1] undefined; [1, 4] -> 3; [1, 4, 2] -> (3 + 2) / 2; then |6 - 1| = 5; then 3
+    np.testing.assert_allclose(table["mase"], [np.nan, 2 / 3, 2 / 2.5, 2 / 5, 2 / 3])
+    prefixes = [SCALE_HISTORIES["long"][: cutoff + 1] for cutoff in range(5)]
+    np.testing.assert_allclose(table["mase"], [mase([10.0], [8.0], past, season_length=3) for past in prefixes])
+
+
+def test_positive_scales_fill_the_undefined_ones_with_the_mean_absolute_value():
+    history = scale_history()
+    positive = positive_mase_scales(history, season_length=3)
+    np.testing.assert_allclose(positive.loc[list(POSITIVE_SCALES)], list(POSITIVE_SCALES.values()))
+
+
+def test_the_forecaster_scales_its_series_by_the_positive_scales():
+    from forecast import Forecaster  # TensorFlow loads for this test only
+
+    history = scale_history()
+    history = history[~history["unique_id"].isin(["one", "two"])]  # the Forecaster needs 3 rows per series
+    rng = np.random.default_rng(0)
+    noisy = rng.normal(10.0, 2.0, 16)
+    history = pd.concat([history, pd.DataFrame({"unique_id": "noisy", "ds": np.arange(16), "y": noisy})])
+    model = Forecaster(lookback=3, horizon=1, season_length=3, units=2, epochs=1, verbose=0, tracking=False)
+    model.fit(history)
+    expected = {**POSITIVE_SCALES, "noisy": np.mean(np.abs(noisy[3:] - noisy[:-3]))}
+    names = sorted(set(history["unique_id"]))
+    assert list(model.series_scale_.index) == names
+    np.testing.assert_allclose(model.series_scale_.loc[names], [expected[name] for name in names])

@@ -13,6 +13,7 @@ from mlflow import MlflowClient
 
 from forecast.forecaster import Forecaster
 from forecast.pyfunc import split_history_and_future
+from forecast.settings import Tracking
 from forecast.tracking import TrackingError, TrackingWarning
 
 TINY = dict(units=4, lookback=6, horizon=3, epochs=2, batch_size=16, verbose=0)
@@ -52,9 +53,7 @@ def tracked(store):
     model = Forecaster(
         future_covariates=["x"],
         quantiles=[0.2, 0.8],
-        experiment="tests",
-        run_name="tiny",
-        register_as="tiny-model",
+        tracking=Tracking(experiment="tests", run_name="tiny", register_as="tiny-model"),
         **TINY,
     )
     return model.fit(df), df
@@ -107,7 +106,7 @@ def test_a_backtest_is_a_run_with_its_scores(tracked):
 
 def test_a_diverging_fit_ends_its_run_failed_without_a_model(store):
     experiment = "tests-divergence"
-    model = Forecaster(learning_rate=1e30, clipnorm=None, experiment=experiment, **{**TINY, "epochs": 3})
+    model = Forecaster(learning_rate=1e30, clipnorm=None, tracking=Tracking(experiment=experiment), **{**TINY, "epochs": 3})
     with pytest.raises(FloatingPointError):
         model.fit(driven_frame())
     runs = mlflow.search_runs(experiment_names=[experiment])
@@ -122,7 +121,7 @@ def test_an_unreachable_store_warns_and_trains_or_raises_when_asked(monkeypatch)
         model = Forecaster(**TINY).fit(driven_frame())
     assert model.run_id_ is None and len(model.predict()) == 2 * 3
     with pytest.raises(TrackingError, match="127.0.0.1:9"):
-        Forecaster(tracking_errors="raise", **TINY).fit(driven_frame())
+        Forecaster(tracking=Tracking(errors="raise"), **TINY).fit(driven_frame())
 
 
 def test_split_history_and_future_takes_trailing_rows_without_target():
@@ -167,7 +166,7 @@ def test_the_pyfunc_model_is_code_and_a_saved_directory_with_no_pickle(tracked):
 
 
 def test_a_quiet_tracked_fit_prints_nothing(store, capfd, recwarn):
-    Forecaster(experiment="tests-quiet", **TINY).fit(driven_frame())
+    Forecaster(tracking=Tracking(experiment="tests-quiet"), **TINY).fit(driven_frame())
     captured = capfd.readouterr()
     assert "Downloading artifacts" not in captured.err + captured.out
     assert "pickle" not in (captured.err + captured.out).lower()
@@ -176,7 +175,7 @@ def test_a_quiet_tracked_fit_prints_nothing(store, capfd, recwarn):
 
 def test_an_ensemble_is_logged_and_served_as_one_model(store):
     df = driven_frame()
-    model = Forecaster(ensemble_size=2, quantiles=[0.1, 0.9], experiment="tests-ensemble", **TINY).fit(df)
+    model = Forecaster(ensemble_size=2, quantiles=[0.1, 0.9], tracking=Tracking(experiment="tests-ensemble"), **TINY).fit(df)
     loaded = mlflow.pyfunc.load_model(model.model_uri_)
     pd.testing.assert_frame_equal(loaded.predict(df).reset_index(drop=True), model.predict(df), check_dtype=False)
     run = MlflowClient().get_run(model.run_id_)
