@@ -34,7 +34,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
-import click
 import typer
 
 from forecast.jobs.cli import job_app
@@ -47,8 +46,12 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
 )
 
+# typer carries its own copy of click: its exceptions are the ones the commands raise and the parser throws.
+UsageError = typer.BadParameter.__base__
+ClickError = UsageError.__base__
 EXIT_USER_ERROR = 1
 EXIT_USAGE = 2
 EXIT_TERMINATED = 128 + signal.SIGTERM
@@ -122,7 +125,10 @@ def forecaster_settings(options: dict[str, Any]) -> dict[str, Any]:
                 arguments[setting.name] = given
         elif given is not None:
             arguments[setting.name] = _parsed(setting, given)
-    ForecasterSettings(**arguments)._check_params()  # every setting checked here, before TensorFlow loads
+    try:
+        ForecasterSettings(**arguments)._check_params()  # every setting checked here, before TensorFlow loads
+    except ValueError as error:
+        raise UsageError(str(error)) from None
     return arguments
 
 
@@ -133,7 +139,7 @@ def _parsed(setting: Setting, given: Any) -> Any:
         return setting.parse(given)
     except ValueError as error:
         message = str(error).removeprefix(f"{setting.option_name} ")
-        raise click.BadParameter(message, param_hint=setting.option_name) from None
+        raise typer.BadParameter(message, param_hint=setting.option_name) from None
 
 
 # -------------------------------------------------------------------------------------------------- commands
@@ -142,7 +148,7 @@ def _parsed(setting: Setting, given: Any) -> Any:
 @app.command()
 @with_forecaster_options
 def train(
-    data: Annotated[Path, typer.Argument(help=f"Training data: {DATA_HELP}.")],
+    data: Annotated[Path, typer.Argument(help=f"Training data: {DATA_HELP}.", metavar="DATA")],
     model_dir: Annotated[Path, typer.Option("--model-dir", "-m", help="Directory to save the fitted model in.")],
     id_col: IdColumn = "unique_id",
     time_col: TimeColumn = "ds",
@@ -164,8 +170,8 @@ def train(
 
 @app.command()
 def predict(
-    model_dir: Annotated[Path, typer.Argument(help="Directory written by `forecast train`.")],
-    data: Annotated[Path, typer.Argument(help=f"History of the series to forecast: {DATA_HELP}.")],
+    model_dir: Annotated[Path, typer.Argument(help="Directory written by `forecast train`.", metavar="MODEL_DIR")],
+    data: Annotated[Path, typer.Argument(help=f"History of the series to forecast: {DATA_HELP}.", metavar="DATA")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Forecast file to write (.csv or .parquet).")],
     future: Annotated[
         Path | None, typer.Option(help="Future covariates for the horizon steps (.csv or .parquet).")
@@ -192,7 +198,7 @@ def predict(
 @app.command()
 @with_forecaster_options
 def backtest(
-    data: Annotated[Path, typer.Argument(help=f"Full history: {DATA_HELP}.")],
+    data: Annotated[Path, typer.Argument(help=f"Full history: {DATA_HELP}.", metavar="DATA")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Backtest forecasts file (.csv or .parquet).")],
     metrics_output: Annotated[
         Path | None, typer.Option(help="Score table file (.csv or .parquet); default: printed only.")
@@ -224,7 +230,15 @@ def backtest(
     )
 
 
-DEMO_DEFAULTS = {"epochs": "auto", "units": 64, "lookback": 36, "cell": "lstm", "seed": 0, "verbose": 2, "tracking": True}
+DEMO_DEFAULTS = {
+    "epochs": "auto",
+    "units": 64,
+    "lookback": 36,
+    "cell": "lstm",
+    "seed": 0,
+    "verbose": 2,
+    "tracking": True,
+}
 """The Forecaster settings the demo takes, with the demo's values (`forecast.demo.demo_forecaster`)."""
 
 
@@ -288,7 +302,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     Usage errors (an unknown option, a bad value) exit with status 2. With `--debug` or
     `FORECAST_DEBUG=1` the traceback of any error is shown instead.
     """
-    signal.signal(signal.SIGTERM, _exit_terminated)
+    signal.signal(signal.SIGTERM, exit_terminated)
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args or os.environ.get("FORECAST_DEBUG", "") not in ("", "0")
     # TensorFlow's C++ start-up lines and its retracing notices are not the command's output.
@@ -296,13 +310,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
     try:
         status = app(args=args, prog_name="forecast", standalone_mode=False)
-    except click.exceptions.Abort:
+    except typer.Abort:
         typer.echo("error: stopped", err=True)
         sys.exit(128 + signal.SIGINT)
-    except click.ClickException as error:
+    except ClickError as error:
         if debug:
             raise
-        typer.echo(f"error: {_usage_message(error)}", err=True)
+        typer.echo(f"error: {_usage_message(error, args)}", err=True)
         sys.exit(EXIT_USAGE)
     except USER_ERRORS as error:
         if debug:
@@ -312,15 +326,29 @@ def main(argv: Sequence[str] | None = None) -> None:
     sys.exit(status if isinstance(status, int) else 0)
 
 
-def _exit_terminated(signum: int, frame) -> None:
+def exit_terminated(signum: int, frame) -> None:
+    """SIGTERM ends the command with exit status 143 (128 + 15) after unwinding, not killed by the signal."""
     raise SystemExit(EXIT_TERMINATED)
 
 
-def _usage_message(error: click.ClickException) -> str:
+def _usage_message(error: Exception, args: list[str]) -> str:
     """Click's message on one line, with the command whose ``--help`` tells more."""
     context = getattr(error, "ctx", None)
-    where = f" (see '{context.command_path} --help')" if context is not None else ""
-    return f"{' '.join(error.format_message().split())}{where}"
+    path = context.command_path if context is not None else _command_path(args)
+    return f"{' '.join(error.format_message().split())} (see '{path} --help')"
+
+
+def _command_path(args: list[str]) -> str:
+    """``forecast`` and the (sub)command names that start ``args``."""
+    group = typer.main.get_command(app)
+    path = ["forecast"]
+    for token in args:
+        commands = getattr(group, "commands", {})
+        if token not in commands:
+            break
+        path.append(token)
+        group = commands[token]
+    return " ".join(path)
 
 
 def _start_work() -> None:
@@ -405,5 +433,4 @@ def _check_suffix(path: Path) -> None:
     try:
         check_table_path(path)
     except ValueError as error:
-        raise click.BadParameter(str(error)) from None
-
+        raise typer.BadParameter(str(error)) from None

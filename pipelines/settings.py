@@ -91,7 +91,7 @@ class Integer(Kind):
     def check(self, name: str, value: Any) -> None:
         check_integer(name, value, minimum=self.minimum, allow_none=self.allow_none)
         if value is not None and self.maximum is not None and value > self.maximum:
-            raise ValueError(f"{name} must be an integer <= {self.maximum}; got {value!r}.")
+            raise ValueError(f"{name} must be {self.describe()}; got {value!r}.")
 
     def parse(self, name: str, text: str) -> int | None:
         if self.allow_none and _none_text(text):
@@ -193,7 +193,7 @@ class Choice(Kind):
         return f"one of {self.describe_options()}"
 
     def metavar(self) -> str:
-        return "|".join("none" if option is None else str(option) for option in self.options)
+        return "CHOICE"
 
 
 @dataclasses.dataclass(frozen=True)

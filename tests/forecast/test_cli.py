@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -14,7 +15,9 @@ from typer.testing import CliRunner
 from forecast import cli
 from forecast.cli import app
 from forecast.forecaster import Forecaster
+from forecast.settings import CELLS, ForecasterSettings, Tracking
 from forecast.tables import read_frame, write_frame_atomic
+from pipelines.settings import settings_of
 
 runner = CliRunner()
 SETTINGS = [
@@ -82,11 +85,49 @@ def test_help_lists_every_command():
         assert command in result.output
 
 
-def test_the_train_and_backtest_options_are_the_forecaster_settings_with_its_defaults():
-    defaults = {name: default for name, (_, default) in cli._FORECASTER_OPTIONS.items()}
-    assert cli._forecaster(**defaults).get_params() == Forecaster().get_params()
+def test_the_train_and_backtest_options_are_the_forecaster_settings_with_their_declared_defaults():
+    declared = [setting.name for setting in settings_of(ForecasterSettings)]
+    nested = [setting.name for setting in settings_of(Tracking)]
     for command in (cli.train, cli.backtest):
-        assert set(defaults) <= set(inspect.signature(command).parameters)
+        assert set(declared + nested) <= set(inspect.signature(command).parameters)
+    # No option given: no argument, so the constructor's declared defaults apply.
+    assert cli.forecaster_settings({}) == {}
+    assert Forecaster(**cli.forecaster_settings({})).get_params() == Forecaster().get_params()
+
+
+def test_options_are_parsed_by_the_kind_of_their_setting():
+    given = {
+        "quantiles": "0.1,0.9",
+        "epochs": "7",
+        "batch_size": "auto",
+        "calendar": "month,dayofweek",
+        "past_covariates": "a,b",
+        "combine_with": "none",
+        "clipnorm": "none",
+        "freq": "3",
+        "ensemble_size": "2",
+        "ensemble_lookbacks": "6,4",
+        "deseasonalize": False,
+        "experiment": "m3",
+        "tracking_errors": None,
+        "register_as": "model-a",
+    }
+    settings = cli.forecaster_settings(given)
+    assert settings == {
+        "quantiles": (0.1, 0.9),
+        "epochs": 7,
+        "batch_size": "auto",
+        "calendar": ("month", "dayofweek"),
+        "past_covariates": ("a", "b"),
+        "combine_with": None,
+        "clipnorm": None,
+        "freq": 3,
+        "ensemble_size": 2,
+        "ensemble_lookbacks": (6, 4),
+        "deseasonalize": False,
+        "tracking": Tracking(experiment="m3", register_as="model-a"),
+    }
+    assert cli.forecaster_settings({"tracking": False, "experiment": "ignored"}) == {"tracking": False}
 
 
 def test_the_command_line_loads_neither_tensorflow_nor_mlflow_until_a_command_needs_them():
@@ -137,13 +178,11 @@ def test_backtest_writes_forecasts_and_scores(data_files):
     assert "overall" in set(scores["unique_id"])
 
 
-def test_unsupported_file_types_are_rejected(trained, data_files):
+def test_unsupported_file_types_are_rejected(trained, data_files, capsys):
     directory, _ = data_files
-    result = runner.invoke(
-        app, ["predict", str(trained), str(directory / "data.csv"), "--output", str(directory / "out.xlsx")]
-    )
-    assert result.exit_code != 0
-    assert "expected a .csv or .parquet file" in result.output
+    arguments = ["predict", str(trained), str(directory / "data.csv"), "--output", str(directory / "out.xlsx")]
+    code, _, err = run_main(arguments, capsys)
+    assert code == 2 and "expected a .csv or .parquet file" in err
 
 
 def test_atomic_write_replaces_the_target_and_leaves_no_temporary_file(tmp_path):
@@ -199,6 +238,117 @@ def test_debug_shows_the_traceback(tmp_path, data_files, capsys):
 def test_train_help_lists_every_cell():
     import layers
 
-    assert sorted(cli.CELLS) == sorted(layers.available())
+    assert sorted(CELLS) == sorted(layers.available())
     result = runner.invoke(app, ["train", "--help"], terminal_width=200)
-    assert all(cell in " ".join(result.output.split()) for cell in cli.CELLS)
+    assert all(cell in " ".join(result.output.split()) for cell in CELLS)
+
+
+@pytest.mark.parametrize(
+    "option, value, expected",
+    [
+        ("--quantiles", "0.1,abc", "--quantiles"),
+        ("--units", "99999999999999999999", "units must be a positive integer up to 65,536"),
+        ("--units", "0", "units must be a positive integer"),
+        ("--epochs", "many", "--epochs"),
+        ("--cell", "transformer", "--cell"),
+        ("--calendar", "month,moon", "unknown field(s) ['moon']"),
+    ],
+)
+def test_a_bad_option_value_is_a_one_line_usage_error_naming_the_option(
+    data_files, tmp_path, capsys, option, value, expected
+):
+    directory, _ = data_files
+    arguments = ["train", str(directory / "data.csv"), "--model-dir", str(tmp_path / "m"), option, value]
+    code, out, err = run_main(arguments, capsys)
+    assert code == 2 and out == "" and err.startswith("error: ") and err.count("\n") == 1, err
+    assert expected in err and "forecast train --help" in err
+
+
+def probe(arguments: list[str]) -> str:
+    """Run the command line in a fresh interpreter; print its exit code and whether TensorFlow got imported."""
+    code = (
+        "import sys\n"
+        "from forecast.cli import main\n"
+        "try:\n"
+        f"    main({arguments!r})\n"
+        "except SystemExit as stop:\n"
+        "    print('exit', stop.code, 'tensorflow' in sys.modules, 'keras' in sys.modules, 'pandas' in sys.modules)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    return result.stdout.strip().splitlines()[-1]
+
+
+def test_help_and_usage_errors_do_not_import_tensorflow(data_files, tmp_path):
+    directory, _ = data_files
+    assert probe(["--help"]) == "exit 0 False False False"
+    assert probe(["train", "--help"]) == "exit 0 False False False"
+    assert probe(["train", "x.csv", "--model-dir", "m", "--units", "abc"]) == "exit 2 False False False"
+    assert probe(["train", "x.csv", "--model-dir", "m", "--dropout", "1.5"]) == "exit 2 False False False"
+    assert probe(["train", "x.csv", "--bogus"]) == "exit 2 False False False"
+    # A model directory that is a file is refused before reading the data or loading TensorFlow.
+    (tmp_path / "file").write_text("")
+    assert probe(["train", str(directory / "data.csv"), "--model-dir", str(tmp_path / "file")]).startswith(
+        "exit 1 False False"
+    )
+
+
+@pytest.mark.parametrize(
+    "name, content, expected",
+    [
+        ("missing.csv", None, "does not exist"),
+        ("empty.csv", b"", "the file is empty"),
+        ("latin1.csv", "unique_id,ds,y\nné,2020-01-01,1\n".encode("latin-1"), "not UTF-8"),
+        ("dates.csv", b"unique_id,ds,y\na,2020-01-01,1\na,someday,2\n", "cannot read"),
+        ("zones.csv", b"unique_id,ds,y\na,2020-01-01T00:00+01:00,1\na,2020-01-02T00:00+02:00,2\n", "cannot read"),
+        ("corrupt.parquet", b"PAR1 not really parquet", "not a readable Parquet file"),
+    ],
+)
+def test_an_unreadable_data_file_is_one_error_line_with_exit_status_1(tmp_path, capsys, name, content, expected):
+    path = tmp_path / name
+    if content is not None:
+        path.write_bytes(content)
+    code, out, err = run_main(["train", str(path), "--model-dir", str(tmp_path / "model"), *SETTINGS], capsys)
+    assert code == 1 and out == "" and err.startswith("error: ") and err.count("\n") == 1, err
+    assert expected in err and str(path) in err
+
+
+def test_other_column_names_are_mapped_with_id_time_and_target_options(data_files, tmp_path):
+    _, df = data_files
+    path = tmp_path / "renamed.csv"
+    df.rename(columns={"unique_id": "store", "ds": "date", "y": "sales"}).to_csv(path, index=False)
+    result = runner.invoke(
+        app,
+        [
+            "train",
+            str(path),
+            "--model-dir",
+            str(tmp_path / "model"),
+            "--id-col",
+            "store",
+            "--time-col",
+            "date",
+            "--target-col",
+            "sales",
+            *SETTINGS,
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert sorted(Forecaster.load(tmp_path / "model").series_ids_) == ["s0", "s1"]
+
+
+def test_sigterm_while_tensorflow_imports_exits_143(data_files, tmp_path):
+    import signal
+    import time
+
+    directory, _ = data_files
+    command = [str(Path(sys.executable).with_name("forecast")), "train", str(directory / "data.csv")]
+    process = subprocess.Popen(
+        [*command, "--model-dir", str(tmp_path / "model"), *SETTINGS],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    time.sleep(1.5)  # the console script has started; TensorFlow takes seconds more to import
+    process.send_signal(signal.SIGTERM)
+    process.communicate(timeout=120)
+    assert process.returncode == 143
+    assert not (tmp_path / "model").exists()
