@@ -108,3 +108,99 @@ def test_a_damaged_saved_model_is_named_in_one_error(saved, tmp_path, damage, me
 def test_a_missing_directory_is_named(tmp_path):
     with pytest.raises(SavedModelError, match=r"nowhere is not a saved forecaster: no such directory"):
         load_forecaster(tmp_path / "nowhere")
+
+
+# ----------------------------------------------------------------------------------- a save killed at every step
+
+KILLED_SAVE = r"""
+import os, sys
+import numpy as np, pandas as pd
+import forecast.saving as saving
+from forecast.baselines import SeasonalNaive
+
+target, step, exchange_works = sys.argv[1], sys.argv[2], sys.argv[3] == "1"
+frame = pd.DataFrame({"unique_id": "a", "ds": np.arange(30), "y": np.arange(30.0)})
+model = SeasonalNaive(horizon=5, season_length=3).fit(frame)  # the old model at target has horizon 2
+
+def killed(original, after=False):
+    def wrapper(*args, **kwargs):
+        if not after:
+            os._exit(137)
+        result = original(*args, **kwargs)
+        os._exit(137)
+    return wrapper
+
+if not exchange_works:
+    saving.exchange = lambda first, second: False
+if step == "writing":
+    model._save_model = lambda directory: os._exit(137)
+elif step == "before_swap":
+    saving._flush = killed(saving._flush, after=True)
+elif step == "after_swap":
+    saving.exchange = killed(saving.exchange, after=True)
+elif step == "first_rename":  # the fallback: the old directory renamed aside, the new one not yet in
+    renames = []
+    original = saving.os.rename
+    def rename(source, destination):
+        original(source, destination)
+        renames.append(destination)
+        if len(renames) == 1:
+            os._exit(137)
+    saving.os.rename = rename
+elif step == "after_rename":
+    saving._fsync_directory = killed(saving._fsync_directory)
+model.save(target)
+"""
+
+
+@pytest.mark.parametrize(
+    "step, exchange_works",
+    [
+        ("writing", True),
+        ("before_swap", True),
+        ("after_swap", True),
+        ("after_rename", True),
+        ("first_rename", False),
+        ("after_rename", False),
+    ],
+)
+def test_a_save_killed_at_any_step_leaves_a_whole_model_and_the_next_save_cleans_up(tmp_path, step, exchange_works):
+    import subprocess
+    import sys
+
+    from forecast.baselines import SeasonalNaive
+
+    frame = pd.DataFrame({"unique_id": "a", "ds": np.arange(30), "y": np.arange(30.0)})
+    target = tmp_path / "model"
+    SeasonalNaive(horizon=2, season_length=3).fit(frame).save(target)
+    child = subprocess.run(
+        [sys.executable, "-c", KILLED_SAVE, str(target), step, "1" if exchange_works else "0"], capture_output=True
+    )
+    assert child.returncode == 137, child.stderr.decode()
+    leftovers = [path.name for path in tmp_path.iterdir() if path.name != "model" and not path.name.endswith(".lock")]
+    if step == "first_rename":
+        # Without an exchange the path is empty between the two renames; the old model waits beside it.
+        assert not target.exists() and len(leftovers) == 2
+    else:
+        assert load_forecaster(target).horizon in (2, 5)  # the whole old model or the whole new one
+    SeasonalNaive(horizon=4, season_length=3).fit(frame).save(target)
+    assert load_forecaster(target).horizon == 4
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["model"]  # the dead save's directories are gone
+
+
+def test_a_killed_fallback_save_leaves_the_old_model_for_the_next_save_to_restore(tmp_path):
+    import subprocess
+    import sys
+
+    from forecast.baselines import SeasonalNaive
+    from forecast.saving import replace_directory
+
+    frame = pd.DataFrame({"unique_id": "a", "ds": np.arange(30), "y": np.arange(30.0)})
+    target = tmp_path / "model"
+    SeasonalNaive(horizon=2, season_length=3).fit(frame).save(target)
+    subprocess.run([sys.executable, "-c", KILLED_SAVE, str(target), "first_rename", "0"], capture_output=True)
+    assert not target.exists()
+    # The next save of that path first puts the old model back, then swaps its own in.
+    with pytest.raises(RuntimeError, match="failed save"), replace_directory(target):
+        raise RuntimeError("failed save")
+    assert load_forecaster(target).horizon == 2
