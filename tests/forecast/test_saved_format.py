@@ -69,7 +69,7 @@ def test_each_step_changes_only_what_its_version_changed():
     pipeline = third[saved_format.PIPELINE]
     assert (pipeline["min_past"], pipeline["deseasonalize"], pipeline["season_length"]) == (None, False, None)
     assert pipeline["fitted"]["seasonal_adjustment"] == {"season_length": 1, "indices": [], "anchors": []}
-    untouched = {key: value for key, value in documents[saved_format.PARAMS].items()}
+    untouched = dict(documents[saved_format.PARAMS])
     assert {key: third[saved_format.PARAMS][key] for key in untouched} == untouched
 
 
