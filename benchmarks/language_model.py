@@ -16,6 +16,7 @@ import time
 import numpy as np
 import pandas as pd
 
+from forecast.settings import Tracking
 from forecast.text.corpus import king_james_verses
 from forecast.text.language_model import LanguageModel
 
@@ -65,8 +66,7 @@ def kjv_demo(
         epochs=epochs,
         batch_size=batch_size,
         verbose=2,
-        tracking=tracking,
-        experiment="kjv-language-model",
+        tracking=tracking and Tracking(experiment="kjv-language-model"),
     ).fit(train, validation)
     seconds = time.perf_counter() - started
     print(f"vocabulary: {len(model.vocabulary_)} tokens; fit + scoring: {seconds:.0f} s")

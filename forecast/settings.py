@@ -91,10 +91,10 @@ class Tracking:
     __hash__ = None
 
 
-def tracking_settings(tracking: bool | Tracking) -> Tracking | None:
-    """The ``Tracking`` a ``tracking`` setting stands for (None: no tracking)."""
+def tracking_settings(tracking: bool | Tracking, default: Tracking | None = None) -> Tracking | None:
+    """The ``Tracking`` a ``tracking`` setting stands for (None: no tracking; ``True``: ``default`` or the defaults)."""
     if tracking is True:
-        return Tracking()
+        return default or Tracking()
     return tracking or None
 
 
@@ -218,7 +218,9 @@ class ForecasterSettings(WindowSettings):
         )
     )
     dropout: float = declared(
-        Setting("dropout", Number(low=0.0, high=1.0, high_inclusive=False), 0.0, "input dropout of the recurrent layers")
+        Setting(
+            "dropout", Number(low=0.0, high=1.0, high_inclusive=False), 0.0, "input dropout of the recurrent layers"
+        )
     )
     epochs: int | str = declared(
         Setting(

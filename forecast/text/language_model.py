@@ -21,6 +21,7 @@ a model must beat.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import keras
 import numpy as np
@@ -29,14 +30,30 @@ import tensorflow as tf
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
-from forecast.distribution import check_distribution, strategy_scope
+from forecast.distribution import strategy_scope
+from forecast.settings import CELLS, MAX_UNITS, Distribution, Tracking, TrackingKind, tracking_settings
 from forecast.tracked import EpochMetricsCallback
 from forecast.tracking import tracking_run
 from layers.registry import get as get_recurrent_layer
 from pipelines.checks import check_integer, check_number
+from pipelines.settings import (
+    Choice,
+    Flag,
+    Integer,
+    Number,
+    Setting,
+    check_settings,
+    declared,
+    settings_dataclass,
+    settings_to_json,
+)
 from pipelines.text import OOV_ID, SEPARATOR_ID, TextWindows
 
+EXPERIMENT = "language-model"
+"""The MLflow experiment of a tracked fit unless ``tracking`` names another."""
 
+
+@settings_dataclass
 class LanguageModel(BaseEstimator):
     """Next-token language model: Embedding -> recurrent layers -> softmax.
 
@@ -60,8 +77,10 @@ class LanguageModel(BaseEstimator):
             ``keras.utils.set_random_seed``) before the network is built, and the
             window shuffling.
         verbose: Keras ``fit`` verbosity.
-        tracking: log the run to MLflow (``forecast.tracking``).
-        experiment: MLflow experiment name.
+        tracking: log the run to MLflow: True (experiment ``"language-model"``), False, or
+            ``forecast.settings.Tracking(...)``.
+
+    The settings are keyword-only, each declared once below with its default (``pipelines.settings``).
 
     Attributes:
         text_windows_: the fitted ``TextWindows`` (vocabulary).
@@ -78,43 +97,56 @@ class LanguageModel(BaseEstimator):
         'cabca'
     """
 
-    def __init__(
-        self,
-        cell: str = "lstm",
-        units: int = 128,
-        num_layers: int = 1,
-        embedding_dim: int = 32,
-        seq_len: int = 100,
-        level: str = "char",
-        max_vocab: int | None = None,
-        lower: bool = False,
-        epochs: int = 10,
-        batch_size: int = 64,
-        learning_rate: float = 2e-3,
-        clipnorm: float | None = 1.0,
-        distribution: str | tf.distribute.Strategy | None = None,
-        seed: int = 0,
-        verbose: int = 1,
-        tracking: bool = True,
-        experiment: str = "language-model",
-    ) -> None:
-        self.cell = cell
-        self.units = units
-        self.num_layers = num_layers
-        self.embedding_dim = embedding_dim
-        self.seq_len = seq_len
-        self.level = level
-        self.max_vocab = max_vocab
-        self.lower = lower
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.learning_rate = learning_rate
-        self.clipnorm = clipnorm
-        self.distribution = distribution
-        self.seed = seed
-        self.verbose = verbose
-        self.tracking = tracking
-        self.experiment = experiment
+    cell: str = declared(Setting("cell", Choice(CELLS), "lstm", "recurrent layer (layers.available())"))
+    units: int = declared(Setting("units", Integer(maximum=MAX_UNITS), 128, "hidden units of every recurrent layer"))
+    num_layers: int = declared(Setting("num_layers", Integer(maximum=64), 1, "stacked recurrent layers"))
+    embedding_dim: int = declared(Setting("embedding_dim", Integer(), 32, "size of the token embedding"))
+    seq_len: int = declared(
+        Setting(
+            "seq_len",
+            Integer(),
+            100,
+            "tokens per training window (truncated BPTT length) and the longest prompt context used",
+        )
+    )
+    level: str = declared(Setting("level", Choice(("char", "word")), "char", "char or word tokens"))
+    max_vocab: int | None = declared(
+        Setting("max_vocab", Integer(allow_none=True), None, "largest vocabulary, reserved tokens included")
+    )
+    lower: bool = declared(Setting("lower", Flag(), False, "lower-case the text first"))
+    epochs: int = declared(Setting("epochs", Integer(), 10, "passes over the training windows"))
+    batch_size: int = declared(Setting("batch_size", Integer(), 64, "windows per gradient step"))
+    learning_rate: float = declared(
+        Setting("learning_rate", Number(low=0.0, low_inclusive=False), 2e-3, "Adam step size")
+    )
+    clipnorm: float | None = declared(
+        Setting(
+            "clipnorm",
+            Number(low=0.0, low_inclusive=False, allow_none=True),
+            1.0,
+            "largest norm of each weight's gradient; none: no clipping",
+        )
+    )
+    distribution: Any = declared(
+        Setting(
+            "distribution",
+            Distribution(),
+            None,
+            "none, mirrored or a tf.distribute.Strategy: train data-parallel (batch_size is the global batch)",
+        )
+    )
+    seed: int = declared(
+        Setting("seed", Integer(minimum=0), 0, "seeds Keras, NumPy and Python before the network is built")
+    )
+    verbose: int = declared(Setting("verbose", Choice((0, 1, 2)), 1, "Keras fit verbosity"))
+    tracking: bool | Tracking = declared(
+        Setting(
+            "tracking",
+            TrackingKind(),
+            True,
+            f"log the run to MLflow: true (experiment {EXPERIMENT!r}), false, or Tracking(experiment=..., ...)",
+        )
+    )
 
     # ------------------------------------------------------------------ fit
     def fit(self, train_texts: pd.Series, validation_texts: pd.Series | None = None) -> LanguageModel:
@@ -124,8 +156,7 @@ class LanguageModel(BaseEstimator):
         after training, ``validation_perplexity_`` and the unigram baseline
         ``unigram_perplexity_`` are computed (and logged to MLflow).
         """
-        check_integer("num_layers", self.num_layers)
-        check_distribution(self.distribution)
+        check_settings(self)
         text_windows = TextWindows(
             seq_len=self.seq_len, level=self.level, max_vocab=self.max_vocab, lower=self.lower
         ).fit(train_texts)
@@ -143,12 +174,16 @@ class LanguageModel(BaseEstimator):
                 optimizer=keras.optimizers.Adam(learning_rate=self.learning_rate, clipnorm=self.clipnorm),
                 loss=keras.losses.SparseCategoricalCrossentropy(),
             )
+        tracking = tracking_settings(self.tracking, Tracking(experiment=EXPERIMENT))
         with tracking_run(
-            self.tracking, self.experiment, run_name=f"{self.cell}-{self.level}", on_error="warn"
+            tracking is not None,
+            tracking.experiment if tracking else EXPERIMENT,
+            run_name=(tracking.run_name if tracking else None) or f"{self.cell}-{self.level}",
+            on_error=tracking.errors if tracking else "warn",
         ) as tracker:
             tracker.log_params(
                 {
-                    **self.get_params(),
+                    **settings_to_json(self),
                     "vocabulary_size": len(self.vocabulary_),
                     "train_windows": len(train_windows),
                 }

@@ -9,6 +9,7 @@ from mlflow import MlflowClient
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
+from forecast.settings import Tracking
 from forecast.text.language_model import LanguageModel, _NextTokenStep, _sample
 from layers.registry import available
 
@@ -34,7 +35,7 @@ def small_model(**overrides) -> LanguageModel:
 
 @pytest.fixture(scope="module")
 def fitted(module_mlflow_tracking_uri) -> LanguageModel:
-    return small_model(tracking=True, experiment="lm-test").fit(TRAIN, VALIDATION)
+    return small_model(tracking=Tracking(experiment="lm-test")).fit(TRAIN, VALIDATION)
 
 
 def test_fit_learns_attributes_and_beats_the_unigram_baseline(fitted):
@@ -152,10 +153,12 @@ def test_errors():
     message = "train_texts give no window of seq_len=20: a window needs 21 tokens, found 4"
     with pytest.raises(ValueError, match=message):
         small_model().fit(pd.Series(["abc"]))
-    with pytest.raises(ValueError, match="num_layers must be a positive integer; got 0"):
+    with pytest.raises(ValueError, match="num_layers must be a positive integer up to 64; got 0"):
         small_model(num_layers=0).fit(TRAIN)
-    with pytest.raises(ValueError, match="Unknown recurrent layer name 'transformer'"):
+    with pytest.raises(ValueError, match="cell must be one of .*; got 'transformer'"):
         small_model(cell="transformer").fit(TRAIN)
+    with pytest.raises(TypeError, match="positional"):
+        LanguageModel("lstm")
 
 
 def test_generate_argument_errors(fitted):
