@@ -89,9 +89,16 @@ class Integer(Kind):
     maximum: int | None = None
 
     def check(self, name: str, value: Any) -> None:
-        check_integer(name, value, minimum=self.minimum, allow_none=self.allow_none)
-        if value is not None and self.maximum is not None and value > self.maximum:
-            raise ValueError(f"{name} must be {self.describe()}; got {value!r}.")
+        try:
+            check_integer(name, value, minimum=self.minimum, allow_none=self.allow_none)
+            too_large = value is not None and self.maximum is not None and value > self.maximum
+        except ValueError:
+            if self.maximum is None:
+                raise
+            too_large = True
+        if too_large:
+            what = self.describe().replace(" or none", "")
+            raise ValueError(f"{name} must be {what}{' or None' if self.allow_none else ''}; got {value!r}.")
 
     def parse(self, name: str, text: str) -> int | None:
         if self.allow_none and _none_text(text):
