@@ -2,32 +2,51 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+DEV_STAMP := $(VENV)/.installed-dev
 # Quiet TensorFlow's C++ start-up logging (3: not even the 'failed call to cuInit' line of a machine without GPU).
 export TF_CPP_MIN_LOG_LEVEL ?= 3
 
-.PHONY: install lint format test demo gradient-flow benchmarks clean
+.PHONY: install dev lint format test test-fast docs demo gradient-flow benchmarks clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
+# The library alone: what `pip install lstm-forecast` gives a user (no test tools, Spark, notebooks or docs).
 $(STAMP): $(BIN)/python setup.cfg pyproject.toml
-	$(BIN)/python -m pip install --quiet -e ".[test]"
+	$(BIN)/python -m pip install --quiet -e .
 	touch $(STAMP)
 
 install: $(STAMP)
 
+# The development tools: tests, lint, docs and every extra (`pip install -e ".[dev]"`).
+$(DEV_STAMP): $(BIN)/python setup.cfg pyproject.toml
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $(STAMP) $(DEV_STAMP)
+
+dev: $(DEV_STAMP)
+
 # ruff.toml holds the one configuration; a lint or formatting error fails `make test` (and CI).
-lint: $(STAMP)
+lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-format: $(STAMP)
+format: $(DEV_STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-test: lint
+# Everything: lint, the whole test suite (servers, Spark, notebooks and the wheel included) and the docs.
+test: lint docs
 	$(BIN)/python -m pytest -q
+
+# The developers' lane: no servers, Spark, notebooks or wheel build (a few minutes).
+test-fast: $(DEV_STAMP)
+	$(BIN)/python -m pytest -q -m "not integration and not spark and not notebooks and not wheel"
+
+# The documentation site (MkDocs): reference pages generated from the declarations, --strict fails on any
+# broken link or missing reference.
+docs: $(DEV_STAMP)
+	$(BIN)/python -m mkdocs build --strict --quiet --site-dir build/site
 
 demo: $(STAMP)
 	$(BIN)/forecast demo
@@ -35,8 +54,8 @@ demo: $(STAMP)
 gradient-flow: $(STAMP)
 	$(BIN)/python -m layers.demo
 
-benchmarks: $(STAMP)
-	$(BIN)/python -m pip install --quiet -e ".[test,benchmarks]"
+benchmarks: $(DEV_STAMP)
+	$(BIN)/python -m pip install --quiet -e ".[benchmarks]"
 	$(BIN)/python -m benchmarks.layers_speed
 	$(BIN)/python -m benchmarks.windows_speed
 	$(BIN)/python -m benchmarks.m3
@@ -48,7 +67,7 @@ benchmarks: $(STAMP)
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache
 
-# The team's shared MLflow tracking server (README, "A shared tracking server"): PostgreSQL as the backend
+# The team's shared MLflow tracking server (docs/operations/team-server.md): PostgreSQL as the backend
 # store, artifacts stored under MLFLOW_ARTIFACTS_DESTINATION and served through the server. The variables
 # carry MLflow's own environment variable names; the database password comes from PGPASSWORD or
 # ~/.pgpass (libpq), never from this command line. MLflow's server-side job runner (GenAI evaluation

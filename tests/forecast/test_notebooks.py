@@ -19,6 +19,8 @@ from pathlib import Path
 import papermill
 import pytest
 
+pytestmark = pytest.mark.notebooks
+
 REPOSITORY = Path(__file__).resolve().parents[2]
 NOTEBOOKS = REPOSITORY / "notebooks"
 KERNEL_NAME = "lstm-forecast-tests"

@@ -14,6 +14,10 @@ import sys
 import zipfile
 from pathlib import Path, PurePosixPath
 
+import pytest
+
+pytestmark = pytest.mark.wheel
+
 ROOT = Path(__file__).resolve().parents[2]
 # Build outputs and local state that a checkout may hold beside the sources.
 NOT_SOURCES = shutil.ignore_patterns(
