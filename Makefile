@@ -54,18 +54,29 @@ demo: $(STAMP)
 gradient-flow: $(STAMP)
 	$(BIN)/python -m layers.demo
 
-benchmarks: $(DEV_STAMP)
-	$(BIN)/python -m pip install --quiet -e ".[benchmarks]"
-	$(BIN)/python -m benchmarks.layers_speed
-	$(BIN)/python -m benchmarks.windows_speed
-	$(BIN)/python -m benchmarks.m3
-	$(BIN)/python -m benchmarks.accuracy
-	$(BIN)/python -m benchmarks.spark_forecast
-	$(BIN)/python -m benchmarks.experiments
-	$(BIN)/python -m benchmarks.language_model
+# The benchmarks run in an environment of their own: statsforecast (the named competitor) needs pandas < 3,
+# while the development environment tests the pandas a fresh install gets.
+BENCH_VENV := .venv-bench
+BENCH_BIN := $(BENCH_VENV)/bin
+BENCH_STAMP := $(BENCH_VENV)/.installed
+
+$(BENCH_STAMP): setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(BENCH_VENV) || python3 -m venv $(BENCH_VENV)
+	$(BENCH_BIN)/python -m pip install --quiet --upgrade pip
+	$(BENCH_BIN)/python -m pip install --quiet -e ".[benchmarks,spark]"
+	touch $@
+
+benchmarks: $(BENCH_STAMP)
+	$(BENCH_BIN)/python -m benchmarks.layers_speed
+	$(BENCH_BIN)/python -m benchmarks.windows_speed
+	$(BENCH_BIN)/python -m benchmarks.m3
+	$(BENCH_BIN)/python -m benchmarks.accuracy
+	$(BENCH_BIN)/python -m benchmarks.spark_forecast
+	$(BENCH_BIN)/python -m benchmarks.experiments
+	$(BENCH_BIN)/python -m benchmarks.language_model
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info .pytest_cache
+	rm -rf $(VENV) $(BENCH_VENV) build dist *.egg-info .pytest_cache
 
 # The team's shared MLflow tracking server (docs/operations/team-server.md): PostgreSQL as the backend
 # store, artifacts stored under MLFLOW_ARTIFACTS_DESTINATION and served through the server. The variables
