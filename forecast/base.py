@@ -288,7 +288,9 @@ class BaseForecaster(BaseEstimator):
                 raise SavedModelError(f"{directory} holds a {name}, not a {cls.__name__}; load it with {name}.load")
             return cls
         if f"{module}.{name}" not in _FORECASTERS and module.partition(".")[0] in _OWN_PACKAGES:
-            importlib.import_module(module)  # registers the class (a module of this package, never a path of the file's)
+            importlib.import_module(
+                module
+            )  # registers the class (a module of this package, never a path of the file's)
         found = _FORECASTERS.get(f"{module}.{name}")
         if found is None:
             raise SavedModelError(

@@ -32,8 +32,6 @@ MIN_WINDOWS_PER_STEP = 30
 """Held-out windows below which one offset serves every horizon step."""
 
 
-
-
 class ConformalIntervals:
     """Per-interval, per-step offsets ``Q`` (in units of each series' MASE scale) learned on held-out windows.
 

@@ -33,7 +33,8 @@ SECRET_QUERY_KEYS = (
     "x-amz-security-token",
 )
 
-_ENV_REFERENCE = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*\}")
+ENV_REFERENCE = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)\}")
+"""A reference ``${NAME}`` to the environment variable ``NAME`` (substituted by the job runner, never masked)."""
 _USERINFO_PASSWORD = re.compile(r"(?P<head>\b[A-Za-z][A-Za-z0-9+.\-]*://[^\s:/@?#]*:)(?P<secret>[^\s@/?#]*)(?P<tail>@)")
 _QUERY_SECRET = re.compile(
     r"(?P<head>[?&;](?:" + "|".join(re.escape(key) for key in SECRET_QUERY_KEYS) + r")=)(?P<secret>[^&;#\s'\"]*)",
@@ -46,7 +47,7 @@ def redact(text: str) -> str:
 
     def hide(match: re.Match) -> str:
         secret = match["secret"]
-        if not secret or _ENV_REFERENCE.fullmatch(secret):
+        if not secret or ENV_REFERENCE.fullmatch(secret):
             return match.group(0)
         return f"{match['head']}{MASK}{match.groupdict().get('tail') or ''}"
 

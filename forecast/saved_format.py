@@ -169,7 +169,9 @@ def _v6_to_v7(documents: Documents) -> Documents:
     state, params = documents[STATE], documents[PARAMS]
     name = state["estimator"]
     if name not in _FORECASTER_MODULES:
-        raise FormatError(f"a {name} saved before format 7 names no module; known classes: {sorted(_FORECASTER_MODULES)}")
+        raise FormatError(
+            f"a {name} saved before format 7 names no module; known classes: {sorted(_FORECASTER_MODULES)}"
+        )
     state["module"] = _FORECASTER_MODULES[name]
     if name in ("SeasonalNaive", "ExponentialSmoothing"):
         state["season_length"] = params["season_length"]  # a required setting until version 7

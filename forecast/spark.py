@@ -66,9 +66,9 @@ from pyspark.sql import types as T
 from sklearn.utils.validation import check_is_fitted
 
 from forecast.base import BaseForecaster
-from forecast.jobs.io import AS_OF_COLUMN, format_as_of
 from forecast.loading import load_forecaster
 from forecast.metrics import OVERALL, QUANTILE_PREFIX, evaluate, quantile_column
+from forecast.run_columns import AS_OF_COLUMN, format_as_of, normalise_as_of
 from pipelines.checks import check_integer
 from pipelines.columns import ID, TARGET, TIME
 from pipelines.validation import ValidationError
@@ -277,7 +277,7 @@ def ship_model(spark: SparkSession, model: BaseForecaster | str | os.PathLike) -
     """Resolve ``model`` on the driver and ship its saved directory to the executors (``addFile``).
 
     A directory is shipped as it is; an MLflow URI is resolved (an alias pinned to its current
-    version) with :func:`forecast.jobs.models.resolve_model`; a fitted forecaster is saved. The
+    version) with :func:`forecast.model_uri.resolve_model`; a fitted forecaster is saved. The
     shipped directory is named after a hash of its content, so the same model is added once per
     Spark application and two models never share a name.
     """
@@ -285,7 +285,7 @@ def ship_model(spark: SparkSession, model: BaseForecaster | str | os.PathLike) -
         check_is_fitted(model)
         forecaster, uri, version, source = model, "<in-memory forecaster>", None, None
     else:
-        from forecast.jobs.models import resolve_model
+        from forecast.model_uri import resolve_model  # MLflow on the driver only; executors never import it
 
         uri = os.fspath(model)
         resolved = resolve_model(uri)
@@ -426,10 +426,7 @@ def write_forecasts(df: DataFrame, path: str | os.PathLike, as_of: pd.Timestamp 
     """
     if AS_OF_COLUMN in df.columns:
         raise ValueError(f"df already has an {AS_OF_COLUMN!r} column; write_forecasts adds it from as_of")
-    stamp = pd.Timestamp(as_of)
-    if stamp.tzinfo is not None:
-        stamp = stamp.tz_convert("UTC").tz_localize(None)
-    key = format_as_of(stamp)
+    key = format_as_of(normalise_as_of(as_of))
     with executor_errors():
         (
             df.withColumn(AS_OF_COLUMN, F.lit(key))

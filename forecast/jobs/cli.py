@@ -17,8 +17,10 @@ from pathlib import Path
 import pandas as pd
 import typer
 
-from forecast.jobs.spec import SpecError, load_spec
+from forecast.jobs.errors import JobFailed, SpecError
+from forecast.jobs.spec import load_spec
 from forecast.redaction import redact
+from forecast.run_columns import normalise_as_of
 
 job_app = typer.Typer(
     help="Run forecast jobs described by a YAML spec, once or on a cron schedule.", no_args_is_help=True
@@ -37,8 +39,6 @@ def _load(spec_path: Path):
 
 
 def _as_of(text: str | None) -> pd.Timestamp | None:
-    from forecast.jobs.runner import normalise_as_of
-
     if text is None:
         return None
     try:
@@ -84,7 +84,7 @@ def run_command(
     as_of: str | None = typer.Option(None, "--as-of", help="the run's reference time (ISO 8601); default: now, UTC"),
 ) -> None:
     """Perform one run: read the data, forecast with the model, write the outputs, record the run."""
-    from forecast.jobs.runner import JobFailed, run_job
+    from forecast.jobs.runner import run_job
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     spec = _load(spec_path)
@@ -121,8 +121,13 @@ def schedule_command(
     if spec.schedule is None:
         typer.echo(f"error: job spec {spec_path} is invalid: schedule: required for 'forecast job schedule'", err=True)
         raise typer.Exit(EXIT_INVALID_SPEC)
+    try:
+        schedule = spec.expanded().schedule  # the schedule with its ${NAME} references substituted
+    except SpecError as error:
+        typer.echo(f"error: job spec {spec_path}: {redact(str(error))}", err=True)
+        raise typer.Exit(EXIT_INVALID_SPEC) from None
     scheduler = JobScheduler(
-        spec.name, spec.schedule, lambda as_of: run_job(spec, as_of), state_path=job_state_path(spec_path, spec)
+        spec.name, schedule, lambda as_of: run_job(spec, as_of), state_path=job_state_path(spec_path, spec)
     )
-    typer.echo(f"job {spec.name}: scheduled '{spec.schedule.cron}' ({spec.schedule.timezone}); Ctrl-C to stop")
+    typer.echo(f"job {spec.name}: scheduled '{schedule.cron}' ({schedule.timezone}); Ctrl-C to stop")
     scheduler.serve()

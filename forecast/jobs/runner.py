@@ -1,9 +1,10 @@
-"""One run of a forecast job: read, (re)train if due, forecast, write, record.
+"""One run of a forecast job, on any engine: read, (re)train if due, forecast, write, record.
 
-The order matters for what a failure leaves behind: everything that can fail
-(tracking when required, reading, validating, loading the model, retraining,
-forecasting) happens before the single atomic write, so a failed run leaves
-the previous outputs exactly as they were.
+The order matters for what a failure leaves behind: everything that can fail (substituting the
+spec's ``${NAME}`` references, checking ``output.root``, tracking when required, reading, validating,
+loading the model, retraining, forecasting) happens before the single atomic write, so a failed run
+leaves the previous outputs exactly as they were. The engine (``forecast.jobs.engine``) and the
+registered source and sink do the work; this module only orders it and records it in MLflow.
 """
 
 from __future__ import annotations
@@ -15,18 +16,17 @@ from pathlib import Path
 
 import pandas as pd
 
-from forecast.jobs.io import AS_OF_COLUMN, JOB_COLUMN, MODEL_VERSION_COLUMN, read_source, write_forecasts
-from forecast.jobs.models import ResolvedModel, resolve_model, retrain_due, retrain_model
-from forecast.jobs.spec import JobSpec, SparkSpec
+from forecast.jobs import registry
+from forecast.jobs.engine import Engine, JobModel, RunLabel
+from forecast.jobs.errors import JobFailed, describe
+from forecast.jobs.spec import JobSpec
 from forecast.jobs.stale_runs import PROCESS_TAG, mark_stale_runs, process_identity
 from forecast.redaction import redact
+from forecast.run_columns import normalise_as_of
 from forecast.tracking import tracking_run
+from pipelines.validation import ValidationError
 
 logger = logging.getLogger(__name__)
-
-
-class JobFailed(RuntimeError):
-    """A job run failed; its previous outputs are untouched."""
 
 
 @dataclass(frozen=True)
@@ -58,31 +58,26 @@ def redacted_spec(spec: JobSpec) -> dict:
     return params
 
 
-def normalise_as_of(as_of: str | pd.Timestamp | None) -> pd.Timestamp:
-    """``as_of`` as a naive UTC timestamp to the second; ``None`` means now."""
-    stamp = pd.Timestamp.now(tz="UTC") if as_of is None else pd.Timestamp(as_of)
-    if stamp.tzinfo is not None:
-        stamp = stamp.tz_convert("UTC").tz_localize(None)
-    return stamp.floor("s")
-
-
 def run_job(spec: JobSpec, as_of: str | pd.Timestamp | None = None) -> JobResult:
-    """Perform one run of the job for ``as_of``; raise :class:`JobFailed` on any failure.
+    """Perform one run of the job for ``as_of``; raise :class:`JobFailed` (one line) on any failure.
 
-    Running the same ``as_of`` twice replaces that run's rows (idempotent).
+    Running the same ``as_of`` twice replaces that run's rows (idempotent). The run works on the spec
+    with its ``${NAME}`` references substituted; the MLflow parameters show them as written.
     """
     as_of = normalise_as_of(as_of)
     started = time.monotonic()
-    on_error = "raise" if spec.tracking.required else "warn"
     try:
+        resolved = spec.expanded()
+        resolved.check_output_root(as_of)
+        on_error = "raise" if resolved.tracking.required else "warn"
         # The process tag goes in with the run, so a run killed at any point can be told stale later.
         tags = {"job": spec.name, "as_of": as_of.isoformat(), PROCESS_TAG: process_identity()}
         with tracking_run(
-            True, spec.tracking.experiment, f"{spec.name}@{as_of.isoformat()}", on_error, tags
+            True, resolved.tracking.experiment, f"{spec.name}@{as_of.isoformat()}", on_error, tags
         ) as tracker:
             _close_stale_runs(tracker, spec.name)
             tracker.log_params({**redacted_spec(spec), "as_of": as_of.isoformat()})
-            result = _run(spec, as_of, started)
+            result = _run(resolved, as_of, started)
             tracker.log_params({"model_version": result.model_version or "", "resolved_model_uri": result.model_uri})
             tracker.log_metrics(
                 {"rows_read": result.rows_read, "rows_written": result.rows_written, "duration_s": result.duration_s}
@@ -92,7 +87,12 @@ def run_job(spec: JobSpec, as_of: str | pd.Timestamp | None = None) -> JobResult
     except JobFailed:
         raise
     except Exception as error:
-        raise JobFailed(f"job {spec.name} (as_of {as_of.isoformat()}) failed: {redact(str(error))}") from error
+        raise JobFailed(f"job {spec.name} (as_of {as_of.isoformat()}) failed: {describe(error)}") from error
+
+
+def engine_for(spec: JobSpec) -> Engine:
+    """The engine the spec names, configured by it."""
+    return registry.engine(spec.engine).from_spec(spec)
 
 
 def _close_stale_runs(tracker, job: str) -> None:
@@ -108,93 +108,46 @@ def _close_stale_runs(tracker, job: str) -> None:
 
 
 def _run(spec: JobSpec, as_of: pd.Timestamp, started: float) -> JobResult:
-    if spec.engine == "spark":
-        return _run_on_spark(spec, as_of, started)
-    data = read_source(spec.data)
-    model: ResolvedModel = resolve_model(spec.model.uri)
-    retrained = retrain_due(spec, model, data)
+    from forecast.jobs.models import retrain_due
+
+    engine = engine_for(spec)
+    data = engine.read(spec.data)
+    rows_read = engine.rows(data)
+    if rows_read == 0:
+        raise ValidationError("Expected at least one row, found an empty frame.")
+    model = engine.load_model(spec.model.uri)
+    retrained = engine.capabilities().retrain and retrain_due(spec, model, data)
     if retrained:
-        model = retrain_model(spec, model, data)
-    forecaster = model.forecaster
-    _check_model_covers(spec, forecaster, model.uri)
-    forecasts = forecaster.predict(data)
-    forecasts = _keep_requested(forecasts, spec, forecaster)
-    forecasts[JOB_COLUMN] = spec.name
-    forecasts[AS_OF_COLUMN] = as_of
-    forecasts[MODEL_VERSION_COLUMN] = model.version or ""
-    output = write_forecasts(forecasts, spec.output, spec.name, as_of)
-    logger.info("job %s: wrote %d rows to %s", spec.name, len(forecasts), output)
+        model = engine.retrain(spec, model, data)
+    check_model_covers(spec, model)
+    forecasts = engine.forecast(data, model, spec.horizon, spec.quantiles)
+    written = engine.write(forecasts, spec.output, RunLabel(job=spec.name, as_of=as_of, model_version=model.version))
+    logger.info("job %s: wrote %d rows to %s (engine %s)", spec.name, written.rows, written.location, engine.name)
     return JobResult(
         job=spec.name,
         as_of=as_of,
         model_uri=model.uri,
         model_version=model.version,
-        rows_read=len(data),
-        rows_written=len(forecasts),
-        output=output,
+        rows_read=rows_read,
+        rows_written=written.rows,
+        output=written.location,
         duration_s=time.monotonic() - started,
         retrained=retrained,
         run_id=None,
     )
 
 
-def _run_on_spark(spec: JobSpec, as_of: pd.Timestamp, started: float) -> JobResult:
-    """The same run on Spark: read with Spark, forecast per partition, write this as_of's partition."""
-    from pyspark.sql import functions as F
-
-    from forecast import spark as fs
-    from pipelines.validation import ValidationError
-
-    settings = spec.spark or SparkSpec()
-    session = fs.spark_session(settings.master, settings.conf)
-    data = fs.read_table(session, path=spec.data.path, table=spec.data.table, columns=spec.data.columns.model_dump())
-    if data.isEmpty():
-        raise ValidationError("Expected at least one row, found an empty frame.")
-    shipped = fs.ship_model(session, spec.model.uri)
-    _check_model_covers(spec, shipped.forecaster, shipped.uri)
-    forecasts = fs.predict(
-        data, shipped, num_partitions=settings.num_partitions, series_per_chunk=settings.series_per_chunk
-    )
-    forecasts = fs.keep_requested(forecasts, spec.horizon, spec.quantiles).withColumns(
-        {JOB_COLUMN: F.lit(spec.name), MODEL_VERSION_COLUMN: F.lit(shipped.version or "")}
-    )
-    output = fs.write_forecasts(forecasts, spec.output.path, as_of)
-    rows_written = session.read.parquet(output).count()
-    logger.info("job %s: wrote %d rows to %s with Spark", spec.name, rows_written, output)
-    return JobResult(
-        job=spec.name,
-        as_of=as_of,
-        model_uri=shipped.uri,
-        model_version=shipped.version,
-        rows_read=data.count(),
-        rows_written=rows_written,
-        output=output,
-        duration_s=time.monotonic() - started,
-        retrained=False,
-        run_id=None,
-    )
-
-
-def _check_model_covers(spec: JobSpec, forecaster, uri: str) -> None:
+def check_model_covers(spec: JobSpec, model: JobModel) -> None:
     """The model must forecast at least the spec's horizon and every quantile it asks for."""
+    forecaster = model.forecaster
     if spec.horizon > forecaster.horizon:
         raise ValueError(
-            f"the spec asks for horizon {spec.horizon} but model {uri} forecasts {forecaster.horizon} steps"
+            f"the spec asks for horizon {spec.horizon} but model {model.uri} forecasts {forecaster.horizon} steps"
         )
     trained = getattr(forecaster, "quantiles", None) or ()
     missing = sorted(set(spec.quantiles or ()) - set(trained))
     if missing:
-        raise ValueError(f"the spec asks for quantiles {missing} that model {uri} was not trained for")
-
-
-def _keep_requested(forecasts: pd.DataFrame, spec: JobSpec, forecaster) -> pd.DataFrame:
-    """Cut the forecasts to the spec's horizon and quantiles."""
-    from forecast.metrics import quantile_column
-
-    step = forecasts.groupby("unique_id", sort=False).cumcount()
-    forecasts = forecasts.loc[step < spec.horizon]
-    unwanted = [quantile_column(q) for q in (forecaster.quantiles or ()) if q not in (spec.quantiles or ())]
-    return forecasts.drop(columns=unwanted).reset_index(drop=True)
+        raise ValueError(f"the spec asks for quantiles {missing} that model {model.uri} was not trained for")
 
 
 def job_state_path(spec_path: str | Path, spec: JobSpec) -> Path:

@@ -14,48 +14,50 @@ where the forecasts go, when the job runs and where its runs are tracked::
     quantiles: [0.1, 0.9]
     output:
       path: out/forecast_{as_of}.parquet     # or: sql: {url: ..., table: forecasts}
+      root: out                              # optional: every output path must lie inside this directory
     schedule: {cron: "0 2 * * *", timezone: Europe/Paris}
     tracking: {experiment: forecast-jobs, required: false}
 
-``engine: spark`` runs the same job on Apache Spark (``forecast.spark``, the ``spark`` extra): the data
-is a Parquet directory (``data.path``) or a table of the Spark catalog (``data.table``), the forecasts go
-to a Parquet dataset partitioned by ``as_of`` (``output.path``, a directory; each run replaces only its
-own ``as_of``), and ``spark: {master: ..., conf: {...}, num_partitions: ..., series_per_chunk: ...}``
-configures the session.
+The keys under ``data:`` and ``output:`` that name a source or a sink (``path``, ``sql``,
+``table``) are those registered in ``forecast.jobs.registry``: one module per source or sink, one
+field here per key. ``engine: spark`` runs the same job on Apache Spark (``forecast.spark``, the
+``spark`` extra): the data is a Parquet directory (``data.path``) or a table of the Spark catalog
+(``data.table``), the forecasts go to a Parquet dataset partitioned by ``as_of`` (``output.path``, a
+directory; each run replaces only its own ``as_of``), and ``spark: {master: ..., conf: {...},
+num_partitions: ..., series_per_chunk: ...}`` configures the session.
 
-Secrets never live in the file: any string may reference an environment
-variable as ``${NAME}``; it is substituted when the job runs
-(:func:`expand_env`) and shown as ``${NAME}`` everywhere else (logs, MLflow
-parameters). The spec is data, never code: no field names a Python object.
-The file is UTF-8 YAML; a key given twice in one mapping is an error (YAML
-loaders would silently keep the last one).
+Secrets never live in the file: any string may reference an environment variable as ``${NAME}``
+(``forecast.jobs.references``). Each run substitutes them in a copy of the spec
+(:meth:`JobSpec.expanded`) and validates that copy again; the spec itself, the logs and the MLflow
+parameters keep ``${NAME}``. The spec is data, never code: no field names a Python object. The file
+is UTF-8 YAML; a key given twice in one mapping is an error (YAML loaders would silently keep the
+last one).
+
+Relative file paths (the data, the outputs, ``output.root``, a model directory) are relative to the
+spec file; a path that starts with a reference is resolved once the reference is substituted.
+``output.root`` confines the outputs: every path a sink writes, after ``{as_of}`` and ``${NAME}`` are
+substituted and ``..`` and symbolic links resolved, must lie inside it, or the spec (when loaded) or
+the run fails.
 """
 
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
+import pandas as pd
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, PrivateAttr, ValidationError, create_model, field_validator, model_validator
 
+from forecast.jobs import registry
+from forecast.jobs.errors import SpecError
+from forecast.jobs.references import expand_references, has_reference, relative_to_spec
+from forecast.jobs.registry import SpecSection
 from forecast.redaction import redact
-from forecast.tables import check_table_path
-
-_ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
-class SpecError(ValueError):
-    """A job spec that cannot be read or does not validate; the message names the field."""
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class ColumnMapping(_Strict):
+class ColumnMapping(SpecSection):
     """Source column names for the long-format columns ``unique_id``, ``ds``, ``y``."""
 
     unique_id: str = "unique_id"
@@ -63,29 +65,73 @@ class ColumnMapping(_Strict):
     y: str = "y"
 
 
-class SqlSource(_Strict):
-    url: str = Field(description="SQLAlchemy URL, e.g. sqlite:///data.db or postgresql://user:${PGPASSWORD}@host/db")
-    query: str
+class _DataSettings(SpecSection):
+    """``data:``: exactly one source key (a field per registered source, added below) and how to read it."""
 
-
-class DataSpec(_Strict):
-    path: str | None = None
-    sql: SqlSource | None = None
-    table: str | None = Field(None, description="a table of the Spark catalog (engine: spark only)")
     columns: ColumnMapping = ColumnMapping()
-    retries: int = Field(3, ge=0, le=10, description="extra attempts after a failed read")
+    retries: int = Field(3, ge=0, le=10, description="extra attempts after a transient read failure")
     retry_backoff_s: float = Field(1.0, ge=0, le=60)
 
+    @property
+    def source(self) -> tuple[str, Any]:
+        """The source key given and its value."""
+        return _the_one(self, registry.source_specs())
+
     @model_validator(mode="after")
-    def _one_source(self) -> DataSpec:
-        if sum(source is not None for source in (self.path, self.sql, self.table)) != 1:
-            raise ValueError(
-                "give exactly one of 'path' (CSV or Parquet file), 'sql' (url + query) or 'table' (engine: spark)"
-            )
+    def _one_source(self) -> _DataSettings:
+        _check_one(self, registry.source_specs())
         return self
 
 
-class RetrainPolicy(_Strict):
+class _OutputSettings(SpecSection):
+    """``output:``: exactly one sink key (a field per registered sink, added below) and the outputs' root."""
+
+    root: str | None = Field(
+        None, description="a directory every output path must lie inside (after {as_of}, ${NAME}, '..' and links)"
+    )
+
+    @property
+    def sink(self) -> tuple[str, Any]:
+        """The sink key given and its value."""
+        return _the_one(self, registry.sink_specs())
+
+    @model_validator(mode="after")
+    def _one_sink(self) -> _OutputSettings:
+        _check_one(self, registry.sink_specs())
+        return self
+
+
+def _the_one(section: SpecSection, specs: dict) -> tuple[str, Any]:
+    return next((key, getattr(section, key)) for key in specs if getattr(section, key) is not None)
+
+
+def _check_one(section: SpecSection, specs: dict) -> None:
+    if sum(getattr(section, key) is not None for key in specs) != 1:
+        choices = [f"'{key}' ({_described(meanings)})" for key, (_, meanings) in specs.items()]
+        raise ValueError(f"give exactly one of {', '.join(choices[:-1])} or {choices[-1]}")
+
+
+def _described(meanings: dict[str, str]) -> str:
+    """What a key means on each engine: ``a CSV or Parquet file; engine spark: a Parquet file or directory``."""
+    return "; ".join(
+        description if engine == "local" else f"engine {engine}: {description}"
+        for engine, description in meanings.items()
+    )
+
+
+def _section(name: str, base: type[SpecSection], specs: dict, doc: str) -> type[SpecSection]:
+    """``base`` with one optional field per registered key."""
+    fields = {
+        key: (spec | None, Field(None, description=_described(meanings))) for key, (spec, meanings) in specs.items()
+    }
+    return create_model(name, __base__=base, __module__=__name__, __doc__=doc, **fields)
+
+
+DataSpec = _section("DataSpec", _DataSettings, registry.source_specs(), "Where a job's data comes from.")
+OutputSpec = _section("OutputSpec", _OutputSettings, registry.sink_specs(), "Where a job's forecasts go.")
+
+
+class RetrainPolicy(SpecSection):
     """When to fit a fresh model with the parameters of the current one.
 
     ``never``: always use the model as it is; ``every_n_runs``: retrain on
@@ -105,7 +151,7 @@ class RetrainPolicy(_Strict):
         return self
 
 
-class ModelSpec(_Strict):
+class ModelSpec(SpecSection):
     uri: str
     retrain: RetrainPolicy = RetrainPolicy()
 
@@ -120,23 +166,7 @@ class ModelSpec(_Strict):
         )
 
 
-class SqlSink(_Strict):
-    url: str
-    table: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
-
-
-class OutputSpec(_Strict):
-    path: str | None = Field(None, description="CSV or Parquet path; may contain {as_of}")
-    sql: SqlSink | None = None
-
-    @model_validator(mode="after")
-    def _one_sink(self) -> OutputSpec:
-        if (self.path is None) == (self.sql is None):
-            raise ValueError("give exactly one of 'path' (CSV or Parquet file) or 'sql' (url + table)")
-        return self
-
-
-class SparkSpec(_Strict):
+class SparkSpec(SpecSection):
     """The Spark session and partitioning of an ``engine: spark`` job (see ``forecast.spark``)."""
 
     master: str | None = Field(None, description="e.g. local[4] or spark://host:7077; None: spark-submit's")
@@ -145,7 +175,7 @@ class SparkSpec(_Strict):
     series_per_chunk: int = Field(2000, ge=1, description="series per predict call inside a partition")
 
 
-class ScheduleSpec(_Strict):
+class ScheduleSpec(SpecSection):
     cron: str = Field(description="five-field crontab expression, e.g. '0 2 * * *'")
     timezone: str = "UTC"
     misfire_grace_s: int = Field(
@@ -157,6 +187,8 @@ class ScheduleSpec(_Strict):
     def _valid_cron(cls, cron: str) -> str:
         from apscheduler.triggers.cron import CronTrigger
 
+        if has_reference(cron):
+            return cron
         if len(cron.split()) != 5:
             raise ValueError(f"expected 5 crontab fields (minute hour day month weekday), found {cron!r}")
         try:
@@ -170,6 +202,8 @@ class ScheduleSpec(_Strict):
     def _valid_timezone(cls, timezone: str) -> str:
         from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+        if has_reference(timezone):
+            return timezone
         try:
             ZoneInfo(timezone)
         except (ZoneInfoNotFoundError, ValueError):
@@ -177,12 +211,12 @@ class ScheduleSpec(_Strict):
         return timezone
 
 
-class TrackingSpec(_Strict):
+class TrackingSpec(SpecSection):
     experiment: str = "forecast-jobs"
     required: bool = Field(False, description="fail before writing when the tracking store is unreachable")
 
 
-class JobSpec(_Strict):
+class JobSpec(SpecSection):
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
     data: DataSpec
     model: ModelSpec
@@ -191,8 +225,10 @@ class JobSpec(_Strict):
     output: OutputSpec
     schedule: ScheduleSpec | None = None
     tracking: TrackingSpec = TrackingSpec()
-    engine: Literal["local", "spark"] = "local"
+    engine: str = Field("local", description="the engine that runs the job: local (pandas) or spark")
     spark: SparkSpec | None = None
+    _directory: Path | None = PrivateAttr(None)
+    """The spec file's directory, which relative paths are relative to (None: the working directory)."""
 
     @field_validator("quantiles")
     @classmethod
@@ -201,36 +237,77 @@ class JobSpec(_Strict):
             raise ValueError(f"quantiles must lie strictly between 0 and 1, found {list(quantiles)}")
         return quantiles
 
+    @field_validator("engine")
+    @classmethod
+    def _known_engine(cls, engine: str) -> str:
+        registry.engine(engine)
+        return engine
+
     @model_validator(mode="after")
     def _fits_the_engine(self) -> JobSpec:
-        data, output = self.data, self.output
-        if self.engine == "local":
-            if data.table is not None:
-                raise ValueError("data.table (a table of the Spark catalog) needs engine: spark")
-            if self.spark is not None:
-                raise ValueError("the spark settings need engine: spark")
-            for location in (data.path, output.path):
-                if location is not None:
-                    check_table_path(location)
-            return self
-        if data.sql is not None or output.sql is not None:
+        if self.spark is not None and self.engine != "spark":
+            raise ValueError("the spark settings need engine: spark")
+        for section, (key, value), lookup, specs in (
+            ("data", self.data.source, registry.source, registry.source_specs()),
+            ("output", self.output.sink, registry.sink, registry.sink_specs()),
+        ):
+            endpoint = lookup(key, self.engine)
+            if endpoint is None:
+                meanings = specs[key][1]
+                what = " or ".join(dict.fromkeys(meanings.values()))
+                raise ValueError(f"{section}.{key} is {what} and needs engine: {' or '.join(meanings)}")
+            try:
+                endpoint.check(value)
+            except ValueError as error:
+                raise ValueError(f"{section}.{key}: {error}") from None
+        if self.model.retrain.policy != "never" and not registry.engine(self.engine).capabilities().retrain:
             raise ValueError(
-                "engine: spark reads data.path (a Parquet directory) or data.table and writes output.path "
-                "(a Parquet directory); sql sources and sinks are for engine: local"
+                f"engine: {self.engine} forecasts with a trained model: model.retrain.policy must be 'never'"
             )
-        if "{as_of}" in output.path:
-            raise ValueError("with engine: spark, output.path is a dataset partitioned by as_of: drop '{as_of}'")
-        if self.model.retrain.policy != "never":
-            raise ValueError("engine: spark forecasts with a trained model: model.retrain.policy must be 'never'")
         return self
+
+    def expanded(self) -> JobSpec:
+        """This spec for one run: every ``${NAME}`` substituted, validated again, relative paths resolved.
+
+        Raises SpecError naming the field of an unset variable, or the field a substituted value makes invalid.
+        """
+        raw = expand_references(self.model_dump(mode="json", exclude_none=True))
+        try:
+            spec = JobSpec.model_validate(raw)
+        except ValidationError as error:
+            raise SpecError(
+                f"job {self.name}, with its environment variables substituted, is invalid: {_problems(error)}"
+            ) from None
+        spec = _relative_to(spec, self._directory)
+        spec._directory = self._directory
+        return spec
+
+    def check_output_root(self, as_of: pd.Timestamp | None) -> None:
+        """SpecError unless every path the sink writes for ``as_of`` (None: any) lies inside ``output.root``.
+
+        Paths and root are compared with ``..`` and symbolic links resolved; paths that still hold a
+        ``${NAME}`` reference are checked when a run has substituted it.
+        """
+        root = self.output.root
+        if root is None or has_reference(root):
+            return
+        key, value = self.output.sink
+        real_root = Path(os.path.realpath(root))
+        for path in registry.sink(key, self.engine).paths(value, as_of):
+            if has_reference(path):
+                continue
+            real = Path(os.path.realpath(path))
+            if not real.is_relative_to(real_root):
+                shown = str(real) if os.path.normpath(path) == str(real) else f"{path} (that is, {real})"
+                raise SpecError(f"output path {shown} lies outside output.root {real_root}")
 
 
 def load_spec(path: str | os.PathLike) -> JobSpec:
     """Read and validate a job spec; raise :class:`SpecError` (one line) naming every invalid field.
 
     The file must be UTF-8 YAML with no key given twice in one mapping. Relative file paths (data,
-    output, a model directory) are taken relative to the spec file, so a spec works from any working
-    directory.
+    output, output root, a model directory) are taken relative to the spec file, so a spec works from
+    any working directory.
     """
     try:
         text = Path(path).read_bytes().decode("utf-8-sig")
@@ -255,11 +332,25 @@ def load_spec(path: str | os.PathLike) -> JobSpec:
     try:
         spec = JobSpec.model_validate(raw)
     except ValidationError as error:
-        problems = "; ".join(
-            f"{'.'.join(str(part) for part in issue['loc']) or '<top>'}: {issue['msg']}" for issue in error.errors()
-        )
-        raise SpecError(f"job spec {path} is invalid: {problems}") from None
-    return _relative_to(spec, Path(path).resolve().parent)
+        raise SpecError(f"job spec {path} is invalid: {_problems(error)}") from None
+    directory = Path(path).resolve().parent
+    spec = _relative_to(spec, directory)
+    spec._directory = directory
+    try:
+        spec.check_output_root(None)
+    except SpecError as error:
+        raise SpecError(f"job spec {path} is invalid: {error}") from None
+    return spec
+
+
+def _problems(error: ValidationError) -> str:
+    """Pydantic's errors as one line: ``field: message; field: message`` (a whole-spec check names its field itself)."""
+    problems = []
+    for issue in error.errors():
+        where = ".".join(str(part) for part in issue["loc"])
+        message = " ".join(issue["msg"].removeprefix("Value error, ").split())
+        problems.append(f"{where}: {message}" if where else message)
+    return "; ".join(problems)
 
 
 class DuplicateKeyError(yaml.YAMLError):
@@ -287,29 +378,18 @@ class _UniqueKeyLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
-def _relative_to(spec: JobSpec, base: Path) -> JobSpec:
-    """Resolve relative file paths in the spec against the spec's own directory."""
-
-    def resolved(location: str) -> str:
-        return location if Path(location).is_absolute() else str(base / location)
-
-    data, output, model = spec.data, spec.output, spec.model
-    if data.path is not None:
-        data = data.model_copy(update={"path": resolved(data.path)})
-    if output.path is not None:
-        output = output.model_copy(update={"path": resolved(output.path)})
+def _relative_to(spec: JobSpec, directory: Path | None) -> JobSpec:
+    """The spec with its relative file paths taken relative to ``directory`` (None: left as they are)."""
+    if directory is None:
+        return spec
+    (source_key, source_value), (sink_key, sink_value) = spec.data.source, spec.output.sink
+    source = registry.source(source_key, spec.engine)
+    sink = registry.sink(sink_key, spec.engine)
+    data = spec.data.model_copy(update={source_key: source.relative_to(source_value, directory)})
+    output = spec.output.model_copy(update={sink_key: sink.relative_to(sink_value, directory)})
+    if output.root is not None:
+        output = output.model_copy(update={"root": relative_to_spec(output.root, directory)})
+    model = spec.model
     if not model.uri.startswith(("models:/", "runs:/")):
-        model = model.model_copy(update={"uri": resolved(model.uri)})
+        model = model.model_copy(update={"uri": relative_to_spec(model.uri, directory)})
     return spec.model_copy(update={"data": data, "output": output, "model": model})
-
-
-def expand_env(text: str) -> str:
-    """Substitute ``${NAME}`` references with environment variables (missing one -> SpecError)."""
-
-    def substitute(match: re.Match) -> str:
-        name = match.group(1)
-        if name not in os.environ:
-            raise SpecError(f"environment variable {name} referenced in the job spec is not set")
-        return os.environ[name]
-
-    return _ENV_REFERENCE.sub(substitute, text)

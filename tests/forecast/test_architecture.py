@@ -87,6 +87,12 @@ def test_the_import_graph_of_the_whole_project_has_no_cycle():
     assert find_cycle(graph) is None, " -> ".join(find_cycle(graph))
 
 
+def test_spark_batch_forecasting_does_not_import_the_jobs_that_run_on_it():
+    graph = import_graph()
+    assert graph["forecast.jobs.engines.spark"] >= {"forecast.spark"}  # the jobs' Spark engine uses it ...
+    assert not any(target.startswith("forecast.jobs") for target in graph["forecast.spark"])  # ... not back
+
+
 def test_the_cycle_finder_finds_a_cycle():
     assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
     assert find_cycle({"a": {"b"}, "b": {"c"}, "c": set()}) is None

@@ -18,7 +18,8 @@ import yaml
 from mlflow import MlflowClient
 
 from forecast.forecaster import Forecaster
-from forecast.jobs.io import read_source, write_forecasts
+from forecast.jobs.engine import RunLabel
+from forecast.jobs.engines.local import LocalEngine
 from forecast.jobs.runner import run_job
 from forecast.jobs.spec import DataSpec, OutputSpec, load_spec
 from forecast.jobs.stale_runs import KILLED_BY_TAG, process_alive, process_identity
@@ -177,7 +178,7 @@ def test_every_source_reads_series_ids_as_text(tmp_path):
     columns = {"unique_id": "id", "ds": "ds", "y": "y"}
 
     def ids(**source) -> list:
-        return read_source(DataSpec(columns=columns, **source))["unique_id"].tolist()
+        return LocalEngine().read(DataSpec(columns=columns, **source))["unique_id"].tolist()
 
     assert ids(path=str(tmp_path / "ids.csv")) == ["007", "NA", "10"]
     assert ids(path=str(tmp_path / "ids.parquet")) == ["7", "8", "10"]
@@ -191,7 +192,7 @@ def test_every_source_reads_series_ids_as_text(tmp_path):
 def test_sqlite_sources_are_opened_read_only(tmp_path):
     missing = tmp_path / "nowhere.db"
     with pytest.raises(FileNotFoundError, match=f"SQLite database {missing} does not exist"):
-        read_source(DataSpec(sql={"url": f"sqlite:///{missing}", "query": "SELECT 1"}))
+        LocalEngine().read(DataSpec(sql={"url": f"sqlite:///{missing}", "query": "SELECT 1"}))
     assert not missing.exists(), "reading a missing SQLite source must not create an empty database"
 
     database = tmp_path / "source.db"
@@ -201,10 +202,70 @@ def test_sqlite_sources_are_opened_read_only(tmp_path):
     writing_query = "DELETE FROM observations RETURNING unique_id, ds, y"
     # pandas 3 wraps the driver's error in pandas.errors.DatabaseError; pandas 2 lets it through.
     with pytest.raises((sqlalchemy.exc.OperationalError, pd.errors.DatabaseError), match="readonly database"):
-        read_source(DataSpec(sql={"url": f"sqlite:///{database}", "query": writing_query}, retries=0))
+        LocalEngine().read(DataSpec(sql={"url": f"sqlite:///{database}", "query": writing_query}, retries=0))
     engine = sqlalchemy.create_engine(f"sqlite:///{database}")
     assert pd.read_sql("SELECT COUNT(*) AS n FROM observations", engine)["n"].item() == len(history())
     engine.dispose()
+
+
+def source_database(directory: Path) -> Path:
+    database = directory / "source.db"
+    engine = sqlalchemy.create_engine(f"sqlite:///{database}")
+    history().to_sql("observations", engine, index=False)
+    engine.dispose()
+    return database
+
+
+def observation_count(database: Path) -> int:
+    engine = sqlalchemy.create_engine(f"sqlite:///{database}")
+    try:
+        return pd.read_sql("SELECT COUNT(*) AS n FROM observations", engine)["n"].item()
+    finally:
+        engine.dispose()
+
+
+def test_a_sqlite_uri_source_is_opened_read_only_too(tmp_path):
+    missing = tmp_path / "absent.db"
+    for url in (f"sqlite:///file:{missing}?uri=true", f"sqlite:///file:{missing}?mode=rwc&uri=true"):
+        with pytest.raises(FileNotFoundError, match=f"SQLite database {missing} does not exist"):
+            LocalEngine().read(DataSpec(sql={"url": url, "query": "SELECT 1"}))
+    assert not missing.exists(), "reading a missing SQLite source must not create an empty database"
+
+    database = source_database(tmp_path)
+    writing_query = "DELETE FROM observations RETURNING unique_id, ds, y"
+    for url in (f"sqlite:///file:{database}?uri=true", f"sqlite:///file:{database}?mode=rwc&uri=true"):
+        with pytest.raises((sqlalchemy.exc.OperationalError, pd.errors.DatabaseError), match="readonly database"):
+            LocalEngine().read(DataSpec(sql={"url": url, "query": writing_query}, retries=0))
+    assert observation_count(database) == len(history())
+
+
+@pytest.mark.parametrize("form", ["sqlite:///{path}", "sqlite:///file:{path}?uri=true"], ids=["path", "uri"])
+@pytest.mark.parametrize(
+    "statement, refused",
+    [
+        ("ATTACH DATABASE '{new}' AS other", "ATTACH DATABASE '{new}'"),
+        ("VACUUM INTO '{new}'", "ATTACH DATABASE '{new}'"),  # SQLite attaches the new file to fill it
+        ("DETACH DATABASE other", "DETACH DATABASE 'other'"),
+        ("PRAGMA user_version = 7", "PRAGMA user_version = 7"),
+    ],
+    ids=["attach", "vacuum-into", "detach", "pragma"],
+)
+def test_a_sqlite_source_refuses_attach_detach_and_pragma_writes(tmp_path, form, statement, refused):
+    database, new = source_database(tmp_path), tmp_path / "new.db"
+    url = form.format(path=database)
+    query = statement.format(new=new)
+    with pytest.raises(PermissionError) as failure:
+        LocalEngine().read(DataSpec(sql={"url": url, "query": query}))
+    assert str(failure.value) == (
+        f"data.sql.query may only read, but SQLite was asked to run {refused.format(new=new)}"
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["source.db"]
+    # A pragma that only reads still works.
+    columns = {"unique_id": "name", "ds": "cid", "y": "notnull"}
+    described = LocalEngine().read(
+        DataSpec(sql={"url": url, "query": "PRAGMA table_info(observations)"}, columns=columns)
+    )
+    assert described["unique_id"].tolist() == ["unique_id", "ds", "y"]
 
 
 # --- one file written by many processes --------------------------------------------------------------
@@ -443,7 +504,8 @@ SQL_WRITER_WHEN_TOLD = """
 import sys, time
 from pathlib import Path
 import numpy as np, pandas as pd
-from forecast.jobs.io import write_forecasts
+from forecast.jobs.engine import RunLabel
+from forecast.jobs.engines.local import LocalEngine
 from forecast.jobs.spec import OutputSpec
 url, as_of, go = sys.argv[1], pd.Timestamp(sys.argv[2]), Path(sys.argv[3])
 n = int(sys.argv[4])
@@ -456,7 +518,7 @@ spec = OutputSpec(sql={"url": url, "table": "forecasts"})
 print("ready", flush=True)
 while not go.exists():
     time.sleep(0.005)
-write_forecasts(rows, spec, "concurrent", as_of)
+LocalEngine().write(rows, spec, RunLabel(job="concurrent", as_of=as_of, model_version="1"))
 """
 
 
@@ -490,4 +552,8 @@ def test_a_sql_sink_with_integer_ids_is_refused_by_name(tmp_path):
     engine.dispose()
     rows = pd.DataFrame({"unique_id": ["001"], "job": ["j"], "as_of": [pd.Timestamp("2026-01-01")]})
     with pytest.raises(ValueError, match="table forecasts stores unique_id as BIGINT, but series ids are text"):
-        write_forecasts(rows, OutputSpec(sql={"url": url, "table": "forecasts"}), "j", pd.Timestamp("2026-01-01"))
+        LocalEngine().write(
+            rows,
+            OutputSpec(sql={"url": url, "table": "forecasts"}),
+            RunLabel(job="j", as_of=pd.Timestamp("2026-01-01"), model_version=None),
+        )

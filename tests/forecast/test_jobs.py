@@ -23,9 +23,11 @@ from typer.testing import CliRunner
 
 from forecast.forecaster import Forecaster
 from forecast.jobs.cli import job_app
-from forecast.jobs.runner import JobFailed, redacted_spec, run_job
+from forecast.jobs.errors import JobFailed
+from forecast.jobs.runner import redacted_spec, run_job
 from forecast.jobs.scheduler import JobScheduler
 from forecast.jobs.spec import JobSpec, ScheduleSpec, SpecError, load_spec
+from forecast.settings import Tracking
 
 HORIZON = 4
 MODEL_NAME = "job-model"
@@ -58,8 +60,7 @@ def store(tmp_path_factory):
             epochs=1,
             verbose=0,
             seed=seed,
-            register_as=MODEL_NAME,
-            experiment="job-model-training",
+            tracking=Tracking(experiment="job-model-training", register_as=MODEL_NAME),
         ).fit(data)
     MlflowClient().set_registered_model_alias(MODEL_NAME, "champion", "1")
     source = root / "source.db"
@@ -135,7 +136,7 @@ def test_the_same_forecast_as_the_registered_forecaster(store, tmp_path):
     spec = JobSpec.model_validate(make_spec(store, tmp_path))
     run_job(spec, "2026-01-01")
     output = read_output(tmp_path).sort_values(["unique_id", "ds"]).reset_index(drop=True)
-    from forecast.jobs.models import resolve_model
+    from forecast.model_uri import resolve_model
 
     data = series_frame().rename(columns={"series": "unique_id", "date": "ds", "value": "y"})
     expected = resolve_model(f"models:/{MODEL_NAME}/1").forecaster.predict(data)
@@ -316,10 +317,10 @@ def test_moved_alias_is_picked_up_by_the_next_run(store, tmp_path):
 def test_unreachable_tracking_warns_and_writes_by_default(store, tmp_path, monkeypatch):
     spec = JobSpec.model_validate(make_spec(store, tmp_path, model={"uri": f"models:/{MODEL_NAME}/1"}))
     # The model is read from the real store first; then tracking points nowhere.
-    from forecast.jobs import models
+    from forecast import model_uri
 
-    resolved = models.resolve_model(f"models:/{MODEL_NAME}/1")
-    monkeypatch.setattr("forecast.jobs.runner.resolve_model", lambda uri: resolved)
+    resolved = model_uri.resolve_model(f"models:/{MODEL_NAME}/1")
+    monkeypatch.setattr("forecast.model_uri.resolve_model", lambda uri: resolved)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:9")
     with pytest.warns(UserWarning, match="unavailable"):
         result = run_job(spec, "2026-01-01")
@@ -372,7 +373,7 @@ def test_passwords_in_urls_are_redacted():
 
 
 def test_a_bad_model_uri_does_not_echo_its_credentials():
-    from forecast.jobs.models import ModelNotFound, resolve_model
+    from forecast.model_uri import ModelNotFound, resolve_model
 
     with pytest.raises(ModelNotFound, match=r"https://admin:\*\*\*@host/model") as raised:
         resolve_model("https://admin:secret@host/model")
@@ -384,9 +385,9 @@ def test_a_bad_model_uri_does_not_echo_its_credentials():
 def test_transient_read_errors_are_retried(store, tmp_path, monkeypatch):
     data_path = tmp_path / "data.csv"
     series_frame().to_csv(data_path, index=False)
-    from forecast.jobs import io
+    from forecast.jobs.sources import file as file_source
 
-    original, failures = io.read_frame, {"left": 2}
+    original, failures = file_source.read_frame, {"left": 2}
 
     def flaky(path, **columns):
         if failures["left"]:
@@ -394,7 +395,7 @@ def test_transient_read_errors_are_retried(store, tmp_path, monkeypatch):
             raise OSError("transient network filesystem hiccup")
         return original(path, **columns)
 
-    monkeypatch.setattr(io, "read_frame", flaky)
+    monkeypatch.setattr(file_source, "read_frame", flaky)
     spec = make_spec(
         store,
         tmp_path,
@@ -503,7 +504,14 @@ def test_example_m3_job_spec_is_valid_and_paths_are_relative_to_it():
     "change, message",
     [
         ({"data": {"table": "db.history"}}, "data.table .* needs engine: spark"),
-        ({"engine": "spark", "output": {"sql": {"url": "sqlite:///x.db", "table": "f"}}}, "sql sources and sinks"),
+        (
+            {"engine": "spark", "output": {"sql": {"url": "sqlite:///x.db", "table": "f"}}},
+            "output.sql .* needs engine: local",
+        ),
+        (
+            {"engine": "spark", "data": {"sql": {"url": "sqlite:///x.db", "query": "q"}}},
+            "data.sql .* needs engine: local",
+        ),
         ({"engine": "spark", "output": {"path": "out/{as_of}"}}, "drop '{as_of}'"),
         (
             {"engine": "spark", "model": {"uri": "m", "retrain": {"policy": "every_n_runs", "n": 2}}},
@@ -523,3 +531,215 @@ def test_the_engine_decides_which_sources_and_sinks_a_spec_may_use(change, messa
     with pytest.raises(ValidationError, match=message):
         JobSpec.model_validate({**base, **change})
     JobSpec.model_validate({**base, "engine": "spark", "data": {"table": "db.history"}})
+
+
+# --- ${NAME} in any string of the spec ------------------------------------------------------------
+
+
+def test_every_string_of_the_spec_may_reference_an_environment_variable(store, tmp_path, monkeypatch):
+    (tmp_path / "data").mkdir()
+    series_frame().to_csv(tmp_path / "data" / "history.csv", index=False)
+    monkeypatch.setenv("DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("OUT_DIR", "out")  # relative: relative to the spec file, like a literal path
+    monkeypatch.setenv("MODEL", MODEL_NAME)
+    monkeypatch.setenv("SOURCE_TABLE", "observations")
+    columns = {"unique_id": "series", "ds": "date", "y": "value"}
+    specs = tmp_path / "specs"
+    specs.mkdir()
+    from_file = make_spec(
+        store,
+        tmp_path,
+        data={"path": "${DATA_DIR}/history.csv", "columns": columns},
+        model={"uri": "models:/${MODEL}@champion"},
+        output={"path": "${OUT_DIR}/forecast_{as_of}.csv"},
+    )
+    result = run_job(load_spec(write_spec(from_file, specs)), "2026-01-01")
+    written = specs / "out" / "forecast_20260101T000000.csv"
+    assert result.output == str(written) and result.model_version == "1"
+    assert len(pd.read_csv(written)) == 3 * HORIZON
+    params = MlflowClient().get_run(result.run_id).data.params
+    assert params["data.path"] == "${DATA_DIR}/history.csv"
+    assert params["output.path"] == "${OUT_DIR}/forecast_{as_of}.csv"
+    assert params["model.uri"] == "models:/${MODEL}@champion"
+
+    from_query = make_spec(
+        store,
+        tmp_path,
+        data={
+            "sql": {"url": f"sqlite:///{store['source']}", "query": "SELECT * FROM ${SOURCE_TABLE}"},
+            "columns": columns,
+        },
+    )
+    result = run_job(JobSpec.model_validate(from_query), "2026-01-01")
+    assert result.rows_read == 3 * 36
+    assert MlflowClient().get_run(result.run_id).data.params["data.sql.query"] == "SELECT * FROM ${SOURCE_TABLE}"
+
+
+def test_an_unset_variable_is_named_with_its_field_in_one_line(store, tmp_path, monkeypatch):
+    monkeypatch.delenv("NO_SUCH_JOB_VARIABLE", raising=False)
+    spec = make_spec(store, tmp_path, output={"path": "${NO_SUCH_JOB_VARIABLE}/forecast.csv"})
+    result = CliRunner().invoke(job_app, ["run", str(write_spec(spec, tmp_path)), "--as-of", "2026-01-01"])
+    assert result.exit_code == 1
+    assert result.output.strip() == (
+        "error: job nightly (as_of 2026-01-01T00:00:00) failed: "
+        "environment variable NO_SUCH_JOB_VARIABLE referenced in output.path is not set"
+    )
+    spec = make_spec(
+        store, tmp_path, data={"sql": {"url": "sqlite:///x.db", "query": "SELECT * FROM ${NO_SUCH_JOB_VARIABLE}"}}
+    )
+    with pytest.raises(JobFailed, match=r"NO_SUCH_JOB_VARIABLE referenced in data\.sql\.query is not set$"):
+        run_job(JobSpec.model_validate(spec), "2026-01-01")
+
+
+def test_checks_that_depend_on_a_referenced_value_run_once_it_is_substituted(store, tmp_path, monkeypatch):
+    spec = load_spec(write_spec(make_spec(store, tmp_path, output={"path": "${OUTPUT_FILE}"}), tmp_path))
+    monkeypatch.setenv("OUTPUT_FILE", str(tmp_path / "forecast.txt"))
+    with pytest.raises(JobFailed, match=r"output\.path: expected a \.csv or \.parquet file; got '.*forecast\.txt'"):
+        run_job(spec, "2026-01-01")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["spec.yaml"]
+    monkeypatch.setenv("OUTPUT_FILE", str(tmp_path / "forecast.parquet"))
+    assert run_job(spec, "2026-01-01").output == str(tmp_path / "forecast.parquet")
+    with pytest.raises(SpecError, match=r"output\.path: expected a \.csv or \.parquet file"):
+        load_spec(write_spec(make_spec(store, tmp_path, output={"path": "${OUT_DIR}/forecast.txt"}), tmp_path))
+
+
+# --- one-line errors, retries only for what may pass --------------------------------------------------
+
+
+@pytest.fixture
+def backoffs(monkeypatch) -> list[float]:
+    """The waits between read attempts (recorded instead of slept)."""
+    waits: list[float] = []
+    monkeypatch.setattr("forecast.jobs.errors.time.sleep", waits.append)
+    return waits
+
+
+@pytest.mark.parametrize(
+    "query, message",
+    [
+        ("SELECT * FROM nosuch", "(sqlite3.OperationalError) no such table: nosuch"),
+        ("DELETE FROM observations RETURNING *", "(sqlite3.OperationalError) attempt to write a readonly database"),
+        ("SELEC series FROM observations", '(sqlite3.OperationalError) near "SELEC": syntax error'),
+    ],
+)
+def test_a_permanent_sql_error_fails_at_once_in_one_line(store, tmp_path, backoffs, query, message):
+    data = {"sql": {"url": f"sqlite:///{store['source']}", "query": query}, "retries": 3}
+    spec = JobSpec.model_validate(make_spec(store, tmp_path, data=data))
+    with pytest.raises(JobFailed) as failure:
+        run_job(spec, "2026-01-01")
+    assert str(failure.value) == f"job nightly (as_of 2026-01-01T00:00:00) failed: {message}"
+    assert backoffs == [], "a permanent error is not retried"
+
+
+def test_a_locked_sqlite_source_is_retried_until_the_lock_goes(store, tmp_path, monkeypatch):
+    import shutil
+    import sqlite3
+
+    source = tmp_path / "locked.db"
+    shutil.copy(store["source"], source)
+    holder = sqlite3.connect(source, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")  # no reader gets in until it ends
+    waits = []
+
+    def release_after_first_wait(delay: float) -> None:
+        waits.append(delay)
+        if holder.in_transaction:
+            holder.execute("ROLLBACK")
+
+    monkeypatch.setattr("forecast.jobs.errors.time.sleep", release_after_first_wait)
+    data = {
+        "sql": {"url": f"sqlite:///{source}?timeout=0.05", "query": "SELECT * FROM observations"},
+        "columns": {"unique_id": "series", "ds": "date", "y": "value"},
+        "retries": 2,
+        "retry_backoff_s": 0.5,
+    }
+    try:
+        result = run_job(JobSpec.model_validate(make_spec(store, tmp_path, data=data)), "2026-01-01")
+    finally:
+        holder.close()
+    assert waits == [0.5] and result.rows_read == 3 * 36
+
+
+def test_transient_and_permanent_database_errors_of_real_drivers():
+    import sqlite3
+
+    import psycopg
+
+    from forecast.jobs.errors import describe, is_transient
+
+    def wrapped(original: Exception) -> sqlalchemy.exc.DBAPIError:
+        return sqlalchemy.exc.OperationalError("SELECT 1", {}, original)
+
+    transient = [
+        sqlite3.OperationalError("database is locked"),
+        psycopg.OperationalError(
+            'connection failed: connection to server at "127.0.0.1", port 5 failed: Connection refused'
+        ),
+        psycopg.errors.AdminShutdown("terminating connection due to administrator command"),
+        psycopg.errors.SerializationFailure("could not serialize access"),
+    ]
+    permanent = [
+        sqlite3.OperationalError("attempt to write a readonly database"),
+        sqlite3.OperationalError("no such table: observations"),
+        psycopg.errors.InsufficientPrivilege("permission denied for table observations"),
+        psycopg.errors.SyntaxError('syntax error at or near "SELEC"'),
+        psycopg.errors.ReadOnlySqlTransaction("cannot execute DELETE in a read-only transaction"),
+    ]
+    assert [is_transient(wrapped(error)) for error in transient] == [True] * len(transient)
+    assert [is_transient(wrapped(error)) for error in permanent] == [False] * len(permanent)
+    assert is_transient(OSError("network filesystem hiccup")) and not is_transient(FileNotFoundError("gone"))
+    assert not is_transient(PermissionError(13, "Permission denied"))
+    # One line, the driver's message kept, SQLAlchemy's statement and background left out, secrets masked.
+    multi_line = psycopg.errors.UndefinedTable(
+        'relation "obs" does not exist\nLINE 1: SELECT * FROM obs\n              ^'
+    )
+    failure = sqlalchemy.exc.ProgrammingError("SELECT * FROM obs WHERE password='x'", {}, multi_line)
+    assert "\n" in str(failure) and "[SQL:" in str(failure)
+    assert describe(failure) == (
+        '(psycopg.errors.UndefinedTable) relation "obs" does not exist LINE 1: SELECT * FROM obs ^'
+    )
+    refused = psycopg.OperationalError("connection to postgresql://writer:hunter2@db/sales failed")
+    assert (
+        describe(wrapped(refused)) == "(psycopg.OperationalError) connection to postgresql://writer:***@db/sales failed"
+    )
+
+
+# --- output.root ----------------------------------------------------------------------------------------
+
+
+def test_output_root_confines_every_output_path(store, tmp_path, monkeypatch):
+    root, elsewhere = tmp_path / "outputs", tmp_path / "elsewhere"
+    root.mkdir()
+    elsewhere.mkdir()
+    (root / "link").symlink_to(elsewhere, target_is_directory=True)
+    escapes = [
+        ({"path": "outputs/../elsewhere/forecast.csv"}, f"{elsewhere}/forecast.csv"),
+        (
+            {"path": "outputs/link/forecast_{as_of}.csv"},
+            f"{root}/link/forecast_{{as_of}}.csv (that is, {elsewhere}/forecast_{{as_of}}.csv)",
+        ),
+        ({"sql": {"url": f"sqlite:///{elsewhere}/forecasts.db", "table": "forecasts"}}, f"{elsewhere}/forecasts.db"),
+    ]
+    for output, shown in escapes:
+        path = write_spec(make_spec(store, tmp_path, output={**output, "root": "outputs"}), tmp_path)
+        result = CliRunner().invoke(job_app, ["run", str(path)])
+        assert result.exit_code == 2, result.output
+        assert result.output.strip() == (
+            f"error: job spec {path} is invalid: output path {shown} lies outside output.root {root}"
+        )
+
+    # A path known only when the run substitutes ${NAME} is checked by the run, before anything is written.
+    monkeypatch.setenv("FORECAST_DIR", str(elsewhere))
+    spec = load_spec(
+        write_spec(make_spec(store, tmp_path, output={"path": "${FORECAST_DIR}/f.csv", "root": "outputs"}), tmp_path)
+    )
+    with pytest.raises(JobFailed, match=f"output path {elsewhere}/f.csv lies outside output.root {root}$"):
+        run_job(spec, "2026-01-01")
+    assert list(elsewhere.iterdir()) == []
+
+    monkeypatch.setenv("FORECAST_DIR", str(root / "nightly"))
+    assert run_job(spec, "2026-01-01").output == str(root / "nightly" / "f.csv")
+    inside = make_spec(store, tmp_path, output={"path": "outputs/forecast_{as_of}.parquet", "root": "outputs"})
+    assert run_job(load_spec(write_spec(inside, tmp_path)), "2026-01-01").output == str(
+        root / "forecast_20260101T000000.parquet"
+    )

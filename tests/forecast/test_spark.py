@@ -385,3 +385,21 @@ def test_a_job_with_engine_spark_writes_its_as_of_partition_and_reruns_replace_i
     local = model.predict(plain).groupby("unique_id").head(2)
     np.testing.assert_allclose(one_run["y_hat"], local["y_hat"], rtol=1e-5)
     assert (one_run["job"] == "on-spark").all()
+
+    # Both runs come back from the dataset and are scored against actuals that arrived 1 above the forecasts.
+    from forecast.jobs.engines.spark import SparkEngine
+    from forecast.jobs.realized import realized_accuracy
+
+    engine = SparkEngine.from_spec(spec)
+    assert engine.session is spark
+    with fs.executor_errors():
+        earlier = engine.read_forecasts(spec.output, "on-spark").toPandas()
+    assert sorted(earlier["as_of"].unique()) == [pd.Timestamp("2026-03-01 02:00"), pd.Timestamp("2026-03-02 02:00")]
+    assert len(earlier) == 2 * 12 * 2 and set(earlier["unique_id"]) == set(plain["unique_id"])
+    arrived = pd.concat([plain, local.assign(y=local["y_hat"] + 1.0)[["unique_id", "ds", "y"]]], ignore_index=True)
+    accuracy = engine.score(engine.read_forecasts(spec.output, "on-spark"), spark.createDataFrame(arrived))
+    np.testing.assert_allclose(accuracy.per_step["bias"], -1.0, atol=1e-4)
+    assert accuracy.per_step["step"].tolist() == [1, 2, 1, 2] and (accuracy.per_step["series"] == 12).all()
+    expected = realized_accuracy(earlier, arrived)
+    pd.testing.assert_frame_equal(accuracy.per_series, expected.per_series)
+    pd.testing.assert_frame_equal(accuracy.overall, expected.overall)

@@ -1,0 +1,316 @@
+"""The job engine interface: declared capabilities, realized accuracy against a NumPy re-derivation, sinks
+that read back what they wrote, and a sink added as one module (in a child process, as a user would)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import sqlalchemy
+import yaml
+
+from forecast.baselines import SeasonalNaive
+from forecast.jobs import registry
+from forecast.jobs.engine import Capabilities, RunLabel
+from forecast.jobs.engines.local import LocalEngine, keep_requested
+from forecast.jobs.engines.spark import SparkEngine
+from forecast.jobs.realized import realized_accuracy
+from forecast.jobs.spec import JobSpec, OutputSpec
+
+SEASON = 2
+
+
+def test_engines_declare_what_they_serve_and_whether_they_retrain():
+    assert LocalEngine.capabilities() == Capabilities(
+        sources=frozenset({"path", "sql"}), sinks=frozenset({"path", "sql"}), retrain=True, score=True
+    )
+    assert SparkEngine.capabilities() == Capabilities(
+        sources=frozenset({"path", "table"}), sinks=frozenset({"path"}), retrain=False, score=True
+    )
+
+
+# --- realized accuracy ------------------------------------------------------------------------------
+
+
+def actuals_frame() -> pd.DataFrame:
+    """Three series with integer ds; 'late' starts only at t = 6."""
+    rng = np.random.default_rng(3)
+    pieces = [
+        pd.DataFrame({"unique_id": "a", "ds": np.arange(12), "y": 10 + np.sin(np.arange(12)) + rng.normal(0, 0.3, 12)}),
+        pd.DataFrame({"unique_id": "b", "ds": np.arange(12), "y": 50 + 2.0 * np.arange(12) + rng.normal(0, 1, 12)}),
+        pd.DataFrame({"unique_id": "late", "ds": np.arange(6, 12), "y": [5.0, 6.0, 8.0, 7.0, 9.0, 8.5]}),
+    ]
+    return pd.concat(pieces, ignore_index=True)
+
+
+def earlier_forecasts() -> pd.DataFrame:
+    """Two runs, horizon 3: from origin t = 8 (all steps have actuals) and from t = 10 (only step 1 has one)."""
+    rng = np.random.default_rng(4)
+    rows = []
+    for as_of, origin in (("2026-01-01", 8), ("2026-01-02", 10)):
+        for series in ("a", "b", "late"):
+            # The first run forecast 'late' from its first observation on: no history to scale by, left out.
+            start = 6 if series == "late" and origin == 8 else origin + 1
+            y_hat = rng.normal(30, 15, 3)
+            rows.append(
+                pd.DataFrame(
+                    {
+                        "unique_id": series,
+                        "ds": np.arange(start, start + 3),
+                        "y_hat": y_hat,
+                        "y_hat_q10": y_hat - rng.uniform(0, 20, 3),
+                        "y_hat_q90": y_hat + rng.uniform(0, 20, 3),
+                        "job": "j",
+                        "as_of": pd.Timestamp(as_of),
+                    }
+                )
+            )
+    return pd.concat(rows, ignore_index=True)
+
+
+def rederived(forecasts: pd.DataFrame, actuals: pd.DataFrame) -> pd.DataFrame:
+    """Per run, series and step: |e|/scale, sMAPE term, error and inside-interval, by NumPy loops."""
+    records = []
+    for (as_of, series), run in forecasts.groupby(["as_of", "unique_id"]):
+        history = actuals[actuals["unique_id"] == series].set_index("ds")["y"]
+        before = history[history.index < run["ds"].min()]
+        if before.empty:
+            continue
+        past = before.to_numpy()
+        scale = np.mean(np.abs(past[SEASON:] - past[:-SEASON]))
+        for step, row in enumerate(run.sort_values("ds").itertuples(), start=1):
+            if row.ds not in history.index:
+                continue
+            y = history[row.ds]
+            error = row.y_hat - y
+            records.append(
+                {
+                    "as_of": as_of,
+                    "unique_id": series,
+                    "step": step,
+                    "scaled": abs(error) / scale,
+                    "smape": 200 * abs(error) / (abs(y) + abs(row.y_hat)),
+                    "bias": error,
+                    "inside": float(row.y_hat_q10 <= y <= row.y_hat_q90),
+                }
+            )
+    return pd.DataFrame(records)
+
+
+def test_realized_accuracy_per_series_per_step_and_overall_match_a_numpy_rederivation():
+    forecasts, actuals = earlier_forecasts(), actuals_frame()
+    result = realized_accuracy(forecasts, actuals, season_length=SEASON)
+    terms = rederived(forecasts, actuals)
+    columns = {"mase": "scaled", "smape": "smape", "bias": "bias", "coverage_80": "inside"}
+
+    expected_series = terms.groupby(["as_of", "unique_id"]).agg(
+        steps=("step", "size"), **{name: (term, "mean") for name, term in columns.items()}
+    )
+    got_series = result.per_series.set_index(["as_of", "unique_id"])
+    assert list(got_series.index) == list(expected_series.index)
+    assert ("2026-01-01", "late") not in {(str(a.date()), s) for a, s in got_series.index}
+    assert got_series["steps"].tolist() == [3, 3, 1, 1, 1]
+    for name in columns:
+        np.testing.assert_allclose(got_series[name], expected_series[name], rtol=1e-12, err_msg=name)
+    assert got_series["origin"].tolist() == [8, 8, 10, 10, 10]
+
+    expected_steps = terms.groupby(["as_of", "step"]).agg(
+        series=("unique_id", "size"), **{name: (term, "mean") for name, term in columns.items()}
+    )
+    got_steps = result.per_step.set_index(["as_of", "step"])
+    assert list(got_steps.index) == list(expected_steps.index)
+    assert got_steps["series"].tolist() == expected_steps["series"].tolist() == [2, 2, 2, 3]
+    for name in columns:
+        np.testing.assert_allclose(got_steps[name], expected_steps[name], rtol=1e-12, err_msg=name)
+
+    expected_overall = expected_series.groupby("as_of")[list(columns)].mean()
+    got_overall = result.overall.set_index("as_of")
+    for name in columns:
+        np.testing.assert_allclose(got_overall[name], expected_overall[name], rtol=1e-12, err_msg=name)
+    assert got_overall["series"].tolist() == [2, 3]
+
+
+def test_nothing_is_scored_before_any_actual_arrives():
+    forecasts, actuals = earlier_forecasts(), actuals_frame()
+    result = realized_accuracy(forecasts, actuals[actuals["ds"] <= 8], season_length=SEASON)
+    assert result.per_series.empty and result.per_step.empty and result.overall.empty
+    assert {"mase", "smape", "bias"} <= set(result.overall.columns)
+
+
+def test_the_local_forecast_is_cut_to_the_requested_horizon_and_quantiles():
+    forecasts = pd.DataFrame(
+        {
+            "unique_id": np.repeat(["x", "y"], 4),
+            "ds": np.tile(np.arange(4), 2),
+            "y_hat": np.arange(8.0),
+            "y_hat_q10": np.arange(8.0) - 1,
+            "y_hat_q90": np.arange(8.0) + 1,
+        }
+    )
+    cut = keep_requested(forecasts, 2, (0.9,))
+    expected = forecasts[forecasts["ds"] < 2].drop(columns="y_hat_q10").reset_index(drop=True)
+    pd.testing.assert_frame_equal(cut, expected)
+    assert list(keep_requested(forecasts, 4, None).columns) == ["unique_id", "ds", "y_hat"]
+
+
+# --- sinks read back what they wrote ---------------------------------------------------------------
+
+
+def one_run(as_of: str) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "unique_id": ["001", "001", "010"],
+            "ds": pd.to_datetime(["2030-01-01", "2030-02-01", "2030-01-01"]),
+            "y_hat": [1.5, 2.5, 3.5],
+            "y_hat_q10": [1.0, 2.0, 3.0],
+        }
+    ).assign(y_hat=lambda frame: frame["y_hat"] + pd.Timestamp(as_of).day)
+
+
+@pytest.mark.parametrize(
+    "output",
+    [
+        {"path": "{tmp}/runs/forecast_{as_of}.csv"},
+        {"path": "{tmp}/runs/forecast_{as_of}.parquet"},
+        {"path": "{tmp}/all.csv"},
+        {"sql": {"url": "sqlite:///{tmp}/sink.db", "table": "forecasts"}},
+    ],
+    ids=["csv per run", "parquet per run", "one csv", "sqlite"],
+)
+def test_local_sinks_read_back_the_rows_of_one_job(tmp_path, output):
+    spec = OutputSpec.model_validate(yaml.safe_load(yaml.safe_dump(output).replace("{tmp}", str(tmp_path))))
+    engine = LocalEngine()
+    assert engine.read_forecasts(spec, "wanted").empty
+    written = []
+    for job, as_of, version in (
+        ("wanted", "2026-01-01", "1"),
+        ("other", "2026-01-01", "1"),
+        ("wanted", "2026-01-02", None),
+    ):
+        run = RunLabel(job=job, as_of=pd.Timestamp(as_of), model_version=version)
+        assert engine.write(one_run(as_of), spec, run).rows == 3
+        written.append(one_run(as_of).assign(job=job, as_of=pd.Timestamp(as_of)))
+    engine.write(
+        one_run("2026-01-01"), spec, RunLabel(job="wanted", as_of=pd.Timestamp("2026-01-01"), model_version="2")
+    )
+
+    got = engine.read_forecasts(spec, "wanted").sort_values(["as_of", "unique_id", "ds"]).reset_index(drop=True)
+    expected = pd.concat([written[0], written[2]], ignore_index=True)
+    assert got["unique_id"].tolist() == expected["unique_id"].tolist()  # text ids, zero padding kept
+    assert (got["job"] == "wanted").all()
+    pd.testing.assert_series_equal(got["as_of"].astype("datetime64[ns]"), expected["as_of"].astype("datetime64[ns]"))
+    pd.testing.assert_series_equal(got["ds"].astype("datetime64[ns]"), expected["ds"].astype("datetime64[ns]"))
+    np.testing.assert_allclose(got["y_hat"], expected["y_hat"])
+    np.testing.assert_allclose(got["y_hat_q10"], expected["y_hat_q10"])
+
+
+# --- a new sink is one module -----------------------------------------------------------------------
+
+
+JSON_LINES_SINK = '''
+"""output.jsonl on engine local: forecasts as JSON Lines, one file per job."""
+
+import pandas as pd
+
+from forecast.jobs.engine import Written
+from forecast.jobs.registry import Sink, SpecSection, register_sink
+
+
+class JsonLinesOutput(SpecSection):
+    file: str
+
+
+@register_sink
+class JsonLinesSink(Sink):
+    key = "jsonl"
+    spec = JsonLinesOutput
+    engine = "local"
+    description = "a JSON Lines file"
+
+    def write(self, engine, forecasts, value, run):
+        rows = forecasts.assign(**run.columns())
+        rows.to_json(value.file, orient="records", lines=True, date_format="iso")
+        return Written(location=value.file, rows=len(rows))
+
+    def read_forecasts(self, engine, value, job):
+        frame = pd.read_json(value.file, lines=True, dtype={"unique_id": str})
+        return frame[frame["job"] == job]
+'''
+
+RUN_WITH_PLUGINS = """
+import sys
+import forecast.jobs.sinks
+forecast.jobs.sinks.__path__.append(sys.argv[1])  # as if the module were in forecast/jobs/sinks/
+from forecast.jobs.runner import run_job
+from forecast.jobs.spec import load_spec
+result = run_job(load_spec(sys.argv[2]), "2026-01-01")
+print(result.rows_written, result.output)
+"""
+
+
+def test_a_new_sink_is_one_module(tmp_path):
+    history = pd.DataFrame(
+        {"unique_id": np.repeat(["a", "b"], 8), "ds": np.tile(np.arange(8), 2), "y": np.arange(16.0) % 5}
+    )
+    history.to_csv(tmp_path / "history.csv", index=False)
+    model = SeasonalNaive(horizon=2, season_length=4).fit(history)
+    model.save(tmp_path / "model")
+    plugins = tmp_path / "plugins"
+    plugins.mkdir()
+    (plugins / "json_lines.py").write_text(textwrap.dedent(JSON_LINES_SINK))
+    spec = {
+        "name": "plugged",
+        "data": {"path": "history.csv"},
+        "model": {"uri": "model"},
+        "horizon": 2,
+        "output": {"jsonl": {"file": str(tmp_path / "forecasts.jsonl")}},
+    }
+    (tmp_path / "job.yaml").write_text(yaml.safe_dump(spec))
+    environment = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path}/mlflow.db"}
+    child = subprocess.run(
+        [sys.executable, "-c", RUN_WITH_PLUGINS, str(plugins), str(tmp_path / "job.yaml")],
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=600,
+    )
+    assert child.returncode == 0, child.stderr[-3000:]
+    assert child.stdout.split() == ["4", str(tmp_path / "forecasts.jsonl")]
+    written = pd.read_json(tmp_path / "forecasts.jsonl", lines=True, dtype={"unique_id": str})
+    expected = model.predict(history)
+    np.testing.assert_allclose(written["y_hat"], expected["y_hat"])
+    assert written["job"].unique().tolist() == ["plugged"]
+    # Without the module, output.jsonl is no field of the spec.
+    with pytest.raises(Exception, match="output.jsonl"):
+        JobSpec.model_validate(spec)
+
+
+def test_a_sql_sink_read_back_gives_text_ids_for_integer_looking_ids(tmp_path):
+    url = f"sqlite:///{tmp_path / 'ids.db'}"
+    spec = OutputSpec(sql={"url": url, "table": "forecasts"})
+    rows = pd.DataFrame({"unique_id": ["7", "007"], "ds": [1, 2], "y_hat": [1.0, 2.0]})
+    LocalEngine().write(rows, spec, RunLabel(job="j", as_of=pd.Timestamp("2026-01-01"), model_version=None))
+    engine = sqlalchemy.create_engine(url)
+    try:
+        stored_types = pd.read_sql("SELECT DISTINCT typeof(unique_id) AS t FROM forecasts", engine)["t"].tolist()
+    finally:
+        engine.dispose()
+    assert stored_types == ["text"]
+    assert LocalEngine().read_forecasts(spec, "j")["unique_id"].tolist() == ["7", "007"]
+
+
+def test_the_paths_a_sql_sink_writes_are_its_sqlite_file_if_any(tmp_path):
+    postgres = OutputSpec(sql={"url": "postgresql://writer@db/sales", "table": "f"})
+    memory = OutputSpec(sql={"url": "sqlite://", "table": "f"})
+    uri = OutputSpec(sql={"url": f"sqlite:///file:{tmp_path}/x.db?uri=true", "table": "f"})
+    sink = registry.sink("sql", "local")
+    stamp = pd.Timestamp("2026-01-01")
+    assert sink.paths(postgres.sql, stamp) == [] and sink.paths(memory.sql, stamp) == []
+    assert sink.paths(uri.sql, stamp) == [f"{tmp_path}/x.db"]
+    assert Path(sink.paths(OutputSpec(sql={"url": "sqlite:///rel.db", "table": "f"}).sql, stamp)[0]) == Path("rel.db")
