@@ -14,13 +14,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import pandas as pd
 import typer
 
 from forecast.jobs.errors import JobFailed, SpecError
-from forecast.jobs.spec import load_spec
 from forecast.redaction import redact
-from forecast.run_columns import normalise_as_of
 
 job_app = typer.Typer(
     help="Run forecast jobs described by a YAML spec, once or on a cron schedule.", no_args_is_help=True
@@ -31,6 +28,9 @@ EXIT_INVALID_SPEC = 2
 
 
 def _load(spec_path: Path):
+    """The validated spec (pandas and pydantic load here; TensorFlow only when the run starts)."""
+    from forecast.jobs.spec import load_spec
+
     try:
         return load_spec(spec_path)
     except SpecError as error:
@@ -38,7 +38,11 @@ def _load(spec_path: Path):
         raise typer.Exit(EXIT_INVALID_SPEC) from None
 
 
-def _as_of(text: str | None) -> pd.Timestamp | None:
+def _as_of(text: str | None):
+    import pandas as pd
+
+    from forecast.run_columns import normalise_as_of
+
     if text is None:
         return None
     try:
@@ -84,11 +88,11 @@ def run_command(
     as_of: str | None = typer.Option(None, "--as-of", help="the run's reference time (ISO 8601); default: now, UTC"),
 ) -> None:
     """Perform one run: read the data, forecast with the model, write the outputs, record the run."""
-    from forecast.jobs.runner import run_job
-
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     spec = _load(spec_path)
     stamp = _as_of(as_of)
+    from forecast.jobs.runner import run_job
+
     try:
         with _sigterm_unwinds():
             result = run_job(spec, stamp)
@@ -113,9 +117,6 @@ def schedule_command(
     spec_path: Path = typer.Argument(..., help="the job's YAML spec, with a 'schedule' section"),
 ) -> None:
     """Run the job on its cron schedule in this process until SIGINT/SIGTERM."""
-    from forecast.jobs.runner import job_state_path, run_job
-    from forecast.jobs.scheduler import JobScheduler
-
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     spec = _load(spec_path)
     if spec.schedule is None:
@@ -126,6 +127,9 @@ def schedule_command(
     except SpecError as error:
         typer.echo(f"error: job spec {spec_path}: {redact(str(error))}", err=True)
         raise typer.Exit(EXIT_INVALID_SPEC) from None
+    from forecast.jobs.runner import job_state_path, run_job
+    from forecast.jobs.scheduler import JobScheduler
+
     scheduler = JobScheduler(
         spec.name, schedule, lambda as_of: run_job(spec, as_of), state_path=job_state_path(spec_path, spec)
     )

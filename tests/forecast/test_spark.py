@@ -31,6 +31,8 @@ from forecast.forecaster import Forecaster
 from forecast.loading import load_forecaster
 from pipelines.validation import ValidationError
 
+pytestmark = pytest.mark.spark
+
 HORIZON = 3
 LOOKBACK = 6
 

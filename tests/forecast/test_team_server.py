@@ -43,6 +43,7 @@ from psycopg import sql
 from forecast.forecaster import Forecaster
 from forecast.jobs.runner import run_job
 from forecast.jobs.spec import load_spec
+from forecast.settings import Tracking
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -357,7 +358,7 @@ def registered(tracking_uri) -> dict[str, Forecaster]:
     fitted = {}
     for seed in (0, 1):
         forecaster = Forecaster(
-            **TINY, seed=seed, experiment="team-training", register_as=MODEL, tracking_errors="raise"
+            **TINY, seed=seed, tracking=Tracking(experiment="team-training", register_as=MODEL, errors="raise")
         ).fit(observations())
         fitted[str(forecaster.registered_model_version_)] = forecaster
     return fitted
@@ -541,10 +542,11 @@ FIT_SCRIPT = """
 import json, pathlib, sys, time
 import pandas as pd
 from forecast.forecaster import Forecaster
+from forecast.settings import Tracking
 
 data, gate, index = sys.argv[1], pathlib.Path(sys.argv[2]), int(sys.argv[3])
 settings = json.loads(sys.argv[4])
-forecaster = Forecaster(**settings, seed=index, run_name=f"fit-{index}", tracking_errors="raise")
+forecaster = Forecaster(**settings, seed=index, tracking=Tracking(run_name=f"fit-{index}", errors="raise"))
 frame = pd.read_parquet(data)
 (gate / f"ready-{index}").touch()
 while not (gate / "go").exists():
