@@ -94,7 +94,7 @@ class _HistoryBaseline(BaseForecaster):
 class Naive(_HistoryBaseline):
     """Naive forecast: every step repeats the last observation, ``ŷ_{T+h} = y_T``.
 
-    Args (keyword-only):
+    Args:
         horizon: steps forecast after each origin.
         freq: pandas offset alias or integer step of ``ds``; ``None`` infers it per series.
 
@@ -130,7 +130,7 @@ class SeasonalNaive(_SeasonalBaseline):
     ``ŷ_{T+h} = y_{T+h-m(k+1)}`` with ``k = floor((h-1)/m)``, i.e. the last observed season
     ``y_{T-m+1} .. y_T`` repeated. Needs at least ``m`` observations up to the origin.
 
-    Args (keyword-only):
+    Args:
         horizon: steps forecast after each origin.
         season_length: the period ``m`` in steps (12 for monthly data with a yearly cycle); None takes the
             period of the data's frequency.
@@ -151,7 +151,7 @@ class Drift(_HistoryBaseline):
 
     ``ŷ_{T+h} = y_T + h (y_T - y_1) / (T - 1)``. Needs at least 2 observations up to the origin.
 
-    Args (keyword-only):
+    Args:
         horizon: steps forecast after each origin.
         freq: pandas offset alias or integer step of ``ds``; ``None`` infers it per series.
     """
@@ -175,7 +175,7 @@ class ExponentialSmoothing(_SeasonalBaseline):
     IJF 27(2), 2011); see ``forecast.exponential_smoothing``. A history too short for any model
     gets the naive forecast.
 
-    Args (keyword-only):
+    Args:
         horizon: steps forecast after each origin.
         season_length: the period ``m`` in steps (1: no seasonal models); None takes the period of the data's
             frequency.

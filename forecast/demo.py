@@ -31,7 +31,7 @@ LOOKBACK = 2 * HORIZON
 REGISTERED_MODEL = "m3-monthly-lstm"
 ALIAS = "champion"
 EXPERIMENT = "m3-monthly"
-DASHBOARD_COMMAND = "mlflow ui --backend-store-uri sqlite:///mlflow.db"
+DASHBOARD_COMMAND = "MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false mlflow ui --backend-store-uri sqlite:///mlflow.db"
 
 
 def load_m3_monthly(max_series: int | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -11,8 +11,8 @@ pinball loss and returns ordered quantile forecasts beside the median, their
 intervals calibrated on held-out windows (`forecast.calibration`).
 
 The defaults come from measurements on series nobody tuned for (the M1, M3
-and Tourism competitions, single short series; the validation table is in
-README.md, "Benchmarks"): every window is scaled by the mean absolute value of its own
+and Tourism competitions, single short series; the validation tables are in
+docs/benchmarks/validation.md): every window is scaled by the mean absolute value of its own
 past (`scaler="window_mean"`, as DeepAR), seasonal series are divided by their
 multiplicative seasonal indices first (`deseasonalize=True`; Hewamalage,
 Bergmeir & Bandara 2021), histories shorter than `lookback` are left-padded
@@ -33,7 +33,7 @@ number of epochs, a fresh network is trained on every window, the held-out
 ones included, for that many epochs, so that the most recent values of every
 series are learned from too (the refit of a model selected on a validation
 split, as scikit-learn's `GridSearchCV(refit=True)`); it is off by default
-because its gain was within the spread between seeds (README.md, "Benchmarks").
+because its gain was within the spread between seeds (docs/benchmarks/validation.md).
 """
 
 from __future__ import annotations
@@ -182,7 +182,7 @@ class Forecaster(ForecasterSettings, BaseForecaster):
         The first pass held out the last `horizon + validation_windows - 1` windows of every series, whose
         targets are the series' most recent values. Training again on all windows, for the epochs that scored
         best and with the same learning rate in every epoch, learns from them too. Measured over three seeds
-        (README.md, "Benchmarks"): validation MASE 1.538 -> 1.520 on M1 quarterly, 1.157 -> 1.154 on M3
+        (docs/benchmarks/validation.md; the test MASE in docs/benchmarks/accuracy.md): validation MASE 1.538 -> 1.520 on M1 quarterly, 1.157 -> 1.154 on M3
         quarterly, 1.834 -> 1.801 on Tourism quarterly, 1.320 -> 1.311 on M1 monthly, but test MASE 1.182 ->
         1.236 on M3 quarterly and 1.180 -> 1.135 on M1 monthly: within the spread between seeds, so it is an
         option, not the default.

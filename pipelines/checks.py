@@ -69,9 +69,7 @@ def check_choice(name: str, value: Any, choices: Iterable[Any]) -> Any:
     return value
 
 
-def number_range(
-    low: float | None, high: float | None, low_inclusive: bool = True, high_inclusive: bool = True
-) -> str:
+def number_range(low: float | None, high: float | None, low_inclusive: bool = True, high_inclusive: bool = True) -> str:
     """The range in words: ``a number in [0, 1)``, ``a positive number``, ..."""
     if low == 0 and high is None:
         return "a non-negative number" if low_inclusive else "a positive number"

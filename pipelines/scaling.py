@@ -161,8 +161,6 @@ class TargetScaler:
         return scaler
 
 
-
-
 class CovariateScaling:
     """Per-column affine scaling of numeric covariates, fitted on training rows and never inverted.
 

@@ -13,13 +13,16 @@ An estimator's constructor arguments are the fields of a keyword-only dataclass;
 A setting shared by several estimators (``horizon``, ``freq``) is one :class:`Setting` object that each of them
 turns into its own field.
 
-Example::
+For example:
 
-    HORIZON = Setting("horizon", Integer(), 12, "steps forecast after each origin")
+```python
+HORIZON = Setting("horizon", Integer(), 12, "steps forecast after each origin")
 
-    @settings_dataclass
-    class Naive(BaseForecaster):
-        horizon: int = declared(HORIZON)
+
+@settings_dataclass
+class Naive(BaseForecaster):
+    horizon: int = declared(HORIZON)
+```
 """
 
 from __future__ import annotations
@@ -258,7 +261,9 @@ class Levels(Kind):
         if value is None and self.allow_none:
             return
         if isinstance(value, (str, bytes)) or not isinstance(value, Sequence) or not len(value):
-            raise ValueError(f"{name} must be a non-empty list of levels strictly between 0 and 1 or None; got {value!r}.")
+            raise ValueError(
+                f"{name} must be a non-empty list of levels strictly between 0 and 1 or None; got {value!r}."
+            )
         for level in value:
             check_number(name, level, low=0.0, high=1.0, low_inclusive=False, high_inclusive=False)
         if len(set(map(float, value))) != len(value):
@@ -296,7 +301,9 @@ class Text(Kind):
         if value is None and self.allow_none:
             return
         if not isinstance(value, str) or not value:
-            raise ValueError(f"{name} must be a non-empty string{' or None' if self.allow_none else ''}; got {value!r}.")
+            raise ValueError(
+                f"{name} must be a non-empty string{' or None' if self.allow_none else ''}; got {value!r}."
+            )
 
     def parse(self, name: str, text: str) -> str | None:
         return None if self.allow_none and _none_text(text) else text

@@ -2,7 +2,7 @@
 
 ``SeriesWindows`` and the ``Forecaster`` both take these keyword arguments (the Forecaster passes its own
 values to the pipeline it fits), so each default and help text below is the only one (``pipelines.settings``).
-The defaults are the ones measured best for forecasting (the README's benchmarks): per-window mean scaling,
+The defaults are the ones measured best for forecasting (docs/benchmarks/validation.md): per-window mean scaling,
 left padding of short histories, multiplicative deseasonalisation of seasonal series. The choices of the
 settings are declared here too; the modules that implement them import them (this module imports neither pandas
 nor NumPy, so a command line checks its options before loading them).

@@ -10,7 +10,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("layers", "pipelines", "forecast")
-# Which packages each package may import (DESIGN.md: forecast -> pipelines, forecast -> layers, never back).
+# Which packages each package may import (docs/architecture.md, "Import rules": forecast -> pipelines, forecast -> layers, never back).
 ALLOWED = {"layers": {"layers"}, "pipelines": {"pipelines"}, "forecast": {"forecast", "pipelines", "layers"}}
 
 

@@ -2,7 +2,7 @@
 
 The module starts a PostgreSQL server (as the ``postgres`` user when the tests run as root: PostgreSQL
 refuses root) in a temporary directory on a free port of 127.0.0.1, creates the roles and databases the
-README's team setup creates, and starts the tracking server with the documented command,
+team setup of docs/operations/team-server.md creates, and starts the tracking server with the documented command,
 ``make mlflow-server``. Against that pair it fits and registers models, moves an alias, runs
 ``forecast job run`` into a PostgreSQL table (twice for one ``as_of``, then three writers at once),
 and runs four fits at the same moment. The references are the servers' own contents: MLflow's tables and the
@@ -252,7 +252,7 @@ def running_postgres(bindir: Path) -> Iterator[Postgres]:
 
 @pytest.fixture(scope="module")
 def postgres() -> Iterator[Postgres]:
-    """The team database server, with the roles and databases of the README's team setup."""
+    """The team database server, with the roles and databases of the team setup in docs/operations/team-server.md."""
     with running_postgres(POSTGRES_BIN) as server:
         passwords = dict(server.passwords)
         with server.connect(autocommit=True) as connection:

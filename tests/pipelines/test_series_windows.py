@@ -44,7 +44,13 @@ def test_window_i_of_series_s_is_the_matching_slice(lengths, lookback, horizon, 
         [pd.DataFrame({"unique_id": key, "ds": np.arange(len(values)), "y": values}) for key, values in series.items()]
     ).sample(frac=1.0, random_state=seed)
     windows = SeriesWindows(
-        lookback=lookback, horizon=horizon, stride=stride, scaler=None, dtype="float64", min_past=None, deseasonalize=False
+        lookback=lookback,
+        horizon=horizon,
+        stride=stride,
+        scaler=None,
+        dtype="float64",
+        min_past=None,
+        deseasonalize=False,
     ).fit_transform(frame)
     expected_past, expected_target, expected_ids = [], [], []
     for key in sorted(series):
@@ -264,7 +270,11 @@ def test_config_round_trip_through_json_transforms_identically(long_frame):
     pd.testing.assert_frame_equal(again.index, windows.index)
     assert restored.freq_ == sw.freq_ and restored.calendar_fields_ == ("dayofweek", "dayofyear")
     unfitted = SeriesWindows.from_config(
-        json.loads(json.dumps(SeriesWindows(lookback=3, horizon=1, scaler="standard", min_past=None, deseasonalize=False).get_config()))
+        json.loads(
+            json.dumps(
+                SeriesWindows(lookback=3, horizon=1, scaler="standard", min_past=None, deseasonalize=False).get_config()
+            )
+        )
     )
     assert not hasattr(unfitted, "freq_")
     cloned = clone(sw)
