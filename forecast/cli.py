@@ -1,9 +1,10 @@
-"""The `forecast` command: train, predict, backtest, demo, experiment, job.
+"""The `forecast` command: train, predict, backtest, tune, demo, experiment, job.
 
 ```
 forecast train data.csv --model-dir model/ --horizon 12 --lookback 24 --quantiles 0.1,0.9
 forecast predict model/ data.csv --output forecasts.parquet
 forecast backtest data.parquet --output backtest.csv --n-windows 3 --horizon 12
+forecast tune data.csv --space space.yaml --n-trials 20 --horizon 12
 forecast demo
 forecast job run spec.yaml --as-of 2026-11-22T02:00
 ```
@@ -36,8 +37,8 @@ from typing import Annotated, Any
 
 import typer
 
+from forecast.cli_support import DATA_HELP, check_suffix, import_tensorflow_quietly, one_line, read_data
 from forecast.jobs.cli import job_app
-from forecast.redaction import redact
 from forecast.settings import ForecasterSettings
 from pipelines.settings import Setting, settings_of
 
@@ -58,11 +59,6 @@ EXIT_TERMINATED = 128 + signal.SIGTERM
 # Errors that describe a problem with the user's input, files or settings: shown as one line, not a traceback.
 USER_ERRORS = (ValueError, LookupError, OSError, FloatingPointError, RuntimeError)
 
-DATA_HELP = (
-    "a CSV or Parquet file in long format: one row per series and time step, with the columns unique_id (the "
-    "series), ds (a date or an integer step) and y (the value), plus any covariate columns; other column names "
-    "are mapped with --id-col, --time-col and --target-col"
-)
 IdColumn = Annotated[str, typer.Option("--id-col", help="Column of the series ids in the file (read as unique_id).")]
 TimeColumn = Annotated[str, typer.Option("--time-col", help="Column of the time stamps in the file (read as ds).")]
 TargetColumn = Annotated[str, typer.Option("--target-col", help="Column of the values in the file (read as y).")]
@@ -159,7 +155,7 @@ def train(
     settings = forecaster_settings(options)
     if model_dir.exists() and not model_dir.is_dir():
         raise NotADirectoryError(f"--model-dir {model_dir} is a file; give a directory to save the model in")
-    frame = _read(data, id_col, time_col, target_col)
+    frame = read_data(data, id_col, time_col, target_col)
     model = _new_forecaster(settings)
     model.fit(frame)
     model.save(model_dir)
@@ -183,9 +179,9 @@ def predict(
     """Forecast the horizon after each series' last timestamp in DATA."""
     from forecast.tables import write_frame_atomic
 
-    _check_suffix(output)
-    history = _read(data, id_col, time_col, target_col)
-    future_frame = None if future is None else _read(future, id_col, time_col, target_col)
+    check_suffix(output)
+    history = read_data(data, id_col, time_col, target_col)
+    future_frame = None if future is None else read_data(future, id_col, time_col, target_col)
     _start_work()
     from forecast.loading import load_forecaster
 
@@ -215,10 +211,10 @@ def backtest(
     from forecast.tables import write_frame_atomic
 
     settings = forecaster_settings(options)
-    _check_suffix(output)
+    check_suffix(output)
     if metrics_output is not None:
-        _check_suffix(metrics_output)
-    frame = _read(data, id_col, time_col, target_col)
+        check_suffix(metrics_output)
+    frame = read_data(data, id_col, time_col, target_col)
     result = _new_forecaster(settings).backtest(frame, n_windows=n_windows, step=step, refit=refit or False)
     write_frame_atomic(result.forecasts, output)
     if metrics_output is not None:
@@ -285,8 +281,10 @@ def options(
 
 def _register_subcommands() -> None:
     from forecast.experiments.cli import experiment_command
+    from forecast.tuning_cli import tune_command
 
     app.command("experiment")(experiment_command)
+    app.command("tune")(tune_command)
     app.add_typer(job_app, name="job")
 
 
@@ -356,81 +354,8 @@ def _start_work() -> None:
     import_tensorflow_quietly()
 
 
-def import_tensorflow_quietly() -> None:
-    """Import TensorFlow with the process's stderr closed while its native libraries load.
-
-    TensorFlow 2.21 logs its start-up lines (oneDNN, CUDA drivers) through absl before absl's logging
-    is initialised, and such lines ignore ``TF_CPP_MIN_LOG_LEVEL``; they go straight to file
-    descriptor 2. Everything TensorFlow logs after the import obeys ``TF_CPP_MIN_LOG_LEVEL``.
-    """
-    if "tensorflow" in sys.modules:
-        return
-    sys.stderr.flush()
-    saved = os.dup(2)
-    try:
-        with open(os.devnull, "w") as devnull:
-            os.dup2(devnull.fileno(), 2)
-            import tensorflow  # noqa: F401
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-
-
-def one_line(error: BaseException) -> str:
-    """The error's message on one line (its type when it has no message)."""
-    text = " ".join(redact(str(error)).split())
-    return text or type(error).__name__
-
-
 def _new_forecaster(settings: dict[str, Any]):
     _start_work()
     from forecast.forecaster import Forecaster
 
     return Forecaster(**settings)
-
-
-def _read(path: Path, id_col: str = "unique_id", time_col: str = "ds", target_col: str = "y"):
-    """The long frame in ``path``, its id, time and value columns renamed to unique_id, ds and y.
-
-    Every way a file can fail to be a frame (missing, empty, not UTF-8, not Parquet, dates that do not parse)
-    is a ``ValueError`` or ``OSError`` naming the file: one line and exit status 1.
-    """
-    from forecast.tables import check_table_path, read_frame
-
-    check_table_path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"file {path} does not exist")
-    if path.is_dir():
-        raise IsADirectoryError(f"{path} is a directory; expected a .csv or .parquet file")
-    try:
-        frame = read_frame(path, id_column=id_col, time_column=time_col)
-    except UnicodeDecodeError as error:
-        raise ValueError(
-            f"cannot read {path}: not UTF-8 text (byte 0x{error.object[error.start]:02x} at offset {error.start})"
-        ) from None
-    except (ValueError, OSError) as error:
-        raise ValueError(f"cannot read {path}: {_reason(error)}") from None
-    mapping = {id_col: "unique_id", time_col: "ds", target_col: "y"}
-    renamed = {source: target for source, target in mapping.items() if source != target and source in frame.columns}
-    clashes = [target for source, target in renamed.items() if target in frame.columns]
-    if clashes:
-        raise ValueError(f"{path}: cannot rename to {clashes}: the file already has such column(s)")
-    return frame.rename(columns=renamed)
-
-
-def _reason(error: BaseException) -> str:
-    text = " ".join(str(error).split())
-    if type(error).__name__ == "EmptyDataError" or "No columns to parse" in text:
-        return "the file is empty"
-    if type(error).__name__ in ("ArrowInvalid", "ArrowException"):
-        return f"not a readable Parquet file ({text})"
-    return text or type(error).__name__
-
-
-def _check_suffix(path: Path) -> None:
-    from forecast.tables import check_table_path
-
-    try:
-        check_table_path(path)
-    except ValueError as error:
-        raise typer.BadParameter(str(error)) from None

@@ -1,0 +1,96 @@
+"""What the `forecast` commands share: reading data files, importing TensorFlow quietly, one-line errors.
+
+Kept apart from `forecast.cli` so that the commands defined in other modules (`forecast.tuning_cli`,
+`forecast.jobs.model_cli`) use the same reading rules and error wording without importing the command line.
+Nothing here imports pandas or TensorFlow at module level.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import typer
+
+from forecast.redaction import redact
+
+DATA_HELP = (
+    "a CSV or Parquet file in long format: one row per series and time step, with the columns unique_id (the "
+    "series), ds (a date or an integer step) and y (the value), plus any covariate columns; other column names "
+    "are mapped with --id-col, --time-col and --target-col"
+)
+
+
+def import_tensorflow_quietly() -> None:
+    """Import TensorFlow with the process's stderr closed while its native libraries load.
+
+    TensorFlow 2.21 logs its start-up lines (oneDNN, CUDA drivers) through absl before absl's logging
+    is initialised, and such lines ignore ``TF_CPP_MIN_LOG_LEVEL``; they go straight to file
+    descriptor 2. Everything TensorFlow logs after the import obeys ``TF_CPP_MIN_LOG_LEVEL``.
+    """
+    if "tensorflow" in sys.modules:
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            import tensorflow  # noqa: F401
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def one_line(error: BaseException) -> str:
+    """The error's message on one line (its type when it has no message)."""
+    text = " ".join(redact(str(error)).split())
+    return text or type(error).__name__
+
+
+def read_data(path: Path, id_col: str = "unique_id", time_col: str = "ds", target_col: str = "y"):
+    """The long frame in ``path``, its id, time and value columns renamed to unique_id, ds and y.
+
+    Every way a file can fail to be a frame (missing, empty, not UTF-8, not Parquet, dates that do not parse)
+    is a ``ValueError`` or ``OSError`` naming the file: one line and exit status 1.
+    """
+    from forecast.tables import check_table_path, read_frame
+
+    check_table_path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"file {path} does not exist")
+    if path.is_dir():
+        raise IsADirectoryError(f"{path} is a directory; expected a .csv or .parquet file")
+    try:
+        frame = read_frame(path, id_column=id_col, time_column=time_col)
+    except UnicodeDecodeError as error:
+        raise ValueError(
+            f"cannot read {path}: not UTF-8 text (byte 0x{error.object[error.start]:02x} at offset {error.start})"
+        ) from None
+    except (ValueError, OSError) as error:
+        raise ValueError(f"cannot read {path}: {_reason(error)}") from None
+    mapping = {id_col: "unique_id", time_col: "ds", target_col: "y"}
+    renamed = {source: target for source, target in mapping.items() if source != target and source in frame.columns}
+    clashes = [target for source, target in renamed.items() if target in frame.columns]
+    if clashes:
+        raise ValueError(f"{path}: cannot rename to {clashes}: the file already has such column(s)")
+    return frame.rename(columns=renamed)
+
+
+def _reason(error: BaseException) -> str:
+    text = " ".join(str(error).split())
+    if type(error).__name__ == "EmptyDataError" or "No columns to parse" in text:
+        return "the file is empty"
+    if type(error).__name__ in ("ArrowInvalid", "ArrowException"):
+        return f"not a readable Parquet file ({text})"
+    return text or type(error).__name__
+
+
+def check_suffix(path: Path) -> None:
+    from forecast.tables import check_table_path
+
+    try:
+        check_table_path(path)
+    except ValueError as error:
+        raise typer.BadParameter(str(error)) from None
+
