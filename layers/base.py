@@ -43,8 +43,9 @@ Both accept `input_projection="step"` (default, fastest on CPUs) or
 `"sequence"` (all steps projected by one matrix product before the loop).
 `FusedRecurrentLayer` (the base of `LSTM` and `GRU`) adds `implementation`:
 on the TensorFlow backend the whole sequence can run through one fused
-kernel (`layers/tensorflow_kernels.py`, the package's only TensorFlow code
-besides the gradient tape of `gradient_flow`).
+kernel, or for the GRU on a CPU a leaner loop of its own
+(`layers/tensorflow_kernels.py`, the package's only TensorFlow code besides
+the gradient tape of `gradient_flow`).
 
 Scalar arguments are checked with `check_scalar`, so every message reads
 `units must be a positive integer; got 0.`
@@ -347,17 +348,18 @@ IMPLEMENTATIONS = ("auto", "fused", "loop")
 
 
 class FusedRecurrentLayer(RecurrentCellLayer):
-    """A `RecurrentCellLayer` that TensorFlow can also compute with one fused kernel per sequence.
+    """A `RecurrentCellLayer` that TensorFlow can also compute through a fast path: one fused kernel per sequence,
+    or a leaner loop.
 
     `implementation` chooses how the sequence is computed; all three compute the same equations with the same
     weights (to float rounding), so the choice changes speed, not results, and a model saved with one loads
     with any:
 
     - `"auto"` (default): the fastest path that applies. On the TensorFlow backend: cuDNN on a GPU under
-      Keras's conditions; on a CPU, the fused LSTM kernel where it measured faster than the generic loop;
-      the generic `keras.ops` loop otherwise (always on other backends and inside XLA-compiled functions).
-      `layers.tensorflow_kernels.plan` has the rules.
-    - `"fused"`: always a fused kernel. A configuration none can compute raises `ValueError` when the layer
+      Keras's conditions; on a CPU, the fused LSTM kernel where it measured faster than the generic loop and
+      the lean GRU loop (`layers.tensorflow_kernels.lean_gru`); the generic `keras.ops` loop otherwise (always
+      on other backends and inside XLA-compiled functions). `layers.tensorflow_kernels.plan` has the rules.
+    - `"fused"`: always a fast path. A configuration none can compute raises `ValueError` when the layer
       is built from it (or, for what is known only at call time: the device, the dtype, XLA, at its first
       call), saying why; a mask that is not right-padded fails at run time.
     - `"loop"`: always the generic loop.
@@ -379,8 +381,8 @@ class FusedRecurrentLayer(RecurrentCellLayer):
                     f"implementation='fused' cannot apply to this {type(self).__name__}: {reason}; "
                     "use implementation='auto' or 'loop'."
                 )
-            # XLA has no kernel for the fused ops; Keras then compiles the model without XLA, as it does for
-            # keras.layers.LSTM on cuDNN.
+            # The fast paths do not run under XLA (BlockLSTMV2 and cuDNN have no XLA kernel); Keras then compiles
+            # the model without XLA, as it does for keras.layers.LSTM on cuDNN.
             self.supports_jit = False
 
     def _fused_limitation(self) -> str | None:

@@ -1,8 +1,9 @@
-"""TensorFlow's fused recurrent kernels behind `layers.LSTM` and `layers.GRU`: the one TensorFlow-specific module.
+"""TensorFlow's fast paths behind `layers.LSTM` and `layers.GRU`: the one TensorFlow-specific module.
 
 Every cell of `layers` is written with `keras.ops` and runs on any Keras backend through the generic time loop
 (`keras.layers.RNN`: one step of the cell per time step). On the TensorFlow backend `LSTM` and `GRU` can instead
-run the whole sequence through one fused kernel that computes the same equations with the same weights:
+run the whole sequence through a fused kernel, or (the GRU on a CPU) a leaner loop, that computes the same
+equations with the same weights:
 
 - **BlockLSTMV2** (`tf.raw_ops.BlockLSTMV2`, CPU): the LSTM over a time-major sequence `(time, batch, features)`
   with the weight `w = [kernel; recurrent_kernel]` of shape `(input_dim + units, 4 units)`, gate blocks in
@@ -13,27 +14,49 @@ run the whole sequence through one fused kernel that computes the same equations
   exactly 1 and its gradient exactly 0 (`test_tensorflow_kernels.py` checks both). A coupled forget gate
   (`coupled=True`, CIFG: `f_t = 1 - i_t`) is the input gate with its weights, bias and peephole negated, since
   `sigmoid(-z) = 1 - sigmoid(z)`; the two agree to float rounding, and the gradient reaches the input gate's
-  weights through both blocks.
+  weights through both blocks. Every LSTM of `layers.available()` (`lstm`, `lstm1997`, `peephole_lstm`,
+  `cifg_lstm`) therefore runs on it, at the same sizes.
   **The gradient TensorFlow registers for BlockLSTMV2 is wrong**: it calls the V1 gradient op, which assumes the
   gate order `[i, c, f, o]`, so the gradients of `f_t` and `a_t` come out swapped. `block_lstm` therefore
   attaches its own gradient, `tf.raw_ops.BlockLSTMGradV2`, with `tf.custom_gradient`; a test fails if
   TensorFlow ever fixes the registered one (then the custom gradient can go).
+- **The lean GRU loop** (`lean_gru`, CPU): TensorFlow has no fused kernel for Keras's GRU (`reset_after=True`)
+  on a CPU, so the GRU runs a `tf.while_loop` of its own, in both `reset_after` modes: the inputs' products of
+  all steps in one matrix product before the loop, each step only the recurrent product and the gate
+  arithmetic, one sequence per column so that the gate blocks split without copies, and a hand-written
+  gradient (a reverse loop that accumulates the recurrent kernel's gradient step by step) in place of
+  TensorFlow's gradient of the loop. TensorFlow's one fused GRU step, `tf.raw_ops.GRUBlockCell`, computes only
+  the paper's `reset_after=False` GRU (gates `[r, u]`, `u_t` our `z_t`); in a loop with its gradient op
+  `GRUBlockCellGrad` it measured 0.95-1.2x the lean loop's speed at batch 16-64 and 32-64 units but 0.55-0.95x
+  at batch 256 or from 128 units, so it is not used. Two batch parts in parallel (as BlockLSTMV2 runs) made the
+  lean loop slower (0.65-0.9x): its steps are many small ops, whose cost is per op, not per sequence.
 - **cuDNN** (GPU): the standard LSTM and the `reset_after=True` GRU through Keras's own cuDNN functions, under
   the conditions `keras.layers.LSTM`/`GRU` use them (tanh and sigmoid, a bias, no recurrent dropout, no
   unrolling, a visible GPU).
 
-Masks: the kernels take one length per sequence, so a right-padded mask (`True` then only `False`) is
-computed exactly: the kernel runs to the batch's longest sequence and each sequence's state is taken at its
-own length; the outputs at masked steps are then filled exactly as the generic loop fills them (the previous
-output, or zeros with `zero_output_for_mask=True` or before the first step of a reversed sequence). Any other
-mask is only known when the batch arrives, so the layer traces both paths and `tf.cond` picks the generic loop
-for it.
+Masks: the fast paths take one length per sequence, so a right-padded mask (`True` then only `False`) is
+computed exactly: the kernel runs to the batch's longest sequence (the lean GRU loop: to the last step) and each
+sequence's state is taken at its own length; the outputs at masked steps are then filled exactly as the generic
+loop fills them (the previous output, or zeros with `zero_output_for_mask=True` or before the first step of a
+reversed sequence). Any other mask is only known when the batch arrives, so the layer traces both paths and
+`tf.cond` picks the generic loop for it.
 
-How `implementation="auto"` chooses (`plan`): cuDNN where Keras would use it; on a CPU, BlockLSTMV2 for float32
-up to `BLOCK_LSTM_MAX_UNITS` units, where it measured faster than the generic loop, with the batch split into
-parts that run in parallel (`block_lstm_in_parts`); the generic loop otherwise, and always inside an
-XLA-compiled function (no XLA kernel exists for these ops).
-`implementation="fused"` insists on a kernel and raises `ValueError` saying why where none applies.
+How `implementation="auto"` chooses (`plan`), from forward and backward of the layer alone measured against the
+generic loop on 2-core x86 CPUs (the lean GRU loop on a 2-core Xeon shared with other jobs, CPU-time ratios,
+50 steps, 8 features):
+
+- cuDNN where Keras would use it (a GPU).
+- The LSTM on a CPU: BlockLSTMV2 for float32 up to `BLOCK_LSTM_MAX_UNITS` units, with the batch split into parts
+  that run in parallel (`block_lstm_in_parts`; the constants' comment has its measurements).
+- The GRU on a CPU: the lean loop for float32 at every size: for `reset_after=True` 1.4-2.0x the generic loop's
+  speed at batch 16-64 and 32-64 units, 1.2-1.4x at 128 units or batch 256 with up to 64 units, 1.0-1.2x at
+  256 units or batch 256 with 128-256 units (where the products dominate both); for `reset_after=False`
+  1.1-3.4x (its generic loop is slower).
+- The generic loop otherwise, and always inside an XLA-compiled function (GRUBlockCell and BlockLSTMV2 have no
+  XLA kernel, and XLA compiles the generic loop itself).
+
+`implementation="fused"` insists on a fast path (any float dtype for the lean GRU loop) and raises `ValueError`
+saying why where none applies.
 
 This module imports TensorFlow and two private names (listed in `tests/layers/test_private_api.py`); the layers
 import it only when the Keras backend is TensorFlow.
@@ -63,6 +86,7 @@ __all__ = [
     "block_lstm_part_count",
     "fused_limitation",
     "inner_loop",
+    "lean_gru",
     "plan",
 ]
 
@@ -92,7 +116,7 @@ _BLOCK_LSTM_DTYPES = ("float32", "float16")
 class Plan(NamedTuple):
     """How one call computes the sequence.
 
-    kernel: `"block_lstm"`, `"cudnn"` or `"loop"` (the generic `keras.ops` time loop).
+    kernel: `"block_lstm"`, `"cudnn"`, `"lean_gru"` or `"loop"` (the generic `keras.ops` time loop).
     reason: why, in words (for errors, tests and curious users).
     """
 
@@ -274,38 +298,48 @@ def _state_at_lengths(sequence, lengths, initial):
     return tf.where(lengths[:, None] > 0, last, initial)
 
 
+def _time_major_inputs(layer, sequences, lengths):
+    """`(batch, time, features)` -> `(time, batch, features)`, each sequence's own steps reversed for
+    `go_backwards` (they then come first, as the loop processes them); `lengths` of a right-padded mask, or None."""
+    x = tf.transpose(sequences, (1, 0, 2))
+    if not layer.go_backwards:
+        return x
+    if lengths is None:
+        return tf.reverse(x, [0])
+    return tf.reverse_sequence(x, lengths, seq_axis=0, batch_axis=1)
+
+
+def _layer_outputs(layer, h, last_h, states, time, lengths):
+    """`(last_output, outputs, states)` of `inner_loop` from the time-major `h` of every step (None without
+    `return_sequences` and `lengths`) and the last `h`, masked steps filled as the generic loop fills them."""
+    if lengths is None:
+        outputs, last_output = h, last_h
+    else:
+        outputs, last_output = _fill_masked_outputs(layer, h, time, lengths, last_h)
+    if layer.return_sequences:
+        outputs = tf.transpose(outputs, (1, 0, 2))
+    else:
+        outputs = last_output[:, None]
+    return last_output, outputs, states
+
+
 def _block_lstm_inner_loop(layer, sequences, initial_state, lengths, training):
     """`inner_loop` of an LSTM through BlockLSTMV2; `lengths` are those of a right-padded mask, or None."""
     cell = layer.cell
-    dtype = sequences.dtype
     h0, c0 = initial_state
-    x = tf.transpose(cell.dropped_inputs(sequences, training), (1, 0, 2))
-    if layer.go_backwards:
-        # Reversing only each sequence's own steps puts them first, as the loop processes them.
-        if lengths is None:
-            x = tf.reverse(x, [0])
-        else:
-            x = tf.reverse_sequence(x, lengths, seq_axis=0, batch_axis=1)
+    x = _time_major_inputs(layer, cell.dropped_inputs(sequences, training), lengths)
     steps = tf.shape(x)[0] if lengths is None else tf.reduce_max(lengths)
     h, last_h, last_c = block_lstm_in_parts(
         x,
         h0,
         c0,
-        *_block_lstm_parameters(cell, dtype),
+        *_block_lstm_parameters(cell, sequences.dtype),
         seq_len_max=tf.cast(steps, tf.int64),
         use_peephole=cell.peepholes,
         lengths=lengths,
         sequences=layer.return_sequences,
     )
-    if lengths is None:
-        outputs, last_output = h, last_h
-    else:
-        outputs, last_output = _fill_masked_outputs(layer, h, tf.shape(x)[0], lengths, last_h)
-    if layer.return_sequences:
-        outputs = tf.transpose(outputs, (1, 0, 2))
-    else:
-        outputs = last_output[:, None]
-    return last_output, outputs, [last_h, last_c]
+    return _layer_outputs(layer, h, last_h, [last_h, last_c], tf.shape(x)[0], lengths)
 
 
 def _fill_masked_outputs(layer, outputs, time, lengths, last_h):
@@ -374,7 +408,203 @@ def _cudnn_inner_loop(layer, sequences, initial_state, mask, training):
     return last_output, outputs, states
 
 
-_KERNELS = {"block_lstm": _block_lstm_inner_loop, "cudnn": _cudnn_inner_loop}
+# -------------------------------------------------------------------------------------------- the GRU paths
+
+
+def _tensor_array(dtype, size):
+    # clear_after_read=False: an eager TensorArray forgets an element once it is read, and the backward loop reads
+    # what the forward loop wrote (in a graph, TensorFlow ignores the flag).
+    return tf.TensorArray(dtype, size=size, clear_after_read=False)
+
+
+def lean_gru(projected, h0, recurrent_kernel, candidate_bias, *, reset_after: bool, sequences: bool):
+    """The GRU over a time-major sequence in a lean `tf.while_loop`, with a hand-written gradient.
+
+    TensorFlow has no fused kernel for the `reset_after=True` GRU on a CPU. This loop takes the inputs' part of
+    every step, `p_t = W x_t + b`, computed before it in one matrix product, so that a step does only the
+    recurrent product and the gate arithmetic (blocks `[z, r, h]` as `GRUCell`; `U` is `recurrent_kernel`,
+    `Uᵀ = [U_z U_r U_h]ᵀ` in the column form used here):
+
+    ```
+    reset_after=True:   a_t = Uᵀ h_{t-1}
+                        [z_t, r_t] = σ(p_zr + a_zr),   h~_t = tanh(p_h + r_t ⊙ (a_h + b'_h))
+    reset_after=False:  [z_t, r_t] = σ(p_zr + U_zrᵀ h_{t-1}),   q_t = r_t ⊙ h_{t-1},   h~_t = tanh(p_h + U_hᵀ q_t)
+    h_t = h~_t + z_t ⊙ (h_{t-1} - h~_t)          (= z_t ⊙ h_{t-1} + (1 - z_t) ⊙ h~_t)
+    ```
+
+    Its gradient is a second loop over the steps in reverse, with `g = ∂L/∂h_t` (the step's own output gradient
+    plus what step `t + 1` passed back), from what the forward loop kept (`[z, r]`, `h~`, `a_h + b'_h` or `q`,
+    `h_{t-1}`):
+
+    ```
+    ∂h~ = g ⊙ (1 - z) ⊙ (1 - h~²)   ∂z = g ⊙ (h_{t-1} - h~) ⊙ z ⊙ (1 - z)
+    reset_after=True:   ∂r = ∂h~ ⊙ (a_h + b'_h) ⊙ r ⊙ (1 - r),   ∂a = [∂z, ∂r, ∂h~ ⊙ r],   g_{t-1} = g ⊙ z + U ∂a
+    reset_after=False:  ∂q = U_h ∂h~,   ∂r = ∂q ⊙ h_{t-1} ⊙ r ⊙ (1 - r),   g_{t-1} = g ⊙ z + ∂q ⊙ r + U_zr [∂z, ∂r]
+    ∂p_t = [∂z, ∂r, ∂h~]
+    ```
+
+    and the same loop adds up the weights' gradients: `∂U = Σ_t h_{t-1} ∂a_tᵀ` and `∂b'_h = Σ_t ∂h~_t ⊙ r_t`
+    (reset_after=True), `∂U = [Σ_t h_{t-1} [∂z, ∂r]_tᵀ, Σ_t q_t ∂h~_tᵀ]` (reset_after=False); `∂p` of all steps
+    goes back to the product before the loop. TensorFlow's own gradient of the loop keeps more of every step and
+    runs the gradient of each of its ops apart.
+
+    Every tensor holds one sequence per column (`(units, batch)`; the transpose of the layer's layout): the
+    gate blocks are then consecutive rows, which TensorFlow splits without copying, and each step copies about
+    40% fewer numbers than with one sequence per row (the forward loop measured 20-25% faster). On a 2-core CPU a
+    step's small ops cost more than their arithmetic, and operations over whole `(time, ., batch)` sequences
+    are slow too (memory-bound), so what can be done inside the steps is (∂U: in one product over all steps it
+    needed the steps' `h` and `∂a` stacked and transposed, which measured slower).
+
+    Args:
+        projected: `p`, `(time, 3 units, batch)`, the input bias included (and with `reset_after=True` the
+            recurrent biases `b'_z`, `b'_r`, which add to it).
+        h0: initial state `(units, batch)`.
+        recurrent_kernel: `U`, `(units, 3 units)`, Keras's layout.
+        candidate_bias: `b'_h`, `(units,)` with `reset_after=True` and a bias, else None.
+        reset_after: which candidate, as `GRUCell`.
+        sequences: whether to return `h_t` of every step.
+
+    Returns:
+        `(h, last_h)`: `h_t` of every step `(time, units, batch)` (None with `sequences=False`) and the last
+        `h_t` `(units, batch)`.
+    """
+    units = recurrent_kernel.shape[0]
+    dtype = projected.dtype
+    blocks = functools.partial(tf.split, num_or_size_splits=[2 * units, units], axis=0)
+    halves = functools.partial(tf.split, num_or_size_splits=2, axis=0)
+
+    def forward_loop(projected, h0, kernel, bias):
+        steps = tf.shape(projected)[0]
+        kernel_t = tf.transpose(kernel)
+        if not reset_after:
+            kernel_zr_t, kernel_h_t = blocks(kernel_t)
+
+        def step(t, h, outputs, gates, candidates, kept, previous):
+            p_zr, p_h = blocks(projected[t])
+            if reset_after:
+                a_zr, a_h = blocks(tf.matmul(kernel_t, h))
+                zr = tf.sigmoid(p_zr + a_zr)
+                z, r = halves(zr)
+                keep = a_h if bias is None else a_h + bias
+                candidate = tf.tanh(p_h + r * keep)
+            else:
+                zr = tf.sigmoid(p_zr + tf.matmul(kernel_zr_t, h))
+                z, r = halves(zr)
+                keep = r * h
+                candidate = tf.tanh(p_h + tf.matmul(kernel_h_t, keep))
+            h_t = candidate + z * (h - candidate)
+            if sequences:
+                outputs = outputs.write(t, h_t)
+            return (
+                t + 1,
+                h_t,
+                outputs,
+                gates.write(t, zr),
+                candidates.write(t, candidate),
+                kept.write(t, keep),
+                previous.write(t, h),
+            )
+
+        arrays = [_tensor_array(dtype, steps) for _ in range(5)]
+        _, last_h, *arrays = tf.while_loop(lambda t, *_: t < steps, step, (0, h0, *arrays))
+        return last_h, arrays
+
+    def backward_loop(d_outputs, d_last, kernel, has_bias, gates, candidates, kept, previous):
+        steps = gates.size()
+        if not reset_after:
+            kernel_zr, kernel_h = tf.split(kernel, [2 * units, units], axis=1)
+
+        def step(t, g, d_kernel, d_bias, d_projected):
+            if d_outputs is not None:
+                g = g + d_outputs[t]
+            zr, candidate, keep, h = gates.read(t), candidates.read(t), kept.read(t), previous.read(t)
+            z, r = halves(zr)
+            g_z = g * z
+            d_candidate = tf.raw_ops.TanhGrad(y=candidate, dy=g - g_z)
+            if reset_after:
+                d_zr = tf.raw_ops.SigmoidGrad(y=zr, dy=tf.concat([g * (h - candidate), d_candidate * keep], 0))
+                d_recurrent_candidate = d_candidate * r
+                d_a = tf.concat([d_zr, d_recurrent_candidate], 0)
+                g_previous = g_z + tf.matmul(kernel, d_a)
+                d_kernel += tf.matmul(h, d_a, transpose_b=True)
+                if has_bias:
+                    d_bias += tf.reduce_sum(d_recurrent_candidate, 1)
+            else:
+                d_keep = tf.matmul(kernel_h, d_candidate)
+                d_zr = tf.raw_ops.SigmoidGrad(y=zr, dy=tf.concat([g * (h - candidate), d_keep * h], 0))
+                g_previous = g_z + d_keep * r + tf.matmul(kernel_zr, d_zr)
+                d_kernel += tf.concat(
+                    [tf.matmul(h, d_zr, transpose_b=True), tf.matmul(keep, d_candidate, transpose_b=True)], 1
+                )
+            return t - 1, g_previous, d_kernel, d_bias, d_projected.write(t, tf.concat([d_zr, d_candidate], 0))
+
+        _, d_h0, d_kernel, d_bias, d_projected = tf.while_loop(
+            lambda t, *_: t >= 0,
+            step,
+            (steps - 1, d_last, tf.zeros_like(kernel), tf.zeros((units,), dtype), _tensor_array(dtype, steps)),
+        )
+        return d_projected.stack(), d_h0, d_kernel, d_bias
+
+    @tf.custom_gradient
+    def run(projected, h0, kernel, *bias):
+        last_h, (outputs, *kept) = forward_loop(projected, h0, kernel, bias[0][:, None] if bias else None)
+
+        def gradient(d_outputs, d_last):
+            # An output nobody used arrives as None (eager) or zeros (graph).
+            d_last = tf.zeros_like(last_h) if d_last is None else d_last
+            d_projected, d_h0, d_kernel, d_bias = backward_loop(
+                d_outputs if sequences else None, d_last, kernel, bool(bias), *kept
+            )
+            return (d_projected, d_h0, d_kernel, d_bias) if bias else (d_projected, d_h0, d_kernel)
+
+        return (outputs.stack() if sequences else tf.zeros((0,), dtype), last_h), gradient
+
+    bias = [] if candidate_bias is None else [tf.convert_to_tensor(candidate_bias)]
+    h, last_h = run(projected, h0, tf.convert_to_tensor(recurrent_kernel), *bias)
+    return (h if sequences else None), last_h
+
+
+def _lean_gru_inner_loop(layer, sequences, initial_state, lengths, training):
+    """`inner_loop` of a GRU through `lean_gru`; `lengths` are those of a right-padded mask, or None."""
+    cell = layer.cell
+    dtype = sequences.dtype
+    units = cell.units
+    (h0,) = initial_state
+    x = _time_major_inputs(layer, cell.dropped_inputs(sequences, training), lengths)
+    time = tf.shape(x)[0]
+    x = tf.transpose(x, (0, 2, 1))  # lean_gru's layout: one sequence per column
+    kernel = tf.cast(cell.kernel, dtype)
+    candidate_bias = None
+    if cell.use_bias:
+        bias = tf.cast(cell.bias, dtype)
+        if cell.reset_after:
+            # b'_z and b'_r add to the gates as b_z and b_r do; only b'_h is multiplied by r_t.
+            bias, candidate_bias = bias[0] + tf.pad(bias[1, : 2 * units], [[0, units]]), bias[1, 2 * units :]
+        # A row of ones carries the bias through the product (and its gradient with the kernel's).
+        x = tf.concat([x, tf.ones_like(x[:, :1])], axis=1)
+        kernel = tf.concat([kernel, bias[None]], axis=0)
+    h, last_h = lean_gru(
+        tf.matmul(kernel, x, transpose_a=True),
+        tf.transpose(h0),
+        tf.cast(cell.recurrent_kernel, dtype),
+        candidate_bias,
+        reset_after=cell.reset_after,
+        sequences=layer.return_sequences or lengths is not None,
+    )
+    if lengths is None:
+        last_h = tf.transpose(last_h)
+        outputs = tf.transpose(h, (2, 0, 1)) if layer.return_sequences else last_h[:, None]
+        return last_h, outputs, [last_h]
+    h = tf.transpose(h, (0, 2, 1))
+    last_h = _state_at_lengths(h, lengths, h0)
+    return _layer_outputs(layer, h, last_h, [last_h], time, lengths)
+
+
+_KERNELS = {
+    "block_lstm": _block_lstm_inner_loop,
+    "cudnn": _cudnn_inner_loop,
+    "lean_gru": _lean_gru_inner_loop,
+}
 
 
 # ------------------------------------------------------------------------------------------------ the choice
@@ -414,19 +644,29 @@ def cudnn_limitation(layer) -> str | None:
 
 def _loop_only_options(layer) -> str | None:
     if layer.cell.recurrent_dropout:
-        return "recurrent_dropout > 0 drops h_{t-1} inside each step, which the fused kernels cannot do"
+        return "recurrent_dropout > 0 drops h_{t-1} inside each step, which the fast paths cannot do"
     if layer.unroll:
         return "unroll=True asks for the unrolled loop"
     return None
 
 
+def gru_limitation(layer) -> str | None:
+    """Why `lean_gru` cannot compute this GRU layer's equations exactly, or None if it can (cuDNN's conditions are
+    narrower)."""
+    cell = layer.cell
+    if not _is(cell.activation, "tanh"):
+        return "the GRU's fast paths compute the candidate with tanh only (activation is not tanh)"
+    if not _is(cell.recurrent_activation, "sigmoid"):
+        return "the GRU's fast paths compute the gates with sigmoid only (recurrent_activation is not sigmoid)"
+    return _loop_only_options(layer)
+
+
 def fused_limitation(layer) -> str | None:
-    """Why no fused kernel can compute this layer's configuration on any device, or None if one can."""
-    if layer.kernel_name == "lstm":
-        block, cudnn = block_lstm_limitation(layer), cudnn_limitation(layer)
-        return None if block is None or cudnn is None else block
-    reason = cudnn_limitation(layer)
-    return None if reason is None else f"{reason}, and the GRU has no other fused kernel"
+    """Why no fast path can compute this layer's configuration on any device, or None if one can."""
+    if layer.kernel_name == "gru":
+        return gru_limitation(layer)
+    block, cudnn = block_lstm_limitation(layer), cudnn_limitation(layer)
+    return None if block is None or cudnn is None else block
 
 
 def plan(
@@ -445,7 +685,7 @@ def plan(
         xla: whether the call is being compiled by XLA.
 
     Raises:
-        ValueError: for `implementation="fused"` where no fused kernel applies, saying why.
+        ValueError: for `implementation="fused"` where no fast path applies, saying why.
     """
     forced = layer.implementation == "fused"
 
@@ -460,7 +700,10 @@ def plan(
     if layer.implementation == "loop":
         return Plan("loop", "implementation='loop'")
     if xla:
-        return loop("the call is compiled by XLA (jit_compile=True), which has no kernel for the fused ops")
+        return loop(
+            "the call is compiled by XLA (jit_compile=True), where the fast paths do not run (BlockLSTMV2 has no XLA "
+            "kernel; XLA compiles the generic loop itself)"
+        )
     configuration = fused_limitation(layer)
     if configuration is not None:
         return loop(configuration)
@@ -468,7 +711,7 @@ def plan(
     if gpu and cudnn is None:
         return Plan("cudnn", "cuDNN on the GPU, as keras.layers.LSTM and GRU")
     if layer.kernel_name == "gru":
-        return loop("the GRU's only fused kernel is cuDNN, which needs a GPU (none is visible)")
+        return _gru_plan(dtype=dtype, gpu=gpu, forced=forced, cudnn=cudnn)
     if dtype not in _BLOCK_LSTM_DTYPES:
         return loop(f"BlockLSTMV2 computes in float32 or float16, not {dtype}")
     if forced:
@@ -484,6 +727,18 @@ def plan(
     if units > BLOCK_LSTM_MAX_UNITS:
         return Plan("loop", f"the loop is faster for more than {BLOCK_LSTM_MAX_UNITS} units ({units})")
     return Plan("block_lstm", f"BlockLSTMV2 is faster up to {BLOCK_LSTM_MAX_UNITS} units")
+
+
+def _gru_plan(*, dtype: str, gpu: bool, forced: bool, cudnn: str | None) -> Plan:
+    """`plan` of a GRU that cuDNN does not compute: `lean_gru` where it measured faster than the generic loop (on
+    CPUs, in float32, at every size measured), the loop otherwise."""
+    if forced:
+        return Plan("lean_gru", "implementation='fused'")
+    if gpu:
+        return Plan("loop", f"{cudnn}; the lean GRU loop is not measured on GPUs")
+    if dtype != "float32":
+        return Plan("loop", f"the lean GRU loop is measured in float32 only, not {dtype}")
+    return Plan("lean_gru", "the lean GRU loop is faster than the generic loop on CPUs")
 
 
 # ------------------------------------------------------------------------------------------------- the call

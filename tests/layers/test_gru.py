@@ -195,6 +195,28 @@ def test_bptt_matches_finite_differences(rng, reset_after, random_weights, asser
     assert_bptt_matches_finite_differences(layer, x, readout, mask)
 
 
+@RESET_MODES
+@pytest.mark.parametrize("go_backwards", [False, True], ids=["forwards", "backwards"])
+def test_fused_bptt_matches_finite_differences(
+    rng, reset_after, go_backwards, random_weights, assert_bptt_matches_finite_differences
+):
+    # The lean loop of layers.tensorflow_kernels (its hand-written gradient), in float64, with a right-padded mask.
+    x = rng.normal(size=(2, 4, 3))
+    mask = np.array([[True] * 4, [True, True, False, False]])
+    layer = GRU(
+        3,
+        reset_after=reset_after,
+        go_backwards=go_backwards,
+        return_sequences=True,
+        dtype="float64",
+        implementation="fused",
+    )
+    layer.build(x.shape)
+    random_weights(layer, rng, scale=0.8)
+    readout = rng.normal(size=(2, 4, 3))
+    assert_bptt_matches_finite_differences(layer, x, readout, mask)
+
+
 # --- layer behaviour --------------------------------------------------------
 
 

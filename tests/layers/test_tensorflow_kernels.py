@@ -1,9 +1,10 @@
-"""The fused kernels of layers.tensorflow_kernels against the generic loop, and how they are chosen.
+"""The fast paths of layers.tensorflow_kernels against the generic loop, and how they are chosen.
 
-Every equality check builds two layers with the same random weights, one forced onto the fused kernel
-(`implementation="fused"`) and one onto the generic `keras.ops` loop (`implementation="loop"`, itself checked
-against NumPy and keras.layers.LSTM in test_lstm.py), and compares outputs, final states and the gradients of a
-random weighting of all of them with respect to the inputs, the initial states and every weight.
+Every equality check builds two layers with the same random weights, one forced onto the fast path
+(`implementation="fused"`: BlockLSTMV2 for the LSTM, the lean loop for the GRU) and one onto the generic
+`keras.ops` loop (`implementation="loop"`, itself checked against NumPy, keras.layers.LSTM and keras.layers.GRU in
+test_lstm.py and test_gru.py), and compares outputs, final states and the gradients of a random weighting of all
+of them with respect to the inputs, the initial states and every weight.
 """
 
 import functools
@@ -13,6 +14,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+import layers
 from layers import tensorflow_kernels
 from layers.gru import GRU
 from layers.lstm import LSTM
@@ -35,10 +37,12 @@ LENGTHS = np.array([TIME, 5, 1, 0, 3, TIME - 1])
 RIGHT_PADDED = np.arange(TIME)[None, :] < LENGTHS[:, None]
 
 
-def twin_layers(flags, implementations=("fused", "loop"), **kwargs):
-    """Two LSTM layers (by default a fused and a loop one) with the same random weights, built for
-    (BATCH, TIME, FEATURES)."""
-    fused, loop = (LSTM(UNITS, implementation=implementation, **flags, **kwargs) for implementation in implementations)
+def twin_layers(flags, implementations=("fused", "loop"), layer_class=LSTM, **kwargs):
+    """Two LSTM (or `layer_class`) layers, by default a fused and a loop one, with the same random weights, built
+    for (BATCH, TIME, FEATURES)."""
+    fused, loop = (
+        layer_class(UNITS, implementation=implementation, **flags, **kwargs) for implementation in implementations
+    )
     for layer in (fused, loop):
         layer.build((BATCH, TIME, FEATURES))
     rng = np.random.default_rng(1)
@@ -83,8 +87,8 @@ def random_inputs(seed=0):
     return np.random.default_rng(seed).normal(size=(BATCH, TIME, FEATURES)).astype("float32")
 
 
-def random_state(seed=3):
-    return list(np.random.default_rng(seed).normal(scale=0.5, size=(2, BATCH, UNITS)).astype("float32"))
+def random_state(seed=3, states=2):
+    return list(np.random.default_rng(seed).normal(scale=0.5, size=(states, BATCH, UNITS)).astype("float32"))
 
 
 # ------------------------------------------------------------------------------------------ fused == loop
@@ -332,6 +336,160 @@ def test_auto_uses_the_loop_inside_xla():
         tf.function(lambda x: fused(x), jit_compile=True)(x)
 
 
+# ---------------------------------------------------------------------------------------- GRU: fused == loop
+
+RESET_MODES = pytest.mark.parametrize("reset_after", [True, False], ids=["reset_after", "reset_before"])
+
+
+def twin_grus(reset_after=True, implementations=("fused", "loop"), **kwargs):
+    """Two GRU layers (by default a fused and a loop one) with the same random weights."""
+    return twin_layers({"reset_after": reset_after}, implementations, layer_class=GRU, **kwargs)
+
+
+@pytest.mark.parametrize("use_bias", [True, False], ids=["bias", "no_bias"])
+@pytest.mark.parametrize("go_backwards", [False, True], ids=["forwards", "backwards"])
+@pytest.mark.parametrize("masked", [False, True], ids=["no_mask", "right_padded"])
+@RESET_MODES
+def test_lean_gru_equals_the_loop_in_values_and_gradients(reset_after, masked, go_backwards, use_bias):
+    fused, loop = twin_grus(
+        reset_after, return_sequences=True, return_state=True, go_backwards=go_backwards, use_bias=use_bias
+    )
+    mask = RIGHT_PADDED if masked else None
+    assert_fused_equals_loop(fused, loop, random_inputs(), mask, initial_state=random_state(states=1))
+
+
+@pytest.mark.parametrize("zero_output_for_mask", [False, True])
+@pytest.mark.parametrize("go_backwards", [False, True], ids=["forwards", "backwards"])
+@pytest.mark.parametrize("return_sequences", [False, True], ids=["last", "sequences"])
+@RESET_MODES
+def test_lean_gru_fills_masked_outputs_as_the_loop(reset_after, return_sequences, go_backwards, zero_output_for_mask):
+    fused, loop = twin_grus(
+        reset_after,
+        return_sequences=return_sequences,
+        return_state=True,
+        go_backwards=go_backwards,
+        zero_output_for_mask=zero_output_for_mask,
+    )
+    assert_fused_equals_loop(fused, loop, random_inputs(), RIGHT_PADDED)
+
+
+@RESET_MODES
+def test_lean_gru_equals_the_loop_without_initial_state_or_sequences(reset_after):
+    fused, loop = twin_grus(reset_after)
+    assert_fused_equals_loop(fused, loop, random_inputs())
+
+
+@pytest.mark.parametrize("return_sequences", [True, False], ids=["sequences", "last_output"])
+@RESET_MODES
+def test_lean_gru_equals_the_loop_for_a_batch_known_only_when_it_arrives(reset_after, return_sequences):
+    # Inside a function traced for any batch size, as Keras's fit traces it, with and without a right-padded mask.
+    fused, loop = twin_grus(reset_after, return_sequences=return_sequences, return_state=True)
+    rng = np.random.default_rng(4)
+    batch = 2 * BATCH + 1
+    x = rng.normal(size=(batch, TIME, FEATURES)).astype("float32")
+    mask = np.arange(TIME)[None, :] < np.resize(LENGTHS, batch)[:, None]
+    h0 = rng.normal(scale=0.5, size=(batch, UNITS)).astype("float32")
+    signature = [
+        tf.TensorSpec((None, TIME, FEATURES)),
+        tf.TensorSpec((None, TIME), tf.bool),
+        tf.TensorSpec((None, UNITS)),
+    ]
+    for padded in (None, mask):
+        results = {}
+        for layer in (fused, loop):
+
+            @tf.function(input_signature=signature)
+            def outputs_and_gradients(x, mask, h0, layer=layer, padded=padded):
+                with tf.GradientTape() as tape:
+                    tape.watch([x, h0])
+                    outputs = layer(x, mask=None if padded is None else mask, initial_state=[h0], training=True)
+                    loss = sum(tf.reduce_sum(tf.sin(3.0 * o)) for o in keras.tree.flatten(outputs))
+                return outputs, tape.gradient(loss, [x, h0, *layer.trainable_weights])
+
+            results[layer] = outputs_and_gradients(x, mask, h0)
+        for a, b in zip(keras.tree.flatten(results[fused]), keras.tree.flatten(results[loop])):
+            np.testing.assert_allclose(np.asarray(a), np.asarray(b), atol=1e-5, rtol=1e-4)
+
+
+@pytest.mark.parametrize("return_sequences", [True, False], ids=["sequences", "last_output"])
+def test_gru_auto_runs_other_masks_through_the_loop_in_a_graph(return_sequences):
+    # The mask is known only when the batch arrives: tf.cond sends a right-padded mask to the lean loop and a mask
+    # with a hole to the generic loop; both branches are differentiated.
+    auto, loop = twin_grus(True, ("auto", "loop"), return_sequences=return_sequences)
+    holes = RIGHT_PADDED.copy()
+    holes[0, 2] = False
+    results = {}
+    for layer in (auto, loop):
+
+        @tf.function
+        def outputs_and_gradients(x, mask, layer=layer):
+            with tf.GradientTape() as tape:
+                tape.watch(x)
+                outputs = layer(x, mask=mask, training=True)
+                loss = tf.reduce_sum(tf.sin(3.0 * outputs))
+            return [outputs, *tape.gradient(loss, [x, *layer.trainable_weights])]
+
+        results[layer] = [outputs_and_gradients(random_inputs(), mask) for mask in (RIGHT_PADDED, holes)]
+    for fused_results, loop_results in zip(results[auto], results[loop]):
+        for a, b in zip(fused_results, loop_results):
+            np.testing.assert_allclose(np.asarray(a), np.asarray(b), atol=1e-5)
+
+
+def test_fused_gru_rejects_a_mask_that_is_not_right_padded():
+    fused, _ = twin_grus()
+    mask = np.ones((BATCH, TIME), dtype=bool)
+    mask[:, 0] = False  # left padding
+    with pytest.raises(tf.errors.InvalidArgumentError, match="right-padded mask"):
+        fused(random_inputs(), mask=mask)
+
+
+@RESET_MODES
+def test_gru_input_dropout_draws_the_same_mask_on_both_paths(reset_after):
+    fused, loop = twin_grus(reset_after, dropout=0.4, seed=5, return_sequences=True)
+    x = random_inputs()
+    np.testing.assert_allclose(np.asarray(fused(x, training=True)), np.asarray(loop(x, training=True)), atol=1e-5)
+    assert not np.allclose(np.asarray(fused(x, training=True)), np.asarray(fused(x, training=False)))
+
+
+@RESET_MODES
+def test_stateful_fused_gru_carries_h_between_batches(reset_after):
+    fused, loop = twin_grus(reset_after, stateful=True, return_sequences=True)
+    x = random_inputs()
+    halves = np.concatenate([np.asarray(fused(x[:, :3])), np.asarray(fused(x[:, 3:]))], axis=1)
+    loop.reset_state()
+    np.testing.assert_allclose(halves, np.asarray(loop(x)), atol=1e-5)
+
+
+@RESET_MODES
+def test_mixed_precision_fused_gru_runs_the_lean_loop_in_float16(mixed_precision, reset_after):
+    fused, loop = twin_grus(reset_after, return_sequences=True)
+    x = random_inputs()
+    outputs = fused(x)
+    assert outputs.dtype == "float16"
+    assert all(w.dtype == "float32" for w in fused.weights)
+    np.testing.assert_allclose(np.asarray(outputs, "float32"), np.asarray(loop(x), "float32"), atol=1e-2)
+
+
+def test_a_model_with_a_fused_gru_trains(fit_repeated, running_mean_task):
+    x, y = running_mean_task
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((8, 1)), GRU(8, implementation="fused"), keras.layers.Dense(1)])
+    model.compile(optimizer=keras.optimizers.Adam(0.02), loss="mse")
+    before = model.evaluate(x, y, verbose=0)
+    fit_repeated(model, x, y, steps=20)
+    assert model.evaluate(x, y, verbose=0) < before / 2
+
+
+def test_gru_auto_uses_the_loop_inside_xla():
+    auto, loop = twin_grus(True, ("auto", "loop"), return_sequences=True)
+    x = random_inputs()
+    compiled = tf.function(lambda x: auto(x), jit_compile=True)
+    np.testing.assert_allclose(np.asarray(compiled(x)), np.asarray(loop(x)), atol=1e-5)
+    fused, _ = twin_grus()
+    with pytest.raises(ValueError, match="XLA"):
+        tf.function(lambda x: fused(x), jit_compile=True)(x)
+
+
 # ------------------------------------------------------------------------------- the registered gradient
 
 
@@ -423,6 +581,13 @@ def test_auto_on_a_cpu_follows_the_measured_unit_limit():
     assert plan_of(LSTM(33, implementation="fused")).kernel == "block_lstm"
 
 
+@pytest.mark.parametrize("units", [16, 32, 64])
+@pytest.mark.parametrize("name", ["lstm", "lstm1997", "peephole_lstm", "cifg_lstm", "gru"])
+def test_every_gated_cell_the_forecaster_may_use_takes_a_fast_path_on_a_cpu(name, units):
+    expected = "lean_gru" if name == "gru" else "block_lstm"
+    assert plan_of(layers.get(name, units)).kernel == expected
+
+
 def test_a_batch_splits_into_the_fewest_parts_of_at_most_64_sequences_from_16_sequences_on():
     expected = {1: 1, 15: 1, 16: 2, 64: 2, 128: 2, 129: 4, 256: 4, 257: 8, 512: 8, 4096: 8}
     assert {batch: tensorflow_kernels.block_lstm_part_count(batch) for batch in expected} == expected
@@ -465,13 +630,39 @@ def test_on_a_gpu_standard_lstm_and_gru_use_cudnn_under_keras_conditions():
     assert plan_of(LSTM(32, peepholes=True, implementation="fused"), gpu=True).kernel == "block_lstm"
 
 
-def test_gru_has_no_fused_kernel_on_a_cpu():
-    assert plan_of(GRU(32)).kernel == "loop"
-    layer = GRU(32, implementation="fused")
-    with pytest.raises(ValueError, match="needs a GPU"):
-        plan_of(layer)
-    with pytest.raises(ValueError, match="needs a GPU"):
-        layer(random_inputs())
+@pytest.mark.parametrize(
+    ("layer_kwargs", "expected"),
+    [
+        ({}, "lean_gru"),
+        ({"reset_after": False}, "lean_gru"),
+        ({"use_bias": False}, "lean_gru"),
+        ({"dropout": 0.3, "chrono_timescale": 20}, "lean_gru"),
+        ({"units": 256}, "lean_gru"),
+        ({"units": 33}, "lean_gru"),
+        ({"activation": "relu"}, "loop"),
+        ({"recurrent_activation": "hard_sigmoid"}, "loop"),
+        ({"recurrent_dropout": 0.1}, "loop"),
+        ({"unroll": True}, "loop"),
+        ({"implementation": "loop"}, "loop"),
+    ],
+)
+def test_auto_on_a_cpu_runs_every_gru_the_lean_loop_computes_through_it(layer_kwargs, expected):
+    layer_kwargs = {"units": 32, **layer_kwargs}
+    assert plan_of(GRU(**layer_kwargs)).kernel == expected
+
+
+def test_auto_keeps_a_gru_on_the_loop_in_other_dtypes_xla_and_on_a_gpu_without_cudnn():
+    layer = GRU(32)
+    assert plan_of(layer, dtype="float16").kernel == "loop"
+    assert plan_of(layer, dtype="float64").kernel == "loop"
+    assert plan_of(layer, xla=True).kernel == "loop"
+    assert plan_of(GRU(32, reset_after=False), gpu=True).kernel == "loop"
+    fused = GRU(32, implementation="fused")
+    for dtype in ("float16", "float64"):
+        assert plan_of(fused, dtype=dtype).kernel == "lean_gru"
+    assert plan_of(GRU(32, reset_after=False, implementation="fused"), gpu=True).kernel == "lean_gru"
+    with pytest.raises(ValueError, match="XLA"):
+        plan_of(fused, xla=True)
 
 
 @pytest.mark.parametrize(
@@ -482,8 +673,10 @@ def test_gru_has_no_fused_kernel_on_a_cpu():
         (LSTM, {"output_activation": None}, "output_activation"),
         (LSTM, {"recurrent_dropout": 0.2}, "recurrent_dropout"),
         (LSTM, {"unroll": True}, "unroll=True"),
-        (GRU, {"reset_after": False}, "reset_after=True"),
-        (GRU, {"use_bias": False}, "use_bias=True"),
+        (GRU, {"activation": "relu"}, "tanh only"),
+        (GRU, {"recurrent_activation": "hard_sigmoid"}, "sigmoid only"),
+        (GRU, {"recurrent_dropout": 0.2}, "recurrent_dropout"),
+        (GRU, {"unroll": True}, "unroll=True"),
     ],
 )
 def test_fused_raises_at_construction_where_no_kernel_applies(layer_class, layer_kwargs, message):
