@@ -7,6 +7,14 @@ empty `y` and the covariates filled in. Rows with a missing `y` after a
 series' last observed value are those future rows. The output is the frame of
 `predict`: `unique_id, ds, y_hat[, y_hat_qXX...]`.
 
+The input schema names the columns and leaves their types to the forecaster, whose validation
+accepts what the Python API accepts and names the series, column and time of a bad value. MLflow's
+type enforcement would refuse much of that: `ds` as text (what `pd.read_csv` gives under pandas 3)
+or with a time zone, where the schema says datetime; an integer `y` from a file, where it says
+double (MLflow casts int64 to float64 only for 0/1 values); a `y` with the empty future rows, where
+it says long. So every input column is declared with MLflow's `Any` type: `ds` may be datetimes,
+text dates or integers, the values integers or floats. The output schema has the forecast's types.
+
 The model is logged as *models from code* (MLflow's recommended form): the
 logged model holds the directory written by `save` and the short Python file
 `forecast/serving_model.py`, which MLflow runs to load it; nothing is pickled.
@@ -30,10 +38,12 @@ from typing import Any
 
 import mlflow
 import pandas as pd
-from mlflow.models import infer_signature
+from mlflow.models import ModelSignature, infer_signature
 from mlflow.models.model import ModelInfo
+from mlflow.types.schema import AnyType, ColSpec, DataType, Schema
 
 from pipelines.columns import ID, TARGET, TIME
+from pipelines.validation import parse_time_column
 
 ARTIFACT_KEY = "forecaster"
 MODEL_CODE = Path(__file__).with_name("serving_model.py")
@@ -45,7 +55,8 @@ def split_history_and_future(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.Data
     """Split a pyfunc input frame into the observed history and the future covariate rows.
 
     A row is a future row when its `y` is missing and it comes after the last
-    observed `y` of its series.
+    observed `y` of its series. Text time stamps are parsed first (see
+    `pipelines.validation.parse_time_column`), so that "after" compares times, not text.
 
     Returns:
         `(history, future)`; `future` is None when there are no future rows.
@@ -55,6 +66,7 @@ def split_history_and_future(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.Data
         raise ValueError(
             f"expected columns {[ID, TIME, TARGET]} in the model input; missing {missing} (found {list(frame.columns)})"
         )
+    frame = frame.assign(**{TIME: parse_time_column(frame)})
     observed = frame[TARGET].notna()
     last_observed = frame.loc[observed].groupby(ID)[TIME].max()
     after_history = (frame[TIME] > frame[ID].map(last_observed)).to_numpy()
@@ -71,6 +83,7 @@ def log_forecaster(
     input_example: pd.DataFrame,
     register_as: str | None = None,
     name: str = "model",
+    step: int = 0,
 ) -> ModelInfo:
     """Log a fitted forecaster as a pyfunc model (models from code) in the active MLflow run.
 
@@ -80,12 +93,14 @@ def log_forecaster(
             forecast gives the output part of the signature.
         register_as: also register a new version of this registered model.
         name: the model's name within the run.
+        step: the run's step the model belongs to; MLflow links the run's metrics logged at this
+            step to the logged model (its `metrics`).
 
     Returns:
         MLflow's `ModelInfo` (`model_uri`, `model_id`, and `registered_model_version` when registered).
     """
     history, future = split_history_and_future(input_example)
-    signature = infer_signature(input_example, forecaster.predict(history, future))
+    signature = forecaster_signature(input_example, forecaster.predict(history, future))
     with tempfile.TemporaryDirectory() as directory:
         saved = forecaster.save(Path(directory) / ARTIFACT_KEY)
         return mlflow.pyfunc.log_model(
@@ -96,15 +111,31 @@ def log_forecaster(
             input_example=input_example,
             registered_model_name=register_as,
             pip_requirements=_pinned_requirements(),
+            step=step,
         )
+
+
+def forecaster_signature(model_input: pd.DataFrame, forecasts: pd.DataFrame) -> ModelSignature:
+    """The model's signature: each input column of MLflow's `Any` type (module docstring), the forecast's types out.
+
+    The output's `ds` is declared by hand (datetime, or long for integer times) rather than inferred,
+    since inferring an integer column makes MLflow print a hint about missing values.
+    """
+    inputs = Schema([ColSpec(AnyType(), column) for column in model_input.columns])
+    values = infer_signature(forecasts.drop(columns=TIME)).inputs.inputs
+    time_type = DataType.long if pd.api.types.is_integer_dtype(forecasts[TIME].dtype) else DataType.datetime
+    position = forecasts.columns.get_loc(TIME)
+    outputs = Schema([*values[:position], ColSpec(time_type, TIME), *values[position:]])
+    return ModelSignature(inputs=inputs, outputs=outputs)
 
 
 @contextmanager
 def quiet_mlflow(verbose: int) -> Iterator[None]:
-    """At ``verbose=0``, silence what MLflow prints while a model is logged (progress bars, INFO lines)."""
-    if verbose:
-        yield
-        return
+    """Silence what MLflow prints while a fit logs its model.
+
+    Its artifact progress bars and INFO lines are noise beside the fit's own output at any
+    verbosity; at ``verbose=0`` its warnings are silenced too.
+    """
     previous_bar = os.environ.get("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR")
     os.environ["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] = "false"
     loggers = [logging.getLogger(name) for name in ("mlflow", "alembic")]
@@ -113,7 +144,8 @@ def quiet_mlflow(verbose: int) -> Iterator[None]:
         logger.setLevel(logging.WARNING)
     try:
         with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", module="mlflow")
+            if not verbose:
+                warnings.filterwarnings("ignore", module="mlflow")
             yield
     finally:
         for logger, level in zip(loggers, levels):

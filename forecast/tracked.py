@@ -89,7 +89,9 @@ def tracked_backtest(
     """Run ``estimator``'s backtest at ``cutoffs`` inside an MLflow run and log its scores."""
     settings = tracking_settings(estimator.tracking)
     run_name = f"{settings.run_name}-backtest" if settings.run_name else "backtest"
-    with tracking_run(enabled=True, experiment=settings.experiment, run_name=run_name, on_error=settings.errors) as tracker:
+    with tracking_run(
+        enabled=True, experiment=settings.experiment, run_name=run_name, on_error=settings.errors
+    ) as tracker:
         result = estimator._backtest_checked(checked, cutoffs, refit, season_length, metrics)
         if tracker.active:
             log_backtest(tracker, estimator, checked.frame, result, cutoffs, step, refit)
@@ -127,20 +129,21 @@ def log_fit(tracker: Tracker, estimator: Any, report: Any):
         final["val_mae"] = mae(scored[TARGET], scored["y_hat"])
         final["val_smape"] = smape(scored[TARGET], scored["y_hat"])
         tracker.log_figure(plot_forecasts(data, forecasts, actual_df=data), "forecast_vs_actual.png")
-    tracker.log_metrics(final)
+    # The model and the metrics it is known by go at the step after the last epoch: MLflow gives a logged
+    # model the run's metrics of its step, and those of the epochs (steps 0 .. epochs - 1) are not the model's.
+    step = final["epochs_trained"]
+    tracker.log_metrics(final, step=step)
     tracker.log_figure(plot_learning_curve(estimator.history_), "learning_curve.png")
     log_gradient_flow(tracker, estimator, report.training)
-    logged = tracker.call(
+    return tracker.call(
         "log_model",
         lambda: log_forecaster(
             estimator,
             input_example=input_example(estimator),
             register_as=tracking_settings(estimator.tracking).register_as,
+            step=step,
         ),
     )
-    if logged is not None:
-        tracker.log_model_metrics(logged.model_id, final)
-    return logged
 
 
 def final_metrics(history: dict[str, list[float]]) -> dict[str, float]:

@@ -144,15 +144,6 @@ class Tracker:
         for key, value in tags.items():
             self._call("set_tag", lambda key=key, value=value: self._client.set_tag(self.run_id, key, str(value)))
 
-    def log_model_metrics(self, model_id: str, metrics: Mapping[str, float]) -> None:
-        """Log metrics on a logged model (MLflow 3 ``LoggedModel``) of this run, so the model shows its final scores."""
-        timestamp = int(time.time() * 1000)
-        entries = [
-            Metric(key, float(value), timestamp, 0, model_id=model_id, run_id=self.run_id)
-            for key, value in flatten(metrics).items()
-        ]
-        self._call("log_batch", lambda: self._client.log_batch(self.run_id, metrics=entries))
-
     def call(self, action: str, operation: Callable[[], Any]) -> Any:
         """Run one MLflow ``operation`` for this run and return its result; on failure warn (None) or raise."""
         return self._call(action, operation)

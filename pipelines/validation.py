@@ -24,6 +24,7 @@ series' value), then filled like any other missing value.
 from __future__ import annotations
 
 import numbers
+import re
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -76,11 +77,15 @@ def to_long_format(data: pd.DataFrame | pd.Series) -> pd.DataFrame:
     """Return ``data`` in long format, converting a single series given with its time as index.
 
     Accepted single-series forms (the id becomes the series name, or ``"series_0"``):
-    a ``pd.Series`` with a ``DatetimeIndex`` or integer index, and a ``pd.DataFrame``
+    a ``pd.Series`` with a ``DatetimeIndex`` or integer index; a ``pd.DataFrame``
     with such an index and no ``ds`` column, holding ``y`` (or exactly one
-    column, taken as the target) plus covariate columns. A long-format frame is returned as is.
-    A frame with a ``unique_id`` column but no ``ds`` column is an error: its index is not taken
-    as the time axis of several series.
+    column, taken as the target) plus covariate columns; and a ``pd.DataFrame`` with ``ds`` but
+    no ``unique_id`` column. A long-format frame is returned as is.
+
+    A frame without ``ds`` is an error when its time could be elsewhere: it has a ``unique_id``
+    column (its index is not taken as the time axis of several series) or a datetime-like column
+    (datetimes, or text that parses as dates, as ``pd.read_csv`` gives them), which is never
+    ignored in favour of the index. The error names the columns found and expected and the rename to do.
     """
     if isinstance(data, pd.Series):
         _check_time_index(data.index)
@@ -91,22 +96,119 @@ def to_long_format(data: pd.DataFrame | pd.Series) -> pd.DataFrame:
             f"Expected a pandas DataFrame in long format or a pandas Series, found {type(data).__name__}."
         )
     if TIME in data.columns:
-        return data
-    if ID in data.columns:
-        hint = f"; move the index into it with df.reset_index(names={TIME!r})" if _is_time_index(data.index) else ""
-        raise ValidationError(
-            f"Missing column {TIME!r}: a long-format frame with a {ID!r} column needs its time stamps in {TIME!r}{hint}."
-        )
-    if not _is_time_index(data.index):
-        return data
+        return data if ID in data.columns else _one_series(data)
+    dated = _datetime_like_columns(data)
+    if ID in data.columns or dated or not _is_time_index(data.index):
+        raise ValidationError(_missing_time_message(data, dated))
     frame = (
         data.rename(columns={data.columns[0]: TARGET}) if (TARGET not in data.columns and data.shape[1] == 1) else data
     )
     frame = frame.reset_index(drop=True)
     frame.insert(0, TIME, data.index.array)
-    if ID not in frame.columns:
-        frame.insert(0, ID, "series_0")
+    frame.insert(0, ID, "series_0")
     return frame
+
+
+def _one_series(frame: pd.DataFrame) -> pd.DataFrame:
+    """A frame with ``ds`` and no ``unique_id``, as the series ``"series_0"``; a repeated time stamp is an error."""
+    times = frame[TIME]
+    repeated = (times.duplicated() & times.notna()).to_numpy()
+    if repeated.any():
+        second = int(np.flatnonzero(repeated)[0])
+        first = int(np.flatnonzero((times.iloc[:second] == times.iloc[second]).to_numpy())[0])
+        text = [column for column in frame.columns if column != TIME and _is_text(frame[column])]
+        rename = f" (df.rename(columns={{{text[0]!r}: {ID!r}}}))" if len(text) == 1 else ""
+        raise ValidationError(
+            f"Column {TIME!r} repeats {times.iloc[first]} (rows {first} and {second}) in a frame without "
+            f"a {ID!r} column, which is read as one series; found columns {list(frame.columns)}. For several "
+            f"series, name the column of series ids {ID!r}{rename}."
+        )
+    return frame.assign(**{ID: "series_0"})[[ID, *frame.columns]]
+
+
+def _datetime_like_columns(frame: pd.DataFrame) -> list[str]:
+    """The columns other than ``unique_id`` holding datetimes, periods or dates written as text."""
+    return [column for column in frame.columns if column != ID and _holds_dates(frame[column])]
+
+
+def _is_text(values: pd.Series) -> bool:
+    return values.dtype == object or pd.api.types.is_string_dtype(values.dtype)
+
+
+def _holds_dates(values: pd.Series, sample_size: int = 20) -> bool:
+    """Whether a column holds datetimes or periods, or dates as text (judged on its first ``sample_size`` values).
+
+    Text counts as dates when every sampled value parses as one and shows its year (``"1949-01"``,
+    ``"Jan 1949"``) or is written day/month/year (``"1/31/49"``). The date parser also reads ids and
+    numbers (``"M1"`` as one second past midnight, ``"T1001"`` as 10:01 today); those do not count.
+    """
+    if pd.api.types.is_datetime64_any_dtype(values.dtype) or isinstance(values.dtype, pd.PeriodDtype):
+        return True
+    if not _is_text(values):
+        return False
+    sample = values.dropna().iloc[:sample_size]
+    kind = pd.api.types.infer_dtype(sample, skipna=True)
+    if kind in ("date", "datetime", "datetime64", "period"):
+        return True
+    if kind != "string" or pd.to_numeric(sample, errors="coerce").notna().all():
+        return False
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pandas' notice that it parses each value on its own
+        parsed = pd.to_datetime(sample, errors="coerce", format="mixed", utc=True)
+    return bool(parsed.notna().all()) and all(map(_shows_its_year, sample, parsed.dt.year))
+
+
+_DAY_MONTH_YEAR = re.compile(r"\d{1,2}[-/.]\d{1,2}[-/.]\d{2}")
+
+
+def _shows_its_year(text: str, year: int) -> bool:
+    # A year off by one: the conversion to UTC can cross a new year.
+    return bool(_DAY_MONTH_YEAR.search(text)) or any(f"{near:04d}" in text for near in (year - 1, year, year + 1))
+
+
+def _missing_time_message(frame: pd.DataFrame, dated: list[str]) -> str:
+    """Why a frame without ``ds`` cannot be read, with the columns found and expected and the rename to do."""
+    found = f"Missing column {TIME!r}: found columns {list(frame.columns)}"
+    expected = f"expected {ID}, {TIME}, {TARGET}" + ("" if ID in frame.columns else f" (a single series needs no {ID})")
+    renames = {dated[0]: TIME} if len(dated) == 1 else {}
+    values = [
+        column
+        for column in frame.columns
+        if column not in (ID, *dated)
+        and pd.api.types.is_numeric_dtype(frame[column].dtype)
+        and not pd.api.types.is_bool_dtype(frame[column].dtype)
+    ]
+    if TARGET not in frame.columns and len(values) == 1:
+        renames[values[0]] = TARGET
+    rename_text = " and ".join(f"{source!r} to {target!r}" for source, target in renames.items())
+    rename_call = f"df.rename(columns={renames!r})"
+    if len(dated) > 1:
+        return (
+            f"{found}; {expected}: columns {dated} all hold dates; rename the one with the time stamps "
+            f"to {TIME!r} (e.g. df.rename(columns={{{dated[0]!r}: {TIME!r}}}))."
+        )
+    if dated and isinstance(frame.index, pd.DatetimeIndex) and ID not in frame.columns:
+        return (
+            f"{found} and a DatetimeIndex; {expected}: both the index and column {dated[0]!r} hold dates. "
+            f"Rename {rename_text} ({rename_call}) to take the time from the column, or drop {dated[0]!r} "
+            f"to take it from the index."
+        )
+    if dated:
+        target = (
+            "" if TARGET in frame.columns or TARGET in renames.values() else f", and name the target column {TARGET!r}"
+        )
+        return f"{found}; {expected}: rename {rename_text} ({rename_call}){target}."
+    index_holds_times = isinstance(frame.index, pd.DatetimeIndex) or (
+        frame.index.name is not None and _is_time_index(frame.index)
+    )
+    if ID in frame.columns and index_holds_times:
+        return f"{found}; {expected}: move the time index into {TIME!r} with df.reset_index(names={TIME!r})."
+    if ID in frame.columns:
+        return f"{found}; {expected}: name the column of time stamps (datetimes or integers) {TIME!r}."
+    return (
+        f"{found} and an index of dtype {frame.index.dtype}; {expected}, or a single series with a "
+        f"DatetimeIndex or an integer index."
+    )
 
 
 def validate(
@@ -158,11 +260,13 @@ def check_frame(
     min_length: int = 1,
     short_series: str = "error",
     copy: bool = True,
+    min_length_reason: str | None = None,
 ) -> CheckedFrame:
     """``validate``, also returning the frequency and the series layout it established.
 
     ``copy=False`` lets a caller that owns ``df`` (a frame it built itself) skip one copy of it;
-    ``df`` may then be modified.
+    ``df`` may then be modified. ``min_length_reason`` says where ``min_length`` comes from, for the
+    short-series error (e.g. ``"min_past 1 + horizon 12 rows for one training window"``).
     """
     if fill not in FILL_POLICIES:
         raise ValueError(f"fill must be one of {list(FILL_POLICIES)}; got {fill!r}")
@@ -205,13 +309,29 @@ def check_frame(
         if short_series == "error":
             first_row = int(np.searchsorted(codes, short_codes[0]))
             raise ValidationError(
-                f"Series {shown(frame[ID].iloc[first_row])} has {lengths[short_codes[0]]} rows; expected at least "
-                f"{min_length}. {short_codes.size} series are too short; pass short_series='drop' to drop them."
+                short_series_message(frame[ID].iloc[first_row], lengths[short_codes[0]], min_length, min_length_reason)
+                + _short_series_count(short_codes.size, lengths.size)
             )
         frame, codes = _drop_series(frame, codes, short_codes, f"fewer than {min_length} rows")
     series_starts = _series_starts(codes)
     series_ids = frame[ID].to_numpy()[series_starts[:-1]]
     return CheckedFrame(frame=frame, freq=freq, series_ids=series_ids, series_starts=series_starts)
+
+
+def short_series_message(series_id, length: int, min_length: int, reason: str | None = None) -> str:
+    """``Series 'b' has 10 rows; expected at least 13 = <reason>.``: one short series, and why it is short."""
+    why = f" = {reason}" if reason else ""
+    return f"Series {shown(series_id)} has {length} rows; expected at least {min_length}{why}."
+
+
+def _short_series_count(n_short: int, n_series: int) -> str:
+    """How many series are too short; ``short_series='drop'`` is offered only when some series would remain."""
+    if n_short < n_series:
+        return (
+            f" Too short: {n_short} of {n_series} series; short_series='drop' drops those and keeps "
+            f"the other {n_series - n_short}."
+        )
+    return f" Every one of the {n_series} series is too short." if n_series > 1 else ""
 
 
 def _check_id_types(ids: pd.Series) -> None:

@@ -47,7 +47,15 @@ from pipelines.frequency import (
 from pipelines.scaling import CovariateScaling, TargetScaler, window_scale
 from pipelines.seasonality import SeasonalAdjustment, infer_season_length
 from pipelines.settings import check_settings, declared, settings_dataclass, settings_from_json, settings_to_json
-from pipelines.validation import CheckedFrame, ValidationError, check_frame, check_numeric, parse_time_column, shown
+from pipelines.validation import (
+    CheckedFrame,
+    ValidationError,
+    check_frame,
+    check_numeric,
+    parse_time_column,
+    short_series_message,
+    shown,
+)
 from pipelines.window_settings import DTYPE, STRIDE, WindowSettings
 
 OBSERVED = "observed"
@@ -289,7 +297,13 @@ class SeriesWindows(WindowSettings, BaseEstimator):
     stride: int = declared(STRIDE)
     dtype: str = declared(DTYPE)
 
-    def check(self, df: pd.DataFrame | pd.Series | CheckedFrame, *, min_length: int | None = None) -> CheckedFrame:
+    def check(
+        self,
+        df: pd.DataFrame | pd.Series | CheckedFrame,
+        *,
+        min_length: int | None = None,
+        min_length_reason: str | None = None,
+    ) -> CheckedFrame:
         """Validate a frame for this pipeline once: the columns it uses, its fill and short-series policies.
 
         Args:
@@ -298,16 +312,21 @@ class SeriesWindows(WindowSettings, BaseEstimator):
                 cheap check of its columns and series lengths (so a caller validates once and hands
                 the result to ``fit``, ``transform`` and ``origin_windows``).
             min_length: the fewest rows a series needs (default: a training window, ``min_past + horizon``).
+            min_length_reason: where a given ``min_length`` comes from, for the short-series error
+                (e.g. ``"lookback 24 rows of history for a forecast"``).
 
         Returns:
             The ``CheckedFrame`` (sorted copy, frequency, series layout); after ``fit`` its time kind
             and frequency must match what ``fit`` saw.
         """
         self._check_parameters()
-        min_length = self._min_past() + self.horizon if min_length is None else min_length
+        if min_length is None:
+            past = "lookback" if self._min_past() == self.lookback else "min_past"
+            min_length = self._min_past() + self.horizon
+            min_length_reason = f"{past} {self._min_past()} + horizon {self.horizon} rows for one training window"
         fitted = hasattr(self, "freq_")
         if isinstance(df, CheckedFrame):
-            checked = self._recheck(df, min_length)
+            checked = self._recheck(df, min_length, min_length_reason)
         else:
             selected = self._select_columns(df)
             checked = check_frame(
@@ -319,6 +338,7 @@ class SeriesWindows(WindowSettings, BaseEstimator):
                 min_length=min_length,
                 short_series=self.short_series,
                 copy=selected is df,
+                min_length_reason=min_length_reason,
             )
         if fitted:
             self._check_time_kind(checked.frame[TIME])
@@ -618,7 +638,7 @@ class SeriesWindows(WindowSettings, BaseEstimator):
         if not hasattr(self, "freq_"):
             raise RuntimeError("This SeriesWindows is not fitted yet; call fit(df) first.")
 
-    def _recheck(self, checked: CheckedFrame, min_length: int) -> CheckedFrame:
+    def _recheck(self, checked: CheckedFrame, min_length: int, min_length_reason: str | None) -> CheckedFrame:
         """The cheap part of ``check`` for a frame validated before: its columns and series lengths."""
         needed = [ID, TIME, TARGET, *self.past_covariates, *self.future_covariates, *self.static_covariates]
         missing = [column for column in needed if column not in checked.frame.columns]
@@ -628,7 +648,7 @@ class SeriesWindows(WindowSettings, BaseEstimator):
         if (lengths < min_length).any():
             short = int(np.flatnonzero(lengths < min_length)[0])
             raise ValidationError(
-                f"Series {shown(checked.series_ids[short])} has {lengths[short]} rows; expected at least {min_length}."
+                short_series_message(checked.series_ids[short], lengths[short], min_length, min_length_reason)
             )
         return checked
 

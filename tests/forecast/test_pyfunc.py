@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 import yaml
 from mlflow import MlflowClient
+from mlflow.types.schema import DataType
 
 from forecast.forecaster import Forecaster
 from forecast.pyfunc import split_history_and_future
@@ -106,7 +107,9 @@ def test_a_backtest_is_a_run_with_its_scores(tracked):
 
 def test_a_diverging_fit_ends_its_run_failed_without_a_model(store):
     experiment = "tests-divergence"
-    model = Forecaster(learning_rate=1e30, clipnorm=None, tracking=Tracking(experiment=experiment), **{**TINY, "epochs": 3})
+    model = Forecaster(
+        learning_rate=1e30, clipnorm=None, tracking=Tracking(experiment=experiment), **{**TINY, "epochs": 3}
+    )
     with pytest.raises(FloatingPointError):
         model.fit(driven_frame())
     runs = mlflow.search_runs(experiment_names=[experiment])
@@ -139,19 +142,64 @@ def test_split_history_and_future_takes_trailing_rows_without_target():
     assert split_history_and_future(frame.dropna())[1] is None
 
 
-def logged_model_of(run_id: str):
-    experiment_ids = [MlflowClient().get_run(run_id).info.experiment_id]
-    models = mlflow.search_logged_models(experiment_ids=experiment_ids, output_format="list")
-    return next(model for model in models if model.source_run_id == run_id)
+def test_split_history_and_future_compares_text_dates_as_times():
+    # As text, "9/30/2020" sorts after "10/2/2020": the future row would be taken for history.
+    frame = pd.DataFrame(
+        {"unique_id": "a", "ds": ["9/29/2020", "9/30/2020", "10/1/2020", "10/2/2020"], "y": [1.0, 2.0, 3.0, np.nan]}
+    )
+    history, future = split_history_and_future(frame)
+    assert history["ds"].tolist() == list(pd.to_datetime(["2020-09-29", "2020-09-30", "2020-10-01"]))
+    assert future["ds"].tolist() == [pd.Timestamp("2020-10-02")]
 
 
-def test_the_logged_model_carries_the_final_metrics_of_its_fit(tracked):
+def test_the_pyfunc_model_takes_dates_as_text_as_pandas_reads_them_from_a_csv(tracked, tmp_path):
+    model, df = tracked
+    history = df.groupby("unique_id").head(24)
+    future = df.groupby("unique_id").nth(list(range(24, 27)))
+    frame = pd.concat([history, future.assign(y=np.nan)], ignore_index=True)
+    frame.to_csv(tmp_path / "input.csv", index=False)
+    read = pd.read_csv(tmp_path / "input.csv")
+    assert not pd.api.types.is_datetime64_any_dtype(read["ds"])  # text, as a fresh install reads it
+    loaded = mlflow.pyfunc.load_model(f"runs:/{model.run_id_}/model")
+    expected = model.predict(history, future.drop(columns="y"))
+    from_text = loaded.predict(read).reset_index(drop=True)
+    pd.testing.assert_frame_equal(from_text, loaded.predict(frame).reset_index(drop=True))
+    pd.testing.assert_frame_equal(from_text, expected, check_dtype=False)
+    schema = loaded.metadata.signature
+    assert [(spec.name, repr(spec.type)) for spec in schema.inputs.inputs] == [
+        ("unique_id", "Any"),
+        ("ds", "Any"),
+        ("y", "Any"),
+        ("x", "Any"),
+    ]
+    assert schema.outputs.input_dict()["ds"].type == DataType.datetime
+
+
+def test_the_pyfunc_model_takes_zoned_times_and_integer_targets(store, hourly_df):
+    # MLflow's own type enforcement refuses both: a datetime column with a time zone, and int64 into a double column.
+    model = Forecaster(tracking=Tracking(experiment="tests-zoned"), **TINY).fit(hourly_df)
+    loaded = mlflow.pyfunc.load_model(model.model_uri_)
+    counts = hourly_df.assign(y=hourly_df["y"].round().astype("int64"))
+    assert str(counts["ds"].dt.tz) == "Europe/Berlin"
+    pd.testing.assert_frame_equal(
+        loaded.predict(counts).reset_index(drop=True), model.predict(counts), check_dtype=False
+    )
+
+
+def test_the_logged_model_carries_the_final_metrics_of_its_fit_and_no_epoch_metrics(tracked):
     model, _ = tracked
-    logged = logged_model_of(model.run_id_)
+    client = MlflowClient()
+    run = client.get_run(model.run_id_)
+    [output] = run.outputs.model_outputs
+    logged = client.get_logged_model(output.model_id)
+    assert model.model_uri_ == f"models:/{output.model_id}"
+    keys = [metric.key for metric in logged.metrics]
+    assert sorted(keys) == ["best_val_loss", "epochs_trained", "final_loss", "val_mae", "val_smape"]  # each once
     metrics = {metric.key: metric.value for metric in logged.metrics}
     assert metrics["final_loss"] == pytest.approx(model.history_["loss"][-1])
     assert metrics["best_val_loss"] == pytest.approx(min(model.history_["val_loss"]))
-    assert metrics["epochs_trained"] == model.epochs_trained_
+    assert metrics["epochs_trained"] == model.epochs_trained_ == len(client.get_metric_history(run.info.run_id, "loss"))
+    assert metrics["val_mae"] == run.data.metrics["val_mae"] and metrics["val_smape"] == run.data.metrics["val_smape"]
 
 
 def test_the_pyfunc_model_is_code_and_a_saved_directory_with_no_pickle(tracked):
@@ -173,9 +221,23 @@ def test_a_quiet_tracked_fit_prints_nothing(store, capfd, recwarn):
     assert not [str(w.message) for w in recwarn if "mlflow" in (w.filename or "")]
 
 
+def test_a_verbose_tracked_fit_prints_the_fit_and_nothing_of_mlflows(mlflow_tracking_uri, integer_df, capfd, recwarn):
+    # Integer times and targets: what made MLflow's schema inference print its integer-column hint.
+    counts = integer_df.assign(y=integer_df["y"].round().astype("int64"))
+    model = Forecaster(tracking=Tracking(experiment="tests-verbose"), **{**TINY, "verbose": 1}).fit(counts)
+    printed = "".join(capfd.readouterr())
+    assert "Epoch 1/" in printed  # the fit's own progress
+    assert "Downloading artifacts" not in printed and "INFO mlflow" not in printed
+    shown = [w for w in recwarn if "mlflow" in (w.filename or "") and not issubclass(w.category, DeprecationWarning)]
+    assert not [str(w.message) for w in shown]  # what Python prints by default (it hides library deprecations)
+    assert model.model_uri_ is not None  # the model was logged: the silence is not that of a failed log
+
+
 def test_an_ensemble_is_logged_and_served_as_one_model(store):
     df = driven_frame()
-    model = Forecaster(ensemble_size=2, quantiles=[0.1, 0.9], tracking=Tracking(experiment="tests-ensemble"), **TINY).fit(df)
+    model = Forecaster(
+        ensemble_size=2, quantiles=[0.1, 0.9], tracking=Tracking(experiment="tests-ensemble"), **TINY
+    ).fit(df)
     loaded = mlflow.pyfunc.load_model(model.model_uri_)
     pd.testing.assert_frame_equal(loaded.predict(df).reset_index(drop=True), model.predict(df), check_dtype=False)
     run = MlflowClient().get_run(model.run_id_)

@@ -267,3 +267,96 @@ def test_series_ids_of_mixed_types_are_refused():
     frame = pd.concat([daily("a", [1.0, 2.0]), daily(1, [1.0, 2.0])], ignore_index=True)
     with pytest.raises(ValidationError, match=r"Column 'unique_id' mixes value types: row 0 holds 'a' \(text\)"):
         validate(frame)
+
+
+def monthly_counts(n=24):
+    return pd.DataFrame({"date": pd.date_range("1949-01-01", periods=n, freq="MS"), "y": 100.0 + np.arange(n)})
+
+
+@pytest.mark.parametrize("from_csv", [False, True])
+def test_a_date_column_that_is_not_ds_is_never_ignored_for_the_row_numbers(from_csv, tmp_path):
+    frame = monthly_counts()
+    if from_csv:  # dates as text, as pandas reads them
+        frame.to_csv(tmp_path / "airline.csv", index=False)
+        frame = pd.read_csv(tmp_path / "airline.csv")
+    expected = (
+        "Missing column 'ds': found columns ['date', 'y']; expected unique_id, ds, y (a single series needs no "
+        "unique_id): rename 'date' to 'ds' (df.rename(columns={'date': 'ds'}))."
+    )
+    with pytest.raises(ValidationError) as raised:
+        validate(frame)
+    assert str(raised.value) == expected
+    renamed = validate(frame.rename(columns={"date": "ds"}))  # the rename the message asks for
+    assert renamed["ds"].tolist() == list(pd.date_range("1949-01-01", periods=24, freq="MS"))
+    assert renamed["unique_id"].unique().tolist() == ["series_0"]
+
+
+def test_a_long_frame_with_other_names_is_told_the_renames_not_an_index_move():
+    frame = monthly_counts().rename(columns={"y": "value"}).assign(unique_id="airline")[["unique_id", "date", "value"]]
+    with pytest.raises(ValidationError) as raised:
+        validate(frame)
+    assert str(raised.value) == (
+        "Missing column 'ds': found columns ['unique_id', 'date', 'value']; expected unique_id, ds, y: rename "
+        "'date' to 'ds' and 'value' to 'y' (df.rename(columns={'date': 'ds', 'value': 'y'}))."
+    )
+    with pytest.raises(ValidationError, match=r"rename 'date' to 'ds' .*, and name the target column 'y'\.$"):
+        validate(frame.assign(price=1.0))  # two value columns: which is the target is the user's to say
+
+
+def test_dates_as_text_are_told_from_ids_and_numbers_written_as_text():
+    frame = pd.DataFrame(
+        {
+            "unique_id": ["M1", "M1", "M1"],
+            "month": ["1949-01", "1949-02", "1949-03"],
+            "shop": ["M1", "M2", "H1"],  # the date parser reads "M1" as 00:00:01 of the year 1
+            "code": ["1001", "1002", "1003"],
+            "y": [1.0, 2.0, 3.0],
+        }
+    )
+    with pytest.raises(ValidationError, match=r"rename 'month' to 'ds' \(df.rename\(columns=\{'month': 'ds'\}\)\)\.$"):
+        validate(frame)
+    with pytest.raises(ValidationError, match=r"columns \['start', 'end'\] all hold dates; rename the one with"):
+        validate(monthly_counts().rename(columns={"date": "start"}).assign(end=lambda df: df["start"]))
+
+
+def test_a_date_column_beside_a_datetime_index_is_ambiguous():
+    frame = monthly_counts()
+    with pytest.raises(ValidationError, match=r"both the index and column 'date' hold dates.*or drop 'date'"):
+        validate(frame.set_index(frame["date"].rename(None)))
+    validate(frame.set_index("date"))  # the index alone is the time
+
+
+def test_a_frame_with_ds_and_no_unique_id_is_one_series_unless_its_times_repeat():
+    frame = monthly_counts().rename(columns={"date": "ds"})
+    two = pd.concat([frame.assign(store="north"), frame.assign(store="south")], ignore_index=True)
+    with pytest.raises(ValidationError) as raised:
+        validate(two)
+    assert str(raised.value) == (
+        "Column 'ds' repeats 1949-01-01 00:00:00 (rows 0 and 24) in a frame without a 'unique_id' column, which is "
+        "read as one series; found columns ['ds', 'y', 'store']. For several series, name the column of series "
+        "ids 'unique_id' (df.rename(columns={'store': 'unique_id'}))."
+    )
+
+
+def test_a_short_series_error_says_where_the_length_comes_from_and_offers_drop_only_when_others_remain():
+    from pipelines.windows import SeriesWindows
+
+    windows = SeriesWindows(lookback=24, horizon=12)
+    one = daily("a", np.arange(10.0))
+    with pytest.raises(ValidationError) as raised:
+        windows.fit(one)
+    assert str(raised.value) == (
+        "Series 'a' has 10 rows; expected at least 13 = min_past 1 + horizon 12 rows for one training window."
+    )
+    with pytest.raises(ValidationError, match=r"at least 36 = lookback 24 \+ horizon 12 rows for one training"):
+        SeriesWindows(lookback=24, horizon=12, min_past=None).fit(one)
+    two = pd.concat([one, daily("b", np.arange(30.0))], ignore_index=True)
+    with pytest.raises(
+        ValidationError, match=r"Too short: 1 of 2 series; short_series='drop' drops those and keeps the other 1\.$"
+    ):
+        windows.fit(two)
+    with pytest.raises(ValidationError, match=r"Every one of the 2 series is too short\.$"):
+        windows.fit(pd.concat([one, daily("b", np.arange(5.0))], ignore_index=True))
+    checked = SeriesWindows(lookback=4, horizon=2).check(two)  # validated once, then rechecked for a longer need
+    with pytest.raises(ValidationError, match=r"^Series 'a' has 10 rows; expected at least 12 = lookback 12 rows\.$"):
+        SeriesWindows(lookback=4, horizon=2).check(checked, min_length=12, min_length_reason="lookback 12 rows")
