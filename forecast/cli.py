@@ -181,7 +181,7 @@ def predict(
 
     check_suffix(output)
     history = read_data(data, id_col, time_col, target_col)
-    future_frame = None if future is None else read_data(future, id_col, time_col, target_col)
+    future_frame = None if future is None else read_data(future, id_col, time_col, target_col, needs_target=False)
     _start_work()
     from forecast.loading import load_forecaster
 

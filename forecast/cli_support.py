@@ -48,8 +48,13 @@ def one_line(error: BaseException) -> str:
     return text or type(error).__name__
 
 
-def read_data(path: Path, id_col: str = "unique_id", time_col: str = "ds", target_col: str = "y"):
+def read_data(
+    path: Path, id_col: str = "unique_id", time_col: str = "ds", target_col: str = "y", needs_target: bool = True
+):
     """The long frame in ``path``, its id, time and value columns renamed to unique_id, ds and y.
+
+    A file without a time column (or, where ``needs_target``, a value column) is refused naming the columns
+    found and the option that maps them.
 
     Every way a file can fail to be a frame (missing, empty, not UTF-8, not Parquet, dates that do not parse)
     is a ``ValueError`` or ``OSError`` naming the file: one line and exit status 1.
@@ -74,7 +79,15 @@ def read_data(path: Path, id_col: str = "unique_id", time_col: str = "ds", targe
     clashes = [target for source, target in renamed.items() if target in frame.columns]
     if clashes:
         raise ValueError(f"{path}: cannot rename to {clashes}: the file already has such column(s)")
-    return frame.rename(columns=renamed)
+    frame = frame.rename(columns=renamed)
+    options = {"ds": "--time-col", "y": "--target-col"}
+    missing = [column for column in ("ds", "y") if column not in frame.columns and (column == "ds" or needs_target)]
+    if missing:
+        wanted = " and ".join(
+            f"a {column} column (or name yours with {options[column]} <column>)" for column in missing
+        )
+        raise ValueError(f"{path}: found columns {list(frame.columns)}; the file needs {wanted}")
+    return frame
 
 
 def _reason(error: BaseException) -> str:
@@ -93,4 +106,3 @@ def check_suffix(path: Path) -> None:
         check_table_path(path)
     except ValueError as error:
         raise typer.BadParameter(str(error)) from None
-

@@ -528,7 +528,11 @@ class Forecaster(ForecasterSettings, BaseForecaster):
         if purpose == "fit":
             return self._new_pipeline().check(df)
         if self.__sklearn_is_fitted__():
-            return self.pipeline_.check(df, min_length=self.lookback)
+            return self.pipeline_.check(
+                df,
+                min_length=self.lookback,
+                min_length_reason=f"lookback {self.lookback} rows of history for a forecast",
+            )
         return self._new_pipeline().check(df, min_length=1)
 
     def _check_columns(self, df: pd.DataFrame, where: str, time_varying_only: bool = False) -> None:

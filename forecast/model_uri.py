@@ -76,7 +76,10 @@ def _download_forecaster(model_uri: str) -> Path:
     """Download a logged pyfunc model and return the saved-forecaster directory inside it."""
     import mlflow
 
-    local = Path(mlflow.artifacts.download_artifacts(artifact_uri=model_uri))
+    from forecast.pyfunc import quiet_mlflow
+
+    with quiet_mlflow(verbose=0):
+        local = Path(mlflow.artifacts.download_artifacts(artifact_uri=model_uri))
     description = yaml.safe_load((local / "MLmodel").read_text())
     artifacts = description.get("flavors", {}).get("python_function", {}).get("artifacts", {})
     if ARTIFACT_KEY not in artifacts:

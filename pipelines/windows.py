@@ -471,7 +471,11 @@ class SeriesWindows(WindowSettings, BaseEstimator):
         columns); calendar features are computed for those timestamps.
         """
         self._check_fitted()
-        checked = self.check(df, min_length=self._min_past())
+        checked = self.check(
+            df,
+            min_length=self._min_past(),
+            min_length_reason=f"min_past {self._min_past()} rows of history before a forecast origin",
+        )
         series = np.arange(checked.series_ids.size)
         return self._origin_windows(checked, checked.series_starts[1:] - 1, series, future_df)
 
@@ -495,7 +499,11 @@ class SeriesWindows(WindowSettings, BaseEstimator):
             step after every origin (a backtest), none otherwise (a forecast).
         """
         self._check_fitted()
-        checked = self.check(df, min_length=self._min_past())
+        checked = self.check(
+            df,
+            min_length=self._min_past(),
+            min_length_reason=f"min_past {self._min_past()} rows of history before a forecast origin",
+        )
         missing = [column for column in (ID, "cutoff") if column not in origins.columns]
         if missing:
             raise ValueError(f"origins must have columns {[ID, 'cutoff']}; missing {missing}")
