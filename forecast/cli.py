@@ -1,4 +1,4 @@
-"""The `forecast` command: train, predict, backtest, tune, demo, experiment, job.
+"""The `forecast` command: train, predict, backtest, tune, demo, experiment, job, model.
 
 ```
 forecast train data.csv --model-dir model/ --horizon 12 --lookback 24 --quantiles 0.1,0.9
@@ -7,6 +7,7 @@ forecast backtest data.parquet --output backtest.csv --n-windows 3 --horizon 12
 forecast tune data.csv --space space.yaml --n-trials 20 --horizon 12
 forecast demo
 forecast job run spec.yaml --as-of 2026-11-22T02:00
+forecast model promote m3-monthly-lstm 4 --alias champion
 ```
 
 Frames are long format (`unique_id, ds, y` plus covariate columns; `--id-col`, `--time-col` and `--target-col`
@@ -281,11 +282,13 @@ def options(
 
 def _register_subcommands() -> None:
     from forecast.experiments.cli import experiment_command
+    from forecast.jobs.model_cli import model_app
     from forecast.tuning_cli import tune_command
 
     app.command("experiment")(experiment_command)
     app.command("tune")(tune_command)
     app.add_typer(job_app, name="job")
+    app.add_typer(model_app, name="model")
 
 
 _register_subcommands()

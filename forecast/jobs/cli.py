@@ -106,9 +106,13 @@ def run_command(
             err=True,
         )
         raise typer.Exit(128 + signum) from None
+    retrained = "; retrained" if result.retrained else ""
+    if result.promotion:
+        retrained += f", challenger {result.promotion}"
     typer.echo(
         f"job {result.job} as_of {result.as_of.isoformat()}: {result.rows_written} forecast rows "
-        f"from model {result.model_uri} (version {result.model_version or '-'}) -> {result.output}"
+        f"from model {result.model_uri} (version {result.model_version or '-'}) -> {result.output}; "
+        f"scored {result.runs_scored} earlier run(s){retrained}"
     )
 
 

@@ -2,16 +2,13 @@
 
 One runner (``forecast.jobs.runner``) drives every engine through the same steps::
 
-    data = engine.read(spec.data)                       # the source named by the spec's data: key
+    data = engine.read(spec.data, as_of)                # the source named by the spec's data: key
     model = engine.load_model(spec.model.uri)           # resolved once: an alias is pinned to a version
-    model = engine.retrain(spec, model, data)           # only where capabilities().retrain
+    earlier = engine.read_forecasts(spec.output, job)   # the forecasts of the job's earlier runs
+    accuracy = engine.score(earlier, data, season_length=12, before=as_of)   # against the actuals since
+    retrained = engine.retrain(spec, model, data, as_of)   # when due, where capabilities().retrain
     forecasts = engine.forecast(data, model, horizon, quantiles)   # cut to the spec's horizon and quantiles
     written = engine.write(forecasts, spec.output, RunLabel(job, as_of, model.version))
-
-and, to score the forecasts of earlier runs once their actuals have arrived::
-
-    earlier = engine.read_forecasts(spec.output, job)
-    accuracy = engine.score(earlier, data, season_length=12)
 
 A *frame* is whatever the engine computes with: a pandas DataFrame for ``local``, a Spark
 DataFrame for ``spark``. Sources and sinks are not methods of an engine: each is a module that
@@ -33,6 +30,7 @@ from forecast.run_columns import AS_OF_COLUMN, JOB_COLUMN, MODEL_VERSION_COLUMN
 
 if TYPE_CHECKING:
     from forecast.base import BaseForecaster
+    from forecast.jobs.models import Retrained
     from forecast.jobs.realized import RealizedAccuracy
     from forecast.jobs.spec import DataSpec, JobSpec, OutputSpec
 
@@ -101,16 +99,20 @@ class Engine(ABC):
         sources, sinks = registry.served_by(cls.name)
         return Capabilities(sources=sources, sinks=sinks, retrain=cls.can_retrain, score=True)
 
-    def read(self, data: DataSpec) -> Frame:
-        """The job's data in long format from the spec's source; transient failures are retried."""
+    def read(self, data: DataSpec, as_of: pd.Timestamp | None = None) -> Frame:
+        """The job's data in long format from the spec's source; transient failures are retried.
+
+        With ``data.until_as_of`` only the rows with ``ds`` at most ``as_of`` are kept (:meth:`until`).
+        """
         key, value = data.source
         source = registry.source(key, self.name)
-        return with_retries(
+        frame = with_retries(
             lambda: source.read(self, value, data.columns.model_dump()),
             retries=data.retries,
             backoff_s=data.retry_backoff_s,
             what="reading the job data",
         )
+        return self.until(frame, as_of) if data.until_as_of and as_of is not None else frame
 
     def write(self, forecasts: Frame, output: OutputSpec, run: RunLabel) -> Written:
         """Store one run's forecasts in the spec's sink, replacing earlier rows of the same job and as_of."""
@@ -126,9 +128,17 @@ class Engine(ABC):
     def load_model(self, uri: str) -> JobModel:
         """Resolve and load the model at ``uri`` (an alias is pinned to its current version)."""
 
-    def retrain(self, spec: JobSpec, model: JobModel, data: Frame) -> JobModel:
-        """Fit a fresh model with ``model``'s parameters on ``data``, register it and return it."""
+    def retrain(self, spec: JobSpec, model: JobModel, data: Frame, as_of: pd.Timestamp) -> Retrained:
+        """Fit a fresh model with ``model``'s parameters on ``data`` and register it (see ``forecast.jobs.models``).
+
+        The result names the model the run goes on with: the fresh one, or ``model`` when the fresh
+        one did not beat it (the spec's ``retrain.alias`` and ``retrain.promote``).
+        """
         raise NotImplementedError(f"engine {self.name} cannot retrain")
+
+    @abstractmethod
+    def until(self, frame: Frame, as_of: pd.Timestamp) -> Frame:
+        """The rows of ``frame`` with ``ds`` at most ``as_of`` (naive UTC); ValueError unless ``ds`` holds timestamps."""
 
     @abstractmethod
     def forecast(self, data: Frame, model: JobModel, horizon: int, quantiles: tuple[float, ...] | None) -> Frame:
@@ -139,8 +149,11 @@ class Engine(ABC):
         """The number of rows of ``frame``."""
 
     @abstractmethod
-    def score(self, forecasts: Frame, actuals: Frame, *, season_length: int = 1) -> RealizedAccuracy:
+    def score(
+        self, forecasts: Frame, actuals: Frame, *, season_length: int = 1, before: pd.Timestamp | None = None
+    ) -> RealizedAccuracy:
         """Realized accuracy of earlier ``forecasts`` (with ``as_of``) against ``actuals`` (``unique_id, ds, y``).
 
-        See :func:`forecast.jobs.realized.realized_accuracy`.
+        Only the runs with an ``as_of`` before ``before`` are scored (None: all). See
+        :func:`forecast.jobs.realized.realized_accuracy`.
         """

@@ -1,32 +1,65 @@
-"""Retraining a job's model: whether the spec's policy asks for it on this run, and the fit itself.
+"""Retraining a job's model: whether the spec's policy asks for it on this run, the fit, and what replaces what.
 
-The model is found by :func:`forecast.model_uri.resolve_model`; a retrained model is logged and
-registered as a new version of the same registered model (or ``retrain.register_as``), and the
-policy's alias, if any, moves to it.
+The model is found by :func:`forecast.model_uri.resolve_model`. A retrained model (the challenger)
+is fitted with the current model's settings on all the job's data, logged and registered as a new
+version of the same registered model (or ``retrain.register_as``), tagged with the job and the
+run's ``as_of`` (``job.name``, ``job.as_of``: how a later run, even after a restart, knows when the
+job last retrained). Without ``retrain.alias`` the run goes on with it. With an alias, it takes the
+alias only if it beats the current model on a backtest (``forecast.jobs.promotion``); otherwise the
+run goes on with the current model.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from forecast.jobs.backtests import model_season_length
 from forecast.model_uri import ResolvedModel
+from pipelines.columns import ID, TIME
+from pipelines.validation import parse_time_column
 
 if TYPE_CHECKING:
     from forecast.base import BaseForecaster
+    from forecast.jobs.promotion import Decision
+    from forecast.jobs.realized import RealizedAccuracy
     from forecast.jobs.spec import JobSpec
+    from forecast.settings import Tracking
 
 logger = logging.getLogger(__name__)
+
+JOB_NAME_TAG = "job.name"
+JOB_AS_OF_TAG = "job.as_of"
+
+
+@dataclass(frozen=True, kw_only=True)
+class RetrainCheck:
+    """Whether the policy asks for a fresh model on this run, why (one line), and the numbers it went by."""
+
+    due: bool
+    reason: str
+    metrics: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Retrained:
+    """A retrain's outcome: the model the run goes on with, the version registered, and the decision (with an alias)."""
+
+    model: ResolvedModel
+    version: str
+    decision: Decision | None
 
 
 def data_growth(forecaster: BaseForecaster, data: pd.DataFrame) -> int:
     """The most steps any series has gained since the model was trained."""
-    trained_end = forecaster.train_df_.groupby("unique_id")["ds"].max()
-    end = data["unique_id"].map(trained_end)
-    new_rows = data.loc[end.notna() & (pd.Series(data["ds"]) > end)]
-    return int(new_rows.groupby("unique_id").size().max()) if len(new_rows) else 0
+    trained_end = forecaster.train_df_.groupby(ID)[TIME].max()
+    end = data[ID].map(trained_end)
+    times = pd.Series(parse_time_column(data), index=data.index)  # e.g. text from a SQLite source
+    new_rows = data.loc[end.notna() & (times > end)]
+    return int(new_rows.groupby(ID).size().max()) if len(new_rows) else 0
 
 
 def successful_runs(experiment: str, job: str) -> int | None:
@@ -45,21 +78,76 @@ def successful_runs(experiment: str, job: str) -> int | None:
     return len(runs)
 
 
-def retrain_due(spec: JobSpec, model: ResolvedModel, data: pd.DataFrame) -> bool:
-    """Whether the spec's retrain policy asks for a fresh model on this run."""
+def retrain_check(spec: JobSpec, model: ResolvedModel, data: pd.DataFrame, accuracy: RealizedAccuracy) -> RetrainCheck:
+    """Whether the spec's retrain policy asks for a fresh model on this run (``accuracy``: the realized scores)."""
     policy = spec.model.retrain
     if policy.policy == "never":
-        return False
+        return RetrainCheck(due=False, reason="policy never")
     if policy.policy == "every_n_runs":
         earlier = successful_runs(spec.tracking.experiment, spec.name)
-        return earlier is not None and (earlier + 1) % policy.n == 0
-    return data_growth(model.forecaster, data) >= policy.n
+        if earlier is None:
+            return RetrainCheck(due=False, reason="every_n_runs: the earlier runs cannot be counted")
+        due = (earlier + 1) % policy.n == 0
+        return RetrainCheck(due=due, reason=f"every_n_runs: run {earlier + 1}, retrain every {policy.n}")
+    if policy.policy == "data_growth":
+        growth = data_growth(model.forecaster, data)
+        return RetrainCheck(
+            due=growth >= policy.n, reason=f"data_growth: {growth} new steps since training, retrain at {policy.n}"
+        )
+    return _degradation_check(spec, model, data, accuracy)
 
 
-def retrain_model(spec: JobSpec, model: ResolvedModel, data: pd.DataFrame) -> ResolvedModel:
-    """Fit a fresh forecaster with the current model's parameters, log and register it."""
-    from sklearn.base import clone
+def _degradation_check(
+    spec: JobSpec, model: ResolvedModel, data: pd.DataFrame, accuracy: RealizedAccuracy
+) -> RetrainCheck:
+    from forecast.jobs.degradation import assess, scored_runs
 
+    policy = spec.model.retrain
+    name = policy.register_as or model.name
+    since = last_retrain(name, spec.name) if name else None
+    runs = scored_runs(accuracy.overall, model.version, since)
+    season_length = spec.accuracy.season_length or model_season_length(model.forecaster)
+    found = assess(model.forecaster, runs, data, k=policy.k, season_length=season_length)
+    if found is None:
+        return RetrainCheck(
+            due=False, reason=f"on_degradation: {len(runs)} scored run(s) of this model, {policy.k} needed"
+        )
+    due = found.realized_mase > policy.factor * found.reference_mase
+    relation = ">" if due else "<="
+    reason = (
+        f"on_degradation: realized MASE {found.realized_mase:.4g} of the last {policy.k} scored run(s) {relation} "
+        f"{policy.factor:g} x {found.reference} MASE {found.reference_mase:.4g}"
+    )
+    metrics = {
+        "degradation/realized_mase": found.realized_mase,
+        "degradation/reference_mase": found.reference_mase,
+        "degradation/ratio": found.ratio,
+    }
+    return RetrainCheck(due=due, reason=reason, metrics=metrics)
+
+
+def last_retrain(name: str, job: str) -> pd.Timestamp | None:
+    """The ``as_of`` of ``job``'s latest retrain of registered model ``name`` (its versions' tags), or None."""
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    try:
+        versions = MlflowClient().search_model_versions(f"name = '{name}'")
+    except MlflowException:
+        return None
+    stamps = [
+        pd.Timestamp(version.tags[JOB_AS_OF_TAG])
+        for version in versions
+        if version.tags.get(JOB_NAME_TAG) == job and JOB_AS_OF_TAG in version.tags
+    ]
+    return max(stamps, default=None)
+
+
+def retrain_model(spec: JobSpec, model: ResolvedModel, data: pd.DataFrame, as_of: pd.Timestamp) -> Retrained:
+    """Fit a fresh forecaster with the current model's settings, register it, and decide which model goes on."""
+    from mlflow import MlflowClient
+
+    from forecast.jobs import promotion
     from forecast.settings import Tracking
 
     policy = spec.model.retrain
@@ -69,13 +157,53 @@ def retrain_model(spec: JobSpec, model: ResolvedModel, data: pd.DataFrame) -> Re
             f"retraining the model at {model.uri} needs model.retrain.register_as: "
             "a directory model has no registered name to add a version to"
         )
-    tracking = Tracking(experiment=spec.tracking.experiment, register_as=name, errors="raise")
-    fresh = clone(model.forecaster).set_params(tracking=tracking, verbose=0)
-    fresh.fit(data)
-    version = str(fresh.registered_model_version_)
-    if policy.alias:
-        from mlflow import MlflowClient
-
-        MlflowClient().set_registered_model_alias(name, policy.alias, version)
+    promote = policy.promotion
+    comparison = None
+    if promote is not None:  # before the fit on all the data: a comparison that fails registers nothing
+        season_length = spec.accuracy.season_length or model_season_length(model.forecaster)
+        challenger = _fresh(model.forecaster, tracking=False)
+        comparison = promotion.compare(model.forecaster, challenger, data, promote, season_length=season_length)
+    tracking = Tracking(
+        experiment=spec.tracking.experiment,
+        run_name=f"{spec.name} retrain {as_of.isoformat()}",
+        register_as=name,
+        errors="raise",
+    )
+    fresh = _fresh(model.forecaster, tracking=tracking).fit(data)
+    version = fresh.registered_model_version_
+    if version is None:
+        raise ValueError(f"retraining {type(fresh).__name__} registered no version of {name}")
+    version = str(version)
+    client = MlflowClient()
+    client.set_model_version_tag(name, version, JOB_NAME_TAG, spec.name)
+    client.set_model_version_tag(name, version, JOB_AS_OF_TAG, as_of.isoformat())
+    retrained = ResolvedModel(uri=f"models:/{name}/{version}", forecaster=fresh, name=name, version=version)
     logger.info("job %s: retrained the model as %s version %s", spec.name, name, version)
-    return ResolvedModel(uri=f"models:/{name}/{version}", forecaster=fresh, name=name, version=version)
+    if comparison is None:
+        return Retrained(model=retrained, version=version, decision=None)
+    decision = comparison.decide(promote.margin)
+    promotion.record(
+        decision,
+        job=spec.name,
+        as_of=as_of,
+        experiment=spec.tracking.experiment,
+        name=name,
+        alias=policy.alias,
+        champion_version=model.version,
+        challenger_version=version,
+    )
+    logger.info("job %s: challenger %s version %s %s: %s", spec.name, name, version, decision.outcome, decision.reason)
+    return Retrained(model=retrained if decision.accepted else model, version=version, decision=decision)
+
+
+def _fresh(forecaster: BaseForecaster, *, tracking: bool | Tracking) -> BaseForecaster:
+    """An unfitted copy of ``forecaster`` with its settings, silent, tracked as ``tracking`` says."""
+    from sklearn.base import clone
+
+    fresh = clone(forecaster)
+    settings = fresh.get_params()
+    if "tracking" not in settings:
+        if tracking:
+            raise ValueError(f"{type(fresh).__name__} has no tracking setting, so a retrained one cannot be registered")
+        return fresh
+    return fresh.set_params(tracking=tracking, **({"verbose": 0} if "verbose" in settings else {}))

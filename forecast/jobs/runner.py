@@ -1,10 +1,18 @@
-"""One run of a forecast job, on any engine: read, (re)train if due, forecast, write, record.
+"""One run of a forecast job, on any engine: read, score earlier runs, (re)train if due, forecast, write, record.
+
+Every run first scores the forecasts of the job's earlier runs (read back from the output sink)
+against the actuals in the data it has just read (``forecast.jobs.realized``), logs what changed to
+its MLflow run (``forecast.jobs.accuracy``), and gives the retrain policy those scores
+(``forecast.jobs.models``). Nothing is kept between runs in memory: a run after a restart, or from
+the scheduler, finds the same state in the sinks and in MLflow.
 
 The order matters for what a failure leaves behind: everything that can fail (substituting the
 spec's ``${NAME}`` references, checking ``output.root``, tracking when required, reading, validating,
-loading the model, retraining, forecasting) happens before the single atomic write, so a failed run
-leaves the previous outputs exactly as they were. The engine (``forecast.jobs.engine``) and the
-registered source and sink do the work; this module only orders it and records it in MLflow.
+loading the model, scoring, retraining, forecasting) happens before the writes, and each write is
+atomic: first the accuracy rows (``accuracy:``), then the forecasts, so a run that fails leaves the
+forecasts as they were, and rerunning its ``as_of`` replaces whatever it wrote. A retrain registers
+its model version (and may move an alias) before the writes. The engine (``forecast.jobs.engine``)
+and the registered source and sinks do the work; this module only orders it and records it in MLflow.
 """
 
 from __future__ import annotations
@@ -17,13 +25,15 @@ from pathlib import Path
 import pandas as pd
 
 from forecast.jobs import registry
+from forecast.jobs.accuracy import as_of_step, log_realized, runs_with_news, write_accuracy
+from forecast.jobs.backtests import model_season_length
 from forecast.jobs.engine import Engine, JobModel, RunLabel
 from forecast.jobs.errors import JobFailed, describe
 from forecast.jobs.spec import JobSpec
 from forecast.jobs.stale_runs import PROCESS_TAG, mark_stale_runs, process_identity
 from forecast.redaction import redact
 from forecast.run_columns import normalise_as_of
-from forecast.tracking import tracking_run
+from forecast.tracking import Tracker, tracking_run
 from pipelines.validation import ValidationError
 
 logger = logging.getLogger(__name__)
@@ -41,6 +51,10 @@ class JobResult:
     duration_s: float
     retrained: bool
     run_id: str | None
+    runs_scored: int = 0
+    """Earlier runs whose realized accuracy changed and was recorded by this run."""
+    promotion: str | None = None
+    """``"accepted"`` or ``"refused"`` when a retrained model was compared with the champion, else None."""
 
 
 def redacted_spec(spec: JobSpec) -> dict:
@@ -77,10 +91,15 @@ def run_job(spec: JobSpec, as_of: str | pd.Timestamp | None = None) -> JobResult
         ) as tracker:
             _close_stale_runs(tracker, spec.name)
             tracker.log_params({**redacted_spec(spec), "as_of": as_of.isoformat()})
-            result = _run(resolved, as_of, started)
+            result = _run(resolved, as_of, started, tracker)
             tracker.log_params({"model_version": result.model_version or "", "resolved_model_uri": result.model_uri})
             tracker.log_metrics(
-                {"rows_read": result.rows_read, "rows_written": result.rows_written, "duration_s": result.duration_s}
+                {
+                    "rows_read": result.rows_read,
+                    "rows_written": result.rows_written,
+                    "duration_s": result.duration_s,
+                    "runs_scored": result.runs_scored,
+                }
             )
             tracker.set_tags({"status": "success"})
             return replace(result, run_id=tracker.run_id)
@@ -107,20 +126,36 @@ def _close_stale_runs(tracker, job: str) -> None:
         logger.warning("job %s: could not look for runs left RUNNING by killed processes (%s)", job, error)
 
 
-def _run(spec: JobSpec, as_of: pd.Timestamp, started: float) -> JobResult:
-    from forecast.jobs.models import retrain_due
+def _run(spec: JobSpec, as_of: pd.Timestamp, started: float, tracker: Tracker) -> JobResult:
+    from forecast.jobs.models import retrain_check
 
     engine = engine_for(spec)
-    data = engine.read(spec.data)
+    data = engine.read(spec.data, as_of)
     rows_read = engine.rows(data)
     if rows_read == 0:
         raise ValidationError("Expected at least one row, found an empty frame.")
     model = engine.load_model(spec.model.uri)
-    retrained = engine.capabilities().retrain and retrain_due(spec, model, data)
-    if retrained:
-        model = engine.retrain(spec, model, data)
+    season_length = spec.accuracy.season_length or model_season_length(model.forecaster)
+    earlier = engine.read_forecasts(spec.output, spec.name)
+    accuracy = engine.score(earlier, data, season_length=season_length, before=as_of)
+    scored = runs_with_news(accuracy)
+    log_realized(tracker, accuracy, scored)
+    logger.info("job %s: scored %d earlier run(s) with new actuals", spec.name, len(scored))
+    retrained = promotion = None
+    if engine.capabilities().retrain:
+        check = retrain_check(spec, model, data, accuracy)
+        tracker.log_metrics(check.metrics, step=as_of_step(as_of))
+        tracker.set_tags({"retrain": check.reason})
+        logger.info("job %s: %s%s", spec.name, check.reason, "; retraining" if check.due else "")
+        if check.due:
+            retrained = engine.retrain(spec, model, data, as_of)
+            model = retrained.model
+            promotion = retrained.decision.outcome if retrained.decision else None
     check_model_covers(spec, model)
     forecasts = engine.forecast(data, model, spec.horizon, spec.quantiles)
+    stored = write_accuracy(engine, spec.accuracy, accuracy.table(scored), spec.name, as_of)
+    if stored is not None:
+        logger.info("job %s: wrote %d accuracy rows to %s", spec.name, stored.rows, stored.location)
     written = engine.write(forecasts, spec.output, RunLabel(job=spec.name, as_of=as_of, model_version=model.version))
     logger.info("job %s: wrote %d rows to %s (engine %s)", spec.name, written.rows, written.location, engine.name)
     return JobResult(
@@ -132,8 +167,10 @@ def _run(spec: JobSpec, as_of: pd.Timestamp, started: float) -> JobResult:
         rows_written=written.rows,
         output=written.location,
         duration_s=time.monotonic() - started,
-        retrained=retrained,
+        retrained=retrained is not None,
         run_id=None,
+        runs_scored=len(scored),
+        promotion=promotion,
     )
 
 

@@ -9,12 +9,19 @@ where the forecasts go, when the job runs and where its runs are tracked::
       columns: {unique_id: series, ds: date, y: value}
     model:
       uri: models:/m3-monthly-lstm@champion  # or runs:/<id>/model, models:/name/3, a Forecaster directory
-      retrain: {policy: never}               # or {policy: every_n_runs, n: 7} / {policy: data_growth, n: 30}
+      retrain:                               # optional; default {policy: never}
+        policy: on_degradation               # or never / every_n_runs (n) / data_growth (n)
+        k: 3                                 # realized MASE of the last 3 scored runs ...
+        factor: 1.25                         # ... above 1.25 x the model's validation MASE: retrain
+        alias: champion                      # the alias a retrained model takes only if it is better
+        promote: {metric: mase, margin: 0.02, windows: 1}
     horizon: 18
     quantiles: [0.1, 0.9]
     output:
       path: out/forecast_{as_of}.parquet     # or: sql: {url: ..., table: forecasts}
       root: out                              # optional: every output path must lie inside this directory
+    accuracy:                                # optional: where realized accuracy goes besides MLflow
+      path: out/accuracy_{as_of}.csv         # or: sql: {url: ..., table: accuracy}
     schedule: {cron: "0 2 * * *", timezone: Europe/Paris}
     tracking: {experiment: forecast-jobs, required: false}
 
@@ -35,9 +42,16 @@ last one).
 
 Relative file paths (the data, the outputs, ``output.root``, a model directory) are relative to the
 spec file; a path that starts with a reference is resolved once the reference is substituted.
-``output.root`` confines the outputs: every path a sink writes, after ``{as_of}`` and ``${NAME}`` are
-substituted and ``..`` and symbolic links resolved, must lie inside it, or the spec (when loaded) or
-the run fails.
+``output.root`` confines the outputs: every path a sink writes (forecasts and accuracy), after
+``{as_of}`` and ``${NAME}`` are substituted and ``..`` and symbolic links resolved, must lie inside
+it, or the spec (when loaded) or the run fails.
+
+Every run scores the forecasts of the job's earlier runs against the actuals that have arrived since
+(``forecast.jobs.realized``) and logs the scores to MLflow; ``accuracy:`` also stores them, in a
+file or table written with the same rules as the forecasts (one of the local engine's sinks,
+whatever the engine: the scores are a small pandas table). ``model.retrain`` decides when a fresh
+model is fitted (``forecast.jobs.models``, ``forecast.jobs.degradation``) and, with an ``alias``,
+whether it takes the alias (``forecast.jobs.promotion``).
 """
 
 from __future__ import annotations
@@ -71,6 +85,11 @@ class _DataSettings(SpecSection):
     columns: ColumnMapping = ColumnMapping()
     retries: int = Field(3, ge=0, le=10, description="extra attempts after a transient read failure")
     retry_backoff_s: float = Field(1.0, ge=0, le=60)
+    until_as_of: bool = Field(
+        False,
+        description="keep only the rows with ds at most the run's as_of, so that a run for a past as_of sees "
+        "the data as it stood then (backfills, replays)",
+    )
 
     @property
     def source(self) -> tuple[str, Any]:
@@ -127,28 +146,109 @@ def _section(name: str, base: type[SpecSection], specs: dict, doc: str) -> type[
     return create_model(name, __base__=base, __module__=__name__, __doc__=doc, **fields)
 
 
+class _AccuracySettings(SpecSection):
+    """``accuracy:``: how realized accuracy is scored and, with one sink key, where it is stored besides MLflow."""
+
+    season_length: int | None = Field(
+        None, ge=1, description="the MASE period (none: the model's season_length, else its frequency's period)"
+    )
+
+    @property
+    def sink(self) -> tuple[str, Any] | None:
+        """The sink key given and its value, or None when the scores go to MLflow only."""
+        given = [(key, getattr(self, key)) for key in _accuracy_sinks() if getattr(self, key) is not None]
+        return given[0] if given else None
+
+    @model_validator(mode="after")
+    def _at_most_one_sink(self) -> _AccuracySettings:
+        given = [key for key in _accuracy_sinks() if getattr(self, key) is not None]
+        if len(given) > 1:
+            raise ValueError(f"give at most one of {', '.join(repr(key) for key in _accuracy_sinks())}")
+        return self
+
+
+ACCURACY_ENGINE = "local"
+"""The engine whose sinks store realized accuracy, on every engine: the scores are a small pandas table."""
+
+
+def _accuracy_sinks() -> dict:
+    return {key: value for key, value in registry.sink_specs().items() if ACCURACY_ENGINE in value[1]}
+
+
 DataSpec = _section("DataSpec", _DataSettings, registry.source_specs(), "Where a job's data comes from.")
 OutputSpec = _section("OutputSpec", _OutputSettings, registry.sink_specs(), "Where a job's forecasts go.")
+AccuracySpec = _section(
+    "AccuracySpec",
+    _AccuracySettings,
+    {key: (spec, {ACCURACY_ENGINE: meanings[ACCURACY_ENGINE]}) for key, (spec, meanings) in _accuracy_sinks().items()},
+    "How realized accuracy is scored and where it is stored besides MLflow.",
+)
+
+
+class PromoteSpec(SpecSection):
+    """When a retrained model (the challenger) takes the alias from the job's current model (the champion).
+
+    Both are backtested on the same origins, the last ``windows`` origins of every series (``horizon``
+    steps apart, so the last window ends with the data), and scored with ``metric``; the challenger
+    takes the alias only if ``challenger < champion * (1 - margin)`` (``forecast.jobs.promotion``).
+    """
+
+    metric: Literal["mase", "smape"] = Field("mase", description="the backtest score compared (lower is better)")
+    margin: float = Field(
+        0.0, ge=0.0, lt=1.0, description="the share by which the challenger must beat the champion, e.g. 0.02"
+    )
+    windows: int = Field(1, ge=1, le=100, description="the most recent backtest windows of every series")
 
 
 class RetrainPolicy(SpecSection):
-    """When to fit a fresh model with the parameters of the current one.
+    """When to fit a fresh model with the parameters of the current one, and whether it replaces it.
 
-    ``never``: always use the model as it is; ``every_n_runs``: retrain on
-    every n-th run of this job; ``data_growth``: retrain when the longest
-    series has grown by at least ``n`` steps since the model was trained.
+    ``never``: always use the model as it is; ``every_n_runs``: retrain on every n-th run of this job;
+    ``data_growth``: retrain when the longest series has grown by at least ``n`` steps since the model
+    was trained; ``on_degradation``: retrain when the realized MASE of the last ``k`` scored runs of the
+    model exceeds ``factor`` times its validation MASE (``forecast.jobs.degradation``).
+
+    A retrained model is registered as a new version (of ``register_as``, else of the model's own
+    name). With an ``alias`` (that of ``model.uri``, e.g. ``champion``) it takes the alias only if it
+    beats the current model on a backtest (``promote``); otherwise the run goes on with the current
+    model and records why.
     """
 
-    policy: Literal["never", "every_n_runs", "data_growth"] = "never"
-    n: int | None = Field(None, ge=1)
+    policy: Literal["never", "every_n_runs", "data_growth", "on_degradation"] = Field(
+        "never", description="when to fit a fresh model"
+    )
+    n: int | None = Field(None, ge=1, description="every_n_runs, data_growth: runs, or steps of growth")
+    k: int | None = Field(None, ge=1, le=1000, description="on_degradation: the scored runs whose MASE is averaged")
+    factor: float | None = Field(
+        None, ge=1.0, description="on_degradation: retrain when realized MASE > factor x the validation MASE"
+    )
     register_as: str | None = Field(None, description="registered model name for retrained versions")
-    alias: str | None = Field(None, description="alias moved to each retrained version")
+    alias: str | None = Field(None, description="the alias a retrained version takes when it beats the champion")
+    promote: PromoteSpec | None = Field(None, description="how a challenger must beat the champion (with alias)")
 
     @model_validator(mode="after")
-    def _n_when_needed(self) -> RetrainPolicy:
-        if self.policy != "never" and self.n is None:
-            raise ValueError(f"policy '{self.policy}' needs 'n' (a positive integer)")
+    def _fields_of_the_policy(self) -> RetrainPolicy:
+        wanted = {"never": (), "every_n_runs": ("n",), "data_growth": ("n",), "on_degradation": ("k", "factor")}
+        needed = wanted[self.policy]
+        absent = [name for name in needed if getattr(self, name) is None]
+        if absent:
+            raise ValueError(f"policy '{self.policy}' needs {' and '.join(repr(name) for name in absent)}")
+        foreign = [name for name in ("k", "factor") if getattr(self, name) is not None and name not in needed]
+        if foreign:
+            settings = "is a setting" if len(foreign) == 1 else "are settings"
+            raise ValueError(f"{' and '.join(repr(name) for name in foreign)} {settings} of policy 'on_degradation'")
+        if self.policy == "on_degradation" and self.n is not None:
+            raise ValueError("policy 'on_degradation' takes 'k' and 'factor', not 'n'")
+        if self.promote is not None and self.alias is None:
+            raise ValueError("'promote' needs 'alias': the alias a better retrained model takes")
         return self
+
+    @property
+    def promotion(self) -> PromoteSpec | None:
+        """How a retrained model takes the alias (the defaults when only the alias is given), or None without one."""
+        if self.alias is None:
+            return None
+        return self.promote or PromoteSpec()
 
 
 class ModelSpec(SpecSection):
@@ -223,6 +323,7 @@ class JobSpec(SpecSection):
     horizon: int = Field(ge=1)
     quantiles: tuple[float, ...] | None = None
     output: OutputSpec
+    accuracy: AccuracySpec = AccuracySpec()
     schedule: ScheduleSpec | None = None
     tracking: TrackingSpec = TrackingSpec()
     engine: str = Field("local", description="the engine that runs the job: local (pandas) or spark")
@@ -260,6 +361,12 @@ class JobSpec(SpecSection):
                 endpoint.check(value)
             except ValueError as error:
                 raise ValueError(f"{section}.{key}: {error}") from None
+        if self.accuracy.sink is not None:
+            key, value = self.accuracy.sink
+            try:
+                registry.sink(key, ACCURACY_ENGINE).check(value)
+            except ValueError as error:
+                raise ValueError(f"accuracy.{key}: {error}") from None
         if self.model.retrain.policy != "never" and not registry.engine(self.engine).capabilities().retrain:
             raise ValueError(
                 f"engine: {self.engine} forecasts with a trained model: model.retrain.policy must be 'never'"
@@ -292,8 +399,12 @@ class JobSpec(SpecSection):
         if root is None or has_reference(root):
             return
         key, value = self.output.sink
+        paths = registry.sink(key, self.engine).paths(value, as_of)
+        if self.accuracy.sink is not None:
+            key, value = self.accuracy.sink
+            paths += registry.sink(key, ACCURACY_ENGINE).paths(value, as_of)
         real_root = Path(os.path.realpath(root))
-        for path in registry.sink(key, self.engine).paths(value, as_of):
+        for path in paths:
             if has_reference(path):
                 continue
             real = Path(os.path.realpath(path))
@@ -389,7 +500,12 @@ def _relative_to(spec: JobSpec, directory: Path | None) -> JobSpec:
     output = spec.output.model_copy(update={sink_key: sink.relative_to(sink_value, directory)})
     if output.root is not None:
         output = output.model_copy(update={"root": relative_to_spec(output.root, directory)})
+    accuracy = spec.accuracy
+    if accuracy.sink is not None:
+        accuracy_key, accuracy_value = accuracy.sink
+        accuracy_sink = registry.sink(accuracy_key, ACCURACY_ENGINE)
+        accuracy = accuracy.model_copy(update={accuracy_key: accuracy_sink.relative_to(accuracy_value, directory)})
     model = spec.model
     if not model.uri.startswith(("models:/", "runs:/")):
         model = model.model_copy(update={"uri": relative_to_spec(model.uri, directory)})
-    return spec.model_copy(update={"data": data, "output": output, "model": model})
+    return spec.model_copy(update={"data": data, "output": output, "accuracy": accuracy, "model": model})

@@ -4,6 +4,7 @@ that read back what they wrote, and a sink added as one module (in a child proce
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -216,6 +217,8 @@ def test_local_sinks_read_back_the_rows_of_one_job(tmp_path, output):
 JSON_LINES_SINK = '''
 """output.jsonl on engine local: forecasts as JSON Lines, one file per job."""
 
+from pathlib import Path
+
 import pandas as pd
 
 from forecast.jobs.engine import Written
@@ -239,6 +242,8 @@ class JsonLinesSink(Sink):
         return Written(location=value.file, rows=len(rows))
 
     def read_forecasts(self, engine, value, job):
+        if not Path(value.file).exists():
+            return pd.DataFrame(columns=["unique_id", "ds", "y_hat", "job", "as_of"])
         frame = pd.read_json(value.file, lines=True, dtype={"unique_id": str})
         return frame[frame["job"] == job]
 '''
@@ -314,3 +319,146 @@ def test_the_paths_a_sql_sink_writes_are_its_sqlite_file_if_any(tmp_path):
     assert sink.paths(postgres.sql, stamp) == [] and sink.paths(memory.sql, stamp) == []
     assert sink.paths(uri.sql, stamp) == [f"{tmp_path}/x.db"]
     assert Path(sink.paths(OutputSpec(sql={"url": "sqlite:///rel.db", "table": "f"}).sql, stamp)[0]) == Path("rel.db")
+
+
+def test_a_run_without_an_interval_is_not_scored_on_coverage_and_only_earlier_runs_are_scored():
+    forecasts, actuals = earlier_forecasts(), actuals_frame()
+    second = forecasts["as_of"] == pd.Timestamp("2026-01-02")
+    forecasts.loc[second, ["y_hat_q10", "y_hat_q90"]] = np.nan  # the second run forecast no interval
+    result = realized_accuracy(forecasts, actuals, season_length=SEASON)
+    assert result.overall["coverage_80"].notna().tolist() == [True, False]
+    assert result.overall["mase"].notna().all()
+    before = realized_accuracy(forecasts, actuals, season_length=SEASON, before=pd.Timestamp("2026-01-02"))
+    assert before.overall["as_of"].tolist() == [pd.Timestamp("2026-01-01")]
+    first_run = result.per_series[result.per_series["as_of"] == pd.Timestamp("2026-01-01")]
+    pd.testing.assert_frame_equal(before.per_series, first_run)
+
+
+def test_news_counts_the_steps_that_arrived_or_became_due_since_the_latest_run():
+    """Run 1 forecast t = 9..11 from t = 8, run 2 t = 11..13 from t = 10: the actuals end at 11 (run 2's news)."""
+    forecasts, actuals = earlier_forecasts(), actuals_frame()
+    result = realized_accuracy(forecasts, actuals, season_length=SEASON)
+    # The latest run (2) was made from t = 10: t = 11 arrived since, for every series of both runs.
+    assert result.overall.set_index("as_of")["new_steps"].tolist() == [2, 3]
+    quiet = realized_accuracy(forecasts, actuals[actuals["ds"] <= 10], season_length=SEASON)
+    assert quiet.overall["new_steps"].tolist() == [0]  # nothing arrived after run 2 was made
+
+
+@pytest.mark.parametrize(
+    "ds, kept",
+    [
+        (pd.date_range("2026-01-01", periods=4, freq="D"), 2),
+        (pd.date_range("2026-01-01", periods=4, freq="D", tz="Europe/Berlin"), 2),  # 00:00 Berlin = 23:00 UTC before
+        (pd.Series(pd.date_range("2026-01-01", periods=4, freq="D")).dt.strftime("%Y-%m-%d %H:%M:%S"), 2),
+    ],
+    ids=["naive", "zoned", "text"],
+)
+def test_data_until_as_of_keeps_the_rows_up_to_the_run(ds, kept):
+    frame = pd.DataFrame({"unique_id": "a", "ds": ds, "y": np.arange(4.0)})
+    until = LocalEngine().until(frame, pd.Timestamp("2026-01-02T00:00"))
+    assert len(until) == kept
+    with pytest.raises(ValueError, match="data.until_as_of needs timestamps in ds; found int64"):
+        LocalEngine().until(frame.assign(ds=np.arange(4)), pd.Timestamp("2026-01-02"))
+
+
+def test_the_accuracy_table_holds_series_steps_and_overall_rows_of_the_chosen_runs():
+    result = realized_accuracy(earlier_forecasts(), actuals_frame(), season_length=SEASON)
+    first = pd.Timestamp("2026-01-01")
+    table = result.table([first])
+    assert (table["forecast_as_of"] == first).all()
+    series_rows = table[table["unique_id"] != "overall"]
+    assert series_rows["unique_id"].tolist() == ["a", "b"] and series_rows["step"].isna().all()
+    steps = table[(table["unique_id"] == "overall") & table["step"].notna()]
+    assert steps["step"].tolist() == [1, 2, 3] and steps["series"].tolist() == [2, 2, 2]
+    overall = table[(table["unique_id"] == "overall") & table["step"].isna()]
+    np.testing.assert_allclose(overall["mase"], result.overall.loc[result.overall["as_of"] == first, "mase"])
+    assert list(table.columns[:8]) == [
+        "forecast_as_of",
+        "model_version",
+        "unique_id",
+        "step",
+        "origin",
+        "series",
+        "steps",
+        "missing",
+    ]
+
+
+@pytest.mark.spark
+def test_a_spark_job_scores_its_earlier_runs_as_the_local_engine_does(tmp_path, mlflow_tracking_uri, monkeypatch):
+    """The same job replayed month by month (data.until_as_of) on both engines stores the same accuracy table."""
+    pytest.importorskip("pyspark", reason="pyspark is not installed (the spark extra)")
+    if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
+        pytest.skip("Java is not installed: Spark needs a Java 17 runtime")
+    from forecast import spark as fs
+    from forecast.jobs.runner import run_job
+
+    months = pd.date_range("2024-01-01", periods=24, freq="MS")
+    t = np.arange(24)
+    history = pd.concat(
+        [
+            pd.DataFrame({"unique_id": key, "ds": months, "y": level + 0.5 * t + 3 * np.sin(np.pi * t / 2)})
+            for key, level in (("001", 10.0), ("002", 20.0), ("003", 40.0))
+        ],
+        ignore_index=True,
+    )
+    history.to_parquet(tmp_path / "history.parquet", coerce_timestamps="us", allow_truncated_timestamps=True)
+    SeasonalNaive(horizon=3, season_length=4).fit(history).save(tmp_path / "model")
+    conf = {
+        "spark.ui.enabled": "false",
+        "spark.driver.bindAddress": "127.0.0.1",
+        "spark.driver.host": "127.0.0.1",
+        "spark.sql.shuffle.partitions": "2",
+        "spark.sql.session.timeZone": "UTC",
+    }
+    monkeypatch.setenv("SPARK_LOCAL_IP", "127.0.0.1")
+    session = fs.spark_session("local[1]", conf, app_name="lstm-forecast-job-accuracy")
+    try:
+        stored = {}
+        for engine, output in (("local", "local/forecast_{as_of}.parquet"), ("spark", "spark_forecasts")):
+            spec = {
+                "name": "replayed",
+                "engine": engine,
+                "data": {"path": str(tmp_path / "history.parquet"), "until_as_of": True},
+                "model": {"uri": str(tmp_path / "model")},
+                "horizon": 3,
+                "output": {"path": str(tmp_path / output)},
+                "accuracy": {"path": str(tmp_path / f"{engine}_accuracy.csv"), "season_length": 4},
+                **({"spark": {"master": "local[1]", "conf": conf}} if engine == "spark" else {}),
+            }
+            scored = [
+                run_job(JobSpec.model_validate(spec), months[month] + pd.Timedelta(hours=2)).runs_scored
+                for month in (18, 19, 21)
+            ]
+            assert scored == [0, 1, 2]
+            stored[engine] = pd.read_csv(tmp_path / f"{engine}_accuracy.csv", dtype={"unique_id": str})
+    finally:
+        session.stop()
+    assert len(stored["local"]) and set(stored["local"]["unique_id"]) == {"001", "002", "003", "overall"}
+    pd.testing.assert_frame_equal(stored["spark"], stored["local"], check_exact=False, rtol=1e-6)
+
+
+def test_the_validation_mase_of_a_model_is_its_backtest_on_the_windows_its_fit_held_out():
+    from forecast.baselines import Naive
+    from forecast.jobs.degradation import validation_mase
+    from forecast.jobs.models import data_growth
+
+    y = {"a": [3.0, 5.0, 4.0, 8.0, 6.0, 7.0, 9.0, 12.0], "b": [10.0, 9.0, 11.0, 14.0, 13.0, 12.0, 15.0, 11.0]}
+    data = pd.concat(
+        [
+            pd.DataFrame({"unique_id": key, "ds": pd.date_range("2025-01-01", periods=8, freq="MS"), "y": v})
+            for key, v in y.items()
+        ],
+        ignore_index=True,
+    )
+    model = Naive(horizon=2).fit(data.groupby("unique_id").head(7))  # trained up to month 7; month 8 arrived since
+    expected = []
+    for values in y.values():
+        trained = np.array(values[:7])
+        origin = len(trained) - 2 - 1  # the last origin whose horizon ends with the training data
+        scale = np.mean(np.abs(np.diff(trained[: origin + 1])))
+        expected.append(np.mean(np.abs(trained[origin + 1 :] - trained[origin])) / scale)
+    as_text = data.assign(ds=data["ds"].dt.strftime("%Y-%m-%d"))  # a SQLite source gives timestamps as text
+    assert validation_mase(model, data, season_length=1) == pytest.approx(np.mean(expected))
+    assert validation_mase(model, as_text, season_length=1) == pytest.approx(np.mean(expected))
+    assert data_growth(model, as_text) == data_growth(model, data) == 1

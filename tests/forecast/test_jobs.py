@@ -412,26 +412,25 @@ def test_transient_read_errors_are_retried(store, tmp_path, monkeypatch):
         run_job(JobSpec.model_validate(spec), "2026-01-02")
 
 
-def test_retrain_every_second_run_registers_and_moves_alias(store, tmp_path):
+def test_retrain_every_second_run_registers_a_tagged_version_and_goes_on_with_it(store, tmp_path):
     client = MlflowClient()
-    client.set_registered_model_alias(MODEL_NAME, "retrained", "1")
     spec = JobSpec.model_validate(
         make_spec(
             store,
             tmp_path,
             name="retraining",
-            model={
-                "uri": f"models:/{MODEL_NAME}@retrained",
-                "retrain": {"policy": "every_n_runs", "n": 2, "alias": "retrained"},
-            },
+            model={"uri": f"models:/{MODEL_NAME}/1", "retrain": {"policy": "every_n_runs", "n": 2}},
         )
     )
     first = run_job(spec, "2026-01-01")
     assert not first.retrained and first.model_version == "1"
+    assert MlflowClient().get_run(first.run_id).data.tags["retrain"] == "every_n_runs: run 1, retrain every 2"
     second = run_job(spec, "2026-01-02")
-    assert second.retrained
-    assert str(client.get_model_version_by_alias(MODEL_NAME, "retrained").version) == second.model_version
+    assert second.retrained and second.promotion is None  # no alias: nothing to compare, the run goes on with it
     assert int(second.model_version) > 2
+    version = client.get_model_version(MODEL_NAME, second.model_version)
+    assert version.tags["job.name"] == "retraining" and version.tags["job.as_of"] == "2026-01-02T00:00:00"
+    assert read_output(tmp_path).groupby("as_of")["model_version"].first().tolist() == ["1", second.model_version]
 
 
 def test_scheduler_fires_without_overlap(tmp_path):
@@ -494,10 +493,14 @@ def test_scheduler_stops_cleanly_on_sigterm_after_the_current_run(tmp_path):
 
 def test_example_m3_job_spec_is_valid_and_paths_are_relative_to_it():
     root = Path(__file__).resolve().parents[2]
-    spec = load_spec(root / "examples" / "m3_monthly" / "job.yaml")
-    assert spec.model.uri == "models:/m3-monthly-lstm@champion"
-    assert spec.horizon == 18
-    assert Path(spec.data.path) == root / "examples" / "m3_monthly" / "m3_monthly.parquet"
+    example = root / "examples" / "m3_monthly"
+    spec = load_spec(example / "job.yaml")
+    assert spec.model.uri == "models:/m3-monthly-job@champion"
+    assert spec.horizon == 18 and spec.data.until_as_of
+    assert Path(spec.data.path) == example / "m3_monthly.parquet"
+    assert Path(spec.accuracy.path) == example / "forecasts" / "accuracy.csv"
+    retrain = spec.model.retrain
+    assert (retrain.policy, retrain.alias, retrain.promotion.metric) == ("on_degradation", "champion", "mase")
 
 
 @pytest.mark.parametrize(

@@ -18,6 +18,7 @@ from forecast.metrics import QUANTILE_PREFIX, quantile_column
 from pipelines.columns import ID, TARGET, TIME
 
 if TYPE_CHECKING:
+    from forecast.jobs.models import Retrained
     from forecast.jobs.spec import JobSpec
     from forecast.model_uri import ResolvedModel
 
@@ -34,10 +35,19 @@ class LocalEngine(Engine):
 
         return resolve_model(uri)
 
-    def retrain(self, spec: JobSpec, model: ResolvedModel, data: pd.DataFrame) -> ResolvedModel:
+    def retrain(self, spec: JobSpec, model: ResolvedModel, data: pd.DataFrame, as_of: pd.Timestamp) -> Retrained:
         from forecast.jobs.models import retrain_model
 
-        return retrain_model(spec, model, data)
+        return retrain_model(spec, model, data, as_of)
+
+    def until(self, frame: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
+        ds = frame[TIME]
+        if pd.api.types.is_object_dtype(ds) or pd.api.types.is_string_dtype(ds):
+            ds = pd.to_datetime(ds, format="ISO8601")  # e.g. SQLite gives its timestamps back as text
+        if not pd.api.types.is_datetime64_any_dtype(ds):
+            raise ValueError(f"data.until_as_of needs timestamps in {TIME}; found {ds.dtype}")
+        limit = as_of.tz_localize("UTC") if ds.dt.tz is not None else as_of
+        return frame.loc[(ds <= limit).to_numpy()].reset_index(drop=True)
 
     def forecast(
         self, data: pd.DataFrame, model: ResolvedModel, horizon: int, quantiles: tuple[float, ...] | None
@@ -47,8 +57,15 @@ class LocalEngine(Engine):
     def rows(self, frame: pd.DataFrame) -> int:
         return len(frame)
 
-    def score(self, forecasts: pd.DataFrame, actuals: pd.DataFrame, *, season_length: int = 1) -> RealizedAccuracy:
-        return realized_accuracy(forecasts, actuals, season_length=season_length)
+    def score(
+        self,
+        forecasts: pd.DataFrame,
+        actuals: pd.DataFrame,
+        *,
+        season_length: int = 1,
+        before: pd.Timestamp | None = None,
+    ) -> RealizedAccuracy:
+        return realized_accuracy(forecasts, actuals, season_length=season_length, before=before)
 
 
 def keep_requested(forecasts: pd.DataFrame, horizon: int, quantiles: tuple[float, ...] | None) -> pd.DataFrame:

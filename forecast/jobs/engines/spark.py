@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import pandas as pd
+
 from forecast.jobs.engine import Engine
 from forecast.jobs.realized import RealizedAccuracy, realized_accuracy
 from forecast.jobs.registry import register_engine
@@ -68,11 +70,31 @@ class SparkEngine(Engine):
         with fs.executor_errors():
             return frame.count()
 
-    def score(self, forecasts: DataFrame, actuals: DataFrame, *, season_length: int = 1) -> RealizedAccuracy:
+    def until(self, frame: DataFrame, as_of: pd.Timestamp) -> DataFrame:
+        from pyspark.sql import functions as F
+        from pyspark.sql import types as T
+
+        found = frame.schema["ds"].dataType
+        if isinstance(found, T.TimestampNTZType):
+            limit = F.lit(as_of.isoformat()).cast(T.TimestampNTZType())
+        elif isinstance(found, T.TimestampType):  # an instant: as_of is UTC, whatever the session's time zone
+            limit = F.lit(f"{as_of.isoformat()}Z").cast(T.TimestampType())
+        else:
+            raise ValueError(f"data.until_as_of needs timestamps in ds; found {found.simpleString()}")
+        return frame.where(F.col("ds") <= limit)
+
+    def score(
+        self,
+        forecasts: DataFrame,
+        actuals: DataFrame,
+        *,
+        season_length: int = 1,
+        before: pd.Timestamp | None = None,
+    ) -> RealizedAccuracy:
         from forecast import spark as fs
 
         series = forecasts.select("unique_id").distinct()
         with fs.executor_errors():
             earlier = forecasts.toPandas()
             history = actuals.join(series, on="unique_id", how="left_semi").select("unique_id", "ds", "y").toPandas()
-        return realized_accuracy(earlier, history, season_length=season_length)
+        return realized_accuracy(earlier, history, season_length=season_length, before=before)

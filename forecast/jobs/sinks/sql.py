@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import pandas as pd
@@ -76,11 +77,15 @@ class SqlTableSink(Sink):
     def read_forecasts(self, engine, value: SqlSink, job: str) -> pd.DataFrame:
         import sqlalchemy
 
+        nothing = pd.DataFrame(columns=[ID_COLUMN, "ds", "y_hat", JOB_COLUMN, AS_OF_COLUMN])
+        database_file = sqlite_file(value.url)
+        if database_file is not None and not Path(database_file).exists():
+            return nothing  # connecting would create the file: a run that fails later must leave none behind
         database = sqlalchemy.create_engine(value.url)
         try:
             with database.connect() as connection:
                 if not sqlalchemy.inspect(connection).has_table(value.table):
-                    return pd.DataFrame(columns=[ID_COLUMN, "ds", "y_hat", JOB_COLUMN, AS_OF_COLUMN])
+                    return nothing
                 stored = sqlalchemy.Table(value.table, sqlalchemy.MetaData(), autoload_with=connection)
                 # A selectable, not text: SQLAlchemy converts each column by its type (SQLite keeps timestamps as text).
                 frame = pd.read_sql(sqlalchemy.select(stored).where(stored.c[JOB_COLUMN] == job), connection)
