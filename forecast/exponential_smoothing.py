@@ -40,13 +40,24 @@ with ``s`` the seasonal state of the same phase. Rather than keep the model of l
 forecasts of all models are averaged with Akaike weights ``w_k ~ exp(-(AICc_k - AICc_min) / 2)``
 (Kolassa, "Combining exponential smoothing forecasts using Akaike weights", IJF 27(2), 2011): on
 the validation splits of M1 and M3 (README.md, "Benchmarks") it scored 1-4% better than selection,
-which overfits a trend on short series. The filter and the optimizer are compiled with Numba.
+which overfits a trend on short series. The filter and the optimizer are compiled with Numba; ``fit_ets``
+fits chunks of series in threads.
+
+The fitted models (:class:`EtsModels`: parameters, final states and likelihood sums) are kept, so that a
+forecast from a later origin continues the filter over the values observed since, without a new fit
+(:meth:`EtsModels.forecast`); :func:`ets_rolling_forecasts` fits once per series and continues to every
+later origin, :func:`ets_point_forecasts` fits at every origin.
 """
 
 from __future__ import annotations
 
 import math
+import os
+import re
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 from numba import njit
@@ -74,6 +85,8 @@ SEASON_STEP = 0.05
 """Side of the initial simplex along the initial seasonal states."""
 SMOOTHING_STEP = 0.5
 """Side of the initial simplex along the smoothing parameters (logit units)."""
+CHUNKS_PER_THREAD = 4
+"""Chunks of series per fitting thread (series differ in length: smaller chunks balance the threads)."""
 
 
 @dataclass(frozen=True)
@@ -91,6 +104,14 @@ class EtsForm:
     def codes(self) -> tuple[int, int, int]:
         return ERRORS.index(self.error), TRENDS.index(self.trend), SEASONS.index(self.season)
 
+    @classmethod
+    def parse(cls, name: str) -> EtsForm:
+        """The form of ``name``, e.g. ``"ETS(M,Ad,A)"``."""
+        found = re.fullmatch(r"ETS\((A|M),(N|A|Ad),(N|A|M)\)", name)
+        if found is None:
+            raise ValueError(f"expected a model name like 'ETS(M,Ad,A)'; found {name!r}")
+        return cls(*found.groups())
+
 
 def candidate_forms(seasonal: bool) -> list[EtsForm]:
     """The models tried: additive and multiplicative errors, no/additive/damped trend, and with ``seasonal``
@@ -107,7 +128,7 @@ def candidate_forms(seasonal: bool) -> list[EtsForm]:
 
 
 def _compiled(function):
-    """``numba.njit`` with the GIL released (every buffer is the call's own) and the machine code cached on
+    """``numba.njit`` with the GIL released (every buffer a call writes is its own) and the machine code cached on
     disk where Numba finds a writable place (the package's ``__pycache__`` or the user's cache directory);
     where it finds none (a read-only installation), compiled anew in each process (about 7 s)."""
     try:
@@ -134,13 +155,16 @@ def _smoothing_count(trend: int, season: int) -> int:
 
 
 @_compiled
-def _filter(y, error, trend, season, m, z, states):
-    """Run the model over ``y`` from the search vector ``z``; returns ``L`` and leaves the final states in
-    ``states = [l, b, s_0 .. s_{m-1}]`` (seasonal states by phase).
+def _parameter_count(trend: int, season: int, m: int) -> int:
+    """``k`` of the AICc: the smoothing parameters, ``l_0``, ``b_0`` with a trend, ``s_0 .. s_{m-2}`` with a
+    season, and the variance."""
+    return _smoothing_count(trend, season) + 1 + (trend > 0) + ((m - 1) if season > 0 else 0) + 1
 
-    ``z = [logit alpha, (logit beta*), (logit gamma/(1-alpha)), (logit of phi in PHI_RANGE), l_0, (b_0),
-    (s_0 .. s_{m-2})]``; the last initial seasonal state makes them sum to 0 (A) or m (M).
-    """
+
+@_compiled
+def _smoothing(z, trend, season):
+    """``alpha, beta*, gamma, phi`` from the search vector (0, 0, 1 where the model has none), and the column
+    of ``l_0`` in it."""
     width = 1.0 - 2.0 * SMOOTHING_FLOOR
     alpha = SMOOTHING_FLOOR + width * _logistic(z[0])
     column = 1
@@ -156,25 +180,23 @@ def _filter(y, error, trend, season, m, z, states):
     if trend == 2:
         phi = _phi(z[column])
         column += 1
-    level = z[column]
-    column += 1
-    slope = 0.0
-    if trend > 0:
-        slope = z[column]
-        column += 1
+    return alpha, beta_star, gamma, phi, column
+
+
+@_compiled
+def _run(y, offset, error, trend, season, m, alpha, beta_star, gamma, phi, states, squared, log_scale):
+    """The point recursions over ``y`` from ``states = [l, b, s_0 .. s_{m-1}]`` (seasonal states by phase; the
+    value ``y[t]`` has phase ``(offset + t) mod m``), which it leaves at the states after ``y``.
+
+    Returns ``(completed, squared + sum_t e_t^2, log_scale + sum_t log mu_t)`` (the last for error M only);
+    not completed, with the states part-way, where a one-step forecast leaves the positive half-line that
+    error M or season M needs.
+    """
+    level = states[0]
+    slope = states[1]
     s = states[2:]
-    if season > 0:
-        total = 0.0
-        for j in range(m - 1):
-            s[j] = z[column + j]
-            total += s[j]
-        s[m - 1] = (0.0 if season == 1 else float(m)) - total
-    else:
-        s[:] = 1.0
-    squared = 0.0
-    log_scale = 0.0
     for t in range(len(y)):
-        phase = t % m
+        phase = (offset + t) % m
         damped = phi * slope
         q = level + damped
         old = s[phase]
@@ -185,7 +207,7 @@ def _filter(y, error, trend, season, m, z, states):
             target = value - q
         elif season == 2:
             if q <= 0.0 or old <= 0.0:
-                return PENALTY
+                return False, squared, log_scale
             mu = q * old
             adjusted = value / old
             target = value / q
@@ -195,7 +217,7 @@ def _filter(y, error, trend, season, m, z, states):
             target = 0.0
         if error == 1:
             if mu <= 0.0:
-                return PENALTY
+                return False, squared, log_scale
             e = (value - mu) / mu
             log_scale += math.log(mu)
         else:
@@ -209,8 +231,71 @@ def _filter(y, error, trend, season, m, z, states):
         level = new_level
     states[0] = level
     states[1] = slope
-    objective = len(y) * math.log(max(squared, 1e-300)) + 2.0 * log_scale
+    return True, squared, log_scale
+
+
+@_compiled
+def _initial_states(z, trend, season, m, states):
+    """Writes ``l_0, b_0, s_0 .. s_{m-1}`` of the search vector ``z`` into ``states`` and returns ``alpha, beta*,
+    gamma, phi``.
+
+    ``z = [logit alpha, (logit beta*), (logit gamma/(1-alpha)), (logit of phi in PHI_RANGE), l_0, (b_0),
+    (s_0 .. s_{m-2})]``; the last initial seasonal state makes them sum to 0 (A) or m (M).
+    """
+    alpha, beta_star, gamma, phi, column = _smoothing(z, trend, season)
+    states[0] = z[column]
+    column += 1
+    states[1] = 0.0
+    if trend > 0:
+        states[1] = z[column]
+        column += 1
+    s = states[2:]
+    if season > 0:
+        total = 0.0
+        for j in range(m - 1):
+            s[j] = z[column + j]
+            total += s[j]
+        s[m - 1] = (0.0 if season == 1 else float(m)) - total
+    else:
+        s[:] = 1.0
+    return alpha, beta_star, gamma, phi
+
+
+@_compiled
+def _objective(n, squared, log_scale):
+    """``L = n log(sum_t e_t^2) + 2 sum_t log mu_t`` (PENALTY where not finite)."""
+    objective = n * math.log(max(squared, 1e-300)) + 2.0 * log_scale
     return objective if math.isfinite(objective) else PENALTY
+
+
+@_compiled
+def _aicc(objective, k, n):
+    return objective + 2.0 * k + 2.0 * k * (k + 1) / (n - k - 1)
+
+
+@_compiled
+def _filter(y, error, trend, season, m, z, states):
+    """Run the model over ``y`` from the search vector ``z`` (see :func:`_initial_states`); returns ``L`` and
+    leaves the final states in ``states = [l, b, s_0 .. s_{m-1}]`` (seasonal states by phase)."""
+    alpha, beta_star, gamma, phi = _initial_states(z, trend, season, m, states)
+    completed, squared, log_scale = _run(y, 0, error, trend, season, m, alpha, beta_star, gamma, phi, states, 0.0, 0.0)
+    if not completed:
+        return PENALTY
+    return _objective(len(y), squared, log_scale)
+
+
+@_compiled
+def _forecast(states, season, m, phi, n, horizon, forecasts):
+    """``forecasts[h - 1] = l_n + phi_h b_n (+ s or x s)`` for ``h = 1 .. horizon`` from the states after ``n``
+    values, ``s`` the seasonal state of phase ``(n + h - 1) mod m``."""
+    damping = 0.0
+    power = 1.0
+    for h in range(horizon):
+        power *= phi
+        damping += power
+        base = states[0] + damping * states[1]
+        s = states[2 + (n + h) % m]
+        forecasts[h] = base + s if season == 1 else (base * s if season == 2 else base)
 
 
 @_compiled
@@ -269,9 +354,7 @@ def _start(y, trend, season, m, seasons):
     """Search start: alpha 0.2, beta* 0.1, gamma 0.05 of its range, phi 0.95; the initial level and trend of a
     line fitted to the first ``max(10, 2m)`` seasonally adjusted values (Hyndman et al. 2008, section 2.6.1),
     the initial seasonal states ``seasons`` of a classical decomposition of the first seasons."""
-    count = _smoothing_count(trend, season)
-    size = count + 1 + (trend > 0) + ((m - 1) if season > 0 else 0)
-    z = np.empty(size)
+    z = np.empty(_parameter_count(trend, season, m) - 1)
     z[0] = math.log(0.2 / 0.8)
     column = 1
     if trend > 0:
@@ -317,12 +400,14 @@ def _start(y, trend, season, m, seasons):
 
 
 @_compiled
-def _fit_form(y, error, trend, season, m, seasons, horizon, forecasts):
-    """Fit one model to one series; writes its ``horizon`` point forecasts and returns its AICc (inf for a
-    series too short for the model's parameters, ``n <= k + 1``)."""
+def _fit_form(y, error, trend, season, m, seasons, horizon, forecasts, smoothing, states, sums):
+    """Fit one model to one series and return its AICc: inf, writing nothing, for a series too short for the
+    model's parameters (``n <= k + 1``) or where no parameters keep ``L`` finite; otherwise it writes the
+    ``horizon`` point forecasts, ``smoothing = [alpha, beta*, gamma, phi]``, the ``states`` after ``y`` and
+    ``sums = [sum_t e_t^2, sum_t log mu_t]`` (whose ``L`` the AICc holds)."""
     start = _start(y, trend, season, m, seasons)
     n = len(y)
-    parameters = len(start) + 1
+    parameters = _parameter_count(trend, season, m)
     if n - parameters - 1 <= 0:
         return np.inf
     count = _smoothing_count(trend, season)
@@ -330,31 +415,26 @@ def _fit_form(y, error, trend, season, m, seasons, horizon, forecasts):
     steps[:count] = SMOOTHING_STEP
     if season > 0:
         steps[len(start) - (m - 1) :] = SEASON_STEP
-    states = np.empty(2 + m)
-    best, value = _nelder_mead(y, error, trend, season, m, start, steps, states)
-    _filter(y, error, trend, season, m, best, states)
+    final = np.empty(2 + m)
+    best, value = _nelder_mead(y, error, trend, season, m, start, steps, final)
     if value >= PENALTY:
         return np.inf
-    phi = 1.0
-    if trend == 2:
-        phi = _phi(best[count - 1])
-    damping = 0.0
-    power = 1.0
-    for h in range(horizon):
-        power *= phi
-        damping += power
-        base = states[0] + damping * states[1]
-        s = states[2 + (n + h) % m]
-        forecasts[h] = base + s if season == 1 else (base * s if season == 2 else base)
-    return value + 2.0 * parameters + 2.0 * parameters * (parameters + 1) / (n - parameters - 1)
+    alpha, beta_star, gamma, phi = _initial_states(best, trend, season, m, final)
+    _, squared, log_scale = _run(y, 0, error, trend, season, m, alpha, beta_star, gamma, phi, final, 0.0, 0.0)
+    smoothing[0], smoothing[1], smoothing[2], smoothing[3] = alpha, beta_star, gamma, phi
+    states[:] = final
+    sums[0], sums[1] = squared, log_scale
+    _forecast(final, season, m, phi, n, horizon, forecasts)
+    return _aicc(value, parameters, n)
 
 
 @_compiled
-def _fit_all(values, starts, codes, m, additive, multiplicative, horizon, aicc, forecasts):
+def _fit_all(values, starts, codes, m, additive, multiplicative, horizon, aicc, forecasts, smoothing, states, sums):
     """Every model (rows of ``codes``) on every series ``values[starts[i]:starts[i+1]]``.
 
-    One thread: Numba's default threading layer aborts when two threads of the caller (a serving
-    process, a job scheduler) enter a parallel function at once."""
+    No Numba parallel loop: Numba's default threading layer aborts when two threads of the caller (a
+    serving process, a job scheduler) enter a parallel function at once. ``fit_ets`` runs chunks of
+    series in Python threads instead (the GIL is released)."""
     for i in range(len(starts) - 1):
         y = values[starts[i] : starts[i + 1]]
         for f in range(len(codes)):
@@ -366,7 +446,38 @@ def _fit_all(values, starts, codes, m, additive, multiplicative, horizon, aicc, 
             ):
                 continue
             seasons = additive[i] if season == 1 else multiplicative[i]
-            aicc[i, f] = _fit_form(y, error, trend, season, m, seasons, horizon, forecasts[i, f])
+            aicc[i, f] = _fit_form(
+                y, error, trend, season, m, seasons, horizon, forecasts[i, f], smoothing[i, f], states[i, f], sums[i, f]
+            )
+
+
+@_compiled
+def _continue_all(values, starts, rows, lengths, codes, m, smoothing, states, sums, horizon, forecasts, aicc):
+    """Continue every fitted model of series ``rows[k]`` (``aicc[k, f]`` finite) over the values
+    ``values[starts[k]:starts[k+1]]``: its ``horizon`` forecasts after them into ``forecasts[k, f]`` and its
+    AICc over all the values into ``aicc[k, f]``; inf where a one-step forecast leaves the positive half-line
+    on the new values (error M, season M) or the forecasts are not finite (its likelihood is undefined)."""
+    work = np.empty(2 + m)
+    for k in range(len(rows)):
+        i = rows[k]
+        y = values[starts[k] : starts[k + 1]]
+        n = lengths[i] + len(y)
+        for f in range(len(codes)):
+            if not np.isfinite(aicc[k, f]):
+                continue
+            aicc[k, f] = np.inf
+            work[:] = states[i, f]
+            p = smoothing[i, f]  # alpha, beta*, gamma, phi
+            error, trend, season = codes[f, 0], codes[f, 1], codes[f, 2]
+            completed, squared, log_scale = _run(
+                y, lengths[i], error, trend, season, m, p[0], p[1], p[2], p[3], work, sums[i, f, 0], sums[i, f, 1]
+            )
+            if not completed:
+                continue
+            _forecast(work, season, m, p[3], n, horizon, forecasts[k, f])
+            objective = _objective(n, squared, log_scale)
+            if objective < PENALTY and np.all(np.isfinite(forecasts[k, f])):
+                aicc[k, f] = _aicc(objective, _parameter_count(trend, season, m), n)
 
 
 def akaike_weights(aicc: np.ndarray) -> np.ndarray:
@@ -378,29 +489,237 @@ def akaike_weights(aicc: np.ndarray) -> np.ndarray:
     return np.divide(weights, totals, out=np.zeros_like(weights), where=totals > 0)
 
 
-@dataclass
-class EtsFit:
-    """Every candidate model fitted to every series: ``aicc[series, model]`` (inf where not fitted) and the
-    point forecasts ``forecasts[series, model, step]``."""
+def combine(aicc: np.ndarray, forecasts: np.ndarray) -> np.ndarray:
+    """Forecasts ``[series, step]`` averaged over the models with Akaike weights (Kolassa, "Combining exponential
+    smoothing forecasts using Akaike weights", IJF 27(2), 2011) from ``aicc[series, model]`` and
+    ``forecasts[series, model, step]``; for a series with no model (all inf), its model 0's forecasts (the
+    naive forecast there). The sum runs over the models in order, so a row does not depend on the others."""
+    weights = akaike_weights(aicc)
+    combined = np.zeros((forecasts.shape[0], forecasts.shape[2]))
+    for model in range(forecasts.shape[1]):
+        share = weights[:, model, None]
+        combined = combined + share * np.where(share > 0, forecasts[:, model], 0.0)
+    unfitted = weights.sum(axis=1) == 0
+    combined[unfitted] = forecasts[unfitted, 0]
+    return combined
 
-    forms: list[EtsForm]
+
+@dataclass(frozen=True, eq=False, kw_only=True)
+class EtsModels:
+    """The candidate models fitted to every series, kept so that forecasts from later origins need only the filter.
+
+    A series ``i`` was fitted on ``lengths[i]`` values ``y_1 .. y_n``; before the fit they were divided by
+    the classical indices ``season_indices[i, t mod season_length]`` (``t = 0 .. n-1``; periods longer than
+    ``MAX_SEASON_LENGTH``, ones for a series that failed the seasonality test; None for shorter periods)
+    and then by ``scales[i]``. Model ``f`` (``forms[f]``) has ``aicc[i, f]`` (inf where it was not
+    fitted; NaN then in the arrays below), ``smoothing[i, f] = [alpha, beta*, gamma, phi]`` (0, 0, 1 where
+    it has none), the states after ``y_n``, ``states[i, f] = [l_n, b_n, s_0 .. s_{m-1}]`` with the seasonal
+    state of phase ``t mod m`` at ``2 + t mod m`` (``b_n = 0`` without a trend, ``s = 1`` without a season),
+    and ``sums[i, f] = [sum_t e_t^2, sum_t log mu_t]`` over ``y_1 .. y_n`` (0 for error A), the parts of its
+    ``L``. ``last[i]``: ``y_n`` divided as above, the naive forecast of a series no model fits.
+
+    :meth:`forecast` continues every model over values ``y_{n+1} .. y_{n+c}`` observed after ``y_n`` with
+    the point recursions of the module docstring, the parameters unchanged, and weighs it by its AICc over
+    all ``n + c`` values at those parameters,
+
+    ```
+    AICc_{n+c} = L_{n+c} + 2k + 2k(k+1)/(n+c-k-1),   L_{n+c} = (n+c) log(sum_{t<=n+c} e_t^2) + 2 sum_{t<=n+c} log|mu_t|
+    ```
+
+    (the sums carried on from the fit, so they are those of one pass over the whole history; with no new
+    values, the fit's AICc). A model that forecasts the new values badly loses weight: ETS alone on the M3
+    monthly test set, fitted 18 values before the origin and continued, scores sMAPE 14.5 against 16.7
+    with the fit's weights (13.9 fitted at the origin; 14.2 and 14.6 fitted 6 values before).
+    """
+
+    season_length: int
+    forms: tuple[EtsForm, ...]
+    lengths: np.ndarray
+    scales: np.ndarray
+    last: np.ndarray
+    season_indices: np.ndarray | None
     aicc: np.ndarray
+    smoothing: np.ndarray
+    states: np.ndarray
+    sums: np.ndarray
+
+    def __post_init__(self) -> None:
+        series, models = self.aicc.shape
+        expected = {
+            "lengths": (series,),
+            "scales": (series,),
+            "last": (series,),
+            **{name: (series, models, len(neutral)) for name, neutral in _neutral(self.season_length).items()},
+        }
+        if self.season_length > MAX_SEASON_LENGTH:
+            expected["season_indices"] = (series, self.season_length)
+        for name, shape in expected.items():
+            found = getattr(self, name)
+            if found is None or found.shape != shape:
+                raise ValueError(f"EtsModels.{name} must have shape {shape}; found {getattr(found, 'shape', None)}")
+        if len(self.forms) != models:
+            raise ValueError(f"EtsModels needs one form per aicc column ({models}); found {len(self.forms)}")
+
+    def __len__(self) -> int:
+        return len(self.lengths)
+
+    def forecast(self, series_index: np.ndarray, continuations: Sequence[np.ndarray], horizon: int) -> np.ndarray:
+        """``[len(series_index), horizon]``: row ``k`` continues series ``series_index[k]`` over the values
+        ``continuations[k]`` observed after its fitted history (empty: the fit's own forecasts) and forecasts
+        ``horizon`` steps, the models combined with Akaike weights from their AICc over the whole history
+        (:func:`combine`)."""
+        forecasts, aicc = self.model_forecasts(series_index, continuations, horizon)
+        return combine(aicc, forecasts)
+
+    def model_forecasts(
+        self, series_index: np.ndarray, continuations: Sequence[np.ndarray], horizon: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Every model's forecasts ``[len(series_index), model, horizon]`` after the continuations (as
+        :meth:`forecast`) and its AICc over the fitted and the new values ``[len(series_index), model]``: inf
+        for a model not fitted, or whose one-step forecasts leave the positive half-line it needs on the new
+        values (its forecasts are then the naive ones)."""
+        rows = np.asarray(series_index)
+        if rows.ndim != 1 or not (np.issubdtype(rows.dtype, np.integer) or rows.size == 0):
+            raise ValueError(f"series_index must be a 1-d array of integers; found shape {rows.shape}, {rows.dtype}")
+        outside = rows[(rows < 0) | (rows >= len(self))]
+        if outside.size:
+            raise ValueError(f"series_index must lie in [0, {len(self)}) (the series fitted); found {outside[0]}")
+        if len(continuations) != len(rows):
+            raise ValueError(
+                f"continuations must hold one array per series_index ({len(rows)}); found {len(continuations)}"
+            )
+        rows = rows.astype(np.int64)
+        arrays = [np.asarray(values, dtype=np.float64).reshape(-1) for values in continuations]
+        sizes = np.array([len(values) for values in arrays], dtype=np.int64)
+        starts = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+        values = np.concatenate(arrays) if arrays else np.zeros(0)
+        owner = np.repeat(np.arange(len(rows)), sizes)
+        factors = np.ones((len(rows), horizon))
+        if self.season_indices is not None:
+            positions = self.lengths[rows][owner] + np.arange(len(values)) - starts[owner]
+            values = values / self.season_indices[rows[owner], positions % self.season_length]
+            ahead = (self.lengths[rows] + sizes)[:, None] + np.arange(horizon)
+            factors = self.season_indices[rows[:, None], ahead % self.season_length]
+        values = values / self.scales[rows][owner]
+        last = self.last[rows].copy()
+        grown = sizes > 0
+        last[grown] = values[starts[1:][grown] - 1]
+        forecasts = np.repeat(last[:, None, None], len(self.forms), axis=1).repeat(horizon, axis=2)
+        aicc = self.aicc[rows]  # a copy, which _continue_all updates
+        m = _state_period(self.season_length)
+        model_arrays = (self.smoothing, self.states, self.sums)
+        _continue_all(
+            values, starts, rows, self.lengths, _codes(self.forms), m, *model_arrays, int(horizon), forecasts, aicc
+        )
+        forecasts = np.where(np.isfinite(aicc)[..., None], forecasts, last[:, None, None])
+        return forecasts * (self.scales[rows][:, None] * factors)[:, None, :], aicc
+
+    def get_config(self) -> dict:
+        """A JSON-serializable dict for :meth:`from_config`: the parameters, states and sums only of the models
+        fitted and only those their form has, flat in the order series, model, entry (floats written as Python
+        writes them, so the round trip is exact)."""
+        kept = _kept(self.forms, np.isfinite(self.aicc), self.season_length)
+        indices = None
+        if self.season_indices is not None:
+            indices = [None if np.all(row == 1.0) else row.tolist() for row in self.season_indices]
+        return {
+            "season_length": int(self.season_length),
+            "forms": [form.name for form in self.forms],
+            "lengths": self.lengths.tolist(),
+            "scales": self.scales.tolist(),
+            "last": [value if math.isfinite(value) else None for value in self.last.tolist()],
+            "season_indices": indices,
+            "aicc": [value if math.isfinite(value) else None for value in self.aicc.ravel().tolist()],
+            **{name: getattr(self, name)[mask].tolist() for name, mask in kept.items()},
+        }
+
+    @classmethod
+    def from_config(cls, config: dict) -> EtsModels:
+        """The models :meth:`get_config` described."""
+        forms = tuple(EtsForm.parse(name) for name in config["forms"])
+        season_length = int(config["season_length"])
+        series = len(config["lengths"])
+        aicc = np.array([np.inf if value is None else value for value in config["aicc"]], dtype=np.float64)
+        if aicc.size != series * len(forms):
+            raise ValueError(f"EtsModels config needs {series} x {len(forms)} aicc values; found {aicc.size}")
+        aicc = aicc.reshape(series, len(forms))
+        fitted = np.isfinite(aicc)
+        arrays = {}
+        for name, mask in _kept(forms, fitted, season_length).items():
+            if len(config[name]) != mask.sum():
+                raise ValueError(f"EtsModels config needs {mask.sum()} {name} values; found {len(config[name])}")
+            arrays[name] = np.where(fitted[..., None], np.array(_neutral(season_length)[name]), np.nan)
+            arrays[name][mask] = config[name]
+        indices = config["season_indices"]
+        if indices is not None:
+            indices = np.array([[1.0] * season_length if row is None else row for row in indices], dtype=np.float64)
+        return cls(
+            season_length=season_length,
+            forms=forms,
+            lengths=np.array(config["lengths"], dtype=np.int64),
+            scales=np.array(config["scales"], dtype=np.float64),
+            last=np.array([np.nan if value is None else value for value in config["last"]], dtype=np.float64),
+            season_indices=indices,
+            aicc=aicc,
+            **arrays,
+        )
+
+
+def _state_period(season_length: int) -> int:
+    """The number of seasonal states: the period up to ``MAX_SEASON_LENGTH``, else 1 (none)."""
+    m = max(1, int(season_length))
+    return m if m <= MAX_SEASON_LENGTH else 1
+
+
+def _codes(forms: Sequence[EtsForm]) -> np.ndarray:
+    return np.array([form.codes() for form in forms], dtype=np.int64).reshape(-1, 3)
+
+
+def _neutral(season_length: int) -> dict[str, list[float]]:
+    """The entries of ``EtsModels.smoothing``, ``states`` and ``sums`` that a fitted model's form lacks."""
+    return {
+        "smoothing": [0.0, 0.0, 0.0, 1.0],
+        "states": [0.0, 0.0] + [1.0] * _state_period(season_length),
+        "sums": [0.0, 0.0],
+    }
+
+
+def _kept(forms: Sequence[EtsForm], fitted: np.ndarray, season_length: int) -> dict[str, np.ndarray]:
+    """Masks ``[series, model, entry]`` of what a fitted model has: alpha (beta*) (gamma) (phi); l (b)
+    (s_0 .. s_{m-1}); sum e_t^2 (sum log mu_t for error M)."""
+    m = _state_period(season_length)
+    has = {
+        "smoothing": [[True, f.trend != "N", f.season != "N", f.trend == "Ad"] for f in forms],
+        "states": [[True, f.trend != "N"] + [f.season != "N"] * m for f in forms],
+        "sums": [[True, f.error == "M"] for f in forms],
+    }
+    return {name: fitted[..., None] & np.array(rows, dtype=bool).reshape(len(forms), -1) for name, rows in has.items()}
+
+
+@dataclass(frozen=True)
+class EtsFit:
+    """Every candidate model fitted to every series: the point forecasts ``forecasts[series, model, step]``
+    from the end of each history and the fitted ``models`` (``aicc[series, model]``, inf where not fitted)."""
+
     forecasts: np.ndarray
+    models: EtsModels
+
+    @property
+    def forms(self) -> tuple[EtsForm, ...]:
+        return self.models.forms
+
+    @property
+    def aicc(self) -> np.ndarray:
+        return self.models.aicc
 
     def combined(self) -> np.ndarray:
-        """Forecasts ``[series, step]`` averaged over the models with Akaike weights (Kolassa, "Combining
-        exponential smoothing forecasts using Akaike weights", IJF 27(2), 2011); for a series no model fits
-        (too short), the naive forecast (the last value, times the seasonal index beyond
+        """Forecasts ``[series, step]`` averaged over the models with Akaike weights (:func:`combine`); for a
+        series no model fits (too short), the naive forecast (the last value, times the seasonal index beyond
         ``MAX_SEASON_LENGTH``)."""
-        weights = akaike_weights(self.aicc)
-        fitted = np.where(weights[..., None] > 0, self.forecasts, 0.0)
-        combined = np.einsum("sf,sfh->sh", weights, fitted)
-        unfitted = weights.sum(axis=1) == 0
-        combined[unfitted] = self.forecasts[unfitted, 0]
-        return combined
+        return combine(self.aicc, self.forecasts)
 
 
-def fit_ets(series: list[np.ndarray], horizon: int, season_length: int) -> EtsFit:
+def fit_ets(series: Sequence[np.ndarray], horizon: int, season_length: int, threads: int | None = None) -> EtsFit:
     """Fit every candidate model to every series (AICc per model, point forecasts ``horizon`` steps ahead).
 
     Seasonal models are tried for ``1 < season_length <= MAX_SEASON_LENGTH`` on series with at least
@@ -410,51 +729,138 @@ def fit_ets(series: list[np.ndarray], horizon: int, season_length: int) -> EtsFi
     the non-seasonal models are fitted to it, and their forecasts are multiplied back (the M4
     competition's benchmarks). Each series is divided by its mean absolute value first (the AICc
     differences do not change) and its forecasts multiplied back.
+
+    ``threads`` (None: the CPUs this process may use) fit chunks of series at once; every series' fit is
+    its own, so the results do not depend on it.
     """
     m = max(1, int(season_length))
     arrays = [np.asarray(y, dtype=np.float64) for y in series]
+    lengths = np.array([len(y) for y in arrays], dtype=np.int64)
+    indices = None
     factors = np.ones((len(arrays), horizon))
     if m > MAX_SEASON_LENGTH:
-        arrays, factors = _divide_long_seasons(arrays, m, horizon)
-        m = 1
-    forms = candidate_forms(m > 1)
-    codes = np.array([form.codes() for form in forms], dtype=np.int64)
+        arrays, indices = _divide_long_seasons(arrays, m)
+        factors = indices[np.arange(len(arrays))[:, None], (lengths[:, None] + np.arange(horizon)) % m]
+    states_period = _state_period(m)
+    forms = tuple(candidate_forms(states_period > 1))
     scales = np.array([np.abs(y).mean() if len(y) and np.abs(y).mean() > 0 else 1.0 for y in arrays])
     scaled = [y / scale for y, scale in zip(arrays, scales)]
-    additive = np.full((len(scaled), m), np.nan)
-    multiplicative = np.full((len(scaled), m), np.nan)
+    additive = np.full((len(scaled), states_period), np.nan)
+    multiplicative = np.full((len(scaled), states_period), np.nan)
     for row, y in enumerate(scaled):
-        if m > 1 and len(y) >= 2 * m:
-            first = y[: 3 * m]
-            additive[row] = seasonal_indices(first, m, multiplicative=False)
+        if states_period > 1 and len(y) >= 2 * states_period:
+            first = y[: 3 * states_period]
+            additive[row] = seasonal_indices(first, states_period, multiplicative=False)
             if np.all(first > 0):
-                multiplicative[row] = seasonal_indices(first, m)
-    starts = np.concatenate([[0], np.cumsum([len(y) for y in scaled])]).astype(np.int64)
+                multiplicative[row] = seasonal_indices(first, states_period)
+    starts = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
     values = np.concatenate(scaled) if scaled else np.zeros(0)
     aicc = np.full((len(scaled), len(forms)), np.inf)
     last = np.array([y[-1] if len(y) else np.nan for y in scaled])
     forecasts = np.repeat(last[:, None, None], len(forms), axis=1).repeat(horizon, axis=2)
-    _fit_all(values, starts, codes, m, additive, multiplicative, int(horizon), aicc, forecasts)
-    return EtsFit(forms, aicc, forecasts * (scales[:, None] * factors)[:, None, :])
+    smoothing = np.full((len(scaled), len(forms), 4), np.nan)
+    states = np.full((len(scaled), len(forms), 2 + states_period), np.nan)
+    sums = np.full((len(scaled), len(forms), 2), np.nan)
+    codes = _codes(forms)
+    outputs = (aicc, forecasts, smoothing, states, sums)
+
+    def fit_chunk(begin: int, end: int) -> None:
+        chunk = (additive[begin:end], multiplicative[begin:end], int(horizon), *(out[begin:end] for out in outputs))
+        _fit_all(values, starts[begin : end + 1], codes, states_period, *chunk)
+
+    threads = _available_cpus() if threads is None else int(threads)
+    bounds = np.linspace(0, len(scaled), min(len(scaled), CHUNKS_PER_THREAD * threads) + 1).astype(int)
+    if threads > 1 and len(bounds) > 2:
+        with ThreadPoolExecutor(max_workers=threads) as pool:
+            list(pool.map(fit_chunk, bounds[:-1], bounds[1:]))
+    else:
+        fit_chunk(0, len(scaled))
+    models = EtsModels(
+        season_length=m,
+        forms=forms,
+        lengths=lengths,
+        scales=scales,
+        last=last,
+        season_indices=indices,
+        aicc=aicc,
+        smoothing=smoothing,
+        states=states,
+        sums=sums,
+    )
+    return EtsFit(forecasts * (scales[:, None] * factors)[:, None, :], models)
 
 
-def _divide_long_seasons(arrays: list[np.ndarray], m: int, horizon: int) -> tuple[list[np.ndarray], np.ndarray]:
-    """Each seasonal positive series divided by its multiplicative indices, and the ``[series, horizon]``
-    indices of the forecast steps (ones for the others)."""
-    adjusted, factors = [], np.ones((len(arrays), horizon))
+def _available_cpus() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def _divide_long_seasons(arrays: list[np.ndarray], m: int) -> tuple[list[np.ndarray], np.ndarray]:
+    """Each seasonal positive series divided by its multiplicative indices, and the ``[series, m]`` indices (ones
+    for the others), the index of phase ``t mod m`` for the value ``t = 0, 1, ..``."""
+    adjusted, indices = [], np.ones((len(arrays), m))
     for row, y in enumerate(arrays):
-        indices = tested_seasonal_indices(y, m)
-        if indices is not None:
-            adjusted.append(y / indices[np.arange(len(y)) % m])
-            factors[row] = indices[(len(y) + np.arange(horizon)) % m]
+        tested = tested_seasonal_indices(y, m)
+        if tested is not None:
+            adjusted.append(y / tested[np.arange(len(y)) % m])
+            indices[row] = tested
         else:
             adjusted.append(y)
-    return adjusted, factors
+    return adjusted, indices
 
 
 def ets_point_forecasts(
     y: np.ndarray, origin_rows: np.ndarray, first_rows: np.ndarray, horizon: int, season_length: int
 ) -> np.ndarray:
-    """``[origins, horizon]``: the Akaike-weighted ETS forecasts from every history ``y[first : origin + 1]``."""
+    """``[origins, horizon]``: the Akaike-weighted ETS forecasts from every history ``y[first : origin + 1]``,
+    each fitted anew."""
     histories = [y[first : origin + 1] for first, origin in zip(first_rows.tolist(), origin_rows.tolist())]
     return fit_ets(histories, horizon, season_length).combined()
+
+
+def ets_continued_forecasts(
+    models: EtsModels,
+    model_rows: np.ndarray,
+    end_rows: np.ndarray,
+    y: np.ndarray,
+    origin_rows: np.ndarray,
+    first_rows: np.ndarray,
+    horizon: int,
+) -> np.ndarray:
+    """``[origins, horizon]``: from origin ``k`` (history ``y[first_rows[k] : origin_rows[k] + 1]``), the models
+    of series ``model_rows[k]`` continued over ``y[end_rows[k] + 1 : origin_rows[k] + 1]``, where ``end_rows[k]``
+    holds the last value they were fitted on. An origin without models (``model_rows[k] < 0``) or outside
+    ``first_rows[k] <= end_rows[k] <= origin_rows[k]`` is fitted anew (:func:`ets_point_forecasts`)."""
+    continued = (model_rows >= 0) & (first_rows <= end_rows) & (end_rows <= origin_rows)
+    forecasts = np.empty((len(origin_rows), horizon))
+    if continued.any():
+        continuations = [y[end + 1 : origin + 1] for end, origin in zip(end_rows[continued], origin_rows[continued])]
+        forecasts[continued] = models.forecast(model_rows[continued], continuations, horizon)
+    if not continued.all():
+        refit = ~continued
+        forecasts[refit] = ets_point_forecasts(y, origin_rows[refit], first_rows[refit], horizon, models.season_length)
+    return forecasts
+
+
+class RollingEts(NamedTuple):
+    """Forecasts ``[origins, horizon]`` from every origin, and the ``models`` they continue: row ``j`` fitted on
+    ``y[first : end_rows[j] + 1]``, the ``j``-th series in the order of its first row in ``y``."""
+
+    forecasts: np.ndarray
+    models: EtsModels
+    end_rows: np.ndarray
+
+
+def ets_rolling_forecasts(
+    y: np.ndarray, origin_rows: np.ndarray, first_rows: np.ndarray, horizon: int, season_length: int
+) -> RollingEts:
+    """ETS fitted once per series, on its history up to its earliest origin, and continued from there to every
+    later origin (:meth:`EtsModels.forecast`): the forecasts from the earliest origins are those of
+    :func:`ets_point_forecasts`, the later ones keep the parameters of that fit."""
+    firsts, model_rows = np.unique(first_rows, return_inverse=True)
+    end_rows = np.full(len(firsts), np.iinfo(np.int64).max)
+    np.minimum.at(end_rows, model_rows, origin_rows)
+    fit = fit_ets([y[first : end + 1] for first, end in zip(firsts, end_rows)], horizon, season_length)
+    forecasts = ets_continued_forecasts(
+        fit.models, model_rows, end_rows[model_rows], y, origin_rows, first_rows, horizon
+    )
+    return RollingEts(forecasts, fit.models, end_rows)

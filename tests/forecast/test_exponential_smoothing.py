@@ -1,7 +1,8 @@
 """ETS: the Numba filter against the state space equations of Hyndman et al. (2008, table 2.3) written in
-NumPy, the optimizer against a grid, Akaike weights by hand, the estimator's origins, and the Forecaster's
-combination with it."""
+NumPy, the optimizer against a grid, Akaike weights by hand, the fitted models continued over new values
+against the recursions written in NumPy, the estimator's origins, and the Forecaster's combination with it."""
 
+import json
 import math
 
 import numpy as np
@@ -13,9 +14,14 @@ from forecast.exponential_smoothing import (
     PHI_RANGE,
     SMOOTHING_FLOOR,
     EtsForm,
+    EtsModels,
     _filter,
+    _initial_states,
     akaike_weights,
     candidate_forms,
+    ets_continued_forecasts,
+    ets_point_forecasts,
+    ets_rolling_forecasts,
     fit_ets,
 )
 from forecast.forecaster import Forecaster
@@ -209,22 +215,6 @@ def test_the_forecaster_averages_the_network_and_ets_and_moves_every_quantile_wi
     np.testing.assert_allclose(combined["y_hat_q90"], network[:, 2] + shift, rtol=1e-5)
 
 
-def test_a_model_saved_before_the_combination_existed_forecasts_with_the_network_alone(tmp_path):
-    import json
-
-    df = _monthly_frame()
-    settings = dict(lookback=12, horizon=4, units=4, epochs=2, verbose=0, tracking=False)
-    network_alone = Forecaster(combine_with=None, **settings).fit(df)
-    directory = network_alone.save(tmp_path / "old")
-    for name, key in (("params.json", "combine_with"), ("fitted.json", "combine_with")):
-        saved = json.loads((directory / name).read_text())
-        saved.pop(key)  # as written before the option existed
-        (directory / name).write_text(json.dumps(saved))
-    loaded = Forecaster.load(directory)
-    assert loaded.combine_with == "ets" and loaded.combine_with_ is None
-    pd.testing.assert_frame_equal(loaded.predict(), network_alone.predict())
-
-
 def test_combine_with_must_be_ets_or_none():
     with pytest.raises(ValueError, match="combine_with"):
         Forecaster(combine_with="theta", tracking=False).fit(_monthly_frame())
@@ -265,3 +255,265 @@ def test_a_period_longer_than_the_seasonal_states_allow_is_divided_out_and_put_b
     fit = fit_ets([y], horizon=20, season_length=m)
     assert all(form.season == "N" for form in fit.forms)  # no 51 seasonal states to fit
     np.testing.assert_allclose(fit.combined()[0], truth[-20:], rtol=0.05)
+
+
+def continued_reference(form, values, offset, smoothing, states, horizon, sums=(0.0, 0.0)):
+    """The point recursions of the module docstring in plain Python from ``states = [l, b, s_0 .. s_{m-1}]`` over
+    ``values`` (phase ``(offset + t) mod m``), then ``y_hat = l + (phi + .. + phi^h) b (+ s or x s)``.
+
+    Returns the forecasts and ``sums`` plus ``[sum e_t^2, sum log mu_t]`` over ``values``; None where a one-step
+    forecast ``mu`` (error M) or ``q`` and ``s`` (season M) are not positive.
+    """
+    alpha, beta_star, gamma, phi = smoothing
+    level, slope, s = states[0], states[1], list(states[2:])
+    squared, log_mu = sums
+    m = len(s)
+    for t, value in enumerate(values):
+        phase = (offset + t) % m
+        damped = phi * slope
+        q = level + damped
+        old = s[phase]
+        mu = {"N": q, "A": q + old, "M": q * old}[form.season]
+        if (form.error == "M" and mu <= 0) or (form.season == "M" and min(q, old) <= 0):
+            return None
+        if form.error == "M":
+            squared += ((value - mu) / mu) ** 2
+            log_mu += math.log(mu)
+        else:
+            squared += (value - mu) ** 2
+        adjusted = {"N": value, "A": value - old, "M": value / old}[form.season]
+        new_level = q + alpha * (adjusted - q)
+        if form.trend != "N":
+            slope = damped + beta_star * (new_level - level - damped)
+        if form.season == "A":
+            s[phase] = old + gamma * (value - q - old)
+        elif form.season == "M":
+            s[phase] = old + gamma * (value / q - old)
+        level = new_level
+    n = offset + len(values)
+    forecasts, damping, power = [], 0.0, 1.0
+    for h in range(horizon):
+        power *= phi
+        damping += power
+        base = level + damping * slope
+        seasonal = s[(n + h) % m]
+        forecasts.append({"N": base, "A": base + seasonal, "M": base * seasonal}[form.season])
+    return np.array(forecasts), squared, log_mu
+
+
+def aicc_penalty(form, n, m):
+    """2k + 2k(k+1)/(n-k-1), k = the smoothing parameters, l_0, b_0, m - 1 seasonal states and the variance."""
+    trended, seasonal = form.trend != "N", form.season != "N"
+    k = 1 + trended + seasonal + (form.trend == "Ad") + 1 + trended + (m - 1) * seasonal + 1
+    return 2 * k + 2 * k * (k + 1) / (n - k - 1)
+
+
+def aicc_reference(form, squared, log_mu, n, m):
+    """AICc = n log(sum e^2) + 2 sum log mu + the penalty."""
+    return n * math.log(squared) + 2 * log_mu + aicc_penalty(form, n, m)
+
+
+def weighted_by_hand(aicc, forecasts):
+    """Kolassa's combination of one series: weights exp(-(AICc - min) / 2) over the finite AICc."""
+    finite = [k for k, value in enumerate(aicc) if math.isfinite(value)]
+    lowest = min(aicc[k] for k in finite)
+    weights = {k: math.exp(-0.5 * (aicc[k] - lowest)) for k in finite}
+    return sum(weights[k] * forecasts[k] for k in finite) / sum(weights.values())
+
+
+def _seasonal_series(n_series, length, seed, m=12):
+    rng = np.random.default_rng(seed)
+    t = np.arange(length)
+    return [
+        (50.0 + 10 * k + 0.3 * t) * (1.0 + 0.1 * np.sin(2 * np.pi * t / m + k)) + rng.normal(0, 1.0, length)
+        for k in range(n_series)
+    ]
+
+
+@pytest.mark.parametrize(
+    "form",
+    [EtsForm("A", "N", "N"), EtsForm("A", "Ad", "A"), EtsForm("M", "A", "M"), EtsForm("M", "Ad", "N")],
+    ids=lambda form: form.name,
+)
+def test_continuing_after_n_values_equals_the_filter_over_the_whole_history(form):
+    rng = np.random.default_rng(4)
+    m = 4 if form.season != "N" else 1
+    y = 10.0 + 0.1 * np.arange(43) + rng.normal(0.0, 0.3, 43)
+    y = y * (1.0 + 0.1 * np.cos(np.arange(43) * np.pi / 2)) if m > 1 else y
+    seasons = (np.array([0.9, 1.2, 1.1, 0.8]) if form.season == "M" else np.array([-0.5, 0.7, 0.3, -0.5]))[:m]
+    seasons = seasons if m > 1 else np.ones(1)
+    alpha, beta, gamma, phi, level, slope = 0.3, 0.06, 0.2, 0.9, 9.5, 0.2
+    z = search_vector(form, alpha, beta, gamma, phi, level, slope, seasons)
+    code = form.codes()
+    initial = np.empty(2 + m)  # l_0, b_0, s_0 .. s_{m-1} as the filter reads them from z
+    smoothing = list(_initial_states(z, *code[1:], m, initial))  # alpha, beta* = beta / alpha, gamma, phi
+    trended, seasonal, damped = form.trend != "N", form.season != "N", form.trend == "Ad"
+    expected = [alpha, beta / alpha if trended else 0.0, gamma if seasonal else 0.0, phi if damped else 1.0]
+    np.testing.assert_allclose(smoothing, expected, rtol=1e-12)
+    n = 30  # not whole seasons: the continuation starts at phase 2
+    _, squared, log_mu = continued_reference(form, y[:n], 0, smoothing, initial, 0)
+    after_n, after_all = np.empty(2 + m), np.empty(2 + m)
+    _filter(y[:n], *code, m, z, after_n)
+    whole_objective = _filter(y, *code, m, z, after_all)
+    models = EtsModels(
+        season_length=m,
+        forms=(form,),
+        lengths=np.array([n]),
+        scales=np.array([1.0]),
+        last=y[n - 1 : n],
+        season_indices=None,
+        aicc=np.array([[0.0]]),  # only its finiteness is read: a continuation's AICc comes from the sums
+        smoothing=np.array([[smoothing]]),
+        states=after_n[None, None],
+        sums=np.array([[[squared, log_mu]]]),
+    )
+    forecasts, aicc = models.model_forecasts(np.array([0]), [y[n:]], 6)
+    whole, *_ = continued_reference(form, [], len(y), smoothing, after_all, 6)
+    np.testing.assert_array_equal(forecasts[0, 0], whole)
+    penalty = aicc_penalty(form, len(y), m)
+    assert aicc[0, 0] == pytest.approx(whole_objective + penalty, rel=1e-14)
+    # and the state space equations (Hyndman et al. 2008, table 2.3) over the whole history
+    objective, level_t, slope_t, seasons_t = state_space_reference(
+        form, y, alpha, beta, gamma, phi, level, slope, seasons
+    )
+    reference, *_ = continued_reference(form, [], len(y), smoothing, [level_t, slope_t, *seasons_t], 6)
+    np.testing.assert_allclose(forecasts[0, 0], reference, rtol=1e-9)
+    assert aicc[0, 0] == pytest.approx(objective + penalty, rel=1e-10)
+
+
+def test_fitted_models_continue_over_new_values_as_the_recursions_written_in_python():
+    series = _seasonal_series(3, 70, seed=2)
+    n = [51, 58, 60]
+    fit = fit_ets([y[:length] for y, length in zip(series, n)], horizon=5, season_length=12)
+    models = fit.models
+    rows = np.array([2, 0, 0])  # any order, a series twice
+    continuations = [series[2][60:67], series[0][51:52], series[0][51:70]]
+    forecasts, aicc = models.model_forecasts(rows, continuations, horizon=5)
+    combined = models.forecast(rows, continuations, horizon=5)
+    for k, (row, values) in enumerate(zip(rows, continuations)):
+        assert np.isfinite(aicc[k]).sum() == 15  # positive seasonal series with five seasons: every model fits
+        scale = models.scales[row]
+        for f, form in enumerate(models.forms):
+            smoothing, states, sums = models.smoothing[row, f], models.states[row, f], models.sums[row, f]
+            expected, squared, log_mu = continued_reference(form, values / scale, n[row], smoothing, states, 5, sums)
+            np.testing.assert_array_equal(forecasts[k, f], expected * scale)
+            total = n[row] + len(values)
+            assert aicc[k, f] == pytest.approx(aicc_reference(form, squared, log_mu, total, 12), rel=1e-13)
+        np.testing.assert_allclose(combined[k], weighted_by_hand(aicc[k], forecasts[k]), rtol=1e-13)
+    assert not np.array_equal(aicc, models.aicc[rows])  # new values move the weights
+
+
+def test_an_empty_continuation_gives_the_fits_own_forecasts():
+    series = [*_seasonal_series(3, 50, seed=3), np.array([3.0, 4.0, 5.0]), np.array([-1.0, 2.0] * 20)]
+    fit = fit_ets(series, horizon=7, season_length=12)
+    empty = [np.zeros(0)] * len(series)
+    np.testing.assert_array_equal(fit.models.forecast(np.arange(len(series)), empty, 7), fit.combined())
+    order = np.array([4, 1, 3])  # a row does not depend on the others
+    np.testing.assert_array_equal(fit.models.forecast(order, empty[:3], 7), fit.combined()[order])
+    np.testing.assert_array_equal(fit.models.forecast(np.array([3]), [np.array([6.0])], 2), [[6.0, 6.0]])  # naive
+
+
+def test_a_model_whose_forecasts_leave_the_positive_half_line_is_dropped_from_the_continued_combination():
+    models = fit_ets(_seasonal_series(1, 60, seed=6), horizon=3, season_length=12).models
+    values = np.full(6, -500.0)
+    forecasts, aicc = models.model_forecasts(np.array([0]), [values], 3)
+    scale = models.scales[0]
+    dropped = []
+    for f, form in enumerate(models.forms):
+        expected = continued_reference(form, values / scale, 60, models.smoothing[0, f], models.states[0, f], 3)
+        dropped.append(expected is None)
+        if expected is not None:
+            np.testing.assert_array_equal(forecasts[0, f], expected[0] * scale)
+    assert any(dropped) and not all(dropped)
+    np.testing.assert_array_equal(np.isinf(aicc[0]), dropped)
+    combined = models.forecast(np.array([0]), [values], 3)
+    np.testing.assert_allclose(combined[0], weighted_by_hand(aicc[0], forecasts[0]), rtol=1e-13)
+
+
+def test_the_config_round_trip_through_json_is_exact_and_keeps_only_the_parameters_a_model_has():
+    series = [*_seasonal_series(2, 60, seed=7), np.array([3.0, 4.0, 5.0])]
+    models = fit_ets(series, horizon=4, season_length=12).models
+    config = models.get_config()
+    # one series with all 15 models: alpha 15, beta* 10, gamma 9, phi 5; l 15, b 10, s 9 x 12
+    assert np.isfinite(models.aicc[:2]).all() and np.isinf(models.aicc[2]).all()
+    assert len(config["smoothing"]) == 2 * (15 + 10 + 9 + 5) and len(config["states"]) == 2 * (15 + 10 + 108)
+    assert len(config["sums"]) == 2 * (15 + 9)  # sum e_t^2, and sum log mu_t for the 9 multiplicative-error models
+    loaded = EtsModels.from_config(json.loads(json.dumps(config, allow_nan=False)))
+    for name in ("lengths", "scales", "last", "aicc", "smoothing", "states", "sums"):
+        np.testing.assert_array_equal(getattr(loaded, name), getattr(models, name), err_msg=name)
+    assert loaded.forms == models.forms and loaded.season_length == 12 and loaded.season_indices is None
+    assert loaded.get_config() == config
+    continuations = [series[0][:5], np.zeros(0), np.array([6.0])]
+    np.testing.assert_array_equal(
+        loaded.forecast(np.arange(3), continuations, 9), models.forecast(np.arange(3), continuations, 9)
+    )
+
+
+def test_a_config_with_too_few_states_is_refused():
+    config = fit_ets(_seasonal_series(1, 40, seed=8), horizon=2, season_length=4).models.get_config()
+    config["states"] = config["states"][:-1]
+    with pytest.raises(ValueError, match="states values"):
+        EtsModels.from_config(config)
+
+
+def test_fitting_in_threads_gives_the_one_thread_fit_bit_for_bit():
+    series = [*_seasonal_series(9, 64, seed=9), np.array([1.0, 2.0]), *_seasonal_series(3, 37, seed=10)]
+    alone = fit_ets(series, horizon=6, season_length=12, threads=1)
+    for threads in (2, 3):
+        threaded = fit_ets(series, horizon=6, season_length=12, threads=threads)
+        np.testing.assert_array_equal(threaded.forecasts, alone.forecasts)
+        for name in ("aicc", "smoothing", "states", "sums", "scales", "last"):
+            np.testing.assert_array_equal(getattr(threaded.models, name), getattr(alone.models, name), err_msg=name)
+
+
+def test_a_long_season_is_divided_out_of_the_continuation_at_its_phase_and_put_back():
+    rng = np.random.default_rng(11)
+    m, n, grown = 52, 4 * 52 + 17, 4 * 52 + 40  # neither ends on whole seasons
+    t = np.arange(grown + 10)
+    pattern = 1.0 + 0.4 * np.sin(2 * np.pi * np.arange(m) / m)
+    y = 100.0 * pattern[t % m] * (1.0 + 0.002 * t) * rng.normal(1.0, 0.01, len(t))
+    models = fit_ets([y[:n], y[:n] - 200.0], horizon=10, season_length=m).models  # the second is not positive
+    indices = models.season_indices[0]
+    assert np.all(models.season_indices[1] == 1.0) and not np.all(indices == 1.0)
+    forecasts, aicc = models.model_forecasts(np.array([0, 1]), [y[n:grown], y[n:grown] - 200.0], horizon=10)
+    divided = y[n:grown] / indices[np.arange(n, grown) % m] / models.scales[0]
+    factors = indices[np.arange(grown, grown + 10) % m] * models.scales[0]
+    for f, form in enumerate(models.forms):
+        assert form.season == "N"
+        smoothing, states, sums = models.smoothing[0, f], models.states[0, f], models.sums[0, f]
+        expected, squared, log_mu = continued_reference(form, divided, n, smoothing, states, 10, sums)
+        np.testing.assert_array_equal(forecasts[0, f], expected * factors)
+        assert aicc[0, f] == pytest.approx(aicc_reference(form, squared, log_mu, grown, 1), rel=1e-13)
+    combined = models.forecast(np.array([0]), [y[n:grown]], horizon=10)
+    np.testing.assert_allclose(combined[0], weighted_by_hand(aicc[0], forecasts[0]), rtol=1e-13)
+    np.testing.assert_allclose(combined[0], y[grown:], rtol=0.05)
+    loaded = EtsModels.from_config(json.loads(json.dumps(models.get_config())))
+    assert loaded.get_config()["season_indices"][1] is None
+    np.testing.assert_array_equal(loaded.season_indices, models.season_indices)
+
+
+def test_rolling_origins_continue_the_fit_at_each_series_first_origin():
+    series = _seasonal_series(2, 60, seed=12)
+    y = np.concatenate(series)
+    first_rows = np.array([0, 0, 0, 60, 60])
+    origin_rows = np.array([47, 50, 59, 60 + 44, 60 + 49])
+    rolling = ets_rolling_forecasts(y, origin_rows, first_rows, 4, 12)
+    np.testing.assert_array_equal(rolling.end_rows, [47, 104])
+    earliest = [0, 3]
+    np.testing.assert_array_equal(
+        rolling.forecasts[earliest], ets_point_forecasts(y, origin_rows[earliest], first_rows[earliest], 4, 12)
+    )
+    later = rolling.models.forecast(np.array([0, 0, 1]), [y[48:51], y[48:60], y[105:110]], 4)
+    np.testing.assert_array_equal(rolling.forecasts[[1, 2, 4]], later)
+    # served from stored models: an origin before the fit's end, or without a model, is fitted anew
+    served = ets_continued_forecasts(
+        rolling.models,
+        np.array([0, -1, 1]),
+        np.array([47, -1, 104]),
+        y,
+        np.array([40, 55, 109]),
+        np.array([0, 0, 60]),
+        4,
+    )
+    np.testing.assert_array_equal(served[:2], ets_point_forecasts(y, np.array([40, 55]), np.array([0, 0]), 4, 12))
+    np.testing.assert_array_equal(served[2], later[2])
