@@ -13,9 +13,19 @@ Q_k   = the ceil((n + 1)(1 - 2q)) / n empirical quantile of E_1k .. E_nk
 interval of a forecast of series i at step k:  [q_lo - Q_k s_i, q_hi + Q_k s_i]
 ```
 
-With fewer than ``MIN_WINDOWS_PER_STEP`` held-out windows, one ``Q`` is computed from all steps
-together. The quantiles of each forecast are then sorted (the rearrangement of Chernozhukov,
-Fernández-Val & Galichon 2010), so adjusted intervals never cross.
+Errors grow with the step ahead, so every step gets its own offset. With fewer than ``MIN_WINDOWS_PER_STEP``
+held-out windows a quantile per step would rest on a handful of scores; the scores of all steps are then pooled
+after dividing each by the typical error of its step (normalized conformal prediction; Papadopoulos et al. 2002;
+Lei, G'Sell, Rinaldo, Tibshirani & Wasserman, JASA 113(523), 2018):
+
+```
+d_k   = mean_i |y_ik - y_hat_ik| / s_i,  made non-decreasing in k (its running maximum)      (y_hat: the median)
+Q     = the ceil((N + 1)(1 - 2q)) / N empirical quantile of all E_ik / d_k             (N = n x horizon scores)
+Q_k   = Q d_k
+```
+
+The quantiles of each forecast are then sorted (the rearrangement of Chernozhukov, Fernández-Val & Galichon
+2010), so adjusted intervals never cross.
 """
 
 from __future__ import annotations
@@ -29,7 +39,7 @@ import pandas as pd
 from forecast.metrics import column_quantile, quantile_column, quantile_columns
 
 MIN_WINDOWS_PER_STEP = 30
-"""Held-out windows below which one offset serves every horizon step."""
+"""Held-out windows below which the scores of all steps are pooled, each divided by its step's typical error."""
 
 
 class ConformalIntervals:
@@ -55,6 +65,8 @@ class ConformalIntervals:
             quantiles: the levels of the last axis of ``forecasts`` (sorted).
         """
         levels = [float(q) for q in quantiles]
+        median = forecasts[..., levels.index(0.5)] if 0.5 in levels else forecasts.mean(axis=-1)
+        step_scale = _step_scales(median, actuals, scales)
         offsets = {}
         for position, low in enumerate(levels):
             high = round(1.0 - low, 12)
@@ -62,13 +74,12 @@ class ConformalIntervals:
                 continue
             upper = levels.index(high)
             scores = np.maximum(forecasts[..., position] - actuals, actuals - forecasts[..., upper]) / scales[:, None]
-            n = scores.shape[0]
             coverage = 1.0 - 2.0 * low
-            if n >= MIN_WINDOWS_PER_STEP:
+            if scores.shape[0] >= MIN_WINDOWS_PER_STEP:
                 offsets[low] = _finite_sample_quantile(scores, coverage, axis=0)
             else:
-                pooled = _finite_sample_quantile(scores.reshape(-1), coverage, axis=0)
-                offsets[low] = np.full(scores.shape[1], pooled)
+                pooled = _finite_sample_quantile((scores / step_scale).reshape(-1), coverage, axis=0)
+                offsets[low] = pooled * step_scale
         return cls(offsets)
 
     def apply(self, forecasts: pd.DataFrame, steps: np.ndarray, scales: np.ndarray) -> pd.DataFrame:
@@ -95,6 +106,14 @@ class ConformalIntervals:
     @classmethod
     def from_config(cls, config: dict) -> ConformalIntervals:
         return cls(dict(config["offsets"]))
+
+
+def _step_scales(median: np.ndarray, actuals: np.ndarray, scales: np.ndarray) -> np.ndarray:
+    """``d_k``: the mean scaled absolute error of every step, non-decreasing in k, floored so that it divides."""
+    errors = np.abs(actuals - median) / scales[:, None]
+    typical = np.maximum.accumulate(errors.mean(axis=0))
+    floor = max(float(typical.max()) * 1e-3, 1e-12)
+    return np.maximum(typical, floor)
 
 
 def _finite_sample_quantile(scores: np.ndarray, coverage: float, axis: int) -> np.ndarray:

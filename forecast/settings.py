@@ -40,7 +40,8 @@ keeps the two equal)."""
 STRATEGIES = ("direct", "recursive")
 POINT_LOSSES = ("mae", "mse", "smape", "mase")
 CALIBRATIONS = (None, "conformal")
-COMBINATIONS = (None, "ets")
+COMBINATIONS = ("auto", "ets", None)
+NONNEGATIVE = ("auto", True, False)
 MAX_UNITS = 65_536
 """The widest recurrent layer accepted (a larger one cannot be allocated on any machine we know of)."""
 
@@ -289,9 +290,20 @@ class ForecasterSettings(WindowSettings):
         Setting(
             "combine_with",
             Choice(COMBINATIONS),
-            "ets",
-            "ets averages the network's forecast with exponential smoothing fitted to each series' history, every "
-            "quantile moved with the median; none gives the network alone",
+            "auto",
+            "auto chooses, per series, the weight of the network's forecast against exponential smoothing's "
+            "(0, 1/4, 1/2, 3/4, 1) on held-out windows, shrunk towards the data set's choice, and ETS alone where "
+            "nothing can be held out (forecast.combination); ets averages the two in equal parts; none gives the "
+            "network alone",
+        )
+    )
+    nonnegative: str | bool = declared(
+        Setting(
+            "nonnegative",
+            Choice(NONNEGATIVE),
+            "auto",
+            "auto: a series whose history is never negative never gets a negative forecast or quantile; true: no "
+            "series does; false: forecasts are left as they are",
         )
     )
     validation_windows: int = declared(

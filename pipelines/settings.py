@@ -192,12 +192,19 @@ class Choice(Kind):
 
     def parse(self, name: str, text: str) -> Any:
         for option in self.options:
-            if (option is None and _none_text(text)) or (option is not None and str(option) == text.strip()):
+            if (option is None and _none_text(text)) or (
+                option is not None and str(option).lower() == text.strip().lower()
+            ):
                 return option
         raise ValueError(f"{_option(name)} must be one of {self.describe_options()}; got {text!r}")
 
     def describe_options(self) -> str:
-        return ", ".join("none" if option is None else str(option) for option in self.options)
+        return ", ".join(self.show(option) for option in self.options)
+
+    def show(self, value: Any) -> str:
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        return super().show(value)
 
     def describe(self) -> str:
         return f"one of {self.describe_options()}"
