@@ -50,6 +50,15 @@ def locate_origins(df: pd.DataFrame, series_ids: np.ndarray, cutoffs: np.ndarray
     return origin_rows, origin_rows - located["position"].to_numpy(np.int64)
 
 
+def rows_at(df: pd.DataFrame, series_ids: np.ndarray, times: np.ndarray | pd.Series) -> np.ndarray:
+    """The row of ``df`` holding each ``(series_ids[k], times[k])``, or -1 where the frame has no such row."""
+    rows = pd.DataFrame({ID: df[ID].to_numpy(), "time": df[TIME].reset_index(drop=True), "row": np.arange(len(df))})
+    times = times.reset_index(drop=True) if isinstance(times, pd.Series) else times
+    wanted = pd.DataFrame({ID: series_ids, "time": times})
+    located = wanted.merge(rows, on=[ID, "time"], how="left", validate="many_to_one")
+    return located["row"].fillna(-1).to_numpy(np.int64).copy()
+
+
 @settings_dataclass
 class _HistoryBaseline(BaseForecaster):
     """A forecast computed from the observed values up to each origin (no parameters are learned)."""

@@ -160,7 +160,11 @@ def train(
     model = _new_forecaster(settings)
     model.fit(frame)
     model.save(model_dir)
-    typer.echo(f"Trained on {len(model.series_ids_)} series for {model.epochs_trained_} epochs; saved to {model_dir}")
+    network = f"the network for {model.epochs_trained_} epochs" if model.model_ is not None else "no network"
+    typer.echo(f"Trained on {len(model.series_ids_)} series ({network}); saved to {model_dir}")
+    typer.echo(f"Combination: {model.combination_.summary()}")
+    if model.network_skipped_:
+        typer.echo(f"No network: {model.network_skipped_}")
     if model.run_id_ is not None:
         typer.echo(f"MLflow run {model.run_id_}; model {model.model_uri_}")
 

@@ -39,6 +39,7 @@ because its gain was within the spread between seeds (docs/benchmarks/validation
 from __future__ import annotations
 
 import copy
+import itertools
 import json
 import warnings
 from collections.abc import Sequence
@@ -51,19 +52,27 @@ import pandas as pd
 import tensorflow as tf
 
 from forecast.base import PARAMS_FILE, PIPELINE_FILE, STATE_FILE, BaseForecaster, SavedModelError
-from forecast.baselines import locate_origins
+from forecast.baselines import locate_origins, rows_at
 from forecast.calibration import ConformalIntervals
+from forecast.combination import ABANDON_MARGIN, Combination, blend, choose, ets_wins_by_margin, evidence, no_evidence
 from forecast.distribution import even_batch_size, resolve_strategy
-from forecast.exponential_smoothing import ets_point_forecasts
+from forecast.exponential_smoothing import (
+    EtsModels,
+    ets_continued_forecasts,
+    ets_point_forecasts,
+    ets_rolling_forecasts,
+    fit_ets,
+)
+from forecast.holdout import validation_split
 from forecast.inference import CompiledPredictor
 from forecast.losses import PinballLoss, SMAPELoss
 from forecast.metrics import positive_mase_scales, quantile_column
 from forecast.network import build_network
+from forecast.sanity import SANE_BAND, history_range, within_sane_band
 from forecast.settings import ForecasterSettings
 from forecast.training import (
     NonFiniteLossGuard,
     best_epoch_count,
-    chronological_split,
     patience_in_epochs,
     replayed_learning_rates,
     training_plan,
@@ -134,24 +143,70 @@ class Forecaster(ForecasterSettings, BaseForecaster):
             keras.utils.set_random_seed(self.seed)
         pipeline = self._new_pipeline().fit(checked)
         windows = pipeline.transform(checked)
-        training, validation = chronological_split(windows, self.validation_windows, self.horizon)
-        if len(training) == 0:
-            raise ValueError(
-                f"no training windows: every series needs more than min_past + horizon = "
-                f"{pipeline._min_past() + self.horizon} observations"
-            )
-        if self.validation_windows and validation is None:
-            warnings.warn(
-                f"no series is long enough to hold out {self.validation_windows} validation window(s) after "
-                f"its training windows; training without early stopping",
-                stacklevel=4,
-            )
+        training, validation = validation_split(windows, self.validation_windows, self.horizon)
         if self.strategy == "recursive":
             _check_recursive_features(windows)
+        frame = checked.frame
         self.pipeline_ = pipeline
         self.combine_with_ = self.combine_with
         self.output_quantiles_ = self._output_quantiles()
-        self.series_scale_ = positive_mase_scales(checked.frame, pipeline.season_length_)
+        self.series_scale_ = positive_mase_scales(frame, pipeline.season_length_)
+        self.ets_, self.ets_ends_ = self._fit_ets(checked) if self.combine_with is not None else (None, None)
+        ets_validation = self._rolling_ets(validation, frame)
+        self.network_skipped_ = self._network_not_needed(training, validation)
+        self.model_ = None
+        self.history_, self.epochs_trained_, self.refit_epochs_ = {"loss": []}, 0, None
+        self.batch_size_, self.epochs_planned_ = None, 0
+        if self.network_skipped_ is None:
+            self._train(training, validation, windows, ets_validation, frame, callbacks)
+        self.combination_ = self._choose_combination(validation, ets_validation, checked.series_ids)
+        self.intervals_ = None
+        if self.quantiles and self.calibration == "conformal" and validation is not None:
+            self.intervals_ = self._calibrate(validation, frame, ets_validation)
+        held_out = None if validation is None else self._forecast_frame(validation, frame, ets_validation)
+        self.validation_mase_ = None if held_out is None else self._scaled_error(held_out, frame)
+        return FitReport(training=training, validation=validation, validation_forecasts=held_out)
+
+    def _scaled_error(self, forecasts: pd.DataFrame, frame: pd.DataFrame) -> float:
+        """The mean of ``|y - y_hat| / s_i`` over the forecasts' rows: their MASE with the fit's scales."""
+        scored = forecasts.merge(frame[[ID, TIME, TARGET]], on=[ID, TIME], how="left")
+        scales = self.series_scale_.reindex(scored[ID]).to_numpy(np.float64)
+        return float(np.mean(np.abs(scored[TARGET] - scored["y_hat"]).to_numpy(np.float64) / scales))
+
+    def _network_not_needed(self, training: Windows, validation: Windows | None) -> str | None:
+        """Why no network is trained (None: it is): no training window, or no evidence it could ever be chosen."""
+        if len(training) == 0:
+            if self.combine_with != "auto":
+                raise ValueError(
+                    f"no training windows: every series needs more than min_past + horizon = "
+                    f"{self.pipeline_._min_past() + self.horizon} observations"
+                )
+            return "no training window"
+        if validation is None and self.combine_with == "auto" and not self.quantiles:
+            warnings.warn(
+                "no series is long enough to hold out a validation window after its training windows: there is "
+                "no evidence for the network, so the forecast is exponential smoothing alone (combine_with='auto')",
+                stacklevel=5,
+            )
+            return "no validation window"
+        if validation is None and self.validation_windows:
+            warnings.warn(
+                f"no series is long enough to hold out a validation window after its training windows; training "
+                f"without early stopping{' and ETS alone' if self.combine_with == 'auto' else ''}",
+                stacklevel=5,
+            )
+        return None
+
+    def _train(
+        self,
+        training: Windows,
+        validation: Windows | None,
+        windows: Windows,
+        ets_validation: np.ndarray | None,
+        frame: pd.DataFrame,
+        callbacks: Sequence[keras.callbacks.Callback],
+    ) -> None:
+        """Plan and train the network (and refit it on every window when asked)."""
         self.batch_size_, self.epochs_planned_ = training_plan(
             len(training), self.batch_size, self.epochs, self.min_steps
         )
@@ -159,22 +214,57 @@ class Forecaster(ForecasterSettings, BaseForecaster):
         if self.distribution is not None:
             self.batch_size_ = even_batch_size(strategy, self.batch_size_)
         patience = patience_in_epochs(self.patience, len(training), self.batch_size_)
-        history = self._train_new_network(
-            training,
-            validation,
-            self.epochs_planned_,
-            [*self._callbacks(validation is not None, patience), *callbacks],
-            strategy,
-        )
+        own = self._callbacks(validation is not None, patience)
+        if self.combine_with == "auto" and validation is not None and ets_validation is not None:
+            own.append(AbandonWhenEtsWins(self, validation, ets_validation, frame, patience))
+        history = self._train_new_network(training, validation, self.epochs_planned_, [*own, *callbacks], strategy)
         self.history_ = {name: [float(v) for v in values] for name, values in history.history.items()}
         self.epochs_trained_ = len(self.history_["loss"])
-        self.intervals_ = None
-        if self.quantiles and self.calibration == "conformal" and validation is not None:
-            self.intervals_ = self._calibrate(validation, checked.frame)
-        self.refit_epochs_ = None
+        if self.network_skipped_ is not None:  # abandoned: exponential smoothing alone forecasts every series
+            self.model_ = None
+            return
         if self.refit_on_all_windows and validation is not None:
             self.refit_epochs_ = self._refit(windows, strategy)
-        return FitReport(training=training, validation=validation)
+
+    def _fit_ets(self, checked: CheckedFrame) -> tuple[EtsModels, pd.Series]:
+        """ETS fitted to every series' whole history (kept: `predict` continues it) and each series' last `ds`."""
+        y = checked.frame[TARGET].to_numpy(np.float64)
+        starts = checked.series_starts
+        histories = [y[begin:end] for begin, end in itertools.pairwise(starts)]
+        models = fit_ets(histories, self.horizon, self.pipeline_.season_length_).models
+        ends = checked.frame[TIME].iloc[starts[1:] - 1].reset_index(drop=True)
+        ends.index = pd.Index(checked.series_ids)
+        return models, ends
+
+    def _rolling_ets(self, validation: Windows | None, frame: pd.DataFrame) -> np.ndarray | None:
+        """ETS forecasts from the validation origins: fitted once per series at its first origin and continued."""
+        if validation is None or self.combine_with is None:
+            return None
+        index = validation.index
+        origin_rows, first_rows = locate_origins(frame, index[ID].to_numpy(), index[TIME].to_numpy())
+        y = frame[TARGET].to_numpy(np.float64)
+        return ets_rolling_forecasts(y, origin_rows, first_rows, self.horizon, self.pipeline_.season_length_).forecasts
+
+    def _choose_combination(
+        self, validation: Windows | None, ets_validation: np.ndarray | None, ids: np.ndarray
+    ) -> Combination:
+        """The weight on the network of every series: fixed by `combine_with`, or chosen on the validation windows."""
+        if self.combine_with is None:
+            return Combination.fixed(1.0, ids, rule="network alone")
+        if self.combine_with == "ets":
+            return Combination.fixed(0.5, ids, rule="equal weights")
+        if self.network_skipped_ is not None:
+            return Combination.fixed(0.0, ids, rule=f"ETS alone: {self.network_skipped_}")
+        if validation is None or ets_validation is None:
+            return no_evidence(ids)
+        network = self._median(self._network_values(validation))
+        actual = validation.inverse_target(validation.target)
+        scales = self.series_scale_.reindex(validation.index[ID]).to_numpy(np.float64)
+        found = evidence(network, ets_validation, actual, scales, validation.index[ID].to_numpy())
+        return choose(found, ids)
+
+    def _median(self, outputs: np.ndarray) -> np.ndarray:
+        return outputs if self.output_quantiles_ is None else outputs[..., self.output_quantiles_.index(MEDIAN)]
 
     def _refit(self, windows: Windows, strategy: tf.distribute.Strategy) -> int:
         """Train a fresh network on every window for the best number of epochs of the first pass; returns it.
@@ -293,9 +383,12 @@ class Forecaster(ForecasterSettings, BaseForecaster):
         series_scale = self.series_scale_.reindex(windows.index[ID]).to_numpy(dtype=np.float64)
         return (windows.scale / series_scale).astype(np.float32)
 
-    def _calibrate(self, validation: Windows, frame: pd.DataFrame) -> ConformalIntervals:
-        """Conformal offsets from the held-out windows (`forecast.calibration`); `frame` holds their histories."""
-        forecasts = self._forecast_values(validation, frame)
+    def _calibrate(
+        self, validation: Windows, frame: pd.DataFrame, ets_validation: np.ndarray | None
+    ) -> ConformalIntervals:
+        """Conformal offsets from the forecasts of the held-out windows, combined as predictions are
+        (`forecast.calibration`); `frame` holds their histories, `ets_validation` ETS from their origins."""
+        forecasts = self._forecast_values(validation, frame, ets=ets_validation)
         actuals = validation.inverse_target(validation.target)
         scales = self.series_scale_.reindex(validation.index[ID]).to_numpy(dtype=np.float64)
         return ConformalIntervals.fit(forecasts, actuals, scales, self.output_quantiles_)
@@ -347,49 +440,101 @@ class Forecaster(ForecasterSettings, BaseForecaster):
         forecasts.insert(2, "cutoff", pd.Index(windows.index[TIME]).repeat(self.horizon))
         return forecasts
 
-    def _forecast_frame(self, windows: Windows, frame: pd.DataFrame) -> pd.DataFrame:
+    def _forecast_frame(self, windows: Windows, frame: pd.DataFrame, ets: np.ndarray | None = None) -> pd.DataFrame:
         """Long frame `unique_id, ds, y_hat[, y_hat_qXX]`: one row per window and step, in window order
-        (`frame`: the series the windows come from, series-contiguous, for the ETS combination)."""
-        outputs = self._forecast_values(windows, frame)
+        (`frame`: the series the windows come from, series-contiguous, for ETS and the history's range; `ets`:
+        ETS forecasts of the windows when already known)."""
+        outputs = self._forecast_values(windows, frame, ets)
         ids = np.repeat(windows.index[ID].to_numpy(), self.horizon)
         columns = {ID: ids, TIME: windows.forecast_times}
         if self.output_quantiles_ is None:
             columns["y_hat"] = outputs.reshape(-1)
-            return pd.DataFrame(columns)
-        by_level = outputs.reshape(-1, len(self.output_quantiles_))
-        columns["y_hat"] = by_level[:, self.output_quantiles_.index(MEDIAN)]
-        for level in sorted(map(float, self.quantiles or ())):
-            columns[quantile_column(level)] = by_level[:, self.output_quantiles_.index(level)]
-        forecasts = pd.DataFrame(columns)
-        if self.intervals_ is None:
-            return forecasts
-        steps = np.tile(np.arange(self.horizon), len(windows))
-        scales = self.series_scale_.reindex(ids).to_numpy(dtype=np.float64)
-        return self.intervals_.apply(forecasts, steps, scales)
+            forecasts = pd.DataFrame(columns)
+        else:
+            by_level = outputs.reshape(-1, len(self.output_quantiles_))
+            columns["y_hat"] = by_level[:, self.output_quantiles_.index(MEDIAN)]
+            for level in sorted(map(float, self.quantiles or ())):
+                columns[quantile_column(level)] = by_level[:, self.output_quantiles_.index(level)]
+            forecasts = pd.DataFrame(columns)
+        if self.intervals_ is not None:
+            steps = np.tile(np.arange(self.horizon), len(windows))
+            scales = self.series_scale_.reindex(ids).to_numpy(dtype=np.float64)
+            forecasts = self.intervals_.apply(forecasts, steps, scales)
+        return self._nonnegative(forecasts, np.repeat(self._covered_by_nonnegative(windows, frame), self.horizon))
 
-    def _forecast_values(self, windows: Windows, frame: pd.DataFrame) -> np.ndarray:
-        """Forecasts `(n, horizon[, n_quantiles])` in the series' units, combined with ETS when `combine_with`.
-
-        ```
-        y_hat = (y_net + y_ets) / 2,    q_hat = q_net + (y_ets - y_net) / 2   for every quantile q
-        ```
-
-        with `y_net` the network's point forecast (its median with quantiles) and `y_ets` the
-        Akaike-weighted ETS forecast from the same origin: an equal-weight combination of two model
-        families, the practice of the M4 competition's best entries (Makridakis, Spiliotis &
-        Assimakopoulos, IJF 36(1), 2020).
-        """
-        outputs = windows.inverse_target(self._predict_scaled(windows))
-        if self.combine_with_ is None:
-            return outputs
+    def _covered_by_nonnegative(self, windows: Windows, frame: pd.DataFrame) -> np.ndarray:
+        """``(n,)``: the windows whose forecasts `nonnegative` keeps at or above 0 (a history never negative)."""
+        if self.nonnegative != "auto":
+            return np.full(len(windows), bool(self.nonnegative))
         index = windows.index
         origin_rows, first_rows = locate_origins(frame, index[ID].to_numpy(), index[TIME].to_numpy())
+        low, _ = history_range(frame[TARGET].to_numpy(np.float64), origin_rows, first_rows)
+        return low >= 0
+
+    @staticmethod
+    def _nonnegative(forecasts: pd.DataFrame, covered: np.ndarray) -> pd.DataFrame:
+        if not covered.any():
+            return forecasts
+        columns = [column for column in forecasts.columns if str(column).startswith("y_hat")]
+        values = forecasts[columns].to_numpy(np.float64, copy=True)
+        values[covered] = np.maximum(values[covered], 0.0)
+        forecasts[columns] = values
+        return forecasts
+
+    def _forecast_values(self, windows: Windows, frame: pd.DataFrame, ets: np.ndarray | None = None) -> np.ndarray:
+        """Forecasts `(n, horizon[, n_quantiles])` in the series' units: the network and ETS blended per series.
+
+        ```
+        y_hat = w y_net + (1 - w) y_ets,      q_hat = q_net + (1 - w) (y_ets - y_net)   for every quantile q
+        ```
+
+        with `w` the series' weight on the network (`combination_`, `forecast.combination`), `y_net` the
+        network's point forecast (its median with quantiles) and `y_ets` the Akaike-weighted ETS forecast from the
+        same origin (`ets`, or the kept models continued over the frame). A series whose network forecast leaves
+        the sane band of its history (`sane_band`) is forecast by ETS alone, with a warning naming it; a series
+        whose history is never negative gets no negative value (`nonnegative`, applied by `_forecast_frame`).
+        """
+        ids = windows.index[ID].to_numpy()
+        weights = self.combination_.weight_of(ids)
+        origin_rows, first_rows = locate_origins(frame, ids, windows.index[TIME].to_numpy())
+        low, high = history_range(frame[TARGET].to_numpy(np.float64), origin_rows, first_rows)
+        if ets is None and (weights < 1).any():
+            ets = self._ets_values(ids, frame, origin_rows, first_rows)
+        if self.model_ is None:
+            return ets if self.output_quantiles_ is None else np.repeat(ets[..., None], len(self.output_quantiles_), -1)
+        outputs = self._network_values(windows)
+        if ets is not None:
+            failed = ~within_sane_band(self._median(outputs), low, high) & (weights > 0)
+            if failed.any():
+                warnings.warn(
+                    f"the network's forecast of {_shown_ids(ids[failed])} leaves the sane band of the series' history "
+                    f"(beyond {SANE_BAND:g} times its range from its minimum or maximum): those series are forecast "
+                    "by exponential smoothing alone",
+                    UserWarning,
+                    stacklevel=4,
+                )
+                weights = np.where(failed, 0.0, weights)
+            median = None if self.output_quantiles_ is None else self.output_quantiles_.index(MEDIAN)
+            outputs = blend(outputs, ets, weights, median)
+        return outputs
+
+    def _network_values(self, windows: Windows) -> np.ndarray:
+        """The network's forecasts of `windows` in the series' units: `(n, horizon[, n_quantiles])`."""
+        return windows.inverse_target(self._predict_scaled(windows))
+
+    def _ets_values(
+        self, ids: np.ndarray, frame: pd.DataFrame, origin_rows: np.ndarray, first_rows: np.ndarray
+    ) -> np.ndarray:
+        """ETS from every origin: the kept models continued over the values after their fitted end, fitted anew
+        for a series the model never saw or an origin before that end (`forecast.exponential_smoothing`)."""
+        y = frame[TARGET].to_numpy(np.float64)
         season_length = self.pipeline_.season_length_
-        ets = ets_point_forecasts(frame[TARGET].to_numpy(float), origin_rows, first_rows, self.horizon, season_length)
-        if self.output_quantiles_ is None:
-            return (outputs + ets) / 2.0
-        shift = (ets - outputs[..., self.output_quantiles_.index(MEDIAN)]) / 2.0
-        return outputs + shift[..., None]
+        if self.ets_ is None:
+            return ets_point_forecasts(y, origin_rows, first_rows, self.horizon, season_length)
+        model_rows = pd.Index(self.ets_ends_.index).get_indexer(ids)
+        end_rows = rows_at(frame, ids, self.ets_ends_.reindex(ids))
+        end_rows[model_rows < 0] = -1
+        return ets_continued_forecasts(self.ets_, model_rows, end_rows, y, origin_rows, first_rows, self.horizon)
 
     def _predict_scaled(self, windows: Windows) -> np.ndarray:
         """Network outputs in the scaled space, ensemble members combined: `(n, horizon[, n_quantiles])`."""
@@ -463,19 +608,35 @@ class Forecaster(ForecasterSettings, BaseForecaster):
                 for key, value in self.series_scale_.items()
             ],
             "intervals": None if self.intervals_ is None else self.intervals_.get_config(),
+            "combination": self.combination_.get_config(),
+            "validation_mase": self.validation_mase_,
+            "network": self.model_ is not None,
+            "network_skipped": self.network_skipped_,
+            "ets": None if self.ets_ is None else self.ets_.get_config(),
+            "ets_ends": None if self.ets_ends_ is None else _times_to_json(self.ets_ends_),
         }
 
     def _saved_history(self) -> pd.DataFrame:
-        # `predict()` without a frame reads the last `lookback` rows of every series, and ETS their whole history.
-        if self.combine_with_ is not None:
+        # `predict()` without a frame reads the last `lookback` rows of every series; kept ETS models continue from
+        # the last of them. A model loaded from a format without kept models refits ETS on the whole history.
+        uses_ets = self.combination_.default_weight < 1 or any(w < 1 for w in self.combination_.weights.values())
+        if self.ets_ is None and uses_ets:
             return self.train_df_
         return self.train_df_.groupby(ID, sort=False).tail(self.lookback)
 
     def _save_model(self, directory: Path) -> None:
-        self.model_.save(directory / MODEL_FILE)
+        if self.model_ is not None:
+            self.model_.save(directory / MODEL_FILE)
         (directory / PIPELINE_FILE).write_text(json.dumps(self.pipeline_.get_config(), indent=2))
 
     def _load_model(self, directory: Path, state: dict, documents: dict[str, dict]) -> None:
+        pipeline_path = directory / PIPELINE_FILE
+        if PIPELINE_FILE not in documents:
+            raise SavedModelError(f"{directory} is not a saved Forecaster: {PIPELINE_FILE} is missing")
+        try:
+            self.pipeline_ = SeriesWindows.from_config(documents[PIPELINE_FILE])
+        except (AttributeError, KeyError, TypeError, ValueError) as error:
+            raise SavedModelError(f"{pipeline_path} is corrupt ({type(error).__name__}: {error})") from None
         try:
             self.output_quantiles_ = state["output_quantiles"]
             self.history_ = state["history"]
@@ -487,15 +648,18 @@ class Forecaster(ForecasterSettings, BaseForecaster):
             self.series_scale_ = pd.Series(dict(state["series_scale"]), dtype=np.float64)
             intervals = state["intervals"]
             self.intervals_ = None if intervals is None else ConformalIntervals.from_config(intervals)
+            self.combination_ = Combination.from_config(state["combination"])
+            self.validation_mase_ = state["validation_mase"]
+            self.network_skipped_ = state["network_skipped"]
+            self.ets_ = None if state["ets"] is None else EtsModels.from_config(state["ets"])
+            ends = state["ets_ends"]
+            self.ets_ends_ = None if ends is None else _times_from_json(ends, self.pipeline_)
+            has_network = state["network"]
         except (KeyError, TypeError, ValueError) as error:
             raise SavedModelError(f"{directory / STATE_FILE} lacks the Forecaster's {error.args[0]!r}") from None
-        pipeline_path = directory / PIPELINE_FILE
-        if PIPELINE_FILE not in documents:
-            raise SavedModelError(f"{directory} is not a saved Forecaster: {PIPELINE_FILE} is missing")
-        try:
-            self.pipeline_ = SeriesWindows.from_config(documents[PIPELINE_FILE])
-        except (AttributeError, KeyError, TypeError, ValueError) as error:
-            raise SavedModelError(f"{pipeline_path} is corrupt ({type(error).__name__}: {error})") from None
+        self.model_ = None
+        if not has_network:
+            return
         model_path = directory / MODEL_FILE
         if not model_path.is_file():
             raise SavedModelError(f"{directory} is not a saved Forecaster: {MODEL_FILE} is missing")
@@ -551,10 +715,12 @@ class Forecaster(ForecasterSettings, BaseForecaster):
 
 @dataclass(frozen=True)
 class FitReport:
-    """What a fit leaves for the tracking side: the training windows and the held-out validation windows."""
+    """What a fit leaves for the tracking side: the training windows, the held-out validation windows and their
+    forecasts (`unique_id, ds, y_hat[, ...]`, as `predict` makes them)."""
 
     training: Windows
     validation: Windows | None
+    validation_forecasts: pd.DataFrame | None = None
 
 
 def _check_recursive_features(windows: Windows) -> None:
@@ -566,3 +732,65 @@ def _check_recursive_features(windows: Windows) -> None:
             "strategy='recursive' needs the past features to be the target followed by the future features "
             f"{future_names}; found past features {list(windows.past_feature_names)}"
         )
+
+
+class AbandonWhenEtsWins(keras.callbacks.Callback):
+    """Stops training the network when exponential smoothing alone beats every blend with it on the validation
+    windows by `forecast.combination.ABANDON_MARGIN`, at two checks in a row after a fair start.
+
+    The checks come every `patience // 2` epochs from epoch `patience` on (at least 200 optimizer steps each, see
+    `forecast.training.patience_in_epochs`): by then the network has had the chance early stopping gives it. The
+    forecaster then drops the network (`network_skipped_` says why) and forecasts with ETS alone.
+    """
+
+    def __init__(
+        self, forecaster: Forecaster, validation: Windows, ets: np.ndarray, frame: pd.DataFrame, patience: int
+    ):
+        super().__init__()
+        self.forecaster = forecaster
+        self.validation = validation
+        self.ets = ets
+        self.actual = validation.inverse_target(validation.target)
+        self.scales = forecaster.series_scale_.reindex(validation.index[ID]).to_numpy(np.float64)
+        self.ids = validation.index[ID].to_numpy()
+        self.start = patience
+        self.every = max(1, patience // 2)
+        self.losing = 0
+
+    def on_epoch_end(self, epoch: int, logs=None) -> None:
+        if epoch + 1 < self.start or (epoch + 1 - self.start) % self.every:
+            return
+        network = self.forecaster._median(self.forecaster._network_values(self.validation))
+        found = evidence(network, self.ets, self.actual, self.scales, self.ids)
+        self.losing = self.losing + 1 if ets_wins_by_margin(found) else 0
+        if self.losing >= 2:
+            self.forecaster.network_skipped_ = (
+                f"exponential smoothing alone beat every blend with the network on the validation windows by more "
+                f"than {ABANDON_MARGIN:.0%} at epochs {epoch + 1 - self.every} and {epoch + 1}"
+            )
+            self.model.stop_training = True
+
+
+def _shown_ids(ids: np.ndarray, most: int = 5) -> str:
+    unique = list(dict.fromkeys(str(i) for i in ids))
+    shown = ", ".join(repr(i) for i in unique[:most])
+    return f"series {shown}{f' and {len(unique) - most} more' if len(unique) > most else ''}"
+
+
+def _times_to_json(times: pd.Series) -> list:
+    """``[[series id, ds], ...]`` with datetimes as ISO 8601 text (their offset included) and integers as they are."""
+    values = times.map(lambda stamp: stamp.isoformat()) if pd.api.types.is_datetime64_any_dtype(times) else times
+    return [[str(key), value.item() if isinstance(value, np.generic) else value] for key, value in values.items()]
+
+
+def _times_from_json(pairs: list, pipeline: SeriesWindows) -> pd.Series:
+    """The inverse of `_times_to_json`, in the time zone the pipeline was fitted with."""
+    keys = pd.Index([str(key) for key, _ in pairs], dtype=object)
+    values = [value for _, value in pairs]
+    if pipeline.time_kind_ == "integer":
+        return pd.Series(np.asarray(values, dtype=np.int64), index=keys)
+    parsed = pd.to_datetime(pd.Series(values), utc=pipeline.timezone_ is not None)
+    if pipeline.timezone_ is not None:
+        parsed = parsed.dt.tz_convert(pipeline.timezone_)
+    parsed.index = keys
+    return parsed

@@ -16,7 +16,9 @@ Versions (directories saved before version 7 carry no number; :func:`detect_vers
 5. the ETS combination as a parameter (``combine_with``);
 6. the combination the model was fitted with (``combine_with`` in ``fitted.json``);
 7. ``format_version`` and the estimator's module in ``fitted.json``; the tracking settings composed into one
-   ``tracking`` parameter.
+   ``tracking`` parameter; the Forecaster's combination chosen per series (``combination``), its kept ETS models
+   (``ets``, ``ets_ends``), whether it has a network at all (``network``, ``network_skipped``), and the
+   ``nonnegative`` setting.
 
 Each step changes only what its version changed, and fills a field the earlier version lacked with the value
 that reproduces how that version forecast (a model saved before deseasonalisation existed loads with
@@ -175,6 +177,19 @@ def _v6_to_v7(documents: Documents) -> Documents:
     state["module"] = _FORECASTER_MODULES[name]
     if name in ("SeasonalNaive", "ExponentialSmoothing"):
         state["season_length"] = params["season_length"]  # a required setting until version 7
+    if name == "Forecaster":
+        # The combination of versions 5 and 6 was one weight for every series: 1/2 with ETS, 1 without; no kept
+        # ETS models (predict refits them, as those versions did) and no clipping of negative forecasts.
+        weight = 0.5 if state["combine_with"] == "ets" else 1.0
+        ids = [str(series) for series in state["series_ids"]]
+        state["combination"] = {
+            "weights": [[series, weight] for series in ids],
+            "default_weight": weight,
+            "rule": "equal weights" if weight == 0.5 else "network alone",
+            "table": {"unique_id": ids, "weight": [weight] * len(ids)},
+        }
+        state.update(network=True, network_skipped=None, ets=None, ets_ends=None, validation_mase=None)
+        params["nonnegative"] = False
     if "tracking" in params:
         flat = {key: params.pop(key) for key in _TRACKING_PARAMS if key in params}
         if params["tracking"]:

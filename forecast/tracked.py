@@ -122,19 +122,21 @@ def log_fit(tracker: Tracker, estimator: Any, report: Any):
         }
     )
     final = final_metrics(estimator.history_)
-    validation = getattr(report, "validation", None)
-    if validation is not None:
-        forecasts = estimator._forecast_frame(validation, data)
+    forecasts = getattr(report, "validation_forecasts", None)
+    if forecasts is not None:
         scored = forecasts.merge(data[[ID, TIME, TARGET]], on=[ID, TIME], how="left")
         final["val_mae"] = mae(scored[TARGET], scored["y_hat"])
         final["val_smape"] = smape(scored[TARGET], scored["y_hat"])
+        final["val_mase"] = estimator.validation_mase_
         tracker.log_figure(plot_forecasts(data, forecasts, actual_df=data), "forecast_vs_actual.png")
+    log_combination(tracker, estimator)
     # The model and the metrics it is known by go at the step after the last epoch: MLflow gives a logged
     # model the run's metrics of its step, and those of the epochs (steps 0 .. epochs - 1) are not the model's.
     step = final["epochs_trained"]
     tracker.log_metrics(final, step=step)
-    tracker.log_figure(plot_learning_curve(estimator.history_), "learning_curve.png")
-    log_gradient_flow(tracker, estimator, report.training)
+    if estimator.model_ is not None:
+        tracker.log_figure(plot_learning_curve(estimator.history_), "learning_curve.png")
+        log_gradient_flow(tracker, estimator, report.training)
     return tracker.call(
         "log_model",
         lambda: log_forecaster(
@@ -147,11 +149,36 @@ def log_fit(tracker: Tracker, estimator: Any, report: Any):
 
 
 def final_metrics(history: dict[str, list[float]]) -> dict[str, float]:
-    """The metrics a fitted model is known by: epochs, last training loss, best validation loss."""
-    final = {"epochs_trained": len(history["loss"]), "final_loss": history["loss"][-1]}
-    if "val_loss" in history:
+    """The metrics a fitted model is known by: epochs, last training loss, best validation loss (no losses when
+    no network was trained)."""
+    final = {"epochs_trained": len(history["loss"])}
+    if history["loss"]:
+        final["final_loss"] = history["loss"][-1]
+    if history.get("val_loss"):
         final["best_val_loss"] = min(history["val_loss"])
     return final
+
+
+def log_combination(tracker: Tracker, estimator: Any) -> None:
+    """The weight on the network of every series, and why (`forecast.combination`): parameters and a table."""
+    combination = getattr(estimator, "combination_", None)
+    if combination is None:
+        return
+    weights = pd.Series(combination.weights, dtype=np.float64)
+    tracker.log_params(
+        {
+            "combination.rule": combination.rule,
+            "combination.default_weight": combination.default_weight,
+            "combination.summary": combination.summary(),
+            "network_skipped": estimator.network_skipped_ or "",
+        }
+    )
+    if len(weights):
+        tracker.log_metrics({"combination.mean_weight": float(weights.mean())})
+    with tempfile.TemporaryDirectory() as directory:
+        table = Path(directory) / "combination.csv"
+        combination.table.to_csv(table, index=False)
+        tracker.log_artifact(table)
 
 
 def log_gradient_flow(tracker: Tracker, estimator: Any, training) -> None:

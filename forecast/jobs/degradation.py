@@ -9,13 +9,12 @@ the next one), that have at least one scored step. The job retrains when
 realized MASE > factor * reference MASE,       factor >= 1
 ```
 
-The *reference* is the model's validation MASE: its backtest on the last ``V`` origins of the data
-it was fitted on, one step apart, which are the windows its fit held out for early stopping
-(``V = validation_windows`` of a ``Forecaster``, :func:`forecast.training.chronological_split`; a
-baseline, which learns nothing, is judged on ``V = 1``), scored on the series long enough to have
-held them out (``V + 2 * horizon + min_past - 1`` observations). A model without held-out windows
-(``validation_windows=0``, or ``refit_on_all_windows=True``, which trains on them too) is compared
-with its own start instead: the mean realized MASE of its first ``k`` scored runs.
+The *reference* is the model's validation MASE: the MASE a ``Forecaster`` measured at fit time on the
+windows it held out (``validation_mase_``, :mod:`forecast.holdout`); a baseline, which learns nothing, is
+judged by its backtest on the last origin of the data it was fitted on, scored on the series long enough
+(``2 * horizon + 1`` observations). A model without held-out windows (``validation_windows=0``, or
+``refit_on_all_windows=True``, which trains on them too) is compared with its own start instead: the mean
+realized MASE of its first ``k`` scored runs.
 
 A run is scored on the steps whose actuals have arrived, so the latest runs are judged on their
 first steps, which are usually the most accurate: the comparison leans towards not retraining.
@@ -96,17 +95,17 @@ def validation_mase(forecaster: BaseForecaster, data: pd.DataFrame, *, season_le
 
     ``data`` is the job's data; the model is scored on its rows up to each series' last training timestamp.
     """
-    windows = getattr(forecaster, "validation_windows", 1)
-    if windows == 0 or getattr(forecaster, "refit_on_all_windows", False):
+    if getattr(forecaster, "refit_on_all_windows", False):
         return None
+    if hasattr(forecaster, "validation_mase_"):
+        measured = forecaster.validation_mase_
+        return None if measured is None or math.isnan(measured) else float(measured)
+    windows = 1
     trained_end = forecaster.train_df_.groupby(ID, sort=True)[TIME].max()
     data = data.assign(**{TIME: parse_time_column(data)})  # e.g. text from a SQLite source
     history = history_until(data, trained_end.rename("cutoff").rename_axis(ID).reset_index())
-    min_past = getattr(forecaster, "min_past", 1)
-    lookback = getattr(forecaster, "lookback", None)
-    past = lookback if min_past is None else min(min_past, lookback or min_past)
     lengths = history.groupby(ID, sort=False).size()
-    long_enough = lengths.index[lengths >= windows + 2 * forecaster.horizon + past - 1]
+    long_enough = lengths.index[lengths >= windows + 2 * forecaster.horizon]
     if long_enough.empty:
         return None
     result = backtest(

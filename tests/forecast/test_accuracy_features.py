@@ -176,7 +176,14 @@ def test_a_calibrated_forecaster_widens_its_raw_quantiles_and_keeps_the_offsets_
 def test_an_ensemble_trains_members_together_and_forecasts_their_median(tmp_path):
     frame = monthly_series()
     model = Forecaster(
-        lookback=12, horizon=6, ensemble_size=3, ensemble_lookbacks=(12, 8, 6), loss="mae", combine_with=None, **QUICK
+        lookback=12,
+        horizon=6,
+        ensemble_size=3,
+        ensemble_lookbacks=(12, 8, 6),
+        loss="mae",
+        combine_with=None,
+        nonnegative=False,
+        **QUICK,
     ).fit(frame)
     windows = model.pipeline_.predict_windows(frame)
     members = np.asarray(model.model_(windows.as_inputs()))
@@ -192,7 +199,7 @@ def test_a_covariate_on_a_large_scale_gives_the_forecasts_of_the_same_covariate_
     driver = np.random.default_rng(4).normal(size=len(frame))
     huge = frame.assign(price=1e3 + 1e5 * driver)
     prescaled = frame.assign(price=(huge["price"] - huge["price"].mean()) / huge["price"].std(ddof=0))
-    settings = dict(lookback=12, horizon=6, past_covariates=["price"], **QUICK)
+    settings = dict(lookback=12, horizon=6, past_covariates=["price"], combine_with=None, nonnegative=False, **QUICK)
     raw = Forecaster(**settings).fit(huge).predict()
     scaled = Forecaster(**settings).fit(prescaled).predict()
     np.testing.assert_allclose(raw["y_hat"], scaled["y_hat"], rtol=1e-4)
@@ -201,17 +208,19 @@ def test_a_covariate_on_a_large_scale_gives_the_forecasts_of_the_same_covariate_
 
 
 def test_an_ensemble_is_calibrated_on_the_median_of_its_members():
-    from forecast.training import chronological_split
+    from forecast.holdout import validation_split
 
     frame = monthly_series(n_series=4)
-    model = Forecaster(lookback=12, horizon=6, ensemble_size=2, quantiles=(0.1, 0.9), combine_with=None, **QUICK).fit(
-        frame
-    )
-    _, validation = chronological_split(model.pipeline_.transform(frame), 1, 6)
+    settings = dict(ensemble_size=2, quantiles=(0.1, 0.9), combine_with=None, validation_windows=1, **QUICK)
+    model = Forecaster(lookback=12, horizon=6, **settings).fit(frame)
+    _, validation = validation_split(model.pipeline_.transform(frame), 1, 6)
     members = np.asarray(model.model_(validation.as_inputs()))  # (4 windows, 2 members, 6 steps, 3 quantiles)
     forecasts = validation.inverse_target(np.median(members, axis=1))
     actuals = validation.inverse_target(validation.target)
     scales = model.series_scale_.reindex(validation.index["unique_id"]).to_numpy()
     scores = np.maximum(forecasts[..., 0] - actuals, actuals - forecasts[..., 2]) / scales[:, None]
-    pooled = np.sort(scores.ravel())[math.ceil((scores.size + 1) * 0.8) - 1]  # 4 windows: one offset for all steps
-    np.testing.assert_allclose(model.intervals_.offsets[0.1], np.full(6, pooled), rtol=1e-4)
+    # 4 windows: the scores of all steps pooled, each divided by its step's typical error (non-decreasing).
+    typical = np.maximum.accumulate((np.abs(actuals - forecasts[..., 1]) / scales[:, None]).mean(axis=0))
+    normalized = (scores / typical).ravel()
+    pooled = np.sort(normalized)[math.ceil((normalized.size + 1) * 0.8) - 1] * typical
+    np.testing.assert_allclose(model.intervals_.offsets[0.1], pooled, rtol=1e-4)

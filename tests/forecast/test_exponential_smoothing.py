@@ -215,19 +215,18 @@ def test_the_forecaster_averages_the_network_and_ets_and_moves_every_quantile_wi
     np.testing.assert_allclose(combined["y_hat_q90"], network[:, 2] + shift, rtol=1e-5)
 
 
-def test_combine_with_must_be_ets_or_none():
-    with pytest.raises(ValueError, match="combine_with"):
+def test_combine_with_must_be_auto_ets_or_none():
+    with pytest.raises(ValueError, match="combine_with must be one of"):
         Forecaster(combine_with="theta", tracking=False).fit(_monthly_frame())
 
 
 def test_the_conformal_offsets_are_measured_on_the_combined_forecasts():
-    from forecast.training import chronological_split
+    from forecast.holdout import validation_split
 
     df = _monthly_frame(n_series=4)
-    model = Forecaster(lookback=12, horizon=4, quantiles=(0.1, 0.9), units=4, epochs=2, verbose=0, tracking=False).fit(
-        df
-    )
-    _, validation = chronological_split(model.pipeline_.transform(df), 1, 4)
+    settings = dict(lookback=12, horizon=4, quantiles=(0.1, 0.9), units=4, epochs=2, verbose=0, tracking=False)
+    model = Forecaster(combine_with="ets", validation_windows=1, **settings).fit(df)
+    _, validation = validation_split(model.pipeline_.transform(df), 1, 4)
     network = validation.inverse_target(np.asarray(model.model_(validation.as_inputs())))  # (4, 4 steps, 3 levels)
     ets = np.stack(
         [
@@ -242,8 +241,11 @@ def test_the_conformal_offsets_are_measured_on_the_combined_forecasts():
     actuals = validation.inverse_target(validation.target)
     scales = model.series_scale_.reindex(validation.index["unique_id"]).to_numpy()
     scores = np.maximum(forecasts[..., 0] - actuals, actuals - forecasts[..., 2]) / scales[:, None]
-    pooled = np.sort(scores.ravel())[math.ceil((scores.size + 1) * 0.8) - 1]  # 4 windows: one offset for all steps
-    np.testing.assert_allclose(model.intervals_.offsets[0.1], np.full(4, pooled), rtol=1e-4)
+    # 4 windows: the scores of all steps pooled, each divided by its step's typical error (non-decreasing).
+    typical = np.maximum.accumulate((np.abs(actuals - forecasts[..., 1]) / scales[:, None]).mean(axis=0))
+    normalized = (scores / typical).ravel()
+    pooled = np.sort(normalized)[math.ceil((normalized.size + 1) * 0.8) - 1] * typical
+    np.testing.assert_allclose(model.intervals_.offsets[0.1], pooled, rtol=1e-4)
 
 
 def test_a_period_longer_than_the_seasonal_states_allow_is_divided_out_and_put_back():

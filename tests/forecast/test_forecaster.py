@@ -9,8 +9,7 @@ import pandas as pd
 import pytest
 from sklearn.base import clone
 
-from forecast.forecaster import Forecaster, chronological_split
-from pipelines.windows import SeriesWindows
+from forecast.forecaster import Forecaster
 
 TINY = dict(units=4, epochs=1, batch_size=16, verbose=0, tracking=False)
 
@@ -76,7 +75,9 @@ def test_predict_inverts_the_scaling_of_the_raw_network_output(fitted, monthly):
 
 
 def test_recursive_strategy_feeds_each_step_back_into_the_window(monthly):
-    model = Forecaster(lookback=8, horizon=4, strategy="recursive", loss="mae", combine_with=None, **TINY).fit(monthly)
+    model = Forecaster(
+        lookback=8, horizon=4, strategy="recursive", loss="mae", combine_with=None, nonnegative=False, **TINY
+    ).fit(monthly)
     assert model.model_.output.shape[1] == 1
     windows = model.pipeline_.predict_windows(monthly)
     past = windows.as_inputs()["past"].copy()
@@ -126,22 +127,6 @@ def test_save_and_load_predict_identically(fitted, monthly, tmp_path):
 def test_a_fitted_forecaster_pickles_after_predicting_and_predicts_identically(fitted, monthly):
     expected = fitted.predict(monthly)  # builds the compiled predictor, which is not pickled
     pd.testing.assert_frame_equal(pickle.loads(pickle.dumps(fitted)).predict(monthly), expected)
-
-
-def test_chronological_split_keeps_validation_targets_after_every_training_target():
-    df = seasonal_frame(n_series=2, length=30)
-    windows = SeriesWindows(lookback=6, horizon=4, scaler="standard", min_past=None, deseasonalize=False).fit_transform(
-        df
-    )
-    training, validation = chronological_split(windows, validation_windows=2, horizon=4)
-    # 30 - 6 - 4 + 1 = 21 windows per series: ranks 0-1 validate, ranks 2-4 are dropped, 16 train.
-    assert len(validation) == 2 * 2 and len(training) == 2 * 16
-    for series_id in ("s0", "s1"):
-        last_training_origin = training.index.loc[training.index["unique_id"] == series_id, "ds"].max()
-        first_validation_origin = validation.index.loc[validation.index["unique_id"] == series_id, "ds"].min()
-        last_training_target = last_training_origin + pd.DateOffset(months=4)
-        first_validation_target = first_validation_origin + pd.DateOffset(months=1)
-        assert last_training_target < first_validation_target
 
 
 def test_backtest_cutoffs_and_forecasts_match_predictions_from_the_truncated_history(fitted, monthly):
