@@ -3,21 +3,19 @@
 A ``distribution`` setting is ``None`` (TensorFlow's default strategy: one device),
 ``"mirrored"`` (``tf.distribute.MirroredStrategy()`` over every local GPU, or the CPU when there is
 none) or a ``tf.distribute.Strategy`` the caller built (e.g. ``MirroredStrategy(["/gpu:0", "/gpu:1"])``).
-The network, its optimizer and its metrics are created inside ``strategy.scope()`` and Keras's ``fit``
-then runs data-parallel: each step splits the batch across the replicas and averages their gradients
-(all-reduce), so ``batch_size`` is the *global* batch size (each of ``n`` replicas sees
-``batch_size / n`` windows per step; the Forecaster rounds it up to a multiple of ``n``, because
-Keras fails on a batch that splits unevenly) and the result matches one device up to the order of
-floating-point sums. Two differences come from Keras: it averages each replica's mean loss, so a
-last, partial batch that splits unevenly (7 windows as 4 + 3) weighs its windows a little differently
-than one device does; and it clips gradients (``clipnorm``) on each replica before summing them, so
-while clipping is active the steps differ from one device's.
+The network, its optimizer and its metrics are created inside ``strategy.scope()`` and the Forecaster's
+training loop (``forecast.training_loop``) runs every optimizer step with ``strategy.run``: each step splits the
+batch across the replicas and sums their gradients (all-reduce), so ``batch_size`` is the *global* batch size
+(each of ``n`` replicas sees about ``batch_size / n`` windows per step; the Forecaster rounds it up to a multiple
+of ``n``) and the result matches one device up to the order of floating-point sums. A last, partial batch that
+splits unevenly (7 windows as 4 + 3) weighs its windows as Keras's ``fit`` does, by each replica's mean; and
+gradients are clipped (``clipnorm``) on each replica before they are summed, so while clipping is active the
+steps differ from one device's.
 
-``tf.distribute.MultiWorkerMirroredStrategy`` (several machines) does not train Keras 3 models on
-TensorFlow 2.21 / Keras 3.15: ``fit`` fails on every worker with ``ValueError: Attempt to convert a
-value (PerReplica:...) with an unsupported type`` (keras-team/keras issue 20585), for NumPy and
-``tf.data`` inputs alike; ``tests/forecast/test_distribution.py`` keeps a two-worker run that tells us
-when it works.
+``tf.distribute.MultiWorkerMirroredStrategy`` (several machines, ``TF_CONFIG`` set on each worker) trains too,
+the shuffle seed agreed from the first replica; Keras's own ``fit`` fails there on TensorFlow 2.21 / Keras 3.15
+(keras-team/keras issue 20585), which the training loop does not use. ``tests/forecast/test_distribution.py``
+trains one model on two workers of one machine.
 """
 
 from __future__ import annotations

@@ -77,12 +77,12 @@ from forecast.training import (
     replayed_learning_rates,
     training_plan,
 )
+from forecast.training_loop import train_network
 from pipelines.columns import ID, TARGET, TIME
 from pipelines.validation import CheckedFrame, ValidationError
 from pipelines.windows import OBSERVED, SeriesWindows, Windows
 
 MEDIAN = 0.5
-STEPS_PER_EXECUTION = 8
 MODEL_FILE = "model.keras"
 
 
@@ -182,7 +182,7 @@ class Forecaster(ForecasterSettings, BaseForecaster):
                     f"{self.pipeline_._min_past() + self.horizon} observations"
                 )
             return "no training window"
-        if validation is None and self.combine_with == "auto" and not self.quantiles:
+        if validation is None and self.validation_windows and self.combine_with == "auto" and not self.quantiles:
             warnings.warn(
                 "no series is long enough to hold out a validation window after its training windows: there is "
                 "no evidence for the network, so the forecast is exponential smoothing alone (combine_with='auto')",
@@ -208,12 +208,12 @@ class Forecaster(ForecasterSettings, BaseForecaster):
     ) -> None:
         """Plan and train the network (and refit it on every window when asked)."""
         self.batch_size_, self.epochs_planned_ = training_plan(
-            len(training), self.batch_size, self.epochs, self.min_steps
+            len(training), self.batch_size, self.epochs, self.min_steps, early_stopping=validation is not None
         )
         strategy = resolve_strategy(self.distribution)
         if self.distribution is not None:
             self.batch_size_ = even_batch_size(strategy, self.batch_size_)
-        patience = patience_in_epochs(self.patience, len(training), self.batch_size_)
+        patience = patience_in_epochs(self.patience, len(training), self.batch_size_, self.min_steps)
         own = self._callbacks(validation is not None, patience)
         if self.combine_with == "auto" and validation is not None and ets_validation is not None:
             own.append(AbandonWhenEtsWins(self, validation, ets_validation, frame, patience))
@@ -255,6 +255,8 @@ class Forecaster(ForecasterSettings, BaseForecaster):
             return Combination.fixed(0.5, ids, rule="equal weights")
         if self.network_skipped_ is not None:
             return Combination.fixed(0.0, ids, rule=f"ETS alone: {self.network_skipped_}")
+        if self.validation_windows == 0:
+            return Combination.fixed(0.5, ids, rule="equal weights: validation_windows=0 holds nothing out")
         if validation is None or ets_validation is None:
             return no_evidence(ids)
         network = self._median(self._network_values(validation))
@@ -291,20 +293,21 @@ class Forecaster(ForecasterSettings, BaseForecaster):
         callbacks: Sequence[keras.callbacks.Callback],
         strategy: tf.distribute.Strategy,
     ) -> keras.callbacks.History:
-        """Build a fresh network in `strategy`'s scope as `model_` and fit it on `training` (shuffled, in
-        batches of `batch_size_`), with `validation` as Keras's validation data when given."""
+        """Build a fresh network in `strategy`'s scope as `model_` and train it on `training` (shuffled, in
+        batches of `batch_size_`; `forecast.training_loop`), with `validation` scored after every epoch when given."""
         with strategy.scope():
             self.model_ = self._build_model(training)
         inputs, target, *weights = self._training_arrays(training)
-        return self.model_.fit(
+        return train_network(
+            self.model_,
             inputs,
             target,
-            sample_weight=weights[0] if weights else None,
-            validation_data=None if validation is None else self._training_arrays(validation),
+            weights[0] if weights else None,
+            validation=None if validation is None else self._training_arrays(validation),
             epochs=epochs,
             batch_size=self.batch_size_,
-            shuffle=True,
             callbacks=list(callbacks),
+            strategy=strategy,
             verbose=self.verbose,
         )
 
@@ -330,15 +333,10 @@ class Forecaster(ForecasterSettings, BaseForecaster):
             loss = PinballLoss(self.output_quantiles_)
         else:
             loss = {"smape": SMAPELoss(), "mase": "mae"}.get(self.loss, self.loss)
-        # No XLA: it costs seconds per model and would take the LSTM off its fused kernel. Several steps per
-        # execution cut the per-step overhead of Keras's loop (1.1-1.3x measured by benchmarks/layers_speed.py);
-        # not under a distribution strategy, where TensorFlow 2.21 fails to run the fused kernel's batch-size
-        # condition inside the multi-step loop ("You must feed a value for placeholder tensor").
+        # No XLA: it costs seconds per model and would take the LSTM off its fused kernel; the network trains in
+        # forecast.training_loop, one compiled call per epoch.
         network.compile(
-            optimizer=keras.optimizers.Adam(self.learning_rate, clipnorm=self.clipnorm),
-            loss=loss,
-            jit_compile=False,
-            steps_per_execution=STEPS_PER_EXECUTION if self.distribution is None else 1,
+            optimizer=keras.optimizers.Adam(self.learning_rate, clipnorm=self.clipnorm), loss=loss, jit_compile=False
         )
         return network
 

@@ -228,8 +228,9 @@ class ForecasterSettings(WindowSettings):
             "epochs",
             IntegerOrAuto(),
             "auto",
-            "most passes over the training windows; auto plans at least min_steps optimizer steps and 100 epochs, "
-            "which early stopping usually ends sooner (forecast.training)",
+            "most passes over the training windows; auto plans five optimizer steps per window (at least 200, at "
+            "most min_steps) and, with held-out windows, at least 100 epochs, which early stopping usually ends "
+            "sooner (forecast.training)",
         )
     )
     batch_size: int | str = declared(
@@ -240,7 +241,9 @@ class ForecasterSettings(WindowSettings):
             "windows per gradient step; auto takes about 1/50 of the training windows, between 16 and 256",
         )
     )
-    min_steps: int = declared(Setting("min_steps", Integer(), 1000, "optimizer steps an automatic plan gives at least"))
+    min_steps: int = declared(
+        Setting("min_steps", Integer(), 1000, "the most optimizer steps an automatic plan must give (five per window)")
+    )
     learning_rate: float = declared(
         Setting("learning_rate", Number(low=0.0, low_inclusive=False), 1e-3, "Adam step size")
     )
@@ -293,8 +296,8 @@ class ForecasterSettings(WindowSettings):
             "auto",
             "auto chooses, per series, the weight of the network's forecast against exponential smoothing's "
             "(0, 1/4, 1/2, 3/4, 1) on held-out windows, shrunk towards the data set's choice, and ETS alone where "
-            "nothing can be held out (forecast.combination); ets averages the two in equal parts; none gives the "
-            "network alone",
+            "nothing can be held out (equal weights with validation_windows=0; forecast.combination); ets averages "
+            "the two in equal parts; none gives the network alone",
         )
     )
     nonnegative: str | bool = declared(
@@ -310,8 +313,10 @@ class ForecasterSettings(WindowSettings):
         Setting(
             "validation_windows",
             Integer(minimum=0),
-            1,
-            "last windows of every series held out for early stopping and calibration (0: no validation)",
+            3,
+            "validation origins per series, the last window and others a third of a horizon apart, held out for "
+            "early stopping, the choice of combination and the calibration, as many as the series' length allows "
+            "(forecast.holdout; 0: no validation)",
         )
     )
     refit_on_all_windows: bool = declared(

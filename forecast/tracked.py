@@ -110,7 +110,7 @@ def log_fit(tracker: Tracker, estimator: Any, report: Any):
     """Log a fitted forecaster to the tracker's run; returns MLflow's ``ModelInfo`` (None when logging failed)."""
     data = estimator.train_df_
     lengths = data.groupby(ID, sort=True).size()
-    tracker.log_params(settings_to_json(estimator))
+    tracker.log_params(logged_settings(estimator))
     tracker.log_params(
         {
             "data.n_series": len(lengths),
@@ -146,6 +146,16 @@ def log_fit(tracker: Tracker, estimator: Any, report: Any):
             step=step,
         ),
     )
+
+
+def logged_settings(estimator: Any) -> dict[str, Any]:
+    """The estimator's settings as its run records them: their saved form, but a strategy object by its repr
+    (a saved model keeps only a strategy's name; the run should say which devices trained it)."""
+    settings = settings_to_json(estimator)
+    distribution = getattr(estimator, "distribution", None)
+    if distribution is not None and not isinstance(distribution, str):
+        settings["distribution"] = repr(distribution)
+    return settings
 
 
 def final_metrics(history: dict[str, list[float]]) -> dict[str, float]:
@@ -221,7 +231,7 @@ def log_backtest(
 ) -> None:
     """Log a backtest's settings, overall scores, forecast plot and score table."""
     n_windows = int(cutoffs["window"].max()) + 1
-    tracker.log_params(settings_to_json(estimator))
+    tracker.log_params(logged_settings(estimator))
     tracker.log_params({"backtest.n_windows": n_windows, "backtest.step": step, "backtest.refit": refit})
     overall = result.metrics[result.metrics[ID] == OVERALL]
     numeric = overall.select_dtypes("number").iloc[0] if len(overall) else pd.Series(dtype=float)

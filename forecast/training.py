@@ -1,20 +1,24 @@
-"""How the Forecaster trains: the plan of optimizer steps, the validation split, and the safeguards.
+"""How the Forecaster trains: the plan of optimizer steps that follows the data, and the safeguards.
 
-The number of windows decides the batch size and the number of epochs, so that a single short series
-gets enough optimizer steps and thousands of series get large batches (the validation table is in
-README.md, "Benchmarks"; a fixed 15 epochs of batch 64 left single 60-month series at 1.5 times the MASE):
+The number of training windows ``N`` decides the batch size, the optimizer steps and the patience, so that a
+single short series gets enough steps to learn, a handful of windows does not cost a thousand steps, and
+thousands of series get large batches (the validation tables are in docs/benchmarks/validation.md; a fixed 15
+epochs of batch 64 left single 60-month series at 1.5 times the MASE):
 
 ```
-batch   = clip(2 ** round(log2(N / 50)), 16, 256)       N = training windows
-epochs  = max(MIN_EPOCHS, ceil(min_steps / ceil(N / batch)))   (at most MAX_EPOCHS)
+batch     = clip(2 ** round(log2(N / 50)), 16, 256)
+steps     = min(min_steps, max(MIN_PLANNED_STEPS, STEPS_PER_WINDOW N))     the optimizer steps planned
+epochs    = ceil(steps / ceil(N / batch)),  at least MIN_EPOCHS with early stopping    (at most MAX_EPOCHS)
+patience  = max(patience, ceil(min(MIN_PATIENCE_STEPS, steps / 2) / ceil(N / batch)))   epochs, see below
 ```
 
-Early stopping on the held-out last window of every series (the Forecaster's `patience`, best weights
-restored) usually ends training before MIN_EPOCHS, and the learning rate is halved when the validation
-loss stalls (``ReduceLROnPlateau``). A floor of 100 epochs leaves the decision to early stopping: at 20,
-sets with many windows ran out of epochs while their validation loss was still falling (M1 quarterly
-validation MASE 1.617 at 20 epochs, 1.509 when early stopping ended it at epoch 82; sets that stopped
-earlier are unchanged).
+With held-out windows early stopping (the Forecaster's `patience`, best weights restored) usually ends
+training well before the plan's epochs, and the learning rate is halved when the validation loss stalls
+(``ReduceLROnPlateau``); the floor of 100 epochs leaves that decision to early stopping: at 20, sets with many
+windows ran out of epochs while their validation loss was still falling (M1 quarterly validation MASE 1.617 at
+20 epochs, 1.509 when early stopping ended it at epoch 82). Without held-out windows nothing ends the plan
+early, so it is the planned steps alone: five per window, so that the 33 windows of three 17-year annual series
+cost 200 steps, not the 1,000 a larger data set is given.
 """
 
 from __future__ import annotations
@@ -24,10 +28,6 @@ from collections.abc import Sequence
 
 import keras
 import numpy as np
-import pandas as pd
-
-from pipelines.columns import ID
-from pipelines.windows import Windows
 
 MIN_EPOCHS = 100
 MAX_EPOCHS = 1000
@@ -35,16 +35,29 @@ MIN_BATCH, MAX_BATCH = 16, 256
 WINDOWS_PER_STEP = 50
 """An automatic batch holds about 1/50 of the training windows (within MIN_BATCH..MAX_BATCH)."""
 MIN_PATIENCE_STEPS = 200
-"""Early stopping waits at least this many optimizer steps without improvement (`patience_in_epochs`)."""
+"""Early stopping waits at least this many optimizer steps without improvement, or half the planned steps where
+fewer are planned (`patience_in_epochs`)."""
+STEPS_PER_WINDOW = 5
+"""Optimizer steps planned per training window, up to the Forecaster's `min_steps`."""
+MIN_PLANNED_STEPS = 200
+"""The fewest optimizer steps a plan gives."""
 
 
-def training_plan(n_windows: int, batch_size: int | str, epochs: int | str, min_steps: int) -> tuple[int, int]:
+def planned_steps(n_windows: int, min_steps: int) -> int:
+    """``min(min_steps, max(MIN_PLANNED_STEPS, STEPS_PER_WINDOW N))``: the optimizer steps a plan gives at least."""
+    return int(min(min_steps, max(MIN_PLANNED_STEPS, STEPS_PER_WINDOW * n_windows)))
+
+
+def training_plan(
+    n_windows: int, batch_size: int | str, epochs: int | str, min_steps: int, early_stopping: bool = True
+) -> tuple[int, int]:
     """``(batch_size, epochs)``: a given integer is kept, ``"auto"`` follows the rule of the module docstring."""
     if batch_size == "auto":
         exponent = round(math.log2(max(n_windows / WINDOWS_PER_STEP, 1.0)))
         batch_size = int(min(MAX_BATCH, max(MIN_BATCH, 2**exponent)))
     if epochs == "auto":
-        epochs = int(min(MAX_EPOCHS, max(MIN_EPOCHS, math.ceil(min_steps / steps_per_epoch(n_windows, batch_size)))))
+        needed = math.ceil(planned_steps(n_windows, min_steps) / steps_per_epoch(n_windows, batch_size))
+        epochs = int(min(MAX_EPOCHS, max(MIN_EPOCHS, needed) if early_stopping else needed))
     return int(batch_size), int(epochs)
 
 
@@ -53,24 +66,28 @@ def steps_per_epoch(n_windows: int, batch_size: int) -> int:
     return max(1, math.ceil(n_windows / batch_size))
 
 
-def patience_in_epochs(patience: int, n_windows: int, batch_size: int) -> int:
+def patience_in_epochs(patience: int, n_windows: int, batch_size: int, min_steps: int = 1000) -> int:
     """Epochs without improvement before early stopping: `patience`, or more where an epoch is only a few
-    optimizer steps, so that at least `MIN_PATIENCE_STEPS` steps pass
-    (``max(patience, ceil(MIN_PATIENCE_STEPS / steps per epoch))``).
+    optimizer steps, so that at least ``min(MIN_PATIENCE_STEPS, planned steps / 2)`` steps pass.
 
     Counted in epochs alone, a single short series (one or two steps an epoch) stopped after about 20 steps,
     long before its planned 1,000, and its learning rate was halved every 5 steps: ten single monthly series
     of 42 months (lookback 36, horizon 18) scored MASE 2.96 against seasonal naive's 0.78 on their last 18
     months. Sets of hundreds of series, with tens of steps an epoch or more, keep their `patience`.
     """
-    return max(patience, math.ceil(MIN_PATIENCE_STEPS / steps_per_epoch(n_windows, batch_size)))
+    steps = min(MIN_PATIENCE_STEPS, planned_steps(n_windows, min_steps) / 2)
+    return max(patience, math.ceil(steps / steps_per_epoch(n_windows, batch_size)))
 
 
 class NonFiniteLossGuard(keras.callbacks.Callback):
     """Stops training with `FloatingPointError` as soon as the loss is NaN or infinite.
 
     Unlike `keras.callbacks.TerminateOnNaN`, which ends training quietly, this
-    raises, so the model is neither saved nor logged as a success.
+    raises, so the model is neither saved nor logged as a success. It checks the
+    loss of every batch where the loop reports batches (Keras's `fit`), and the
+    epoch's loss and validation loss at the end of every epoch: the Forecaster's
+    loop (`forecast.training_loop`) calls epoch hooks only, stops its epoch at
+    the first non-finite batch loss and reports a non-finite epoch loss then.
     """
 
     def on_epoch_begin(self, epoch, logs=None):
@@ -80,6 +97,7 @@ class NonFiniteLossGuard(keras.callbacks.Callback):
         self._check(logs, "loss", f"epoch {self._epoch + 1}, batch {batch + 1}")
 
     def on_epoch_end(self, epoch, logs=None):
+        self._check(logs, "loss", f"epoch {epoch + 1}")
         self._check(logs, "val_loss", f"epoch {epoch + 1} (validation)")
 
     @staticmethod
@@ -104,34 +122,3 @@ def replayed_learning_rates(history: dict[str, list[float]], epochs: int, initia
     epoch 0 ran at `initial` and epoch `e > 0` at the rate logged after epoch `e - 1`.
     """
     return [float(initial), *(float(rate) for rate in history["learning_rate"][: epochs - 1])]
-
-
-def chronological_split(windows: Windows, validation_windows: int, horizon: int) -> tuple[Windows, Windows | None]:
-    """Training and validation windows, validation strictly after training in every series.
-
-    Windows of a series are consecutive origins (stride 1), oldest first. With
-    `r` the rank of a window from the series' end (0 = last window) and
-    `V = validation_windows`:
-
-    ```
-    validation:  r <  V
-    training:    r >= V + horizon - 1   (its targets end before the first validation target)
-    ```
-
-    Windows in between would share target steps with the validation windows
-    and are dropped. A series with too few windows for both parts (at most
-    `V + horizon - 1`) gives all its windows to training.
-
-    Returns:
-        `(training, validation)`; validation is None when no series has one.
-    """
-    series = windows.index[ID].to_numpy()
-    rank_from_end = windows.index.groupby(ID, sort=False).cumcount(ascending=False).to_numpy()
-    count = pd.Series(series).map(pd.Series(series).value_counts()).to_numpy()
-    if validation_windows == 0:
-        return windows, None
-    has_validation = count > validation_windows + horizon - 1
-    is_validation = has_validation & (rank_from_end < validation_windows)
-    is_training = ~has_validation | (rank_from_end >= validation_windows + horizon - 1)
-    validation = windows.select(np.flatnonzero(is_validation)) if is_validation.any() else None
-    return windows.select(np.flatnonzero(is_training)), validation
