@@ -1,12 +1,12 @@
 """Character-level language model on the King James Bible against the unigram baseline.
 
-Trains ``forecast.text.LanguageModel`` on the first ``train_chars``
+Trains `forecast.text.LanguageModel` on the first `train_chars`
 characters of the KJV verses (Genesis onwards) and scores the last
-``validation_chars`` characters (the end of the New Testament, books the
+`validation_chars` characters (the end of the New Testament, books the
 model never saw), printing the validation perplexity of the network and of
 the add-one smoothed unigram model fitted on the same training text.
 
-Run: ``python -m benchmarks.language_model`` (a few minutes on a CPU).
+Run: `python -m benchmarks.language_model` (a few minutes on a CPU).
 """
 
 from __future__ import annotations
@@ -27,8 +27,8 @@ def kjv_verses() -> pd.Series:
 
 
 def split_by_characters(verses: pd.Series, train_chars: int, validation_chars: int) -> tuple[pd.Series, pd.Series]:
-    """The leading verses holding about ``train_chars`` characters and the
-    trailing verses holding about ``validation_chars``."""
+    """The leading verses holding about `train_chars` characters and the
+    trailing verses holding about `validation_chars`."""
     lengths = verses.str.len().to_numpy()
     n_train = int(np.searchsorted(np.cumsum(lengths), train_chars)) + 1
     n_validation = int(np.searchsorted(np.cumsum(lengths[::-1]), validation_chars)) + 1

@@ -311,8 +311,8 @@ cost per call (its data adapter and iterator, the callbacks) is spread over them
 def training_flops(cell: str, size: Size, features: int = FEATURES) -> float:
     """FLOPs of one training step of the recurrent layer, counted from its matrix products.
 
-    Forward, per time step, the gate pre-activations ``[x_t; h_{t-1}] W`` (``g`` gate blocks: 4 for the LSTM, 3
-    for the GRU) cost ``2 g units (features + units) batch``; the backward pass costs two such products (the
+    Forward, per time step, the gate pre-activations `[x_t; h_{t-1}] W` (`g` gate blocks: 4 for the LSTM, 3
+    for the GRU) cost `2 g units (features + units) batch`; the backward pass costs two such products (the
     gradients of the inputs and of the weights), so a training step is about 3 forward passes. The element-wise
     gate arithmetic, the Dense head and Adam add well under 5% at these sizes and are left out.
     """

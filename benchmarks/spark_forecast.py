@@ -1,20 +1,20 @@
-"""Batch forecasting on Apache Spark (``forecast.spark.predict`` on ``local[2]``) against one local process.
+"""Batch forecasting on Apache Spark (`forecast.spark.predict` on `local[2]`) against one local process.
 
 The same saved model (an LSTM Forecaster: 32 units, lookback 24, horizon 12, point forecasts, fitted for
 one epoch on the largest set of series: a global model forecasts only series it was fitted on) forecasts
-synthetic monthly series of ``--length`` rows, 10,000 to 100,000 of them, from a Parquet file to a
+synthetic monthly series of `--length` rows, 10,000 to 100,000 of them, from a Parquet file to a
 Parquet output, two ways:
 
-- local: one Python process, ``load_forecaster(path).predict(pd.read_parquet(data))`` then ``to_parquet``
+- local: one Python process, `load_forecaster(path).predict(pd.read_parquet(data))` then `to_parquet`
   (the forecast job's path);
-- spark: ``forecast.spark.predict(spark.read.parquet(data), path)`` written with
-  ``forecast.spark.write_forecasts`` on ``local[2]`` (``--partitions`` shuffle partitions, a model load
-  and XLA compile per partition, ``series_per_chunk`` series per ``predict`` call).
+- spark: `forecast.spark.predict(spark.read.parquet(data), path)` written with
+  `forecast.spark.write_forecasts` on `local[2]` (`--partitions` shuffle partitions, a model load
+  and XLA compile per partition, `series_per_chunk` series per `predict` call).
 
 Both are measured warm: TensorFlow is imported in this process and in Spark's Python workers (a small
 Spark forecast runs first, untimed) and the JVM is started; its start-up and that warm-up are printed
 apart. The sizes are run interleaved (local, spark, local, spark, ... per round) so that load from other
-processes on a shared machine hits both alike; the figures are medians over ``--rounds``. Reported per
+processes on a shared machine hits both alike; the figures are medians over `--rounds`. Reported per
 size: seconds and forecasts (series) per second for each, the ratio spark / local of the throughputs,
 how each scales from the smallest size (time ratio against size ratio: 1.0 is linear), and the marginal
 rate between consecutive sizes (series added over seconds added: the throughput once each engine's fixed
@@ -47,7 +47,7 @@ HORIZON = 12
 
 
 def synthetic_series(n_series: int, length: int, seed: int = 0) -> pd.DataFrame:
-    """Monthly series: a level, a trend, a yearly cycle and noise, with ids ``s000000`` ..."""
+    """Monthly series: a level, a trend, a yearly cycle and noise, with ids `s000000` ..."""
     rng = np.random.default_rng(seed)
     t = np.arange(length)
     level = rng.uniform(50, 150, (n_series, 1))

@@ -1,28 +1,28 @@
-"""Windowing speed and memory: ``pipelines.windows.SeriesWindows`` against ``keras.utils.timeseries_dataset_from_array``.
+"""Windowing speed and memory: `pipelines.windows.SeriesWindows` against `keras.utils.timeseries_dataset_from_array`.
 
 Cases: one series of 1,000,000 steps, and 1,000 series of 1,000 steps; lookback 64 and 512,
-horizon 8, batches of 256 windows, no shuffling, no scaling (``scaler=None``, as Keras does not
-scale). Both sides produce ``tf.data`` batches of (past, target) and are iterated the same way.
+horizon 8, batches of 256 windows, no shuffling, no scaling (`scaler=None`, as Keras does not
+scale). Both sides produce `tf.data` batches of (past, target) and are iterated the same way.
 
-- ours: ``SeriesWindows(...).fit_transform(frame).to_dataset(...)`` from a long-format frame
+- ours: `SeriesWindows(...).fit_transform(frame).to_dataset(...)` from a long-format frame
   (validation, sorting, frequency inference included in the setup time).
-- keras: ``timeseries_dataset_from_array(values, None, sequence_length=lookback + horizon,
-  batch_size=256)`` per series (it knows only one series; a series' last batch may be
+- keras: `timeseries_dataset_from_array(values, None, sequence_length=lookback + horizon,
+  batch_size=256)` per series (it knows only one series; a series' last batch may be
   smaller), the per-series datasets concatenated in a balanced tree and split into
-  (past, target) by a ``map``; it starts from ready NumPy arrays (no validation).
+  (past, target) by a `map`; it starts from ready NumPy arrays (no validation).
 
 Reported per case: setup seconds (building the dataset), windows per second while iterating
-``--batches`` batches (after one warm-up batch), and peak memory. Memory is the peak resident set
+`--batches` batches (after one warm-up batch), and peak memory. Memory is the peak resident set
 size (RSS, sampled every 2 ms from /proc/self/statm by a thread) minus the RSS just before the
 measured section; each measurement runs in a fresh subprocess so earlier cases do not pollute it.
 RSS rather than tracemalloc because TensorFlow's allocations are invisible to tracemalloc.
 
-``--big`` also windows a 10,000,000-row frame (1,000 hourly series of 10,000 steps, string ids)
-and reports the peak memory of ``fit_transform`` plus gathering batches, measured with
+`--big` also windows a 10,000,000-row frame (1,000 hourly series of 10,000 steps, string ids)
+and reports the peak memory of `fit_transform` plus gathering batches, measured with
 tracemalloc (NumPy and pandas allocations), next to the frame's own size
-(``DataFrame.memory_usage(deep=True)``), for lookback 64 and 512.
+(`DataFrame.memory_usage(deep=True)`), for lookback 64 and 512.
 
-Run: ``python benchmarks/windows_speed.py [--batches 100] [--big]``
+Run: `python benchmarks/windows_speed.py [--batches 100] [--big]`
 """
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ def make_frame(values: np.ndarray, freq: str = "h") -> pd.DataFrame:
 
 
 class PeakRss:
-    """Samples the resident set size in a thread; ``peak - start`` is the extra memory of the section."""
+    """Samples the resident set size in a thread; `peak - start` is the extra memory of the section."""
 
     def __init__(self, interval: float = 0.002):
         self.interval = interval

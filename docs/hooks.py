@@ -1,6 +1,6 @@
-"""MkDocs hooks: the generated reference pages join the site as virtual files (``docs/reference_pages.py``).
+"""MkDocs hooks: the generated reference pages join the site as virtual files (`docs/reference_pages.py`).
 
-Nothing is written into the source tree; ``mkdocs build --strict`` then checks every link of the generated pages
+Nothing is written into the source tree; `mkdocs build --strict` then checks every link of the generated pages
 like those of the written ones.
 """
 

@@ -3,14 +3,14 @@
 Each function returns the Markdown of one page, built from the one place its content is declared, so the pages
 cannot drift from the code:
 
-- :func:`settings_reference`: the declared settings of every estimator (``pipelines.settings.settings_of``: name,
+- `settings_reference`: the declared settings of every estimator (`pipelines.settings.settings_of`: name,
   command-line option, kind, default, help);
-- :func:`cli_reference`: the ``forecast`` command and its subcommands, walked from the typer app as click sees it
-  (usage, arguments and options with the help ``--help`` prints);
-- :func:`job_spec_reference`: the YAML job spec, walked from the pydantic model ``forecast.jobs.spec.JobSpec``
+- `cli_reference`: the `forecast` command and its subcommands, walked from the typer app as click sees it
+  (usage, arguments and options with the help `--help` prints);
+- `job_spec_reference`: the YAML job spec, walked from the pydantic model `forecast.jobs.spec.JobSpec`
   (its fields, their nested models, types, defaults, constraints and descriptions).
 
-``docs/hooks.py`` adds them to the site as virtual files at build time; nothing generated is written into the
+`docs/hooks.py` adds them to the site as virtual files at build time; nothing generated is written into the
 source tree. None of them imports TensorFlow, Keras or MLflow.
 """
 
@@ -35,13 +35,13 @@ HELP_OPTION = "--help"
 
 
 def cell(text: str) -> str:
-    """``text`` safe inside a Markdown table cell: HTML escaped, pipes and emphasis markers neutralised."""
+    """`text` safe inside a Markdown table cell: HTML escaped, pipes and emphasis markers neutralised."""
     escaped = html.escape(" ".join(str(text).split()), quote=False)
     return escaped.replace("\\", "\\\\").replace("|", "\\|").replace("*", "\\*").replace("`", "\\`")
 
 
 def code(text: str) -> str:
-    """``text`` as an inline code span (Markdown tables do not split a row at a pipe inside one)."""
+    """`text` as an inline code span (Markdown tables do not split a row at a pipe inside one)."""
     shown = " ".join(str(text).split())
     fence = "``" if "`" in shown else "`"
     return f"{fence}{shown}{fence}"
@@ -55,7 +55,7 @@ def table(header: Iterable[str], rows: Iterable[Iterable[str]]) -> str:
 
 
 def anchor(text: str) -> str:
-    """A stable HTML id for a heading (given explicitly with ``{#id}``, so links never depend on a slugifier)."""
+    """A stable HTML id for a heading (given explicitly with `{#id}`, so links never depend on a slugifier)."""
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
 
 
@@ -96,7 +96,7 @@ def settings_classes() -> list[tuple[str, type, str, bool]]:
 
 
 def settings_table(cls: type, on_cli: bool) -> str:
-    """One row per declared setting of ``cls``: name, (command-line option,) valid values, default, help."""
+    """One row per declared setting of `cls`: name, (command-line option,) valid values, default, help."""
     from pipelines.settings import settings_of
 
     rows = []
@@ -132,7 +132,7 @@ def settings_reference() -> str:
 
 
 def cli_reference() -> str:
-    """The command-line reference page: every command of ``forecast``, walked from the typer app."""
+    """The command-line reference page: every command of `forecast`, walked from the typer app."""
     import typer
 
     from forecast.cli import app
@@ -153,7 +153,7 @@ def cli_reference() -> str:
 
 
 def _command_sections(command: Any, context: Any, level: int) -> list[str]:
-    """A section for ``command`` and, for a group, one for each subcommand (typer's click is its own copy, so
+    """A section for `command` and, for a group, one for each subcommand (typer's click is its own copy, so
     commands and parameters are told apart by what they have, not by click's classes)."""
     path = context.command_path
     parts = [f"{'#' * level} `{path}` {{#{anchor(path)}}}", ""]
@@ -188,7 +188,7 @@ def _command_sections(command: Any, context: Any, level: int) -> list[str]:
 
 
 def job_spec_reference() -> str:
-    """The job spec reference page: every key of the YAML spec, walked from ``JobSpec``'s fields."""
+    """The job spec reference page: every key of the YAML spec, walked from `JobSpec`'s fields."""
     from forecast.jobs.spec import JobSpec
 
     parts = [
@@ -210,7 +210,7 @@ def _is_generic_doc(doc: str) -> bool:
 
 
 def _model_sections(model: type, path: str, level: int, seen: set[type]) -> list[str]:
-    """A section for ``model`` (at ``path`` in the YAML), then one for each nested model of its fields."""
+    """A section for `model` (at `path` in the YAML), then one for each nested model of its fields."""
     seen = seen | {model}
     title = path if path == "(top level)" else f"`{path}`"
     parts = [f"{'#' * min(level, 6)} {title} {{#{anchor(path if path != '(top level)' else 'top-level')}}}", ""]
@@ -252,7 +252,7 @@ def _arguments(annotation: Any) -> tuple[Any, ...]:
 
 
 def _models_in(annotation: Any) -> list[type]:
-    """The pydantic models an annotation holds (``X``, ``X | None``, ``list[X]``, ``dict[str, X]``, ...)."""
+    """The pydantic models an annotation holds (`X`, `X | None`, `list[X]`, `dict[str, X]`, ...)."""
     if _is_model(annotation):
         return [annotation]
     found: list[type] = []
@@ -323,7 +323,7 @@ CONSTRAINT_WORDS = {
 
 
 def _constraints(field: Any) -> str:
-    """Bounds and patterns of a field, from its pydantic metadata (``Ge(ge=1)``, ``pattern=...``)."""
+    """Bounds and patterns of a field, from its pydantic metadata (`Ge(ge=1)`, `pattern=...`)."""
     found = []
     for item in field.metadata:
         for attribute, words in CONSTRAINT_WORDS.items():

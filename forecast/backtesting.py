@@ -1,11 +1,13 @@
 """Rolling-origin evaluation: forecast origins (cutoffs), training histories and the refit schedule.
 
-A backtest with ``n_windows`` windows, a ``step`` between origins and a ``horizon`` places the
-origins of each series at the end, so that the last window's horizon ends with the series::
+A backtest with `n_windows` windows, a `step` between origins and a `horizon` places the
+origins of each series at the end, so that the last window's horizon ends with the series:
 
-    cutoff_k = ds[n - horizon - (n_windows - 1 - k) * step - 1],   k = 0 .. n_windows - 1
+```
+cutoff_k = ds[n - horizon - (n_windows - 1 - k) * step - 1],   k = 0 .. n_windows - 1
+```
 
-(oldest first; ``n`` is the length of the series, ``ds`` its sorted timestamps; Tashman 2000,
+(oldest first; `n` is the length of the series, `ds` its sorted timestamps; Tashman 2000,
 "Out-of-sample tests of forecasting accuracy"). The model sees only rows up to its cutoff when it
 is (re)fitted inside the backtest.
 """
@@ -28,8 +30,8 @@ from pipelines.validation import CheckedFrame
 class Backtest(NamedTuple):
     """Result of a backtest: the forecasts with actuals, and their scores.
 
-    forecasts: ``unique_id, ds, cutoff, y, y_hat[, y_hat_qXX...]``, one row per series, origin and step.
-    metrics: the :func:`forecast.metrics.evaluate` table (per series and cutoff, plus ``overall``).
+    forecasts: `unique_id, ds, cutoff, y, y_hat[, y_hat_qXX...]`, one row per series, origin and step.
+    metrics: the `forecast.metrics.evaluate` table (per series and cutoff, plus `overall`).
     """
 
     forecasts: pd.DataFrame
@@ -51,12 +53,12 @@ def series_cutoffs(
         horizon: steps forecast from each origin.
 
     Returns:
-        ``unique_id, window, cutoff`` with ``window = 0 .. n_windows - 1`` (oldest first) and
-        ``cutoff = ds[n - horizon - (n_windows - 1 - window) * step - 1]``, sorted by series and window.
+        `unique_id, window, cutoff` with `window = 0 .. n_windows - 1` (oldest first) and
+        `cutoff = ds[n - horizon - (n_windows - 1 - window) * step - 1]`, sorted by series and window.
 
     Raises:
         ValueError: for non-positive arguments, or a series too short to hold every window plus at
-            least one observation before the first origin (``horizon + (n_windows - 1) * step + 1`` rows).
+            least one observation before the first origin (`horizon + (n_windows - 1) * step + 1` rows).
     """
     for name, value in (("n_windows", n_windows), ("step", step), ("horizon", horizon)):
         check_integer(name, value)
@@ -85,7 +87,7 @@ def series_cutoffs(
 
 
 def history_until(df: pd.DataFrame, cutoffs: pd.DataFrame) -> pd.DataFrame:
-    """Rows of each series up to and including its cutoff (``cutoffs``: one ``cutoff`` per series)."""
+    """Rows of each series up to and including its cutoff (`cutoffs`: one `cutoff` per series)."""
     per_series = cutoffs.set_index(ID)["cutoff"]
     if per_series.index.has_duplicates:
         raise ValueError("history_until expects one cutoff per series")
@@ -94,7 +96,7 @@ def history_until(df: pd.DataFrame, cutoffs: pd.DataFrame) -> pd.DataFrame:
 
 
 def refit_schedule(n_windows: int, refit: bool | int) -> list[np.ndarray]:
-    """Windows predicted by each fitted model: one block of all windows without refit, else blocks of ``refit``."""
+    """Windows predicted by each fitted model: one block of all windows without refit, else blocks of `refit`."""
     if isinstance(refit, (bool, np.bool_)):
         every = 1 if refit else n_windows
     elif isinstance(refit, (int, np.integer)) and refit >= 1:
@@ -105,13 +107,13 @@ def refit_schedule(n_windows: int, refit: bool | int) -> list[np.ndarray]:
 
 
 def rolling_origin(model, checked: CheckedFrame, cutoffs: pd.DataFrame, refit: bool | int) -> pd.DataFrame:
-    """Forecasts of ``model`` from every cutoff, with the actual ``y`` of each forecast step.
+    """Forecasts of `model` from every cutoff, with the actual `y` of each forecast step.
 
     Without refit, one model predicts all windows through a single batched
-    ``model._predict_cutoffs(checked, cutoffs, None)`` call: ``model`` itself when it is fitted,
-    otherwise a clone fitted on each series' history up to its first cutoff. With ``refit=k``, a
-    fresh clone is fitted on the history up to the first cutoff of every block of ``k`` windows and
-    predicts that block. ``checked`` is the validated full history.
+    `model._predict_cutoffs(checked, cutoffs, None)` call: `model` itself when it is fitted,
+    otherwise a clone fitted on each series' history up to its first cutoff. With `refit=k`, a
+    fresh clone is fitted on the history up to the first cutoff of every block of `k` windows and
+    predicts that block. `checked` is the validated full history.
     """
     df = checked.frame
     n_windows = int(cutoffs["window"].max()) + 1

@@ -1,25 +1,25 @@
 """The estimator contract shared by every forecaster: the Forecaster, its ensembles and the baselines.
 
-Frames are in long format (``unique_id``, ``ds``, ``y``; see ``pipelines.columns``). A subclass
+Frames are in long format (`unique_id`, `ds`, `y`; see `pipelines.columns`). A subclass
 stores its constructor arguments unchanged (scikit-learn convention) and implements:
 
-- ``_check_frame(df, purpose)``: validate a user frame once, at the edge (the default checks the
-  three columns and the grid with ``pipelines.validation.check_frame``);
-- ``_fit(checked, callbacks)``: learn from a validated frame; it returns what logging a fit needs
-  (``None`` for models with nothing to report) and sets only ``_``-suffixed attributes;
-- ``_predict_cutoffs(checked, cutoffs, future_df)``: forecast the ``horizon`` steps after each
-  origin in ``cutoffs`` (columns ``unique_id, cutoff``) from the rows of ``checked`` up to that
-  origin, returning ``unique_id, ds, cutoff, y_hat[, y_hat_qXX...]``. The steps after an origin
+- `_check_frame(df, purpose)`: validate a user frame once, at the edge (the default checks the
+  three columns and the grid with `pipelines.validation.check_frame`);
+- `_fit(checked, callbacks)`: learn from a validated frame; it returns what logging a fit needs
+  (`None` for models with nothing to report) and sets only `_`-suffixed attributes;
+- `_predict_cutoffs(checked, cutoffs, future_df)`: forecast the `horizon` steps after each
+  origin in `cutoffs` (columns `unique_id, cutoff`) from the rows of `checked` up to that
+  origin, returning `unique_id, ds, cutoff, y_hat[, y_hat_qXX...]`. The steps after an origin
   that the frame holds (a backtest) take their future covariates from it; the steps after a
-  series' last row (a forecast) take them from ``future_df``. It receives every origin of a call
+  series' last row (a forecast) take them from `future_df`. It receives every origin of a call
   at once, so a model can batch them.
 
-``predict`` is ``_predict_cutoffs`` at each series' last timestamp; ``backtest`` is it at the
-rolling origins of :func:`forecast.backtesting.series_cutoffs`. ``save``/``load`` write and read one
-directory for every forecaster (``_save_model``/``_load_model`` add a subclass's own files).
+`predict` is `_predict_cutoffs` at each series' last timestamp; `backtest` is it at the
+rolling origins of `forecast.backtesting.series_cutoffs`. `save`/`load` write and read one
+directory for every forecaster (`_save_model`/`_load_model` add a subclass's own files).
 
-Tracking is not part of the estimator: an estimator with a true ``tracking`` parameter has its
-``fit`` and ``backtest`` run by :mod:`forecast.tracked`, which opens the MLflow run around the
+Tracking is not part of the estimator: an estimator with a true `tracking` parameter has its
+`fit` and `backtest` run by `forecast.tracked`, which opens the MLflow run around the
 same methods and logs what they return.
 """
 
@@ -49,19 +49,19 @@ PARAMS_FILE, STATE_FILE, PIPELINE_FILE = PARAMS, STATE, PIPELINE
 HISTORY_FILE = "history.parquet"
 _OWN_PACKAGES = ("forecast",)
 _FORECASTERS: dict[str, type] = {}
-"""Every forecaster class by ``module.name``, registered when its class is defined (``__init_subclass__``)."""
+"""Every forecaster class by `module.name`, registered when its class is defined (`__init_subclass__`)."""
 
 
 class BaseForecaster(BaseEstimator):
-    """Base class of forecasters: ``fit``, ``predict``, ``backtest``, ``save`` and ``load`` on long frames.
+    """Base class of forecasters: `fit`, `predict`, `backtest`, `save` and `load` on long frames.
 
-    Subclasses store their constructor arguments unchanged, including ``horizon`` (steps forecast
-    from each origin) and optionally ``freq`` (pandas offset alias or integer step; ``None`` infers
+    Subclasses store their constructor arguments unchanged, including `horizon` (steps forecast
+    from each origin) and optionally `freq` (pandas offset alias or integer step; `None` infers
     it from the series, which must agree).
 
-    Fitted attributes: ``freq_`` (pandas offset, or integer step for integer ``ds``),
-    ``series_ids_`` (sorted ids seen in fit), ``train_df_`` (the validated training frame, used by
-    ``predict()`` without a frame), and ``run_id_``, ``model_uri_``, ``registered_model_version_``
+    Fitted attributes: `freq_` (pandas offset, or integer step for integer `ds`),
+    `series_ids_` (sorted ids seen in fit), `train_df_` (the validated training frame, used by
+    `predict()` without a frame), and `run_id_`, `model_uri_`, `registered_model_version_`
     (the MLflow run and logged model of a tracked fit; None otherwise).
     """
 
@@ -75,7 +75,7 @@ class BaseForecaster(BaseEstimator):
     # ----------------------------------------------------------------- fit
 
     def fit(self, df: pd.DataFrame | pd.Series) -> BaseForecaster:
-        """Validate ``df`` once and fit the model on it (an MLflow run when the estimator's ``tracking`` is on)."""
+        """Validate `df` once and fit the model on it (an MLflow run when the estimator's `tracking` is on)."""
         self._forget_fit()  # a fit that fails, even in validation, leaves no earlier model behind
         self._check_params()
         checked = self._check_frame(text_ids(to_long_format(df)), "fit")
@@ -88,7 +88,7 @@ class BaseForecaster(BaseEstimator):
         return self
 
     def _fit_checked(self, checked: CheckedFrame, callbacks: Sequence[Any] = ()) -> Any:
-        """Fit on a validated frame and set the fitted attributes; returns what ``_fit`` reports.
+        """Fit on a validated frame and set the fitted attributes; returns what `_fit` reports.
 
         A failed fit leaves no fitted attribute behind (not even those of an earlier fit).
         """
@@ -113,15 +113,15 @@ class BaseForecaster(BaseEstimator):
     def predict(
         self, df: pd.DataFrame | pd.Series | None = None, future_df: pd.DataFrame | None = None
     ) -> pd.DataFrame:
-        """Forecast the ``horizon`` steps after each series' last timestamp in ``df``.
+        """Forecast the `horizon` steps after each series' last timestamp in `df`.
 
         Args:
-            df: history of series seen in ``fit`` (``None``: the frame given to ``fit``).
-            future_df: future-known covariates for the horizon steps (``unique_id``, ``ds`` and the
+            df: history of series seen in `fit` (`None`: the frame given to `fit`).
+            future_df: future-known covariates for the horizon steps (`unique_id`, `ds` and the
                 covariate columns); models without future covariates ignore it.
 
         Returns:
-            ``unique_id, ds, y_hat[, y_hat_qXX...]``, ``horizon`` rows per series with the real future
+            `unique_id, ds, y_hat[, y_hat_qXX...]`, `horizon` rows per series with the real future
             timestamps, sorted by series and time.
         """
         check_is_fitted(self)
@@ -139,7 +139,7 @@ class BaseForecaster(BaseEstimator):
         return forecasts.drop(columns="cutoff").sort_values([ID, TIME], kind="stable").reset_index(drop=True)
 
     def _training_frame(self) -> CheckedFrame:
-        """The training frame as a ``CheckedFrame`` (it was validated by ``fit`` or written by ``save``)."""
+        """The training frame as a `CheckedFrame` (it was validated by `fit` or written by `save`)."""
         frame = self.train_df_
         codes = pd.factorize(frame[ID], sort=True)[0]
         boundaries = np.flatnonzero(np.diff(codes)) + 1
@@ -157,26 +157,26 @@ class BaseForecaster(BaseEstimator):
         season_length: int | None = None,
         metrics: Sequence[str] | None = None,
     ) -> Backtest:
-        """Rolling-origin evaluation on the last ``n_windows`` origins of every series.
+        """Rolling-origin evaluation on the last `n_windows` origins of every series.
 
         Args:
             df: full history (the actuals of every window come from it).
-            n_windows: origins per series, placed by :func:`forecast.backtesting.series_cutoffs`.
-            step: rows between origins (``None``: ``horizon``, non-overlapping windows).
-            refit: ``False`` predicts every origin in one batched call with one model (this fitted
+            n_windows: origins per series, placed by `forecast.backtesting.series_cutoffs`.
+            step: rows between origins (`None`: `horizon`, non-overlapping windows).
+            refit: `False` predicts every origin in one batched call with one model (this fitted
                 estimator, or a clone fitted on the history up to each series' first origin when it is
-                not fitted); ``True`` or ``k`` refits a clone on the history up to the first origin of
-                every block of ``k`` windows (``True`` = every window).
-            season_length: MASE period (``None``: the estimator's ``season_length`` if it has one,
-                else the seasonal period of the frequency, see :func:`seasonal_period`).
-            metrics: metric names for :func:`forecast.metrics.evaluate` (``None``: its default).
+                not fitted); `True` or `k` refits a clone on the history up to the first origin of
+                every block of `k` windows (`True` = every window).
+            season_length: MASE period (`None`: the estimator's `season_length` if it has one,
+                else the seasonal period of the frequency, see `seasonal_period`).
+            metrics: metric names for `forecast.metrics.evaluate` (`None`: its default).
 
         Returns:
-            ``Backtest(forecasts, metrics)``: forecasts ``unique_id, ds, cutoff, y, y_hat[, ...]`` and
+            `Backtest(forecasts, metrics)`: forecasts `unique_id, ds, cutoff, y, y_hat[, ...]` and
             the per-series/per-cutoff score table.
 
         A fitted estimator without refit is scored on origins that may lie inside its own training
-        data; that is an in-sample score, and a ``UserWarning`` says how many origins are affected.
+        data; that is an in-sample score, and a `UserWarning` says how many origins are affected.
         """
         self._check_params()
         fitted = self.__sklearn_is_fitted__()
@@ -212,13 +212,13 @@ class BaseForecaster(BaseEstimator):
     # ------------------------------------------------------------ save/load
 
     def save(self, path: str | Path) -> Path:
-        """Write the fitted forecaster to the directory ``path``, atomically.
+        """Write the fitted forecaster to the directory `path`, atomically.
 
-        The directory holds ``params.json`` (constructor arguments), ``fitted.json`` (the format version, the
+        The directory holds `params.json` (constructor arguments), `fitted.json` (the format version, the
         estimator's class and module, the series, the frequency and the subclass's learned state),
-        ``history.parquet`` (the rows ``predict()`` without a frame needs) and the subclass's own files. It is
-        written beside ``path`` and swapped in whole (:func:`forecast.saving.replace_directory`): a reader, and
-        a crash at any moment, finds the complete earlier model or the complete new one at ``path``.
+        `history.parquet` (the rows `predict()` without a frame needs) and the subclass's own files. It is
+        written beside `path` and swapped in whole (`forecast.saving.replace_directory`): a reader, and
+        a crash at any moment, finds the complete earlier model or the complete new one at `path`.
         """
         check_is_fitted(self)
         with replace_directory(Path(path)) as directory:
@@ -241,11 +241,11 @@ class BaseForecaster(BaseEstimator):
 
     @classmethod
     def load(cls, path: str | Path) -> BaseForecaster:
-        """Read a forecaster written by ``save`` (by this version or an earlier one: ``forecast.saved_format``).
+        """Read a forecaster written by `save` (by this version or an earlier one: `forecast.saved_format`).
 
-        Called on a subclass, the directory must hold that class; called on ``BaseForecaster``, it returns
-        whichever forecaster the directory holds (its module, named in ``fitted.json``, is imported when it is
-        one of this package's). Raises ``SavedModelError`` naming the file for a directory that is not a saved
+        Called on a subclass, the directory must hold that class; called on `BaseForecaster`, it returns
+        whichever forecaster the directory holds (its module, named in `fitted.json`, is imported when it is
+        one of this package's). Raises `SavedModelError` naming the file for a directory that is not a saved
         forecaster or holds a corrupt file.
         """
         directory = Path(path)
@@ -300,18 +300,18 @@ class BaseForecaster(BaseEstimator):
         return found
 
     def _fitted_state(self) -> dict:
-        """JSON-serializable learned state beyond series and frequency (written to ``fitted.json``)."""
+        """JSON-serializable learned state beyond series and frequency (written to `fitted.json`)."""
         return {}
 
     def _saved_history(self) -> pd.DataFrame:
-        """The training rows ``predict()`` without a frame needs after loading (all of them by default)."""
+        """The training rows `predict()` without a frame needs after loading (all of them by default)."""
         return self.train_df_
 
     def _save_model(self, directory: Path) -> None:
-        """Write the subclass's own files (a network, a pipeline) into ``directory``."""
+        """Write the subclass's own files (a network, a pipeline) into `directory`."""
 
     def _load_model(self, directory: Path, state: dict, documents: dict[str, dict]) -> None:
-        """Read what ``_save_model`` and ``_fitted_state`` wrote (``documents``: the migrated JSON files)."""
+        """Read what `_save_model` and `_fitted_state` wrote (`documents`: the migrated JSON files)."""
 
     # --------------------------------------------------------------- hooks
 
@@ -323,7 +323,7 @@ class BaseForecaster(BaseEstimator):
         check_settings(self)
 
     def _check_frame(self, df: pd.DataFrame, purpose: str) -> CheckedFrame:
-        """Validate a long frame once for ``purpose`` (``"fit"``, ``"predict"`` or ``"backtest"``)."""
+        """Validate a long frame once for `purpose` (`"fit"`, `"predict"` or `"backtest"`)."""
         fitted = self.__sklearn_is_fitted__()
         return check_frame(df, freq=self.freq_ if fitted else getattr(self, "freq", None))
 
@@ -348,14 +348,14 @@ class BaseForecaster(BaseEstimator):
             )
 
     def _future_index(self, cutoffs: pd.DataFrame) -> pd.DataFrame:
-        """``unique_id, cutoff, ds, step``: the ``horizon`` timestamps after each cutoff (step = 1..horizon)."""
+        """`unique_id, cutoff, ds, step`: the `horizon` timestamps after each cutoff (step = 1..horizon)."""
         return future_index(cutoffs, self.freq_, self.horizon)
 
 
 def text_ids(frame: pd.DataFrame) -> pd.DataFrame:
-    """``frame`` with numeric series ids written as text (``7`` -> ``"7"``); other frames unchanged.
+    """`frame` with numeric series ids written as text (`7` -> `"7"`); other frames unchanged.
 
-    Series ids are names, and files give them back as text: a model fitted on ids ``1, 2`` then
+    Series ids are names, and files give them back as text: a model fitted on ids `1, 2` then
     forecasts a CSV or database extract of the same series. Forecasts carry the text ids.
     """
     if ID not in frame.columns:
@@ -367,7 +367,7 @@ def text_ids(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def future_index(cutoffs: pd.DataFrame, freq: Frequency, horizon: int) -> pd.DataFrame:
-    """``unique_id, cutoff, ds, step``: the ``horizon`` timestamps after each cutoff (step = 1 .. horizon)."""
+    """`unique_id, cutoff, ds, step`: the `horizon` timestamps after each cutoff (step = 1 .. horizon)."""
     origins = cutoffs[[ID, "cutoff"]].reset_index(drop=True)
     index = origins.take(np.repeat(np.arange(len(origins)), horizon)).reset_index(drop=True)
     index[TIME] = horizon_timestamps(origins["cutoff"], freq, horizon)
@@ -376,7 +376,7 @@ def future_index(cutoffs: pd.DataFrame, freq: Frequency, horizon: int) -> pd.Dat
 
 
 def check_forecasts(forecasts: pd.DataFrame, cutoffs: pd.DataFrame, horizon: int) -> None:
-    """Check that a ``_predict_cutoffs`` result has the required columns and ``horizon`` rows per origin."""
+    """Check that a `_predict_cutoffs` result has the required columns and `horizon` rows per origin."""
     missing = [c for c in (ID, TIME, "cutoff", "y_hat") if c not in forecasts.columns]
     if missing:
         raise ValueError(f"_predict_cutoffs must return columns {[ID, TIME, 'cutoff', 'y_hat']}; missing {missing}")

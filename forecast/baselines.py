@@ -1,7 +1,7 @@
 """Benchmark forecasts: naive, seasonal naive and drift (Hyndman & Athanasopoulos, FPP3, section 5.2),
-and exponential smoothing (``forecast.exponential_smoothing``).
+and exponential smoothing (`forecast.exponential_smoothing`).
 
-For a series ``y_1 .. y_T`` observed up to the origin ``T`` and steps ``h = 1 .. H``:
+For a series `y_1 .. y_T` observed up to the origin `T` and steps `h = 1 .. H`:
 
 ```
 Naive:          ŷ_{T+h} = y_T
@@ -9,7 +9,7 @@ SeasonalNaive:  ŷ_{T+h} = y_{T+h-m(k+1)},  k = floor((h-1)/m),  m = season_leng
 Drift:          ŷ_{T+h} = y_T + h (y_T - y_1) / (T - 1)
 ```
 
-They share the Forecaster's API (``fit``, ``predict``, ``backtest``); every origin of every series
+They share the Forecaster's API (`fit`, `predict`, `backtest`); every origin of every series
 is computed at once with NumPy indexing.
 """
 
@@ -31,8 +31,8 @@ from pipelines.window_settings import FREQ, HORIZON, SEASON_LENGTH
 
 
 def locate_origins(df: pd.DataFrame, series_ids: np.ndarray, cutoffs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """For every origin ``(series_ids[k], cutoffs[k])``, the row of ``df`` (series-contiguous, in time order)
-    holding it and the first row of its series: ``y[first_rows[k] : origin_rows[k] + 1]`` is the history."""
+    """For every origin `(series_ids[k], cutoffs[k])`, the row of `df` (series-contiguous, in time order)
+    holding it and the first row of its series: `y[first_rows[k] : origin_rows[k] + 1]` is the history."""
     rows = pd.DataFrame(
         {
             ID: df[ID].to_numpy(),
@@ -51,7 +51,7 @@ def locate_origins(df: pd.DataFrame, series_ids: np.ndarray, cutoffs: np.ndarray
 
 
 def rows_at(df: pd.DataFrame, series_ids: np.ndarray, times: np.ndarray | pd.Series) -> np.ndarray:
-    """The row of ``df`` holding each ``(series_ids[k], times[k])``, or -1 where the frame has no such row."""
+    """The row of `df` holding each `(series_ids[k], times[k])`, or -1 where the frame has no such row."""
     rows = pd.DataFrame({ID: df[ID].to_numpy(), "time": df[TIME].reset_index(drop=True), "row": np.arange(len(df))})
     times = times.reset_index(drop=True) if isinstance(times, pd.Series) else times
     wanted = pd.DataFrame({ID: series_ids, "time": times})
@@ -78,7 +78,7 @@ class _HistoryBaseline(BaseForecaster):
     def _predict_cutoffs(
         self, checked: CheckedFrame, cutoffs: pd.DataFrame, future_df: pd.DataFrame | None
     ) -> pd.DataFrame:
-        """Point forecasts from every origin at once (no covariates, so ``future_df`` is not used)."""
+        """Point forecasts from every origin at once (no covariates, so `future_df` is not used)."""
         self._check_params()
         df = checked.frame
         origins = cutoffs[[ID, "cutoff"]].sort_values([ID, "cutoff"], kind="stable").reset_index(drop=True)
@@ -101,11 +101,11 @@ class _HistoryBaseline(BaseForecaster):
 
 
 class Naive(_HistoryBaseline):
-    """Naive forecast: every step repeats the last observation, ``ŷ_{T+h} = y_T``.
+    """Naive forecast: every step repeats the last observation, `ŷ_{T+h} = y_T`.
 
     Args:
         horizon: steps forecast after each origin.
-        freq: pandas offset alias or integer step of ``ds``; ``None`` infers it per series.
+        freq: pandas offset alias or integer step of `ds`; `None` infers it per series.
 
     Example:
         >>> Naive(horizon=3).fit(train).predict()      # doctest: +SKIP
@@ -117,9 +117,9 @@ class Naive(_HistoryBaseline):
 
 @settings_dataclass
 class _SeasonalBaseline(_HistoryBaseline):
-    """A history baseline that knows the seasonal period: ``season_length``, or (None) the calendar's period of
-    the data's frequency (12 for monthly data, 1 for integer time steps; ``pipelines.frequency.seasonal_period``),
-    learned by ``fit`` as ``season_length_``."""
+    """A history baseline that knows the seasonal period: `season_length`, or (None) the calendar's period of
+    the data's frequency (12 for monthly data, 1 for integer time steps; `pipelines.frequency.seasonal_period`),
+    learned by `fit` as `season_length_`."""
 
     season_length: int | None = declared(SEASON_LENGTH)
 
@@ -136,14 +136,14 @@ class _SeasonalBaseline(_HistoryBaseline):
 class SeasonalNaive(_SeasonalBaseline):
     """Seasonal naive forecast: each step repeats the value one season earlier.
 
-    ``ŷ_{T+h} = y_{T+h-m(k+1)}`` with ``k = floor((h-1)/m)``, i.e. the last observed season
-    ``y_{T-m+1} .. y_T`` repeated. Needs at least ``m`` observations up to the origin.
+    `ŷ_{T+h} = y_{T+h-m(k+1)}` with `k = floor((h-1)/m)`, i.e. the last observed season
+    `y_{T-m+1} .. y_T` repeated. Needs at least `m` observations up to the origin.
 
     Args:
         horizon: steps forecast after each origin.
-        season_length: the period ``m`` in steps (12 for monthly data with a yearly cycle); None takes the
+        season_length: the period `m` in steps (12 for monthly data with a yearly cycle); None takes the
             period of the data's frequency.
-        freq: pandas offset alias or integer step of ``ds``; ``None`` infers it per series.
+        freq: pandas offset alias or integer step of `ds`; `None` infers it per series.
     """
 
     def _min_history(self) -> int:
@@ -158,11 +158,11 @@ class SeasonalNaive(_SeasonalBaseline):
 class Drift(_HistoryBaseline):
     """Drift forecast: the line through the first and last observations, extended.
 
-    ``ŷ_{T+h} = y_T + h (y_T - y_1) / (T - 1)``. Needs at least 2 observations up to the origin.
+    `ŷ_{T+h} = y_T + h (y_T - y_1) / (T - 1)`. Needs at least 2 observations up to the origin.
 
     Args:
         horizon: steps forecast after each origin.
-        freq: pandas offset alias or integer step of ``ds``; ``None`` infers it per series.
+        freq: pandas offset alias or integer step of `ds`; `None` infers it per series.
     """
 
     def _min_history(self) -> int:
@@ -179,16 +179,16 @@ class ExponentialSmoothing(_SeasonalBaseline):
     """Exponential smoothing state space models (ETS) fitted per series, combined with Akaike weights.
 
     At every origin, each of the models ETS(E, T, S) with errors A/M, trends N/A/Ad and (for
-    ``season_length > 1``) seasons N/A/M is fitted to the series' history by maximum likelihood,
-    and the forecasts are averaged with weights ``exp(-ΔAICc / 2)`` (Hyndman et al. 2008; Kolassa,
-    IJF 27(2), 2011); see ``forecast.exponential_smoothing``. A history too short for any model
+    `season_length > 1`) seasons N/A/M is fitted to the series' history by maximum likelihood,
+    and the forecasts are averaged with weights `exp(-ΔAICc / 2)` (Hyndman et al. 2008; Kolassa,
+    IJF 27(2), 2011); see `forecast.exponential_smoothing`. A history too short for any model
     gets the naive forecast.
 
     Args:
         horizon: steps forecast after each origin.
-        season_length: the period ``m`` in steps (1: no seasonal models); None takes the period of the data's
+        season_length: the period `m` in steps (1: no seasonal models); None takes the period of the data's
             frequency.
-        freq: pandas offset alias or integer step of ``ds``; ``None`` infers it per series.
+        freq: pandas offset alias or integer step of `ds`; `None` infers it per series.
     """
 
     def _point_forecasts(self, y, origin_rows, first_rows):

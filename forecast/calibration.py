@@ -2,10 +2,10 @@
 
 Quantiles trained with the pinball loss are often too narrow out of sample. Conformalized quantile
 regression (Romano, Patterson & Candès, "Conformalized Quantile Regression", NeurIPS 2019) widens
-(or narrows) each central interval ``[q_lo, q_hi]`` (``q_lo = q``, ``q_hi = 1 - q``, nominal coverage
-``1 - 2q``) by an amount learned on held-out windows the network was not trained on. Series differ
-in scale, so the scores are divided by each series' MASE scale ``s_i``, its in-sample naive MAE
-(Hyndman & Koehler 2006), made positive where undefined: :func:`forecast.metrics.positive_mase_scales`.
+(or narrows) each central interval `[q_lo, q_hi]` (`q_lo = q`, `q_hi = 1 - q`, nominal coverage
+`1 - 2q`) by an amount learned on held-out windows the network was not trained on. Series differ
+in scale, so the scores are divided by each series' MASE scale `s_i`, its in-sample naive MAE
+(Hyndman & Koehler 2006), made positive where undefined: `forecast.metrics.positive_mase_scales`.
 
 ```
 E_ik  = max(q_lo_ik - y_ik, y_ik - q_hi_ik) / s_i          (held-out window of series i, step k)
@@ -13,7 +13,7 @@ Q_k   = the ceil((n + 1)(1 - 2q)) / n empirical quantile of E_1k .. E_nk
 interval of a forecast of series i at step k:  [q_lo - Q_k s_i, q_hi + Q_k s_i]
 ```
 
-Errors grow with the step ahead, so every step gets its own offset. With fewer than ``MIN_WINDOWS_PER_STEP``
+Errors grow with the step ahead, so every step gets its own offset. With fewer than `MIN_WINDOWS_PER_STEP`
 held-out windows a quantile per step would rest on a handful of scores; the scores of all steps are then pooled
 after dividing each by the typical error of its step (normalized conformal prediction; Papadopoulos et al. 2002;
 Lei, G'Sell, Rinaldo, Tibshirani & Wasserman, JASA 113(523), 2018):
@@ -43,10 +43,10 @@ MIN_WINDOWS_PER_STEP = 30
 
 
 class ConformalIntervals:
-    """Per-interval, per-step offsets ``Q`` (in units of each series' MASE scale) learned on held-out windows.
+    """Per-interval, per-step offsets `Q` (in units of each series' MASE scale) learned on held-out windows.
 
     Attributes:
-        offsets: lower quantile level ``q`` -> ``Q_1 .. Q_H`` for the interval ``[q, 1 - q]``.
+        offsets: lower quantile level `q` -> `Q_1 .. Q_H` for the interval `[q, 1 - q]`.
     """
 
     def __init__(self, offsets: dict[float, Sequence[float]]):
@@ -59,10 +59,10 @@ class ConformalIntervals:
         """Learn the offsets from held-out forecasts.
 
         Args:
-            forecasts: ``(n, horizon, len(quantiles))`` quantile forecasts of the held-out windows.
-            actuals: ``(n, horizon)`` what happened.
-            scales: ``(n,)`` the scale ``s_i`` of each window's series (:func:`forecast.metrics.positive_mase_scales`).
-            quantiles: the levels of the last axis of ``forecasts`` (sorted).
+            forecasts: `(n, horizon, len(quantiles))` quantile forecasts of the held-out windows.
+            actuals: `(n, horizon)` what happened.
+            scales: `(n,)` the scale `s_i` of each window's series (`forecast.metrics.positive_mase_scales`).
+            quantiles: the levels of the last axis of `forecasts` (sorted).
         """
         levels = [float(q) for q in quantiles]
         median = forecasts[..., levels.index(0.5)] if 0.5 in levels else forecasts.mean(axis=-1)
@@ -83,12 +83,12 @@ class ConformalIntervals:
         return cls(offsets)
 
     def apply(self, forecasts: pd.DataFrame, steps: np.ndarray, scales: np.ndarray) -> pd.DataFrame:
-        """Widen the intervals of a forecast frame (``y_hat`` and ``y_hat_qXX`` columns) and sort its quantiles.
+        """Widen the intervals of a forecast frame (`y_hat` and `y_hat_qXX` columns) and sort its quantiles.
 
         Args:
             forecasts: one row per series and step, with the quantile columns.
-            steps: ``(len(forecasts),)`` the horizon step of each row (0-based).
-            scales: ``(len(forecasts),)`` the scale ``s_i`` of each row's series (:func:`forecast.metrics.positive_mase_scales`).
+            steps: `(len(forecasts),)` the horizon step of each row (0-based).
+            scales: `(len(forecasts),)` the scale `s_i` of each row's series (`forecast.metrics.positive_mase_scales`).
         """
         adjusted = forecasts.copy()
         for low, offsets in self.offsets.items():
@@ -109,7 +109,7 @@ class ConformalIntervals:
 
 
 def _step_scales(median: np.ndarray, actuals: np.ndarray, scales: np.ndarray) -> np.ndarray:
-    """``d_k``: the mean scaled absolute error of every step, non-decreasing in k, floored so that it divides."""
+    """`d_k`: the mean scaled absolute error of every step, non-decreasing in k, floored so that it divides."""
     errors = np.abs(actuals - median) / scales[:, None]
     typical = np.maximum.accumulate(errors.mean(axis=0))
     floor = max(float(typical.max()) * 1e-3, 1e-12)
@@ -117,7 +117,7 @@ def _step_scales(median: np.ndarray, actuals: np.ndarray, scales: np.ndarray) ->
 
 
 def _finite_sample_quantile(scores: np.ndarray, coverage: float, axis: int) -> np.ndarray:
-    """The ``ceil((n + 1) coverage) / n`` empirical quantile (the largest score when that exceeds 1)."""
+    """The `ceil((n + 1) coverage) / n` empirical quantile (the largest score when that exceeds 1)."""
     n = scores.shape[axis]
     level = min(1.0, math.ceil((n + 1) * coverage) / n)
     return np.quantile(scores, level, axis=axis, method="inverted_cdf")

@@ -83,7 +83,7 @@ def _option(setting: Setting, default: Any = None) -> inspect.Parameter:
 
 
 def _declared_options(settings_class: type) -> list[inspect.Parameter]:
-    """The options of every command-line setting of ``settings_class`` (composed settings add theirs)."""
+    """The options of every command-line setting of `settings_class` (composed settings add theirs)."""
     parameters = []
     for setting in settings_of(settings_class):
         if not setting.cli:
@@ -96,7 +96,7 @@ def _declared_options(settings_class: type) -> list[inspect.Parameter]:
 
 
 def with_forecaster_options(command):
-    """Give ``command(..., **options)`` one option per Forecaster setting (typer reads ``__signature__``)."""
+    """Give `command(..., **options)` one option per Forecaster setting (typer reads `__signature__`)."""
     own = [p for p in inspect.signature(command, eval_str=True).parameters.values() if p.kind is not p.VAR_KEYWORD]
     command.__signature__ = inspect.Signature(own + _declared_options(ForecasterSettings))
     return command
@@ -244,7 +244,7 @@ DEMO_DEFAULTS = {
 
 
 def with_demo_options(command):
-    """Give ``demo(..., **options)`` the options of the Forecaster settings in ``DEMO_DEFAULTS``."""
+    """Give `demo(..., **options)` the options of the Forecaster settings in `DEMO_DEFAULTS`."""
     declared = {setting.name: setting for setting in settings_of(ForecasterSettings)}
     own = [p for p in inspect.signature(command, eval_str=True).parameters.values() if p.kind is not p.VAR_KEYWORD]
     shared = [_option(declared[name], default) for name, default in DEMO_DEFAULTS.items()]
@@ -337,14 +337,14 @@ def exit_terminated(signum: int, frame) -> None:
 
 
 def _usage_message(error: Exception, args: list[str]) -> str:
-    """Click's message on one line, with the command whose ``--help`` tells more."""
+    """Click's message on one line, with the command whose `--help` tells more."""
     context = getattr(error, "ctx", None)
     path = context.command_path if context is not None else _command_path(args)
     return f"{' '.join(error.format_message().split())} (see '{path} --help')"
 
 
 def _command_path(args: list[str]) -> str:
-    """``forecast`` and the (sub)command names that start ``args``."""
+    """`forecast` and the (sub)command names that start `args`."""
     group = typer.main.get_command(app)
     path = ["forecast"]
     for token in args:

@@ -26,8 +26,8 @@ def import_tensorflow_quietly() -> None:
     """Import TensorFlow with the process's stderr closed while its native libraries load.
 
     TensorFlow 2.21 logs its start-up lines (oneDNN, CUDA drivers) through absl before absl's logging
-    is initialised, and such lines ignore ``TF_CPP_MIN_LOG_LEVEL``; they go straight to file
-    descriptor 2. Everything TensorFlow logs after the import obeys ``TF_CPP_MIN_LOG_LEVEL``.
+    is initialised, and such lines ignore `TF_CPP_MIN_LOG_LEVEL`; they go straight to file
+    descriptor 2. Everything TensorFlow logs after the import obeys `TF_CPP_MIN_LOG_LEVEL`.
     """
     if "tensorflow" in sys.modules:
         return
@@ -51,13 +51,13 @@ def one_line(error: BaseException) -> str:
 def read_data(
     path: Path, id_col: str = "unique_id", time_col: str = "ds", target_col: str = "y", needs_target: bool = True
 ):
-    """The long frame in ``path``, its id, time and value columns renamed to unique_id, ds and y.
+    """The long frame in `path`, its id, time and value columns renamed to unique_id, ds and y.
 
-    A file without a time column (or, where ``needs_target``, a value column) is refused naming the columns
+    A file without a time column (or, where `needs_target`, a value column) is refused naming the columns
     found and the option that maps them.
 
     Every way a file can fail to be a frame (missing, empty, not UTF-8, not Parquet, dates that do not parse)
-    is a ``ValueError`` or ``OSError`` naming the file: one line and exit status 1.
+    is a `ValueError` or `OSError` naming the file: one line and exit status 1.
     """
     from forecast.tables import check_table_path, read_frame
 

@@ -1,14 +1,14 @@
 """Choosing, per series, how much of the network's forecast to blend with exponential smoothing's.
 
 The Forecaster forecasts every series twice: with its global network and with ETS fitted to the series' own
-history (``forecast.exponential_smoothing``). A blend with weight ``w`` on the network,
+history (`forecast.exponential_smoothing`). A blend with weight `w` on the network,
 
 ```
 y_hat(w) = w y_net + (1 - w) y_ets,        w in W = {0, 1/4, 1/2, 3/4, 1}
 ```
 
 is scored on held-out windows the network was not trained on (rolling validation origins), each absolute error
-divided by the series' MASE scale ``s_i`` (``forecast.metrics.positive_mase_scales``), so that series of any level
+divided by the series' MASE scale `s_i` (`forecast.metrics.positive_mase_scales`), so that series of any level
 weigh alike:
 
 ```
@@ -18,15 +18,15 @@ L(w)   = mean over series of L_i(w)                                             
 
 A series with one short validation window should not flip on noise, so its own evidence is shrunk towards the
 data set's, in proportion to how many windows it has (the empirical-Bayes shrinkage of a mean towards the grand
-mean; ``PRIOR_WINDOWS`` plays the prior's sample size):
+mean; `PRIOR_WINDOWS` plays the prior's sample size):
 
 ```
 L~_i(w) = (K_i L_i(w) + K_0 L(w)) / (K_i + K_0),        w_i = argmin_w L~_i(w)
 ```
 
-A series without a validation window (too short) takes the data set's ``w = argmin_w L(w)``; so does a series
+A series without a validation window (too short) takes the data set's `w = argmin_w L(w)`; so does a series
 the model never saw. Without any validation window there is no evidence for the network at all, and the
-conservative rule is ETS alone (``w = 0``), a model that needs no training windows (:func:`no_evidence`).
+conservative rule is ETS alone (`w = 0`), a model that needs no training windows (`no_evidence`).
 
 Ties go to the smaller weight on the network (the cheaper, more conservative forecast). Equal-weight averages of
 a global network and a local statistical model were the best entries of the M4 competition (Makridakis,
@@ -47,11 +47,11 @@ from pipelines.columns import ID
 WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
 """The weights on the network that are tried (0: ETS alone, 1: the network alone)."""
 PRIOR_WINDOWS = 4.0
-"""``K_0``: how many validation windows of its own a series needs for its evidence to weigh as much as the data
+"""`K_0`: how many validation windows of its own a series needs for its evidence to weigh as much as the data
 set's. With one window (h values, errors correlated along the horizon) a series' own evidence has weight 1/5."""
 ABANDON_MARGIN = 0.10
 """The network is no longer trained once ETS alone beats every blend with the network by this share of its
-loss on the validation windows (``Combination.ets_wins_by_margin``)."""
+loss on the validation windows (`Combination.ets_wins_by_margin`)."""
 
 
 @dataclass(frozen=True)
@@ -60,8 +60,8 @@ class Evidence:
 
     Attributes:
         series_ids: the series, sorted.
-        losses: ``(n_series, len(WEIGHTS))`` mean scaled absolute error ``L_i(w)`` (NaN without windows).
-        windows: ``(n_series,)`` validation windows ``K_i`` of every series.
+        losses: `(n_series, len(WEIGHTS))` mean scaled absolute error `L_i(w)` (NaN without windows).
+        windows: `(n_series,)` validation windows `K_i` of every series.
     """
 
     series_ids: np.ndarray
@@ -70,7 +70,7 @@ class Evidence:
 
     @property
     def overall(self) -> np.ndarray:
-        """``L(w)``: the mean over series with windows (NaN where no series has one)."""
+        """`L(w)`: the mean over series with windows (NaN where no series has one)."""
         has = self.windows > 0
         if not has.any():
             return np.full(len(WEIGHTS), np.nan)
@@ -83,10 +83,10 @@ def evidence(
     """The loss of every weight per series from point forecasts of validation windows.
 
     Args:
-        network, ets, actual: ``(n_windows, horizon)`` the network's point forecast (its median), ETS's, and
+        network, ets, actual: `(n_windows, horizon)` the network's point forecast (its median), ETS's, and
             what happened, in the series' units.
-        scales: ``(n_windows,)`` the MASE scale of each window's series (positive).
-        series: ``(n_windows,)`` each window's series id.
+        scales: `(n_windows,)` the MASE scale of each window's series (positive).
+        series: `(n_windows,)` each window's series id.
     """
     weights = np.asarray(WEIGHTS)[:, None, None]
     blends = weights * network[None] + (1.0 - weights) * ets[None]
@@ -102,11 +102,11 @@ class Combination:
     """The weight on the network of every series, chosen from validation evidence, and why.
 
     Attributes:
-        weights: series id -> ``w_i``.
+        weights: series id -> `w_i`.
         default_weight: the weight of a series without its own (unseen in fit, or without validation windows).
-        rule: ``"evidence"`` (chosen on validation windows) or ``"no evidence"`` (no validation window: ETS alone).
-        table: one row per series: ``unique_id``, ``windows`` (``K_i``), ``loss_ets``, ``loss_network``,
-            ``loss_blend`` (the loss at its chosen weight, shrunk), ``weight`` (for MLflow and the curious).
+        rule: `"evidence"` (chosen on validation windows) or `"no evidence"` (no validation window: ETS alone).
+        table: one row per series: `unique_id`, `windows` (`K_i`), `loss_ets`, `loss_network`,
+            `loss_blend` (the loss at its chosen weight, shrunk), `weight` (for MLflow and the curious).
     """
 
     weights: dict[str, float]
@@ -115,7 +115,7 @@ class Combination:
     table: pd.DataFrame
 
     def weight_of(self, series_ids: Sequence) -> np.ndarray:
-        """``w`` for each of ``series_ids`` (the default weight for a series without its own)."""
+        """`w` for each of `series_ids` (the default weight for a series without its own)."""
         return np.array([self.weights.get(str(i), self.default_weight) for i in series_ids], dtype=np.float64)
 
     @property
@@ -152,7 +152,7 @@ class Combination:
 
     @classmethod
     def fixed(cls, weight: float, series_ids: Sequence, rule: str) -> Combination:
-        """The same weight for every series (``combine_with="ets"`` is 1/2, ``None`` is 1)."""
+        """The same weight for every series (`combine_with="ets"` is 1/2, `None` is 1)."""
         ids = [str(i) for i in series_ids]
         table = pd.DataFrame({ID: pd.Series(ids, dtype=object), "weight": np.full(len(ids), float(weight))})
         return cls(weights=dict.fromkeys(ids, float(weight)), default_weight=float(weight), rule=rule, table=table)
@@ -190,7 +190,7 @@ def no_evidence(all_series: Sequence) -> Combination:
 
 
 def ets_wins_by_margin(found: Evidence, margin: float = ABANDON_MARGIN) -> bool:
-    """Whether ETS alone beats every blend that uses the network by ``margin`` of its loss, over the data set."""
+    """Whether ETS alone beats every blend that uses the network by `margin` of its loss, over the data set."""
     overall = found.overall
     if np.isnan(overall).any():
         return False
@@ -198,14 +198,14 @@ def ets_wins_by_margin(found: Evidence, margin: float = ABANDON_MARGIN) -> bool:
 
 
 def blend(outputs: np.ndarray, ets: np.ndarray, weights: np.ndarray, median_index: int | None) -> np.ndarray:
-    """The blended forecast of every window: ``w y_net + (1 - w) y_ets``, every quantile moved with the median.
+    """The blended forecast of every window: `w y_net + (1 - w) y_ets`, every quantile moved with the median.
 
     Args:
-        outputs: ``(n, horizon)`` point forecasts or ``(n, horizon, n_quantiles)`` quantile forecasts of the
+        outputs: `(n, horizon)` point forecasts or `(n, horizon, n_quantiles)` quantile forecasts of the
             network, in the series' units.
-        ets: ``(n, horizon)`` ETS point forecasts.
-        weights: ``(n,)`` the weight on the network of each window's series.
-        median_index: the position of the median on the last axis of quantile ``outputs`` (None for points).
+        ets: `(n, horizon)` ETS point forecasts.
+        weights: `(n,)` the weight on the network of each window's series.
+        median_index: the position of the median on the last axis of quantile `outputs` (None for points).
 
     ```
     q_hat = q_net + (1 - w) (y_ets - y_net)        for every quantile q, y_net the network's median

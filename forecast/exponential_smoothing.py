@@ -4,8 +4,8 @@ The innovations state space models of Hyndman, Koehler, Snyder & Grose ("A state
 for automatic forecasting using exponential smoothing methods", IJF 18(3), 2002) and Hyndman,
 Koehler, Ord & Snyder (*Forecasting with Exponential Smoothing: The State Space Approach*,
 Springer 2008, tables 2.2-2.3). A model ETS(E, T, S) has an error E in {A, M}, a trend T in
-{N, A, Ad} and a season S in {N, A, M}. With level ``l``, trend ``b``, seasonal states ``s`` of
-period ``m`` and ``phi = 1`` unless the trend is damped, one step of the filter is
+{N, A, Ad} and a season S in {N, A, M}. With level `l`, trend `b`, seasonal states `s` of
+period `m` and `phi = 1` unless the trend is damped, one step of the filter is
 
 ```
 q_t   = l_{t-1} + phi b_{t-1}                  (l_{t-1} without a trend)
@@ -25,28 +25,28 @@ negative log-likelihood up to constants,
 L = n log(sum_t e_t^2) + 2 sum_t log|mu_t| [error M only],
 ```
 
-over the smoothing parameters in the usual region ``0 < alpha < 1``, ``0 < beta < alpha``,
-``0 < gamma < 1 - alpha``, ``0.8 < phi < 0.98`` (reached through logistic maps, so the search is
-unconstrained) and the initial states ``l_0, b_0, s_0 .. s_{m-2}`` (``s_{m-1}`` makes them sum to
+over the smoothing parameters in the usual region `0 < alpha < 1`, `0 < beta < alpha`,
+`0 < gamma < 1 - alpha`, `0.8 < phi < 0.98` (reached through logistic maps, so the search is
+unconstrained) and the initial states `l_0, b_0, s_0 .. s_{m-2}` (`s_{m-1}` makes them sum to
 0 or m), by Nelder-Mead (Nelder & Mead 1965) from the heuristic start of Hyndman et al. (2008,
-section 2.6.1). Each model gets ``AICc = L + 2k + 2k(k+1)/(n-k-1)`` (``k`` = its parameters + 1
-for the variance), as in R's ``ets``, and forecasts ``h`` steps ahead
+section 2.6.1). Each model gets `AICc = L + 2k + 2k(k+1)/(n-k-1)` (`k` = its parameters + 1
+for the variance), as in R's `ets`, and forecasts `h` steps ahead
 
 ```
 y_hat_{n+h} = l_n + phi_h b_n  (+ s  or  x s),   phi_h = phi + ... + phi^h  (h without damping)
 ```
 
-with ``s`` the seasonal state of the same phase. Rather than keep the model of least AICc, the
-forecasts of all models are averaged with Akaike weights ``w_k ~ exp(-(AICc_k - AICc_min) / 2)``
+with `s` the seasonal state of the same phase. Rather than keep the model of least AICc, the
+forecasts of all models are averaged with Akaike weights `w_k ~ exp(-(AICc_k - AICc_min) / 2)`
 (Kolassa, "Combining exponential smoothing forecasts using Akaike weights", IJF 27(2), 2011): on
 the validation splits of M1 and M3 (README.md, "Benchmarks") it scored 1-4% better than selection,
-which overfits a trend on short series. The filter and the optimizer are compiled with Numba; ``fit_ets``
+which overfits a trend on short series. The filter and the optimizer are compiled with Numba; `fit_ets`
 fits chunks of series in threads.
 
-The fitted models (:class:`EtsModels`: parameters, final states and likelihood sums) are kept, so that a
+The fitted models (`EtsModels`: parameters, final states and likelihood sums) are kept, so that a
 forecast from a later origin continues the filter over the values observed since, without a new fit
-(:meth:`EtsModels.forecast`); :func:`ets_rolling_forecasts` fits once per series and continues to every
-later origin, :func:`ets_point_forecasts` fits at every origin.
+(`EtsModels.forecast`); `ets_rolling_forecasts` fits once per series and continues to every
+later origin, `ets_point_forecasts` fits at every origin.
 """
 
 from __future__ import annotations
@@ -68,7 +68,7 @@ ERRORS = ("A", "M")
 TRENDS = ("N", "A", "Ad")
 SEASONS = ("N", "A", "M")
 MAX_SEASON_LENGTH = 24
-"""Longest period modelled by seasonal states (as R's ``ets``); see :func:`fit_ets` for longer ones."""
+"""Longest period modelled by seasonal states (as R's `ets`); see `fit_ets` for longer ones."""
 PHI_RANGE = (0.8, 0.98)
 """The damping parameter's range (Hyndman et al. 2008, section 5.2)."""
 SMOOTHING_FLOOR = 1e-4
@@ -91,7 +91,7 @@ CHUNKS_PER_THREAD = 4
 
 @dataclass(frozen=True)
 class EtsForm:
-    """One model of the family: ``error`` in {"A", "M"}, ``trend`` in {"N", "A", "Ad"}, ``season`` in {"N", "A", "M"}."""
+    """One model of the family: `error` in {"A", "M"}, `trend` in {"N", "A", "Ad"}, `season` in {"N", "A", "M"}."""
 
     error: str
     trend: str
@@ -106,7 +106,7 @@ class EtsForm:
 
     @classmethod
     def parse(cls, name: str) -> EtsForm:
-        """The form of ``name``, e.g. ``"ETS(M,Ad,A)"``."""
+        """The form of `name`, e.g. `"ETS(M,Ad,A)"`."""
         found = re.fullmatch(r"ETS\((A|M),(N|A|Ad),(N|A|M)\)", name)
         if found is None:
             raise ValueError(f"expected a model name like 'ETS(M,Ad,A)'; found {name!r}")
@@ -114,9 +114,9 @@ class EtsForm:
 
 
 def candidate_forms(seasonal: bool) -> list[EtsForm]:
-    """The models tried: additive and multiplicative errors, no/additive/damped trend, and with ``seasonal``
+    """The models tried: additive and multiplicative errors, no/additive/damped trend, and with `seasonal`
     additive and multiplicative seasons, without the additive-error multiplicative-season models whose
-    forecast variance can be infinite (Hyndman et al. 2008, section 15.1; R's ``ets(restrict=TRUE)``)."""
+    forecast variance can be infinite (Hyndman et al. 2008, section 15.1; R's `ets(restrict=TRUE)`)."""
     seasons = SEASONS if seasonal else ("N",)
     return [
         EtsForm(error, trend, season)
@@ -128,8 +128,8 @@ def candidate_forms(seasonal: bool) -> list[EtsForm]:
 
 
 def _compiled(function):
-    """``numba.njit`` with the GIL released (every buffer a call writes is its own) and the machine code cached on
-    disk where Numba finds a writable place (the package's ``__pycache__`` or the user's cache directory);
+    """`numba.njit` with the GIL released (every buffer a call writes is its own) and the machine code cached on
+    disk where Numba finds a writable place (the package's `__pycache__` or the user's cache directory);
     where it finds none (a read-only installation), compiled anew in each process (about 7 s)."""
     try:
         return njit(cache=True, nogil=True)(function)
@@ -144,7 +144,7 @@ def _logistic(x: float) -> float:
 
 @_compiled
 def _phi(z: float) -> float:
-    """The damping parameter from its search coordinate: ``PHI_RANGE`` through a logistic map."""
+    """The damping parameter from its search coordinate: `PHI_RANGE` through a logistic map."""
     return PHI_RANGE[0] + (PHI_RANGE[1] - PHI_RANGE[0]) * _logistic(z)
 
 
@@ -156,15 +156,15 @@ def _smoothing_count(trend: int, season: int) -> int:
 
 @_compiled
 def _parameter_count(trend: int, season: int, m: int) -> int:
-    """``k`` of the AICc: the smoothing parameters, ``l_0``, ``b_0`` with a trend, ``s_0 .. s_{m-2}`` with a
+    """`k` of the AICc: the smoothing parameters, `l_0`, `b_0` with a trend, `s_0 .. s_{m-2}` with a
     season, and the variance."""
     return _smoothing_count(trend, season) + 1 + (trend > 0) + ((m - 1) if season > 0 else 0) + 1
 
 
 @_compiled
 def _smoothing(z, trend, season):
-    """``alpha, beta*, gamma, phi`` from the search vector (0, 0, 1 where the model has none), and the column
-    of ``l_0`` in it."""
+    """`alpha, beta*, gamma, phi` from the search vector (0, 0, 1 where the model has none), and the column
+    of `l_0` in it."""
     width = 1.0 - 2.0 * SMOOTHING_FLOOR
     alpha = SMOOTHING_FLOOR + width * _logistic(z[0])
     column = 1
@@ -185,10 +185,10 @@ def _smoothing(z, trend, season):
 
 @_compiled
 def _run(y, offset, error, trend, season, m, alpha, beta_star, gamma, phi, states, squared, log_scale):
-    """The point recursions over ``y`` from ``states = [l, b, s_0 .. s_{m-1}]`` (seasonal states by phase; the
-    value ``y[t]`` has phase ``(offset + t) mod m``), which it leaves at the states after ``y``.
+    """The point recursions over `y` from `states = [l, b, s_0 .. s_{m-1}]` (seasonal states by phase; the
+    value `y[t]` has phase `(offset + t) mod m`), which it leaves at the states after `y`.
 
-    Returns ``(completed, squared + sum_t e_t^2, log_scale + sum_t log mu_t)`` (the last for error M only);
+    Returns `(completed, squared + sum_t e_t^2, log_scale + sum_t log mu_t)` (the last for error M only);
     not completed, with the states part-way, where a one-step forecast leaves the positive half-line that
     error M or season M needs.
     """
@@ -236,11 +236,11 @@ def _run(y, offset, error, trend, season, m, alpha, beta_star, gamma, phi, state
 
 @_compiled
 def _initial_states(z, trend, season, m, states):
-    """Writes ``l_0, b_0, s_0 .. s_{m-1}`` of the search vector ``z`` into ``states`` and returns ``alpha, beta*,
-    gamma, phi``.
+    """Writes `l_0, b_0, s_0 .. s_{m-1}` of the search vector `z` into `states` and returns `alpha, beta*,
+    gamma, phi`.
 
-    ``z = [logit alpha, (logit beta*), (logit gamma/(1-alpha)), (logit of phi in PHI_RANGE), l_0, (b_0),
-    (s_0 .. s_{m-2})]``; the last initial seasonal state makes them sum to 0 (A) or m (M).
+    `z = [logit alpha, (logit beta*), (logit gamma/(1-alpha)), (logit of phi in PHI_RANGE), l_0, (b_0),
+    (s_0 .. s_{m-2})]`; the last initial seasonal state makes them sum to 0 (A) or m (M).
     """
     alpha, beta_star, gamma, phi, column = _smoothing(z, trend, season)
     states[0] = z[column]
@@ -263,7 +263,7 @@ def _initial_states(z, trend, season, m, states):
 
 @_compiled
 def _objective(n, squared, log_scale):
-    """``L = n log(sum_t e_t^2) + 2 sum_t log mu_t`` (PENALTY where not finite)."""
+    """`L = n log(sum_t e_t^2) + 2 sum_t log mu_t` (PENALTY where not finite)."""
     objective = n * math.log(max(squared, 1e-300)) + 2.0 * log_scale
     return objective if math.isfinite(objective) else PENALTY
 
@@ -275,8 +275,8 @@ def _aicc(objective, k, n):
 
 @_compiled
 def _filter(y, error, trend, season, m, z, states):
-    """Run the model over ``y`` from the search vector ``z`` (see :func:`_initial_states`); returns ``L`` and
-    leaves the final states in ``states = [l, b, s_0 .. s_{m-1}]`` (seasonal states by phase)."""
+    """Run the model over `y` from the search vector `z` (see `_initial_states`); returns `L` and
+    leaves the final states in `states = [l, b, s_0 .. s_{m-1}]` (seasonal states by phase)."""
     alpha, beta_star, gamma, phi = _initial_states(z, trend, season, m, states)
     completed, squared, log_scale = _run(y, 0, error, trend, season, m, alpha, beta_star, gamma, phi, states, 0.0, 0.0)
     if not completed:
@@ -286,8 +286,8 @@ def _filter(y, error, trend, season, m, z, states):
 
 @_compiled
 def _forecast(states, season, m, phi, n, horizon, forecasts):
-    """``forecasts[h - 1] = l_n + phi_h b_n (+ s or x s)`` for ``h = 1 .. horizon`` from the states after ``n``
-    values, ``s`` the seasonal state of phase ``(n + h - 1) mod m``."""
+    """`forecasts[h - 1] = l_n + phi_h b_n (+ s or x s)` for `h = 1 .. horizon` from the states after `n`
+    values, `s` the seasonal state of phase `(n + h - 1) mod m`."""
     damping = 0.0
     power = 1.0
     for h in range(horizon):
@@ -300,7 +300,7 @@ def _forecast(states, season, m, phi, n, horizon, forecasts):
 
 @_compiled
 def _nelder_mead(y, error, trend, season, m, start, steps, states):
-    """Minimise ``_filter`` over ``z`` from ``start`` (Nelder & Mead 1965: reflection 1, expansion 2,
+    """Minimise `_filter` over `z` from `start` (Nelder & Mead 1965: reflection 1, expansion 2,
     contraction and shrink 1/2); returns the best point and its objective."""
     d = len(start)
     simplex = np.empty((d + 1, d))
@@ -352,8 +352,8 @@ def _nelder_mead(y, error, trend, season, m, start, steps, states):
 @_compiled
 def _start(y, trend, season, m, seasons):
     """Search start: alpha 0.2, beta* 0.1, gamma 0.05 of its range, phi 0.95; the initial level and trend of a
-    line fitted to the first ``max(10, 2m)`` seasonally adjusted values (Hyndman et al. 2008, section 2.6.1),
-    the initial seasonal states ``seasons`` of a classical decomposition of the first seasons."""
+    line fitted to the first `max(10, 2m)` seasonally adjusted values (Hyndman et al. 2008, section 2.6.1),
+    the initial seasonal states `seasons` of a classical decomposition of the first seasons."""
     z = np.empty(_parameter_count(trend, season, m) - 1)
     z[0] = math.log(0.2 / 0.8)
     column = 1
@@ -402,9 +402,9 @@ def _start(y, trend, season, m, seasons):
 @_compiled
 def _fit_form(y, error, trend, season, m, seasons, horizon, forecasts, smoothing, states, sums):
     """Fit one model to one series and return its AICc: inf, writing nothing, for a series too short for the
-    model's parameters (``n <= k + 1``) or where no parameters keep ``L`` finite; otherwise it writes the
-    ``horizon`` point forecasts, ``smoothing = [alpha, beta*, gamma, phi]``, the ``states`` after ``y`` and
-    ``sums = [sum_t e_t^2, sum_t log mu_t]`` (whose ``L`` the AICc holds)."""
+    model's parameters (`n <= k + 1`) or where no parameters keep `L` finite; otherwise it writes the
+    `horizon` point forecasts, `smoothing = [alpha, beta*, gamma, phi]`, the `states` after `y` and
+    `sums = [sum_t e_t^2, sum_t log mu_t]` (whose `L` the AICc holds)."""
     start = _start(y, trend, season, m, seasons)
     n = len(y)
     parameters = _parameter_count(trend, season, m)
@@ -430,10 +430,10 @@ def _fit_form(y, error, trend, season, m, seasons, horizon, forecasts, smoothing
 
 @_compiled
 def _fit_all(values, starts, codes, m, additive, multiplicative, horizon, aicc, forecasts, smoothing, states, sums):
-    """Every model (rows of ``codes``) on every series ``values[starts[i]:starts[i+1]]``.
+    """Every model (rows of `codes`) on every series `values[starts[i]:starts[i+1]]`.
 
     No Numba parallel loop: Numba's default threading layer aborts when two threads of the caller (a
-    serving process, a job scheduler) enter a parallel function at once. ``fit_ets`` runs chunks of
+    serving process, a job scheduler) enter a parallel function at once. `fit_ets` runs chunks of
     series in Python threads instead (the GIL is released)."""
     for i in range(len(starts) - 1):
         y = values[starts[i] : starts[i + 1]]
@@ -453,9 +453,9 @@ def _fit_all(values, starts, codes, m, additive, multiplicative, horizon, aicc, 
 
 @_compiled
 def _continue_all(values, starts, rows, lengths, codes, m, smoothing, states, sums, horizon, forecasts, aicc):
-    """Continue every fitted model of series ``rows[k]`` (``aicc[k, f]`` finite) over the values
-    ``values[starts[k]:starts[k+1]]``: its ``horizon`` forecasts after them into ``forecasts[k, f]`` and its
-    AICc over all the values into ``aicc[k, f]``; inf where a one-step forecast leaves the positive half-line
+    """Continue every fitted model of series `rows[k]` (`aicc[k, f]` finite) over the values
+    `values[starts[k]:starts[k+1]]`: its `horizon` forecasts after them into `forecasts[k, f]` and its
+    AICc over all the values into `aicc[k, f]`; inf where a one-step forecast leaves the positive half-line
     on the new values (error M, season M) or the forecasts are not finite (its likelihood is undefined)."""
     work = np.empty(2 + m)
     for k in range(len(rows)):
@@ -481,7 +481,7 @@ def _continue_all(values, starts, rows, lengths, codes, m, smoothing, states, su
 
 
 def akaike_weights(aicc: np.ndarray) -> np.ndarray:
-    """``w_k = exp(-(AICc_k - AICc_min) / 2)``, normalised per row (zero for models not fitted)."""
+    """`w_k = exp(-(AICc_k - AICc_min) / 2)`, normalised per row (zero for models not fitted)."""
     finite = np.isfinite(aicc)
     lowest = np.where(finite.any(axis=1), np.where(finite, aicc, np.inf).min(axis=1), 0.0)
     weights = np.where(finite, np.exp(-0.5 * (np.where(finite, aicc, 0.0) - lowest[:, None])), 0.0)
@@ -490,9 +490,9 @@ def akaike_weights(aicc: np.ndarray) -> np.ndarray:
 
 
 def combine(aicc: np.ndarray, forecasts: np.ndarray) -> np.ndarray:
-    """Forecasts ``[series, step]`` averaged over the models with Akaike weights (Kolassa, "Combining exponential
-    smoothing forecasts using Akaike weights", IJF 27(2), 2011) from ``aicc[series, model]`` and
-    ``forecasts[series, model, step]``; for a series with no model (all inf), its model 0's forecasts (the
+    """Forecasts `[series, step]` averaged over the models with Akaike weights (Kolassa, "Combining exponential
+    smoothing forecasts using Akaike weights", IJF 27(2), 2011) from `aicc[series, model]` and
+    `forecasts[series, model, step]`; for a series with no model (all inf), its model 0's forecasts (the
     naive forecast there). The sum runs over the models in order, so a row does not depend on the others."""
     weights = akaike_weights(aicc)
     combined = np.zeros((forecasts.shape[0], forecasts.shape[2]))
@@ -508,19 +508,19 @@ def combine(aicc: np.ndarray, forecasts: np.ndarray) -> np.ndarray:
 class EtsModels:
     """The candidate models fitted to every series, kept so that forecasts from later origins need only the filter.
 
-    A series ``i`` was fitted on ``lengths[i]`` values ``y_1 .. y_n``; before the fit they were divided by
-    the classical indices ``season_indices[i, t mod season_length]`` (``t = 0 .. n-1``; periods longer than
-    ``MAX_SEASON_LENGTH``, ones for a series that failed the seasonality test; None for shorter periods)
-    and then by ``scales[i]``. Model ``f`` (``forms[f]``) has ``aicc[i, f]`` (inf where it was not
-    fitted; NaN then in the arrays below), ``smoothing[i, f] = [alpha, beta*, gamma, phi]`` (0, 0, 1 where
-    it has none), the states after ``y_n``, ``states[i, f] = [l_n, b_n, s_0 .. s_{m-1}]`` with the seasonal
-    state of phase ``t mod m`` at ``2 + t mod m`` (``b_n = 0`` without a trend, ``s = 1`` without a season),
-    and ``sums[i, f] = [sum_t e_t^2, sum_t log mu_t]`` over ``y_1 .. y_n`` (0 for error A), the parts of its
-    ``L``. ``last[i]``: ``y_n`` divided as above, the naive forecast of a series no model fits.
+    A series `i` was fitted on `lengths[i]` values `y_1 .. y_n`; before the fit they were divided by
+    the classical indices `season_indices[i, t mod season_length]` (`t = 0 .. n-1`; periods longer than
+    `MAX_SEASON_LENGTH`, ones for a series that failed the seasonality test; None for shorter periods)
+    and then by `scales[i]`. Model `f` (`forms[f]`) has `aicc[i, f]` (inf where it was not
+    fitted; NaN then in the arrays below), `smoothing[i, f] = [alpha, beta*, gamma, phi]` (0, 0, 1 where
+    it has none), the states after `y_n`, `states[i, f] = [l_n, b_n, s_0 .. s_{m-1}]` with the seasonal
+    state of phase `t mod m` at `2 + t mod m` (`b_n = 0` without a trend, `s = 1` without a season),
+    and `sums[i, f] = [sum_t e_t^2, sum_t log mu_t]` over `y_1 .. y_n` (0 for error A), the parts of its
+    `L`. `last[i]`: `y_n` divided as above, the naive forecast of a series no model fits.
 
-    :meth:`forecast` continues every model over values ``y_{n+1} .. y_{n+c}`` observed after ``y_n`` with
+    `forecast` continues every model over values `y_{n+1} .. y_{n+c}` observed after `y_n` with
     the point recursions of the module docstring, the parameters unchanged, and weighs it by its AICc over
-    all ``n + c`` values at those parameters,
+    all `n + c` values at those parameters,
 
     ```
     AICc_{n+c} = L_{n+c} + 2k + 2k(k+1)/(n+c-k-1),   L_{n+c} = (n+c) log(sum_{t<=n+c} e_t^2) + 2 sum_{t<=n+c} log|mu_t|
@@ -564,18 +564,18 @@ class EtsModels:
         return len(self.lengths)
 
     def forecast(self, series_index: np.ndarray, continuations: Sequence[np.ndarray], horizon: int) -> np.ndarray:
-        """``[len(series_index), horizon]``: row ``k`` continues series ``series_index[k]`` over the values
-        ``continuations[k]`` observed after its fitted history (empty: the fit's own forecasts) and forecasts
-        ``horizon`` steps, the models combined with Akaike weights from their AICc over the whole history
-        (:func:`combine`)."""
+        """`[len(series_index), horizon]`: row `k` continues series `series_index[k]` over the values
+        `continuations[k]` observed after its fitted history (empty: the fit's own forecasts) and forecasts
+        `horizon` steps, the models combined with Akaike weights from their AICc over the whole history
+        (`combine`)."""
         forecasts, aicc = self.model_forecasts(series_index, continuations, horizon)
         return combine(aicc, forecasts)
 
     def model_forecasts(
         self, series_index: np.ndarray, continuations: Sequence[np.ndarray], horizon: int
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Every model's forecasts ``[len(series_index), model, horizon]`` after the continuations (as
-        :meth:`forecast`) and its AICc over the fitted and the new values ``[len(series_index), model]``: inf
+        """Every model's forecasts `[len(series_index), model, horizon]` after the continuations (as
+        `forecast`) and its AICc over the fitted and the new values `[len(series_index), model]`: inf
         for a model not fitted, or whose one-step forecasts leave the positive half-line it needs on the new
         values (its forecasts are then the naive ones)."""
         rows = np.asarray(series_index)
@@ -615,7 +615,7 @@ class EtsModels:
         return forecasts * (self.scales[rows][:, None] * factors)[:, None, :], aicc
 
     def get_config(self) -> dict:
-        """A JSON-serializable dict for :meth:`from_config`: the parameters, states and sums only of the models
+        """A JSON-serializable dict for `from_config`: the parameters, states and sums only of the models
         fitted and only those their form has, flat in the order series, model, entry (floats written as Python
         writes them, so the round trip is exact)."""
         kept = _kept(self.forms, np.isfinite(self.aicc), self.season_length)
@@ -635,7 +635,7 @@ class EtsModels:
 
     @classmethod
     def from_config(cls, config: dict) -> EtsModels:
-        """The models :meth:`get_config` described."""
+        """The models `get_config` described."""
         forms = tuple(EtsForm.parse(name) for name in config["forms"])
         season_length = int(config["season_length"])
         series = len(config["lengths"])
@@ -666,7 +666,7 @@ class EtsModels:
 
 
 def _state_period(season_length: int) -> int:
-    """The number of seasonal states: the period up to ``MAX_SEASON_LENGTH``, else 1 (none)."""
+    """The number of seasonal states: the period up to `MAX_SEASON_LENGTH`, else 1 (none)."""
     m = max(1, int(season_length))
     return m if m <= MAX_SEASON_LENGTH else 1
 
@@ -676,7 +676,7 @@ def _codes(forms: Sequence[EtsForm]) -> np.ndarray:
 
 
 def _neutral(season_length: int) -> dict[str, list[float]]:
-    """The entries of ``EtsModels.smoothing``, ``states`` and ``sums`` that a fitted model's form lacks."""
+    """The entries of `EtsModels.smoothing`, `states` and `sums` that a fitted model's form lacks."""
     return {
         "smoothing": [0.0, 0.0, 0.0, 1.0],
         "states": [0.0, 0.0] + [1.0] * _state_period(season_length),
@@ -685,7 +685,7 @@ def _neutral(season_length: int) -> dict[str, list[float]]:
 
 
 def _kept(forms: Sequence[EtsForm], fitted: np.ndarray, season_length: int) -> dict[str, np.ndarray]:
-    """Masks ``[series, model, entry]`` of what a fitted model has: alpha (beta*) (gamma) (phi); l (b)
+    """Masks `[series, model, entry]` of what a fitted model has: alpha (beta*) (gamma) (phi); l (b)
     (s_0 .. s_{m-1}); sum e_t^2 (sum log mu_t for error M)."""
     m = _state_period(season_length)
     has = {
@@ -698,8 +698,8 @@ def _kept(forms: Sequence[EtsForm], fitted: np.ndarray, season_length: int) -> d
 
 @dataclass(frozen=True)
 class EtsFit:
-    """Every candidate model fitted to every series: the point forecasts ``forecasts[series, model, step]``
-    from the end of each history and the fitted ``models`` (``aicc[series, model]``, inf where not fitted)."""
+    """Every candidate model fitted to every series: the point forecasts `forecasts[series, model, step]`
+    from the end of each history and the fitted `models` (`aicc[series, model]`, inf where not fitted)."""
 
     forecasts: np.ndarray
     models: EtsModels
@@ -713,24 +713,24 @@ class EtsFit:
         return self.models.aicc
 
     def combined(self) -> np.ndarray:
-        """Forecasts ``[series, step]`` averaged over the models with Akaike weights (:func:`combine`); for a
+        """Forecasts `[series, step]` averaged over the models with Akaike weights (`combine`); for a
         series no model fits (too short), the naive forecast (the last value, times the seasonal index beyond
-        ``MAX_SEASON_LENGTH``)."""
+        `MAX_SEASON_LENGTH`)."""
         return combine(self.aicc, self.forecasts)
 
 
 def fit_ets(series: Sequence[np.ndarray], horizon: int, season_length: int, threads: int | None = None) -> EtsFit:
-    """Fit every candidate model to every series (AICc per model, point forecasts ``horizon`` steps ahead).
+    """Fit every candidate model to every series (AICc per model, point forecasts `horizon` steps ahead).
 
-    Seasonal models are tried for ``1 < season_length <= MAX_SEASON_LENGTH`` on series with at least
+    Seasonal models are tried for `1 < season_length <= MAX_SEASON_LENGTH` on series with at least
     two full seasons; multiplicative ones only on series whose values are all positive. A longer period
     would need as many seasonal states: a positive series that passes the seasonality test
-    (``pipelines.seasonality.tested_seasonal_indices``) is divided by its classical multiplicative indices instead,
+    (`pipelines.seasonality.tested_seasonal_indices`) is divided by its classical multiplicative indices instead,
     the non-seasonal models are fitted to it, and their forecasts are multiplied back (the M4
     competition's benchmarks). Each series is divided by its mean absolute value first (the AICc
     differences do not change) and its forecasts multiplied back.
 
-    ``threads`` (None: the CPUs this process may use) fit chunks of series at once; every series' fit is
+    `threads` (None: the CPUs this process may use) fit chunks of series at once; every series' fit is
     its own, so the results do not depend on it.
     """
     m = max(1, int(season_length))
@@ -795,8 +795,8 @@ def _available_cpus() -> int:
 
 
 def _divide_long_seasons(arrays: list[np.ndarray], m: int) -> tuple[list[np.ndarray], np.ndarray]:
-    """Each seasonal positive series divided by its multiplicative indices, and the ``[series, m]`` indices (ones
-    for the others), the index of phase ``t mod m`` for the value ``t = 0, 1, ..``."""
+    """Each seasonal positive series divided by its multiplicative indices, and the `[series, m]` indices (ones
+    for the others), the index of phase `t mod m` for the value `t = 0, 1, ..`."""
     adjusted, indices = [], np.ones((len(arrays), m))
     for row, y in enumerate(arrays):
         tested = tested_seasonal_indices(y, m)
@@ -811,7 +811,7 @@ def _divide_long_seasons(arrays: list[np.ndarray], m: int) -> tuple[list[np.ndar
 def ets_point_forecasts(
     y: np.ndarray, origin_rows: np.ndarray, first_rows: np.ndarray, horizon: int, season_length: int
 ) -> np.ndarray:
-    """``[origins, horizon]``: the Akaike-weighted ETS forecasts from every history ``y[first : origin + 1]``,
+    """`[origins, horizon]`: the Akaike-weighted ETS forecasts from every history `y[first : origin + 1]`,
     each fitted anew."""
     histories = [y[first : origin + 1] for first, origin in zip(first_rows.tolist(), origin_rows.tolist())]
     return fit_ets(histories, horizon, season_length).combined()
@@ -826,10 +826,10 @@ def ets_continued_forecasts(
     first_rows: np.ndarray,
     horizon: int,
 ) -> np.ndarray:
-    """``[origins, horizon]``: from origin ``k`` (history ``y[first_rows[k] : origin_rows[k] + 1]``), the models
-    of series ``model_rows[k]`` continued over ``y[end_rows[k] + 1 : origin_rows[k] + 1]``, where ``end_rows[k]``
-    holds the last value they were fitted on. An origin without models (``model_rows[k] < 0``) or outside
-    ``first_rows[k] <= end_rows[k] <= origin_rows[k]`` is fitted anew (:func:`ets_point_forecasts`)."""
+    """`[origins, horizon]`: from origin `k` (history `y[first_rows[k] : origin_rows[k] + 1]`), the models
+    of series `model_rows[k]` continued over `y[end_rows[k] + 1 : origin_rows[k] + 1]`, where `end_rows[k]`
+    holds the last value they were fitted on. An origin without models (`model_rows[k] < 0`) or outside
+    `first_rows[k] <= end_rows[k] <= origin_rows[k]` is fitted anew (`ets_point_forecasts`)."""
     continued = (model_rows >= 0) & (first_rows <= end_rows) & (end_rows <= origin_rows)
     forecasts = np.empty((len(origin_rows), horizon))
     if continued.any():
@@ -842,8 +842,8 @@ def ets_continued_forecasts(
 
 
 class RollingEts(NamedTuple):
-    """Forecasts ``[origins, horizon]`` from every origin, and the ``models`` they continue: row ``j`` fitted on
-    ``y[first : end_rows[j] + 1]``, the ``j``-th series in the order of its first row in ``y``."""
+    """Forecasts `[origins, horizon]` from every origin, and the `models` they continue: row `j` fitted on
+    `y[first : end_rows[j] + 1]`, the `j`-th series in the order of its first row in `y`."""
 
     forecasts: np.ndarray
     models: EtsModels
@@ -854,8 +854,8 @@ def ets_rolling_forecasts(
     y: np.ndarray, origin_rows: np.ndarray, first_rows: np.ndarray, horizon: int, season_length: int
 ) -> RollingEts:
     """ETS fitted once per series, on its history up to its earliest origin, and continued from there to every
-    later origin (:meth:`EtsModels.forecast`): the forecasts from the earliest origins are those of
-    :func:`ets_point_forecasts`, the later ones keep the parameters of that fit."""
+    later origin (`EtsModels.forecast`): the forecasts from the earliest origins are those of
+    `ets_point_forecasts`, the later ones keep the parameters of that fit."""
     firsts, model_rows = np.unique(first_rows, return_inverse=True)
     end_rows = np.full(len(firsts), np.iinfo(np.int64).max)
     np.minimum.at(end_rows, model_rows, origin_rows)

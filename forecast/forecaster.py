@@ -168,7 +168,7 @@ class Forecaster(ForecasterSettings, BaseForecaster):
         return FitReport(training=training, validation=validation, validation_forecasts=held_out)
 
     def _scaled_error(self, forecasts: pd.DataFrame, frame: pd.DataFrame) -> float:
-        """The mean of ``|y - y_hat| / s_i`` over the forecasts' rows: their MASE with the fit's scales."""
+        """The mean of `|y - y_hat| / s_i` over the forecasts' rows: their MASE with the fit's scales."""
         scored = forecasts.merge(frame[[ID, TIME, TARGET]], on=[ID, TIME], how="left")
         scales = self.series_scale_.reindex(scored[ID]).to_numpy(np.float64)
         return float(np.mean(np.abs(scored[TARGET] - scored["y_hat"]).to_numpy(np.float64) / scales))
@@ -362,7 +362,7 @@ class Forecaster(ForecasterSettings, BaseForecaster):
         return callbacks
 
     def _training_arrays(self, windows: Windows) -> tuple:
-        """``(inputs, target[, sample_weight])`` for Keras: the target repeated per ensemble member."""
+        """`(inputs, target[, sample_weight])` for Keras: the target repeated per ensemble member."""
         inputs = windows.as_inputs()
         target = windows.target
         if self.strategy == "recursive":
@@ -377,7 +377,7 @@ class Forecaster(ForecasterSettings, BaseForecaster):
         return inputs, target
 
     def _mase_weights(self, windows: Windows) -> np.ndarray:
-        """Per window ``scale_w / s_i``: the MAE of scaled values times it is the MAE in units of the series' MASE."""
+        """Per window `scale_w / s_i`: the MAE of scaled values times it is the MAE in units of the series' MASE."""
         series_scale = self.series_scale_.reindex(windows.index[ID]).to_numpy(dtype=np.float64)
         return (windows.scale / series_scale).astype(np.float32)
 
@@ -461,7 +461,7 @@ class Forecaster(ForecasterSettings, BaseForecaster):
         return self._nonnegative(forecasts, np.repeat(self._covered_by_nonnegative(windows, frame), self.horizon))
 
     def _covered_by_nonnegative(self, windows: Windows, frame: pd.DataFrame) -> np.ndarray:
-        """``(n,)``: the windows whose forecasts `nonnegative` keeps at or above 0 (a history never negative)."""
+        """`(n,)`: the windows whose forecasts `nonnegative` keeps at or above 0 (a history never negative)."""
         if self.nonnegative != "auto":
             return np.full(len(windows), bool(self.nonnegative))
         index = windows.index
@@ -776,7 +776,7 @@ def _shown_ids(ids: np.ndarray, most: int = 5) -> str:
 
 
 def _times_to_json(times: pd.Series) -> list:
-    """``[[series id, ds], ...]`` with datetimes as ISO 8601 text (their offset included) and integers as they are."""
+    """`[[series id, ds], ...]` with datetimes as ISO 8601 text (their offset included) and integers as they are."""
     values = times.map(lambda stamp: stamp.isoformat()) if pd.api.types.is_datetime64_any_dtype(times) else times
     return [[str(key), value.item() if isinstance(value, np.generic) else value] for key, value in values.items()]
 

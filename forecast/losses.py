@@ -1,10 +1,10 @@
 """Training losses of the Forecaster's network: pinball for quantiles, sMAPE for a scale-free point loss.
 
-These are the Keras-tensor forms of measures defined once in :mod:`forecast.metrics` (NumPy): a
+These are the Keras-tensor forms of measures defined once in `forecast.metrics` (NumPy): a
 loss trains on the metric of the same formula and the metric scores the result. The MASE-scaled
-loss needs no class of its own: it is the MAE weighted per window by ``level_w / s_i`` (the
-window's scale over its series' MASE scale, :func:`forecast.metrics.positive_mase_scales`; see
-``forecast.forecaster``), passed to Keras as sample weights.
+loss needs no class of its own: it is the MAE weighted per window by `level_w / s_i` (the
+window's scale over its series' MASE scale, `forecast.metrics.positive_mase_scales`; see
+`forecast.forecaster`), passed to Keras as sample weights.
 
 The pinball (quantile) loss of Koenker & Bassett (1978) makes a network output
 estimate conditional quantiles: its expectation is minimised by the
@@ -31,7 +31,7 @@ from keras import ops
 
 @keras.saving.register_keras_serializable(package="forecast")
 class PinballLoss(keras.losses.Loss):
-    """Mean pinball loss over several quantiles at once: the training form of :func:`forecast.metrics.pinball_loss`.
+    """Mean pinball loss over several quantiles at once: the training form of `forecast.metrics.pinball_loss`.
 
     ```
     L = mean_{n, t, j} max(q_j * e_ntj, (q_j - 1) * e_ntj),   e_ntj = y_nt - y_hat_ntj
@@ -74,8 +74,8 @@ class PinballLoss(keras.losses.Loss):
 class SMAPELoss(keras.losses.Loss):
     """Symmetric mean absolute percentage error, the M3 competition's score, as a training loss.
 
-    It trains on :func:`forecast.metrics.smape` (the terms :func:`forecast.metrics.smape_terms`), with one
-    difference: the denominator is floored at ``eps`` (the metric instead counts a ``0 / 0`` term as 0).
+    It trains on `forecast.metrics.smape` (the terms `forecast.metrics.smape_terms`), with one
+    difference: the denominator is floored at `eps` (the metric instead counts a `0 / 0` term as 0).
 
     ```
     L = mean_{n, t} 200 |y_nt - y_hat_nt| / max(|y_nt| + |y_hat_nt|, eps)
@@ -84,7 +84,7 @@ class SMAPELoss(keras.losses.Loss):
     It is scale-free, so every window weighs the same whatever its level (N-BEATS trains on it;
     Oreshkin et al., "N-BEATS: Neural basis expansion analysis for interpretable time series
     forecasting", ICLR 2020). The target and forecast may be scaled by any positive factor per
-    window: the loss does not change. ``eps`` keeps a window of zeros finite.
+    window: the loss does not change. `eps` keeps a window of zeros finite.
 
     Args:
         epsilon: the smallest denominator.

@@ -1,13 +1,13 @@
 """Point and probabilistic forecast accuracy measures, the MASE scale, and a per-series evaluation table.
 
-Each measure is written once, as its per-element terms (:func:`absolute_errors`, :func:`smape_terms`,
-...) and a reduction: the mean of the terms, then ``finish`` (``sqrt`` for RMSE). The registry
-:data:`METRICS` holds every definition; the scalar functions (:func:`mae`, ...) reduce over one
-forecast and :func:`evaluate` over each series (and cutoff), so both give the same numbers.
+Each measure is written once, as its per-element terms (`absolute_errors`, `smape_terms`,
+...) and a reduction: the mean of the terms, then `finish` (`sqrt` for RMSE). The registry
+`METRICS` holds every definition; the scalar functions (`mae`, ...) reduce over one
+forecast and `evaluate` over each series (and cutoff), so both give the same numbers.
 
 Every measure takes array-likes of equal shape. Percentage measures (MAPE, sMAPE) are in percent.
-The MASE scale follows one rule, :func:`mase_scales`. Quantile forecasts live in columns named by
-:func:`quantile_column` (``0.1 -> "y_hat_q10"``), the one place that defines that naming.
+The MASE scale follows one rule, `mase_scales`. Quantile forecasts live in columns named by
+`quantile_column` (`0.1 -> "y_hat_q10"`), the one place that defines that naming.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from pipelines.columns import ID, TARGET, TIME
 
 QUANTILE_PREFIX = "y_hat_q"
 OVERALL = "overall"
-"""The ``unique_id`` of the row of :func:`evaluate` that averages all other rows."""
+"""The `unique_id` of the row of `evaluate` that averages all other rows."""
 CUTOFF = "cutoff"
 
 
@@ -34,23 +34,23 @@ def _check_quantile(q: float) -> None:
 
 
 def quantile_column(q: float) -> str:
-    """Name of the forecast column of quantile ``q``: ``y_hat_q`` + ``100*q`` without trailing zeros.
+    """Name of the forecast column of quantile `q`: `y_hat_q` + `100*q` without trailing zeros.
 
-    ``0.1 -> "y_hat_q10"``, ``0.5 -> "y_hat_q50"``, ``0.025 -> "y_hat_q2.5"``.
+    `0.1 -> "y_hat_q10"`, `0.5 -> "y_hat_q50"`, `0.025 -> "y_hat_q2.5"`.
     """
     _check_quantile(q)
     return f"{QUANTILE_PREFIX}{round(100.0 * q, 10):g}"
 
 
 def column_quantile(column: str) -> float:
-    """Inverse of :func:`quantile_column`: ``"y_hat_q10" -> 0.1``."""
+    """Inverse of `quantile_column`: `"y_hat_q10" -> 0.1`."""
     if not column.startswith(QUANTILE_PREFIX):
         raise ValueError(f"expected a column named '{QUANTILE_PREFIX}<percent>'; got {column!r}")
     return round(float(column[len(QUANTILE_PREFIX) :]) / 100.0, 12)
 
 
 def quantile_columns(columns: Sequence[str]) -> dict[float, str]:
-    """The quantile forecast columns among ``columns``, as ``{q: column}`` sorted by ``q``."""
+    """The quantile forecast columns among `columns`, as `{q: column}` sorted by `q`."""
     found = {column_quantile(c): c for c in columns if str(c).startswith(QUANTILE_PREFIX)}
     return dict(sorted(found.items()))
 
@@ -59,41 +59,41 @@ def quantile_columns(columns: Sequence[str]) -> dict[float, str]:
 
 
 def absolute_errors(y: np.ndarray, y_hat: np.ndarray) -> np.ndarray:
-    """``|y - ŷ|``, the terms of MAE."""
+    """`|y - ŷ|`, the terms of MAE."""
     return np.abs(y - y_hat)
 
 
 def squared_errors(y: np.ndarray, y_hat: np.ndarray) -> np.ndarray:
-    """``(y - ŷ)^2``, the terms of RMSE (before its square root)."""
+    """`(y - ŷ)^2`, the terms of RMSE (before its square root)."""
     return (y - y_hat) ** 2
 
 
 def absolute_percentage_errors(y: np.ndarray, y_hat: np.ndarray) -> np.ndarray:
-    """``100 |y - ŷ| / |y|``, the terms of MAPE: ``inf`` where ``y = 0`` (``nan`` if also ``ŷ = 0``)."""
+    """`100 |y - ŷ| / |y|`, the terms of MAPE: `inf` where `y = 0` (`nan` if also `ŷ = 0`)."""
     with np.errstate(divide="ignore", invalid="ignore"):
         return 100.0 * absolute_errors(y, y_hat) / np.abs(y)
 
 
 def smape_terms(y: np.ndarray, y_hat: np.ndarray) -> np.ndarray:
-    """``200 |y - ŷ| / (|y| + |ŷ|)``, the terms of sMAPE, in [0, 200]; a term with ``y = ŷ = 0`` is 0 (perfect)."""
+    """`200 |y - ŷ| / (|y| + |ŷ|)`, the terms of sMAPE, in [0, 200]; a term with `y = ŷ = 0` is 0 (perfect)."""
     error = absolute_errors(y, y_hat)
     denominator = np.abs(y) + np.abs(y_hat)
     return np.divide(200.0 * error, denominator, out=np.zeros_like(error), where=denominator > 0)
 
 
 def scaled_absolute_errors(y: np.ndarray, y_hat: np.ndarray, scale: float | np.ndarray) -> np.ndarray:
-    """``|y - ŷ| / s``, the terms of MASE (Hyndman & Koehler's scaled errors); ``s`` is the :func:`mase_scales` scale."""
+    """`|y - ŷ| / s`, the terms of MASE (Hyndman & Koehler's scaled errors); `s` is the `mase_scales` scale."""
     return absolute_errors(y, y_hat) / scale
 
 
 def pinball_terms(y: np.ndarray, y_q: np.ndarray, q: float) -> np.ndarray:
-    """``max(q (y - y_q), (q - 1)(y - y_q))``, the pinball terms of the forecast ``y_q`` of quantile ``q``."""
+    """`max(q (y - y_q), (q - 1)(y - y_q))`, the pinball terms of the forecast `y_q` of quantile `q`."""
     residual = y - y_q
     return np.maximum(q * residual, (q - 1.0) * residual)
 
 
 def inside_interval(y: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> np.ndarray:
-    """``lower <= y <= upper`` (bounds inside), the terms of coverage."""
+    """`lower <= y <= upper` (bounds inside), the terms of coverage."""
     return (lower <= y) & (y <= upper)
 
 
@@ -101,9 +101,9 @@ def inside_interval(y: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> np.n
 
 
 def mase_scales(history: pd.DataFrame, season_length: int, cutoffs: pd.DataFrame | None = None) -> pd.Series:
-    """The MASE scale ``s`` of each series: the in-sample MAE of a naive forecast, the package's one scale rule.
+    """The MASE scale `s` of each series: the in-sample MAE of a naive forecast, the package's one scale rule.
 
-    With ``n`` in-sample values ``y_1 .. y_n`` and the period ``m = season_length``:
+    With `n` in-sample values `y_1 .. y_n` and the period `m = season_length`:
 
     ```
     s = mean_{t = m+1 .. n} |y_t - y_{t-m}|    if n > m            (the seasonal naive forecast)
@@ -111,19 +111,19 @@ def mase_scales(history: pd.DataFrame, season_length: int, cutoffs: pd.DataFrame
     s = NaN                                    if n < 2, or where s above is 0 (e.g. a constant history)
     ```
 
-    Hyndman & Koehler (2006), "Another look at measures of forecast accuracy". :func:`mase` and
-    :func:`evaluate` divide by it (NaN where it is undefined); :func:`positive_mase_scales` fills the
+    Hyndman & Koehler (2006), "Another look at measures of forecast accuracy". `mase` and
+    `evaluate` divide by it (NaN where it is undefined); `positive_mase_scales` fills the
     undefined ones for those that must divide (calibration, loss weights).
 
     Args:
-        history: long frame with ``unique_id`` and ``y``, sorted here by ``ds`` within each series when that
+        history: long frame with `unique_id` and `y`, sorted here by `ds` within each series when that
             column exists (otherwise taken in its row order).
-        season_length: the period ``m``.
-        cutoffs: ``unique_id, cutoff`` pairs: the scale of each uses its series' rows up to and including
-            ``ds == cutoff``. ``None`` uses each series' whole history.
+        season_length: the period `m`.
+        cutoffs: `unique_id, cutoff` pairs: the scale of each uses its series' rows up to and including
+            `ds == cutoff`. `None` uses each series' whole history.
 
     Returns:
-        The scales indexed by ``unique_id``, or with ``cutoffs`` by ``(unique_id, cutoff)``, sorted.
+        The scales indexed by `unique_id`, or with `cutoffs` by `(unique_id, cutoff)`, sorted.
     """
     check_integer("season_length", season_length)
     needed = [ID, TARGET] if cutoffs is None else [ID, TIME, TARGET]
@@ -167,15 +167,15 @@ def mase_scales(history: pd.DataFrame, season_length: int, cutoffs: pd.DataFrame
 
 
 def positive_mase_scales(history: pd.DataFrame, season_length: int) -> pd.Series:
-    """Each series' :func:`mase_scales` scale, made positive for consumers that divide by it.
+    """Each series' `mase_scales` scale, made positive for consumers that divide by it.
 
     Where the scale is undefined (fewer than 2 values, or no change over the lag, as in a constant
-    history) it becomes the series' mean absolute value ``mean_t |y_t|``, or 1 for a series of zeros.
-    The Forecaster's conformal offsets (:mod:`forecast.calibration`) and its ``loss="mase"`` weights
+    history) it becomes the series' mean absolute value `mean_t |y_t|`, or 1 for a series of zeros.
+    The Forecaster's conformal offsets (`forecast.calibration`) and its `loss="mase"` weights
     are in these units.
 
     Returns:
-        The scales indexed by ``unique_id``, sorted.
+        The scales indexed by `unique_id`, sorted.
     """
     scales = mase_scales(history, season_length)
     levels = history[TARGET].astype(float).abs().groupby(history[ID], sort=True).mean()
@@ -183,7 +183,7 @@ def positive_mase_scales(history: pd.DataFrame, season_length: int) -> pd.Series
 
 
 def seasonal_naive_scale(y_insample, season_length: int = 1) -> float:
-    """The :func:`mase_scales` scale of one series given as an array of its in-sample values (NaN where undefined)."""
+    """The `mase_scales` scale of one series given as an array of its in-sample values (NaN where undefined)."""
     values = np.asarray(y_insample, dtype=float).ravel()
     history = pd.DataFrame({ID: np.zeros(values.size, dtype=int), TARGET: values})
     return float(mase_scales(history, season_length).reindex([0]).iloc[0])
@@ -208,54 +208,54 @@ def _score(name: str, *arrays) -> float:
 
 
 def mae(y, y_hat) -> float:
-    """Mean absolute error: ``mean(|y - ŷ|)``."""
+    """Mean absolute error: `mean(|y - ŷ|)`."""
     return _score("mae", *_pair(y, y_hat))
 
 
 def rmse(y, y_hat) -> float:
-    """Root mean squared error: ``sqrt(mean((y - ŷ)^2))``."""
+    """Root mean squared error: `sqrt(mean((y - ŷ)^2))`."""
     return _score("rmse", *_pair(y, y_hat))
 
 
 def mape(y, y_hat) -> float:
-    """Mean absolute percentage error in percent: ``100 * mean(|y - ŷ| / |y|)``.
+    """Mean absolute percentage error in percent: `100 * mean(|y - ŷ| / |y|)`.
 
-    Undefined where ``y = 0``: such a term is ``inf`` (``nan`` if the forecast is also 0),
+    Undefined where `y = 0`: such a term is `inf` (`nan` if the forecast is also 0),
     and so is the mean.
     """
     return _score("mape", *_pair(y, y_hat))
 
 
 def smape(y, y_hat) -> float:
-    """Symmetric MAPE of the M3 competition, in percent: ``mean(200 |y - ŷ| / (|y| + |ŷ|))``.
+    """Symmetric MAPE of the M3 competition, in percent: `mean(200 |y - ŷ| / (|y| + |ŷ|))`.
 
     Makridakis & Hibon (2000), "The M3-Competition: results, conclusions and implications".
-    A term with ``y = ŷ = 0`` is a perfect forecast and counts as 0. The range is [0, 200].
+    A term with `y = ŷ = 0` is a perfect forecast and counts as 0. The range is [0, 200].
     """
     return _score("smape", *_pair(y, y_hat))
 
 
 def mase(y, y_hat, y_insample, season_length: int = 1) -> float:
-    """Mean absolute scaled error (Hyndman & Koehler 2006): ``mean(|y - ŷ|) / s``.
+    """Mean absolute scaled error (Hyndman & Koehler 2006): `mean(|y - ŷ|) / s`.
 
-    ``s`` is the in-sample naive MAE of :func:`mase_scales` (period ``m = season_length``, or 1 for a
-    history of at most ``m`` values); the MASE is NaN where ``s`` is undefined (fewer than 2 in-sample
+    `s` is the in-sample naive MAE of `mase_scales` (period `m = season_length`, or 1 for a
+    history of at most `m` values); the MASE is NaN where `s` is undefined (fewer than 2 in-sample
     values, or a constant history).
     """
     return _score("mase", *_pair(y, y_hat), seasonal_naive_scale(y_insample, season_length))
 
 
 def pinball_loss(y, y_q, q: float) -> float:
-    """Pinball (quantile) loss of the forecast ``y_q`` of quantile ``q``.
+    """Pinball (quantile) loss of the forecast `y_q` of quantile `q`.
 
-    ``mean(max(q (y - y_q), (q - 1)(y - y_q)))``; Koenker & Bassett (1978).
+    `mean(max(q (y - y_q), (q - 1)(y - y_q)))`; Koenker & Bassett (1978).
     """
     _check_quantile(q)
     return _score("pinball", *_pair(y, y_q), q)
 
 
 def coverage(y, lower, upper) -> float:
-    """Share (between 0 and 1) of actuals inside their interval: ``mean(lower <= y <= upper)``."""
+    """Share (between 0 and 1) of actuals inside their interval: `mean(lower <= y <= upper)`."""
     actual, low = _pair(y, lower)
     _, high = _pair(y, upper)
     return _score("coverage", actual, low, high)
@@ -265,7 +265,7 @@ def coverage(y, lower, upper) -> float:
 
 
 class _GroupedForecasts:
-    """The forecasts :func:`evaluate` scores, sorted by group (series[, cutoff]) and time, with their history."""
+    """The forecasts `evaluate` scores, sorted by group (series[, cutoff]) and time, with their history."""
 
     def __init__(
         self,
@@ -291,14 +291,14 @@ class _GroupedForecasts:
         return self.frame[column].to_numpy(dtype=float)
 
     def score(self, name: str, *arrays) -> pd.Series:
-        """Metric ``name`` of each group: ``finish`` of the mean of its terms (a NaN or inf term carries, as in ``np.mean``)."""
+        """Metric `name` of each group: `finish` of the mean of its terms (a NaN or inf term carries, as in `np.mean`)."""
         metric = METRICS[name]
         terms = np.asarray(metric.terms(*arrays), dtype=float)
         totals = np.bincount(self.group_of_row, weights=terms, minlength=len(self.groups))
         return metric.finish(pd.Series(totals / self.rows_per_group, index=self.groups))
 
     def row_scales(self) -> np.ndarray:
-        """The :func:`mase_scales` scale of every row's history, warning where it is undefined."""
+        """The `mase_scales` scale of every row's history, warning where it is undefined."""
         history = self.history
         missing = [c for c in (ID, TIME, TARGET) if c not in history.columns]
         if missing:
@@ -358,9 +358,9 @@ def _unchanged(mean: Any) -> Any:
 
 
 class Metric(NamedTuple):
-    """One accuracy measure: ``finish(mean(terms(...)))`` over one forecast or over each group of :func:`evaluate`.
+    """One accuracy measure: `finish(mean(terms(...)))` over one forecast or over each group of `evaluate`.
 
-    ``columns`` builds the measure's columns of the :func:`evaluate` table from the grouped forecasts.
+    `columns` builds the measure's columns of the `evaluate` table from the grouped forecasts.
     """
 
     terms: Callable[..., np.ndarray]
@@ -377,7 +377,7 @@ METRICS: dict[str, Metric] = {
     "pinball": Metric(pinball_terms, _pinball_columns),
     "coverage": Metric(inside_interval, _coverage_columns),
 }
-"""Every measure by name: its per-element terms, its reduction and its :func:`evaluate` columns."""
+"""Every measure by name: its per-element terms, its reduction and its `evaluate` columns."""
 METRIC_NAMES = tuple(METRICS)
 
 
@@ -387,31 +387,31 @@ def evaluate(
     season_length: int = 1,
     metrics: Sequence[str] | None = None,
 ) -> pd.DataFrame:
-    """Score forecasts per series (and per ``cutoff`` when that column exists), plus an overall row.
+    """Score forecasts per series (and per `cutoff` when that column exists), plus an overall row.
 
     Args:
-        forecasts: long frame with ``unique_id``, ``ds``, ``y`` (actuals), ``y_hat`` and optionally
-            ``cutoff`` and quantile columns ``y_hat_qXX``.
-        train_df: long frame with the in-sample history (``unique_id``, ``ds``, ``y``), needed for
-            MASE. The history of a forecast is the rows up to and including its ``cutoff``, or, without
-            a ``cutoff`` column, the rows before the series' first forecast timestamp.
-        season_length: MASE period ``m``.
-        metrics: names among ``mae, rmse, mape, smape, mase, pinball, coverage``. ``None`` scores
-            ``mae, rmse, smape``, plus ``mase`` when ``train_df`` is given and ``pinball``/``coverage``
-            when quantile columns exist. ``pinball`` adds one column ``pinball_q<percent>`` per quantile
-            and ``pinball`` (their mean); ``coverage`` adds ``coverage_<level>`` for each central
-            interval formed by quantiles ``q`` and ``1 - q``.
+        forecasts: long frame with `unique_id`, `ds`, `y` (actuals), `y_hat` and optionally
+            `cutoff` and quantile columns `y_hat_qXX`.
+        train_df: long frame with the in-sample history (`unique_id`, `ds`, `y`), needed for
+            MASE. The history of a forecast is the rows up to and including its `cutoff`, or, without
+            a `cutoff` column, the rows before the series' first forecast timestamp.
+        season_length: MASE period `m`.
+        metrics: names among `mae, rmse, mape, smape, mase, pinball, coverage`. `None` scores
+            `mae, rmse, smape`, plus `mase` when `train_df` is given and `pinball`/`coverage`
+            when quantile columns exist. `pinball` adds one column `pinball_q<percent>` per quantile
+            and `pinball` (their mean); `coverage` adds `coverage_<level>` for each central
+            interval formed by quantiles `q` and `1 - q`.
 
-    Each score of a row is the scalar function of the same name (:func:`mae`, ...) applied to the
+    Each score of a row is the scalar function of the same name (`mae`, ...) applied to the
     row's forecasts. A forecast whose history has fewer than 2 values or is constant gets a NaN MASE
-    (its :func:`mase_scales` scale is undefined), with a warning.
+    (its `mase_scales` scale is undefined), with a warning.
 
     Returns:
         One row per series (and cutoff) with one column per score, sorted by series (and cutoff),
-        followed by a row with ``unique_id == "overall"`` holding the mean of each column over the
+        followed by a row with `unique_id == "overall"` holding the mean of each column over the
         rows above (the M3 convention: sMAPE averaged over series). Only the scale-free scores
-        (``smape``, ``mape``, ``mase``, ``coverage``) are comparable across series of different
-        scales; the overall ``mae``, ``rmse`` and ``pinball`` mix the units of every series.
+        (`smape`, `mape`, `mase`, `coverage`) are comparable across series of different
+        scales; the overall `mae`, `rmse` and `pinball` mix the units of every series.
     """
     required = [ID, TIME, TARGET, "y_hat"]
     missing = [c for c in required if c not in forecasts.columns]

@@ -1,9 +1,9 @@
 """Finding a saved forecaster by URI: a registry alias or version, a run's artifact, or a directory.
 
-``models:/name@alias`` is pinned to the version the alias points at when it is resolved, so a job (or
+`models:/name@alias` is pinned to the version the alias points at when it is resolved, so a job (or
 a Spark run) that resolves once uses one version throughout. Models are loaded from the saved
 forecaster directory the pyfunc model carries, with Keras safe mode
-(``forecast.loading.load_forecaster``); the pyfunc model's code is never run, so a model artifact
+(`forecast.loading.load_forecaster`); the pyfunc model's code is never run, so a model artifact
 cannot run code in the caller.
 """
 
@@ -43,7 +43,7 @@ class ResolvedModel:
 
 
 def resolve_model(uri: str) -> ResolvedModel:
-    """Load the forecaster behind ``uri``: ``models:/name@alias``, ``models:/name/3``, ``runs:/id/path`` or a directory."""
+    """Load the forecaster behind `uri`: `models:/name@alias`, `models:/name/3`, `runs:/id/path` or a directory."""
     if not uri.startswith(("models:/", "runs:/")):
         if not Path(uri).is_dir():
             raise ModelNotFound(f"model directory {redact(uri)} does not exist")

@@ -43,7 +43,7 @@ from layers import registry
 
 @keras.saving.register_keras_serializable(package="forecast")
 class LastSteps(keras.layers.Layer):
-    """The last ``steps`` time steps of a sequence: ``x[:, -steps:, :]`` (an ensemble member's lookback)."""
+    """The last `steps` time steps of a sequence: `x[:, -steps:, :]` (an ensemble member's lookback)."""
 
     def __init__(self, steps: int, **kwargs):
         super().__init__(**kwargs)
@@ -61,7 +61,7 @@ class LastSteps(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package="forecast")
 class StackMembers(keras.layers.Layer):
-    """Stacks the outputs of the ensemble members on a new axis 1: ``(batch, k, ...)``."""
+    """Stacks the outputs of the ensemble members on a new axis 1: `(batch, k, ...)`."""
 
     def call(self, inputs):
         return ops.stack(inputs, axis=1)
@@ -150,7 +150,7 @@ def build_network(
 
 
 def _member(past, static, future, cell, units, num_layers, horizon, n_quantiles, dropout, suffix: str):
-    """One encoder-decoder (layer names end with ``suffix``) on the given inputs."""
+    """One encoder-decoder (layer names end with `suffix`) on the given inputs."""
     context = past
     for layer in registry.stack(cell, units, num_layers, dropout=dropout):
         context = layer(context)

@@ -1,6 +1,6 @@
 """Figures logged with training runs: forecasts against actuals, and learning curves.
 
-Figures are built with ``matplotlib.figure.Figure`` directly (rendered by the Agg canvas on save),
+Figures are built with `matplotlib.figure.Figure` directly (rendered by the Agg canvas on save),
 so nothing touches pyplot's global figure registry or needs a display.
 """
 
@@ -27,13 +27,13 @@ def plot_forecasts(
     """One panel per series: the history, the point forecast, the widest quantile band and the actuals.
 
     Args:
-        history_df: long frame ``unique_id, ds, y`` with the observed past.
-        forecasts_df: long frame ``unique_id, ds, y_hat[, y_hat_qXX...]``; with a ``cutoff`` column
+        history_df: long frame `unique_id, ds, y` with the observed past.
+        forecasts_df: long frame `unique_id, ds, y_hat[, y_hat_qXX...]`; with a `cutoff` column
             (a backtest) each origin is drawn as its own line.
-        actual_df: long frame ``unique_id, ds, y`` with the values over the forecast period.
+        actual_df: long frame `unique_id, ds, y` with the values over the forecast period.
         n_series: panels drawn, for the first series in sorted id order that have forecasts.
         history_length: the last observations of each series to show before its first forecast
-            (``None``: all).
+            (`None`: all).
     """
     check_integer("n_series", n_series)
     for name, frame, columns in (
@@ -84,7 +84,7 @@ def plot_forecasts(
 
 
 def plot_learning_curve(history: Mapping[str, Sequence[float]]) -> Figure:
-    """Training curves from a Keras ``History.history`` dict: one panel per quantity, ``val_`` beside it.
+    """Training curves from a Keras `History.history` dict: one panel per quantity, `val_` beside it.
 
     A panel uses a log scale when all its values are positive and span more than a factor of 10.
     """

@@ -134,7 +134,7 @@ def quiet_mlflow(verbose: int) -> Iterator[None]:
     """Silence what MLflow prints while a fit logs its model.
 
     Its artifact progress bars and INFO lines are noise beside the fit's own output at any
-    verbosity; at ``verbose=0`` its warnings are silenced too.
+    verbosity; at `verbose=0` its warnings are silenced too.
     """
     previous_bar = os.environ.get("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR")
     os.environ["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] = "false"

@@ -1,9 +1,9 @@
 """Masking credentials in URLs before they are logged, printed or stored as MLflow parameters.
 
 A database or server URL can carry a secret in two places: the userinfo
-(``postgresql://writer:secret@host/db``) and the query string
-(``postgresql://writer@host/db?password=secret``, ``https://host/x?token=...``). Both are
-replaced by ``***``. An environment reference such as ``${DB_PASSWORD}`` is not a secret and is
+(`postgresql://writer:secret@host/db`) and the query string
+(`postgresql://writer@host/db?password=secret`, `https://host/x?token=...`). Both are
+replaced by `***`. An environment reference such as `${DB_PASSWORD}` is not a secret and is
 shown as written, so a job spec still says where its secret comes from.
 """
 
@@ -34,7 +34,7 @@ SECRET_QUERY_KEYS = (
 )
 
 ENV_REFERENCE = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)\}")
-"""A reference ``${NAME}`` to the environment variable ``NAME`` (substituted by the job runner, never masked)."""
+"""A reference `${NAME}` to the environment variable `NAME` (substituted by the job runner, never masked)."""
 _USERINFO_PASSWORD = re.compile(r"(?P<head>\b[A-Za-z][A-Za-z0-9+.\-]*://[^\s:/@?#]*:)(?P<secret>[^\s@/?#]*)(?P<tail>@)")
 _QUERY_SECRET = re.compile(
     r"(?P<head>[?&;](?:" + "|".join(re.escape(key) for key in SECRET_QUERY_KEYS) + r")=)(?P<secret>[^&;#\s'\"]*)",
@@ -43,7 +43,7 @@ _QUERY_SECRET = re.compile(
 
 
 def redact(text: str) -> str:
-    """``text`` with every password in a URL's userinfo and every secret query parameter masked."""
+    """`text` with every password in a URL's userinfo and every secret query parameter masked."""
 
     def hide(match: re.Match) -> str:
         secret = match["secret"]

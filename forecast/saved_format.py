@@ -1,28 +1,28 @@
 """The saved-model format: its version, and one migration function per step from each earlier version.
 
-A saved forecaster is a directory (``BaseForecaster.save``) whose JSON documents are ``params.json`` (the
-constructor arguments), ``fitted.json`` (what was learned, with ``format_version``, the estimator's class and
-module) and, for the ``Forecaster``, ``pipeline.json`` (its fitted ``SeriesWindows``). ``load`` reads the
-documents, brings them to :data:`FORMAT_VERSION` with :func:`migrate` (one function per step, oldest first) and
+A saved forecaster is a directory (`BaseForecaster.save`) whose JSON documents are `params.json` (the
+constructor arguments), `fitted.json` (what was learned, with `format_version`, the estimator's class and
+module) and, for the `Forecaster`, `pipeline.json` (its fitted `SeriesWindows`). `load` reads the
+documents, brings them to `FORMAT_VERSION` with `migrate` (one function per step, oldest first) and
 only then builds the estimator, so the estimator code knows one format.
 
-Versions (directories saved before version 7 carry no number; :func:`detect_version` tells them by their fields):
+Versions (directories saved before version 7 carry no number; `detect_version` tells them by their fields):
 
-1. the first: the pipeline names its columns (``id_col``, ``time_col``, ``target_col``), no covariate scaling,
-   ``fitted.json`` without the estimator's class;
-2. the estimator's class in ``fitted.json``, covariate scaling;
-3. the training plan, the MASE scales, conformal intervals, deseasonalisation and left padding (``min_past``);
-4. the refit on every window (``refit_epochs``);
-5. the ETS combination as a parameter (``combine_with``);
-6. the combination the model was fitted with (``combine_with`` in ``fitted.json``);
-7. ``format_version`` and the estimator's module in ``fitted.json``; the tracking settings composed into one
-   ``tracking`` parameter; the Forecaster's combination chosen per series (``combination``), its kept ETS models
-   (``ets``, ``ets_ends``), whether it has a network at all (``network``, ``network_skipped``), and the
-   ``nonnegative`` setting.
+1. the first: the pipeline names its columns (`id_col`, `time_col`, `target_col`), no covariate scaling,
+   `fitted.json` without the estimator's class;
+2. the estimator's class in `fitted.json`, covariate scaling;
+3. the training plan, the MASE scales, conformal intervals, deseasonalisation and left padding (`min_past`);
+4. the refit on every window (`refit_epochs`);
+5. the ETS combination as a parameter (`combine_with`);
+6. the combination the model was fitted with (`combine_with` in `fitted.json`);
+7. `format_version` and the estimator's module in `fitted.json`; the tracking settings composed into one
+   `tracking` parameter; the Forecaster's combination chosen per series (`combination`), its kept ETS models
+   (`ets`, `ets_ends`), whether it has a network at all (`network`, `network_skipped`), and the
+   `nonnegative` setting.
 
 Each step changes only what its version changed, and fills a field the earlier version lacked with the value
 that reproduces how that version forecast (a model saved before deseasonalisation existed loads with
-``deseasonalize=False``, whatever today's default).
+`deseasonalize=False`, whatever today's default).
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ class FormatError(ValueError):
 
 
 def detect_version(documents: Documents) -> int:
-    """The format version of a saved model's documents (``format_version``, or told by the fields before 7)."""
+    """The format version of a saved model's documents (`format_version`, or told by the fields before 7)."""
     state, params = documents[STATE], documents[PARAMS]
     if "format_version" in state:
         version = state["format_version"]
@@ -81,7 +81,7 @@ def detect_version(documents: Documents) -> int:
 
 
 def migrate(documents: Documents) -> Documents:
-    """The documents brought to :data:`FORMAT_VERSION`, one step at a time (the input is left unchanged)."""
+    """The documents brought to `FORMAT_VERSION`, one step at a time (the input is left unchanged)."""
     migrated = copy.deepcopy(documents)
     version = detect_version(migrated)
     while version < FORMAT_VERSION:
@@ -96,7 +96,7 @@ def _is_forecaster(documents: Documents) -> bool:
 
 
 def _v1_to_v2(documents: Documents) -> Documents:
-    """The estimator's class in ``fitted.json``; the pipeline's standard column names, covariate scaling off."""
+    """The estimator's class in `fitted.json`; the pipeline's standard column names, covariate scaling off."""
     state, params = documents[STATE], documents[PARAMS]
     state["estimator"] = "Forecaster"
     pipeline = documents[PIPELINE]
@@ -160,14 +160,14 @@ def _v4_to_v5(documents: Documents) -> Documents:
 
 
 def _v5_to_v6(documents: Documents) -> Documents:
-    """The combination the model was fitted (and calibrated) with is its ``combine_with`` parameter."""
+    """The combination the model was fitted (and calibrated) with is its `combine_with` parameter."""
     if _is_forecaster(documents):
         documents[STATE]["combine_with"] = documents[PARAMS].get("combine_with")
     return documents
 
 
 def _v6_to_v7(documents: Documents) -> Documents:
-    """The estimator's module in ``fitted.json``; the tracking settings composed into ``tracking``."""
+    """The estimator's module in `fitted.json`; the tracking settings composed into `tracking`."""
     state, params = documents[STATE], documents[PARAMS]
     name = state["estimator"]
     if name not in _FORECASTER_MODULES:
@@ -210,4 +210,4 @@ MIGRATIONS: dict[int, Callable[[Documents], Documents]] = {
     5: _v5_to_v6,
     6: _v6_to_v7,
 }
-"""``MIGRATIONS[v]`` brings documents of version ``v`` to version ``v + 1``."""
+"""`MIGRATIONS[v]` brings documents of version `v` to version `v + 1`."""

@@ -1,18 +1,18 @@
 """Replacing a saved model's directory so that its path never holds half a model, or none.
 
-A model is written into a fresh sibling directory ``.<name>.saving-<random>``, flushed to disk, and then
-exchanged with the directory at the target path in one atomic step: ``renameat2(RENAME_EXCHANGE)`` on Linux
-(3.15 and later; ext4, XFS, Btrfs, tmpfs and most local file systems), ``renamex_np(RENAME_SWAP)`` on macOS. After
+A model is written into a fresh sibling directory `.<name>.saving-<random>`, flushed to disk, and then
+exchanged with the directory at the target path in one atomic step: `renameat2(RENAME_EXCHANGE)` on Linux
+(3.15 and later; ext4, XFS, Btrfs, tmpfs and most local file systems), `renamex_np(RENAME_SWAP)` on macOS. After
 the exchange the sibling holds the old model and is removed. A reader, and a crash or kill at any moment, finds
 the complete old model or the complete new one at the path; a first save renames the new directory into place.
 
-Where the file system offers no exchange (``EINVAL``/``ENOSYS``, e.g. some network file systems) the old
-directory is renamed aside (``.<name>.old-<random>``) before the new one is renamed in: between those two
-renames the path is empty, and a crash there leaves the model in the ``.old`` directory (a warning names it).
+Where the file system offers no exchange (`EINVAL`/`ENOSYS`, e.g. some network file systems) the old
+directory is renamed aside (`.<name>.old-<random>`) before the new one is renamed in: between those two
+renames the path is empty, and a crash there leaves the model in the `.old` directory (a warning names it).
 
-Saves of one path take turns under an advisory lock (``forecast.tables.table_lock``), so a
-``.<name>.saving-*`` or ``.<name>.old-*`` directory found by the lock holder was left by a save that died; the
-next save removes it (restoring an ``.old`` directory first when the path itself is missing).
+Saves of one path take turns under an advisory lock (`forecast.tables.table_lock`), so a
+`.<name>.saving-*` or `.<name>.old-*` directory found by the lock holder was left by a save that died; the
+next save removes it (restoring an `.old` directory first when the path itself is missing).
 """
 
 from __future__ import annotations
@@ -45,9 +45,9 @@ class SavedModelError(ValueError):
 
 @contextmanager
 def replace_directory(target: Path) -> Iterator[Path]:
-    """Yield a fresh sibling directory of ``target``; when the block succeeds it replaces ``target`` whole.
+    """Yield a fresh sibling directory of `target`; when the block succeeds it replaces `target` whole.
 
-    A failure inside the block removes the new directory and leaves ``target`` untouched.
+    A failure inside the block removes the new directory and leaves `target` untouched.
     """
     target = Path(os.path.abspath(target))
     if target.exists() and not target.is_dir():
@@ -72,7 +72,7 @@ def replace_directory(target: Path) -> Iterator[Path]:
 
 
 def _swap_in(staging: Path, target: Path) -> None:
-    """Put ``staging`` at ``target`` and remove the model it replaced."""
+    """Put `staging` at `target` and remove the model it replaced."""
     if exchange(staging, target):
         shutil.rmtree(staging, ignore_errors=True)  # it holds the old model now
         return
@@ -118,7 +118,7 @@ def _libc():
 
 
 def _remove_leftovers(target: Path) -> None:
-    """Remove the directories of saves of ``target`` that died (the caller holds the save lock)."""
+    """Remove the directories of saves of `target` that died (the caller holds the save lock)."""
     pattern = re.compile(rf"\.{re.escape(target.name)}\.(saving|old)-[0-9a-z_]+")
     leftovers = [path for path in target.parent.iterdir() if pattern.fullmatch(path.name) and path.is_dir()]
     for path in sorted(leftovers):
@@ -131,7 +131,7 @@ def _remove_leftovers(target: Path) -> None:
 
 
 def _flush(directory: Path) -> None:
-    """Write every file of ``directory`` to disk, so the swap never publishes files still in the page cache."""
+    """Write every file of `directory` to disk, so the swap never publishes files still in the page cache."""
     for root, _, files in os.walk(directory):
         for name in files:
             descriptor = os.open(os.path.join(root, name), os.O_RDONLY)

@@ -1,14 +1,14 @@
-"""The settings of the Forecaster and its tracking, each declared once (``pipelines.settings``).
+"""The settings of the Forecaster and its tracking, each declared once (`pipelines.settings`).
 
-The ``Forecaster``'s constructor arguments are the fields of :class:`ForecasterSettings`: the windowing settings of
-``pipelines.window_settings.WindowSettings`` (the ones ``SeriesWindows`` takes, passed on to the pipeline it fits)
+The `Forecaster`'s constructor arguments are the fields of `ForecasterSettings`: the windowing settings of
+`pipelines.window_settings.WindowSettings` (the ones `SeriesWindows` takes, passed on to the pipeline it fits)
 followed by the network, training, combination and tracking settings below. The command line
-(``forecast train --help``), the validation of every value and the settings reference of the docs are generated
+(`forecast train --help`), the validation of every value and the settings reference of the docs are generated
 from these declarations; this module imports neither TensorFlow nor MLflow, so the command line checks its
 options before either loads.
 
-Tracking is one composed setting: ``tracking=False`` (no MLflow run), ``True`` (a run with the defaults of
-:class:`Tracking`) or ``Tracking(experiment=..., run_name=..., register_as=..., errors=...)``.
+Tracking is one composed setting: `tracking=False` (no MLflow run), `True` (a run with the defaults of
+`Tracking`) or `Tracking(experiment=..., run_name=..., register_as=..., errors=...)`.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from pipelines.settings import (
 from pipelines.window_settings import WindowSettings
 
 CELLS = ("clockwork", "cifg_lstm", "elman", "gru", "irnn", "lstm", "lstm1997", "peephole_lstm", "scrn")
-"""The names of ``layers.registry.available()``, listed here so that checking a setting needs no Keras (a test
+"""The names of `layers.registry.available()`, listed here so that checking a setting needs no Keras (a test
 keeps the two equal)."""
 STRATEGIES = ("direct", "recursive")
 POINT_LOSSES = ("mae", "mse", "smape", "mase")
@@ -48,9 +48,9 @@ MAX_UNITS = 65_536
 
 @settings_dataclass
 class Tracking:
-    """Where and how a fit or backtest is recorded in MLflow (``forecast.tracked``).
+    """Where and how a fit or backtest is recorded in MLflow (`forecast.tracked`).
 
-    The tracking store is ``MLFLOW_TRACKING_URI``, else MLflow's default (``mlflow.db`` in the working directory).
+    The tracking store is `MLFLOW_TRACKING_URI`, else MLflow's default (`mlflow.db` in the working directory).
     """
 
     experiment: str = declared(Setting("experiment", Text(), "forecast", "MLflow experiment name"))
@@ -93,15 +93,15 @@ class Tracking:
 
 
 def tracking_settings(tracking: bool | Tracking, default: Tracking | None = None) -> Tracking | None:
-    """The ``Tracking`` a ``tracking`` setting stands for (None: no tracking; ``True``: ``default`` or the defaults)."""
+    """The `Tracking` a `tracking` setting stands for (None: no tracking; `True`: `default` or the defaults)."""
     if tracking is True:
         return default or Tracking()
     return tracking or None
 
 
 class TrackingKind(Kind):
-    """``True``, ``False`` or a :class:`Tracking`; on the command line ``--tracking/--no-tracking`` plus one option
-    per :class:`Tracking` setting."""
+    """`True`, `False` or a `Tracking`; on the command line `--tracking/--no-tracking` plus one option
+    per `Tracking` setting."""
 
     is_flag = True
     nested = Tracking
@@ -125,7 +125,7 @@ class TrackingKind(Kind):
 
 
 class Distribution(Kind):
-    """None (one device), ``"mirrored"`` (every local GPU) or a ``tf.distribute.Strategy`` built by the caller."""
+    """None (one device), `"mirrored"` (every local GPU) or a `tf.distribute.Strategy` built by the caller."""
 
     def check(self, name: str, value: Any) -> None:
         if value is None or value == "mirrored":
@@ -150,7 +150,7 @@ class Distribution(Kind):
 
 
 class Lookbacks(Kind):
-    """Positive integers, one per ensemble member (``36,24,12``), or None."""
+    """Positive integers, one per ensemble member (`36,24,12`), or None."""
 
     def check(self, name: str, value: Any) -> None:
         if value is None:

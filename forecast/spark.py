@@ -1,15 +1,15 @@
 """Batch forecasting and backtesting of very many series on Apache Spark.
 
-A Spark DataFrame in long format (``unique_id``, ``ds``, ``y`` plus covariate columns) is
-repartitioned by ``unique_id``, so that every series lies whole in one partition, and sorted by
-``unique_id, ds`` within each partition. ``mapInPandas`` then runs one Python function per
+A Spark DataFrame in long format (`unique_id`, `ds`, `y` plus covariate columns) is
+repartitioned by `unique_id`, so that every series lies whole in one partition, and sorted by
+`unique_id, ds` within each partition. `mapInPandas` then runs one Python function per
 partition that
 
 1. loads the model once, on the partition's first rows (not per series, not per Arrow batch),
 2. streams through the partition's Arrow batches, cutting them into chunks of about
-   ``series_per_chunk`` whole series (a series split across two batches is held back until it is
+   `series_per_chunk` whole series (a series split across two batches is held back until it is
    complete), so a partition never holds more than one chunk of series in memory,
-3. calls the estimator's own ``predict`` (or ``backtest``) on each chunk, the same code path, and
+3. calls the estimator's own `predict` (or `backtest`) on each chunk, the same code path, and
    the same validation, as a local run.
 
 Every series is forecast from its own rows only, so the union of the chunks' forecasts is the local
@@ -17,26 +17,28 @@ forecast of the whole frame, row for row. Future-known covariates come as a seco
 are unioned with a marker column before the shuffle and split again inside each chunk.
 
 The model (a saved forecaster directory, an MLflow model URI or a fitted forecaster) is resolved
-once on the driver: an alias such as ``models:/name@champion`` is pinned to one version for the
+once on the driver: an alias such as `models:/name@champion` is pinned to one version for the
 whole job, the forecaster is loaded there (its quantiles give the output schema) and its saved
-directory is shipped to the executors with ``SparkContext.addFile``. Executors need this package
-installed in their Python (``spark.pyspark.python``), nothing else; they never reach MLflow.
+directory is shipped to the executors with `SparkContext.addFile`. Executors need this package
+installed in their Python (`spark.pyspark.python`), nothing else; they never reach MLflow.
 
-Errors raised inside an executor (a ``ValidationError`` naming a series, a corrupt model) are
-carried back in the task's failure message; :func:`executor_errors` re-raises them on the driver
+Errors raised inside an executor (a `ValidationError` naming a series, a corrupt model) are
+carried back in the task's failure message; `executor_errors` re-raises them on the driver
 with their own type and one-line message instead of Spark's Python and JVM tracebacks. The
-functions of this module that run Spark actions (:func:`write_forecasts`) use it already; wrap your
-own actions (``collect``, ``toPandas``, ``write``) on the DataFrames they return in it.
+functions of this module that run Spark actions (`write_forecasts`) use it already; wrap your
+own actions (`collect`, `toPandas`, `write`) on the DataFrames they return in it.
 
-Example::
+Example:
 
-    from forecast import spark as fs
+```
+from forecast import spark as fs
 
-    history = fs.read_table(session, path="data/history/")
-    forecasts = fs.predict(history, "models:/m3-monthly@champion")
-    fs.write_forecasts(forecasts, "out/forecasts", as_of="2026-11-22T02:00")
+history = fs.read_table(session, path="data/history/")
+forecasts = fs.predict(history, "models:/m3-monthly@champion")
+fs.write_forecasts(forecasts, "out/forecasts", as_of="2026-11-22T02:00")
+```
 
-This module imports ``pyspark`` (the ``spark`` extra: ``pip install lstm-forecast[spark]``); nothing
+This module imports `pyspark` (the `spark` extra: `pip install lstm-forecast[spark]`); nothing
 else in the package imports it.
 """
 
@@ -74,7 +76,7 @@ from pipelines.columns import ID, TARGET, TIME
 from pipelines.validation import ValidationError
 
 DEFAULT_SERIES_PER_CHUNK = 2000
-"""Series per ``predict``/``backtest`` call inside a partition: large enough to batch the network calls,
+"""Series per `predict`/`backtest` call inside a partition: large enough to batch the network calls,
 small enough that a partition's working set stays bounded."""
 
 _PART = "__lstm_forecast_part"  # 0: history rows, 1: future covariate rows (before the shuffle)
@@ -92,20 +94,20 @@ _STAGING = "lstm-forecast-staging"
 class ExecutorError(RuntimeError):
     """An error raised in a Spark executor whose exception type cannot be rebuilt on the driver.
 
-    The message is ``"<TypeName>: <original message>"``.
+    The message is `"<TypeName>: <original message>"`.
     """
 
 
 class SparkBacktest(NamedTuple):
-    """A backtest computed on Spark: the counterparts of :class:`forecast.backtesting.Backtest`.
+    """A backtest computed on Spark: the counterparts of `forecast.backtesting.Backtest`.
 
-    forecasts: ``unique_id, ds, cutoff, y, y_hat[, y_hat_qXX...]``, one row per series, origin and step.
-    metrics: ``unique_id`` (text), ``cutoff`` and one column per score, one row per series and origin,
-        plus the row ``unique_id == "overall"`` (null ``cutoff``) holding the mean of each column
+    forecasts: `unique_id, ds, cutoff, y, y_hat[, y_hat_qXX...]`, one row per series, origin and step.
+    metrics: `unique_id` (text), `cutoff` and one column per score, one row per series and origin,
+        plus the row `unique_id == "overall"` (null `cutoff`) holding the mean of each column
         over the other rows, computed by Spark.
 
     Both are read from one cached computation (the model runs once for the two); call
-    :meth:`unpersist` when done with them.
+    `unpersist` when done with them.
     """
 
     forecasts: DataFrame
@@ -121,9 +123,9 @@ class SparkBacktest(NamedTuple):
 class ShippedModel:
     """A model resolved on the driver and shipped to the executors.
 
-    file: the directory's name under ``SparkFiles`` (``lstm-forecast-model-<content hash>``).
+    file: the directory's name under `SparkFiles` (`lstm-forecast-model-<content hash>`).
     forecaster: the driver's copy of the forecaster.
-    uri: what the caller gave (a directory, an MLflow URI, or ``"<in-memory forecaster>"``).
+    uri: what the caller gave (a directory, an MLflow URI, or `"<in-memory forecaster>"`).
     version: the registered model version an MLflow URI resolved to (None otherwise).
     """
 
@@ -145,25 +147,25 @@ def predict(
     series_per_chunk: int = DEFAULT_SERIES_PER_CHUNK,
     model_loads: Accumulator | None = None,
 ) -> DataFrame:
-    """Forecast every series of a Spark DataFrame with the forecaster's own ``predict``.
+    """Forecast every series of a Spark DataFrame with the forecaster's own `predict`.
 
     Args:
-        df: history in long format: ``unique_id``, ``ds`` (timestamps or integers), ``y`` and the
+        df: history in long format: `unique_id`, `ds` (timestamps or integers), `y` and the
             model's covariate columns.
-        model: a saved forecaster directory, an MLflow model URI (``models:/name@alias``,
-            ``models:/name/3``, ``runs:/<id>/model``), a fitted forecaster, or a :func:`ship_model`
+        model: a saved forecaster directory, an MLflow model URI (`models:/name@alias`,
+            `models:/name/3`, `runs:/<id>/model`), a fitted forecaster, or a `ship_model`
             result (to ship once and forecast several DataFrames).
-        future_df: ``unique_id``, ``ds`` and the future covariate columns for the ``horizon`` steps
+        future_df: `unique_id`, `ds` and the future covariate columns for the `horizon` steps
             after each series' end (models with future covariates only).
-        num_partitions: partitions of the shuffle by ``unique_id`` (None: ``spark.sql.shuffle.partitions``).
-        series_per_chunk: series per ``predict`` call inside a partition (memory bound, not results).
+        num_partitions: partitions of the shuffle by `unique_id` (None: `spark.sql.shuffle.partitions`).
+        series_per_chunk: series per `predict` call inside a partition (memory bound, not results).
         model_loads: an integer accumulator incremented once per model load (one per non-empty
             partition; a re-executed task adds again).
 
     Returns:
-        A lazy DataFrame ``unique_id, ds, y_hat[, y_hat_qXX...]``: ``unique_id`` of the input's type,
-        ``ds`` a timestamp of the input's kind or a long, forecasts as doubles; the rows of the local
-        ``predict`` on the same data. Run actions on it inside :func:`executor_errors`.
+        A lazy DataFrame `unique_id, ds, y_hat[, y_hat_qXX...]`: `unique_id` of the input's type,
+        `ds` a timestamp of the input's kind or a long, forecasts as doubles; the rows of the local
+        `predict` on the same data. Run actions on it inside `executor_errors`.
     """
     check_integer("series_per_chunk", series_per_chunk)
     history = _prepared(df, "df")
@@ -204,26 +206,26 @@ def backtest(
     series_per_chunk: int = DEFAULT_SERIES_PER_CHUNK,
     model_loads: Accumulator | None = None,
 ) -> SparkBacktest:
-    """Rolling-origin backtest of a fitted model on every series, with the estimator's own ``backtest``.
+    """Rolling-origin backtest of a fitted model on every series, with the estimator's own `backtest`.
 
-    Each chunk of whole series runs ``forecaster.backtest(chunk, n_windows, step, refit=False,
-    season_length, metrics)``: origins and scores are per series, so the chunks' forecasts and
-    per-series score rows are those of a local backtest of the whole frame. The ``overall`` row
+    Each chunk of whole series runs `forecaster.backtest(chunk, n_windows, step, refit=False,
+    season_length, metrics)`: origins and scores are per series, so the chunks' forecasts and
+    per-series score rows are those of a local backtest of the whole frame. The `overall` row
     (the mean of every score column over the per-series rows, NaN scores left out as pandas does)
     is a Spark aggregation. Refitting inside the backtest is not offered: a global model refitted
     per chunk would not be the model a local backtest fits on all series.
 
     As locally, origins inside the data the model was fitted on give in-sample scores (the
-    executors' ``UserWarning`` goes to their logs).
+    executors' `UserWarning` goes to their logs).
 
     Args:
         df: full history in long format (the actuals of every window come from it).
-        model: as for :func:`predict`.
-        n_windows, step, season_length, metrics: as for ``BaseForecaster.backtest``.
-        num_partitions, series_per_chunk, model_loads: as for :func:`predict`.
+        model: as for `predict`.
+        n_windows, step, season_length, metrics: as for `BaseForecaster.backtest`.
+        num_partitions, series_per_chunk, model_loads: as for `predict`.
 
     Returns:
-        :class:`SparkBacktest` of lazy DataFrames; run actions on them inside :func:`executor_errors`.
+        `SparkBacktest` of lazy DataFrames; run actions on them inside `executor_errors`.
     """
     check_integer("series_per_chunk", series_per_chunk)
     check_integer("n_windows", n_windows)
@@ -274,10 +276,10 @@ def backtest(
 
 
 def ship_model(spark: SparkSession, model: BaseForecaster | str | os.PathLike) -> ShippedModel:
-    """Resolve ``model`` on the driver and ship its saved directory to the executors (``addFile``).
+    """Resolve `model` on the driver and ship its saved directory to the executors (`addFile`).
 
     A directory is shipped as it is; an MLflow URI is resolved (an alias pinned to its current
-    version) with :func:`forecast.model_uri.resolve_model`; a fitted forecaster is saved. The
+    version) with `forecast.model_uri.resolve_model`; a fitted forecaster is saved. The
     shipped directory is named after a hash of its content, so the same model is added once per
     Spark application and two models never share a name.
     """
@@ -319,11 +321,11 @@ def ship_model(spark: SparkSession, model: BaseForecaster | str | os.PathLike) -
 def executor_errors() -> Iterator[None]:
     """Re-raise an error from a Spark executor as the original exception, with its one-line message.
 
-    Spark reports a failed task as a ``PythonException`` (or a job abort) whose text holds the Python
+    Spark reports a failed task as a `PythonException` (or a job abort) whose text holds the Python
     traceback; the executors of this module put the original exception's type and arguments in
     that text. Inside this block such a failure is raised again as that exception (a
-    ``ValidationError`` stays a ``ValidationError`` with the message a local run gives), or as
-    :class:`ExecutorError` when the type cannot be rebuilt. Other errors pass through unchanged.
+    `ValidationError` stays a `ValidationError` with the message a local run gives), or as
+    `ExecutorError` when the type cannot be rebuilt. Other errors pass through unchanged.
     """
     try:
         yield
@@ -337,13 +339,13 @@ def executor_errors() -> Iterator[None]:
 def spark_session(
     master: str | None = None, conf: Mapping[str, str] | None = None, app_name: str = "lstm-forecast"
 ) -> SparkSession:
-    """The active SparkSession, or a new one with ``master`` and ``conf`` (e.g. a job spec's Spark settings).
+    """The active SparkSession, or a new one with `master` and `conf` (e.g. a job spec's Spark settings).
 
-    ``master`` None leaves it to ``spark-submit`` or ``spark-defaults.conf``; ``conf`` entries go to the
-    builder (settings read at start-up, such as ``spark.driver.memory``, apply only to a new session).
-    With a ``local`` master the Python workers are this interpreter unless ``PYSPARK_PYTHON`` says
-    otherwise, so they import the same installed package; on a cluster, ``PYSPARK_PYTHON`` (or
-    ``spark.pyspark.python`` with ``spark-submit``) must name a Python with lstm-forecast installed.
+    `master` None leaves it to `spark-submit` or `spark-defaults.conf`; `conf` entries go to the
+    builder (settings read at start-up, such as `spark.driver.memory`, apply only to a new session).
+    With a `local` master the Python workers are this interpreter unless `PYSPARK_PYTHON` says
+    otherwise, so they import the same installed package; on a cluster, `PYSPARK_PYTHON` (or
+    `spark.pyspark.python` with `spark-submit`) must name a Python with lstm-forecast installed.
     """
     builder = SparkSession.builder.appName(app_name)
     if master is not None:
@@ -367,17 +369,17 @@ def read_table(
     Args:
         spark: the session.
         path: a Parquet file or directory (partitioned directories included).
-        table: a table or view name (``db.table``); give exactly one of ``path`` and ``table``.
-        columns: source column names of ``unique_id``, ``ds`` and ``y``, as the job spec's
-            ``data.columns`` mapping (``{"unique_id": "series", "ds": "date", "y": "value"}``).
+        table: a table or view name (`db.table`); give exactly one of `path` and `table`.
+        columns: source column names of `unique_id`, `ds` and `y`, as the job spec's
+            `data.columns` mapping (`{"unique_id": "series", "ds": "date", "y": "value"}`).
 
     Returns:
-        A lazy DataFrame with the columns renamed to ``unique_id, ds, y`` (other columns kept),
-        ``unique_id`` cast to text, as the local job reads series ids, and a ``ds`` of dates cast to
+        A lazy DataFrame with the columns renamed to `unique_id, ds, y` (other columns kept),
+        `unique_id` cast to text, as the local job reads series ids, and a `ds` of dates cast to
         timestamps (midnight, no time zone).
 
     Raises:
-        FileNotFoundError: ``path`` does not exist.
+        FileNotFoundError: `path` does not exist.
         ValidationError: a mapped column is missing (the message lists the columns found).
     """
     if (path is None) == (table is None):
@@ -411,15 +413,15 @@ def read_table(
 
 
 def write_forecasts(df: DataFrame, path: str | os.PathLike, as_of: pd.Timestamp | str) -> str:
-    """Write one run's forecasts under ``path``, replacing only the partition of this ``as_of``.
+    """Write one run's forecasts under `path`, replacing only the partition of this `as_of`.
 
-    The rows go to the Parquet dataset ``path`` partitioned by the text column ``as_of``
-    (``as_of=20261122T020000``, the job's ``{as_of}`` text, UTC) with Spark's dynamic partition
-    overwrite: running the same ``as_of`` again replaces its rows, every other ``as_of`` stays.
+    The rows go to the Parquet dataset `path` partitioned by the text column `as_of`
+    (`as_of=20261122T020000`, the job's `{as_of}` text, UTC) with Spark's dynamic partition
+    overwrite: running the same `as_of` again replaces its rows, every other `as_of` stays.
     Spark writes the new files to a staging directory and moves them into place when the job
     commits, so a failed run leaves the partition as it was. Executor errors come back through
-    :func:`executor_errors`. An empty ``df`` writes no partition (and leaves an earlier one of the
-    same ``as_of``): check the input for rows first.
+    `executor_errors`. An empty `df` writes no partition (and leaves an earlier one of the
+    same `as_of`): check the input for rows first.
 
     Returns:
         The partition's directory.
@@ -439,11 +441,11 @@ def write_forecasts(df: DataFrame, path: str | os.PathLike, as_of: pd.Timestamp 
 
 
 def keep_requested(df: DataFrame, horizon: int, quantiles: Sequence[float] | None = None) -> DataFrame:
-    """Forecasts cut to the first ``horizon`` steps of every series and to the ``quantiles`` asked for.
+    """Forecasts cut to the first `horizon` steps of every series and to the `quantiles` asked for.
 
     The Spark side of the job's horizon and quantiles (a model may forecast more than a job asks
-    for): a row's step is its rank by ``ds`` within its series; the ``y_hat_qXX`` columns of levels
-    not in ``quantiles`` are dropped (``None``: all of them, as a job spec without quantiles).
+    for): a row's step is its rank by `ds` within its series; the `y_hat_qXX` columns of levels
+    not in `quantiles` are dropped (`None`: all of them, as a job spec without quantiles).
     """
     check_integer("horizon", horizon)
     from pyspark.sql import Window
@@ -455,15 +457,15 @@ def keep_requested(df: DataFrame, horizon: int, quantiles: Sequence[float] | Non
 
 
 def forecast_quantile_columns(forecaster: BaseForecaster) -> list[str]:
-    """The quantile columns ``forecaster.predict`` returns, in its order (``y_hat_q10``, ``y_hat_q90``, ...)."""
+    """The quantile columns `forecaster.predict` returns, in its order (`y_hat_q10`, `y_hat_q90`, ...)."""
     levels = getattr(forecaster, "quantiles", None) or ()
     return [quantile_column(level) for level in sorted(map(float, levels))]
 
 
 def score_columns(quantile_columns: Sequence[str], metrics: Sequence[str] | None) -> list[str]:
-    """The score columns :func:`forecast.metrics.evaluate` gives a backtest with these quantile columns.
+    """The score columns `forecast.metrics.evaluate` gives a backtest with these quantile columns.
 
-    Read off ``evaluate`` itself, on one made-up forecast with a history, so the Spark schema follows
+    Read off `evaluate` itself, on one made-up forecast with a history, so the Spark schema follows
     its naming; unknown metric names raise its error here, on the driver.
     """
     history = pd.DataFrame({ID: "s", TIME: np.arange(3), TARGET: [1.0, 2.0, 3.0]})
@@ -482,7 +484,7 @@ def _shipped(spark: SparkSession, model: ShippedModel | BaseForecaster | str | o
 
 
 def _prepared(df: DataFrame, where: str, time_type: T.DataType | None = None) -> DataFrame:
-    """``df`` with ``ds`` as a timestamp or a long; errors for what Spark needs before any task runs."""
+    """`df` with `ds` as a timestamp or a long; errors for what Spark needs before any task runs."""
     missing = [column for column in (ID, TIME) if column not in df.columns]
     if missing:
         raise ValidationError(f"{where}: missing column(s) {missing}; found {df.columns}")
@@ -535,7 +537,7 @@ def _content_hash(directory: Path) -> str:
 
 
 def _original_error(text: str) -> Exception | None:
-    """The exception an executor of this module encoded in ``text`` (the last one), or None."""
+    """The exception an executor of this module encoded in `text` (the last one), or None."""
     payloads = _ERROR_PAYLOAD.findall(text)
     if not payloads:
         return None
@@ -613,7 +615,7 @@ def _run_partition(batches: Iterator[pd.DataFrame], task: _Task) -> Iterator[pd.
 
 
 def _series_chunks(batches: Iterator[pd.DataFrame], series_per_chunk: int) -> Iterator[pd.DataFrame]:
-    """Frames of whole series, about ``series_per_chunk`` each, from batches sorted by series.
+    """Frames of whole series, about `series_per_chunk` each, from batches sorted by series.
 
     The last series of the rows gathered so far may continue in the next batch, so it is held back
     until a chunk is cut; at the end of the partition everything left is one chunk.
@@ -644,7 +646,7 @@ def _part(chunk: pd.DataFrame, part: int, columns: _Columns) -> pd.DataFrame:
 
     After the union, a column missing from one side is null there, and Arrow hands an integer
     (boolean) column with nulls over as floats (objects); without nulls they are integers
-    (booleans) again, as ``toPandas`` would give them.
+    (booleans) again, as `toPandas` would give them.
     """
     rows = chunk.loc[chunk[_PART].to_numpy() == part, list(columns.names)].reset_index(drop=True)
     for name in columns.integers:
@@ -667,7 +669,7 @@ def _conformed(frame: pd.DataFrame, output: Sequence[str]) -> pd.DataFrame:
 
 
 def _backtest_rows(forecaster: BaseForecaster, history: pd.DataFrame, task: _Task) -> pd.DataFrame:
-    """A chunk's backtest forecasts and its per-series score rows (without ``overall``) in one frame."""
+    """A chunk's backtest forecasts and its per-series score rows (without `overall`) in one frame."""
     args = task.backtest
     result = forecaster.backtest(
         history,
@@ -688,7 +690,7 @@ def _backtest_rows(forecaster: BaseForecaster, history: pd.DataFrame, task: _Tas
 
 
 def _portable(error: Exception) -> RuntimeError:
-    """A RuntimeError whose message carries ``error``'s type and arguments for :func:`executor_errors`."""
+    """A RuntimeError whose message carries `error`'s type and arguments for `executor_errors`."""
     kind = type(error)
     simple = all(isinstance(arg, (str, int, float, bool, type(None))) for arg in error.args)
     payload = {

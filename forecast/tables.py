@@ -1,27 +1,27 @@
 """Long frames from and to CSV or Parquet files, chosen by the file's suffix.
 
-Series ids are text. ``unique_id`` is read as the exact text of a CSV cell (``001`` stays ``"001"``,
-``NA`` stays ``"NA"``) and as strings from Parquet (an integer id ``7`` becomes ``"7"``), so a model
+Series ids are text. `unique_id` is read as the exact text of a CSV cell (`001` stays `"001"`,
+`NA` stays `"NA"`) and as strings from Parquet (an integer id `7` becomes `"7"`), so a model
 fitted on text ids finds its series in every file.
 
 Writes are atomic, serialised and leave nothing behind:
 
-- The frame goes to a temporary file ``.<name>.<8 characters>.tmp`` in the target's directory, is
-  flushed to disk and renamed over the target (``os.replace``, atomic on POSIX): a reader sees the old
+- The frame goes to a temporary file `.<name>.<8 characters>.tmp` in the target's directory, is
+  flushed to disk and renamed over the target (`os.replace`, atomic on POSIX): a reader sees the old
   file or the new one, never half of one, and a failed or killed write leaves the old file as it was.
-- The temporary file is created the way a plain ``open()`` creates a file (mode 0666 less the umask);
+- The temporary file is created the way a plain `open()` creates a file (mode 0666 less the umask);
   a file that replaces an existing one keeps that file's mode.
-- Every writer of a target holds an advisory lock (``fcntl.flock`` on ``.<name>.lock`` beside it) from
-  before it reads the target (:func:`update_frame_atomic`, a read-modify-write) until after the rename,
+- Every writer of a target holds an advisory lock (`fcntl.flock` on `.<name>.lock` beside it) from
+  before it reads the target (`update_frame_atomic`, a read-modify-write) until after the rename,
   so two processes adding rows to one file never lose each other's rows. The lock file is removed on
   release (a waiter that then holds a removed file's lock notices and locks the new one).
 - Since every writer holds the lock while its temporary file exists, a temporary file found by the lock
   holder was left by a killed writer (SIGKILL, power loss): it is removed. SIGTERM during a write, in a
-  process without a SIGTERM handler of its own, raises ``SystemExit(143)`` instead of dying at once, so
+  process without a SIGTERM handler of its own, raises `SystemExit(143)` instead of dying at once, so
   the temporary file is removed before the process exits.
 
 The locks bind the processes that write through this module, on one host or on an NFS share (Linux
-maps ``flock`` to NFS locks); they need POSIX (``fcntl``).
+maps `flock` to NFS locks); they need POSIX (`fcntl`).
 """
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ def check_table_path(path: str | os.PathLike) -> Path:
 
 
 def text_ids(values: pd.Series) -> pd.Series:
-    """`values` as strings (``7`` -> ``"7"``), missing values left missing."""
+    """`values` as strings (`7` -> `"7"`), missing values left missing."""
     return values.map(str, na_action="ignore").astype(object)
 
 
@@ -91,10 +91,10 @@ def read_frame(path: str | os.PathLike, id_column: str = "unique_id", time_colum
 
 
 def read_frame_like(path: str | os.PathLike, like: pd.DataFrame) -> pd.DataFrame:
-    """A table written by :func:`write_frame_atomic`, read back with the column types of `like`.
+    """A table written by `write_frame_atomic`, read back with the column types of `like`.
 
-    CSV stores no types, and inferring them again rewrites what was written: ids ``001`` become the
-    number 1, a model version ``""`` becomes NaN, timestamps stay text. Here a column that is text in
+    CSV stores no types, and inferring them again rewrites what was written: ids `001` become the
+    number 1, a model version `""` becomes NaN, timestamps stay text. Here a column that is text in
     `like` keeps the file's exact text, a datetime column of `like` is parsed as ISO 8601 (into `like`'s
     time zone), other columns are inferred. Parquet keeps its own types; `like`'s text columns are made
     text there too (files written before ids were text held integers).
@@ -120,11 +120,11 @@ def read_frame_like(path: str | os.PathLike, like: pd.DataFrame) -> pd.DataFrame
 
 
 def _read_csv_with_text(path: Path, text: list[str]) -> pd.DataFrame:
-    """`pandas.read_csv` with the `text` columns as the cells' exact text (Python strings, ``NA`` and the
+    """`pandas.read_csv` with the `text` columns as the cells' exact text (Python strings, `NA` and the
     empty cell included); the other columns are inferred and their missing cells detected as usual.
 
-    pandas 3 detects missing cells before it applies ``converters``, so the text columns are excluded
-    from missing-value detection by name (``keep_default_na=False`` with a per-column list).
+    pandas 3 detects missing cells before it applies `converters`, so the text columns are excluded
+    from missing-value detection by name (`keep_default_na=False` with a per-column list).
     """
     header = pd.read_csv(path, nrows=0).columns
     text = [column for column in header if column in set(text)]
@@ -148,9 +148,9 @@ def update_frame_atomic(
     update: Callable[[pd.DataFrame | None], pd.DataFrame],
     like: pd.DataFrame,
 ) -> None:
-    """Replace the table at `path` by ``update(current)``, with no other writer in between.
+    """Replace the table at `path` by `update(current)`, with no other writer in between.
 
-    ``current`` is the file's rows read with the column types of `like` (:func:`read_frame_like`), or
+    `current` is the file's rows read with the column types of `like` (`read_frame_like`), or
     None when there is no file yet. The lock is held from before the read until after the rename, so a
     concurrent update waits and then sees this one's rows.
     """
@@ -198,7 +198,7 @@ def _write(frame: pd.DataFrame, path: Path) -> None:
 def _remove_stale_temporaries(path: Path) -> None:
     """Remove temporary files of `path` left by killed writers (the caller holds the lock, so no live writer owns one).
 
-    The name pattern also matches the ``tempfile.mkstemp`` names of earlier versions.
+    The name pattern also matches the `tempfile.mkstemp` names of earlier versions.
     """
     pattern = re.compile(rf"\.{re.escape(path.name)}\.[a-z0-9_]{{8}}\.tmp")
     for candidate in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
@@ -210,12 +210,12 @@ def _remove_stale_temporaries(path: Path) -> None:
 
 @contextmanager
 def table_lock(path: str | os.PathLike, timeout_s: float = LOCK_TIMEOUT_S) -> Iterator[None]:
-    """Hold the advisory lock that every writer of the table file `path` takes (``.<name>.lock`` beside it).
+    """Hold the advisory lock that every writer of the table file `path` takes (`.<name>.lock` beside it).
 
     Waits while another process holds it; raises TimeoutError naming the holder (pid and host) after
     `timeout_s` seconds. The writers of this module take it themselves, and it is not re-entrant: while
     holding it, read the file, but do not call those writers for the same path (use
-    :func:`update_frame_atomic` for a read-modify-write).
+    `update_frame_atomic` for a read-modify-write).
     """
     path = Path(path)
     lock_path = path.with_name(f".{path.name}.lock")

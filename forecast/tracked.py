@@ -1,18 +1,18 @@
-"""The tracking side of a forecaster: MLflow runs around ``fit`` and ``backtest``, and what they log.
+"""The tracking side of a forecaster: MLflow runs around `fit` and `backtest`, and what they log.
 
-An estimator knows nothing of MLflow. When its ``tracking`` parameter is true, its ``fit`` and
-``backtest`` hand the validated frame to :func:`tracked_fit` or :func:`tracked_backtest`, which open
-a run (:func:`forecast.tracking.tracking_run`; the estimator's ``tracking`` setting, a
-:class:`forecast.settings.Tracking`, names its experiment, run and registered model), run the estimator's own fit or backtest inside it, and log:
+An estimator knows nothing of MLflow. When its `tracking` parameter is true, its `fit` and
+`backtest` hand the validated frame to `tracked_fit` or `tracked_backtest`, which open
+a run (`forecast.tracking.tracking_run`; the estimator's `tracking` setting, a
+`forecast.settings.Tracking`, names its experiment, run and registered model), run the estimator's own fit or backtest inside it, and log:
 
 - a fit: the parameters, a summary of the data, the epoch losses (a Keras callback), the final and
   validation metrics, the forecast-vs-actual plot of the validation windows, the learning curve,
   the gradient-flow plot of the encoder, and the model as an MLflow pyfunc model
-  (:mod:`forecast.pyfunc`), registered under ``register_as`` when given;
+  (`forecast.pyfunc`), registered under `register_as` when given;
 - a backtest: the parameters, the backtest settings, the overall scores, a forecast plot and the
   score table.
 
-The fitted estimator gets ``run_id_``, ``model_uri_`` and ``registered_model_version_``.
+The fitted estimator gets `run_id_`, `model_uri_` and `registered_model_version_`.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ from pipelines.validation import CheckedFrame
 
 
 class EpochMetricsCallback(keras.callbacks.Callback):
-    """Keras callback logging every epoch's logs (``loss``, ``val_loss``, ...) with ``step=epoch``."""
+    """Keras callback logging every epoch's logs (`loss`, `val_loss`, ...) with `step=epoch`."""
 
     def __init__(self, tracker: Tracker):
         super().__init__()
@@ -57,7 +57,7 @@ GRADIENT_FLOW_WINDOWS = 64
 
 
 def tracked_fit(estimator: Any, checked: CheckedFrame) -> Any:
-    """Fit ``estimator`` on a validated frame inside an MLflow run and log the fitted model.
+    """Fit `estimator` on a validated frame inside an MLflow run and log the fitted model.
 
     Returns the estimator's fit report. A fit that raises marks the run FAILED and logs no model.
     """
@@ -86,7 +86,7 @@ def tracked_backtest(
     season_length: int | None,
     metrics: Sequence[str] | None,
 ) -> Backtest:
-    """Run ``estimator``'s backtest at ``cutoffs`` inside an MLflow run and log its scores."""
+    """Run `estimator`'s backtest at `cutoffs` inside an MLflow run and log its scores."""
     settings = tracking_settings(estimator.tracking)
     run_name = f"{settings.run_name}-backtest" if settings.run_name else "backtest"
     with tracking_run(
@@ -107,7 +107,7 @@ def _is_scalar(value: Any) -> bool:
 
 
 def log_fit(tracker: Tracker, estimator: Any, report: Any):
-    """Log a fitted forecaster to the tracker's run; returns MLflow's ``ModelInfo`` (None when logging failed)."""
+    """Log a fitted forecaster to the tracker's run; returns MLflow's `ModelInfo` (None when logging failed)."""
     data = estimator.train_df_
     lengths = data.groupby(ID, sort=True).size()
     tracker.log_params(logged_settings(estimator))
@@ -192,7 +192,7 @@ def log_combination(tracker: Tracker, estimator: Any) -> None:
 
 
 def log_gradient_flow(tracker: Tracker, estimator: Any, training) -> None:
-    """Per-lag gradient norms of the encoder (``layers.gradient_flow``) over the first training windows."""
+    """Per-lag gradient norms of the encoder (`layers.gradient_flow`) over the first training windows."""
     network = estimator.model_
     # An ensemble's members share the input; the first member's encoder stands for all of them.
     names = {layer.name for layer in network.layers}
@@ -205,10 +205,10 @@ def log_gradient_flow(tracker: Tracker, estimator: Any, training) -> None:
 
 
 def input_example(estimator: Any) -> pd.DataFrame:
-    """A pyfunc input: the last ``lookback`` rows of the first two series.
+    """A pyfunc input: the last `lookback` rows of the first two series.
 
-    With future covariates the history ends ``horizon`` steps early and those steps follow as
-    future rows (empty ``y``, known covariates).
+    With future covariates the history ends `horizon` steps early and those steps follow as
+    future rows (empty `y`, known covariates).
     """
     data = estimator.train_df_[estimator.train_df_[ID].isin(estimator.series_ids_[:2])]
     from_end = data.groupby(ID, sort=False).cumcount(ascending=False).to_numpy()

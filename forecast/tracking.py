@@ -1,26 +1,26 @@
 """MLflow tracking for training and evaluation runs, degrading to a no-op when the store is unavailable.
 
-Where runs go: ``MLFLOW_TRACKING_URI`` when set (or a URI set in-process with
-``mlflow.set_tracking_uri``), otherwise MLflow's own default. Since MLflow 3.7 (installed: 3.x) that
-default is the SQLite file ``mlflow.db`` in the working directory,
-``sqlite:///<cwd>/mlflow.db``; MLflow keeps using a legacy ``./mlruns`` folder instead when one with
+Where runs go: `MLFLOW_TRACKING_URI` when set (or a URI set in-process with
+`mlflow.set_tracking_uri`), otherwise MLflow's own default. Since MLflow 3.7 (installed: 3.x) that
+default is the SQLite file `mlflow.db` in the working directory,
+`sqlite:///<cwd>/mlflow.db`; MLflow keeps using a legacy `./mlruns` folder instead when one with
 runs already exists there. Open the dashboard with
-``mlflow ui --backend-store-uri sqlite:///mlflow.db``.
+`mlflow ui --backend-store-uri sqlite:///mlflow.db`.
 
 A run that cannot be created (unreachable server, unwritable store) warns and continues untracked,
-or raises :class:`TrackingError` with ``on_error="raise"``; the same holds for any later logging call.
+or raises `TrackingError` with `on_error="raise"`; the same holds for any later logging call.
 
 Two safeguards keep tracking from hurting the work it records:
 
 - Time. Against an HTTP server, each MLflow request inside a run gives up after
-  ``HTTP_TIMEOUT_S`` seconds and ``HTTP_RETRIES`` retries (MLflow's own defaults retry for
-  minutes), unless ``MLFLOW_HTTP_REQUEST_TIMEOUT`` / ``MLFLOW_HTTP_REQUEST_MAX_RETRIES`` are set:
-  a half-working server costs seconds, then the work goes on untracked (or fails, with ``raise``).
+  `HTTP_TIMEOUT_S` seconds and `HTTP_RETRIES` retries (MLflow's own defaults retry for
+  minutes), unless `MLFLOW_HTTP_REQUEST_TIMEOUT` / `MLFLOW_HTTP_REQUEST_MAX_RETRIES` are set:
+  a half-working server costs seconds, then the work goes on untracked (or fails, with `raise`).
 - A new SQLite store. MLflow creates the tables of a missing database on first use; several
   processes doing that at once break the store for good. Opening a run on a SQLite store holds an
-  advisory lock (``.<database>.lock`` beside it) while the store is created or checked.
+  advisory lock (`.<database>.lock` beside it) while the store is created or checked.
 
-URLs in messages have their credentials masked (:func:`forecast.redaction.redact`).
+URLs in messages have their credentials masked (`forecast.redaction.redact`).
 """
 
 from __future__ import annotations
@@ -49,9 +49,9 @@ ON_ERROR_CHOICES = ("warn", "raise")
 PROBE_TIMEOUT_S = 5.0
 """Seconds to wait for an HTTP tracking server to accept a connection before calling it unreachable."""
 HTTP_TIMEOUT_S = 10
-"""Seconds one MLflow HTTP request may take inside a run (unless ``MLFLOW_HTTP_REQUEST_TIMEOUT`` is set)."""
+"""Seconds one MLflow HTTP request may take inside a run (unless `MLFLOW_HTTP_REQUEST_TIMEOUT` is set)."""
 HTTP_RETRIES = 2
-"""Retries of a failed MLflow HTTP request inside a run (unless ``MLFLOW_HTTP_REQUEST_MAX_RETRIES`` is set)."""
+"""Retries of a failed MLflow HTTP request inside a run (unless `MLFLOW_HTTP_REQUEST_MAX_RETRIES` is set)."""
 _HTTP_DEFAULTS = {
     "MLFLOW_HTTP_REQUEST_TIMEOUT": str(HTTP_TIMEOUT_S),
     "MLFLOW_HTTP_REQUEST_MAX_RETRIES": str(HTTP_RETRIES),
@@ -60,7 +60,7 @@ _HTTP_DEFAULTS = {
 
 
 class TrackingError(RuntimeError):
-    """The MLflow tracking store could not be used and ``on_error="raise"`` was asked for."""
+    """The MLflow tracking store could not be used and `on_error="raise"` was asked for."""
 
 
 class TrackingWarning(UserWarning):
@@ -68,12 +68,12 @@ class TrackingWarning(UserWarning):
 
 
 def resolve_tracking_uri() -> str:
-    """The tracking URI runs go to: ``MLFLOW_TRACKING_URI``, else MLflow's default (``sqlite:///<cwd>/mlflow.db``)."""
+    """The tracking URI runs go to: `MLFLOW_TRACKING_URI`, else MLflow's default (`sqlite:///<cwd>/mlflow.db`)."""
     return mlflow.get_tracking_uri()
 
 
 class Tracker:
-    """Logs to one MLflow run; every method is a no-op when the tracker is disabled (``run_id is None``).
+    """Logs to one MLflow run; every method is a no-op when the tracker is disabled (`run_id is None`).
 
     Attributes:
         run_id: the MLflow run id, or None when tracking is off or unavailable.
@@ -99,7 +99,7 @@ class Tracker:
         return self.run_id is not None
 
     def log_params(self, params: Mapping[str, Any]) -> None:
-        """Log parameters: nested mappings flattened to ``outer.inner`` keys, values as strings cut to MLflow's limit."""
+        """Log parameters: nested mappings flattened to `outer.inner` keys, values as strings cut to MLflow's limit."""
         entries = [Param(key, _param_value(value)) for key, value in flatten(params).items()]
         for start in range(0, len(entries), MAX_PARAMS_TAGS_PER_BATCH):
             self._call(
@@ -110,7 +110,7 @@ class Tracker:
             )
 
     def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
-        """Log numeric metrics (nested mappings flattened), all at ``step`` (0 when None)."""
+        """Log numeric metrics (nested mappings flattened), all at `step` (0 when None)."""
         timestamp = int(time.time() * 1000)
         entries = [Metric(key, float(value), timestamp, int(step or 0)) for key, value in flatten(metrics).items()]
         for start in range(0, len(entries), MAX_METRICS_PER_BATCH):
@@ -122,18 +122,18 @@ class Tracker:
             )
 
     def log_figure(self, figure, name: str) -> None:
-        """Save a matplotlib figure as the artifact ``name`` (e.g. ``"plots/forecast.png"``)."""
+        """Save a matplotlib figure as the artifact `name` (e.g. `"plots/forecast.png"`)."""
         self._call("log_figure", lambda: self._client.log_figure(self.run_id, figure, artifact_file=name))
 
     def log_artifact(self, path: str | os.PathLike, artifact_path: str | None = None) -> None:
-        """Copy a local file or directory into the run's artifacts (under ``artifact_path``)."""
+        """Copy a local file or directory into the run's artifacts (under `artifact_path`)."""
         if os.path.isdir(path):
             self._call("log_artifacts", lambda: self._client.log_artifacts(self.run_id, os.fspath(path), artifact_path))
         else:
             self._call("log_artifact", lambda: self._client.log_artifact(self.run_id, os.fspath(path), artifact_path))
 
     def log_dict(self, dictionary: Mapping[str, Any], name: str) -> None:
-        """Store a JSON-serializable mapping as the artifact ``name`` (``.json`` or ``.yaml``)."""
+        """Store a JSON-serializable mapping as the artifact `name` (`.json` or `.yaml`)."""
         self._call(
             "log_dict",
             lambda: self._client.log_dict(self.run_id, json.loads(json.dumps(dictionary, default=str)), name),
@@ -145,7 +145,7 @@ class Tracker:
             self._call("set_tag", lambda key=key, value=value: self._client.set_tag(self.run_id, key, str(value)))
 
     def call(self, action: str, operation: Callable[[], Any]) -> Any:
-        """Run one MLflow ``operation`` for this run and return its result; on failure warn (None) or raise."""
+        """Run one MLflow `operation` for this run and return its result; on failure warn (None) or raise."""
         return self._call(action, operation)
 
     def _call(self, action: str, operation) -> Any:
@@ -173,18 +173,18 @@ def tracking_run(
     on_error: str = "warn",
     tags: Mapping[str, Any] | None = None,
 ) -> Iterator[Tracker]:
-    """An MLflow run for the duration of a ``with`` block, yielding its :class:`Tracker`.
+    """An MLflow run for the duration of a `with` block, yielding its `Tracker`.
 
     The run is MLflow's active run inside the block (nested under an already active run), so
-    ``mlflow.*.log_model`` calls attach to it. It ends ``FINISHED``, or ``FAILED`` when the block raises
-    (``KILLED`` on KeyboardInterrupt), and the exception propagates.
+    `mlflow.*.log_model` calls attach to it. It ends `FINISHED`, or `FAILED` when the block raises
+    (`KILLED` on KeyboardInterrupt), and the exception propagates.
 
     Args:
         enabled: False yields a disabled tracker and touches no store.
         experiment: experiment name, created when missing.
         run_name: display name of the run (MLflow picks one when None).
-        on_error: ``"warn"`` continues untracked when the store is unavailable (a :class:`TrackingWarning`
-            naming the URI and the error); ``"raise"`` raises :class:`TrackingError`.
+        on_error: `"warn"` continues untracked when the store is unavailable (a `TrackingWarning`
+            naming the URI and the error); `"raise"` raises `TrackingError`.
         tags: run tags.
     """
     if on_error not in ON_ERROR_CHOICES:
@@ -257,7 +257,7 @@ def _store_creation_lock(uri: str) -> Iterator[None]:
 
 
 def _sqlite_database(uri: str) -> Path | None:
-    """The database file of a ``sqlite:///`` URI (None for other stores and in-memory databases)."""
+    """The database file of a `sqlite:///` URI (None for other stores and in-memory databases)."""
     if not uri.startswith("sqlite:"):
         return None
     from sqlalchemy.engine import make_url
@@ -267,7 +267,7 @@ def _sqlite_database(uri: str) -> Path | None:
 
 
 def flatten(mapping: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    """``{"a": {"b": 1}} -> {"a.b": 1}``; other values are kept as they are."""
+    """`{"a": {"b": 1}} -> {"a.b": 1}`; other values are kept as they are."""
     flat: dict[str, Any] = {}
     for key, value in mapping.items():
         name = f"{prefix}{key}"

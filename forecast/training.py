@@ -1,6 +1,6 @@
 """How the Forecaster trains: the plan of optimizer steps that follows the data, and the safeguards.
 
-The number of training windows ``N`` decides the batch size, the optimizer steps and the patience, so that a
+The number of training windows `N` decides the batch size, the optimizer steps and the patience, so that a
 single short series gets enough steps to learn, a handful of windows does not cost a thousand steps, and
 thousands of series get large batches (the validation tables are in docs/benchmarks/validation.md; a fixed 15
 epochs of batch 64 left single 60-month series at 1.5 times the MASE):
@@ -14,7 +14,7 @@ patience  = max(patience, ceil(min(MIN_PATIENCE_STEPS, steps / 2) / ceil(N / bat
 
 With held-out windows early stopping (the Forecaster's `patience`, best weights restored) usually ends
 training well before the plan's epochs, and the learning rate is halved when the validation loss stalls
-(``ReduceLROnPlateau``); the floor of 100 epochs leaves that decision to early stopping: at 20, sets with many
+(`ReduceLROnPlateau`); the floor of 100 epochs leaves that decision to early stopping: at 20, sets with many
 windows ran out of epochs while their validation loss was still falling (M1 quarterly validation MASE 1.617 at
 20 epochs, 1.509 when early stopping ended it at epoch 82). Without held-out windows nothing ends the plan
 early, so it is the planned steps alone: five per window, so that the 33 windows of three 17-year annual series
@@ -44,14 +44,14 @@ MIN_PLANNED_STEPS = 200
 
 
 def planned_steps(n_windows: int, min_steps: int) -> int:
-    """``min(min_steps, max(MIN_PLANNED_STEPS, STEPS_PER_WINDOW N))``: the optimizer steps a plan gives at least."""
+    """`min(min_steps, max(MIN_PLANNED_STEPS, STEPS_PER_WINDOW N))`: the optimizer steps a plan gives at least."""
     return int(min(min_steps, max(MIN_PLANNED_STEPS, STEPS_PER_WINDOW * n_windows)))
 
 
 def training_plan(
     n_windows: int, batch_size: int | str, epochs: int | str, min_steps: int, early_stopping: bool = True
 ) -> tuple[int, int]:
-    """``(batch_size, epochs)``: a given integer is kept, ``"auto"`` follows the rule of the module docstring."""
+    """`(batch_size, epochs)`: a given integer is kept, `"auto"` follows the rule of the module docstring."""
     if batch_size == "auto":
         exponent = round(math.log2(max(n_windows / WINDOWS_PER_STEP, 1.0)))
         batch_size = int(min(MAX_BATCH, max(MIN_BATCH, 2**exponent)))
@@ -68,7 +68,7 @@ def steps_per_epoch(n_windows: int, batch_size: int) -> int:
 
 def patience_in_epochs(patience: int, n_windows: int, batch_size: int, min_steps: int = 1000) -> int:
     """Epochs without improvement before early stopping: `patience`, or more where an epoch is only a few
-    optimizer steps, so that at least ``min(MIN_PATIENCE_STEPS, planned steps / 2)`` steps pass.
+    optimizer steps, so that at least `min(MIN_PATIENCE_STEPS, planned steps / 2)` steps pass.
 
     Counted in epochs alone, a single short series (one or two steps an epoch) stopped after about 20 steps,
     long before its planned 1,000, and its learning rate was halved every 5 steps: ten single monthly series

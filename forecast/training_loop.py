@@ -1,9 +1,9 @@
 """The Forecaster's training loop: a whole epoch in one compiled call, Keras's callbacks at the epoch hooks.
 
-Keras's ``fit`` costs about 1.4 ms a batch on a 2-core CPU whatever the network (its input pipeline, a Python
-call and the callbacks per batch or per ``steps_per_execution`` batches), about as much as the whole training
+Keras's `fit` costs about 1.4 ms a batch on a 2-core CPU whatever the network (its input pipeline, a Python
+call and the callbacks per batch or per `steps_per_execution` batches), about as much as the whole training
 step of a 32-unit LSTM at batch 64, and it gives the layers a batch known only at run time. Here the training
-windows stay on the device as tensors and one ``tf.function`` call runs an epoch:
+windows stay on the device as tensors and one `tf.function` call runs an epoch:
 
 ```
 order     = stateless_shuffle(0..N-1, seed = (s, epoch))          (0..N-1 with shuffle=False)
@@ -14,25 +14,25 @@ loss      = sum_b |rows_b| L_b / N                                 (fit's epoch 
 val_loss  = sum_v |rows_v| L_v / N_val,  validation in batches of B, without dropout
 ```
 
-Every full batch has the static shape ``(B, ...)``, so the recurrent layers trace with a known batch (the fused
+Every full batch has the static shape `(B, ...)`, so the recurrent layers trace with a known batch (the fused
 LSTM picks its parts at trace time instead of switching on the batch at run time); the last partial batch is a
-second trace of the step. ``python -m benchmarks.layers_speed --loop-options`` and ``--forecaster`` compare it
-with ``fit``. The loop over batches stops at the first non-finite batch loss, which makes the epoch
-loss non-finite: ``forecast.training.NonFiniteLossGuard`` raises at the end of that epoch.
+second trace of the step. `python -m benchmarks.layers_speed --loop-options` and `--forecaster` compare it
+with `fit`. The loop over batches stops at the first non-finite batch loss, which makes the epoch
+loss non-finite: `forecast.training.NonFiniteLossGuard` raises at the end of that epoch.
 
-Callbacks: ``on_train_begin/end`` and ``on_epoch_begin/end`` are called as ``fit`` calls them, with the logs
-``{"loss", "val_loss"}`` (``val_loss`` with validation data; callbacks add their own keys, such as
-``learning_rate``), and ``model.stop_training`` ends training after the epoch. So ``EarlyStopping`` (with
-``restore_best_weights``), ``ReduceLROnPlateau``, ``LearningRateScheduler``, ``History``, ``CSVLogger`` and any
-callback working at the epoch level behave as under ``fit``. Batch hooks (``on_train_batch_*``,
-``on_test_batch_*``) are not called: a callback that acts per batch (``TerminateOnNaN``, a batch-frequency
-``TensorBoard``) does nothing. Compiled metrics are not computed; the Forecaster compiles none.
+Callbacks: `on_train_begin/end` and `on_epoch_begin/end` are called as `fit` calls them, with the logs
+`{"loss", "val_loss"}` (`val_loss` with validation data; callbacks add their own keys, such as
+`learning_rate`), and `model.stop_training` ends training after the epoch. So `EarlyStopping` (with
+`restore_best_weights`), `ReduceLROnPlateau`, `LearningRateScheduler`, `History`, `CSVLogger` and any
+callback working at the epoch level behave as under `fit`. Batch hooks (`on_train_batch_*`,
+`on_test_batch_*`) are not called: a callback that acts per batch (`TerminateOnNaN`, a batch-frequency
+`TensorBoard`) does nothing. Compiled metrics are not computed; the Forecaster compiles none.
 
-Distribution: under a ``tf.distribute`` strategy the data are copied to every replica's device once; each
-optimizer step runs ``strategy.run`` on every replica, each takes its share of the global batch (an uneven last
-batch as ``fit`` splits it: ``ceil(m / n)`` rows to each replica but the last), computes Keras's per-replica loss
+Distribution: under a `tf.distribute` strategy the data are copied to every replica's device once; each
+optimizer step runs `strategy.run` on every replica, each takes its share of the global batch (an uneven last
+batch as `fit` splits it: `ceil(m / n)` rows to each replica but the last), computes Keras's per-replica loss
 (its mean over the replica's rows divided by the replicas) and the compiled optimizer sums the replicas'
-gradients. The losses are then summed across replicas as ``fit``'s loss tracker sums them.
+gradients. The losses are then summed across replicas as `fit`'s loss tracker sums them.
 """
 
 from __future__ import annotations
@@ -66,28 +66,28 @@ def train_network(
     verbose: int = 0,
 ) -> keras.callbacks.History:
     """Train the compiled `model` on in-memory arrays, one compiled call per epoch (see the module docstring): the
-    Forecaster's replacement for ``model.fit(inputs, target, sample_weight=..., validation_data=validation,
-    epochs=..., batch_size=..., shuffle=True, callbacks=..., verbose=...)``.
+    Forecaster's replacement for `model.fit(inputs, target, sample_weight=..., validation_data=validation,
+    epochs=..., batch_size=..., shuffle=True, callbacks=..., verbose=...)`.
 
     Args:
         model: a compiled Keras model (its optimizer and loss are used), built in `strategy`'s scope.
         inputs: the model's inputs by name, each with the windows on axis 0.
         target: the targets, windows on axis 0.
         sample_weight: one weight per window, or None.
-        validation: ``(inputs, target)`` or ``(inputs, target, sample_weight)`` scored after every epoch as
-            ``val_loss``, or None.
-        epochs: the most epochs to train (callbacks may stop earlier through ``model.stop_training``).
+        validation: `(inputs, target)` or `(inputs, target, sample_weight)` scored after every epoch as
+            `val_loss`, or None.
+        epochs: the most epochs to train (callbacks may stop earlier through `model.stop_training`).
         batch_size: windows per optimizer step (the global batch under a strategy).
         callbacks: Keras callbacks, called at the train and epoch hooks.
         seed: seed of the per-epoch shuffles; None draws one from NumPy's global generator (which
-            ``keras.utils.set_random_seed`` seeds).
+            `keras.utils.set_random_seed` seeds).
         shuffle: whether each epoch visits the windows in a new random order.
-        strategy: the ``tf.distribute`` strategy `model` was built under; None for the current one.
-        verbose: 0 silent, 1 or 2 one progress line per epoch (Keras's ``ProgbarLogger``).
+        strategy: the `tf.distribute` strategy `model` was built under; None for the current one.
+        verbose: 0 silent, 1 or 2 one progress line per epoch (Keras's `ProgbarLogger`).
 
     Returns:
-        The `History` callback, whose ``history`` holds the epoch logs (``loss``, ``val_loss`` and the keys that
-        callbacks add, such as ``learning_rate``), as ``fit`` returns it.
+        The `History` callback, whose `history` holds the epoch logs (`loss`, `val_loss` and the keys that
+        callbacks add, such as `learning_rate`), as `fit` returns it.
     """
     loop = EpochLoop(
         model=model,
@@ -148,7 +148,7 @@ class EpochLoop:
     def train(
         self, epochs: int, callbacks: Sequence[keras.callbacks.Callback] = (), verbose: int = 0
     ) -> keras.callbacks.History:
-        """Train for at most `epochs` epochs with `callbacks`, as ``fit`` would; returns the `History`."""
+        """Train for at most `epochs` epochs with `callbacks`, as `fit` would; returns the `History`."""
         callback_list = keras.callbacks.CallbackList(
             list(callbacks),
             add_history=True,
@@ -171,7 +171,7 @@ class EpochLoop:
         return self.model.history
 
     def epoch(self) -> dict[str, float]:
-        """One epoch, without callbacks: its logs ``{"loss"[, "val_loss"]}``."""
+        """One epoch, without callbacks: its logs `{"loss"[, "val_loss"]}`."""
         loss, validation_loss = self._run_epoch(
             tf.constant(self._epochs_run, tf.int64), self._training_data, self._validation_data
         )
@@ -233,7 +233,7 @@ def _first_replica_seed(strategy: tf.distribute.Strategy, seed: int) -> int:
 
 def _on_replicas(strategy: tf.distribute.Strategy, arrays: Arrays) -> Any:
     """The arrays as tensors on every replica's device, copied there once (one value per replica, passed to
-    ``strategy.run``, which hands each replica its own)."""
+    `strategy.run`, which hands each replica its own)."""
     inputs, target, weights = arrays
 
     def copy(context) -> dict[str, Any]:
@@ -255,7 +255,7 @@ def _epoch_function(
     shuffle: bool,
     seed: int,
 ):
-    """``run_epoch(epoch, training_data, validation_data) -> (loss, val_loss)``: one epoch in one compiled call."""
+    """`run_epoch(epoch, training_data, validation_data) -> (loss, val_loss)`: one epoch in one compiled call."""
     replicas = strategy.num_replicas_in_sync
     variables = model.trainable_variables
     windows = len(training[1])
@@ -309,7 +309,7 @@ def _epoch_function(
 
 
 def _sum_over_batches(step, data, order: tf.Tensor, batch_size: int) -> tf.Tensor:
-    """``sum_b step(data, rows_b)`` over the batches of `order` in sequence (full batches of a static size, then
+    """`sum_b step(data, rows_b)` over the batches of `order` in sequence (full batches of a static size, then
     the partial one), stopping at the first non-finite term."""
     full, remainder = divmod(int(order.shape[0]), batch_size)
     total = tf.constant(0.0, keras.backend.floatx())
@@ -327,8 +327,8 @@ def _sum_over_batches(step, data, order: tf.Tensor, batch_size: int) -> tf.Tenso
 
 
 def _replica_rows(rows: tf.Tensor, replicas: int) -> tf.Tensor:
-    """This replica's part of a global batch: equal parts, or for an uneven batch of m rows ``ceil(m / n)`` to every
-    replica but the last (which may get fewer or none), as ``fit`` splits it."""
+    """This replica's part of a global batch: equal parts, or for an uneven batch of m rows `ceil(m / n)` to every
+    replica but the last (which may get fewer or none), as `fit` splits it."""
     if replicas == 1:
         return rows
     replica = tf.distribute.get_replica_context().replica_id_in_sync_group
@@ -347,7 +347,7 @@ def _replica_loss(model: keras.Model, x, y, weights, training: bool) -> tf.Tenso
 
 
 def _take(data: Mapping[str, Any], rows: tf.Tensor) -> tuple:
-    """``(inputs, target, weights)`` of the windows `rows`."""
+    """`(inputs, target, weights)` of the windows `rows`."""
     inputs = {name: tf.gather(values, rows) for name, values in data["inputs"].items()}
     weights = None if data["weights"] is None else tf.gather(data["weights"], rows)
     return inputs, tf.gather(data["target"], rows), weights

@@ -1,34 +1,36 @@
 """Hyperparameter search for any forecaster: Optuna's TPE sampler over a declared search space, each configuration
 scored by rolling-origin validation, every trial a nested MLflow run, the best configuration refitted.
 
-The objective of a trial with parameters ``θ`` is the backtest score of an unfitted clone of the estimator with
-``θ`` (``clone(estimator).set_params(**θ).backtest(df, n_windows, step)``: fitted on each series' history up to its
-first origin, forecasting the ``horizon`` steps after each of the ``n_windows`` origins of
-:func:`forecast.backtesting.series_cutoffs`), summarised by ``metric`` over series and origins (MASE by default,
-with the period of the base estimator's backtest, the same for every trial)::
+The objective of a trial with parameters `θ` is the backtest score of an unfitted clone of the estimator with
+`θ` (`clone(estimator).set_params(**θ).backtest(df, n_windows, step)`: fitted on each series' history up to its
+first origin, forecasting the `horizon` steps after each of the `n_windows` origins of
+`forecast.backtesting.series_cutoffs`), summarised by `metric` over series and origins (MASE by default,
+with the period of the base estimator's backtest, the same for every trial):
 
-    score(θ) = mean_{i, k} metric(y_{i, c_k+1 .. c_k+h}, ŷ_{i, c_k+1 .. c_k+h}(θ)),    lower is better
+```
+score(θ) = mean_{i, k} metric(y_{i, c_k+1 .. c_k+h}, ŷ_{i, c_k+1 .. c_k+h}(θ)),    lower is better
+```
 
 The sampler is TPE (Bergstra, Bardenet, Bengio & Kégl, "Algorithms for hyper-parameter optimization", NeurIPS
 2011; Optuna, Akiba et al., KDD 2019), seeded. A network reports its validation loss after every epoch
-(:class:`forecast.pruning.PruningCallback`) and the pruner stops a trial that lags the others at the same epoch
-(by default the median rule after five trials and five epochs; a network whose ``loss`` is searched reports losses
-that do not compare across trials, so pass ``pruner=optuna.pruners.NopPruner()`` then). A diverging trial (a
+(`forecast.pruning.PruningCallback`) and the pruner stops a trial that lags the others at the same epoch
+(by default the median rule after five trials and five epochs; a network whose `loss` is searched reports losses
+that do not compare across trials, so pass `pruner=optuna.pruners.NopPruner()` then). A diverging trial (a
 non-finite loss) fails and the search goes on. The first trial of a new study is the estimator as given, when
 its values lie inside the space: the search starts from the default it should beat. A trial that draws the
 parameters of a completed one takes its score instead of fitting again (TPE redraws a few categories often; the
 estimator's training is seeded, so a refit would repeat it).
 
-The study lives in an Optuna storage (by default the SQLite file ``optuna.db`` beside MLflow's SQLite store) under
+The study lives in an Optuna storage (by default the SQLite file `optuna.db` beside MLflow's SQLite store) under
 a name derived from the estimator, the space, the validation settings and the data, so running the same search
-again resumes it: its trials are kept, and ``n_trials`` more are run. With ``n_jobs > 1``, that many worker
-processes (started with ``spawn``: TensorFlow is not fork-safe) share the study through the storage; a script
-that calls :func:`tune` with ``n_jobs > 1`` needs the ``if __name__ == "__main__":`` guard that ``spawn`` needs.
+again resumes it: its trials are kept, and `n_trials` more are run. With `n_jobs > 1`, that many worker
+processes (started with `spawn`: TensorFlow is not fork-safe) share the study through the storage; a script
+that calls `tune` with `n_jobs > 1` needs the `if __name__ == "__main__":` guard that `spawn` needs.
 
-MLflow: one parent run ``tune-<study>`` (the search settings, the space as ``search_space.yaml``, the best
-parameters and score), one nested run per trial (its parameters, ``val_loss`` per epoch, the score, the tag
-``optuna.state``: COMPLETE, PRUNED or FAIL) and one nested run for the best configuration refitted on the whole of
-``df`` (a tracked fit: the logged model, registered under ``register_as`` when given).
+MLflow: one parent run `tune-<study>` (the search settings, the space as `search_space.yaml`, the best
+parameters and score), one nested run per trial (its parameters, `val_loss` per epoch, the score, the tag
+`optuna.state`: COMPLETE, PRUNED or FAIL) and one nested run for the best configuration refitted on the whole of
+`df` (a tracked fit: the logged model, registered under `register_as` when given).
 """
 
 from __future__ import annotations
@@ -66,7 +68,7 @@ if TYPE_CHECKING:
 
 PARAMETER_TYPES = ("int", "float", "categorical")
 METRICS = ("mase", "smape", "mape", "mae", "rmse", "pinball")
-"""The scores a search can minimise (``forecast.metrics.evaluate``'s, lower is better)."""
+"""The scores a search can minimise (`forecast.metrics.evaluate`'s, lower is better)."""
 NOT_SEARCHABLE = {
     "horizon": "it defines the forecasting task, not the model",
     "freq": "it describes the data, not the model",
@@ -75,7 +77,7 @@ NOT_SEARCHABLE = {
     "verbose": "it changes what training prints, not the model",
 }
 RUNTIME_SETTINGS = ("tracking", "verbose", "distribution")
-"""Settings that leave the model unchanged: they do not name a study (``default_study_name``)."""
+"""Settings that leave the model unchanged: they do not name a study (`default_study_name`)."""
 STORAGE_FILE = "optuna.db"
 EXPERIMENT = "forecast"
 STATE_TAG = "optuna.state"
@@ -86,7 +88,7 @@ STATE_TAG = "optuna.state"
 
 @dataclass(frozen=True, kw_only=True)
 class Parameter:
-    """One searched setting: integers or reals in ``[low, high]`` (on a log scale, or in steps), or one of ``choices``."""
+    """One searched setting: integers or reals in `[low, high]` (on a log scale, or in steps), or one of `choices`."""
 
     name: str
     type: str
@@ -97,7 +99,7 @@ class Parameter:
     choices: tuple[Any, ...] = ()
 
     def suggest(self, trial: optuna.trial.Trial) -> Any:
-        """The trial's value of this parameter (Optuna's ``suggest_int``, ``suggest_float``, ``suggest_categorical``)."""
+        """The trial's value of this parameter (Optuna's `suggest_int`, `suggest_float`, `suggest_categorical`)."""
         if self.type == "int":
             return trial.suggest_int(self.name, self.low, self.high, step=self.step or 1, log=self.log)
         if self.type == "float":
@@ -105,7 +107,7 @@ class Parameter:
         return trial.suggest_categorical(self.name, list(self.choices))
 
     def contains(self, value: Any) -> bool:
-        """Whether ``value`` is one this parameter can take."""
+        """Whether `value` is one this parameter can take."""
         if self.type == "categorical":
             return any(value == choice and type(value) is type(choice) for choice in self.choices)
         if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
@@ -133,16 +135,18 @@ class Parameter:
 class SearchSpace:
     """The settings a search varies, each checked against the estimator's declaration of it.
 
-    Written as a mapping from setting names to ranges, in YAML (:meth:`from_yaml`) or Python (:meth:`from_dict`)::
+    Written as a mapping from setting names to ranges, in YAML (`from_yaml`) or Python (`from_dict`):
 
-        units: {type: int, low: 16, high: 128, log: true}
-        learning_rate: {type: float, low: 1.0e-4, high: 1.0e-2, log: true}
-        dropout: {type: float, low: 0.0, high: 0.3, step: 0.1}
-        cell: {type: categorical, choices: [lstm, gru]}
-        combine_with: {type: categorical, choices: [null, ets]}
+    ```
+    units: {type: int, low: 16, high: 128, log: true}
+    learning_rate: {type: float, low: 1.0e-4, high: 1.0e-2, log: true}
+    dropout: {type: float, low: 0.0, high: 0.3, step: 0.1}
+    cell: {type: categorical, choices: [lstm, gru]}
+    combine_with: {type: categorical, choices: [null, ets]}
+    ```
 
-    Every bound and choice must be a value of the setting (its kind, ``pipelines.settings``); an unknown setting,
-    a bound outside the setting's values or a malformed entry is a ``ValueError`` of one line naming the field.
+    Every bound and choice must be a value of the setting (its kind, `pipelines.settings`); an unknown setting,
+    a bound outside the setting's values or a malformed entry is a `ValueError` of one line naming the field.
     Categorical choices are numbers, text, true/false or null (Optuna's categorical values).
     """
 
@@ -150,7 +154,7 @@ class SearchSpace:
 
     @classmethod
     def from_dict(cls, spec: Mapping[str, Any], estimator: Any) -> SearchSpace:
-        """The space ``spec`` for ``estimator`` (an estimator class or instance with declared settings)."""
+        """The space `spec` for `estimator` (an estimator class or instance with declared settings)."""
         if not isinstance(spec, Mapping) or not spec:
             raise ValueError(f"search space must be a non-empty mapping of setting names to ranges; got {spec!r}")
         settings = {setting.name: setting for setting in settings_of(estimator)}
@@ -158,7 +162,7 @@ class SearchSpace:
 
     @classmethod
     def from_yaml(cls, path: str | os.PathLike, estimator: Any) -> SearchSpace:
-        """The space written in the YAML file ``path`` (a mapping of setting names to ranges)."""
+        """The space written in the YAML file `path` (a mapping of setting names to ranges)."""
         try:
             spec = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
         except FileNotFoundError:
@@ -190,7 +194,7 @@ class SearchSpace:
 
 
 def _parameter(name: str, spec: Any, settings: Mapping[str, Setting]) -> Parameter:
-    """One validated parameter (errors: ``search space: <name>...``, one line)."""
+    """One validated parameter (errors: `search space: <name>...`, one line)."""
     where = f"search space: {name}"
     if name not in settings:
         close = difflib.get_close_matches(name, list(settings), n=1)
@@ -284,8 +288,8 @@ class TuningResult:
 
     study: the Optuna study (every trial of it, earlier runs' included).
     best_params: the searched settings of the best trial.
-    best_score: its score (``metric`` over the validation origins).
-    best_estimator: a clone of the estimator with ``best_params``, fitted on the whole of ``df``.
+    best_score: its score (`metric` over the validation origins).
+    best_estimator: a clone of the estimator with `best_params`, fitted on the whole of `df`.
     run_id: the parent MLflow run (None without tracking).
     """
 
@@ -316,30 +320,30 @@ def tune(
     register_as: str | None = None,
     seed: int = 0,
 ) -> TuningResult:
-    """Search ``space`` for the settings of ``estimator`` that forecast ``df`` best, and refit the best (see module).
+    """Search `space` for the settings of `estimator` that forecast `df` best, and refit the best (see module).
 
     Args:
-        estimator: any forecaster (``Forecaster``, ``ExponentialSmoothing``, ...); its other settings stay fixed.
-        df: the history (long frame); the validation origins are the last ``n_windows`` of every series, and the
+        estimator: any forecaster (`Forecaster`, `ExponentialSmoothing`, ...); its other settings stay fixed.
+        df: the history (long frame); the validation origins are the last `n_windows` of every series, and the
             best configuration is refitted on all of it.
-        space: a :class:`SearchSpace`, its mapping, or the path of its YAML file.
-        n_trials: trials to run in this call (a resumed study keeps its earlier ones); None: until ``timeout``.
-        timeout: seconds after which no new trial starts (per worker); None: until ``n_trials``.
-        n_windows, step: the backtest origins (``step=None``: ``horizon``, non-overlapping windows).
-        metric: the score to minimise, one of ``METRICS``.
-        season_length: MASE period (None: the one ``estimator.backtest`` takes).
-        storage: an Optuna storage URL (None: ``sqlite:///<dir>/optuna.db`` beside MLflow's SQLite store, see
-            :func:`default_storage`; give a PostgreSQL URL to share a study between machines).
-        study_name: the study to create or resume (None: :func:`default_study_name`).
+        space: a `SearchSpace`, its mapping, or the path of its YAML file.
+        n_trials: trials to run in this call (a resumed study keeps its earlier ones); None: until `timeout`.
+        timeout: seconds after which no new trial starts (per worker); None: until `n_trials`.
+        n_windows, step: the backtest origins (`step=None`: `horizon`, non-overlapping windows).
+        metric: the score to minimise, one of `METRICS`.
+        season_length: MASE period (None: the one `estimator.backtest` takes).
+        storage: an Optuna storage URL (None: `sqlite:///<dir>/optuna.db` beside MLflow's SQLite store, see
+            `default_storage`; give a PostgreSQL URL to share a study between machines).
+        study_name: the study to create or resume (None: `default_study_name`).
         n_jobs: worker processes running trials at once.
-        pruner: an Optuna pruner (None: ``MedianPruner(n_startup_trials=5, n_warmup_steps=5)``).
-        tracking: record the search in MLflow (``MLFLOW_TRACKING_URI``, else MLflow's default store).
+        pruner: an Optuna pruner (None: `MedianPruner(n_startup_trials=5, n_warmup_steps=5)`).
+        tracking: record the search in MLflow (`MLFLOW_TRACKING_URI`, else MLflow's default store).
         experiment: the MLflow experiment.
         register_as: register the refitted best model under this name (a new version).
-        seed: seeds the sampler (and nothing else: the estimator's own ``seed`` setting seeds its training).
+        seed: seeds the sampler (and nothing else: the estimator's own `seed` setting seeds its training).
 
     Returns:
-        :class:`TuningResult`.
+        `TuningResult`.
 
     Raises:
         ValueError: for a bad space, argument or frame (one line naming it), or a study of that name made for
@@ -435,10 +439,10 @@ def tune(
 
 
 def default_storage(tracking_uri: str | None = None) -> str:
-    """The Optuna storage beside MLflow's store: ``sqlite:///<dir>/optuna.db``.
+    """The Optuna storage beside MLflow's store: `sqlite:///<dir>/optuna.db`.
 
-    ``<dir>`` is the folder of MLflow's SQLite database (``sqlite:///x/mlflow.db`` -> ``sqlite:///x/optuna.db``),
-    or of a local ``file:`` store; for a tracking server or an in-memory database, the working directory. The
+    `<dir>` is the folder of MLflow's SQLite database (`sqlite:///x/mlflow.db` -> `sqlite:///x/optuna.db`),
+    or of a local `file:` store; for a tracking server or an in-memory database, the working directory. The
     studies get a file of their own: MLflow's and Optuna's schemas each keep a migration table of the same name.
     """
     uri = tracking_uri or resolve_tracking_uri()
@@ -455,7 +459,7 @@ def default_storage(tracking_uri: str | None = None) -> str:
 
 
 def default_study_name(search: Mapping[str, Any]) -> str:
-    """``<estimator>-<digest>``: the same estimator settings, space, origins, metric and data name the same study."""
+    """`<estimator>-<digest>`: the same estimator settings, space, origins, metric and data name the same study."""
     text = json.dumps(search, sort_keys=True, default=str)
     estimator = str(search["estimator"]).rpartition(".")[2].lower()
     return f"{estimator}-{hashlib.sha256(text.encode()).hexdigest()[:12]}"
@@ -465,8 +469,8 @@ def default_study_name(search: Mapping[str, Any]) -> str:
 class Objective:
     """One trial: the estimator with the trial's parameters, fitted up to the first origin and scored on all.
 
-    Picklable, so that worker processes run it; the MLflow run of a trial is nested under ``parent_run_id``
-    through MLflow's ``mlflow.parentRunId`` tag (None: no tracking).
+    Picklable, so that worker processes run it; the MLflow run of a trial is nested under `parent_run_id`
+    through MLflow's `mlflow.parentRunId` tag (None: no tracking).
     """
 
     estimator: BaseForecaster
@@ -512,7 +516,7 @@ class Objective:
         return score
 
     def _fit_and_score(self, trial: optuna.trial.Trial, params: dict[str, Any], tracker: Tracker):
-        """``(score, pruning callback)``: the candidate fitted up to the first origin, then scored unless pruned
+        """`(score, pruning callback)`: the candidate fitted up to the first origin, then scored unless pruned
         (score None); the callback is None for an estimator without a network."""
         candidate = clone(self.estimator).set_params(**params)
         pruning = _pruning_callback(trial)
@@ -542,14 +546,14 @@ class Objective:
         return next((earlier for earlier in complete if earlier.params == params), None)
 
     def score(self, fitted: BaseForecaster) -> float:
-        """``metric`` of the fitted candidate's forecasts from every origin, over series and origins."""
+        """`metric` of the fitted candidate's forecasts from every origin, over series and origins."""
         result = fitted._backtest_checked(self.checked, self.cutoffs, False, self.season_length, [self.metric])
         overall = result.metrics[result.metrics[ID] == OVERALL]
         return float(overall[self.metric].iloc[0])
 
 
 def _pruning_callback(trial: optuna.trial.Trial):
-    """The Keras callback reporting a network's epochs to ``trial``, or None when Keras is not loaded.
+    """The Keras callback reporting a network's epochs to `trial`, or None when Keras is not loaded.
 
     An estimator that trains a Keras network has imported Keras; one that has not loaded it trains none, and the
     search then never loads TensorFlow (estimators without a network ignore the callback anyway).
@@ -581,7 +585,7 @@ def _optimize_in_processes(
     timeout: float | None,
     n_jobs: int,
 ) -> None:
-    """Run the trials in ``n_jobs`` spawned processes sharing the study (``n_trials`` split between them)."""
+    """Run the trials in `n_jobs` spawned processes sharing the study (`n_trials` split between them)."""
     workers = n_jobs if n_trials is None else min(n_jobs, n_trials)
     shares = (
         [None] * workers

@@ -138,8 +138,8 @@ def tune_command(
 def estimator_settings(
     settings_class: type, owner: str, given: dict[str, Any], assignments: list[str]
 ) -> dict[str, Any]:
-    """Constructor arguments of the estimator ``owner`` (its settings declared by ``settings_class``) from the named
-    options (None: not given) and ``--set NAME=VALUE``, parsed and checked.
+    """Constructor arguments of the estimator `owner` (its settings declared by `settings_class`) from the named
+    options (None: not given) and `--set NAME=VALUE`, parsed and checked.
 
     An option or name that is not a setting of the estimator, or a value its kind refuses, is a usage error
     naming the option.

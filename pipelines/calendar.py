@@ -1,6 +1,6 @@
 """Cyclical calendar features from timestamps.
 
-Each calendar field with value ``v`` in ``0 .. P-1`` (period ``P``) becomes two features
+Each calendar field with value `v` in `0 .. P-1` (period `P`) becomes two features
 
     sin(2 pi v / P),  cos(2 pi v / P)
 
@@ -13,14 +13,14 @@ Fields and periods:
 ==============  =========================  =====================
 field           v                          P
 ==============  =========================  =====================
-``minute``      minute                     60
-``hour``        hour                       24
-``dayofweek``   Monday = 0 .. Sunday = 6   7
-``dayofmonth``  day - 1                    days in that month
-``dayofyear``   day of year - 1            days in that year
-``weekofyear``  ISO week - 1               weeks in that ISO year
-``month``       month - 1                  12
-``quarter``     quarter - 1                4
+`minute`      minute                     60
+`hour`        hour                       24
+`dayofweek`   Monday = 0 .. Sunday = 6   7
+`dayofmonth`  day - 1                    days in that month
+`dayofyear`   day of year - 1            days in that year
+`weekofyear`  ISO week - 1               weeks in that ISO year
+`month`       month - 1                  12
+`quarter`     quarter - 1                4
 ==============  =========================  =====================
 """
 
@@ -36,7 +36,7 @@ from pipelines.window_settings import CALENDAR_FIELDS
 
 
 def calendar_fields_for(freq: Frequency) -> tuple[str, ...]:
-    """The fields ``calendar="auto"`` uses: the cycles longer than one step of ``freq``.
+    """The fields `calendar="auto"` uses: the cycles longer than one step of `freq`.
 
     Under an hour: minute, hour, day of week. Hourly: hour, day of week, day of year.
     Daily: day of week, day of year. Weekly: week of year. Monthly: month. Quarterly:
@@ -61,12 +61,12 @@ def calendar_fields_for(freq: Frequency) -> tuple[str, ...]:
 
 
 def calendar_feature_names(fields: Sequence[str]) -> list[str]:
-    """Column names of the features of ``fields``: ``<field>_sin``, ``<field>_cos`` per field."""
+    """Column names of the features of `fields`: `<field>_sin`, `<field>_cos` per field."""
     return [f"{field}_{part}" for field in fields for part in ("sin", "cos")]
 
 
 def calendar_features(times: pd.DatetimeIndex, fields: Sequence[str], dtype="float32") -> np.ndarray:
-    """Array ``(len(times), 2 * len(fields))`` of sin/cos features, columns as ``calendar_feature_names``.
+    """Array `(len(times), 2 * len(fields))` of sin/cos features, columns as `calendar_feature_names`.
 
     Times with a time zone are read in that zone (local hour, local day).
     """

@@ -1,7 +1,7 @@
-"""Checks of scalar arguments, with one message style: ``"<name> must be <what>; got <value>."``.
+"""Checks of scalar arguments, with one message style: `"<name> must be <what>; got <value>."`.
 
-``pipelines`` and ``forecast`` check their constructor and function arguments with these helpers
-(``layers`` has the same style in ``layers.base``), so every bad setting reads the same way:
+`pipelines` and `forecast` check their constructor and function arguments with these helpers
+(`layers` has the same style in `layers.base`), so every bad setting reads the same way:
 
 ```
 lookback must be a positive integer; got 0.
@@ -9,7 +9,7 @@ dropout must be a number in [0, 1); got 1.5.
 strategy must be one of ['direct', 'recursive']; got 'sideways'.
 ```
 
-Booleans are not accepted as numbers (``True`` is an ``int`` in Python, never a lookback).
+Booleans are not accepted as numbers (`True` is an `int` in Python, never a lookback).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ def _shown(value: Any) -> str:
 
 
 def check_integer(name: str, value: Any, *, minimum: int = 1, allow_none: bool = False) -> int | None:
-    """``value`` as an ``int`` when it is an integer ``>= minimum`` (NumPy integers too, not booleans)."""
+    """`value` as an `int` when it is an integer `>= minimum` (NumPy integers too, not booleans)."""
     if value is None and allow_none:
         return None
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
@@ -43,7 +43,7 @@ def check_number(
     high_inclusive: bool = True,
     allow_none: bool = False,
 ) -> float | None:
-    """``value`` as a ``float`` when it is a real number (not a boolean, not NaN) in the given range."""
+    """`value` as a `float` when it is a real number (not a boolean, not NaN) in the given range."""
     if value is None and allow_none:
         return None
     valid = isinstance(value, numbers.Real) and not isinstance(value, bool) and value == value
@@ -62,7 +62,7 @@ def check_number(
 
 
 def check_choice(name: str, value: Any, choices: Iterable[Any]) -> Any:
-    """``value`` when it is one of ``choices``."""
+    """`value` when it is one of `choices`."""
     options = list(choices)
     if not any(value is option or (type(value) is type(option) and value == option) for option in options):
         raise ValueError(f"{name} must be one of {options}; got {_shown(value)}.")
@@ -70,7 +70,7 @@ def check_choice(name: str, value: Any, choices: Iterable[Any]) -> Any:
 
 
 def number_range(low: float | None, high: float | None, low_inclusive: bool = True, high_inclusive: bool = True) -> str:
-    """The range in words: ``a number in [0, 1)``, ``a positive number``, ..."""
+    """The range in words: `a number in [0, 1)`, `a positive number`, ..."""
     if low == 0 and high is None:
         return "a non-negative number" if low_inclusive else "a positive number"
     if low is not None and high is not None:

@@ -1,6 +1,6 @@
-"""The TensorFlow / Keras edge of the pipelines: ``Windows`` as ``tf.data.Dataset`` or ``keras.utils.PyDataset``.
+"""The TensorFlow / Keras edge of the pipelines: `Windows` as `tf.data.Dataset` or `keras.utils.PyDataset`.
 
-This is the only module of ``pipelines`` that imports TensorFlow or Keras; ``Windows`` imports
+This is the only module of `pipelines` that imports TensorFlow or Keras; `Windows` imports
 it lazily, when a dataset is asked for. Batches are gathered from the window start offsets one
 batch at a time, so no dataset holds every window in memory.
 """
@@ -34,10 +34,10 @@ def _element_signature(windows):
 def windows_to_tf_dataset(
     windows, batch_size: int = 32, shuffle: bool = False, seed: int | None = None, prefetch: bool = True
 ):
-    """``tf.data.Dataset`` of ``(inputs_dict, target)`` batches (just ``inputs_dict`` when there is no target).
+    """`tf.data.Dataset` of `(inputs_dict, target)` batches (just `inputs_dict` when there is no target).
 
-    With ``shuffle=True`` every pass over the dataset (epoch) uses the next permutation drawn from
-    ``numpy.random.default_rng(seed)``: two datasets built with the same seed yield the same batches.
+    With `shuffle=True` every pass over the dataset (epoch) uses the next permutation drawn from
+    `numpy.random.default_rng(seed)`: two datasets built with the same seed yield the same batches.
     """
     check_integer("batch_size", batch_size)
     n_windows = len(windows)
@@ -55,14 +55,14 @@ def windows_to_tf_dataset(
 
 
 class WindowsPyDataset(keras.utils.PyDataset):
-    """``keras.utils.PyDataset`` over ``Windows``: batch ``i`` of the current order; reshuffled after each epoch.
+    """`keras.utils.PyDataset` over `Windows`: batch `i` of the current order; reshuffled after each epoch.
 
     Args:
-        windows: the ``Windows`` to serve.
+        windows: the `Windows` to serve.
         batch_size: windows per batch (the last batch may be smaller).
-        shuffle: draw a new order from ``numpy.random.default_rng(seed)`` at the start and after every epoch.
+        shuffle: draw a new order from `numpy.random.default_rng(seed)` at the start and after every epoch.
         seed: seed of that generator.
-        **kwargs: ``workers``, ``use_multiprocessing``, ``max_queue_size`` of ``PyDataset``.
+        **kwargs: `workers`, `use_multiprocessing`, `max_queue_size` of `PyDataset`.
     """
 
     def __init__(self, windows, batch_size: int = 32, shuffle: bool = False, seed: int | None = None, **kwargs):

@@ -1,8 +1,8 @@
 """Sampling frequency of a time axis: parsing, JSON form, shifting and future timestamps.
 
-A frequency is either a pandas offset (``"D"``, ``"h"``, ``"MS"``, ``"W-SUN"``, ...)
+A frequency is either a pandas offset (`"D"`, `"h"`, `"MS"`, `"W-SUN"`, ...)
 for datetime time columns, or a positive integer step for integer time columns.
-Its JSON form is the offset alias (``offset.freqstr``) or the integer itself.
+Its JSON form is the offset alias (`offset.freqstr`) or the integer itself.
 """
 
 from __future__ import annotations
@@ -41,10 +41,10 @@ def frequency_to_json(freq: Frequency) -> str | int:
 
 
 def is_fixed_step(freq: Frequency) -> bool:
-    """True when every step has the same length: integer steps, ``Tick`` offsets and days.
+    """True when every step has the same length: integer steps, `Tick` offsets and days.
 
-    A day counts as 24 hours, as pandas 2 defines it (a ``Tick``); pandas 3
-    made ``Day`` a calendar offset, and treating it as fixed keeps one meaning
+    A day counts as 24 hours, as pandas 2 defines it (a `Tick`); pandas 3
+    made `Day` a calendar offset, and treating it as fixed keeps one meaning
     across both versions.
     """
     return isinstance(freq, (int, pd.offsets.Tick, pd.offsets.Day))
@@ -60,7 +60,7 @@ def step_size(freq: Frequency) -> int:
 
 
 def shift_times(times: pd.DatetimeIndex | np.ndarray, freq: Frequency) -> pd.DatetimeIndex | np.ndarray:
-    """``times + freq`` elementwise, vectorised (integer steps, ticks and calendar offsets, time zone kept)."""
+    """`times + freq` elementwise, vectorised (integer steps, ticks and calendar offsets, time zone kept)."""
     if isinstance(freq, int):
         return times + freq
     with warnings.catch_warnings():
@@ -70,13 +70,13 @@ def shift_times(times: pd.DatetimeIndex | np.ndarray, freq: Frequency) -> pd.Dat
 
 
 def future_timestamps(last, n: int, freq: Frequency) -> pd.DatetimeIndex | np.ndarray:
-    """The ``n`` timestamps after ``last`` on the grid of ``freq``: ``horizon_timestamps`` of one
+    """The `n` timestamps after `last` on the grid of `freq`: `horizon_timestamps` of one
     origin (an int64 array for integer steps, a DatetimeIndex with the time zone kept)."""
     return horizon_timestamps([last], freq, n)
 
 
 def horizon_timestamps(origins, freq: Frequency, horizon: int) -> pd.DatetimeIndex | np.ndarray:
-    """The ``horizon`` timestamps after each origin, origin-major (``len(origins) * horizon`` values).
+    """The `horizon` timestamps after each origin, origin-major (`len(origins) * horizon` values).
 
     Integer and fixed-length steps are one broadcast addition (datetimes in UTC
     nanoseconds, time zone kept); calendar offsets (months, ...) shift each
@@ -101,14 +101,14 @@ def horizon_timestamps(origins, freq: Frequency, horizon: int) -> pd.DatetimeInd
 
 
 def grid_between(first, last, freq: Frequency) -> pd.DatetimeIndex | np.ndarray:
-    """Every grid timestamp from ``first`` to ``last`` (both included) at ``freq``."""
+    """Every grid timestamp from `first` to `last` (both included) at `freq`."""
     if isinstance(freq, int):
         return np.arange(int(first), int(last) + 1, freq, dtype=np.int64)
     return pd.date_range(start=first, end=last, freq=freq)
 
 
 def approximate_step(freq: Frequency) -> pd.Timedelta:
-    """Typical length of one step of a datetime offset (about 30.4 days for ``"MS"``)."""
+    """Typical length of one step of a datetime offset (about 30.4 days for `"MS"`)."""
     if isinstance(freq, int):
         raise ValueError("An integer step has no calendar length.")
     if is_fixed_step(freq):
@@ -121,7 +121,7 @@ def infer_series_frequency(times: pd.DatetimeIndex | np.ndarray) -> Frequency | 
     """Frequency of one sorted series' times, or None when it cannot be told.
 
     Integers: the smallest difference, provided every difference is a multiple of it.
-    Datetimes: ``pd.infer_freq``; when that fails (e.g. a series with gaps), the smallest
+    Datetimes: `pd.infer_freq`; when that fails (e.g. a series with gaps), the smallest
     difference as a fixed step, provided every difference is a multiple of it.
     """
     if len(times) < 2:
@@ -152,9 +152,9 @@ _MONTHS_PER_STEP = (
 
 
 def steps_between(origin, times: pd.DatetimeIndex | np.ndarray, freq: Frequency) -> np.ndarray:
-    """Whole steps of ``freq`` from ``origin`` to each of ``times`` (negative before it), as int64.
+    """Whole steps of `freq` from `origin` to each of `times` (negative before it), as int64.
 
-    ``origin`` is one time stamp or one per element of ``times``. Times on the grid of ``freq``
+    `origin` is one time stamp or one per element of `times`. Times on the grid of `freq`
     through their origin give exact step counts: integer and fixed-length steps divide the distance;
     month, quarter and year offsets count calendar months; business days count business days;
     weeks count 7-day steps.
@@ -195,8 +195,8 @@ def seasonal_period(freq: Frequency | None) -> int:
     """Steps in one cycle of the next coarser calendar unit, the usual MASE/seasonal-naive period.
 
     Hourly -> 24 (a day), daily -> 7 (a week), business daily -> 5, weekly -> 52, monthly -> 12,
-    quarterly -> 4, minutely and secondly -> 60; multiples (``"2h"``), yearly, integer steps and
-    ``None`` -> 1.
+    quarterly -> 4, minutely and secondly -> 60; multiples (`"2h"`), yearly, integer steps and
+    `None` -> 1.
     """
     if freq is None or isinstance(freq, int) or freq.n != 1:
         return 1

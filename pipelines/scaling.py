@@ -1,31 +1,31 @@
 """Per-series affine scaling of the target, with an exact inverse.
 
-Every method maps a target value ``y`` of a series (or, for ``"last"`` and ``"window_mean"``, of a
+Every method maps a target value `y` of a series (or, for `"last"` and `"window_mean"`, of a
 window) to
 
     y_scaled = (y - offset) / scale,        y = y_scaled * scale + offset
 
-with ``offset`` and ``scale`` computed from the data given to ``fit`` (the training part):
+with `offset` and `scale` computed from the data given to `fit` (the training part):
 
 ==============  ==========================  ===========================================
 method          offset                      scale
 ==============  ==========================  ===========================================
-``standard``    mean                        standard deviation (ddof=0), as sklearn StandardScaler
-``minmax``      minimum                     maximum - minimum, as sklearn MinMaxScaler (range 0..1)
-``robust``      median                      75th - 25th percentile, as sklearn RobustScaler
-``mean``        0                           mean of ``|y|`` over the series
-``last``        0                           ``|y|`` of the window's last past value
-``window_mean`` 0                           mean of ``|y|`` over the window's observed past values
-``None``        0                           1
+`standard`    mean                        standard deviation (ddof=0), as sklearn StandardScaler
+`minmax`      minimum                     maximum - minimum, as sklearn MinMaxScaler (range 0..1)
+`robust`      median                      75th - 25th percentile, as sklearn RobustScaler
+`mean`        0                           mean of `|y|` over the series
+`last`        0                           `|y|` of the window's last past value
+`window_mean` 0                           mean of `|y|` over the window's observed past values
+`None`        0                           1
 ==============  ==========================  ===========================================
 
 A scale of (numerically) zero is replaced by 1, as scikit-learn does for constant features,
-so a constant series maps to 0 (or to itself for ``mean``/``last`` scaling of zeros).
-"``mean``" is the mean absolute scaling and "``last``" the last-value scaling used for
-global forecasting models (Salinas et al. 2020, DeepAR; Smyl 2020); "``window_mean``" is DeepAR's
+so a constant series maps to 0 (or to itself for `mean`/`last` scaling of zeros).
+"`mean`" is the mean absolute scaling and "`last`" the last-value scaling used for
+global forecasting models (Salinas et al. 2020, DeepAR; Smyl 2020); "`window_mean`" is DeepAR's
 scaling, computed from each window's own past, so a global model sees every window at the level of
 its recent values and a single seasonal peak or trough at the origin cannot distort it.
-Statistics of all series are computed at once (``np.add.reduceat``, grouped quantiles),
+Statistics of all series are computed at once (`np.add.reduceat`, grouped quantiles),
 not by fitting one scikit-learn object per series.
 """
 
@@ -45,12 +45,12 @@ _EPS = np.finfo(np.float64).eps
 def series_statistics(
     values: np.ndarray, series_starts: np.ndarray, method: str | None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """``(offset, scale)`` per series for a series-level method (all but ``WINDOW_SCALERS``).
+    """`(offset, scale)` per series for a series-level method (all but `WINDOW_SCALERS`).
 
     Args:
         values: float64 targets of all series, concatenated, each series contiguous.
         series_starts: row offset of each series plus the total length (length n_series + 1).
-        method: one of ``SCALERS`` except ``WINDOW_SCALERS``.
+        method: one of `SCALERS` except `WINDOW_SCALERS`.
     """
     lengths = np.diff(series_starts).astype(np.float64)
     starts = series_starts[:-1]
@@ -78,10 +78,10 @@ def window_scale(method: str, past: np.ndarray, observed: np.ndarray) -> np.ndar
     """Scale of each window for a window-level method, 1 where it is (numerically) 0.
 
     Args:
-        method: ``"last"`` (``|y|`` of the last past value) or ``"window_mean"`` (mean ``|y|`` over
+        method: `"last"` (`|y|` of the last past value) or `"window_mean"` (mean `|y|` over
             the observed past values).
-        past: ``(n, lookback)`` past target values of the windows (any value where not observed).
-        observed: ``(n, lookback)`` booleans, False for left padding.
+        past: `(n, lookback)` past target values of the windows (any value where not observed).
+        observed: `(n, lookback)` booleans, False for left padding.
     """
     past = np.asarray(past, dtype=np.float64)
     if method == "last":
@@ -92,7 +92,7 @@ def window_scale(method: str, past: np.ndarray, observed: np.ndarray) -> np.ndar
 
 
 def _guard_zero(scale: np.ndarray, constant: np.ndarray | None = None) -> np.ndarray:
-    """Replace zero (or constant-feature) scales by 1, as sklearn's ``_handle_zeros_in_scale``."""
+    """Replace zero (or constant-feature) scales by 1, as sklearn's `_handle_zeros_in_scale`."""
     zero = scale < 10 * _EPS
     if constant is not None:
         zero |= constant
@@ -100,10 +100,10 @@ def _guard_zero(scale: np.ndarray, constant: np.ndarray | None = None) -> np.nda
 
 
 class TargetScaler:
-    """Remembers the per-series ``offset`` and ``scale`` of the target learned by ``fit``.
+    """Remembers the per-series `offset` and `scale` of the target learned by `fit`.
 
     Args:
-        method: one of ``SCALERS`` (see the module docstring).
+        method: one of `SCALERS` (see the module docstring).
     """
 
     def __init__(self, method: str | None = "standard"):
@@ -113,11 +113,11 @@ class TargetScaler:
 
     @property
     def per_window(self) -> bool:
-        """True for ``WINDOW_SCALERS``: the scale depends on the window, not only on the series."""
+        """True for `WINDOW_SCALERS`: the scale depends on the window, not only on the series."""
         return self.method in WINDOW_SCALERS
 
     def fit(self, values: np.ndarray, series_starts: np.ndarray, series_ids: Sequence) -> TargetScaler:
-        """Learn ``series_ids_``, ``offset_`` and ``scale_`` (one entry per series)."""
+        """Learn `series_ids_`, `offset_` and `scale_` (one entry per series)."""
         self.series_ids_ = np.asarray(series_ids)
         if self.per_window:
             self.offset_, self.scale_ = np.zeros(len(series_ids)), np.ones(len(series_ids))
@@ -128,8 +128,8 @@ class TargetScaler:
         return self
 
     def series_parameters(self, series_ids: Sequence) -> tuple[np.ndarray, np.ndarray]:
-        """``(offset, scale)`` for the given series ids; an id unseen by ``fit`` is an error
-        (except for ``None`` and the window-level methods, which need no statistics)."""
+        """`(offset, scale)` for the given series ids; an id unseen by `fit` is an error
+        (except for `None` and the window-level methods, which need no statistics)."""
         series_ids = np.asarray(series_ids)
         if self.method is None or self.per_window:
             return np.zeros(series_ids.size), np.ones(series_ids.size)
@@ -153,7 +153,7 @@ class TargetScaler:
 
     @classmethod
     def from_config(cls, config: dict) -> TargetScaler:
-        """A fitted scaler equal to the one whose ``get_config`` gave ``config``."""
+        """A fitted scaler equal to the one whose `get_config` gave `config`."""
         scaler = cls(config["method"])
         scaler.series_ids_ = np.asarray(config["series_ids"])
         scaler.offset_ = np.asarray(config["offset"], dtype=np.float64)
@@ -164,20 +164,20 @@ class TargetScaler:
 class CovariateScaling:
     """Per-column affine scaling of numeric covariates, fitted on training rows and never inverted.
 
-    For each column ``x`` (all series' training rows together):
+    For each column `x` (all series' training rows together):
 
     ==============  ==========================  ===========================================
     method          offset                      scale
     ==============  ==========================  ===========================================
-    ``standard``    mean                        standard deviation (ddof=0)
-    ``robust``      median                      75th - 25th percentile
-    ``None``        0                           1
+    `standard`    mean                        standard deviation (ddof=0)
+    `robust`      median                      75th - 25th percentile
+    `None`        0                           1
     ==============  ==========================  ===========================================
 
-    ``x_scaled = (x - offset) / scale``, a zero scale replaced by 1. A column whose training values
+    `x_scaled = (x - offset) / scale`, a zero scale replaced by 1. A column whose training values
     are all 0 or 1 (a flag, e.g. a holiday or promotion indicator) keeps offset 0 and scale 1: it
     already has the scale of the network's inputs and stays readable. Calendar features are made
-    in ``[-1, 1]`` by ``pipelines.calendar`` and are not scaled here.
+    in `[-1, 1]` by `pipelines.calendar` and are not scaled here.
 
     Covariates on very different scales (a year, 2004; a price, 1e5) otherwise dominate the first
     layer's pre-activations and saturate its gates; standardising inputs is the usual remedy
@@ -194,7 +194,7 @@ class CovariateScaling:
 
     @classmethod
     def fit(cls, columns: dict[str, np.ndarray], method: str | None) -> CovariateScaling:
-        """Learn each column's ``offset`` and ``scale`` from its training values (a dict name -> values)."""
+        """Learn each column's `offset` and `scale` from its training values (a dict name -> values)."""
         offsets, scales = [], []
         for values in columns.values():
             is_flag = values.size > 0 and bool(np.isin(values, (0.0, 1.0)).all())
@@ -216,7 +216,7 @@ class CovariateScaling:
         return cls(None, columns, np.zeros(len(columns)), np.ones(len(columns)))
 
     def transform(self, matrix: np.ndarray) -> np.ndarray:
-        """``(matrix - offset) / scale`` column by column, for a ``(n, len(columns))`` matrix, in its dtype."""
+        """`(matrix - offset) / scale` column by column, for a `(n, len(columns))` matrix, in its dtype."""
         if matrix.shape[-1] != len(self.columns):
             raise ValueError(f"expected {len(self.columns)} covariate columns {self.columns}; got {matrix.shape[-1]}")
         dtype = matrix.dtype
@@ -233,5 +233,5 @@ class CovariateScaling:
 
     @classmethod
     def from_config(cls, config: dict) -> CovariateScaling:
-        """The scaling whose ``get_config`` gave ``config``."""
+        """The scaling whose `get_config` gave `config`."""
         return cls(config["method"], config["columns"], config["offset"], config["scale"])

@@ -4,7 +4,7 @@ Recurrent networks forecast seasonal series better when the seasonal pattern is 
 put back on the forecasts (Hewamalage, Bergmeir & Bandara, "Recurrent Neural Networks for Time
 Series Forecasting: Current status and future directions", IJF 37(1), 2021; Smyl, "A hybrid method
 of exponential smoothing and recurrent neural networks", IJF 36(1), 2020). For one series
-``y_0 .. y_{n-1}`` and a period ``m``:
+`y_0 .. y_{n-1}` and a period `m`:
 
 ```
 seasonal test (90%, the M4 competition's benchmarks):  |r_m| > 1.645 sqrt((1 + 2 sum_{k<m} r_k^2) / n)
@@ -13,14 +13,14 @@ indices        s_j = mean over t with t mod m = j of y_t / T_t,  then s_j <- s_j
 adjusted       y_t / s_{t mod m},        forecast  y_hat_{t} * s_{t mod m}
 ```
 
-(classical multiplicative decomposition; :func:`seasonal_indices` also gives the additive indices,
-the means of ``y_t - T_t`` shifted to mean 0, which start exponential smoothing's seasonal states).
+(classical multiplicative decomposition; `seasonal_indices` also gives the additive indices,
+the means of `y_t - T_t` shifted to mean 0, which start exponential smoothing's seasonal states).
 Indices are fitted on training rows only and only for a
-series that passes the test, has at least ``3 m`` positive values and no value <= 0; any other
-series keeps ``s = 1``. The phase ``t mod m`` counts steps from the series' first training time
+series that passes the test, has at least `3 m` positive values and no value <= 0; any other
+series keeps `s = 1`. The phase `t mod m` counts steps from the series' first training time
 stamp, so a frame that starts later (a forecast from the last rows) gets the same phases.
 
-With integer time stamps the period is not known from the calendar; :func:`infer_season_length`
+With integer time stamps the period is not known from the calendar; `infer_season_length`
 picks, among the usual periods, the one most series pass the test for.
 """
 
@@ -43,7 +43,7 @@ MIN_SHARE_SEASONAL = 0.1
 
 
 def autocorrelations(y: np.ndarray, max_lag: int) -> np.ndarray:
-    """Sample autocorrelations ``r_1 .. r_max_lag`` of one series (zeros for a constant series)."""
+    """Sample autocorrelations `r_1 .. r_max_lag` of one series (zeros for a constant series)."""
     centred = y - y.mean()
     denominator = float(centred @ centred)
     if denominator <= 0.0:
@@ -52,7 +52,7 @@ def autocorrelations(y: np.ndarray, max_lag: int) -> np.ndarray:
 
 
 def is_seasonal(y: np.ndarray, m: int) -> bool:
-    """The 90% autocorrelation test of the M4 benchmarks at lag ``m`` (needs ``m > 1`` and ``n >= 3 m``)."""
+    """The 90% autocorrelation test of the M4 benchmarks at lag `m` (needs `m > 1` and `n >= 3 m`)."""
     n = len(y)
     if m <= 1 or n < 3 * m:
         return False
@@ -61,10 +61,10 @@ def is_seasonal(y: np.ndarray, m: int) -> bool:
 
 
 def seasonal_indices(y: np.ndarray, m: int, multiplicative: bool = True) -> np.ndarray:
-    """Indices ``s_0 .. s_{m-1}`` of classical decomposition; phase j = position mod m.
+    """Indices `s_0 .. s_{m-1}` of classical decomposition; phase j = position mod m.
 
-    Multiplicative: the mean of ``y_t / T_t`` per phase, scaled to mean 1; additive: the mean of
-    ``y_t - T_t`` per phase, shifted to mean 0 (``T`` the centred moving average of order m).
+    Multiplicative: the mean of `y_t / T_t` per phase, scaled to mean 1; additive: the mean of
+    `y_t - T_t` per phase, shifted to mean 0 (`T` the centred moving average of order m).
     """
     weights = np.r_[0.5, np.ones(m - 1), 0.5] / m if m % 2 == 0 else np.ones(m) / m
     trend = np.convolve(y, weights, mode="valid")
@@ -78,7 +78,7 @@ def seasonal_indices(y: np.ndarray, m: int, multiplicative: bool = True) -> np.n
 
 def tested_seasonal_indices(y: np.ndarray, m: int) -> np.ndarray | None:
     """The multiplicative indices of a series worth dividing by them: all values positive, the test of
-    :func:`is_seasonal` passed, and every index positive and finite; None for any other series."""
+    `is_seasonal` passed, and every index positive and finite; None for any other series."""
     if not (np.all(y > 0) and is_seasonal(y, m)):
         return None
     found = seasonal_indices(y, m)
@@ -88,9 +88,9 @@ def tested_seasonal_indices(y: np.ndarray, m: int) -> np.ndarray | None:
 def infer_season_length(series: Sequence[np.ndarray], candidates: Sequence[int] = CANDIDATE_PERIODS) -> int:
     """The period of integer-stamped series: the candidate with the strongest positive autocorrelation.
 
-    On the first differences of the series, each candidate ``m`` that at least ``MIN_SHARE_SEASONAL``
-    of the series pass :func:`is_seasonal` for is scored by the mean lag-``m`` autocorrelation ``r_m``
-    of the series long enough to test (``n >= 3 m``); the best score wins, except that a candidate dividing it with at least 90% of its
+    On the first differences of the series, each candidate `m` that at least `MIN_SHARE_SEASONAL`
+    of the series pass `is_seasonal` for is scored by the mean lag-`m` autocorrelation `r_m`
+    of the series long enough to test (`n >= 3 m`); the best score wins, except that a candidate dividing it with at least 90% of its
     score is preferred (quarterly data also correlate at lag 12, monthly data are anti-correlated at
     lag 4). 1 when no candidate qualifies.
     """
@@ -117,8 +117,8 @@ class SeasonalAdjustment:
     """Per-series multiplicative seasonal indices learned on training rows, applied by time stamp.
 
     Attributes:
-        season_length: the period ``m`` (1: no adjustment at all).
-        indices: series id -> list of ``m`` indices, for the series found seasonal.
+        season_length: the period `m` (1: no adjustment at all).
+        indices: series id -> list of `m` indices, for the series found seasonal.
         anchors: series id -> the first training time stamp (phase 0) of every series.
         freq: the series' frequency (phases are steps of it from the anchor).
     """
@@ -139,7 +139,7 @@ class SeasonalAdjustment:
         season_length: int,
         freq: Frequency,
     ) -> SeasonalAdjustment:
-        """Test every series and learn the indices of the seasonal ones (``values`` series-contiguous)."""
+        """Test every series and learn the indices of the seasonal ones (`values` series-contiguous)."""
         indices, anchors = {}, {}
         for position, series_id in enumerate(series_ids.tolist()):
             start, stop = int(series_starts[position]), int(series_starts[position + 1])
@@ -151,7 +151,7 @@ class SeasonalAdjustment:
         return cls(season_length, indices, anchors, freq)
 
     def factors(self, series_ids: np.ndarray, times, segment_starts: np.ndarray) -> np.ndarray | None:
-        """The index of every row: segment k holds rows of series ``series_ids[k]`` at ``times`` (1 for a series
+        """The index of every row: segment k holds rows of series `series_ids[k]` at `times` (1 for a series
         that is not seasonal); None when no series is seasonal. Vectorised over all rows."""
         if not self.indices:
             return None

@@ -1,16 +1,16 @@
 """Settings declared once: name, kind (type and range), default and help, from which the rest is derived.
 
 An estimator's constructor arguments are the fields of a keyword-only dataclass; each field is made by
-:func:`declared` from a :class:`Setting`, which holds everything known about it. From that one declaration come
+`declared` from a `Setting`, which holds everything known about it. From that one declaration come
 
-- the constructor's signature and defaults (``dataclasses`` writes ``__init__``, which stores every argument
-  unchanged, as scikit-learn estimators must; ``get_params``, ``set_params`` and ``clone`` read that signature),
-- the validation of every value (:func:`check_settings`, one message style: ``"<name> must be <what>; got <value>."``),
-- the command line options (``forecast train --help``: the kind parses the text, the help is the setting's),
-- the reference pages of the documentation (a table per estimator, generated from :func:`settings_of`),
-- the JSON form of a saved model's parameters (:meth:`Kind.to_json` / :meth:`Kind.from_json`).
+- the constructor's signature and defaults (`dataclasses` writes `__init__`, which stores every argument
+  unchanged, as scikit-learn estimators must; `get_params`, `set_params` and `clone` read that signature),
+- the validation of every value (`check_settings`, one message style: `"<name> must be <what>; got <value>."`),
+- the command line options (`forecast train --help`: the kind parses the text, the help is the setting's),
+- the reference pages of the documentation (a table per estimator, generated from `settings_of`),
+- the JSON form of a saved model's parameters (`Kind.to_json` / `Kind.from_json`).
 
-A setting shared by several estimators (``horizon``, ``freq``) is one :class:`Setting` object that each of them
+A setting shared by several estimators (`horizon`, `freq`) is one `Setting` object that each of them
 turns into its own field.
 
 For example:
@@ -40,34 +40,34 @@ _METADATA_KEY = "setting"
 class Kind:
     """What values a setting takes: checks them, parses them from command-line text, describes them in words."""
 
-    #: the command line writes a true/false setting as ``--name/--no-name``
+    #: the command line writes a true/false setting as `--name/--no-name`
     is_flag = False
 
     def check(self, name: str, value: Any) -> None:
-        """Raise ``ValueError`` (one line, naming the setting) unless ``value`` is valid."""
+        """Raise `ValueError` (one line, naming the setting) unless `value` is valid."""
 
     def parse(self, name: str, text: str) -> Any:
-        """The value of the command-line text ``text`` (``ValueError`` naming the option when it is not one)."""
+        """The value of the command-line text `text` (`ValueError` naming the option when it is not one)."""
         return text
 
     def describe(self) -> str:
-        """The valid values in words (docs and ``--help``)."""
+        """The valid values in words (docs and `--help`)."""
         return "any value"
 
     def metavar(self) -> str:
-        """The placeholder of the option's value in ``--help``."""
+        """The placeholder of the option's value in `--help`."""
         return "TEXT"
 
     def to_json(self, value: Any) -> Any:
-        """The value as written to a saved model's ``params.json``."""
+        """The value as written to a saved model's `params.json`."""
         return value
 
     def from_json(self, value: Any) -> Any:
-        """The value read back from ``params.json`` (JSON gives lists where the setting holds tuples)."""
+        """The value read back from `params.json` (JSON gives lists where the setting holds tuples)."""
         return value
 
     def show(self, value: Any) -> str:
-        """The value as the command line and the docs write it (``None`` as ``none``)."""
+        """The value as the command line and the docs write it (`None` as `none`)."""
         if value is None:
             return "none"
         if isinstance(value, (tuple, list)):
@@ -85,7 +85,7 @@ def _none_text(text: str) -> bool:
 
 @dataclasses.dataclass(frozen=True)
 class Integer(Kind):
-    """An integer ``>= minimum`` (NumPy integers too, not booleans), or None where ``allow_none``."""
+    """An integer `>= minimum` (NumPy integers too, not booleans), or None where `allow_none`."""
 
     minimum: int = 1
     allow_none: bool = False
@@ -123,7 +123,7 @@ class Integer(Kind):
 
 @dataclasses.dataclass(frozen=True)
 class IntegerOrAuto(Integer):
-    """A positive integer, or ``"auto"`` (chosen from the data)."""
+    """A positive integer, or `"auto"` (chosen from the data)."""
 
     def check(self, name: str, value: Any) -> None:
         if value != "auto":
@@ -146,7 +146,7 @@ class IntegerOrAuto(Integer):
 
 @dataclasses.dataclass(frozen=True)
 class Number(Kind):
-    """A real number in a range (not a boolean, not NaN), or None where ``allow_none``."""
+    """A real number in a range (not a boolean, not NaN), or None where `allow_none`."""
 
     low: float | None = None
     high: float | None = None
@@ -183,7 +183,7 @@ class Number(Kind):
 
 @dataclasses.dataclass(frozen=True)
 class Choice(Kind):
-    """One of ``options`` (None may be one of them, written ``none`` on the command line)."""
+    """One of `options` (None may be one of them, written `none` on the command line)."""
 
     options: tuple[Any, ...] = ()
 
@@ -231,7 +231,7 @@ class Flag(Kind):
 
 @dataclasses.dataclass(frozen=True)
 class Names(Kind):
-    """A sequence of distinct column names (given on the command line as ``a,b,c``); stored as a tuple."""
+    """A sequence of distinct column names (given on the command line as `a,b,c`); stored as a tuple."""
 
     def check(self, name: str, value: Any) -> None:
         if isinstance(value, str) or not isinstance(value, Sequence):
@@ -260,7 +260,7 @@ class Names(Kind):
 
 @dataclasses.dataclass(frozen=True)
 class Levels(Kind):
-    """Distinct quantile levels strictly between 0 and 1 (``0.1,0.9``), or None where ``allow_none``."""
+    """Distinct quantile levels strictly between 0 and 1 (`0.1,0.9`), or None where `allow_none`."""
 
     allow_none: bool = True
 
@@ -300,7 +300,7 @@ class Levels(Kind):
 
 @dataclasses.dataclass(frozen=True)
 class Text(Kind):
-    """A non-empty string, or None where ``allow_none``."""
+    """A non-empty string, or None where `allow_none`."""
 
     allow_none: bool = False
 
@@ -321,7 +321,7 @@ class Text(Kind):
 
 @dataclasses.dataclass(frozen=True)
 class Frequency(Kind):
-    """A pandas offset alias (``"MS"``, ``"D"``, ...), a positive integer step of integer ``ds``, or None (inferred)."""
+    """A pandas offset alias (`"MS"`, `"D"`, ...), a positive integer step of integer `ds`, or None (inferred)."""
 
     def check(self, name: str, value: Any) -> None:
         if value is None or (isinstance(value, str) and value):
@@ -344,7 +344,7 @@ class Frequency(Kind):
 
 @dataclasses.dataclass(frozen=True)
 class Calendar(Kind):
-    """``"auto"`` (fields chosen from the frequency), None, or a sequence of calendar field names."""
+    """`"auto"` (fields chosen from the frequency), None, or a sequence of calendar field names."""
 
     fields: tuple[str, ...] = ()
 
@@ -379,8 +379,8 @@ class Calendar(Kind):
 class Setting:
     """One constructor argument: its name, kind, default and help, declared once.
 
-    ``cli=False`` keeps a setting off the command line; ``option`` names its command-line option where the
-    setting's own name would be ambiguous there (``Tracking.errors`` is ``--tracking-errors``).
+    `cli=False` keeps a setting off the command line; `option` names its command-line option where the
+    setting's own name would be ambiguous there (`Tracking.errors` is `--tracking-errors`).
     """
 
     name: str
@@ -392,11 +392,11 @@ class Setting:
 
     @property
     def option_name(self) -> str:
-        """The command-line option: ``--`` and the name with dashes (or ``option`` where the name would mislead)."""
+        """The command-line option: `--` and the name with dashes (or `option` where the name would mislead)."""
         return _option(self.option or self.name)
 
     def parse(self, text: str) -> Any:
-        """The value of the option's text (``ValueError`` naming the option)."""
+        """The value of the option's text (`ValueError` naming the option)."""
         return self.kind.parse(self.option or self.name, text)
 
     def field(self) -> Any:
@@ -405,14 +405,14 @@ class Setting:
 
 
 def declared(setting: Setting) -> Any:
-    """The dataclass field of ``setting`` (write ``name: type = declared(SETTING)`` in a settings dataclass)."""
+    """The dataclass field of `setting` (write `name: type = declared(SETTING)` in a settings dataclass)."""
     return setting.field()
 
 
 def settings_dataclass(cls: type) -> type:
-    """Make ``cls`` a keyword-only dataclass whose ``__init__`` stores its settings (scikit-learn style).
+    """Make `cls` a keyword-only dataclass whose `__init__` stores its settings (scikit-learn style).
 
-    ``repr`` and ``eq`` stay those of the class (scikit-learn's ``BaseEstimator.__repr__``, identity).
+    `repr` and `eq` stay those of the class (scikit-learn's `BaseEstimator.__repr__`, identity).
     """
     return dataclasses.dataclass(kw_only=True, repr=False, eq=False)(cls)
 
@@ -427,19 +427,19 @@ def settings_of(cls_or_instance: Any) -> list[Setting]:
 
 
 def check_settings(instance: Any, skip: Callable[[Setting], bool] | None = None) -> None:
-    """Check every declared setting of ``instance`` against its kind (``ValueError`` naming the first bad one)."""
+    """Check every declared setting of `instance` against its kind (`ValueError` naming the first bad one)."""
     for setting in settings_of(instance):
         if skip is None or not skip(setting):
             setting.kind.check(setting.name, getattr(instance, setting.name))
 
 
 def settings_to_json(instance: Any) -> dict[str, Any]:
-    """The declared settings of ``instance`` in their JSON form (a saved model's ``params.json``)."""
+    """The declared settings of `instance` in their JSON form (a saved model's `params.json`)."""
     return {setting.name: setting.kind.to_json(getattr(instance, setting.name)) for setting in settings_of(instance)}
 
 
 def settings_from_json(cls: type, params: dict[str, Any]) -> dict[str, Any]:
-    """Constructor arguments of ``cls`` from their JSON form (unknown names are left to the constructor to refuse)."""
+    """Constructor arguments of `cls` from their JSON form (unknown names are left to the constructor to refuse)."""
     kinds = {setting.name: setting.kind for setting in settings_of(cls)}
     return {name: kinds[name].from_json(value) if name in kinds else value for name, value in params.items()}
 

@@ -3,12 +3,12 @@
 Rule. Each series, sorted by time, is cut into three consecutive blocks: train (oldest), then
 validation, then test (newest). A block is given per series either by a size (an int number of
 time steps, or a float fraction of the series' length, rounded to the nearest step) or by a
-start timestamp (``val_start <= ds < test_start`` is validation, ``ds >= test_start`` test).
+start timestamp (`val_start <= ds < test_start` is validation, `ds >= test_start` test).
 
-Context. A window needs ``lookback`` steps of history before its first target. So the
-validation and test frames returned start with the ``lookback`` rows just before their block
+Context. A window needs `lookback` steps of history before its first target. So the
+validation and test frames returned start with the `lookback` rows just before their block
 (taken from the blocks before it); the train frame holds the train block only. Windowing each
-frame with the same ``SeriesWindows(lookback, horizon)`` then gives, for each part, exactly the
+frame with the same `SeriesWindows(lookback, horizon)` then gives, for each part, exactly the
 windows whose targets lie entirely inside that part's block:
 
 - a training target lies in the train block, a validation target in the validation block, a
@@ -17,8 +17,8 @@ windows whose targets lie entirely inside that part's block:
 - the past of a validation or test window may reach into earlier blocks, which is allowed: those
   values are observed before the forecast origin.
 
-A block with fewer than ``horizon`` steps yields no windows for that series (``SeriesWindows``
-raises, or drops the series with ``short_series="drop"``).
+A block with fewer than `horizon` steps yields no windows for that series (`SeriesWindows`
+raises, or drops the series with `short_series="drop"`).
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from pipelines.validation import ValidationError, parse_time_column, shown
 
 
 class TimeSplit(NamedTuple):
-    """The frames of a chronological split (``val``/``test`` include ``lookback`` context rows)."""
+    """The frames of a chronological split (`val`/`test` include `lookback` context rows)."""
 
     train: pd.DataFrame
     val: pd.DataFrame | None
@@ -60,8 +60,8 @@ def time_split(
             an alternative to the size of the same block.
 
     Returns:
-        ``TimeSplit(train, val, test)``, each sorted by (series, time) with a RangeIndex;
-        ``val``/``test`` are None when neither their size nor their start is given.
+        `TimeSplit(train, val, test)`, each sorted by (series, time) with a RangeIndex;
+        `val`/`test` are None when neither their size nor their start is given.
     """
     check_integer("lookback", lookback, minimum=0)
     for size_name, size, start_name, start in (
@@ -127,7 +127,7 @@ def _time_value(start, times: pd.DatetimeIndex | np.ndarray) -> int | None:
 
 
 def _block_begin(codes, time_values, lengths, size, boundary, size_name, end) -> np.ndarray:
-    """Per series: the position where the block that ends at ``end`` begins (``end`` itself when not requested)."""
+    """Per series: the position where the block that ends at `end` begins (`end` itself when not requested)."""
     if size is None and boundary is None:
         return end.copy()
     if boundary is not None:

@@ -1,19 +1,21 @@
 """Text documents -> token ids -> next-token windows for language models.
 
-A language model reads a window of ``seq_len`` tokens and predicts, at every
-position, the token that follows::
+A language model reads a window of `seq_len` tokens and predicts, at every
+position, the token that follows:
 
-    inputs[w]  = ids[s_w     : s_w + seq_len]
-    targets[w] = ids[s_w + 1 : s_w + seq_len + 1]      (s_w = w * stride)
+```
+inputs[w]  = ids[s_w     : s_w + seq_len]
+targets[w] = ids[s_w + 1 : s_w + seq_len + 1]      (s_w = w * stride)
+```
 
-so ``targets[w, t]`` is the token after ``inputs[w, t]``.
+so `targets[w, t]` is the token after `inputs[w, t]`.
 
 Documents are concatenated before windowing, each one followed by a
-separator token (a newline at character level, ``<eos>`` at word level), so a
+separator token (a newline at character level, `<eos>` at word level), so a
 document shorter than a window is never dropped: it shares windows with its
 neighbours and the model learns where documents end.  The only tokens a
 transform leaves out are the last few targets that do not fill a whole
-window; ``last_transform_stats_`` counts them.
+window; `last_transform_stats_` counts them.
 """
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ class TokenWindows:
     """Next-token windows over one encoded corpus, held as views.
 
     Attributes:
-        token_ids: the encoded corpus, shape ``(n_tokens,)``, int32.
+        token_ids: the encoded corpus, shape `(n_tokens,)`, int32.
         seq_len: tokens per window.
         stride: tokens between the starts of consecutive windows.
     """
@@ -57,8 +59,8 @@ class TokenWindows:
 
     @property
     def starts(self) -> np.ndarray:
-        """Start offset of every window: ``0, stride, 2*stride, ...`` while
-        ``start + seq_len + 1 <= n_tokens``."""
+        """Start offset of every window: `0, stride, 2*stride, ...` while
+        `start + seq_len + 1 <= n_tokens`."""
         return np.arange(0, len(self.token_ids) - self.seq_len, self.stride)
 
     def __len__(self) -> int:
@@ -66,12 +68,12 @@ class TokenWindows:
 
     @property
     def inputs(self) -> np.ndarray:
-        """Read-only view ``(n_windows, seq_len)`` of the input tokens."""
+        """Read-only view `(n_windows, seq_len)` of the input tokens."""
         return self._windows(self.token_ids[:-1])
 
     @property
     def targets(self) -> np.ndarray:
-        """Read-only view ``(n_windows, seq_len)``: ``inputs`` shifted by one token."""
+        """Read-only view `(n_windows, seq_len)`: `inputs` shifted by one token."""
         return self._windows(self.token_ids[1:])
 
     def _windows(self, ids: np.ndarray) -> np.ndarray:
@@ -80,11 +82,11 @@ class TokenWindows:
         return sliding_window_view(ids, self.seq_len)[:: self.stride]
 
     def to_dataset(self, batch_size: int, shuffle: bool = False, seed: int | None = None):
-        """A ``tf.data.Dataset`` of ``(inputs, targets)`` batches.
+        """A `tf.data.Dataset` of `(inputs, targets)` batches.
 
         Windows are gathered from the corpus per batch, so memory stays
-        ``O(n_tokens)`` whatever the stride.  With ``shuffle`` the window
-        order is reshuffled every epoch (seeded by ``seed``).
+        `O(n_tokens)` whatever the stride.  With `shuffle` the window
+        order is reshuffled every epoch (seeded by `seed`).
         """
         import tensorflow as tf
 
@@ -110,36 +112,36 @@ class TokenWindows:
 class TextWindows(BaseEstimator):
     """Fit a token vocabulary on documents and cut them into next-token windows.
 
-    Vocabulary: id 0 is ``oov_token`` (any token not in the vocabulary), id 1
+    Vocabulary: id 0 is `oov_token` (any token not in the vocabulary), id 1
     is the document separator, then the tokens of the training documents from
     most to least frequent, ties broken by Unicode code point order (so the
-    vocabulary does not depend on document order).  ``max_vocab`` caps the
+    vocabulary does not depend on document order).  `max_vocab` caps the
     total size, reserved tokens included.  There is no padding token: every
     window is full because documents are concatenated.
 
-    Tokens: at ``level="char"`` one token per Unicode code point; at
-    ``level="word"`` the matches of ``WORD_PATTERN`` (words with inner
+    Tokens: at `level="char"` one token per Unicode code point; at
+    `level="word"` the matches of `WORD_PATTERN` (words with inner
     apostrophes, and each punctuation character alone); whitespace is dropped,
-    so ``decode`` joins words with single spaces.
+    so `decode` joins words with single spaces.
 
     Args:
         seq_len: tokens per window.
-        level: ``"char"`` or ``"word"``.
+        level: `"char"` or `"word"`.
         max_vocab: largest vocabulary size (reserved tokens included); None keeps
             every token of the training documents.
         lower: lower-case documents before tokenizing.
         oov_token: the token that stands for out-of-vocabulary tokens (id 0).
-        stride: tokens between window starts; None means ``seq_len``
+        stride: tokens between window starts; None means `seq_len`
             (non-overlapping windows).
         separator: the token after each document (id 1); None means a newline
-            at character level and ``"<eos>"`` at word level.  At character
+            at character level and `"<eos>"` at word level.  At character
             level it must be one character.
 
     Attributes:
         vocabulary_: list of tokens; a token's index is its id.
-        last_transform_stats_: counts from the latest ``transform``:
-            ``n_documents``, ``n_tokens`` (separators included),
-            ``n_oov_tokens``, ``n_windows``, ``n_tail_targets_unused`` (targets
+        last_transform_stats_: counts from the latest `transform`:
+            `n_documents`, `n_tokens` (separators included),
+            `n_oov_tokens`, `n_windows`, `n_tail_targets_unused` (targets
             after the last window).
 
     Example:
@@ -168,7 +170,7 @@ class TextWindows(BaseEstimator):
 
     # ------------------------------------------------------------------ fit
     def fit(self, texts: pd.Series) -> TextWindows:
-        """Learn ``vocabulary_`` from the training documents ``texts``."""
+        """Learn `vocabulary_` from the training documents `texts`."""
         self._validate_params()
         documents = self._validated_documents(texts)
         tokens, counts = self._token_counts(documents)
@@ -183,7 +185,7 @@ class TextWindows(BaseEstimator):
         return self
 
     def transform(self, texts: pd.Series) -> TokenWindows:
-        """Encode ``texts`` (each document followed by the separator) and window it."""
+        """Encode `texts` (each document followed by the separator) and window it."""
         ids = self.encode_corpus(texts)
         windows = TokenWindows(ids, seq_len=self.seq_len, stride=self._stride())
         n_windows = len(windows)
@@ -198,12 +200,12 @@ class TextWindows(BaseEstimator):
         return windows
 
     def fit_transform(self, texts: pd.Series) -> TokenWindows:
-        """``fit(texts)`` then ``transform(texts)``."""
+        """`fit(texts)` then `transform(texts)`."""
         return self.fit(texts).transform(texts)
 
     # -------------------------------------------------------- encode/decode
     def tokenize(self, text: str) -> list[str]:
-        """Split one string into tokens (after lower-casing if ``lower``)."""
+        """Split one string into tokens (after lower-casing if `lower`)."""
         text = self._lowered(text)
         return list(text) if self.level == "char" else WORD_PATTERN.findall(text)
 
@@ -226,8 +228,8 @@ class TextWindows(BaseEstimator):
 
     def decode(self, ids) -> str:
         """The text of token ids: characters concatenated, or words joined by
-        single spaces; id 0 decodes to ``oov_token`` and id 1 to the separator
-        (``"<eos>"`` by default at word level)."""
+        single spaces; id 0 decodes to `oov_token` and id 1 to the separator
+        (`"<eos>"` by default at word level)."""
         check_is_fitted(self, "vocabulary_")
         ids = np.asarray(ids)
         if ids.size and (ids.min() < 0 or ids.max() >= len(self.vocabulary_)):
@@ -239,14 +241,14 @@ class TextWindows(BaseEstimator):
     # --------------------------------------------------------------- config
     def get_config(self) -> dict[str, Any]:
         """JSON-serialisable constructor arguments plus the fitted vocabulary
-        (None before ``fit``)."""
+        (None before `fit`)."""
         config = self.get_params()
         config["vocabulary"] = getattr(self, "vocabulary_", None)
         return config
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> TextWindows:
-        """Rebuild a (fitted, when the config holds a vocabulary) ``TextWindows``."""
+        """Rebuild a (fitted, when the config holds a vocabulary) `TextWindows`."""
         config = dict(config)
         vocabulary = config.pop("vocabulary", None)
         windows = cls(**config)
@@ -298,8 +300,8 @@ class TextWindows(BaseEstimator):
         return [self.oov_token, self._separator()]
 
     def _has_key(self, token: str) -> bool:
-        """Whether ``token`` has a lookup key: every word does; at character
-        level only one-character tokens (a longer ``oov_token`` is never read
+        """Whether `token` has a lookup key: every word does; at character
+        level only one-character tokens (a longer `oov_token` is never read
         from text)."""
         return self.level == "word" or len(token) == 1
 
@@ -332,7 +334,7 @@ class TextWindows(BaseEstimator):
         return np.unique(keys, return_counts=True)
 
     def _build_lookup(self) -> None:
-        """Sorted token keys and their ids, for ``np.searchsorted`` encoding."""
+        """Sorted token keys and their ids, for `np.searchsorted` encoding."""
         entries = [
             (self._token_key(token), token_id)
             for token_id, token in enumerate(self.vocabulary_)
@@ -344,7 +346,7 @@ class TextWindows(BaseEstimator):
         self._lookup_keys, self._lookup_ids = keys[order], ids[order]
 
     def _lookup(self, keys: np.ndarray) -> np.ndarray:
-        """Ids of token keys; keys outside the vocabulary get id 0 (``oov_token``)."""
+        """Ids of token keys; keys outside the vocabulary get id 0 (`oov_token`)."""
         if keys.size == 0 or self._lookup_keys.size == 0:
             return np.full(keys.shape, OOV_ID, dtype=np.int32)
         positions = np.searchsorted(self._lookup_keys, keys).clip(max=len(self._lookup_keys) - 1)

@@ -3,19 +3,19 @@
 A valid frame has one row per (series, timestamp), sorted by series then time, timestamps
 on one regular grid (the frequency, given or inferred per series), numeric finite targets
 and covariates, static covariates constant within a series, and every series at least
-``min_length`` rows long. ``validate`` checks all of this and returns a cleaned, sorted
+`min_length` rows long. `validate` checks all of this and returns a cleaned, sorted
 copy; errors name the problem, the series, the column and the first offending timestamp.
 
 Missing values (NaN or +-inf) and gaps (grid timestamps with no row) are handled by one
 fill policy:
 
-- ``None``: raise ``ValidationError``.
-- ``"ffill"``: carry the last observed value forward within the series; leading missing
+- `None`: raise `ValidationError`.
+- `"ffill"`: carry the last observed value forward within the series; leading missing
   values take the first observed value.
-- ``"interpolate"``: linear in time position within the series; missing values before the
+- `"interpolate"`: linear in time position within the series; missing values before the
   first or after the last observation take the nearest observed value.
-- ``"zero"``: replace by 0.
-- ``"drop_series"``: drop every series that has a missing value or a gap (with a warning).
+- `"zero"`: replace by 0.
+- `"drop_series"`: drop every series that has a missing value or a gap (with a warning).
 
 Gaps are first turned into rows whose values are missing (static covariates keep the
 series' value), then filled like any other missing value.
@@ -52,7 +52,7 @@ class ValidationError(ValueError):
 
 
 def shown(value) -> str:
-    """``repr`` of a value for an error message, NumPy scalars shown as plain Python values."""
+    """`repr` of a value for an error message, NumPy scalars shown as plain Python values."""
     return repr(value.item() if isinstance(value, np.generic) else value)
 
 
@@ -64,7 +64,7 @@ class CheckedFrame:
         frame: sorted copy with a RangeIndex, regular grid, finite values.
         freq: the frequency of the grid (pandas offset or integer step).
         series_ids: the ids in sorted order.
-        series_starts: row offsets of each series in ``frame``; length ``len(series_ids) + 1``.
+        series_starts: row offsets of each series in `frame`; length `len(series_ids) + 1`.
     """
 
     frame: pd.DataFrame
@@ -74,17 +74,17 @@ class CheckedFrame:
 
 
 def to_long_format(data: pd.DataFrame | pd.Series) -> pd.DataFrame:
-    """Return ``data`` in long format, converting a single series given with its time as index.
+    """Return `data` in long format, converting a single series given with its time as index.
 
-    Accepted single-series forms (the id becomes the series name, or ``"series_0"``):
-    a ``pd.Series`` with a ``DatetimeIndex`` or integer index; a ``pd.DataFrame``
-    with such an index and no ``ds`` column, holding ``y`` (or exactly one
-    column, taken as the target) plus covariate columns; and a ``pd.DataFrame`` with ``ds`` but
-    no ``unique_id`` column. A long-format frame is returned as is.
+    Accepted single-series forms (the id becomes the series name, or `"series_0"`):
+    a `pd.Series` with a `DatetimeIndex` or integer index; a `pd.DataFrame`
+    with such an index and no `ds` column, holding `y` (or exactly one
+    column, taken as the target) plus covariate columns; and a `pd.DataFrame` with `ds` but
+    no `unique_id` column. A long-format frame is returned as is.
 
-    A frame without ``ds`` is an error when its time could be elsewhere: it has a ``unique_id``
+    A frame without `ds` is an error when its time could be elsewhere: it has a `unique_id`
     column (its index is not taken as the time axis of several series) or a datetime-like column
-    (datetimes, or text that parses as dates, as ``pd.read_csv`` gives them), which is never
+    (datetimes, or text that parses as dates, as `pd.read_csv` gives them), which is never
     ignored in favour of the index. The error names the columns found and expected and the rename to do.
     """
     if isinstance(data, pd.Series):
@@ -110,7 +110,7 @@ def to_long_format(data: pd.DataFrame | pd.Series) -> pd.DataFrame:
 
 
 def _one_series(frame: pd.DataFrame) -> pd.DataFrame:
-    """A frame with ``ds`` and no ``unique_id``, as the series ``"series_0"``; a repeated time stamp is an error."""
+    """A frame with `ds` and no `unique_id`, as the series `"series_0"`; a repeated time stamp is an error."""
     times = frame[TIME]
     repeated = (times.duplicated() & times.notna()).to_numpy()
     if repeated.any():
@@ -127,7 +127,7 @@ def _one_series(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _datetime_like_columns(frame: pd.DataFrame) -> list[str]:
-    """The columns other than ``unique_id`` holding datetimes, periods or dates written as text."""
+    """The columns other than `unique_id` holding datetimes, periods or dates written as text."""
     return [column for column in frame.columns if column != ID and _holds_dates(frame[column])]
 
 
@@ -136,11 +136,11 @@ def _is_text(values: pd.Series) -> bool:
 
 
 def _holds_dates(values: pd.Series, sample_size: int = 20) -> bool:
-    """Whether a column holds datetimes or periods, or dates as text (judged on its first ``sample_size`` values).
+    """Whether a column holds datetimes or periods, or dates as text (judged on its first `sample_size` values).
 
-    Text counts as dates when every sampled value parses as one and shows its year (``"1949-01"``,
-    ``"Jan 1949"``) or is written day/month/year (``"1/31/49"``). The date parser also reads ids and
-    numbers (``"M1"`` as one second past midnight, ``"T1001"`` as 10:01 today); those do not count.
+    Text counts as dates when every sampled value parses as one and shows its year (`"1949-01"`,
+    `"Jan 1949"`) or is written day/month/year (`"1/31/49"`). The date parser also reads ids and
+    numbers (`"M1"` as one second past midnight, `"T1001"` as 10:01 today); those do not count.
     """
     if pd.api.types.is_datetime64_any_dtype(values.dtype) or isinstance(values.dtype, pd.PeriodDtype):
         return True
@@ -167,7 +167,7 @@ def _shows_its_year(text: str, year: int) -> bool:
 
 
 def _missing_time_message(frame: pd.DataFrame, dated: list[str]) -> str:
-    """Why a frame without ``ds`` cannot be read, with the columns found and expected and the rename to do."""
+    """Why a frame without `ds` cannot be read, with the columns found and expected and the rename to do."""
     found = f"Missing column {TIME!r}: found columns {list(frame.columns)}"
     expected = f"expected {ID}, {TIME}, {TARGET}" + ("" if ID in frame.columns else f" (a single series needs no {ID})")
     renames = {dated[0]: TIME} if len(dated) == 1 else {}
@@ -224,14 +224,14 @@ def validate(
     """Check a long-format frame and return a cleaned, sorted copy (the input is never modified).
 
     Args:
-        df: long-format frame (``unique_id``, ``ds``, ``y``, covariates; see ``pipelines.columns``), or a
-            single series with its time as index (see ``to_long_format``).
+        df: long-format frame (`unique_id`, `ds`, `y`, covariates; see `pipelines.columns`), or a
+            single series with its time as index (see `to_long_format`).
         covariates: time-varying numeric covariate columns (checked and filled like the target).
         static_covariates: columns that must be constant within each series (any dtype).
         freq: pandas offset alias or integer step; None infers it per series (all must agree).
-        fill: missing value and gap policy, one of ``FILL_POLICIES`` (see the module docstring).
+        fill: missing value and gap policy, one of `FILL_POLICIES` (see the module docstring).
         min_length: the fewest rows a series may have (after filling).
-        short_series: ``"error"`` raises for a shorter series, ``"drop"`` drops it with a warning.
+        short_series: `"error"` raises for a shorter series, `"drop"` drops it with a warning.
 
     Returns:
         The frame sorted by (series, time) with a RangeIndex, gaps filled, values finite.
@@ -262,11 +262,11 @@ def check_frame(
     copy: bool = True,
     min_length_reason: str | None = None,
 ) -> CheckedFrame:
-    """``validate``, also returning the frequency and the series layout it established.
+    """`validate`, also returning the frequency and the series layout it established.
 
-    ``copy=False`` lets a caller that owns ``df`` (a frame it built itself) skip one copy of it;
-    ``df`` may then be modified. ``min_length_reason`` says where ``min_length`` comes from, for the
-    short-series error (e.g. ``"min_past 1 + horizon 12 rows for one training window"``).
+    `copy=False` lets a caller that owns `df` (a frame it built itself) skip one copy of it;
+    `df` may then be modified. `min_length_reason` says where `min_length` comes from, for the
+    short-series error (e.g. `"min_past 1 + horizon 12 rows for one training window"`).
     """
     if fill not in FILL_POLICIES:
         raise ValueError(f"fill must be one of {list(FILL_POLICIES)}; got {fill!r}")
@@ -319,13 +319,13 @@ def check_frame(
 
 
 def short_series_message(series_id, length: int, min_length: int, reason: str | None = None) -> str:
-    """``Series 'b' has 10 rows; expected at least 13 = <reason>.``: one short series, and why it is short."""
+    """`Series 'b' has 10 rows; expected at least 13 = <reason>.`: one short series, and why it is short."""
     why = f" = {reason}" if reason else ""
     return f"Series {shown(series_id)} has {length} rows; expected at least {min_length}{why}."
 
 
 def _short_series_count(n_short: int, n_series: int) -> str:
-    """How many series are too short; ``short_series='drop'`` is offered only when some series would remain."""
+    """How many series are too short; `short_series='drop'` is offered only when some series would remain."""
     if n_short < n_series:
         return (
             f" Too short: {n_short} of {n_series} series; short_series='drop' drops those and keeps "
@@ -335,7 +335,7 @@ def _short_series_count(n_short: int, n_series: int) -> str:
 
 
 def _check_id_types(ids: pd.Series) -> None:
-    """Series ids are all text or all numbers: ``1`` and ``'1'`` would be two series that print alike."""
+    """Series ids are all text or all numbers: `1` and `'1'` would be two series that print alike."""
     kind = pd.api.types.infer_dtype(ids, skipna=False)
     if kind.startswith("mixed"):
         kinds = ids.map(lambda value: "text" if isinstance(value, str) else type(value).__name__)
@@ -446,7 +446,7 @@ def _time_values(times: pd.DatetimeIndex | np.ndarray) -> np.ndarray:
 def _sorted_copy(frame: pd.DataFrame, times, copy: bool):
     """Copy of the frame sorted by (series id, time), with its series codes and times in that order.
 
-    An already sorted frame is copied only when ``copy`` is True.
+    An already sorted frame is copied only when `copy` is True.
     """
     codes = pd.factorize(frame[ID], sort=True)[0]
     time_values = _time_values(times)
@@ -485,7 +485,7 @@ def _check_duplicates(frame, codes, times) -> None:
 
 
 def check_numeric(frame: pd.DataFrame, value_cols: Sequence[str]) -> None:
-    """Raise ``ValidationError`` for the first of ``value_cols`` that is not real-valued, naming its first bad value.
+    """Raise `ValidationError` for the first of `value_cols` that is not real-valued, naming its first bad value.
 
     Booleans count as numbers (0/1 flags) except in the target, which must hold quantities.
     """
@@ -639,7 +639,7 @@ def _raise_on_missing(frame, value_cols, missing) -> None:
 
 
 def _drop_series(frame, codes, drop_codes, reason: str) -> tuple[pd.DataFrame, np.ndarray]:
-    """The frame without the series ``drop_codes`` (with a warning naming them) and its renumbered codes."""
+    """The frame without the series `drop_codes` (with a warning naming them) and its renumbered codes."""
     if drop_codes.size == 0:
         return frame, codes
     keep = ~np.isin(codes, drop_codes)
@@ -675,7 +675,7 @@ def _insert_gap_rows(frame, static_covariates, codes, series_starts, gap_rows, f
 
 
 def _fill_missing(frame, value_cols, series_starts, fill) -> pd.DataFrame:
-    """Fill NaN and +-inf in ``value_cols`` per series with the ``fill`` policy (vectorised)."""
+    """Fill NaN and +-inf in `value_cols` per series with the `fill` policy (vectorised)."""
     lengths = np.diff(series_starts)
     row_series_start = np.repeat(series_starts[:-1], lengths)
     row_series_stop = np.repeat(series_starts[1:], lengths)

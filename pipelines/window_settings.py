@@ -1,7 +1,7 @@
-"""The settings of series windowing, declared once for ``SeriesWindows`` and every estimator built on it.
+"""The settings of series windowing, declared once for `SeriesWindows` and every estimator built on it.
 
-``SeriesWindows`` and the ``Forecaster`` both take these keyword arguments (the Forecaster passes its own
-values to the pipeline it fits), so each default and help text below is the only one (``pipelines.settings``).
+`SeriesWindows` and the `Forecaster` both take these keyword arguments (the Forecaster passes its own
+values to the pipeline it fits), so each default and help text below is the only one (`pipelines.settings`).
 The defaults are the ones measured best for forecasting (docs/benchmarks/validation.md): per-window mean scaling,
 left padding of short histories, multiplicative deseasonalisation of seasonal series. The choices of the
 settings are declared here too; the modules that implement them import them (this module imports neither pandas
@@ -26,15 +26,15 @@ from pipelines.settings import (
 )
 
 CALENDAR_FIELDS = ("minute", "hour", "dayofweek", "dayofmonth", "dayofyear", "weekofyear", "month", "quarter")
-"""Calendar features ``pipelines.calendar`` computes from ``ds``."""
+"""Calendar features `pipelines.calendar` computes from `ds`."""
 SCALERS = (None, "standard", "minmax", "robust", "mean", "last", "window_mean")
-"""Target scalings of ``pipelines.scaling``."""
+"""Target scalings of `pipelines.scaling`."""
 COVARIATE_SCALERS = (None, "standard", "robust")
-"""Covariate scalings of ``pipelines.scaling.CovariateScaling``."""
+"""Covariate scalings of `pipelines.scaling.CovariateScaling`."""
 FILL_POLICIES = (None, "ffill", "interpolate", "zero", "drop_series")
-"""Missing-value and gap policies of ``pipelines.validation``."""
+"""Missing-value and gap policies of `pipelines.validation`."""
 SHORT_SERIES_POLICIES = ("error", "drop")
-"""Policies of ``pipelines.validation`` for series too short for a window."""
+"""Policies of `pipelines.validation` for series too short for a window."""
 
 LOOKBACK = Setting("lookback", Integer(), 24, "past steps read before each forecast origin")
 HORIZON = Setting("horizon", Integer(), 12, "steps forecast after each origin")
@@ -113,7 +113,7 @@ DTYPE = Setting("dtype", Choice(("float32", "float64", "float16")), "float32", "
 
 @settings_dataclass
 class WindowSettings:
-    """The windowing settings shared by ``SeriesWindows`` and the estimators that fit one."""
+    """The windowing settings shared by `SeriesWindows` and the estimators that fit one."""
 
     lookback: int = declared(LOOKBACK)
     horizon: int = declared(HORIZON)
@@ -131,5 +131,5 @@ class WindowSettings:
     short_series: str = declared(SHORT_SERIES)
 
     def window_settings(self) -> dict:
-        """These settings' current values, by name (what an estimator passes to the ``SeriesWindows`` it fits)."""
+        """These settings' current values, by name (what an estimator passes to the `SeriesWindows` it fits)."""
         return {setting.name: getattr(self, setting.name) for setting in settings_of(WindowSettings)}

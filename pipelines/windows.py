@@ -1,4 +1,4 @@
-"""Sliding windows over many time series: ``SeriesWindows`` (the fitted transform) and ``Windows`` (its output).
+"""Sliding windows over many time series: `SeriesWindows` (the fitted transform) and `Windows` (its output).
 
 Window rule. For a series y_0 .. y_{n-1} (after validation: sorted, regular, filled), window j
 (j = 0, 1, ...) starts at row s_j = j * stride and holds
@@ -9,18 +9,18 @@ Window rule. For a series y_0 .. y_{n-1} (after validation: sorted, regular, fil
 
 for every j with s_j + lookback + horizon <= n, oldest window first; series come in sorted id order.
 
-Features. ``past`` has, per step: the (scaled) target, the past-observed covariates, the
+Features. `past` has, per step: the (scaled) target, the past-observed covariates, the
 future-known covariates, then the calendar features. Past-observed covariates enter only
-through ``past``, i.e. only their values up to the origin. Future-known covariates and
-calendar features also fill ``future`` for the ``horizon`` steps after the origin. Static
-covariates (one row per series) fill ``static``; a non-numeric static column is coded as the
-position of its value in the vocabulary learned by ``fit``.
+through `past`, i.e. only their values up to the origin. Future-known covariates and
+calendar features also fill `future` for the `horizon` steps after the origin. Static
+covariates (one row per series) fill `static`; a non-numeric static column is coded as the
+position of its value in the vocabulary learned by `fit`.
 
-Memory. ``Windows`` keeps one contiguous array of all rows (``n_rows x n_features``) and the
-start row of each window; a batch is gathered by indexing a ``sliding_window_view`` of that
+Memory. `Windows` keeps one contiguous array of all rows (`n_rows x n_features`) and the
+start row of each window; a batch is gathered by indexing a `sliding_window_view` of that
 array with the batch's start rows (each window is one contiguous block, copied once). So
 windowing costs about one copy of the numeric columns whatever the lookback; only the
-properties ``past``/``target``/``future`` materialise every window at once.
+properties `past`/`target`/`future` materialise every window at once.
 """
 
 from __future__ import annotations
@@ -66,18 +66,18 @@ class Windows:
     """Windows of several series: lazily gathered model inputs plus what is needed to undo the scaling.
 
     Attributes (arrays gathered on access):
-        past: ``(n, lookback, n_past_features)``, the scaled target first.
-        target: ``(n, horizon)`` scaled target, or None for prediction windows.
-        future: ``(n, horizon, n_future_features)`` future covariates and calendar features, or None.
-        static: ``(n, n_static)``, or None.
-        index: DataFrame with the series id column and ``"ds"``, the forecast origin of each window.
-        forecast_times: the ``horizon`` timestamps after each origin (``n * horizon``, window-major).
-        offset, scale: ``(n,)``; ``y = (y_scaled * scale + offset) * s`` with ``s`` the seasonal index of
-            the step (1 without deseasonalisation; see ``inverse_target``).
+        past: `(n, lookback, n_past_features)`, the scaled target first.
+        target: `(n, horizon)` scaled target, or None for prediction windows.
+        future: `(n, horizon, n_future_features)` future covariates and calendar features, or None.
+        static: `(n, n_static)`, or None.
+        index: DataFrame with the series id column and `"ds"`, the forecast origin of each window.
+        forecast_times: the `horizon` timestamps after each origin (`n * horizon`, window-major).
+        offset, scale: `(n,)`; `y = (y_scaled * scale + offset) * s` with `s` the seasonal index of
+            the step (1 without deseasonalisation; see `inverse_target`).
         past_feature_names, future_feature_names, static_feature_names: lists of str; with left padding
-            the second past feature is ``"observed"`` (1 for a real row, 0 for padding).
+            the second past feature is `"observed"` (1 for a real row, 0 for padding).
 
-    Built by ``SeriesWindows``; not meant to be constructed directly.
+    Built by `SeriesWindows`; not meant to be constructed directly.
     """
 
     def __init__(
@@ -158,7 +158,7 @@ class Windows:
 
     @property
     def forecast_times(self) -> pd.DatetimeIndex | np.ndarray:
-        """The ``horizon`` timestamps after each window's origin, window-major (``n * horizon`` values)."""
+        """The `horizon` timestamps after each window's origin, window-major (`n * horizon` values)."""
         rows = (self._starts[:, None] + self.lookback + np.arange(self.horizon)).ravel()
         return self._times[rows]
 
@@ -171,7 +171,7 @@ class Windows:
         return self._window_scale(np.arange(len(self)))
 
     def batch(self, indices: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray | None]:
-        """Inputs dict (``"past"``, and ``"future"``/``"static"`` when present) and scaled target of some windows."""
+        """Inputs dict (`"past"`, and `"future"`/`"static"` when present) and scaled target of some windows."""
         indices = np.asarray(indices, dtype=np.int64)
         starts = self._starts[indices]
         scale = self._window_scale(indices) if self._window_scaler else None
@@ -187,7 +187,7 @@ class Windows:
         return inputs, target
 
     def as_inputs(self) -> dict[str, np.ndarray]:
-        """All windows as the dict of NumPy arrays a model takes (``"past"``, ``"future"``, ``"static"``)."""
+        """All windows as the dict of NumPy arrays a model takes (`"past"`, `"future"`, `"static"`)."""
         return self.batch(np.arange(len(self)))[0]
 
     def select(self, mask_or_indices: np.ndarray | Sequence[int] | Sequence[bool]) -> Windows:
@@ -203,9 +203,9 @@ class Windows:
         return selected
 
     def inverse_target(self, values: np.ndarray) -> np.ndarray:
-        """Undo the target scaling and deseasonalisation of values ``(n, horizon)`` or ``(n, horizon, k)``.
+        """Undo the target scaling and deseasonalisation of values `(n, horizon)` or `(n, horizon, k)`.
 
-        ``(values * scale + offset) * s_{t}``, with ``s_t`` the seasonal index of each forecast step.
+        `(values * scale + offset) * s_{t}`, with `s_t` the seasonal index of each forecast step.
         """
         values = np.asarray(values)
         if values.ndim not in (2, 3) or values.shape[0] != len(self):
@@ -222,20 +222,20 @@ class Windows:
 
     @property
     def seasonal_factors(self) -> np.ndarray:
-        """``(n, horizon)``: the seasonal index of every forecast step (ones without deseasonalisation)."""
+        """`(n, horizon)`: the seasonal index of every forecast step (ones without deseasonalisation)."""
         if self._season is None:
             return np.ones((len(self), self.horizon))
         return self._season[self._starts[:, None] + self.lookback + np.arange(self.horizon)]
 
     def to_dataset(self, batch_size: int = 32, shuffle: bool = False, seed: int | None = None, prefetch: bool = True):
-        """A ``tf.data.Dataset`` of ``(inputs_dict, target)`` batches (inputs only for prediction windows),
-        gathered batch by batch; with ``shuffle`` each pass draws a new permutation from ``seed``."""
+        """A `tf.data.Dataset` of `(inputs_dict, target)` batches (inputs only for prediction windows),
+        gathered batch by batch; with `shuffle` each pass draws a new permutation from `seed`."""
         from pipelines.dataset import windows_to_tf_dataset
 
         return windows_to_tf_dataset(self, batch_size=batch_size, shuffle=shuffle, seed=seed, prefetch=prefetch)
 
     def to_py_dataset(self, batch_size: int = 32, shuffle: bool = False, seed: int | None = None, **kwargs):
-        """A ``keras.utils.PyDataset`` of the same batches as ``to_dataset``."""
+        """A `keras.utils.PyDataset` of the same batches as `to_dataset`."""
         from pipelines.dataset import WindowsPyDataset
 
         return WindowsPyDataset(self, batch_size=batch_size, shuffle=shuffle, seed=seed, **kwargs)
@@ -248,7 +248,7 @@ class Windows:
         return window_scale(self._window_scaler, past[:, :, 0], observed)
 
     def _row_windows(self, length: int) -> np.ndarray:
-        """Read-only view ``(n_rows - length + 1, length, n_features)``: entry s holds rows s .. s + length - 1."""
+        """Read-only view `(n_rows - length + 1, length, n_features)`: entry s holds rows s .. s + length - 1."""
         return sliding_window_view(self._values, (length, self._values.shape[1]))[:, 0]
 
     def _gather_target(self, indices: np.ndarray, scale: np.ndarray | None = None) -> np.ndarray:
@@ -265,24 +265,24 @@ class Windows:
 
 @settings_dataclass
 class SeriesWindows(WindowSettings, BaseEstimator):
-    """Turn long-format series into ``Windows`` of ``lookback`` past steps and ``horizon`` target steps.
+    """Turn long-format series into `Windows` of `lookback` past steps and `horizon` target steps.
 
-    A scikit-learn estimator (``get_params``/``set_params``/``clone``): ``__init__`` stores the
-    arguments; ``fit`` validates the frame (see
-    ``pipelines.validation.validate``) and learns ``freq_``, ``series_ids_``, ``calendar_fields_``,
-    ``target_scaler_``, ``static_vocabularies_`` and the feature names; ``transform`` windows a
-    frame with what was learned. ``get_config``/``from_config`` save and restore all of it as JSON.
-    The target and covariate scalings are fitted on the frame given to ``fit`` (the training part)
-    and applied unchanged by ``transform``, ``predict_windows`` and ``origin_windows``.
-    ``check`` validates a frame once; its result (a ``CheckedFrame``) is accepted by every method
+    A scikit-learn estimator (`get_params`/`set_params`/`clone`): `__init__` stores the
+    arguments; `fit` validates the frame (see
+    `pipelines.validation.validate`) and learns `freq_`, `series_ids_`, `calendar_fields_`,
+    `target_scaler_`, `static_vocabularies_` and the feature names; `transform` windows a
+    frame with what was learned. `get_config`/`from_config` save and restore all of it as JSON.
+    The target and covariate scalings are fitted on the frame given to `fit` (the training part)
+    and applied unchanged by `transform`, `predict_windows` and `origin_windows`.
+    `check` validates a frame once; its result (a `CheckedFrame`) is accepted by every method
     without a second validation.
-    The module docstring gives the window rule; ``pipelines.split.time_split`` cuts frames whose
+    The module docstring gives the window rule; `pipelines.split.time_split` cuts frames whose
     windows do not leak targets across train / validation / test.
 
-    Args (keyword-only; declared once in ``pipelines.window_settings``, where each one's default and help live):
+    Args (keyword-only; declared once in `pipelines.window_settings`, where each one's default and help live):
         lookback, horizon, freq, past_covariates, future_covariates, static_covariates, calendar, scaler,
         covariate_scaler, min_past, season_length, deseasonalize, fill, short_series: the windowing settings
-        shared with the ``Forecaster`` (``WindowSettings``);
+        shared with the `Forecaster` (`WindowSettings`);
         stride: steps between the starts of consecutive windows of a series;
         dtype: dtype of the window arrays.
 
@@ -307,17 +307,17 @@ class SeriesWindows(WindowSettings, BaseEstimator):
         """Validate a frame for this pipeline once: the columns it uses, its fill and short-series policies.
 
         Args:
-            df: a long-format frame (or a single series, see ``pipelines.validation.to_long_format``),
-                or a ``CheckedFrame`` already validated by this method, which is returned after a
+            df: a long-format frame (or a single series, see `pipelines.validation.to_long_format`),
+                or a `CheckedFrame` already validated by this method, which is returned after a
                 cheap check of its columns and series lengths (so a caller validates once and hands
-                the result to ``fit``, ``transform`` and ``origin_windows``).
-            min_length: the fewest rows a series needs (default: a training window, ``min_past + horizon``).
-            min_length_reason: where a given ``min_length`` comes from, for the short-series error
-                (e.g. ``"lookback 24 rows of history for a forecast"``).
+                the result to `fit`, `transform` and `origin_windows`).
+            min_length: the fewest rows a series needs (default: a training window, `min_past + horizon`).
+            min_length_reason: where a given `min_length` comes from, for the short-series error
+                (e.g. `"lookback 24 rows of history for a forecast"`).
 
         Returns:
-            The ``CheckedFrame`` (sorted copy, frequency, series layout); after ``fit`` its time kind
-            and frequency must match what ``fit`` saw.
+            The `CheckedFrame` (sorted copy, frequency, series layout); after `fit` its time kind
+            and frequency must match what `fit` saw.
         """
         self._check_parameters()
         if min_length is None:
@@ -362,7 +362,7 @@ class SeriesWindows(WindowSettings, BaseEstimator):
     def fit(self, df: pd.DataFrame | pd.Series | CheckedFrame) -> SeriesWindows:
         """Learn frequency, series, calendar fields, seasonality, target and covariate scaling, static vocabularies.
 
-        ``df`` is validated with ``check`` (unless it is already a ``CheckedFrame``); every statistic
+        `df` is validated with `check` (unless it is already a `CheckedFrame`); every statistic
         is computed from its rows only (the training part).
         """
         checked = self.check(df)
@@ -408,7 +408,7 @@ class SeriesWindows(WindowSettings, BaseEstimator):
         return self
 
     def _resolve_season_length(self, y: np.ndarray, series_starts: np.ndarray) -> int:
-        """``season_length``, else the calendar's period, else (integer time stamps) the period most series show."""
+        """`season_length`, else the calendar's period, else (integer time stamps) the period most series show."""
         if self.season_length is not None:
             return int(self.season_length)
         if self.time_kind_ == "datetime":
@@ -416,7 +416,7 @@ class SeriesWindows(WindowSettings, BaseEstimator):
         return infer_season_length([y[start:stop] for start, stop in itertools.pairwise(series_starts)])
 
     def transform(self, df: pd.DataFrame | pd.Series | CheckedFrame) -> Windows:
-        """Every complete window (full target; past left-padded below ``lookback`` rows) of every series in ``df``."""
+        """Every complete window (full target; past left-padded below `lookback` rows) of every series in `df`."""
         self._check_fitted()
         checked = self.check(df)
         frame, padding = checked.frame, self._padding()
@@ -456,7 +456,7 @@ class SeriesWindows(WindowSettings, BaseEstimator):
         )
 
     def fit_transform(self, df: pd.DataFrame | pd.Series | CheckedFrame) -> Windows:
-        """``fit(df)`` then ``transform(df)``, validating ``df`` once."""
+        """`fit(df)` then `transform(df)`, validating `df` once."""
         checked = self.check(df)
         return self.fit(checked).transform(checked)
 
@@ -465,9 +465,9 @@ class SeriesWindows(WindowSettings, BaseEstimator):
     ) -> Windows:
         """One window per series whose origin is the series' last timestamp, with no target.
 
-        The past part is the last ``lookback`` rows of each series in ``df`` (left-padded when a
-        series has fewer, down to ``min_past``). Future covariates for the ``horizon`` timestamps after
-        the origin come from ``future_df`` (long format, ``unique_id``, ``ds`` and the future covariate
+        The past part is the last `lookback` rows of each series in `df` (left-padded when a
+        series has fewer, down to `min_past`). Future covariates for the `horizon` timestamps after
+        the origin come from `future_df` (long format, `unique_id`, `ds` and the future covariate
         columns); calendar features are computed for those timestamps.
         """
         self._check_fitted()
@@ -485,17 +485,17 @@ class SeriesWindows(WindowSettings, BaseEstimator):
         origins: pd.DataFrame,
         future_df: pd.DataFrame | None = None,
     ) -> Windows:
-        """One window per forecast origin: the ``lookback`` rows up to it and the ``horizon`` steps after it.
+        """One window per forecast origin: the `lookback` rows up to it and the `horizon` steps after it.
 
         Args:
-            df: history of the series (long format or a ``CheckedFrame``).
-            origins: ``unique_id`` and ``cutoff`` (a timestamp of that series in ``df``), one row per window,
+            df: history of the series (long format or a `CheckedFrame`).
+            origins: `unique_id` and `cutoff` (a timestamp of that series in `df`), one row per window,
                 in the order the windows come out.
-            future_df: future covariates for the steps after an origin that ``df`` does not hold
-                (the steps after a series' last row); steps that ``df`` holds take its values.
+            future_df: future covariates for the steps after an origin that `df` does not hold
+                (the steps after a series' last row); steps that `df` holds take its values.
 
         Returns:
-            ``Windows`` in the order of ``origins``; they carry a target when ``df`` holds every
+            `Windows` in the order of `origins`; they carry a target when `df` holds every
             step after every origin (a backtest), none otherwise (a forecast).
         """
         self._check_fitted()
@@ -520,12 +520,12 @@ class SeriesWindows(WindowSettings, BaseEstimator):
     def _origin_windows(
         self, checked: CheckedFrame, origin_rows: np.ndarray, series: np.ndarray, future_df: pd.DataFrame | None
     ) -> Windows:
-        """Windows at the given origin rows of ``checked`` (``series``: the position of each origin's series).
+        """Windows at the given origin rows of `checked` (`series`: the position of each origin's series).
 
-        Each window becomes one segment of ``lookback + horizon`` rows: the history up to the origin
-        (left-padded where the series starts later), then the ``horizon`` steps after it, taken from
-        ``checked`` where it holds them and otherwise missing (target, past covariates) or read from
-        ``future_df`` (future covariates).
+        Each window becomes one segment of `lookback + horizon` rows: the history up to the origin
+        (left-padded where the series starts later), then the `horizon` steps after it, taken from
+        `checked` where it holds them and otherwise missing (target, past covariates) or read from
+        `future_df` (future covariates).
         """
         frame, series_starts = checked.frame, checked.series_starts
         lookback, horizon, n_windows = self.lookback, self.horizon, origin_rows.size
@@ -579,7 +579,7 @@ class SeriesWindows(WindowSettings, BaseEstimator):
         )
 
     def future_timestamps(self, last_ds, n: int):
-        """The ``n`` timestamps after ``last_ds`` at the learned frequency ``freq_``."""
+        """The `n` timestamps after `last_ds` at the learned frequency `freq_`."""
         self._check_fitted()
         return future_timestamps(last_ds, n, self.freq_)
 
@@ -609,7 +609,7 @@ class SeriesWindows(WindowSettings, BaseEstimator):
 
     @classmethod
     def from_config(cls, config: dict) -> SeriesWindows:
-        """The instance (fitted when ``config`` holds a fitted state) described by ``get_config``."""
+        """The instance (fitted when `config` holds a fitted state) described by `get_config`."""
         arguments = settings_from_json(cls, {key: value for key, value in config.items() if key != "fitted"})
         fitted = config.get("fitted")
         instance = cls(**arguments)
@@ -647,7 +647,7 @@ class SeriesWindows(WindowSettings, BaseEstimator):
             raise RuntimeError("This SeriesWindows is not fitted yet; call fit(df) first.")
 
     def _recheck(self, checked: CheckedFrame, min_length: int, min_length_reason: str | None) -> CheckedFrame:
-        """The cheap part of ``check`` for a frame validated before: its columns and series lengths."""
+        """The cheap part of `check` for a frame validated before: its columns and series lengths."""
         needed = [ID, TIME, TARGET, *self.past_covariates, *self.future_covariates, *self.static_covariates]
         missing = [column for column in needed if column not in checked.frame.columns]
         if missing:
@@ -661,7 +661,7 @@ class SeriesWindows(WindowSettings, BaseEstimator):
         return checked
 
     def _select_columns(self, df):
-        """A new frame of the needed columns (long format), or ``df`` itself (single-series forms)."""
+        """A new frame of the needed columns (long format), or `df` itself (single-series forms)."""
         if not isinstance(df, pd.DataFrame) or TIME not in df.columns:
             return df
         wanted = [ID, TIME, TARGET, *self.past_covariates, *self.future_covariates, *self.static_covariates]
@@ -685,7 +685,7 @@ class SeriesWindows(WindowSettings, BaseEstimator):
         return fields
 
     def _future_covariates(self, series_ids: np.ndarray, times, future_df: pd.DataFrame | None) -> np.ndarray:
-        """``(len(series_ids), n_future_covariates)``: the unscaled future covariates of each (series, time) row."""
+        """`(len(series_ids), n_future_covariates)`: the unscaled future covariates of each (series, time) row."""
         if future_df is None:
             raise ValidationError(
                 f"Future covariates {list(self.future_covariates)} need values for the {self.horizon} steps after "
@@ -722,7 +722,7 @@ class SeriesWindows(WindowSettings, BaseEstimator):
         return column.to_numpy() if self.time_kind_ == "integer" else pd.DatetimeIndex(column)
 
     def _covariate_matrix(self, frame: pd.DataFrame) -> np.ndarray:
-        """``(n_rows, n_covariates)``: the past then the future covariates, scaled, as ``dtype``."""
+        """`(n_rows, n_covariates)`: the past then the future covariates, scaled, as `dtype`."""
         names = [*self.past_covariates, *self.future_covariates]
         matrix = np.empty((len(frame), len(names)), dtype=self.dtype)
         for position, column in enumerate(names):
@@ -751,14 +751,14 @@ class SeriesWindows(WindowSettings, BaseEstimator):
         has_target,
         source: CheckedFrame,
     ) -> Windows:
-        """Windows over rows given column-wise: unscaled ``target`` (float64), scaled ``covariates``, ``times``
-        and ``observed`` (False for left padding, whose values are placeholders; None: every row is real).
+        """Windows over rows given column-wise: unscaled `target` (float64), scaled `covariates`, `times`
+        and `observed` (False for left padding, whose values are placeholders; None: every row is real).
 
-        The rows are cut in segments: segment k holds rows ``segment_starts[k]`` to
-        ``segment_starts[k + 1] - 1`` of series ``segment_series[k]`` (a position in
-        ``source.series_ids``). ``source`` is the validated frame the rows come from; the series ids
+        The rows are cut in segments: segment k holds rows `segment_starts[k]` to
+        `segment_starts[k + 1] - 1` of series `segment_series[k]` (a position in
+        `source.series_ids`). `source` is the validated frame the rows come from; the series ids
         and the static covariates are read from it. The target is divided by its seasonal index and
-        scaled; padded rows hold 0 in every feature but the ``"observed"`` flag.
+        scaled; padded rows hold 0 in every feature but the `"observed"` flag.
         """
         series_ids = source.series_ids
         offset, scale = self.target_scaler_.series_parameters(series_ids)
@@ -801,7 +801,7 @@ class SeriesWindows(WindowSettings, BaseEstimator):
         )
 
     def _min_past(self) -> int:
-        """Observed past rows a window needs: ``min_past``, or the whole ``lookback`` when it is None."""
+        """Observed past rows a window needs: `min_past`, or the whole `lookback` when it is None."""
         return self.lookback if self.min_past is None else min(int(self.min_past), self.lookback)
 
     def _padding(self) -> int:
@@ -809,7 +809,7 @@ class SeriesWindows(WindowSettings, BaseEstimator):
         return self.lookback - self._min_past()
 
     def _static_table(self, frame, series_starts, series_ids) -> np.ndarray | None:
-        """``(n_series, n_static)``: numeric static covariates scaled, non-numeric ones coded by their vocabulary."""
+        """`(n_series, n_static)`: numeric static covariates scaled, non-numeric ones coded by their vocabulary."""
         if not self.static_covariates:
             return None
         first_rows = frame.iloc[series_starts[:-1]]
@@ -845,7 +845,7 @@ def _vocabulary(values: pd.Series) -> list | None:
 
 
 def _segment_times(history, future, n_series: int) -> pd.DatetimeIndex | np.ndarray:
-    """Per series, its ``lookback`` history times then its ``horizon`` future times (both given series-major)."""
+    """Per series, its `lookback` history times then its `horizon` future times (both given series-major)."""
     if isinstance(history, np.ndarray):
         return np.concatenate([history.reshape(n_series, -1), future.reshape(n_series, -1)], axis=1).ravel()
     nanoseconds = np.concatenate(

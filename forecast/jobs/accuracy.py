@@ -1,24 +1,24 @@
-"""Where a job run puts the realized accuracy of earlier runs: its MLflow run, and the spec's ``accuracy:`` sink.
+"""Where a job run puts the realized accuracy of earlier runs: its MLflow run, and the spec's `accuracy:` sink.
 
 Only the earlier runs with news are recorded: those with steps whose actual arrived, or which became
-due, since the latest earlier run (``new_steps`` of :class:`forecast.jobs.realized.RealizedAccuracy`),
+due, since the latest earlier run (`new_steps` of `forecast.jobs.realized.RealizedAccuracy`),
 so each job run adds the scores that changed and a run's score is recorded again as its actuals arrive.
 
 MLflow, in the job's run, for every such earlier run:
 
-- metrics ``realized/mase``, ``realized/smape``, ``realized/bias``, ``realized/coverage_XX`` (the mean
-  over series), ``realized/series``, ``realized/steps`` (scored) and ``realized/missing`` (due
-  without an actual), and per step ahead ``realized_by_step/mase_h01``, ... ; each logged with
-  ``step`` = the scored forecasts' ``as_of`` in whole seconds since the Unix epoch (UTC) and
-  with that ``as_of`` as the metric's timestamp. In the MLflow UI, a chart of ``realized/mase``
+- metrics `realized/mase`, `realized/smape`, `realized/bias`, `realized/coverage_XX` (the mean
+  over series), `realized/series`, `realized/steps` (scored) and `realized/missing` (due
+  without an actual), and per step ahead `realized_by_step/mase_h01`, ... ; each logged with
+  `step` = the scored forecasts' `as_of` in whole seconds since the Unix epoch (UTC) and
+  with that `as_of` as the metric's timestamp. In the MLflow UI, a chart of `realized/mase`
   over "Step", or over "Time (wall)" to read dates, shows accuracy over time: one point per
   forecast run, and a later job run's points where more actuals have arrived;
-- the artifact ``realized_accuracy.csv``: :meth:`~forecast.jobs.realized.RealizedAccuracy.table`,
+- the artifact `realized_accuracy.csv`: `forecast.jobs.realized.RealizedAccuracy.table`,
   per series, per step and overall.
 
-The sink (``accuracy.path``: a CSV or Parquet file; ``accuracy.sql``: a table) gets the same table
-with the columns ``job`` and ``as_of`` of the scoring run, written with the forecast sinks' rules
-(atomic; rerunning an ``as_of`` replaces its rows, so re-scoring is idempotent).
+The sink (`accuracy.path`: a CSV or Parquet file; `accuracy.sql`: a table) gets the same table
+with the columns `job` and `as_of` of the scoring run, written with the forecast sinks' rules
+(atomic; rerunning an `as_of` replaces its rows, so re-scoring is idempotent).
 """
 
 from __future__ import annotations
@@ -49,9 +49,9 @@ ARTIFACT = "realized_accuracy.csv"
 
 @dataclass(frozen=True, kw_only=True)
 class ScoringLabel(RunLabel):
-    """The scoring run a sink writes accuracy rows for: every row is tagged with its ``job`` and ``as_of``.
+    """The scoring run a sink writes accuracy rows for: every row is tagged with its `job` and `as_of`.
 
-    The rows keep their own ``model_version``: that of the forecasts they score.
+    The rows keep their own `model_version`: that of the forecasts they score.
     """
 
     model_version: str | None = None
@@ -67,12 +67,12 @@ def runs_with_news(accuracy: RealizedAccuracy) -> list[pd.Timestamp]:
 
 
 def as_of_step(as_of: pd.Timestamp) -> int:
-    """The MLflow ``step`` of a forecast run: its ``as_of`` (naive UTC) in whole seconds since the Unix epoch."""
+    """The MLflow `step` of a forecast run: its `as_of` (naive UTC) in whole seconds since the Unix epoch."""
     return (pd.Timestamp(as_of) - pd.Timestamp(0)) // pd.Timedelta(seconds=1)
 
 
 def metrics_by_run(accuracy: RealizedAccuracy, runs: Sequence[pd.Timestamp]) -> dict[pd.Timestamp, dict[str, float]]:
-    """The MLflow metrics of each of ``runs`` (finite values only): overall and per step ahead."""
+    """The MLflow metrics of each of `runs` (finite values only): overall and per step ahead."""
     scores = accuracy.scores
     found: dict[pd.Timestamp, dict[str, float]] = {}
     for as_of in runs:
@@ -87,7 +87,7 @@ def metrics_by_run(accuracy: RealizedAccuracy, runs: Sequence[pd.Timestamp]) -> 
 
 
 def log_realized(tracker: Tracker, accuracy: RealizedAccuracy, runs: Sequence[pd.Timestamp]) -> None:
-    """Log the scores of ``runs`` to the tracker's run: metrics at each run's ``as_of``, and the table artifact."""
+    """Log the scores of `runs` to the tracker's run: metrics at each run's `as_of`, and the table artifact."""
     if not tracker.active or not runs:
         return
     from mlflow import MlflowClient
@@ -112,11 +112,11 @@ def log_realized(tracker: Tracker, accuracy: RealizedAccuracy, runs: Sequence[pd
 def write_accuracy(
     engine: Engine, settings: AccuracySpec, table: pd.DataFrame, job: str, as_of: pd.Timestamp
 ) -> Written | None:
-    """Store ``table`` in the spec's ``accuracy:`` sink for the scoring run (``job``, ``as_of``).
+    """Store `table` in the spec's `accuracy:` sink for the scoring run (`job`, `as_of`).
 
     None without a sink, or without rows (no earlier run had news).
 
-    The sink is the local engine's (the table is pandas on every engine), so ``engine`` is not used by it.
+    The sink is the local engine's (the table is pandas on every engine), so `engine` is not used by it.
     """
     from forecast.jobs.spec import ACCURACY_ENGINE
 

@@ -1,8 +1,8 @@
 """Backtests of a job's models: the period their MASE uses, and their scores on chosen origins.
 
-Both the retrain policy ``on_degradation`` (a model's validation MASE, ``forecast.jobs.degradation``)
-and the champion/challenger decision (``forecast.jobs.promotion``) score models with
-:meth:`forecast.base.BaseForecaster.backtest`; this module runs those backtests without opening
+Both the retrain policy `on_degradation` (a model's validation MASE, `forecast.jobs.degradation`)
+and the champion/challenger decision (`forecast.jobs.promotion`) score models with
+`forecast.base.BaseForecaster.backtest`; this module runs those backtests without opening
 MLflow runs of their own (the job's run records what they found) and reads the one score asked for.
 """
 
@@ -26,16 +26,16 @@ if TYPE_CHECKING:
 
 
 def model_season_length(forecaster: BaseForecaster) -> int:
-    """The MASE period of a fitted model: its ``season_length`` setting, else the period of its frequency.
+    """The MASE period of a fitted model: its `season_length` setting, else the period of its frequency.
 
-    The rule of :meth:`~forecast.base.BaseForecaster.backtest`, so that realized and backtest scores agree.
+    The rule of `forecast.base.BaseForecaster.backtest`, so that realized and backtest scores agree.
     """
     return int(getattr(forecaster, "season_length", None) or seasonal_period(forecaster.freq_))
 
 
 @contextmanager
 def untracked(forecaster: BaseForecaster) -> Iterator[BaseForecaster]:
-    """``forecaster`` with its ``tracking`` setting off (when it has one) inside the block, restored after."""
+    """`forecaster` with its `tracking` setting off (when it has one) inside the block, restored after."""
     params = forecaster.get_params()
     if not params.get("tracking"):
         yield forecaster
@@ -56,11 +56,11 @@ def backtest(
     metric: str,
     season_length: int,
 ) -> Backtest:
-    """``forecaster.backtest`` on the last ``windows`` origins of every series, scored with ``metric``, untracked.
+    """`forecaster.backtest` on the last `windows` origins of every series, scored with `metric`, untracked.
 
-    A fitted ``forecaster`` forecasts every origin with its own weights (its warning about origins inside
+    A fitted `forecaster` forecasts every origin with its own weights (its warning about origins inside
     its training data is left to the caller, who knows whether they are); an unfitted one is fitted on
-    each series' history up to its first origin (``refit=False``).
+    each series' history up to its first origin (`refit=False`).
     """
     with untracked(forecaster), warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*backtest origins lie inside the data", category=UserWarning)
@@ -70,14 +70,14 @@ def backtest(
 
 
 def overall_score(result: Backtest, metric: str) -> float:
-    """The backtest's ``metric`` averaged over series and origins (NaN when it is undefined everywhere)."""
+    """The backtest's `metric` averaged over series and origins (NaN when it is undefined everywhere)."""
     overall = result.metrics.loc[result.metrics[ID] == OVERALL, metric]
     value = float(overall.iloc[0]) if len(overall) else math.nan
     return value if math.isfinite(value) else math.nan
 
 
 def origins_inside_training(forecaster: BaseForecaster, result: Backtest) -> int:
-    """How many of the backtest's origins come before the end of the data ``forecaster`` was fitted on."""
+    """How many of the backtest's origins come before the end of the data `forecaster` was fitted on."""
     origins = result.forecasts[[ID, "cutoff"]].drop_duplicates()
     trained_end = forecaster.train_df_.groupby(ID, sort=False)[TIME].max()
     return int((origins["cutoff"] < origins[ID].map(trained_end)).sum())

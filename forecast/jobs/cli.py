@@ -1,4 +1,4 @@
-"""``forecast job run|schedule SPEC``: the command-line face of scheduled jobs.
+"""`forecast job run|schedule SPEC`: the command-line face of scheduled jobs.
 
 Exit codes: 0 success, 1 the job failed (its previous outputs are untouched),
 2 the spec or an option is invalid (one line on stderr), 143 (128 + SIGTERM) or
@@ -71,7 +71,7 @@ def _raise_terminated(signum: int, frame) -> None:
 
 @contextmanager
 def _sigterm_unwinds() -> Iterator[None]:
-    """SIGTERM raises :class:`_Terminated` during the run.
+    """SIGTERM raises `_Terminated` during the run.
 
     Python's default is to die at once, which leaves the MLflow run RUNNING and a temporary file behind.
     """

@@ -1,20 +1,20 @@
-"""Retraining on evidence: the retrain policy ``on_degradation``.
+"""Retraining on evidence: the retrain policy `on_degradation`.
 
-A model's *realized MASE* is the mean of the overall realized MASE (``forecast.jobs.realized``) of
-its last ``k`` scored runs: the job's runs whose forecasts this model version made, at or after the
-job's latest retrain (so that a challenger that was refused gets ``k`` fresh runs of evidence before
+A model's *realized MASE* is the mean of the overall realized MASE (`forecast.jobs.realized`) of
+its last `k` scored runs: the job's runs whose forecasts this model version made, at or after the
+job's latest retrain (so that a challenger that was refused gets `k` fresh runs of evidence before
 the next one), that have at least one scored step. The job retrains when
 
 ```
 realized MASE > factor * reference MASE,       factor >= 1
 ```
 
-The *reference* is the model's validation MASE: the MASE a ``Forecaster`` measured at fit time on the
-windows it held out (``validation_mase_``, :mod:`forecast.holdout`); a baseline, which learns nothing, is
+The *reference* is the model's validation MASE: the MASE a `Forecaster` measured at fit time on the
+windows it held out (`validation_mase_`, `forecast.holdout`); a baseline, which learns nothing, is
 judged by its backtest on the last origin of the data it was fitted on, scored on the series long enough
-(``2 * horizon + 1`` observations). A model without held-out windows (``validation_windows=0``, or
-``refit_on_all_windows=True``, which trains on them too) is compared with its own start instead: the mean
-realized MASE of its first ``k`` scored runs.
+(`2 * horizon + 1` observations). A model without held-out windows (`validation_windows=0`, or
+`refit_on_all_windows=True`, which trains on them too) is compared with its own start instead: the mean
+realized MASE of its first `k` scored runs.
 
 A run is scored on the steps whose actuals have arrived, so the latest runs are judged on their
 first steps, which are usually the most accurate: the comparison leans towards not retraining.
@@ -43,10 +43,10 @@ FIRST_RUNS = "first runs"
 
 @dataclass(frozen=True, kw_only=True)
 class Degradation:
-    """What ``on_degradation`` compared: the realized MASE of the last ``k`` runs and the reference it is held to.
+    """What `on_degradation` compared: the realized MASE of the last `k` runs and the reference it is held to.
 
-    runs: the scored runs of the model since the latest retrain (the last ``k`` of them are averaged).
-    reference: ``"validation"`` (the model's validation MASE) or ``"first runs"`` (its first ``k`` runs').
+    runs: the scored runs of the model since the latest retrain (the last `k` of them are averaged).
+    reference: `"validation"` (the model's validation MASE) or `"first runs"` (its first `k` runs').
     """
 
     realized_mase: float
@@ -56,12 +56,12 @@ class Degradation:
 
     @property
     def ratio(self) -> float:
-        """``realized_mase / reference_mase`` (NaN when the reference is not positive)."""
+        """`realized_mase / reference_mase` (NaN when the reference is not positive)."""
         return self.realized_mase / self.reference_mase if self.reference_mase > 0 else math.nan
 
 
 def scored_runs(overall: pd.DataFrame, version: str | None, since: pd.Timestamp | None) -> pd.DataFrame:
-    """The rows of realized ``overall`` scores made by ``version``, at or after ``since``, with a MASE; oldest first."""
+    """The rows of realized `overall` scores made by `version`, at or after `since`, with a MASE; oldest first."""
     runs = overall[(overall[MODEL_VERSION_COLUMN] == (version or "")) & overall["mase"].notna()]
     if since is not None:
         runs = runs[runs[AS_OF_COLUMN] >= since]
@@ -76,9 +76,9 @@ def assess(
     k: int,
     season_length: int,
 ) -> Degradation | None:
-    """The realized MASE of the last ``k`` of ``runs`` (:func:`scored_runs`) against the model's reference.
+    """The realized MASE of the last `k` of `runs` (`scored_runs`) against the model's reference.
 
-    None while fewer than ``k`` runs are scored (no evidence yet).
+    None while fewer than `k` runs are scored (no evidence yet).
     """
     if len(runs) < k:
         return None
@@ -93,7 +93,7 @@ def assess(
 def validation_mase(forecaster: BaseForecaster, data: pd.DataFrame, *, season_length: int) -> float | None:
     """The fitted model's MASE on the windows its fit held out (see the module docstring); None without them.
 
-    ``data`` is the job's data; the model is scored on its rows up to each series' last training timestamp.
+    `data` is the job's data; the model is scored on its rows up to each series' last training timestamp.
     """
     if getattr(forecaster, "refit_on_all_windows", False):
         return None

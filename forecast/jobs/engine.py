@@ -1,19 +1,21 @@
 """The engine interface: what a job run asks of the machinery that reads, forecasts, scores and writes.
 
-One runner (``forecast.jobs.runner``) drives every engine through the same steps::
+One runner (`forecast.jobs.runner`) drives every engine through the same steps:
 
-    data = engine.read(spec.data, as_of)                # the source named by the spec's data: key
-    model = engine.load_model(spec.model.uri)           # resolved once: an alias is pinned to a version
-    earlier = engine.read_forecasts(spec.output, job)   # the forecasts of the job's earlier runs
-    accuracy = engine.score(earlier, data, season_length=12, before=as_of)   # against the actuals since
-    retrained = engine.retrain(spec, model, data, as_of)   # when due, where capabilities().retrain
-    forecasts = engine.forecast(data, model, horizon, quantiles)   # cut to the spec's horizon and quantiles
-    written = engine.write(forecasts, spec.output, RunLabel(job, as_of, model.version))
+```
+data = engine.read(spec.data, as_of)                # the source named by the spec's data: key
+model = engine.load_model(spec.model.uri)           # resolved once: an alias is pinned to a version
+earlier = engine.read_forecasts(spec.output, job)   # the forecasts of the job's earlier runs
+accuracy = engine.score(earlier, data, season_length=12, before=as_of)   # against the actuals since
+retrained = engine.retrain(spec, model, data, as_of)   # when due, where capabilities().retrain
+forecasts = engine.forecast(data, model, horizon, quantiles)   # cut to the spec's horizon and quantiles
+written = engine.write(forecasts, spec.output, RunLabel(job, as_of, model.version))
+```
 
-A *frame* is whatever the engine computes with: a pandas DataFrame for ``local``, a Spark
-DataFrame for ``spark``. Sources and sinks are not methods of an engine: each is a module that
-registers itself for a spec key and the engines it serves (``forecast.jobs.registry``); ``read``,
-``write`` and ``read_forecasts`` find it by the spec's key.
+A *frame* is whatever the engine computes with: a pandas DataFrame for `local`, a Spark
+DataFrame for `spark`. Sources and sinks are not methods of an engine: each is a module that
+registers itself for a spec key and the engines it serves (`forecast.jobs.registry`); `read`,
+`write` and `read_forecasts` find it by the spec's key.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ if TYPE_CHECKING:
     from forecast.jobs.spec import DataSpec, JobSpec, OutputSpec
 
 Frame = Any
-"""A pandas DataFrame (engine ``local``) or a Spark DataFrame (engine ``spark``)."""
+"""A pandas DataFrame (engine `local`) or a Spark DataFrame (engine `spark`)."""
 
 
 class JobModel(Protocol):
@@ -48,14 +50,14 @@ class JobModel(Protocol):
 
 @dataclass(frozen=True, kw_only=True)
 class RunLabel:
-    """The run whose forecasts a sink writes; every row is tagged with :meth:`columns`."""
+    """The run whose forecasts a sink writes; every row is tagged with `columns`."""
 
     job: str
     as_of: pd.Timestamp
     model_version: str | None
 
     def columns(self) -> dict[str, Any]:
-        """``job``, ``as_of`` and ``model_version`` (empty text for a model without a version)."""
+        """`job`, `as_of` and `model_version` (empty text for a model without a version)."""
         return {JOB_COLUMN: self.job, AS_OF_COLUMN: self.as_of, MODEL_VERSION_COLUMN: self.model_version or ""}
 
 
@@ -69,7 +71,7 @@ class Written:
 
 @dataclass(frozen=True, kw_only=True)
 class Capabilities:
-    """What an engine can do: the ``data:`` and ``output:`` keys it serves, retraining and scoring."""
+    """What an engine can do: the `data:` and `output:` keys it serves, retraining and scoring."""
 
     sources: frozenset[str]
     sinks: frozenset[str]
@@ -78,11 +80,11 @@ class Capabilities:
 
 
 class Engine(ABC):
-    """Reads, forecasts, scores and writes for a job run; subclasses register with ``registry.register_engine``.
+    """Reads, forecasts, scores and writes for a job run; subclasses register with `registry.register_engine`.
 
     Class attributes:
-        name: the spec's ``engine:`` value.
-        can_retrain: whether :meth:`retrain` fits a fresh model (the spec refuses a retrain policy otherwise).
+        name: the spec's `engine:` value.
+        can_retrain: whether `retrain` fits a fresh model (the spec refuses a retrain policy otherwise).
     """
 
     name: ClassVar[str]
@@ -102,7 +104,7 @@ class Engine(ABC):
     def read(self, data: DataSpec, as_of: pd.Timestamp | None = None) -> Frame:
         """The job's data in long format from the spec's source; transient failures are retried.
 
-        With ``data.until_as_of`` only the rows with ``ds`` at most ``as_of`` are kept (:meth:`until`).
+        With `data.until_as_of` only the rows with `ds` at most `as_of` are kept (`until`).
         """
         key, value = data.source
         source = registry.source(key, self.name)
@@ -120,40 +122,40 @@ class Engine(ABC):
         return registry.sink(key, self.name).write(self, forecasts, value, run)
 
     def read_forecasts(self, output: OutputSpec, job: str) -> Frame:
-        """The forecasts of ``job``'s earlier runs from the spec's sink, ``as_of`` a timestamp (for :meth:`score`)."""
+        """The forecasts of `job`'s earlier runs from the spec's sink, `as_of` a timestamp (for `score`)."""
         key, value = output.sink
         return registry.sink(key, self.name).read_forecasts(self, value, job)
 
     @abstractmethod
     def load_model(self, uri: str) -> JobModel:
-        """Resolve and load the model at ``uri`` (an alias is pinned to its current version)."""
+        """Resolve and load the model at `uri` (an alias is pinned to its current version)."""
 
     def retrain(self, spec: JobSpec, model: JobModel, data: Frame, as_of: pd.Timestamp) -> Retrained:
-        """Fit a fresh model with ``model``'s parameters on ``data`` and register it (see ``forecast.jobs.models``).
+        """Fit a fresh model with `model`'s parameters on `data` and register it (see `forecast.jobs.models`).
 
-        The result names the model the run goes on with: the fresh one, or ``model`` when the fresh
-        one did not beat it (the spec's ``retrain.alias`` and ``retrain.promote``).
+        The result names the model the run goes on with: the fresh one, or `model` when the fresh
+        one did not beat it (the spec's `retrain.alias` and `retrain.promote`).
         """
         raise NotImplementedError(f"engine {self.name} cannot retrain")
 
     @abstractmethod
     def until(self, frame: Frame, as_of: pd.Timestamp) -> Frame:
-        """The rows of ``frame`` with ``ds`` at most ``as_of`` (naive UTC); ValueError unless ``ds`` holds timestamps."""
+        """The rows of `frame` with `ds` at most `as_of` (naive UTC); ValueError unless `ds` holds timestamps."""
 
     @abstractmethod
     def forecast(self, data: Frame, model: JobModel, horizon: int, quantiles: tuple[float, ...] | None) -> Frame:
-        """``unique_id, ds, y_hat[, y_hat_qXX...]`` for the first ``horizon`` steps and the ``quantiles`` asked for."""
+        """`unique_id, ds, y_hat[, y_hat_qXX...]` for the first `horizon` steps and the `quantiles` asked for."""
 
     @abstractmethod
     def rows(self, frame: Frame) -> int:
-        """The number of rows of ``frame``."""
+        """The number of rows of `frame`."""
 
     @abstractmethod
     def score(
         self, forecasts: Frame, actuals: Frame, *, season_length: int = 1, before: pd.Timestamp | None = None
     ) -> RealizedAccuracy:
-        """Realized accuracy of earlier ``forecasts`` (with ``as_of``) against ``actuals`` (``unique_id, ds, y``).
+        """Realized accuracy of earlier `forecasts` (with `as_of`) against `actuals` (`unique_id, ds, y`).
 
-        Only the runs with an ``as_of`` before ``before`` are scored (None: all). See
-        :func:`forecast.jobs.realized.realized_accuracy`.
+        Only the runs with an `as_of` before `before` are scored (None: all). See
+        `forecast.jobs.realized.realized_accuracy`.
         """

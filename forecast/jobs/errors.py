@@ -1,8 +1,8 @@
 """How a job run fails: its exception types, one-line messages, and which failures are worth a retry.
 
 Every message a job prints or records is one line with credentials masked. A database error keeps
-the driver's own message and its type, ``(sqlite3.OperationalError) no such table: observations``;
-SQLAlchemy's ``[SQL: ...]``, ``[parameters: ...]`` and "Background on this error" lines, and the
+the driver's own message and its type, `(sqlite3.OperationalError) no such table: observations`;
+SQLAlchemy's `[SQL: ...]`, `[parameters: ...]` and "Background on this error" lines, and the
 pandas wrapper that repeats the query, are left out, also where the error is quoted in another
 message.
 
@@ -63,7 +63,7 @@ class JobFailed(RuntimeError):
 
 
 def describe(error: BaseException) -> str:
-    """``error`` in one line with credentials masked; a database error as its driver's type and message."""
+    """`error` in one line with credentials masked; a database error as its driver's type and message."""
     pandas_errors = sys.modules.get("pandas.errors")
     if pandas_errors is not None and isinstance(error, pandas_errors.DatabaseError) and error.__cause__ is not None:
         error = error.__cause__  # pandas repeats the whole query before the driver's message
@@ -72,7 +72,7 @@ def describe(error: BaseException) -> str:
 
 
 def is_transient(error: BaseException) -> bool:
-    """Whether ``error`` may pass by itself, so that trying again is worth it (see the module docstring)."""
+    """Whether `error` may pass by itself, so that trying again is worth it (see the module docstring)."""
     database_error = _database_error(error)
     if database_error is not None:
         if database_error.connection_invalidated:
@@ -93,7 +93,7 @@ def is_transient(error: BaseException) -> bool:
 
 
 def with_retries(action: Callable[[], Result], *, retries: int, backoff_s: float, what: str) -> Result:
-    """``action()``, tried again up to ``retries`` times after transient failures, waiting ``backoff_s * 2**k``."""
+    """`action()`, tried again up to `retries` times after transient failures, waiting `backoff_s * 2**k`."""
     attempt = 0
     while True:
         try:
@@ -108,7 +108,7 @@ def with_retries(action: Callable[[], Result], *, retries: int, backoff_s: float
 
 
 def _chain(error: BaseException) -> Iterator[BaseException]:
-    """``error`` and the exceptions it was raised from or while handling, outermost first."""
+    """`error` and the exceptions it was raised from or while handling, outermost first."""
     seen: set[int] = set()
     link: BaseException | None = error
     while link is not None and id(link) not in seen:
@@ -118,7 +118,7 @@ def _chain(error: BaseException) -> Iterator[BaseException]:
 
 
 def _database_error(error: BaseException):
-    """The SQLAlchemy DBAPI error in ``error``'s chain (it carries the driver's exception as ``orig``), or None."""
+    """The SQLAlchemy DBAPI error in `error`'s chain (it carries the driver's exception as `orig`), or None."""
     sqlalchemy = sys.modules.get("sqlalchemy")  # not imported: no SQLAlchemy error can exist
     if sqlalchemy is None:
         return None

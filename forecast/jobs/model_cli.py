@@ -1,12 +1,12 @@
-"""``forecast model promote NAME VERSION``: move a registered model's alias by hand, overriding the jobs' decisions.
+"""`forecast model promote NAME VERSION`: move a registered model's alias by hand, overriding the jobs' decisions.
 
-A job moves an alias (``@champion``) to a retrained version only when that version wins a backtest
-(``forecast.jobs.promotion``). People who know better move it here; the move is recorded like a
-job's decision: an MLflow run (tags ``promotion.decision = manual``, the versions before and after)
+A job moves an alias (`@champion`) to a retrained version only when that version wins a backtest
+(`forecast.jobs.promotion`). People who know better move it here; the move is recorded like a
+job's decision: an MLflow run (tags `promotion.decision = manual`, the versions before and after)
 and a tag on the version. Exit codes: 0 moved, 1 the model or version does not exist or the tracking
 store cannot be used (one line, listing what the registry holds), 2 a usage error.
 
-Only typer is imported here: ``forecast model --help`` never waits for MLflow.
+Only typer is imported here: `forecast model --help` never waits for MLflow.
 """
 
 from __future__ import annotations

@@ -1,11 +1,11 @@
 """Retraining a job's model: whether the spec's policy asks for it on this run, the fit, and what replaces what.
 
-The model is found by :func:`forecast.model_uri.resolve_model`. A retrained model (the challenger)
+The model is found by `forecast.model_uri.resolve_model`. A retrained model (the challenger)
 is fitted with the current model's settings on all the job's data, logged and registered as a new
-version of the same registered model (or ``retrain.register_as``), tagged with the job and the
-run's ``as_of`` (``job.name``, ``job.as_of``: how a later run, even after a restart, knows when the
-job last retrained). Without ``retrain.alias`` the run goes on with it. With an alias, it takes the
-alias only if it beats the current model on a backtest (``forecast.jobs.promotion``); otherwise the
+version of the same registered model (or `retrain.register_as`), tagged with the job and the
+run's `as_of` (`job.name`, `job.as_of`: how a later run, even after a restart, knows when the
+job last retrained). Without `retrain.alias` the run goes on with it. With an alias, it takes the
+alias only if it beats the current model on a backtest (`forecast.jobs.promotion`); otherwise the
 run goes on with the current model.
 """
 
@@ -63,7 +63,7 @@ def data_growth(forecaster: BaseForecaster, data: pd.DataFrame) -> int:
 
 
 def successful_runs(experiment: str, job: str) -> int | None:
-    """How many successful runs of ``job`` the tracking store holds (None when it cannot tell)."""
+    """How many successful runs of `job` the tracking store holds (None when it cannot tell)."""
     import mlflow
 
     try:
@@ -79,7 +79,7 @@ def successful_runs(experiment: str, job: str) -> int | None:
 
 
 def retrain_check(spec: JobSpec, model: ResolvedModel, data: pd.DataFrame, accuracy: RealizedAccuracy) -> RetrainCheck:
-    """Whether the spec's retrain policy asks for a fresh model on this run (``accuracy``: the realized scores)."""
+    """Whether the spec's retrain policy asks for a fresh model on this run (`accuracy`: the realized scores)."""
     policy = spec.model.retrain
     if policy.policy == "never":
         return RetrainCheck(due=False, reason="policy never")
@@ -127,7 +127,7 @@ def _degradation_check(
 
 
 def last_retrain(name: str, job: str) -> pd.Timestamp | None:
-    """The ``as_of`` of ``job``'s latest retrain of registered model ``name`` (its versions' tags), or None."""
+    """The `as_of` of `job`'s latest retrain of registered model `name` (its versions' tags), or None."""
     from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
 
@@ -197,7 +197,7 @@ def retrain_model(spec: JobSpec, model: ResolvedModel, data: pd.DataFrame, as_of
 
 
 def _fresh(forecaster: BaseForecaster, *, tracking: bool | Tracking) -> BaseForecaster:
-    """An unfitted copy of ``forecaster`` with its settings, silent, tracked as ``tracking`` says."""
+    """An unfitted copy of `forecaster` with its settings, silent, tracked as `tracking` says."""
     from sklearn.base import clone
 
     fresh = clone(forecaster)

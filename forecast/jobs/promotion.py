@@ -1,19 +1,19 @@
 """Champion and challenger: a retrained model takes the alias only when it beats the current one on a backtest.
 
 The *champion* is the model the job forecasts with; the *challenger* is a fresh model with the
-champion's settings. Both are scored on the same origins of the job's data: the last ``windows``
-origins of every series, ``horizon`` steps apart, so that the last window ends with the data
-(:func:`forecast.backtesting.series_cutoffs`), with the same metric and the same MASE period:
+champion's settings. Both are scored on the same origins of the job's data: the last `windows`
+origins of every series, `horizon` steps apart, so that the last window ends with the data
+(`forecast.backtesting.series_cutoffs`), with the same metric and the same MASE period:
 
 - the champion forecasts every origin with its own weights (origins inside the data it was fitted
   on make its score in-sample, which favours it; the decision records how many there are);
 - the challenger is fitted on each series' history up to its first origin (the backtest of an
-  unfitted estimator, ``refit=False``), so it is scored out of sample on every window.
+  unfitted estimator, `refit=False`), so it is scored out of sample on every window.
 
-The challenger takes the alias when ``challenger < champion * (1 - margin)``; a score that is not a
+The challenger takes the alias when `challenger < champion * (1 - margin)`; a score that is not a
 number never wins. Whatever the outcome, the model fitted on all the data is registered as a new
 version (tagged with the decision), and the decision is an MLflow run with both scores and the
-reason. People override it with ``forecast model promote NAME VERSION`` (:func:`move_alias`).
+reason. People override it with `forecast model promote NAME VERSION` (`move_alias`).
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 DECISION_TAG = "promotion.decision"
 REASON_TAG = "promotion.reason"
 JOB_TAG = "promotion.job"
-"""The tag of a decision run naming its job (the job's own runs carry ``job``)."""
+"""The tag of a decision run naming its job (the job's own runs carry `job`)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -50,7 +50,7 @@ class Comparison:
     champion_in_sample: int
 
     def decide(self, margin: float) -> Decision:
-        """Whether the challenger beats the champion by ``margin``, and why in one line."""
+        """Whether the challenger beats the champion by `margin`, and why in one line."""
         threshold = self.champion * (1.0 - margin)
         accepted = math.isfinite(self.challenger) and math.isfinite(threshold) and self.challenger < threshold
         relation = "<" if accepted else "is not below"
@@ -63,7 +63,7 @@ class Comparison:
 
 @dataclass(frozen=True, kw_only=True)
 class Decision:
-    """The outcome of a comparison: ``accepted`` when the challenger takes the alias."""
+    """The outcome of a comparison: `accepted` when the challenger takes the alias."""
 
     comparison: Comparison
     margin: float
@@ -73,7 +73,7 @@ class Decision:
 
     @property
     def outcome(self) -> str:
-        """``"accepted"`` or ``"refused"``."""
+        """`"accepted"` or `"refused"`."""
         return "accepted" if self.accepted else "refused"
 
 
@@ -85,7 +85,7 @@ def compare(
     *,
     season_length: int,
 ) -> Comparison:
-    """Score the fitted ``champion`` and the unfitted ``challenger`` on the same origins of ``data`` (module docstring)."""
+    """Score the fitted `champion` and the unfitted `challenger` on the same origins of `data` (module docstring)."""
     settings = {"windows": promote.windows, "step": None, "metric": promote.metric, "season_length": season_length}
     champion_result = backtest(champion, data, **settings)
     challenger_result = backtest(challenger, data, **settings)
@@ -112,7 +112,7 @@ def record(
     champion_version: str | None,
     challenger_version: str,
 ) -> str | None:
-    """Record ``decision`` as an MLflow run (nested in the job's run) and on the challenger's version; move the alias.
+    """Record `decision` as an MLflow run (nested in the job's run) and on the challenger's version; move the alias.
 
     Returns the decision run's id.
     """
@@ -158,7 +158,7 @@ def record(
 
 
 def move_alias(client, name: str, alias: str, version: str) -> str | None:
-    """Point ``name@alias`` at ``version`` (``client``: an ``mlflow.MlflowClient``); returns the version it left."""
+    """Point `name@alias` at `version` (`client`: an `mlflow.MlflowClient`); returns the version it left."""
     from mlflow.exceptions import MlflowException
 
     try:

@@ -1,33 +1,33 @@
 """Realized accuracy: the forecasts of earlier runs scored against the actuals that have arrived since.
 
-Each earlier run (its ``as_of``) forecast every series from its *origin*, the series' last
-observation before its first forecast step. A forecast step ``h`` (1 = the first step) of a series is
+Each earlier run (its `as_of`) forecast every series from its *origin*, the series' last
+observation before its first forecast step. A forecast step `h` (1 = the first step) of a series is
 
 - *scored* when the actual of its timestamp has arrived and the series has an origin;
 - *missing* when it is due (its timestamp is at most the latest timestamp of any series in the
   actuals: other series have reported that period) but its own actual has not arrived. A missing
   step is counted as missing, never scored as if it were right: it is left out of every mean and
-  counted in the ``missing`` columns;
+  counted in the `missing` columns;
 - not yet due otherwise, and ignored.
 
-The scores are those of :mod:`forecast.metrics`, one definition each (its per-step terms, averaged):
+The scores are those of `forecast.metrics`, one definition each (its per-step terms, averaged):
 
-- MASE: ``|y - ŷ| / s`` with ``s`` the :func:`~forecast.metrics.mase_scales` scale of the series'
-  actuals up to its origin (Hyndman & Koehler 2006); sMAPE ``200 |y - ŷ| / (|y| + |ŷ|)`` in percent
+- MASE: `|y - ŷ| / s` with `s` the `forecast.metrics.mase_scales` scale of the series'
+  actuals up to its origin (Hyndman & Koehler 2006); sMAPE `200 |y - ŷ| / (|y| + |ŷ|)` in percent
   (Makridakis & Hibon 2000);
-- bias, the mean forecast error ``mean(ŷ - y)`` (positive: the forecasts were too high);
-- coverage of each central interval the quantile columns form (``coverage_80`` from ``y_hat_q10``
-  and ``y_hat_q90``): the share of actuals inside it.
+- bias, the mean forecast error `mean(ŷ - y)` (positive: the forecasts were too high);
+- coverage of each central interval the quantile columns form (`coverage_80` from `y_hat_q10`
+  and `y_hat_q90`): the share of actuals inside it.
 
-A series' score in a run is the mean of its scored steps; a run's score at step ``h`` the mean over
-the series scored at ``h``; a run's overall score the mean over its series of their scores (the M3
-convention). A series whose every due step is missing appears with ``steps = 0`` and no scores.
+A series' score in a run is the mean of its scored steps; a run's score at step `h` the mean over
+the series scored at `h`; a run's overall score the mean over its series of their scores (the M3
+convention). A series whose every due step is missing appears with `steps = 0` and no scores.
 
-Which runs have news: every earlier run is scored, and ``new_steps`` of the overall table counts the
+Which runs have news: every earlier run is scored, and `new_steps` of the overall table counts the
 steps of a run whose actual arrived, or which became due, after the latest earlier run was made.
 That run's origins tell what had arrived then (a series' origin in it is its last observation at
 the time), so the count comes from the stored forecasts and the actuals alone, with no memory of
-earlier scoring: a job logs and stores the scores of the runs with ``new_steps > 0``.
+earlier scoring: a job logs and stores the scores of the runs with `new_steps > 0`.
 """
 
 from __future__ import annotations
@@ -66,13 +66,13 @@ _COUNTS = (STEPS, MISSING)
 
 @dataclass(frozen=True, kw_only=True)
 class RealizedAccuracy:
-    """The scores of earlier runs, three ways; every frame is sorted by ``as_of``.
+    """The scores of earlier runs, three ways; every frame is sorted by `as_of`.
 
-    per_series: ``as_of, model_version, unique_id, origin, steps, missing, mase, smape, bias[, coverage_XX...]``,
-        one row per run and series (``steps``: its scored steps, ``missing``: its due steps without an actual).
-    per_step: ``as_of, model_version, step, series, steps, missing, mase, ...``, one row per run and step
-        (``series`` = ``steps``: the series scored at that step).
-    overall: ``as_of, model_version, series, steps, missing, new_steps, mase, ...``, one row per run.
+    per_series: `as_of, model_version, unique_id, origin, steps, missing, mase, smape, bias[, coverage_XX...]`,
+        one row per run and series (`steps`: its scored steps, `missing`: its due steps without an actual).
+    per_step: `as_of, model_version, step, series, steps, missing, mase, ...`, one row per run and step
+        (`series` = `steps`: the series scored at that step).
+    overall: `as_of, model_version, series, steps, missing, new_steps, mase, ...`, one row per run.
     """
 
     per_series: pd.DataFrame
@@ -81,15 +81,15 @@ class RealizedAccuracy:
 
     @property
     def scores(self) -> list[str]:
-        """The score columns: ``mase, smape, bias`` and one ``coverage_XX`` per interval."""
+        """The score columns: `mase, smape, bias` and one `coverage_XX` per interval."""
         return [c for c in self.overall.columns if c in ("mase", "smape", BIAS) or c.startswith("coverage_")]
 
     def table(self, runs: Sequence[pd.Timestamp]) -> pd.DataFrame:
-        """The scores of ``runs`` as one table, the shape of the ``accuracy:`` sink and the MLflow artifact.
+        """The scores of `runs` as one table, the shape of the `accuracy:` sink and the MLflow artifact.
 
-        Columns ``forecast_as_of, model_version, unique_id, step, origin, series, steps, missing`` and the
-        scores. A row of one series has its ``unique_id``; a row over the series has ``unique_id``
-        ``"overall"``. A row of one step has its ``step``; a row over the steps has no ``step``.
+        Columns `forecast_as_of, model_version, unique_id, step, origin, series, steps, missing` and the
+        scores. A row of one series has its `unique_id`; a row over the series has `unique_id`
+        `"overall"`. A row of one step has its `step`; a row over the steps has no `step`.
         """
         pieces = [
             self.per_series.assign(**{STEP: pd.NA, SERIES: pd.NA}),
@@ -117,14 +117,14 @@ def realized_accuracy(
     """Score earlier forecasts against actuals.
 
     Args:
-        forecasts: ``as_of, unique_id, ds, y_hat[, y_hat_qXX...][, model_version]``, the rows of one or
-            more runs (a sink's :meth:`~forecast.jobs.engine.Engine.read_forecasts`).
-        actuals: ``unique_id, ds, y``: the history up to now (a job's data).
-        season_length: the MASE period ``m``.
-        before: score only the runs with an ``as_of`` before it (the run that scores them; None: all).
+        forecasts: `as_of, unique_id, ds, y_hat[, y_hat_qXX...][, model_version]`, the rows of one or
+            more runs (a sink's `forecast.jobs.engine.Engine.read_forecasts`).
+        actuals: `unique_id, ds, y`: the history up to now (a job's data).
+        season_length: the MASE period `m`.
+        before: score only the runs with an `as_of` before it (the run that scores them; None: all).
 
     Returns:
-        :class:`RealizedAccuracy`; its frames have no rows when no forecast step is due yet.
+        `RealizedAccuracy`; its frames have no rows when no forecast step is due yet.
     """
     missing = [c for c in (AS_OF_COLUMN, ID, TIME, _FORECAST) if c not in forecasts.columns]
     missing += [f"actuals.{c}" for c in (ID, TIME, TARGET) if c not in actuals.columns]
@@ -165,7 +165,7 @@ def realized_accuracy(
 
 
 def version_text(versions: pd.Series) -> pd.Series:
-    """Model versions as text (``"3"``), however a file gave them back (``3``, ``3.0``); none as ``""``."""
+    """Model versions as text (`"3"`), however a file gave them back (`3`, `3.0`); none as `""`."""
 
     def text(version) -> str:
         if pd.isna(version):
@@ -178,7 +178,7 @@ def version_text(versions: pd.Series) -> pd.Series:
 
 
 def _intervals(columns: list[str]) -> dict[str, tuple[str, str]]:
-    """``coverage_XX -> (lower, upper)`` for every central interval the quantile columns form."""
+    """`coverage_XX -> (lower, upper)` for every central interval the quantile columns form."""
     levels = quantile_columns(columns)
     pairs = {}
     for level, lower in levels.items():
@@ -191,7 +191,7 @@ def _intervals(columns: list[str]) -> dict[str, tuple[str, str]]:
 def _cells(
     forecasts: pd.DataFrame, history: pd.DataFrame, before: pd.Timestamp | None, intervals: dict
 ) -> pd.DataFrame:
-    """The due forecast steps of the runs before ``before``: their step, origin, actual and whether they are news."""
+    """The due forecast steps of the runs before `before`: their step, origin, actual and whether they are news."""
     quantiles = sorted({column for pair in intervals.values() for column in pair})
     cells = forecasts[[AS_OF_COLUMN, ID, TIME, _FORECAST, *quantiles]].copy()
     cells[MODEL_VERSION_COLUMN] = (
@@ -235,7 +235,7 @@ def _news(cells: pd.DataFrame, origins: pd.DataFrame) -> pd.Series:
 def _with_terms(
     cells: pd.DataFrame, history: pd.DataFrame, season_length: int, intervals: dict[str, tuple[str, str]]
 ) -> pd.DataFrame:
-    """Each due step with its score terms (NaN where its actual is missing) and its ``steps``/``missing`` counts."""
+    """Each due step with its score terms (NaN where its actual is missing) and its `steps`/`missing` counts."""
     arrived = cells[TARGET].notna().to_numpy()
     scored = cells[arrived]
     origins = pd.DataFrame({ID: scored[ID], "cutoff": scored[ORIGIN].astype(history[TIME].dtype)})
@@ -257,7 +257,7 @@ def _with_terms(
 
 
 def _means(cells: pd.DataFrame, keys: list[str], scores: list[str]) -> pd.DataFrame:
-    """Per group of ``keys``: the mean of every score over its scored steps, and its step counts."""
+    """Per group of `keys`: the mean of every score over its scored steps, and its step counts."""
     groups = cells.groupby(keys, sort=True, dropna=False)
     table = groups[scores].mean()  # NaN terms (missing actuals) are left out, never counted as perfect
     table[list(_COUNTS)] = groups[list(_COUNTS)].sum()

@@ -1,9 +1,9 @@
-"""``${NAME}`` in a job spec: a reference to the environment variable ``NAME``, substituted when the job runs.
+"""`${NAME}` in a job spec: a reference to the environment variable `NAME`, substituted when the job runs.
 
-Any string of the spec may hold references (``data.path: ${DATA_DIR}/history.parquet``,
-``output.sql.url: postgresql://writer:${PGPASSWORD}@db/sales``, ``model.uri: ${MODEL_URI}``, a query).
-They are substituted in a copy of the spec made for each run (:func:`expand_references`), so the
-spec itself, its logs and its MLflow parameters keep showing ``${NAME}``, never the value.
+Any string of the spec may hold references (`data.path: ${DATA_DIR}/history.parquet`,
+`output.sql.url: postgresql://writer:${PGPASSWORD}@db/sales`, `model.uri: ${MODEL_URI}`, a query).
+They are substituted in a copy of the spec made for each run (`expand_references`), so the
+spec itself, its logs and its MLflow parameters keep showing `${NAME}`, never the value.
 """
 
 from __future__ import annotations
@@ -17,12 +17,12 @@ from forecast.redaction import ENV_REFERENCE
 
 
 def has_reference(text: str) -> bool:
-    """Whether ``text`` holds a ``${NAME}`` reference."""
+    """Whether `text` holds a `${NAME}` reference."""
     return ENV_REFERENCE.search(text) is not None
 
 
 def expand(text: str, field: str) -> str:
-    """``text`` with every ``${NAME}`` replaced by the variable's value; SpecError naming ``field`` if one is unset."""
+    """`text` with every `${NAME}` replaced by the variable's value; SpecError naming `field` if one is unset."""
 
     def substitute(match) -> str:
         name = match["name"]
@@ -34,9 +34,9 @@ def expand(text: str, field: str) -> str:
 
 
 def expand_references(value: Any, field: str = "") -> Any:
-    """``value`` (a spec's ``model_dump``: mappings, lists and scalars) with references expanded in every string.
+    """`value` (a spec's `model_dump`: mappings, lists and scalars) with references expanded in every string.
 
-    ``field`` is the dotted name of ``value`` in the spec, for the message about an unset variable.
+    `field` is the dotted name of `value` in the spec, for the message about an unset variable.
     """
     if isinstance(value, str):
         return expand(value, field or "the job spec")
@@ -48,10 +48,10 @@ def expand_references(value: Any, field: str = "") -> Any:
 
 
 def relative_to_spec(location: str, directory: Path) -> str:
-    """``location`` relative to ``directory`` (the spec file's) unless absolute.
+    """`location` relative to `directory` (the spec file's) unless absolute.
 
     A location that starts with a reference is left as it is: whether it is relative is known once the
-    run has substituted it (:meth:`forecast.jobs.spec.JobSpec.expanded` resolves it then).
+    run has substituted it (`forecast.jobs.spec.JobSpec.expanded` resolves it then).
     """
     if location.startswith("${") or Path(location).is_absolute():
         return location

@@ -1,31 +1,33 @@
 """Sources, sinks and engines of forecast jobs, found by the spec key that selects them.
 
-A job spec names its source by one key under ``data:`` and its sink by one key under ``output:``
-(``data.sql: {url: ..., query: ...}``, ``output.path: out/forecast_{as_of}.csv``). A key has one value
-type, its *spec* (a :class:`SpecSection` model, or ``str``), and one implementation per engine that
-serves it (``output.path`` is a file for ``engine: local`` and a partitioned Parquet dataset for
-``engine: spark``). The modules of ``forecast.jobs.sources``, ``forecast.jobs.sinks`` and
-``forecast.jobs.engines`` register themselves when imported, and :func:`discover` imports them all;
-the spec's ``data`` and ``output`` sections have one optional field per registered key
-(``forecast.jobs.spec``). So a new source or sink is one new module, for example::
+A job spec names its source by one key under `data:` and its sink by one key under `output:`
+(`data.sql: {url: ..., query: ...}`, `output.path: out/forecast_{as_of}.csv`). A key has one value
+type, its *spec* (a `SpecSection` model, or `str`), and one implementation per engine that
+serves it (`output.path` is a file for `engine: local` and a partitioned Parquet dataset for
+`engine: spark`). The modules of `forecast.jobs.sources`, `forecast.jobs.sinks` and
+`forecast.jobs.engines` register themselves when imported, and `discover` imports them all;
+the spec's `data` and `output` sections have one optional field per registered key
+(`forecast.jobs.spec`). So a new source or sink is one new module, for example:
 
-    # forecast/jobs/sources/sftp.py
-    class SftpSource(SpecSection):              # the value of data.sftp
-        host: str
-        path: str
+```
+# forecast/jobs/sources/sftp.py
+class SftpSource(SpecSection):              # the value of data.sftp
+    host: str
+    path: str
 
-    @register_source
-    class SftpCsv(Source):
-        key = "sftp"
-        spec = SftpSource
-        engine = "local"
-        description = "a CSV file on an SFTP server"
+@register_source
+class SftpCsv(Source):
+    key = "sftp"
+    spec = SftpSource
+    engine = "local"
+    description = "a CSV file on an SFTP server"
 
-        def read(self, engine, value, columns):
-            ...                                 # a long frame: unique_id (text), ds, y
+    def read(self, engine, value, columns):
+        ...                                 # a long frame: unique_id (text), ds, y
+```
 
 Only light modules may be imported at the top of these modules (pandas, pydantic): loading a spec
-imports them all, and ``forecast --help`` loads specs' code without TensorFlow, MLflow or Spark.
+imports them all, and `forecast --help` loads specs' code without TensorFlow, MLflow or Spark.
 """
 
 from __future__ import annotations
@@ -61,10 +63,10 @@ class Endpoint(ABC):
     """What sources and sinks have in common: the key that selects them, their spec and their engine.
 
     Attributes:
-        key: the key under ``data:`` (a source) or ``output:`` (a sink) that selects it.
-        spec: the type of the key's value: a :class:`SpecSection` model, or ``str``.
-        engine: the engine it serves (``"local"``, ``"spark"``).
-        description: a few words for messages, e.g. ``"a CSV or Parquet file"``.
+        key: the key under `data:` (a source) or `output:` (a sink) that selects it.
+        spec: the type of the key's value: a `SpecSection` model, or `str`.
+        engine: the engine it serves (`"local"`, `"spark"`).
+        description: a few words for messages, e.g. `"a CSV or Parquet file"`.
     """
 
     key: ClassVar[str]
@@ -75,13 +77,13 @@ class Endpoint(ABC):
     def check(self, value: Any) -> None:
         """Raise ValueError (one line) for a value this engine cannot use.
 
-        The value may still hold ``${NAME}`` references; check what they cannot change. Each run
+        The value may still hold `${NAME}` references; check what they cannot change. Each run
         validates the spec again with the references substituted. By default every value is usable.
         """
         return None
 
     def relative_to(self, value: Any, directory: Path) -> Any:
-        """``value`` with its relative file paths taken relative to ``directory`` (the spec file's)."""
+        """`value` with its relative file paths taken relative to `directory` (the spec file's)."""
         return value
 
 
@@ -90,9 +92,9 @@ class Source(Endpoint):
 
     @abstractmethod
     def read(self, engine: Engine, value: Any, columns: Mapping[str, str]) -> Frame:
-        """The data in long format: ``unique_id`` (text), ``ds``, ``y``, and any other columns as they are.
+        """The data in long format: `unique_id` (text), `ds`, `y`, and any other columns as they are.
 
-        ``columns`` maps ``unique_id``, ``ds`` and ``y`` to the source's own column names.
+        `columns` maps `unique_id`, `ds` and `y` to the source's own column names.
         """
 
 
@@ -101,34 +103,34 @@ class Sink(Endpoint):
 
     @abstractmethod
     def write(self, engine: Engine, forecasts: Frame, value: Any, run: RunLabel) -> Written:
-        """Store one run's forecasts, tagged with ``run``'s columns, replacing earlier rows of the same job and as_of."""
+        """Store one run's forecasts, tagged with `run`'s columns, replacing earlier rows of the same job and as_of."""
 
     @abstractmethod
     def read_forecasts(self, engine: Engine, value: Any, job: str) -> Frame:
-        """Every stored forecast row of ``job``, with ``as_of`` as a timestamp (none stored: no rows)."""
+        """Every stored forecast row of `job`, with `as_of` as a timestamp (none stored: no rows)."""
 
     def paths(self, value: Any, as_of: pd.Timestamp | None) -> list[str]:
-        """The files or directories a run for ``as_of`` writes (``output.root`` must hold them).
+        """The files or directories a run for `as_of` writes (`output.root` must hold them).
 
-        ``as_of`` None: those of any run (a ``{as_of}`` field left as it is).
+        `as_of` None: those of any run (a `{as_of}` field left as it is).
         """
         return []
 
 
 def register_source(cls: type[Source]) -> type[Source]:
-    """Class decorator: make ``cls`` the source of ``data.<cls.key>`` on ``cls.engine``."""
+    """Class decorator: make `cls` the source of `data.<cls.key>` on `cls.engine`."""
     _register(_SOURCES, cls, "data")
     return cls
 
 
 def register_sink(cls: type[Sink]) -> type[Sink]:
-    """Class decorator: make ``cls`` the sink of ``output.<cls.key>`` on ``cls.engine``."""
+    """Class decorator: make `cls` the sink of `output.<cls.key>` on `cls.engine`."""
     _register(_SINKS, cls, "output")
     return cls
 
 
 def register_engine(cls: type[Engine]) -> type[Engine]:
-    """Class decorator: make ``cls`` the engine named ``cls.name`` (the spec's ``engine:``)."""
+    """Class decorator: make `cls` the engine named `cls.name` (the spec's `engine:`)."""
     if _ENGINES.get(cls.name, cls) is not cls:
         raise ValueError(
             f"engine {cls.name!r} is registered twice: {_ENGINES[cls.name].__module__} and {cls.__module__}"
@@ -163,13 +165,13 @@ def discover() -> None:
 
 
 def source(key: str, engine: str) -> Source | None:
-    """The source of ``data.<key>`` on ``engine``, or None when that engine has none."""
+    """The source of `data.<key>` on `engine`, or None when that engine has none."""
     discover()
     return _SOURCES.get((key, engine))
 
 
 def sink(key: str, engine: str) -> Sink | None:
-    """The sink of ``output.<key>`` on ``engine``, or None when that engine has none."""
+    """The sink of `output.<key>` on `engine`, or None when that engine has none."""
     discover()
     return _SINKS.get((key, engine))
 
@@ -194,7 +196,7 @@ def _specs(table: dict[tuple[str, str], Endpoint]) -> dict[str, tuple[Any, dict[
 
 
 def engine(name: str) -> type[Engine]:
-    """The engine class named ``name``; ValueError listing the known names otherwise."""
+    """The engine class named `name`; ValueError listing the known names otherwise."""
     discover()
     if name not in _ENGINES:
         raise ValueError(f"unknown engine {name!r}; expected one of {sorted(_ENGINES)}")
@@ -202,7 +204,7 @@ def engine(name: str) -> type[Engine]:
 
 
 def served_by(engine_name: str) -> tuple[frozenset[str], frozenset[str]]:
-    """The source keys and the sink keys that ``engine_name`` serves."""
+    """The source keys and the sink keys that `engine_name` serves."""
     discover()
     return (
         frozenset(key for key, engine in _SOURCES if engine == engine_name),

@@ -1,17 +1,17 @@
 """One run of a forecast job, on any engine: read, score earlier runs, (re)train if due, forecast, write, record.
 
 Every run first scores the forecasts of the job's earlier runs (read back from the output sink)
-against the actuals in the data it has just read (``forecast.jobs.realized``), logs what changed to
-its MLflow run (``forecast.jobs.accuracy``), and gives the retrain policy those scores
-(``forecast.jobs.models``). Nothing is kept between runs in memory: a run after a restart, or from
+against the actuals in the data it has just read (`forecast.jobs.realized`), logs what changed to
+its MLflow run (`forecast.jobs.accuracy`), and gives the retrain policy those scores
+(`forecast.jobs.models`). Nothing is kept between runs in memory: a run after a restart, or from
 the scheduler, finds the same state in the sinks and in MLflow.
 
 The order matters for what a failure leaves behind: everything that can fail (substituting the
-spec's ``${NAME}`` references, checking ``output.root``, tracking when required, reading, validating,
+spec's `${NAME}` references, checking `output.root`, tracking when required, reading, validating,
 loading the model, scoring, retraining, forecasting) happens before the writes, and each write is
-atomic: first the accuracy rows (``accuracy:``), then the forecasts, so a run that fails leaves the
-forecasts as they were, and rerunning its ``as_of`` replaces whatever it wrote. A retrain registers
-its model version (and may move an alias) before the writes. The engine (``forecast.jobs.engine``)
+atomic: first the accuracy rows (`accuracy:`), then the forecasts, so a run that fails leaves the
+forecasts as they were, and rerunning its `as_of` replaces whatever it wrote. A retrain registers
+its model version (and may move an alias) before the writes. The engine (`forecast.jobs.engine`)
 and the registered source and sinks do the work; this module only orders it and records it in MLflow.
 """
 
@@ -54,7 +54,7 @@ class JobResult:
     runs_scored: int = 0
     """Earlier runs whose realized accuracy changed and was recorded by this run."""
     promotion: str | None = None
-    """``"accepted"`` or ``"refused"`` when a retrained model was compared with the champion, else None."""
+    """`"accepted"` or `"refused"` when a retrained model was compared with the champion, else None."""
 
 
 def redacted_spec(spec: JobSpec) -> dict:
@@ -73,10 +73,10 @@ def redacted_spec(spec: JobSpec) -> dict:
 
 
 def run_job(spec: JobSpec, as_of: str | pd.Timestamp | None = None) -> JobResult:
-    """Perform one run of the job for ``as_of``; raise :class:`JobFailed` (one line) on any failure.
+    """Perform one run of the job for `as_of`; raise `JobFailed` (one line) on any failure.
 
-    Running the same ``as_of`` twice replaces that run's rows (idempotent). The run works on the spec
-    with its ``${NAME}`` references substituted; the MLflow parameters show them as written.
+    Running the same `as_of` twice replaces that run's rows (idempotent). The run works on the spec
+    with its `${NAME}` references substituted; the MLflow parameters show them as written.
     """
     as_of = normalise_as_of(as_of)
     started = time.monotonic()

@@ -3,21 +3,21 @@
 Policies (stated here because operators rely on them):
 
 - **No overlap.** A run that is still going when the next fire time comes
-  makes the scheduler skip that fire time (APScheduler ``max_instances=1``);
+  makes the scheduler skip that fire time (APScheduler `max_instances=1`);
   the skipped time is logged, never queued.
 - **Missed runs run once.** Fire times missed while the scheduler was
   running but blocked (suspend, a long run) are coalesced into one run
-  (``coalesce=True``) if they are at most ``misfire_grace_s`` late. Fire
+  (`coalesce=True`) if they are at most `misfire_grace_s` late. Fire
   times missed while the scheduler was down are caught up at start: if the
   most recent fire time before start is later than the last run recorded in
-  the state file and within ``misfire_grace_s``, exactly one run is made for
-  it at start-up, with that fire time as its ``as_of``; older misses are
+  the state file and within `misfire_grace_s`, exactly one run is made for
+  it at start-up, with that fire time as its `as_of`; older misses are
   skipped.
 - **Clean shutdown.** SIGINT and SIGTERM stop the scheduler after the run in
   progress has finished (outputs are atomic anyway, so nothing is ever half
   written); no new run starts.
 
-Each run's ``as_of`` is its scheduled fire time (UTC, naive), so a catch-up
+Each run's `as_of` is its scheduled fire time (UTC, naive), so a catch-up
 run or a retry writes the same rows as the run it replaces.
 """
 
@@ -49,14 +49,14 @@ def _as_of(fire_time: datetime) -> pd.Timestamp:
 
 
 class JobScheduler:
-    """Fire ``run_once(as_of)`` on a cron schedule, without overlap, with one catch-up run.
+    """Fire `run_once(as_of)` on a cron schedule, without overlap, with one catch-up run.
 
     Args:
         name: the job's name (for logs and the state file).
         schedule: the spec's schedule (cron expression, timezone, grace).
-        run_once: called with the fire time as ``as_of``; exceptions are
+        run_once: called with the fire time as `as_of`; exceptions are
             logged and the schedule goes on.
-        state_path: JSON file holding the last fire time that ran; ``None``
+        state_path: JSON file holding the last fire time that ran; `None`
             disables catch-up after downtime.
         trigger: an APScheduler trigger replacing the cron expression (tests
             use a seconds-level trigger).
@@ -81,7 +81,7 @@ class JobScheduler:
         self._scheduler.add_listener(self._on_skipped, EVENT_JOB_MAX_INSTANCES)
 
     def _latest_fire_time(self, now: datetime) -> datetime | None:
-        """The latest fire time in ``[now - grace, now]``."""
+        """The latest fire time in `[now - grace, now]`."""
         fire = self.trigger.get_next_fire_time(None, now - timedelta(seconds=self.schedule.misfire_grace_s))
         latest = None
         while fire is not None and fire <= now:
@@ -121,7 +121,7 @@ class JobScheduler:
         )
 
     def missed_fire_time(self, now: datetime | None = None) -> datetime | None:
-        """The latest fire time before ``now`` not yet run and within the grace period, if any."""
+        """The latest fire time before `now` not yet run and within the grace period, if any."""
         last = self._last_recorded()
         if last is None:
             return None

@@ -1,57 +1,59 @@
 """The forecast job specification: a validated YAML file, data only.
 
 A spec names where the data comes from, which model makes the forecast,
-where the forecasts go, when the job runs and where its runs are tracked::
+where the forecasts go, when the job runs and where its runs are tracked:
 
-    name: m3-monthly
-    data:
-      path: data/m3_monthly.parquet          # or: sql: {url: ..., query: ...}
-      columns: {unique_id: series, ds: date, y: value}
-    model:
-      uri: models:/m3-monthly-lstm@champion  # or runs:/<id>/model, models:/name/3, a Forecaster directory
-      retrain:                               # optional; default {policy: never}
-        policy: on_degradation               # or never / every_n_runs (n) / data_growth (n)
-        k: 3                                 # realized MASE of the last 3 scored runs ...
-        factor: 1.25                         # ... above 1.25 x the model's validation MASE: retrain
-        alias: champion                      # the alias a retrained model takes only if it is better
-        promote: {metric: mase, margin: 0.02, windows: 1}
-    horizon: 18
-    quantiles: [0.1, 0.9]
-    output:
-      path: out/forecast_{as_of}.parquet     # or: sql: {url: ..., table: forecasts}
-      root: out                              # optional: every output path must lie inside this directory
-    accuracy:                                # optional: where realized accuracy goes besides MLflow
-      path: out/accuracy_{as_of}.csv         # or: sql: {url: ..., table: accuracy}
-    schedule: {cron: "0 2 * * *", timezone: Europe/Paris}
-    tracking: {experiment: forecast-jobs, required: false}
+```
+name: m3-monthly
+data:
+  path: data/m3_monthly.parquet          # or: sql: {url: ..., query: ...}
+  columns: {unique_id: series, ds: date, y: value}
+model:
+  uri: models:/m3-monthly-lstm@champion  # or runs:/<id>/model, models:/name/3, a Forecaster directory
+  retrain:                               # optional; default {policy: never}
+    policy: on_degradation               # or never / every_n_runs (n) / data_growth (n)
+    k: 3                                 # realized MASE of the last 3 scored runs ...
+    factor: 1.25                         # ... above 1.25 x the model's validation MASE: retrain
+    alias: champion                      # the alias a retrained model takes only if it is better
+    promote: {metric: mase, margin: 0.02, windows: 1}
+horizon: 18
+quantiles: [0.1, 0.9]
+output:
+  path: out/forecast_{as_of}.parquet     # or: sql: {url: ..., table: forecasts}
+  root: out                              # optional: every output path must lie inside this directory
+accuracy:                                # optional: where realized accuracy goes besides MLflow
+  path: out/accuracy_{as_of}.csv         # or: sql: {url: ..., table: accuracy}
+schedule: {cron: "0 2 * * *", timezone: Europe/Paris}
+tracking: {experiment: forecast-jobs, required: false}
+```
 
-The keys under ``data:`` and ``output:`` that name a source or a sink (``path``, ``sql``,
-``table``) are those registered in ``forecast.jobs.registry``: one module per source or sink, one
-field here per key. ``engine: spark`` runs the same job on Apache Spark (``forecast.spark``, the
-``spark`` extra): the data is a Parquet directory (``data.path``) or a table of the Spark catalog
-(``data.table``), the forecasts go to a Parquet dataset partitioned by ``as_of`` (``output.path``, a
-directory; each run replaces only its own ``as_of``), and ``spark: {master: ..., conf: {...},
-num_partitions: ..., series_per_chunk: ...}`` configures the session.
+The keys under `data:` and `output:` that name a source or a sink (`path`, `sql`,
+`table`) are those registered in `forecast.jobs.registry`: one module per source or sink, one
+field here per key. `engine: spark` runs the same job on Apache Spark (`forecast.spark`, the
+`spark` extra): the data is a Parquet directory (`data.path`) or a table of the Spark catalog
+(`data.table`), the forecasts go to a Parquet dataset partitioned by `as_of` (`output.path`, a
+directory; each run replaces only its own `as_of`), and `spark: {master: ..., conf: {...},
+num_partitions: ..., series_per_chunk: ...}` configures the session.
 
-Secrets never live in the file: any string may reference an environment variable as ``${NAME}``
-(``forecast.jobs.references``). Each run substitutes them in a copy of the spec
-(:meth:`JobSpec.expanded`) and validates that copy again; the spec itself, the logs and the MLflow
-parameters keep ``${NAME}``. The spec is data, never code: no field names a Python object. The file
+Secrets never live in the file: any string may reference an environment variable as `${NAME}`
+(`forecast.jobs.references`). Each run substitutes them in a copy of the spec
+(`JobSpec.expanded`) and validates that copy again; the spec itself, the logs and the MLflow
+parameters keep `${NAME}`. The spec is data, never code: no field names a Python object. The file
 is UTF-8 YAML; a key given twice in one mapping is an error (YAML loaders would silently keep the
 last one).
 
-Relative file paths (the data, the outputs, ``output.root``, a model directory) are relative to the
+Relative file paths (the data, the outputs, `output.root`, a model directory) are relative to the
 spec file; a path that starts with a reference is resolved once the reference is substituted.
-``output.root`` confines the outputs: every path a sink writes (forecasts and accuracy), after
-``{as_of}`` and ``${NAME}`` are substituted and ``..`` and symbolic links resolved, must lie inside
+`output.root` confines the outputs: every path a sink writes (forecasts and accuracy), after
+`{as_of}` and `${NAME}` are substituted and `..` and symbolic links resolved, must lie inside
 it, or the spec (when loaded) or the run fails.
 
 Every run scores the forecasts of the job's earlier runs against the actuals that have arrived since
-(``forecast.jobs.realized``) and logs the scores to MLflow; ``accuracy:`` also stores them, in a
+(`forecast.jobs.realized`) and logs the scores to MLflow; `accuracy:` also stores them, in a
 file or table written with the same rules as the forecasts (one of the local engine's sinks,
-whatever the engine: the scores are a small pandas table). ``model.retrain`` decides when a fresh
-model is fitted (``forecast.jobs.models``, ``forecast.jobs.degradation``) and, with an ``alias``,
-whether it takes the alias (``forecast.jobs.promotion``).
+whatever the engine: the scores are a small pandas table). `model.retrain` decides when a fresh
+model is fitted (`forecast.jobs.models`, `forecast.jobs.degradation`) and, with an `alias`,
+whether it takes the alias (`forecast.jobs.promotion`).
 """
 
 from __future__ import annotations
@@ -72,7 +74,7 @@ from forecast.redaction import redact
 
 
 class ColumnMapping(SpecSection):
-    """Source column names for the long-format columns ``unique_id``, ``ds``, ``y``."""
+    """Source column names for the long-format columns `unique_id`, `ds`, `y`."""
 
     unique_id: str = "unique_id"
     ds: str = "ds"
@@ -80,7 +82,7 @@ class ColumnMapping(SpecSection):
 
 
 class _DataSettings(SpecSection):
-    """``data:``: exactly one source key (a field per registered source, added below) and how to read it."""
+    """`data:`: exactly one source key (a field per registered source, added below) and how to read it."""
 
     columns: ColumnMapping = ColumnMapping()
     retries: int = Field(3, ge=0, le=10, description="extra attempts after a transient read failure")
@@ -103,7 +105,7 @@ class _DataSettings(SpecSection):
 
 
 class _OutputSettings(SpecSection):
-    """``output:``: exactly one sink key (a field per registered sink, added below) and the outputs' root."""
+    """`output:`: exactly one sink key (a field per registered sink, added below) and the outputs' root."""
 
     root: str | None = Field(
         None, description="a directory every output path must lie inside (after {as_of}, ${NAME}, '..' and links)"
@@ -131,7 +133,7 @@ def _check_one(section: SpecSection, specs: dict) -> None:
 
 
 def _described(meanings: dict[str, str]) -> str:
-    """What a key means on each engine: ``a CSV or Parquet file; engine spark: a Parquet file or directory``."""
+    """What a key means on each engine: `a CSV or Parquet file; engine spark: a Parquet file or directory`."""
     return "; ".join(
         description if engine == "local" else f"engine {engine}: {description}"
         for engine, description in meanings.items()
@@ -139,7 +141,7 @@ def _described(meanings: dict[str, str]) -> str:
 
 
 def _section(name: str, base: type[SpecSection], specs: dict, doc: str) -> type[SpecSection]:
-    """``base`` with one optional field per registered key."""
+    """`base` with one optional field per registered key."""
     fields = {
         key: (spec | None, Field(None, description=_described(meanings))) for key, (spec, meanings) in specs.items()
     }
@@ -147,7 +149,7 @@ def _section(name: str, base: type[SpecSection], specs: dict, doc: str) -> type[
 
 
 class _AccuracySettings(SpecSection):
-    """``accuracy:``: how realized accuracy is scored and, with one sink key, where it is stored besides MLflow."""
+    """`accuracy:`: how realized accuracy is scored and, with one sink key, where it is stored besides MLflow."""
 
     season_length: int | None = Field(
         None, ge=1, description="the MASE period (none: the model's season_length, else its frequency's period)"
@@ -188,9 +190,9 @@ AccuracySpec = _section(
 class PromoteSpec(SpecSection):
     """When a retrained model (the challenger) takes the alias from the job's current model (the champion).
 
-    Both are backtested on the same origins, the last ``windows`` origins of every series (``horizon``
-    steps apart, so the last window ends with the data), and scored with ``metric``; the challenger
-    takes the alias only if ``challenger < champion * (1 - margin)`` (``forecast.jobs.promotion``).
+    Both are backtested on the same origins, the last `windows` origins of every series (`horizon`
+    steps apart, so the last window ends with the data), and scored with `metric`; the challenger
+    takes the alias only if `challenger < champion * (1 - margin)` (`forecast.jobs.promotion`).
     """
 
     metric: Literal["mase", "smape"] = Field("mase", description="the backtest score compared (lower is better)")
@@ -203,14 +205,14 @@ class PromoteSpec(SpecSection):
 class RetrainPolicy(SpecSection):
     """When to fit a fresh model with the parameters of the current one, and whether it replaces it.
 
-    ``never``: always use the model as it is; ``every_n_runs``: retrain on every n-th run of this job;
-    ``data_growth``: retrain when the longest series has grown by at least ``n`` steps since the model
-    was trained; ``on_degradation``: retrain when the realized MASE of the last ``k`` scored runs of the
-    model exceeds ``factor`` times its validation MASE (``forecast.jobs.degradation``).
+    `never`: always use the model as it is; `every_n_runs`: retrain on every n-th run of this job;
+    `data_growth`: retrain when the longest series has grown by at least `n` steps since the model
+    was trained; `on_degradation`: retrain when the realized MASE of the last `k` scored runs of the
+    model exceeds `factor` times its validation MASE (`forecast.jobs.degradation`).
 
-    A retrained model is registered as a new version (of ``register_as``, else of the model's own
-    name). With an ``alias`` (that of ``model.uri``, e.g. ``champion``) it takes the alias only if it
-    beats the current model on a backtest (``promote``); otherwise the run goes on with the current
+    A retrained model is registered as a new version (of `register_as`, else of the model's own
+    name). With an `alias` (that of `model.uri`, e.g. `champion`) it takes the alias only if it
+    beats the current model on a backtest (`promote`); otherwise the run goes on with the current
     model and records why.
     """
 
@@ -267,7 +269,7 @@ class ModelSpec(SpecSection):
 
 
 class SparkSpec(SpecSection):
-    """The Spark session and partitioning of an ``engine: spark`` job (see ``forecast.spark``)."""
+    """The Spark session and partitioning of an `engine: spark` job (see `forecast.spark`)."""
 
     master: str | None = Field(None, description="e.g. local[4] or spark://host:7077; None: spark-submit's")
     conf: dict[str, str] = Field(default_factory=dict, description="Spark settings, e.g. spark.driver.memory")
@@ -374,7 +376,7 @@ class JobSpec(SpecSection):
         return self
 
     def expanded(self) -> JobSpec:
-        """This spec for one run: every ``${NAME}`` substituted, validated again, relative paths resolved.
+        """This spec for one run: every `${NAME}` substituted, validated again, relative paths resolved.
 
         Raises SpecError naming the field of an unset variable, or the field a substituted value makes invalid.
         """
@@ -390,10 +392,10 @@ class JobSpec(SpecSection):
         return spec
 
     def check_output_root(self, as_of: pd.Timestamp | None) -> None:
-        """SpecError unless every path the sink writes for ``as_of`` (None: any) lies inside ``output.root``.
+        """SpecError unless every path the sink writes for `as_of` (None: any) lies inside `output.root`.
 
-        Paths and root are compared with ``..`` and symbolic links resolved; paths that still hold a
-        ``${NAME}`` reference are checked when a run has substituted it.
+        Paths and root are compared with `..` and symbolic links resolved; paths that still hold a
+        `${NAME}` reference are checked when a run has substituted it.
         """
         root = self.output.root
         if root is None or has_reference(root):
@@ -414,7 +416,7 @@ class JobSpec(SpecSection):
 
 
 def load_spec(path: str | os.PathLike) -> JobSpec:
-    """Read and validate a job spec; raise :class:`SpecError` (one line) naming every invalid field.
+    """Read and validate a job spec; raise `SpecError` (one line) naming every invalid field.
 
     The file must be UTF-8 YAML with no key given twice in one mapping. Relative file paths (data,
     output, output root, a model directory) are taken relative to the spec file, so a spec works from
@@ -455,7 +457,7 @@ def load_spec(path: str | os.PathLike) -> JobSpec:
 
 
 def _problems(error: ValidationError) -> str:
-    """Pydantic's errors as one line: ``field: message; field: message`` (a whole-spec check names its field itself)."""
+    """Pydantic's errors as one line: `field: message; field: message` (a whole-spec check names its field itself)."""
     problems = []
     for issue in error.errors():
         where = ".".join(str(part) for part in issue["loc"])
@@ -469,7 +471,7 @@ class DuplicateKeyError(yaml.YAMLError):
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
-    """PyYAML's safe loader, refusing a key given twice in one mapping (merge keys ``<<`` may be overridden)."""
+    """PyYAML's safe loader, refusing a key given twice in one mapping (merge keys `<<` may be overridden)."""
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
         first_line: dict = {}
@@ -490,7 +492,7 @@ class _UniqueKeyLoader(yaml.SafeLoader):
 
 
 def _relative_to(spec: JobSpec, directory: Path | None) -> JobSpec:
-    """The spec with its relative file paths taken relative to ``directory`` (None: left as they are)."""
+    """The spec with its relative file paths taken relative to `directory` (None: left as they are)."""
     if directory is None:
         return spec
     (source_key, source_value), (sink_key, sink_value) = spec.data.source, spec.output.sink

@@ -2,8 +2,8 @@
 
 A process killed with SIGKILL (or by a power cut) cannot end its MLflow run, which then stays
 RUNNING for ever. Each job run therefore records which process runs it, in the tag
-``job.process``: host name, boot id, pid and the process's start time (Linux:
-``/proc/<pid>/stat``, field 22, in clock ticks since boot). The next run of the job on the same
+`job.process`: host name, boot id, pid and the process's start time (Linux:
+`/proc/<pid>/stat`, field 22, in clock ticks since boot). The next run of the job on the same
 host looks at the job's RUNNING runs and marks KILLED those whose process is gone: no process
 with that pid, a pid now used by a process started at another time, or a machine rebooted since.
 Runs recorded on another host are left alone, since their process cannot be seen from here.
@@ -24,7 +24,7 @@ KILLED_BY_TAG = "job.killed_by"
 
 
 def process_identity(pid: int | None = None) -> str:
-    """The ``job.process`` tag value for process `pid` (default: this process), as JSON."""
+    """The `job.process` tag value for process `pid` (default: this process), as JSON."""
     pid = os.getpid() if pid is None else pid
     return json.dumps(
         {"host": socket.gethostname(), "boot": _boot_id(), "pid": pid, "start": _process_start(pid)}, sort_keys=True
@@ -32,7 +32,7 @@ def process_identity(pid: int | None = None) -> str:
 
 
 def process_alive(identity: str) -> bool | None:
-    """Whether the process a ``job.process`` tag names still runs; None when it ran on another host."""
+    """Whether the process a `job.process` tag names still runs; None when it ran on another host."""
     try:
         recorded = json.loads(identity)
         host, boot, pid, start = recorded["host"], recorded["boot"], int(recorded["pid"]), recorded["start"]
@@ -49,7 +49,7 @@ def process_alive(identity: str) -> bool | None:
 def mark_stale_runs(client, run_id: str, job: str) -> list[str]:
     """Mark KILLED the RUNNING runs of `job`, in the experiment of run `run_id`, whose process is gone.
 
-    Returns the ids of the runs marked. `client` is an ``mlflow.MlflowClient``.
+    Returns the ids of the runs marked. `client` is an `mlflow.MlflowClient`.
     """
     experiment_id = client.get_run(run_id).info.experiment_id
     running = client.search_runs(
@@ -79,7 +79,7 @@ def _process_start(pid: int) -> str | None:
     """An opaque start stamp of process `pid`, or None when no process has that pid (or only a zombie).
 
     On Linux the start time in clock ticks since boot, which tells a reused pid from the original;
-    without ``/proc``, the empty string for any live process.
+    without `/proc`, the empty string for any live process.
     """
     try:
         status = Path(f"/proc/{pid}/stat").read_text()

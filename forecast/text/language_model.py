@@ -1,20 +1,22 @@
 """A recurrent language model over characters or words, scikit-learn style.
 
 The network reads token ids and predicts, at every position, a distribution
-over the next token::
+over the next token:
 
-    e_t = E[x_t]                                   (embedding)
-    h_t^(l) = cell^(l)(h_t^(l-1), s_{t-1}^(l))      (stacked recurrent layers, h_t^(0) = e_t)
-    p(x_{t+1} | x_{<=t}) = softmax(W h_t^(L) + b)
+```
+e_t = E[x_t]                                   (embedding)
+h_t^(l) = cell^(l)(h_t^(l-1), s_{t-1}^(l))      (stacked recurrent layers, h_t^(0) = e_t)
+p(x_{t+1} | x_{<=t}) = softmax(W h_t^(L) + b)
+```
 
-and is trained on windows of ``seq_len`` tokens (``pipelines.text``) with
-the sparse categorical cross-entropy ``-log p(x_{t+1} | x_{<=t})``.  It is the
+and is trained on windows of `seq_len` tokens (`pipelines.text`) with
+the sparse categorical cross-entropy `-log p(x_{t+1} | x_{<=t})`.  It is the
 character-level set-up of Graves (2013), "Generating Sequences With Recurrent
 Neural Networks", arXiv:1308.0850, and Karpathy's char-rnn, with any cell of
-``layers.registry``.
+`layers.registry`.
 
-Perplexity is ``exp(mean_t -log p(x_{t+1} | x_{<=t}))``; the add-one smoothed
-unigram model ``p(v) = (count_train(v) + 1) / (N_train + V)`` is the baseline
+Perplexity is `exp(mean_t -log p(x_{t+1} | x_{<=t}))`; the add-one smoothed
+unigram model `p(v) = (count_train(v) + 1) / (N_train + V)` is the baseline
 a model must beat.
 """
 
@@ -50,7 +52,7 @@ from pipelines.settings import (
 from pipelines.text import OOV_ID, SEPARATOR_ID, TextWindows
 
 EXPERIMENT = "language-model"
-"""The MLflow experiment of a tracked fit unless ``tracking`` names another."""
+"""The MLflow experiment of a tracked fit unless `tracking` names another."""
 
 
 @settings_dataclass
@@ -58,36 +60,36 @@ class LanguageModel(BaseEstimator):
     """Next-token language model: Embedding -> recurrent layers -> softmax.
 
     Args:
-        cell: recurrent layer name from ``layers.registry`` (``"lstm"``,
-            ``"gru"``, ``"clockwork"``, ...).
+        cell: recurrent layer name from `layers.registry` (`"lstm"`,
+            `"gru"`, `"clockwork"`, ...).
         units: hidden units of every recurrent layer.
         num_layers: number of stacked recurrent layers.
         embedding_dim: size of the token embedding.
         seq_len: tokens per training window (truncated BPTT length) and the
             longest prompt context used.
-        level: ``"char"`` or ``"word"`` tokens (see ``pipelines.text.TextWindows``).
+        level: `"char"` or `"word"` tokens (see `pipelines.text.TextWindows`).
         max_vocab: largest vocabulary, reserved tokens included; None keeps all.
         lower: lower-case the text first.
         epochs, batch_size: training schedule.
         learning_rate, clipnorm: Adam step size and gradient-norm clipping.
-        distribution: None, ``"mirrored"`` or a ``tf.distribute.Strategy``: train
-            data-parallel on several devices (``forecast.distribution``; ``batch_size``
+        distribution: None, `"mirrored"` or a `tf.distribute.Strategy`: train
+            data-parallel on several devices (`forecast.distribution`; `batch_size`
             is the global batch size).
         seed: seeds Keras, NumPy and Python random generators (through
-            ``keras.utils.set_random_seed``) before the network is built, and the
+            `keras.utils.set_random_seed`) before the network is built, and the
             window shuffling.
-        verbose: Keras ``fit`` verbosity.
-        tracking: log the run to MLflow: True (experiment ``"language-model"``), False, or
-            ``forecast.settings.Tracking(...)``.
+        verbose: Keras `fit` verbosity.
+        tracking: log the run to MLflow: True (experiment `"language-model"`), False, or
+            `forecast.settings.Tracking(...)`.
 
-    The settings are keyword-only, each declared once below with its default (``pipelines.settings``).
+    The settings are keyword-only, each declared once below with its default (`pipelines.settings`).
 
     Attributes:
-        text_windows_: the fitted ``TextWindows`` (vocabulary).
+        text_windows_: the fitted `TextWindows` (vocabulary).
         vocabulary_: tokens, index = id (id 0 out-of-vocabulary, id 1 document separator).
-        model_: the Keras model, ``(batch, time)`` ids -> ``(batch, time, vocabulary)`` probabilities.
-        history_: per-epoch ``loss`` (and ``val_loss``).
-        validation_perplexity_, unigram_perplexity_: on ``validation_texts``
+        model_: the Keras model, `(batch, time)` ids -> `(batch, time, vocabulary)` probabilities.
+        history_: per-epoch `loss` (and `val_loss`).
+        validation_perplexity_, unigram_perplexity_: on `validation_texts`
             (None without them).
         run_id_: the MLflow run id (None when tracking is off).
 
@@ -150,11 +152,11 @@ class LanguageModel(BaseEstimator):
 
     # ------------------------------------------------------------------ fit
     def fit(self, train_texts: pd.Series, validation_texts: pd.Series | None = None) -> LanguageModel:
-        """Fit the vocabulary and the network on ``train_texts`` (a Series of documents).
+        """Fit the vocabulary and the network on `train_texts` (a Series of documents).
 
-        With ``validation_texts`` the per-epoch ``val_loss`` is tracked and,
-        after training, ``validation_perplexity_`` and the unigram baseline
-        ``unigram_perplexity_`` are computed (and logged to MLflow).
+        With `validation_texts` the per-epoch `val_loss` is tracked and,
+        after training, `validation_perplexity_` and the unigram baseline
+        `unigram_perplexity_` are computed (and logged to MLflow).
         """
         check_settings(self)
         text_windows = TextWindows(
@@ -223,10 +225,10 @@ class LanguageModel(BaseEstimator):
 
     # ------------------------------------------------------------ scoring
     def next_token_probabilities(self, prompt: str) -> pd.Series:
-        """``p(next token | prompt)`` over ``vocabulary_`` (a Series indexed by token).
+        """`p(next token | prompt)` over `vocabulary_` (a Series indexed by token).
 
         The prompt is read as the start of a document (after a separator),
-        keeping its last ``seq_len`` tokens.
+        keeping its last `seq_len` tokens.
         """
         check_is_fitted(self, "model_")
         context = self._context_ids(prompt)
@@ -234,9 +236,9 @@ class LanguageModel(BaseEstimator):
         return pd.Series(probabilities, index=pd.Index(self.vocabulary_, name="token"), name="probability")
 
     def perplexity(self, texts: pd.Series) -> float:
-        """``exp`` of the mean negative log-likelihood of every token of ``texts``
+        """`exp` of the mean negative log-likelihood of every token of `texts`
         after the first (documents joined by separators), read in consecutive
-        chunks of ``seq_len`` tokens that each start from a zero state, as in
+        chunks of `seq_len` tokens that each start from a zero state, as in
         training."""
         check_is_fitted(self, "model_")
         token_ids = self.text_windows_.encode_corpus(texts)
@@ -262,8 +264,8 @@ class LanguageModel(BaseEstimator):
 
     def unigram_perplexity(self, train_texts: pd.Series, texts: pd.Series) -> float:
         """Perplexity of the add-one smoothed unigram model
-        ``p(v) = (count_train(v) + 1) / (N_train + V)`` fitted on the tokens of
-        ``train_texts``, scored on the same tokens of ``texts`` as ``perplexity``."""
+        `p(v) = (count_train(v) + 1) / (N_train + V)` fitted on the tokens of
+        `train_texts`, scored on the same tokens of `texts` as `perplexity`."""
         check_is_fitted(self, "text_windows_")
         vocabulary_size = len(self.vocabulary_)
         counts = np.bincount(self.text_windows_.encode_corpus(train_texts), minlength=vocabulary_size)
@@ -275,13 +277,13 @@ class LanguageModel(BaseEstimator):
 
     # ---------------------------------------------------------- generation
     def generate(self, prompt: str, n: int, temperature: float = 1.0, seed: int | None = None) -> str:
-        """``n`` tokens that continue ``prompt`` (the prompt itself is not returned).
+        """`n` tokens that continue `prompt` (the prompt itself is not returned).
 
-        Each token is drawn from ``p_T(v) ∝ p(v | context)^(1/T)``;
-        ``temperature=0`` takes the most likely token.  The out-of-vocabulary
+        Each token is drawn from `p_T(v) ∝ p(v | context)^(1/T)`;
+        `temperature=0` takes the most likely token.  The out-of-vocabulary
         token is never emitted.  The recurrent state is carried from step to
         step (one cell step per token), starting from the state after the
-        prompt's context (see ``next_token_probabilities``).
+        prompt's context (see `next_token_probabilities`).
         """
         check_is_fitted(self, "model_")
         check_integer("n", n, minimum=0)
@@ -305,7 +307,7 @@ class LanguageModel(BaseEstimator):
         return state
 
     def _next_token_step(self) -> tuple[_NextTokenStep, Callable]:
-        """The one-step model of ``model_`` and its XLA-compiled call, built once per trained model."""
+        """The one-step model of `model_` and its XLA-compiled call, built once per trained model."""
         cached = getattr(self, "_step_cache", None)
         if cached is None or cached[0] is not self.model_:
             step = _NextTokenStep(self.model_)
@@ -315,7 +317,7 @@ class LanguageModel(BaseEstimator):
         return cached[1], cached[2]
 
     def _context_ids(self, prompt: str) -> np.ndarray:
-        """A separator (document start) followed by the prompt, last ``seq_len`` tokens."""
+        """A separator (document start) followed by the prompt, last `seq_len` tokens."""
         token_ids = np.concatenate([[SEPARATOR_ID], self.text_windows_.encode(prompt)])
         return token_ids[-self.seq_len :].astype(np.int32)
 
@@ -332,12 +334,12 @@ def _nonempty_windows(text_windows: TextWindows, texts: pd.Series, name: str):
 
 
 class _NextTokenStep(keras.Model):
-    """One time step of a trained ``LanguageModel`` network for one sequence,
-    sharing its weights: ``[token_id (1,), states] -> [probabilities (1, V), new_states]``.
+    """One time step of a trained `LanguageModel` network for one sequence,
+    sharing its weights: `[token_id (1,), states] -> [probabilities (1, V), new_states]`.
 
     It calls each recurrent layer's cell directly, through the
-    ``keras.layers.RNN`` cell contract ``cell(x_t, states) -> (h_t, new_states)``;
-    ``states`` is a flat list, the states of the bottom layer first.
+    `keras.layers.RNN` cell contract `cell(x_t, states) -> (h_t, new_states)`;
+    `states` is a flat list, the states of the bottom layer first.
     """
 
     def __init__(self, network: keras.Model) -> None:
@@ -367,7 +369,7 @@ class _NextTokenStep(keras.Model):
 
 
 def _sample(probabilities: np.ndarray, temperature: float, rng: np.random.Generator) -> int:
-    """Draw a token id from ``probabilities ** (1 / temperature)`` (argmax at 0), never OOV."""
+    """Draw a token id from `probabilities ** (1 / temperature)` (argmax at 0), never OOV."""
     probabilities = probabilities.astype(np.float64)
     probabilities[OOV_ID] = 0.0
     if temperature == 0:

@@ -22,7 +22,7 @@ TWO_COMMANDS_WITHIN = 40
 
 
 def docs_module(name: str):
-    """A module of ``docs/`` (not a package: loaded from its file, as MkDocs loads the hook)."""
+    """A module of `docs/` (not a package: loaded from its file, as MkDocs loads the hook)."""
     spec = importlib.util.spec_from_file_location(f"docs_{name}", DOCS / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -35,7 +35,7 @@ def pages():
 
 
 def section(page: str, heading: str) -> str:
-    """The text of the section whose heading line starts with ``heading``, up to the next heading of any level."""
+    """The text of the section whose heading line starts with `heading`, up to the next heading of any level."""
     lines = page.splitlines()
     start = next(i for i, line in enumerate(lines) if line.startswith(heading))
     end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("#")), len(lines))
@@ -43,7 +43,7 @@ def section(page: str, heading: str) -> str:
 
 
 def table_rows(text: str) -> dict[str, str]:
-    """Rows of the Markdown tables in ``text`` by the code span of their first cell, as plain text."""
+    """Rows of the Markdown tables in `text` by the code span of their first cell, as plain text."""
     rows = {}
     for line in text.splitlines():
         match = re.match(r"\| `([^`]+)` \|(.*)\|$", line)
@@ -57,9 +57,9 @@ def table_rows(text: str) -> dict[str, str]:
 
 @pytest.mark.docs
 def test_site_builds_strictly(tmp_path):
-    """``mkdocs build --strict``: a broken link or anchor, a missing page or an unresolved API reference fails.
+    """`mkdocs build --strict`: a broken link or anchor, a missing page or an unresolved API reference fails.
 
-    ``make docs`` runs the same build; it is here too so that a plain ``pytest`` (``make test-fast``) catches a
+    `make docs` runs the same build; it is here too so that a plain `pytest` (`make test-fast`) catches a
     docstring or a rename that breaks the site.
     """
     result = subprocess.run(
@@ -123,7 +123,7 @@ def test_settings_reference_shows_the_command_line_spelling_only_where_there_is_
 
 
 def help_options(*command: str) -> set[str]:
-    """Every long option ``forecast <command> --help`` prints (the running command, not the generator)."""
+    """Every long option `forecast <command> --help` prints (the running command, not the generator)."""
     from typer.testing import CliRunner
 
     from forecast.cli import app
@@ -165,7 +165,7 @@ def test_cli_reference_covers_every_command(pages):
 
 
 def spec_keys(mapping: dict, prefix: str = "") -> list[tuple[str, str]]:
-    """(section path, key) of every key of a YAML mapping; the top level is ``"top-level"``."""
+    """(section path, key) of every key of a YAML mapping; the top level is `"top-level"`."""
     keys = []
     for key, value in mapping.items():
         keys.append((prefix or "top-level", key))
@@ -175,7 +175,7 @@ def spec_keys(mapping: dict, prefix: str = "") -> list[tuple[str, str]]:
 
 
 def spec_section(page: str, path: str) -> str:
-    """The section of the job spec reference for the YAML path ``path`` (its heading ends with its anchor)."""
+    """The section of the job spec reference for the YAML path `path` (its heading ends with its anchor)."""
     anchor = "{#" + path.replace(".", "-") + "}"
     return section(page, next(line for line in page.splitlines() if line.endswith(anchor)))
 
@@ -197,13 +197,17 @@ def test_job_spec_reference_marks_required_keys_and_bounds(pages):
 # ------------------------------------------------------------------------------------------------ API pages
 
 
-def test_rst_roles_become_code_spans():
-    roles = docs_module("rst_roles")
-    assert roles.without_roles("see :func:`settings_of` and :class:`forecast.settings.Tracking`") == (
-        "see `settings_of` and `forecast.settings.Tracking`"
-    )
-    assert roles.without_roles(":meth:`~forecast.jobs.engine.Engine.read_forecasts`") == "`read_forecasts`"
-    assert roles.without_roles("``literal`` stays") == "``literal`` stays"
+def test_every_docstring_uses_one_markup_markdown():
+    """Code spans in single backticks and fenced blocks: no RST double backticks, roles or literal blocks."""
+    rst = re.compile(r"``|:(?:func|class|mod|meth|attr|data|exc|obj):`|::\n")
+    found = [
+        f"{path.relative_to(ROOT)}:{text[: match.start()].count(chr(10)) + 1}"
+        for package in ("layers", "pipelines", "forecast", "benchmarks")
+        for path in sorted((ROOT / package).rglob("*.py"))
+        for text in [path.read_text()]
+        for match in rst.finditer(text.replace("```", ""))
+    ]
+    assert found == []
 
 
 # ------------------------------------------------------------------------------------------------ README

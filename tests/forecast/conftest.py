@@ -36,7 +36,7 @@ def _fresh_store(template: Path, directory: Path, monkeypatch: pytest.MonkeyPatc
 
 @pytest.fixture
 def mlflow_tracking_uri(_migrated_mlflow_db, tmp_path, monkeypatch) -> str:
-    """A fresh SQLite MLflow store in ``tmp_path`` (MLFLOW_TRACKING_URI set, cwd = tmp_path); yields its URI."""
+    """A fresh SQLite MLflow store in `tmp_path` (MLFLOW_TRACKING_URI set, cwd = tmp_path); yields its URI."""
     return _fresh_store(_migrated_mlflow_db, tmp_path, monkeypatch)
 
 
@@ -55,10 +55,10 @@ def make_long_frame(
     season_length: int = 12,
     tz: str | None = None,
 ) -> pd.DataFrame:
-    """Long frame ``unique_id, ds, y``: per series a level, trend, seasonal cycle and seeded noise.
+    """Long frame `unique_id, ds, y`: per series a level, trend, seasonal cycle and seeded noise.
 
-    Integer ``start``/``freq`` give integer ``ds`` (``start + k * freq``); otherwise datetimes from
-    ``pd.date_range(start, periods=n, freq=freq, tz=tz)``. Each series ends at its own length.
+    Integer `start`/`freq` give integer `ds` (`start + k * freq`); otherwise datetimes from
+    `pd.date_range(start, periods=n, freq=freq, tz=tz)`. Each series ends at its own length.
     """
     rng = np.random.default_rng(seed)
     pieces = []
@@ -75,7 +75,7 @@ def make_long_frame(
 
 @pytest.fixture
 def long_frame() -> Callable[..., pd.DataFrame]:
-    """The :func:`make_long_frame` factory."""
+    """The `make_long_frame` factory."""
     return make_long_frame
 
 
@@ -108,7 +108,7 @@ def integer_df() -> pd.DataFrame:
 def make_network_inputs(
     batch=3, lookback=6, horizon=4, n_past=2, n_future=0, n_static=0, seed=0
 ) -> dict[str, np.ndarray]:
-    """Random float32 inputs of the Forecaster's network (``"past"``, and ``"future"``/``"static"`` when asked)."""
+    """Random float32 inputs of the Forecaster's network (`"past"`, and `"future"`/`"static"` when asked)."""
     rng = np.random.default_rng(seed)
     inputs = {"past": rng.normal(size=(batch, lookback, n_past)).astype("float32")}
     if n_future:
@@ -120,5 +120,5 @@ def make_network_inputs(
 
 @pytest.fixture
 def network_inputs() -> Callable[..., dict[str, np.ndarray]]:
-    """The :func:`make_network_inputs` factory."""
+    """The `make_network_inputs` factory."""
     return make_network_inputs

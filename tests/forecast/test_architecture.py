@@ -24,7 +24,7 @@ def project_modules() -> dict[str, Path]:
 
 
 def imported_modules(path: Path, modules: dict[str, Path]) -> set[str]:
-    """Every project module ``path`` imports, at module level or inside functions (not under TYPE_CHECKING)."""
+    """Every project module `path` imports, at module level or inside functions (not under TYPE_CHECKING)."""
     tree = ast.parse(path.read_text())
     type_checking_only = set()
     for node in ast.walk(tree):

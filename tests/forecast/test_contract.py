@@ -1,9 +1,9 @@
-"""The estimator contract every forecaster keeps (in the spirit of scikit-learn's ``parametrize_with_checks``).
+"""The estimator contract every forecaster keeps (in the spirit of scikit-learn's `parametrize_with_checks`).
 
 Each check runs on every forecaster of the package: constructor arguments stored unchanged,
-``clone`` and ``get_params``/``set_params``, ``fit`` returning ``self`` and setting only
-``_``-suffixed attributes, clear errors before ``fit``, the ``predict`` and ``backtest`` schemas,
-``save``/``load`` and pickling giving identical forecasts.
+`clone` and `get_params`/`set_params`, `fit` returning `self` and setting only
+`_`-suffixed attributes, clear errors before `fit`, the `predict` and `backtest` schemas,
+`save`/`load` and pickling giving identical forecasts.
 """
 
 from __future__ import annotations

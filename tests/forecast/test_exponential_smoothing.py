@@ -260,11 +260,11 @@ def test_a_period_longer_than_the_seasonal_states_allow_is_divided_out_and_put_b
 
 
 def continued_reference(form, values, offset, smoothing, states, horizon, sums=(0.0, 0.0)):
-    """The point recursions of the module docstring in plain Python from ``states = [l, b, s_0 .. s_{m-1}]`` over
-    ``values`` (phase ``(offset + t) mod m``), then ``y_hat = l + (phi + .. + phi^h) b (+ s or x s)``.
+    """The point recursions of the module docstring in plain Python from `states = [l, b, s_0 .. s_{m-1}]` over
+    `values` (phase `(offset + t) mod m`), then `y_hat = l + (phi + .. + phi^h) b (+ s or x s)`.
 
-    Returns the forecasts and ``sums`` plus ``[sum e_t^2, sum log mu_t]`` over ``values``; None where a one-step
-    forecast ``mu`` (error M) or ``q`` and ``s`` (season M) are not positive.
+    Returns the forecasts and `sums` plus `[sum e_t^2, sum log mu_t]` over `values`; None where a one-step
+    forecast `mu` (error M) or `q` and `s` (season M) are not positive.
     """
     alpha, beta_star, gamma, phi = smoothing
     level, slope, s = states[0], states[1], list(states[2:])

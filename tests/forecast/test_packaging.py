@@ -1,7 +1,7 @@
 """The built wheel holds every package of the source tree.
 
 An editable install imports straight from the checkout, so a package directory that setuptools
-leaves out of the wheel (no ``__init__.py``: ``find_packages`` skips it) only fails once installed.
+leaves out of the wheel (no `__init__.py`: `find_packages` skips it) only fails once installed.
 Here the wheel is built from a copy of the tree and its contents compared with the tree itself.
 """
 
@@ -26,7 +26,7 @@ NOT_SOURCES = shutil.ignore_patterns(
 
 
 def top_level_packages() -> list[str]:
-    """The top-level package names setup.cfg asks ``find_packages`` to include."""
+    """The top-level package names setup.cfg asks `find_packages` to include."""
     config = configparser.ConfigParser()
     config.read(ROOT / "setup.cfg")
     include = config["options.packages.find"]["include"].split()

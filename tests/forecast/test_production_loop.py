@@ -250,7 +250,7 @@ def regime_data() -> pd.DataFrame:
 
 
 def as_of(month: int) -> pd.Timestamp:
-    """The run a day after month ``month`` started; with data.until_as_of it sees months 0 .. month."""
+    """The run a day after month `month` started; with data.until_as_of it sees months 0 .. month."""
     return MONTHS[month] + pd.Timedelta(days=1, hours=2)
 
 
@@ -352,7 +352,7 @@ def test_the_loop_on_successive_as_of_dates(mlflow_tracking_uri, tmp_path):
 
 
 def decision_run(client: MlflowClient, challenger_version: str):
-    """The MLflow run recording the champion/challenger decision about ``challenger_version``."""
+    """The MLflow run recording the champion/challenger decision about `challenger_version`."""
     experiment = client.get_experiment_by_name("loop-jobs")
     (run,) = client.search_runs(
         [experiment.experiment_id],

@@ -1,8 +1,8 @@
 """Models saved by every earlier format load and forecast as they did; the format is versioned and migrated in steps.
 
-The fixtures under ``fixtures/saved_models/v<N>`` were written by the commits that introduced each format (a tiny
+The fixtures under `fixtures/saved_models/v<N>` were written by the commits that introduced each format (a tiny
 Forecaster with quantiles and a SeasonalNaive, two monthly series), together with the forecasts those commits
-predicted from them (``*_predict.csv``).
+predicted from them (`*_predict.csv`).
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
-"""forecast.spark on a real ``local[2]`` SparkSession: forecasts and backtests equal the local ones row for row.
+"""forecast.spark on a real `local[2]` SparkSession: forecasts and backtests equal the local ones row for row.
 
 One SparkSession serves the module (starting the JVM takes seconds). Arrow batches are cut at 40 rows
 and chunks at 2-3 series, so a series is split across batches and every partition runs several
-``predict`` calls: the streaming is exercised on small data. The references are the same saved
-model's local ``predict``/``backtest`` on the pandas frame.
+`predict` calls: the streaming is exercised on small data. The references are the same saved
+model's local `predict`/`backtest` on the pandas frame.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ LOOKBACK = 6
 
 
 def make_series(start: str | int, freq: str | int, lengths: dict[str, int], seed: int) -> pd.DataFrame:
-    """Long frame ``unique_id, ds, y``: level, trend, a 4-step cycle and seeded noise per series."""
+    """Long frame `unique_id, ds, y`: level, trend, a 4-step cycle and seeded noise per series."""
     rng = np.random.default_rng(seed)
     pieces = []
     for number, (series, length) in enumerate(lengths.items()):
@@ -80,7 +80,7 @@ def spark(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def history() -> pd.DataFrame:
-    """Twelve monthly series of 16 to 27 rows with a 0/1 future covariate ``promo``."""
+    """Twelve monthly series of 16 to 27 rows with a 0/1 future covariate `promo`."""
     lengths = {f"s{number:02d}": 16 + number for number in range(12)}
     frame = make_series("2018-01-01", "MS", lengths, seed=7)
     frame["promo"] = np.random.default_rng(8).integers(0, 2, len(frame)).astype(float)
@@ -89,7 +89,7 @@ def history() -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def future(history) -> pd.DataFrame:
-    """``promo`` for the HORIZON months after each series' end."""
+    """`promo` for the HORIZON months after each series' end."""
     ends = history.groupby("unique_id")["ds"].max()
     rows = [
         {"unique_id": series, "ds": end + pd.DateOffset(months=step), "promo": float((step + len(series)) % 2)}
@@ -143,7 +143,7 @@ def assert_same_rows(got: pd.DataFrame, expected: pd.DataFrame, keys: list[str])
 
 
 def non_empty_partitions(frame, num_partitions: int) -> pd.DataFrame:
-    """Rows and series of every non-empty partition of ``frame`` shuffled by unique_id as forecast.spark does."""
+    """Rows and series of every non-empty partition of `frame` shuffled by unique_id as forecast.spark does."""
     shuffled = frame.repartition(num_partitions, "unique_id").withColumn("partition", F.spark_partition_id())
     counts = shuffled.groupBy("partition").agg(F.count("*").alias("rows"), F.countDistinct("unique_id").alias("series"))
     return counts.toPandas()

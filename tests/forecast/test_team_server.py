@@ -1,10 +1,10 @@
-"""The team setup for real: a shared ``mlflow server`` on a PostgreSQL backend store with served artifacts.
+"""The team setup for real: a shared `mlflow server` on a PostgreSQL backend store with served artifacts.
 
-The module starts a PostgreSQL server (as the ``postgres`` user when the tests run as root: PostgreSQL
+The module starts a PostgreSQL server (as the `postgres` user when the tests run as root: PostgreSQL
 refuses root) in a temporary directory on a free port of 127.0.0.1, creates the roles and databases the
 team setup of docs/operations/team-server.md creates, and starts the tracking server with the documented command,
-``make mlflow-server``. Against that pair it fits and registers models, moves an alias, runs
-``forecast job run`` into a PostgreSQL table (twice for one ``as_of``, then three writers at once),
+`make mlflow-server`. Against that pair it fits and registers models, moves an alias, runs
+`forecast job run` into a PostgreSQL table (twice for one `as_of`, then three writers at once),
 and runs four fits at the same moment. The references are the servers' own contents: MLflow's tables and the
 forecast table read straight from PostgreSQL, the artifact files on disk, and forecasts computed in this
 process. Both servers are stopped at the end of the module; a server that does not stop on its
@@ -59,7 +59,7 @@ PASSWORD_VARIABLE = "FORECASTS_DB_PASSWORD"
 
 
 def _postgres_bindir() -> Path | None:
-    """Where ``initdb`` and ``postgres`` live: Debian's /usr/lib/postgresql/<version>/bin (newest), else PATH."""
+    """Where `initdb` and `postgres` live: Debian's /usr/lib/postgresql/<version>/bin (newest), else PATH."""
     debian = sorted(Path("/usr/lib/postgresql").glob("[0-9]*/bin/initdb"), key=lambda path: int(path.parts[-3]))
     if debian:
         return debian[-1].parent
@@ -93,7 +93,7 @@ def _tail(path: Path, characters: int = 4000) -> str:
 
 
 def _live_group_members(group: int) -> list[int]:
-    """Processes of process group ``group`` that have not exited (zombies excluded), from /proc."""
+    """Processes of process group `group` that have not exited (zombies excluded), from /proc."""
     members = []
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
@@ -107,7 +107,7 @@ def _live_group_members(group: int) -> list[int]:
 
 
 def _kill_group(group: int) -> list[int]:
-    """SIGKILL every live process of ``group``; return their ids."""
+    """SIGKILL every live process of `group`; return their ids."""
     left = _live_group_members(group)
     for pid in left:
         with suppress(ProcessLookupError):
@@ -116,7 +116,7 @@ def _kill_group(group: int) -> list[int]:
 
 
 def _stop_group(process: subprocess.Popen, graceful: signal.Signals, what: str) -> None:
-    """Send ``graceful`` to the process group led by ``process``; SIGKILL it and raise if anything is left."""
+    """Send `graceful` to the process group led by `process`; SIGKILL it and raise if anything is left."""
     with suppress(ProcessLookupError):
         os.killpg(process.pid, graceful)
     deadline = time.monotonic() + STOP_TIMEOUT_S
@@ -130,7 +130,7 @@ def _stop_group(process: subprocess.Popen, graceful: signal.Signals, what: str) 
 
 
 def _wait_until(ready: Callable[[], bool], process: subprocess.Popen, what: str, log: Path) -> None:
-    """Poll ``ready`` until it holds; raise with the server's log when ``process`` exits or time runs out."""
+    """Poll `ready` until it holds; raise with the server's log when `process` exits or time runs out."""
     deadline = time.monotonic() + STARTUP_TIMEOUT_S
     while not ready():
         if process.poll() is not None:
@@ -154,7 +154,7 @@ class Child:
 
 @pytest.fixture
 def spawn(tmp_path) -> Iterator[Callable[..., Child]]:
-    """Start child processes in ``tmp_path``; any still running when the test ends is killed with its group."""
+    """Start child processes in `tmp_path`; any still running when the test ends is killed with its group."""
     children: list[Child] = []
 
     def start(command: list[str], name: str, environment: dict[str, str]) -> Child:
@@ -190,13 +190,13 @@ class Postgres:
         )
 
     def url(self, user: str, password: str | None = None) -> str:
-        """SQLAlchemy URL of ``user``'s database; without ``password`` libpq takes it from PGPASSWORD."""
+        """SQLAlchemy URL of `user`'s database; without `password` libpq takes it from PGPASSWORD."""
         credentials = f"{user}:{password}" if password is not None else user
         return f"postgresql+psycopg://{credentials}@127.0.0.1:{self.port}/{ROLES[user]}"
 
 
 def _as_postgres_user() -> dict:
-    """Popen arguments that run a PostgreSQL binary as ``postgres`` when we are root (it refuses root)."""
+    """Popen arguments that run a PostgreSQL binary as `postgres` when we are root (it refuses root)."""
     if os.geteuid() != 0:
         return {}
     return {"user": "postgres", "group": pwd.getpwnam("postgres").pw_gid, "extra_groups": []}
@@ -279,14 +279,14 @@ class TrackingServer:
 
 
 def _make_environment(**variables: str) -> dict[str, str]:
-    """This process's environment for ``make``, without the variables of an enclosing ``make test``."""
+    """This process's environment for `make`, without the variables of an enclosing `make test`."""
     inherited = {key: value for key, value in os.environ.items() if key not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
     return {**inherited, **variables}
 
 
 @pytest.fixture(scope="module")
 def tracking_server(postgres, tmp_path_factory) -> Iterator[TrackingServer]:
-    """``make mlflow-server`` (the documented team command) on 127.0.0.1 against ``postgres``."""
+    """`make mlflow-server` (the documented team command) on 127.0.0.1 against `postgres`."""
     root = tmp_path_factory.mktemp("mlflow-server")
     artifacts = root / "artifacts"
     port = _free_port()
@@ -334,7 +334,7 @@ def tracking_uri(tracking_server) -> Iterator[str]:
 
 
 def observations(n_steps: int = 36) -> pd.DataFrame:
-    """Monthly long frame ``unique_id, ds, y``: per series a level, trend, yearly cycle and seeded noise."""
+    """Monthly long frame `unique_id, ds, y`: per series a level, trend, yearly cycle and seeded noise."""
     rng = np.random.default_rng(0)
     t = np.arange(n_steps)
     return pd.concat(
@@ -366,7 +366,7 @@ def registered(tracking_uri) -> dict[str, Forecaster]:
 
 @pytest.fixture(scope="module")
 def forecasts_database(postgres) -> Iterator[sqlalchemy.Engine]:
-    """The forecast jobs' database: the ``observations`` table they read; yields an engine as ``forecaster``."""
+    """The forecast jobs' database: the `observations` table they read; yields an engine as `forecaster`."""
     engine = sqlalchemy.create_engine(postgres.url("forecaster", postgres.passwords["forecaster"]))
     observations().to_sql("observations", engine, index=False)
     yield engine
@@ -374,7 +374,7 @@ def forecasts_database(postgres) -> Iterator[sqlalchemy.Engine]:
 
 
 def write_job_spec(directory: Path, postgres: Postgres, job: str, table: str) -> Path:
-    """A job reading ``observations`` and writing ``table`` in the team database; the password stays a variable."""
+    """A job reading `observations` and writing `table` in the team database; the password stays a variable."""
     url = f"postgresql+psycopg://forecaster:${{{PASSWORD_VARIABLE}}}@127.0.0.1:{postgres.port}/forecasts"
     spec = {
         "name": job,
@@ -399,7 +399,7 @@ def job_environment(postgres: Postgres, tracking_uri: str) -> dict[str, str]:
 
 
 def start_job(spawn, spec: Path, as_of: str, name: str, environment: dict[str, str]) -> Child:
-    """``forecast job run SPEC --as-of AS_OF``: the real command line, in its own process."""
+    """`forecast job run SPEC --as-of AS_OF`: the real command line, in its own process."""
     return spawn([str(BIN / "forecast"), "job", "run", str(spec), "--as-of", as_of], name, environment)
 
 
@@ -410,7 +410,7 @@ def rows_per_as_of(engine: sqlalchemy.Engine, table: str) -> dict[pd.Timestamp, 
 
 
 def job_runs(job: str, as_of: str) -> list:
-    """The MLflow runs the team server holds for one run of ``job``."""
+    """The MLflow runs the team server holds for one run of `job`."""
     return mlflow.search_runs(
         experiment_names=["team-jobs"],
         filter_string=f"tags.job = '{job}' and tags.as_of = '{pd.Timestamp(as_of).isoformat()}'",

@@ -1,7 +1,7 @@
 """Shared fixtures and helpers of the layer tests.
 
-pytest runs with ``--import-mode=importlib`` and ``tests/`` is not a package
-(another installed distribution owns a top-level ``tests``), so a test module
+pytest runs with `--import-mode=importlib` and `tests/` is not a package
+(another installed distribution owns a top-level `tests`), so a test module
 cannot import a helper module by name. Helpers are therefore fixtures here,
 most of them returning a plain function that a test calls as it would an
 imported one; shapes stay the test module's own (passed in, or read from the

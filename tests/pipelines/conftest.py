@@ -6,8 +6,8 @@ import pytest
 
 
 def build_long_frame(lengths, *, start="2021-01-01", freq="D", seed=0, tz=None, integer_time=False):
-    """Long-format frame: series ``s0, s1, ...`` of the given lengths, y = random walk + level per series,
-    a past covariate ``temp``, a future covariate ``promo`` (0/1) and static ``region`` (str) and ``size`` (float)."""
+    """Long-format frame: series `s0, s1, ...` of the given lengths, y = random walk + level per series,
+    a past covariate `temp`, a future covariate `promo` (0/1) and static `region` (str) and `size` (float)."""
     rng = np.random.default_rng(seed)
     parts = []
     for number, length in enumerate(lengths):

@@ -1,4 +1,4 @@
-"""The engines that run jobs: ``local`` (pandas, in this process) and ``spark`` (Apache Spark).
+"""The engines that run jobs: `local` (pandas, in this process) and `spark` (Apache Spark).
 
-Each module registers one :class:`forecast.jobs.engine.Engine` with ``forecast.jobs.registry``.
+Each module registers one `forecast.jobs.engine.Engine` with `forecast.jobs.registry`.
 """

@@ -1,6 +1,6 @@
-"""Engine ``local``: pandas in this process, the model's own ``predict``, retraining when the policy says so.
+"""Engine `local`: pandas in this process, the model's own `predict`, retraining when the policy says so.
 
-This module is imported whenever a spec is loaded (``forecast.jobs.registry.discover``), so the
+This module is imported whenever a spec is loaded (`forecast.jobs.registry.discover`), so the
 model code (TensorFlow, MLflow) is imported only when a run needs it.
 """
 
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 @register_engine
 class LocalEngine(Engine):
-    """Reads into pandas, forecasts with ``forecaster.predict`` on the whole frame, writes from pandas."""
+    """Reads into pandas, forecasts with `forecaster.predict` on the whole frame, writes from pandas."""
 
     name = "local"
     can_retrain = True
@@ -69,11 +69,11 @@ class LocalEngine(Engine):
 
 
 def keep_requested(forecasts: pd.DataFrame, horizon: int, quantiles: tuple[float, ...] | None) -> pd.DataFrame:
-    """Forecasts cut to the first ``horizon`` steps of every series and to the ``quantiles`` asked for.
+    """Forecasts cut to the first `horizon` steps of every series and to the `quantiles` asked for.
 
-    The pandas twin of :func:`forecast.spark.keep_requested`: a row's step is its position within its
-    series (the forecaster returns each series' steps in time order); the ``y_hat_qXX`` columns of
-    levels not in ``quantiles`` are dropped (``None``: all of them).
+    The pandas twin of `forecast.spark.keep_requested`: a row's step is its position within its
+    series (the forecaster returns each series' steps in time order); the `y_hat_qXX` columns of
+    levels not in `quantiles` are dropped (`None`: all of them).
     """
     step = forecasts.groupby(ID, sort=False).cumcount()
     wanted = {quantile_column(float(level)) for level in quantiles or ()}
@@ -82,7 +82,7 @@ def keep_requested(forecasts: pd.DataFrame, horizon: int, quantiles: tuple[float
 
 
 def long_format(frame: pd.DataFrame, columns: Mapping[str, str]) -> pd.DataFrame:
-    """``frame`` with its id, time and target columns (source names in ``columns``) renamed to ``unique_id, ds, y``."""
+    """`frame` with its id, time and target columns (source names in `columns`) renamed to `unique_id, ds, y`."""
     names = {columns["unique_id"]: ID, columns["ds"]: TIME, columns["y"]: TARGET}
     missing = [source for source in names if source not in frame.columns]
     if missing:

@@ -1,6 +1,6 @@
-"""Engine ``spark``: Apache Spark (``forecast.spark``), series forecast per partition, one model load each.
+"""Engine `spark`: Apache Spark (`forecast.spark`), series forecast per partition, one model load each.
 
-The session is the active one or a new one with the spec's ``spark.master`` and ``spark.conf``. The
+The session is the active one or a new one with the spec's `spark.master` and `spark.conf`. The
 model is resolved once on the driver (an alias pinned to one version) and shipped to the executors.
 Spark forecasts with a trained model; it does not retrain. Realized accuracy is computed on the
 driver: the forecasts to score and the actuals of their series are collected to pandas.
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 @register_engine
 class SparkEngine(Engine):
-    """Reads, forecasts and writes Spark DataFrames; ``forecast.spark`` does the work."""
+    """Reads, forecasts and writes Spark DataFrames; `forecast.spark` does the work."""
 
     name = "spark"
     can_retrain = False

@@ -1,9 +1,9 @@
-"""``output.path`` on engine ``local``: a CSV or Parquet file, written atomically and idempotently.
+"""`output.path` on engine `local`: a CSV or Parquet file, written atomically and idempotently.
 
-With ``{as_of}`` in the path each run writes its own file (``forecast_20261122T020000.parquet``),
-replaced whole by a rerun of the same ``as_of``. Without it one file holds every run: a run replaces
-its own rows (same job and ``as_of``) and keeps the others, in a read-modify-write under the file's
-advisory lock (:func:`forecast.tables.update_frame_atomic`), so concurrent runs wait for each other
+With `{as_of}` in the path each run writes its own file (`forecast_20261122T020000.parquet`),
+replaced whole by a rerun of the same `as_of`. Without it one file holds every run: a run replaces
+its own rows (same job and `as_of`) and keeps the others, in a read-modify-write under the file's
+advisory lock (`forecast.tables.update_frame_atomic`), so concurrent runs wait for each other
 and the rows of other runs are read back with the types they were written with.
 """
 
@@ -26,7 +26,7 @@ AS_OF_FIELD = "{as_of}"
 
 @register_sink
 class FileSink(Sink):
-    """A CSV or Parquet file per run (``{as_of}`` in the path) or for all runs."""
+    """A CSV or Parquet file per run (`{as_of}` in the path) or for all runs."""
 
     key = "path"
     spec = str

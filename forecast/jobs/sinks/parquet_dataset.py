@@ -1,7 +1,7 @@
-"""``output.path`` on engine ``spark``: a Parquet dataset partitioned by ``as_of``.
+"""`output.path` on engine `spark`: a Parquet dataset partitioned by `as_of`.
 
-Each run writes the partition ``as_of=<its as_of text>`` with Spark's dynamic partition overwrite
-(:func:`forecast.spark.write_forecasts`): a rerun of the same ``as_of`` replaces its rows, every
+Each run writes the partition `as_of=<its as_of text>` with Spark's dynamic partition overwrite
+(`forecast.spark.write_forecasts`): a rerun of the same `as_of` replaces its rows, every
 other partition stays, and a failed run leaves the partition as it was.
 """
 
@@ -17,7 +17,7 @@ from forecast.jobs.registry import Sink, register_sink
 from forecast.run_columns import AS_OF_COLUMN, JOB_COLUMN, MODEL_VERSION_COLUMN
 
 _SPARK_AS_OF_FORMAT = "yyyyMMdd'T'HHmmss"
-"""``forecast.run_columns.AS_OF_FORMAT`` in Spark's datetime pattern language."""
+"""`forecast.run_columns.AS_OF_FORMAT` in Spark's datetime pattern language."""
 
 
 @register_sink

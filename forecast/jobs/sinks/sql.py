@@ -1,11 +1,11 @@
-"""``output.sql`` on engine ``local``: a table through SQLAlchemy, one transaction per run.
+"""`output.sql` on engine `local`: a table through SQLAlchemy, one transaction per run.
 
-The transaction first deletes the rows of the same ``(job, as_of)``, so running the same ``as_of``
+The transaction first deletes the rows of the same `(job, as_of)`, so running the same `as_of`
 twice leaves exactly one set of rows. Writers of one table are serialised by the database:
-PostgreSQL takes a transaction-scoped advisory lock named after the table (``pg_advisory_xact_lock``)
-before the delete, SQLite starts the transaction with ``BEGIN IMMEDIATE`` (the database's write
-lock). Without that, two runs of the same ``as_of`` under READ COMMITTED both delete nothing and both
-insert, duplicating the rows. Series ids are text: a table whose ``unique_id`` column is numeric is
+PostgreSQL takes a transaction-scoped advisory lock named after the table (`pg_advisory_xact_lock`)
+before the delete, SQLite starts the transaction with `BEGIN IMMEDIATE` (the database's write
+lock). Without that, two runs of the same `as_of` under READ COMMITTED both delete nothing and both
+insert, duplicating the rows. Series ids are text: a table whose `unique_id` column is numeric is
 refused.
 """
 
@@ -36,7 +36,7 @@ class SqlSink(SpecSection):
 
 @register_sink
 class SqlTableSink(Sink):
-    """Rows appended to ``output.sql.table`` at ``output.sql.url``, replacing those of the same job and as_of."""
+    """Rows appended to `output.sql.table` at `output.sql.url`, replacing those of the same job and as_of."""
 
     key = "sql"
     spec = SqlSink

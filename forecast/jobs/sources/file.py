@@ -1,4 +1,4 @@
-"""``data.path`` on engine ``local``: a CSV or Parquet file, series ids read as text."""
+"""`data.path` on engine `local`: a CSV or Parquet file, series ids read as text."""
 
 from __future__ import annotations
 
@@ -14,14 +14,14 @@ from forecast.tables import check_table_path, read_frame
 
 
 def check_file_path(path: str) -> None:
-    """ValueError unless ``path`` ends in .csv or .parquet (unknown while its file name holds a reference)."""
+    """ValueError unless `path` ends in .csv or .parquet (unknown while its file name holds a reference)."""
     if not has_reference(Path(path).name):
         check_table_path(path)
 
 
 @register_source
 class FileSource(Source):
-    """A CSV or Parquet file (:func:`forecast.tables.read_frame`: a CSV id cell is kept as written)."""
+    """A CSV or Parquet file (`forecast.tables.read_frame`: a CSV id cell is kept as written)."""
 
     key = "path"
     spec = str

@@ -1,4 +1,4 @@
-"""``data.path`` on engine ``spark``: a Parquet file or directory (partitioned directories included)."""
+"""`data.path` on engine `spark`: a Parquet file or directory (partitioned directories included)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from forecast.jobs.registry import Source, register_source
 
 @register_source
 class ParquetDatasetSource(Source):
-    """Parquet files read by Spark (:func:`forecast.spark.read_table`), ids cast to text, dates to timestamps."""
+    """Parquet files read by Spark (`forecast.spark.read_table`), ids cast to text, dates to timestamps."""
 
     key = "path"
     spec = str

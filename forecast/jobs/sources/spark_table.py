@@ -1,4 +1,4 @@
-"""``data.table`` on engine ``spark``: a table or view of the Spark session's catalog (``db.table``)."""
+"""`data.table` on engine `spark`: a table or view of the Spark session's catalog (`db.table`)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from forecast.jobs.registry import Source, register_source
 
 @register_source
 class SparkTableSource(Source):
-    """A catalog table read by Spark (:func:`forecast.spark.read_table`), ids cast to text, dates to timestamps."""
+    """A catalog table read by Spark (`forecast.spark.read_table`), ids cast to text, dates to timestamps."""
 
     key = "table"
     spec = str

@@ -1,13 +1,13 @@
-"""``data.sql`` on engine ``local``: a query through SQLAlchemy, on a connection that cannot write.
+"""`data.sql` on engine `local`: a query through SQLAlchemy, on a connection that cannot write.
 
-- SQLite is opened with ``mode=ro`` forced, for a plain path (``sqlite:///data.db``) and for a SQLite
-  URI (``sqlite:///file:data.db?uri=true``) alike: a missing file is an error, never a new empty
-  database. An authorizer (``sqlite3.Connection.set_authorizer``) refuses what read-only mode lets
-  through: ``ATTACH`` and ``DETACH`` (an attached file is opened read-write, and ``ATTACH`` or
-  ``VACUUM INTO`` create files) and ``PRAGMA`` assignments.
+- SQLite is opened with `mode=ro` forced, for a plain path (`sqlite:///data.db`) and for a SQLite
+  URI (`sqlite:///file:data.db?uri=true`) alike: a missing file is an error, never a new empty
+  database. An authorizer (`sqlite3.Connection.set_authorizer`) refuses what read-only mode lets
+  through: `ATTACH` and `DETACH` (an attached file is opened read-write, and `ATTACH` or
+  `VACUUM INTO` create files) and `PRAGMA` assignments.
 - PostgreSQL runs the query in a read-only transaction.
 
-Series ids come out as text (``7`` -> ``"7"``), as from files.
+Series ids come out as text (`7` -> `"7"`), as from files.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ _PRAGMAS_READING_AN_ARGUMENT = frozenset(
         "table_xinfo",
     }
 )
-"""Pragmas whose argument names what to read (``PRAGMA table_info(t)``), unlike an assignment (``PRAGMA x = 1``)."""
+"""Pragmas whose argument names what to read (`PRAGMA table_info(t)`), unlike an assignment (`PRAGMA x = 1`)."""
 
 
 class SqlSource(SpecSection):
@@ -48,7 +48,7 @@ class SqlSource(SpecSection):
 
 @register_source
 class SqlQuery(Source):
-    """The rows of ``data.sql.query`` on the database at ``data.sql.url``."""
+    """The rows of `data.sql.query` on the database at `data.sql.url`."""
 
     key = "sql"
     spec = SqlSource
@@ -63,7 +63,7 @@ class SqlQuery(Source):
 
 
 def read_query(url: str, query: str) -> pd.DataFrame:
-    """The rows of ``query`` on a read-only connection to ``url``."""
+    """The rows of `query` on a read-only connection to `url`."""
     import sqlalchemy
 
     authorizer = _ReadOnlyAuthorizer()
@@ -85,7 +85,7 @@ def read_query(url: str, query: str) -> pd.DataFrame:
 
 
 def read_only_engine(url: str, authorizer: _ReadOnlyAuthorizer):
-    """A SQLAlchemy engine for ``url`` that cannot write (SQLite: ``mode=ro`` and ``authorizer`` on every connection)."""
+    """A SQLAlchemy engine for `url` that cannot write (SQLite: `mode=ro` and `authorizer` on every connection)."""
     import sqlalchemy
 
     parsed = sqlalchemy.engine.make_url(url)
@@ -101,10 +101,10 @@ def read_only_engine(url: str, authorizer: _ReadOnlyAuthorizer):
 
 
 def read_only_sqlite_url(url):
-    """A SQLite URL (``sqlalchemy.engine.URL``) opening its database file with ``mode=ro`` and ``uri=true``.
+    """A SQLite URL (`sqlalchemy.engine.URL`) opening its database file with `mode=ro` and `uri=true`.
 
-    A plain path becomes ``file:<absolute path>``; a SQLite URI (``file:...``) keeps its path and
-    parameters, but its ``mode`` becomes ``ro``. An in-memory database stays as it is (there is no
+    A plain path becomes `file:<absolute path>`; a SQLite URI (`file:...`) keeps its path and
+    parameters, but its `mode` becomes `ro`. An in-memory database stays as it is (there is no
     file to protect; ATTACH is still refused). Raises FileNotFoundError when the file does not exist.
     """
     database = url.database or ""
