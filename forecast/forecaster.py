@@ -42,6 +42,7 @@ import copy
 import itertools
 import json
 import warnings
+import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -661,6 +662,8 @@ class Forecaster(ForecasterSettings, BaseForecaster):
         model_path = directory / MODEL_FILE
         if not model_path.is_file():
             raise SavedModelError(f"{directory} is not a saved Forecaster: {MODEL_FILE} is missing")
+        if not zipfile.is_zipfile(model_path):  # Keras reports a truncated archive as "File not found"
+            raise SavedModelError(f"{model_path} is corrupt or truncated: not a whole .keras archive")
         try:
             self.model_ = keras.saving.load_model(model_path, safe_mode=True, compile=False)
         except Exception as error:
