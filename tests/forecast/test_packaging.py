@@ -66,4 +66,4 @@ def test_the_wheel_holds_every_package_directory_and_module(tmp_path):
     assert sorted(packages - packaged) == [], "package directories missing from the wheel"
     assert sorted(modules - names) == [], "modules missing from the wheel"
     assert {"forecast/jobs", "forecast/experiments"} <= packaged
-    assert "forecast = forecast.cli:main" in scripts
+    assert "forecast = forecast.entry:main" in scripts

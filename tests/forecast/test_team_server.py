@@ -545,8 +545,8 @@ from forecast.forecaster import Forecaster
 from forecast.settings import Tracking
 
 data, gate, index = sys.argv[1], pathlib.Path(sys.argv[2]), int(sys.argv[3])
-settings = json.loads(sys.argv[4])
-forecaster = Forecaster(**settings, seed=index, tracking=Tracking(run_name=f"fit-{index}", errors="raise"))
+settings, tracking = json.loads(sys.argv[4]), json.loads(sys.argv[5])
+forecaster = Forecaster(**settings, seed=index, tracking=Tracking(**tracking, run_name=f"fit-{index}", errors="raise"))
 frame = pd.read_parquet(data)
 (gate / f"ready-{index}").touch()
 while not (gate / "go").exists():
@@ -563,11 +563,12 @@ def test_four_fits_at_the_same_moment_all_land(postgres, tracking_uri, tmp_path,
     observations().to_parquet(data)
     gate = tmp_path / "gate"
     gate.mkdir()
-    settings = json.dumps({**TINY, "experiment": experiment, "register_as": name})
+    settings = json.dumps(TINY)
+    tracking = json.dumps({"experiment": experiment, "register_as": name})
     environment = {**os.environ, "MLFLOW_TRACKING_URI": tracking_uri, "TF_CPP_MIN_LOG_LEVEL": "2"}
     children = [
         spawn(
-            [sys.executable, "-c", FIT_SCRIPT, str(data), str(gate), str(index), settings], f"fit-{index}", environment
+            [sys.executable, "-c", FIT_SCRIPT, str(data), str(gate), str(index), settings, tracking], f"fit-{index}", environment
         )
         for index in range(fits)
     ]
