@@ -628,27 +628,6 @@ def keras_fit_training(self, training, validation, epochs, callbacks, strategy):
     )
 
 
-def training_loop_training(self, training, validation, epochs, callbacks, strategy):
-    """`Forecaster._train_new_network` through `forecast.training_loop.train_network`."""
-    from forecast.training_loop import train_network
-
-    with strategy.scope():
-        self.model_ = self._build_model(training)
-    inputs, target, *weights = self._training_arrays(training)
-    return train_network(
-        self.model_,
-        inputs,
-        target,
-        weights[0] if weights else None,
-        validation=None if validation is None else self._training_arrays(validation),
-        epochs=epochs,
-        batch_size=self.batch_size_,
-        callbacks=list(callbacks),
-        strategy=strategy,
-        verbose=self.verbose,
-    )
-
-
 @contextlib.contextmanager
 def forecaster_training(train_new_network: Callable, seconds: list[Timing]):
     """`Forecaster._train_new_network` replaced by `train_new_network` inside, each call's time appended to
@@ -680,7 +659,7 @@ def compare_forecaster_fit(max_series: int | None, order: Sequence[str] = ("kera
     from forecast.forecaster import Forecaster
     from pipelines.columns import ID
 
-    paths = {"keras fit": keras_fit_training, "training loop": training_loop_training}
+    paths = {"keras fit": keras_fit_training, "training loop": Forecaster._train_new_network}
     train, test = load_m3_monthly(max_series)
     print(
         f"\nForecaster.fit on M3 monthly ({train[ID].nunique()} series; lookback {LOOKBACK}, horizon {HORIZON}, "

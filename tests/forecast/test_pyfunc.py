@@ -194,7 +194,14 @@ def test_the_logged_model_carries_the_final_metrics_of_its_fit_and_no_epoch_metr
     logged = client.get_logged_model(output.model_id)
     assert model.model_uri_ == f"models:/{output.model_id}"
     keys = [metric.key for metric in logged.metrics]
-    assert sorted(keys) == ["best_val_loss", "epochs_trained", "final_loss", "val_mae", "val_mase", "val_smape"]  # each once
+    assert sorted(keys) == [
+        "best_val_loss",
+        "epochs_trained",
+        "final_loss",
+        "val_mae",
+        "val_mase",
+        "val_smape",
+    ]  # each once
     metrics = {metric.key: metric.value for metric in logged.metrics}
     assert metrics["final_loss"] == pytest.approx(model.history_["loss"][-1])
     assert metrics["best_val_loss"] == pytest.approx(min(model.history_["val_loss"]))

@@ -568,7 +568,9 @@ def test_four_fits_at_the_same_moment_all_land(postgres, tracking_uri, tmp_path,
     environment = {**os.environ, "MLFLOW_TRACKING_URI": tracking_uri, "TF_CPP_MIN_LOG_LEVEL": "2"}
     children = [
         spawn(
-            [sys.executable, "-c", FIT_SCRIPT, str(data), str(gate), str(index), settings, tracking], f"fit-{index}", environment
+            [sys.executable, "-c", FIT_SCRIPT, str(data), str(gate), str(index), settings, tracking],
+            f"fit-{index}",
+            environment,
         )
         for index in range(fits)
     ]
