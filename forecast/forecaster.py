@@ -17,10 +17,13 @@ past (`scaler="window_mean"`, as DeepAR), seasonal series are divided by their
 multiplicative seasonal indices first (`deseasonalize=True`; Hewamalage,
 Bergmeir & Bandara 2021), histories shorter than `lookback` are left-padded
 with an "observed" flag (`min_past=1`), the number of optimizer steps is
-planned from the number of windows (`forecast.training`), and the forecast is
-the average of the network's and exponential smoothing's (`combine_with="ets"`,
-`forecast.exponential_smoothing`). `ensemble_size > 1` trains several members
-in one wider network and combines them by the median.
+planned from the number of windows (`forecast.training`), and the forecast of
+every series blends the network's with exponential smoothing's
+(`forecast.exponential_smoothing`) in the proportion chosen on held-out
+validation origins (`combine_with="auto"`, `forecast.combination`): ETS alone
+where nothing can be held out, and no network trained where ETS already wins.
+`ensemble_size > 1` trains several members in one wider network and combines
+them by the median.
 
 Training follows the usual safeguards for recurrent networks: the gradient of
 every weight is clipped to a largest norm (Keras's `clipnorm`; Pascanu,
@@ -55,7 +58,16 @@ import tensorflow as tf
 from forecast.base import PARAMS_FILE, PIPELINE_FILE, STATE_FILE, BaseForecaster, SavedModelError
 from forecast.baselines import locate_origins, rows_at
 from forecast.calibration import ConformalIntervals
-from forecast.combination import ABANDON_MARGIN, Combination, blend, choose, ets_wins_by_margin, evidence, no_evidence
+from forecast.combination import (
+    ABANDON_MARGIN,
+    Combination,
+    blend,
+    choose,
+    ets_wins_by_margin,
+    evidence,
+    no_evidence,
+    too_little_evidence,
+)
 from forecast.distribution import even_batch_size, resolve_strategy
 from forecast.exponential_smoothing import (
     EtsModels,
@@ -196,7 +208,16 @@ class Forecaster(ForecasterSettings, BaseForecaster):
                 f"without early stopping{' and ETS alone' if self.combine_with == 'auto' else ''}",
                 stacklevel=5,
             )
+        if not self.quantiles:
+            return self._too_little_evidence(validation)
         return None
+
+    def _too_little_evidence(self, validation: Windows | None) -> str | None:
+        """Under `combine_with="auto"`, why the validation windows are too few to judge the network (None: enough,
+        or another rule decides); `forecast.combination.MIN_EVIDENCE_WINDOWS`."""
+        if self.combine_with != "auto" or validation is None:
+            return None
+        return too_little_evidence(len(validation))
 
     def _train(
         self,
@@ -260,6 +281,8 @@ class Forecaster(ForecasterSettings, BaseForecaster):
             return Combination.fixed(0.5, ids, rule="equal weights: validation_windows=0 holds nothing out")
         if validation is None or ets_validation is None:
             return no_evidence(ids)
+        if (reason := self._too_little_evidence(validation)) is not None:
+            return Combination.fixed(0.0, ids, rule=f"ETS alone: {reason}")
         network = self._median(self._network_values(validation))
         actual = validation.inverse_target(validation.target)
         scales = self.series_scale_.reindex(validation.index[ID]).to_numpy(np.float64)
@@ -272,10 +295,11 @@ class Forecaster(ForecasterSettings, BaseForecaster):
     def _refit(self, windows: Windows, strategy: tf.distribute.Strategy) -> int:
         """Train a fresh network on every window for the best number of epochs of the first pass; returns it.
 
-        The first pass held out the last `horizon + validation_windows - 1` windows of every series, whose
-        targets are the series' most recent values. Training again on all windows, for the epochs that scored
-        best and with the same learning rate in every epoch, learns from them too. Measured over three seeds
-        (docs/benchmarks/validation.md; the test MASE in docs/benchmarks/accuracy.md): validation MASE 1.538 -> 1.520 on M1 quarterly, 1.157 -> 1.154 on M3
+        The first pass held out the windows of every series' validation origins and those in between
+        (`forecast.holdout`), whose targets are the series' most recent values. Training again on all windows,
+        for the epochs that scored best and with the same learning rate in every epoch, learns from them too.
+        Measured over three seeds with one validation origin (docs/benchmarks/validation.md; the test MASE in
+        docs/benchmarks/accuracy.md): validation MASE 1.538 -> 1.520 on M1 quarterly, 1.157 -> 1.154 on M3
         quarterly, 1.834 -> 1.801 on Tourism quarterly, 1.320 -> 1.311 on M1 monthly, but test MASE 1.182 ->
         1.236 on M3 quarterly and 1.180 -> 1.135 on M1 monthly: within the spread between seeds, so it is an
         option, not the default.
@@ -406,9 +430,9 @@ class Forecaster(ForecasterSettings, BaseForecaster):
         Args:
             df: history of series seen in `fit` (None: the fitted data), with
                 at least `lookback` rows per series and the covariate columns;
-                with `combine_with="ets"` the exponential smoothing is fitted to
-                all of it, so a longer history (two seasons or more) gives it
-                its seasonal models.
+                the exponential smoothing fitted in `fit` is continued over the
+                values after its fitted end (fitted anew only where the history
+                ends before that end).
             future_df: `unique_id, ds` and the future covariate columns for the
                 `horizon` steps after each series' end (needed only with
                 `future_covariates`).

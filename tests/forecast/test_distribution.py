@@ -108,7 +108,7 @@ frame = pd.DataFrame({"unique_id": np.repeat(["a", "b"], 40), "ds": np.tile(np.a
                       "y": np.sin(np.arange(80) / 3.0) + 2.0})
 strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
 model = Forecaster(lookback=6, horizon=3, units=4, epochs=1, batch_size=37, verbose=0, tracking=False,
-                   distribution=strategy).fit(frame)
+                   combine_with=None, distribution=strategy).fit(frame)
 print(model.batch_size_)
 """
 

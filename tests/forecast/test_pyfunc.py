@@ -108,7 +108,11 @@ def test_a_backtest_is_a_run_with_its_scores(tracked):
 def test_a_diverging_fit_ends_its_run_failed_without_a_model(store):
     experiment = "tests-divergence"
     model = Forecaster(
-        learning_rate=1e30, clipnorm=None, tracking=Tracking(experiment=experiment), **{**TINY, "epochs": 3}
+        learning_rate=1e30,
+        clipnorm=None,
+        combine_with=None,  # the network alone: too little evidence would leave it untrained
+        tracking=Tracking(experiment=experiment),
+        **{**TINY, "epochs": 3},
     )
     with pytest.raises(FloatingPointError):
         model.fit(driven_frame())
@@ -231,7 +235,9 @@ def test_a_quiet_tracked_fit_prints_nothing(store, capfd, recwarn):
 def test_a_verbose_tracked_fit_prints_the_fit_and_nothing_of_mlflows(mlflow_tracking_uri, integer_df, capfd, recwarn):
     # Integer times and targets: what made MLflow's schema inference print its integer-column hint.
     counts = integer_df.assign(y=integer_df["y"].round().astype("int64"))
-    model = Forecaster(tracking=Tracking(experiment="tests-verbose"), **{**TINY, "verbose": 1}).fit(counts)
+    model = Forecaster(tracking=Tracking(experiment="tests-verbose"), combine_with="ets", **{**TINY, "verbose": 1}).fit(
+        counts
+    )
     printed = "".join(capfd.readouterr())
     assert "Epoch 1/" in printed  # the fit's own progress
     assert "Downloading artifacts" not in printed and "INFO mlflow" not in printed

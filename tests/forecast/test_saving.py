@@ -14,7 +14,7 @@ from forecast.base import SavedModelError
 from forecast.forecaster import Forecaster
 from forecast.loading import load_forecaster
 
-SETTINGS = dict(lookback=6, horizon=3, units=4, epochs=1, batch_size=16, verbose=0, tracking=False)
+SETTINGS = dict(lookback=6, horizon=3, units=4, epochs=1, batch_size=16, combine_with="ets", verbose=0, tracking=False)
 
 
 @pytest.fixture(scope="module")
