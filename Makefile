@@ -66,7 +66,7 @@ BENCH_STAMP := $(BENCH_VENV)/.installed
 $(BENCH_STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(BENCH_VENV) || python3 -m venv $(BENCH_VENV)
 	$(BENCH_BIN)/python -m pip install --quiet --upgrade pip
-	$(BENCH_BIN)/python -m pip install --quiet -e ".[benchmarks,spark]"
+	$(BENCH_BIN)/python -m pip install --quiet -e ".[benchmarks,spark,tune]"
 	touch $@
 
 benchmarks: $(BENCH_STAMP)
@@ -74,6 +74,8 @@ benchmarks: $(BENCH_STAMP)
 	$(BENCH_BIN)/python -m benchmarks.windows_speed
 	$(BENCH_BIN)/python -m benchmarks.m3
 	$(BENCH_BIN)/python -m benchmarks.accuracy
+	$(BENCH_BIN)/python -m benchmarks.combination
+	$(BENCH_BIN)/python -m benchmarks.tuning
 	$(BENCH_BIN)/python -m benchmarks.spark_forecast
 	$(BENCH_BIN)/python -m benchmarks.experiments
 	$(BENCH_BIN)/python -m benchmarks.language_model

@@ -411,7 +411,7 @@ class Forecaster(ForecasterSettings, BaseForecaster):
     ) -> ConformalIntervals:
         """Conformal offsets from the forecasts of the held-out windows, combined as predictions are
         (`forecast.calibration`); `frame` holds their histories, `ets_validation` ETS from their origins."""
-        forecasts = self._forecast_values(validation, frame, ets=ets_validation)
+        forecasts, _ = self._forecast_values(validation, frame, ets=ets_validation)
         actuals = validation.inverse_target(validation.target)
         scales = self.series_scale_.reindex(validation.index[ID]).to_numpy(dtype=np.float64)
         return ConformalIntervals.fit(forecasts, actuals, scales, self.output_quantiles_)
@@ -467,7 +467,7 @@ class Forecaster(ForecasterSettings, BaseForecaster):
         """Long frame `unique_id, ds, y_hat[, y_hat_qXX]`: one row per window and step, in window order
         (`frame`: the series the windows come from, series-contiguous, for ETS and the history's range; `ets`:
         ETS forecasts of the windows when already known)."""
-        outputs = self._forecast_values(windows, frame, ets)
+        outputs, history_low = self._forecast_values(windows, frame, ets)
         ids = np.repeat(windows.index[ID].to_numpy(), self.horizon)
         columns = {ID: ids, TIME: windows.forecast_times}
         if self.output_quantiles_ is None:
@@ -483,16 +483,14 @@ class Forecaster(ForecasterSettings, BaseForecaster):
             steps = np.tile(np.arange(self.horizon), len(windows))
             scales = self.series_scale_.reindex(ids).to_numpy(dtype=np.float64)
             forecasts = self.intervals_.apply(forecasts, steps, scales)
-        return self._nonnegative(forecasts, np.repeat(self._covered_by_nonnegative(windows, frame), self.horizon))
+        return self._nonnegative(forecasts, np.repeat(self._covered_by_nonnegative(history_low), self.horizon))
 
-    def _covered_by_nonnegative(self, windows: Windows, frame: pd.DataFrame) -> np.ndarray:
-        """`(n,)`: the windows whose forecasts `nonnegative` keeps at or above 0 (a history never negative)."""
+    def _covered_by_nonnegative(self, history_low: np.ndarray) -> np.ndarray:
+        """`(n,)`: the windows whose forecasts `nonnegative` keeps at or above 0 (`"auto"`: those whose history up
+        to the origin, of minimum `history_low`, is never negative)."""
         if self.nonnegative != "auto":
-            return np.full(len(windows), bool(self.nonnegative))
-        index = windows.index
-        origin_rows, first_rows = locate_origins(frame, index[ID].to_numpy(), index[TIME].to_numpy())
-        low, _ = history_range(frame[TARGET].to_numpy(np.float64), origin_rows, first_rows)
-        return low >= 0
+            return np.full(len(history_low), bool(self.nonnegative))
+        return history_low >= 0
 
     @staticmethod
     def _nonnegative(forecasts: pd.DataFrame, covered: np.ndarray) -> pd.DataFrame:
@@ -504,8 +502,11 @@ class Forecaster(ForecasterSettings, BaseForecaster):
         forecasts[columns] = values
         return forecasts
 
-    def _forecast_values(self, windows: Windows, frame: pd.DataFrame, ets: np.ndarray | None = None) -> np.ndarray:
-        """Forecasts `(n, horizon[, n_quantiles])` in the series' units: the network and ETS blended per series.
+    def _forecast_values(
+        self, windows: Windows, frame: pd.DataFrame, ets: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Forecasts `(n, horizon[, n_quantiles])` in the series' units, the network and ETS blended per series,
+        and `(n,)` the minimum of each window's history up to its origin.
 
         ```
         y_hat = w y_net + (1 - w) y_ets,      q_hat = q_net + (1 - w) (y_ets - y_net)   for every quantile q
@@ -524,7 +525,9 @@ class Forecaster(ForecasterSettings, BaseForecaster):
         if ets is None and (weights < 1).any():
             ets = self._ets_values(ids, frame, origin_rows, first_rows)
         if self.model_ is None:
-            return ets if self.output_quantiles_ is None else np.repeat(ets[..., None], len(self.output_quantiles_), -1)
+            if self.output_quantiles_ is not None:
+                ets = np.repeat(ets[..., None], len(self.output_quantiles_), -1)
+            return ets, low
         outputs = self._network_values(windows)
         if ets is not None:
             failed = ~within_sane_band(self._median(outputs), low, high) & (weights > 0)
@@ -539,7 +542,7 @@ class Forecaster(ForecasterSettings, BaseForecaster):
                 weights = np.where(failed, 0.0, weights)
             median = None if self.output_quantiles_ is None else self.output_quantiles_.index(MEDIAN)
             outputs = blend(outputs, ets, weights, median)
-        return outputs
+        return outputs, low
 
     def _network_values(self, windows: Windows) -> np.ndarray:
         """The network's forecasts of `windows` in the series' units: `(n, horizon[, n_quantiles])`."""
