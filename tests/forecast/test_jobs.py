@@ -643,8 +643,12 @@ def test_a_locked_sqlite_source_is_retried_until_the_lock_goes(store, tmp_path, 
     holder = sqlite3.connect(source, isolation_level=None)
     holder.execute("BEGIN EXCLUSIVE")  # no reader gets in until it ends
     waits = []
+    real_sleep = time.sleep
 
     def release_after_first_wait(delay: float) -> None:
+        # time.sleep is patched for the whole process: threads left by earlier tests (py4j's) sleep as before.
+        if threading.current_thread() is not threading.main_thread():
+            return real_sleep(delay)
         waits.append(delay)
         if holder.in_transaction:
             holder.execute("ROLLBACK")
