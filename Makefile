@@ -42,9 +42,10 @@ format: $(DEV_STAMP)
 test: lint docs
 	$(BIN)/python -m pytest -q -m "not docs"
 
-# The developers' lane: no servers, Spark, notebooks or wheel build (a few minutes).
+# The developers' lane: no servers, Spark, notebooks, wheel or docs build and no multi-process or whole-sequence
+# tests, on both cores (pytest-xdist); under 5 minutes on 2 cores.
 test-fast: $(DEV_STAMP)
-	$(BIN)/python -m pytest -q -m "not integration and not spark and not notebooks and not wheel"
+	$(BIN)/python -m pytest -q -n 2 -m "not integration and not spark and not notebooks and not wheel and not docs and not slow"
 
 # The documentation site (MkDocs): reference pages generated from the declarations, --strict fails on any
 # broken link or missing reference.

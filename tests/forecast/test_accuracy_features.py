@@ -177,6 +177,7 @@ def test_a_calibrated_forecaster_widens_its_raw_quantiles_and_keeps_the_offsets_
     pd.testing.assert_frame_equal(loaded.predict(), forecasts)
 
 
+@pytest.mark.slow
 def test_an_ensemble_trains_members_together_and_forecasts_their_median(tmp_path):
     frame = monthly_series()
     model = Forecaster(
@@ -198,6 +199,7 @@ def test_an_ensemble_trains_members_together_and_forecasts_their_median(tmp_path
     pd.testing.assert_frame_equal(loaded.predict(), model.predict())
 
 
+@pytest.mark.slow
 def test_a_covariate_on_a_large_scale_gives_the_forecasts_of_the_same_covariate_prescaled():
     frame = monthly_series()
     driver = np.random.default_rng(4).normal(size=len(frame))

@@ -8,6 +8,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("layers", "pipelines", "forecast")
 # Which packages each package may import (docs/architecture.md, "Import rules": forecast -> pipelines, forecast -> layers, never back).
@@ -119,6 +121,7 @@ def run_python(code: str, home: Path) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.slow
 def test_an_untracked_forecaster_fits_predicts_and_pickles_without_importing_mlflow(tmp_path):
     result = run_python(
         f"""

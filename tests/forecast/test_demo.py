@@ -18,6 +18,7 @@ def test_m3_monthly_has_the_official_split():
     assert train.groupby("unique_id").size().min() == 48
 
 
+@pytest.mark.slow
 def test_demo_scores_the_model_beside_seasonal_naive_and_registers_it(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/mlflow.db")
     monkeypatch.chdir(tmp_path)

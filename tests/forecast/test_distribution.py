@@ -91,6 +91,7 @@ print("ok")
 """
 
 
+@pytest.mark.slow
 def test_a_mirrored_fit_on_two_devices_equals_a_one_device_fit(tmp_path):
     result = run_python(MIRRORED, tmp_path, str(TOLERANCE))
     assert result.returncode == 0, result.stderr[-4000:]
@@ -144,6 +145,7 @@ def free_ports(count: int) -> list[int]:
     return ports
 
 
+@pytest.mark.slow
 def test_two_workers_train_one_model_with_multi_worker_mirrored_strategy(tmp_path):
     """Two workers on 127.0.0.1 (Keras's own fit fails there, keras issue 20585; the Forecaster's training loop
     runs the steps with strategy.run): they train the same weights, so they forecast the same values."""
@@ -185,6 +187,7 @@ def test_a_clone_shares_the_strategy_and_a_saved_model_keeps_only_its_name():
     assert settings_to_json(Forecaster(distribution="mirrored"))["distribution"] == "mirrored"
 
 
+@pytest.mark.slow
 def test_an_odd_global_batch_is_rounded_to_a_multiple_of_the_replicas(tmp_path):
     """Keras fails on a batch that splits unevenly across replicas; the Forecaster rounds the batch up."""
     result = run_python(ODD_BATCH, tmp_path)

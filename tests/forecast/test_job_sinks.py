@@ -319,6 +319,7 @@ def test_concurrent_writers_of_one_file_keep_every_writers_rows(tmp_path):
     assert leftovers(tmp_path) == []
 
 
+@pytest.mark.slow
 def test_two_job_processes_on_one_output_file_keep_both_runs(model_dir, data_csv, tmp_path):
     output = tmp_path / "all.csv"
     n_old = 150_000  # earlier runs: reading and rewriting them takes long enough for the runs to overlap
@@ -408,6 +409,7 @@ def test_a_killed_writer_leaves_the_previous_file_and_the_next_write_removes_its
     pd.testing.assert_frame_equal(pd.read_csv(target), new)
 
 
+@pytest.mark.slow
 def test_sigkilled_job_leaves_a_run_and_a_temporary_that_the_next_run_cleans_up(model_dir, data_csv, tmp_path):
     output = tmp_path / "all.csv"
     n_old = 100_000  # long enough a write to be caught in the middle
@@ -438,6 +440,7 @@ def test_sigkilled_job_leaves_a_run_and_a_temporary_that_the_next_run_cleans_up(
     }
 
 
+@pytest.mark.slow
 def test_sigterm_stops_a_job_cleanly(model_dir, data_csv, tmp_path):
     output = tmp_path / "all.csv"
     write_frame_atomic(earlier_forecasts(100_000, "2025-01-01", "terminated"), output)

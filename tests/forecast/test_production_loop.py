@@ -254,6 +254,7 @@ def as_of(month: int) -> pd.Timestamp:
     return MONTHS[month] + pd.Timedelta(days=1, hours=2)
 
 
+@pytest.mark.slow
 def test_the_loop_on_successive_as_of_dates(mlflow_tracking_uri, tmp_path):
     from forecast.forecaster import Forecaster
     from forecast.settings import Tracking

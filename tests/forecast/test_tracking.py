@@ -240,6 +240,7 @@ print(tracker.run_id)
 """
 
 
+@pytest.mark.slow
 def test_four_processes_creating_a_missing_sqlite_store_at_once_all_get_their_run(tmp_path):
     import subprocess
     import sys

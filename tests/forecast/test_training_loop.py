@@ -232,6 +232,7 @@ print("ok", n, ours.distribute_strategy.num_replicas_in_sync)
 """
 
 
+@pytest.mark.slow
 def test_a_mirrored_strategy_on_two_cpus_trains_as_keras_fit_does(tmp_path):
     """Two replicas: 37 windows are four batches of 8 split 4 + 4 and a last batch of 5 split 3 + 2, as Keras
     splits it."""

@@ -126,6 +126,7 @@ def test_every_cell_trains_and_generates_step_by_step(cell):
     assert len(model.generate("ab", 5, seed=0)) == 5
 
 
+@pytest.mark.slow
 def test_two_layer_word_level_model():
     model = small_model(level="word", seq_len=5, epochs=1, num_layers=2)
     model.fit(pd.Series(["the cat sat on the mat ."] * 4))
