@@ -239,6 +239,7 @@ def test_nonnegative_clips_the_forecasts_of_never_negative_series(nonnegative, d
     np.testing.assert_allclose(forecasts["crosses"], crosses, atol=1e-9)
 
 
+@pytest.mark.slow
 def test_nonnegative_auto_keeps_every_quantile_of_a_never_negative_series_at_or_above_zero():
     # With quantiles the network is trained (its quantiles shape the interval) but, on too little evidence, the
     # median is ETS's: the lines continued. Two fits with the same seed differ only in `nonnegative`.

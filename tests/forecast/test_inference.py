@@ -86,6 +86,7 @@ def test_large_batches_take_the_graph_path_and_match_the_eager_model(network_inp
     assert predictor._xla_function.experimental_get_tracing_count() == 1
 
 
+@pytest.mark.slow
 def test_many_predictors_in_one_process_do_not_warn_of_retracing(network_inputs):
     """Each predictor traces once per path; TensorFlow must not count the traces of different predictors
     together (with one shared lambda, five predictors set off its "triggered tf.function retracing" warning)."""

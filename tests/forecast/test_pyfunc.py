@@ -246,6 +246,7 @@ def test_a_verbose_tracked_fit_prints_the_fit_and_nothing_of_mlflows(mlflow_trac
     assert model.model_uri_ is not None  # the model was logged: the silence is not that of a failed log
 
 
+@pytest.mark.slow
 def test_an_ensemble_is_logged_and_served_as_one_model(store):
     df = driven_frame()
     model = Forecaster(

@@ -149,7 +149,11 @@ SPLIT_BATCH = 130
 SPLIT_LENGTHS = np.resize(LENGTHS, SPLIT_BATCH)
 
 
-@pytest.mark.parametrize("batch_known", [True, False], ids=["static_batch", "dynamic_batch"])
+@pytest.mark.parametrize(
+    "batch_known",
+    [True, pytest.param(False, marks=pytest.mark.slow)],  # a run-time batch traces every part count: slow
+    ids=["static_batch", "dynamic_batch"],
+)
 @pytest.mark.parametrize("return_sequences", [True, False], ids=["sequences", "last_output"])
 @pytest.mark.parametrize("go_backwards", [False, True], ids=["forwards", "backwards"])
 @pytest.mark.parametrize("variant", ["default", "peepholes"])
