@@ -173,10 +173,12 @@ class Forecaster(ForecasterSettings, BaseForecaster):
         if self.network_skipped_ is None:
             self._train(training, validation, windows, ets_validation, frame, callbacks)
         self.combination_ = self._choose_combination(validation, ets_validation, checked.series_ids)
-        self.intervals_ = None
-        if self.quantiles and self.calibration == "conformal" and validation is not None:
-            self.intervals_ = self._calibrate(validation, frame, ets_validation)
-        held_out = None if validation is None else self._forecast_frame(validation, frame, ets_validation)
+        self.intervals_, held_out = None, None
+        if validation is not None:  # the held-out windows forecast once: for the offsets and the validation MASE
+            values, history_low = self._forecast_values(validation, frame, ets=ets_validation)
+            if self.quantiles and self.calibration == "conformal":
+                self.intervals_ = self._calibrate(validation, values)
+            held_out = self._forecasts_as_frame(validation, values, history_low)
         self.validation_mase_ = None if held_out is None else self._scaled_error(held_out, frame)
         return FitReport(training=training, validation=validation, validation_forecasts=held_out)
 
@@ -406,12 +408,9 @@ class Forecaster(ForecasterSettings, BaseForecaster):
         series_scale = self.series_scale_.reindex(windows.index[ID]).to_numpy(dtype=np.float64)
         return (windows.scale / series_scale).astype(np.float32)
 
-    def _calibrate(
-        self, validation: Windows, frame: pd.DataFrame, ets_validation: np.ndarray | None
-    ) -> ConformalIntervals:
-        """Conformal offsets from the forecasts of the held-out windows, combined as predictions are
-        (`forecast.calibration`); `frame` holds their histories, `ets_validation` ETS from their origins."""
-        forecasts, _ = self._forecast_values(validation, frame, ets=ets_validation)
+    def _calibrate(self, validation: Windows, forecasts: np.ndarray) -> ConformalIntervals:
+        """Conformal offsets from `forecasts` of the held-out windows, combined as predictions are
+        (`_forecast_values`; `forecast.calibration`)."""
         actuals = validation.inverse_target(validation.target)
         scales = self.series_scale_.reindex(validation.index[ID]).to_numpy(dtype=np.float64)
         return ConformalIntervals.fit(forecasts, actuals, scales, self.output_quantiles_)
@@ -463,11 +462,13 @@ class Forecaster(ForecasterSettings, BaseForecaster):
         forecasts.insert(2, "cutoff", pd.Index(windows.index[TIME]).repeat(self.horizon))
         return forecasts
 
-    def _forecast_frame(self, windows: Windows, frame: pd.DataFrame, ets: np.ndarray | None = None) -> pd.DataFrame:
+    def _forecast_frame(self, windows: Windows, frame: pd.DataFrame) -> pd.DataFrame:
         """Long frame `unique_id, ds, y_hat[, y_hat_qXX]`: one row per window and step, in window order
-        (`frame`: the series the windows come from, series-contiguous, for ETS and the history's range; `ets`:
-        ETS forecasts of the windows when already known)."""
-        outputs, history_low = self._forecast_values(windows, frame, ets)
+        (`frame`: the series the windows come from, series-contiguous, for ETS and the history's range)."""
+        return self._forecasts_as_frame(windows, *self._forecast_values(windows, frame))
+
+    def _forecasts_as_frame(self, windows: Windows, outputs: np.ndarray, history_low: np.ndarray) -> pd.DataFrame:
+        """`_forecast_values`' outputs of `windows` as the long frame, intervals and `nonnegative` applied."""
         ids = np.repeat(windows.index[ID].to_numpy(), self.horizon)
         columns = {ID: ids, TIME: windows.forecast_times}
         if self.output_quantiles_ is None:
