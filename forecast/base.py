@@ -136,7 +136,10 @@ class BaseForecaster(BaseEstimator):
         cutoffs = pd.DataFrame({ID: checked.series_ids, "cutoff": ends})
         forecasts = self._predict_cutoffs(checked, cutoffs, future_df)
         check_forecasts(forecasts, cutoffs, self.horizon)
-        return forecasts.drop(columns="cutoff").sort_values([ID, TIME], kind="stable").reset_index(drop=True)
+        forecasts = forecasts.drop(columns="cutoff")
+        if not _sorted_by_series_and_time(forecasts[ID].to_numpy(), forecasts[TIME].to_numpy()):
+            forecasts = forecasts.sort_values([ID, TIME], kind="stable")
+        return forecasts.reset_index(drop=True)
 
     def _training_frame(self) -> CheckedFrame:
         """The training frame as a `CheckedFrame` (it was validated by `fit` or written by `save`)."""
@@ -339,7 +342,8 @@ class BaseForecaster(BaseEstimator):
         return bool(getattr(self, "tracking", False))
 
     def _check_known_series(self, series_ids: np.ndarray) -> None:
-        unknown = pd.Index(series_ids).difference(pd.Index(self.series_ids_))
+        known = set(np.asarray(self.series_ids_).tolist())
+        unknown = [series for series in dict.fromkeys(np.asarray(series_ids).tolist()) if series not in known]
         if len(unknown):
             raise ValidationError(
                 f"unknown series {[_json_scalar(i) for i in unknown[:5]]}{' ...' if len(unknown) > 5 else ''}: "
@@ -350,6 +354,12 @@ class BaseForecaster(BaseEstimator):
     def _future_index(self, cutoffs: pd.DataFrame) -> pd.DataFrame:
         """`unique_id, cutoff, ds, step`: the `horizon` timestamps after each cutoff (step = 1..horizon)."""
         return future_index(cutoffs, self.freq_, self.horizon)
+
+
+def _sorted_by_series_and_time(ids: np.ndarray, times: np.ndarray) -> bool:
+    """Whether rows with these `ids` and `times` are already sorted by series, then time."""
+    same = ids[1:] == ids[:-1]
+    return bool(np.all(same | (ids[1:] > ids[:-1])) and np.all(~same | (times[1:] > times[:-1])))
 
 
 def text_ids(frame: pd.DataFrame) -> pd.DataFrame:

@@ -23,8 +23,9 @@ import pandas as pd
 
 from forecast.base import BaseForecaster
 from forecast.exponential_smoothing import ets_point_forecasts
-from pipelines.columns import ID, TARGET, TIME
+from pipelines.columns import ID, TARGET
 from pipelines.frequency import seasonal_period
+from pipelines.rows import locate_rows
 from pipelines.settings import declared, settings_dataclass
 from pipelines.validation import CheckedFrame
 from pipelines.window_settings import FREQ, HORIZON, SEASON_LENGTH
@@ -33,30 +34,11 @@ from pipelines.window_settings import FREQ, HORIZON, SEASON_LENGTH
 def locate_origins(df: pd.DataFrame, series_ids: np.ndarray, cutoffs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """For every origin `(series_ids[k], cutoffs[k])`, the row of `df` (series-contiguous, in time order)
     holding it and the first row of its series: `y[first_rows[k] : origin_rows[k] + 1]` is the history."""
-    rows = pd.DataFrame(
-        {
-            ID: df[ID].to_numpy(),
-            "cutoff": df[TIME].to_numpy(),
-            "row": np.arange(len(df)),
-            "position": df.groupby(ID, sort=False, observed=True).cumcount().to_numpy(),
-        }
-    )
-    origins = pd.DataFrame({ID: series_ids, "cutoff": cutoffs})
-    located = origins.merge(rows, on=[ID, "cutoff"], how="left", validate="many_to_one")
-    if located["row"].isna().any():
-        bad = located[located["row"].isna()].iloc[0]
-        raise ValueError(f"cutoff {bad['cutoff']} is not a timestamp of series {bad[ID]!r}")
-    origin_rows = located["row"].to_numpy(np.int64)
-    return origin_rows, origin_rows - located["position"].to_numpy(np.int64)
-
-
-def rows_at(df: pd.DataFrame, series_ids: np.ndarray, times: np.ndarray | pd.Series) -> np.ndarray:
-    """The row of `df` holding each `(series_ids[k], times[k])`, or -1 where the frame has no such row."""
-    rows = pd.DataFrame({ID: df[ID].to_numpy(), "time": df[TIME].reset_index(drop=True), "row": np.arange(len(df))})
-    times = times.reset_index(drop=True) if isinstance(times, pd.Series) else times
-    wanted = pd.DataFrame({ID: series_ids, "time": times})
-    located = wanted.merge(rows, on=[ID, "time"], how="left", validate="many_to_one")
-    return located["row"].fillna(-1).to_numpy(np.int64).copy()
+    origin_rows, first_rows = locate_rows(df, series_ids, cutoffs)
+    if (origin_rows < 0).any():
+        bad = int(np.flatnonzero(origin_rows < 0)[0])
+        raise ValueError(f"cutoff {cutoffs[bad]} is not a timestamp of series {series_ids[bad]!r}")
+    return origin_rows, first_rows
 
 
 @settings_dataclass

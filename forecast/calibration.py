@@ -34,9 +34,6 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
-import pandas as pd
-
-from forecast.metrics import column_quantile, quantile_column, quantile_columns
 
 MIN_WINDOWS_PER_STEP = 30
 """Held-out windows below which the scores of all steps are pooled, each divided by its step's typical error."""
@@ -82,23 +79,25 @@ class ConformalIntervals:
                 offsets[low] = pooled * step_scale
         return cls(offsets)
 
-    def apply(self, forecasts: pd.DataFrame, steps: np.ndarray, scales: np.ndarray) -> pd.DataFrame:
-        """Widen the intervals of a forecast frame (`y_hat` and `y_hat_qXX` columns) and sort its quantiles.
+    def apply(self, values: np.ndarray, levels: Sequence[float], steps: np.ndarray, scales: np.ndarray) -> np.ndarray:
+        """Widen the intervals of quantile forecasts and sort each row's quantiles.
 
         Args:
-            forecasts: one row per series and step, with the quantile columns.
-            steps: `(len(forecasts),)` the horizon step of each row (0-based).
-            scales: `(len(forecasts),)` the scale `s_i` of each row's series (`forecast.metrics.positive_mase_scales`).
+            values: `(rows, len(levels))` quantile forecasts, one row per series and step.
+            levels: the sorted quantile levels of the columns of `values` (those of `fit`).
+            steps: `(rows,)` the horizon step of each row (0-based).
+            scales: `(rows,)` the scale `s_i` of each row's series (`forecast.metrics.positive_mase_scales`).
+
+        Returns:
+            The adjusted `(rows, len(levels))` forecasts (a new array).
         """
-        adjusted = forecasts.copy()
+        levels = [float(level) for level in levels]
+        adjusted = np.array(values, dtype=np.float64)
         for low, offsets in self.offsets.items():
             widening = offsets[steps] * scales
-            adjusted[quantile_column(low)] -= widening
-            adjusted[quantile_column(round(1.0 - low, 12))] += widening
-        levels = quantile_columns(list(adjusted.columns))
-        ordered = sorted(["y_hat", *levels.values()], key=lambda c: 0.5 if c == "y_hat" else column_quantile(c))
-        adjusted[ordered] = np.sort(adjusted[ordered].to_numpy(dtype=np.float64), axis=1)
-        return adjusted
+            adjusted[:, levels.index(low)] -= widening
+            adjusted[:, levels.index(round(1.0 - low, 12))] += widening
+        return np.sort(adjusted, axis=1)
 
     def get_config(self) -> dict:
         return {"offsets": [[level, values.tolist()] for level, values in self.offsets.items()]}

@@ -56,7 +56,7 @@ import pandas as pd
 import tensorflow as tf
 
 from forecast.base import PARAMS_FILE, PIPELINE_FILE, STATE_FILE, BaseForecaster, SavedModelError
-from forecast.baselines import locate_origins, rows_at
+from forecast.baselines import locate_origins
 from forecast.calibration import ConformalIntervals
 from forecast.combination import (
     ABANDON_MARGIN,
@@ -92,6 +92,7 @@ from forecast.training import (
 )
 from forecast.training_loop import train_network
 from pipelines.columns import ID, TARGET, TIME
+from pipelines.rows import locate_rows
 from pipelines.validation import CheckedFrame, ValidationError
 from pipelines.windows import OBSERVED, SeriesWindows, Windows
 
@@ -287,8 +288,8 @@ class Forecaster(ForecasterSettings, BaseForecaster):
             return Combination.fixed(0.0, ids, rule=f"ETS alone: {reason}")
         network = self._median(self._network_values(validation))
         actual = validation.inverse_target(validation.target)
-        scales = self.series_scale_.reindex(validation.index[ID]).to_numpy(np.float64)
-        found = evidence(network, ets_validation, actual, scales, validation.index[ID].to_numpy())
+        scales = self.series_scale_.reindex(validation.origin_ids).to_numpy(np.float64)
+        found = evidence(network, ets_validation, actual, scales, validation.origin_ids)
         return choose(found, ids)
 
     def _median(self, outputs: np.ndarray) -> np.ndarray:
@@ -405,14 +406,14 @@ class Forecaster(ForecasterSettings, BaseForecaster):
 
     def _mase_weights(self, windows: Windows) -> np.ndarray:
         """Per window `scale_w / s_i`: the MAE of scaled values times it is the MAE in units of the series' MASE."""
-        series_scale = self.series_scale_.reindex(windows.index[ID]).to_numpy(dtype=np.float64)
+        series_scale = self.series_scale_.reindex(windows.origin_ids).to_numpy(dtype=np.float64)
         return (windows.scale / series_scale).astype(np.float32)
 
     def _calibrate(self, validation: Windows, forecasts: np.ndarray) -> ConformalIntervals:
         """Conformal offsets from `forecasts` of the held-out windows, combined as predictions are
         (`_forecast_values`; `forecast.calibration`)."""
         actuals = validation.inverse_target(validation.target)
-        scales = self.series_scale_.reindex(validation.index[ID]).to_numpy(dtype=np.float64)
+        scales = self.series_scale_.reindex(validation.origin_ids).to_numpy(dtype=np.float64)
         return ConformalIntervals.fit(forecasts, actuals, scales, self.output_quantiles_)
 
     def _network_horizon(self) -> int:
@@ -459,7 +460,7 @@ class Forecaster(ForecasterSettings, BaseForecaster):
         """Forecasts from every origin in `cutoffs`, all windows predicted in one batched call."""
         windows = self.pipeline_.origin_windows(checked, cutoffs, future_df)
         forecasts = self._forecast_frame(windows, checked.frame)
-        forecasts.insert(2, "cutoff", pd.Index(windows.index[TIME]).repeat(self.horizon))
+        forecasts.insert(2, "cutoff", pd.Index(windows.origin_times).repeat(self.horizon))
         return forecasts
 
     def _forecast_frame(self, windows: Windows, frame: pd.DataFrame) -> pd.DataFrame:
@@ -469,22 +470,19 @@ class Forecaster(ForecasterSettings, BaseForecaster):
 
     def _forecasts_as_frame(self, windows: Windows, outputs: np.ndarray, history_low: np.ndarray) -> pd.DataFrame:
         """`_forecast_values`' outputs of `windows` as the long frame, intervals and `nonnegative` applied."""
-        ids = np.repeat(windows.index[ID].to_numpy(), self.horizon)
-        columns = {ID: ids, TIME: windows.forecast_times}
-        if self.output_quantiles_ is None:
-            columns["y_hat"] = outputs.reshape(-1)
-            forecasts = pd.DataFrame(columns)
-        else:
-            by_level = outputs.reshape(-1, len(self.output_quantiles_))
-            columns["y_hat"] = by_level[:, self.output_quantiles_.index(MEDIAN)]
-            for level in sorted(map(float, self.quantiles or ())):
-                columns[quantile_column(level)] = by_level[:, self.output_quantiles_.index(level)]
-            forecasts = pd.DataFrame(columns)
+        ids = np.repeat(windows.origin_ids, self.horizon)
+        levels = self.output_quantiles_ or [MEDIAN]
+        values = outputs.reshape(-1, len(levels)).astype(np.float64)
         if self.intervals_ is not None:
             steps = np.tile(np.arange(self.horizon), len(windows))
             scales = self.series_scale_.reindex(ids).to_numpy(dtype=np.float64)
-            forecasts = self.intervals_.apply(forecasts, steps, scales)
-        return self._nonnegative(forecasts, np.repeat(self._covered_by_nonnegative(history_low), self.horizon))
+            values = self.intervals_.apply(values, levels, steps, scales)
+        covered = np.repeat(self._covered_by_nonnegative(history_low), self.horizon)
+        values[covered] = np.maximum(values[covered], 0.0)
+        columns = {ID: ids, TIME: windows.forecast_times, "y_hat": values[:, levels.index(MEDIAN)]}
+        for level in sorted(map(float, self.quantiles or ())):
+            columns[quantile_column(level)] = values[:, levels.index(level)]
+        return pd.DataFrame(columns)
 
     def _covered_by_nonnegative(self, history_low: np.ndarray) -> np.ndarray:
         """`(n,)`: the windows whose forecasts `nonnegative` keeps at or above 0 (`"auto"`: those whose history up
@@ -492,16 +490,6 @@ class Forecaster(ForecasterSettings, BaseForecaster):
         if self.nonnegative != "auto":
             return np.full(len(history_low), bool(self.nonnegative))
         return history_low >= 0
-
-    @staticmethod
-    def _nonnegative(forecasts: pd.DataFrame, covered: np.ndarray) -> pd.DataFrame:
-        if not covered.any():
-            return forecasts
-        columns = [column for column in forecasts.columns if str(column).startswith("y_hat")]
-        values = forecasts[columns].to_numpy(np.float64, copy=True)
-        values[covered] = np.maximum(values[covered], 0.0)
-        forecasts[columns] = values
-        return forecasts
 
     def _forecast_values(
         self, windows: Windows, frame: pd.DataFrame, ets: np.ndarray | None = None
@@ -519,9 +507,9 @@ class Forecaster(ForecasterSettings, BaseForecaster):
         the sane band of its history (`sane_band`) is forecast by ETS alone, with a warning naming it; a series
         whose history is never negative gets no negative value (`nonnegative`, applied by `_forecast_frame`).
         """
-        ids = windows.index[ID].to_numpy()
+        ids = windows.origin_ids
         weights = self.combination_.weight_of(ids)
-        origin_rows, first_rows = locate_origins(frame, ids, windows.index[TIME].to_numpy())
+        origin_rows, first_rows = locate_origins(frame, ids, np.asarray(windows.origin_times))
         low, high = history_range(frame[TARGET].to_numpy(np.float64), origin_rows, first_rows)
         if ets is None and (weights < 1).any():
             ets = self._ets_values(ids, frame, origin_rows, first_rows)
@@ -558,8 +546,8 @@ class Forecaster(ForecasterSettings, BaseForecaster):
         season_length = self.pipeline_.season_length_
         if self.ets_ is None:
             return ets_point_forecasts(y, origin_rows, first_rows, self.horizon, season_length)
-        model_rows = pd.Index(self.ets_ends_.index).get_indexer(ids)
-        end_rows = rows_at(frame, ids, self.ets_ends_.reindex(ids))
+        model_rows = self.ets_ends_.index.get_indexer(ids)
+        end_rows = locate_rows(frame, ids, self.ets_ends_.to_numpy()[np.maximum(model_rows, 0)])[0]
         end_rows[model_rows < 0] = -1
         return ets_continued_forecasts(self.ets_, model_rows, end_rows, y, origin_rows, first_rows, self.horizon)
 
@@ -780,8 +768,8 @@ class AbandonWhenEtsWins(keras.callbacks.Callback):
         self.validation = validation
         self.ets = ets
         self.actual = validation.inverse_target(validation.target)
-        self.scales = forecaster.series_scale_.reindex(validation.index[ID]).to_numpy(np.float64)
-        self.ids = validation.index[ID].to_numpy()
+        self.scales = forecaster.series_scale_.reindex(validation.origin_ids).to_numpy(np.float64)
+        self.ids = validation.origin_ids
         self.start = patience
         self.every = max(1, patience // 2)
         self.losing = 0

@@ -39,7 +39,7 @@ def validation_split(windows: Windows, validation_windows: int, horizon: int) ->
     """
     if validation_windows == 0:
         return windows, None
-    series = windows.index[ID].to_numpy()
+    series = windows.origin_ids
     rank = windows.index.groupby(ID, sort=False).cumcount(ascending=False).to_numpy()
     count = pd.Series(series).map(pd.Series(series).value_counts()).to_numpy()
     spacing = origin_spacing(horizon)

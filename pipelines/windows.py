@@ -44,6 +44,7 @@ from pipelines.frequency import (
     parse_frequency,
     seasonal_period,
 )
+from pipelines.rows import locate_rows
 from pipelines.scaling import CovariateScaling, TargetScaler, window_scale
 from pipelines.seasonality import SeasonalAdjustment, infer_season_length
 from pipelines.settings import check_settings, declared, settings_dataclass, settings_from_json, settings_to_json
@@ -153,8 +154,18 @@ class Windows:
 
     @property
     def index(self) -> pd.DataFrame:
-        origins = self._times[self._starts + self.lookback - 1]
-        return pd.DataFrame({ID: self._series_ids[self._series_index], TIME: origins})
+        """`unique_id, ds`: each window's series and origin (its last observed timestamp)."""
+        return pd.DataFrame({ID: self.origin_ids, TIME: self.origin_times})
+
+    @property
+    def origin_ids(self) -> np.ndarray:
+        """The series of each window (the `unique_id` column of `index`, without building the frame)."""
+        return self._series_ids[self._series_index]
+
+    @property
+    def origin_times(self) -> pd.DatetimeIndex | np.ndarray:
+        """The origin of each window (the `ds` column of `index`, without building the frame)."""
+        return self._times[self._starts + self.lookback - 1]
 
     @property
     def forecast_times(self) -> pd.DatetimeIndex | np.ndarray:
@@ -507,13 +518,10 @@ class SeriesWindows(WindowSettings, BaseEstimator):
         missing = [column for column in (ID, "cutoff") if column not in origins.columns]
         if missing:
             raise ValueError(f"origins must have columns {[ID, 'cutoff']}; missing {missing}")
-        rows = pd.DataFrame({ID: checked.frame[ID].to_numpy(), "cutoff": checked.frame[TIME].to_numpy()})
-        rows["row"] = np.arange(len(rows))
-        located = origins[[ID, "cutoff"]].merge(rows, on=[ID, "cutoff"], how="left", validate="many_to_one")
-        if located["row"].isna().any():
-            bad = located[located["row"].isna()].iloc[0]
+        origin_rows = locate_rows(checked.frame, origins[ID].to_numpy(), origins["cutoff"])[0]
+        if (origin_rows < 0).any():
+            bad = origins.iloc[int(np.flatnonzero(origin_rows < 0)[0])]
             raise ValidationError(f"Origin {bad['cutoff']} is not a timestamp of series {shown(bad[ID])}.")
-        origin_rows = located["row"].to_numpy(np.int64)
         series = np.searchsorted(checked.series_starts, origin_rows, side="right") - 1
         return self._origin_windows(checked, origin_rows, series, future_df)
 

@@ -147,9 +147,10 @@ def test_conformal_offsets_are_the_finite_sample_quantile_of_scaled_scores():
     scores = np.maximum(forecasts[..., 0] - actual, actual - forecasts[..., 2]) / scales[:, None]
     expected = np.sort(scores, axis=0)[math.ceil((n + 1) * 0.8) - 1]
     np.testing.assert_allclose(intervals.offsets[0.1], expected)
-    frame = pd.DataFrame({"y_hat": [0.0, 0.0], "y_hat_q10": [-1.0, -1.0], "y_hat_q90": [1.0, 1.0]})
-    widened = intervals.apply(frame, np.array([0, 2]), np.array([2.0, 1.0]))
-    np.testing.assert_allclose(widened["y_hat_q90"], [1.0 + 2.0 * expected[0], 1.0 + expected[2]])
+    rows = np.array([[-1.0, 0.0, 1.0], [-1.0, 0.0, 1.0]])  # levels 0.1, 0.5, 0.9
+    widened = intervals.apply(rows, [0.1, 0.5, 0.9], np.array([0, 2]), np.array([2.0, 1.0]))
+    np.testing.assert_allclose(widened[:, 2], [1.0 + 2.0 * expected[0], 1.0 + expected[2]])
+    np.testing.assert_allclose(widened[:, 0], [-1.0 - 2.0 * expected[0], -1.0 - expected[2]])
     # The calibrated scores cover 80% of the held-out windows at every step.
     covered = (scores <= intervals.offsets[0.1]).mean(axis=0)
     assert np.all(covered >= 0.8)

@@ -49,7 +49,7 @@ def assert_same_weights(found: keras.Model, expected: keras.Model, tolerance: fl
 
 @pytest.mark.parametrize(
     "loss, quantiles, weighted",
-    [("mae", None, True), (PinballLoss([0.1, 0.5]), [0.1, 0.5], False)],
+    [("mae", None, True), pytest.param(PinballLoss([0.1, 0.5]), [0.1, 0.5], False, marks=pytest.mark.slow)],
     ids=["mae-sample-weights", "pinball-quantiles"],
 )
 def test_two_epochs_without_shuffling_equal_keras_fit(loss, quantiles, weighted):

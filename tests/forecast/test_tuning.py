@@ -150,6 +150,7 @@ def resumed_search(module_mlflow_tracking_uri, history):
     return first, first_trials, second
 
 
+@pytest.mark.slow  # trials in worker processes, each importing TensorFlow
 def test_a_resumed_study_continues_its_trial_count_with_trials_in_worker_processes(resumed_search):
     first, first_trials, second = resumed_search
     assert first.study.study_name == second.study.study_name and first_trials == [0, 1]

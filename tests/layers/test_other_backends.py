@@ -59,6 +59,7 @@ def run_on(backend: str) -> dict:
     return json.loads(completed.stdout.strip().splitlines()[-1])
 
 
+@pytest.mark.slow  # a child process imports torch and builds every layer twice
 def test_every_layer_computes_the_same_on_torch_as_on_tensorflow():
     torch_run, tensorflow_run = run_on("torch"), run_on("tensorflow")
     assert set(torch_run["outputs"]) == set(layers.available())

@@ -192,7 +192,9 @@ def test_block_lstm_in_batch_parts_equals_the_loop(variant, go_backwards, return
 
 @pytest.mark.parametrize("masked", [True, False], ids=["lengths", "full_length"])
 @pytest.mark.parametrize("sequences", [True, False], ids=["sequences", "last_states"])
-@pytest.mark.parametrize("batch", [8, 130, 600], ids=["one_part", "4_parts", "8_parts"])
+@pytest.mark.parametrize(
+    "batch", [8, pytest.param(130, marks=pytest.mark.slow), 600], ids=["one_part", "4_parts", "8_parts"]
+)
 def test_block_lstm_in_parts_is_the_one_call_kernel_split_by_sequence(batch, sequences, masked):
     rng = np.random.default_rng(5)
     x = tf.constant(rng.normal(size=(TIME, batch, FEATURES)).astype("float32"))

@@ -111,7 +111,9 @@ def test_sample_follows_the_tempered_distribution():
     assert _sample(np.array([0.9, 0.05, 0.05]), 0, rng) == 1
 
 
-@pytest.mark.parametrize("cell", available())
+@pytest.mark.parametrize(
+    "cell", [cell if cell == "lstm" else pytest.param(cell, marks=pytest.mark.slow) for cell in available()]
+)
 def test_every_cell_trains_and_generates_step_by_step(cell):
     model = small_model(cell=cell, units=4, embedding_dim=3, seq_len=6, epochs=1, batch_size=4)
     model.fit(pd.Series(["abcab cab " * 3]))
