@@ -182,15 +182,33 @@ class Lookbacks(Kind):
         return None if value is None else tuple(value)
 
 
+# The network settings the Forecaster and the language model (`forecast.text.LanguageModel`) share.
+CELL = Setting("cell", Choice(CELLS), "lstm", "recurrent layer (layers.available())")
+NUM_LAYERS = Setting("num_layers", Integer(maximum=64), 1, "stacked recurrent layers")
+CLIPNORM = Setting(
+    "clipnorm",
+    Number(low=0.0, low_inclusive=False, allow_none=True),
+    1.0,
+    "largest norm of each weight's gradient (Pascanu et al. 2013); none: no clipping",
+)
+DISTRIBUTION = Setting(
+    "distribution",
+    Distribution(),
+    None,
+    "train on several devices: none (one device), mirrored (every local GPU) or a tf.distribute.Strategy; "
+    "batch_size is then the global batch size",
+)
+
+
 @settings_dataclass
 class ForecasterSettings(WindowSettings):
     """The Forecaster's settings: the windowing settings, then the network, training, combination and tracking."""
 
-    cell: str = declared(Setting("cell", Choice(CELLS), "lstm", "recurrent layer (layers.available())"))
+    cell: str = declared(CELL)
     units: int = declared(
         Setting("units", Integer(maximum=MAX_UNITS), 64, "hidden units of every recurrent layer and of the decoder")
     )
-    num_layers: int = declared(Setting("num_layers", Integer(maximum=64), 1, "stacked recurrent layers"))
+    num_layers: int = declared(NUM_LAYERS)
     quantiles: Sequence[float] | None = declared(
         Setting(
             "quantiles",
@@ -247,23 +265,8 @@ class ForecasterSettings(WindowSettings):
     learning_rate: float = declared(
         Setting("learning_rate", Number(low=0.0, low_inclusive=False), 1e-3, "Adam step size")
     )
-    clipnorm: float | None = declared(
-        Setting(
-            "clipnorm",
-            Number(low=0.0, low_inclusive=False, allow_none=True),
-            1.0,
-            "largest norm of each weight's gradient (Pascanu et al. 2013); none: no clipping",
-        )
-    )
-    distribution: Any = declared(
-        Setting(
-            "distribution",
-            Distribution(),
-            None,
-            "train on several devices: none (one device), mirrored (every local GPU) or a tf.distribute.Strategy; "
-            "batch_size is then the global batch size",
-        )
-    )
+    clipnorm: float | None = declared(CLIPNORM)
+    distribution: Any = declared(DISTRIBUTION)
     ensemble_size: int = declared(
         Setting(
             "ensemble_size",

@@ -33,7 +33,16 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
 from forecast.distribution import strategy_scope
-from forecast.settings import CELLS, MAX_UNITS, Distribution, Tracking, TrackingKind, tracking_settings
+from forecast.settings import (
+    CELL,
+    CLIPNORM,
+    DISTRIBUTION,
+    MAX_UNITS,
+    NUM_LAYERS,
+    Tracking,
+    TrackingKind,
+    tracking_settings,
+)
 from forecast.tracked import EpochMetricsCallback
 from forecast.tracking import tracking_run
 from layers.registry import get as get_recurrent_layer
@@ -99,9 +108,9 @@ class LanguageModel(BaseEstimator):
         'cabca'
     """
 
-    cell: str = declared(Setting("cell", Choice(CELLS), "lstm", "recurrent layer (layers.available())"))
+    cell: str = declared(CELL)
     units: int = declared(Setting("units", Integer(maximum=MAX_UNITS), 128, "hidden units of every recurrent layer"))
-    num_layers: int = declared(Setting("num_layers", Integer(maximum=64), 1, "stacked recurrent layers"))
+    num_layers: int = declared(NUM_LAYERS)
     embedding_dim: int = declared(Setting("embedding_dim", Integer(), 32, "size of the token embedding"))
     seq_len: int = declared(
         Setting(
@@ -121,22 +130,8 @@ class LanguageModel(BaseEstimator):
     learning_rate: float = declared(
         Setting("learning_rate", Number(low=0.0, low_inclusive=False), 2e-3, "Adam step size")
     )
-    clipnorm: float | None = declared(
-        Setting(
-            "clipnorm",
-            Number(low=0.0, low_inclusive=False, allow_none=True),
-            1.0,
-            "largest norm of each weight's gradient; none: no clipping",
-        )
-    )
-    distribution: Any = declared(
-        Setting(
-            "distribution",
-            Distribution(),
-            None,
-            "none, mirrored or a tf.distribute.Strategy: train data-parallel (batch_size is the global batch)",
-        )
-    )
+    clipnorm: float | None = declared(CLIPNORM)
+    distribution: Any = declared(DISTRIBUTION)
     seed: int = declared(
         Setting("seed", Integer(minimum=0), 0, "seeds Keras, NumPy and Python before the network is built")
     )
