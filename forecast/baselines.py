@@ -24,8 +24,8 @@ import pandas as pd
 from forecast.base import BaseForecaster
 from forecast.exponential_smoothing import ets_point_forecasts
 from pipelines.columns import ID, TARGET
-from pipelines.frequency import seasonal_period
 from pipelines.rows import locate_rows
+from pipelines.seasonality import resolve_season_length
 from pipelines.settings import declared, settings_dataclass
 from pipelines.validation import CheckedFrame
 from pipelines.window_settings import FREQ, HORIZON, SEASON_LENGTH
@@ -100,13 +100,14 @@ class Naive(_HistoryBaseline):
 @settings_dataclass
 class _SeasonalBaseline(_HistoryBaseline):
     """A history baseline that knows the seasonal period: `season_length`, or (None) the calendar's period of
-    the data's frequency (12 for monthly data, 1 for integer time steps; `pipelines.frequency.seasonal_period`),
-    learned by `fit` as `season_length_`."""
+    the data's frequency (12 for monthly data) or, for integer time steps, the period most series show (as the
+    Forecaster's pipeline: `pipelines.seasonality.resolve_season_length`), learned by `fit` as `season_length_`."""
 
     season_length: int | None = declared(SEASON_LENGTH)
 
     def _fit(self, checked: CheckedFrame, callbacks: Sequence[Any]) -> None:
-        self.season_length_ = int(self.season_length or seasonal_period(checked.freq))
+        y = checked.frame[TARGET].to_numpy(np.float64)
+        self.season_length_ = resolve_season_length(self.season_length, checked.freq, y, checked.series_starts)
 
     def _fitted_state(self) -> dict:
         return {"season_length": self.season_length_}

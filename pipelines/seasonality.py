@@ -26,13 +26,14 @@ picks, among the usual periods, the one most series pass the test for.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 
-from pipelines.frequency import Frequency, steps_between
+from pipelines.frequency import Frequency, seasonal_period, steps_between
 
 CANDIDATE_PERIODS = (4, 7, 12, 24, 52)
 """Periods tried for integer time stamps: quarters, days of a week, months, hours, weeks."""
@@ -83,6 +84,18 @@ def tested_seasonal_indices(y: np.ndarray, m: int) -> np.ndarray | None:
         return None
     found = seasonal_indices(y, m)
     return found if np.all(found > 0) and np.all(np.isfinite(found)) else None
+
+
+def resolve_season_length(season_length: int | None, freq: Frequency, y: np.ndarray, series_starts: np.ndarray) -> int:
+    """The seasonal period `m` a model uses: `season_length` when given, else the calendar's period of a datetime
+    frequency (`pipelines.frequency.seasonal_period`: 12 for monthly data), else (integer time stamps, `freq` an
+    int) the period most series show (`infer_season_length`); `y` holds the series one after another, series `k`
+    in `y[series_starts[k] : series_starts[k + 1]]`."""
+    if season_length is not None:
+        return int(season_length)
+    if not isinstance(freq, int):
+        return seasonal_period(freq)
+    return infer_season_length([y[start:stop] for start, stop in itertools.pairwise(series_starts)])
 
 
 def infer_season_length(series: Sequence[np.ndarray], candidates: Sequence[int] = CANDIDATE_PERIODS) -> int:

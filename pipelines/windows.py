@@ -26,7 +26,6 @@ properties `past`/`target`/`future` materialise every window at once.
 from __future__ import annotations
 
 import copy
-import itertools
 from collections.abc import Sequence
 
 import numpy as np
@@ -42,11 +41,10 @@ from pipelines.frequency import (
     future_timestamps,
     horizon_timestamps,
     parse_frequency,
-    seasonal_period,
 )
 from pipelines.rows import locate_rows
 from pipelines.scaling import CovariateScaling, TargetScaler, window_scale
-from pipelines.seasonality import SeasonalAdjustment, infer_season_length
+from pipelines.seasonality import SeasonalAdjustment, resolve_season_length
 from pipelines.settings import check_settings, declared, settings_dataclass, settings_from_json, settings_to_json
 from pipelines.validation import (
     CheckedFrame,
@@ -385,7 +383,7 @@ class SeriesWindows(WindowSettings, BaseEstimator):
         self.calendar_fields_ = self._resolve_calendar(checked.freq)
         self.series_ids_ = checked.series_ids
         y = frame[TARGET].to_numpy(dtype=np.float64)
-        self.season_length_ = self._resolve_season_length(y, checked.series_starts)
+        self.season_length_ = resolve_season_length(self.season_length, self.freq_, y, checked.series_starts)
         self.seasonal_adjustment_ = SeasonalAdjustment.fit(
             y,
             self._times(frame),
@@ -417,14 +415,6 @@ class SeriesWindows(WindowSettings, BaseEstimator):
         self.future_feature_names_ = [*self.future_covariates, *calendar_names]
         self.static_feature_names_ = list(self.static_covariates)
         return self
-
-    def _resolve_season_length(self, y: np.ndarray, series_starts: np.ndarray) -> int:
-        """`season_length`, else the calendar's period, else (integer time stamps) the period most series show."""
-        if self.season_length is not None:
-            return int(self.season_length)
-        if self.time_kind_ == "datetime":
-            return seasonal_period(self.freq_)
-        return infer_season_length([y[start:stop] for start, stop in itertools.pairwise(series_starts)])
 
     def transform(self, df: pd.DataFrame | pd.Series | CheckedFrame) -> Windows:
         """Every complete window (full target; past left-padded below `lookback` rows) of every series in `df`."""

@@ -6,6 +6,7 @@ import pytest
 from sklearn.base import clone
 
 from forecast.baselines import Drift, Naive, SeasonalNaive
+from pipelines.windows import SeriesWindows
 
 
 @pytest.fixture
@@ -146,3 +147,23 @@ def test_clone_copies_parameters_without_fitted_state(small_monthly):
     copy = clone(model)
     assert copy.get_params() == {"horizon": 3, "season_length": 2, "freq": "MS"}
     assert not hasattr(copy, "freq_")
+
+
+def test_an_integer_stamped_baseline_finds_the_period_the_forecasters_pipeline_finds():
+    # Quarterly-patterned series with integer ds: the baseline's season_length=None must not fall back to 1.
+    pattern = np.array([80.0, 120.0, 110.0, 90.0])
+    frame = pd.DataFrame(
+        {
+            "unique_id": np.repeat(["a", "b", "c"], 40),
+            "ds": np.tile(np.arange(40), 3),
+            "y": np.concatenate(
+                [pattern[np.arange(40) % 4] + np.random.default_rng(k).normal(0, 2, 40) + k for k in range(3)]
+            ),
+        }
+    )
+    naive = SeasonalNaive(horizon=4).fit(frame)
+    windows = SeriesWindows(lookback=8, horizon=4).fit(frame)
+    assert naive.season_length_ == windows.season_length_ == 4
+    forecasts = naive.predict()
+    last_season = frame.groupby("unique_id")["y"].apply(lambda y: y.to_numpy()[-4:])
+    np.testing.assert_allclose(forecasts["y_hat"].to_numpy(), np.concatenate(last_season.to_list()))
