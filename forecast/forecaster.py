@@ -47,6 +47,7 @@ import json
 import warnings
 import zipfile
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -165,14 +166,23 @@ class Forecaster(ForecasterSettings, BaseForecaster):
         self.combine_with_ = self.combine_with
         self.output_quantiles_ = self._output_quantiles()
         self.series_scale_ = positive_mase_scales(frame, pipeline.season_length_)
-        self.ets_, self.ets_ends_ = self._fit_ets(checked) if self.combine_with is not None else (None, None)
-        ets_validation = self._rolling_ets(validation, frame)
-        self.network_skipped_ = self._network_not_needed(training, validation)
-        self.model_ = None
-        self.history_, self.epochs_trained_, self.refit_epochs_ = {"loss": []}, 0, None
-        self.batch_size_, self.epochs_planned_ = None, 0
-        if self.network_skipped_ is None:
-            self._train(training, validation, windows, ets_validation, frame, callbacks)
+        # ETS runs in a thread (Numba releases the GIL) while the network trains: first the forecasts from the
+        # validation origins (the abandon check reads them during training), then the models of the whole
+        # histories (only predict needs them).
+        background = ThreadPoolExecutor(max_workers=1)
+        try:
+            rolling_ets = background.submit(self._rolling_ets, validation, frame)
+            whole_ets = background.submit(self._fit_ets, checked) if self.combine_with is not None else None
+            self.network_skipped_ = self._network_not_needed(training, validation)
+            self.model_ = None
+            self.history_, self.epochs_trained_, self.refit_epochs_ = {"loss": []}, 0, None
+            self.batch_size_, self.epochs_planned_ = None, 0
+            if self.network_skipped_ is None:
+                self._train(training, validation, windows, rolling_ets, frame, callbacks)
+            ets_validation = rolling_ets.result()
+            self.ets_, self.ets_ends_ = (None, None) if whole_ets is None else whole_ets.result()
+        finally:
+            background.shutdown(wait=True, cancel_futures=True)
         self.combination_ = self._choose_combination(validation, ets_validation, checked.series_ids)
         self.intervals_, held_out = None, None
         if validation is not None:  # the held-out windows forecast once: for the offsets and the validation MASE
@@ -227,11 +237,12 @@ class Forecaster(ForecasterSettings, BaseForecaster):
         training: Windows,
         validation: Windows | None,
         windows: Windows,
-        ets_validation: np.ndarray | None,
+        ets_validation: Future,
         frame: pd.DataFrame,
         callbacks: Sequence[keras.callbacks.Callback],
     ) -> None:
-        """Plan and train the network (and refit it on every window when asked)."""
+        """Plan and train the network (and refit it on every window when asked); `ets_validation`: the future of
+        the ETS forecasts from the validation origins (`_rolling_ets`), computed meanwhile."""
         self.batch_size_, self.epochs_planned_ = training_plan(
             len(training), self.batch_size, self.epochs, self.min_steps, early_stopping=validation is not None
         )
@@ -240,7 +251,7 @@ class Forecaster(ForecasterSettings, BaseForecaster):
             self.batch_size_ = even_batch_size(strategy, self.batch_size_)
         patience = patience_in_epochs(self.patience, len(training), self.batch_size_, self.min_steps)
         own = self._callbacks(validation is not None, patience)
-        if self.combine_with == "auto" and validation is not None and ets_validation is not None:
+        if self.combine_with == "auto" and validation is not None:
             own.append(AbandonWhenEtsWins(self, validation, ets_validation, frame, patience))
         history = self._train_new_network(training, validation, self.epochs_planned_, [*own, *callbacks], strategy)
         self.history_ = {name: [float(v) for v in values] for name, values in history.history.items()}
@@ -757,12 +768,11 @@ class AbandonWhenEtsWins(keras.callbacks.Callback):
 
     The checks come every `patience // 2` epochs from epoch `patience` on (at least 200 optimizer steps each, see
     `forecast.training.patience_in_epochs`): by then the network has had the chance early stopping gives it. The
-    forecaster then drops the network (`network_skipped_` says why) and forecasts with ETS alone.
+    forecaster then drops the network (`network_skipped_` says why) and forecasts with ETS alone. `ets` is the
+    future of the ETS forecasts from the validation origins, computed in a thread while the network trains.
     """
 
-    def __init__(
-        self, forecaster: Forecaster, validation: Windows, ets: np.ndarray, frame: pd.DataFrame, patience: int
-    ):
+    def __init__(self, forecaster: Forecaster, validation: Windows, ets: Future, frame: pd.DataFrame, patience: int):
         super().__init__()
         self.forecaster = forecaster
         self.validation = validation
@@ -778,7 +788,7 @@ class AbandonWhenEtsWins(keras.callbacks.Callback):
         if epoch + 1 < self.start or (epoch + 1 - self.start) % self.every:
             return
         network = self.forecaster._median(self.forecaster._network_values(self.validation))
-        found = evidence(network, self.ets, self.actual, self.scales, self.ids)
+        found = evidence(network, self.ets.result(), self.actual, self.scales, self.ids)
         self.losing = self.losing + 1 if ets_wins_by_margin(found) else 0
         if self.losing >= 2:
             self.forecaster.network_skipped_ = (
