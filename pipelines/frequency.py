@@ -117,6 +117,28 @@ def approximate_step(freq: Frequency) -> pd.Timedelta:
     return (grid[-1] - grid[0]) / 12
 
 
+def _inferred_offset(times: pd.DatetimeIndex) -> pd.DateOffset | None:
+    """`pd.infer_freq` as an offset. pandas 3.1 returns a string and asks to opt into the offset that pandas 4
+    will return (`future.infer_freq_returns_offset`); opting in where the option exists keeps its notice away."""
+    if _INFER_FREQ_OPTION is None:
+        inferred = pd.infer_freq(times)
+    else:
+        with pd.option_context(_INFER_FREQ_OPTION, True):
+            inferred = pd.infer_freq(times)
+    return None if inferred is None else to_offset(inferred)
+
+
+def _option_if_present(name: str) -> str | None:
+    try:
+        pd.get_option(name)
+    except (KeyError, AttributeError):  # pandas' OptionError derives from both
+        return None
+    return name
+
+
+_INFER_FREQ_OPTION = _option_if_present("future.infer_freq_returns_offset")
+
+
 def infer_series_frequency(times: pd.DatetimeIndex | np.ndarray) -> Frequency | None:
     """Frequency of one sorted series' times, or None when it cannot be told.
 
@@ -130,9 +152,9 @@ def infer_series_frequency(times: pd.DatetimeIndex | np.ndarray) -> Frequency | 
         diffs = np.diff(times)
     else:
         if len(times) >= 3:
-            inferred = pd.infer_freq(times)
+            inferred = _inferred_offset(times)
             if inferred is not None:
-                return to_offset(inferred)
+                return inferred
         diffs = np.diff(times.as_unit("ns").asi8)
     step = int(diffs.min())
     if step <= 0 or np.any(diffs % step):

@@ -1,5 +1,7 @@
 """Frequencies: parsing, inference per series, future timestamps."""
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -29,3 +31,14 @@ def test_future_timestamps():
     np.testing.assert_array_equal(future_timestamps(10, 3, 5), [15, 20, 25])
     expected = pd.DatetimeIndex(["2021-02-01", "2021-03-01"], tz="UTC")
     assert future_timestamps(pd.Timestamp("2021-01-01", tz="UTC"), 2, parse_frequency("MS")).equals(expected)
+
+
+@pytest.mark.parametrize("freq", ["D", "W-MON", "MS", "QS", "h"])
+def test_inferring_a_frequency_gives_an_offset_and_no_pandas_notice(freq):
+    # pandas 3.1 warns on every `infer_freq` call unless one opts into the offset pandas 4 returns.
+    times = pd.date_range("2021-01-04", periods=6, freq=freq)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        inferred = infer_series_frequency(times)
+    assert inferred == pd.tseries.frequencies.to_offset(freq)
+    assert [str(w.message) for w in caught] == []
