@@ -20,9 +20,13 @@ Lei, G'Sell, Rinaldo, Tibshirani & Wasserman, JASA 113(523), 2018):
 
 ```
 d_k   = mean_i |y_ik - y_hat_ik| / s_i,  made non-decreasing in k (its running maximum)      (y_hat: the median)
-Q     = the ceil((N + 1)(1 - 2q)) / N empirical quantile of all E_ik / d_k             (N = n x horizon scores)
+Q     = the ceil((n + 1)(1 - 2q)) / n empirical quantile of all n x horizon scores E_ik / d_k
 Q_k   = Q d_k
 ```
+
+The finite-sample correction counts windows (`n`), not scores: the steps of one window share its errors, so
+they are not independent draws. With 3 windows (a single series) it takes the largest pooled score; counting
+the `3 h` scores covered 67.9% of the validation values of the 20 single series of `benchmarks/accuracy.py`.
 
 The quantiles of each forecast are then sorted (the rearrangement of Chernozhukov, Fernández-Val & Galichon
 2010), so adjusted intervals never cross.
@@ -75,7 +79,8 @@ class ConformalIntervals:
             if scores.shape[0] >= MIN_WINDOWS_PER_STEP:
                 offsets[low] = _finite_sample_quantile(scores, coverage, axis=0)
             else:
-                pooled = _finite_sample_quantile((scores / step_scale).reshape(-1), coverage, axis=0)
+                normalized = (scores / step_scale).reshape(-1)
+                pooled = _finite_sample_quantile(normalized, coverage, axis=0, units=scores.shape[0])
                 offsets[low] = pooled * step_scale
         return cls(offsets)
 
@@ -115,8 +120,9 @@ def _step_scales(median: np.ndarray, actuals: np.ndarray, scales: np.ndarray) ->
     return np.maximum(typical, floor)
 
 
-def _finite_sample_quantile(scores: np.ndarray, coverage: float, axis: int) -> np.ndarray:
-    """The `ceil((n + 1) coverage) / n` empirical quantile (the largest score when that exceeds 1)."""
-    n = scores.shape[axis]
+def _finite_sample_quantile(scores: np.ndarray, coverage: float, axis: int, units: int | None = None) -> np.ndarray:
+    """The `ceil((n + 1) coverage) / n` empirical quantile (the largest score when that exceeds 1), with `n` the
+    independent units the scores come from (`units`; default: the scores along `axis`)."""
+    n = scores.shape[axis] if units is None else units
     level = min(1.0, math.ceil((n + 1) * coverage) / n)
     return np.quantile(scores, level, axis=axis, method="inverted_cdf")

@@ -163,6 +163,18 @@ def test_few_held_out_windows_share_one_offset_across_steps():
     np.testing.assert_allclose(offsets, [1.0] * 4)
 
 
+def test_pooled_offsets_count_windows_not_scores_in_the_finite_sample_correction():
+    # 10 held-out windows of 4 steps: the level is ceil(11 x 0.8) / 10 = 0.9 of the 40 pooled scores (counting
+    # the 40 scores would give ceil(41 x 0.8) / 40 = 0.825).
+    errors = np.random.default_rng(5).normal(0.0, 1.0, (10, 4)) * np.array([1.0, 2.0, 3.0, 4.0])
+    actual = np.zeros((10, 4))
+    forecasts = np.stack([errors - 1.0, errors, errors + 1.0], axis=-1)
+    offsets = ConformalIntervals.fit(forecasts, actual, np.ones(10), [0.1, 0.5, 0.9]).offsets[0.1]
+    typical = np.maximum.accumulate(np.abs(errors).mean(axis=0))
+    pooled = np.sort(((np.abs(errors) - 1.0) / typical).ravel())[math.ceil(0.9 * 40) - 1]
+    np.testing.assert_allclose(offsets, pooled * typical)
+
+
 def test_a_calibrated_forecaster_widens_its_raw_quantiles_and_keeps_the_offsets_through_save(tmp_path):
     frame = monthly_series()
     model = Forecaster(lookback=12, horizon=6, quantiles=(0.1, 0.9), combine_with=None, **QUICK).fit(frame)
@@ -229,5 +241,6 @@ def test_an_ensemble_is_calibrated_on_the_median_of_its_members():
     # 4 windows: the scores of all steps pooled, each divided by its step's typical error (non-decreasing).
     typical = np.maximum.accumulate((np.abs(actuals - forecasts[..., 1]) / scales[:, None]).mean(axis=0))
     normalized = (scores / typical).ravel()
-    pooled = np.sort(normalized)[math.ceil((normalized.size + 1) * 0.8) - 1] * typical
+    level = min(1.0, math.ceil((len(scores) + 1) * 0.8) / len(scores))  # the finite-sample level counts windows
+    pooled = np.sort(normalized)[math.ceil(level * normalized.size) - 1] * typical
     np.testing.assert_allclose(model.intervals_.offsets[0.1], pooled, rtol=1e-4)
