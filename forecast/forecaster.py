@@ -178,7 +178,7 @@ class Forecaster(ForecasterSettings, BaseForecaster):
             self.history_, self.epochs_trained_, self.refit_epochs_ = {"loss": []}, 0, None
             self.batch_size_, self.epochs_planned_ = None, 0
             if self.network_skipped_ is None:
-                self._train(training, validation, windows, rolling_ets, frame, callbacks)
+                self._train(training, validation, windows, rolling_ets, callbacks)
             ets_validation = rolling_ets.result()
             self.ets_, self.ets_ends_ = (None, None) if whole_ets is None else whole_ets.result()
         finally:
@@ -238,7 +238,6 @@ class Forecaster(ForecasterSettings, BaseForecaster):
         validation: Windows | None,
         windows: Windows,
         ets_validation: Future,
-        frame: pd.DataFrame,
         callbacks: Sequence[keras.callbacks.Callback],
     ) -> None:
         """Plan and train the network (and refit it on every window when asked); `ets_validation`: the future of
@@ -252,7 +251,7 @@ class Forecaster(ForecasterSettings, BaseForecaster):
         patience = patience_in_epochs(self.patience, len(training), self.batch_size_, self.min_steps)
         own = self._callbacks(validation is not None, patience)
         if self.combine_with == "auto" and validation is not None:
-            own.append(AbandonWhenEtsWins(self, validation, ets_validation, frame, patience))
+            own.append(AbandonWhenEtsWins(self, validation, ets_validation, patience))
         history = self._train_new_network(training, validation, self.epochs_planned_, [*own, *callbacks], strategy)
         self.history_ = {name: [float(v) for v in values] for name, values in history.history.items()}
         self.epochs_trained_ = len(self.history_["loss"])
@@ -516,7 +515,7 @@ class Forecaster(ForecasterSettings, BaseForecaster):
         network's point forecast (its median with quantiles) and `y_ets` the Akaike-weighted ETS forecast from the
         same origin (`ets`, or the kept models continued over the frame). A series whose network forecast leaves
         the sane band of its history (`sane_band`) is forecast by ETS alone, with a warning naming it; a series
-        whose history is never negative gets no negative value (`nonnegative`, applied by `_forecast_frame`).
+        whose history is never negative gets no negative value (`nonnegative`, applied by `_forecasts_as_frame`).
         """
         ids = windows.origin_ids
         weights = self.combination_.weight_of(ids)
@@ -772,7 +771,7 @@ class AbandonWhenEtsWins(keras.callbacks.Callback):
     future of the ETS forecasts from the validation origins, computed in a thread while the network trains.
     """
 
-    def __init__(self, forecaster: Forecaster, validation: Windows, ets: Future, frame: pd.DataFrame, patience: int):
+    def __init__(self, forecaster: Forecaster, validation: Windows, ets: Future, patience: int):
         super().__init__()
         self.forecaster = forecaster
         self.validation = validation

@@ -30,8 +30,7 @@ def locate_rows(
     wanted_ids = np.asarray(series_ids)
     series_codes, _ = pd.factorize(np.concatenate([frame_ids.astype(object), wanted_ids.astype(object)]))
     frame_series, wanted_series = series_codes[: len(frame)], series_codes[len(frame) :]
-    n_frame_series = int(frame_series.max()) + 1 if len(frame) else 0
-    starts = np.flatnonzero(np.r_[True, frame_series[1:] != frame_series[:-1]]) if len(frame) else np.zeros(0, int)
+    starts = np.flatnonzero(np.diff(frame_series, prepend=-1))  # codes count up from 0, one series after another
     frame_times = frame[TIME].to_numpy()
     wanted_times = times.to_numpy() if isinstance(times, pd.Series) else np.asarray(times)
     time_ranks, distinct_times = pd.factorize(np.concatenate([frame_times, wanted_times]), sort=True)
@@ -39,7 +38,7 @@ def locate_rows(
     frame_keys = frame_series.astype(np.int64) * n_times + time_ranks[: len(frame)]
     wanted_ranks = time_ranks[len(frame) :]
     wanted_keys = wanted_series.astype(np.int64) * n_times + wanted_ranks
-    found = (wanted_series < n_frame_series) & (wanted_ranks >= 0)
+    found = (wanted_series < len(starts)) & (wanted_ranks >= 0)
     rows = np.searchsorted(frame_keys, wanted_keys)
     found &= rows < len(frame)
     found[found] = frame_keys[rows[found]] == wanted_keys[found]
