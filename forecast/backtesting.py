@@ -24,6 +24,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from pipelines.checks import check_integer
 from pipelines.columns import ID, TARGET, TIME
+from pipelines.rows import locate_rows
 from pipelines.validation import CheckedFrame
 
 
@@ -110,25 +111,32 @@ def rolling_origin(model, checked: CheckedFrame, cutoffs: pd.DataFrame, refit: b
     """Forecasts of `model` from every cutoff, with the actual `y` of each forecast step.
 
     Without refit, one model predicts all windows through a single batched
-    `model._predict_cutoffs(checked, cutoffs, None)` call: `model` itself when it is fitted,
+    `model._predict_origins(checked, origin_rows, None)` call: `model` itself when it is fitted,
     otherwise a clone fitted on each series' history up to its first cutoff. With `refit=k`, a
     fresh clone is fitted on the history up to the first cutoff of every block of `k` windows and
     predicts that block. `checked` is the validated full history.
     """
     df = checked.frame
-    n_windows = int(cutoffs["window"].max()) + 1
-    blocks = refit_schedule(n_windows, refit)
+    origin_rows, _ = locate_rows(df, cutoffs[ID].to_numpy(), cutoffs["cutoff"].to_numpy())
+    if (origin_rows < 0).any():
+        bad = cutoffs.iloc[int(np.flatnonzero(origin_rows < 0)[0])]
+        raise ValueError(f"cutoff {bad['cutoff']} is not a timestamp of series {bad[ID]!r}")
+    times = pd.Index(df[TIME])
+    windows = cutoffs["window"].to_numpy()
+    blocks = refit_schedule(int(windows.max()) + 1, refit)
     reuse_model = not refit and _is_fitted(model)
     pieces = []
     for block in blocks:
-        block_cutoffs = cutoffs[cutoffs["window"].isin(block)]
+        in_block = np.isin(windows, block)
         if reuse_model:
             fitted = model
         else:
-            first = block_cutoffs[block_cutoffs["window"] == block[0]]
-            fitted = clone(model).fit(history_until(df, first))
-        origins = block_cutoffs[[ID, "cutoff"]].reset_index(drop=True)
-        pieces.append(fitted._predict_cutoffs(checked, origins, None))
+            fitted = clone(model).fit(history_until(df, cutoffs[in_block & (windows == block[0])]))
+        rows = origin_rows[in_block]
+        piece = fitted._predict_origins(checked, rows, None)
+        check_forecasts(piece, rows.size, model.horizon)
+        piece.insert(2, "cutoff", times[np.repeat(rows, model.horizon)])
+        pieces.append(piece)
     forecasts = pd.concat(pieces, ignore_index=True)
     actuals = df[[ID, TIME, TARGET]]
     merged = forecasts.merge(actuals, on=[ID, TIME], how="left", validate="many_to_one")
@@ -142,6 +150,18 @@ def rolling_origin(model, checked: CheckedFrame, cutoffs: pd.DataFrame, refit: b
     value_columns = [c for c in forecasts.columns if c not in (ID, TIME, "cutoff")]
     ordered = merged[[ID, TIME, "cutoff", TARGET, *value_columns]]
     return ordered.sort_values([ID, "cutoff", TIME], kind="stable").reset_index(drop=True)
+
+
+def check_forecasts(forecasts: pd.DataFrame, n_origins: int, horizon: int) -> None:
+    """Check that a `_predict_origins` result has the required columns and `horizon` rows per origin."""
+    missing = [c for c in (ID, TIME, "y_hat") if c not in forecasts.columns]
+    if missing:
+        raise ValueError(f"_predict_origins must return columns {[ID, TIME, 'y_hat']}; missing {missing}")
+    if len(forecasts) != horizon * n_origins:
+        raise ValueError(
+            f"_predict_origins must return horizon={horizon} rows per origin ({horizon * n_origins} rows "
+            f"for {n_origins} origins); got {len(forecasts)}"
+        )
 
 
 def _is_fitted(model) -> bool:

@@ -7,15 +7,15 @@ stores its constructor arguments unchanged (scikit-learn convention) and impleme
   three columns and the grid with `pipelines.validation.check_frame`);
 - `_fit(checked, callbacks)`: learn from a validated frame; it returns what logging a fit needs
   (`None` for models with nothing to report) and sets only `_`-suffixed attributes;
-- `_predict_cutoffs(checked, cutoffs, future_df)`: forecast the `horizon` steps after each
-  origin in `cutoffs` (columns `unique_id, cutoff`) from the rows of `checked` up to that
-  origin, returning `unique_id, ds, cutoff, y_hat[, y_hat_qXX...]`. The steps after an origin
-  that the frame holds (a backtest) take their future covariates from it; the steps after a
-  series' last row (a forecast) take them from `future_df`. It receives every origin of a call
-  at once, so a model can batch them.
+- `_predict_origins(checked, origin_rows, future_df)`: forecast the `horizon` steps after each
+  origin, given as a row of `checked.frame`, from the rows of its series up to it, returning
+  `unique_id, ds, y_hat[, y_hat_qXX...]` with `horizon` rows per origin, in the order of
+  `origin_rows` (step 1 first). The steps after an origin that the frame holds (a backtest) take
+  their future covariates from it; the steps after a series' last row (a forecast) take them
+  from `future_df`. It receives every origin of a call at once, so a model can batch them.
 
-`predict` is `_predict_cutoffs` at each series' last timestamp; `backtest` is it at the
-rolling origins of `forecast.backtesting.series_cutoffs`. `save`/`load` write and read one
+`predict` is `_predict_origins` at each series' last row; `backtest` is it at the rolling
+origins of `forecast.backtesting.series_cutoffs`. `save`/`load` write and read one
 directory for every forecaster (`_save_model`/`_load_model` add a subclass's own files).
 
 Tracking is not part of the estimator: an estimator with a true `tracking` parameter has its
@@ -36,12 +36,12 @@ import pandas as pd
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
-from forecast.backtesting import Backtest, rolling_origin, series_cutoffs
+from forecast.backtesting import Backtest, check_forecasts, rolling_origin, series_cutoffs
 from forecast.metrics import evaluate
 from forecast.saved_format import FORMAT_VERSION, PARAMS, PIPELINE, STATE, FormatError, migrate
 from forecast.saving import SavedModelError, replace_directory
 from pipelines.columns import ID, TIME
-from pipelines.frequency import Frequency, frequency_to_json, horizon_timestamps, parse_frequency, seasonal_period
+from pipelines.frequency import frequency_to_json, parse_frequency, seasonal_period
 from pipelines.settings import check_settings, settings_from_json, settings_to_json
 from pipelines.validation import CheckedFrame, ValidationError, check_frame, to_long_format
 
@@ -132,14 +132,10 @@ class BaseForecaster(BaseEstimator):
             if ID in frame.columns:
                 self._check_known_series(frame[ID].dropna().unique())
             checked = self._check_frame(frame, "predict")
-        ends = checked.frame[TIME].to_numpy()[checked.series_starts[1:] - 1]
-        cutoffs = pd.DataFrame({ID: checked.series_ids, "cutoff": ends})
-        forecasts = self._predict_cutoffs(checked, cutoffs, future_df)
-        check_forecasts(forecasts, cutoffs, self.horizon)
-        forecasts = forecasts.drop(columns="cutoff")
-        if not _sorted_by_series_and_time(forecasts[ID].to_numpy(), forecasts[TIME].to_numpy()):
-            forecasts = forecasts.sort_values([ID, TIME], kind="stable")
-        return forecasts.reset_index(drop=True)
+        ends = checked.series_starts[1:] - 1  # in series order: the forecasts come sorted by series and time
+        forecasts = self._predict_origins(checked, ends, future_df)
+        check_forecasts(forecasts, len(ends), self.horizon)
+        return forecasts
 
     def _training_frame(self) -> CheckedFrame:
         """The training frame as a `CheckedFrame` (it was validated by `fit` or written by `save`)."""
@@ -206,7 +202,6 @@ class BaseForecaster(BaseEstimator):
         metrics: Sequence[str] | None,
     ) -> Backtest:
         forecasts = rolling_origin(self, checked, cutoffs, refit)
-        check_forecasts(forecasts, cutoffs, self.horizon)
         if season_length is None:
             season_length = getattr(self, "season_length", None) or seasonal_period(checked.freq)
         scores = evaluate(forecasts, train_df=checked.frame, season_length=season_length, metrics=metrics)
@@ -333,10 +328,12 @@ class BaseForecaster(BaseEstimator):
     def _fit(self, checked: CheckedFrame, callbacks: Sequence[Any]) -> Any:
         raise NotImplementedError(f"{type(self).__name__} must implement _fit(checked, callbacks)")
 
-    def _predict_cutoffs(
-        self, checked: CheckedFrame, cutoffs: pd.DataFrame, future_df: pd.DataFrame | None
+    def _predict_origins(
+        self, checked: CheckedFrame, origin_rows: np.ndarray, future_df: pd.DataFrame | None
     ) -> pd.DataFrame:
-        raise NotImplementedError(f"{type(self).__name__} must implement _predict_cutoffs(checked, cutoffs, future_df)")
+        raise NotImplementedError(
+            f"{type(self).__name__} must implement _predict_origins(checked, origin_rows, future_df)"
+        )
 
     def _tracked(self) -> bool:
         return bool(getattr(self, "tracking", False))
@@ -351,15 +348,6 @@ class BaseForecaster(BaseEstimator):
                 f"(e.g. {[_json_scalar(i) for i in self.series_ids_[:3]]})"
             )
 
-    def _future_index(self, cutoffs: pd.DataFrame) -> pd.DataFrame:
-        """`unique_id, cutoff, ds, step`: the `horizon` timestamps after each cutoff (step = 1..horizon)."""
-        return future_index(cutoffs, self.freq_, self.horizon)
-
-
-def _sorted_by_series_and_time(ids: np.ndarray, times: np.ndarray) -> bool:
-    """Whether rows with these `ids` and `times` are already sorted by series, then time."""
-    same = ids[1:] == ids[:-1]
-    return bool(np.all(same | (ids[1:] > ids[:-1])) and np.all(~same | (times[1:] > times[:-1])))
 
 
 def text_ids(frame: pd.DataFrame) -> pd.DataFrame:
@@ -374,27 +362,6 @@ def text_ids(frame: pd.DataFrame) -> pd.DataFrame:
     if pd.api.types.is_numeric_dtype(ids.dtype) and not pd.api.types.is_bool_dtype(ids.dtype):
         return frame.assign(**{ID: ids.astype(str)})
     return frame
-
-
-def future_index(cutoffs: pd.DataFrame, freq: Frequency, horizon: int) -> pd.DataFrame:
-    """`unique_id, cutoff, ds, step`: the `horizon` timestamps after each cutoff (step = 1 .. horizon)."""
-    origins = cutoffs[[ID, "cutoff"]].reset_index(drop=True)
-    index = origins.take(np.repeat(np.arange(len(origins)), horizon)).reset_index(drop=True)
-    index[TIME] = horizon_timestamps(origins["cutoff"], freq, horizon)
-    index["step"] = np.tile(np.arange(1, horizon + 1), len(origins))
-    return index
-
-
-def check_forecasts(forecasts: pd.DataFrame, cutoffs: pd.DataFrame, horizon: int) -> None:
-    """Check that a `_predict_cutoffs` result has the required columns and `horizon` rows per origin."""
-    missing = [c for c in (ID, TIME, "cutoff", "y_hat") if c not in forecasts.columns]
-    if missing:
-        raise ValueError(f"_predict_cutoffs must return columns {[ID, TIME, 'cutoff', 'y_hat']}; missing {missing}")
-    if len(forecasts) != horizon * len(cutoffs):
-        raise ValueError(
-            f"_predict_cutoffs must return horizon={horizon} rows per origin ({horizon * len(cutoffs)} rows "
-            f"for {len(cutoffs)} origins); got {len(forecasts)}"
-        )
 
 
 def warn_in_sample_origins(train_df: pd.DataFrame, cutoffs: pd.DataFrame) -> None:

@@ -23,22 +23,12 @@ import pandas as pd
 
 from forecast.base import BaseForecaster
 from forecast.exponential_smoothing import ets_point_forecasts
-from pipelines.columns import ID, TARGET
-from pipelines.rows import locate_rows
+from pipelines.columns import ID, TARGET, TIME
+from pipelines.frequency import horizon_timestamps
 from pipelines.seasonality import resolve_season_length
 from pipelines.settings import declared, settings_dataclass
 from pipelines.validation import CheckedFrame
 from pipelines.window_settings import FREQ, HORIZON, SEASON_LENGTH
-
-
-def locate_origins(df: pd.DataFrame, series_ids: np.ndarray, cutoffs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """For every origin `(series_ids[k], cutoffs[k])`, the row of `df` (series-contiguous, in time order)
-    holding it and the first row of its series: `y[first_rows[k] : origin_rows[k] + 1]` is the history."""
-    origin_rows, first_rows = locate_rows(df, series_ids, cutoffs)
-    if (origin_rows < 0).any():
-        bad = int(np.flatnonzero(origin_rows < 0)[0])
-        raise ValueError(f"cutoff {cutoffs[bad]} is not a timestamp of series {series_ids[bad]!r}")
-    return origin_rows, first_rows
 
 
 @settings_dataclass
@@ -57,26 +47,29 @@ class _HistoryBaseline(BaseForecaster):
     def _point_forecasts(self, y: np.ndarray, origin_rows: np.ndarray, first_rows: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
-    def _predict_cutoffs(
-        self, checked: CheckedFrame, cutoffs: pd.DataFrame, future_df: pd.DataFrame | None
+    def _predict_origins(
+        self, checked: CheckedFrame, origin_rows: np.ndarray, future_df: pd.DataFrame | None
     ) -> pd.DataFrame:
         """Point forecasts from every origin at once (no covariates, so `future_df` is not used)."""
         self._check_params()
         df = checked.frame
-        origins = cutoffs[[ID, "cutoff"]].sort_values([ID, "cutoff"], kind="stable").reset_index(drop=True)
-        origin_rows, first_rows = locate_origins(df, origins[ID].to_numpy(), origins["cutoff"].to_numpy())
+        first_rows = checked.series_starts[checked.series_of_rows(origin_rows)]
         observed = origin_rows - first_rows + 1
         short = observed < self._min_history()
         if short.any():
-            bad = origins[short].iloc[0]
+            bad = origin_rows[short][0]
             raise ValueError(
-                f"series {bad[ID]!r} has {observed[short][0]} observation(s) up to {bad['cutoff']}; "
+                f"series {df[ID].iloc[bad]!r} has {observed[short][0]} observation(s) up to {df[TIME].iloc[bad]}; "
                 f"{type(self).__name__}({self._describe()}) needs at least {self._min_history()}"
             )
         values = self._point_forecasts(df[TARGET].to_numpy(float), origin_rows, first_rows)
-        forecasts = self._future_index(origins)
-        forecasts["y_hat"] = values.ravel()
-        return forecasts.drop(columns="step")
+        return pd.DataFrame(
+            {
+                ID: np.repeat(df[ID].to_numpy()[origin_rows], self.horizon),
+                TIME: horizon_timestamps(pd.Index(df[TIME])[origin_rows], self.freq_, self.horizon),
+                "y_hat": values.ravel(),
+            }
+        )
 
     def _describe(self) -> str:
         return ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())

@@ -57,7 +57,6 @@ import pandas as pd
 import tensorflow as tf
 
 from forecast.base import PARAMS_FILE, PIPELINE_FILE, STATE_FILE, BaseForecaster, SavedModelError
-from forecast.baselines import locate_origins
 from forecast.calibration import ConformalIntervals
 from forecast.combination import (
     ABANDON_MARGIN,
@@ -93,7 +92,7 @@ from forecast.training import (
 )
 from forecast.training_loop import train_network
 from pipelines.columns import ID, TARGET, TIME
-from pipelines.rows import locate_rows
+from pipelines.rows import rows_in_series, sorted_positions, time_values
 from pipelines.validation import CheckedFrame, ValidationError
 from pipelines.windows import OBSERVED, SeriesWindows, Windows
 
@@ -196,7 +195,7 @@ class Forecaster(ForecasterSettings, BaseForecaster):
     def _scaled_error(self, forecasts: pd.DataFrame, frame: pd.DataFrame) -> float:
         """The mean of `|y - y_hat| / s_i` over the forecasts' rows: their MASE with the fit's scales."""
         scored = forecasts.merge(frame[[ID, TIME, TARGET]], on=[ID, TIME], how="left")
-        scales = self.series_scale_.reindex(scored[ID]).to_numpy(np.float64)
+        scales = self._series_scales(scored[ID])
         return float(np.mean(np.abs(scored[TARGET] - scored["y_hat"]).to_numpy(np.float64) / scales))
 
     def _network_not_needed(self, training: Windows, validation: Windows | None) -> str | None:
@@ -275,10 +274,10 @@ class Forecaster(ForecasterSettings, BaseForecaster):
         """ETS forecasts from the validation origins: fitted once per series at its first origin and continued."""
         if validation is None or self.combine_with is None:
             return None
-        index = validation.index
-        origin_rows, first_rows = locate_origins(frame, index[ID].to_numpy(), index[TIME].to_numpy())
         y = frame[TARGET].to_numpy(np.float64)
-        return ets_rolling_forecasts(y, origin_rows, first_rows, self.horizon, self.pipeline_.season_length_).forecasts
+        return ets_rolling_forecasts(
+            y, validation.origin_rows, validation.first_rows, self.horizon, self.pipeline_.season_length_
+        ).forecasts
 
     def _choose_combination(
         self, validation: Windows | None, ets_validation: np.ndarray | None, ids: np.ndarray
@@ -298,7 +297,7 @@ class Forecaster(ForecasterSettings, BaseForecaster):
             return Combination.fixed(0.0, ids, rule=f"ETS alone: {reason}")
         network = self._median(self._network_values(validation))
         actual = validation.inverse_target(validation.target)
-        scales = self.series_scale_.reindex(validation.origin_ids).to_numpy(np.float64)
+        scales = self._series_scales(validation.origin_ids)
         found = evidence(network, ets_validation, actual, scales, validation.origin_ids)
         return choose(found, ids)
 
@@ -416,14 +415,19 @@ class Forecaster(ForecasterSettings, BaseForecaster):
 
     def _mase_weights(self, windows: Windows) -> np.ndarray:
         """Per window `scale_w / s_i`: the MAE of scaled values times it is the MAE in units of the series' MASE."""
-        series_scale = self.series_scale_.reindex(windows.origin_ids).to_numpy(dtype=np.float64)
+        series_scale = self._series_scales(windows.origin_ids)
         return (windows.scale / series_scale).astype(np.float32)
+
+    def _series_scales(self, ids: np.ndarray) -> np.ndarray:
+        """The MASE scale (`series_scale_`, indexed by the fitted series in sorted order) of each of `ids`."""
+        positions = sorted_positions(self.series_scale_.index.to_numpy(), np.asarray(ids))
+        return np.where(positions >= 0, self.series_scale_.to_numpy(np.float64)[positions], np.nan)
 
     def _calibrate(self, validation: Windows, forecasts: np.ndarray) -> ConformalIntervals:
         """Conformal offsets from `forecasts` of the held-out windows, combined as predictions are
         (`_forecast_values`; `forecast.calibration`)."""
         actuals = validation.inverse_target(validation.target)
-        scales = self.series_scale_.reindex(validation.origin_ids).to_numpy(dtype=np.float64)
+        scales = self._series_scales(validation.origin_ids)
         return ConformalIntervals.fit(forecasts, actuals, scales, self.output_quantiles_)
 
     def _network_horizon(self) -> int:
@@ -464,19 +468,12 @@ class Forecaster(ForecasterSettings, BaseForecaster):
             self._check_columns(future_df, "future_df", time_varying_only=True)
         return super().predict(df, future_df)
 
-    def _predict_cutoffs(
-        self, checked: CheckedFrame, cutoffs: pd.DataFrame, future_df: pd.DataFrame | None
+    def _predict_origins(
+        self, checked: CheckedFrame, origin_rows: np.ndarray, future_df: pd.DataFrame | None
     ) -> pd.DataFrame:
-        """Forecasts from every origin in `cutoffs`, all windows predicted in one batched call."""
-        windows = self.pipeline_.origin_windows(checked, cutoffs, future_df)
-        forecasts = self._forecast_frame(windows, checked.frame)
-        forecasts.insert(2, "cutoff", pd.Index(windows.origin_times).repeat(self.horizon))
-        return forecasts
-
-    def _forecast_frame(self, windows: Windows, frame: pd.DataFrame) -> pd.DataFrame:
-        """Long frame `unique_id, ds, y_hat[, y_hat_qXX]`: one row per window and step, in window order
-        (`frame`: the series the windows come from, series-contiguous, for ETS and the history's range)."""
-        return self._forecasts_as_frame(windows, *self._forecast_values(windows, frame))
+        """Forecasts from every origin row of `checked`, all windows predicted in one batched call."""
+        windows = self.pipeline_.windows_at(checked, origin_rows, future_df)
+        return self._forecasts_as_frame(windows, *self._forecast_values(windows, checked.frame))
 
     def _forecasts_as_frame(self, windows: Windows, outputs: np.ndarray, history_low: np.ndarray) -> pd.DataFrame:
         """`_forecast_values`' outputs of `windows` as the long frame, intervals and `nonnegative` applied."""
@@ -485,7 +482,7 @@ class Forecaster(ForecasterSettings, BaseForecaster):
         values = outputs.reshape(-1, len(levels)).astype(np.float64)
         if self.intervals_ is not None:
             steps = np.tile(np.arange(self.horizon), len(windows))
-            scales = self.series_scale_.reindex(ids).to_numpy(dtype=np.float64)
+            scales = self._series_scales(ids)
             values = self.intervals_.apply(values, levels, steps, scales)
         covered = np.repeat(self._covered_by_nonnegative(history_low), self.horizon)
         values[covered] = np.maximum(values[covered], 0.0)
@@ -511,7 +508,8 @@ class Forecaster(ForecasterSettings, BaseForecaster):
         y_hat = w y_net + (1 - w) y_ets,      q_hat = q_net + (1 - w) (y_ets - y_net)   for every quantile q
         ```
 
-        with `w` the series' weight on the network (`combination_`, `forecast.combination`), `y_net` the
+        `frame` is the validated frame the windows were cut from (their `origin_rows` are its rows). With
+        `w` the series' weight on the network (`combination_`, `forecast.combination`), `y_net` the
         network's point forecast (its median with quantiles) and `y_ets` the Akaike-weighted ETS forecast from the
         same origin (`ets`, or the kept models continued over the frame). A series whose network forecast leaves
         the sane band of its history (`sane_band`) is forecast by ETS alone, with a warning naming it; a series
@@ -519,7 +517,7 @@ class Forecaster(ForecasterSettings, BaseForecaster):
         """
         ids = windows.origin_ids
         weights = self.combination_.weight_of(ids)
-        origin_rows, first_rows = locate_origins(frame, ids, np.asarray(windows.origin_times))
+        origin_rows, first_rows = windows.origin_rows, windows.first_rows
         low, high = history_range(frame[TARGET].to_numpy(np.float64), origin_rows, first_rows)
         if ets is None and (weights < 1).any():
             ets = self._ets_values(ids, frame, origin_rows, first_rows)
@@ -536,7 +534,7 @@ class Forecaster(ForecasterSettings, BaseForecaster):
                     f"(beyond {SANE_BAND:g} times its range from its minimum or maximum): those series are forecast "
                     "by exponential smoothing alone",
                     UserWarning,
-                    stacklevel=4,
+                    stacklevel=5,  # the user's fit or predict call
                 )
                 weights = np.where(failed, 0.0, weights)
             median = None if self.output_quantiles_ is None else self.output_quantiles_.index(MEDIAN)
@@ -556,8 +554,9 @@ class Forecaster(ForecasterSettings, BaseForecaster):
         season_length = self.pipeline_.season_length_
         if self.ets_ is None:
             return ets_point_forecasts(y, origin_rows, first_rows, self.horizon, season_length)
-        model_rows = self.ets_ends_.index.get_indexer(ids)
-        end_rows = locate_rows(frame, ids, self.ets_ends_.to_numpy()[np.maximum(model_rows, 0)])[0]
+        model_rows = sorted_positions(self.ets_ends_.index.to_numpy(), ids)
+        end_times = time_values(self.ets_ends_.array)[np.maximum(model_rows, 0)]
+        end_rows = rows_in_series(time_values(frame[TIME].array), first_rows, origin_rows, end_times)
         end_rows[model_rows < 0] = -1
         return ets_continued_forecasts(self.ets_, model_rows, end_rows, y, origin_rows, first_rows, self.horizon)
 
@@ -777,7 +776,7 @@ class AbandonWhenEtsWins(keras.callbacks.Callback):
         self.validation = validation
         self.ets = ets
         self.actual = validation.inverse_target(validation.target)
-        self.scales = forecaster.series_scale_.reindex(validation.origin_ids).to_numpy(np.float64)
+        self.scales = forecaster._series_scales(validation.origin_ids)
         self.ids = validation.origin_ids
         self.start = patience
         self.every = max(1, patience // 2)

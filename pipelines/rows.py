@@ -1,8 +1,10 @@
 """Row lookup in a long frame by `(unique_id, ds)`, with NumPy sorting instead of a pandas merge.
 
 The frame is series-contiguous and in time order within each series (as `pipelines.validation.check_frame`
-leaves it). Each row gets the key `series_position * n_times + time_rank`, which then increases strictly down
-the frame, so every wanted `(id, time)` is found by one binary search (`np.searchsorted`).
+leaves it). `locate_rows` gives each row the key `series_position * n_times + time_rank`, which then increases
+strictly down the frame, so every wanted `(id, time)` is found by one binary search (`np.searchsorted`).
+`rows_in_series` finds times where each lookup's series rows are already known, by a binary search run on
+all lookups at once, without sorting the frame's times.
 """
 
 from __future__ import annotations
@@ -46,3 +48,41 @@ def locate_rows(
     first_rows = np.full(len(rows), -1, dtype=np.int64)
     first_rows[found] = starts[wanted_series[found]]
     return rows, first_rows
+
+
+def time_values(times) -> np.ndarray:
+    """Times as int64, for ordering and arithmetic: integers as they are, datetimes as UTC nanoseconds."""
+    if pd.api.types.is_integer_dtype(getattr(times, "dtype", None)):
+        return np.asarray(times, dtype=np.int64)
+    return pd.DatetimeIndex(times).as_unit("ns").asi8
+
+
+def rows_in_series(times: np.ndarray, first_rows: np.ndarray, last_rows: np.ndarray, wanted: np.ndarray) -> np.ndarray:
+    """For every lookup `k`, the row `r` in `first_rows[k] .. last_rows[k]` with `times[r] == wanted[k]`, or -1.
+
+    `times` (int64, see `time_values`) increase strictly over each searched range, as they do within a series
+    of a validated frame. Each step of the binary search halves every lookup's range at once, so `n` lookups in
+    ranges of at most `L` rows cost `ceil(log2(L + 1))` vectorised steps.
+    """
+    first_rows = np.asarray(first_rows, dtype=np.int64)
+    last_rows = np.asarray(last_rows, dtype=np.int64)
+    wanted = np.asarray(wanted, dtype=np.int64)
+    low, high = first_rows.copy(), last_rows + 1  # the row sought lies in [low, high)
+    longest = int((high - low).max(initial=0))
+    for _ in range(longest.bit_length()):
+        middle = (low + high) // 2
+        below = times[np.minimum(middle, len(times) - 1)] < wanted
+        searching = low < high
+        low = np.where(searching & below, middle + 1, low)
+        high = np.where(searching & ~below, middle, high)
+    found = (low <= last_rows) & (times[np.clip(low, 0, max(len(times) - 1, 0))] == wanted)
+    return np.where(found, low, -1)
+
+
+def sorted_positions(keys: np.ndarray, wanted: np.ndarray) -> np.ndarray:
+    """The position of each of `wanted` in `keys` (sorted and unique, e.g. a frame's `series_ids`), -1 where absent."""
+    keys, wanted = np.asarray(keys), np.asarray(wanted)
+    if keys.size == 0:
+        return np.full(wanted.shape, -1, dtype=np.int64)
+    positions = np.minimum(np.searchsorted(keys, wanted), keys.size - 1)
+    return np.where(keys[positions] == wanted, positions, -1).astype(np.int64)

@@ -42,6 +42,7 @@ from pipelines.frequency import (
     shift_times,
     step_size,
 )
+from pipelines.rows import time_values
 from pipelines.window_settings import FILL_POLICIES, SHORT_SERIES_POLICIES
 
 _SHOWN_IDS = 5
@@ -71,6 +72,13 @@ class CheckedFrame:
     freq: Frequency
     series_ids: np.ndarray
     series_starts: np.ndarray
+
+    def series_of_rows(self, rows: np.ndarray) -> np.ndarray:
+        """The position in `series_ids` of the series holding each of `rows` (rows of `frame`)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        if rows.size and (rows.min() < 0 or rows.max() >= len(self.frame)):
+            raise ValueError(f"rows must lie in 0 .. {len(self.frame) - 1}; got {rows.min()} .. {rows.max()}")
+        return np.searchsorted(self.series_starts, rows, side="right") - 1
 
 
 def to_long_format(data: pd.DataFrame | pd.Series) -> pd.DataFrame:
@@ -438,23 +446,18 @@ def _utc_offset(value):
         return None
 
 
-def _time_values(times: pd.DatetimeIndex | np.ndarray) -> np.ndarray:
-    """Times as int64 (UTC nanoseconds for datetimes), for ordering and arithmetic."""
-    return times if isinstance(times, np.ndarray) else times.as_unit("ns").asi8
-
-
 def _sorted_copy(frame: pd.DataFrame, times, copy: bool):
     """Copy of the frame sorted by (series id, time), with its series codes and times in that order.
 
     An already sorted frame is copied only when `copy` is True.
     """
     codes = pd.factorize(frame[ID], sort=True)[0]
-    time_values = _time_values(times)
-    in_order = np.all((np.diff(codes) > 0) | ((np.diff(codes) == 0) & (np.diff(time_values) >= 0)))
+    values = time_values(times)
+    in_order = np.all((np.diff(codes) > 0) | ((np.diff(codes) == 0) & (np.diff(values) >= 0)))
     if in_order:
         sorted_frame = frame.copy() if copy else frame
     else:
-        order = np.lexsort((time_values, codes))
+        order = np.lexsort((values, codes))
         sorted_frame = frame.take(order)
         codes = codes[order]
         times = times[order]
@@ -474,8 +477,8 @@ def _describe(frame: pd.DataFrame, row: int) -> str:
 
 
 def _check_duplicates(frame, codes, times) -> None:
-    time_values = _time_values(times)
-    repeated = np.flatnonzero((np.diff(codes) == 0) & (np.diff(time_values) == 0))
+    values = time_values(times)
+    repeated = np.flatnonzero((np.diff(codes) == 0) & (np.diff(values) == 0))
     if repeated.size:
         row = int(repeated[0]) + 1
         raise ValidationError(
@@ -574,8 +577,8 @@ def _freq_name(freq: Frequency) -> str:
 def _series_off_grid(times, series_starts, freq) -> np.ndarray:
     """Positions of the series with a consecutive pair of rows that is not exactly one step apart."""
     within = _within_series_mask(series_starts)
-    expected = _time_values(shift_times(times[:-1], freq))
-    off_rows = np.flatnonzero(within & (_time_values(times)[1:] != expected)) + 1
+    expected = time_values(shift_times(times[:-1], freq))
+    off_rows = np.flatnonzero(within & (time_values(times)[1:] != expected)) + 1
     return np.unique(np.searchsorted(series_starts, off_rows, side="right") - 1)
 
 
@@ -592,17 +595,17 @@ def _check_grid(frame, codes, times, series_starts, freq) -> np.ndarray:
 
     Raises when a timestamp is off the grid (not a whole number of steps after the previous one).
     """
-    time_values = _time_values(times)
+    values = time_values(times)
     within = _within_series_mask(series_starts)
     if is_fixed_step(freq):
         step = step_size(freq)
-        diffs = np.diff(time_values)
+        diffs = np.diff(values)
         off_grid = within & (diffs % step != 0)
         after_gap = within & (diffs > step) & ~off_grid
     else:
-        expected = _time_values(shift_times(times[:-1], freq))
-        off_grid = within & (time_values[1:] < expected)
-        after_gap = within & (time_values[1:] > expected)
+        expected = time_values(shift_times(times[:-1], freq))
+        off_grid = within & (values[1:] < expected)
+        after_gap = within & (values[1:] > expected)
     if off_grid.any():
         row = int(np.flatnonzero(off_grid)[0]) + 1
         raise ValidationError(
@@ -670,7 +673,7 @@ def _insert_gap_rows(frame, static_covariates, codes, series_starts, gap_rows, f
         new_rows.append(rows)
     combined = pd.concat([frame, *new_rows], ignore_index=True)
     combined_codes = pd.factorize(combined[ID], sort=True)[0]
-    order = np.lexsort((_time_values(parse_time_column(combined)), combined_codes))
+    order = np.lexsort((time_values(parse_time_column(combined)), combined_codes))
     return combined.take(order).reset_index(drop=True)
 
 

@@ -99,6 +99,8 @@ class Windows:
         past_feature_names: list[str],
         future_feature_names: list[str],
         static_feature_names: list[str],
+        origin_rows: np.ndarray,
+        source_starts: np.ndarray,
     ):
         self._values = values
         self._times = times
@@ -117,6 +119,8 @@ class Windows:
         self.past_feature_names = past_feature_names
         self.future_feature_names = future_feature_names
         self.static_feature_names = static_feature_names
+        self._origin_rows = origin_rows
+        self._source_starts = source_starts
 
     def __len__(self) -> int:
         return int(self._starts.size)
@@ -166,6 +170,17 @@ class Windows:
         return self._times[self._starts + self.lookback - 1]
 
     @property
+    def origin_rows(self) -> np.ndarray:
+        """The row of each window's origin in the validated frame the windows were cut from (`CheckedFrame.frame`)."""
+        return self._origin_rows
+
+    @property
+    def first_rows(self) -> np.ndarray:
+        """The first row of each window's series in that frame: `y[first_rows[k] : origin_rows[k] + 1]` is the
+        whole history of window `k` up to its origin."""
+        return self._source_starts[self._series_index]
+
+    @property
     def forecast_times(self) -> pd.DatetimeIndex | np.ndarray:
         """The `horizon` timestamps after each window's origin, window-major (`n * horizon` values)."""
         rows = (self._starts[:, None] + self.lookback + np.arange(self.horizon)).ravel()
@@ -209,6 +224,7 @@ class Windows:
         selected = copy.copy(self)
         selected._starts = self._starts[picked]
         selected._series_index = self._series_index[picked]
+        selected._origin_rows = self._origin_rows[picked]
         return selected
 
     def inverse_target(self, values: np.ndarray) -> np.ndarray:
@@ -452,6 +468,7 @@ class SeriesWindows(WindowSettings, BaseEstimator):
             segment_series=np.arange(n_series),
             starts=starts,
             series_index=series_index,
+            origin_rows=starts + self.lookback - 1 - padding * (series_index.astype(np.int64) + 1),
             has_target=True,
             source=checked,
         )
@@ -477,8 +494,7 @@ class SeriesWindows(WindowSettings, BaseEstimator):
             min_length=self._min_past(),
             min_length_reason=f"min_past {self._min_past()} rows of history before a forecast origin",
         )
-        series = np.arange(checked.series_ids.size)
-        return self._origin_windows(checked, checked.series_starts[1:] - 1, series, future_df)
+        return self.windows_at(checked, checked.series_starts[1:] - 1, future_df)
 
     def origin_windows(
         self,
@@ -512,19 +528,20 @@ class SeriesWindows(WindowSettings, BaseEstimator):
         if (origin_rows < 0).any():
             bad = origins.iloc[int(np.flatnonzero(origin_rows < 0)[0])]
             raise ValidationError(f"Origin {bad['cutoff']} is not a timestamp of series {shown(bad[ID])}.")
-        series = np.searchsorted(checked.series_starts, origin_rows, side="right") - 1
-        return self._origin_windows(checked, origin_rows, series, future_df)
+        return self.windows_at(checked, origin_rows, future_df)
 
-    def _origin_windows(
-        self, checked: CheckedFrame, origin_rows: np.ndarray, series: np.ndarray, future_df: pd.DataFrame | None
-    ) -> Windows:
-        """Windows at the given origin rows of `checked` (`series`: the position of each origin's series).
+    def windows_at(self, checked: CheckedFrame, origin_rows: np.ndarray, future_df: pd.DataFrame | None = None) -> Windows:
+        """One window per origin given as a row of a validated frame (`checked.frame`), in the order of `origin_rows`.
 
         Each window becomes one segment of `lookback + horizon` rows: the history up to the origin
         (left-padded where the series starts later), then the `horizon` steps after it, taken from
         `checked` where it holds them and otherwise missing (target, past covariates) or read from
-        `future_df` (future covariates).
+        `future_df` (future covariates). `origin_windows` is this after finding the rows of
+        `(unique_id, cutoff)` pairs; `predict_windows` is it at each series' last row.
         """
+        self._check_fitted()
+        origin_rows = np.asarray(origin_rows, dtype=np.int64)
+        series = checked.series_of_rows(origin_rows)
         frame, series_starts = checked.frame, checked.series_starts
         lookback, horizon, n_windows = self.lookback, self.horizon, origin_rows.size
         first_rows = series_starts[series]
@@ -572,6 +589,7 @@ class SeriesWindows(WindowSettings, BaseEstimator):
             segment_series=series,
             starts=segment_starts[:-1],
             series_index=series.astype(np.int32),
+            origin_rows=origin_rows,
             has_target=bool(held.all()),
             source=checked,
         )
@@ -746,6 +764,7 @@ class SeriesWindows(WindowSettings, BaseEstimator):
         segment_series,
         starts,
         series_index,
+        origin_rows,
         has_target,
         source: CheckedFrame,
     ) -> Windows:
@@ -755,7 +774,7 @@ class SeriesWindows(WindowSettings, BaseEstimator):
         The rows are cut in segments: segment k holds rows `segment_starts[k]` to
         `segment_starts[k + 1] - 1` of series `segment_series[k]` (a position in
         `source.series_ids`). `source` is the validated frame the rows come from; the series ids
-        and the static covariates are read from it. The target is divided by its seasonal index and
+        and the static covariates are read from it, and `origin_rows` are the windows' origins in it. The target is divided by its seasonal index and
         scaled; padded rows hold 0 in every feature but the `"observed"` flag.
         """
         series_ids = source.series_ids
@@ -796,6 +815,8 @@ class SeriesWindows(WindowSettings, BaseEstimator):
             past_feature_names=list(self.past_feature_names_),
             future_feature_names=list(self.future_feature_names_),
             static_feature_names=list(self.static_feature_names_),
+            origin_rows=np.asarray(origin_rows, dtype=np.int64),
+            source_starts=source.series_starts,
         )
 
     def _min_past(self) -> int:

@@ -77,9 +77,10 @@ class RecordingNaive(Naive):
     def _fit(self, checked, callbacks):
         RecordingNaive.calls.append(("fit", checked.frame.groupby("unique_id")["ds"].max().to_dict()))
 
-    def _predict_cutoffs(self, checked, cutoffs, future_df):
-        RecordingNaive.calls.append(("predict", sorted(zip(cutoffs["unique_id"], cutoffs["cutoff"]))))
-        return super()._predict_cutoffs(checked, cutoffs, future_df)
+    def _predict_origins(self, checked, origin_rows, future_df):
+        origins = checked.frame.iloc[origin_rows]
+        RecordingNaive.calls.append(("predict", sorted(zip(origins["unique_id"], origins["ds"]))))
+        return super()._predict_origins(checked, origin_rows, future_df)
 
 
 @pytest.fixture

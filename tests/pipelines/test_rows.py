@@ -1,10 +1,10 @@
-"""`locate_rows` against hand-counted rows and against a pandas merge (the reference it replaces)."""
+"""`locate_rows`, `rows_in_series` and `sorted_positions` against hand-counted rows and a pandas merge."""
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from pipelines.rows import locate_rows
+from pipelines.rows import locate_rows, rows_in_series, sorted_positions, time_values
 
 
 def _frame(times) -> pd.DataFrame:
@@ -57,3 +57,41 @@ def test_agrees_with_a_merge_on_a_random_panel():
     starts = frame.groupby("unique_id", sort=False).cumcount().to_numpy()
     found = rows >= 0
     np.testing.assert_array_equal(first_rows[found], rows[found] - starts[rows[found]])
+
+
+def test_rows_in_series_finds_hand_counted_rows_inside_each_range():
+    # two series: rows 0-3 at times 10, 20, 30, 40 and rows 4-6 at times 20, 30, 50
+    times = np.array([10, 20, 30, 40, 20, 30, 50])
+    first = np.array([0, 0, 4, 4, 4, 0, 4])
+    last = np.array([3, 2, 6, 6, 5, 3, 6])
+    wanted = np.array([40, 40, 20, 50, 50, 25, 10])
+    # (40 in rows 0-3) row 3; (40 beyond row 2) absent; 20 -> row 4; 50 -> row 6; 50 beyond row 5: absent;
+    # 25 is no time of the series; 10 is a time of the other series only
+    np.testing.assert_array_equal(rows_in_series(times, first, last, wanted), [3, -1, 4, 6, -1, -1, -1])
+
+
+def test_rows_in_series_agrees_with_locate_rows_on_a_random_panel():
+    generator = np.random.default_rng(5)
+    lengths = generator.integers(1, 60, size=40)
+    ids = np.repeat([f"s{k:02d}" for k in range(40)], lengths)
+    times = np.concatenate([np.sort(generator.choice(500, size=n, replace=False)) for n in lengths])
+    frame = pd.DataFrame({"unique_id": ids, "ds": times})
+    starts = np.concatenate([[0], np.cumsum(lengths)])
+    picks = generator.integers(0, len(frame), size=400)
+    wanted = times[picks] + generator.integers(0, 2, size=400)
+    series = np.searchsorted(starts, picks, side="right") - 1
+    expected, _ = locate_rows(frame, ids[picks], wanted)
+    found = rows_in_series(times, starts[series], starts[series + 1] - 1, wanted)
+    np.testing.assert_array_equal(found, expected)
+
+
+def test_time_values_are_integers_or_utc_nanoseconds():
+    np.testing.assert_array_equal(time_values(pd.Series([3, 5])), [3, 5])
+    zoned = pd.Series(pd.to_datetime(["2020-01-01 01:00"]).tz_localize("Europe/Berlin"))
+    assert time_values(zoned.array)[0] == pd.Timestamp("2020-01-01 00:00", tz="UTC").value
+
+
+def test_sorted_positions_marks_absent_keys():
+    keys = np.array(["a", "b", "d"], dtype=object)
+    np.testing.assert_array_equal(sorted_positions(keys, np.array(["d", "c", "a", "z"])), [2, -1, 0, -1])
+    np.testing.assert_array_equal(sorted_positions(keys[:0], np.array(["a"])), [-1])

@@ -28,6 +28,27 @@ def test_raw_windows_equal_hand_computed_slices():
     assert windows.past.dtype == np.float32 and windows.past.shape == (3, 3, 1)
 
 
+def test_windows_know_their_origin_rows_in_the_validated_frame():
+    # series "a": rows 0-5 at ds 0..5; series "b": rows 6-9 at ds 0..3. min_past 2 < lookback 3 pads one row.
+    frame = pd.DataFrame({"unique_id": ["b"] * 4 + ["a"] * 6, "ds": [*range(4), *range(6)], "y": np.arange(10.0)})
+    pipeline = SeriesWindows(lookback=3, horizon=1, scaler=None, min_past=2, deseasonalize=False)
+    checked = pipeline.check(frame)
+    windows = pipeline.fit(checked).transform(checked)
+    # origins of "a" at ds 1..4 (the first with one padded row), of "b" at ds 1..2
+    np.testing.assert_array_equal(windows.origin_rows, [1, 2, 3, 4, 7, 8])
+    np.testing.assert_array_equal(windows.first_rows, [0, 0, 0, 0, 6, 6])
+    picked = windows.select(np.array([5, 0]))
+    np.testing.assert_array_equal(picked.origin_rows, [8, 1])
+    np.testing.assert_array_equal(picked.first_rows, [6, 0])
+    at_rows = pipeline.windows_at(checked, np.array([9, 3]))
+    assert at_rows.origin_ids.tolist() == ["b", "a"]
+    assert list(at_rows.origin_times) == [3, 3]
+    np.testing.assert_array_equal(at_rows.first_rows, [6, 0])
+    np.testing.assert_array_equal(at_rows.past[:, :, 0], [[1.0, 2.0, 3.0], [5.0, 6.0, 7.0]])  # b holds y 0-3, a 4-9
+    with pytest.raises(ValueError, match="rows must lie in 0 .. 9"):
+        pipeline.windows_at(checked, np.array([10]))
+
+
 @settings(max_examples=40, deadline=None)
 @given(
     lengths=st.lists(st.integers(min_value=1, max_value=40), min_size=1, max_size=4),
