@@ -451,7 +451,11 @@ def _sorted_copy(frame: pd.DataFrame, times, copy: bool):
 
     An already sorted frame is copied only when `copy` is True.
     """
-    codes = pd.factorize(frame[ID], sort=True)[0]
+    ids = frame[ID].to_numpy()
+    if ids.size < 2 or bool(np.all(ids[1:] >= ids[:-1])):  # ids already sorted: their codes count the changes
+        codes = np.concatenate([[0], np.cumsum(ids[1:] != ids[:-1])]).astype(np.intp)
+    else:
+        codes = pd.factorize(ids, sort=True)[0]
     values = time_values(times)
     in_order = np.all((np.diff(codes) > 0) | ((np.diff(codes) == 0) & (np.diff(values) >= 0)))
     if in_order:
@@ -462,7 +466,8 @@ def _sorted_copy(frame: pd.DataFrame, times, copy: bool):
         codes = codes[order]
         times = times[order]
     sorted_frame.index = pd.RangeIndex(len(sorted_frame))
-    sorted_frame[TIME] = times
+    if not in_order or sorted_frame[TIME].dtype != times.dtype:
+        sorted_frame[TIME] = times
     return sorted_frame, codes, times
 
 

@@ -681,6 +681,8 @@ class SeriesWindows(WindowSettings, BaseEstimator):
         if not isinstance(df, pd.DataFrame) or TIME not in df.columns:
             return df
         wanted = [ID, TIME, TARGET, *self.past_covariates, *self.future_covariates, *self.static_covariates]
+        if list(df.columns) == wanted:
+            return df.copy()
         return df.reindex(columns=[column for column in wanted if column in df.columns])
 
     def _check_time_kind(self, times: pd.Series) -> None:
