@@ -42,6 +42,7 @@ from forecast.saved_format import FORMAT_VERSION, PARAMS, PIPELINE, STATE, Forma
 from forecast.saving import SavedModelError, replace_directory
 from pipelines.columns import ID, TIME
 from pipelines.frequency import frequency_to_json, parse_frequency, seasonal_period
+from pipelines.rows import sorted_positions
 from pipelines.settings import check_settings, settings_from_json, settings_to_json
 from pipelines.validation import CheckedFrame, ValidationError, check_frame, to_long_format
 
@@ -128,10 +129,7 @@ class BaseForecaster(BaseEstimator):
         if df is None:
             checked = self._training_frame()
         else:
-            frame = text_ids(to_long_format(df))
-            if ID in frame.columns:
-                self._check_known_series(frame[ID].dropna().unique())
-            checked = self._check_frame(frame, "predict")
+            checked = self._check_fitted_series(text_ids(to_long_format(df)), "predict")
         ends = checked.series_starts[1:] - 1  # in series order: the forecasts come sorted by series and time
         forecasts = self._predict_origins(checked, ends, future_df)
         check_forecasts(forecasts, len(ends), self.horizon)
@@ -180,9 +178,7 @@ class BaseForecaster(BaseEstimator):
         self._check_params()
         fitted = self.__sklearn_is_fitted__()
         frame = text_ids(to_long_format(df))
-        if fitted and ID in frame.columns:
-            self._check_known_series(frame[ID].dropna().unique())
-        checked = self._check_frame(frame, "backtest")
+        checked = self._check_fitted_series(frame, "backtest") if fitted else self._check_frame(frame, "backtest")
         step = self.horizon if step is None else step
         cutoffs = series_cutoffs(checked.frame, n_windows, step, self.horizon)
         if fitted and not refit:
@@ -338,9 +334,21 @@ class BaseForecaster(BaseEstimator):
     def _tracked(self) -> bool:
         return bool(getattr(self, "tracking", False))
 
+    def _check_fitted_series(self, frame: pd.DataFrame, purpose: str) -> CheckedFrame:
+        """`_check_frame` for a fitted model, which knows only the series `fit` saw: a frame holding others fails on
+        them first, whatever else its validation finds."""
+        try:
+            checked = self._check_frame(frame, purpose)
+        except ValidationError:
+            if ID in frame.columns:
+                self._check_known_series(pd.unique(frame[ID].dropna()))
+            raise
+        self._check_known_series(checked.series_ids)
+        return checked
+
     def _check_known_series(self, series_ids: np.ndarray) -> None:
-        known = set(np.asarray(self.series_ids_).tolist())
-        unknown = [series for series in dict.fromkeys(np.asarray(series_ids).tolist()) if series not in known]
+        """Every one of `series_ids` (unique) was seen by `fit`."""
+        unknown = np.asarray(series_ids)[sorted_positions(np.asarray(self.series_ids_), series_ids) < 0].tolist()
         if len(unknown):
             raise ValidationError(
                 f"unknown series {[_json_scalar(i) for i in unknown[:5]]}{' ...' if len(unknown) > 5 else ''}: "

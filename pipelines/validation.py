@@ -522,6 +522,8 @@ def check_numeric(frame: pd.DataFrame, value_cols: Sequence[str]) -> None:
 
 
 def _check_static(frame: pd.DataFrame, static_covariates: Sequence[str]) -> None:
+    if not static_covariates:
+        return
     ids = frame[ID].to_numpy()
     same_series = np.concatenate([[False], ids[1:] == ids[:-1]])
     for column in static_covariates:
