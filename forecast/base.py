@@ -357,7 +357,6 @@ class BaseForecaster(BaseEstimator):
             )
 
 
-
 def text_ids(frame: pd.DataFrame) -> pd.DataFrame:
     """`frame` with numeric series ids written as text (`7` -> `"7"`); other frames unchanged.
 

@@ -119,7 +119,8 @@ class Forecaster(ForecasterSettings, BaseForecaster):
     (the combination the model was fitted and calibrated with; `predict`
     follows it, not a later `set_params`), `output_quantiles_`
     (quantile levels of the network output, None for a point network),
-    `series_scale_` (each series' MASE scale), `intervals_` (the conformal
+    `series_scale_` (each series' MASE scale), `series_low_` (each series'
+    smallest value in the fit, read by `nonnegative="auto"`), `intervals_` (the conformal
     offsets, or None), plus those of `BaseForecaster` (`run_id_`, `model_uri_`
     and `registered_model_version_` are set by a tracked fit).
 
@@ -165,6 +166,8 @@ class Forecaster(ForecasterSettings, BaseForecaster):
         self.combine_with_ = self.combine_with
         self.output_quantiles_ = self._output_quantiles()
         self.series_scale_ = positive_mase_scales(frame, pipeline.season_length_)
+        low = np.minimum.reduceat(frame[TARGET].to_numpy(np.float64), checked.series_starts[:-1])
+        self.series_low_ = pd.Series(low, index=pd.Index(checked.series_ids, dtype=object))
         # ETS runs in a thread (Numba releases the GIL) while the network trains: first the forecasts from the
         # validation origins (the abandon check reads them during training), then the models of the whole
         # histories (only predict needs them).
@@ -484,19 +487,24 @@ class Forecaster(ForecasterSettings, BaseForecaster):
             steps = np.tile(np.arange(self.horizon), len(windows))
             scales = self._series_scales(ids)
             values = self.intervals_.apply(values, levels, steps, scales)
-        covered = np.repeat(self._covered_by_nonnegative(history_low), self.horizon)
+        covered = np.repeat(self._covered_by_nonnegative(windows.origin_ids, history_low), self.horizon)
         values[covered] = np.maximum(values[covered], 0.0)
         columns = {ID: ids, TIME: windows.forecast_times, "y_hat": values[:, levels.index(MEDIAN)]}
         for level in sorted(map(float, self.quantiles or ())):
             columns[quantile_column(level)] = values[:, levels.index(level)]
         return pd.DataFrame(columns)
 
-    def _covered_by_nonnegative(self, history_low: np.ndarray) -> np.ndarray:
-        """`(n,)`: the windows whose forecasts `nonnegative` keeps at or above 0 (`"auto"`: those whose history up
-        to the origin, of minimum `history_low`, is never negative)."""
+    def _covered_by_nonnegative(self, ids: np.ndarray, history_low: np.ndarray) -> np.ndarray:
+        """`(n,)`: the windows whose forecasts `nonnegative` keeps at or above 0 (`"auto"`: those of series never
+        negative, neither in the history `fit` saw, of minimum `series_low_`, nor in the window's history up to
+        its origin, of minimum `history_low`; a model saved before `series_low_` existed reads the latter only)."""
         if self.nonnegative != "auto":
             return np.full(len(history_low), bool(self.nonnegative))
-        return history_low >= 0
+        covered = history_low >= 0
+        if self.series_low_ is not None:
+            positions = sorted_positions(self.series_low_.index.to_numpy(), ids)
+            covered &= (positions < 0) | (self.series_low_.to_numpy()[np.maximum(positions, 0)] >= 0)
+        return covered
 
     def _forecast_values(
         self, windows: Windows, frame: pd.DataFrame, ets: np.ndarray | None = None
@@ -631,6 +639,12 @@ class Forecaster(ForecasterSettings, BaseForecaster):
                 [key.item() if isinstance(key, np.generic) else key, float(value)]
                 for key, value in self.series_scale_.items()
             ],
+            "series_low": None
+            if self.series_low_ is None
+            else [
+                [key.item() if isinstance(key, np.generic) else key, float(value)]
+                for key, value in self.series_low_.items()
+            ],
             "intervals": None if self.intervals_ is None else self.intervals_.get_config(),
             "combination": self.combination_.get_config(),
             "validation_mase": self.validation_mase_,
@@ -670,6 +684,8 @@ class Forecaster(ForecasterSettings, BaseForecaster):
             self.epochs_planned_ = state["epochs_planned"]
             self.batch_size_ = state["batch_size"]
             self.series_scale_ = pd.Series(dict(state["series_scale"]), dtype=np.float64)
+            low = state["series_low"]
+            self.series_low_ = None if low is None else pd.Series(dict(low), dtype=np.float64)
             intervals = state["intervals"]
             self.intervals_ = None if intervals is None else ConformalIntervals.from_config(intervals)
             self.combination_ = Combination.from_config(state["combination"])

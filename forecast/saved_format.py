@@ -18,7 +18,9 @@ Versions (directories saved before version 7 carry no number; `detect_version` t
 7. `format_version` and the estimator's module in `fitted.json`; the tracking settings composed into one
    `tracking` parameter; the Forecaster's combination chosen per series (`combination`), its kept ETS models
    (`ets`, `ets_ends`), whether it has a network at all (`network`, `network_skipped`), and the
-   `nonnegative` setting.
+   `nonnegative` setting;
+8. each series' smallest value in the fit (`series_low`), which `nonnegative="auto"` reads beside the history
+   given to `predict`.
 
 Each step changes only what its version changed, and fills a field the earlier version lacked with the value
 that reproduces how that version forecast (a model saved before deseasonalisation existed loads with
@@ -30,7 +32,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable
 
-FORMAT_VERSION = 7
+FORMAT_VERSION = 8
 PARAMS = "params.json"
 STATE = "fitted.json"
 PIPELINE = "pipeline.json"
@@ -202,6 +204,14 @@ def _v6_to_v7(documents: Documents) -> Documents:
     return documents
 
 
+def _v7_to_v8(documents: Documents) -> Documents:
+    """Each series' smallest value in the fit: unknown before version 8 (`None`), so `nonnegative="auto"` reads
+    the history given to `predict` alone, as version 7 did."""
+    if _is_forecaster(documents):
+        documents[STATE]["series_low"] = None
+    return documents
+
+
 MIGRATIONS: dict[int, Callable[[Documents], Documents]] = {
     1: _v1_to_v2,
     2: _v2_to_v3,
@@ -209,5 +219,6 @@ MIGRATIONS: dict[int, Callable[[Documents], Documents]] = {
     4: _v4_to_v5,
     5: _v5_to_v6,
     6: _v6_to_v7,
+    7: _v7_to_v8,
 }
 """`MIGRATIONS[v]` brings documents of version `v` to version `v + 1`."""

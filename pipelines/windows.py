@@ -530,7 +530,9 @@ class SeriesWindows(WindowSettings, BaseEstimator):
             raise ValidationError(f"Origin {bad['cutoff']} is not a timestamp of series {shown(bad[ID])}.")
         return self.windows_at(checked, origin_rows, future_df)
 
-    def windows_at(self, checked: CheckedFrame, origin_rows: np.ndarray, future_df: pd.DataFrame | None = None) -> Windows:
+    def windows_at(
+        self, checked: CheckedFrame, origin_rows: np.ndarray, future_df: pd.DataFrame | None = None
+    ) -> Windows:
         """One window per origin given as a row of a validated frame (`checked.frame`), in the order of `origin_rows`.
 
         Each window becomes one segment of `lookback + horizon` rows: the history up to the origin

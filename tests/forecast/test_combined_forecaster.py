@@ -239,6 +239,21 @@ def test_nonnegative_clips_the_forecasts_of_never_negative_series(nonnegative, d
     np.testing.assert_allclose(forecasts["crosses"], crosses, atol=1e-9)
 
 
+def test_nonnegative_auto_remembers_a_series_that_was_negative_in_fit(tmp_path):
+    # "dipped" is the falling line of `down` but for one negative value at the start: given only its last rows,
+    # whose values are all positive, it is still a series that can be negative, and its forecast is not clipped.
+    frame = falling_lines().replace({"unique_id": {"crosses": "dipped"}})
+    dipped = (frame["unique_id"] == "dipped").to_numpy()
+    frame.loc[dipped, "y"] = np.where(frame.loc[dipped, "ds"] == 0, -1.0, 40.0 - frame.loc[dipped, "ds"])
+    model = Forecaster(lookback=6, horizon=4, season_length=1, epochs=2, **QUICK).fit(frame)
+    assert model.series_low_.to_dict() == {"dipped": -1.0, "down": 1.0}
+    tail = frame.groupby("unique_id").tail(6)
+    for fitted in (model, Forecaster.load(model.save(tmp_path / "model"))):
+        forecasts = fitted.predict(tail).pivot(index="ds", columns="unique_id", values=Y_HAT)
+        assert forecasts["dipped"].min() < -1.0  # the line continued below 0
+        assert forecasts["down"].min() >= 0.0
+
+
 @pytest.mark.slow
 def test_nonnegative_auto_keeps_every_quantile_of_a_never_negative_series_at_or_above_zero():
     # With quantiles the network is trained (its quantiles shape the interval) but, on too little evidence, the

@@ -113,3 +113,12 @@ def test_a_module_outside_the_package_is_never_imported(tmp_path):
     (target / "fitted.json").write_text(json.dumps(state))
     with pytest.raises(SavedModelError, match="os.system, which is not a known forecaster"):
         load_forecaster(target)
+
+
+def test_a_version_7_forecaster_reads_only_the_history_given_to_predict_for_nonnegative():
+    # Version 7 kept no series' smallest value in the fit: nonnegative="auto" reads the history given to predict.
+    model = load_forecaster(FIXTURES / "v7" / "forecaster")
+    assert model.series_low_ is None
+    np.testing.assert_array_equal(
+        model._covered_by_nonnegative(np.array(["a", "b"]), np.array([-1.0, 2.0])), [False, True]
+    )
