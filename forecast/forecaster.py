@@ -185,10 +185,12 @@ class Forecaster(ForecasterSettings, BaseForecaster):
             self.ets_, self.ets_ends_ = (None, None) if whole_ets is None else whole_ets.result()
         finally:
             background.shutdown(wait=True, cancel_futures=True)
-        self.combination_ = self._choose_combination(validation, ets_validation, checked.series_ids)
+        # The network forecasts the held-out windows once: for the choice, the offsets and the validation MASE.
+        network = None if validation is None or self.model_ is None else self._network_values(validation)
+        self.combination_ = self._choose_combination(validation, ets_validation, network, checked.series_ids)
         self.intervals_, held_out = None, None
-        if validation is not None:  # the held-out windows forecast once: for the offsets and the validation MASE
-            values, history_low = self._forecast_values(validation, frame, ets=ets_validation)
+        if validation is not None:
+            values, history_low = self._forecast_values(validation, frame, ets=ets_validation, network=network)
             if self.quantiles and self.calibration == "conformal":
                 self.intervals_ = self._calibrate(validation, values)
             held_out = self._forecasts_as_frame(validation, values, history_low)
@@ -283,9 +285,14 @@ class Forecaster(ForecasterSettings, BaseForecaster):
         ).forecasts
 
     def _choose_combination(
-        self, validation: Windows | None, ets_validation: np.ndarray | None, ids: np.ndarray
+        self,
+        validation: Windows | None,
+        ets_validation: np.ndarray | None,
+        network_validation: np.ndarray | None,
+        ids: np.ndarray,
     ) -> Combination:
-        """The weight on the network of every series: fixed by `combine_with`, or chosen on the validation windows."""
+        """The weight on the network of every series: fixed by `combine_with`, or chosen on the validation windows
+        from the network's and ETS's forecasts of them (`_forecast_values`' `network` and `ets`)."""
         if self.combine_with is None:
             return Combination.fixed(1.0, ids, rule="network alone")
         if self.combine_with == "ets":
@@ -298,7 +305,7 @@ class Forecaster(ForecasterSettings, BaseForecaster):
             return no_evidence(ids)
         if (reason := self._too_little_evidence(validation)) is not None:
             return Combination.fixed(0.0, ids, rule=f"ETS alone: {reason}")
-        network = self._median(self._network_values(validation))
+        network = self._median(network_validation)
         actual = validation.inverse_target(validation.target)
         scales = self._series_scales(validation.origin_ids)
         found = evidence(network, ets_validation, actual, scales, validation.origin_ids)
@@ -507,7 +514,7 @@ class Forecaster(ForecasterSettings, BaseForecaster):
         return covered
 
     def _forecast_values(
-        self, windows: Windows, frame: pd.DataFrame, ets: np.ndarray | None = None
+        self, windows: Windows, frame: pd.DataFrame, ets: np.ndarray | None = None, network: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
         """Forecasts `(n, horizon[, n_quantiles])` in the series' units, the network and ETS blended per series,
         and `(n,)` the minimum of each window's history up to its origin.
@@ -518,8 +525,9 @@ class Forecaster(ForecasterSettings, BaseForecaster):
 
         `frame` is the validated frame the windows were cut from (their `origin_rows` are its rows). With
         `w` the series' weight on the network (`combination_`, `forecast.combination`), `y_net` the
-        network's point forecast (its median with quantiles) and `y_ets` the Akaike-weighted ETS forecast from the
-        same origin (`ets`, or the kept models continued over the frame). A series whose network forecast leaves
+        network's point forecast (its median with quantiles; `network`: its outputs of `windows`, or computed here)
+        and `y_ets` the Akaike-weighted ETS forecast from the same origin (`ets`, or the kept models continued over
+        the frame). A series whose network forecast leaves
         the sane band of its history (`sane_band`) is forecast by ETS alone, with a warning naming it; a series
         whose history is never negative gets no negative value (`nonnegative`, applied by `_forecasts_as_frame`).
         """
@@ -533,7 +541,7 @@ class Forecaster(ForecasterSettings, BaseForecaster):
             if self.output_quantiles_ is not None:
                 ets = np.repeat(ets[..., None], len(self.output_quantiles_), -1)
             return ets, low
-        outputs = self._network_values(windows)
+        outputs = self._network_values(windows) if network is None else network
         if ets is not None:
             failed = ~within_sane_band(self._median(outputs), low, high) & (weights > 0)
             if failed.any():
