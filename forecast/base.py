@@ -138,7 +138,7 @@ class BaseForecaster(BaseEstimator):
     def _training_frame(self) -> CheckedFrame:
         """The training frame as a `CheckedFrame` (it was validated by `fit` or written by `save`)."""
         frame = self.train_df_
-        codes = pd.factorize(frame[ID], sort=True)[0]
+        codes = pd.factorize(frame[ID].to_numpy(), sort=True)[0]
         boundaries = np.flatnonzero(np.diff(codes)) + 1
         starts = np.concatenate([[0], boundaries, [codes.size]]).astype(np.int64)
         return CheckedFrame(frame=frame, freq=self.freq_, series_ids=np.asarray(self.series_ids_), series_starts=starts)
@@ -335,8 +335,9 @@ class BaseForecaster(BaseEstimator):
         return bool(getattr(self, "tracking", False))
 
     def _check_fitted_series(self, frame: pd.DataFrame, purpose: str) -> CheckedFrame:
-        """`_check_frame` for a fitted model, which knows only the series `fit` saw: a frame holding others fails on
-        them first, whatever else its validation finds."""
+        """`_check_frame` for a fitted model, which knows only the series `fit` saw: every series validation keeps
+        must be one of them, and a frame that fails validation fails on the unknown series it holds first (a
+        series that validation drops, e.g. with `short_series="drop"`, is only warned about)."""
         try:
             checked = self._check_frame(frame, purpose)
         except ValidationError:
@@ -348,7 +349,12 @@ class BaseForecaster(BaseEstimator):
 
     def _check_known_series(self, series_ids: np.ndarray) -> None:
         """Every one of `series_ids` (unique) was seen by `fit`."""
-        unknown = np.asarray(series_ids)[sorted_positions(np.asarray(self.series_ids_), series_ids) < 0].tolist()
+        series_ids, known = np.asarray(series_ids), np.asarray(self.series_ids_)
+        try:
+            unknown = series_ids[sorted_positions(known, series_ids) < 0].tolist()
+        except TypeError:  # ids of several types (a frame that failed validation): compared one by one
+            seen = set(known.tolist())
+            unknown = [series for series in series_ids.tolist() if series not in seen]
         if len(unknown):
             raise ValidationError(
                 f"unknown series {[_json_scalar(i) for i in unknown[:5]]}{' ...' if len(unknown) > 5 else ''}: "
@@ -358,7 +364,8 @@ class BaseForecaster(BaseEstimator):
 
 
 def text_ids(frame: pd.DataFrame) -> pd.DataFrame:
-    """`frame` with numeric series ids written as text (`7` -> `"7"`); other frames unchanged.
+    """`frame` with numeric series ids written as text (`7` -> `"7"`) and categorical ones as their values; other
+    frames unchanged.
 
     Series ids are names, and files give them back as text: a model fitted on ids `1, 2` then
     forecasts a CSV or database extract of the same series. Forecasts carry the text ids.
@@ -366,6 +373,9 @@ def text_ids(frame: pd.DataFrame) -> pd.DataFrame:
     if ID not in frame.columns:
         return frame
     ids = frame[ID]
+    if isinstance(ids.dtype, pd.CategoricalDtype):  # the categories' values, not their order, name the series
+        ids = ids.astype(ids.cat.categories.dtype)
+        frame = frame.assign(**{ID: ids})
     if pd.api.types.is_numeric_dtype(ids.dtype) and not pd.api.types.is_bool_dtype(ids.dtype):
         return frame.assign(**{ID: ids.astype(str)})
     return frame

@@ -56,7 +56,7 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 
-from forecast.base import PARAMS_FILE, PIPELINE_FILE, STATE_FILE, BaseForecaster, SavedModelError
+from forecast.base import PARAMS_FILE, PIPELINE_FILE, STATE_FILE, BaseForecaster, SavedModelError, _json_scalar
 from forecast.calibration import ConformalIntervals
 from forecast.combination import (
     ABANDON_MARGIN,
@@ -193,7 +193,7 @@ class Forecaster(ForecasterSettings, BaseForecaster):
             values, history_low = self._forecast_values(validation, frame, ets=ets_validation, network=network)
             if self.quantiles and self.calibration == "conformal":
                 self.intervals_ = self._calibrate(validation, values)
-            held_out = self._forecasts_as_frame(validation, values, history_low)
+            held_out = self._forecasts_as_frame(validation, values, history_low, with_fit_history=False)
         self.validation_mase_ = None if held_out is None else self._scaled_error(held_out, frame)
         return FitReport(training=training, validation=validation, validation_forecasts=held_out)
 
@@ -485,8 +485,12 @@ class Forecaster(ForecasterSettings, BaseForecaster):
         windows = self.pipeline_.windows_at(checked, origin_rows, future_df)
         return self._forecasts_as_frame(windows, *self._forecast_values(windows, checked.frame))
 
-    def _forecasts_as_frame(self, windows: Windows, outputs: np.ndarray, history_low: np.ndarray) -> pd.DataFrame:
-        """`_forecast_values`' outputs of `windows` as the long frame, intervals and `nonnegative` applied."""
+    def _forecasts_as_frame(
+        self, windows: Windows, outputs: np.ndarray, history_low: np.ndarray, with_fit_history: bool = True
+    ) -> pd.DataFrame:
+        """`_forecast_values`' outputs of `windows` as the long frame, intervals and `nonnegative` applied
+        (`with_fit_history=False`, for the held-out windows of `fit`: judged on the history up to the origin only,
+        which does not include the held-out values that `series_low_` has seen)."""
         ids = np.repeat(windows.origin_ids, self.horizon)
         levels = self.output_quantiles_ or [MEDIAN]
         values = outputs.reshape(-1, len(levels)).astype(np.float64)
@@ -494,21 +498,23 @@ class Forecaster(ForecasterSettings, BaseForecaster):
             steps = np.tile(np.arange(self.horizon), len(windows))
             scales = self._series_scales(ids)
             values = self.intervals_.apply(values, levels, steps, scales)
-        covered = np.repeat(self._covered_by_nonnegative(windows.origin_ids, history_low), self.horizon)
+        covered = self._covered_by_nonnegative(windows.origin_ids if with_fit_history else None, history_low)
+        covered = np.repeat(covered, self.horizon)
         values[covered] = np.maximum(values[covered], 0.0)
         columns = {ID: ids, TIME: windows.forecast_times, "y_hat": values[:, levels.index(MEDIAN)]}
         for level in sorted(map(float, self.quantiles or ())):
             columns[quantile_column(level)] = values[:, levels.index(level)]
         return pd.DataFrame(columns)
 
-    def _covered_by_nonnegative(self, ids: np.ndarray, history_low: np.ndarray) -> np.ndarray:
+    def _covered_by_nonnegative(self, ids: np.ndarray | None, history_low: np.ndarray) -> np.ndarray:
         """`(n,)`: the windows whose forecasts `nonnegative` keeps at or above 0 (`"auto"`: those of series never
         negative, neither in the history `fit` saw, of minimum `series_low_`, nor in the window's history up to
-        its origin, of minimum `history_low`; a model saved before `series_low_` existed reads the latter only)."""
+        its origin, of minimum `history_low`; the latter alone with `ids=None` or for a model saved before
+        `series_low_` existed)."""
         if self.nonnegative != "auto":
             return np.full(len(history_low), bool(self.nonnegative))
         covered = history_low >= 0
-        if self.series_low_ is not None:
+        if ids is not None and self.series_low_ is not None:
             positions = sorted_positions(self.series_low_.index.to_numpy(), ids)
             covered &= (positions < 0) | (self.series_low_.to_numpy()[np.maximum(positions, 0)] >= 0)
         return covered
@@ -550,7 +556,7 @@ class Forecaster(ForecasterSettings, BaseForecaster):
                     f"(beyond {SANE_BAND:g} times its range from its minimum or maximum): those series are forecast "
                     "by exponential smoothing alone",
                     UserWarning,
-                    stacklevel=5,  # the user's fit or predict call
+                    stacklevel=5,  # the user's predict call (in fit, Forecaster.fit)
                 )
                 weights = np.where(failed, 0.0, weights)
             median = None if self.output_quantiles_ is None else self.output_quantiles_.index(MEDIAN)
@@ -643,16 +649,8 @@ class Forecaster(ForecasterSettings, BaseForecaster):
             "combine_with": self.combine_with_,
             "epochs_planned": self.epochs_planned_,
             "batch_size": self.batch_size_,
-            "series_scale": [
-                [key.item() if isinstance(key, np.generic) else key, float(value)]
-                for key, value in self.series_scale_.items()
-            ],
-            "series_low": None
-            if self.series_low_ is None
-            else [
-                [key.item() if isinstance(key, np.generic) else key, float(value)]
-                for key, value in self.series_low_.items()
-            ],
+            "series_scale": _series_values_to_json(self.series_scale_),
+            "series_low": None if self.series_low_ is None else _series_values_to_json(self.series_low_),
             "intervals": None if self.intervals_ is None else self.intervals_.get_config(),
             "combination": self.combination_.get_config(),
             "validation_mase": self.validation_mase_,
@@ -824,6 +822,11 @@ def _shown_ids(ids: np.ndarray, most: int = 5) -> str:
     unique = list(dict.fromkeys(str(i) for i in ids))
     shown = ", ".join(repr(i) for i in unique[:most])
     return f"series {shown}{f' and {len(unique) - most} more' if len(unique) > most else ''}"
+
+
+def _series_values_to_json(values: pd.Series) -> list:
+    """`[[series id, value], ...]` of a float per series (read back by `pd.Series(dict(pairs))`)."""
+    return [[_json_scalar(key), float(value)] for key, value in values.items()]
 
 
 def _times_to_json(times: pd.Series) -> list:

@@ -31,6 +31,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
 from pipelines.checks import check_choice, check_integer
+from pipelines.rows import sorted_positions
 
 LEVELS = ("char", "word")
 OOV_ID = 0
@@ -349,6 +350,5 @@ class TextWindows(BaseEstimator):
         """Ids of token keys; keys outside the vocabulary get id 0 (`oov_token`)."""
         if keys.size == 0 or self._lookup_keys.size == 0:
             return np.full(keys.shape, OOV_ID, dtype=np.int32)
-        positions = np.searchsorted(self._lookup_keys, keys).clip(max=len(self._lookup_keys) - 1)
-        found = self._lookup_keys[positions] == keys
-        return np.where(found, self._lookup_ids[positions], OOV_ID).astype(np.int32)
+        positions = sorted_positions(self._lookup_keys, keys)
+        return np.where(positions >= 0, self._lookup_ids[np.maximum(positions, 0)], OOV_ID).astype(np.int32)

@@ -308,7 +308,7 @@ def check_frame(
     else:
         if gap_rows.size:
             frame = _insert_gap_rows(frame, static_covariates, codes, series_starts, gap_rows, freq)
-            codes = pd.factorize(frame[ID], sort=True)[0]
+            codes = pd.factorize(frame[ID].to_numpy(), sort=True)[0]
         frame = _fill_missing(frame, value_cols, _series_starts(codes), fill)
 
     lengths = np.bincount(codes)
@@ -679,7 +679,7 @@ def _insert_gap_rows(frame, static_covariates, codes, series_starts, gap_rows, f
         rows[TIME] = absent
         new_rows.append(rows)
     combined = pd.concat([frame, *new_rows], ignore_index=True)
-    combined_codes = pd.factorize(combined[ID], sort=True)[0]
+    combined_codes = pd.factorize(combined[ID].to_numpy(), sort=True)[0]
     order = np.lexsort((time_values(parse_time_column(combined)), combined_codes))
     return combined.take(order).reset_index(drop=True)
 

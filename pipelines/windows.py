@@ -543,6 +543,8 @@ class SeriesWindows(WindowSettings, BaseEstimator):
         """
         self._check_fitted()
         origin_rows = np.asarray(origin_rows, dtype=np.int64)
+        if origin_rows.size == 0:
+            raise ValueError("origin_rows is empty: give at least one origin row of the frame")
         series = checked.series_of_rows(origin_rows)
         frame, series_starts = checked.frame, checked.series_starts
         lookback, horizon, n_windows = self.lookback, self.horizon, origin_rows.size

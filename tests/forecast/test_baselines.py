@@ -99,6 +99,15 @@ def test_unknown_series_is_rejected(small_monthly):
         model.predict(small_monthly)
 
 
+def test_unknown_series_of_another_type_is_named_although_the_frame_also_fails_validation(small_monthly):
+    # ids of two types fail validation; the series the model never saw is still the error the user reads
+    model = Naive(horizon=1).fit(small_monthly)
+    mixed = small_monthly.assign(unique_id=small_monthly["unique_id"].astype(object))
+    mixed.loc[mixed["unique_id"] == "b", "unique_id"] = 7
+    with pytest.raises(ValueError, match=r"unknown series \[7\]"):
+        model.predict(mixed)
+
+
 @pytest.mark.parametrize(
     "model, rows, message",
     [

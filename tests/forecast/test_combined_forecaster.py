@@ -254,6 +254,17 @@ def test_nonnegative_auto_remembers_a_series_that_was_negative_in_fit(tmp_path):
         assert forecasts["down"].min() >= 0.0
 
 
+def test_categorical_series_ids_forecast_as_their_values_whatever_the_categories_order():
+    frame = falling_lines()
+    categorical = frame.assign(unique_id=pd.Categorical(frame["unique_id"], categories=["down", "crosses"]))
+    settings = dict(lookback=6, horizon=4, season_length=1, epochs=2, **QUICK)
+    plain = Forecaster(**settings).fit(frame)
+    model = Forecaster(**settings).fit(categorical)
+    assert list(model.series_ids_) == ["crosses", "down"]
+    assert np.isfinite(model.series_scale_.to_numpy()).all() and np.isfinite(model.validation_mase_)
+    pd.testing.assert_frame_equal(model.predict(categorical), plain.predict(frame), check_dtype=False)
+
+
 @pytest.mark.slow
 def test_nonnegative_auto_keeps_every_quantile_of_a_never_negative_series_at_or_above_zero():
     # With quantiles the network is trained (its quantiles shape the interval) but, on too little evidence, the
