@@ -285,12 +285,13 @@ def check_frame(
     _check_columns(frame, [ID, TIME, *value_cols, *static_covariates])
     if len(frame) == 0:
         raise ValidationError("Expected at least one row, found an empty frame.")
-    if frame[ID].isna().any():
-        row = int(np.flatnonzero(frame[ID].isna().to_numpy())[0])
-        raise ValidationError(f"Column {ID!r} has a missing series id at row {row}.")
+    ids = frame[ID].to_numpy()
+    missing_ids = pd.isna(ids)
+    if missing_ids.any():
+        raise ValidationError(f"Column {ID!r} has a missing series id at row {int(np.flatnonzero(missing_ids)[0])}.")
     _check_id_types(frame[ID])
     times = parse_time_column(frame)
-    frame, codes, times = _sorted_copy(frame, times, copy)
+    frame, codes, times = _sorted_copy(frame, ids, times, copy)
     series_starts = _series_starts(codes)
     _check_duplicates(frame, codes, times)
     check_numeric(frame, value_cols)
@@ -446,12 +447,12 @@ def _utc_offset(value):
         return None
 
 
-def _sorted_copy(frame: pd.DataFrame, times, copy: bool):
-    """Copy of the frame sorted by (series id, time), with its series codes and times in that order.
+def _sorted_copy(frame: pd.DataFrame, ids: np.ndarray, times, copy: bool):
+    """Copy of the frame sorted by (series id, time), with its series codes and times in that order (`ids`: the
+    frame's id column as an array).
 
     An already sorted frame is copied only when `copy` is True.
     """
-    ids = frame[ID].to_numpy()
     if ids.size < 2 or bool(np.all(ids[1:] >= ids[:-1])):  # ids already sorted: their codes count the changes
         codes = np.concatenate([[0], np.cumsum(ids[1:] != ids[:-1])]).astype(np.intp)
     else:
