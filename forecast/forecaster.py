@@ -429,9 +429,8 @@ class Forecaster(ForecasterSettings, BaseForecaster):
         return (windows.scale / series_scale).astype(np.float32)
 
     def _series_scales(self, ids: np.ndarray) -> np.ndarray:
-        """The MASE scale (`series_scale_`, indexed by the fitted series in sorted order) of each of `ids`."""
-        positions = sorted_positions(self.series_scale_.index.to_numpy(), np.asarray(ids))
-        return np.where(positions >= 0, self.series_scale_.to_numpy(np.float64)[positions], np.nan)
+        """The MASE scale (`series_scale_`) of each of `ids`."""
+        return _per_series(self.series_scale_, ids)
 
     def _calibrate(self, validation: Windows, forecasts: np.ndarray) -> ConformalIntervals:
         """Conformal offsets from `forecasts` of the held-out windows, combined as predictions are
@@ -515,8 +514,7 @@ class Forecaster(ForecasterSettings, BaseForecaster):
             return np.full(len(history_low), bool(self.nonnegative))
         covered = history_low >= 0
         if ids is not None and self.series_low_ is not None:
-            positions = sorted_positions(self.series_low_.index.to_numpy(), ids)
-            covered &= (positions < 0) | (self.series_low_.to_numpy()[np.maximum(positions, 0)] >= 0)
+            covered &= ~(_per_series(self.series_low_, ids) < 0)  # a series `fit` never saw: NaN, not negative
         return covered
 
     def _forecast_values(
@@ -533,9 +531,9 @@ class Forecaster(ForecasterSettings, BaseForecaster):
         `w` the series' weight on the network (`combination_`, `forecast.combination`), `y_net` the
         network's point forecast (its median with quantiles; `network`: its outputs of `windows`, or computed here)
         and `y_ets` the Akaike-weighted ETS forecast from the same origin (`ets`, or the kept models continued over
-        the frame). A series whose network forecast leaves
-        the sane band of its history (`sane_band`) is forecast by ETS alone, with a warning naming it; a series
-        whose history is never negative gets no negative value (`nonnegative`, applied by `_forecasts_as_frame`).
+        the frame). A series whose network forecast leaves the sane band of its history (`sane_band`) is forecast
+        by ETS alone, with a warning naming it; a series whose history is never negative gets no negative value
+        (`nonnegative`, applied by `_forecasts_as_frame`).
         """
         ids = windows.origin_ids
         weights = self.combination_.weight_of(ids)
@@ -822,6 +820,13 @@ def _shown_ids(ids: np.ndarray, most: int = 5) -> str:
     unique = list(dict.fromkeys(str(i) for i in ids))
     shown = ", ".join(repr(i) for i in unique[:most])
     return f"series {shown}{f' and {len(unique) - most} more' if len(unique) > most else ''}"
+
+
+def _per_series(table: pd.Series, ids: np.ndarray) -> np.ndarray:
+    """`table`'s value (a float per fitted series, indexed by the series ids in sorted order) for each of `ids`,
+    NaN for a series it does not hold."""
+    positions = sorted_positions(table.index.to_numpy(), np.asarray(ids))
+    return np.where(positions >= 0, table.to_numpy(np.float64)[np.maximum(positions, 0)], np.nan)
 
 
 def _series_values_to_json(values: pd.Series) -> list:

@@ -780,8 +780,9 @@ class SeriesWindows(WindowSettings, BaseEstimator):
         The rows are cut in segments: segment k holds rows `segment_starts[k]` to
         `segment_starts[k + 1] - 1` of series `segment_series[k]` (a position in
         `source.series_ids`). `source` is the validated frame the rows come from; the series ids
-        and the static covariates are read from it, and `origin_rows` are the windows' origins in it. The target is divided by its seasonal index and
-        scaled; padded rows hold 0 in every feature but the `"observed"` flag.
+        and the static covariates are read from it, and `origin_rows` are the windows' origins in it.
+        The target is divided by its seasonal index and scaled; padded rows hold 0 in every feature but
+        the `"observed"` flag.
         """
         series_ids = source.series_ids
         offset, scale = self.target_scaler_.series_parameters(series_ids)
