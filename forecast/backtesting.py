@@ -154,7 +154,8 @@ def rolling_origin(model, checked: CheckedFrame, cutoffs: pd.DataFrame, refit: b
 
 def check_forecasts(forecasts: pd.DataFrame, n_origins: int, horizon: int) -> None:
     """Check that a `_predict_origins` result has the required columns and `horizon` rows per origin."""
-    missing = [c for c in (ID, TIME, "y_hat") if c not in forecasts.columns]
+    columns = set(forecasts.columns)
+    missing = [c for c in (ID, TIME, "y_hat") if c not in columns]
     if missing:
         raise ValueError(f"_predict_origins must return columns {[ID, TIME, 'y_hat']}; missing {missing}")
     if len(forecasts) != horizon * n_origins:

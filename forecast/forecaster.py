@@ -173,7 +173,7 @@ class Forecaster(ForecasterSettings, BaseForecaster):
         # histories (only predict needs them).
         background = ThreadPoolExecutor(max_workers=1)
         try:
-            rolling_ets = background.submit(self._rolling_ets, validation, frame)
+            rolling_ets = background.submit(self._rolling_ets, validation, checked)
             whole_ets = background.submit(self._fit_ets, checked) if self.combine_with is not None else None
             self.network_skipped_ = self._network_not_needed(training, validation)
             self.model_ = None
@@ -190,7 +190,7 @@ class Forecaster(ForecasterSettings, BaseForecaster):
         self.combination_ = self._choose_combination(validation, ets_validation, network, checked.series_ids)
         self.intervals_, held_out = None, None
         if validation is not None:
-            values, history_low = self._forecast_values(validation, frame, ets=ets_validation, network=network)
+            values, history_low = self._forecast_values(validation, checked, ets=ets_validation, network=network)
             if self.quantiles and self.calibration == "conformal":
                 self.intervals_ = self._calibrate(validation, values)
             held_out = self._forecasts_as_frame(validation, values, history_low, with_fit_history=False)
@@ -275,13 +275,16 @@ class Forecaster(ForecasterSettings, BaseForecaster):
         ends.index = pd.Index(checked.series_ids)
         return models, ends
 
-    def _rolling_ets(self, validation: Windows | None, frame: pd.DataFrame) -> np.ndarray | None:
+    def _rolling_ets(self, validation: Windows | None, checked: CheckedFrame) -> np.ndarray | None:
         """ETS forecasts from the validation origins: fitted once per series at its first origin and continued."""
         if validation is None or self.combine_with is None:
             return None
-        y = frame[TARGET].to_numpy(np.float64)
         return ets_rolling_forecasts(
-            y, validation.origin_rows, validation.first_rows, self.horizon, self.pipeline_.season_length_
+            checked.values(TARGET),
+            validation.origin_rows,
+            validation.first_rows,
+            self.horizon,
+            self.pipeline_.season_length_,
         ).forecasts
 
     def _choose_combination(
@@ -482,7 +485,7 @@ class Forecaster(ForecasterSettings, BaseForecaster):
     ) -> pd.DataFrame:
         """Forecasts from every origin row of `checked`, all windows predicted in one batched call."""
         windows = self.pipeline_.windows_at(checked, origin_rows, future_df)
-        return self._forecasts_as_frame(windows, *self._forecast_values(windows, checked.frame))
+        return self._forecasts_as_frame(windows, *self._forecast_values(windows, checked))
 
     def _forecasts_as_frame(
         self, windows: Windows, outputs: np.ndarray, history_low: np.ndarray, with_fit_history: bool = True
@@ -490,20 +493,24 @@ class Forecaster(ForecasterSettings, BaseForecaster):
         """`_forecast_values`' outputs of `windows` as the long frame, intervals and `nonnegative` applied
         (`with_fit_history=False`, for the held-out windows of `fit`: judged on the history up to the origin only,
         which does not include the held-out values that `series_low_` has seen)."""
-        ids = np.repeat(windows.origin_ids, self.horizon)
+        origin_ids = windows.origin_ids
         levels = self.output_quantiles_ or [MEDIAN]
         values = outputs.reshape(-1, len(levels)).astype(np.float64)
         if self.intervals_ is not None:
             steps = np.tile(np.arange(self.horizon), len(windows))
-            scales = self._series_scales(ids)
+            scales = np.repeat(self._series_scales(origin_ids), self.horizon)
             values = self.intervals_.apply(values, levels, steps, scales)
-        covered = self._covered_by_nonnegative(windows.origin_ids if with_fit_history else None, history_low)
+        covered = self._covered_by_nonnegative(origin_ids if with_fit_history else None, history_low)
         covered = np.repeat(covered, self.horizon)
         values[covered] = np.maximum(values[covered], 0.0)
-        columns = {ID: ids, TIME: windows.forecast_times, "y_hat": values[:, levels.index(MEDIAN)]}
+        columns = {
+            ID: np.repeat(origin_ids, self.horizon),
+            TIME: windows.forecast_times,
+            "y_hat": values[:, levels.index(MEDIAN)],
+        }
         for level in sorted(map(float, self.quantiles or ())):
             columns[quantile_column(level)] = values[:, levels.index(level)]
-        return pd.DataFrame(columns)
+        return pd.DataFrame(columns, copy=False)  # every column is a new array: copying them again is waste
 
     def _covered_by_nonnegative(self, ids: np.ndarray | None, history_low: np.ndarray) -> np.ndarray:
         """`(n,)`: the windows whose forecasts `nonnegative` keeps at or above 0 (`"auto"`: those of series never
@@ -518,7 +525,7 @@ class Forecaster(ForecasterSettings, BaseForecaster):
         return covered
 
     def _forecast_values(
-        self, windows: Windows, frame: pd.DataFrame, ets: np.ndarray | None = None, network: np.ndarray | None = None
+        self, windows: Windows, checked: CheckedFrame, ets: np.ndarray | None = None, network: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
         """Forecasts `(n, horizon[, n_quantiles])` in the series' units, the network and ETS blended per series,
         and `(n,)` the minimum of each window's history up to its origin.
@@ -527,7 +534,7 @@ class Forecaster(ForecasterSettings, BaseForecaster):
         y_hat = w y_net + (1 - w) y_ets,      q_hat = q_net + (1 - w) (y_ets - y_net)   for every quantile q
         ```
 
-        `frame` is the validated frame the windows were cut from (their `origin_rows` are its rows). With
+        `checked` is the validated frame the windows were cut from (their `origin_rows` are its rows). With
         `w` the series' weight on the network (`combination_`, `forecast.combination`), `y_net` the
         network's point forecast (its median with quantiles; `network`: its outputs of `windows`, or computed here)
         and `y_ets` the Akaike-weighted ETS forecast from the same origin (`ets`, or the kept models continued over
@@ -538,9 +545,9 @@ class Forecaster(ForecasterSettings, BaseForecaster):
         ids = windows.origin_ids
         weights = self.combination_.weight_of(ids)
         origin_rows, first_rows = windows.origin_rows, windows.first_rows
-        low, high = history_range(frame[TARGET].to_numpy(np.float64), origin_rows, first_rows)
+        low, high = history_range(checked.values(TARGET), origin_rows, first_rows)
         if ets is None and (weights < 1).any():
-            ets = self._ets_values(ids, frame, origin_rows, first_rows)
+            ets = self._ets_values(ids, checked, origin_rows, first_rows)
         if self.model_ is None:
             if self.output_quantiles_ is not None:
                 ets = np.repeat(ets[..., None], len(self.output_quantiles_), -1)
@@ -566,17 +573,17 @@ class Forecaster(ForecasterSettings, BaseForecaster):
         return windows.inverse_target(self._predict_scaled(windows))
 
     def _ets_values(
-        self, ids: np.ndarray, frame: pd.DataFrame, origin_rows: np.ndarray, first_rows: np.ndarray
+        self, ids: np.ndarray, checked: CheckedFrame, origin_rows: np.ndarray, first_rows: np.ndarray
     ) -> np.ndarray:
         """ETS from every origin: the kept models continued over the values after their fitted end, fitted anew
         for a series the model never saw or an origin before that end (`forecast.exponential_smoothing`)."""
-        y = frame[TARGET].to_numpy(np.float64)
+        y = checked.values(TARGET)
         season_length = self.pipeline_.season_length_
         if self.ets_ is None:
             return ets_point_forecasts(y, origin_rows, first_rows, self.horizon, season_length)
         model_rows = sorted_positions(self.ets_ends_.index.to_numpy(), ids)
         end_times = time_values(self.ets_ends_.array)[np.maximum(model_rows, 0)]
-        end_rows = rows_in_series(time_values(frame[TIME].array), first_rows, origin_rows, end_times)
+        end_rows = rows_in_series(time_values(checked.times()), first_rows, origin_rows, end_times)
         end_rows[model_rows < 0] = -1
         return ets_continued_forecasts(self.ets_, model_rows, end_rows, y, origin_rows, first_rows, self.horizon)
 

@@ -67,6 +67,8 @@ def rows_in_series(times: np.ndarray, first_rows: np.ndarray, last_rows: np.ndar
     first_rows = np.asarray(first_rows, dtype=np.int64)
     last_rows = np.asarray(last_rows, dtype=np.int64)
     wanted = np.asarray(wanted, dtype=np.int64)
+    if len(times) and (last_rows >= first_rows).all() and (times[last_rows] == wanted).all():
+        return last_rows.copy()  # each time sought is its range's last (e.g. forecasts from where a fit ended)
     low, high = first_rows.copy(), last_rows + 1  # the row sought lies in [low, high)
     longest = int((high - low).max(initial=0))
     for _ in range(longest.bit_length()):

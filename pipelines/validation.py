@@ -27,7 +27,7 @@ import numbers
 import re
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -72,6 +72,26 @@ class CheckedFrame:
     freq: Frequency
     series_ids: np.ndarray
     series_starts: np.ndarray
+    _columns: dict = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def values(self, column: str = TARGET) -> np.ndarray:
+        """`column` of `frame` as read-only float64 values, read from the frame once (the target by default)."""
+        if column not in self._columns:
+            values = self.frame[column].to_numpy(dtype=np.float64, copy=True)
+            values.flags.writeable = False
+            self._columns[column] = values
+        return self._columns[column]
+
+    def times(self) -> pd.DatetimeIndex | np.ndarray:
+        """The time column, read once: a DatetimeIndex (time zone kept) or int64 values."""
+        if TIME not in self._columns:
+            column = self.frame[TIME]
+            self._columns[TIME] = (
+                column.to_numpy(dtype=np.int64)
+                if pd.api.types.is_integer_dtype(column.dtype)
+                else pd.DatetimeIndex(column)
+            )
+        return self._columns[TIME]
 
     def series_of_rows(self, rows: np.ndarray) -> np.ndarray:
         """The position in `series_ids` of the series holding each of `rows` (rows of `frame`)."""
@@ -285,13 +305,16 @@ def check_frame(
     _check_columns(frame, [ID, TIME, *value_cols, *static_covariates])
     if len(frame) == 0:
         raise ValidationError("Expected at least one row, found an empty frame.")
-    ids = frame[ID].to_numpy()
+    id_column = frame[ID]
+    ids = id_column.to_numpy()
     missing_ids = pd.isna(ids)
     if missing_ids.any():
         raise ValidationError(f"Column {ID!r} has a missing series id at row {int(np.flatnonzero(missing_ids)[0])}.")
-    _check_id_types(frame[ID])
-    times = parse_time_column(frame)
-    frame, codes, times = _sorted_copy(frame, ids, times, copy)
+    _check_id_types(id_column)
+    time_column = frame[TIME]
+    times = _parse_times(frame, time_column)
+    frame, codes, times, ids = _sorted_copy(frame, ids, times, copy, time_column.dtype != times.dtype)
+    sorted_frame = frame
     series_starts = _series_starts(codes)
     _check_duplicates(frame, codes, times)
     check_numeric(frame, value_cols)
@@ -299,7 +322,8 @@ def check_frame(
     freq = _resolve_frequency(frame, times, series_starts, freq)
     gap_rows = _check_grid(frame, codes, times, series_starts, freq)
 
-    missing = _missing_values(frame, value_cols)
+    values = _value_matrix(frame, value_cols)
+    missing = ~np.isfinite(values)
     if fill is None:
         _raise_on_gaps(frame, times, gap_rows, freq)
         _raise_on_missing(frame, value_cols, missing)
@@ -323,8 +347,14 @@ def check_frame(
             )
         frame, codes = _drop_series(frame, codes, short_codes, f"fewer than {min_length} rows")
     series_starts = _series_starts(codes)
-    series_ids = frame[ID].to_numpy()[series_starts[:-1]]
-    return CheckedFrame(frame=frame, freq=freq, series_ids=series_ids, series_starts=series_starts)
+    # No row filled (in place), inserted or dropped: the arrays read above still hold.
+    unchanged = frame is sorted_frame and not missing.any()
+    series_ids = (ids if unchanged else frame[ID].to_numpy())[series_starts[:-1]]
+    checked = CheckedFrame(frame=frame, freq=freq, series_ids=series_ids, series_starts=series_starts)
+    if unchanged:
+        values.flags.writeable = False
+        checked._columns.update({column: values[:, k] for k, column in enumerate(value_cols)}, **{TIME: times})
+    return checked
 
 
 def short_series_message(series_id, length: int, min_length: int, reason: str | None = None) -> str:
@@ -378,7 +408,11 @@ def parse_time_column(frame: pd.DataFrame) -> pd.DatetimeIndex | np.ndarray:
     Raises ValidationError for other dtypes, unparsable values, missing timestamps and a mix of
     time zone aware and naive (or differently zoned) timestamps.
     """
-    column = frame[TIME]
+    return _parse_times(frame, frame[TIME])
+
+
+def _parse_times(frame: pd.DataFrame, column: pd.Series) -> pd.DatetimeIndex | np.ndarray:
+    """`parse_time_column` of `frame` given its time column."""
     if pd.api.types.is_integer_dtype(column.dtype):
         return column.to_numpy(dtype=np.int64)
     if isinstance(column.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(column.dtype):
@@ -447,9 +481,9 @@ def _utc_offset(value):
         return None
 
 
-def _sorted_copy(frame: pd.DataFrame, ids: np.ndarray, times, copy: bool):
-    """Copy of the frame sorted by (series id, time), with its series codes and times in that order (`ids`: the
-    frame's id column as an array).
+def _sorted_copy(frame: pd.DataFrame, ids: np.ndarray, times, copy: bool, convert_times: bool):
+    """Copy of the frame sorted by (series id, time), with its series codes, times and ids in that order (`ids`:
+    the frame's id column as an array; `times` its parsed time column, written back where `convert_times`).
 
     An already sorted frame is copied only when `copy` is True.
     """
@@ -464,12 +498,13 @@ def _sorted_copy(frame: pd.DataFrame, ids: np.ndarray, times, copy: bool):
     else:
         order = np.lexsort((values, codes))
         sorted_frame = frame.take(order)
-        codes = codes[order]
-        times = times[order]
-    sorted_frame.index = pd.RangeIndex(len(sorted_frame))
-    if not in_order or sorted_frame[TIME].dtype != times.dtype:
+        codes, times, ids = codes[order], times[order], ids[order]
+    index = sorted_frame.index
+    if not (isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1):
+        sorted_frame.index = pd.RangeIndex(len(sorted_frame))
+    if not in_order or convert_times:
         sorted_frame[TIME] = times
-    return sorted_frame, codes, times
+    return sorted_frame, codes, times, ids
 
 
 def _series_starts(codes: np.ndarray) -> np.ndarray:
@@ -622,10 +657,9 @@ def _check_grid(frame, codes, times, series_starts, freq) -> np.ndarray:
     return np.flatnonzero(after_gap) + 1
 
 
-def _missing_values(frame: pd.DataFrame, value_cols: Sequence[str]) -> np.ndarray:
-    """Boolean (n_rows, n_columns): NaN or +-inf in each value column."""
-    values = np.column_stack([frame[column].to_numpy(dtype=np.float64, na_value=np.nan) for column in value_cols])
-    return ~np.isfinite(values)
+def _value_matrix(frame: pd.DataFrame, value_cols: Sequence[str]) -> np.ndarray:
+    """Float64 `(n_rows, n_columns)`: the value columns, missing values as NaN."""
+    return np.column_stack([frame[column].to_numpy(dtype=np.float64, na_value=np.nan) for column in value_cols])
 
 
 def _raise_on_gaps(frame, times, gap_rows, freq) -> None:

@@ -121,6 +121,7 @@ class Windows:
         self.static_feature_names = static_feature_names
         self._origin_rows = origin_rows
         self._source_starts = source_starts
+        self._scales: np.ndarray | None = None  # every window's scale, computed on first use (window scalers)
 
     def __len__(self) -> int:
         return int(self._starts.size)
@@ -225,6 +226,7 @@ class Windows:
         selected._starts = self._starts[picked]
         selected._series_index = self._series_index[picked]
         selected._origin_rows = self._origin_rows[picked]
+        selected._scales = None if self._scales is None else self._scales[picked]
         return selected
 
     def inverse_target(self, values: np.ndarray) -> np.ndarray:
@@ -268,9 +270,12 @@ class Windows:
     def _window_scale(self, indices: np.ndarray) -> np.ndarray:
         if not self._window_scaler:
             return self._series_scale[self._series_index[indices]]
-        past = self._row_windows(self.lookback)[self._starts[indices]]
-        observed = past[:, :, 1] > 0.5 if self.past_feature_names[1:2] == [OBSERVED] else np.ones(past.shape[:2], bool)
-        return window_scale(self._window_scaler, past[:, :, 0], observed)
+        if self._scales is None:
+            past = self._row_windows(self.lookback)[self._starts]
+            has_flag = self.past_feature_names[1:2] == [OBSERVED]
+            observed = past[:, :, 1] > 0.5 if has_flag else np.ones(past.shape[:2], bool)
+            self._scales = window_scale(self._window_scaler, past[:, :, 0], observed)
+        return self._scales[indices]
 
     def _row_windows(self, length: int) -> np.ndarray:
         """Read-only view `(n_rows - length + 1, length, n_features)`: entry s holds rows s .. s + length - 1."""
@@ -344,12 +349,13 @@ class SeriesWindows(WindowSettings, BaseEstimator):
             The `CheckedFrame` (sorted copy, frequency, series layout); after `fit` its time kind
             and frequency must match what `fit` saw.
         """
-        self._check_parameters()
+        fitted = hasattr(self, "freq_")
+        if not fitted:  # a fitted pipeline's settings were checked by fit
+            self._check_parameters()
         if min_length is None:
             past = "lookback" if self._min_past() == self.lookback else "min_past"
             min_length = self._min_past() + self.horizon
             min_length_reason = f"{past} {self._min_past()} + horizon {self.horizon} rows for one training window"
-        fitted = hasattr(self, "freq_")
         if isinstance(df, CheckedFrame):
             checked = self._recheck(df, min_length, min_length_reason)
         else:
@@ -366,7 +372,7 @@ class SeriesWindows(WindowSettings, BaseEstimator):
                 min_length_reason=min_length_reason,
             )
         if fitted:
-            self._check_time_kind(checked.frame[TIME])
+            self._check_time_kind(checked.times())
         self._check_representable(checked)
         return checked
 
@@ -374,7 +380,7 @@ class SeriesWindows(WindowSettings, BaseEstimator):
         """Every value must fit the window dtype: beyond float32's ±3.4e38 it becomes inf inside the network."""
         limit = np.finfo(np.dtype(self.dtype)).max
         for column in [TARGET, *self.past_covariates, *self.future_covariates]:
-            values = checked.frame[column].to_numpy(dtype=np.float64)
+            values = checked.values(column)
             too_large = np.abs(values) > limit
             if too_large.any():
                 row = int(np.flatnonzero(too_large)[0])
@@ -398,17 +404,17 @@ class SeriesWindows(WindowSettings, BaseEstimator):
         self.timezone_ = str(times.dt.tz) if self.time_kind_ == "datetime" and times.dt.tz is not None else None
         self.calendar_fields_ = self._resolve_calendar(checked.freq)
         self.series_ids_ = checked.series_ids
-        y = frame[TARGET].to_numpy(dtype=np.float64)
+        y = checked.values(TARGET)
         self.season_length_ = resolve_season_length(self.season_length, self.freq_, y, checked.series_starts)
         self.seasonal_adjustment_ = SeasonalAdjustment.fit(
             y,
-            self._times(frame),
+            checked.times(),
             checked.series_starts,
             checked.series_ids,
             self.season_length_ if self.deseasonalize else 1,
             checked.freq,
         )
-        factors = self.seasonal_adjustment_.factors(checked.series_ids, self._times(frame), checked.series_starts)
+        factors = self.seasonal_adjustment_.factors(checked.series_ids, checked.times(), checked.series_starts)
         adjusted = y if factors is None else y / factors
         self.target_scaler_ = TargetScaler(self.scaler).fit(adjusted, checked.series_starts, checked.series_ids)
         self.static_vocabularies_ = {column: _vocabulary(frame[column]) for column in self.static_covariates}
@@ -448,9 +454,9 @@ class SeriesWindows(WindowSettings, BaseEstimator):
         position_in_series = np.arange(series_index.size, dtype=np.int64) - np.repeat(first_window, counts)
         starts = np.repeat(segment_starts[:-1], counts) + position_in_series * self.stride
         target, covariates, times = (
-            frame[TARGET].to_numpy(dtype=np.float64),
-            self._covariate_matrix(frame),
-            self._times(frame),
+            checked.values(TARGET),
+            self._covariate_matrix(checked),
+            checked.times(),
         )
         observed = None
         if padding:
@@ -563,15 +569,15 @@ class SeriesWindows(WindowSettings, BaseEstimator):
         after_rows = origin_rows[:, None] + 1 + np.arange(horizon)
         held = (after_rows < series_starts[series + 1][:, None]).ravel()
         after_rows = after_rows.ravel()[held]
-        times = self._times(frame)
+        times = checked.times()
         future_times = horizon_timestamps(times[origin_rows], self.freq_, horizon)
-        y = frame[TARGET].to_numpy(dtype=np.float64)
+        y = checked.values(TARGET)
         target = np.full((n_windows, lookback + horizon), np.nan)
         target[:, :lookback] = y[history_rows].reshape(n_windows, lookback)
         after_target = np.full(n_windows * horizon, np.nan)
         after_target[held] = y[after_rows]
         target[:, lookback:] = after_target.reshape(n_windows, horizon)
-        all_covariates = self._covariate_matrix(frame)
+        all_covariates = self._covariate_matrix(checked)
         n_covariates = all_covariates.shape[1]
         covariates = np.full((n_windows, lookback + horizon, n_covariates), np.nan, dtype=self.dtype)
         covariates[:, :lookback] = all_covariates[history_rows].reshape(n_windows, lookback, n_covariates)
@@ -689,9 +695,10 @@ class SeriesWindows(WindowSettings, BaseEstimator):
             return df.copy()
         return df.reindex(columns=[column for column in wanted if column in df.columns])
 
-    def _check_time_kind(self, times: pd.Series) -> None:
-        kind = "datetime" if pd.api.types.is_datetime64_any_dtype(times.dtype) else "integer"
-        timezone = str(times.dt.tz) if kind == "datetime" and times.dt.tz is not None else None
+    def _check_time_kind(self, times: pd.DatetimeIndex | np.ndarray) -> None:
+        """`times` (`CheckedFrame.times()`) must be of the kind and time zone that fit saw."""
+        kind = "integer" if isinstance(times, np.ndarray) else "datetime"
+        timezone = str(times.tz) if kind == "datetime" and times.tz is not None else None
         if kind != self.time_kind_ or timezone != self.timezone_:
             raise ValidationError(
                 f"Column {TIME!r} holds {kind} times (time zone {timezone}); fit saw {self.time_kind_} "
@@ -739,16 +746,12 @@ class SeriesWindows(WindowSettings, BaseEstimator):
             )
         return values.astype(self.dtype)
 
-    def _times(self, frame: pd.DataFrame) -> pd.DatetimeIndex | np.ndarray:
-        column = frame[TIME]
-        return column.to_numpy() if self.time_kind_ == "integer" else pd.DatetimeIndex(column)
-
-    def _covariate_matrix(self, frame: pd.DataFrame) -> np.ndarray:
+    def _covariate_matrix(self, checked: CheckedFrame) -> np.ndarray:
         """`(n_rows, n_covariates)`: the past then the future covariates, scaled, as `dtype`."""
         names = [*self.past_covariates, *self.future_covariates]
-        matrix = np.empty((len(frame), len(names)), dtype=self.dtype)
+        matrix = np.empty((len(checked.frame), len(names)), dtype=self.dtype)
         for position, column in enumerate(names):
-            matrix[:, position] = frame[column].to_numpy(dtype=self.dtype)
+            matrix[:, position] = checked.values(column)
         return self.covariate_scaling_.transform(matrix)
 
     def _scale_covariates(self, future_values: np.ndarray) -> np.ndarray:
