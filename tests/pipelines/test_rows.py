@@ -95,3 +95,13 @@ def test_sorted_positions_marks_absent_keys():
     keys = np.array(["a", "b", "d"], dtype=object)
     np.testing.assert_array_equal(sorted_positions(keys, np.array(["d", "c", "a", "z"])), [2, -1, 0, -1])
     np.testing.assert_array_equal(sorted_positions(keys[:0], np.array(["a"])), [-1])
+
+
+def test_rows_in_series_at_the_ranges_ends_and_one_inside():
+    times = np.array([10, 20, 30, 40, 20, 30, 50])
+    first, last = np.array([0, 4]), np.array([3, 6])
+    # every time sought is its range's last: the ends themselves (the shortcut)
+    np.testing.assert_array_equal(rows_in_series(times, first, last, [40, 50]), [3, 6])
+    # one is not: the search finds it inside its range, and a time past the end is absent
+    np.testing.assert_array_equal(rows_in_series(times, first, last, [40, 30]), [3, 5])
+    np.testing.assert_array_equal(rows_in_series(times, first, np.array([2, 6]), [40, 50]), [-1, 6])

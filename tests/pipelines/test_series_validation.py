@@ -360,3 +360,20 @@ def test_a_short_series_error_says_where_the_length_comes_from_and_offers_drop_o
     checked = SeriesWindows(lookback=4, horizon=2).check(two)  # validated once, then rechecked for a longer need
     with pytest.raises(ValidationError, match=r"^Series 'a' has 10 rows; expected at least 12 = lookback 12 rows\.$"):
         SeriesWindows(lookback=4, horizon=2).check(checked, min_length=12, min_length_reason="lookback 12 rows")
+
+
+def test_checked_frame_arrays_are_those_of_its_frame_after_sorting_and_filling():
+    from pipelines.validation import check_frame
+
+    frame = pd.concat([daily("b", [1.0, np.nan, 3.0]), daily("a", [4.0, 5.0, 6.0])], ignore_index=True)
+    for fill, expected in [("ffill", [4.0, 5.0, 6.0, 1.0, 1.0, 3.0]), ("zero", [4.0, 5.0, 6.0, 1.0, 0.0, 3.0])]:
+        checked = check_frame(frame.sample(frac=1.0, random_state=1), fill=fill)
+        np.testing.assert_array_equal(checked.values("y"), expected)
+        np.testing.assert_array_equal(checked.values("y"), checked.frame["y"].to_numpy())
+        assert list(checked.times()) == list(checked.frame["ds"])
+    clean = check_frame(daily("a", [4.0, 5.0, 6.0]).iloc[::-1])
+    np.testing.assert_array_equal(clean.values("y"), [4.0, 5.0, 6.0])
+    assert not clean.values("y").flags.writeable  # shared by every reader: nobody may change it
+    integer_times = check_frame(pd.DataFrame({"unique_id": "a", "ds": [3, 1, 2], "y": [3.0, 1.0, 2.0]}))
+    np.testing.assert_array_equal(integer_times.times(), [1, 2, 3])
+    np.testing.assert_array_equal(integer_times.values("y"), [1.0, 2.0, 3.0])

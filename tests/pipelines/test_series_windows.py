@@ -443,3 +443,7 @@ def test_window_mean_scaling_divides_by_the_mean_absolute_observed_past():
     np.testing.assert_allclose(windows.past[0, :, 0], [0, 0, 2 / 3, -4 / 3])
     np.testing.assert_allclose(windows.target[0], [6 / 3, 8 / 3])
     np.testing.assert_allclose(windows.inverse_target(windows.target), [[6, 8], [8, 10], [10, 12], [12, 14], [14, 16]])
+    # the scales are computed once per windows; a selection keeps its windows' scales, computed before or after
+    np.testing.assert_allclose(windows.select([4, 1]).scale, windows.scale[[4, 1]])
+    fresh = sw.transform(frame)
+    np.testing.assert_allclose(fresh.select([4, 1]).scale, [9.0, 4.0])  # mean |y| of (6, 8, 10, 12), of (2, -4, 6)
