@@ -166,7 +166,7 @@ class Forecaster(ForecasterSettings, BaseForecaster):
         self.combine_with_ = self.combine_with
         self.output_quantiles_ = self._output_quantiles()
         self.series_scale_ = positive_mase_scales(frame, pipeline.season_length_)
-        low = np.minimum.reduceat(frame[TARGET].to_numpy(np.float64), checked.series_starts[:-1])
+        low = np.minimum.reduceat(checked.values(TARGET), checked.series_starts[:-1])
         self.series_low_ = pd.Series(low, index=pd.Index(checked.series_ids, dtype=object))
         # ETS runs in a thread (Numba releases the GIL) while the network trains: first the forecasts from the
         # validation origins (the abandon check reads them during training), then the models of the whole
@@ -267,7 +267,7 @@ class Forecaster(ForecasterSettings, BaseForecaster):
 
     def _fit_ets(self, checked: CheckedFrame) -> tuple[EtsModels, pd.Series]:
         """ETS fitted to every series' whole history (kept: `predict` continues it) and each series' last `ds`."""
-        y = checked.frame[TARGET].to_numpy(np.float64)
+        y = checked.values(TARGET)
         starts = checked.series_starts
         histories = [y[begin:end] for begin, end in itertools.pairwise(starts)]
         models = fit_ets(histories, self.horizon, self.pipeline_.season_length_).models
