@@ -7,18 +7,13 @@ spacing `s = ceil(h / 3)`:
 ```
 validation:  r in {0, s, 2s, ..., (K_i - 1) s}
 training:    r >= (K_i - 1) s + h            (every training target ends before the first validation target)
-K_i        = the most origins k <= K for which the series keeps a training window, n_i >= (k - 1) s + h + 1,
-             and, beyond the first, holds out at most half of its windows, (k - 1) s + h <= n_i / 2
+K_i        = the most origins k <= K for which the series keeps a training window: n_i >= (k - 1) s + h + 1
 ```
 
 where `n_i` is the series' number of windows; windows in between are dropped, and a series too short for
 one validation origin gives all its windows to training. Several origins a third of a horizon apart give the
 choice of combination, early stopping and the conformal offsets more than one noisy window per series, at the
-cost of `(K - 1) s` more held-out values than a single window (two thirds of a horizon for `K = 3`). A short
-series pays that cost in the recent windows the network does not train on, so it gets its further origins only
-while they keep half of its windows for training. Chosen on the validation splits of the accuracy benchmark
-(three seeds; `docs/benchmarks/accuracy.md`): against no such limit, mean MASE fell on M1 yearly, M1 monthly,
-M3 yearly and quarterly and rose by 1.7% on M1 quarterly.
+cost of `(K - 1) s` more held-out values than a single window (two thirds of a horizon for `K = 3`).
 """
 
 from __future__ import annotations
@@ -48,9 +43,7 @@ def validation_split(windows: Windows, validation_windows: int, horizon: int) ->
     rank = windows.index.groupby(ID, sort=False).cumcount(ascending=False).to_numpy()
     count = pd.Series(series).map(pd.Series(series).value_counts()).to_numpy()
     spacing = origin_spacing(horizon)
-    keeping_a_window = (count - horizon - 1) // spacing + 1
-    keeping_half = np.maximum((count // 2 - horizon) // spacing + 1, 1)
-    origins = np.clip(np.minimum(keeping_a_window, keeping_half), 0, validation_windows)
+    origins = np.clip((count - horizon - 1) // spacing + 1, 0, validation_windows)
     held = np.where(origins > 0, (origins - 1) * spacing + horizon, 0)
     is_validation = (origins > 0) & (rank % spacing == 0) & (rank < origins * spacing)
     is_training = rank >= held

@@ -318,8 +318,8 @@ class ForecasterSettings(WindowSettings):
             Integer(minimum=0),
             3,
             "validation origins per series, the last window and others a third of a horizon apart, held out for "
-            "early stopping, the choice of combination and the calibration; beyond the first, only while they leave "
-            "half of a series' windows for training (forecast.holdout; 0: no validation)",
+            "early stopping, the choice of combination and the calibration, as many as the series' length allows "
+            "(forecast.holdout; 0: no validation)",
         )
     )
     refit_on_all_windows: bool = declared(

@@ -31,23 +31,19 @@ def test_the_spacing_is_a_third_of_the_horizon_rounded_up():
 
 def test_validation_origins_and_training_windows_by_hand():
     # lookback 2, horizon 6 (spacing 2): a series of n values has n - 7 windows, origins ds = 1 .. n - 7.
-    windows = windows_of({"long": 30, "half": 25, "mid": 17, "short": 14, "tiny": 10}, lookback=2, horizon=6)
+    windows = windows_of({"long": 30, "mid": 17, "short": 14, "tiny": 10}, lookback=2, horizon=6)
     training, validation = validation_split(windows, validation_windows=3, horizon=6)
     found = origins_by_series(validation)
-    # long: 23 windows, origins 1..23; 3 origins hold out (3 - 1) * 2 + 6 = 10 <= 23 / 2 -> ranks 0, 2, 4.
+    # long: 23 windows, origins 1..23; K=3 -> ranks 0, 2, 4 -> origins 23, 21, 19.
     assert found["long"] == [19, 21, 23]
-    # half: 18 windows; 3 origins would hold out 10 > 18 / 2, 2 origins hold out 8 <= 9 -> origins 18, 16.
-    assert found["half"] == [16, 18]
-    # mid: 10 windows; a second origin would hold out 8 > 10 / 2 (it would keep a training window: 10 >= 9),
-    # so only the first, which every series with a training window left gets -> origin 10.
-    assert found["mid"] == [10]
+    # mid: 10 windows (origins 1..10): K = min(3, (10 - 7) // 2 + 1) = 2 -> origins 10, 8.
+    assert found["mid"] == [8, 10]
     # short: 7 windows: K = (7 - 7) // 2 + 1 = 1 -> origin 7; tiny: 3 windows < 7: no validation.
     assert found["short"] == [7] and "tiny" not in found
     train = origins_by_series(training)
     # Training targets end before the first validation target: rank >= (K - 1) * 2 + 6.
     assert train["long"] == list(range(1, 23 - 10 + 1))  # ranks >= 10 -> origins <= 13
-    assert train["half"] == list(range(1, 18 - 8 + 1))  # ranks >= 8 -> origins <= 10
-    assert train["mid"] == list(range(1, 10 - 6 + 1))  # ranks >= 6 -> origins <= 4
+    assert train["mid"] == list(range(1, 10 - 8 + 1))  # ranks >= 8 -> origins <= 2
     assert train["short"] == [1]  # ranks >= 6 -> origin 1
     assert train["tiny"] == [1, 2, 3]  # no validation: every window trains
     # No training target reaches a validation window's first target, in any series.
