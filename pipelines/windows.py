@@ -61,6 +61,9 @@ OBSERVED = "observed"
 """Name of the past feature that flags real rows (1) against left padding (0)."""
 
 
+_SCALE_CHUNK = 65_536  # windows whose past a scale computation gathers at once
+
+
 class Windows:
     """Windows of several series: lazily gathered model inputs plus what is needed to undo the scaling.
 
@@ -270,11 +273,15 @@ class Windows:
     def _window_scale(self, indices: np.ndarray) -> np.ndarray:
         if not self._window_scaler:
             return self._series_scale[self._series_index[indices]]
-        if self._scales is None:
-            past = self._row_windows(self.lookback)[self._starts]
+        if self._scales is None:  # in chunks, so that streaming batches (to_dataset) never hold every window
+            rows = self._row_windows(self.lookback)
             has_flag = self.past_feature_names[1:2] == [OBSERVED]
-            observed = past[:, :, 1] > 0.5 if has_flag else np.ones(past.shape[:2], bool)
-            self._scales = window_scale(self._window_scaler, past[:, :, 0], observed)
+            scales = []
+            for first in range(0, len(self), _SCALE_CHUNK):
+                past = rows[self._starts[first : first + _SCALE_CHUNK]]
+                observed = past[:, :, 1] > 0.5 if has_flag else np.ones(past.shape[:2], bool)
+                scales.append(window_scale(self._window_scaler, past[:, :, 0], observed))
+            self._scales = np.concatenate(scales) if scales else np.ones(0)
         return self._scales[indices]
 
     def _row_windows(self, length: int) -> np.ndarray:

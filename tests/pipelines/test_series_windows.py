@@ -447,3 +447,15 @@ def test_window_mean_scaling_divides_by_the_mean_absolute_observed_past():
     np.testing.assert_allclose(windows.select([4, 1]).scale, windows.scale[[4, 1]])
     fresh = sw.transform(frame)
     np.testing.assert_allclose(fresh.select([4, 1]).scale, [9.0, 4.0])  # mean |y| of (6, 8, 10, 12), of (2, -4, 6)
+
+
+def test_window_scales_computed_in_chunks_equal_those_computed_at_once(monkeypatch):
+    import pipelines.windows as windows_module
+
+    frame = pd.DataFrame({"unique_id": "s", "ds": np.arange(12), "y": np.arange(12, dtype=float) ** 1.5 + 1})
+    sw = SeriesWindows(lookback=4, horizon=2, min_past=2, scaler="window_mean", dtype="float64", deseasonalize=False)
+    at_once = sw.fit_transform(frame).scale
+    monkeypatch.setattr(windows_module, "_SCALE_CHUNK", 3)  # 9 windows: chunks of 3, 3 and 3
+    np.testing.assert_allclose(sw.transform(frame).scale, at_once, rtol=0, atol=0)
+    monkeypatch.setattr(windows_module, "_SCALE_CHUNK", 4)  # chunks of 4, 4 and 1
+    np.testing.assert_allclose(sw.transform(frame).scale, at_once, rtol=0, atol=0)
