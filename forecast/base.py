@@ -138,9 +138,9 @@ class BaseForecaster(BaseEstimator):
     def _training_frame(self) -> CheckedFrame:
         """The training frame as a `CheckedFrame` (it was validated by `fit` or written by `save`)."""
         frame = self.train_df_
-        codes = pd.factorize(frame[ID].to_numpy(), sort=True)[0]
-        boundaries = np.flatnonzero(np.diff(codes)) + 1
-        starts = np.concatenate([[0], boundaries, [codes.size]]).astype(np.int64)
+        ids = frame[ID].to_numpy()
+        boundaries = np.flatnonzero(ids[1:] != ids[:-1]) + 1  # sorted by series: a series starts where the id changes
+        starts = np.concatenate([[0], boundaries, [ids.size]]).astype(np.int64)
         return CheckedFrame(frame=frame, freq=self.freq_, series_ids=np.asarray(self.series_ids_), series_starts=starts)
 
     # ------------------------------------------------------------ backtest
