@@ -121,7 +121,7 @@ def rolling_origin(model, checked: CheckedFrame, cutoffs: pd.DataFrame, refit: b
     if (origin_rows < 0).any():
         bad = cutoffs.iloc[int(np.flatnonzero(origin_rows < 0)[0])]
         raise ValueError(f"cutoff {bad['cutoff']} is not a timestamp of series {bad[ID]!r}")
-    times = pd.Index(df[TIME])
+    times = checked.times()
     windows = cutoffs["window"].to_numpy()
     blocks = refit_schedule(int(windows.max()) + 1, refit)
     reuse_model = not refit and _is_fitted(model)

@@ -62,11 +62,11 @@ class _HistoryBaseline(BaseForecaster):
                 f"series {df[ID].iloc[bad]!r} has {observed[short][0]} observation(s) up to {df[TIME].iloc[bad]}; "
                 f"{type(self).__name__}({self._describe()}) needs at least {self._min_history()}"
             )
-        values = self._point_forecasts(df[TARGET].to_numpy(float), origin_rows, first_rows)
+        values = self._point_forecasts(checked.values(TARGET), origin_rows, first_rows)
         return pd.DataFrame(
             {
                 ID: np.repeat(df[ID].to_numpy()[origin_rows], self.horizon),
-                TIME: horizon_timestamps(pd.Index(df[TIME])[origin_rows], self.freq_, self.horizon),
+                TIME: horizon_timestamps(checked.times()[origin_rows], self.freq_, self.horizon),
                 "y_hat": values.ravel(),
             }
         )
