@@ -93,8 +93,9 @@ class Naive(_HistoryBaseline):
 @settings_dataclass
 class _SeasonalBaseline(_HistoryBaseline):
     """A history baseline that knows the seasonal period: `season_length`, or (None) the calendar's period of
-    the data's frequency (12 for monthly data) or, for integer time steps, the period most series show (as the
-    Forecaster's pipeline: `pipelines.seasonality.resolve_season_length`), learned by `fit` as `season_length_`."""
+    the data's frequency (12 for monthly data; for sub-daily data the day, or the week where the history
+    follows a weekly cycle) or, for integer time steps, the period most series show (as the Forecaster's
+    pipeline: `pipelines.seasonality.resolve_season_length`), learned by `fit` as `season_length_`."""
 
     season_length: int | None = declared(SEASON_LENGTH)
 
@@ -118,7 +119,7 @@ class SeasonalNaive(_SeasonalBaseline):
     Args:
         horizon: steps forecast after each origin.
         season_length: the period `m` in steps (12 for monthly data with a yearly cycle); None takes the
-            period of the data's frequency.
+            period the data show (`pipelines.seasonality.resolve_season_length`).
         freq: pandas offset alias or integer step of `ds`; `None` infers it per series.
     """
 
@@ -162,8 +163,8 @@ class ExponentialSmoothing(_SeasonalBaseline):
 
     Args:
         horizon: steps forecast after each origin.
-        season_length: the period `m` in steps (1: no seasonal models); None takes the period of the data's
-            frequency.
+        season_length: the period `m` in steps (1: no seasonal models); None takes the period the data show
+            (`pipelines.seasonality.resolve_season_length`).
         freq: pandas offset alias or integer step of `ds`; `None` infers it per series.
     """
 

@@ -16,7 +16,7 @@ from pandas.tseries.frequencies import to_offset
 Frequency = pd.DateOffset | int
 
 
-_NANOSECONDS_PER_DAY = 86_400 * 10**9
+NANOSECONDS_PER_DAY = 86_400 * 10**9
 
 
 def parse_frequency(freq: str | int | pd.DateOffset | pd.Timedelta) -> Frequency:
@@ -55,7 +55,7 @@ def step_size(freq: Frequency) -> int:
     if isinstance(freq, int):
         return freq
     if isinstance(freq, pd.offsets.Day):
-        return freq.n * _NANOSECONDS_PER_DAY
+        return freq.n * NANOSECONDS_PER_DAY
     return int(freq.nanos)
 
 
@@ -161,7 +161,7 @@ def infer_series_frequency(times: pd.DatetimeIndex | np.ndarray) -> Frequency | 
         return None
     if isinstance(times, np.ndarray):
         return step
-    days, remainder = divmod(step, _NANOSECONDS_PER_DAY)
+    days, remainder = divmod(step, NANOSECONDS_PER_DAY)
     # Whole days as a day offset ('D'), as pandas 2 and 3 both name it; shorter steps as ticks.
     return to_offset(f"{days}D") if days and not remainder else to_offset(pd.Timedelta(step, unit="ns"))
 
@@ -194,7 +194,7 @@ def steps_between(origin, times: pd.DatetimeIndex | np.ndarray, freq: Frequency)
             months = (times.year - origins.year) * 12 + (times.month - origins.month)
             return np.asarray(months, dtype=np.int64) // (months_per_step * freq.n)
     if isinstance(freq, pd.offsets.Week):
-        days = (times.normalize().as_unit("ns").asi8 - origins.normalize().as_unit("ns").asi8) // _NANOSECONDS_PER_DAY
+        days = (times.normalize().as_unit("ns").asi8 - origins.normalize().as_unit("ns").asi8) // NANOSECONDS_PER_DAY
         return days // (7 * freq.n)
     if isinstance(freq, pd.offsets.BusinessDay):
         day = "datetime64[D]"
@@ -213,15 +213,44 @@ def steps_between(origin, times: pd.DatetimeIndex | np.ndarray, freq: Frequency)
     return np.array([counts[pair] for pair in pairs.itertuples(index=False, name=None)], dtype=np.int64)
 
 
-def seasonal_period(freq: Frequency | None) -> int:
-    """Steps in one cycle of the next coarser calendar unit, the usual MASE/seasonal-naive period.
+MAX_SUBDAILY_PERIOD = 288
+"""The most steps `seasonal_period` gives a sub-daily frequency: five-minute data cycle daily (288 steps), one-minute
+data hourly (60); a longer cycle leaves too few cycles in a typical history to estimate its indices."""
 
-    Hourly -> 24 (a day), daily -> 7 (a week), business daily -> 5, weekly -> 52, monthly -> 12,
-    quarterly -> 4, minutely and secondly -> 60; multiples (`"2h"`), yearly, integer steps and
-    `None` -> 1.
+_NANOSECONDS_PER_CYCLE = (NANOSECONDS_PER_DAY, 3_600 * 10**9, 60 * 10**9)  # a day, an hour, a minute
+_STEPS_PER_CYCLE = (
+    # (offsets, steps of the offset with n=1 in one cycle): the week, the year, the year
+    ((pd.offsets.Week,), 52),
+    ((pd.offsets.MonthBegin, pd.offsets.MonthEnd, pd.offsets.BusinessMonthBegin, pd.offsets.BusinessMonthEnd), 12),
+    ((pd.offsets.QuarterBegin, pd.offsets.QuarterEnd, pd.offsets.BQuarterBegin, pd.offsets.BQuarterEnd), 4),
+)
+
+
+def seasonal_period(freq: Frequency | None) -> int:
+    """Steps in the calendar cycle the frequency repeats over, the usual MASE/seasonal-naive period.
+
+    Sub-daily steps take the longest of a day, an hour and a minute that holds a whole number of steps, at most
+    `MAX_SUBDAILY_PERIOD`: hourly -> 24, `"30min"` -> 48, `"15min"` -> 96, `"2h"` -> 12, `"5min"` -> 288,
+    minutely -> 60, secondly -> 60. Daily -> 7 (a week), business daily -> 5, weekly -> 52, monthly -> 12,
+    quarterly -> 4, and their multiples that divide the cycle (`"2W"` -> 26, `"2MS"` -> 6, `"3MS"` -> 4).
+    Yearly, other multiples (`"2D"`, `"5MS"`), integer steps and `None` -> 1.
     """
-    if freq is None or isinstance(freq, int) or freq.n != 1:
+    if freq is None or isinstance(freq, int):
         return 1
+    if isinstance(freq, pd.offsets.Day):  # a Tick in pandas 2, a calendar day in pandas 3
+        return 7 if freq.n == 1 else 1
+    if isinstance(freq, pd.offsets.BusinessDay):
+        return 5 if freq.n == 1 else 1
+    if isinstance(freq, pd.offsets.Tick):
+        step = freq.nanos
+        for cycle in _NANOSECONDS_PER_CYCLE:
+            if cycle % step == 0 and 2 <= cycle // step <= MAX_SUBDAILY_PERIOD:
+                return cycle // step
+        return 1
+    for kinds, steps in _STEPS_PER_CYCLE:
+        if isinstance(freq, kinds):
+            return steps // freq.n if steps % freq.n == 0 and freq.n < steps else 1
+    return 1
     offsets = pd.offsets
     periods = (
         ((offsets.Hour,), 24),

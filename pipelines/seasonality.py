@@ -20,8 +20,10 @@ series that passes the test, has at least `3 m` positive values and no value <= 
 series keeps `s = 1`. The phase `t mod m` counts steps from the series' first training time
 stamp, so a frame that starts later (a forecast from the last rows) gets the same phases.
 
-With integer time stamps the period is not known from the calendar; `infer_season_length`
-picks, among the usual periods, the one most series pass the test for.
+The period is the calendar's (`pipelines.frequency.seasonal_period`), except that sub-daily data whose
+seasonal naive fits better a week back than a day back take the week (`weekly_cycle_fits_better`). With
+integer time stamps the period is not known from the calendar; `infer_season_length` picks, among the usual
+periods, the one most series pass the test for.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from pipelines.frequency import Frequency, seasonal_period, steps_between
+from pipelines.frequency import NANOSECONDS_PER_DAY, Frequency, seasonal_period, steps_between
 
 CANDIDATE_PERIODS = (4, 7, 12, 24, 52)
 """Periods tried for integer time stamps: quarters, days of a week, months, hours, weeks."""
@@ -88,14 +90,53 @@ def tested_seasonal_indices(y: np.ndarray, m: int) -> np.ndarray | None:
 
 def resolve_season_length(season_length: int | None, freq: Frequency, y: np.ndarray, series_starts: np.ndarray) -> int:
     """The seasonal period `m` a model uses: `season_length` when given, else the calendar's period of a datetime
-    frequency (`pipelines.frequency.seasonal_period`: 12 for monthly data), else (integer time stamps, `freq` an
-    int) the period most series show (`infer_season_length`); `y` holds the series one after another, series `k`
-    in `y[series_starts[k] : series_starts[k + 1]]`."""
+    frequency (`pipelines.frequency.seasonal_period`: 12 for monthly data, 48 for half-hourly data), the week
+    instead of the day where the history says so (`weekly_cycle_fits_better`), else (integer time stamps, `freq`
+    an int) the period most series show (`infer_season_length`); `y` holds the series one after another, series
+    `k` in `y[series_starts[k] : series_starts[k + 1]]`."""
     if season_length is not None:
         return int(season_length)
-    if not isinstance(freq, int):
-        return seasonal_period(freq)
-    return infer_season_length([y[start:stop] for start, stop in itertools.pairwise(series_starts)])
+    series = [y[start:stop] for start, stop in itertools.pairwise(series_starts)]
+    if isinstance(freq, int):
+        return infer_season_length(series)
+    period = seasonal_period(freq)
+    if is_daily_cycle(freq, period) and weekly_cycle_fits_better(series, period):
+        return DAYS_PER_WEEK * period
+    return period
+
+
+DAYS_PER_WEEK = 7
+WEEKLY_ERROR_RATIO = 0.9
+"""The weekly cycle replaces the daily one when its seasonal naive errs less than this share of the daily one's."""
+_EXACT = 1e-9
+"""A scaled mean error below this is float rounding: a daily naive that exact keeps the day."""
+
+
+def is_daily_cycle(freq: Frequency, period: int) -> bool:
+    """Whether `period` steps of the sub-daily `freq` make one day (hourly data's 24, half-hourly data's 48)."""
+    return isinstance(freq, pd.offsets.Tick) and period > 1 and freq.nanos * period == NANOSECONDS_PER_DAY
+
+
+def weekly_cycle_fits_better(series: Sequence[np.ndarray], day: int) -> bool:
+    """Whether sub-daily series of `day` steps a day follow a weekly cycle rather than a daily one.
+
+    Demand for electricity, traffic or staff differs between weekdays and weekends, so the value a week ago
+    predicts better than the value a day ago. Over the series with at least three weeks of values (at least half
+    of all series; else the day), each divided by its mean absolute value, the mean absolute error of the weekly
+    seasonal naive `|y_t - y_{t-7d}|` is compared with the daily one's `|y_t - y_{t-d}|` over the same steps
+    `t >= 7d`; the week wins when its error is below `WEEKLY_ERROR_RATIO` times the day's (the weekly cycle
+    has seven times the indices to estimate, so a tie keeps the day, as does a day that repeats exactly).
+    """
+    week = DAYS_PER_WEEK * day
+    long_enough = [np.asarray(y, dtype=np.float64) for y in series if len(y) >= 3 * week]
+    if not long_enough or 2 * len(long_enough) < len(series):
+        return False
+    daily = weekly = 0.0
+    for y in long_enough:
+        scale = float(np.nanmean(np.abs(y))) or 1.0
+        daily += float(np.nanmean(np.abs(y[week:] - y[week - day : -day]))) / scale
+        weekly += float(np.nanmean(np.abs(y[week:] - y[:-week]))) / scale
+    return daily > _EXACT * len(long_enough) and weekly < WEEKLY_ERROR_RATIO * daily
 
 
 def infer_season_length(series: Sequence[np.ndarray], candidates: Sequence[int] = CANDIDATE_PERIODS) -> int:

@@ -176,3 +176,22 @@ def test_an_integer_stamped_baseline_finds_the_period_the_forecasters_pipeline_f
     forecasts = naive.predict()
     last_season = frame.groupby("unique_id")["y"].apply(lambda y: y.to_numpy()[-4:])
     np.testing.assert_allclose(forecasts["y_hat"].to_numpy(), np.concatenate(last_season.to_list()))
+
+
+def test_half_hourly_demand_with_a_weekend_drop_repeats_the_same_half_hour_a_week_back():
+    # Three and a half weeks of half-hourly values: a daily shape, weekends 30% lower. A day back would repeat
+    # Friday on Saturday; the period follows the history to a week (336 steps), as the Forecaster's pipeline does.
+    t = np.arange(48 * 7 * 3 + 48 * 4)
+    y = (1.0 + 0.4 * np.sin(2 * np.pi * t / 48)) * np.where((t // 48) % 7 >= 5, 70.0, 100.0)
+    frame = pd.DataFrame(
+        {"unique_id": "meter", "ds": pd.date_range("2024-01-01", periods=t.size, freq="30min"), "y": y}
+    )
+    naive = SeasonalNaive(horizon=96).fit(frame)
+    windows = SeriesWindows(lookback=96, horizon=96).fit(frame)
+    assert naive.season_length_ == windows.season_length_ == 336
+    forecasts = naive.predict()
+    np.testing.assert_allclose(forecasts["y_hat"].to_numpy(), y[-336:][:96])
+    assert forecasts["ds"].iloc[0] == frame["ds"].iloc[-1] + pd.Timedelta("30min")
+    # Without the weekend drop the day stays the period (an exact daily pattern: both naive forecasts exact, a tie).
+    frame["y"] = 1.0 + 0.4 * np.sin(2 * np.pi * t / 48)
+    assert SeasonalNaive(horizon=96).fit(frame).season_length_ == 48

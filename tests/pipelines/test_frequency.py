@@ -6,7 +6,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipelines.frequency import frequency_to_json, future_timestamps, infer_series_frequency, parse_frequency
+from pipelines.frequency import (
+    frequency_to_json,
+    future_timestamps,
+    infer_series_frequency,
+    parse_frequency,
+    seasonal_period,
+)
 
 
 def test_parse_and_json_round_trip():
@@ -42,3 +48,54 @@ def test_inferring_a_frequency_gives_an_offset_and_no_pandas_notice(freq):
         inferred = infer_series_frequency(times)
     assert inferred == pd.tseries.frequencies.to_offset(freq)
     assert [str(w.message) for w in caught] == []
+
+
+@pytest.mark.parametrize(
+    ("alias", "cycle"),
+    [
+        ("h", "1D"),
+        ("30min", "1D"),
+        ("15min", "1D"),
+        ("2h", "1D"),
+        ("12h", "1D"),
+        ("1800s", "1D"),
+        ("5min", "1D"),
+        ("min", "1h"),  # a day would be 1,440 steps, beyond MAX_SUBDAILY_PERIOD
+        ("s", "1min"),
+    ],
+)
+def test_sub_daily_steps_cycle_over_the_longest_calendar_unit_they_divide(alias, cycle):
+    """The period is the number of steps after which the clock time repeats (counted on a real time axis)."""
+    stamps = pd.date_range("2024-03-04", periods=400, freq=alias)
+    period = seasonal_period(parse_frequency(alias))
+    assert stamps[period] - stamps[0] == pd.Timedelta(cycle)
+
+
+@pytest.mark.parametrize(
+    ("alias", "period"),
+    [
+        ("D", 7),
+        ("B", 5),
+        ("W-SUN", 52),
+        ("2W", 26),
+        ("MS", 12),
+        ("2MS", 6),
+        ("3MS", 4),
+        ("QS", 4),
+        ("2QS", 2),
+        ("ME", 12),
+        # no whole number of steps in a cycle, or no cycle: no season
+        ("2D", 1),
+        ("5MS", 1),
+        ("12MS", 1),
+        ("YS", 1),
+        ("7min", 1),
+    ],
+)
+def test_calendar_periods_and_their_multiples(alias, period):
+    assert seasonal_period(parse_frequency(alias)) == period
+
+
+def test_integer_steps_and_no_frequency_have_no_calendar_period():
+    assert seasonal_period(3) == 1
+    assert seasonal_period(None) == 1

@@ -7,7 +7,13 @@ import pandas as pd
 import pytest
 
 from pipelines.frequency import parse_frequency, steps_between
-from pipelines.seasonality import autocorrelations, infer_season_length, is_seasonal, seasonal_indices
+from pipelines.seasonality import (
+    autocorrelations,
+    infer_season_length,
+    is_seasonal,
+    resolve_season_length,
+    seasonal_indices,
+)
 from pipelines.windows import SeriesWindows
 
 PATTERN_12 = 1.0 + 0.3 * np.sin(2 * np.pi * np.arange(12) / 12)
@@ -56,6 +62,46 @@ def test_the_period_of_integer_series_is_the_one_most_series_show():
     assert infer_season_length(monthly) == 12
     assert infer_season_length(quarterly) == 4
     assert infer_season_length(noise) == 1
+
+
+def hourly_demand(days, weekend_drop, seed=0):
+    """Hourly values with a daily shape, a slow trend and noise; weekends (days 5 and 6 of every week) lower by
+    `weekend_drop`."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(24 * days)
+    daily = 1.0 + 0.4 * np.sin(2 * np.pi * t / 24)
+    weekend = np.where((t // 24) % 7 >= 5, 1.0 - weekend_drop, 1.0)
+    return 100.0 * (1 + 0.001 * t / 24) * daily * weekend * (1 + 0.02 * rng.normal(size=t.size))
+
+
+def resolved(series, freq="h", season_length=None):
+    starts = np.cumsum([0, *map(len, series)])
+    return resolve_season_length(season_length, parse_frequency(freq), np.concatenate(series), starts)
+
+
+def test_sub_daily_data_take_the_week_only_where_a_week_back_forecasts_better_than_a_day_back():
+    weekly = hourly_demand(28, weekend_drop=0.3)
+    assert resolved([weekly]) == 24 * 7
+    # The same without the weekend drop: the day a week back is no better than yesterday, and the day stays.
+    assert resolved([hourly_demand(28, weekend_drop=0.0)]) == 24
+    # Half-hourly: the week is 336 steps.
+    half_hourly = np.repeat(weekly, 2)
+    assert resolved([half_hourly], "30min") == 48 * 7
+    # The rule, computed by hand for the hourly series: the weekly naive's error against the daily one's.
+    week, day = 168, 24
+    ratio = np.mean(np.abs(weekly[week:] - weekly[:-week])) / np.mean(np.abs(weekly[week:] - weekly[week - day : -day]))
+    assert ratio < 0.9
+
+
+def test_the_week_needs_three_weeks_of_history_in_most_series_and_a_given_season_length_wins():
+    weekly = hourly_demand(28, weekend_drop=0.3)
+    assert resolved([weekly[: 24 * 20]]) == 24  # under three weeks
+    assert resolved([weekly, weekly[: 24 * 20], weekly[: 24 * 20]]) == 24  # one series of three long enough
+    assert resolved([weekly, weekly, weekly[: 24 * 20]]) == 24 * 7
+    assert resolved([weekly], season_length=24) == 24
+    # Daily data cycle over the week already; monthly data over the year.
+    assert resolved([weekly[::24]], "D") == 7
+    assert resolved([weekly[::24]], "MS") == 12
 
 
 @pytest.mark.parametrize(
