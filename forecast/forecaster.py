@@ -188,6 +188,7 @@ class Forecaster(ForecasterSettings, BaseForecaster):
         # The network forecasts the held-out windows once: for the choice, the offsets and the validation MASE.
         network = None if validation is None or self.model_ is None else self._network_values(validation)
         self.combination_ = self._choose_combination(validation, ets_validation, network, checked.series_ids)
+        self._warn_of_unused_inputs()
         self.intervals_, held_out = None, None
         if validation is not None:
             values, history_low = self._forecast_values(validation, checked, ets=ets_validation, network=network)
@@ -196,6 +197,23 @@ class Forecaster(ForecasterSettings, BaseForecaster):
             held_out = self._forecasts_as_frame(validation, values, history_low, with_fit_history=False)
         self.validation_mase_ = None if held_out is None else self._scaled_error(held_out, frame)
         return FitReport(training=training, validation=validation, validation_forecasts=held_out)
+
+    def _warn_of_unused_inputs(self) -> None:
+        """Warn when the covariates or calendar features the user declared reach no forecast: only the network
+        reads them, and none was trained or the combination gives it no weight and no interval needs it (e.g. a
+        single series: too little evidence)."""
+        declared = [*map(repr, [*self.past_covariates, *self.future_covariates, *self.static_covariates])]
+        declared += [f"calendar {field!r}" for field in self.pipeline_.calendar_fields_]
+        # With quantiles the network's spread around its median shapes every interval, whatever its weight.
+        network_read = self.model_ is not None and (self.combination_.uses_network or bool(self.quantiles))
+        if not declared or network_read:
+            return
+        warnings.warn(
+            f"the network gets no weight in the forecast ({self.combination_.rule}), so {', '.join(declared)} "
+            "reach no forecast: only the network reads them; combine_with=None forecasts with the network alone",
+            UserWarning,
+            stacklevel=6,  # the user's fit call (Forecaster.fit, BaseForecaster.fit, _fit_checked, _fit)
+        )
 
     def _scaled_error(self, forecasts: pd.DataFrame, frame: pd.DataFrame) -> float:
         """The mean of `|y - y_hat| / s_i` over the forecasts' rows: their MASE with the fit's scales."""
@@ -216,14 +234,14 @@ class Forecaster(ForecasterSettings, BaseForecaster):
             warnings.warn(
                 "no series is long enough to hold out a validation window after its training windows: there is "
                 "no evidence for the network, so the forecast is exponential smoothing alone (combine_with='auto')",
-                stacklevel=5,
+                stacklevel=6,  # the user's fit call
             )
             return "no validation window"
         if validation is None and self.validation_windows:
             warnings.warn(
                 f"no series is long enough to hold out a validation window after its training windows; training "
                 f"without early stopping{' and ETS alone' if self.combine_with == 'auto' else ''}",
-                stacklevel=5,
+                stacklevel=6,  # the user's fit call
             )
         if not self.quantiles:
             return self._too_little_evidence(validation)

@@ -9,6 +9,8 @@ covariate, a network whose output layer is set by hand) or from an independent f
 
 from __future__ import annotations
 
+import warnings
+
 import mlflow
 import numpy as np
 import pandas as pd
@@ -157,6 +159,30 @@ def test_a_long_single_series_earns_the_network_with_more_validation_origins(lon
     else:
         assert model.network_skipped_.startswith(f"too little evidence: {validation_windows} validation windows")
         assert model.model_ is None and model.epochs_trained_ == 0
+
+
+def test_series_too_short_to_hold_anything_out_forecast_with_ets_alone_and_say_so_at_the_fit_call(long_frame):
+    df = long_frame("2015-01-01", "MS", {"a": 7, "b": 8}, seed=1)
+    with pytest.warns(UserWarning, match="no evidence for the network") as caught:
+        model = Forecaster(lookback=6, horizon=4, epochs=2, **QUICK).fit(df)
+    assert model.network_skipped_ == "no validation window" and model.model_ is None
+    assert {record.filename for record in caught if "no evidence" in str(record.message)} == {__file__}
+
+
+def test_declared_covariates_that_reach_no_forecast_are_warned_about_by_name():
+    # One series driven by a future-known covariate: three validation windows are too little evidence, the
+    # network is not trained, and ETS alone cannot read `x`; the user hears so at the fit call.
+    df = driven_panel(n_series=1)
+    with pytest.warns(UserWarning, match=r"no weight .*too little evidence.*'x'.* reach no forecast") as caught:
+        model = Forecaster(lookback=6, horizon=4, epochs=2, future_covariates=["x"], **QUICK).fit(df)
+    assert model.model_ is None
+    assert {record.filename for record in caught if "reach no forecast" in str(record.message)} == {__file__}
+    # With the network alone, or without covariates, nothing is left unread and nothing is said.
+    for settings in (dict(future_covariates=["x"], combine_with=None), {}):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            Forecaster(lookback=6, horizon=4, epochs=2, **settings, **QUICK).fit(df)
+        assert not [record for record in caught if "reach no forecast" in str(record.message)]
 
 
 # ------------------------------------------------------------------ save, load and the pyfunc model
