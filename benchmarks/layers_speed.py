@@ -18,8 +18,9 @@ used, which other processes on a shared machine disturb much less.
    `keras.layers.LSTM`/`GRU` in `fit` (8 steps per execution, as the Forecaster used `fit`) and ours,
    `layers.LSTM`/`GRU`, through the Forecaster's training path (`forecast.training_loop`); each timed call trains
    3 epochs. Then the achieved GFLOP/s of those steps (`training_flops`) against the CPU's peak (`cpu_peak_gflops`,
-   from `lscpu`), a large matmul and a matmul of the LSTM's per-step gate shape. PyTorch is left out with a note
-   when `torch` is not installed.
+   from `lscpu`), a large matmul and a matmul of the LSTM's per-step gate shape, and where our LSTM's step spends
+   its time by TensorFlow op type, from TensorFlow's profiler (`--op-profile`: that part alone). PyTorch is left
+   out with a note when `torch` is not installed.
 5. `--loop-options`: the Forecaster's network (`forecast.network.build_network`, LSTM and GRU, 64 units,
    lookback 30, horizon 18, batch 64 and 256, one input feature, MAE, Adam with clipnorm) trained by `fit` under
    its options (`steps_per_execution` 1, 8 and 32, a `tf.data` pipeline, XLA) and by `forecast.training_loop`;
@@ -39,6 +40,7 @@ used, which other processes on a shared machine disturb much less.
     python -m benchmarks.layers_speed --kernel-grid    # section 6 only
     python -m benchmarks.layers_speed --pytorch        # section 4 only (at --sizes, when given): about 10 minutes
     python -m benchmarks.layers_speed --forecaster     # section 7 only: about 5 minutes on 2 cores
+    python -m benchmarks.layers_speed --op-profile     # where our LSTM's training step spends its time: a minute
     python -m benchmarks.layers_speed --sizes 64x30x32 128x50x64 --paths fused loop   # chosen paths and sizes
 """
 
@@ -388,6 +390,7 @@ def compare_training_paths(sizes: Sequence[Size], rounds: int, seconds: float, t
             flush=True,
         )
     print_flops(speeds, sizes, has_torch)
+    print_time_by_op(sizes)
 
 
 def print_flops(speeds: dict[Size, dict[str, float]], sizes: Sequence[Size], has_torch: bool) -> None:
@@ -417,6 +420,89 @@ def print_flops(speeds: dict[Size, dict[str, float]], sizes: Sequence[Size], has
             + "".join(f"{achieved[name]:>12.1f}" for name in names)
             + f"{100 * achieved['ours lstm'] / peak:>16.1f}%{100 * achieved['ours lstm'] / big:>14.1f}%"
             + f"{gate_matmul:>13.1f}{achieved['ours lstm'] / gate_matmul:>13.2f}",
+            flush=True,
+        )
+
+
+PROFILED_BATCHES = 20
+"""Batches of one profiled epoch (`time_by_op`); three such epochs are traced."""
+
+
+def time_by_op(cell: str, size: Size) -> tuple[dict[str, float], float]:
+    """CPU milliseconds per training step spent in each TensorFlow op type, and the wall milliseconds per step,
+    of ours through the Forecaster's training path, from TensorFlow's profiler.
+
+    Three epochs of `PROFILED_BATCHES` batches are traced after two untraced ones; every event of the executor's
+    and Eigen's threads named `op:OpType` is an op's kernel, summed by type (container events, which hold kernels,
+    are left out, so nothing is counted twice).
+    """
+    import glob
+    import os
+    import tempfile
+
+    import tensorflow as tf
+    from tensorflow.tsl.profiler.protobuf import xplane_pb2
+
+    x, y = data(size, PROFILED_BATCHES)
+    run = forecaster_path(CELLS[cell][1](size.units), x, y, size, 1)
+    run()
+    epochs = 3
+    with tempfile.TemporaryDirectory() as logdir:
+        tf.profiler.experimental.start(logdir)
+        wall = timed(lambda: [run() for _ in range(epochs)]).wall
+        tf.profiler.experimental.stop()
+        (path,) = glob.glob(os.path.join(logdir, "**", "*.xplane.pb"), recursive=True)
+        with open(path, "rb") as file:
+            space = xplane_pb2.XSpace.FromString(file.read())
+    steps = epochs * PROFILED_BATCHES
+    milliseconds: dict[str, float] = {}
+    for plane in space.planes:
+        if plane.name != "/host:CPU":
+            continue
+        names = {key: value.name for key, value in plane.event_metadata.items()}
+        for line in plane.lines:
+            if not line.name.startswith(("tf_Compute", "tf_numa")):
+                continue
+            for event in line.events:
+                name = names[event.metadata_id]
+                _, colon, op_type = name.rpartition(":")
+                if colon and "::" not in name:  # "ExecutorState::Process" and the like hold kernels
+                    milliseconds[op_type] = milliseconds.get(op_type, 0.0) + event.duration_ps / 1e9 / steps
+    return milliseconds, 1e3 * wall / steps
+
+
+def print_time_by_op(sizes: Sequence[Size], cell: str = "lstm") -> None:
+    """Where our training step's time goes (`time_by_op`): the recurrent kernels' CPU time and GFLOP/s per core,
+    and everything else (the head, the loss, Adam, the in-graph shuffle, transposes) together. A size the layer
+    runs on its generic loop (beyond `BLOCK_LSTM_MAX_UNITS`) has no such kernels: all of it is "other"."""
+    kernels = {"lstm": ("BlockLSTMV2", "BlockLSTMGradV2")}.get(cell)
+    if kernels is None:
+        return
+    print(
+        f"\nwhere ours ({cell}) spends a training step (TensorFlow's profiler, CPU ms per step summed over threads; "
+        "GFLOP/s per core = the kernel's FLOPs (`training_flops`: forward 1/3, backward 2/3) / its CPU time)"
+    )
+    header = (
+        f"{'batch x steps x units':<22}{'wall ms':>9}{'CPU ms':>9}{'forward':>10}{'backward':>10}{'other':>9}"
+        f"{'kernels %':>11}{'fwd GFLOP/s':>13}{'bwd GFLOP/s':>13}  largest other ops"
+    )
+    print(header)
+    print("-" * len(header))
+    for size in sizes:
+        by_op, wall = time_by_op(cell, size)
+        forward, backward = (by_op.get(name, 0.0) for name in kernels)
+        total = sum(by_op.values())
+        other = total - forward - backward
+        flops = training_flops(cell, size)
+        largest = sorted((item for item in by_op.items() if item[0] not in kernels), key=lambda item: -item[1])[:3]
+        rates = "".join(
+            f"{part_flops / milliseconds / 1e6:>13.1f}" if milliseconds else f"{'(loop)':>13}"
+            for part_flops, milliseconds in ((flops / 3, forward), (2 * flops / 3, backward))
+        )
+        print(
+            f"{size!s:<22}{wall:>9.2f}{total:>9.2f}{forward:>10.2f}{backward:>10.2f}{other:>9.2f}"
+            f"{100 * (forward + backward) / total:>10.0f}%{rates}  "
+            + ", ".join(f"{name} {ms:.2f}" for name, ms in largest),
             flush=True,
         )
 
@@ -758,6 +844,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--torch-threads", type=int, default=2, help="PyTorch's threads in section 4 (0: its default)")
     parser.add_argument("--forecaster", action="store_true", help="only section 7 (Forecaster.fit on M3 monthly)")
+    parser.add_argument("--op-profile", action="store_true", help="only the end of section 4 (time by op type)")
     parser.add_argument("--max-series", type=int, default=None, help="section 7 on the first N series of M3 monthly")
     args = parser.parse_args(argv)
     global STEPS_PER_EXECUTION
@@ -777,6 +864,9 @@ def main(argv: list[str] | None = None) -> None:
         return
     if args.forecaster:
         compare_forecaster_fit(args.max_series)
+        return
+    if args.op_profile:
+        print_time_by_op(training_path_sizes)
         return
     compare_training_and_inference(sizes, args.paths, args.rounds, args.seconds, inference=True)
     if args.quick or args.sizes:
