@@ -14,7 +14,10 @@ AutoTheta 14.97, AutoETS 14.16; published global deep models reach about 13.
 Latency: the first cell's model is saved and loaded back, and `predict` is
 timed for one series' history (the full path: validation, windowing, the
 network call, the output frame), `--repeats` times after two warm-up calls;
-the network call alone is timed the same way. p50 and p90 in milliseconds.
+the network call alone is timed the same way, and so is the least that any
+predict taking and returning pandas frames does (`_pandas_round_trip`: read three
+columns, scale, call the network, build the output frame). p50 and p90 in
+milliseconds.
 
 Run: `python benchmarks/m3.py [--quick] [--cells lstm,gru] [--epochs 30] [--units 64]`
 (`--quick`: the first 300 series, 3 epochs, `lstm` only).
@@ -117,17 +120,39 @@ def latency_report(model: Forecaster, train: pd.DataFrame, repeats: int) -> str:
     inputs = loaded.pipeline_.predict_windows(history).as_inputs()
     full = _timings(lambda: loaded.predict(history), repeats)
     network = _timings(lambda: loaded._call_network(inputs), repeats)
+    floor = _timings(lambda: _pandas_round_trip(loaded, history, inputs), repeats)
     keras_predict = _timings(lambda: loaded.model_.predict(inputs, verbose=0), repeats)
     keras_batch = _timings(lambda: loaded.model_.predict_on_batch(inputs), repeats)
     return (
         f"predict latency, one series after load ({repeats} calls): "
         f"Forecaster.predict p50 {full[0]:.2f} ms, p90 {full[1]:.2f} ms; "
         f"network call p50 {network[0]:.2f} ms, p90 {network[1]:.2f} ms; "
+        f"the least a pandas-in, pandas-out predict does p50 {floor[0]:.2f} ms ({floor[0] / network[0]:.2f}x the "
+        "network call); "
         f"Keras Model.predict p50 {keras_predict[0]:.2f} ms, Model.predict_on_batch p50 {keras_batch[0]:.2f} ms; "
         f"p50 ratios: Forecaster.predict / network call {full[0] / network[0]:.2f} (target at most 3), "
         f"network call / predict_on_batch {network[0] / keras_batch[0]:.2f}, "
         f"Forecaster.predict / Model.predict {full[0] / keras_predict[0]:.3f}"
     )
+
+
+def _pandas_round_trip(model: Forecaster, history: pd.DataFrame, inputs: dict[str, np.ndarray]) -> pd.DataFrame:
+    """The floor of any `predict` that takes and returns a pandas frame: read the id, time and target columns,
+    scale the window by its mean absolute value, call the network, and build the future times and a three-column
+    frame. No validation, no ETS, no intervals: a reference for `Forecaster.predict`'s latency, not a forecast."""
+    ids = history["unique_id"].to_numpy()
+    times = history["ds"].to_numpy()
+    y = history["y"].to_numpy(np.float64)
+    scale = np.abs(y).mean()
+    past = inputs["past"].copy()
+    past[0, -len(y) :, 0] = y[-past.shape[1] :] / scale
+    outputs = model._call_network({**inputs, "past": past})
+    if isinstance(model.freq_, int):
+        future = times[-1] + model.freq_ * np.arange(1, model.horizon + 1)
+    else:
+        future = pd.date_range(times[-1], periods=model.horizon + 1, freq=model.freq_)[1:]
+    values = outputs.reshape(-1)[: model.horizon].astype(np.float64) * scale
+    return pd.DataFrame({"unique_id": np.repeat(ids[:1], model.horizon), "ds": future, "y_hat": values}, copy=False)
 
 
 def _timings(call, repeats: int) -> tuple[float, float]:
