@@ -23,6 +23,7 @@ series' value), then filled like any other missing value.
 
 from __future__ import annotations
 
+import itertools
 import numbers
 import re
 import warnings
@@ -599,7 +600,9 @@ def _resolve_frequency(frame, times, series_starts, freq) -> Frequency:
         reference_position += 1
     if reference is None:
         raise ValidationError(
-            "Cannot infer the frequency: no series has enough regular timestamps. Pass freq= (e.g. 'D' or an integer step)."
+            _calendar_day_message(frame, times, series_starts)
+            or "Cannot infer the frequency: no series has enough regular timestamps. Pass freq= (e.g. 'D' or an "
+            "integer step)."
         )
     # Only series that leave the reference grid somewhere need their own inference.
     for position in _series_off_grid(times, series_starts, reference):
@@ -611,6 +614,28 @@ def _resolve_frequency(frame, times, series_starts, freq) -> Frequency:
                 f"{_freq_name(reference)}, {shown(ids[start])} has {_freq_name(inferred)}. Pass freq= to choose one."
             )
     return reference
+
+
+def _calendar_day_message(frame, times, series_starts) -> str | None:
+    """Why no frequency fits time stamps a whole number of months apart on one day of the month other than its
+    first or last (the 15th of every month), which no pandas offset describes; None for any other pattern."""
+    if isinstance(times, np.ndarray):
+        return None
+    for start, stop in itertools.pairwise(series_starts):
+        stamps = times[start:stop]
+        if len(stamps) < 3:
+            continue
+        months = np.diff(stamps.year * 12 + stamps.month)
+        same_day = (stamps.day == stamps.day[0]).all() and (stamps.time == stamps.time[0]).all()
+        if not (same_day and months[0] > 0 and (months == months[0]).all()) or stamps.day[0] == 1:
+            return None
+        step = int(months[0])
+        return (
+            f"Cannot infer the frequency: series {shown(frame[ID].iloc[start])} has time stamps {step} month"
+            f"{'s' if step > 1 else ''} apart on day {stamps.day[0]} of the month (from {stamps[0]}), which no pandas "
+            f"frequency describes. {_restamp_hint(None, months=step)}"
+        )
+    return None
 
 
 def _freq_name(freq: Frequency) -> str:
@@ -649,12 +674,52 @@ def _check_grid(frame, codes, times, series_starts, freq) -> np.ndarray:
         expected = time_values(shift_times(times[:-1], freq))
         off_grid = within & (values[1:] < expected)
         after_gap = within & (values[1:] > expected)
+        if off_grid.any() or after_gap.any():  # rows between the calendar's anchors show up as gaps
+            _check_anchors(frame, times, np.union1d(series_starts[:-1], np.flatnonzero(after_gap) + 1), freq)
     if off_grid.any():
         row = int(np.flatnonzero(off_grid)[0]) + 1
         raise ValidationError(
             f"Timestamp off the {_freq_name(freq)} grid: {_describe(frame, row)} follows {frame[TIME].iloc[row - 1]}."
         )
     return np.flatnonzero(after_gap) + 1
+
+
+def _check_anchors(frame, times: pd.DatetimeIndex, rows: np.ndarray, freq: pd.DateOffset) -> None:
+    """The time stamps at `rows` (each series' first row and every row after a gap) lie on anchors of the calendar
+    offset `freq` (a month's first day for `"MS"`, a Sunday for `"W-SUN"`), so every row, a whole number of steps
+    after one of them, does too. Time stamps between the anchors (monthly data stamped on the 15th under `"MS"`)
+    would otherwise read as a gap before every row, and a fill policy would fill those gaps with invented rows.
+    `x` is on an anchor when one step forward and one back return it."""
+    stamps = times[rows]
+    anchors = shift_times(shift_times(stamps, freq), -freq)
+    off = np.flatnonzero(anchors != stamps)
+    if off.size:
+        row = int(rows[off[0]])
+        raise ValidationError(
+            f"Timestamp off the {_freq_name(freq)} calendar: {_describe(frame, row)} is not one of its steps (the "
+            f"step before it is {anchors[off[0]]}). {_restamp_hint(freq)}"
+        )
+
+
+_PERIOD_CODES = (
+    ((pd.offsets.MonthBegin, pd.offsets.MonthEnd, pd.offsets.BusinessMonthBegin, pd.offsets.BusinessMonthEnd), "M"),
+    ((pd.offsets.QuarterBegin, pd.offsets.QuarterEnd, pd.offsets.BQuarterBegin, pd.offsets.BQuarterEnd), "Q"),
+    ((pd.offsets.YearBegin, pd.offsets.YearEnd, pd.offsets.BYearBegin, pd.offsets.BYearEnd), "Y"),
+)
+
+
+def _restamp_hint(freq: pd.DateOffset | None, months: int | None = None) -> str:
+    """How to put monthly, quarterly or yearly time stamps on a pandas calendar (`freq`, or steps of `months`)."""
+    if months is not None:
+        code = {3: "Q", 12: "Y"}.get(months, "M")
+    else:
+        code = next((code for kinds, code in _PERIOD_CODES if isinstance(freq, kinds)), None)
+    if code is None:
+        return "Pass the frequency the time stamps follow (e.g. 'W-WED' for Wednesdays), or leave freq out to infer it."
+    return (
+        f"Stamp every row by the first day of its period, e.g. df[{TIME!r}] = "
+        f"df[{TIME!r}].dt.to_period({code!r}).dt.to_timestamp(); the forecasts then come at period starts."
+    )
 
 
 def _value_matrix(frame: pd.DataFrame, value_cols: Sequence[str]) -> np.ndarray:

@@ -377,3 +377,50 @@ def test_checked_frame_arrays_are_those_of_its_frame_after_sorting_and_filling()
     integer_times = check_frame(pd.DataFrame({"unique_id": "a", "ds": [3, 1, 2], "y": [3.0, 1.0, 2.0]}))
     np.testing.assert_array_equal(integer_times.times(), [1, 2, 3])
     np.testing.assert_array_equal(integer_times.values("y"), [1.0, 2.0, 3.0])
+
+
+def mid_month(months=1, day=15, periods=12, series_id="sales"):
+    """Time stamps `months` apart on day `day` of the month (which no pandas offset describes)."""
+    stamps = pd.date_range("2020-01-01", periods=periods, freq=f"{months}MS") + pd.Timedelta(days=day - 1)
+    return pd.DataFrame({"unique_id": series_id, "ds": stamps, "y": np.arange(periods, dtype=float)})
+
+
+@pytest.mark.parametrize(("months", "period"), [(1, "M"), (3, "Q"), (12, "Y")])
+def test_stamps_on_one_day_of_the_month_are_named_with_the_way_to_restamp_them(months, period):
+    frame = mid_month(months)
+    with pytest.raises(ValidationError) as raised:
+        validate(frame)
+    message = str(raised.value)
+    assert f"series 'sales' has time stamps {months} month" in message
+    assert "on day 15 of the month (from 2020-01-15" in message
+    assert f".dt.to_period('{period}').dt.to_timestamp()" in message
+    # Following the advice gives period starts on the calendar of the matching frequency.
+    frame["ds"] = frame["ds"].dt.to_period(period).dt.to_timestamp()
+    assert validate(frame)["ds"].tolist() == frame["ds"].tolist()
+
+
+@pytest.mark.parametrize("fill", [None, "ffill", "zero"])
+def test_a_given_calendar_frequency_refuses_stamps_between_its_anchors_instead_of_filling_gaps(fill):
+    # Under 'MS' the 15th of every month looked like a gap before every row; a fill policy invented a row at
+    # every month start between them.
+    with pytest.raises(ValidationError, match=r"off the frequency 'MS' calendar: series 'sales' at ds=2020-01-15 "):
+        validate(mid_month(), freq="MS", fill=fill)
+    # One row moved into the month after a gap is named too: every row after a gap is checked.
+    frame = mid_month(day=1)
+    frame = frame[frame["ds"] != "2020-05-01"].copy()
+    frame.loc[frame["ds"] == "2020-06-01", "ds"] = pd.Timestamp("2020-06-10")
+    with pytest.raises(
+        ValidationError, match=r"at ds=2020-06-10 00:00:00 is not one of its steps \(the step before it is 2020-06-01"
+    ):
+        validate(frame, freq="MS", fill="ffill")
+    # Real gaps between anchors are still gaps, filled as asked.
+    assert len(validate(mid_month(day=1).drop(index=[4]), freq="MS", fill="ffill")) == 12
+
+
+def test_weekly_stamps_on_another_weekday_than_the_given_one_are_named():
+    frame = pd.DataFrame({"unique_id": "w", "ds": pd.date_range("2024-01-01", periods=10, freq="W-MON"), "y": 1.0})
+    with pytest.raises(
+        ValidationError, match=r"off the frequency 'W-SUN' calendar: .*the step before it is 2023-12-31.*'W-WED'"
+    ):
+        validate(frame, freq="W-SUN")
+    assert len(validate(frame)) == 10  # inferred: W-MON
