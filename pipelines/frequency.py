@@ -173,6 +173,12 @@ _MONTHS_PER_STEP = (
 )
 
 
+def months_per_step(freq: Frequency) -> int | None:
+    """Calendar months in one step of a month, quarter or year offset with `n=1` (1, 3, 12); None for any other
+    frequency."""
+    return next((months for kinds, months in _MONTHS_PER_STEP if isinstance(freq, kinds)), None)
+
+
 def steps_between(origin, times: pd.DatetimeIndex | np.ndarray, freq: Frequency) -> np.ndarray:
     """Whole steps of `freq` from `origin` to each of `times` (negative before it), as int64.
 
@@ -189,10 +195,10 @@ def steps_between(origin, times: pd.DatetimeIndex | np.ndarray, freq: Frequency)
         origins = origins.tz_localize(times.tz)
     if is_fixed_step(freq):
         return (times.as_unit("ns").asi8 - origins.as_unit("ns").asi8) // step_size(freq)
-    for kinds, months_per_step in _MONTHS_PER_STEP:
-        if isinstance(freq, kinds):
-            months = (times.year - origins.year) * 12 + (times.month - origins.month)
-            return np.asarray(months, dtype=np.int64) // (months_per_step * freq.n)
+    months_in_step = months_per_step(freq)
+    if months_in_step is not None:
+        months = (times.year - origins.year) * 12 + (times.month - origins.month)
+        return np.asarray(months, dtype=np.int64) // (months_in_step * freq.n)
     if isinstance(freq, pd.offsets.Week):
         days = (times.normalize().as_unit("ns").asi8 - origins.normalize().as_unit("ns").asi8) // NANOSECONDS_PER_DAY
         return days // (7 * freq.n)
@@ -218,12 +224,7 @@ MAX_SUBDAILY_PERIOD = 288
 data hourly (60); a longer cycle leaves too few cycles in a typical history to estimate its indices."""
 
 _NANOSECONDS_PER_CYCLE = (NANOSECONDS_PER_DAY, 3_600 * 10**9, 60 * 10**9)  # a day, an hour, a minute
-_STEPS_PER_CYCLE = (
-    # (offsets, steps of the offset with n=1 in one cycle): the week, the year, the year
-    ((pd.offsets.Week,), 52),
-    ((pd.offsets.MonthBegin, pd.offsets.MonthEnd, pd.offsets.BusinessMonthBegin, pd.offsets.BusinessMonthEnd), 12),
-    ((pd.offsets.QuarterBegin, pd.offsets.QuarterEnd, pd.offsets.BQuarterBegin, pd.offsets.BQuarterEnd), 4),
-)
+WEEKS_PER_YEAR = 52
 
 
 def seasonal_period(freq: Frequency | None) -> int:
@@ -247,21 +248,8 @@ def seasonal_period(freq: Frequency | None) -> int:
             if cycle % step == 0 and 2 <= cycle // step <= MAX_SUBDAILY_PERIOD:
                 return cycle // step
         return 1
-    for kinds, steps in _STEPS_PER_CYCLE:
-        if isinstance(freq, kinds):
-            return steps // freq.n if steps % freq.n == 0 and freq.n < steps else 1
-    return 1
-    offsets = pd.offsets
-    periods = (
-        ((offsets.Hour,), 24),
-        ((offsets.Day,), 7),
-        ((offsets.BusinessDay,), 5),
-        ((offsets.Week,), 52),
-        ((offsets.MonthBegin, offsets.MonthEnd, offsets.BusinessMonthBegin, offsets.BusinessMonthEnd), 12),
-        ((offsets.QuarterBegin, offsets.QuarterEnd, offsets.BQuarterBegin, offsets.BQuarterEnd), 4),
-        ((offsets.Minute, offsets.Second), 60),
-    )
-    for kinds, period in periods:
-        if isinstance(freq, kinds):
-            return period
-    return 1
+    months = months_per_step(freq)
+    steps = WEEKS_PER_YEAR if isinstance(freq, pd.offsets.Week) else None if months is None else 12 // months
+    if steps is None:
+        return 1
+    return steps // freq.n if steps % freq.n == 0 and freq.n < steps else 1

@@ -39,6 +39,7 @@ from pipelines.frequency import (
     grid_between,
     infer_series_frequency,
     is_fixed_step,
+    months_per_step,
     parse_frequency,
     shift_times,
     step_size,
@@ -633,7 +634,7 @@ def _calendar_day_message(frame, times, series_starts) -> str | None:
         return (
             f"Cannot infer the frequency: series {shown(frame[ID].iloc[start])} has time stamps {step} month"
             f"{'s' if step > 1 else ''} apart on day {stamps.day[0]} of the month (from {stamps[0]}), which no pandas "
-            f"frequency describes. {_restamp_hint(None, months=step)}"
+            f"frequency describes. {_restamp_hint(step)}"
         )
     return None
 
@@ -697,25 +698,15 @@ def _check_anchors(frame, times: pd.DatetimeIndex, rows: np.ndarray, freq: pd.Da
         row = int(rows[off[0]])
         raise ValidationError(
             f"Timestamp off the {_freq_name(freq)} calendar: {_describe(frame, row)} is not one of its steps (the "
-            f"step before it is {anchors[off[0]]}). {_restamp_hint(freq)}"
+            f"step before it is {anchors[off[0]]}). {_restamp_hint(months_per_step(freq))}"
         )
 
 
-_PERIOD_CODES = (
-    ((pd.offsets.MonthBegin, pd.offsets.MonthEnd, pd.offsets.BusinessMonthBegin, pd.offsets.BusinessMonthEnd), "M"),
-    ((pd.offsets.QuarterBegin, pd.offsets.QuarterEnd, pd.offsets.BQuarterBegin, pd.offsets.BQuarterEnd), "Q"),
-    ((pd.offsets.YearBegin, pd.offsets.YearEnd, pd.offsets.BYearBegin, pd.offsets.BYearEnd), "Y"),
-)
-
-
-def _restamp_hint(freq: pd.DateOffset | None, months: int | None = None) -> str:
-    """How to put monthly, quarterly or yearly time stamps on a pandas calendar (`freq`, or steps of `months`)."""
-    if months is not None:
-        code = {3: "Q", 12: "Y"}.get(months, "M")
-    else:
-        code = next((code for kinds, code in _PERIOD_CODES if isinstance(freq, kinds)), None)
-    if code is None:
+def _restamp_hint(months: int | None) -> str:
+    """How to put time stamps `months` calendar months apart on a pandas calendar (None: not a month multiple)."""
+    if months is None:
         return "Pass the frequency the time stamps follow (e.g. 'W-WED' for Wednesdays), or leave freq out to infer it."
+    code = {3: "Q", 12: "Y"}.get(months, "M")
     return (
         f"Stamp every row by the first day of its period, e.g. df[{TIME!r}] = "
         f"df[{TIME!r}].dt.to_period({code!r}).dt.to_timestamp(); the forecasts then come at period starts."
