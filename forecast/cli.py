@@ -19,8 +19,9 @@ The options of `train` and `backtest` are the Forecaster's settings, generated f
 (`forecast.settings`): the same names, kinds, defaults and help. They are parsed and checked before TensorFlow
 is imported, so `--help` and every usage error answer at once; TensorFlow loads when the work starts.
 
-A mistake in the input (bad data, a missing or unreadable file, an invalid setting) prints one line
-`error: ...` on stderr and exits with status 1; a usage error (an unknown option, a malformed value) prints one
+A warning (e.g. covariates that reach no forecast) prints one line `warning: ...` on stderr. A mistake in the
+input (bad data, a missing or unreadable file, an invalid setting) prints one line `error: ...` on stderr and
+exits with status 1; a usage error (an unknown option, a malformed value) prints one
 line and exits with status 2. `forecast --debug ...` or `FORECAST_DEBUG=1` shows the traceback instead.
 SIGTERM at any moment, TensorFlow's import included, exits with status 143.
 """
@@ -32,6 +33,7 @@ import logging
 import os
 import signal
 import sys
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any
@@ -314,7 +316,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
     try:
-        status = app(args=args, prog_name="forecast", standalone_mode=False)
+        with warnings.catch_warnings():
+            if not debug:
+                warnings.showwarning = show_warning
+            status = app(args=args, prog_name="forecast", standalone_mode=False)
     except typer.Abort:
         typer.echo("error: stopped", err=True)
         sys.exit(128 + signal.SIGINT)
@@ -329,6 +334,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         typer.echo(f"error: {one_line(error)}", err=True)
         sys.exit(EXIT_USER_ERROR)
     sys.exit(status if isinstance(status, int) else 0)
+
+
+def show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """A Python warning as one line `warning: ...` on stderr: the source file and line that Python shows belong to
+    the package, not to the command's user (`--debug` keeps Python's form)."""
+    typer.echo(f"warning: {one_line(message if isinstance(message, Warning) else category(message))}", err=True)
 
 
 def exit_terminated(signum: int, frame) -> None:

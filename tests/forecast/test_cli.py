@@ -230,6 +230,21 @@ def test_usage_errors_exit_2_and_a_missing_model_directory_exits_1(tmp_path, dat
     assert code == 1 and err.startswith("error: ") and "nowhere" in err and err.count("\n") == 1
 
 
+def test_a_warning_is_one_line_on_stderr_without_the_package_source(tmp_path, data_files, capsys):
+    # Two series are too little evidence for the network, so the covariate reaches no forecast: fit warns.
+    _, df = data_files
+    path = tmp_path / "covariate.csv"
+    df.assign(x=np.arange(len(df), dtype=float)).to_csv(path, index=False)
+    model_dir = tmp_path / "model"
+    code, out, err = run_main(
+        ["train", str(path), "--model-dir", str(model_dir), "--past-covariates", "x", *SETTINGS], capsys
+    )
+    assert code == 0 and (model_dir / "params.json").exists() and "Trained on 2 series (no network)" in out
+    warned = [line for line in err.splitlines() if line.startswith("warning: ")]
+    assert len(warned) == 1 and "'x' reach no forecast" in warned[0], err
+    assert "UserWarning" not in err and "forecast/" not in err and "model.fit" not in err
+
+
 def test_debug_shows_the_traceback(tmp_path, data_files, capsys):
     _, df = data_files
     path = tmp_path / "bad.csv"
