@@ -238,18 +238,26 @@ def seasonal_period(freq: Frequency | None) -> int:
     """
     if freq is None or isinstance(freq, int):
         return 1
-    if isinstance(freq, pd.offsets.Day):  # a Tick in pandas 2, a calendar day in pandas 3
-        return 7 if freq.n == 1 else 1
-    if isinstance(freq, pd.offsets.BusinessDay):
-        return 5 if freq.n == 1 else 1
+    steps = _steps_per_cycle(freq)
+    if steps is not None:
+        return steps // freq.n if steps % freq.n == 0 and freq.n < steps else 1
     if isinstance(freq, pd.offsets.Tick):
         step = freq.nanos
         for cycle in _NANOSECONDS_PER_CYCLE:
             if cycle % step == 0 and 2 <= cycle // step <= MAX_SUBDAILY_PERIOD:
                 return cycle // step
-        return 1
+    return 1
+
+
+def _steps_per_cycle(freq: pd.DateOffset) -> int | None:
+    """Steps of the calendar offset `freq` with `n=1` in its cycle: a week of days (7) or business days (5), a year
+    of weeks (52), months (12) or quarters (4), and a year itself (1); None for other offsets. A day counts here,
+    not as a sub-daily tick (pandas 2 makes `Day` a `Tick`)."""
+    if isinstance(freq, pd.offsets.Day):
+        return 7
+    if isinstance(freq, pd.offsets.BusinessDay):
+        return 5
+    if isinstance(freq, pd.offsets.Week):
+        return WEEKS_PER_YEAR
     months = months_per_step(freq)
-    steps = WEEKS_PER_YEAR if isinstance(freq, pd.offsets.Week) else None if months is None else 12 // months
-    if steps is None:
-        return 1
-    return steps // freq.n if steps % freq.n == 0 and freq.n < steps else 1
+    return None if months is None else 12 // months

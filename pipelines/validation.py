@@ -87,12 +87,7 @@ class CheckedFrame:
     def times(self) -> pd.DatetimeIndex | np.ndarray:
         """The time column, read once: a DatetimeIndex (time zone kept) or int64 values."""
         if TIME not in self._columns:
-            column = self.frame[TIME]
-            self._columns[TIME] = (
-                column.to_numpy(dtype=np.int64)
-                if pd.api.types.is_integer_dtype(column.dtype)
-                else pd.DatetimeIndex(column)
-            )
+            self._columns[TIME] = _parse_times(self.frame, self.frame[TIME])
         return self._columns[TIME]
 
     def series_of_rows(self, rows: np.ndarray) -> np.ndarray:
