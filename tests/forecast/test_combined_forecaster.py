@@ -266,11 +266,11 @@ def test_nonnegative_clips_the_forecasts_of_never_negative_series(nonnegative, d
 
 
 def test_nonnegative_auto_remembers_a_series_that_was_negative_in_fit(tmp_path):
-    # "dipped" is the falling line of `down` but for one negative value at the start: given only its last rows,
-    # whose values are all positive, it is still a series that can be negative, and its forecast is not clipped.
+    # "dipped" is the falling line of `down` but for one negative value halfway: given only its last rows, whose
+    # values are all positive, it is still a series that can be negative, and its forecast is not clipped.
     frame = falling_lines().replace({"unique_id": {"crosses": "dipped"}})
     dipped = (frame["unique_id"] == "dipped").to_numpy()
-    frame.loc[dipped, "y"] = np.where(frame.loc[dipped, "ds"] == 0, -1.0, 40.0 - frame.loc[dipped, "ds"])
+    frame.loc[dipped, "y"] = np.where(frame.loc[dipped, "ds"] == 20, -1.0, 40.0 - frame.loc[dipped, "ds"])
     model = Forecaster(lookback=6, horizon=4, season_length=1, epochs=2, **QUICK).fit(frame)
     assert model.series_low_.to_dict() == {"dipped": -1.0, "down": 1.0}
     tail = frame.groupby("unique_id").tail(6)

@@ -11,6 +11,7 @@ import pytest
 
 from forecast.baselines import ExponentialSmoothing
 from forecast.exponential_smoothing import (
+    BETA_STAR_MAX,
     PHI_RANGE,
     SMOOTHING_FLOOR,
     EtsForm,
@@ -34,10 +35,11 @@ def _logit(p):
 
 
 def search_vector(form, alpha, beta, gamma, phi, level, slope, seasons):
-    """The filter's search vector for the given parameters (beta = alpha beta*, gamma in (0, 1 - alpha))."""
+    """The filter's search vector for the given parameters (beta = alpha beta*, beta* in (0, BETA_STAR_MAX),
+    gamma in (0, 1 - alpha))."""
     z = [_logit((alpha - SMOOTHING_FLOOR) / WIDTH)]
     if form.trend != "N":
-        z.append(_logit((beta / alpha - SMOOTHING_FLOOR) / WIDTH))
+        z.append(_logit((beta / alpha - SMOOTHING_FLOOR) / (BETA_STAR_MAX - 2.0 * SMOOTHING_FLOOR)))
     if form.season != "N":
         z.append(_logit((gamma / (1.0 - alpha) - SMOOTHING_FLOOR) / WIDTH))
     if form.trend == "Ad":
@@ -110,7 +112,7 @@ def test_the_filter_equals_the_state_space_equations(form):
     y = 10.0 + 0.1 * t + (1.0 + 0.2 * np.sin(2 * np.pi * t / 4)) * rng.normal(1.0, 0.3, 40)
     seasons = np.array([0.9, 1.2, 1.1, 0.8]) if form.season == "M" else np.array([-0.5, 0.7, 0.3, -0.5])
     seasons = seasons[:m] if m > 1 else np.ones(1)
-    alpha, beta, gamma, phi, level, slope = 0.3, 0.06, 0.2, 0.9, 9.5, 0.2
+    alpha, beta, gamma, phi, level, slope = 0.3, 0.024, 0.2, 0.9, 9.5, 0.2
     expected, level_t, slope_t, seasons_t = state_space_reference(
         form, y, alpha, beta, gamma, phi, level, slope, seasons
     )
@@ -141,6 +143,18 @@ def test_the_fitted_simple_smoothing_is_at_least_as_likely_as_every_point_of_a_g
     )
     # At most the grid's best, and close to it: a wrong parameter count k in the AICc would move it by about 2.
     assert grid - 0.5 <= fitted_objective <= grid + 1e-6 * abs(grid)
+
+
+def test_the_trend_is_smoothed_slowly_and_does_not_extrapolate_the_last_jumps():
+    # M3 N0032 (yearly): it grew by about 280 a year, then by 480 and 630. Under beta* < 1 the likeliest
+    # ETS(M,A,N) took beta* = 0.98 and forecast 770 a year, the Akaike-weighted forecast 667 a year.
+    y = np.array([1719, 1962, 2179, 2488, 2682, 2646, 2753, 2571, 2878, 3138, 3358, 3841, 4730, 5361], dtype=float)
+    fit = fit_ets([y], horizon=6, season_length=1)
+    trended = [k for k, form in enumerate(fit.forms) if form.trend != "N"]
+    assert np.all(fit.models.smoothing[0, trended, 1] <= BETA_STAR_MAX)
+    yearly_growth = np.diff(fit.combined()[0])
+    assert np.all(yearly_growth > 0)
+    assert np.all(yearly_growth < (y[-1] - y[0]) / (len(y) - 1))
 
 
 def test_akaike_weights_by_hand():
@@ -345,7 +359,7 @@ def test_continuing_after_n_values_equals_the_filter_over_the_whole_history(form
     y = y * (1.0 + 0.1 * np.cos(np.arange(43) * np.pi / 2)) if m > 1 else y
     seasons = (np.array([0.9, 1.2, 1.1, 0.8]) if form.season == "M" else np.array([-0.5, 0.7, 0.3, -0.5]))[:m]
     seasons = seasons if m > 1 else np.ones(1)
-    alpha, beta, gamma, phi, level, slope = 0.3, 0.06, 0.2, 0.9, 9.5, 0.2
+    alpha, beta, gamma, phi, level, slope = 0.3, 0.024, 0.2, 0.9, 9.5, 0.2
     z = search_vector(form, alpha, beta, gamma, phi, level, slope, seasons)
     code = form.codes()
     initial = np.empty(2 + m)  # l_0, b_0, s_0 .. s_{m-1} as the filter reads them from z
