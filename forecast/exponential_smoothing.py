@@ -26,9 +26,9 @@ L = n log(sum_t e_t^2) + 2 sum_t log|mu_t| [error M only],
 ```
 
 over the smoothing parameters in the usual region `0 < alpha < 1`, `0 < gamma < 1 - alpha`,
-`0.8 < phi < 0.98`, with the trend's kept slow, `0 < beta < alpha / 10` (`BETA_STAR_MAX`; reached through
-logistic maps, so the search is unconstrained) and the initial states `l_0, b_0, s_0 .. s_{m-2}` (`s_{m-1}` makes them sum to
-0 or m), by Nelder-Mead (Nelder & Mead 1965) from the heuristic start of Hyndman et al. (2008,
+`0.8 < phi < 0.98`, and a slowly smoothed trend, `0 < beta < alpha / 10` (`BETA_STAR_MAX`; all reached
+through logistic maps, so the search is unconstrained) and the initial states `l_0, b_0, s_0 .. s_{m-2}`
+(`s_{m-1}` makes them sum to 0 or m), by Nelder-Mead (Nelder & Mead 1965) from the heuristic start of Hyndman et al. (2008,
 section 2.6.1). Each model gets `AICc = L + 2k + 2k(k+1)/(n-k-1)` (`k` = its parameters + 1
 for the variance), as in R's `ets`, and forecasts `h` steps ahead
 
