@@ -26,8 +26,9 @@ QUICK = dict(units=4, verbose=0, tracking=False)
 Y_HAT = "y_hat"
 
 
-def line_panel(n_series: int = 12, length: int = 40) -> pd.DataFrame:
-    """`n_series` exact straight lines with integer `ds`: levels 20..75, slopes of both signs, no noise."""
+def line_panel(n_series: int = 50, length: int = 40) -> pd.DataFrame:
+    """`n_series` exact straight lines with integer `ds`: levels 20, 25, .., slopes of both signs, no noise
+    (with three validation origins each, 50 series hold the `MIN_EVIDENCE_WINDOWS` the network needs)."""
     t = np.arange(length)
     frames = [
         pd.DataFrame({"unique_id": f"l{k:02d}", "ds": t, "y": 20.0 + 5.0 * k + (-1) ** k * (0.15 + 0.05 * k) * t})
@@ -44,7 +45,7 @@ def line_continuation(df: pd.DataFrame, horizon: int) -> np.ndarray:
     return (last[:, None] + slope * np.arange(1, horizon + 1)).ravel()
 
 
-def driven_panel(n_series: int = 12, length: int = 60) -> pd.DataFrame:
+def driven_panel(n_series: int = 50, length: int = 60) -> pd.DataFrame:
     """Series `y_t = 2 x_t` with `x` white noise known in advance: only a forecaster that reads `x` can follow."""
     rng = np.random.default_rng(3)
     frames = []
@@ -80,8 +81,8 @@ def test_exponential_smoothing_alone_is_chosen_where_it_is_exact():
     model = Forecaster(lookback=6, horizon=4, epochs=3, season_length=1, **QUICK).fit(df)
     assert model.network_skipped_ is None and model.model_ is not None and model.epochs_trained_ > 0
     assert model.combination_.rule == "evidence"
-    assert model.combination_.table["windows"].sum() == 12 * 3 >= MIN_EVIDENCE_WINDOWS
-    assert model.combination_.weights == {f"l{k:02d}": 0.0 for k in range(12)}
+    assert model.combination_.table["windows"].sum() == 50 * 3 >= MIN_EVIDENCE_WINDOWS
+    assert model.combination_.weights == {f"l{k:02d}": 0.0 for k in range(50)}
     assert model.combination_.default_weight == 0.0
     forecasts = model.predict()
     np.testing.assert_allclose(forecasts[Y_HAT], line_continuation(df, 4), rtol=0, atol=1e-6)
@@ -90,7 +91,7 @@ def test_exponential_smoothing_alone_is_chosen_where_it_is_exact():
 
 @pytest.fixture(scope="module")
 def driven_fit():
-    """A panel of 12 covariate-driven series, its last 2 steps held back: `(model, df, train, future)`."""
+    """A panel of 50 covariate-driven series, its last 2 steps held back: `(model, df, train, future)`."""
     df = driven_panel()
     train = df[df["ds"] < 58].reset_index(drop=True)
     future = df[df["ds"] >= 58].drop(columns="y").reset_index(drop=True)
@@ -115,11 +116,11 @@ def test_the_network_is_chosen_where_only_it_can_follow_the_series(driven_fit):
     model, df, train, future = driven_fit
     assert model.network_skipped_ is None and model.combination_.rule == "evidence"
     table = model.combination_.table
-    assert table["windows"].sum() == 12 * 3 >= MIN_EVIDENCE_WINDOWS
+    assert table["windows"].sum() == 50 * 3 >= MIN_EVIDENCE_WINDOWS
     assert (table["loss_network"] < table["loss_ets"]).all()
     weights = pd.Series(model.combination_.weights)
-    assert len(weights) == 12 and (weights > 0).all()
-    assert (weights == 1.0).sum() >= 10, weights.to_dict()
+    assert len(weights) == 50 and (weights > 0).all()
+    assert (weights == 1.0).sum() >= 40, weights.to_dict()
     assert model.combination_.default_weight > 0
     forecasts = model.predict(future_df=future).merge(df[["unique_id", "ds", "y"]], on=["unique_id", "ds"])
     ets = ets_alone(train, 2, model.pipeline_.season_length_).merge(df, on=["unique_id", "ds"])
@@ -147,9 +148,9 @@ def test_too_little_evidence_trains_no_network_and_forecasts_with_exponential_sm
     "validation_windows, trained", [(MIN_EVIDENCE_WINDOWS - 1, False), (MIN_EVIDENCE_WINDOWS, True)]
 )
 def test_a_long_single_series_earns_the_network_with_more_validation_origins(long_frame, validation_windows, trained):
-    # 80 values, lookback 6 left-padded from 1 observation: 78 windows; with horizon 2 the origins are 1 step apart,
-    # so the series holds out exactly `validation_windows` of them.
-    df = long_frame(0, 1, {"a": 80}, seed=2, season_length=4)
+    # 200 values, lookback 6 left-padded from 1 observation: 198 windows; with horizon 2 the origins are 1 step
+    # apart, so the series holds out exactly `validation_windows` of them.
+    df = long_frame(0, 1, {"a": 200}, seed=2, season_length=4)
     model = Forecaster(lookback=6, horizon=2, epochs=2, validation_windows=validation_windows, **QUICK).fit(df)
     if trained:
         assert model.network_skipped_ is None
@@ -215,8 +216,9 @@ def test_a_per_series_choice_survives_save_and_load_and_blends_each_series_by_it
     model, saved, train, future = mixed_choice
     assert model.combination_.weights == saved.weights and model.combination_.default_weight == 0.25
     pd.testing.assert_frame_equal(model.combination_.table, saved.table)
-    forecasts = model.predict(future_df=future)
-    network = predict_with_weight(model, 1.0, future_df=future)
+    # The whole history is given: the sane band of the network's forecasts is then the training history's range.
+    forecasts = model.predict(train, future_df=future)
+    network = predict_with_weight(model, 1.0, df=train, future_df=future)
     ets = ets_alone(train, 2, model.pipeline_.season_length_)
     w = forecasts["unique_id"].map(saved.weights).to_numpy()
     expected = w * network[Y_HAT].to_numpy() + (1 - w) * ets[Y_HAT].to_numpy()
