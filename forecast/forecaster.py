@@ -119,8 +119,8 @@ class Forecaster(ForecasterSettings, BaseForecaster):
     (the combination the model was fitted and calibrated with; `predict`
     follows it, not a later `set_params`), `output_quantiles_`
     (quantile levels of the network output, None for a point network),
-    `series_scale_` (each series' MASE scale), `series_low_` (each series'
-    smallest value in the fit, read by `nonnegative="auto"`), `intervals_` (the conformal
+    `series_scale_` (each series' MASE scale), `series_low_` and `series_high_` (each series'
+    smallest and largest value in the fit, read by `nonnegative="auto"` and the sane band), `intervals_` (the conformal
     offsets, or None), plus those of `BaseForecaster` (`run_id_`, `model_uri_`
     and `registered_model_version_` are set by a tracked fit).
 
@@ -166,8 +166,9 @@ class Forecaster(ForecasterSettings, BaseForecaster):
         self.combine_with_ = self.combine_with
         self.output_quantiles_ = self._output_quantiles()
         self.series_scale_ = positive_mase_scales(frame, pipeline.season_length_)
-        low = np.minimum.reduceat(checked.values(TARGET), checked.series_starts[:-1])
-        self.series_low_ = pd.Series(low, index=pd.Index(checked.series_ids, dtype=object))
+        target, starts, fitted_ids = checked.values(TARGET), checked.series_starts[:-1], checked.series_ids
+        self.series_low_ = pd.Series(np.minimum.reduceat(target, starts), index=pd.Index(fitted_ids, dtype=object))
+        self.series_high_ = pd.Series(np.maximum.reduceat(target, starts), index=pd.Index(fitted_ids, dtype=object))
         # ETS runs in a thread (Numba releases the GIL) while the network trains: first the forecasts from the
         # validation origins (the abandon check reads them during training), then the models of the whole
         # histories (only predict needs them).
@@ -191,7 +192,9 @@ class Forecaster(ForecasterSettings, BaseForecaster):
         self._warn_of_unused_inputs()
         self.intervals_, held_out = None, None
         if validation is not None:
-            values, history_low = self._forecast_values(validation, checked, ets=ets_validation, network=network)
+            values, history_low = self._forecast_values(
+                validation, checked, ets=ets_validation, network=network, with_fit_history=False
+            )
             if self.quantiles and self.calibration == "conformal":
                 self.intervals_ = self._calibrate(validation, values)
             held_out = self._forecasts_as_frame(validation, values, history_low, with_fit_history=False)
@@ -543,7 +546,12 @@ class Forecaster(ForecasterSettings, BaseForecaster):
         return covered
 
     def _forecast_values(
-        self, windows: Windows, checked: CheckedFrame, ets: np.ndarray | None = None, network: np.ndarray | None = None
+        self,
+        windows: Windows,
+        checked: CheckedFrame,
+        ets: np.ndarray | None = None,
+        network: np.ndarray | None = None,
+        with_fit_history: bool = True,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Forecasts `(n, horizon[, n_quantiles])` in the series' units, the network and ETS blended per series,
         and `(n,)` the minimum of each window's history up to its origin.
@@ -558,7 +566,9 @@ class Forecaster(ForecasterSettings, BaseForecaster):
         and `y_ets` the Akaike-weighted ETS forecast from the same origin (`ets`, or the kept models continued over
         the frame). A series whose network forecast leaves the sane band of its history (`sane_band`) is forecast
         by ETS alone, with a warning naming it; a series whose history is never negative gets no negative value
-        (`nonnegative`, applied by `_forecasts_as_frame`).
+        (`nonnegative`, applied by `_forecasts_as_frame`). The band's history is the window's up to its origin and,
+        with `with_fit_history` (not for the held-out windows of `fit`), the values `fit` saw (`series_low_`,
+        `series_high_`): a `predict()` that reads only the last `lookback` rows judges as one given the whole history.
         """
         ids = windows.origin_ids
         weights = self.combination_.weight_of(ids)
@@ -572,7 +582,11 @@ class Forecaster(ForecasterSettings, BaseForecaster):
             return ets, low
         outputs = self._network_values(windows) if network is None else network
         if ets is not None:
-            failed = ~within_sane_band(self._median(outputs), low, high) & (weights > 0)
+            band_low, band_high = low, high
+            if with_fit_history and self.series_high_ is not None:
+                band_low = np.fmin(low, _per_series(self.series_low_, ids))  # NaN for a series fit did not see
+                band_high = np.fmax(high, _per_series(self.series_high_, ids))
+            failed = ~within_sane_band(self._median(outputs), band_low, band_high) & (weights > 0)
             if failed.any():
                 warnings.warn(
                     f"the network's forecast of {_shown_ids(ids[failed])} leaves the sane band of the series' history "
@@ -674,6 +688,7 @@ class Forecaster(ForecasterSettings, BaseForecaster):
             "batch_size": self.batch_size_,
             "series_scale": _series_values_to_json(self.series_scale_),
             "series_low": None if self.series_low_ is None else _series_values_to_json(self.series_low_),
+            "series_high": None if self.series_high_ is None else _series_values_to_json(self.series_high_),
             "intervals": None if self.intervals_ is None else self.intervals_.get_config(),
             "combination": self.combination_.get_config(),
             "validation_mase": self.validation_mase_,
@@ -713,8 +728,9 @@ class Forecaster(ForecasterSettings, BaseForecaster):
             self.epochs_planned_ = state["epochs_planned"]
             self.batch_size_ = state["batch_size"]
             self.series_scale_ = pd.Series(dict(state["series_scale"]), dtype=np.float64)
-            low = state["series_low"]
+            low, high = state["series_low"], state["series_high"]
             self.series_low_ = None if low is None else pd.Series(dict(low), dtype=np.float64)
+            self.series_high_ = None if high is None else pd.Series(dict(high), dtype=np.float64)
             intervals = state["intervals"]
             self.intervals_ = None if intervals is None else ConformalIntervals.from_config(intervals)
             self.combination_ = Combination.from_config(state["combination"])

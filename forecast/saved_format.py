@@ -20,7 +20,9 @@ Versions (directories saved before version 7 carry no number; `detect_version` t
    (`ets`, `ets_ends`), whether it has a network at all (`network`, `network_skipped`), and the
    `nonnegative` setting;
 8. each series' smallest value in the fit (`series_low`), which `nonnegative="auto"` reads beside the history
-   given to `predict`.
+   given to `predict`;
+9. each series' largest value in the fit (`series_high`), with which the sane band of the network's forecasts
+   spans the history `fit` saw, not only the rows given to `predict`.
 
 Each step changes only what its version changed, and fills a field the earlier version lacked with the value
 that reproduces how that version forecast (a model saved before deseasonalisation existed loads with
@@ -32,7 +34,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable
 
-FORMAT_VERSION = 8
+FORMAT_VERSION = 9
 PARAMS = "params.json"
 STATE = "fitted.json"
 PIPELINE = "pipeline.json"
@@ -212,6 +214,14 @@ def _v7_to_v8(documents: Documents) -> Documents:
     return documents
 
 
+def _v8_to_v9(documents: Documents) -> Documents:
+    """Each series' largest value in the fit: unknown before version 9 (`None`), so the sane band spans the history
+    given to `predict` alone, as version 8 did."""
+    if _is_forecaster(documents):
+        documents[STATE]["series_high"] = None
+    return documents
+
+
 MIGRATIONS: dict[int, Callable[[Documents], Documents]] = {
     1: _v1_to_v2,
     2: _v2_to_v3,
@@ -220,5 +230,6 @@ MIGRATIONS: dict[int, Callable[[Documents], Documents]] = {
     5: _v5_to_v6,
     6: _v6_to_v7,
     7: _v7_to_v8,
+    8: _v8_to_v9,
 }
 """`MIGRATIONS[v]` brings documents of version `v` to version `v + 1`."""

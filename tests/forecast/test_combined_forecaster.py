@@ -353,3 +353,44 @@ def test_a_network_forecast_outside_the_sane_band_falls_back_to_exponential_smoo
     np.testing.assert_allclose(
         forecasts.loc[~flat, Y_HAT], 0.5 * wide_network + 0.5 * ets.loc[~flat, Y_HAT].to_numpy(), rtol=1e-6
     )
+
+
+@pytest.mark.filterwarnings("ignore:the network's forecast of series:UserWarning")  # the untrained network in fit
+def test_the_sane_band_spans_the_history_fit_saw_also_for_a_loaded_model_given_no_history(tmp_path):
+    # `calm*` swing 90 around 100 for 40 steps, then stay within 1 of 100: their last `lookback` rows, all that a
+    # loaded model's predict() reads, span under 2; the history fit saw spans about 180.
+    rng = np.random.default_rng(8)
+    t = np.arange(48)
+    frames = [
+        pd.DataFrame(
+            {
+                "unique_id": f"calm{k}",
+                "ds": t,
+                "y": np.where(t < 40, 100 + 90 * np.sin(2 * np.pi * t / 6 + k), 100 + rng.uniform(-0.5, 0.5, 48)),
+            }
+        )
+        for k in range(2)
+    ]
+    df = pd.concat(frames, ignore_index=True)
+    model = Forecaster(
+        lookback=6, horizon=4, epochs=2, season_length=1, combine_with="ets", nonnegative=False, **QUICK
+    ).fit(df)
+    output_layer = model.model_.get_layer("step_outputs")  # the network forecasts 5 times the last 6 values' mean
+    kernel, bias = output_layer.get_weights()
+    output_layer.set_weights([np.zeros_like(kernel), np.full_like(bias, 5.0)])
+    by_series = df.groupby("unique_id")["y"]
+    network = 5.0 * by_series.apply(lambda y: y.tail(6).abs().mean())
+    tail_low, tail_high = by_series.apply(lambda y: y.tail(6).min()), by_series.apply(lambda y: y.tail(6).max())
+    tail_spread = np.maximum(tail_high - tail_low, 0.01 * tail_high.abs())
+    assert (network > tail_high + SANE_BAND * tail_spread).all()  # outside the band of the last rows alone
+    low, high = by_series.min(), by_series.max()
+    assert (network < high + SANE_BAND * (high - low)).all()  # inside the band of the whole history
+    loaded = Forecaster.load(model.save(tmp_path / "model"))
+    assert loaded.series_high_.to_dict() == pytest.approx(high.to_dict())
+    expected = 0.5 * np.repeat(network.to_numpy(), 4) + 0.5 * ets_alone(df, 4, 1)[Y_HAT].to_numpy()
+    for fitted in (model, loaded):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            forecasts = fitted.predict()
+        assert not [w for w in caught if "sane band" in str(w.message)]
+        np.testing.assert_allclose(forecasts[Y_HAT], expected, rtol=1e-6)

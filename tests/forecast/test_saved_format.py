@@ -129,6 +129,12 @@ def test_a_module_outside_the_package_is_never_imported(tmp_path):
         load_forecaster(target)
 
 
+def test_a_version_8_forecaster_judges_the_sane_band_on_the_history_given_to_predict():
+    # Version 8 kept no series' largest value in the fit: the band spans the history given to predict alone.
+    model = load_forecaster(FIXTURES / "v8" / "forecaster")
+    assert model.series_high_ is None and model.series_low_ is not None
+
+
 def test_a_version_7_forecaster_reads_only_the_history_given_to_predict_for_nonnegative():
     # Version 7 kept no series' smallest value in the fit: nonnegative="auto" reads the history given to predict.
     model = load_forecaster(FIXTURES / "v7" / "forecaster")
