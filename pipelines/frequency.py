@@ -17,6 +17,7 @@ Frequency = pd.DateOffset | int
 
 
 NANOSECONDS_PER_DAY = 86_400 * 10**9
+DAYS_PER_WEEK = 7
 
 
 def parse_frequency(freq: str | int | pd.DateOffset | pd.Timedelta) -> Frequency:
@@ -201,7 +202,7 @@ def steps_between(origin, times: pd.DatetimeIndex | np.ndarray, freq: Frequency)
         return np.asarray(months, dtype=np.int64) // (months_in_step * freq.n)
     if isinstance(freq, pd.offsets.Week):
         days = (times.normalize().as_unit("ns").asi8 - origins.normalize().as_unit("ns").asi8) // NANOSECONDS_PER_DAY
-        return days // (7 * freq.n)
+        return days // (DAYS_PER_WEEK * freq.n)
     if isinstance(freq, pd.offsets.BusinessDay):
         day = "datetime64[D]"
         counts = np.busday_count(
@@ -254,7 +255,7 @@ def _steps_per_cycle(freq: pd.DateOffset) -> int | None:
     of weeks (52), months (12) or quarters (4), and a year itself (1); None for other offsets. A day counts here,
     not as a sub-daily tick (pandas 2 makes `Day` a `Tick`)."""
     if isinstance(freq, pd.offsets.Day):
-        return 7
+        return DAYS_PER_WEEK
     if isinstance(freq, pd.offsets.BusinessDay):
         return 5
     if isinstance(freq, pd.offsets.Week):

@@ -35,7 +35,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from pipelines.frequency import NANOSECONDS_PER_DAY, Frequency, seasonal_period, steps_between
+from pipelines.frequency import DAYS_PER_WEEK, NANOSECONDS_PER_DAY, Frequency, seasonal_period, steps_between
 
 CANDIDATE_PERIODS = (4, 7, 12, 24, 52)
 """Periods tried for integer time stamps: quarters, days of a week, months, hours, weeks."""
@@ -105,7 +105,6 @@ def resolve_season_length(season_length: int | None, freq: Frequency, y: np.ndar
     return period
 
 
-DAYS_PER_WEEK = 7
 WEEKLY_ERROR_RATIO = 0.9
 """The weekly cycle replaces the daily one when its seasonal naive errs less than this share of the daily one's."""
 _EXACT = 1e-9

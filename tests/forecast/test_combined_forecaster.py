@@ -313,6 +313,13 @@ def test_nonnegative_auto_keeps_every_quantile_of_a_never_negative_series_at_or_
 # ------------------------------------------------------------------ the sane band
 
 
+def forecast_constant_in_scaled_space(model: Forecaster, c: float) -> None:
+    """Set the network's output layer to forecast `c` in the scaled space at every step (zero kernel, bias c)."""
+    output_layer = model.model_.get_layer("step_outputs")
+    kernel, bias = output_layer.get_weights()
+    output_layer.set_weights([np.zeros_like(kernel), np.full_like(bias, c)])
+
+
 @pytest.mark.filterwarnings("ignore:the network's forecast of series:UserWarning")  # the untrained network in fit
 def test_a_network_forecast_outside_the_sane_band_falls_back_to_exponential_smoothing_for_that_series():
     # `flat*` vary by less than 2 around 100 and 110, `wide*` swing 90 around 100 with a period of 6 = lookback.
@@ -327,12 +334,10 @@ def test_a_network_forecast_outside_the_sane_band_falls_back_to_exponential_smoo
         lookback=6, horizon=4, epochs=2, season_length=1, combine_with="ets", nonnegative=False, **QUICK
     ).fit(df)
     assert model.model_ is not None and model.combination_.default_weight == 0.5
-    # The output layer set to forecast c in the scaled space at every step: with the window_mean scaler the
-    # network's forecast is c times the mean |y| of the last `lookback` values (500 for both kinds of series).
-    output_layer = model.model_.get_layer("step_outputs")
-    kernel, bias = output_layer.get_weights()
+    # With the window_mean scaler the network now forecasts c times the mean |y| of the last `lookback` values
+    # (500 for both kinds of series).
     c = 5.0
-    output_layer.set_weights([np.zeros_like(kernel), np.full_like(bias, c)])
+    forecast_constant_in_scaled_space(model, c)
     last = df.groupby("unique_id")["y"]
     network = c * last.apply(lambda y: y.tail(6).abs().mean())
     low, high = last.min(), last.max()
@@ -375,9 +380,7 @@ def test_the_sane_band_spans_the_history_fit_saw_also_for_a_loaded_model_given_n
     model = Forecaster(
         lookback=6, horizon=4, epochs=2, season_length=1, combine_with="ets", nonnegative=False, **QUICK
     ).fit(df)
-    output_layer = model.model_.get_layer("step_outputs")  # the network forecasts 5 times the last 6 values' mean
-    kernel, bias = output_layer.get_weights()
-    output_layer.set_weights([np.zeros_like(kernel), np.full_like(bias, 5.0)])
+    forecast_constant_in_scaled_space(model, 5.0)  # the network forecasts 5 times the last 6 values' mean
     by_series = df.groupby("unique_id")["y"]
     network = 5.0 * by_series.apply(lambda y: y.tail(6).abs().mean())
     tail_low, tail_high = by_series.apply(lambda y: y.tail(6).min()), by_series.apply(lambda y: y.tail(6).max())
