@@ -165,10 +165,11 @@ class Forecaster(ForecasterSettings, BaseForecaster):
         self.pipeline_ = pipeline
         self.combine_with_ = self.combine_with
         self.output_quantiles_ = self._output_quantiles()
-        self.series_scale_ = positive_mase_scales(frame, pipeline.season_length_)
+        scales = positive_mase_scales(frame, pipeline.season_length_)
+        self.series_scale_ = _series_table(scales.index, scales.to_numpy())
         target, starts, fitted_ids = checked.values(TARGET), checked.series_starts[:-1], checked.series_ids
-        self.series_low_ = pd.Series(np.minimum.reduceat(target, starts), index=pd.Index(fitted_ids, dtype=object))
-        self.series_high_ = pd.Series(np.maximum.reduceat(target, starts), index=pd.Index(fitted_ids, dtype=object))
+        self.series_low_ = _series_table(fitted_ids, np.minimum.reduceat(target, starts))
+        self.series_high_ = _series_table(fitted_ids, np.maximum.reduceat(target, starts))
         # ETS runs in a thread (Numba releases the GIL) while the network trains: first the forecasts from the
         # validation origins (the abandon check reads them during training), then the models of the whole
         # histories (only predict needs them).
@@ -727,10 +728,10 @@ class Forecaster(ForecasterSettings, BaseForecaster):
             self.combine_with_ = state["combine_with"]
             self.epochs_planned_ = state["epochs_planned"]
             self.batch_size_ = state["batch_size"]
-            self.series_scale_ = pd.Series(dict(state["series_scale"]), dtype=np.float64)
+            self.series_scale_ = _series_values_from_json(state["series_scale"])
             low, high = state["series_low"], state["series_high"]
-            self.series_low_ = None if low is None else pd.Series(dict(low), dtype=np.float64)
-            self.series_high_ = None if high is None else pd.Series(dict(high), dtype=np.float64)
+            self.series_low_ = None if low is None else _series_values_from_json(low)
+            self.series_high_ = None if high is None else _series_values_from_json(high)
             intervals = state["intervals"]
             self.intervals_ = None if intervals is None else ConformalIntervals.from_config(intervals)
             self.combination_ = Combination.from_config(state["combination"])
@@ -870,9 +871,20 @@ def _per_series(table: pd.Series, ids: np.ndarray) -> np.ndarray:
     return np.where(positions >= 0, table.to_numpy(np.float64)[np.maximum(positions, 0)], np.nan)
 
 
+def _series_table(ids, values: np.ndarray) -> pd.Series:
+    """A float per series, indexed by the series ids (sorted) as Python objects: `_per_series` reads the index as an
+    array on every predict, which costs a conversion per call for an Arrow-backed text index (pandas 3's `str`)."""
+    return pd.Series(np.asarray(values, dtype=np.float64), index=pd.Index(ids, dtype=object))
+
+
 def _series_values_to_json(values: pd.Series) -> list:
-    """`[[series id, value], ...]` of a float per series (read back by `pd.Series(dict(pairs))`)."""
+    """`[[series id, value], ...]` of a float per series (read back by `_series_values_from_json`)."""
     return [[_json_scalar(key), float(value)] for key, value in values.items()]
+
+
+def _series_values_from_json(pairs: list) -> pd.Series:
+    """The inverse of `_series_values_to_json`."""
+    return _series_table([key for key, _ in pairs], [value for _, value in pairs])
 
 
 def _times_to_json(times: pd.Series) -> list:

@@ -43,6 +43,17 @@ def copy_of(saved_path, tmp_path):
     return target
 
 
+def test_the_per_series_tables_are_indexed_by_python_objects_before_and_after_load(saved, frame):
+    # predict reads these indexes as arrays on every call: an Arrow-backed text index (pandas 3's `str`, the
+    # dtype of `frame`'s ids) would be converted anew each time, at a cost that grows with the fitted series.
+    model, path = saved
+    assert pd.api.types.is_string_dtype(frame["unique_id"].dtype)
+    for fitted in (model, load_forecaster(path)):
+        for table in (fitted.series_scale_, fitted.series_low_, fitted.series_high_):
+            assert table.index.dtype == object and list(table.index) == ["a", "b"]
+            assert table.dtype == np.float64
+
+
 def test_a_failed_save_leaves_the_previous_model_as_it_was(saved, frame, tmp_path, monkeypatch):
     model, path = saved
     target = copy_of(path, tmp_path)
