@@ -181,6 +181,17 @@ class SeasonalAdjustment:
         self.indices = {key: np.asarray(value, dtype=np.float64) for key, value in indices.items()}
         self.anchors = dict(anchors)
         self.freq = freq
+        # The seasonal series as arrays, built once: `factors` runs on every predict, and rebuilding them from the
+        # dicts cost time in proportion to the fitted series (0.8 ms with 1,428 of them) for a one-series forecast.
+        seasonal_ids = list(self.indices)
+        self._seasonal_ids = pd.Index(seasonal_ids, dtype=object)
+        self._patterns = np.stack([self.indices[key] for key in seasonal_ids]) if seasonal_ids else None
+        seasonal_anchors = [self.anchors[key] for key in seasonal_ids]
+        self._anchors = (
+            np.asarray(seasonal_anchors, dtype=np.int64)
+            if isinstance(freq, int)
+            else pd.DatetimeIndex(seasonal_anchors)
+        )
 
     @classmethod
     def fit(
@@ -209,21 +220,14 @@ class SeasonalAdjustment:
         if not self.indices:
             return None
         lengths = np.diff(segment_starts)
-        seasonal_ids = list(self.indices)
-        position = pd.Index(seasonal_ids).get_indexer(pd.Index(np.asarray(series_ids)))
+        position = self._seasonal_ids.get_indexer(pd.Index(np.asarray(series_ids), dtype=object))
         row_position = np.repeat(position, lengths)
         rows = np.flatnonzero(row_position >= 0)
         factors = np.ones(int(segment_starts[-1]))
         if rows.size == 0:
             return factors
-        anchors = np.array([self.anchors[key] for key in seasonal_ids], dtype=object)[row_position[rows]]
-        if isinstance(self.freq, int):
-            anchors = anchors.astype(np.int64)
-        else:
-            anchors = pd.DatetimeIndex(list(anchors))
-        phases = steps_between(anchors, times[rows], self.freq) % self.season_length
-        patterns = np.stack([self.indices[key] for key in seasonal_ids])
-        factors[rows] = patterns[row_position[rows], phases]
+        phases = steps_between(self._anchors[row_position[rows]], times[rows], self.freq) % self.season_length
+        factors[rows] = self._patterns[row_position[rows], phases]
         return factors
 
     def get_config(self) -> dict:
