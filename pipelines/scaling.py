@@ -118,7 +118,7 @@ class TargetScaler:
 
     def fit(self, values: np.ndarray, series_starts: np.ndarray, series_ids: Sequence) -> TargetScaler:
         """Learn `series_ids_`, `offset_` and `scale_` (one entry per series)."""
-        self.series_ids_ = np.asarray(series_ids)
+        self._remember_series(series_ids)
         if self.per_window:
             self.offset_, self.scale_ = np.zeros(len(series_ids)), np.ones(len(series_ids))
         else:
@@ -127,13 +127,19 @@ class TargetScaler:
             )
         return self
 
+    def _remember_series(self, series_ids: Sequence) -> None:
+        """`series_ids_`, and the index that `series_parameters` looks them up in, built once (with its hash table)
+        rather than on every call, where it cost time in proportion to the fitted series."""
+        self.series_ids_ = np.asarray(series_ids)
+        self._series_index = pd.Index(self.series_ids_, dtype=object)
+
     def series_parameters(self, series_ids: Sequence) -> tuple[np.ndarray, np.ndarray]:
         """`(offset, scale)` for the given series ids; an id unseen by `fit` is an error
         (except for `None` and the window-level methods, which need no statistics)."""
         series_ids = np.asarray(series_ids)
         if self.method is None or self.per_window:
             return np.zeros(series_ids.size), np.ones(series_ids.size)
-        positions = pd.Index(self.series_ids_).get_indexer(series_ids)
+        positions = self._series_index.get_indexer(pd.Index(series_ids, dtype=object))
         if (positions < 0).any():
             unseen = series_ids[positions < 0]
             raise ValueError(
@@ -155,7 +161,7 @@ class TargetScaler:
     def from_config(cls, config: dict) -> TargetScaler:
         """A fitted scaler equal to the one whose `get_config` gave `config`."""
         scaler = cls(config["method"])
-        scaler.series_ids_ = np.asarray(config["series_ids"])
+        scaler._remember_series(config["series_ids"])
         scaler.offset_ = np.asarray(config["offset"], dtype=np.float64)
         scaler.scale_ = np.asarray(config["scale"], dtype=np.float64)
         return scaler
