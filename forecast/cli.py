@@ -165,6 +165,7 @@ def train(
     network = f"the network for {model.epochs_trained_} epochs" if model.model_ is not None else "no network"
     typer.echo(f"Trained on {len(model.series_ids_)} series ({network}); saved to {model_dir}")
     typer.echo(f"Combination: {model.combination_.summary()}")
+    typer.echo(f"Statistical half: weight {model.theta_weight_:g} on Theta beside ETS ({model.theta_rule_})")
     if model.network_skipped_:
         typer.echo(f"No network: {model.network_skipped_}")
     if model.run_id_ is not None:

@@ -46,7 +46,8 @@ fits chunks of series in threads.
 The fitted models (`EtsModels`: parameters, final states and likelihood sums) are kept, so that a
 forecast from a later origin continues the filter over the values observed since, without a new fit
 (`EtsModels.forecast`); `ets_rolling_forecasts` fits once per series and continues to every
-later origin, `ets_point_forecasts` fits at every origin.
+later origin, `ets_point_forecasts` fits at every origin. For series without a season the same fit also fits
+the optimised Theta model (`forecast.theta`; `EtsForecasts`), which the Forecaster may average in.
 """
 
 from __future__ import annotations
@@ -60,8 +61,9 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
-from numba import njit
 
+from forecast.compiled import compiled
+from forecast.theta import ThetaModels, blend_theta, fit_theta
 from pipelines.seasonality import seasonal_indices, tested_seasonal_indices
 
 ERRORS = ("A", "M")
@@ -136,41 +138,31 @@ def candidate_forms(seasonal: bool) -> list[EtsForm]:
     ]
 
 
-def _compiled(function):
-    """`numba.njit` with the GIL released (every buffer a call writes is its own) and the machine code cached on
-    disk where Numba finds a writable place (the package's `__pycache__` or the user's cache directory);
-    where it finds none (a read-only installation), compiled anew in each process (about 7 s)."""
-    try:
-        return njit(cache=True, nogil=True)(function)
-    except RuntimeError:
-        return njit(nogil=True)(function)
-
-
-@_compiled
+@compiled
 def _logistic(x: float) -> float:
     return 1.0 / (1.0 + math.exp(-min(max(x, -30.0), 30.0)))
 
 
-@_compiled
+@compiled
 def _phi(z: float) -> float:
     """The damping parameter from its search coordinate: `PHI_RANGE` through a logistic map."""
     return PHI_RANGE[0] + (PHI_RANGE[1] - PHI_RANGE[0]) * _logistic(z)
 
 
-@_compiled
+@compiled
 def _smoothing_count(trend: int, season: int) -> int:
     """alpha, plus beta for a trend, gamma for a season, phi for a damped trend."""
     return 1 + (trend > 0) + (season > 0) + (trend == 2)
 
 
-@_compiled
+@compiled
 def _parameter_count(trend: int, season: int, m: int) -> int:
     """`k` of the AICc: the smoothing parameters, `l_0`, `b_0` with a trend, `s_0 .. s_{m-2}` with a
     season, and the variance."""
     return _smoothing_count(trend, season) + 1 + (trend > 0) + ((m - 1) if season > 0 else 0) + 1
 
 
-@_compiled
+@compiled
 def _smoothing(z, trend, season):
     """`alpha, beta*, gamma, phi` from the search vector (0, 0, 1 where the model has none), and the column
     of `l_0` in it."""
@@ -192,7 +184,7 @@ def _smoothing(z, trend, season):
     return alpha, beta_star, gamma, phi, column
 
 
-@_compiled
+@compiled
 def _run(y, offset, error, trend, season, m, alpha, beta_star, gamma, phi, states, squared, log_scale):
     """The point recursions over `y` from `states = [l, b, s_0 .. s_{m-1}]` (seasonal states by phase; the
     value `y[t]` has phase `(offset + t) mod m`), which it leaves at the states after `y`.
@@ -243,7 +235,7 @@ def _run(y, offset, error, trend, season, m, alpha, beta_star, gamma, phi, state
     return True, squared, log_scale
 
 
-@_compiled
+@compiled
 def _initial_states(z, trend, season, m, states):
     """Writes `l_0, b_0, s_0 .. s_{m-1}` of the search vector `z` into `states` and returns `alpha, beta*,
     gamma, phi`.
@@ -270,19 +262,19 @@ def _initial_states(z, trend, season, m, states):
     return alpha, beta_star, gamma, phi
 
 
-@_compiled
+@compiled
 def _objective(n, squared, log_scale):
     """`L = n log(sum_t e_t^2) + 2 sum_t log mu_t` (PENALTY where not finite)."""
     objective = n * math.log(max(squared, 1e-300)) + 2.0 * log_scale
     return objective if math.isfinite(objective) else PENALTY
 
 
-@_compiled
+@compiled
 def _aicc(objective, k, n):
     return objective + 2.0 * k + 2.0 * k * (k + 1) / (n - k - 1)
 
 
-@_compiled
+@compiled
 def _filter(y, error, trend, season, m, z, states):
     """Run the model over `y` from the search vector `z` (see `_initial_states`); returns `L` and
     leaves the final states in `states = [l, b, s_0 .. s_{m-1}]` (seasonal states by phase)."""
@@ -293,7 +285,7 @@ def _filter(y, error, trend, season, m, z, states):
     return _objective(len(y), squared, log_scale)
 
 
-@_compiled
+@compiled
 def _forecast(states, season, m, phi, n, horizon, forecasts):
     """`forecasts[h - 1] = l_n + phi_h b_n (+ s or x s)` for `h = 1 .. horizon` from the states after `n`
     values, `s` the seasonal state of phase `(n + h - 1) mod m`."""
@@ -307,7 +299,7 @@ def _forecast(states, season, m, phi, n, horizon, forecasts):
         forecasts[h] = base + s if season == 1 else (base * s if season == 2 else base)
 
 
-@_compiled
+@compiled
 def _nelder_mead(y, error, trend, season, m, start, steps, states):
     """Minimise `_filter` over `z` from `start` (Nelder & Mead 1965: reflection 1, expansion 2,
     contraction and shrink 1/2); returns the best point and its objective."""
@@ -358,7 +350,7 @@ def _nelder_mead(y, error, trend, season, m, start, steps, states):
     return simplex[best].copy(), values[best]
 
 
-@_compiled
+@compiled
 def _start(y, trend, season, m, seasons):
     """Search start: alpha 0.2, beta* 0.1, gamma 0.05 of its range, phi 0.95; the initial level and trend of a
     line fitted to the first `max(10, 2m)` seasonally adjusted values (Hyndman et al. 2008, section 2.6.1),
@@ -408,7 +400,7 @@ def _start(y, trend, season, m, seasons):
     return z
 
 
-@_compiled
+@compiled
 def _fit_form(y, error, trend, season, m, seasons, horizon, forecasts, smoothing, states, sums):
     """Fit one model to one series and return its AICc: inf, writing nothing, for a series too short for the
     model's parameters (`n <= k + 1`) or where no parameters keep `L` finite; otherwise it writes the
@@ -437,7 +429,7 @@ def _fit_form(y, error, trend, season, m, seasons, horizon, forecasts, smoothing
     return _aicc(value, parameters, n)
 
 
-@_compiled
+@compiled
 def _fit_all(values, starts, codes, m, additive, multiplicative, horizon, aicc, forecasts, smoothing, states, sums):
     """Every model (rows of `codes`) on every series `values[starts[i]:starts[i+1]]`.
 
@@ -460,7 +452,7 @@ def _fit_all(values, starts, codes, m, additive, multiplicative, horizon, aicc, 
             )
 
 
-@_compiled
+@compiled
 def _continue_all(values, starts, rows, lengths, codes, m, smoothing, states, sums, horizon, forecasts, aicc):
     """Continue every fitted model of series `rows[k]` (`aicc[k, f]` finite) over the values
     `values[starts[k]:starts[k+1]]`: its `horizon` forecasts after them into `forecasts[k, f]` and its
@@ -513,6 +505,18 @@ def combine(aicc: np.ndarray, forecasts: np.ndarray) -> np.ndarray:
     return combined
 
 
+class EtsForecasts(NamedTuple):
+    """The statistical forecasts `[origins, horizon]` of ETS and, for series without a season, of the Theta
+    method (`forecast.theta`; None with a season)."""
+
+    ets: np.ndarray
+    theta: np.ndarray | None
+
+    def blended(self, theta_weight: float) -> np.ndarray:
+        """`(1 - v) y_ets + v y_theta` with `v = theta_weight` (`forecast.theta.blend_theta`)."""
+        return blend_theta(self.ets, self.theta, theta_weight)
+
+
 @dataclass(frozen=True, eq=False, kw_only=True)
 class EtsModels:
     """The candidate models fitted to every series, kept so that forecasts from later origins need only the filter.
@@ -526,6 +530,9 @@ class EtsModels:
     state of phase `t mod m` at `2 + t mod m` (`b_n = 0` without a trend, `s = 1` without a season),
     and `sums[i, f] = [sum_t e_t^2, sum_t log mu_t]` over `y_1 .. y_n` (0 for error A), the parts of its
     `L`. `last[i]`: `y_n` divided as above, the naive forecast of a series no model fits.
+
+    `theta` holds the optimised Theta model of every series fitted to the same scaled values (`forecast.theta`),
+    for series without a season (None for a season: Theta is not used there).
 
     `forecast` continues every model over values `y_{n+1} .. y_{n+c}` observed after `y_n` with
     the point recursions of the module docstring, the parameters unchanged, and weighs it by its AICc over
@@ -551,6 +558,7 @@ class EtsModels:
     smoothing: np.ndarray
     states: np.ndarray
     sums: np.ndarray
+    theta: ThetaModels | None = None
 
     def __post_init__(self) -> None:
         series, models = self.aicc.shape
@@ -566,6 +574,8 @@ class EtsModels:
             found = getattr(self, name)
             if found is None or found.shape != shape:
                 raise ValueError(f"EtsModels.{name} must have shape {shape}; found {getattr(found, 'shape', None)}")
+        if self.theta is not None and len(self.theta) != series:
+            raise ValueError(f"EtsModels.theta must hold {series} series; found {len(self.theta)}")
         if len(self.forms) != models:
             raise ValueError(f"EtsModels needs one form per aicc column ({models}); found {len(self.forms)}")
 
@@ -579,6 +589,27 @@ class EtsModels:
         (`combine`)."""
         forecasts, aicc = self.model_forecasts(series_index, continuations, horizon)
         return combine(aicc, forecasts)
+
+    def statistical_forecasts(
+        self, series_index: np.ndarray, continuations: Sequence[np.ndarray], horizon: int
+    ) -> EtsForecasts:
+        """`forecast`'s ETS forecasts and, without a season, the optimised Theta model's, continued over the same
+        values (`forecast.theta`; ETS's for a series too short for it)."""
+        ets = self.forecast(series_index, continuations, horizon)
+        return EtsForecasts(ets, self._theta(np.asarray(series_index, dtype=np.int64), continuations, horizon, ets))
+
+    def _theta(
+        self, rows: np.ndarray, continuations: Sequence[np.ndarray], horizon: int, ets: np.ndarray
+    ) -> np.ndarray | None:
+        """Theta forecasts of series `rows` after the `continuations` (None without Theta models)."""
+        if self.theta is None:
+            return None
+        scales = self.scales[rows]
+        scaled = [
+            np.asarray(values, dtype=np.float64).reshape(-1) / scale for values, scale in zip(continuations, scales)
+        ]
+        theta = self.theta.forecast(rows, scaled, horizon) * scales[:, None]
+        return np.where(np.isfinite(theta), theta, ets)
 
     def model_forecasts(
         self, series_index: np.ndarray, continuations: Sequence[np.ndarray], horizon: int
@@ -640,6 +671,7 @@ class EtsModels:
             "season_indices": indices,
             "aicc": [value if math.isfinite(value) else None for value in self.aicc.ravel().tolist()],
             **{name: getattr(self, name)[mask].tolist() for name, mask in kept.items()},
+            "theta": None if self.theta is None else self.theta.get_config(),
         }
 
     @classmethod
@@ -659,7 +691,7 @@ class EtsModels:
                 raise ValueError(f"EtsModels config needs {mask.sum()} {name} values; found {len(config[name])}")
             arrays[name] = np.where(fitted[..., None], np.array(_neutral(season_length)[name]), np.nan)
             arrays[name][mask] = config[name]
-        indices = config["season_indices"]
+        indices, theta = config["season_indices"], config["theta"]
         if indices is not None:
             indices = np.array([[1.0] * season_length if row is None else row for row in indices], dtype=np.float64)
         return cls(
@@ -671,6 +703,7 @@ class EtsModels:
             season_indices=indices,
             aicc=aicc,
             **arrays,
+            theta=None if theta is None else ThetaModels.from_config(theta),
         )
 
 
@@ -726,6 +759,14 @@ class EtsFit:
         series no model fits (too short), the naive forecast (the last value, times the seasonal index beyond
         `MAX_SEASON_LENGTH`)."""
         return combine(self.aicc, self.forecasts)
+
+    def statistical(self) -> EtsForecasts:
+        """`combined` and, without a season, the optimised Theta model's forecasts (`forecast.theta`; the
+        combined ones for a series too short for it)."""
+        combined = self.combined()
+        rows = np.arange(len(self.models))
+        horizon = combined.shape[1]
+        return EtsForecasts(combined, self.models._theta(rows, [np.zeros(0)] * len(rows), horizon, combined))
 
 
 def fit_ets(series: Sequence[np.ndarray], horizon: int, season_length: int, threads: int | None = None) -> EtsFit:
@@ -795,6 +836,7 @@ def fit_ets(series: Sequence[np.ndarray], horizon: int, season_length: int, thre
         smoothing=smoothing,
         states=states,
         sums=sums,
+        theta=fit_theta(scaled) if m == 1 else None,
     )
     return EtsFit(forecasts * (scales[:, None] * factors)[:, None, :], models)
 
@@ -818,12 +860,23 @@ def _divide_long_seasons(arrays: list[np.ndarray], m: int) -> tuple[list[np.ndar
 
 
 def ets_point_forecasts(
-    y: np.ndarray, origin_rows: np.ndarray, first_rows: np.ndarray, horizon: int, season_length: int
+    y: np.ndarray,
+    origin_rows: np.ndarray,
+    first_rows: np.ndarray,
+    horizon: int,
+    season_length: int,
+    theta_weight: float = 0.0,
 ) -> np.ndarray:
     """`[origins, horizon]`: the Akaike-weighted ETS forecasts from every history `y[first : origin + 1]`,
-    each fitted anew."""
+    each fitted anew, blended with Theta's by `theta_weight` (`forecast.theta`)."""
+    return _point_forecasts(y, origin_rows, first_rows, horizon, season_length).blended(theta_weight)
+
+
+def _point_forecasts(
+    y: np.ndarray, origin_rows: np.ndarray, first_rows: np.ndarray, horizon: int, season_length: int
+) -> EtsForecasts:
     histories = [y[first : origin + 1] for first, origin in zip(first_rows.tolist(), origin_rows.tolist())]
-    return fit_ets(histories, horizon, season_length).combined()
+    return fit_ets(histories, horizon, season_length).statistical()
 
 
 def ets_continued_forecasts(
@@ -834,27 +887,48 @@ def ets_continued_forecasts(
     origin_rows: np.ndarray,
     first_rows: np.ndarray,
     horizon: int,
+    theta_weight: float = 0.0,
 ) -> np.ndarray:
     """`[origins, horizon]`: from origin `k` (history `y[first_rows[k] : origin_rows[k] + 1]`), the models
     of series `model_rows[k]` continued over `y[end_rows[k] + 1 : origin_rows[k] + 1]`, where `end_rows[k]`
     holds the last value they were fitted on. An origin without models (`model_rows[k] < 0`) or outside
-    `first_rows[k] <= end_rows[k] <= origin_rows[k]` is fitted anew (`ets_point_forecasts`)."""
+    `first_rows[k] <= end_rows[k] <= origin_rows[k]` is fitted anew (`ets_point_forecasts`). ETS's forecasts
+    blended with Theta's by `theta_weight` (`forecast.theta`)."""
+    found = _continued_forecasts(models, model_rows, end_rows, y, origin_rows, first_rows, horizon)
+    return found.blended(theta_weight)
+
+
+def _continued_forecasts(
+    models: EtsModels,
+    model_rows: np.ndarray,
+    end_rows: np.ndarray,
+    y: np.ndarray,
+    origin_rows: np.ndarray,
+    first_rows: np.ndarray,
+    horizon: int,
+) -> EtsForecasts:
     continued = (model_rows >= 0) & (first_rows <= end_rows) & (end_rows <= origin_rows)
-    forecasts = np.empty((len(origin_rows), horizon))
+    ets = np.empty((len(origin_rows), horizon))
+    theta = None if models.theta is None else np.empty_like(ets)
+    parts = []
     if continued.any():
         continuations = [y[end + 1 : origin + 1] for end, origin in zip(end_rows[continued], origin_rows[continued])]
-        forecasts[continued] = models.forecast(model_rows[continued], continuations, horizon)
+        parts.append((continued, models.statistical_forecasts(model_rows[continued], continuations, horizon)))
     if not continued.all():
         refit = ~continued
-        forecasts[refit] = ets_point_forecasts(y, origin_rows[refit], first_rows[refit], horizon, models.season_length)
-    return forecasts
+        parts.append((refit, _point_forecasts(y, origin_rows[refit], first_rows[refit], horizon, models.season_length)))
+    for rows, found in parts:
+        ets[rows] = found.ets
+        if theta is not None:
+            theta[rows] = found.ets if found.theta is None else found.theta
+    return EtsForecasts(ets, theta)
 
 
 class RollingEts(NamedTuple):
-    """Forecasts `[origins, horizon]` from every origin, and the `models` they continue: row `j` fitted on
-    `y[first : end_rows[j] + 1]`, the `j`-th series in the order of its first row in `y`."""
+    """Forecasts from every origin (`EtsForecasts`: ETS's and Theta's), and the `models` they continue: row `j`
+    fitted on `y[first : end_rows[j] + 1]`, the `j`-th series in the order of its first row in `y`."""
 
-    forecasts: np.ndarray
+    forecasts: EtsForecasts
     models: EtsModels
     end_rows: np.ndarray
 
@@ -869,7 +943,5 @@ def ets_rolling_forecasts(
     end_rows = np.full(len(firsts), np.iinfo(np.int64).max)
     np.minimum.at(end_rows, model_rows, origin_rows)
     fit = fit_ets([y[first : end + 1] for first, end in zip(firsts, end_rows)], horizon, season_length)
-    forecasts = ets_continued_forecasts(
-        fit.models, model_rows, end_rows[model_rows], y, origin_rows, first_rows, horizon
-    )
+    forecasts = _continued_forecasts(fit.models, model_rows, end_rows[model_rows], y, origin_rows, first_rows, horizon)
     return RollingEts(forecasts, fit.models, end_rows)

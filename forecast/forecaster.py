@@ -19,7 +19,9 @@ Bergmeir & Bandara 2021), histories shorter than `lookback` are left-padded
 with an "observed" flag (`min_past=1`), the number of optimizer steps is
 planned from the number of windows (`forecast.training`), and the forecast of
 every series blends the network's with exponential smoothing's
-(`forecast.exponential_smoothing`) in the proportion chosen on held-out
+(`forecast.exponential_smoothing`; for series without a season, averaged
+with the Theta method where the held-out windows favour it, `forecast.theta`)
+in the proportion chosen on held-out
 validation origins (`combine_with="auto"`, `forecast.combination`): ETS alone
 where nothing can be held out, and no network trained where ETS already wins.
 `ensemble_size > 1` trains several members in one wider network and combines
@@ -50,6 +52,7 @@ from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import keras
 import numpy as np
@@ -83,6 +86,7 @@ from forecast.metrics import positive_mase_scales, quantile_column
 from forecast.network import build_network
 from forecast.sanity import SANE_BAND, history_range, within_sane_band
 from forecast.settings import ForecasterSettings
+from forecast.theta import choose_theta_weight
 from forecast.training import (
     NonFiniteLossGuard,
     best_epoch_count,
@@ -121,7 +125,8 @@ class Forecaster(ForecasterSettings, BaseForecaster):
     (quantile levels of the network output, None for a point network),
     `series_scale_` (each series' MASE scale), `series_low_` and `series_high_` (each series'
     smallest and largest value in the fit, read by `nonnegative="auto"` and the sane band), `intervals_` (the conformal
-    offsets, or None), plus those of `BaseForecaster` (`run_id_`, `model_uri_`
+    offsets, or None), `theta_weight_` and `theta_rule_` (the weight on the Theta method in the statistical half,
+    and why; `forecast.theta`), plus those of `BaseForecaster` (`run_id_`, `model_uri_`
     and `registered_model_version_` are set by a tracked fit).
 
     Example:
@@ -175,7 +180,7 @@ class Forecaster(ForecasterSettings, BaseForecaster):
         # histories (only predict needs them).
         background = ThreadPoolExecutor(max_workers=1)
         try:
-            rolling_ets = background.submit(self._rolling_ets, validation, checked)
+            rolling_ets = background.submit(self._rolling_statistical, validation, checked)
             whole_ets = background.submit(self._fit_ets, checked) if self.combine_with is not None else None
             self.network_skipped_ = self._network_not_needed(training, validation)
             self.model_ = None
@@ -183,7 +188,9 @@ class Forecaster(ForecasterSettings, BaseForecaster):
             self.batch_size_, self.epochs_planned_ = None, 0
             if self.network_skipped_ is None:
                 self._train(training, validation, windows, rolling_ets, callbacks)
-            ets_validation = rolling_ets.result()
+            held_out_statistical = rolling_ets.result()
+            self.theta_weight_, self.theta_rule_ = held_out_statistical.theta_weight, held_out_statistical.rule
+            ets_validation = held_out_statistical.forecasts
             self.ets_, self.ets_ends_ = (None, None) if whole_ets is None else whole_ets.result()
         finally:
             background.shutdown(wait=True, cancel_futures=True)
@@ -297,17 +304,22 @@ class Forecaster(ForecasterSettings, BaseForecaster):
         ends.index = pd.Index(checked.series_ids)
         return models, ends
 
-    def _rolling_ets(self, validation: Windows | None, checked: CheckedFrame) -> np.ndarray | None:
-        """ETS forecasts from the validation origins: fitted once per series at its first origin and continued."""
+    def _rolling_statistical(self, validation: Windows | None, checked: CheckedFrame) -> HeldOutStatistical:
+        """The statistical half's forecasts from the validation origins (ETS fitted once per series at its first
+        origin and continued), with the weight on Theta chosen on them (`forecast.theta`)."""
         if validation is None or self.combine_with is None:
-            return None
-        return ets_rolling_forecasts(
+            reason = "no validation window" if validation is None else "the network alone"
+            return HeldOutStatistical(None, 0.0, f"ETS alone: {reason}")
+        found = ets_rolling_forecasts(
             checked.values(TARGET),
             validation.origin_rows,
             validation.first_rows,
             self.horizon,
             self.pipeline_.season_length_,
         ).forecasts
+        actual = validation.inverse_target(validation.target)
+        weight, rule = choose_theta_weight(found.ets, found.theta, actual, self._series_scales(validation.origin_ids))
+        return HeldOutStatistical(found.blended(weight), weight, rule)
 
     def _choose_combination(
         self,
@@ -592,7 +604,7 @@ class Forecaster(ForecasterSettings, BaseForecaster):
                 warnings.warn(
                     f"the network's forecast of {_shown_ids(ids[failed])} leaves the sane band of the series' history "
                     f"(beyond {SANE_BAND:g} times its range from its minimum or maximum): those series are forecast "
-                    "by exponential smoothing alone",
+                    "by the statistical forecast alone (exponential smoothing, with Theta where fit chose it)",
                     UserWarning,
                     stacklevel=5,  # the user's predict call (in fit, Forecaster.fit)
                 )
@@ -613,12 +625,14 @@ class Forecaster(ForecasterSettings, BaseForecaster):
         y = checked.values(TARGET)
         season_length = self.pipeline_.season_length_
         if self.ets_ is None:
-            return ets_point_forecasts(y, origin_rows, first_rows, self.horizon, season_length)
+            return ets_point_forecasts(y, origin_rows, first_rows, self.horizon, season_length, self.theta_weight_)
         model_rows = sorted_positions(self.ets_ends_.index.to_numpy(), ids)
         end_times = time_values(self.ets_ends_.array)[np.maximum(model_rows, 0)]
         end_rows = rows_in_series(time_values(checked.times()), first_rows, origin_rows, end_times)
         end_rows[model_rows < 0] = -1
-        return ets_continued_forecasts(self.ets_, model_rows, end_rows, y, origin_rows, first_rows, self.horizon)
+        return ets_continued_forecasts(
+            self.ets_, model_rows, end_rows, y, origin_rows, first_rows, self.horizon, self.theta_weight_
+        )
 
     def _predict_scaled(self, windows: Windows) -> np.ndarray:
         """Network outputs in the scaled space, ensemble members combined: `(n, horizon[, n_quantiles])`."""
@@ -697,6 +711,8 @@ class Forecaster(ForecasterSettings, BaseForecaster):
             "network_skipped": self.network_skipped_,
             "ets": None if self.ets_ is None else self.ets_.get_config(),
             "ets_ends": None if self.ets_ends_ is None else _times_to_json(self.ets_ends_),
+            "theta_weight": self.theta_weight_,
+            "theta_rule": self.theta_rule_,
         }
 
     def _saved_history(self) -> pd.DataFrame:
@@ -740,6 +756,7 @@ class Forecaster(ForecasterSettings, BaseForecaster):
             self.ets_ = None if state["ets"] is None else EtsModels.from_config(state["ets"])
             ends = state["ets_ends"]
             self.ets_ends_ = None if ends is None else _times_from_json(ends, self.pipeline_)
+            self.theta_weight_, self.theta_rule_ = float(state["theta_weight"]), state["theta_rule"]
             has_network = state["network"]
         except (KeyError, TypeError, ValueError) as error:
             raise SavedModelError(f"{directory / STATE_FILE} lacks the Forecaster's {error.args[0]!r}") from None
@@ -848,7 +865,7 @@ class AbandonWhenEtsWins(keras.callbacks.Callback):
         if epoch + 1 < self.start or (epoch + 1 - self.start) % self.every:
             return
         network = self.forecaster._median(self.forecaster._network_values(self.validation))
-        found = evidence(network, self.ets.result(), self.actual, self.scales, self.ids)
+        found = evidence(network, self.ets.result().forecasts, self.actual, self.scales, self.ids)
         self.losing = self.losing + 1 if ets_wins_by_margin(found) else 0
         if self.losing >= 2:
             self.forecaster.network_skipped_ = (
@@ -856,6 +873,15 @@ class AbandonWhenEtsWins(keras.callbacks.Callback):
                 f"than {ABANDON_MARGIN:.0%} at epochs {epoch + 1 - self.every} and {epoch + 1}"
             )
             self.model.stop_training = True
+
+
+class HeldOutStatistical(NamedTuple):
+    """The statistical half's forecasts of the validation windows (None: none), the weight on Theta chosen on
+    them, and why (`forecast.theta.choose_theta_weight`)."""
+
+    forecasts: np.ndarray | None
+    theta_weight: float
+    rule: str
 
 
 def _shown_ids(ids: np.ndarray, most: int = 5) -> str:

@@ -22,7 +22,9 @@ Versions (directories saved before version 7 carry no number; `detect_version` t
 8. each series' smallest value in the fit (`series_low`), which `nonnegative="auto"` reads beside the history
    given to `predict`;
 9. each series' largest value in the fit (`series_high`), with which the sane band of the network's forecasts
-   spans the history `fit` saw, not only the rows given to `predict`.
+   spans the history `fit` saw, not only the rows given to `predict`;
+10. the optimised Theta model in the statistical half: the weight on it and why (`theta_weight`, `theta_rule`),
+    and every series' Theta model beside its kept ETS models (`theta` in `ets`).
 
 Each step changes only what its version changed, and fills a field the earlier version lacked with the value
 that reproduces how that version forecast (a model saved before deseasonalisation existed loads with
@@ -34,7 +36,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable
 
-FORMAT_VERSION = 9
+FORMAT_VERSION = 10
 PARAMS = "params.json"
 STATE = "fitted.json"
 PIPELINE = "pipeline.json"
@@ -222,6 +224,17 @@ def _v8_to_v9(documents: Documents) -> Documents:
     return documents
 
 
+def _v9_to_v10(documents: Documents) -> Documents:
+    """The Theta model in the statistical half: not there before version 10, so ETS alone (`theta_weight` 0) and
+    no Theta models beside the kept ETS models, as version 9 forecast."""
+    if _is_forecaster(documents):
+        state = documents[STATE]
+        state["theta_weight"], state["theta_rule"] = 0.0, "ETS alone: saved before the Theta method"
+        if state.get("ets") is not None:
+            state["ets"]["theta"] = None
+    return documents
+
+
 MIGRATIONS: dict[int, Callable[[Documents], Documents]] = {
     1: _v1_to_v2,
     2: _v2_to_v3,
@@ -231,5 +244,6 @@ MIGRATIONS: dict[int, Callable[[Documents], Documents]] = {
     6: _v6_to_v7,
     7: _v7_to_v8,
     8: _v8_to_v9,
+    9: _v9_to_v10,
 }
 """`MIGRATIONS[v]` brings documents of version `v` to version `v + 1`."""

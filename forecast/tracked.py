@@ -170,7 +170,8 @@ def final_metrics(history: dict[str, list[float]]) -> dict[str, float]:
 
 
 def log_combination(tracker: Tracker, estimator: Any) -> None:
-    """The weight on the network of every series, and why (`forecast.combination`): parameters and a table."""
+    """The weight on the network of every series, and why (`forecast.combination`): parameters and a table; the
+    weight on Theta in the statistical half, and why (`forecast.theta`)."""
     combination = getattr(estimator, "combination_", None)
     if combination is None:
         return
@@ -181,6 +182,8 @@ def log_combination(tracker: Tracker, estimator: Any) -> None:
             "combination.default_weight": combination.default_weight,
             "combination.summary": combination.summary(),
             "network_skipped": estimator.network_skipped_ or "",
+            "statistical.theta_weight": estimator.theta_weight_,
+            "statistical.theta_rule": estimator.theta_rule_,
         }
     )
     if len(weights):

@@ -518,10 +518,11 @@ def test_rolling_origins_continue_the_fit_at_each_series_first_origin():
     np.testing.assert_array_equal(rolling.end_rows, [47, 104])
     earliest = [0, 3]
     np.testing.assert_array_equal(
-        rolling.forecasts[earliest], ets_point_forecasts(y, origin_rows[earliest], first_rows[earliest], 4, 12)
+        rolling.forecasts.ets[earliest], ets_point_forecasts(y, origin_rows[earliest], first_rows[earliest], 4, 12)
     )
     later = rolling.models.forecast(np.array([0, 0, 1]), [y[48:51], y[48:60], y[105:110]], 4)
-    np.testing.assert_array_equal(rolling.forecasts[[1, 2, 4]], later)
+    np.testing.assert_array_equal(rolling.forecasts.ets[[1, 2, 4]], later)
+    assert rolling.forecasts.theta is None  # seasonal: no Theta
     # served from stored models: an origin before the fit's end, or without a model, is fitted anew
     served = ets_continued_forecasts(
         rolling.models,

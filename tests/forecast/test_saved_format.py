@@ -129,6 +129,13 @@ def test_a_module_outside_the_package_is_never_imported(tmp_path):
         load_forecaster(target)
 
 
+def test_a_version_9_forecaster_keeps_ets_alone_as_its_statistical_half():
+    # Version 9 had no Theta model: the weight on it is 0 and the kept ETS models carry none beside them.
+    model = load_forecaster(FIXTURES / "v9" / "forecaster")
+    assert (model.theta_weight_, model.ets_.theta) == (0.0, None)
+    assert model.theta_rule_ == "ETS alone: saved before the Theta method"
+
+
 def test_a_version_8_forecaster_judges_the_sane_band_on_the_history_given_to_predict():
     # Version 8 kept no series' largest value in the fit: the band spans the history given to predict alone.
     model = load_forecaster(FIXTURES / "v8" / "forecaster")
