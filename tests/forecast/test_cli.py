@@ -136,6 +136,16 @@ def test_the_command_line_loads_neither_tensorflow_nor_mlflow_until_a_command_ne
     assert loaded == "[]"
 
 
+def test_train_says_how_it_combined_the_network_and_the_statistical_half(data_files, tmp_path):
+    directory, _ = data_files
+    result = runner.invoke(app, ["train", str(directory / "data.csv"), "--model-dir", str(tmp_path / "m"), *SETTINGS])
+    assert result.exit_code == 0, result.output
+    model = Forecaster.load(tmp_path / "m")
+    assert f"Combination: {model.combination_.summary()}" in result.output
+    expected = f"Statistical half: weight {model.theta_weight_:g} on Theta beside ETS ({model.theta_rule_})"
+    assert expected in result.output
+
+
 def test_train_saves_a_model_with_the_given_options(trained):
     model = Forecaster.load(trained)
     assert (model.units, model.lookback, model.horizon, model.quantiles, model.tracking) == (4, 6, 3, (0.1, 0.9), False)

@@ -78,6 +78,18 @@ def test_the_fit_run_holds_parameters_data_summary_metrics_and_plots(tracked):
     assert {"forecast_vs_actual.png", "learning_curve.png", "gradient_flow.png"} <= artifacts
 
 
+def test_the_fit_run_records_the_combination_and_the_statistical_half(tracked, tmp_path):
+    model, _ = tracked
+    client = MlflowClient()
+    params = client.get_run(model.run_id_).data.params
+    assert params["combination.rule"] == model.combination_.rule
+    assert params["combination.summary"] == model.combination_.summary()
+    assert float(params["statistical.theta_weight"]) == model.theta_weight_
+    assert params["statistical.theta_rule"] == model.theta_rule_
+    table = pd.read_csv(client.download_artifacts(model.run_id_, "combination.csv", str(tmp_path)))
+    pd.testing.assert_frame_equal(table, model.combination_.table.reset_index(drop=True), check_dtype=False)
+
+
 def test_the_pyfunc_model_forecasts_the_same_numbers_as_the_forecaster(tracked):
     model, df = tracked
     history = df.groupby("unique_id").head(24)
