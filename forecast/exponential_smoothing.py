@@ -860,21 +860,10 @@ def _divide_long_seasons(arrays: list[np.ndarray], m: int) -> tuple[list[np.ndar
 
 
 def ets_point_forecasts(
-    y: np.ndarray,
-    origin_rows: np.ndarray,
-    first_rows: np.ndarray,
-    horizon: int,
-    season_length: int,
-    theta_weight: float = 0.0,
-) -> np.ndarray:
-    """`[origins, horizon]`: the Akaike-weighted ETS forecasts from every history `y[first : origin + 1]`,
-    each fitted anew, blended with Theta's by `theta_weight` (`forecast.theta`)."""
-    return _point_forecasts(y, origin_rows, first_rows, horizon, season_length).blended(theta_weight)
-
-
-def _point_forecasts(
     y: np.ndarray, origin_rows: np.ndarray, first_rows: np.ndarray, horizon: int, season_length: int
 ) -> EtsForecasts:
+    """`[origins, horizon]` forecasts from every history `y[first : origin + 1]`, each fitted anew: the
+    Akaike-weighted ETS forecasts and, without a season, the optimised Theta model's (`EtsForecasts`)."""
     histories = [y[first : origin + 1] for first, origin in zip(first_rows.tolist(), origin_rows.tolist())]
     return fit_ets(histories, horizon, season_length).statistical()
 
@@ -887,26 +876,12 @@ def ets_continued_forecasts(
     origin_rows: np.ndarray,
     first_rows: np.ndarray,
     horizon: int,
-    theta_weight: float = 0.0,
-) -> np.ndarray:
+) -> EtsForecasts:
     """`[origins, horizon]`: from origin `k` (history `y[first_rows[k] : origin_rows[k] + 1]`), the models
     of series `model_rows[k]` continued over `y[end_rows[k] + 1 : origin_rows[k] + 1]`, where `end_rows[k]`
     holds the last value they were fitted on. An origin without models (`model_rows[k] < 0`) or outside
     `first_rows[k] <= end_rows[k] <= origin_rows[k]` is fitted anew (`ets_point_forecasts`). ETS's forecasts
-    blended with Theta's by `theta_weight` (`forecast.theta`)."""
-    found = _continued_forecasts(models, model_rows, end_rows, y, origin_rows, first_rows, horizon)
-    return found.blended(theta_weight)
-
-
-def _continued_forecasts(
-    models: EtsModels,
-    model_rows: np.ndarray,
-    end_rows: np.ndarray,
-    y: np.ndarray,
-    origin_rows: np.ndarray,
-    first_rows: np.ndarray,
-    horizon: int,
-) -> EtsForecasts:
+    and, where the models have them, Theta's (ETS's for an origin fitted anew without them)."""
     continued = (model_rows >= 0) & (first_rows <= end_rows) & (end_rows <= origin_rows)
     ets = np.empty((len(origin_rows), horizon))
     theta = None if models.theta is None else np.empty_like(ets)
@@ -916,7 +891,9 @@ def _continued_forecasts(
         parts.append((continued, models.statistical_forecasts(model_rows[continued], continuations, horizon)))
     if not continued.all():
         refit = ~continued
-        parts.append((refit, _point_forecasts(y, origin_rows[refit], first_rows[refit], horizon, models.season_length)))
+        parts.append(
+            (refit, ets_point_forecasts(y, origin_rows[refit], first_rows[refit], horizon, models.season_length))
+        )
     for rows, found in parts:
         ets[rows] = found.ets
         if theta is not None:
@@ -943,5 +920,7 @@ def ets_rolling_forecasts(
     end_rows = np.full(len(firsts), np.iinfo(np.int64).max)
     np.minimum.at(end_rows, model_rows, origin_rows)
     fit = fit_ets([y[first : end + 1] for first, end in zip(firsts, end_rows)], horizon, season_length)
-    forecasts = _continued_forecasts(fit.models, model_rows, end_rows[model_rows], y, origin_rows, first_rows, horizon)
+    forecasts = ets_continued_forecasts(
+        fit.models, model_rows, end_rows[model_rows], y, origin_rows, first_rows, horizon
+    )
     return RollingEts(forecasts, fit.models, end_rows)

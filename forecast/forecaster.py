@@ -620,19 +620,20 @@ class Forecaster(ForecasterSettings, BaseForecaster):
     def _ets_values(
         self, ids: np.ndarray, checked: CheckedFrame, origin_rows: np.ndarray, first_rows: np.ndarray
     ) -> np.ndarray:
-        """ETS from every origin: the kept models continued over the values after their fitted end, fitted anew
-        for a series the model never saw or an origin before that end (`forecast.exponential_smoothing`)."""
+        """The statistical half from every origin (ETS, with Theta by `theta_weight_`): the kept models continued
+        over the values after their fitted end, fitted anew for a series the model never saw or an origin before
+        that end (`forecast.exponential_smoothing`, `forecast.theta`)."""
         y = checked.values(TARGET)
         season_length = self.pipeline_.season_length_
         if self.ets_ is None:
-            return ets_point_forecasts(y, origin_rows, first_rows, self.horizon, season_length, self.theta_weight_)
+            found = ets_point_forecasts(y, origin_rows, first_rows, self.horizon, season_length)
+            return found.blended(self.theta_weight_)
         model_rows = sorted_positions(self.ets_ends_.index.to_numpy(), ids)
         end_times = time_values(self.ets_ends_.array)[np.maximum(model_rows, 0)]
         end_rows = rows_in_series(time_values(checked.times()), first_rows, origin_rows, end_times)
         end_rows[model_rows < 0] = -1
-        return ets_continued_forecasts(
-            self.ets_, model_rows, end_rows, y, origin_rows, first_rows, self.horizon, self.theta_weight_
-        )
+        found = ets_continued_forecasts(self.ets_, model_rows, end_rows, y, origin_rows, first_rows, self.horizon)
+        return found.blended(self.theta_weight_)
 
     def _predict_scaled(self, windows: Windows) -> np.ndarray:
         """Network outputs in the scaled space, ensemble members combined: `(n, horizon[, n_quantiles])`."""

@@ -518,7 +518,7 @@ def test_rolling_origins_continue_the_fit_at_each_series_first_origin():
     np.testing.assert_array_equal(rolling.end_rows, [47, 104])
     earliest = [0, 3]
     np.testing.assert_array_equal(
-        rolling.forecasts.ets[earliest], ets_point_forecasts(y, origin_rows[earliest], first_rows[earliest], 4, 12)
+        rolling.forecasts.ets[earliest], ets_point_forecasts(y, origin_rows[earliest], first_rows[earliest], 4, 12).ets
     )
     later = rolling.models.forecast(np.array([0, 0, 1]), [y[48:51], y[48:60], y[105:110]], 4)
     np.testing.assert_array_equal(rolling.forecasts.ets[[1, 2, 4]], later)
@@ -532,6 +532,6 @@ def test_rolling_origins_continue_the_fit_at_each_series_first_origin():
         np.array([40, 55, 109]),
         np.array([0, 0, 60]),
         4,
-    )
-    np.testing.assert_array_equal(served[:2], ets_point_forecasts(y, np.array([40, 55]), np.array([0, 0]), 4, 12))
+    ).ets
+    np.testing.assert_array_equal(served[:2], ets_point_forecasts(y, np.array([40, 55]), np.array([0, 0]), 4, 12).ets)
     np.testing.assert_array_equal(served[2], later[2])
