@@ -86,7 +86,7 @@ from forecast.metrics import positive_mase_scales, quantile_column
 from forecast.network import build_network
 from forecast.sanity import SANE_BAND, history_range, within_sane_band
 from forecast.settings import ForecasterSettings
-from forecast.theta import choose_theta_weight
+from forecast.theta import choose_theta_weight, prior_theta_weight
 from forecast.training import (
     NonFiniteLossGuard,
     best_epoch_count,
@@ -307,9 +307,10 @@ class Forecaster(ForecasterSettings, BaseForecaster):
     def _rolling_statistical(self, validation: Windows | None, checked: CheckedFrame) -> HeldOutStatistical:
         """The statistical half's forecasts from the validation origins (ETS fitted once per series at its first
         origin and continued), with the weight on Theta chosen on them (`forecast.theta`)."""
-        if validation is None or self.combine_with is None:
-            reason = "no validation window" if validation is None else "the network alone"
-            return HeldOutStatistical(None, 0.0, f"ETS alone: {reason}")
+        if self.combine_with is None:
+            return HeldOutStatistical(None, 0.0, "ETS alone: the network alone forecasts")
+        if validation is None:
+            return HeldOutStatistical(None, *prior_theta_weight(self.pipeline_.season_length_ > 1, 0))
         found = ets_rolling_forecasts(
             checked.values(TARGET),
             validation.origin_rows,

@@ -21,6 +21,7 @@ from forecast.combination import MIN_EVIDENCE_WINDOWS, WEIGHTS, Combination
 from forecast.forecaster import Forecaster
 from forecast.pyfunc import log_forecaster
 from forecast.sanity import SANE_BAND
+from forecast.theta import PRIOR_WEIGHT, blend_theta, fit_theta
 
 QUICK = dict(units=4, verbose=0, tracking=False)
 Y_HAT = "y_hat"
@@ -59,6 +60,17 @@ def ets_alone(df: pd.DataFrame, horizon: int, season_length: int) -> pd.DataFram
     """The forecasts of the ExponentialSmoothing baseline (only `unique_id, ds, y` of `df`)."""
     baseline = ExponentialSmoothing(horizon=horizon, season_length=season_length)
     return baseline.fit(df[["unique_id", "ds", "y"]]).predict()
+
+
+def statistical_alone(df: pd.DataFrame, horizon: int) -> pd.DataFrame:
+    """The statistical half alone for series without a season and too few windows to choose its weight on Theta:
+    the ExponentialSmoothing baseline's forecasts averaged with the optimised Theta model's (`PRIOR_WEIGHT`)."""
+    forecasts = ets_alone(df, horizon, 1)
+    by_series = df.groupby("unique_id")["y"]
+    histories = [by_series.get_group(key).to_numpy(np.float64) for key in forecasts["unique_id"].unique()]
+    theta = fit_theta(histories).forecast(np.arange(len(histories)), [np.zeros(0)] * len(histories), horizon)
+    forecasts[Y_HAT] = blend_theta(forecasts[Y_HAT].to_numpy(), theta.ravel(), PRIOR_WEIGHT)
+    return forecasts
 
 
 def predict_with_weight(model: Forecaster, weight: float, **predict_args) -> pd.DataFrame:
@@ -350,7 +362,7 @@ def test_a_network_forecast_outside_the_sane_band_falls_back_to_exponential_smoo
         forecasts = model.predict()
     [message] = [str(w.message) for w in caught if "sane band" in str(w.message)]
     assert "'flat0', 'flat1'" in message and "wide" not in message
-    ets = ets_alone(df, 4, 1)
+    ets = statistical_alone(df, 4)
     pd.testing.assert_frame_equal(forecasts[["unique_id", "ds"]], ets[["unique_id", "ds"]])
     flat = forecasts["unique_id"].str.startswith("flat").to_numpy()
     np.testing.assert_allclose(forecasts.loc[flat, Y_HAT], ets.loc[flat, Y_HAT], rtol=1e-10)
@@ -390,7 +402,7 @@ def test_the_sane_band_spans_the_history_fit_saw_also_for_a_loaded_model_given_n
     assert (network < high + SANE_BAND * (high - low)).all()  # inside the band of the whole history
     loaded = Forecaster.load(model.save(tmp_path / "model"))
     assert loaded.series_high_.to_dict() == pytest.approx(high.to_dict())
-    expected = 0.5 * np.repeat(network.to_numpy(), 4) + 0.5 * ets_alone(df, 4, 1)[Y_HAT].to_numpy()
+    expected = 0.5 * np.repeat(network.to_numpy(), 4) + 0.5 * statistical_alone(df, 4)[Y_HAT].to_numpy()
     for fitted in (model, loaded):
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
