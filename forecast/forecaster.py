@@ -244,7 +244,8 @@ class Forecaster(ForecasterSettings, BaseForecaster):
         if validation is None and self.validation_windows and self.combine_with == "auto" and not self.quantiles:
             warnings.warn(
                 "no series is long enough to hold out a validation window after its training windows: there is "
-                "no evidence for the network, so the forecast is exponential smoothing alone (combine_with='auto')",
+                "no evidence for the network, so the forecast is the statistical one alone: exponential smoothing, "
+                "averaged with Theta for series without a season (combine_with='auto')",
                 stacklevel=6,  # the user's fit call
             )
             return "no validation window"
