@@ -18,12 +18,14 @@ multiplicative seasonal indices first (`deseasonalize=True`; Hewamalage,
 Bergmeir & Bandara 2021), histories shorter than `lookback` are left-padded
 with an "observed" flag (`min_past=1`), the number of optimizer steps is
 planned from the number of windows (`forecast.training`), and the forecast of
-every series blends the network's with exponential smoothing's
-(`forecast.exponential_smoothing`; for series without a season, averaged
-with the Theta method where the held-out windows favour it, `forecast.theta`)
-in the proportion chosen on held-out
-validation origins (`combine_with="auto"`, `forecast.combination`): ETS alone
-where nothing can be held out, and no network trained where ETS already wins.
+every series blends the network's with a statistical forecast: exponential
+smoothing's (`forecast.exponential_smoothing`), for series without a season
+averaged with the optimised Theta model's (`forecast.theta`: in the
+proportion the held-out windows choose, equal parts where they are too few).
+The blend's proportion is chosen on held-out validation origins
+(`combine_with="auto"`, `forecast.combination`): the statistical forecast
+alone where nothing can be held out, and no network trained where it already
+wins.
 `ensemble_size > 1` trains several members in one wider network and combines
 them by the median.
 
