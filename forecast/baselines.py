@@ -23,6 +23,7 @@ import pandas as pd
 
 from forecast.base import BaseForecaster
 from forecast.exponential_smoothing import ets_point_forecasts
+from forecast.theta import theta_point_forecasts
 from pipelines.columns import ID, TARGET, TIME
 from pipelines.frequency import horizon_timestamps
 from pipelines.seasonality import resolve_season_length
@@ -170,3 +171,26 @@ class ExponentialSmoothing(_SeasonalBaseline):
 
     def _point_forecasts(self, y, origin_rows, first_rows):
         return ets_point_forecasts(y, origin_rows, first_rows, self.horizon, self.season_length_).ets
+
+
+class Theta(_SeasonalBaseline):
+    """The optimised Theta model (Fiorucci et al., IJF 32(4), 2016) fitted per series at every origin.
+
+    Simple exponential smoothing with a drift from the series' least-squares line, its theta coefficient fitted
+    with the level and the smoothing parameter (`forecast.theta`); the Forecaster averages it with ETS for
+    series without a season. A seasonal series (`season_length > 1`) that passes the seasonality test is divided
+    by its classical multiplicative indices before the fit and its forecasts multiplied back, as statsforecast's
+    `OptimizedTheta` does. A history shorter than 3 values gets the naive forecast.
+
+    Args:
+        horizon: steps forecast after each origin.
+        season_length: the period `m` in steps (1: no deseasonalisation); None takes the period the data show
+            (`pipelines.seasonality.resolve_season_length`).
+        freq: pandas offset alias or integer step of `ds`; `None` infers it per series.
+
+    Example:
+        >>> Theta(horizon=6).fit(train).predict()      # doctest: +SKIP
+    """
+
+    def _point_forecasts(self, y, origin_rows, first_rows):
+        return theta_point_forecasts(y, origin_rows, first_rows, self.horizon, self.season_length_)

@@ -64,7 +64,7 @@ import numpy as np
 
 from forecast.compiled import compiled
 from forecast.theta import ThetaModels, blend_theta, fit_theta
-from pipelines.seasonality import seasonal_indices, tested_seasonal_indices
+from pipelines.seasonality import divide_tested_seasons, seasonal_indices
 
 ERRORS = ("A", "M")
 TRENDS = ("N", "A", "Ad")
@@ -789,7 +789,7 @@ def fit_ets(series: Sequence[np.ndarray], horizon: int, season_length: int, thre
     indices = None
     factors = np.ones((len(arrays), horizon))
     if m > MAX_SEASON_LENGTH:
-        arrays, indices = _divide_long_seasons(arrays, m)
+        arrays, indices = divide_tested_seasons(arrays, m)
         factors = indices[np.arange(len(arrays))[:, None], (lengths[:, None] + np.arange(horizon)) % m]
     states_period = _state_period(m)
     forms = tuple(candidate_forms(states_period > 1))
@@ -843,20 +843,6 @@ def fit_ets(series: Sequence[np.ndarray], horizon: int, season_length: int, thre
 
 def _available_cpus() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-
-
-def _divide_long_seasons(arrays: list[np.ndarray], m: int) -> tuple[list[np.ndarray], np.ndarray]:
-    """Each seasonal positive series divided by its multiplicative indices, and the `[series, m]` indices (ones
-    for the others), the index of phase `t mod m` for the value `t = 0, 1, ..`."""
-    adjusted, indices = [], np.ones((len(arrays), m))
-    for row, y in enumerate(arrays):
-        tested = tested_seasonal_indices(y, m)
-        if tested is not None:
-            adjusted.append(y / tested[np.arange(len(y)) % m])
-            indices[row] = tested
-        else:
-            adjusted.append(y)
-    return adjusted, indices
 
 
 def ets_point_forecasts(

@@ -55,6 +55,7 @@ import numpy as np
 
 from forecast.combination import MIN_EVIDENCE_WINDOWS
 from forecast.compiled import compiled
+from pipelines.seasonality import divide_tested_seasons
 
 THETA_WEIGHTS = (0.0, 0.5, 1.0)
 """The weights `v` on Theta that are tried (0: ETS alone)."""
@@ -255,6 +256,28 @@ def fit_theta(series: Sequence[np.ndarray]) -> ThetaModels:
     parameters = np.full((len(arrays), len(PARAMETERS)), np.nan)
     _fit_all(np.concatenate(arrays) if arrays else np.zeros(0), starts, parameters)
     return ThetaModels(lengths=lengths, parameters=parameters)
+
+
+def theta_point_forecasts(
+    y: np.ndarray, origin_rows: np.ndarray, first_rows: np.ndarray, horizon: int, season_length: int
+) -> np.ndarray:
+    """`[origins, horizon]`: the optimised Theta model fitted anew to every history `y[first : origin + 1]`.
+
+    With `season_length > 1`, a history that passes the seasonality test is divided by its classical
+    multiplicative indices first and its forecasts multiplied back (`pipelines.seasonality.divide_tested_seasons`,
+    as statsforecast's Theta models and the M4 benchmarks do). A history shorter than `MIN_LENGTH` gets the
+    naive forecast.
+    """
+    histories = [y[first : origin + 1] for first, origin in zip(first_rows.tolist(), origin_rows.tolist())]
+    m = max(1, int(season_length))
+    factors = np.ones((len(histories), horizon))
+    if m > 1:
+        histories, indices = divide_tested_seasons(histories, m)
+        lengths = np.array([len(history) for history in histories], dtype=np.int64)
+        factors = indices[np.arange(len(histories))[:, None], (lengths[:, None] + np.arange(horizon)) % m]
+    forecasts = fit_theta(histories).forecast(np.arange(len(histories)), [np.zeros(0)] * len(histories), horizon)
+    last = np.array([history[-1] for history in histories], dtype=np.float64)
+    return np.where(np.isfinite(forecasts), forecasts, last[:, None]) * factors
 
 
 def blend_theta(ets: np.ndarray, theta: np.ndarray | None, weight: float) -> np.ndarray:

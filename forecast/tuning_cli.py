@@ -29,6 +29,7 @@ from pipelines.settings import Setting, settings_of
 ESTIMATORS = {
     "forecaster": "forecast.forecaster.Forecaster",
     "ets": "forecast.baselines.ExponentialSmoothing",
+    "theta": "forecast.baselines.Theta",
     "seasonal-naive": "forecast.baselines.SeasonalNaive",
     "naive": "forecast.baselines.Naive",
     "drift": "forecast.baselines.Drift",

@@ -88,6 +88,21 @@ def tested_seasonal_indices(y: np.ndarray, m: int) -> np.ndarray | None:
     return found if np.all(found > 0) and np.all(np.isfinite(found)) else None
 
 
+def divide_tested_seasons(series: Sequence[np.ndarray], m: int) -> tuple[list[np.ndarray], np.ndarray]:
+    """Each series that passes the test of `tested_seasonal_indices` divided by its multiplicative indices (the
+    others unchanged), and the `[series, m]` indices (ones for the others): the index of phase `t mod m` for the
+    value `t = 0, 1, ..` (the M4 competition's benchmarks deseasonalise so)."""
+    adjusted, indices = [], np.ones((len(series), m))
+    for row, y in enumerate(series):
+        tested = tested_seasonal_indices(y, m)
+        if tested is not None:
+            adjusted.append(y / tested[np.arange(len(y)) % m])
+            indices[row] = tested
+        else:
+            adjusted.append(y)
+    return adjusted, indices
+
+
 def resolve_season_length(season_length: int | None, freq: Frequency, y: np.ndarray, series_starts: np.ndarray) -> int:
     """The seasonal period `m` a model uses: `season_length` when given, else the calendar's period of a datetime
     frequency (`pipelines.frequency.seasonal_period`: 12 for monthly data, 48 for half-hourly data), the week

@@ -17,7 +17,7 @@ from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
 from forecast.base import BaseForecaster, SavedModelError
-from forecast.baselines import Drift, ExponentialSmoothing, Naive, SeasonalNaive
+from forecast.baselines import Drift, ExponentialSmoothing, Naive, SeasonalNaive, Theta
 from forecast.forecaster import Forecaster
 from forecast.loading import load_forecaster
 
@@ -44,6 +44,7 @@ FORECASTERS = {
     "SeasonalNaive": lambda: SeasonalNaive(horizon=HORIZON, season_length=12),
     "Drift": lambda: Drift(horizon=HORIZON),
     "ExponentialSmoothing": lambda: ExponentialSmoothing(horizon=HORIZON, season_length=12),
+    "Theta": lambda: Theta(horizon=HORIZON, season_length=12),
 }
 # The ensemble's contract runs in make test; the quick lane leaves it out (slow: two members in every fit).
 names = pytest.mark.parametrize(

@@ -12,6 +12,7 @@ import pytest
 from scipy.optimize import minimize
 
 import forecast.theta
+from forecast.baselines import Theta
 from forecast.combination import MIN_EVIDENCE_WINDOWS
 from forecast.exponential_smoothing import ets_rolling_forecasts, fit_ets
 from forecast.forecaster import Forecaster
@@ -98,6 +99,35 @@ def test_a_continued_model_updates_the_level_and_the_line_with_the_parameters_un
     continued = models.forecast(np.array([0, 0]), [y[24:], np.zeros(0)], 3)
     np.testing.assert_allclose(continued[0], fiorucci(level, alpha, weight, y, 3), rtol=1e-10)
     np.testing.assert_allclose(continued[1], fiorucci(*models.parameters[0, :3], y[:24], 3), rtol=1e-10)
+
+
+def test_the_theta_estimator_fits_at_every_origin_and_deseasonalises_a_seasonal_series(long_frame):
+    rng = np.random.default_rng(6)
+    t = np.arange(60)
+    seasonal = (100 + 0.5 * t + rng.normal(0, 1, 60)) * (1 + 0.3 * np.sin(2 * np.pi * t / 12))
+    flat = 50 + rng.normal(0, 2, 60).cumsum()
+    months = pd.date_range("2015-01-01", periods=60, freq="MS")
+    df = pd.concat([pd.DataFrame({"unique_id": k, "ds": months, "y": y}) for k, y in (("s", seasonal), ("f", flat))])
+    model = Theta(horizon=5, season_length=12).fit(df)
+    found = model.predict().set_index("unique_id")["y_hat"]
+    # the seasonal series: classical multiplicative indices (centred 2x12 moving average), fitted on y / s, times s
+    trend = np.convolve(seasonal, np.r_[0.5, np.ones(11), 0.5] / 12, mode="valid")
+    ratios = seasonal[6 : 6 + len(trend)] / trend
+    indices = np.array([ratios[(np.arange(len(trend)) + 6) % 12 == j].mean() for j in range(12)])
+    indices /= indices.mean()
+    adjusted = seasonal / indices[t % 12]
+    expected = fit_theta([adjusted]).forecast(np.array([0]), [np.zeros(0)], 5)[0] * indices[np.arange(60, 65) % 12]
+    np.testing.assert_allclose(found.loc["s"], expected, rtol=1e-9)
+    # a series without a season is not divided; every origin of a backtest is fitted anew on its history
+    flat_fit = fit_theta([flat[:57]]).forecast(np.array([0]), [np.zeros(0)], 3)[0]
+    backtest = Theta(horizon=3, season_length=1).backtest(df[df["unique_id"] == "f"], n_windows=1)
+    np.testing.assert_allclose(backtest.forecasts["y_hat"], flat_fit, rtol=1e-9)
+    assert Theta(horizon=2, season_length=1).fit(df.groupby("unique_id").head(2)).predict()["y_hat"].tolist() == [
+        flat[1],
+        flat[1],
+        seasonal[1],
+        seasonal[1],
+    ]
 
 
 def test_the_statistical_half_has_theta_only_without_a_season_and_ets_where_a_series_is_too_short():

@@ -9,6 +9,7 @@ import pytest
 from pipelines.frequency import parse_frequency, steps_between
 from pipelines.seasonality import (
     autocorrelations,
+    divide_tested_seasons,
     infer_season_length,
     is_seasonal,
     resolve_season_length,
@@ -165,3 +166,21 @@ def test_a_series_with_a_zero_or_too_short_is_left_as_it_is():
     frame = frame_of({"zero": with_zero, "short": seasonal[:30], "ok": seasonal})
     sw = SeriesWindows(lookback=6, horizon=3, deseasonalize=True, scaler="standard", min_past=None).fit(frame)
     assert set(sw.seasonal_adjustment_.indices) == {"ok"}
+
+
+def test_only_the_series_that_pass_the_seasonality_test_are_divided_by_their_indices():
+    t = np.arange(48)
+    pattern = 1 + 0.4 * np.sin(2 * np.pi * t / 12)
+    seasonal = (100 + t) * pattern
+    flat = 100 + np.random.default_rng(7).normal(0, 1, 48)
+    adjusted, indices = divide_tested_seasons([seasonal, flat, -seasonal], 12)
+    # the seasonal series: its classical indices (centred 2x12 moving average of y, the ratios averaged per phase)
+    trend = np.convolve(seasonal, np.r_[0.5, np.ones(11), 0.5] / 12, mode="valid")
+    ratios = seasonal[6 : 6 + len(trend)] / trend
+    expected = np.array([ratios[(np.arange(len(trend)) + 6) % 12 == j].mean() for j in range(12)])
+    np.testing.assert_allclose(indices[0], expected / expected.mean(), rtol=1e-12)
+    np.testing.assert_allclose(adjusted[0], seasonal / indices[0][t % 12], rtol=1e-12)
+    # no season (the test fails) and not positive: unchanged, with unit indices
+    for row, y in ((1, flat), (2, -seasonal)):
+        np.testing.assert_array_equal(adjusted[row], y)
+        np.testing.assert_array_equal(indices[row], np.ones(12))
