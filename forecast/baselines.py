@@ -170,7 +170,7 @@ class ExponentialSmoothing(_SeasonalBaseline):
     """
 
     def _point_forecasts(self, y, origin_rows, first_rows):
-        return ets_point_forecasts(y, origin_rows, first_rows, self.horizon, self.season_length_).ets
+        return ets_point_forecasts(y, origin_rows, first_rows, self.horizon, self.season_length_, False).ets
 
 
 class Theta(_SeasonalBaseline):

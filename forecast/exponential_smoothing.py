@@ -596,12 +596,15 @@ class EtsModels:
         """`forecast`'s ETS forecasts and, without a season, the optimised Theta model's, continued over the same
         values (`forecast.theta`; ETS's for a series too short for it)."""
         ets = self.forecast(series_index, continuations, horizon)
-        return EtsForecasts(ets, self._theta(np.asarray(series_index, dtype=np.int64), continuations, horizon, ets))
+        return EtsForecasts(
+            ets, self.theta_forecasts(np.asarray(series_index, dtype=np.int64), continuations, horizon, ets)
+        )
 
-    def _theta(
+    def theta_forecasts(
         self, rows: np.ndarray, continuations: Sequence[np.ndarray], horizon: int, ets: np.ndarray
     ) -> np.ndarray | None:
-        """Theta forecasts of series `rows` after the `continuations` (None without Theta models)."""
+        """Theta forecasts of series `rows` after the `continuations`, `ets` where a series has no Theta model (too
+        short); None without Theta models."""
         if self.theta is None:
             return None
         scales = self.scales[rows]
@@ -766,10 +769,12 @@ class EtsFit:
         combined = self.combined()
         rows = np.arange(len(self.models))
         horizon = combined.shape[1]
-        return EtsForecasts(combined, self.models._theta(rows, [np.zeros(0)] * len(rows), horizon, combined))
+        return EtsForecasts(combined, self.models.theta_forecasts(rows, [np.zeros(0)] * len(rows), horizon, combined))
 
 
-def fit_ets(series: Sequence[np.ndarray], horizon: int, season_length: int, threads: int | None = None) -> EtsFit:
+def fit_ets(
+    series: Sequence[np.ndarray], horizon: int, season_length: int, threads: int | None = None, with_theta: bool = True
+) -> EtsFit:
     """Fit every candidate model to every series (AICc per model, point forecasts `horizon` steps ahead).
 
     Seasonal models are tried for `1 < season_length <= MAX_SEASON_LENGTH` on series with at least
@@ -781,7 +786,8 @@ def fit_ets(series: Sequence[np.ndarray], horizon: int, season_length: int, thre
     differences do not change) and its forecasts multiplied back.
 
     `threads` (None: the CPUs this process may use) fit chunks of series at once; every series' fit is
-    its own, so the results do not depend on it.
+    its own, so the results do not depend on it. `with_theta` also fits the optimised Theta model to the same
+    scaled values for `season_length <= 1` (`EtsModels.theta`; the ETS models do not depend on it).
     """
     m = max(1, int(season_length))
     arrays = [np.asarray(y, dtype=np.float64) for y in series]
@@ -836,7 +842,7 @@ def fit_ets(series: Sequence[np.ndarray], horizon: int, season_length: int, thre
         smoothing=smoothing,
         states=states,
         sums=sums,
-        theta=fit_theta(scaled) if m == 1 else None,
+        theta=fit_theta(scaled) if with_theta and m == 1 else None,
     )
     return EtsFit(forecasts * (scales[:, None] * factors)[:, None, :], models)
 
@@ -846,12 +852,18 @@ def _available_cpus() -> int:
 
 
 def ets_point_forecasts(
-    y: np.ndarray, origin_rows: np.ndarray, first_rows: np.ndarray, horizon: int, season_length: int
+    y: np.ndarray,
+    origin_rows: np.ndarray,
+    first_rows: np.ndarray,
+    horizon: int,
+    season_length: int,
+    with_theta: bool = True,
 ) -> EtsForecasts:
     """`[origins, horizon]` forecasts from every history `y[first : origin + 1]`, each fitted anew: the
-    Akaike-weighted ETS forecasts and, without a season, the optimised Theta model's (`EtsForecasts`)."""
+    Akaike-weighted ETS forecasts and, without a season and `with_theta`, the optimised Theta model's
+    (`EtsForecasts`)."""
     histories = [y[first : origin + 1] for first, origin in zip(first_rows.tolist(), origin_rows.tolist())]
-    return fit_ets(histories, horizon, season_length).statistical()
+    return fit_ets(histories, horizon, season_length, with_theta=with_theta).statistical()
 
 
 def ets_continued_forecasts(
@@ -866,8 +878,8 @@ def ets_continued_forecasts(
     """`[origins, horizon]`: from origin `k` (history `y[first_rows[k] : origin_rows[k] + 1]`), the models
     of series `model_rows[k]` continued over `y[end_rows[k] + 1 : origin_rows[k] + 1]`, where `end_rows[k]`
     holds the last value they were fitted on. An origin without models (`model_rows[k] < 0`) or outside
-    `first_rows[k] <= end_rows[k] <= origin_rows[k]` is fitted anew (`ets_point_forecasts`). ETS's forecasts
-    and, where the models have them, Theta's (ETS's for an origin fitted anew without them)."""
+    `first_rows[k] <= end_rows[k] <= origin_rows[k]` is fitted anew (`ets_point_forecasts`, with Theta where
+    the models have it). ETS's forecasts and, where the models have them, Theta's."""
     continued = (model_rows >= 0) & (first_rows <= end_rows) & (end_rows <= origin_rows)
     ets = np.empty((len(origin_rows), horizon))
     theta = None if models.theta is None else np.empty_like(ets)
@@ -877,13 +889,14 @@ def ets_continued_forecasts(
         parts.append((continued, models.statistical_forecasts(model_rows[continued], continuations, horizon)))
     if not continued.all():
         refit = ~continued
-        parts.append(
-            (refit, ets_point_forecasts(y, origin_rows[refit], first_rows[refit], horizon, models.season_length))
+        found = ets_point_forecasts(
+            y, origin_rows[refit], first_rows[refit], horizon, models.season_length, models.theta is not None
         )
+        parts.append((refit, found))
     for rows, found in parts:
         ets[rows] = found.ets
         if theta is not None:
-            theta[rows] = found.ets if found.theta is None else found.theta
+            theta[rows] = found.theta
     return EtsForecasts(ets, theta)
 
 

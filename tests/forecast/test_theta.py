@@ -134,6 +134,9 @@ def test_the_statistical_half_has_theta_only_without_a_season_and_ets_where_a_se
     t = np.arange(48)
     seasonal = fit_ets([10 + np.sin(2 * np.pi * t / 12)], horizon=3, season_length=12)
     assert seasonal.models.theta is None and seasonal.statistical().theta is None
+    # the ExponentialSmoothing baseline asks for ETS alone: no Theta models are fitted beside it
+    alone = fit_ets([np.arange(1.0, 21.0)], horizon=3, season_length=1, with_theta=False)
+    assert alone.models.theta is None and alone.statistical().theta is None
     short = fit_ets([np.array([3.0, 5.0])], horizon=2, season_length=1).statistical()
     np.testing.assert_array_equal(short.theta, short.ets)
     # in the series' units: fit_ets divides by the mean absolute value and multiplies back
