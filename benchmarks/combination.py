@@ -23,16 +23,28 @@ import pandas as pd
 
 import forecast.forecaster as forecaster_module
 from benchmarks.accuracy import DATASETS, SINGLES, Dataset, Run, forecaster_params, load_set, run_statsforecast, score
-from forecast.combination import PRIOR_WINDOWS, WEIGHTS, Combination, Evidence, choose
+from forecast.combination import (
+    EQUAL_WEIGHT_MARGIN,
+    NETWORK_OPTIMISM,
+    PRIOR_WINDOWS,
+    WEIGHTS,
+    Combination,
+    Evidence,
+    choose,
+)
 from forecast.forecaster import Forecaster
 from pipelines.columns import ID, TIME
 
 HALF = WEIGHTS.index(0.5)
 
 
-def per_series(prior_windows: float, margin: float) -> Callable[[Evidence, Sequence], dict[str, float]]:
+def per_series(
+    prior_windows: float, margin: float, optimism: float = NETWORK_OPTIMISM
+) -> Callable[[Evidence, Sequence], dict[str, float]]:
     """`forecast.combination.choose` with other constants."""
-    return lambda found, ids: choose(found, ids, prior_windows=prior_windows, equal_weight_margin=margin).weights
+    return lambda found, ids: (
+        choose(found, ids, prior_windows=prior_windows, equal_weight_margin=margin, network_optimism=optimism).weights
+    )
 
 
 def one_weight(found: Evidence, ids: Sequence) -> dict[str, float]:
@@ -45,6 +57,8 @@ def fixed(weight: float) -> Callable[[Evidence, Sequence], dict[str, float]]:
 
 
 RULES: dict[str, Callable[[Evidence, Sequence], dict[str, float]]] = {
+    "shipped without the optimism penalty": per_series(PRIOR_WINDOWS, EQUAL_WEIGHT_MARGIN, 0.0),
+    "optimism penalty c = 0.15": per_series(PRIOR_WINDOWS, EQUAL_WEIGHT_MARGIN, 0.15),
     "per series, K_0 = 4, no margin": per_series(4.0, 0.0),
     f"per series, K_0 = {PRIOR_WINDOWS:g}, no margin": per_series(PRIOR_WINDOWS, 0.0),
     "one weight per data set": one_weight,
@@ -81,8 +95,9 @@ def forecasts_with(model: Forecaster, ids: Sequence, weight: float) -> pd.DataFr
         model.combination_ = chosen
 
 
-def replay(data: Dataset, seed: int) -> dict[str, pd.DataFrame]:
-    """The forecasts of the held-out values under the shipped rule, ETS alone, the network alone and `RULES`."""
+def replay(data: Dataset, seed: int) -> tuple[dict[str, pd.DataFrame], Evidence | None]:
+    """The forecasts of the held-out values under the shipped rule, ETS alone, the network alone and `RULES`, and
+    the evidence the fit chose on."""
     with EvidenceSpy() as spy:
         model = Forecaster(**forecaster_params("default", data), seed=seed).fit(data.train)
     ids = data.train[ID].unique()
@@ -94,7 +109,26 @@ def replay(data: Dataset, seed: int) -> dict[str, pd.DataFrame]:
         w = ets[ID].astype(str).map(weights).to_numpy(np.float64)
         blended = w * network["y_hat"].to_numpy() + (1.0 - w) * ets["y_hat"].to_numpy()
         out[name] = ets[[ID, TIME]].assign(y_hat=blended)
-    return out
+    return out, spy.found
+
+
+def optimism_slope(forecasts: dict[str, pd.DataFrame], found: Evidence | None, data: Dataset) -> float | None:
+    """How much the held-out windows flatter the network (`forecast.combination.NETWORK_OPTIMISM`): the
+    least-squares slope `c` of `D(w) - H(w) ~ c w` over the weights, where `D(w)` is the MASE of the blend with
+    weight `w` on the values forecast divided by ETS alone's, and `H(w) = L(w) / L(0)` the same ratio on the fit's
+    own held-out windows (None without evidence)."""
+    if found is None:
+        return None
+    ets, network = forecasts["ETS alone"], forecasts["the network alone"]
+    weights = np.asarray(WEIGHTS)
+    deployed = np.array(
+        [
+            mean_mase([ets.assign(y_hat=w * network["y_hat"].to_numpy() + (1 - w) * ets["y_hat"].to_numpy())], [data])
+            for w in weights
+        ]
+    )
+    gap = deployed / deployed[0] - found.overall / found.overall[0]
+    return float((gap * weights).sum() / (weights**2).sum())
 
 
 def mean_mase(frames: Sequence[pd.DataFrame], parts: Sequence[Dataset]) -> float:
@@ -108,10 +142,13 @@ def compare_rules(keys: Sequence[str], seed: int) -> None:
         bench = load_set(key, "validation")
         replays = [replay(part, seed) for part in bench.parts]
         autoets = mean_mase([run_statsforecast("AutoETS", part).forecasts for part in bench.parts], bench.parts)
-        for name in replays[0]:
-            ratio = mean_mase([r[name] for r in replays], bench.parts) / autoets
+        for name in replays[0][0]:
+            ratio = mean_mase([forecasts[name] for forecasts, _ in replays], bench.parts) / autoets
             ratios.setdefault(name, []).append(ratio)
+        slopes = [optimism_slope(forecasts, found, part) for (forecasts, found), part in zip(replays, bench.parts)]
+        slopes = [f"{slope:.3f}" for slope in slopes if slope is not None]
         print(f"{bench.title}: " + ", ".join(f"{name} {values[-1]:.3f}" for name, values in ratios.items()), flush=True)
+        print(f"  how much the held-out windows flatter the network, c: {', '.join(slopes) or 'no evidence'}")
     print(f"\n{'rule':<36}" + "".join(f"{key:>14}" for key in keys) + f"{'geo. mean':>11}")
     for name, values in ratios.items():
         geometric = float(np.exp(np.mean(np.log(values))))
@@ -136,7 +173,7 @@ def compare_panels(keys: Sequence[str], sizes: Sequence[int], seed: int, panels:
                     horizon=data.horizon,
                     season_length=data.season_length,
                 )
-                forecasts = replay(panel, seed)
+                forecasts, _ = replay(panel, seed)
                 results.append([mean_mase([forecasts[n]], [panel]) for n in ("shipped", "ETS alone")])
             shipped, ets = np.mean(results, axis=0)
             print(f"{data.title}, {size} series: {shipped:.3f} / {ets:.3f}", flush=True)

@@ -70,13 +70,33 @@ def test_without_any_validation_window_the_rule_is_ets_alone():
 
 def test_equal_weights_stay_unless_another_weight_beats_them_by_the_margin():
     # One series: its shrunk loss is its own loss (the data set's is the same). Within 2% of the best, 1/2 stays.
+    # Without the penalty on the network's share, so that the margin alone decides.
     def weight(losses):
-        return choose(make_evidence({"a": losses}, {"a": 3}), all_series=["a"]).weights["a"]
+        found = make_evidence({"a": losses}, {"a": 3})
+        return choose(found, all_series=["a"], network_optimism=0.0).weights["a"]
 
     assert weight([1.0, 1.0, 1.0, 1.0, 1.0]) == 0.5
     assert weight([1.0, 1.0, 1.019, 1.0, 1.0]) == 0.5  # 1.019 <= 1.02 * 1.0
     assert weight([1.1, 1.0, 1.021, 0.99, 1.0]) == 0.75  # 1.021 > 1.02 * 0.99
     assert weight([1.0, 1.0, 1.03, 1.0, 1.0]) == 0.0  # a tie among the others: the smaller weight on the network
+
+
+def test_every_weight_on_the_network_pays_the_optimism_penalty_before_the_choice():
+    # P(w) = L(w) + c w L(0) with c = 0.075, by hand, for one series (its own loss is the data set's).
+    def weight(losses):
+        return choose(make_evidence({"a": losses}, {"a": 3}), all_series=["a"]).weights["a"]
+
+    assert combination.NETWORK_OPTIMISM == 0.075
+    # L = 1, .96, .93, .91, .90 -> P = 1, .97875, .9675, .96625, .975: 3/4 is best, 1/2 within 2% of it stays
+    # (without the penalty the network alone wins: .93 > 1.02 * .90).
+    assert weight([1.0, 0.96, 0.93, 0.91, 0.90]) == 0.5
+    assert choose(make_evidence({"a": [1.0, 0.96, 0.93, 0.91, 0.90]}, {"a": 3}), ["a"], network_optimism=0.0).weights[
+        "a"
+    ] == pytest.approx(1.0)
+    # L = 1, .99, .985, .99, 1 -> P = 1, 1.00875, 1.0225, 1.04625, 1.075: ETS alone, 1/2 is 2.25% behind.
+    assert weight([1.0, 0.99, 0.985, 0.99, 1.0]) == 0.0
+    # A network far ahead keeps its whole weight: P = 2, 1.6375, 1.275, .9125, .55.
+    assert weight([2.0, 1.6, 1.2, 0.8, 0.4]) == 1.0
 
 
 def test_ets_wins_by_a_margin_only_when_every_blend_with_the_network_is_worse_by_it():
