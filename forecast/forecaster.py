@@ -182,15 +182,15 @@ class Forecaster(ForecasterSettings, BaseForecaster):
         # histories (only predict needs them).
         background = ThreadPoolExecutor(max_workers=1)
         try:
-            rolling_ets = background.submit(self._rolling_statistical, validation, checked)
+            held_out_future = background.submit(self._rolling_statistical, validation, checked)
             whole_ets = background.submit(self._fit_ets, checked) if self.combine_with is not None else None
             self.network_skipped_ = self._network_not_needed(training, validation)
             self.model_ = None
             self.history_, self.epochs_trained_, self.refit_epochs_ = {"loss": []}, 0, None
             self.batch_size_, self.epochs_planned_ = None, 0
             if self.network_skipped_ is None:
-                self._train(training, validation, windows, rolling_ets, callbacks)
-            held_out_statistical = rolling_ets.result()
+                self._train(training, validation, windows, held_out_future, callbacks)
+            held_out_statistical = held_out_future.result()
             self.theta_weight_, self.theta_rule_ = held_out_statistical.theta_weight, held_out_statistical.rule
             ets_validation = held_out_statistical.forecasts
             self.ets_, self.ets_ends_ = (None, None) if whole_ets is None else whole_ets.result()
@@ -273,11 +273,11 @@ class Forecaster(ForecasterSettings, BaseForecaster):
         training: Windows,
         validation: Windows | None,
         windows: Windows,
-        ets_validation: Future,
+        held_out_future: Future,
         callbacks: Sequence[keras.callbacks.Callback],
     ) -> None:
-        """Plan and train the network (and refit it on every window when asked); `ets_validation`: the future of
-        the ETS forecasts from the validation origins (`_rolling_ets`), computed meanwhile."""
+        """Plan and train the network (and refit it on every window when asked); `held_out_future`: the future of
+        the statistical forecasts from the validation origins (`_rolling_statistical`), computed meanwhile."""
         self.batch_size_, self.epochs_planned_ = training_plan(
             len(training), self.batch_size, self.epochs, self.min_steps, early_stopping=validation is not None
         )
@@ -287,7 +287,7 @@ class Forecaster(ForecasterSettings, BaseForecaster):
         patience = patience_in_epochs(self.patience, len(training), self.batch_size_, self.min_steps)
         own = self._callbacks(validation is not None, patience)
         if self.combine_with == "auto" and validation is not None:
-            own.append(AbandonWhenEtsWins(self, validation, ets_validation, patience))
+            own.append(AbandonWhenEtsWins(self, validation, held_out_future, patience))
         history = self._train_new_network(training, validation, self.epochs_planned_, [*own, *callbacks], strategy)
         self.history_ = {name: [float(v) for v in values] for name, values in history.history.items()}
         self.epochs_trained_ = len(self.history_["loss"])
