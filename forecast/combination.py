@@ -35,11 +35,13 @@ validation window (too short) takes the data set's weight, the same rule applied
 model never saw. Without any validation window there is no evidence for the network at all, and the
 conservative rule is ETS alone (`w = 0`), a model that needs no training windows (`no_evidence`).
 
-Why the penalty: the network is judged on windows that early stopping chose its epoch on, and that begin 0 to
-`(K - 1) s` values after the data it was trained on (`forecast.holdout`), while its forecast begins
-`(K - 1) s + h` values after them; the statistical forecast is fitted to the whole history either way. So a
-blend's loss relative to ETS alone's grows from the held-out windows to the forecast, in proportion to the
-weight on the network (`NETWORK_OPTIMISM`).
+Why the penalty: on the validation splits a blend did worse against the statistical forecast on the values
+forecast than on the held-out windows, in proportion to its weight on the network. Part of that is known: the
+seasonal indices that divide the network's inputs were fitted on the held-out values too, and from the later
+origins the statistical forecast continues parameters fitted at the earliest one. Early stopping's choice of
+epoch is not: windows it never saw showed the same gap. The rest comes with the forecast itself, which starts
+`(K - 1) s + h` values after the network's training data (`forecast.holdout`), where held-out windows start
+0 to `(K - 1) s` after it (docs/benchmarks/validation.md).
 
 `K_0` and `m` were chosen on the validation parts of six M1/M3 sets and 20 single series (the last horizon of
 each training part, never a test part; `python -m benchmarks.combination`, docs/benchmarks/validation.md):
