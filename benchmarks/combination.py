@@ -106,10 +106,14 @@ def replay(data: Dataset, seed: int) -> tuple[dict[str, pd.DataFrame], Evidence 
     out = {"shipped": model.predict(), "ETS alone": ets, "the network alone": network}
     for name, rule in RULES.items():
         weights = fixed(0.0)(None, ids) if spy.found is None else rule(spy.found, ids)
-        w = ets[ID].astype(str).map(weights).to_numpy(np.float64)
-        blended = w * network["y_hat"].to_numpy() + (1.0 - w) * ets["y_hat"].to_numpy()
-        out[name] = ets[[ID, TIME]].assign(y_hat=blended)
+        out[name] = blended(ets, network, ets[ID].astype(str).map(weights).to_numpy(np.float64))
     return out, spy.found
+
+
+def blended(ets: pd.DataFrame, network: pd.DataFrame, weight: float | np.ndarray) -> pd.DataFrame:
+    """`w y_net + (1 - w) y_ets` of two forecast frames in the same row order (`w` per row or one for all)."""
+    y_hat = weight * network["y_hat"].to_numpy() + (1.0 - weight) * ets["y_hat"].to_numpy()
+    return ets[[ID, TIME]].assign(y_hat=y_hat)
 
 
 def optimism_slope(forecasts: dict[str, pd.DataFrame], found: Evidence | None, data: Dataset) -> float | None:
@@ -121,12 +125,7 @@ def optimism_slope(forecasts: dict[str, pd.DataFrame], found: Evidence | None, d
         return None
     ets, network = forecasts["ETS alone"], forecasts["the network alone"]
     weights = np.asarray(WEIGHTS)
-    deployed = np.array(
-        [
-            mean_mase([ets.assign(y_hat=w * network["y_hat"].to_numpy() + (1 - w) * ets["y_hat"].to_numpy())], [data])
-            for w in weights
-        ]
-    )
+    deployed = np.array([mean_mase([blended(ets, network, w)], [data]) for w in weights])
     gap = deployed / deployed[0] - found.overall / found.overall[0]
     return float((gap * weights).sum() / (weights**2).sum())
 

@@ -64,7 +64,7 @@ import numpy as np
 
 from forecast.compiled import compiled
 from forecast.theta import ThetaModels, blend_theta, fit_theta
-from pipelines.seasonality import divide_tested_seasons, seasonal_indices
+from pipelines.seasonality import divide_tested_seasons, indices_ahead, seasonal_indices
 
 ERRORS = ("A", "M")
 TRENDS = ("N", "A", "Ad")
@@ -796,7 +796,7 @@ def fit_ets(
     factors = np.ones((len(arrays), horizon))
     if m > MAX_SEASON_LENGTH:
         arrays, indices = divide_tested_seasons(arrays, m)
-        factors = indices[np.arange(len(arrays))[:, None], (lengths[:, None] + np.arange(horizon)) % m]
+        factors = indices_ahead(indices, lengths, horizon)
     states_period = _state_period(m)
     forms = tuple(candidate_forms(states_period > 1))
     scales = np.array([np.abs(y).mean() if len(y) and np.abs(y).mean() > 0 else 1.0 for y in arrays])

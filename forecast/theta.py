@@ -55,7 +55,7 @@ import numpy as np
 
 from forecast.combination import MIN_EVIDENCE_WINDOWS
 from forecast.compiled import compiled
-from pipelines.seasonality import divide_tested_seasons
+from pipelines.seasonality import divide_tested_seasons, indices_ahead
 
 THETA_WEIGHTS = (0.0, 0.5, 1.0)
 """The weights `v` on Theta that are tried (0: ETS alone)."""
@@ -273,8 +273,7 @@ def theta_point_forecasts(
     factors = np.ones((len(histories), horizon))
     if m > 1:
         histories, indices = divide_tested_seasons(histories, m)
-        lengths = np.array([len(history) for history in histories], dtype=np.int64)
-        factors = indices[np.arange(len(histories))[:, None], (lengths[:, None] + np.arange(horizon)) % m]
+        factors = indices_ahead(indices, [len(history) for history in histories], horizon)
     forecasts = fit_theta(histories).forecast(np.arange(len(histories)), [np.zeros(0)] * len(histories), horizon)
     last = np.array([history[-1] for history in histories], dtype=np.float64)
     return np.where(np.isfinite(forecasts), forecasts, last[:, None]) * factors

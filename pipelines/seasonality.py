@@ -103,6 +103,14 @@ def divide_tested_seasons(series: Sequence[np.ndarray], m: int) -> tuple[list[np
     return adjusted, indices
 
 
+def indices_ahead(indices: np.ndarray, lengths: np.ndarray, horizon: int) -> np.ndarray:
+    """`[series, horizon]`: the index of each of the `horizon` values after a series of `lengths[i]` values, from
+    the `[series, m]` indices of `divide_tested_seasons` (phase `(n_i + k) mod m` for step `k = 0, 1, ..`)."""
+    m = indices.shape[1]
+    steps = np.asarray(lengths, dtype=np.int64)[:, None] + np.arange(horizon)
+    return indices[np.arange(len(indices))[:, None], steps % m]
+
+
 def resolve_season_length(season_length: int | None, freq: Frequency, y: np.ndarray, series_starts: np.ndarray) -> int:
     """The seasonal period `m` a model uses: `season_length` when given, else the calendar's period of a datetime
     frequency (`pipelines.frequency.seasonal_period`: 12 for monthly data, 48 for half-hourly data), the week
