@@ -23,7 +23,8 @@ stamp, so a frame that starts later (a forecast from the last rows) gets the sam
 The period is the calendar's (`pipelines.frequency.seasonal_period`), except that sub-daily data whose
 seasonal naive fits better a week back than a day back take the week (`weekly_cycle_fits_better`). With
 integer time stamps the period is not known from the calendar; `infer_season_length` picks, among the usual
-periods, the one most series pass the test for.
+periods, the one whose autocorrelation is strongest among those enough series show a season at
+(`shows_season_at`: the test, and an autocorrelation at that lag above the shorter lags').
 """
 
 from __future__ import annotations
@@ -161,14 +162,34 @@ def weekly_cycle_fits_better(series: Sequence[np.ndarray], day: int) -> bool:
     return daily > _EXACT * len(long_enough) and weekly < WEEKLY_ERROR_RATIO * daily
 
 
+def shows_season_at(differences: np.ndarray, m: int) -> bool:
+    """Whether a series' first differences `d` show a season of period `m`: `is_seasonal` at lag `m`, and `r_m`
+    above the mean autocorrelation of the shorter lags by the same 90% bound:
+
+    ```
+    r_m - mean(r_1 .. r_{m-1}) > 1.645 sqrt((1 + 2 sum_{k<m} r_k^2) / n)
+    ```
+
+    The differences of a season sum to about zero over each period, so their autocorrelations over the lags
+    `1 .. m - 1` sum to about -1 and `r_m` stands above them. The differences of a persistent series (sales that
+    drift for months) correlate at every short lag, falling slowly with it: `r_m` passes the test at lag 4 or 7
+    without any season, but lies below the shorter lags' mean. Needs `n >= 3 m`.
+    """
+    if m <= 1 or not is_seasonal(differences, m):
+        return False
+    r = autocorrelations(np.asarray(differences, dtype=np.float64), m)
+    bound = 1.645 * math.sqrt((1.0 + 2.0 * float(np.sum(r[: m - 1] ** 2))) / len(differences))
+    return r[m - 1] - float(np.mean(r[: m - 1])) > bound
+
+
 def infer_season_length(series: Sequence[np.ndarray], candidates: Sequence[int] = CANDIDATE_PERIODS) -> int:
     """The period of integer-stamped series: the candidate with the strongest positive autocorrelation.
 
     On the first differences of the series, each candidate `m` that at least `MIN_SHARE_SEASONAL`
-    of the series pass `is_seasonal` for is scored by the mean lag-`m` autocorrelation `r_m`
-    of the series long enough to test (`n >= 3 m`); the best score wins, except that a candidate dividing it with at least 90% of its
-    score is preferred (quarterly data also correlate at lag 12, monthly data are anti-correlated at
-    lag 4). 1 when no candidate qualifies.
+    of the series show a season at (`shows_season_at`) is scored by the mean lag-`m` autocorrelation `r_m`
+    of the series long enough to test (`n >= 3 m`); the best positive score wins, except that a candidate
+    dividing it with at least 90% of its score is preferred (quarterly data also correlate at lag 12, monthly
+    data are anti-correlated at lag 4). 1 when no candidate qualifies.
     """
     # On first differences: a trend correlates every lag and would hide the seasonal one. A fixed
     # subsample of at most MAX_SERIES_TESTED series tells the period of many thousands.
@@ -179,9 +200,10 @@ def infer_season_length(series: Sequence[np.ndarray], candidates: Sequence[int] 
         testable = [y for y in differences if len(y) >= 3 * m]
         if not testable:
             continue
-        share = sum(is_seasonal(y, m) for y in testable) / len(differences)
-        if share >= MIN_SHARE_SEASONAL:
-            scores[m] = float(np.mean([autocorrelations(y, m)[-1] for y in testable]))
+        share = sum(shows_season_at(y, m) for y in testable) / len(differences)
+        score = float(np.mean([autocorrelations(y, m)[-1] for y in testable]))
+        if share >= MIN_SHARE_SEASONAL and score > 0:
+            scores[m] = score
     if not scores:
         return 1
     best = max(scores, key=scores.get)

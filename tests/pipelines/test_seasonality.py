@@ -14,6 +14,7 @@ from pipelines.seasonality import (
     is_seasonal,
     resolve_season_length,
     seasonal_indices,
+    shows_season_at,
 )
 from pipelines.windows import SeriesWindows
 
@@ -63,6 +64,39 @@ def test_the_period_of_integer_series_is_the_one_most_series_show():
     assert infer_season_length(monthly) == 12
     assert infer_season_length(quarterly) == 4
     assert infer_season_length(noise) == 1
+
+
+def drifting_series(n, seed):
+    """A series whose steps persist (`d_t = 0.9 d_{t-1} + e_t`), as sales that drift up or down for months: its
+    differences correlate at every short lag, falling slowly with it, and repeat nothing."""
+    rng = np.random.default_rng(seed)
+    steps = np.zeros(n)
+    for t in range(1, n):
+        steps[t] = 0.9 * steps[t - 1] + rng.normal()
+    return 200.0 + np.cumsum(steps)
+
+
+def test_drifting_series_show_no_season_though_the_test_alone_passes_them():
+    series = [drifting_series(300, seed) for seed in range(6)]
+    for d in [np.diff(y) for y in series]:
+        r = autocorrelations(d, 7)
+        for m in (4, 7):
+            assert is_seasonal(d, m)  # r_m is large: the test alone would call them seasonal
+            assert r[m - 1] < r[: m - 1].mean()  # but the autocorrelations fall with the lag
+            assert not shows_season_at(d, m)
+    assert infer_season_length(series) == 1
+    for y in series:
+        assert infer_season_length([y]) == 1
+
+
+def test_a_season_stands_above_the_shorter_lags():
+    pattern_4 = np.array([0.8, 1.2, 1.1, 0.9])
+    d = np.diff(seasonal_series(40, pattern_4))
+    r = autocorrelations(d, 4)
+    bound = 1.645 * np.sqrt((1 + 2 * np.sum(r[:3] ** 2)) / len(d))  # by hand: r_1..r_3 before lag 4
+    assert r[3] - r[:3].mean() > bound
+    assert shows_season_at(d, 4)
+    assert not shows_season_at(d[:11], 4)  # fewer than 3 m differences
 
 
 def hourly_demand(days, weekend_drop, seed=0):
