@@ -485,7 +485,10 @@ def akaike_weights(aicc: np.ndarray) -> np.ndarray:
     """`w_k = exp(-(AICc_k - AICc_min) / 2)`, normalised per row (zero for models not fitted)."""
     finite = np.isfinite(aicc)
     lowest = np.where(finite.any(axis=1), np.where(finite, aicc, np.inf).min(axis=1), 0.0)
-    weights = np.where(finite, np.exp(-0.5 * (np.where(finite, aicc, 0.0) - lowest[:, None])), 0.0)
+    # Models not fitted stand at the lowest AICc inside the exponential (its value is discarded): a placeholder of
+    # 0 overflowed `exp` for series whose AICc exceeds about 1,420, and numpy warned the user.
+    differences = np.where(finite, aicc, lowest[:, None]) - lowest[:, None]
+    weights = np.where(finite, np.exp(-0.5 * differences), 0.0)
     totals = weights.sum(axis=1, keepdims=True)
     return np.divide(weights, totals, out=np.zeros_like(weights), where=totals > 0)
 

@@ -4,6 +4,7 @@ against the recursions written in NumPy, the estimator's origins, and the Foreca
 
 import json
 import math
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -163,6 +164,14 @@ def test_akaike_weights_by_hand():
     first = np.array([1.0, math.exp(-1.0), 0.0])
     np.testing.assert_allclose(weights[0], first / first.sum())
     np.testing.assert_array_equal(weights[1], [0.0, 0.0, 0.0])
+
+
+def test_akaike_weights_of_large_aicc_beside_unfitted_models_raise_no_warning():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # numpy's overflow in exp reached the user as a RuntimeWarning
+        weights = akaike_weights(np.array([[3000.0, np.inf, 3002.0]]))
+    first = np.array([1.0, 0.0, math.exp(-1.0)])
+    np.testing.assert_allclose(weights[0], first / first.sum())
 
 
 def test_a_seasonal_series_with_a_trend_is_continued():
