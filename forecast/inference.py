@@ -66,6 +66,7 @@ class CompiledPredictor:
         call = functools.partial(model, training=False)
         self._xla_function = tf.function(call, input_signature=[signature], jit_compile=True)
         self._graph_function = tf.function(call, input_signature=[signature], jit_compile=False)
+        self._traced: dict[bool, tf.types.experimental.ConcreteFunction] = {}
 
     def __call__(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
         """The model's outputs for `inputs` (a dict of arrays with the same first dimension)."""
@@ -83,8 +84,18 @@ class CompiledPredictor:
             chunks.append(call(chunk))
         return chunks[0] if len(chunks) == 1 else np.concatenate(chunks)
 
+    def _traced_function(self, xla: bool) -> tf.types.experimental.ConcreteFunction:
+        """The path's function, traced on its first use (once: the batch dimension is free) and then called as a
+        concrete function: calling the `tf.function` itself binds the arguments to its signature and looks up its
+        traces every time, half of a one-series call (0.2 ms against 0.1 ms on a 2-core CPU). XLA still compiles
+        once per input shape when the function runs."""
+        traced = self._traced.get(xla)
+        if traced is None:
+            traced = self._traced[xla] = (self._xla_function if xla else self._graph_function).get_concrete_function()
+        return traced
+
     def _call_graph(self, chunk: dict[str, np.ndarray]) -> np.ndarray:
-        return self._graph_function(chunk).numpy()
+        return self._traced_function(xla=False)(chunk).numpy()
 
     def _call_padded(self, chunk: dict[str, np.ndarray]) -> np.ndarray:
         rows = len(next(iter(chunk.values())))
@@ -94,4 +105,4 @@ class CompiledPredictor:
                 name: np.concatenate([array, np.zeros((padded_rows - rows, *array.shape[1:]), array.dtype)])
                 for name, array in chunk.items()
             }
-        return self._xla_function(chunk).numpy()[:rows]
+        return self._traced_function(xla=True)(chunk).numpy()[:rows]
