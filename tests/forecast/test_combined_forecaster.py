@@ -156,6 +156,22 @@ def test_too_little_evidence_trains_no_network_and_forecasts_with_exponential_sm
     pd.testing.assert_frame_equal(model.predict(), ets_alone(df, 4, 12), rtol=1e-10)
 
 
+def test_too_little_evidence_with_quantiles_widens_the_statistical_forecast_by_its_own_held_out_errors(long_frame):
+    df = long_frame("2015-01-01", "MS", {"a": 48, "b": 40}, seed=1)
+    point = Forecaster(lookback=6, horizon=4, epochs=2, **QUICK).fit(df).predict()
+    model = Forecaster(lookback=6, horizon=4, epochs=2, quantiles=[0.1, 0.9], **QUICK).fit(df)
+    assert model.network_skipped_.startswith("too little evidence: 6 validation windows") and model.model_ is None
+    forecasts = model.predict()
+    pd.testing.assert_frame_equal(forecasts[["unique_id", "ds", Y_HAT]], point, rtol=1e-10)
+    # No network quantiles to start from: every interval is the point forecast -+ Q_k s_i (forecast.calibration),
+    # Q_k the pooled offset of step k in units of the series' MASE scale s_i, growing with the step.
+    offsets = model.intervals_.offsets[0.1]
+    assert (offsets > 0).all() and (np.diff(offsets) >= 0).all()
+    half_width = np.tile(offsets, 2) * np.repeat(model.series_scale_.loc[["a", "b"]].to_numpy(), 4)
+    np.testing.assert_allclose(forecasts["y_hat_q90"] - forecasts[Y_HAT], half_width, rtol=1e-9)
+    np.testing.assert_allclose(forecasts[Y_HAT] - forecasts["y_hat_q10"], half_width, rtol=1e-9)
+
+
 @pytest.mark.parametrize(
     "validation_windows, trained", [(MIN_EVIDENCE_WINDOWS - 1, False), (MIN_EVIDENCE_WINDOWS, True)]
 )
@@ -307,8 +323,8 @@ def test_categorical_series_ids_forecast_as_their_values_whatever_the_categories
 
 @pytest.mark.slow
 def test_nonnegative_auto_keeps_every_quantile_of_a_never_negative_series_at_or_above_zero():
-    # With quantiles the network is trained (its quantiles shape the interval) but, on too little evidence, the
-    # median is ETS's: the lines continued. Two fits with the same seed differ only in `nonnegative`.
+    # On too little evidence no network is trained, with quantiles too: the median is ETS's (the lines continued)
+    # and the interval its held-out errors. Two fits with the same seed differ only in `nonnegative`.
     settings = dict(lookback=6, horizon=4, season_length=1, quantiles=[0.1, 0.9], epochs=2, **QUICK)
     clipped = Forecaster(nonnegative="auto", **settings).fit(falling_lines()).predict()
     raw = Forecaster(nonnegative=False, **settings).fit(falling_lines()).predict()
