@@ -144,8 +144,10 @@ def infer_series_frequency(times: pd.DatetimeIndex | np.ndarray) -> Frequency | 
     """Frequency of one sorted series' times, or None when it cannot be told.
 
     Integers: the smallest difference, provided every difference is a multiple of it.
-    Datetimes: `pd.infer_freq`; when that fails (e.g. a series with gaps), the smallest
-    difference as a fixed step, provided every difference is a multiple of it.
+    Datetimes: `pd.infer_freq`; when that fails (e.g. a series with gaps), business days (`"B"`) for daily
+    stamps that never fall on a weekend over at least `MIN_WEEKS_FOR_BUSINESS_DAYS` weeks (prices and sales of
+    working days, whose holidays `pd.infer_freq` cannot place), else the smallest difference as a fixed step,
+    provided every difference is a multiple of it.
     """
     if len(times) < 2:
         return None
@@ -163,8 +165,21 @@ def infer_series_frequency(times: pd.DatetimeIndex | np.ndarray) -> Frequency | 
     if isinstance(times, np.ndarray):
         return step
     days, remainder = divmod(step, NANOSECONDS_PER_DAY)
+    if days == 1 and not remainder and _working_days_only(times):
+        return pd.offsets.BusinessDay()
     # Whole days as a day offset ('D'), as pandas 2 and 3 both name it; shorter steps as ticks.
     return to_offset(f"{days}D") if days and not remainder else to_offset(pd.Timedelta(step, unit="ns"))
+
+
+MIN_WEEKS_FOR_BUSINESS_DAYS = 4
+"""Weeks a daily series must span without a weekend stamp before its frequency is taken for business days."""
+
+
+def _working_days_only(times: pd.DatetimeIndex) -> bool:
+    """Whether daily stamps at midnight span `MIN_WEEKS_FOR_BUSINESS_DAYS` weeks and none falls on a weekend."""
+    spanned = (times[-1] - times[0]) / pd.Timedelta(days=7)
+    at_midnight = bool((times == times.normalize()).all())
+    return spanned >= MIN_WEEKS_FOR_BUSINESS_DAYS and at_midnight and bool((times.dayofweek < 5).all())
 
 
 _MONTHS_PER_STEP = (

@@ -33,6 +33,20 @@ def test_inference():
     assert infer_series_frequency(gapped) == parse_frequency("D")
 
 
+def test_working_days_with_holidays_are_business_days_not_days_with_every_weekend_missing():
+    working_days = pd.bdate_range("2020-01-01", periods=60)  # Wednesday 1 January to 24 March
+    holidays = pd.to_datetime(["2020-01-20", "2020-02-17"])  # two Mondays: pd.infer_freq then gives up
+    assert pd.infer_freq(working_days.difference(holidays)) is None
+    assert infer_series_frequency(working_days.difference(holidays)) == pd.offsets.BusinessDay()
+    # A daily series with a gap, a Saturday among the stamps, or fewer than four weeks stays daily.
+    days = pd.date_range("2020-01-01", periods=60, freq="D").delete([10])
+    assert infer_series_frequency(days) == parse_frequency("D")
+    assert infer_series_frequency(working_days[:15].delete([3])) == parse_frequency("D")
+    assert infer_series_frequency(working_days.difference(holidays).append(pd.DatetimeIndex(["2020-03-28"]))) == (
+        parse_frequency("D")
+    )
+
+
 def test_future_timestamps():
     np.testing.assert_array_equal(future_timestamps(10, 3, 5), [15, 20, 25])
     expected = pd.DatetimeIndex(["2021-02-01", "2021-03-01"], tz="UTC")
