@@ -76,6 +76,7 @@ benchmarks: $(BENCH_STAMP)
 	$(BENCH_BIN)/python -m benchmarks.windows_speed
 	$(BENCH_BIN)/python -m benchmarks.m3
 	$(BENCH_BIN)/python -m benchmarks.accuracy
+	$(BENCH_BIN)/python -m benchmarks.public_series
 	$(BENCH_BIN)/python -m benchmarks.combination
 	$(BENCH_BIN)/python -m benchmarks.tuning
 	$(BENCH_BIN)/python -m benchmarks.spark_forecast
