@@ -57,11 +57,16 @@ def autocorrelations(y: np.ndarray, max_lag: int) -> np.ndarray:
 
 def is_seasonal(y: np.ndarray, m: int) -> bool:
     """The 90% autocorrelation test of the M4 benchmarks at lag `m` (needs `m > 1` and `n >= 3 m`)."""
-    n = len(y)
-    if m <= 1 or n < 3 * m:
+    if m <= 1 or len(y) < 3 * m:
         return False
     r = autocorrelations(np.asarray(y, dtype=np.float64), m)
-    return abs(r[m - 1]) > 1.645 * math.sqrt((1.0 + 2.0 * float(np.sum(r[:-1] ** 2))) / n)
+    return abs(r[-1]) > _seasonal_bound(r, len(y))
+
+
+def _seasonal_bound(r: np.ndarray, n: int) -> float:
+    """The test's 90% bound for `r_m`, from the autocorrelations `r_1 .. r_m` of `n` values:
+    `1.645 sqrt((1 + 2 sum_{k<m} r_k^2) / n)`."""
+    return 1.645 * math.sqrt((1.0 + 2.0 * float(np.sum(r[:-1] ** 2))) / n)
 
 
 def seasonal_indices(y: np.ndarray, m: int, multiplicative: bool = True) -> np.ndarray:
@@ -175,11 +180,15 @@ def shows_season_at(differences: np.ndarray, m: int) -> bool:
     drift for months) correlate at every short lag, falling slowly with it: `r_m` passes the test at lag 4 or 7
     without any season, but lies below the shorter lags' mean. Needs `n >= 3 m`.
     """
-    if m <= 1 or not is_seasonal(differences, m):
+    if m <= 1 or len(differences) < 3 * m:
         return False
-    r = autocorrelations(np.asarray(differences, dtype=np.float64), m)
-    bound = 1.645 * math.sqrt((1.0 + 2.0 * float(np.sum(r[: m - 1] ** 2))) / len(differences))
-    return r[m - 1] - float(np.mean(r[: m - 1])) > bound
+    return _season_in(autocorrelations(np.asarray(differences, dtype=np.float64), m), len(differences))
+
+
+def _season_in(r: np.ndarray, n: int) -> bool:
+    """`shows_season_at` from the autocorrelations `r_1 .. r_m` of `n >= 3 m` differences."""
+    bound = _seasonal_bound(r, n)
+    return abs(r[-1]) > bound and r[-1] - float(np.mean(r[:-1])) > bound
 
 
 def infer_season_length(series: Sequence[np.ndarray], candidates: Sequence[int] = CANDIDATE_PERIODS) -> int:
@@ -198,10 +207,11 @@ def infer_season_length(series: Sequence[np.ndarray], candidates: Sequence[int] 
     scores = {}
     for m in candidates:
         testable = [y for y in differences if len(y) >= 3 * m]
-        if not testable:
+        if m <= 1 or not testable:
             continue
-        share = sum(shows_season_at(y, m) for y in testable) / len(differences)
-        score = float(np.mean([autocorrelations(y, m)[-1] for y in testable]))
+        correlations = [autocorrelations(y, m) for y in testable]  # once per series: the test and the score
+        share = sum(_season_in(r, len(y)) for r, y in zip(correlations, testable)) / len(differences)
+        score = float(np.mean([r[-1] for r in correlations]))
         if share >= MIN_SHARE_SEASONAL and score > 0:
             scores[m] = score
     if not scores:
