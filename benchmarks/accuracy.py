@@ -379,8 +379,15 @@ def run_baseline(estimator: type, data: Dataset) -> Run:
     return Run(forecasts, time.perf_counter() - started)
 
 
+STATSFORECAST_MAX_SEASON = 24
+"""statsforecast's ETS has no seasonal models for longer periods: AutoETS runs without a season beyond."""
+
+
 def run_statsforecast(name: str, data: Dataset) -> Run:
-    """statsforecast's `name` (AutoETS, AutoTheta or OptimizedTheta) with an 80% interval; Naive where it raises."""
+    """statsforecast's `name` (AutoETS, AutoTheta or OptimizedTheta) with an 80% interval; Naive where it raises.
+
+    The frequency is the integer step 1 for integer stamps (as `_long_frame` writes them), else the one pandas
+    infers from the first series; AutoETS runs without a season beyond `STATSFORECAST_MAX_SEASON`."""
     from statsforecast import StatsForecast
     from statsforecast.models import AutoETS, AutoTheta, Naive, OptimizedTheta
 
@@ -393,11 +400,16 @@ def run_statsforecast(name: str, data: Dataset) -> Run:
             CountingNaive.calls += 1
             return super().forecast(y=y, h=h, X=X, X_future=X_future, level=level, fitted=fitted)
 
+    season_length = data.season_length
+    if name == "AutoETS" and season_length > STATSFORECAST_MAX_SEASON:
+        season_length = 1
     model = {"AutoETS": AutoETS, "AutoTheta": AutoTheta, "OptimizedTheta": OptimizedTheta}[name](
-        season_length=data.season_length
+        season_length=season_length
     )
+    first = data.train.loc[data.train[ID] == data.train[ID].iloc[0], TIME]
+    freq = 1 if pd.api.types.is_integer_dtype(first) else pd.infer_freq(first)
     started = time.perf_counter()
-    engine = StatsForecast(models=[model], freq=1, n_jobs=1, fallback_model=CountingNaive())
+    engine = StatsForecast(models=[model], freq=freq, n_jobs=1, fallback_model=CountingNaive())
     raw = engine.forecast(df=data.train, h=data.horizon, level=[LEVEL])
     seconds = time.perf_counter() - started
     raw = raw.reset_index() if ID not in raw.columns else raw

