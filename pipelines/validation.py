@@ -6,12 +6,15 @@ and covariates, static covariates constant within a series, and every series at 
 `min_length` rows long. `validate` checks all of this and returns a cleaned, sorted
 copy; errors name the problem, the series, the column and the first offending timestamp.
 
-Missing values (NaN or +-inf) and gaps (grid timestamps with no row) are handled by one
-fill policy:
+A series lasts from its first observed target to its last: rows before the first or after the last with
+a missing target (NaN) are dropped, so series may start and end at different times, as a wide table
+melted to long format gives them (with a warning naming the series whose end was dropped: a missing
+latest value is often a fault upstream). Other missing values (NaN or +-inf) and gaps (grid timestamps
+with no row) are handled by one fill policy:
 
 - `None`: raise `ValidationError`.
 - `"ffill"`: carry the last observed value forward within the series; leading missing
-  values take the first observed value.
+  values (of a covariate) take the first observed value.
 - `"interpolate"`: linear in time position within the series; missing values before the
   first or after the last observation take the nearest observed value.
 - `"zero"`: replace by 0.
@@ -311,10 +314,12 @@ def check_frame(
     time_column = frame[TIME]
     times = _parse_times(frame, time_column)
     frame, codes, times, ids = _sorted_copy(frame, ids, times, copy, time_column.dtype != times.dtype)
-    sorted_frame = frame
     series_starts = _series_starts(codes)
     _check_duplicates(frame, codes, times)
     check_numeric(frame, value_cols)
+    frame, codes, times, ids = _trim_unobserved_ends(frame, codes, times, ids, series_starts)
+    sorted_frame = frame
+    series_starts = _series_starts(codes)
     _check_static(frame, static_covariates)
     freq = _resolve_frequency(frame, times, series_starts, freq)
     gap_rows = _check_grid(frame, codes, times, series_starts, freq)
@@ -502,6 +507,38 @@ def _sorted_copy(frame: pd.DataFrame, ids: np.ndarray, times, copy: bool, conver
     if not in_order or convert_times:
         sorted_frame[TIME] = times
     return sorted_frame, codes, times, ids
+
+
+def _trim_unobserved_ends(frame: pd.DataFrame, codes: np.ndarray, times, ids: np.ndarray, series_starts: np.ndarray):
+    """The sorted frame (and its codes, times and ids) without each series' rows before its first observed target
+    or after its last; warns of the series whose end was dropped. A series with no observed target is kept whole,
+    for the fill policy to reject or drop."""
+    target = frame[TARGET].to_numpy(dtype=np.float64, na_value=np.nan)
+    observed = ~np.isnan(target)
+    if observed.all():
+        return frame, codes, times, ids
+    positions = np.arange(target.size)
+    lengths = np.diff(series_starts)
+    has_previous = np.maximum.accumulate(np.where(observed, positions, -1)) >= np.repeat(series_starts[:-1], lengths)
+    following = np.minimum.accumulate(np.where(observed, positions, positions.size)[::-1])[::-1]
+    has_following = following < np.repeat(series_starts[1:], lengths)
+    never_observed = ~(has_previous | has_following)
+    keep = observed | (has_previous & has_following) | never_observed
+    if keep.all():
+        return frame, codes, times, ids
+    after_last = ~keep & has_previous
+    if after_last.any():
+        ended = pd.unique(ids[after_last])
+        listed = ", ".join(shown(series_id) for series_id in ended[:_SHOWN_IDS])
+        more = f" and {ended.size - _SHOWN_IDS} more" if ended.size > _SHOWN_IDS else ""
+        warnings.warn(
+            f"Dropped {int(after_last.sum())} rows after the last observed {TARGET!r} of {ended.size} series "
+            f"({listed}{more}): their forecasts start after their last observed value.",
+            UserWarning,
+            stacklevel=4,
+        )
+    rows = np.flatnonzero(keep)
+    return frame.take(rows).reset_index(drop=True), codes[rows], times[rows], ids[rows]
 
 
 def _series_starts(codes: np.ndarray) -> np.ndarray:

@@ -123,6 +123,25 @@ def test_fit_returns_self_and_sets_only_underscore_suffixed_public_attributes(na
 
 
 @names
+def test_series_that_start_late_or_end_early_are_forecast_after_their_own_last_value(name, frame):
+    # As a wide table melted to long format gives them: "a" observed from its 5th month, "b" up to its 37th.
+    series = frame["unique_id"]
+    months = series.groupby(series).cumcount()
+    ragged = frame.assign(y=frame["y"].where(~((series == "a") & (months < 4)) & ~((series == "b") & (months >= 37))))
+    with pytest.warns(UserWarning, match=r"Dropped 3 rows after the last observed 'y' of 1 series \('b'\)"):
+        forecasts = FORECASTERS[name]().fit(ragged).predict()
+    first = forecasts.groupby("unique_id")["ds"].min()
+    assert first.to_dict() == {
+        "a": pd.Timestamp("2022-05-01"),
+        "b": pd.Timestamp("2022-02-01"),
+        "c": pd.Timestamp("2022-05-01"),
+    }
+    if name == "Naive":
+        last_of_b = ragged.loc[(series == "b") & (months == 36), "y"].item()
+        assert forecasts.loc[forecasts["unique_id"] == "b", "y_hat"].tolist() == [last_of_b] * HORIZON
+
+
+@names
 def test_a_fitted_clone_is_unfitted_and_a_failed_fit_leaves_nothing_behind(name, fitted, frame):
     assert not clone(fitted[name]).__sklearn_is_fitted__()
     estimator = FORECASTERS[name]().fit(frame)

@@ -71,6 +71,39 @@ def test_missing_or_infinite_target_names_first_offending_time(bad):
         validate(frame)
 
 
+def test_a_series_lasts_from_its_first_to_its_last_observed_target_and_a_dropped_end_is_warned_of():
+    # A wide table melted to long format: "late" starts two days after the others, "early" ends two days before.
+    frame = pd.concat(
+        [
+            daily("late", [np.nan, np.nan, 3.0, 4.0, 5.0], temp=[np.nan, 9.0, 3.0, 4.0, 5.0]),
+            daily("early", [1.0, 2.0, 3.0, np.nan, np.nan], temp=np.arange(5.0)),
+            daily("whole", [1.0, 2.0, 3.0, 4.0, 5.0], temp=np.arange(5.0)),
+        ],
+        ignore_index=True,
+    )
+    with pytest.warns(UserWarning, match=r"^Dropped 2 rows after the last observed 'y' of 1 series \('early'\)"):
+        result = validate(frame, covariates=["temp"])
+    days = pd.date_range("2021-01-01", periods=5, freq="D")
+    by_series = dict(list(result.groupby("unique_id")))
+    assert by_series["late"]["ds"].tolist() == list(days[2:]) and by_series["late"]["temp"].tolist() == [3, 4, 5]
+    assert by_series["early"]["ds"].tolist() == list(days[:3]) and by_series["early"]["y"].tolist() == [1, 2, 3]
+    assert len(by_series["whole"]) == 5
+
+
+def test_only_missing_ends_are_dropped_not_infinite_ones_nor_a_series_with_no_value():
+    leading_only = daily("a", [np.nan, 1.0, 2.0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a later start is not warned of
+        assert validate(leading_only)["y"].tolist() == [1.0, 2.0]
+    with pytest.raises(ValidationError, match=r"missing or infinite value \(inf\) in series 'a' at ds=2021-01-03"):
+        validate(daily("a", [1.0, 2.0, np.inf]))
+    empty = pd.concat([daily("a", [1.0, 2.0]), daily("b", [np.nan, np.nan])], ignore_index=True)
+    with pytest.raises(ValidationError, match=r"Column 'y' has a missing or infinite value \(nan\) in series 'b'"):
+        validate(empty)
+    with pytest.raises(ValidationError, match=r"no finite value at all in series 'b'"):
+        validate(empty, fill="ffill")
+
+
 def test_missing_covariate_is_named():
     frame = daily("a", [1.0, 2.0, 3.0], temp=[0.5, np.nan, 0.1])
     with pytest.raises(ValidationError, match=r"Column 'temp'.*series 'a' at ds=2021-01-02"):
@@ -135,16 +168,16 @@ def test_integer_time_needs_an_integer_step():
     [
         ("ffill", [1.0, 1.0, 1.0, 4.0, 4.0, 6.0]),
         ("interpolate", [1.0, 1.0, 2.5, 4.0, 5.0, 6.0]),
-        ("zero", [0.0, 1.0, 0.0, 4.0, 0.0, 6.0]),
+        ("zero", [1.0, 1.0, 0.0, 4.0, 0.0, 6.0]),
     ],
 )
 def test_fill_policies_fill_missing_values_and_gaps(fill, expected):
-    # Day 0 missing (leading), day 2 NaN, day 4 absent (a gap).
-    frame = daily("a", [np.nan, 1.0, np.nan, 4.0, 99.0, 6.0], temp=np.arange(6.0)).drop(index=4)
+    # Day 2 NaN, day 4 absent (a gap); the covariate's day 0 missing (leading).
+    frame = daily("a", [1.0, 1.0, np.nan, 4.0, 99.0, 6.0], temp=[np.nan, 1.0, 2.0, 3.0, 4.0, 5.0]).drop(index=4)
     result = validate(frame, covariates=["temp"], fill=fill, freq="D")
     assert result["ds"].tolist() == list(pd.date_range("2021-01-01", periods=6, freq="D"))
     np.testing.assert_allclose(result["y"].to_numpy(), expected)
-    expected_temp = {"ffill": [0, 1, 2, 3, 3, 5], "interpolate": [0, 1, 2, 3, 4, 5], "zero": [0, 1, 2, 3, 0, 5]}[fill]
+    expected_temp = {"ffill": [1, 1, 2, 3, 3, 5], "interpolate": [1, 1, 2, 3, 4, 5], "zero": [0, 1, 2, 3, 0, 5]}[fill]
     np.testing.assert_allclose(result["temp"].to_numpy(), expected_temp)
 
 
