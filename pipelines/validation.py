@@ -105,16 +105,23 @@ def to_long_format(data: pd.DataFrame | pd.Series) -> pd.DataFrame:
     """Return `data` in long format, converting a single series given with its time as index.
 
     Accepted single-series forms (the id becomes the series name, or `"series_0"`):
-    a `pd.Series` with a `DatetimeIndex` or integer index; a `pd.DataFrame`
+    a `pd.Series` with a `DatetimeIndex`, `PeriodIndex` or integer index; a `pd.DataFrame`
     with such an index and no `ds` column, holding `y` (or exactly one
     column, taken as the target) plus covariate columns; and a `pd.DataFrame` with `ds` but
-    no `unique_id` column. A long-format frame is returned as is.
+    no `unique_id` column. A long-format frame is returned as is. Index levels named `unique_id` or
+    `ds` are read as those columns (`df.set_index(["unique_id", "ds"])`, and a `pd.Series` of `y`
+    indexed so).
 
     A frame without `ds` is an error when its time could be elsewhere: it has a `unique_id`
     column (its index is not taken as the time axis of several series) or a datetime-like column
     (datetimes, or text that parses as dates, as `pd.read_csv` gives them), which is never
     ignored in favour of the index. The error names the columns found and expected and the rename to do.
     """
+    if isinstance(data, pd.Series) and isinstance(data.index, pd.MultiIndex) and set(data.index.names) == {ID, TIME}:
+        return data.to_frame(TARGET).reset_index()
+    if isinstance(data, pd.DataFrame):
+        levels = [name for name in data.index.names if name in (ID, TIME) and name not in data.columns]
+        data = data.reset_index(level=levels) if levels else data
     if isinstance(data, pd.Series):
         _check_time_index(data.index)
         series_id = data.name if data.name is not None else "series_0"
@@ -388,13 +395,14 @@ def _check_id_types(ids: pd.Series) -> None:
 
 
 def _is_time_index(index: pd.Index) -> bool:
-    return isinstance(index, pd.DatetimeIndex) or pd.api.types.is_integer_dtype(index.dtype)
+    return isinstance(index, (pd.DatetimeIndex, pd.PeriodIndex)) or pd.api.types.is_integer_dtype(index.dtype)
 
 
 def _check_time_index(index: pd.Index) -> None:
     if not _is_time_index(index):
         raise ValidationError(
-            f"Expected a single series with a DatetimeIndex or an integer index, found an index of dtype {index.dtype}."
+            f"Expected a single series with a DatetimeIndex, a PeriodIndex or an integer index (or a series of {TARGET!r} "
+            f"indexed by ({ID!r}, {TIME!r})), found an index of dtype {index.dtype}."
         )
 
 
@@ -405,7 +413,7 @@ def _check_columns(frame: pd.DataFrame, required: list[str]) -> None:
 
 
 def parse_time_column(frame: pd.DataFrame) -> pd.DatetimeIndex | np.ndarray:
-    """The time column as int64 values or as a nanosecond DatetimeIndex (time zone kept).
+    """The time column as int64 values or as a nanosecond DatetimeIndex (time zone kept; periods at their start).
 
     Raises ValidationError for other dtypes, unparsable values, missing timestamps and a mix of
     time zone aware and naive (or differently zoned) timestamps.
@@ -419,6 +427,8 @@ def _parse_times(frame: pd.DataFrame, column: pd.Series) -> pd.DatetimeIndex | n
         return column.to_numpy(dtype=np.int64)
     if isinstance(column.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(column.dtype):
         times = pd.DatetimeIndex(column).as_unit("ns")
+    elif isinstance(column.dtype, pd.PeriodDtype):  # a period stands for its first instant
+        times = pd.PeriodIndex(column).to_timestamp(how="start").as_unit("ns")
     elif column.dtype == object or pd.api.types.is_string_dtype(column.dtype):
         times = _parse_object_times(frame)
     else:

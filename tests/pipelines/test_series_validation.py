@@ -234,6 +234,29 @@ def test_single_series_with_datetime_index_is_converted():
     assert converted["ds"].tolist() == list(series.index)
 
 
+def test_index_levels_named_unique_id_or_ds_are_read_as_those_columns():
+    frame = pd.concat([daily("a", [1.0, 2.0, 3.0], temp=[0.0, 1.0, 2.0]), daily("b", [4.0, 5.0], temp=[3.0, 4.0])])
+    frame = frame.reset_index(drop=True)
+    expected = validate(frame, covariates=["temp"])
+    for indexed in (frame.set_index(["unique_id", "ds"]), frame.set_index(["ds", "unique_id"]), frame.set_index("ds")):
+        pd.testing.assert_frame_equal(validate(indexed, covariates=["temp"])[expected.columns], expected)
+    series_of_y = frame.set_index(["unique_id", "ds"])["y"].rename("sales")
+    pd.testing.assert_frame_equal(validate(series_of_y), validate(frame.drop(columns="temp")))
+    with pytest.raises(ValidationError, match=r"indexed by \('unique_id', 'ds'\)\), found an index of dtype object"):
+        validate(frame.set_index(["unique_id", "temp"])["y"])
+
+
+@pytest.mark.parametrize(
+    ("freq", "starts"),
+    [("M", ["2021-01-01", "2021-02-01"]), ("Q", ["2021-01-01", "2021-04-01"]), ("W-SUN", ["2020-12-28", "2021-01-04"])],
+)
+def test_periods_are_read_as_the_timestamps_of_their_starts(freq, starts):
+    periods = pd.period_range("2021-01", periods=2, freq=freq)
+    from_index = validate(pd.Series([1.0, 2.0], index=periods))
+    from_column = validate(pd.DataFrame({"unique_id": "a", "ds": periods, "y": [1.0, 2.0]}))
+    assert from_index["ds"].tolist() == from_column["ds"].tolist() == list(pd.to_datetime(starts))
+
+
 def test_time_zone_is_kept():
     frame = daily("a", [1.0, 2.0, 3.0])
     frame["ds"] = frame["ds"].dt.tz_localize("Europe/Berlin")
@@ -293,7 +316,7 @@ def test_a_long_frame_without_ds_is_an_error_naming_ds():
     with pytest.raises(ValidationError, match=r"Missing column 'ds'"):
         validate(frame)
     with pytest.raises(ValidationError, match=r"df.reset_index\(names='ds'\)"):
-        validate(daily("a", [1.0, 2.0, 3.0]).set_index("ds"))
+        validate(daily("a", [1.0, 2.0, 3.0]).set_index("ds").rename_axis(index="date"))
 
 
 def test_series_ids_of_mixed_types_are_refused():
