@@ -164,12 +164,27 @@ def train(
     model.save(model_dir)
     network = f"the network for {model.epochs_trained_} epochs" if model.model_ is not None else "no network"
     typer.echo(f"Trained on {len(model.series_ids_)} series ({network}); saved to {model_dir}")
-    typer.echo(f"Combination: {model.combination_.summary()}")
-    typer.echo(f"Statistical half: weight {model.theta_weight_:g} on Theta beside ETS ({model.theta_rule_})")
-    if model.network_skipped_:
+    typer.echo(describe_period(model))
+    if model.network_skipped_:  # the combination then says the same: every series weight 0
         typer.echo(f"No network: {model.network_skipped_}")
+    else:
+        typer.echo(f"Combination: {model.combination_.summary()}")
+    typer.echo(f"Statistical half: weight {model.theta_weight_:g} on Theta beside ETS ({model.theta_rule_})")
     if model.run_id_ is not None:
         typer.echo(f"MLflow run {model.run_id_}; model {model.model_uri_}")
+
+
+def describe_period(model) -> str:
+    """Where a fitted Forecaster's seasonal period came from: given, the calendar's, or inferred from integer stamps
+    (where a spurious one is possible: annual data stamped by integer years, say)."""
+    from pipelines.frequency import frequency_to_json  # pandas: not loaded for --help
+
+    period = model.pipeline_.season_length_
+    if model.season_length is not None:
+        return f"Period: {period} (given)"
+    if isinstance(model.freq_, int):
+        return f"Period: {period} (inferred from the data: integer time stamps; --season-length sets it)"
+    return f"Period: {period} (from the calendar: {frequency_to_json(model.freq_)})"
 
 
 @app.command()

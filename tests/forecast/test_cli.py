@@ -141,9 +141,31 @@ def test_train_says_how_it_combined_the_network_and_the_statistical_half(data_fi
     result = runner.invoke(app, ["train", str(directory / "data.csv"), "--model-dir", str(tmp_path / "m"), *SETTINGS])
     assert result.exit_code == 0, result.output
     model = Forecaster.load(tmp_path / "m")
-    assert f"Combination: {model.combination_.summary()}" in result.output
+    # Two short series: too little evidence for a network, which the line says once, not again as a combination.
+    assert model.network_skipped_.startswith("too little evidence")
+    assert f"No network: {model.network_skipped_}" in result.output and "Combination" not in result.output
+    with_network = runner.invoke(
+        app,
+        ["train", str(directory / "data.csv"), "--model-dir", str(tmp_path / "n"), *SETTINGS, "--combine-with", "ets"],
+    )
+    assert with_network.exit_code == 0, with_network.output
+    combined = Forecaster.load(tmp_path / "n")
+    assert f"Combination: {combined.combination_.summary()}" in with_network.output
+    assert "No network" not in with_network.output
     expected = f"Statistical half: weight {model.theta_weight_:g} on Theta beside ETS ({model.theta_rule_})"
     assert expected in result.output
+    assert "Period: 7 (from the calendar: D)" in result.output
+
+
+def test_train_says_whether_the_period_was_given_or_inferred_from_integer_stamps():
+    quarters = np.arange(48)
+    frame = pd.DataFrame({"unique_id": "q", "ds": quarters, "y": 10.0 + 0.1 * quarters + 3.0 * (quarters % 4 == 0)})
+    inferred = Forecaster(horizon=4, tracking=False, verbose=0).fit(frame)
+    assert cli.describe_period(inferred) == (
+        "Period: 4 (inferred from the data: integer time stamps; --season-length sets it)"
+    )
+    given = Forecaster(horizon=4, season_length=1, tracking=False, verbose=0).fit(frame)
+    assert cli.describe_period(given) == "Period: 1 (given)"
 
 
 def test_train_saves_a_model_with_the_given_options(trained):
