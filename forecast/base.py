@@ -117,7 +117,8 @@ class BaseForecaster(BaseEstimator):
         """Forecast the `horizon` steps after each series' last timestamp in `df`.
 
         Args:
-            df: history of series seen in `fit` (`None`: the frame given to `fit`).
+            df: history of the series to forecast (`None`: the frame given to `fit`). A series `fit` did not
+                see is forecast from this history alone, as a global model forecasts a new series.
             future_df: future-known covariates for the horizon steps (`unique_id`, `ds` and the
                 covariate columns); models without future covariates ignore it.
 
@@ -129,7 +130,7 @@ class BaseForecaster(BaseEstimator):
         if df is None:
             checked = self._training_frame()
         else:
-            checked = self._check_fitted_series(text_ids(to_long_format(df)), "predict")
+            checked = self._check_frame(text_ids(to_long_format(df)), "predict")
         ends = checked.series_starts[1:] - 1  # in series order: the forecasts come sorted by series and time
         forecasts = self._predict_origins(checked, ends, future_df)
         check_forecasts(forecasts, len(ends), self.horizon)
@@ -335,9 +336,10 @@ class BaseForecaster(BaseEstimator):
         return bool(getattr(self, "tracking", False))
 
     def _check_fitted_series(self, frame: pd.DataFrame, purpose: str) -> CheckedFrame:
-        """`_check_frame` for a fitted model, which knows only the series `fit` saw: every series validation keeps
-        must be one of them, and a frame that fails validation fails on the unknown series it holds first (a
-        series that validation drops, e.g. with `short_series="drop"`, is only warned about)."""
+        """`_check_frame` for the backtest of a fitted model, which scores the series `fit` saw: every series
+        validation keeps must be one of them, and a frame that fails validation fails on the unknown series it holds
+        first (a series that validation drops, e.g. with `short_series="drop"`, is only warned about). `predict`
+        takes any series."""
         try:
             checked = self._check_frame(frame, purpose)
         except ValidationError:

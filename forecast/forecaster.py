@@ -471,9 +471,16 @@ class Forecaster(ForecasterSettings, BaseForecaster):
         series_scale = self._series_scales(windows.origin_ids)
         return (windows.scale / series_scale).astype(np.float32)
 
-    def _series_scales(self, ids: np.ndarray) -> np.ndarray:
-        """The MASE scale (`series_scale_`) of each of `ids`."""
-        return _per_series(self.series_scale_, ids)
+    def _series_scales(self, ids: np.ndarray, history: CheckedFrame | None = None) -> np.ndarray:
+        """The MASE scale (`series_scale_`) of each of `ids`; for a series `fit` did not see, that of its rows of
+        `history` (the frame given to `predict`)."""
+        scales = _per_series(self.series_scale_, ids)
+        unseen = np.isnan(scales)
+        if history is not None and unseen.any():
+            frame = history.frame
+            own = positive_mase_scales(frame[frame[ID].isin(ids[unseen])], self.pipeline_.season_length_)
+            scales[unseen] = own.reindex(pd.Index(ids[unseen], dtype=object)).to_numpy(np.float64)
+        return scales
 
     def _calibrate(self, validation: Windows, forecasts: np.ndarray) -> ConformalIntervals:
         """Conformal offsets from `forecasts` of the held-out windows, combined as predictions are
@@ -494,11 +501,12 @@ class Forecaster(ForecasterSettings, BaseForecaster):
         """Forecast the `horizon` steps after each series' last timestamp.
 
         Args:
-            df: history of series seen in `fit` (None: the fitted data), with
+            df: history of the series to forecast (None: the fitted data), with
                 at least `lookback` rows per series and the covariate columns;
                 the exponential smoothing fitted in `fit` is continued over the
-                values after its fitted end (fitted anew only where the history
-                ends before that end).
+                values after its fitted end (fitted anew where the history ends
+                before that end, and for a series `fit` did not see, which is
+                forecast from this history alone).
             future_df: `unique_id, ds` and the future covariate columns for the
                 `horizon` steps after each series' end (needed only with
                 `future_covariates`).
@@ -508,8 +516,10 @@ class Forecaster(ForecasterSettings, BaseForecaster):
             with the real future timestamps, sorted by series and time.
 
         Raises:
-            ValueError: for unknown series, a history shorter than `lookback`,
-                missing covariate columns, or missing future covariate rows.
+            ValueError: for a history shorter than `lookback`, missing covariate
+                columns, missing future covariate rows, or a series `fit` did not
+                see under a per-series `scaler` or with a static covariate category
+                `fit` did not see.
         """
         if self.__sklearn_is_fitted__() and self.future_covariates:
             if future_df is None:
@@ -525,20 +535,26 @@ class Forecaster(ForecasterSettings, BaseForecaster):
     ) -> pd.DataFrame:
         """Forecasts from every origin row of `checked`, all windows predicted in one batched call."""
         windows = self.pipeline_.windows_at(checked, origin_rows, future_df)
-        return self._forecasts_as_frame(windows, *self._forecast_values(windows, checked))
+        return self._forecasts_as_frame(windows, *self._forecast_values(windows, checked), history=checked)
 
     def _forecasts_as_frame(
-        self, windows: Windows, outputs: np.ndarray, history_low: np.ndarray, with_fit_history: bool = True
+        self,
+        windows: Windows,
+        outputs: np.ndarray,
+        history_low: np.ndarray,
+        with_fit_history: bool = True,
+        history: CheckedFrame | None = None,
     ) -> pd.DataFrame:
         """`_forecast_values`' outputs of `windows` as the long frame, intervals and `nonnegative` applied
         (`with_fit_history=False`, for the held-out windows of `fit`: judged on the history up to the origin only,
-        which does not include the held-out values that `series_low_` has seen)."""
+        which does not include the held-out values that `series_low_` has seen; `history`: the frame the windows
+        were cut from, which scales the intervals of a series `fit` did not see)."""
         origin_ids = windows.origin_ids
         levels = self.output_quantiles_ or [MEDIAN]
         values = outputs.reshape(-1, len(levels)).astype(np.float64)
         if self.intervals_ is not None:
             steps = np.tile(np.arange(self.horizon), len(windows))
-            scales = np.repeat(self._series_scales(origin_ids), self.horizon)
+            scales = np.repeat(self._series_scales(origin_ids, history), self.horizon)
             values = self.intervals_.apply(values, levels, steps, scales)
         covered = self._covered_by_nonnegative(origin_ids if with_fit_history else None, history_low)
         covered = np.repeat(covered, self.horizon)

@@ -144,7 +144,8 @@ class TargetScaler:
             unseen = series_ids[positions < 0]
             raise ValueError(
                 f"Series {unseen.tolist()[0]!r} was not seen by fit, so it has no {self.method!r} scaling statistics "
-                f"({unseen.size} unseen series in all). Fit on a frame that contains every series."
+                f"({unseen.size} unseen series in all). Fit on a frame that contains every series, or scale per "
+                f"window (scaler='window_mean', the default), which needs no statistics of a series."
             )
         return self.offset_[positions], self.scale_[positions]
 

@@ -42,7 +42,7 @@ from pipelines.frequency import (
     horizon_timestamps,
     parse_frequency,
 )
-from pipelines.rows import locate_rows
+from pipelines.rows import locate_rows, sorted_positions
 from pipelines.scaling import CovariateScaling, TargetScaler, window_scale
 from pipelines.seasonality import SeasonalAdjustment, resolve_season_length
 from pipelines.settings import check_settings, declared, settings_dataclass, settings_from_json, settings_to_json
@@ -798,7 +798,7 @@ class SeriesWindows(WindowSettings, BaseEstimator):
         offset, scale = self.target_scaler_.series_parameters(series_ids)
         static_table = self._static_table(source.frame, source.series_starts, source.series_ids)
         lengths = np.diff(segment_starts)
-        season = self.seasonal_adjustment_.factors(series_ids[segment_series], times, segment_starts)
+        season = self._seasonal_adjustment_of(source).factors(series_ids[segment_series], times, segment_starts)
         adjusted = target if season is None else target / season
         scaled_target = (adjusted - np.repeat(offset[segment_series], lengths)) / np.repeat(
             scale[segment_series], lengths
@@ -834,6 +834,29 @@ class SeriesWindows(WindowSettings, BaseEstimator):
             static_feature_names=list(self.static_feature_names_),
             origin_rows=np.asarray(origin_rows, dtype=np.int64),
             source_starts=source.series_starts,
+        )
+
+    def _seasonal_adjustment_of(self, source: CheckedFrame) -> SeasonalAdjustment:
+        """`seasonal_adjustment_`, with the series of `source` that `fit` did not see tested and indexed as `fit`
+        does, on their rows of `source`: a global model forecasts a new series from its own history."""
+        fitted = self.seasonal_adjustment_
+        unseen = np.flatnonzero(sorted_positions(np.asarray(self.series_ids_), source.series_ids) < 0)
+        if unseen.size == 0 or fitted.season_length <= 1:
+            return fitted
+        starts, stops = source.series_starts[unseen], source.series_starts[unseen + 1]
+        rows = np.concatenate([np.arange(start, stop) for start, stop in zip(starts, stops)])
+        new = SeasonalAdjustment.fit(
+            source.values(TARGET)[rows],
+            source.times()[rows],
+            np.concatenate([[0], np.cumsum(stops - starts)]),
+            source.series_ids[unseen],
+            fitted.season_length,
+            fitted.freq,
+        )
+        if not new.indices:
+            return fitted
+        return SeasonalAdjustment(
+            fitted.season_length, {**fitted.indices, **new.indices}, {**fitted.anchors, **new.anchors}, fitted.freq
         )
 
     def _min_past(self) -> int:

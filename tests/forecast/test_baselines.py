@@ -93,10 +93,14 @@ def test_backtest_agrees_with_predict_on_truncated_histories(monthly_df):
         assert part["ds"].tolist() == direct["ds"].tolist()
 
 
-def test_unknown_series_is_rejected(small_monthly):
+def test_a_series_fit_did_not_see_is_forecast_from_its_history_but_not_backtested(small_monthly):
     model = Naive(horizon=1).fit(small_monthly[small_monthly["unique_id"] == "a"])
+    forecasts = model.predict(small_monthly)
+    last_of_b = small_monthly.loc[small_monthly["unique_id"] == "b", "y"].iloc[-1]
+    assert forecasts.loc[forecasts["unique_id"] == "b", "y_hat"].tolist() == [last_of_b]
+    # The backtest of a fitted model scores the series it was fitted on.
     with pytest.raises(ValueError, match=r"unknown series \['b'\].*fitted on 1 series"):
-        model.predict(small_monthly)
+        model.backtest(small_monthly)
 
 
 def test_unknown_series_of_another_type_is_named_although_the_frame_also_fails_validation(small_monthly):
@@ -105,7 +109,7 @@ def test_unknown_series_of_another_type_is_named_although_the_frame_also_fails_v
     mixed = small_monthly.assign(unique_id=small_monthly["unique_id"].astype(object))
     mixed.loc[mixed["unique_id"] == "b", "unique_id"] = 7
     with pytest.raises(ValueError, match=r"unknown series \[7\]"):
-        model.predict(mixed)
+        model.backtest(mixed)
 
 
 @pytest.mark.parametrize(

@@ -231,9 +231,29 @@ def test_bad_settings_and_inputs_in_fit_raise_clear_errors(monthly, settings, me
         Forecaster(**{**dict(lookback=8, horizon=4), **TINY, **settings}).fit(monthly)
 
 
-def test_predict_rejects_unknown_series_short_history_and_missing_columns(fitted, monthly):
-    with pytest.raises(ValueError, match=r"unknown series \['new'\]"):
-        fitted.predict(monthly.assign(unique_id="new"))
+@pytest.mark.parametrize(
+    "settings",
+    [dict(combine_with=None), dict(combine_with="ets"), dict(combine_with="ets", quantiles=(0.1, 0.9))],
+    ids=["network", "blend", "blend-interval"],
+)
+def test_a_series_fit_did_not_see_is_forecast_as_if_fit_had_seen_it(settings, tmp_path):
+    # A global model forecasts a new series from its history: the network reads it, its seasonal indices and
+    # interval scale come from that history, and ETS is fitted to it, which is what fit did for a seen series.
+    frame = seasonal_frame(n_series=4, length=60)
+    model = Forecaster(lookback=12, horizon=6, seed=0, **{**TINY, **settings}).fit(frame)
+    assert "s0" in model.pipeline_.seasonal_adjustment_.indices  # the deseasonalizing path is exercised
+    twin = frame[frame["unique_id"] == "s0"].assign(unique_id="twin")
+    both = model.predict(pd.concat([frame, twin], ignore_index=True))
+    seen = both[both["unique_id"] == "s0"].drop(columns="unique_id").reset_index(drop=True)
+    new = both[both["unique_id"] == "twin"].drop(columns="unique_id").reset_index(drop=True)
+    pd.testing.assert_frame_equal(new, seen)
+    assert list(model.series_ids_) == ["s0", "s1", "s2", "s3"]  # predict learns nothing
+    model.save(tmp_path / "model")
+    loaded = Forecaster.load(tmp_path / "model").predict(pd.concat([frame, twin], ignore_index=True))
+    pd.testing.assert_frame_equal(loaded, both, atol=1e-5, rtol=1e-5)
+
+
+def test_predict_rejects_short_history_and_missing_columns(fitted, monthly):
     with pytest.raises(ValueError, match="Series 's0' has 5 rows; expected at least 8"):
         fitted.predict(monthly.groupby("unique_id").head(5))
     with pytest.raises(ValueError, match=r"missing column\(s\) \['y'\]"):
