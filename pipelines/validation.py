@@ -480,9 +480,27 @@ def _parse_object_times(frame: pd.DataFrame) -> pd.DatetimeIndex:
         row = int(np.flatnonzero(unparsed)[0])
         raise ValidationError(
             f"Column {TIME!r} must hold datetimes or integers; series {shown(frame[ID].iloc[row])} "
-            f"has {shown(column.iloc[row])} at row {row}."
+            f"has {shown(column.iloc[row])} at row {row}.{_period_text_hint(column.iloc[row])}"
         )
     return pd.DatetimeIndex(parsed).as_unit("ns")
+
+
+_QUARTER_TEXT = re.compile(r"\d{4} ?-? ?Q[1-4]")
+_ISO_WEEK_TEXT = re.compile(r"\d{4} ?-? ?W\d{2}")
+
+
+def _period_text_hint(value) -> str:
+    """How to read quarters or ISO weeks written as text ('1998 Q1', '1991 W06', as R's tsibble writes them)."""
+    text = str(value).strip()
+    if _QUARTER_TEXT.fullmatch(text):
+        return f" Read quarters as periods: df[{TIME!r}] = pd.PeriodIndex(df[{TIME!r}].str.replace(' ', ''), freq='Q')."
+    if _ISO_WEEK_TEXT.fullmatch(text):
+        return (
+            f" Read ISO weeks as their Mondays: "
+            f"df[{TIME!r}] = pd.to_datetime(df[{TIME!r}].str.replace(' ', '').str.replace('-', '') + '1', "
+            "format='%GW%V%u')."
+        )
+    return ""
 
 
 def _utc_offset(value):

@@ -257,6 +257,23 @@ def test_periods_are_read_as_the_timestamps_of_their_starts(freq, starts):
     assert from_index["ds"].tolist() == from_column["ds"].tolist() == list(pd.to_datetime(starts))
 
 
+@pytest.mark.parametrize(
+    ("stamps", "hint"),
+    [
+        (["1998 Q1", "1998 Q2"], "Read quarters as periods"),
+        (["1991 W06", "1991 W07"], "Read ISO weeks as their Mondays"),
+    ],
+)
+def test_quarters_and_iso_weeks_written_as_text_are_told_how_to_read_them(stamps, hint):
+    frame = pd.DataFrame({"unique_id": "a", "ds": stamps, "y": [1.0, 2.0]})
+    with pytest.raises(ValidationError, match=f"has '{stamps[0]}' at row 0. {hint}") as raised:
+        validate(frame)
+    # The fix the message gives reads them.
+    fix = str(raised.value).split(": ", 1)[1].split(" = ", 1)[1].rstrip(".").replace("df[", "frame[")
+    repaired = frame.assign(ds=eval(fix))
+    assert validate(repaired)["ds"].dt.year.tolist() == [int(stamps[0][:4])] * 2
+
+
 def test_time_zone_is_kept():
     frame = daily("a", [1.0, 2.0, 3.0])
     frame["ds"] = frame["ds"].dt.tz_localize("Europe/Berlin")
