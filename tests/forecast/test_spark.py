@@ -298,11 +298,12 @@ def test_write_forecasts_replaces_only_its_as_of_and_a_failed_run_leaves_it(spar
         ["unique_id", "ds"],
     )
 
-    unknown = pd.concat([integer_history, integer_history[integer_history["unique_id"] == "i0"].assign(unique_id="zz")])
-    with pytest.raises(ValidationError) as local:
-        model.predict(unknown)
+    # A value missing inside series i0 fails the run (a series the model never saw would be forecast).
+    broken = integer_history.assign(y=integer_history["y"].where(integer_history.index != 5))
+    with pytest.raises(ValidationError, match="missing or infinite value") as local:
+        model.predict(broken)
     with pytest.raises(ValidationError) as remote:
-        fs.write_forecasts(fs.predict(spark.createDataFrame(unknown), model), output, "2026-11-22T02:00:00")
+        fs.write_forecasts(fs.predict(spark.createDataFrame(broken), model), output, "2026-11-22T02:00:00")
     assert str(remote.value) == str(local.value)
     after = spark.read.parquet(str(output)).toPandas()
     assert sorted(after.loc[after["as_of"] == "20261122T020000", "unique_id"].unique()) == ["i0", "i1"]
