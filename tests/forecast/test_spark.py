@@ -245,6 +245,18 @@ def test_an_executor_validation_error_comes_back_as_the_local_message(spark, his
     assert "\n" not in str(remote.value)
 
 
+def test_a_series_the_model_never_saw_is_forecast_on_the_executors_as_locally(spark, history, future, model_dir):
+    new = history[history["unique_id"] == "s00"].assign(unique_id="new")
+    new_future = future[future["unique_id"] == "s00"].assign(unique_id="new")
+    both, both_future = pd.concat([history, new], ignore_index=True), pd.concat([future, new_future], ignore_index=True)
+    forecasts = fs.predict(spark.createDataFrame(both), str(model_dir), spark.createDataFrame(both_future))
+    with fs.executor_errors():
+        got = forecasts.toPandas()
+    expected = load_forecaster(model_dir).predict(both, both_future)
+    assert "new" in set(got["unique_id"]) and "new" not in set(load_forecaster(model_dir).series_ids_)
+    assert_same_rows(got, expected, ["unique_id", "ds"])
+
+
 def test_an_error_type_the_driver_cannot_rebuild_keeps_its_name_and_message():
     class LocalOnly(Exception):
         """Defined in a function: the driver cannot look it up by module and name."""
