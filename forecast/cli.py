@@ -211,7 +211,10 @@ def predict(
     model = load_forecaster(model_dir)
     forecasts = model.predict(history, future_frame)
     write_frame_atomic(forecasts, output)
-    typer.echo(f"Wrote {len(forecasts)} forecast rows for {forecasts['unique_id'].nunique()} series to {output}")
+    series = forecasts["unique_id"].unique()
+    new = len(set(series.tolist()) - set(model.series_ids_.tolist()))
+    unseen = f" ({new} not in the training data: forecast from their history alone)" if new else ""
+    typer.echo(f"Wrote {len(forecasts)} forecast rows for {len(series)} series{unseen} to {output}")
 
 
 @app.command()

@@ -186,6 +186,20 @@ def test_predict_reads_and_writes_csv_and_parquet(trained, data_files, source, t
     assert [p.name for p in directory.iterdir() if p.name.endswith(".tmp")] == []
 
 
+def test_predict_forecasts_a_series_the_model_never_saw_and_says_so(trained, data_files):
+    directory, df = data_files
+    new = pd.concat([df, df[df["unique_id"] == "s0"].assign(unique_id="new")], ignore_index=True)
+    new.to_csv(directory / "with_new.csv", index=False)
+    output = directory / "with_new_forecasts.csv"
+    result = runner.invoke(app, ["predict", str(trained), str(directory / "with_new.csv"), "--output", str(output)])
+    assert result.exit_code == 0, result.output
+    assert "for 3 series (1 not in the training data: forecast from their history alone)" in result.output
+    written = read_frame(output)
+    np.testing.assert_allclose(
+        written.loc[written["unique_id"] == "new", "y_hat"], written.loc[written["unique_id"] == "s0", "y_hat"]
+    )
+
+
 def test_backtest_writes_forecasts_and_scores(data_files):
     directory, _ = data_files
     result = runner.invoke(
