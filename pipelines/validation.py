@@ -545,11 +545,7 @@ def _trim_unobserved_ends(frame: pd.DataFrame, codes: np.ndarray, times, ids: np
     observed = ~np.isnan(target)
     if observed.all():
         return frame, codes, times, ids
-    positions = np.arange(target.size)
-    lengths = np.diff(series_starts)
-    has_previous = np.maximum.accumulate(np.where(observed, positions, -1)) >= np.repeat(series_starts[:-1], lengths)
-    following = np.minimum.accumulate(np.where(observed, positions, positions.size)[::-1])[::-1]
-    has_following = following < np.repeat(series_starts[1:], lengths)
+    _, _, has_previous, has_following = _observed_neighbours(observed, series_starts)
     never_observed = ~(has_previous | has_following)
     keep = observed | (has_previous & has_following) | never_observed
     if keep.all():
@@ -835,11 +831,20 @@ def _insert_gap_rows(frame, static_covariates, codes, series_starts, gap_rows, f
     return combined.take(order).reset_index(drop=True)
 
 
+def _observed_neighbours(observed: np.ndarray, series_starts: np.ndarray):
+    """For every row of a series-contiguous column: the nearest observed row at or before it and at or after it
+    (`previous`, `following`), and whether each lies in the row's own series (`has_previous`, `has_following`)."""
+    positions = np.arange(observed.size)
+    lengths = np.diff(series_starts)
+    previous = np.maximum.accumulate(np.where(observed, positions, -1))
+    following = np.minimum.accumulate(np.where(observed, positions, positions.size)[::-1])[::-1]
+    has_previous = previous >= np.repeat(series_starts[:-1], lengths)
+    has_following = following < np.repeat(series_starts[1:], lengths)
+    return previous, following, has_previous, has_following
+
+
 def _fill_missing(frame, value_cols, series_starts, fill) -> pd.DataFrame:
     """Fill NaN and +-inf in `value_cols` per series with the `fill` policy (vectorised)."""
-    lengths = np.diff(series_starts)
-    row_series_start = np.repeat(series_starts[:-1], lengths)
-    row_series_stop = np.repeat(series_starts[1:], lengths)
     positions = np.arange(frame.shape[0])
     for column in value_cols:
         values = frame[column].to_numpy(dtype=np.float64, na_value=np.nan)
@@ -849,10 +854,7 @@ def _fill_missing(frame, value_cols, series_starts, fill) -> pd.DataFrame:
         if fill == "zero":
             frame[column] = np.where(observed, values, 0.0)
             continue
-        previous = np.maximum.accumulate(np.where(observed, positions, -1))
-        following = np.minimum.accumulate(np.where(observed, positions, positions.size)[::-1])[::-1]
-        has_previous = previous >= row_series_start
-        has_following = following < row_series_stop
+        previous, following, has_previous, has_following = _observed_neighbours(observed, series_starts)
         nothing_observed = ~observed & ~has_previous & ~has_following
         if nothing_observed.any():
             row = int(np.flatnonzero(nothing_observed)[0])
