@@ -115,6 +115,10 @@ def rolling_origin(model, checked: CheckedFrame, cutoffs: pd.DataFrame, refit: b
     otherwise a clone fitted on each series' history up to its first cutoff. With `refit=k`, a
     fresh clone is fitted on the history up to the first cutoff of every block of `k` windows and
     predicts that block. `checked` is the validated full history.
+
+    A fitted `model` forecasts the series it was not fitted on window by window, each from its history up
+    to the cutoff (`forecast_from_history`): what it learns of a new series (seasonal indices, the scale of
+    its interval, ETS) must not read the values it is scored on.
     """
     df = checked.frame
     origin_rows, _ = locate_rows(df, cutoffs[ID].to_numpy(), cutoffs["cutoff"].to_numpy())
@@ -125,18 +129,23 @@ def rolling_origin(model, checked: CheckedFrame, cutoffs: pd.DataFrame, refit: b
     windows = cutoffs["window"].to_numpy()
     blocks = refit_schedule(int(windows.max()) + 1, refit)
     reuse_model = not refit and _is_fitted(model)
+    unseen = ~np.isin(cutoffs[ID].to_numpy(), np.asarray(model.series_ids_)) if reuse_model else None
     pieces = []
     for block in blocks:
         in_block = np.isin(windows, block)
         if reuse_model:
             fitted = model
+            for window in np.unique(windows[unseen]):
+                pieces.append(forecast_from_history(model, checked, origin_rows[unseen & (windows == window)]))
+            in_block &= ~unseen
         else:
             fitted = clone(model).fit(history_until(df, cutoffs[in_block & (windows == block[0])]))
         rows = origin_rows[in_block]
-        piece = fitted._predict_origins(checked, rows, None)
-        check_forecasts(piece, rows.size, model.horizon)
-        piece.insert(2, "cutoff", times[np.repeat(rows, model.horizon)])
-        pieces.append(piece)
+        if rows.size:
+            piece = fitted._predict_origins(checked, rows, None)
+            check_forecasts(piece, rows.size, model.horizon)
+            piece.insert(2, "cutoff", times[np.repeat(rows, model.horizon)])
+            pieces.append(piece)
     forecasts = pd.concat(pieces, ignore_index=True)
     actuals = df[[ID, TIME, TARGET]]
     merged = forecasts.merge(actuals, on=[ID, TIME], how="left", validate="many_to_one")
@@ -150,6 +159,23 @@ def rolling_origin(model, checked: CheckedFrame, cutoffs: pd.DataFrame, refit: b
     value_columns = [c for c in forecasts.columns if c not in (ID, TIME, "cutoff")]
     ordered = merged[[ID, TIME, "cutoff", TARGET, *value_columns]]
     return ordered.sort_values([ID, "cutoff", TIME], kind="stable").reset_index(drop=True)
+
+
+def forecast_from_history(model, checked: CheckedFrame, origin_rows: np.ndarray) -> pd.DataFrame:
+    """The forecasts of fitted `model` from `origin_rows` (one per series) of `checked`, as `predict` makes them from
+    each series' rows up to its origin: a series the model never saw is learned from those rows alone. The future
+    covariates of the forecast steps come from the rows after the origin, given as `future_df`."""
+    series = checked.series_of_rows(origin_rows)
+    first_rows = checked.series_starts[series]
+    kept = np.concatenate([np.arange(first, origin + 1) for first, origin in zip(first_rows, origin_rows)])
+    history = CheckedFrame.of_sorted(checked.frame.iloc[kept].reset_index(drop=True), checked.freq)
+    after = (origin_rows[:, None] + 1 + np.arange(model.horizon)).ravel()  # inside the series: `series_cutoffs`
+    future_df = checked.frame.iloc[after].drop(columns=TARGET).reset_index(drop=True)
+    origins = history.series_starts[1:] - 1
+    piece = model._predict_origins(history, origins, future_df)
+    check_forecasts(piece, origins.size, model.horizon)
+    piece.insert(2, "cutoff", history.times()[np.repeat(origins, model.horizon)])
+    return piece
 
 
 def check_forecasts(forecasts: pd.DataFrame, n_origins: int, horizon: int) -> None:

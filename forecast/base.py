@@ -42,9 +42,8 @@ from forecast.saved_format import FORMAT_VERSION, PARAMS, PIPELINE, STATE, Forma
 from forecast.saving import SavedModelError, replace_directory
 from pipelines.columns import ID, TIME
 from pipelines.frequency import frequency_to_json, parse_frequency, seasonal_period
-from pipelines.rows import sorted_positions
 from pipelines.settings import check_settings, settings_from_json, settings_to_json
-from pipelines.validation import CheckedFrame, ValidationError, check_frame, to_long_format
+from pipelines.validation import CheckedFrame, check_frame, to_long_format
 
 PARAMS_FILE, STATE_FILE, PIPELINE_FILE = PARAMS, STATE, PIPELINE
 HISTORY_FILE = "history.parquet"
@@ -138,11 +137,7 @@ class BaseForecaster(BaseEstimator):
 
     def _training_frame(self) -> CheckedFrame:
         """The training frame as a `CheckedFrame` (it was validated by `fit` or written by `save`)."""
-        frame = self.train_df_
-        ids = frame[ID].to_numpy()
-        boundaries = np.flatnonzero(ids[1:] != ids[:-1]) + 1  # sorted by series: a series starts where the id changes
-        starts = np.concatenate([[0], boundaries, [ids.size]]).astype(np.int64)
-        return CheckedFrame(frame=frame, freq=self.freq_, series_ids=np.asarray(self.series_ids_), series_starts=starts)
+        return CheckedFrame.of_sorted(self.train_df_, self.freq_)
 
     # ------------------------------------------------------------ backtest
 
@@ -174,12 +169,14 @@ class BaseForecaster(BaseEstimator):
             the per-series/per-cutoff score table.
 
         A fitted estimator without refit is scored on origins that may lie inside its own training
-        data; that is an in-sample score, and a `UserWarning` says how many origins are affected.
+        data; that is an in-sample score, and a `UserWarning` says how many origins are affected. A series
+        it was not fitted on is forecast from every origin as `predict` forecasts a new series, from its
+        history up to that origin alone.
         """
         self._check_params()
         fitted = self.__sklearn_is_fitted__()
         frame = text_ids(to_long_format(df))
-        checked = self._check_fitted_series(frame, "backtest") if fitted else self._check_frame(frame, "backtest")
+        checked = self._check_frame(frame, "backtest")
         step = self.horizon if step is None else step
         cutoffs = series_cutoffs(checked.frame, n_windows, step, self.horizon)
         if fitted and not refit:
@@ -334,35 +331,6 @@ class BaseForecaster(BaseEstimator):
 
     def _tracked(self) -> bool:
         return bool(getattr(self, "tracking", False))
-
-    def _check_fitted_series(self, frame: pd.DataFrame, purpose: str) -> CheckedFrame:
-        """`_check_frame` for the backtest of a fitted model, which scores the series `fit` saw: every series
-        validation keeps must be one of them, and a frame that fails validation fails on the unknown series it holds
-        first (a series that validation drops, e.g. with `short_series="drop"`, is only warned about). `predict`
-        takes any series."""
-        try:
-            checked = self._check_frame(frame, purpose)
-        except ValidationError:
-            if ID in frame.columns:
-                self._check_known_series(pd.unique(frame[ID].dropna()))
-            raise
-        self._check_known_series(checked.series_ids)
-        return checked
-
-    def _check_known_series(self, series_ids: np.ndarray) -> None:
-        """Every one of `series_ids` (unique) was seen by `fit`."""
-        series_ids, known = np.asarray(series_ids), np.asarray(self.series_ids_)
-        try:
-            unknown = series_ids[sorted_positions(known, series_ids) < 0].tolist()
-        except TypeError:  # ids of several types (a frame that failed validation): compared one by one
-            seen = set(known.tolist())
-            unknown = [series for series in series_ids.tolist() if series not in seen]
-        if len(unknown):
-            raise ValidationError(
-                f"unknown series {[_json_scalar(i) for i in unknown[:5]]}{' ...' if len(unknown) > 5 else ''}: "
-                f"{type(self).__name__} was fitted on {len(self.series_ids_)} series "
-                f"(e.g. {[_json_scalar(i) for i in self.series_ids_[:3]]})"
-            )
 
 
 def text_ids(frame: pd.DataFrame) -> pd.DataFrame:

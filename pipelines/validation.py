@@ -93,6 +93,15 @@ class CheckedFrame:
             self._columns[TIME] = _parse_times(self.frame, self.frame[TIME])
         return self._columns[TIME]
 
+    @classmethod
+    def of_sorted(cls, frame: pd.DataFrame, freq: Frequency) -> CheckedFrame:
+        """A frame that was validated before (or rows of one, each series' rows kept whole in order from its first,
+        a `RangeIndex` and sorted by series and time), with its series found where the id changes."""
+        ids = frame[ID].to_numpy()
+        boundaries = np.flatnonzero(ids[1:] != ids[:-1]) + 1
+        starts = np.concatenate([[0], boundaries, [ids.size]]).astype(np.int64)
+        return cls(frame=frame, freq=freq, series_ids=ids[starts[:-1]], series_starts=starts)
+
     def series_of_rows(self, rows: np.ndarray) -> np.ndarray:
         """The position in `series_ids` of the series holding each of `rows` (rows of `frame`)."""
         rows = np.asarray(rows, dtype=np.int64)

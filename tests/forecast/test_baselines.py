@@ -93,23 +93,18 @@ def test_backtest_agrees_with_predict_on_truncated_histories(monthly_df):
         assert part["ds"].tolist() == direct["ds"].tolist()
 
 
-def test_a_series_fit_did_not_see_is_forecast_from_its_history_but_not_backtested(small_monthly):
+def test_a_series_fit_did_not_see_is_forecast_and_backtested_from_its_history(small_monthly):
     model = Naive(horizon=1).fit(small_monthly[small_monthly["unique_id"] == "a"])
     forecasts = model.predict(small_monthly)
-    last_of_b = small_monthly.loc[small_monthly["unique_id"] == "b", "y"].iloc[-1]
-    assert forecasts.loc[forecasts["unique_id"] == "b", "y_hat"].tolist() == [last_of_b]
-    # The backtest of a fitted model scores the series it was fitted on.
-    with pytest.raises(ValueError, match=r"unknown series \['b'\].*fitted on 1 series"):
-        model.backtest(small_monthly)
-
-
-def test_unknown_series_of_another_type_is_named_although_the_frame_also_fails_validation(small_monthly):
-    # ids of two types fail validation; the series the model never saw is still the error the user reads
-    model = Naive(horizon=1).fit(small_monthly)
-    mixed = small_monthly.assign(unique_id=small_monthly["unique_id"].astype(object))
-    mixed.loc[mixed["unique_id"] == "b", "unique_id"] = 7
-    with pytest.raises(ValueError, match=r"unknown series \[7\]"):
-        model.backtest(mixed)
+    b = small_monthly[small_monthly["unique_id"] == "b"].reset_index(drop=True)
+    assert forecasts.loc[forecasts["unique_id"] == "b", "y_hat"].tolist() == [b["y"].iloc[-1]]
+    # The backtest of the fitted model forecasts b from every origin with its value at the origin.
+    with pytest.warns(UserWarning, match="inside the data"):
+        result = model.backtest(small_monthly, n_windows=3)
+    scored = result.forecasts[result.forecasts["unique_id"] == "b"]
+    assert scored["cutoff"].tolist() == b["ds"].iloc[-4:-1].tolist()
+    assert scored["y_hat"].tolist() == b["y"].iloc[-4:-1].tolist()
+    assert scored["y"].tolist() == b["y"].iloc[-3:].tolist()
 
 
 @pytest.mark.parametrize(

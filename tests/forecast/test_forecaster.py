@@ -253,6 +253,38 @@ def test_a_series_fit_did_not_see_is_forecast_as_if_fit_had_seen_it(settings, tm
     pd.testing.assert_frame_equal(loaded, both, atol=1e-5, rtol=1e-5)
 
 
+@pytest.mark.parametrize("combine_with", [None, "ets"], ids=["network", "blend"])
+def test_a_fitted_model_backtests_a_series_it_never_saw_from_its_history_up_to_each_origin(combine_with):
+    # What the model learns of a new series (seasonal indices, interval scale, ETS) comes from its history up to
+    # each origin: every window's forecast is the forecast predict makes from that history, so the values it is
+    # scored on never reach it.
+    frame = seasonal_frame(n_series=4, length=60)
+    settings = dict(lookback=12, horizon=6, seed=0, combine_with=combine_with, quantiles=(0.1, 0.9))
+    model = Forecaster(**settings, **TINY).fit(frame)
+    new = frame[frame["unique_id"] == "s1"].assign(unique_id="new", y=lambda d: 3.0 * d["y"])
+    with pytest.warns(UserWarning, match="inside the data this model was fitted on"):
+        result = model.backtest(pd.concat([frame, new], ignore_index=True), n_windows=3, step=4)
+    scored = result.forecasts[result.forecasts["unique_id"] == "new"]
+    assert scored["cutoff"].nunique() == 3
+    for cutoff, part in scored.groupby("cutoff"):
+        expected = model.predict(new[new["ds"] <= cutoff])
+        columns = ["ds", "y_hat", "y_hat_q10", "y_hat_q90"]
+        pd.testing.assert_frame_equal(part[columns].reset_index(drop=True), expected[columns], rtol=1e-6)
+    assert "new" in set(result.metrics["unique_id"])
+
+
+def test_a_fitted_model_backtests_a_new_series_with_its_future_covariates():
+    df = _covariate_frame(length=40, n_series=3)
+    model = Forecaster(lookback=6, horizon=4, future_covariates=["x"], combine_with=None, seed=0, **TINY)
+    model.fit(df[df["unique_id"] != "c2"])
+    new = df[df["unique_id"] == "c2"]
+    result = model.backtest(new, n_windows=2)
+    for cutoff, part in result.forecasts.groupby("cutoff"):
+        future = new[(new["ds"] > cutoff)].head(4)
+        expected = model.predict(new[new["ds"] <= cutoff], future_df=future[["unique_id", "ds", "x"]])
+        np.testing.assert_allclose(part["y_hat"], expected["y_hat"], rtol=1e-6)
+
+
 def test_predict_rejects_short_history_and_missing_columns(fitted, monthly):
     with pytest.raises(ValueError, match="Series 's0' has 5 rows; expected at least 8"):
         fitted.predict(monthly.groupby("unique_id").head(5))
