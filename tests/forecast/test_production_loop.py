@@ -403,6 +403,20 @@ def test_the_challenger_wins_only_when_its_backtest_beats_the_champion_by_the_ma
     assert better.decide(0.0).accepted and not better.decide(1 - ratio + 1e-9).accepted
 
 
+def test_a_champion_fitted_before_a_new_series_appeared_is_scored_on_it_too():
+    # A new product since the champion's fit: the champion forecasts it from its history up to each origin, and
+    # both models are scored on the same origins.
+    from forecast.baselines import SeasonalNaive
+    from forecast.jobs.promotion import compare
+    from forecast.jobs.spec import PromoteSpec
+
+    data = seasonal_data()
+    champion = SeasonalNaive(horizon=4, season_length=4).fit(data[data["unique_id"] == "x"])
+    result = compare(champion, Naive(horizon=4), data, PromoteSpec(metric="mase", windows=2), season_length=4)
+    assert result.origins == 4 and result.champion_in_sample == 2  # y's origins are out of sample for it
+    assert result.champion == pytest.approx(1.0)  # off by the trend over one cycle on both series, as above
+
+
 def register_naive_versions(count: int) -> None:
     from forecast.pyfunc import log_forecaster
     from forecast.tracking import tracking_run
