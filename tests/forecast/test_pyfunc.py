@@ -93,6 +93,9 @@ def test_the_fit_run_records_the_combination_and_the_statistical_half(tracked, t
 
 def test_the_pyfunc_model_forecasts_the_same_numbers_as_the_forecaster(tracked):
     model, df = tracked
+    # with a series the model never saw: the served model forecasts it from its history as the Forecaster does
+    new = driven_frame(n_series=3).query("unique_id == 'm2'")
+    df = pd.concat([df, new], ignore_index=True)
     history = df.groupby("unique_id").head(24)
     future = df.groupby("unique_id").nth(list(range(24, 27)))
     frame = pd.concat([history, future.assign(y=np.nan)], ignore_index=True)
