@@ -228,20 +228,42 @@ def backtest(
     n_windows: Annotated[int, typer.Option(help="Forecast origins per series.", min=1)] = 1,
     step: Annotated[int | None, typer.Option(help="Steps between origins (default: horizon).", min=1)] = None,
     refit: Annotated[int, typer.Option(help="Refit every k windows (0: one model for all windows).", min=0)] = 0,
+    model_dir: Annotated[
+        Path | None,
+        typer.Option(
+            help="Backtest this saved model (written by `forecast train`) instead of training one: origins inside "
+            "its training data score in-sample (a warning says how many); series it never saw are forecast from "
+            "their history up to each origin. Takes no Forecaster options but the tracking ones."
+        ),
+    ] = None,
     id_col: IdColumn = "unique_id",
     time_col: TimeColumn = "ds",
     target_col: TargetColumn = "y",
     **options,
 ) -> None:
-    """Rolling-origin evaluation of a Forecaster on DATA (fitted up to each series' first origin)."""
+    """Rolling-origin evaluation of a Forecaster on DATA (fitted up to each series' first origin), or of a saved
+    model (--model-dir)."""
     from forecast.tables import write_frame_atomic
 
     settings = forecaster_settings(options)
+    model_settings = [name for name in settings if name != "tracking"]
+    if model_dir is not None and model_settings:
+        given = ", ".join(f"--{name.replace('_', '-')}" for name in model_settings)
+        raise UsageError(f"--model-dir backtests the saved model with its own settings; leave out {given}")
     check_suffix(output)
     if metrics_output is not None:
         check_suffix(metrics_output)
     frame = read_data(data, id_col, time_col, target_col)
-    result = _new_forecaster(settings).backtest(frame, n_windows=n_windows, step=step, refit=refit or False)
+    if model_dir is None:
+        model = _new_forecaster(settings)
+    else:
+        _start_work()
+        from forecast.loading import load_forecaster
+
+        model = load_forecaster(model_dir)
+        if "tracking" in settings:  # where the backtest's run goes, not a setting of the model
+            model.set_params(tracking=settings["tracking"])
+    result = model.backtest(frame, n_windows=n_windows, step=step, refit=refit or False)
     write_frame_atomic(result.forecasts, output)
     if metrics_output is not None:
         write_frame_atomic(result.metrics, metrics_output)

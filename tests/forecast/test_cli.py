@@ -224,6 +224,25 @@ def test_backtest_writes_forecasts_and_scores(data_files):
     assert "overall" in set(scores["unique_id"])
 
 
+def test_backtest_scores_a_saved_model_on_new_data_and_takes_no_model_settings(trained, data_files, capsys):
+    from forecast.loading import load_forecaster
+
+    directory, df = data_files
+    frame = pd.concat([df, df[df["unique_id"] == "s1"].assign(unique_id="new", y=lambda d: 2.0 * d["y"])])
+    frame.to_csv(directory / "backtest_new.csv", index=False)
+    output = directory / "saved_bt.parquet"
+    arguments = ["backtest", str(directory / "backtest_new.csv"), "--output", str(output), "--n-windows", "2"]
+    code, out, err = run_main([*arguments, "--model-dir", str(trained), "--no-tracking"], capsys)
+    assert code == 0, err
+    assert "4 of 6 backtest origins lie inside the data this model was fitted on" in err  # s0, s1; not new
+    with pytest.warns(UserWarning, match="4 of 6"):
+        expected = load_forecaster(trained).backtest(read_frame(directory / "backtest_new.csv"), n_windows=2)
+    pd.testing.assert_frame_equal(read_frame(output), expected.forecasts, check_dtype=False)
+    assert "overall" in out
+    code, _, err = run_main([*arguments, "--model-dir", str(trained), "--units", "8"], capsys)
+    assert code == 2 and "leave out --units" in err
+
+
 def test_unsupported_file_types_are_rejected(trained, data_files, capsys):
     directory, _ = data_files
     arguments = ["predict", str(trained), str(directory / "data.csv"), "--output", str(directory / "out.xlsx")]
