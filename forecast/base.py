@@ -126,6 +126,7 @@ class BaseForecaster(BaseEstimator):
             timestamps, sorted by series and time.
         """
         check_is_fitted(self)
+        future_df = text_ids(future_df) if isinstance(future_df, pd.DataFrame) else future_df  # ids as in df
         if df is None:
             checked = self._training_frame()
         else:

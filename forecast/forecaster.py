@@ -502,7 +502,8 @@ class Forecaster(ForecasterSettings, BaseForecaster):
 
         Args:
             df: history of the series to forecast (None: the fitted data), with
-                at least `lookback` rows per series and the covariate columns;
+                at least `min_past` rows per series (left-padded up to `lookback`)
+                and the covariate columns;
                 the exponential smoothing fitted in `fit` is continued over the
                 values after its fitted end (fitted anew where the history ends
                 before that end, and for a series `fit` did not see, which is
@@ -516,7 +517,7 @@ class Forecaster(ForecasterSettings, BaseForecaster):
             with the real future timestamps, sorted by series and time.
 
         Raises:
-            ValueError: for a history shorter than `lookback`, missing covariate
+            ValueError: for a history shorter than `min_past`, missing covariate
                 columns, missing future covariate rows, or a series `fit` did not
                 see under a per-series `scaler` or with a static covariate category
                 `fit` did not see.
@@ -820,11 +821,7 @@ class Forecaster(ForecasterSettings, BaseForecaster):
         if purpose == "fit":
             return self._new_pipeline().check(df)
         if self.__sklearn_is_fitted__():
-            return self.pipeline_.check(
-                df,
-                min_length=self.lookback,
-                min_length_reason=f"lookback {self.lookback} rows of history for a forecast",
-            )
+            return self.pipeline_.check_history(df)
         return self._new_pipeline().check(df, min_length=1)
 
     def _check_columns(self, df: pd.DataFrame, where: str, time_varying_only: bool = False) -> None:

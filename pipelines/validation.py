@@ -648,7 +648,7 @@ def _resolve_frequency(frame, times, series_starts, freq) -> Frequency:
     """The given frequency (checked against the time dtype) or the one inferred per series."""
     integer_times = isinstance(times, np.ndarray)
     if freq is not None:
-        freq = parse_frequency(freq) if not isinstance(freq, pd.DateOffset) else freq
+        freq = parse_frequency(freq)
         if integer_times != isinstance(freq, int):
             kind = "integer" if integer_times else "datetime"
             raise ValidationError(

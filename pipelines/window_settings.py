@@ -105,7 +105,7 @@ SHORT_SERIES = Setting(
     "short_series",
     Choice(SHORT_SERIES_POLICIES),
     "error",
-    "series too short for one training window (in predict: shorter than lookback): error, or drop with a warning",
+    "series too short for one training window (in predict: shorter than min_past): error, or drop with a warning",
 )
 STRIDE = Setting("stride", Integer(), 1, "steps between the starts of consecutive windows of a series")
 DTYPE = Setting("dtype", Choice(("float32", "float64", "float16")), "float32", "dtype of the window arrays")

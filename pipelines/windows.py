@@ -502,12 +502,18 @@ class SeriesWindows(WindowSettings, BaseEstimator):
         columns); calendar features are computed for those timestamps.
         """
         self._check_fitted()
-        checked = self.check(
+        checked = self.check_history(df)
+        return self.windows_at(checked, checked.series_starts[1:] - 1, future_df)
+
+    def check_history(self, df: pd.DataFrame | pd.Series | CheckedFrame) -> CheckedFrame:
+        """`check` for a history to forecast from: every series needs `min_past` rows (left-padded up to `lookback`),
+        or the whole `lookback` without padding."""
+        past = "lookback" if self._min_past() == self.lookback else "min_past"
+        return self.check(
             df,
             min_length=self._min_past(),
-            min_length_reason=f"min_past {self._min_past()} rows of history before a forecast origin",
+            min_length_reason=f"{past} {self._min_past()} rows of history before a forecast origin",
         )
-        return self.windows_at(checked, checked.series_starts[1:] - 1, future_df)
 
     def origin_windows(
         self,
@@ -529,11 +535,7 @@ class SeriesWindows(WindowSettings, BaseEstimator):
             step after every origin (a backtest), none otherwise (a forecast).
         """
         self._check_fitted()
-        checked = self.check(
-            df,
-            min_length=self._min_past(),
-            min_length_reason=f"min_past {self._min_past()} rows of history before a forecast origin",
-        )
+        checked = self.check_history(df)
         missing = [column for column in (ID, "cutoff") if column not in origins.columns]
         if missing:
             raise ValueError(f"origins must have columns {[ID, 'cutoff']}; missing {missing}")
@@ -702,13 +704,13 @@ class SeriesWindows(WindowSettings, BaseEstimator):
             return df.copy()
         return df.reindex(columns=[column for column in wanted if column in df.columns])
 
-    def _check_time_kind(self, times: pd.DatetimeIndex | np.ndarray) -> None:
-        """`times` (`CheckedFrame.times()`) must be of the kind and time zone that fit saw."""
+    def _check_time_kind(self, times: pd.DatetimeIndex | np.ndarray, where: str = "") -> None:
+        """`times` (`CheckedFrame.times()`, or those of `future_df`) must be of the kind and time zone that fit saw."""
         kind = "integer" if isinstance(times, np.ndarray) else "datetime"
         timezone = str(times.tz) if kind == "datetime" and times.tz is not None else None
         if kind != self.time_kind_ or timezone != self.timezone_:
             raise ValidationError(
-                f"Column {TIME!r} holds {kind} times (time zone {timezone}); fit saw {self.time_kind_} "
+                f"{where}Column {TIME!r} holds {kind} times (time zone {timezone}); fit saw {self.time_kind_} "
                 f"times (time zone {self.timezone_})."
             )
 
@@ -732,7 +734,9 @@ class SeriesWindows(WindowSettings, BaseEstimator):
             raise ValidationError(f"future_df is missing columns {missing_columns}; it has {list(future_df.columns)}.")
         known = future_df[[ID, TIME, *self.future_covariates]].copy()
         check_numeric(known, self.future_covariates)
-        known[TIME] = parse_time_column(known)
+        future_times = parse_time_column(known)
+        self._check_time_kind(future_times, where="future_df: ")
+        known[TIME] = future_times
         repeated = known.duplicated([ID, TIME]).to_numpy()
         if repeated.any():
             row = int(np.flatnonzero(repeated)[0])

@@ -285,11 +285,35 @@ def test_a_fitted_model_backtests_a_new_series_with_its_future_covariates():
         np.testing.assert_allclose(part["y_hat"], expected["y_hat"], rtol=1e-6)
 
 
-def test_predict_rejects_short_history_and_missing_columns(fitted, monthly):
-    with pytest.raises(ValueError, match="Series 's0' has 5 rows; expected at least 8"):
-        fitted.predict(monthly.groupby("unique_id").head(5))
+def test_future_covariates_take_integer_ids_and_name_a_time_zone_that_fit_did_not_see():
+    df = _covariate_frame(length=30, n_series=2)
+    df = df.assign(
+        unique_id=df["unique_id"].str[1:].astype(int), ds=np.tile(pd.date_range("2021-01-01", periods=30), 2)
+    )
+    model = Forecaster(lookback=6, horizon=4, future_covariates=["x"], combine_with=None, **TINY).fit(df)
+    future = pd.DataFrame(
+        {"unique_id": np.repeat([0, 1], 4), "ds": np.tile(pd.date_range("2021-01-31", periods=4), 2), "x": 1.0}
+    )
+    as_text = model.predict(future_df=future.assign(unique_id=future["unique_id"].astype(str)))
+    pd.testing.assert_frame_equal(model.predict(future_df=future), as_text)
+    zoned = future.assign(ds=future["ds"].dt.tz_localize("UTC"))
+    message = (
+        r"future_df: Column 'ds' holds datetime times \(time zone UTC\); fit saw datetime times \(time zone None\)"
+    )
+    with pytest.raises(ValueError, match=message):
+        model.predict(future_df=zoned)
+
+
+def test_predict_pads_a_history_shorter_than_lookback_as_fit_does_and_rejects_missing_columns(monthly):
+    # lookback 50 > the 40 rows of every series: predict(df) pads them as predict() does with the training frame
+    padded = Forecaster(lookback=50, horizon=4, combine_with=None, seed=0, **TINY).fit(monthly)
+    pd.testing.assert_frame_equal(padded.predict(monthly), padded.predict())
+    strict = Forecaster(lookback=8, horizon=4, min_past=None, combine_with=None, **TINY).fit(monthly)
+    message = r"Series 's0' has 5 rows; expected at least 8 = lookback 8 rows of history before a forecast origin"
+    with pytest.raises(ValueError, match=message):
+        strict.predict(monthly.groupby("unique_id").head(5))
     with pytest.raises(ValueError, match=r"missing column\(s\) \['y'\]"):
-        fitted.predict(monthly.drop(columns="y"))
+        strict.predict(monthly.drop(columns="y"))
 
 
 def test_past_and_static_covariates_enter_the_network():
