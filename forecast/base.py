@@ -25,6 +25,7 @@ same methods and logs what they return.
 
 from __future__ import annotations
 
+import copy
 import importlib
 import json
 from collections.abc import Sequence
@@ -61,11 +62,15 @@ class BaseForecaster(BaseEstimator):
 
     Fitted attributes: `freq_` (pandas offset, or integer step for integer `ds`),
     `series_ids_` (sorted ids seen in fit), `train_df_` (the validated training frame, used by
-    `predict()` without a frame), and `run_id_`, `model_uri_`, `registered_model_version_`
-    (the MLflow run and logged model of a tracked fit; None otherwise).
+    `predict()` without a frame), `fitted_settings_` (the settings of the fit: `predict`, a backtest without
+    refit and `save` stop with a message when `set_params` has changed one since, other than `fit_only_settings`),
+    and `run_id_`, `model_uri_`, `registered_model_version_` (the MLflow run and logged model of a tracked fit;
+    None otherwise).
     """
 
     horizon: int
+    fit_only_settings: frozenset[str] = frozenset({"tracking", "verbose"})
+    """Settings that a fitted model's forecasts do not depend on: `set_params` may change them after `fit`."""
 
     def __init_subclass__(cls, **kwargs) -> None:
         super().__init_subclass__(**kwargs)
@@ -102,7 +107,28 @@ class BaseForecaster(BaseEstimator):
         self.series_ids_ = checked.series_ids
         self.train_df_ = checked.frame
         self.run_id_ = self.model_uri_ = self.registered_model_version_ = None
+        self.fitted_settings_ = copy.deepcopy(self.get_params(deep=False))
         return report
+
+    def _check_fitted_settings(self, purpose: str) -> None:
+        """A fitted model forecasts with the settings it was fitted with: one changed since by `set_params` (other than
+        `fit_only_settings`) would mix with what `fit` learned, so `purpose` stops with the names and values."""
+        fitted = getattr(self, "fitted_settings_", None)  # None: unpickled from a version that did not keep them
+        if fitted is None:
+            return
+        current = self.get_params(deep=False)
+        changed = [
+            name
+            for name, value in fitted.items()
+            if name not in self.fit_only_settings and not _same(value, current[name])
+        ]
+        if changed:
+            was = ", ".join(f"{name}={fitted[name]!r}" for name in changed)
+            now = ", ".join(f"{name}={current[name]!r}" for name in changed)
+            raise ValueError(
+                f"cannot {purpose}: this {type(self).__name__} was fitted with {was}, set since to {now}; "
+                "set them back, or fit again with the new settings"
+            )
 
     def _forget_fit(self) -> None:
         for name in [name for name in vars(self) if name.endswith("_") and not name.startswith("_")]:
@@ -126,6 +152,7 @@ class BaseForecaster(BaseEstimator):
             timestamps, sorted by series and time.
         """
         check_is_fitted(self)
+        self._check_fitted_settings("predict")
         future_df = text_ids(future_df) if isinstance(future_df, pd.DataFrame) else future_df  # ids as in df
         if df is None:
             checked = self._training_frame()
@@ -176,6 +203,8 @@ class BaseForecaster(BaseEstimator):
         """
         self._check_params()
         fitted = self.__sklearn_is_fitted__()
+        if fitted and not refit:
+            self._check_fitted_settings("backtest")
         frame = text_ids(to_long_format(df))
         checked = self._check_frame(frame, "backtest")
         step = self.horizon if step is None else step
@@ -214,6 +243,7 @@ class BaseForecaster(BaseEstimator):
         a crash at any moment, finds the complete earlier model or the complete new one at `path`.
         """
         check_is_fitted(self)
+        self._check_fitted_settings("save")
         with replace_directory(Path(path)) as directory:
             _write_json(directory / PARAMS_FILE, settings_to_json(self))
             state = {
@@ -272,6 +302,7 @@ class BaseForecaster(BaseEstimator):
                 f"{directory / HISTORY_FILE} cannot be read ({type(error).__name__}: {error})"
             ) from None
         estimator._load_model(directory, state, documents)
+        estimator.fitted_settings_ = copy.deepcopy(estimator.get_params(deep=False))
         return estimator
 
     @classmethod
@@ -332,6 +363,16 @@ class BaseForecaster(BaseEstimator):
 
     def _tracked(self) -> bool:
         return bool(getattr(self, "tracking", False))
+
+
+def _same(fitted: Any, current: Any) -> bool:
+    """Whether a setting holds the value it had at fit (a list and a tuple of the same values are the same)."""
+    if isinstance(fitted, (list, tuple)) and isinstance(current, (list, tuple)):
+        return list(fitted) == list(current)
+    try:
+        return bool(fitted == current)
+    except (TypeError, ValueError):  # arrays and other values without a truth value
+        return fitted is current
 
 
 def text_ids(frame: pd.DataFrame) -> pd.DataFrame:

@@ -122,8 +122,7 @@ class Forecaster(ForecasterSettings, BaseForecaster):
     Keras network), `history_` (per-epoch losses), `epochs_trained_`,
     `batch_size_` and `epochs_planned_` (the training plan), `refit_epochs_`
     (epochs of the refit on every window, None without one), `combine_with_`
-    (the combination the model was fitted and calibrated with; `predict`
-    follows it, not a later `set_params`), `output_quantiles_`
+    (the combination the model was fitted and calibrated with), `output_quantiles_`
     (quantile levels of the network output, None for a point network),
     `series_scale_` (each series' MASE scale), `series_low_` and `series_high_` (each series'
     smallest and largest value in the fit, read by `nonnegative="auto"` and the sane band), `intervals_` (the conformal
@@ -138,6 +137,20 @@ class Forecaster(ForecasterSettings, BaseForecaster):
     forecasts = model.fit(train_df).predict()   # unique_id, ds, y_hat, y_hat_q10, y_hat_q90
     ```
     """
+
+    fit_only_settings = BaseForecaster.fit_only_settings | {
+        "batch_size",
+        "clipnorm",
+        "dropout",
+        "epochs",
+        "learning_rate",
+        "loss",
+        "min_steps",
+        "patience",
+        "refit_on_all_windows",
+        "seed",
+        "validation_windows",
+    }
 
     # ------------------------------------------------------------------ fit
 

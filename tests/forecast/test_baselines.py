@@ -194,3 +194,12 @@ def test_half_hourly_demand_with_a_weekend_drop_repeats_the_same_half_hour_a_wee
     # Without the weekend drop the day stays the period (an exact daily pattern: both naive forecasts exact, a tie).
     frame["y"] = 1.0 + 0.4 * np.sin(2 * np.pi * t / 48)
     assert SeasonalNaive(horizon=96).fit(frame).season_length_ == 48
+
+
+def test_a_baseline_forecasts_with_the_horizon_it_was_fitted_with(small_monthly):
+    model = Naive(horizon=1).fit(small_monthly).set_params(horizon=2)
+    with pytest.raises(
+        ValueError, match=r"cannot predict: this Naive was fitted with horizon=1, set since to horizon=2"
+    ):
+        model.predict()
+    assert len(model.fit(small_monthly).predict()) == 2 * 2

@@ -285,6 +285,24 @@ def test_a_fitted_model_backtests_a_new_series_with_its_future_covariates():
         np.testing.assert_allclose(part["y_hat"], expected["y_hat"], rtol=1e-6)
 
 
+def test_a_setting_changed_after_fit_stops_predict_save_and_backtest_until_set_back(fitted, monthly, tmp_path):
+    before = fitted.predict()
+    fitted.set_params(horizon=2, quantiles=(0.2, 0.8))
+    message = r"fitted with horizon=4, quantiles=\[0.9, 0.5, 0.1\], set since to horizon=2, quantiles=\(0.2, 0.8\)"
+    for act in (fitted.predict, lambda: fitted.save(tmp_path / "m"), lambda: fitted.backtest(monthly)):
+        with pytest.raises(ValueError, match=message):
+            act()
+    assert not (tmp_path / "m").exists()
+    assert len(fitted.backtest(monthly, refit=True).forecasts) == 3 * 2  # a refit fits with the new settings
+    fitted.set_params(horizon=4, quantiles=[0.9, 0.5, 0.1], epochs=7, tracking=False)  # training-only: allowed
+    pd.testing.assert_frame_equal(fitted.predict(), before)
+    fitted.set_params(epochs=TINY["epochs"])
+    fitted.save(tmp_path / "m")
+    loaded = Forecaster.load(tmp_path / "m").set_params(units=8)
+    with pytest.raises(ValueError, match=r"fitted with units=4, set since to units=8"):
+        loaded.predict()
+
+
 def test_future_covariates_take_integer_ids_and_name_a_time_zone_that_fit_did_not_see():
     df = _covariate_frame(length=30, n_series=2)
     df = df.assign(
