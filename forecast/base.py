@@ -41,7 +41,7 @@ from forecast.backtesting import Backtest, check_forecasts, rolling_origin, seri
 from forecast.metrics import evaluate
 from forecast.saved_format import FORMAT_VERSION, PARAMS, PIPELINE, STATE, FormatError, migrate
 from forecast.saving import SavedModelError, replace_directory
-from pipelines.columns import ID, TIME
+from pipelines.columns import ID, TIME, series_names
 from pipelines.frequency import frequency_to_json, parse_frequency, seasonal_period
 from pipelines.settings import check_settings, settings_from_json, settings_to_json
 from pipelines.validation import CheckedFrame, check_frame, to_long_format
@@ -376,21 +376,12 @@ def _same(fitted: Any, current: Any) -> bool:
 
 
 def text_ids(frame: pd.DataFrame) -> pd.DataFrame:
-    """`frame` with numeric series ids written as text (`7` -> `"7"`) and categorical ones as their values; other
-    frames unchanged.
-
-    Series ids are names, and files give them back as text: a model fitted on ids `1, 2` then
-    forecasts a CSV or database extract of the same series. Forecasts carry the text ids.
-    """
+    """`frame` with its series ids written as names (`pipelines.columns.series_names`: numbers as text); a frame without
+    the id column unchanged. Forecasts carry the text ids."""
     if ID not in frame.columns:
         return frame
-    ids = frame[ID]
-    if isinstance(ids.dtype, pd.CategoricalDtype):  # the categories' values, not their order, name the series
-        ids = ids.astype(ids.cat.categories.dtype)
-        frame = frame.assign(**{ID: ids})
-    if pd.api.types.is_numeric_dtype(ids.dtype) and not pd.api.types.is_bool_dtype(ids.dtype):
-        return frame.assign(**{ID: ids.astype(str)})
-    return frame
+    ids = series_names(frame[ID])
+    return frame if ids is frame[ID] else frame.assign(**{ID: ids})
 
 
 def warn_in_sample_origins(train_df: pd.DataFrame, cutoffs: pd.DataFrame) -> None:

@@ -650,8 +650,11 @@ class Forecaster(ForecasterSettings, BaseForecaster):
         return outputs, low
 
     def _network_values(self, windows: Windows) -> np.ndarray:
-        """The network's forecasts of `windows` in the series' units: `(n, horizon[, n_quantiles])`."""
-        return windows.inverse_target(self._predict_scaled(windows))
+        """The network's forecasts of `windows` in the series' units: `(n, horizon[, n_quantiles])`; 0 from a window
+        whose past is all 0 under a window scaler (`Windows.zero_past`)."""
+        values = windows.inverse_target(self._predict_scaled(windows))
+        values[windows.zero_past] = 0.0
+        return values
 
     def _ets_values(
         self, ids: np.ndarray, checked: CheckedFrame, origin_rows: np.ndarray, first_rows: np.ndarray

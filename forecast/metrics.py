@@ -19,8 +19,8 @@ from typing import Any, NamedTuple
 import numpy as np
 import pandas as pd
 
-from pipelines.checks import check_integer
-from pipelines.columns import ID, TARGET, TIME
+from pipelines.checks import check_integer, check_number
+from pipelines.columns import ID, TARGET, TIME, series_names
 
 QUANTILE_PREFIX = "y_hat_q"
 OVERALL = "overall"
@@ -29,8 +29,7 @@ CUTOFF = "cutoff"
 
 
 def _check_quantile(q: float) -> None:
-    if not 0.0 < q < 1.0:
-        raise ValueError(f"a quantile must lie strictly between 0 and 1; got {q!r}")
+    check_number("q", q, low=0.0, high=1.0, low_inclusive=False, high_inclusive=False)
 
 
 def quantile_column(q: float) -> str:
@@ -103,14 +102,16 @@ def inside_interval(y: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> np.n
 def mase_scales(history: pd.DataFrame, season_length: int, cutoffs: pd.DataFrame | None = None) -> pd.Series:
     """The MASE scale `s` of each series: the in-sample MAE of a naive forecast, the package's one scale rule.
 
-    With `n` in-sample values `y_1 .. y_n` and the period `m = season_length`:
+    With in-sample values `y_1 .. y_n`, the period `m = season_length` and `D_k` the defined lag-`k`
+    differences `|y_t - y_{t-k}|` (`t = k+1 .. n`, neither value NaN):
 
     ```
-    s = mean_{t = m+1 .. n} |y_t - y_{t-m}|    if n > m            (the seasonal naive forecast)
-    s = mean_{t = 2 .. n}   |y_t - y_{t-1}|    if 2 <= n <= m      (the naive forecast: no full season yet)
-    s = NaN                                    if n < 2, or where s above is 0 (e.g. a constant history)
+    s = mean(D_m)    if D_m is not empty                 (the seasonal naive forecast: n > m without NaN)
+    s = mean(D_1)    if D_m is empty and D_1 is not      (the naive forecast: no full season yet)
+    s = NaN          otherwise (n < 2), or where s above is 0 (e.g. a constant history)
     ```
 
+    A NaN in the history drops the differences it takes part in, from the sum and from the count.
     Hyndman & Koehler (2006), "Another look at measures of forecast accuracy". `mase` and
     `evaluate` divide by it (NaN where it is undefined); `positive_mase_scales` fills the
     undefined ones for those that must divide (calibration, loss weights).
@@ -134,18 +135,16 @@ def mase_scales(history: pd.DataFrame, season_length: int, cutoffs: pd.DataFrame
     series = ordered[ID]
     y = ordered[TARGET].astype(float)
 
-    def running_total(lag: int) -> pd.Series:
-        return y.groupby(series, sort=False).diff(lag).abs().fillna(0.0).groupby(series, sort=False).cumsum()
-
-    # Running sums up to each row: the scale of any prefix of a series is read off its last row.
-    prefix = pd.DataFrame(
-        {
-            ID: series,
-            "n_values": y.groupby(series, sort=False).cumcount() + 1,
-            "seasonal_total": running_total(season_length),
-            "naive_total": running_total(1),
+    def running_sums(lag: int) -> dict[str, pd.Series]:
+        differences = y.groupby(series, sort=False).diff(lag).abs()
+        return {
+            f"total_{lag}": differences.fillna(0.0).groupby(series, sort=False).cumsum(),
+            f"count_{lag}": differences.notna().groupby(series, sort=False).cumsum(),
         }
-    )
+
+    # Running sums and counts of the defined differences up to each row: the scale of any prefix of a
+    # series is read off its last row.
+    prefix = pd.DataFrame({ID: series, **running_sums(season_length), **running_sums(1)})
     if cutoffs is None:
         ends = prefix.groupby(ID, sort=True).last()
     else:
@@ -158,11 +157,12 @@ def mase_scales(history: pd.DataFrame, season_length: int, cutoffs: pd.DataFrame
             by=ID,
         )
         ends = ends.set_index([ID, CUTOFF]).sort_index()
-    n = ends["n_values"].fillna(0).to_numpy(dtype=float)
+    seasonal_count = ends[f"count_{season_length}"].to_numpy(dtype=float)
+    naive_count = ends["count_1"].to_numpy(dtype=float)
     with np.errstate(divide="ignore", invalid="ignore"):
-        seasonal = ends["seasonal_total"].to_numpy(dtype=float) / (n - season_length)
-        naive = ends["naive_total"].to_numpy(dtype=float) / (n - 1)
-    scale = np.where(n > season_length, seasonal, np.where(n >= 2, naive, np.nan))
+        seasonal = ends[f"total_{season_length}"].to_numpy(dtype=float) / seasonal_count
+        naive = ends["total_1"].to_numpy(dtype=float) / naive_count
+    scale = np.where(seasonal_count > 0, seasonal, np.where(naive_count > 0, naive, np.nan))
     return pd.Series(np.where(scale > 0, scale, np.nan), index=ends.index, name="scale")
 
 
@@ -239,8 +239,8 @@ def mase(y, y_hat, y_insample, season_length: int = 1) -> float:
     """Mean absolute scaled error (Hyndman & Koehler 2006): `mean(|y - ŷ|) / s`.
 
     `s` is the in-sample naive MAE of `mase_scales` (period `m = season_length`, or 1 for a
-    history of at most `m` values); the MASE is NaN where `s` is undefined (fewer than 2 in-sample
-    values, or a constant history).
+    history of at most `m` values; NaN values are skipped); the MASE is NaN where `s` is undefined
+    (fewer than 2 in-sample values, or a constant history).
     """
     return _score("mase", *_pair(y, y_hat), seasonal_naive_scale(y_insample, season_length))
 
@@ -303,6 +303,9 @@ class _GroupedForecasts:
         missing = [c for c in (ID, TIME, TARGET) if c not in history.columns]
         if missing:
             raise ValueError(f"train_df must have columns {[ID, TIME, TARGET]}; missing {missing}")
+        history = history.assign(**{ID: series_names(history[ID])})
+        compared = CUTOFF if CUTOFF in self.keys else TIME
+        _check_same_time_zone(self.frame[compared], history[TIME], compared)
         unknown = sorted(set(self.frame[ID]) - set(history[ID]), key=str)
         if unknown:
             raise ValueError(f"train_df has no history for series {unknown[:5]} needed by MASE")
@@ -323,6 +326,41 @@ class _GroupedForecasts:
                 stacklevel=4,
             )
         return scales.to_numpy(dtype=float)[self.group_of_row]
+
+
+def _time_zone(times: pd.Series) -> str:
+    zone = getattr(times.dtype, "tz", None)
+    return "no time zone" if zone is None else f"time zone {zone}"
+
+
+def _check_same_time_zone(forecast_times: pd.Series, history_times: pd.Series, column: str) -> None:
+    """Raise unless the forecasts' `column` and the history's `ds` are both naive or both in one time zone."""
+    forecast_zone, history_zone = _time_zone(forecast_times), _time_zone(history_times)
+    if forecast_zone != history_zone:
+        raise ValueError(
+            f"forecasts column {column!r} has {forecast_zone} but train_df column {TIME!r} has {history_zone}; "
+            "expected the same time zone (or none) in both"
+        )
+
+
+def _check_forecast_rows(forecasts: pd.DataFrame, keys: list[str]) -> None:
+    """Raise where a series is named like the summary row, or has two forecasts for one (cutoff and) time."""
+    reserved = (forecasts[ID] == OVERALL).to_numpy()
+    if reserved.any():
+        row = forecasts.index[reserved].tolist()[0]
+        raise ValueError(
+            f"column {ID!r} has the series id {OVERALL!r} (row {row!r}), which is reserved for the summary row "
+            "of evaluate; expected another id"
+        )
+    key = [*keys, TIME]
+    repeated = forecasts.duplicated(key).to_numpy()
+    if repeated.any():
+        first = forecasts[repeated].iloc[0]
+        where = ", ".join(f"{column} {first[column]}" for column in key[1:])
+        raise ValueError(
+            f"forecasts have two rows for series {first[ID]!r} at {where} (row {first.name!r}); "
+            f"expected one row per {tuple(key)}"
+        )
 
 
 def _point_columns(forecasts: _GroupedForecasts, name: str) -> dict[str, pd.Series]:
@@ -391,16 +429,21 @@ def evaluate(
 
     Args:
         forecasts: long frame with `unique_id`, `ds`, `y` (actuals), `y_hat` and optionally
-            `cutoff` and quantile columns `y_hat_qXX`.
+            `cutoff` and quantile columns `y_hat_qXX`; one row per `(unique_id, ds)`, or per
+            `(unique_id, cutoff, ds)`. The id `"overall"` is reserved for the summary row.
         train_df: long frame with the in-sample history (`unique_id`, `ds`, `y`), needed for
             MASE. The history of a forecast is the rows up to and including its `cutoff`, or, without
-            a `cutoff` column, the rows before the series' first forecast timestamp.
+            a `cutoff` column, the rows before the series' first forecast timestamp; its `ds` must be in
+            the time zone of that `cutoff` or `ds` (or naive like it).
         season_length: MASE period `m`.
         metrics: names among `mae, rmse, mape, smape, mase, pinball, coverage`. `None` scores
             `mae, rmse, smape`, plus `mase` when `train_df` is given and `pinball`/`coverage`
             when quantile columns exist. `pinball` adds one column `pinball_q<percent>` per quantile
             and `pinball` (their mean); `coverage` adds `coverage_<level>` for each central
             interval formed by quantiles `q` and `1 - q`.
+
+    Series ids are compared and returned as the estimators write them (`pipelines.columns.series_names`):
+    numeric ids as text, so `7` and `"7"` name one series.
 
     Each score of a row is the scalar function of the same name (`mae`, ...) applied to the
     row's forecasts. A forecast whose history has fewer than 2 values or is constant gets a NaN MASE
@@ -427,10 +470,12 @@ def evaluate(
         raise ValueError(f"pinball/coverage need quantile columns '{QUANTILE_PREFIX}<percent>'; found none")
     for column in (TARGET, "y_hat", *quantiles.values()):
         if forecasts[column].isna().any():
-            row = forecasts.index[forecasts[column].isna()][0]
+            row = forecasts.index[forecasts[column].isna()].tolist()[0]
             raise ValueError(f"column {column!r} has a missing value (row {row!r}); every forecast needs an actual")
 
     keys = [ID, CUTOFF] if CUTOFF in forecasts.columns else [ID]
+    forecasts = forecasts.assign(**{ID: series_names(forecasts[ID])})
+    _check_forecast_rows(forecasts, keys)
     grouped = _GroupedForecasts(forecasts, keys, quantiles, train_df, season_length)
     columns: dict[str, pd.Series] = {}
     for name in names:

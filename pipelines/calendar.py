@@ -89,11 +89,11 @@ def _field_value_and_period(times: pd.DatetimeIndex, field: str) -> tuple[np.nda
     if field == "hour":
         return times.hour.to_numpy(np.float64), 24.0
     if field == "dayofweek":
-        return times.dayofweek.to_numpy(np.float64), 7.0
+        return times.day_of_week.to_numpy(np.float64), 7.0
     if field == "dayofmonth":
         return times.day.to_numpy(np.float64) - 1.0, times.days_in_month.to_numpy(np.float64)
     if field == "dayofyear":
-        return times.dayofyear.to_numpy(np.float64) - 1.0, np.where(times.is_leap_year, 366.0, 365.0)
+        return times.day_of_year.to_numpy(np.float64) - 1.0, np.where(times.is_leap_year, 366.0, 365.0)
     if field == "weekofyear":
         iso = times.isocalendar()
         return iso["week"].to_numpy(np.float64) - 1.0, _iso_weeks_in_year(iso["year"].to_numpy(np.int64))

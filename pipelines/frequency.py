@@ -179,7 +179,7 @@ def _working_days_only(times: pd.DatetimeIndex) -> bool:
     """Whether daily stamps at midnight span `MIN_WEEKS_FOR_BUSINESS_DAYS` weeks and none falls on a weekend."""
     spanned = (times[-1] - times[0]) / pd.Timedelta(days=7)
     at_midnight = bool((times == times.normalize()).all())
-    return spanned >= MIN_WEEKS_FOR_BUSINESS_DAYS and at_midnight and bool((times.dayofweek < 5).all())
+    return spanned >= MIN_WEEKS_FOR_BUSINESS_DAYS and at_midnight and bool((times.day_of_week < 5).all())
 
 
 _MONTHS_PER_STEP = (

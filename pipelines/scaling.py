@@ -20,7 +20,9 @@ method          offset                      scale
 ==============  ==========================  ===========================================
 
 A scale of (numerically) zero is replaced by 1, as scikit-learn does for constant features,
-so a constant series maps to 0 (or to itself for `mean`/`last` scaling of zeros).
+so a constant series maps to 0 (or to itself for `mean`/`last` scaling of zeros). A window scaled by
+its own past (`last`, `window_mean`) forecasts `scale * f(past / scale)`, which tends to 0 with its
+scale: a window whose observed past is all zero forecasts 0 (`pipelines.windows.Windows.zero_past`).
 "`mean`" is the mean absolute scaling and "`last`" the last-value scaling used for
 global forecasting models (Salinas et al. 2020, DeepAR; Smyl 2020); "`window_mean`" is DeepAR's
 scaling, computed from each window's own past, so a global model sees every window at the level of

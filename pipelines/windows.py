@@ -251,6 +251,20 @@ class Windows:
         )
 
     @property
+    def zero_past(self) -> np.ndarray:
+        """`(n,)`: whether a window is scaled by its own past (`"last"`, `"window_mean"`) and that scale is 0: every
+        observed past value it is taken from is 0. A forecast `scale * f(past / scale)` tends to 0 with its scale, so
+        such a window forecasts 0 (its scale was replaced by 1 only to divide by it)."""
+        if not self._window_scaler:
+            return np.zeros(len(self), bool)
+        past = self._row_windows(self.lookback)[self._starts]
+        has_flag = self.past_feature_names[1:2] == [OBSERVED]
+        observed = past[:, :, 1] > 0.5 if has_flag else np.ones(past.shape[:2], bool)
+        considered = observed[:, -1:] if self._window_scaler == "last" else observed
+        values = past[:, -1:, 0] if self._window_scaler == "last" else past[:, :, 0]
+        return ~np.where(considered, values != 0, False).any(axis=1)
+
+    @property
     def seasonal_factors(self) -> np.ndarray:
         """`(n, horizon)`: the seasonal index of every forecast step (ones without deseasonalisation)."""
         if self._season is None:

@@ -303,6 +303,15 @@ def test_a_setting_changed_after_fit_stops_predict_save_and_backtest_until_set_b
         loaded.predict()
 
 
+def test_a_series_of_zeros_gets_zero_from_the_network_not_its_bias(monthly):
+    # window_mean scaling: the forecast is scale * f(past / scale), and a past of zeros has scale 0
+    zeros = monthly.assign(y=monthly["y"].where(monthly["unique_id"] != "s2", 0.0))
+    model = Forecaster(lookback=8, horizon=4, combine_with=None, nonnegative=False, seed=0, **TINY).fit(zeros)
+    forecasts = model.predict()
+    assert (forecasts.loc[forecasts["unique_id"] == "s2", "y_hat"] == 0.0).all()
+    assert (forecasts.loc[forecasts["unique_id"] != "s2", "y_hat"] != 0.0).all()  # not clipped: nonnegative off
+
+
 def test_future_covariates_take_integer_ids_and_name_a_time_zone_that_fit_did_not_see():
     df = _covariate_frame(length=30, n_series=2)
     df = df.assign(

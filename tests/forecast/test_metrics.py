@@ -1,6 +1,7 @@
 """Accuracy measures against hand-computed values."""
 
 import math
+import re
 
 import numpy as np
 import pandas as pd
@@ -122,11 +123,12 @@ def test_quantile_columns_finds_and_orders_quantile_columns():
     assert quantile_columns(["y_hat_q90", "y", "y_hat", "y_hat_q10"]) == {0.1: "y_hat_q10", 0.9: "y_hat_q90"}
 
 
-@pytest.mark.parametrize("q", [0.0, 1.0, -0.2, 1.5])
-def test_quantile_outside_the_open_unit_interval_is_rejected(q):
-    with pytest.raises(ValueError, match="strictly between 0 and 1"):
+@pytest.mark.parametrize("q, shown", [(0.0, "0.0"), (1.0, "1.0"), (-0.2, "-0.2"), (1.5, "1.5"), ("0.1", "'0.1'")])
+def test_a_quantile_that_is_not_a_number_in_the_open_unit_interval_is_rejected(q, shown):
+    message = re.escape(f"q must be a number in (0, 1); got {shown}.")
+    with pytest.raises(ValueError, match=message):
         quantile_column(q)
-    with pytest.raises(ValueError, match="strictly between 0 and 1"):
+    with pytest.raises(ValueError, match=message):
         pinball_loss([1.0], [1.0], q)
 
 
@@ -226,13 +228,19 @@ def test_evaluate_rejects_bad_requests(backtest_like):
         evaluate(forecasts.drop(columns="y"))
     with pytest.raises(ValueError, match="quantile columns"):
         evaluate(forecasts.drop(columns=["y_hat_q10", "y_hat_q90"]), metrics=["pinball"])
-    with pytest.raises(ValueError, match="column 'y' has a missing value"):
-        evaluate(forecasts.assign(y=[np.nan] + [1.0] * 7))
+    with pytest.raises(ValueError, match=re.escape("column 'y' has a missing value (row 11)")):
+        evaluate(forecasts.assign(y=[1.0, np.nan] + [1.0] * 6).set_axis([10, 11, 12, 13, 14, 15, 16, 17]))
 
 
 def test_evaluate_default_metrics_follow_the_inputs(backtest_like):
     history, forecasts = backtest_like
-    assert list(evaluate(forecasts[["unique_id", "ds", "y", "y_hat"]]).columns) == ["unique_id", "mae", "rmse", "smape"]
+    one_cutoff = forecasts[forecasts["cutoff"] == 2]
+    assert list(evaluate(one_cutoff[["unique_id", "ds", "y", "y_hat"]]).columns) == [
+        "unique_id",
+        "mae",
+        "rmse",
+        "smape",
+    ]
     columns = list(evaluate(forecasts, train_df=history).columns)
     assert columns == [
         "unique_id",
@@ -375,3 +383,117 @@ def test_the_forecaster_scales_its_series_by_the_positive_scales():
     names = sorted(set(history["unique_id"]))
     assert list(model.series_scale_.index) == names
     np.testing.assert_allclose(model.series_scale_.loc[names], [expected[name] for name in names])
+
+
+def test_mase_skips_the_differences_a_missing_history_value_takes_part_in():
+    # lag 1 on [1, 2, nan, 4]: |2 - 1| = 1, the two differences with nan are skipped -> scale 1; MAE (0 + 1) / 2
+    assert mase([1, 2], [1, 3], [1, 2, np.nan, 4]) == pytest.approx(0.5)
+    # lag 2 on [1, 3, nan, 6, 4]: only |6 - 3| = 3 is defined -> scale 3
+    assert seasonal_naive_scale([1, 3, np.nan, 6, 4], season_length=2) == pytest.approx(3.0)
+    # lag 2 on [1, 2, nan] has no defined difference: the naive forecast's |2 - 1| = 1
+    assert seasonal_naive_scale([1, 2, np.nan], season_length=2) == pytest.approx(1.0)
+    assert math.isnan(seasonal_naive_scale([1, np.nan, 3], season_length=1))
+
+
+def test_evaluate_skips_the_missing_history_values_as_mase_does():
+    history = pd.DataFrame({"unique_id": "s", "ds": range(5), "y": [1, 3, np.nan, 4, 6.0]})
+    before = pd.DataFrame({"unique_id": "s", "ds": [5, 6], "y": [1, 2.0], "y_hat": [1, 3.0]})
+    # the lag-1 differences 2 (|3 - 1|) and 2 (|6 - 4|) are defined -> scale 2; MAE 0.5
+    assert evaluate(before, train_df=history, metrics=["mase"])["mase"].iloc[0] == pytest.approx(0.25)
+    by_cutoff = pd.DataFrame({"unique_id": "s", "ds": [3, 4, 5], "cutoff": [2, 3, 4], "y": 10.0, "y_hat": 8.0})
+    table = evaluate(by_cutoff, train_df=history, metrics=["mase"]).iloc[:-1]
+    # every prefix up to cutoff 2, 3, 4 has the scale 2 (differences 2; 2; 2 and 2); MAE 2
+    np.testing.assert_allclose(table["mase"], [1.0, 1.0, 1.0])
+    prefixes = [history["y"][: cutoff + 1] for cutoff in (2, 3, 4)]
+    np.testing.assert_allclose(table["mase"], [mase([10.0], [8.0], past) for past in prefixes])
+
+
+def dated(zone: str | None, periods: int, start: str = "2024-01-01") -> pd.DatetimeIndex:
+    return pd.date_range(start, periods=periods, freq="D", tz=zone)
+
+
+@pytest.mark.parametrize("with_cutoff", [False, True])
+@pytest.mark.parametrize(
+    "forecast_zone, history_zone, message",
+    [
+        (None, "UTC", "has no time zone but train_df column 'ds' has time zone UTC"),
+        ("UTC", None, "has time zone UTC but train_df column 'ds' has no time zone"),
+        ("UTC", "Europe/Berlin", "has time zone UTC but train_df column 'ds' has time zone Europe/Berlin"),
+    ],
+)
+def test_evaluate_rejects_forecast_and_history_times_in_different_time_zones(
+    with_cutoff, forecast_zone, history_zone, message
+):
+    history = pd.DataFrame({"unique_id": "s", "ds": dated(history_zone, 4), "y": [1, 3, 2, 4.0]})
+    forecasts = pd.DataFrame({"unique_id": "s", "ds": dated(forecast_zone, 2, "2024-01-05"), "y": 5.0, "y_hat": 4.0})
+    if with_cutoff:
+        forecasts["cutoff"] = dated(forecast_zone, 1, "2024-01-04")[0]
+    column = "cutoff" if with_cutoff else "ds"
+    with pytest.raises(ValueError, match=f"forecasts column '{column}' {message}; expected the same time zone"):
+        evaluate(forecasts, train_df=history, metrics=["mase"])
+    # in one time zone: history 1, 3, 2, 4 -> scale 5/3; MAE 1
+    forecasts["ds"] = dated(history_zone, 2, "2024-01-05")
+    if with_cutoff:
+        forecasts["cutoff"] = dated(history_zone, 1, "2024-01-04")[0]
+    assert evaluate(forecasts, train_df=history, metrics=["mase"])["mase"].iloc[0] == pytest.approx(0.6)
+
+
+def test_evaluate_rejects_two_forecasts_of_one_series_and_time():
+    forecasts = pd.DataFrame({"unique_id": ["a", "a", "b", "a"], "ds": [4, 5, 4, 4], "y": 1.0, "y_hat": 2.0})
+    with pytest.raises(
+        ValueError, match=re.escape("two rows for series 'a' at ds 4 (row 3); expected one row per ('unique_id', 'ds')")
+    ):
+        evaluate(forecasts)
+
+
+def test_evaluate_rejects_two_forecasts_of_one_series_cutoff_and_time(backtest_like):
+    _, forecasts = backtest_like
+    evaluate(forecasts)  # 'a' at ds 4 from cutoffs 2 and 3 are two forecasts
+    repeated = pd.concat([forecasts, forecasts.iloc[[5]]], ignore_index=True)
+    with pytest.raises(
+        ValueError,
+        match=re.escape(
+            "two rows for series 'b' at cutoff 2, ds 4 (row 8); expected one row per ('unique_id', 'cutoff', 'ds')"
+        ),
+    ):
+        evaluate(repeated)
+
+
+def test_evaluate_rejects_a_series_named_like_the_overall_row():
+    forecasts = pd.DataFrame({"unique_id": ["a", OVERALL], "ds": [1, 1], "y": 1.0, "y_hat": 2.0}, index=[10, 11])
+    with pytest.raises(ValueError, match=re.escape("series id 'overall' (row 11), which is reserved")):
+        evaluate(forecasts)
+
+
+def spelled(ids: list[int], spelling: str) -> pd.Series:
+    return {
+        "int": pd.Series(ids),
+        "text": pd.Series(ids).astype(str),
+        "category": pd.Series(ids, dtype="category"),
+    }[spelling]
+
+
+@pytest.mark.parametrize(
+    "forecast_ids, history_ids",
+    [("int", "text"), ("text", "int"), ("category", "text"), ("int", "int"), ("text", "text")],
+)
+def test_evaluate_matches_numeric_and_text_ids_as_the_estimators_write_them(forecast_ids, history_ids):
+    history = pd.DataFrame(
+        {
+            "unique_id": spelled([0] * 4 + [1] * 4, history_ids),
+            "ds": [0, 1, 2, 3] * 2,
+            "y": [1, 3, 2, 4, 10, 10, 12, 12.0],
+        }
+    )
+    forecasts = pd.DataFrame(
+        {
+            "unique_id": spelled([0, 0, 1, 1], forecast_ids),
+            "ds": [4, 5] * 2,
+            "y": [5, 5, 12, 12.0],
+            "y_hat": [4, 7, 13, 13.0],
+        }
+    )
+    table = evaluate(forecasts, train_df=history, metrics=["mase"])
+    # 0: scale 5/3 (diffs 2, 1, 2), MAE 1.5; 1: scale 2/3 (diffs 0, 2, 0), MAE 1
+    assert table["unique_id"].tolist() == ["0", "1", OVERALL]
+    np.testing.assert_allclose(table["mase"], [0.9, 1.5, 1.2])

@@ -186,6 +186,17 @@ def test_last_value_scaling_divides_each_window_by_its_last_past_value():
     inputs, target = windows.batch(np.array([3, 1]))
     np.testing.assert_allclose(inputs["past"], windows.past[[3, 1]])
     np.testing.assert_allclose(target, windows.target[[3, 1]])
+    np.testing.assert_array_equal(windows.zero_past, last == 0)  # the window whose last value is 0 forecasts 0
+
+
+def test_a_window_mean_scaled_window_forecasts_zero_when_its_observed_past_is_all_zero():
+    # padding (observed 0) does not count; one nonzero observed value does
+    frame = pd.DataFrame({"unique_id": "s", "ds": np.arange(8), "y": [0.0, 0.0, 0.0, 0.0, 5.0, 0.0, 0.0, 0.0]})
+    sw = SeriesWindows(lookback=3, horizon=1, min_past=1, scaler="window_mean", dtype="float64", deseasonalize=False)
+    windows = sw.fit_transform(frame)  # origins after rows 0 .. 6; the past of the window at origin k: rows k-2..k
+    np.testing.assert_array_equal(windows.zero_past, [True, True, True, True, False, False, False])
+    unscaled = SeriesWindows(lookback=3, horizon=1, min_past=1, scaler=None, deseasonalize=False).fit_transform(frame)
+    assert not unscaled.zero_past.any()  # a series-level scaling keeps the zeros' information
 
 
 def test_predict_windows_with_future_covariates_and_calendar(long_frame):
