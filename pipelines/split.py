@@ -86,13 +86,13 @@ def time_split(
     position = np.arange(codes.size) - np.repeat(np.cumsum(lengths) - lengths, lengths)
 
     boundaries = {"val": _time_value(val_start, times), "test": _time_value(test_start, times)}
+    if None not in boundaries.values() and boundaries["val"] >= boundaries["test"]:
+        raise ValueError(
+            f"val_start={val_start!r} must come before test_start={test_start!r}: the validation block ends where "
+            "the test block starts."
+        )
     test_begin = _block_begin(codes, time_values, lengths, test_size, boundaries["test"], "test_size", end=lengths)
     val_begin = _block_begin(codes, time_values, lengths, val_size, boundaries["val"], "val_size", end=test_begin)
-    if (val_begin > test_begin).any():
-        series = int(np.flatnonzero(val_begin > test_begin)[0])
-        raise ValueError(
-            f"val_start is after test_start for series {shown(frame[ID].iloc[np.searchsorted(codes, series)])}."
-        )
     empty_train = val_begin <= 0
     if empty_train.any():
         series = int(np.flatnonzero(empty_train)[0])

@@ -72,6 +72,11 @@ def test_errors():
         time_split(frame, lookback=2, val_size=1, val_start=3)
     with pytest.raises(ValueError, match=r"fraction in \(0, 1\)"):
         time_split(frame, lookback=2, test_size=1.5)
+    with pytest.raises(ValueError, match="val_start=4 must come before test_start=3"):
+        time_split(frame, lookback=1, val_start=4, test_start=3)
+    dated = frame.assign(ds=pd.date_range("2023-01-01", periods=5, freq="MS"))
+    with pytest.raises(ValueError, match="must come before"):
+        time_split(dated, lookback=1, val_start="2023-03-01", test_start="2023-03-01")
 
 
 def test_input_is_unchanged(long_frame):
