@@ -46,9 +46,19 @@ def is_fixed_step(freq: Frequency) -> bool:
 
     A day counts as 24 hours, as pandas 2 defines it (a `Tick`); pandas 3
     made `Day` a calendar offset, and treating it as fixed keeps one meaning
-    across both versions.
+    across both versions. Days of zoned times are counted on the wall clock
+    (`fixed_step_clock`), so they stay calendar days across daylight saving.
     """
     return isinstance(freq, (int, pd.offsets.Tick, pd.offsets.Day))
+
+
+def fixed_step_clock(times: pd.DatetimeIndex, freq: Frequency) -> pd.DatetimeIndex:
+    """The times whose differences fixed steps of `freq` divide: the zone's wall clock for days of zoned times (a
+    calendar day across a daylight-saving change lasts 23 or 25 hours, and pandas' daily ranges step calendar days),
+    else the times themselves (their UTC instants: an hour is an hour)."""
+    if isinstance(freq, pd.offsets.Day) and times.tz is not None:
+        return times.tz_localize(None)
+    return times
 
 
 def step_size(freq: Frequency) -> int:
@@ -89,7 +99,11 @@ def horizon_timestamps(origins, freq: Frequency, horizon: int) -> pd.DatetimeInd
         return (np.asarray(origins, dtype=np.int64)[:, None] + freq * steps).ravel()
     origins = pd.DatetimeIndex(origins)
     if is_fixed_step(freq):
-        nanoseconds = origins.as_unit("ns").asi8[:, None] + step_size(freq) * steps
+        clock = fixed_step_clock(origins, freq)
+        nanoseconds = clock.as_unit("ns").asi8[:, None] + step_size(freq) * steps
+        if clock is not origins:  # wall-clock days, placed in the zone (a missing hour moves forward)
+            wall = pd.DatetimeIndex(nanoseconds.ravel().view("datetime64[ns]"))
+            return wall.tz_localize(origins.tz, ambiguous=np.ones(len(wall), bool), nonexistent="shift_forward")
     else:
         distinct = origins.unique()
         shifted, times = [], distinct
@@ -210,7 +224,10 @@ def steps_between(origin, times: pd.DatetimeIndex | np.ndarray, freq: Frequency)
     if origins.tz is None and times.tz is not None:
         origins = origins.tz_localize(times.tz)
     if is_fixed_step(freq):
-        return (times.as_unit("ns").asi8 - origins.as_unit("ns").asi8) // step_size(freq)
+        if times.tz is not None:
+            origins = origins.tz_convert(times.tz)
+        distance = fixed_step_clock(times, freq).as_unit("ns").asi8 - fixed_step_clock(origins, freq).as_unit("ns").asi8
+        return distance // step_size(freq)
     months_in_step = months_per_step(freq)
     if months_in_step is not None:
         months = (times.year - origins.year) * 12 + (times.month - origins.month)

@@ -39,6 +39,7 @@ import pandas as pd
 from pipelines.columns import ID, TARGET, TIME
 from pipelines.frequency import (
     Frequency,
+    fixed_step_clock,
     grid_between,
     infer_series_frequency,
     is_fixed_step,
@@ -733,7 +734,7 @@ def _check_grid(frame, codes, times, series_starts, freq) -> np.ndarray:
     within = _within_series_mask(series_starts)
     if is_fixed_step(freq):
         step = step_size(freq)
-        diffs = np.diff(values)
+        diffs = np.diff(values if isinstance(times, np.ndarray) else time_values(fixed_step_clock(times, freq)))
         off_grid = within & (diffs % step != 0)
         after_gap = within & (diffs > step) & ~off_grid
     else:

@@ -12,7 +12,9 @@ from pipelines.frequency import (
     infer_series_frequency,
     parse_frequency,
     seasonal_period,
+    steps_between,
 )
+from pipelines.validation import ValidationError, check_frame
 
 
 def test_parse_and_json_round_trip():
@@ -51,6 +53,24 @@ def test_future_timestamps():
     np.testing.assert_array_equal(future_timestamps(10, 3, 5), [15, 20, 25])
     expected = pd.DatetimeIndex(["2021-02-01", "2021-03-01"], tz="UTC")
     assert future_timestamps(pd.Timestamp("2021-01-01", tz="UTC"), 2, parse_frequency("MS")).equals(expected)
+
+
+def test_zoned_days_are_calendar_days_across_daylight_saving_and_hours_are_hours():
+    # New York moved its clocks forward on 2024-03-10: that day lasted 23 hours, and its midnights still follow
+    days = pd.date_range("2024-03-08", periods=5, freq="D", tz="America/New_York")
+    assert future_timestamps(days[0], 4, parse_frequency("D")).equals(days[1:])
+    np.testing.assert_array_equal(steps_between(days[0], days, parse_frequency("D")), [0, 1, 2, 3, 4])
+    hours = pd.date_range("2024-03-10 00:00", periods=4, freq="h", tz="America/New_York")  # 00:00, 01:00, 03:00, 04:00
+    assert future_timestamps(hours[0], 3, parse_frequency("h")).equals(hours[1:])
+    frame = pd.DataFrame({"unique_id": "a", "ds": days, "y": 1.0})
+    assert check_frame(frame).freq == parse_frequency("D")
+    shifted = frame.assign(
+        ds=days + pd.to_timedelta([0, 0, 0, 1, 1], unit="h")
+    )  # 24-hour steps: 01:00 after the change
+    with pytest.raises(
+        ValidationError, match=r"off the frequency 'D' grid: series 'a' at ds=2024-03-11 01:00:00-04:00"
+    ):
+        check_frame(shifted, freq="D")
 
 
 @pytest.mark.parametrize("freq", ["D", "W-MON", "MS", "QS", "h"])
