@@ -13,7 +13,9 @@ type enforcement would refuse much of that: `ds` as text (what `pd.read_csv` giv
 or with a time zone, where the schema says datetime; an integer `y` from a file, where it says
 double (MLflow casts int64 to float64 only for 0/1 values); a `y` with the empty future rows, where
 it says long. So every input column is declared with MLflow's `Any` type: `ds` may be datetimes,
-text dates or integers, the values integers or floats. The output schema has the forecast's types.
+text dates or integers, the values integers or floats. The columns are declared optional, so that a
+missing one reaches the forecaster's own check, which names it in one line (MLflow's enforcement
+would print the whole frame). The output schema has the forecast's types.
 
 The model is logged as *models from code* (MLflow's recommended form): the
 logged model holds the directory written by `save` and the short Python file
@@ -121,7 +123,7 @@ def forecaster_signature(model_input: pd.DataFrame, forecasts: pd.DataFrame) -> 
     The output's `ds` is declared by hand (datetime, or long for integer times) rather than inferred,
     since inferring an integer column makes MLflow print a hint about missing values.
     """
-    inputs = Schema([ColSpec(AnyType(), column) for column in model_input.columns])
+    inputs = Schema([ColSpec(AnyType(), column, required=False) for column in model_input.columns])
     values = infer_signature(forecasts.drop(columns=TIME)).inputs.inputs
     time_type = DataType.long if pd.api.types.is_integer_dtype(forecasts[TIME].dtype) else DataType.datetime
     position = forecasts.columns.get_loc(TIME)

@@ -333,7 +333,7 @@ def check_frame(
     frame, codes, times, ids = _sorted_copy(frame, ids, times, copy, time_column.dtype != times.dtype)
     series_starts = _series_starts(codes)
     _check_duplicates(frame, codes, times)
-    check_numeric(frame, value_cols)
+    frame = numeric_columns(frame, value_cols)
     frame, codes, times, ids = _trim_unobserved_ends(frame, codes, times, ids, series_starts)
     sorted_frame = frame
     series_starts = _series_starts(codes)
@@ -596,6 +596,20 @@ def _check_duplicates(frame, codes, times) -> None:
         )
 
 
+def numeric_columns(frame: pd.DataFrame, value_cols: Sequence[str]) -> pd.DataFrame:
+    """`frame` with `value_cols` checked to be real-valued (`check_numeric`), those held as Python objects
+    (numbers and missing values) turned into numbers; the frame itself when there are none."""
+    check_numeric(frame, value_cols)
+    held_as_objects = [column for column in value_cols if frame[column].dtype == object]
+    if not held_as_objects:
+        return frame
+    return frame.assign(**{column: pd.to_numeric(frame[column]) for column in held_as_objects})
+
+
+def _is_real_number(value) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
+
+
 def check_numeric(frame: pd.DataFrame, value_cols: Sequence[str]) -> None:
     """Raise `ValidationError` for the first of `value_cols` that is not real-valued, naming its first bad value.
 
@@ -610,8 +624,12 @@ def check_numeric(frame: pd.DataFrame, value_cols: Sequence[str]) -> None:
             )
         if pd.api.types.is_numeric_dtype(series.dtype) and not pd.api.types.is_complex_dtype(series.dtype):
             continue
+        if series.dtype == object and series.dropna().map(_is_real_number).all():
+            continue  # numbers held as objects (a nullable column some libraries hand over so), read by `numeric_columns`
         # Error path only: name the first value that is not a number (e.g. a string "1") ...
-        not_real = ~series.map(lambda value: isinstance(value, numbers.Real)).to_numpy(dtype=bool)
+        not_real = ~series.map(lambda value: _is_real_number(value) or value is None or value is pd.NA).to_numpy(
+            dtype=bool
+        )
         row = int(np.flatnonzero(not_real)[0]) if not_real.any() else 0
         message = f"Column {column!r} must be numeric, found dtype {series.dtype}: {_describe(frame, row)} has {shown(series.iloc[row])}"
         # ... and, for text read from a file (where every value is a string), the first that is not even a number

@@ -50,7 +50,7 @@ from pipelines.validation import (
     CheckedFrame,
     ValidationError,
     check_frame,
-    check_numeric,
+    numeric_columns,
     parse_time_column,
     short_series_message,
     shown,
@@ -746,8 +746,7 @@ class SeriesWindows(WindowSettings, BaseEstimator):
         missing_columns = [c for c in [ID, TIME, *self.future_covariates] if c not in future_df.columns]
         if missing_columns:
             raise ValidationError(f"future_df is missing columns {missing_columns}; it has {list(future_df.columns)}.")
-        known = future_df[[ID, TIME, *self.future_covariates]].copy()
-        check_numeric(known, self.future_covariates)
+        known = numeric_columns(future_df[[ID, TIME, *self.future_covariates]], self.future_covariates).copy()
         future_times = parse_time_column(known)
         self._check_time_kind(future_times, where="future_df: ")
         known[TIME] = future_times

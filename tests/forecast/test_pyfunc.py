@@ -106,6 +106,20 @@ def test_the_pyfunc_model_forecasts_the_same_numbers_as_the_forecaster(tracked):
     pd.testing.assert_frame_equal(loaded.predict(frame).reset_index(drop=True), expected, check_dtype=False)
 
 
+def test_the_pyfunc_model_takes_nullable_integers_and_names_a_missing_column(tracked):
+    model, df = tracked
+    history = df.groupby("unique_id").head(24).assign(y=lambda d: d["y"].round())
+    future = df.groupby("unique_id").nth(list(range(24, 27))).drop(columns="y")
+    frame = pd.concat([history, future], ignore_index=True).astype({"y": "Int64"})  # the future rows: <NA>
+    loaded = mlflow.pyfunc.load_model(model.model_uri_)
+    expected = model.predict(history, future)
+    pd.testing.assert_frame_equal(loaded.predict(frame).reset_index(drop=True), expected, check_dtype=False)
+    with pytest.raises(
+        ValueError, match=r"^expected columns \['unique_id', 'ds', 'y'\] in the model input; missing \['y'\]"
+    ):
+        loaded.predict(frame.drop(columns="y"))
+
+
 def test_register_as_creates_a_model_version_of_the_run(tracked):
     model, _ = tracked
     version = MlflowClient().get_model_version("tiny-model", str(model.registered_model_version_))

@@ -50,6 +50,19 @@ def test_non_numeric_target_names_series_column_and_first_offending_time():
         validate(frame)
 
 
+def test_numbers_held_as_objects_are_read_as_numbers_and_booleans_are_not():
+    frame = daily("a", [1.0, 2.0, 3.0, 4.0], temp=[1.0, 2.0, 3.0, 4.0])
+    frame["y"] = pd.Series([1, 2.5, 3, pd.NA], dtype=object)  # the last value missing: an end that is dropped
+    frame["temp"] = pd.Series([1, 2, 3, 4], dtype=object)
+    with pytest.warns(UserWarning, match=r"Dropped 1 rows after the last observed .y. of 1 series"):
+        checked = validate(frame, covariates=["temp"])
+    np.testing.assert_array_equal(checked["y"].to_numpy(dtype=float), [1.0, 2.5, 3.0])
+    assert pd.api.types.is_numeric_dtype(checked["temp"]) and checked["temp"].tolist() == [1, 2, 3]
+    frame["temp"] = pd.Series([1, True, 3, 4], dtype=object)
+    with pytest.raises(ValidationError, match=r"Column 'temp' must be numeric.*ds=2021-01-02.*True"):
+        validate(frame.iloc[:3], covariates=["temp"])
+
+
 def test_non_numeric_covariate_is_named():
     frame = daily("a", [1.0, 2.0, 3.0], temp=["1", "warm", "2"])
     with pytest.raises(ValidationError, match=r"Column 'temp' must be numeric.*ds=2021-01-01"):
