@@ -305,7 +305,7 @@ class _GroupedForecasts:
             raise ValueError(f"train_df must have columns {[ID, TIME, TARGET]}; missing {missing}")
         history = history.assign(**{ID: series_names(history[ID])})
         compared = CUTOFF if CUTOFF in self.keys else TIME
-        _check_same_time_zone(self.frame[compared], history[TIME], compared)
+        history[TIME] = _history_times_like(self.frame[compared], history[TIME], compared)
         unknown = sorted(set(self.frame[ID]) - set(history[ID]), key=str)
         if unknown:
             raise ValueError(f"train_df has no history for series {unknown[:5]} needed by MASE")
@@ -328,19 +328,23 @@ class _GroupedForecasts:
         return scales.to_numpy(dtype=float)[self.group_of_row]
 
 
-def _time_zone(times: pd.Series) -> str:
-    zone = getattr(times.dtype, "tz", None)
-    return "no time zone" if zone is None else f"time zone {zone}"
+def _time_kind(times: pd.Series) -> str:
+    if pd.api.types.is_datetime64_any_dtype(times.dtype):
+        zone = getattr(times.dtype, "tz", None)
+        return "datetimes without a time zone" if zone is None else f"datetimes in time zone {zone}"
+    return "integers" if pd.api.types.is_integer_dtype(times.dtype) else f"values of dtype {times.dtype}"
 
 
-def _check_same_time_zone(forecast_times: pd.Series, history_times: pd.Series, column: str) -> None:
-    """Raise unless the forecasts' `column` and the history's `ds` are both naive or both in one time zone."""
-    forecast_zone, history_zone = _time_zone(forecast_times), _time_zone(history_times)
-    if forecast_zone != history_zone:
+def _history_times_like(forecast_times: pd.Series, history_times: pd.Series, column: str) -> pd.Series:
+    """The history's `ds` in the dtype of the forecasts' `column` (datetimes of another unit, such as pandas 3's
+    microseconds against the forecasts' nanoseconds, converted), or a ValueError where the kinds or zones differ."""
+    forecast_kind, history_kind = _time_kind(forecast_times), _time_kind(history_times)
+    if forecast_kind != history_kind:
         raise ValueError(
-            f"forecasts column {column!r} has {forecast_zone} but train_df column {TIME!r} has {history_zone}; "
-            "expected the same time zone (or none) in both"
+            f"forecasts column {column!r} holds {forecast_kind} but train_df column {TIME!r} holds {history_kind}; "
+            "expected the same kind of time stamps (and time zone) in both"
         )
+    return history_times.astype(forecast_times.dtype)
 
 
 def _check_forecast_rows(forecasts: pd.DataFrame, keys: list[str]) -> None:

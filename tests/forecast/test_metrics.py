@@ -416,9 +416,13 @@ def dated(zone: str | None, periods: int, start: str = "2024-01-01") -> pd.Datet
 @pytest.mark.parametrize(
     "forecast_zone, history_zone, message",
     [
-        (None, "UTC", "has no time zone but train_df column 'ds' has time zone UTC"),
-        ("UTC", None, "has time zone UTC but train_df column 'ds' has no time zone"),
-        ("UTC", "Europe/Berlin", "has time zone UTC but train_df column 'ds' has time zone Europe/Berlin"),
+        (None, "UTC", "holds datetimes without a time zone but train_df column 'ds' holds datetimes in time zone UTC"),
+        ("UTC", None, "holds datetimes in time zone UTC but train_df column 'ds' holds datetimes without a time zone"),
+        (
+            "UTC",
+            "Europe/Berlin",
+            "holds datetimes in time zone UTC but train_df column 'ds' holds datetimes in time zone Europe/Berlin",
+        ),
     ],
 )
 def test_evaluate_rejects_forecast_and_history_times_in_different_time_zones(
@@ -429,13 +433,27 @@ def test_evaluate_rejects_forecast_and_history_times_in_different_time_zones(
     if with_cutoff:
         forecasts["cutoff"] = dated(forecast_zone, 1, "2024-01-04")[0]
     column = "cutoff" if with_cutoff else "ds"
-    with pytest.raises(ValueError, match=f"forecasts column '{column}' {message}; expected the same time zone"):
+    with pytest.raises(ValueError, match=f"forecasts column '{column}' {message}; expected the same kind"):
         evaluate(forecasts, train_df=history, metrics=["mase"])
     # in one time zone: history 1, 3, 2, 4 -> scale 5/3; MAE 1
     forecasts["ds"] = dated(history_zone, 2, "2024-01-05")
     if with_cutoff:
         forecasts["cutoff"] = dated(history_zone, 1, "2024-01-04")[0]
     assert evaluate(forecasts, train_df=history, metrics=["mase"])["mase"].iloc[0] == pytest.approx(0.6)
+
+
+def test_evaluate_scores_a_backtest_against_the_frame_it_came_from_whatever_the_time_unit():
+    # pandas 3 reads dates in microseconds; the forecasts carry nanoseconds: one MASE, as with the same unit
+    from forecast.baselines import Naive
+
+    history = pd.DataFrame({"unique_id": "a", "ds": pd.date_range("2020-01-01", periods=8, freq="MS"), "y": 1.0})
+    history["y"] = [1.0, 3, 2, 4, 3, 5, 4, 6]
+    result = Naive(horizon=2).backtest(history, n_windows=2)
+    for unit in ("s", "ms", "us", "ns"):
+        scores = evaluate(result.forecasts, train_df=history.astype({"ds": f"datetime64[{unit}]"}), metrics=["mase"])
+        pd.testing.assert_frame_equal(scores, result.metrics[["unique_id", "cutoff", "mase"]], check_dtype=False)
+    with pytest.raises(ValueError, match="holds datetimes without a time zone but train_df column 'ds' holds integers"):
+        evaluate(result.forecasts, train_df=history.assign(ds=np.arange(8)), metrics=["mase"])
 
 
 def test_evaluate_rejects_two_forecasts_of_one_series_and_time():
