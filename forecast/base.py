@@ -244,7 +244,7 @@ class BaseForecaster(BaseEstimator):
         """
         check_is_fitted(self)
         self._check_fitted_settings("save")
-        with replace_directory(Path(path)) as directory:
+        with replace_directory(Path(path), marker=STATE_FILE) as directory:
             _write_json(directory / PARAMS_FILE, settings_to_json(self))
             state = {
                 "format_version": FORMAT_VERSION,

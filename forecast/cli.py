@@ -40,7 +40,14 @@ from typing import Annotated, Any
 
 import typer
 
-from forecast.cli_support import DATA_HELP, check_suffix, import_tensorflow_quietly, one_line, read_data
+from forecast.cli_support import (
+    DATA_HELP,
+    check_model_dir,
+    check_outputs,
+    import_tensorflow_quietly,
+    one_line,
+    read_data,
+)
 from forecast.jobs.cli import job_app
 from forecast.settings import ForecasterSettings
 from pipelines.settings import Setting, settings_of
@@ -156,8 +163,7 @@ def train(
 ) -> None:
     """Train a Forecaster on DATA and save it to --model-dir."""
     settings = forecaster_settings(options)
-    if model_dir.exists() and not model_dir.is_dir():
-        raise NotADirectoryError(f"--model-dir {model_dir} is a file; give a directory to save the model in")
+    check_model_dir(model_dir)
     frame = read_data(data, id_col, time_col, target_col)
     model = _new_forecaster(settings)
     model.fit(frame)
@@ -202,7 +208,7 @@ def predict(
     """Forecast the horizon after each series' last timestamp in DATA."""
     from forecast.tables import write_frame_atomic
 
-    check_suffix(output)
+    check_outputs({"--output": output}, inputs=[data, *([] if future is None else [future])])
     history = read_data(data, id_col, time_col, target_col)
     future_frame = None if future is None else read_data(future, id_col, time_col, target_col, needs_target=False)
     _start_work()
@@ -250,9 +256,7 @@ def backtest(
     if model_dir is not None and model_settings:
         given = ", ".join(f"--{name.replace('_', '-')}" for name in model_settings)
         raise UsageError(f"--model-dir backtests the saved model with its own settings; leave out {given}")
-    check_suffix(output)
-    if metrics_output is not None:
-        check_suffix(metrics_output)
+    check_outputs({"--output": output, "--metrics-output": metrics_output}, inputs=[data])
     frame = read_data(data, id_col, time_col, target_col)
     if model_dir is None:
         model = _new_forecaster(settings)

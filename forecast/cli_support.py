@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import typer
@@ -99,10 +100,31 @@ def _reason(error: BaseException) -> str:
     return text or type(error).__name__
 
 
-def check_suffix(path: Path) -> None:
-    from forecast.tables import check_table_path
+def check_outputs(outputs: dict[str, Path | None], inputs: Sequence[Path] = ()) -> None:
+    """Before any work: each output file (by option name; None: not asked for) is a .csv or .parquet path that can be
+    written, and none is one of `inputs` or another output (the later write would replace the earlier file)."""
+    from forecast.tables import check_output_path
+
+    taken = {Path(os.path.abspath(path)): "the input" for path in inputs}
+    for option, path in outputs.items():
+        if path is None:
+            continue
+        try:
+            check_output_path(path)
+        except ValueError as error:
+            raise typer.BadParameter(f"{option}: {error}") from None
+        resolved = Path(os.path.abspath(path))
+        if resolved in taken:
+            raise typer.BadParameter(f"{option} {path} is also {taken[resolved]}; give another file")
+        taken[resolved] = option
+
+
+def check_model_dir(path: Path) -> None:
+    """Before training: `--model-dir` may receive a saved model (`forecast.saving.check_replaceable`)."""
+    from forecast.saved_format import STATE
+    from forecast.saving import SavedModelError, check_replaceable
 
     try:
-        check_table_path(path)
-    except ValueError as error:
-        raise typer.BadParameter(str(error)) from None
+        check_replaceable(path, STATE)
+    except SavedModelError as error:
+        raise typer.BadParameter(f"--model-dir: {error}") from None

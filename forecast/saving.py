@@ -30,7 +30,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from forecast.tables import table_lock
 
 logger = logging.getLogger(__name__)
 
@@ -44,14 +43,15 @@ class SavedModelError(ValueError):
 
 
 @contextmanager
-def replace_directory(target: Path) -> Iterator[Path]:
+def replace_directory(target: Path, marker: str) -> Iterator[Path]:
     """Yield a fresh sibling directory of `target`; when the block succeeds it replaces `target` whole.
 
-    A failure inside the block removes the new directory and leaves `target` untouched.
+    `target` must be new, empty, or hold the file `marker` (a directory this package wrote:
+    `check_replaceable`). A failure inside the block removes the new directory and leaves `target` untouched.
     """
-    target = Path(os.path.abspath(target))
-    if target.exists() and not target.is_dir():
-        raise SavedModelError(f"cannot save to {target}: it is a file, not a directory")
+    from forecast.tables import table_lock  # pandas: not loaded where the command line only checks a path
+
+    target = check_replaceable(target, marker)
     target.parent.mkdir(parents=True, exist_ok=True)
     with table_lock(target):
         _remove_leftovers(target)
@@ -69,6 +69,26 @@ def replace_directory(target: Path) -> Iterator[Path]:
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
+
+
+def check_replaceable(target: str | os.PathLike, marker: str) -> Path:
+    """`target` as an absolute path, or `SavedModelError` unless `replace_directory` may replace it: it is new, an
+    empty directory, or a directory holding `marker`, and the nearest existing directory on its way is writable.
+    Any other directory (the data of a project, the working directory) would be deleted whole by the swap."""
+    target = Path(os.path.abspath(target))
+    if target.exists() and not target.is_dir():
+        raise SavedModelError(f"cannot save to {target}: it is a file, not a directory")
+    if target.is_dir() and not (target / marker).exists():
+        entries = sorted(entry.name for entry in target.iterdir())
+        if entries:
+            raise SavedModelError(
+                f"cannot save to {target}: the directory holds {len(entries)} entries (e.g. {entries[0]!r}) but no "
+                f"saved model ({marker}), and saving replaces it whole; give a new or an empty directory"
+            )
+    existing = next(directory for directory in target.parents if directory.exists())
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise SavedModelError(f"cannot save to {target}: {existing} is not writable")
+    return target
 
 
 def _swap_in(staging: Path, target: Path) -> None:

@@ -65,6 +65,18 @@ def check_table_path(path: str | os.PathLike) -> Path:
     return path
 
 
+def check_output_path(path: str | os.PathLike) -> Path:
+    """`check_table_path`, and ValueError unless a file can be written there: `path` is no directory, and the nearest
+    existing directory on its way is writable (checked before any work, so that a failure writes nothing)."""
+    path = check_table_path(path)
+    if path.is_dir():
+        raise ValueError(f"cannot write {path}: it is a directory")
+    existing = next(directory for directory in Path(os.path.abspath(path)).parents if directory.exists())
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ValueError(f"cannot write {path}: {existing} is not writable")
+    return path
+
+
 def text_ids(values: pd.Series) -> pd.Series:
     """`values` as strings (`7` -> `"7"`), missing values left missing."""
     return values.map(str, na_action="ignore").astype(object)

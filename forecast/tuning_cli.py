@@ -23,7 +23,7 @@ from typing import Annotated, Any
 
 import typer
 
-from forecast.cli_support import import_tensorflow_quietly, read_data
+from forecast.cli_support import check_model_dir, import_tensorflow_quietly, read_data
 from pipelines.settings import Setting, settings_of
 
 ESTIMATORS = {
@@ -108,8 +108,8 @@ def tune_command(
     from forecast.tuning import SearchSpace, tune
 
     search_space = SearchSpace.from_yaml(space, settings_class)
-    if model_dir is not None and model_dir.exists() and not model_dir.is_dir():
-        raise NotADirectoryError(f"--model-dir {model_dir} is a file; give a directory to save the model in")
+    if model_dir is not None:
+        check_model_dir(model_dir)
     frame = read_data(data, id_col, time_col, target_col)
     import_tensorflow_quietly()  # the network's imports, before the estimator class loads them noisily
     model = _load(ESTIMATORS[estimator])(**settings)

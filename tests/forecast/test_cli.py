@@ -243,6 +243,36 @@ def test_backtest_scores_a_saved_model_on_new_data_and_takes_no_model_settings(t
     assert code == 2 and "leave out --units" in err
 
 
+def test_a_directory_that_holds_no_model_is_never_replaced_and_outputs_never_replace_inputs(
+    trained, data_files, tmp_path, capsys
+):
+    directory, _ = data_files
+    data = directory / "data.csv"
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "notes.txt").write_text("precious")
+    code, _, err = run_main(["train", str(data), "--model-dir", str(project), *SETTINGS], capsys)
+    assert code == 2 and "holds 1 entries (e.g. 'notes.txt') but no saved model" in err
+    assert (project / "notes.txt").read_text() == "precious"
+    before = data.read_bytes()
+    code, _, err = run_main(["predict", str(trained), str(data), "--output", str(data)], capsys)
+    assert code == 2 and f"--output {data} is also the input" in err
+    assert data.read_bytes() == before
+    arguments = [
+        "backtest",
+        str(data),
+        "--output",
+        str(tmp_path / "bt.csv"),
+        "--metrics-output",
+        str(tmp_path / "bt.csv"),
+    ]
+    code, _, err = run_main([*arguments, *SETTINGS], capsys)
+    assert code == 2 and "is also --output" in err and not (tmp_path / "bt.csv").exists()
+    (tmp_path / "folder.csv").mkdir()
+    code, _, err = run_main(["predict", str(trained), str(data), "--output", str(tmp_path / "folder.csv")], capsys)
+    assert code == 2 and "it is a directory" in err
+
+
 def test_unsupported_file_types_are_rejected(trained, data_files, capsys):
     directory, _ = data_files
     arguments = ["predict", str(trained), str(directory / "data.csv"), "--output", str(directory / "out.xlsx")]
@@ -368,11 +398,10 @@ def test_help_and_usage_errors_do_not_import_tensorflow(data_files, tmp_path):
     assert probe(["train", "x.csv", "--model-dir", "m", "--units", "abc"]) == "exit 2 False False False"
     assert probe(["train", "x.csv", "--model-dir", "m", "--dropout", "1.5"]) == "exit 2 False False False"
     assert probe(["train", "x.csv", "--bogus"]) == "exit 2 False False False"
-    # A model directory that is a file is refused before reading the data or loading TensorFlow.
+    # A model directory that is a file is refused before reading the data or loading pandas and TensorFlow.
     (tmp_path / "file").write_text("")
-    assert probe(["train", str(directory / "data.csv"), "--model-dir", str(tmp_path / "file")]).startswith(
-        "exit 1 False False"
-    )
+    model_dir = ["--model-dir", str(tmp_path / "file")]
+    assert probe(["train", str(directory / "data.csv"), *model_dir]) == "exit 2 False False False"
 
 
 @pytest.mark.parametrize(

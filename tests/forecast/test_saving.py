@@ -212,6 +212,22 @@ def test_a_killed_fallback_save_leaves_the_old_model_for_the_next_save_to_restor
     subprocess.run([sys.executable, "-c", KILLED_SAVE, str(target), "first_rename", "0"], capture_output=True)
     assert not target.exists()
     # The next save of that path first puts the old model back, then swaps its own in.
-    with pytest.raises(RuntimeError, match="failed save"), replace_directory(target):
+    with pytest.raises(RuntimeError, match="failed save"), replace_directory(target, "fitted.json"):
         raise RuntimeError("failed save")
     assert load_forecaster(target).horizon == 2
+
+
+def test_save_never_replaces_a_directory_that_holds_no_saved_model(tmp_path):
+    from forecast.baselines import Naive
+    from forecast.saving import SavedModelError
+
+    model = Naive(horizon=1).fit(pd.DataFrame({"unique_id": "a", "ds": np.arange(5), "y": np.arange(5.0)}))
+    (tmp_path / "data.csv").write_text("unique_id,ds,y\n")
+    with pytest.raises(SavedModelError, match=r"holds 1 entries \(e.g. 'data.csv'\) but no saved model"):
+        model.save(tmp_path)
+    assert (tmp_path / "data.csv").exists()
+    model.save(tmp_path / "empty")  # new, then replaced: a directory that holds a model
+    model.save(tmp_path / "empty")
+    (tmp_path / "vacant").mkdir()
+    model.save(tmp_path / "vacant")
+    assert (tmp_path / "vacant" / "fitted.json").exists()
