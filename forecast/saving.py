@@ -30,7 +30,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-
 logger = logging.getLogger(__name__)
 
 _AT_FDCWD = -100
