@@ -75,6 +75,14 @@ def read_data(
         ) from None
     except (ValueError, OSError) as error:
         raise ValueError(f"cannot read {path}: {_reason(error)}") from None
+    given = {"--id-col": id_col, "--time-col": time_col, **({"--target-col": target_col} if needs_target else {})}
+    absent = [
+        f"{column!r} ({option})"
+        for option, column in given.items()
+        if column not in frame.columns and column not in ("unique_id", "ds", "y")
+    ]
+    if absent:
+        raise ValueError(f"{path}: no column {' and no column '.join(absent)}; found columns {list(frame.columns)}")
     mapping = {id_col: "unique_id", time_col: "ds", target_col: "y"}
     renamed = {source: target for source, target in mapping.items() if source != target and source in frame.columns}
     clashes = [target for source, target in renamed.items() if target in frame.columns]

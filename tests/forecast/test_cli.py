@@ -243,6 +243,18 @@ def test_backtest_scores_a_saved_model_on_new_data_and_takes_no_model_settings(t
     assert code == 2 and "leave out --units" in err
 
 
+def test_a_column_option_that_names_no_column_is_an_error_although_the_default_column_exists(
+    data_files, tmp_path, capsys
+):
+    _, df = data_files
+    path = tmp_path / "two_targets.csv"
+    df.assign(sales=df["y"] * 1000).to_csv(path, index=False)
+    code, out, err = run_main(["train", str(path), "--model-dir", str(tmp_path / "m"), "--target-col", "sale"], capsys)
+    assert code == 1 and out == ""
+    assert "no column 'sale' (--target-col); found columns ['unique_id', 'ds', 'y', 'sales']" in err
+    assert not (tmp_path / "m").exists()
+
+
 def test_a_directory_that_holds_no_model_is_never_replaced_and_outputs_never_replace_inputs(
     trained, data_files, tmp_path, capsys
 ):
