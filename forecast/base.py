@@ -408,10 +408,13 @@ def _write_json(path: Path, payload) -> None:
     path.write_text(json.dumps(payload, indent=2, default=_json_scalar))
 
 
-def _read_json(path: Path):
+def _read_json(path: Path) -> dict:
     try:
-        return json.loads(path.read_text())
+        document = json.loads(path.read_text())
     except FileNotFoundError:
         raise SavedModelError(f"{path.parent} is not a saved forecaster: {path.name} is missing") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise SavedModelError(f"{path} is corrupt: not valid JSON ({error})") from None
+    if not isinstance(document, dict):
+        raise SavedModelError(f"{path} is corrupt: expected a JSON object, found {type(document).__name__}")
+    return document

@@ -776,6 +776,8 @@ class Forecaster(ForecasterSettings, BaseForecaster):
             self.pipeline_ = SeriesWindows.from_config(documents[PIPELINE_FILE])
         except (AttributeError, KeyError, TypeError, ValueError) as error:
             raise SavedModelError(f"{pipeline_path} is corrupt ({type(error).__name__}: {error})") from None
+        if not hasattr(self.pipeline_, "freq_"):
+            raise SavedModelError(f"{pipeline_path} is corrupt: it holds no fitted state ('fitted' is missing)")
         try:
             self.output_quantiles_ = state["output_quantiles"]
             self.history_ = state["history"]

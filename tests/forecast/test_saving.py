@@ -98,7 +98,12 @@ def test_saving_over_a_model_replaces_it_whole_with_normal_permissions(saved, fr
             lambda d: (d / "model.keras").write_bytes((d / "model.keras").read_bytes()[:200]),
             r"model.keras is corrupt or truncated: not a whole .keras archive",
         ),
-        (lambda d: (d / "pipeline.json").write_text("[]"), r"pipeline.json is corrupt"),
+        (
+            lambda d: (d / "pipeline.json").write_text("[]"),
+            r"pipeline.json is corrupt: expected a JSON object, found list",
+        ),
+        (lambda d: (d / "pipeline.json").write_text("{}"), r"pipeline.json is corrupt: it holds no fitted state"),
+        (lambda d: (d / "params.json").write_text("[]"), r"params.json is corrupt: expected a JSON object, found list"),
         (
             lambda d: (d / "params.json").write_text(
                 json.dumps({**json.loads((d / "params.json").read_text()), "lookback": 9})
