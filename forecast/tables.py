@@ -43,6 +43,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from pipelines.columns import ID, TIME
+from pipelines.validation import parse_time_column
+
 logger = logging.getLogger(__name__)
 
 TABLE_SUFFIXES = (".csv", ".parquet")
@@ -98,7 +101,9 @@ def read_frame(path: str | os.PathLike, id_column: str = "unique_id", time_colum
     if id_column in frame.columns:
         frame[id_column] = frame[id_column].mask(frame[id_column] == "")
     if time_column in frame.columns and not pd.api.types.is_integer_dtype(frame[time_column]):
-        frame[time_column] = pd.to_datetime(frame[time_column])
+        ids = frame[id_column] if id_column in frame.columns else "series"
+        times = parse_time_column(pd.DataFrame({ID: ids, TIME: frame[time_column]}))  # day first where it reads so
+        frame[time_column] = pd.Series(times, index=frame.index)
     return frame
 
 

@@ -471,10 +471,13 @@ def _parse_object_times(frame: pd.DataFrame) -> pd.DatetimeIndex:
                 f"Column {TIME!r} mixes time zones: series {shown(frame[ID].iloc[row])} has {shown(column.iloc[row])} "
                 f"at row {row} while row 0 is in {zones[0]}."
             )
+    dayfirst = _reads_day_first(frame, column)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)  # pandas 2's notice about mixed offsets, handled below
+        # pandas' notice that it parses value by value: each value is then checked, and the grid after
+        warnings.filterwarnings("ignore", message="Could not infer format", category=UserWarning)
         try:
-            parsed = pd.to_datetime(column, errors="coerce")
+            parsed = pd.to_datetime(column, errors="coerce", dayfirst=dayfirst)
         except ValueError:  # pandas 3 refuses text with different UTC offsets ("+01:00" and "+02:00")
             parsed = None
     if parsed is None or parsed.dtype == object:  # pandas 2 parses such text to separate fixed zones
@@ -493,6 +496,53 @@ def _parse_object_times(frame: pd.DataFrame) -> pd.DatetimeIndex:
             f"has {shown(column.iloc[row])} at row {row}.{_period_text_hint(column.iloc[row])}"
         )
     return pd.DatetimeIndex(parsed).as_unit("ns")
+
+
+_DAY_AND_MONTH_TEXT = re.compile(r"\s*\d{1,2}[./-]\d{1,2}[./-]\d{2,4}(?!\d)")
+"""Dates written as day and month numbers before the year ('03/04/2020', '03.04.20'): day first or month first."""
+
+
+def _reads_day_first(frame: pd.DataFrame, column: pd.Series) -> bool:
+    """Whether text dates of `_DAY_AND_MONTH_TEXT` put the day first (`03/04/2020`: 3 April), as most of the world
+    writes them: the order in which every value is a date; where both orders are (no day above 12), the one that
+    puts every series on a regular grid. A `ValidationError` where both orders do that, since the data cannot
+    tell (12 days of January written day first read as 12 months month first). False for other text."""
+    present = column.dropna()
+    if present.empty or not (isinstance(present.iloc[0], str) and _DAY_AND_MONTH_TEXT.match(present.iloc[0])):
+        return False
+    if not present.map(lambda value: isinstance(value, str) and bool(_DAY_AND_MONTH_TEXT.match(value))).all():
+        return False
+    readings = {}
+    for dayfirst in (True, False):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # pandas' notice that it parses each value on its own
+            parsed = pd.to_datetime(present, errors="coerce", dayfirst=dayfirst)
+        if not parsed.isna().any():
+            readings[dayfirst] = parsed
+    if len(readings) < 2 or readings[True].equals(readings[False]):
+        return next(iter(readings), False)
+    ids = frame[ID].loc[present.index]
+    regular = {dayfirst: _on_regular_grids(ids, parsed) for dayfirst, parsed in readings.items()}
+    if regular[True] != regular[False]:
+        return regular[True]
+    example = present.iloc[int(np.flatnonzero((readings[True] != readings[False]).to_numpy())[0])]
+    raise ValidationError(
+        f"Column {TIME!r} holds dates such as {example!r} that read as {readings[True][present == example].iloc[0]:%Y-%m-%d} "
+        f"(day first) or {readings[False][present == example].iloc[0]:%Y-%m-%d} (month first), and no day is above 12 "
+        "to tell which; write them as YYYY-MM-DD."
+    )
+
+
+def _on_regular_grids(ids: pd.Series, times: pd.Series) -> bool:
+    """Whether every series of at least 3 distinct times fills a grid of its inferred frequency without a gap."""
+    for _, series in times.groupby(ids.to_numpy(), sort=False):
+        unique = pd.DatetimeIndex(series).unique().sort_values()
+        if len(unique) < 3:
+            continue
+        freq = infer_series_frequency(unique)
+        if freq is None or len(grid_between(unique[0], unique[-1], freq)) != len(unique):
+            return False
+    return True
 
 
 _QUARTER_TEXT = re.compile(r"\d{4} ?-? ?Q[1-4]")

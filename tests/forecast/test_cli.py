@@ -243,6 +243,18 @@ def test_backtest_scores_a_saved_model_on_new_data_and_takes_no_model_settings(t
     assert code == 2 and "leave out --units" in err
 
 
+def test_dates_written_day_first_are_read_day_first(tmp_path, capsys):
+    days = pd.date_range("2020-01-01", periods=40, freq="D")
+    path = tmp_path / "european.csv"
+    pd.DataFrame({"ds": days.strftime("%d/%m/%Y"), "y": np.arange(40.0) % 7}).to_csv(path, index=False)
+    code, _, err = run_main(["train", str(path), "--model-dir", str(tmp_path / "m"), *SETTINGS], capsys)
+    assert code == 0, err
+    output = tmp_path / "forecasts.csv"
+    code, _, err = run_main(["predict", str(tmp_path / "m"), str(path), "--output", str(output)], capsys)
+    assert code == 0, err
+    assert pd.to_datetime(read_frame(output)["ds"]).tolist() == list(pd.date_range("2020-02-10", periods=3))
+
+
 def test_a_column_option_that_names_no_column_is_an_error_although_the_default_column_exists(
     data_files, tmp_path, capsys
 ):

@@ -63,6 +63,32 @@ def test_numbers_held_as_objects_are_read_as_numbers_and_booleans_are_not():
         validate(frame.iloc[:3], covariates=["temp"])
 
 
+@pytest.mark.parametrize(
+    "written, freq",
+    [
+        ("%d/%m/%Y", "D"),  # day 13 appears: only day first reads every value
+        ("%m/%d/%Y", "D"),  # and month first here
+        ("%d.%m.%y", "MS"),  # no day above 12, but month first breaks the monthly grid: 1 Jan, 1 Feb, ... 1 Dec
+        ("%d/%m/%Y", "MS"),
+    ],
+)
+def test_day_and_month_written_as_numbers_are_read_in_the_order_the_data_allow(written, freq):
+    times = pd.date_range("2020-01-01", periods=40 if freq == "D" else 36, freq=freq)
+    frame = pd.DataFrame({"unique_id": "a", "ds": times.strftime(written), "y": 1.0})
+    checked = validate(frame)
+    pd.testing.assert_index_equal(pd.DatetimeIndex(checked["ds"]), times.as_unit("ns"), check_names=False)
+
+
+def test_day_and_month_that_the_data_cannot_tell_apart_are_an_error():
+    # twelve days of January written day first read as twelve months month first: both are regular
+    frame = pd.DataFrame(
+        {"unique_id": "a", "ds": pd.date_range("2020-01-01", periods=12).strftime("%d/%m/%Y"), "y": 1.0}
+    )
+    message = r"dates such as '02/01/2020' that read as 2020-01-02 \(day first\) or 2020-02-01 \(month first\)"
+    with pytest.raises(ValidationError, match=message):
+        validate(frame)
+
+
 def test_non_numeric_covariate_is_named():
     frame = daily("a", [1.0, 2.0, 3.0], temp=["1", "warm", "2"])
     with pytest.raises(ValidationError, match=r"Column 'temp' must be numeric.*ds=2021-01-01"):
