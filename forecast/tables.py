@@ -136,6 +136,23 @@ def read_frame_like(path: str | os.PathLike, like: pd.DataFrame) -> pd.DataFrame
     return frame
 
 
+SNIFFED_LINES = 50
+"""Lines of a CSV file read to tell its separator and decimal mark."""
+
+
+def csv_dialect(path: Path) -> dict[str, str]:
+    """`read_csv`'s `sep` and `decimal` for the file: commas and decimal points, except for a header separated by
+    semicolons and holding no comma, as spreadsheets write CSV where the comma marks decimals (Excel in most of
+    Europe): then `;`, and `,` as the decimal mark when a comma appears in the first `SNIFFED_LINES` lines."""
+    with open(path, encoding="utf-8-sig", errors="replace") as handle:
+        lines = [line for _, line in zip(range(SNIFFED_LINES), handle)]
+    if not lines or ";" not in lines[0] or "," in lines[0]:
+        return {}
+    if any("," in line for line in lines[1:]):
+        return {"sep": ";", "decimal": ","}
+    return {"sep": ";"}
+
+
 def _read_csv_with_text(path: Path, text: list[str]) -> pd.DataFrame:
     """`pandas.read_csv` with the `text` columns as the cells' exact text (Python strings, `NA` and the
     empty cell included); the other columns are inferred and their missing cells detected as usual.
@@ -143,10 +160,11 @@ def _read_csv_with_text(path: Path, text: list[str]) -> pd.DataFrame:
     pandas 3 detects missing cells before it applies `converters`, so the text columns are excluded
     from missing-value detection by name (`keep_default_na=False` with a per-column list).
     """
-    header = pd.read_csv(path, nrows=0).columns
+    dialect = csv_dialect(path)
+    header = pd.read_csv(path, nrows=0, **dialect).columns
     text = [column for column in header if column in set(text)]
     missing = {column: _CSV_MISSING for column in header if column not in text}
-    frame = pd.read_csv(path, dtype=dict.fromkeys(text, str), keep_default_na=False, na_values=missing)
+    frame = pd.read_csv(path, dtype=dict.fromkeys(text, str), keep_default_na=False, na_values=missing, **dialect)
     for column in text:
         frame[column] = frame[column].astype(object)
     return frame

@@ -505,8 +505,9 @@ _DAY_AND_MONTH_TEXT = re.compile(r"\s*\d{1,2}[./-]\d{1,2}[./-]\d{2,4}(?!\d)")
 def _reads_day_first(frame: pd.DataFrame, column: pd.Series) -> bool:
     """Whether text dates of `_DAY_AND_MONTH_TEXT` put the day first (`03/04/2020`: 3 April), as most of the world
     writes them: the order in which every value is a date; where both orders are (no day above 12), the one that
-    puts every series on a regular grid. A `ValidationError` where both orders do that, since the data cannot
-    tell (12 days of January written day first read as 12 months month first). False for other text."""
+    puts every series on a regular grid; where both orders do that too, day first for dots (`03.04.2020`), else a
+    `ValidationError`, since the data cannot tell (12 days of January written day first read as 12 months month
+    first). False for other text."""
     present = column.dropna()
     if present.empty or not (isinstance(present.iloc[0], str) and _DAY_AND_MONTH_TEXT.match(present.iloc[0])):
         return False
@@ -525,6 +526,8 @@ def _reads_day_first(frame: pd.DataFrame, column: pd.Series) -> bool:
     regular = {dayfirst: _on_regular_grids(ids, parsed) for dayfirst, parsed in readings.items()}
     if regular[True] != regular[False]:
         return regular[True]
+    if "." in present.iloc[0][:6]:  # 03.04.2020: dots are written day first (German, Russian, ...)
+        return True
     example = present.iloc[int(np.flatnonzero((readings[True] != readings[False]).to_numpy())[0])]
     raise ValidationError(
         f"Column {TIME!r} holds dates such as {example!r} that read as {readings[True][present == example].iloc[0]:%Y-%m-%d} "

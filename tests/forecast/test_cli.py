@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from forecast import cli
 from forecast.cli import app
+from forecast.cli_support import read_data
 from forecast.forecaster import Forecaster
 from forecast.settings import CELLS, ForecasterSettings, Tracking
 from forecast.tables import read_frame, write_frame_atomic
@@ -241,6 +242,16 @@ def test_backtest_scores_a_saved_model_on_new_data_and_takes_no_model_settings(t
     assert "overall" in out
     code, _, err = run_main([*arguments, "--model-dir", str(trained), "--units", "8"], capsys)
     assert code == 2 and "leave out --units" in err
+
+
+def test_a_spreadsheet_csv_with_semicolons_and_decimal_commas_is_read(tmp_path):
+    path = tmp_path / "excel.csv"
+    path.write_text("unique_id;ds;y\na;03.04.2020;101,25\na;04.04.2020;7\nb;03.04.2020;0,5\n", encoding="utf-8-sig")
+    frame = read_data(path)
+    assert frame["y"].tolist() == [101.25, 7.0, 0.5]
+    assert frame["ds"].tolist() == [pd.Timestamp("2020-04-03"), pd.Timestamp("2020-04-04"), pd.Timestamp("2020-04-03")]
+    path.write_text("unique_id;ds;y\na;2020-01-01;1.5\n")  # semicolons with decimal points
+    assert read_data(path)["y"].tolist() == [1.5]
 
 
 def test_dates_written_day_first_are_read_day_first(tmp_path, capsys):
