@@ -31,6 +31,7 @@ from __future__ import annotations
 import inspect
 import logging
 import os
+import re
 import signal
 import sys
 import warnings
@@ -376,9 +377,33 @@ def main(argv: Sequence[str] | None = None) -> None:
     except USER_ERRORS as error:
         if debug:
             raise
-        typer.echo(f"error: {one_line(error)}", err=True)
+        message = one_line(error)
+        typer.echo(f"error: {in_options(message) if args[:1] in TRAINING_COMMANDS else message}", err=True)
         sys.exit(EXIT_USER_ERROR)
     sys.exit(status if isinstance(status, int) else 0)
+
+
+TRAINING_COMMANDS = (["train"], ["predict"], ["backtest"], ["tune"])
+"""The commands whose options are the Forecaster's settings and the data file's columns."""
+PYTHON_REMEDIES = (
+    (
+        re.compile(r"fill='ffill', 'interpolate', 'zero' or 'drop_series'"),
+        "--fill ffill, interpolate, zero or drop_series",
+    ),
+    (re.compile(r"Pass freq="), "Pass --freq"),
+    (re.compile(r"future_df is required"), "--future is required"),
+    (re.compile(r"df\.rename\(columns=\{'([^']+)': 'unique_id'\}\)"), "--id-col \\1"),
+    (re.compile(r"df\.rename\(columns=\{'([^']+)': 'ds'\}\)"), "--time-col \\1"),
+    (re.compile(r"df\.rename\(columns=\{'([^']+)': 'y'\}\)"), "--target-col \\1"),
+)
+"""What the library's messages advise in Python, said as the command line's options."""
+
+
+def in_options(message: str) -> str:
+    """`message` with its Python remedies (`fill='ffill'`, `df.rename(...)`) said as options (`--fill ffill`)."""
+    for pattern, option in PYTHON_REMEDIES:
+        message = pattern.sub(option, message)
+    return message
 
 
 def show_warning(message, category, filename, lineno, file=None, line=None) -> None:

@@ -340,6 +340,7 @@ def run_main(arguments, capsys) -> tuple[int, str, str]:
             "found columns ['unique_id', 'ds']; the file needs a y column (or name yours with --target-col <column>)",
         ),
         (lambda df: df.groupby("unique_id").head(3), "Series 's0' has 3 rows; expected at least 4"),
+        (lambda df: df.drop(index=5), "choose a fill policy (--fill ffill, interpolate, zero or drop_series)"),
     ],
 )
 def test_a_data_mistake_is_one_line_on_stderr_with_exit_status_1(tmp_path, data_files, capsys, change, expected):
