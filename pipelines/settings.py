@@ -268,8 +268,9 @@ class Levels(Kind):
         if value is None and self.allow_none:
             return
         if isinstance(value, (str, bytes)) or not isinstance(value, Sequence) or not len(value):
+            given = f"a {type(value).__name__} of {value.tolist()!r}" if hasattr(value, "tolist") else repr(value)
             raise ValueError(
-                f"{name} must be a non-empty list of levels strictly between 0 and 1 or None; got {value!r}."
+                f"{name} must be a non-empty list (or tuple) of levels strictly between 0 and 1 or None; got {given}."
             )
         for level in value:
             check_number(name, level, low=0.0, high=1.0, low_inclusive=False, high_inclusive=False)
