@@ -116,11 +116,11 @@ class BaseForecaster(BaseEstimator):
         fitted = getattr(self, "fitted_settings_", None)  # None: unpickled from a version that did not keep them
         if fitted is None:
             return
-        current = self.get_params(deep=False)
+        current = {name: getattr(self, name) for name in fitted}  # what get_params reads, without its introspection
         changed = [
             name
             for name, value in fitted.items()
-            if name not in self.fit_only_settings and not _same(value, current[name])
+            if value is not current[name] and name not in self.fit_only_settings and not _same(value, current[name])
         ]
         if changed:
             was = ", ".join(f"{name}={fitted[name]!r}" for name in changed)
