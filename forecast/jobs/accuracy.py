@@ -18,14 +18,17 @@ MLflow, in the job's run, for every such earlier run:
 
 The sink (`accuracy.path`: a CSV or Parquet file; `accuracy.sql`: a table) gets the same table
 with the columns `job` and `as_of` of the scoring run, written with the forecast sinks' rules
-(atomic; rerunning an `as_of` replaces its rows, so re-scoring is idempotent).
+(atomic; rerunning an `as_of` replaces its rows, so re-scoring is idempotent). It is written before
+the forecasts and put back as it was when writing the forecasts fails (`accuracy_written`): a run
+stores both or neither.
 """
 
 from __future__ import annotations
 
 import math
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -109,18 +112,33 @@ def log_realized(tracker: Tracker, accuracy: RealizedAccuracy, runs: Sequence[pd
         tracker.log_artifact(path)
 
 
-def write_accuracy(
+@contextmanager
+def accuracy_written(
     engine: Engine, settings: AccuracySpec, table: pd.DataFrame, job: str, as_of: pd.Timestamp
-) -> Written | None:
-    """Store `table` in the spec's `accuracy:` sink for the scoring run (`job`, `as_of`).
+) -> Iterator[Written | None]:
+    """Store `table` in the spec's `accuracy:` sink for the scoring run (`job`, `as_of`) while the body runs.
 
-    None without a sink, or without rows (no earlier run had news).
-
+    Yields where the rows went, or None without a sink or without rows (no earlier run had news). When
+    the body (the run's forecasts write) fails or is stopped, the rows the sink held for this job and
+    as_of before are put back (or removed when it held none), so a failed run leaves no new rows.
     The sink is the local engine's (the table is pandas on every engine), so `engine` is not used by it.
     """
     from forecast.jobs.spec import ACCURACY_ENGINE
 
     if settings.sink is None or table.empty:
-        return None
+        yield None
+        return
     key, value = settings.sink
-    return registry.sink(key, ACCURACY_ENGINE).write(engine, table, value, ScoringLabel(job=job, as_of=as_of))
+    sink = registry.sink(key, ACCURACY_ENGINE)
+    label = ScoringLabel(job=job, as_of=as_of)
+    stored = sink.read_forecasts(engine, value, job)
+    earlier = stored.loc[stored[AS_OF_COLUMN] == as_of]
+    written = sink.write(engine, table, value, label)
+    try:
+        yield written
+    except BaseException:
+        if earlier.empty:
+            sink.remove(engine, value, label)
+        else:
+            sink.write(engine, earlier, value, label)
+        raise

@@ -11,12 +11,26 @@ Only typer is imported here: `forecast model --help` never waits for MLflow.
 
 from __future__ import annotations
 
+import re
+
 import typer
 
 model_app = typer.Typer(no_args_is_help=True)
 
 EXIT_FAILED = 1
 DEFAULT_EXPERIMENT = "model-promotions"
+ALIAS_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,255}")
+"""MLflow's alias names: letters, digits, `_` and `-`; `latest` and `v<digits>` are reserved for versions."""
+RESERVED_ALIAS = re.compile(r"latest|v\d+", re.IGNORECASE)
+
+
+def _checked_alias(alias: str) -> str:
+    """`alias` if MLflow accepts it as an alias name; a usage error naming `--alias` otherwise."""
+    if not ALIAS_PATTERN.fullmatch(alias):
+        raise typer.BadParameter(f"expected 1 to 255 letters, digits, '_' or '-', found {alias!r}")
+    if RESERVED_ALIAS.fullmatch(alias):
+        raise typer.BadParameter(f"{alias!r} is reserved by MLflow for versions; choose another alias")
+    return alias
 
 
 @model_app.callback()
@@ -29,7 +43,9 @@ def models() -> None:
 def promote_command(
     name: str = typer.Argument(..., help="the registered model's name"),
     version: int = typer.Argument(..., min=1, help="the version that takes the alias"),
-    alias: str = typer.Option("champion", "--alias", help="the alias to move (jobs load models:/NAME@ALIAS)"),
+    alias: str = typer.Option(
+        "champion", "--alias", callback=_checked_alias, help="the alias to move (jobs load models:/NAME@ALIAS)"
+    ),
     reason: str = typer.Option("", "--reason", help="why, recorded with the move"),
     experiment: str = typer.Option(DEFAULT_EXPERIMENT, "--experiment", help="the MLflow experiment of the record"),
 ) -> None:

@@ -6,7 +6,9 @@ version of the same registered model (or `retrain.register_as`), tagged with the
 run's `as_of` (`job.name`, `job.as_of`: how a later run, even after a restart, knows when the
 job last retrained). Without `retrain.alias` the run goes on with it. With an alias, it takes the
 alias only if it beats the current model on a backtest (`forecast.jobs.promotion`); otherwise the
-run goes on with the current model.
+run goes on with the current model. When the job run fails after the retrain (writing its outputs),
+`withdraw` undoes it: the alias goes back, the version and the retrain's runs are deleted, so every
+registered version belongs to a run that succeeded and a rerun retrains afresh.
 """
 
 from __future__ import annotations
@@ -49,8 +51,14 @@ class Retrained:
     """A retrain's outcome: the model the run goes on with, the version registered, and the decision (with an alias)."""
 
     model: ResolvedModel
+    name: str
     version: str
     decision: Decision | None
+    alias: str | None = None
+    alias_before: str | None = None
+    """The version `alias` pointed at before the retrain (None: none)."""
+    runs: tuple[str, ...] = ()
+    """The MLflow runs the retrain made: the fit's and the decision's."""
 
 
 def data_growth(forecaster: BaseForecaster, data: pd.DataFrame) -> int:
@@ -177,12 +185,14 @@ def retrain_model(spec: JobSpec, model: ResolvedModel, data: pd.DataFrame, as_of
     client = MlflowClient()
     client.set_model_version_tag(name, version, JOB_NAME_TAG, spec.name)
     client.set_model_version_tag(name, version, JOB_AS_OF_TAG, as_of.isoformat())
+    fit_run = client.get_model_version(name, version).run_id
     retrained = ResolvedModel(uri=f"models:/{name}/{version}", forecaster=fresh, name=name, version=version)
     logger.info("job %s: retrained the model as %s version %s", spec.name, name, version)
     if comparison is None:
-        return Retrained(model=retrained, version=version, decision=None)
+        return Retrained(model=retrained, name=name, version=version, decision=None, runs=(fit_run,))
     decision = comparison.decide(promote.margin)
-    promotion.record(
+    alias_before = promotion.alias_version(client, name, policy.alias)
+    decision_run = promotion.record(
         decision,
         job=spec.name,
         as_of=as_of,
@@ -193,7 +203,43 @@ def retrain_model(spec: JobSpec, model: ResolvedModel, data: pd.DataFrame, as_of
         challenger_version=version,
     )
     logger.info("job %s: challenger %s version %s %s: %s", spec.name, name, version, decision.outcome, decision.reason)
-    return Retrained(model=retrained if decision.accepted else model, version=version, decision=decision)
+    return Retrained(
+        model=retrained if decision.accepted else model,
+        name=name,
+        version=version,
+        decision=decision,
+        alias=policy.alias,
+        alias_before=alias_before,
+        runs=(fit_run, decision_run),
+    )
+
+
+def withdraw(retrained: Retrained) -> None:
+    """Undo a retrain whose job run failed after it: the alias back where it was, the version and its runs deleted.
+
+    A failure here is logged, not raised: the run's own error is the one to report.
+    """
+    from mlflow import MlflowClient
+
+    client = MlflowClient()
+    try:
+        if retrained.decision is not None and retrained.decision.accepted:
+            if retrained.alias_before is None:
+                client.delete_registered_model_alias(retrained.name, retrained.alias)
+            else:
+                client.set_registered_model_alias(retrained.name, retrained.alias, retrained.alias_before)
+        client.delete_model_version(retrained.name, retrained.version)
+        for run_id in retrained.runs:
+            client.delete_run(run_id)
+    except Exception as error:
+        logger.error(
+            "the run failed, but version %s of %s it registered could not be withdrawn: %s",
+            retrained.version,
+            retrained.name,
+            error,
+        )
+        return
+    logger.info("the run failed: withdrew version %s of %s it registered", retrained.version, retrained.name)
 
 
 def _fresh(forecaster: BaseForecaster, *, tracking: bool | Tracking) -> BaseForecaster:

@@ -159,11 +159,16 @@ def record(
 
 def move_alias(client, name: str, alias: str, version: str) -> str | None:
     """Point `name@alias` at `version` (`client`: an `mlflow.MlflowClient`); returns the version it left."""
+    previous = alias_version(client, name, alias)
+    client.set_registered_model_alias(name, alias, version)
+    return previous
+
+
+def alias_version(client, name: str, alias: str) -> str | None:
+    """The version `name@alias` points at (`client`: an `mlflow.MlflowClient`), or None for a new alias."""
     from mlflow.exceptions import MlflowException
 
     try:
-        previous = str(client.get_model_version_by_alias(name, alias).version)
+        return str(client.get_model_version_by_alias(name, alias).version)
     except MlflowException:
-        previous = None  # the alias is new
-    client.set_registered_model_alias(name, alias, version)
-    return previous
+        return None

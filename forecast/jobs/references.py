@@ -56,3 +56,26 @@ def relative_to_spec(location: str, directory: Path) -> str:
     if location.startswith("${") or Path(location).is_absolute():
         return location
     return str(directory / location)
+
+
+def sqlite_url_relative_to_spec(url: str, directory: Path) -> str:
+    """A SQLite URL with its database file relative to `directory` (the spec file's) unless absolute.
+
+    `sqlite:///rel.db` and `sqlite:///file:rel.db?uri=true` name a file relative to the spec, like a
+    relative `path`; other databases, memory databases and a path that starts with a reference are left as they are.
+    """
+    import sqlalchemy
+
+    try:
+        parsed = sqlalchemy.engine.make_url(url)
+    except sqlalchemy.exc.ArgumentError:
+        return url  # a reference that makes the URL; validated once substituted
+    database = parsed.database or ""
+    if parsed.get_backend_name() != "sqlite" or database in ("", ":memory:"):
+        return url
+    prefix = "file:" if database.startswith("file:") else ""
+    location = database.removeprefix(prefix)
+    if location.startswith((":memory:", "${")) or Path(location).is_absolute():
+        return url
+    head, rest = url.split(":///", 1)  # the relative file (and a URI's query) follow the scheme's ':///'
+    return f"{head}:///{prefix}{directory}/{rest.removeprefix(prefix)}"

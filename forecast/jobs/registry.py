@@ -109,6 +109,14 @@ class Sink(Endpoint):
     def read_forecasts(self, engine: Engine, value: Any, job: str) -> Frame:
         """Every stored forecast row of `job`, with `as_of` as a timestamp (none stored: no rows)."""
 
+    def remove(self, engine: Engine, value: Any, run: RunLabel) -> None:
+        """Delete the rows of `run`'s job and as_of (a file of that run alone: the file).
+
+        Sinks that store realized accuracy implement it: a run whose forecasts write fails takes back
+        the accuracy rows it wrote (`forecast.jobs.accuracy.accuracy_written`).
+        """
+        raise NotImplementedError(f"{self.description} cannot remove a run's rows")
+
     def paths(self, value: Any, as_of: pd.Timestamp | None) -> list[str]:
         """The files or directories a run for `as_of` writes (`output.root` must hold them).
 

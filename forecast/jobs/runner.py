@@ -8,10 +8,14 @@ the scheduler, finds the same state in the sinks and in MLflow.
 
 The order matters for what a failure leaves behind: everything that can fail (substituting the
 spec's `${NAME}` references, checking `output.root`, tracking when required, reading, validating,
-loading the model, scoring, retraining, forecasting) happens before the writes, and each write is
-atomic: first the accuracy rows (`accuracy:`), then the forecasts, so a run that fails leaves the
-forecasts as they were, and rerunning its `as_of` replaces whatever it wrote. A retrain registers
-its model version (and may move an alias) before the writes. The engine (`forecast.jobs.engine`)
+loading the model, scoring, checking that the model covers the spec's horizon and quantiles,
+retraining, forecasting) happens before the writes, and each write is atomic: first the accuracy
+rows (`accuracy:`), then the forecasts. When the forecasts write fails or is stopped, the accuracy
+sink is put back as it was (`forecast.jobs.accuracy.accuracy_written`), so a run that fails leaves
+every sink as it was, and rerunning its `as_of` replaces whatever it wrote. A retrain registers its
+model version (and may move an alias) before the writes, since the forecasts carry that version;
+when the run then fails, the retrain is withdrawn (`forecast.jobs.models.withdraw`: the alias back,
+the version deleted), so a failed run leaves no version behind. The engine (`forecast.jobs.engine`)
 and the registered source and sinks do the work; this module only orders it and records it in MLflow.
 """
 
@@ -25,7 +29,7 @@ from pathlib import Path
 import pandas as pd
 
 from forecast.jobs import registry
-from forecast.jobs.accuracy import as_of_step, log_realized, runs_with_news, write_accuracy
+from forecast.jobs.accuracy import accuracy_written, as_of_step, log_realized, runs_with_news
 from forecast.jobs.backtests import model_season_length
 from forecast.jobs.engine import Engine, JobModel, RunLabel
 from forecast.jobs.errors import JobFailed, describe
@@ -127,7 +131,7 @@ def _close_stale_runs(tracker, job: str) -> None:
 
 
 def _run(spec: JobSpec, as_of: pd.Timestamp, started: float, tracker: Tracker) -> JobResult:
-    from forecast.jobs.models import retrain_check
+    from forecast.jobs.models import retrain_check, withdraw
 
     engine = engine_for(spec)
     data = engine.read(spec.data, as_of)
@@ -141,6 +145,7 @@ def _run(spec: JobSpec, as_of: pd.Timestamp, started: float, tracker: Tracker) -
     scored = runs_with_news(accuracy)
     log_realized(tracker, accuracy, scored)
     logger.info("job %s: scored %d earlier run(s) with new actuals", spec.name, len(scored))
+    check_model_covers(spec, model)  # a retrained model has the same settings: check before fitting one
     retrained = promotion = None
     if engine.capabilities().retrain:
         check = retrain_check(spec, model, data, accuracy)
@@ -151,12 +156,17 @@ def _run(spec: JobSpec, as_of: pd.Timestamp, started: float, tracker: Tracker) -
             retrained = engine.retrain(spec, model, data, as_of)
             model = retrained.model
             promotion = retrained.decision.outcome if retrained.decision else None
-    check_model_covers(spec, model)
-    forecasts = engine.forecast(data, model, spec.horizon, spec.quantiles)
-    stored = write_accuracy(engine, spec.accuracy, accuracy.table(scored), spec.name, as_of)
-    if stored is not None:
-        logger.info("job %s: wrote %d accuracy rows to %s", spec.name, stored.rows, stored.location)
-    written = engine.write(forecasts, spec.output, RunLabel(job=spec.name, as_of=as_of, model_version=model.version))
+    try:
+        forecasts = engine.forecast(data, model, spec.horizon, spec.quantiles)
+        with accuracy_written(engine, spec.accuracy, accuracy.table(scored), spec.name, as_of) as stored:
+            if stored is not None:
+                logger.info("job %s: wrote %d accuracy rows to %s", spec.name, stored.rows, stored.location)
+            label = RunLabel(job=spec.name, as_of=as_of, model_version=model.version)
+            written = engine.write(forecasts, spec.output, label)
+    except BaseException:
+        if retrained is not None:
+            withdraw(retrained)
+        raise
     logger.info("job %s: wrote %d rows to %s (engine %s)", spec.name, written.rows, written.location, engine.name)
     return JobResult(
         job=spec.name,

@@ -60,11 +60,11 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import pandas as pd
 import yaml
-from pydantic import Field, PrivateAttr, ValidationError, create_model, field_validator, model_validator
+from pydantic import Field, PrivateAttr, Strict, ValidationError, create_model, field_validator, model_validator
 
 from forecast.jobs import registry
 from forecast.jobs.errors import SpecError
@@ -85,8 +85,8 @@ class _DataSettings(SpecSection):
     """`data:`: exactly one source key (a field per registered source, added below) and how to read it."""
 
     columns: ColumnMapping = ColumnMapping()
-    retries: int = Field(3, ge=0, le=10, description="extra attempts after a transient read failure")
-    retry_backoff_s: float = Field(1.0, ge=0, le=60)
+    retries: int = Field(3, strict=True, ge=0, le=10, description="extra attempts after a transient read failure")
+    retry_backoff_s: float = Field(1.0, strict=True, ge=0, le=60)
     until_as_of: bool = Field(
         False,
         description="keep only the rows with ds at most the run's as_of, so that a run for a past as_of sees "
@@ -152,7 +152,10 @@ class _AccuracySettings(SpecSection):
     """`accuracy:`: how realized accuracy is scored and, with one sink key, where it is stored besides MLflow."""
 
     season_length: int | None = Field(
-        None, ge=1, description="the MASE period (none: the model's season_length, else its frequency's period)"
+        None,
+        strict=True,
+        ge=1,
+        description="the MASE period (none: the model's season_length, else its frequency's period)",
     )
 
     @property
@@ -197,9 +200,13 @@ class PromoteSpec(SpecSection):
 
     metric: Literal["mase", "smape"] = Field("mase", description="the backtest score compared (lower is better)")
     margin: float = Field(
-        0.0, ge=0.0, lt=1.0, description="the share by which the challenger must beat the champion, e.g. 0.02"
+        0.0,
+        strict=True,
+        ge=0.0,
+        lt=1.0,
+        description="the share by which the challenger must beat the champion, e.g. 0.02",
     )
-    windows: int = Field(1, ge=1, le=100, description="the most recent backtest windows of every series")
+    windows: int = Field(1, strict=True, ge=1, le=100, description="the most recent backtest windows of every series")
 
 
 class RetrainPolicy(SpecSection):
@@ -219,10 +226,15 @@ class RetrainPolicy(SpecSection):
     policy: Literal["never", "every_n_runs", "data_growth", "on_degradation"] = Field(
         "never", description="when to fit a fresh model"
     )
-    n: int | None = Field(None, ge=1, description="every_n_runs, data_growth: runs, or steps of growth")
-    k: int | None = Field(None, ge=1, le=1000, description="on_degradation: the scored runs whose MASE is averaged")
+    n: int | None = Field(None, strict=True, ge=1, description="every_n_runs, data_growth: runs, or steps of growth")
+    k: int | None = Field(
+        None, strict=True, ge=1, le=1000, description="on_degradation: the scored runs whose MASE is averaged"
+    )
     factor: float | None = Field(
-        None, ge=1.0, description="on_degradation: retrain when realized MASE > factor x the validation MASE"
+        None,
+        strict=True,
+        ge=1.0,
+        description="on_degradation: retrain when realized MASE > factor x the validation MASE",
     )
     register_as: str | None = Field(None, description="registered model name for retrained versions")
     alias: str | None = Field(None, description="the alias a retrained version takes when it beats the champion")
@@ -273,15 +285,15 @@ class SparkSpec(SpecSection):
 
     master: str | None = Field(None, description="e.g. local[4] or spark://host:7077; None: spark-submit's")
     conf: dict[str, str] = Field(default_factory=dict, description="Spark settings, e.g. spark.driver.memory")
-    num_partitions: int | None = Field(None, ge=1, description="partitions of the series (None: Spark's)")
-    series_per_chunk: int = Field(2000, ge=1, description="series per predict call inside a partition")
+    num_partitions: int | None = Field(None, strict=True, ge=1, description="partitions of the series (None: Spark's)")
+    series_per_chunk: int = Field(2000, strict=True, ge=1, description="series per predict call inside a partition")
 
 
 class ScheduleSpec(SpecSection):
     cron: str = Field(description="five-field crontab expression, e.g. '0 2 * * *'")
     timezone: str = "UTC"
     misfire_grace_s: int = Field(
-        3600, ge=1, description="a run missed by at most this long (downtime) still runs, once"
+        3600, strict=True, ge=1, description="a run missed by at most this long (downtime) still runs, once"
     )
 
     @field_validator("cron")
@@ -322,8 +334,8 @@ class JobSpec(SpecSection):
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
     data: DataSpec
     model: ModelSpec
-    horizon: int = Field(ge=1)
-    quantiles: tuple[float, ...] | None = None
+    horizon: int = Field(strict=True, ge=1)
+    quantiles: tuple[Annotated[float, Strict()], ...] | None = None
     output: OutputSpec
     accuracy: AccuracySpec = AccuracySpec()
     schedule: ScheduleSpec | None = None

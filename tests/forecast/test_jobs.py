@@ -230,6 +230,17 @@ def test_invalid_data_fails_with_exit_1_naming_the_problem(store, tmp_path):
         ({"model": {"uri": "https://example.org/model"}}, "model.uri"),
         ({"model": {"uri": "models:/m@a", "retrain": {"policy": "every_n_runs"}}}, "model.retrain"),
         ({"quantiles": [1.5]}, "quantiles"),
+        ({"horizon": True}, "horizon: Input should be a valid integer"),
+        ({"horizon": 4.0}, "horizon: Input should be a valid integer"),
+        ({"quantiles": [True]}, "quantiles.0: Input should be a valid number"),
+        (
+            {"model": {"uri": "models:/m@a", "retrain": {"policy": "every_n_runs", "n": True}}},
+            "model.retrain.n: Input should be a valid integer",
+        ),
+        (
+            {"schedule": {"cron": "0 2 * * *", "misfire_grace_s": False}},
+            "schedule.misfire_grace_s: Input should be a valid integer",
+        ),
         ({"callback": "os.system"}, "callback"),
     ],
 )
@@ -431,6 +442,60 @@ def test_retrain_every_second_run_registers_a_tagged_version_and_goes_on_with_it
     version = client.get_model_version(MODEL_NAME, second.model_version)
     assert version.tags["job.name"] == "retraining" and version.tags["job.as_of"] == "2026-01-02T00:00:00"
     assert read_output(tmp_path).groupby("as_of")["model_version"].first().tolist() == ["1", second.model_version]
+
+
+def model_versions() -> list[str]:
+    return sorted(version.version for version in MlflowClient().search_model_versions(f"name = '{MODEL_NAME}'"))
+
+
+def test_a_run_that_fails_registers_no_model_version(store, tmp_path):
+    retrain = {"policy": "every_n_runs", "n": 1}
+    model = {"uri": f"models:/{MODEL_NAME}/1", "retrain": retrain}
+    before = model_versions()
+    too_far = JobSpec.model_validate(make_spec(store, tmp_path, name="retrain-fails", model=model, horizon=HORIZON + 1))
+    with pytest.raises(JobFailed, match=f"asks for horizon {HORIZON + 1} but model .* forecasts {HORIZON} steps"):
+        run_job(too_far, "2026-01-01")
+    assert model_versions() == before  # checked before retraining
+
+    spec = JobSpec.model_validate(make_spec(store, tmp_path, name="retrain-fails", model=model))
+    database = sqlalchemy.create_engine(f"sqlite:///{tmp_path}/out.db")
+    with database.begin() as connection:
+        connection.exec_driver_sql(
+            "CREATE TABLE forecasts (unique_id TEXT, ds DATETIME, y_hat REAL, y_hat_q10 REAL, job TEXT, "
+            "as_of DATETIME, model_version TEXT)"
+        )
+        connection.exec_driver_sql(
+            "CREATE TRIGGER refuse BEFORE INSERT ON forecasts BEGIN SELECT RAISE(ABORT, 'refused'); END"
+        )
+    database.dispose()
+    for _ in range(2):  # a rerun retrains again, and withdraws again
+        with pytest.raises(JobFailed, match="refused"):
+            run_job(spec, "2026-01-01")
+        assert model_versions() == before
+
+
+def test_relative_sqlite_databases_are_relative_to_the_spec_file(store, tmp_path, monkeypatch):
+    folder = tmp_path / "job"
+    folder.mkdir()
+    (folder / "source.db").write_bytes(store["source"].read_bytes())
+    spec = make_spec(
+        store,
+        tmp_path,
+        data={
+            "sql": {"url": "sqlite:///source.db", "query": "SELECT * FROM observations"},
+            "columns": {"unique_id": "series", "ds": "date", "y": "value"},
+        },
+        output={"sql": {"url": "sqlite:///out.db", "table": "forecasts"}},
+        accuracy={"sql": {"url": "sqlite:///file:accuracy.db?uri=true", "table": "accuracy"}},
+    )
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    loaded = load_spec(write_spec(spec, folder))
+    assert loaded.accuracy.sql.url == f"sqlite:///file:{folder}/accuracy.db?uri=true"
+    assert run_job(loaded, "2026-01-01").rows_written == 3 * HORIZON
+    assert len(read_output(folder)) == 3 * HORIZON
+    assert list(elsewhere.iterdir()) == []
 
 
 def test_scheduler_fires_without_overlap(tmp_path):

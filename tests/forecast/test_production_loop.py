@@ -7,6 +7,8 @@ retrained model takes the alias only on a better backtest (the M3 example's sequ
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import mlflow
 import numpy as np
 import pandas as pd
@@ -18,8 +20,10 @@ from typer.testing import CliRunner
 
 from forecast.baselines import Naive
 from forecast.jobs.accuracy import as_of_step
+from forecast.jobs.errors import JobFailed
 from forecast.jobs.runner import run_job
 from forecast.jobs.spec import load_spec
+from forecast.run_columns import format_as_of
 
 JOB = "loop"
 FIRST_RUN = pd.Timestamp("2025-02-01T02:00")
@@ -189,6 +193,56 @@ def test_re_scoring_is_idempotent_and_late_actuals_are_scored_when_they_arrive(s
     assert {point.step for point in history_of_mase} == {
         as_of_step(pd.Timestamp(stamp)) for stamp in (FIRST_RUN, "2025-04-01T02:00", "2025-04-02T02:00")
     }
+
+
+def block_forecast_writes(spec, as_of: str) -> None:
+    """Make writing the forecasts of `as_of` fail: a trigger refuses inserts, or a directory takes the lock's name."""
+    key, value = spec.output.sink
+    if key == "sql":
+        engine = sqlalchemy.create_engine(value.url)
+        with engine.begin() as connection:
+            connection.exec_driver_sql(
+                f"CREATE TRIGGER refuse BEFORE INSERT ON {value.table} BEGIN SELECT RAISE(ABORT, 'refused'); END"
+            )
+        engine.dispose()
+    else:
+        forecast_lock(spec, as_of).mkdir()
+
+
+def unblock_forecast_writes(spec, as_of: str) -> None:
+    key, value = spec.output.sink
+    if key == "sql":
+        engine = sqlalchemy.create_engine(value.url)
+        with engine.begin() as connection:
+            connection.exec_driver_sql("DROP TRIGGER refuse")
+        engine.dispose()
+    else:
+        forecast_lock(spec, as_of).rmdir()
+
+
+def forecast_lock(spec, as_of: str) -> Path:
+    """The lock file that a writer of the forecasts file of `as_of` takes."""
+    path = Path(spec.output.path.replace("{as_of}", format_as_of(pd.Timestamp(as_of))))
+    return path.with_name(f".{path.name}.lock")
+
+
+def test_a_run_whose_forecasts_write_fails_leaves_the_accuracy_sink_as_it_was(scored_job, tmp_path):
+    spec, accuracy_url = scored_job
+    block_forecast_writes(spec, "2025-04-01T02:00")
+    with pytest.raises(JobFailed):
+        run_job(spec, "2025-04-01T02:00")
+    assert read_table(accuracy_url, "accuracy").empty  # the rows written before the forecasts were taken back
+
+    unblock_forecast_writes(spec, "2025-04-01T02:00")
+    run_job(spec, "2025-04-01T02:00")
+    first = read_table(accuracy_url, "accuracy")
+    # b's March arrives: a rerun would score the earlier run differently, but its forecasts write fails.
+    late = pd.concat([history(), pd.DataFrame({"unique_id": ["b"], "ds": [pd.Timestamp("2025-03-01")], "y": [26.0]})])
+    late.to_csv(tmp_path / "history.csv", index=False)
+    block_forecast_writes(spec, "2025-04-01T02:00")
+    with pytest.raises(JobFailed):
+        run_job(spec, "2025-04-01T02:00")
+    pd.testing.assert_frame_equal(read_table(accuracy_url, "accuracy"), first)
 
 
 @pytest.mark.parametrize(
@@ -447,6 +501,17 @@ def test_forecast_model_promote_moves_the_alias_and_records_the_override(mlflow_
     assert missing.exit_code == 1 and missing.output.count("\n") == 1
     assert "model naive has no version 9" in missing.output and "versions [1, 2]" in missing.output
     assert CliRunner().invoke(model_app, ["promote", "naive", "0"]).exit_code == 2
+
+
+@pytest.mark.parametrize("alias", ["", "bad alias!", "v1", "Latest"])
+def test_forecast_model_promote_refuses_a_bad_alias_before_recording_anything(mlflow_tracking_uri, alias):
+    from forecast.jobs.model_cli import model_app
+
+    register_naive_versions(1)
+    result = CliRunner().invoke(model_app, ["promote", "naive", "1", "--alias", alias])
+    assert result.exit_code == 2, result.output
+    assert "--alias" in result.output
+    assert MlflowClient().get_experiment_by_name("model-promotions") is None  # no record run, not even a failed one
 
 
 def test_forecast_model_help_does_not_import_mlflow():

@@ -53,12 +53,19 @@ class FileSink(Sink):
             """One file for all runs: keep other runs' rows, replace this run's."""
             if previous is None:
                 return forecasts
-            same_run = (previous[JOB_COLUMN] == run.job) & (previous[AS_OF_COLUMN] == run.as_of)
-            previous = previous.loc[~same_run]
+            previous = previous.loc[~_of_run(previous, run)]
             return pd.concat([previous, forecasts], ignore_index=True) if len(previous) else forecasts
 
         update_frame_atomic(path, merged, like=forecasts)
         return Written(location=path, rows=len(forecasts))
+
+    def remove(self, engine, value: str, run: RunLabel) -> None:
+        (path,) = self.paths(value, run.as_of)
+        if AS_OF_FIELD in value:
+            Path(path).unlink(missing_ok=True)
+        elif Path(path).exists():
+            like = read_frame(path).assign(**run.columns())  # as_of read back as a timestamp
+            update_frame_atomic(path, lambda previous: previous.loc[~_of_run(previous, run)], like=like)
 
     def read_forecasts(self, engine, value: str, job: str) -> pd.DataFrame:
         if AS_OF_FIELD in value:
@@ -71,3 +78,8 @@ class FileSink(Sink):
         stored = pd.concat(frames, ignore_index=True)
         stored[AS_OF_COLUMN] = pd.to_datetime(stored[AS_OF_COLUMN], format="ISO8601")
         return stored.loc[stored[JOB_COLUMN].astype(str) == job].reset_index(drop=True)
+
+
+def _of_run(frame: pd.DataFrame, run: RunLabel) -> pd.Series:
+    """Which rows of `frame` belong to `run`'s job and as_of."""
+    return (frame[JOB_COLUMN] == run.job) & (frame[AS_OF_COLUMN] == run.as_of)

@@ -20,6 +20,7 @@ import pandas as pd
 from pydantic import Field
 
 from forecast.jobs.engine import RunLabel, Written
+from forecast.jobs.references import sqlite_url_relative_to_spec
 from forecast.jobs.registry import Sink, SpecSection, register_sink
 from forecast.run_columns import AS_OF_COLUMN, JOB_COLUMN
 from forecast.tables import LOCK_TIMEOUT_S, text_ids
@@ -43,6 +44,9 @@ class SqlTableSink(Sink):
     engine = "local"
     description = "a table through SQLAlchemy (url + table)"
 
+    def relative_to(self, value: SqlSink, directory: Path) -> SqlSink:
+        return value.model_copy(update={"url": sqlite_url_relative_to_spec(value.url, directory)})
+
     def paths(self, value: SqlSink, as_of: pd.Timestamp | None) -> list[str]:
         return [database] if (database := sqlite_file(value.url)) else []
 
@@ -64,15 +68,23 @@ class SqlTableSink(Sink):
                             f"table {table} stores {ID_COLUMN} as {id_type}, but series ids are text: "
                             f"change the column to a text type (or write to a new table)"
                         )
-                    connection.execute(
-                        sqlalchemy.delete(existing).where(
-                            existing.c[JOB_COLUMN] == run.job, existing.c[AS_OF_COLUMN] == run.as_of.to_pydatetime()
-                        )
-                    )
+                    connection.execute(sqlalchemy.delete(existing).where(*_of_run(existing, run)))
                 forecasts.to_sql(table, connection, if_exists="append", index=False)
         finally:
             database.dispose()
         return Written(location=f"table {table}", rows=len(forecasts))
+
+    def remove(self, engine, value: SqlSink, run: RunLabel) -> None:
+        import sqlalchemy
+
+        database = _sink_engine(value.url)
+        try:
+            with database.begin() as connection:
+                if sqlalchemy.inspect(connection).has_table(value.table):
+                    stored = sqlalchemy.Table(value.table, sqlalchemy.MetaData(), autoload_with=connection)
+                    connection.execute(sqlalchemy.delete(stored).where(*_of_run(stored, run)))
+        finally:
+            database.dispose()
 
     def read_forecasts(self, engine, value: SqlSink, job: str) -> pd.DataFrame:
         import sqlalchemy
@@ -94,6 +106,11 @@ class SqlTableSink(Sink):
         frame[ID_COLUMN] = text_ids(frame[ID_COLUMN])
         frame[AS_OF_COLUMN] = pd.to_datetime(frame[AS_OF_COLUMN])
         return frame
+
+
+def _of_run(table, run: RunLabel) -> tuple:
+    """The conditions that select the rows of `run`'s job and as_of in `table` (a reflected `sqlalchemy.Table`)."""
+    return table.c[JOB_COLUMN] == run.job, table.c[AS_OF_COLUMN] == run.as_of.to_pydatetime()
 
 
 def sqlite_file(url: str) -> str | None:

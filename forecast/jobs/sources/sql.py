@@ -21,6 +21,7 @@ import pandas as pd
 from pydantic import Field
 
 from forecast.jobs.engines.local import long_format
+from forecast.jobs.references import sqlite_url_relative_to_spec
 from forecast.jobs.registry import Source, SpecSection, register_source
 from forecast.tables import text_ids
 
@@ -54,6 +55,9 @@ class SqlQuery(Source):
     spec = SqlSource
     engine = "local"
     description = "a query through SQLAlchemy (url + query)"
+
+    def relative_to(self, value: SqlSource, directory: Path) -> SqlSource:
+        return value.model_copy(update={"url": sqlite_url_relative_to_spec(value.url, directory)})
 
     def read(self, engine, value: SqlSource, columns: Mapping[str, str]) -> pd.DataFrame:
         frame = read_query(value.url, value.query)
