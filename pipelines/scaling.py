@@ -77,7 +77,8 @@ def series_statistics(
 
 
 def window_scale(method: str, past: np.ndarray, observed: np.ndarray) -> np.ndarray:
-    """Scale of each window for a window-level method, 1 where it is (numerically) 0.
+    """Scale of each window for a window-level method, 0 where its past is all zero (`usable_scale` makes it 1
+    for dividing by it; `is_zero_scale` finds it).
 
     Args:
         method: `"last"` (`|y|` of the last past value) or `"window_mean"` (mean `|y|` over
@@ -87,15 +88,25 @@ def window_scale(method: str, past: np.ndarray, observed: np.ndarray) -> np.ndar
     """
     past = np.asarray(past, dtype=np.float64)
     if method == "last":
-        return _guard_zero(np.abs(past[:, -1]))
+        return np.abs(past[:, -1])
     count = observed.sum(axis=1)
     total = np.where(observed, np.abs(past), 0.0).sum(axis=1)
-    return _guard_zero(total / np.maximum(count, 1))
+    return total / np.maximum(count, 1)
+
+
+def usable_scale(scale: np.ndarray) -> np.ndarray:
+    """`scale` with its (numerically) zero entries replaced by 1, so that values can be divided by it."""
+    return _guard_zero(scale)
+
+
+def is_zero_scale(scale: np.ndarray) -> np.ndarray:
+    """Where `scale` is (numerically) zero: the entries `usable_scale` replaces."""
+    return scale < 10 * _EPS
 
 
 def _guard_zero(scale: np.ndarray, constant: np.ndarray | None = None) -> np.ndarray:
     """Replace zero (or constant-feature) scales by 1, as sklearn's `_handle_zeros_in_scale`."""
-    zero = scale < 10 * _EPS
+    zero = is_zero_scale(scale)
     if constant is not None:
         zero |= constant
     return np.where(zero, 1.0, scale)

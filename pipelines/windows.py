@@ -43,7 +43,7 @@ from pipelines.frequency import (
     parse_frequency,
 )
 from pipelines.rows import locate_rows, sorted_positions
-from pipelines.scaling import CovariateScaling, TargetScaler, window_scale
+from pipelines.scaling import CovariateScaling, TargetScaler, is_zero_scale, usable_scale, window_scale
 from pipelines.seasonality import SeasonalAdjustment, resolve_season_length
 from pipelines.settings import check_settings, declared, settings_dataclass, settings_from_json, settings_to_json
 from pipelines.validation import (
@@ -257,12 +257,7 @@ class Windows:
         such a window forecasts 0 (its scale was replaced by 1 only to divide by it)."""
         if not self._window_scaler:
             return np.zeros(len(self), bool)
-        past = self._row_windows(self.lookback)[self._starts]
-        has_flag = self.past_feature_names[1:2] == [OBSERVED]
-        observed = past[:, :, 1] > 0.5 if has_flag else np.ones(past.shape[:2], bool)
-        considered = observed[:, -1:] if self._window_scaler == "last" else observed
-        values = past[:, -1:, 0] if self._window_scaler == "last" else past[:, :, 0]
-        return ~np.where(considered, values != 0, False).any(axis=1)
+        return is_zero_scale(self._raw_window_scale(np.arange(len(self))))
 
     @property
     def seasonal_factors(self) -> np.ndarray:
@@ -287,6 +282,10 @@ class Windows:
     def _window_scale(self, indices: np.ndarray) -> np.ndarray:
         if not self._window_scaler:
             return self._series_scale[self._series_index[indices]]
+        return usable_scale(self._raw_window_scale(indices))
+
+    def _raw_window_scale(self, indices: np.ndarray) -> np.ndarray:
+        """`window_scale` of the windows at `indices` (0 where a window's past is all zero), computed once."""
         if self._scales is None:  # in chunks, so that streaming batches (to_dataset) never hold every window
             rows = self._row_windows(self.lookback)
             has_flag = self.past_feature_names[1:2] == [OBSERVED]

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from sklearn.preprocessing import MinMaxScaler, RobustScaler, StandardScaler
 
-from pipelines.scaling import TargetScaler, series_statistics, window_scale
+from pipelines.scaling import TargetScaler, is_zero_scale, series_statistics, usable_scale, window_scale
 
 
 def series_with_starts(seed=0):
@@ -46,9 +46,12 @@ def test_mean_scaling_is_the_mean_absolute_value_of_each_series():
     np.testing.assert_array_equal(zero_scale, [1.0])
 
 
-def test_last_value_scale_guards_zeros():
+def test_last_value_scale_is_zero_where_the_last_value_is_and_usable_as_one():
     past = np.array([[1.0, -2.0], [5.0, 0.0], [0.0, 3.5]])
-    np.testing.assert_array_equal(window_scale("last", past, np.ones_like(past, bool)), [2.0, 1.0, 3.5])
+    scale = window_scale("last", past, np.ones_like(past, bool))
+    np.testing.assert_array_equal(scale, [2.0, 0.0, 3.5])
+    np.testing.assert_array_equal(usable_scale(scale), [2.0, 1.0, 3.5])
+    np.testing.assert_array_equal(is_zero_scale(scale), [False, True, False])
 
 
 @pytest.mark.parametrize("method", ["standard", "minmax", "robust", "mean", None])
