@@ -306,12 +306,14 @@ def check_frame(
     short_series: str = "error",
     copy: bool = True,
     min_length_reason: str | None = None,
+    timezone: str | None = None,
 ) -> CheckedFrame:
     """`validate`, also returning the frequency and the series layout it established.
 
     `copy=False` lets a caller that owns `df` (a frame it built itself) skip one copy of it;
     `df` may then be modified. `min_length_reason` says where `min_length` comes from, for the
-    short-series error (e.g. `"min_past 1 + horizon 12 rows for one training window"`).
+    short-series error (e.g. `"min_past 1 + horizon 12 rows for one training window"`). Zoned times are
+    converted to `timezone` where it is given (the same instants, read on that zone's clock).
     """
     if fill not in FILL_POLICIES:
         raise ValueError(f"fill must be one of {list(FILL_POLICIES)}; got {fill!r}")
@@ -330,6 +332,8 @@ def check_frame(
     _check_id_types(id_column)
     time_column = frame[TIME]
     times = _parse_times(frame, time_column)
+    if timezone is not None and getattr(times, "tz", None) is not None and str(times.tz) != timezone:
+        times = times.tz_convert(timezone)
     frame, codes, times, ids = _sorted_copy(frame, ids, times, copy, time_column.dtype != times.dtype)
     series_starts = _series_starts(codes)
     _check_duplicates(frame, codes, times)
@@ -482,6 +486,8 @@ def _parse_object_times(frame: pd.DataFrame) -> pd.DatetimeIndex:
             parsed = None
     if parsed is None or parsed.dtype == object:  # pandas 2 parses such text to separate fixed zones
         offsets = column.map(_utc_offset)
+        if offsets.notna().all():  # one zone's clock across daylight saving (+01:00, +02:00): the instants, in UTC
+            return pd.DatetimeIndex(pd.to_datetime(column, utc=True, dayfirst=dayfirst)).as_unit("ns")
         row = int(np.flatnonzero((offsets != offsets.iloc[0]).to_numpy())[0])
         raise ValidationError(
             f"Column {TIME!r} mixes time zones: series {shown(frame[ID].iloc[row])} has {shown(column.iloc[row])} "

@@ -390,6 +390,7 @@ class SeriesWindows(WindowSettings, BaseEstimator):
                 short_series=self.short_series,
                 copy=selected is df,
                 min_length_reason=min_length_reason,
+                timezone=self.timezone_ if fitted else None,
             )
         if fitted:
             self._check_time_kind(checked.times())

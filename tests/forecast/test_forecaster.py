@@ -313,6 +313,16 @@ def test_a_series_of_zeros_gets_zero_from_the_network_not_its_bias(monthly):
     assert (forecasts.loc[forecasts["unique_id"] != "s2", "y_hat"] != 0.0).all()  # not clipped: nonnegative off
 
 
+def test_a_zoned_model_forecasts_from_text_stamps_with_their_offsets_as_from_its_own_zone():
+    # hourly data in Berlin time written to a CSV file: offsets +01:00 and +02:00, read back as UTC instants
+    hours = pd.date_range("2024-03-29", periods=96, freq="h", tz="Europe/Berlin")
+    frame = pd.DataFrame({"unique_id": "a", "ds": hours, "y": 10.0 + np.sin(np.arange(96) * 2 * np.pi / 24)})
+    model = Forecaster(lookback=24, horizon=6, combine_with=None, seed=0, **TINY).fit(frame)
+    as_text = frame.assign(ds=[stamp.isoformat() for stamp in hours])
+    pd.testing.assert_frame_equal(model.predict(as_text), model.predict(frame))
+    assert str(model.predict(as_text)["ds"].dt.tz) == "Europe/Berlin"
+
+
 def test_future_covariates_take_integer_ids_and_name_a_time_zone_that_fit_did_not_see():
     df = _covariate_frame(length=30, n_series=2)
     df = df.assign(
