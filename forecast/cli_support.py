@@ -69,10 +69,8 @@ def read_data(
         raise IsADirectoryError(f"{path} is a directory; expected a .csv or .parquet file")
     try:
         frame = read_frame(path, id_column=id_col, time_column=time_col)
-    except UnicodeDecodeError as error:
-        raise ValueError(
-            f"cannot read {path}: not UTF-8 text (byte 0x{error.object[error.start]:02x} at offset {error.start})"
-        ) from None
+    except UnicodeDecodeError:
+        raise ValueError(f"cannot read {path}: {_first_non_utf8_byte(path)}") from None
     except (ValueError, OSError) as error:
         raise ValueError(f"cannot read {path}: {_reason(error)}") from None
     given = {"--id-col": id_col, "--time-col": time_col, **({"--target-col": target_col} if needs_target else {})}
@@ -97,6 +95,18 @@ def read_data(
         )
         raise ValueError(f"{path}: found columns {list(frame.columns)}; the file needs {wanted}")
     return frame
+
+
+def _first_non_utf8_byte(path: Path) -> str:
+    """Where a file stops being UTF-8 text: the byte, its offset in the file and its line (pandas reads in chunks,
+    so the offset of its error counts from the chunk)."""
+    raw = path.read_bytes()
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = raw.count(b"\n", 0, error.start) + 1
+        return f"not UTF-8 text (byte 0x{raw[error.start]:02x} at offset {error.start}, line {line}); save it as UTF-8"
+    return "not UTF-8 text"
 
 
 def _reason(error: BaseException) -> str:
