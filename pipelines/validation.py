@@ -651,7 +651,7 @@ def _check_duplicates(frame, codes, times) -> None:
         row = int(repeated[0]) + 1
         raise ValidationError(
             f"Duplicate ({ID}, {TIME}) pair: {_describe(frame, row)} appears more than once; "
-            f"{repeated.size} duplicate rows in all."
+            f"{repeated.size} duplicate {'row' if repeated.size == 1 else 'rows'} in all."
         )
 
 
@@ -868,7 +868,7 @@ def _raise_on_gaps(frame, times, gap_rows, freq) -> None:
         raise ValidationError(
             f"Gap in series {shown(frame[ID].iloc[row])}: no row at {TIME}={first_missing} "
             f"(expected one row per {_freq_name(freq)}; next row is {frame[TIME].iloc[row]}). "
-            f"{gap_rows.size} gaps in all; choose a fill policy (fill='ffill', 'interpolate', 'zero' or 'drop_series')."
+            f"{gap_rows.size} {'gap' if gap_rows.size == 1 else 'gaps'} in all; choose a fill policy (fill='ffill', 'interpolate', 'zero' or 'drop_series')."
         )
 
 
