@@ -325,10 +325,19 @@ class Frequency(Kind):
     """A pandas offset alias (`"MS"`, `"D"`, ...), a positive integer step of integer `ds`, or None (inferred)."""
 
     def check(self, name: str, value: Any) -> None:
-        if value is None or (isinstance(value, str) and value):
+        if value is None:
             return
         if isinstance(value, numbers.Integral) and not isinstance(value, bool) and value >= 1:
             return
+        if isinstance(value, str) and value:
+            from pipelines.frequency import parse_frequency  # pandas: loaded only where an alias is given
+
+            try:
+                parse_frequency(value)
+            except ValueError:
+                pass
+            else:
+                return
         raise ValueError(f"{name} must be {self.describe()}; got {value!r}.")
 
     def parse(self, name: str, text: str) -> str | int | None:
@@ -337,7 +346,7 @@ class Frequency(Kind):
         return int(text) if text.strip().isdigit() else text.strip()
 
     def describe(self) -> str:
-        return "a pandas offset alias (MS, D, ...), a positive integer step, or none (inferred)"
+        return "a pandas offset alias (MS, D, W-SUN, h, ...), a positive integer step, or none (inferred)"
 
     def metavar(self) -> str:
         return "FREQ"
