@@ -73,6 +73,8 @@ def read_data(
         raise ValueError(f"cannot read {path}: {_first_non_utf8_byte(path)}") from None
     except (ValueError, OSError) as error:
         raise ValueError(f"cannot read {path}: {_reason(error)}") from None
+    if frame.empty:
+        raise ValueError(f"{path} has no rows: only its header {list(frame.columns)}")
     given = {"--id-col": id_col, "--time-col": time_col, **({"--target-col": target_col} if needs_target else {})}
     absent = [
         f"{column!r} ({option})"

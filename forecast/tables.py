@@ -100,7 +100,7 @@ def read_frame(path: str | os.PathLike, id_column: str = "unique_id", time_colum
     frame = _read_csv_with_text(path, [id_column])
     if id_column in frame.columns:
         frame[id_column] = frame[id_column].mask(frame[id_column] == "")
-    if time_column in frame.columns and not pd.api.types.is_integer_dtype(frame[time_column]):
+    if len(frame) and time_column in frame.columns and not pd.api.types.is_integer_dtype(frame[time_column]):
         ids = frame[id_column] if id_column in frame.columns else "series"
         times = parse_time_column(pd.DataFrame({ID: ids, TIME: frame[time_column]}))  # day first where it reads so
         frame[time_column] = pd.Series(times, index=frame.index)

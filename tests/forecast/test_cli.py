@@ -445,6 +445,7 @@ def test_help_and_usage_errors_do_not_import_tensorflow(data_files, tmp_path):
     [
         ("missing.csv", None, "does not exist"),
         ("empty.csv", b"", "the file is empty"),
+        ("header.csv", b"unique_id,ds,y\n", "has no rows: only its header ['unique_id', 'ds', 'y']"),
         ("latin1.csv", "unique_id,ds,y\nné,2020-01-01,1\n".encode("latin-1"), "byte 0xe9 at offset 16, line 2"),
         ("dates.csv", b"unique_id,ds,y\na,2020-01-01,1\na,someday,2\n", "cannot read"),
         ("zones.csv", b"unique_id,ds,y\na,2020-01-01T00:00,1\na,2020-01-02T00:00+02:00,2\n", "cannot read"),
