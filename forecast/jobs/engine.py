@@ -21,6 +21,7 @@ registers itself for a spec key and the engines it serves (`forecast.jobs.regist
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
@@ -69,6 +70,16 @@ class Written:
     rows: int
 
 
+def check_stored_columns(kind: str, name: str, found: Collection, needed: Collection[str]) -> None:
+    """ValueError naming the columns of `needed` that the stored `kind` (`"table"`, `"file"`) `name` lacks."""
+    missing = [column for column in needed if column not in found]
+    if missing:
+        raise ValueError(
+            f"{kind} {name} lacks the column(s) {', '.join(missing)} that the sink writes "
+            f"(it has {', '.join(map(str, found))}); give the sink a new {kind}"
+        )
+
+
 @dataclass(frozen=True, kw_only=True)
 class Capabilities:
     """What an engine can do: the `data:` and `output:` keys it serves, retraining and scoring."""
@@ -104,7 +115,8 @@ class Engine(ABC):
     def read(self, data: DataSpec, as_of: pd.Timestamp | None = None) -> Frame:
         """The job's data in long format from the spec's source; transient failures are retried.
 
-        With `data.until_as_of` only the rows with `ds` at most `as_of` are kept (`until`).
+        With `data.until_as_of` only the rows with `ds` at most `as_of` are kept (`until`); ValueError
+        naming the source when that leaves none of its rows.
         """
         key, value = data.source
         source = registry.source(key, self.name)
@@ -114,7 +126,15 @@ class Engine(ABC):
             backoff_s=data.retry_backoff_s,
             what="reading the job data",
         )
-        return self.until(frame, as_of) if data.until_as_of and as_of is not None else frame
+        if not data.until_as_of or as_of is None:
+            return frame
+        kept = self.until(frame, as_of)
+        if self.rows(kept) == 0 and (first := self.earliest(frame)) is not None:
+            where = value if isinstance(value, str) else f"data.{key}"
+            raise ValueError(
+                f"{where} has no rows up to as_of {as_of.isoformat()} (its first ds is {first.isoformat()})"
+            )
+        return kept
 
     def write(self, forecasts: Frame, output: OutputSpec, run: RunLabel) -> Written:
         """Store one run's forecasts in the spec's sink, replacing earlier rows of the same job and as_of."""
@@ -141,6 +161,10 @@ class Engine(ABC):
     @abstractmethod
     def until(self, frame: Frame, as_of: pd.Timestamp) -> Frame:
         """The rows of `frame` with `ds` at most `as_of` (naive UTC); ValueError unless `ds` holds timestamps."""
+
+    @abstractmethod
+    def earliest(self, frame: Frame) -> pd.Timestamp | None:
+        """The earliest `ds` of `frame`, None when it has no rows."""
 
     @abstractmethod
     def forecast(self, data: Frame, model: JobModel, horizon: int, quantiles: tuple[float, ...] | None) -> Frame:

@@ -4,6 +4,7 @@ that read back what they wrote, and a sink added as one module (in a child proce
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -22,7 +23,7 @@ from forecast.jobs.engine import Capabilities, RunLabel
 from forecast.jobs.engines.local import LocalEngine, keep_requested
 from forecast.jobs.engines.spark import SparkEngine
 from forecast.jobs.realized import realized_accuracy
-from forecast.jobs.spec import JobSpec, OutputSpec
+from forecast.jobs.spec import DataSpec, JobSpec, OutputSpec
 
 SEASON = 2
 
@@ -359,6 +360,40 @@ def test_data_until_as_of_keeps_the_rows_up_to_the_run(ds, kept):
     assert len(until) == kept
     with pytest.raises(ValueError, match="data.until_as_of needs timestamps in ds; found int64"):
         LocalEngine().until(frame.assign(ds=np.arange(4)), pd.Timestamp("2026-01-02"))
+
+
+def test_data_until_as_of_before_all_the_data_names_the_source_and_its_first_ds(tmp_path):
+    frame = pd.DataFrame({"unique_id": "a", "ds": pd.date_range("2020-01-01", periods=3, freq="MS"), "y": 1.0})
+    frame.to_csv(tmp_path / "data.csv", index=False)
+    database = sqlalchemy.create_engine(f"sqlite:///{tmp_path / 'data.db'}")
+    frame.to_sql("observations", database, index=False)
+    database.dispose()
+    sql = {"url": f"sqlite:///{tmp_path / 'data.db'}", "query": "SELECT * FROM observations"}
+    before = pd.Timestamp("2010-01-01")
+    for source, name in (({"path": str(tmp_path / "data.csv")}, tmp_path / "data.csv"), ({"sql": sql}, "data.sql")):
+        with pytest.raises(ValueError) as raised:
+            LocalEngine().read(DataSpec(**source, until_as_of=True), before)
+        assert str(raised.value) == (
+            f"{name} has no rows up to as_of 2010-01-01T00:00:00 (its first ds is 2020-01-01T00:00:00)"
+        )
+        assert len(LocalEngine().read(DataSpec(**source, until_as_of=True), pd.Timestamp("2020-02-01"))) == 2
+
+
+@pytest.mark.parametrize(
+    "text, reason",
+    [
+        ("", "the file is empty"),
+        ("series,date,value\na,2020-01-01,1\na,2020-02-01,2,9\n", "line 3 has 4 fields, the header 3"),
+        ("series,date,value\na,2020-01-01,1\na,not-a-date,2\n", ".*'not-a-date'.*"),
+    ],
+    ids=["empty", "extra field", "bad date"],
+)
+def test_a_csv_source_that_is_no_table_fails_in_one_line_naming_the_file(tmp_path, text, reason):
+    path = tmp_path / "data.csv"
+    path.write_text(text)
+    columns = {"unique_id": "series", "ds": "date", "y": "value"}
+    with pytest.raises(ValueError, match=rf"^cannot read {re.escape(str(path))}: {reason}$"):
+        LocalEngine().read(DataSpec(path=str(path), columns=columns))
 
 
 def test_the_accuracy_table_holds_series_steps_and_overall_rows_of_the_chosen_runs():

@@ -20,6 +20,7 @@ from mlflow import MlflowClient
 from forecast.forecaster import Forecaster
 from forecast.jobs.engine import RunLabel
 from forecast.jobs.engines.local import LocalEngine
+from forecast.jobs.errors import JobFailed
 from forecast.jobs.runner import run_job
 from forecast.jobs.spec import DataSpec, OutputSpec, load_spec
 from forecast.jobs.stale_runs import KILLED_BY_TAG, process_alive, process_identity
@@ -509,6 +510,7 @@ from pathlib import Path
 import numpy as np, pandas as pd
 from forecast.jobs.engine import RunLabel
 from forecast.jobs.engines.local import LocalEngine
+from forecast.jobs.errors import JobFailed
 from forecast.jobs.spec import OutputSpec
 url, as_of, go = sys.argv[1], pd.Timestamp(sys.argv[2]), Path(sys.argv[3])
 n = int(sys.argv[4])
@@ -549,9 +551,8 @@ def test_concurrent_runs_on_one_sqlite_table_neither_fail_nor_lose_nor_duplicate
 def test_a_sql_sink_with_integer_ids_is_refused_by_name(tmp_path):
     url = f"sqlite:///{tmp_path / 'old.db'}"
     engine = sqlalchemy.create_engine(url)
-    pd.DataFrame({"unique_id": [1], "job": ["j"], "as_of": [pd.Timestamp("2025-01-01")]}).to_sql(
-        "forecasts", engine, index=False
-    )
+    old = {"unique_id": [1], "job": ["j"], "as_of": [pd.Timestamp("2025-01-01")], "model_version": ["1"]}
+    pd.DataFrame(old).to_sql("forecasts", engine, index=False)
     engine.dispose()
     rows = pd.DataFrame({"unique_id": ["001"], "job": ["j"], "as_of": [pd.Timestamp("2026-01-01")]})
     with pytest.raises(ValueError, match="table forecasts stores unique_id as BIGINT, but series ids are text"):
@@ -560,3 +561,91 @@ def test_a_sql_sink_with_integer_ids_is_refused_by_name(tmp_path):
             OutputSpec(sql={"url": url, "table": "forecasts"}),
             RunLabel(job="j", as_of=pd.Timestamp("2026-01-01"), model_version=None),
         )
+
+
+# --- a sink that holds something else is refused by name, a missing directory is created -----------
+
+
+def run_rows() -> pd.DataFrame:
+    """One run's forecasts, before the sink tags them with the run's columns."""
+    return pd.DataFrame({"unique_id": ["001"], "ds": [pd.Timestamp("2030-01-01")], "y_hat": [1.0]})
+
+
+RUN = RunLabel(job="j", as_of=pd.Timestamp("2026-01-01"), model_version="1")
+
+
+@pytest.mark.parametrize(
+    "create, found, lacking",
+    [
+        (
+            "CREATE TABLE forecasts (unique_id TEXT, ds DATETIME, value REAL)",
+            "unique_id, ds, value",
+            "y_hat, job, as_of, model_version",
+        ),
+        (
+            "CREATE VIEW forecasts AS SELECT 'a' AS unique_id, 1.0 AS value",
+            "unique_id, value",
+            "ds, y_hat, job, as_of, model_version",
+        ),
+    ],
+    ids=["table", "view"],
+)
+def test_a_sql_sink_table_of_other_columns_is_refused_naming_the_columns_it_lacks(tmp_path, create, found, lacking):
+    url = f"sqlite:///{tmp_path / 'sink.db'}"
+    engine = sqlalchemy.create_engine(url)
+    with engine.begin() as connection:
+        connection.exec_driver_sql(create)
+    engine.dispose()
+    spec = OutputSpec(sql={"url": url, "table": "forecasts"})
+
+    with pytest.raises(ValueError) as raised:
+        LocalEngine().read_forecasts(spec, "j")
+    assert str(raised.value) == (
+        f"table forecasts lacks the column(s) job, as_of that the sink writes (it has {found}); "
+        "give the sink a new table"
+    )
+    with pytest.raises(ValueError) as raised:
+        LocalEngine().write(run_rows(), spec, RUN)
+    assert str(raised.value) == (
+        f"table forecasts lacks the column(s) {lacking} that the sink writes (it has {found}); give the sink a new table"
+    )
+
+
+@pytest.mark.parametrize("name", ["all.csv", "all.parquet"])
+def test_a_shared_sink_file_of_other_columns_is_refused_naming_the_columns_it_lacks(tmp_path, name):
+    path = tmp_path / name
+    write_frame_atomic(pd.DataFrame({"a": [1], "b": [2]}), path)
+    before = path.read_bytes()
+    spec = OutputSpec(path=str(path))
+    message = f"file {path} lacks the column(s) job, as_of that the sink writes (it has a, b); give the sink a new file"
+
+    with pytest.raises(ValueError) as raised:
+        LocalEngine().read_forecasts(spec, "j")
+    assert str(raised.value) == message
+    with pytest.raises(ValueError) as raised:
+        LocalEngine().write(run_rows(), spec, RUN)
+    assert str(raised.value) == message
+    assert path.read_bytes() == before
+
+
+def test_a_job_run_on_a_foreign_shared_file_fails_in_one_line_naming_it(model_dir, data_csv, tmp_path):
+    output = tmp_path / "all.csv"
+    output.write_text("a,b\n1,2\n")
+    spec = load_spec(write_spec(tmp_path, "foreign", data_csv, model_dir, output))
+    with pytest.raises(JobFailed) as raised:
+        run_job(spec, "2026-01-01")
+    assert str(raised.value) == (
+        f"job foreign (as_of 2026-01-01T00:00:00) failed: file {output} lacks the column(s) job, as_of "
+        "that the sink writes (it has a, b); give the sink a new file"
+    )
+    assert output.read_text() == "a,b\n1,2\n"
+
+
+def test_a_sqlite_sink_creates_the_directory_of_its_database_as_file_sinks_do(tmp_path):
+    database = tmp_path / "not" / "yet" / "sink.db"
+    spec = OutputSpec(sql={"url": f"sqlite:///{database}", "table": "forecasts"})
+    assert LocalEngine().read_forecasts(spec, "j").empty
+    assert not (tmp_path / "not").exists()  # reading creates nothing
+
+    assert LocalEngine().write(run_rows(), spec, RUN).rows == 1
+    assert LocalEngine().read_forecasts(spec, "j")["unique_id"].tolist() == ["001"]

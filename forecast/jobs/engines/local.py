@@ -49,6 +49,10 @@ class LocalEngine(Engine):
         limit = as_of.tz_localize("UTC") if ds.dt.tz is not None else as_of
         return frame.loc[(ds <= limit).to_numpy()].reset_index(drop=True)
 
+    def earliest(self, frame: pd.DataFrame) -> pd.Timestamp | None:
+        first = frame[TIME].min()
+        return None if pd.isna(first) else pd.Timestamp(first)
+
     def forecast(
         self, data: pd.DataFrame, model: ResolvedModel, horizon: int, quantiles: tuple[float, ...] | None
     ) -> pd.DataFrame:

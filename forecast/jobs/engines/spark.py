@@ -83,6 +83,15 @@ class SparkEngine(Engine):
             raise ValueError(f"data.until_as_of needs timestamps in ds; found {found.simpleString()}")
         return frame.where(F.col("ds") <= limit)
 
+    def earliest(self, frame: DataFrame) -> pd.Timestamp | None:
+        from pyspark.sql import functions as F
+
+        from forecast import spark as fs
+
+        with fs.executor_errors():
+            first = frame.agg(F.min("ds")).first()[0]
+        return None if first is None else pd.Timestamp(first)
+
     def score(
         self,
         forecasts: DataFrame,

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from forecast.jobs.engine import RunLabel, Written
+from forecast.jobs.engine import RunLabel, Written, check_stored_columns
 from forecast.jobs.references import relative_to_spec
 from forecast.jobs.registry import Sink, register_sink
 from forecast.jobs.sources.file import check_file_path
@@ -22,6 +22,8 @@ from forecast.run_columns import AS_OF_COLUMN, JOB_COLUMN, format_as_of
 from forecast.tables import read_frame, update_frame_atomic, write_frame_atomic
 
 AS_OF_FIELD = "{as_of}"
+RUN_COLUMNS = (JOB_COLUMN, AS_OF_COLUMN)
+"""The columns that tell the runs in a file apart: a file without them holds no runs of this sink."""
 
 
 @register_sink
@@ -53,7 +55,7 @@ class FileSink(Sink):
             """One file for all runs: keep other runs' rows, replace this run's."""
             if previous is None:
                 return forecasts
-            previous = previous.loc[~_of_run(previous, run)]
+            previous = previous.loc[~_of_run(previous, run, path)]
             return pd.concat([previous, forecasts], ignore_index=True) if len(previous) else forecasts
 
         update_frame_atomic(path, merged, like=forecasts)
@@ -65,7 +67,7 @@ class FileSink(Sink):
             Path(path).unlink(missing_ok=True)
         elif Path(path).exists():
             like = read_frame(path).assign(**run.columns())  # as_of read back as a timestamp
-            update_frame_atomic(path, lambda previous: previous.loc[~_of_run(previous, run)], like=like)
+            update_frame_atomic(path, lambda previous: previous.loc[~_of_run(previous, run, path)], like=like)
 
     def read_forecasts(self, engine, value: str, job: str) -> pd.DataFrame:
         if AS_OF_FIELD in value:
@@ -73,6 +75,8 @@ class FileSink(Sink):
         else:
             files = [value] if Path(value).exists() else []
         frames = [read_frame(file) for file in files]
+        for file, frame in zip(files, frames):
+            check_stored_columns("file", file, frame.columns, RUN_COLUMNS)
         if not frames:
             return pd.DataFrame(columns=["unique_id", "ds", "y_hat", JOB_COLUMN, AS_OF_COLUMN])
         stored = pd.concat(frames, ignore_index=True)
@@ -80,6 +84,7 @@ class FileSink(Sink):
         return stored.loc[stored[JOB_COLUMN].astype(str) == job].reset_index(drop=True)
 
 
-def _of_run(frame: pd.DataFrame, run: RunLabel) -> pd.Series:
-    """Which rows of `frame` belong to `run`'s job and as_of."""
+def _of_run(frame: pd.DataFrame, run: RunLabel, path: str) -> pd.Series:
+    """Which rows of `frame` (the file at `path`) belong to `run`'s job and as_of."""
+    check_stored_columns("file", path, frame.columns, RUN_COLUMNS)
     return (frame[JOB_COLUMN] == run.job) & (frame[AS_OF_COLUMN] == run.as_of)

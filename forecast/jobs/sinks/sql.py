@@ -6,7 +6,8 @@ PostgreSQL takes a transaction-scoped advisory lock named after the table (`pg_a
 before the delete, SQLite starts the transaction with `BEGIN IMMEDIATE` (the database's write
 lock). Without that, two runs of the same `as_of` under READ COMMITTED both delete nothing and both
 insert, duplicating the rows. Series ids are text: a table whose `unique_id` column is numeric is
-refused.
+refused, and so is a table (or view) that lacks a column the sink writes. A SQLite database file is
+created on the first write, with its directory, as file sinks create theirs.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from urllib.parse import unquote, urlsplit
 import pandas as pd
 from pydantic import Field
 
-from forecast.jobs.engine import RunLabel, Written
+from forecast.jobs.engine import RunLabel, Written, check_stored_columns
 from forecast.jobs.references import sqlite_url_relative_to_spec
 from forecast.jobs.registry import Sink, SpecSection, register_sink
 from forecast.run_columns import AS_OF_COLUMN, JOB_COLUMN
@@ -28,6 +29,8 @@ from forecast.tables import LOCK_TIMEOUT_S, text_ids
 logger = logging.getLogger(__name__)
 
 ID_COLUMN = "unique_id"
+RUN_COLUMNS = (JOB_COLUMN, AS_OF_COLUMN)
+"""The columns that tell the runs in a table apart: a table without them holds no runs of this sink."""
 
 
 class SqlSink(SpecSection):
@@ -55,13 +58,15 @@ class SqlTableSink(Sink):
 
         forecasts = forecasts.assign(**run.columns())
         table = value.table
+        if database_file := sqlite_file(value.url):
+            Path(database_file).parent.mkdir(parents=True, exist_ok=True)  # as file sinks create theirs
         database = _sink_engine(value.url)
         try:
             with database.begin() as connection:
                 _serialise_writers(connection, table)
                 if sqlalchemy.inspect(connection).has_table(table):
                     # Reflect the table so the as_of parameter is bound with the column's own type.
-                    existing = sqlalchemy.Table(table, sqlalchemy.MetaData(), autoload_with=connection)
+                    existing = _stored_table(connection, table, forecasts.columns)
                     id_type = existing.c[ID_COLUMN].type if ID_COLUMN in existing.c else None
                     if id_type is not None and not isinstance(id_type, sqlalchemy.String):
                         raise ValueError(
@@ -81,7 +86,7 @@ class SqlTableSink(Sink):
         try:
             with database.begin() as connection:
                 if sqlalchemy.inspect(connection).has_table(value.table):
-                    stored = sqlalchemy.Table(value.table, sqlalchemy.MetaData(), autoload_with=connection)
+                    stored = _stored_table(connection, value.table, RUN_COLUMNS)
                     connection.execute(sqlalchemy.delete(stored).where(*_of_run(stored, run)))
         finally:
             database.dispose()
@@ -98,7 +103,7 @@ class SqlTableSink(Sink):
             with database.connect() as connection:
                 if not sqlalchemy.inspect(connection).has_table(value.table):
                     return nothing
-                stored = sqlalchemy.Table(value.table, sqlalchemy.MetaData(), autoload_with=connection)
+                stored = _stored_table(connection, value.table, RUN_COLUMNS)
                 # A selectable, not text: SQLAlchemy converts each column by its type (SQLite keeps timestamps as text).
                 frame = pd.read_sql(sqlalchemy.select(stored).where(stored.c[JOB_COLUMN] == job), connection)
         finally:
@@ -106,6 +111,15 @@ class SqlTableSink(Sink):
         frame[ID_COLUMN] = text_ids(frame[ID_COLUMN])
         frame[AS_OF_COLUMN] = pd.to_datetime(frame[AS_OF_COLUMN])
         return frame
+
+
+def _stored_table(connection, table: str, needed):
+    """The existing `table`, reflected (`sqlalchemy.Table`); ValueError naming the columns of `needed` it lacks."""
+    import sqlalchemy
+
+    stored = sqlalchemy.Table(table, sqlalchemy.MetaData(), autoload_with=connection)
+    check_stored_columns("table", table, stored.c.keys(), needed)
+    return stored
 
 
 def _of_run(table, run: RunLabel) -> tuple:

@@ -1,16 +1,25 @@
-"""`data.path` on engine `local`: a CSV or Parquet file, series ids read as text."""
+"""`data.path` on engine `local`: a CSV or Parquet file, series ids read as text.
+
+A file that is no table (empty, a row with more fields than the header, a date that does not parse,
+not UTF-8) fails in one line naming it: `cannot read data.csv: line 218 has 4 fields, the header 3`.
+"""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from pathlib import Path
 
 import pandas as pd
 
 from forecast.jobs.engines.local import long_format
+from forecast.jobs.errors import describe
 from forecast.jobs.references import has_reference, relative_to_spec
 from forecast.jobs.registry import Source, register_source
 from forecast.tables import check_table_path, read_frame
+
+_RAGGED_ROW = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
+"""pandas' message for a CSV row with more fields than the header."""
 
 
 def check_file_path(path: str) -> None:
@@ -35,5 +44,18 @@ class FileSource(Source):
         return relative_to_spec(value, directory)
 
     def read(self, engine, value: str, columns: Mapping[str, str]) -> pd.DataFrame:
-        frame = read_frame(value, id_column=columns["unique_id"], time_column=columns["ds"])
+        try:
+            frame = read_frame(value, id_column=columns["unique_id"], time_column=columns["ds"])
+        except ValueError as error:  # pandas' parser errors and the time column's ValidationError included
+            raise ValueError(f"cannot read {value}: {_reason(error)}") from None
         return long_format(frame, columns)
+
+
+def _reason(error: ValueError) -> str:
+    """Why `read_frame` could not read a file, short: pandas' parser messages reworded."""
+    if isinstance(error, pd.errors.EmptyDataError):
+        return "the file is empty"
+    if ragged := _RAGGED_ROW.search(str(error)):
+        expected, line, found = ragged.groups()
+        return f"line {line} has {found} fields, the header {expected}"
+    return describe(error)
