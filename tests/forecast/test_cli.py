@@ -201,6 +201,14 @@ def test_predict_forecasts_a_series_the_model_never_saw_and_says_so(trained, dat
     )
 
 
+def test_predict_says_that_a_future_file_is_not_read_by_a_model_without_future_covariates(trained, data_files, capsys):
+    directory, _ = data_files
+    output = directory / "with_future.csv"
+    arguments = ["predict", str(trained), str(directory / "data.csv"), "--output", str(output)]
+    code, _, err = run_main([*arguments, "--future", str(directory / "data.csv")], capsys)
+    assert code == 0 and "warning: --future" in err and "uses no future covariates" in err
+
+
 def test_backtest_writes_forecasts_and_scores(data_files):
     directory, _ = data_files
     result = runner.invoke(
