@@ -217,7 +217,7 @@ def predict(
 
     model = load_forecaster(model_dir)
     if future_frame is not None and not getattr(model, "future_covariates", ()):
-        warnings.warn(f"--future {future} is not read: the model {model_dir} uses no future covariates", UserWarning)
+        typer.echo(f"warning: --future {future} is not read: the model {model_dir} uses no future covariates", err=True)
     forecasts = model.predict(history, future_frame)
     write_frame_atomic(forecasts, output)
     series = forecasts["unique_id"].unique()
