@@ -72,6 +72,16 @@ def resolve_tracking_uri() -> str:
     return mlflow.get_tracking_uri()
 
 
+def existing_store() -> str:
+    """The tracking URI (`resolve_tracking_uri`), or LookupError when it names a SQLite database that does not exist:
+    for commands that work on what a store holds, where MLflow would create an empty one (and its directories)."""
+    uri = resolve_tracking_uri()
+    database = _sqlite_database(uri)
+    if database is not None and not database.exists():
+        raise LookupError(f"no tracking store at {database} (MLFLOW_TRACKING_URI={uri}): the database does not exist")
+    return uri
+
+
 class Tracker:
     """Logs to one MLflow run; every method is a no-op when the tracker is disabled (`run_id is None`).
 

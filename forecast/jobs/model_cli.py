@@ -68,8 +68,9 @@ def _promote(name: str, version: str, alias: str, reason: str, experiment: str) 
 
     from forecast.jobs.promotion import DECISION_TAG, REASON_TAG, move_alias
     from forecast.model_uri import registry_contents
-    from forecast.tracking import tracking_run
+    from forecast.tracking import existing_store, tracking_run
 
+    existing_store()  # a mistyped MLFLOW_TRACKING_URI must not create an empty registry to promote in
     client = MlflowClient()
     try:
         client.get_model_version(name, version)

@@ -514,6 +514,16 @@ def test_forecast_model_promote_refuses_a_bad_alias_before_recording_anything(ml
     assert MlflowClient().get_experiment_by_name("model-promotions") is None  # no record run, not even a failed one
 
 
+def test_forecast_model_promote_creates_no_store_where_the_tracking_uri_names_none(tmp_path, monkeypatch):
+    from forecast.jobs.model_cli import model_app
+
+    missing = tmp_path / "typo" / "mlflow.db"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{missing}")
+    result = CliRunner().invoke(model_app, ["promote", "naive", "1"])
+    assert result.exit_code == 1 and f"no tracking store at {missing}" in result.output
+    assert not missing.parent.exists()
+
+
 def test_forecast_model_help_does_not_import_mlflow():
     import subprocess
     import sys
