@@ -62,8 +62,8 @@ class BaseForecaster(BaseEstimator):
 
     Fitted attributes: `freq_` (pandas offset, or integer step for integer `ds`),
     `series_ids_` (sorted ids seen in fit), `train_df_` (the validated training frame, used by
-    `predict()` without a frame), `fitted_settings_` (the settings of the fit: `predict`, a backtest without
-    refit and `save` stop with a message when `set_params` has changed one since, other than `fit_only_settings`),
+    `predict()` without a frame), `fitted_settings_` (the settings of the fit but `fit_only_settings`: `predict`,
+    a backtest without refit and `save` stop with a message when `set_params` has changed one since),
     and `run_id_`, `model_uri_`, `registered_model_version_` (the MLflow run and logged model of a tracked fit;
     None otherwise).
     """
@@ -107,8 +107,13 @@ class BaseForecaster(BaseEstimator):
         self.series_ids_ = checked.series_ids
         self.train_df_ = checked.frame
         self.run_id_ = self.model_uri_ = self.registered_model_version_ = None
-        self.fitted_settings_ = copy.deepcopy(self.get_params(deep=False))
+        self.fitted_settings_ = self._forecast_settings()
         return report
+
+    def _forecast_settings(self) -> dict[str, Any]:
+        """A copy of the settings a fitted model's forecasts depend on (all but `fit_only_settings`)."""
+        params = self.get_params(deep=False)
+        return {name: copy.deepcopy(value) for name, value in params.items() if name not in self.fit_only_settings}
 
     def _check_fitted_settings(self, purpose: str) -> None:
         """A fitted model forecasts with the settings it was fitted with: one changed since by `set_params` (other than
@@ -120,7 +125,7 @@ class BaseForecaster(BaseEstimator):
         changed = [
             name
             for name, value in fitted.items()
-            if value is not current[name] and name not in self.fit_only_settings and not _same(value, current[name])
+            if value is not current[name] and not _same(value, current[name])
         ]
         if changed:
             was = ", ".join(f"{name}={fitted[name]!r}" for name in changed)
@@ -302,7 +307,7 @@ class BaseForecaster(BaseEstimator):
                 f"{directory / HISTORY_FILE} cannot be read ({type(error).__name__}: {error})"
             ) from None
         estimator._load_model(directory, state, documents)
-        estimator.fitted_settings_ = copy.deepcopy(estimator.get_params(deep=False))
+        estimator.fitted_settings_ = estimator._forecast_settings()
         return estimator
 
     @classmethod

@@ -141,6 +141,7 @@ class Forecaster(ForecasterSettings, BaseForecaster):
     fit_only_settings = BaseForecaster.fit_only_settings | {
         "batch_size",
         "clipnorm",
+        "distribution",
         "dropout",
         "epochs",
         "learning_rate",
