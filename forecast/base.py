@@ -123,9 +123,7 @@ class BaseForecaster(BaseEstimator):
             return
         current = {name: getattr(self, name) for name in fitted}  # what get_params reads, without its introspection
         changed = [
-            name
-            for name, value in fitted.items()
-            if value is not current[name] and not _same(value, current[name])
+            name for name, value in fitted.items() if value is not current[name] and not _same(value, current[name])
         ]
         if changed:
             was = ", ".join(f"{name}={fitted[name]!r}" for name in changed)
