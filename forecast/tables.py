@@ -44,7 +44,7 @@ from pathlib import Path
 import pandas as pd
 
 from pipelines.columns import ID, TIME
-from pipelines.validation import parse_time_column
+from pipelines.validation import ValidationError, parse_time_column
 
 logger = logging.getLogger(__name__)
 
@@ -102,9 +102,19 @@ def read_frame(path: str | os.PathLike, id_column: str = "unique_id", time_colum
         frame[id_column] = frame[id_column].mask(frame[id_column] == "")
     if len(frame) and time_column in frame.columns and not pd.api.types.is_integer_dtype(frame[time_column]):
         ids = frame[id_column] if id_column in frame.columns else "series"
-        times = parse_time_column(pd.DataFrame({ID: ids, TIME: frame[time_column]}))  # day first where it reads so
+        try:
+            times = parse_time_column(pd.DataFrame({ID: ids, TIME: frame[time_column]}))  # day first where it reads so
+        except ValidationError as error:
+            raise ValidationError(_in_file_terms(str(error), time_column)) from None
         frame[time_column] = pd.Series(times, index=frame.index)
     return frame
+
+
+def _in_file_terms(message: str, time_column: str) -> str:
+    """A time-column error of `parse_time_column` said of the CSV file: its own column name, and lines of the file
+    (the header is line 1) instead of rows counted from 0."""
+    message = message.replace(f"Column {TIME!r}", f"Column {time_column!r}")
+    return re.sub(r"\brow (\d+)", lambda match: f"line {int(match.group(1)) + 2}", message)
 
 
 def read_frame_like(path: str | os.PathLike, like: pd.DataFrame) -> pd.DataFrame:

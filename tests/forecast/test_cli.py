@@ -455,7 +455,7 @@ def test_help_and_usage_errors_do_not_import_tensorflow(data_files, tmp_path):
         ("empty.csv", b"", "the file is empty"),
         ("header.csv", b"unique_id,ds,y\n", "has no rows: only its header ['unique_id', 'ds', 'y']"),
         ("latin1.csv", "unique_id,ds,y\nné,2020-01-01,1\n".encode("latin-1"), "byte 0xe9 at offset 16, line 2"),
-        ("dates.csv", b"unique_id,ds,y\na,2020-01-01,1\na,someday,2\n", "cannot read"),
+        ("dates.csv", b"unique_id,ds,y\na,2020-01-01,1\na,someday,2\n", "series 'a' has 'someday' at line 3"),
         ("zones.csv", b"unique_id,ds,y\na,2020-01-01T00:00,1\na,2020-01-02T00:00+02:00,2\n", "cannot read"),
         ("corrupt.parquet", b"PAR1 not really parquet", "not a readable Parquet file"),
     ],
@@ -467,6 +467,14 @@ def test_an_unreadable_data_file_is_one_error_line_with_exit_status_1(tmp_path, 
     code, out, err = run_main(["train", str(path), "--model-dir", str(tmp_path / "model"), *SETTINGS], capsys)
     assert code == 1 and out == "" and err.startswith("error: ") and err.count("\n") == 1, err
     assert expected in err and str(path) in err
+
+
+def test_a_bad_date_is_named_by_the_file_s_own_column_and_line(tmp_path, capsys):
+    path = tmp_path / "sales.csv"
+    path.write_text("store,date,sales\na,2020-01-01,1\na,2020-01-02,2\na,someday,3\n")
+    options = ["--id-col", "store", "--time-col", "date", "--target-col", "sales", *SETTINGS]
+    code, _, err = run_main(["train", str(path), "--model-dir", str(tmp_path / "m"), *options], capsys)
+    assert code == 1 and "Column 'date' must hold datetimes or integers; series 'a' has 'someday' at line 4." in err
 
 
 def test_other_column_names_are_mapped_with_id_time_and_target_options(data_files, tmp_path):
