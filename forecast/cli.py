@@ -382,6 +382,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         message = one_line(error)
         typer.echo(f"error: {in_options(message) if args[:1] in TRAINING_COMMANDS else message}", err=True)
         sys.exit(EXIT_USER_ERROR)
+    if argv is None:  # the process itself: its work is done and recorded, so a SIGTERM while Python and MLflow
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # shut down (seconds) must not make it exit 143
     sys.exit(status if isinstance(status, int) else 0)
 
 

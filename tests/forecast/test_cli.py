@@ -501,6 +501,23 @@ def test_other_column_names_are_mapped_with_id_time_and_target_options(data_file
     assert sorted(Forecaster.load(tmp_path / "model").series_ids_) == ["s0", "s1"]
 
 
+def test_sigterm_after_the_work_is_done_does_not_turn_success_into_143(trained, data_files, tmp_path):
+    import signal
+    import time
+
+    directory, _ = data_files
+    command = [str(Path(sys.executable).with_name("forecast")), "predict", str(trained), str(directory / "data.csv")]
+    process = subprocess.Popen(
+        [*command, "--output", str(tmp_path / "forecasts.csv")], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    line = process.stdout.readline()  # the success line: the forecasts are written
+    time.sleep(0.3)  # Python, MLflow and TensorFlow shut down for a second or more
+    process.send_signal(signal.SIGTERM)
+    process.communicate(timeout=120)
+    assert line.startswith(b"Wrote ") and process.returncode == 0
+    assert (tmp_path / "forecasts.csv").exists()
+
+
 def test_sigterm_while_tensorflow_imports_exits_143(data_files, tmp_path):
     import signal
     import time
