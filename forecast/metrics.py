@@ -360,9 +360,10 @@ def _check_forecast_rows(forecasts: pd.DataFrame, keys: list[str]) -> None:
     repeated = forecasts.duplicated(key).to_numpy()
     if repeated.any():
         first = forecasts[repeated].iloc[0]
+        row = forecasts.index[repeated].tolist()[0]  # a Python value: its repr names no NumPy type
         where = ", ".join(f"{column} {first[column]}" for column in key[1:])
         raise ValueError(
-            f"forecasts have two rows for series {first[ID]!r} at {where} (row {first.name!r}); "
+            f"forecasts have two rows for series {first[ID]!r} at {where} (row {row!r}); "
             f"expected one row per {tuple(key)}"
         )
 
