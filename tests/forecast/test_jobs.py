@@ -678,7 +678,16 @@ def test_checks_that_depend_on_a_referenced_value_run_once_it_is_substituted(sto
 def backoffs(monkeypatch) -> list[float]:
     """The waits between read attempts (recorded instead of slept)."""
     waits: list[float] = []
-    monkeypatch.setattr("forecast.jobs.errors.time.sleep", waits.append)
+    real_sleep = time.sleep
+
+    def record(delay: float) -> None:
+        # time.sleep is patched for the whole process: threads left by earlier tests (py4j's) sleep as before.
+        if threading.current_thread() is not threading.main_thread():
+            real_sleep(delay)
+            return
+        waits.append(delay)
+
+    monkeypatch.setattr("forecast.jobs.errors.time.sleep", record)
     return waits
 
 
