@@ -811,7 +811,8 @@ def _check_grid(frame, codes, times, series_starts, freq) -> np.ndarray:
     within = _within_series_mask(series_starts)
     if is_fixed_step(freq):
         step = step_size(freq)
-        diffs = np.diff(values if isinstance(times, np.ndarray) else time_values(fixed_step_clock(times, freq)))
+        clock = times if isinstance(times, np.ndarray) else fixed_step_clock(times, freq)
+        diffs = np.diff(values if clock is times else time_values(clock))
         off_grid = within & (diffs % step != 0)
         after_gap = within & (diffs > step) & ~off_grid
     else:
