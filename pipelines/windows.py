@@ -373,9 +373,8 @@ class SeriesWindows(WindowSettings, BaseEstimator):
         if not fitted:  # a fitted pipeline's settings were checked by fit
             self._check_parameters()
         if min_length is None:
-            past = "lookback" if self._min_past() == self.lookback else "min_past"
             min_length = self._min_past() + self.horizon
-            min_length_reason = f"{past} {self._min_past()} + horizon {self.horizon} rows for one training window"
+            min_length_reason = f"{self._min_past_named()} + horizon {self.horizon} rows for one training window"
         if isinstance(df, CheckedFrame):
             checked = self._recheck(df, min_length, min_length_reason)
         else:
@@ -522,11 +521,10 @@ class SeriesWindows(WindowSettings, BaseEstimator):
     def check_history(self, df: pd.DataFrame | pd.Series | CheckedFrame) -> CheckedFrame:
         """`check` for a history to forecast from: every series needs `min_past` rows (left-padded up to `lookback`),
         or the whole `lookback` without padding."""
-        past = "lookback" if self._min_past() == self.lookback else "min_past"
         return self.check(
             df,
             min_length=self._min_past(),
-            min_length_reason=f"{past} {self._min_past()} rows of history before a forecast origin",
+            min_length_reason=f"{self._min_past_named()} rows of history before a forecast origin",
         )
 
     def origin_windows(
@@ -584,7 +582,7 @@ class SeriesWindows(WindowSettings, BaseEstimator):
             raise ValidationError(
                 f"Series {shown(checked.series_ids[series[bad]])} has {observed_up_to_origin[bad]} rows up to "
                 f"{TIME}={frame[TIME].iloc[origin_rows[bad]]}; a forecast origin needs "
-                f"{'lookback' if self._min_past() == lookback else 'min_past'}={self._min_past()}."
+                f"{self._min_past_named('=')}."
             )
         history_rows = origin_rows[:, None] - lookback + 1 + np.arange(lookback)
         in_series = (history_rows >= first_rows[:, None]).ravel()
@@ -879,6 +877,11 @@ class SeriesWindows(WindowSettings, BaseEstimator):
     def _min_past(self) -> int:
         """Observed past rows a window needs: `min_past`, or the whole `lookback` when it is None."""
         return self.lookback if self.min_past is None else min(int(self.min_past), self.lookback)
+
+    def _min_past_named(self, separator: str = " ") -> str:
+        """`_min_past` with the setting it comes from, for messages: `min_past 1`, or `lookback 24` without padding."""
+        setting = "lookback" if self._min_past() == self.lookback else "min_past"
+        return f"{setting}{separator}{self._min_past()}"
 
     def _padding(self) -> int:
         """Rows of left padding in front of every series (0 when windows need a whole lookback)."""
