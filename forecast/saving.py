@@ -84,17 +84,10 @@ def check_replaceable(target: str | os.PathLike, marker: str) -> Path:
                 f"cannot save to {target}: the directory holds {len(entries)} entries (e.g. {entries[0]!r}) but no "
                 f"saved model ({marker}), and saving replaces it whole; give a new or an empty directory"
             )
-    blocked = unwritable_parent(target)
-    if blocked is not None:
-        raise SavedModelError(f"cannot save to {target}: {blocked} is not writable")
+    existing = next(directory for directory in target.parents if directory.exists())
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise SavedModelError(f"cannot save to {target}: {existing} is not writable")
     return target
-
-
-def unwritable_parent(path: str | os.PathLike) -> Path | None:
-    """The nearest existing directory on the way to `path` when nothing can be created in it (None when it can):
-    checked before any work, so that a command that could not write its result does none."""
-    existing = next(directory for directory in Path(os.path.abspath(path)).parents if directory.exists())
-    return None if os.access(existing, os.W_OK | os.X_OK) else existing
 
 
 def _swap_in(staging: Path, target: Path) -> None:
