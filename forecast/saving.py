@@ -30,6 +30,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from forecast.writable import unwritable_parent
+
 logger = logging.getLogger(__name__)
 
 _AT_FDCWD = -100
@@ -84,9 +86,9 @@ def check_replaceable(target: str | os.PathLike, marker: str) -> Path:
                 f"cannot save to {target}: the directory holds {len(entries)} entries (e.g. {entries[0]!r}) but no "
                 f"saved model ({marker}), and saving replaces it whole; give a new or an empty directory"
             )
-    existing = next(directory for directory in target.parents if directory.exists())
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise SavedModelError(f"cannot save to {target}: {existing} is not writable")
+    unwritable = unwritable_parent(target)
+    if unwritable is not None:
+        raise SavedModelError(f"cannot save to {target}: {unwritable} is not writable")
     return target
 
 

@@ -43,6 +43,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from forecast.writable import unwritable_parent
 from pipelines.columns import ID, TIME
 from pipelines.validation import ValidationError, parse_time_column
 
@@ -74,9 +75,9 @@ def check_output_path(path: str | os.PathLike) -> Path:
     path = check_table_path(path)
     if path.is_dir():
         raise ValueError(f"cannot write {path}: it is a directory")
-    existing = next(directory for directory in Path(os.path.abspath(path)).parents if directory.exists())
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise ValueError(f"cannot write {path}: {existing} is not writable")
+    unwritable = unwritable_parent(path)
+    if unwritable is not None:
+        raise ValueError(f"cannot write {path}: {unwritable} is not writable")
     return path
 
 

@@ -13,6 +13,8 @@ import pytest
 from forecast.base import SavedModelError
 from forecast.forecaster import Forecaster
 from forecast.loading import load_forecaster
+from forecast.saving import check_replaceable
+from forecast.writable import unwritable_parent
 
 SETTINGS = dict(lookback=6, horizon=3, units=4, epochs=1, batch_size=16, combine_with="ets", verbose=0, tracking=False)
 
@@ -236,3 +238,21 @@ def test_save_never_replaces_a_directory_that_holds_no_saved_model(tmp_path):
     (tmp_path / "vacant").mkdir()
     model.save(tmp_path / "vacant")
     assert (tmp_path / "vacant" / "fitted.json").exists()
+
+
+def test_unwritable_parent_walks_up_to_the_nearest_existing_directory(tmp_path):
+    assert unwritable_parent(tmp_path / "a" / "b" / "model") is None
+    assert unwritable_parent(tmp_path) is None
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root may write into any directory")
+def test_unwritable_parent_names_a_read_only_directory(tmp_path):
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        assert unwritable_parent(locked / "new" / "model") == locked
+        with pytest.raises(SavedModelError, match="is not writable"):
+            check_replaceable(locked / "model", "fitted.json")
+    finally:
+        locked.chmod(0o700)
