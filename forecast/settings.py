@@ -361,7 +361,7 @@ class ForecasterSettings(WindowSettings):
 
     def _check_params(self) -> None:
         """Every setting against its declaration, then what relates several of them."""
-        check_settings(self)
+        self.check_window_settings()
         if self.ensemble_lookbacks is not None:
             lookbacks = list(self.ensemble_lookbacks)
             if len(lookbacks) != self.ensemble_size:

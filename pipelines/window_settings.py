@@ -20,6 +20,7 @@ from pipelines.settings import (
     Integer,
     Names,
     Setting,
+    check_settings,
     declared,
     settings_dataclass,
     settings_of,
@@ -79,8 +80,8 @@ MIN_PAST = Setting(
     "min_past",
     Integer(allow_none=True),
     1,
-    "fewest observed past rows of a window; shorter histories are left-padded up to lookback with an 'observed' "
-    "flag, so series shorter than lookback + horizon train and forecast too (none: no padding)",
+    "fewest observed past rows of a window (at most lookback); shorter histories are left-padded up to lookback "
+    "with an 'observed' flag, so series shorter than lookback + horizon train and forecast too (none: no padding)",
 )
 SEASON_LENGTH = Setting(
     "season_length",
@@ -129,6 +130,14 @@ class WindowSettings:
     deseasonalize: bool = declared(DESEASONALIZE)
     fill: str | None = declared(FILL)
     short_series: str = declared(SHORT_SERIES)
+
+    def check_window_settings(self) -> None:
+        """Every windowing setting against its declaration, then what relates several of them."""
+        check_settings(self)
+        if self.min_past is not None and self.min_past > self.lookback:
+            raise ValueError(
+                f"min_past must be at most lookback={self.lookback} (the past a window reads); got {self.min_past}."
+            )
 
     def window_settings(self) -> dict:
         """These settings' current values, by name (what an estimator passes to the `SeriesWindows` it fits)."""

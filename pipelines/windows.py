@@ -45,7 +45,7 @@ from pipelines.frequency import (
 from pipelines.rows import locate_rows, sorted_positions
 from pipelines.scaling import CovariateScaling, TargetScaler, is_zero_scale, usable_scale, window_scale
 from pipelines.seasonality import SeasonalAdjustment, resolve_season_length
-from pipelines.settings import check_settings, declared, settings_dataclass, settings_from_json, settings_to_json
+from pipelines.settings import declared, settings_dataclass, settings_from_json, settings_to_json
 from pipelines.validation import (
     CheckedFrame,
     ValidationError,
@@ -680,7 +680,7 @@ class SeriesWindows(WindowSettings, BaseEstimator):
         return instance
 
     def _check_parameters(self) -> None:
-        check_settings(self)
+        self.check_window_settings()
         columns = [*self.past_covariates, *self.future_covariates, *self.static_covariates]
         reserved = {ID, TIME, TARGET}
         clashes = sorted({column for column in columns if column in reserved or columns.count(column) > 1})

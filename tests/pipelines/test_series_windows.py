@@ -393,6 +393,8 @@ def test_invalid_arguments_are_rejected(long_frame):
         SeriesWindows(lookback=0, horizon=1, scaler="standard", min_past=None, deseasonalize=False).fit(long_frame)
     with pytest.raises(ValueError, match="scaler"):
         SeriesWindows(lookback=2, horizon=1, scaler="zscore", min_past=None, deseasonalize=False).fit(long_frame)
+    with pytest.raises(ValueError, match="min_past must be at most lookback=2 .*; got 3"):
+        SeriesWindows(lookback=2, horizon=1, min_past=3).fit(long_frame)
     with pytest.raises(ValueError, match=r"\['temp'\] repeated"):
         SeriesWindows(
             lookback=2,
