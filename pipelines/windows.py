@@ -746,6 +746,8 @@ class SeriesWindows(WindowSettings, BaseEstimator):
             raise ValidationError(f"future_df is missing columns {missing_columns}; it has {list(future_df.columns)}.")
         known = numeric_columns(future_df[[ID, TIME, *self.future_covariates]], self.future_covariates).copy()
         future_times = parse_time_column(known)
+        if self.timezone_ is not None and getattr(future_times, "tz", None) is not None:
+            future_times = future_times.tz_convert(self.timezone_)  # as the history: the same instants, fit's clock
         self._check_time_kind(future_times, where="future_df: ")
         known[TIME] = future_times
         repeated = known.duplicated([ID, TIME]).to_numpy()

@@ -324,6 +324,22 @@ def test_a_zoned_model_forecasts_from_text_stamps_with_their_offsets_as_from_its
     assert str(model.predict(as_text)["ds"].dt.tz) == "Europe/Berlin"
 
 
+def test_a_zoned_model_reads_future_covariates_given_in_another_zone_as_the_same_instants():
+    hours = pd.date_range("2024-03-29", periods=72, freq="h", tz="Europe/Berlin")
+    steps = np.arange(72)
+    frame = pd.DataFrame({"unique_id": "a", "ds": hours, "y": 10.0 + np.sin(steps / 4), "x": np.cos(steps / 5)})
+    model = Forecaster(lookback=24, horizon=6, future_covariates=["x"], combine_with=None, seed=0, **TINY).fit(frame)
+    future_hours = pd.date_range(hours[-1] + pd.Timedelta("1h"), periods=6, freq="h")
+    future = pd.DataFrame({"unique_id": "a", "ds": future_hours, "x": np.linspace(-1.0, 1.0, 6)})
+    in_berlin = model.predict(future_df=future)
+    in_utc = model.predict(
+        frame.assign(ds=hours.tz_convert("UTC")), future_df=future.assign(ds=future_hours.tz_convert("UTC"))
+    )
+    pd.testing.assert_frame_equal(in_utc, in_berlin)
+    shifted = future.assign(x=future["x"].shift(-1, fill_value=5.0))  # the values one hour off: another forecast
+    assert not np.allclose(model.predict(future_df=shifted)["y_hat"], in_berlin["y_hat"])
+
+
 def test_future_covariates_take_integer_ids_and_name_a_time_zone_that_fit_did_not_see():
     df = _covariate_frame(length=30, n_series=2)
     df = df.assign(
