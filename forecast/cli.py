@@ -363,6 +363,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     # TensorFlow's C++ start-up lines and its retracing notices are not the command's output.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
+    # Nor are MLflow's notices that it creates or upgrades the tables of a new SQLite store.
+    logging.getLogger("mlflow.store.db.utils").setLevel(logging.WARNING)
     try:
         with warnings.catch_warnings():
             if not debug:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -534,3 +535,20 @@ def test_sigterm_while_tensorflow_imports_exits_143(data_files, tmp_path):
     process.communicate(timeout=120)
     assert process.returncode == 143
     assert not (tmp_path / "model").exists()
+
+
+def test_a_first_tracked_train_prints_no_notices_of_mlflow_creating_its_store(data_files, tmp_path):
+    directory, _ = data_files
+    command = [str(Path(sys.executable).with_name("forecast")), "train", str(directory / "data.csv")]
+    environment = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'new.db'}"}
+    result = subprocess.run(
+        [*command, "--model-dir", str(tmp_path / "model"), *SETTINGS[:-1], "--tracking"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=environment,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "new.db").exists() and result.stdout.startswith("Trained on 2 series")
+    assert "mlflow" not in result.stderr.lower(), result.stderr
