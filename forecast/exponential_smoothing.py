@@ -64,7 +64,7 @@ import numpy as np
 
 from forecast.compiled import compiled
 from forecast.theta import ThetaModels, blend_theta, fit_theta
-from pipelines.seasonality import divide_tested_seasons, indices_ahead, seasonal_indices
+from pipelines.seasonality import indices_ahead, remove_tested_seasons, seasonal_indices
 
 ERRORS = ("A", "M")
 TRENDS = ("N", "A", "Ad")
@@ -524,10 +524,11 @@ class EtsForecasts(NamedTuple):
 class EtsModels:
     """The candidate models fitted to every series, kept so that forecasts from later origins need only the filter.
 
-    A series `i` was fitted on `lengths[i]` values `y_1 .. y_n`; before the fit they were divided by
-    the classical indices `season_indices[i, t mod season_length]` (`t = 0 .. n-1`; periods longer than
-    `MAX_SEASON_LENGTH`, ones for a series that failed the seasonality test; None for shorter periods)
-    and then by `scales[i]`. Model `f` (`forms[f]`) has `aicc[i, f]` (inf where it was not
+    A series `i` was fitted on `lengths[i]` values `y_1 .. y_n`; before the fit its classical season was
+    removed, `(y_t - season_offsets[i, p]) / season_indices[i, p]` with `p = t mod season_length`
+    (`t = 0 .. n-1`; periods longer than `MAX_SEASON_LENGTH`: multiplicative indices for a positive series,
+    additive offsets for another, ones and zeros for a series that failed the seasonality test; both None for
+    shorter periods), and the values were divided by `scales[i]`. Model `f` (`forms[f]`) has `aicc[i, f]` (inf where it was not
     fitted; NaN then in the arrays below), `smoothing[i, f] = [alpha, beta*, gamma, phi]` (0, 0, 1 where
     it has none), the states after `y_n`, `states[i, f] = [l_n, b_n, s_0 .. s_{m-1}]` with the seasonal
     state of phase `t mod m` at `2 + t mod m` (`b_n = 0` without a trend, `s = 1` without a season),
@@ -557,6 +558,7 @@ class EtsModels:
     scales: np.ndarray
     last: np.ndarray
     season_indices: np.ndarray | None
+    season_offsets: np.ndarray | None
     aicc: np.ndarray
     smoothing: np.ndarray
     states: np.ndarray
@@ -572,7 +574,7 @@ class EtsModels:
             **{name: (series, models, len(neutral)) for name, neutral in _neutral(self.season_length).items()},
         }
         if self.season_length > MAX_SEASON_LENGTH:
-            expected["season_indices"] = (series, self.season_length)
+            expected["season_indices"] = expected["season_offsets"] = (series, self.season_length)
         for name, shape in expected.items():
             found = getattr(self, name)
             if found is None or found.shape != shape:
@@ -640,12 +642,13 @@ class EtsModels:
         starts = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
         values = np.concatenate(arrays) if arrays else np.zeros(0)
         owner = np.repeat(np.arange(len(rows)), sizes)
-        factors = np.ones((len(rows), horizon))
+        factors, offsets = np.ones((len(rows), horizon)), np.zeros((len(rows), horizon))
         if self.season_indices is not None:
-            positions = self.lengths[rows][owner] + np.arange(len(values)) - starts[owner]
-            values = values / self.season_indices[rows[owner], positions % self.season_length]
-            ahead = (self.lengths[rows] + sizes)[:, None] + np.arange(horizon)
-            factors = self.season_indices[rows[:, None], ahead % self.season_length]
+            phases = (self.lengths[rows][owner] + np.arange(len(values)) - starts[owner]) % self.season_length
+            values = (values - self.season_offsets[rows[owner], phases]) / self.season_indices[rows[owner], phases]
+            ahead = ((self.lengths[rows] + sizes)[:, None] + np.arange(horizon)) % self.season_length
+            factors = self.season_indices[rows[:, None], ahead]
+            offsets = self.season_offsets[rows[:, None], ahead]
         values = values / self.scales[rows][owner]
         last = self.last[rows].copy()
         grown = sizes > 0
@@ -658,16 +661,17 @@ class EtsModels:
             values, starts, rows, self.lengths, _codes(self.forms), m, *model_arrays, int(horizon), forecasts, aicc
         )
         forecasts = np.where(np.isfinite(aicc)[..., None], forecasts, last[:, None, None])
-        return forecasts * (self.scales[rows][:, None] * factors)[:, None, :], aicc
+        return forecasts * (self.scales[rows][:, None] * factors)[:, None, :] + offsets[:, None, :], aicc
 
     def get_config(self) -> dict:
         """A JSON-serializable dict for `from_config`: the parameters, states and sums only of the models
         fitted and only those their form has, flat in the order series, model, entry (floats written as Python
         writes them, so the round trip is exact)."""
         kept = _kept(self.forms, np.isfinite(self.aicc), self.season_length)
-        indices = None
+        indices = offsets = None
         if self.season_indices is not None:
             indices = [None if np.all(row == 1.0) else row.tolist() for row in self.season_indices]
+            offsets = [None if np.all(row == 0.0) else row.tolist() for row in self.season_offsets]
         return {
             "season_length": int(self.season_length),
             "forms": [form.name for form in self.forms],
@@ -675,6 +679,7 @@ class EtsModels:
             "scales": self.scales.tolist(),
             "last": [value if math.isfinite(value) else None for value in self.last.tolist()],
             "season_indices": indices,
+            "season_offsets": offsets,
             "aicc": [value if math.isfinite(value) else None for value in self.aicc.ravel().tolist()],
             **{name: getattr(self, name)[mask].tolist() for name, mask in kept.items()},
             "theta": None if self.theta is None else self.theta.get_config(),
@@ -698,8 +703,11 @@ class EtsModels:
             arrays[name] = np.where(fitted[..., None], np.array(_neutral(season_length)[name]), np.nan)
             arrays[name][mask] = config[name]
         indices, theta = config["season_indices"], config["theta"]
+        offsets = config.get("season_offsets")  # absent from models saved before additive seasons
         if indices is not None:
             indices = np.array([[1.0] * season_length if row is None else row for row in indices], dtype=np.float64)
+            rows = [None] * len(indices) if offsets is None else offsets
+            offsets = np.array([[0.0] * season_length if row is None else row for row in rows], dtype=np.float64)
         return cls(
             season_length=season_length,
             forms=forms,
@@ -707,6 +715,7 @@ class EtsModels:
             scales=np.array(config["scales"], dtype=np.float64),
             last=np.array([np.nan if value is None else value for value in config["last"]], dtype=np.float64),
             season_indices=indices,
+            season_offsets=offsets,
             aicc=aicc,
             **arrays,
             theta=None if theta is None else ThetaModels.from_config(theta),
@@ -782,10 +791,11 @@ def fit_ets(
 
     Seasonal models are tried for `1 < season_length <= MAX_SEASON_LENGTH` on series with at least
     two full seasons; multiplicative ones only on series whose values are all positive. A longer period
-    would need as many seasonal states: a positive series that passes the seasonality test
-    (`pipelines.seasonality.tested_seasonal_indices`) is divided by its classical multiplicative indices instead,
-    the non-seasonal models are fitted to it, and their forecasts are multiplied back (the M4
-    competition's benchmarks). Each series is divided by its mean absolute value first (the AICc
+    would need as many seasonal states: a series that passes the seasonality test, on its values and on their
+    differences, has its classical season removed instead (`pipelines.seasonality.remove_tested_seasons`: divided
+    by multiplicative indices where its values are all positive, as the M4 competition's benchmarks do, else
+    additive ones subtracted), the non-seasonal models are fitted to it, and the season is put back on their
+    forecasts. Each series is divided by its mean absolute value first (the AICc
     differences do not change) and its forecasts multiplied back.
 
     `threads` (None: the CPUs this process may use) fit chunks of series at once; every series' fit is
@@ -795,11 +805,11 @@ def fit_ets(
     m = max(1, int(season_length))
     arrays = [np.asarray(y, dtype=np.float64) for y in series]
     lengths = np.array([len(y) for y in arrays], dtype=np.int64)
-    indices = None
-    factors = np.ones((len(arrays), horizon))
+    indices = offsets = None
+    factors, offsets_ahead = np.ones((len(arrays), horizon)), np.zeros((len(arrays), horizon))
     if m > MAX_SEASON_LENGTH:
-        arrays, indices = divide_tested_seasons(arrays, m)
-        factors = indices_ahead(indices, lengths, horizon)
+        arrays, indices, offsets = remove_tested_seasons(arrays, m, differences_too=True)
+        factors, offsets_ahead = indices_ahead(indices, lengths, horizon), indices_ahead(offsets, lengths, horizon)
     states_period = _state_period(m)
     forms = tuple(candidate_forms(states_period > 1))
     scales = np.array([np.abs(y).mean() if len(y) and np.abs(y).mean() > 0 else 1.0 for y in arrays])
@@ -841,13 +851,14 @@ def fit_ets(
         scales=scales,
         last=last,
         season_indices=indices,
+        season_offsets=offsets,
         aicc=aicc,
         smoothing=smoothing,
         states=states,
         sums=sums,
         theta=fit_theta(scaled) if with_theta and m == 1 else None,
     )
-    return EtsFit(forecasts * (scales[:, None] * factors)[:, None, :], models)
+    return EtsFit(forecasts * (scales[:, None] * factors)[:, None, :] + offsets_ahead[:, None, :], models)
 
 
 def _available_cpus() -> int:

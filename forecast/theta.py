@@ -55,7 +55,7 @@ import numpy as np
 
 from forecast.combination import MIN_EVIDENCE_WINDOWS
 from forecast.compiled import compiled
-from pipelines.seasonality import divide_tested_seasons, indices_ahead
+from pipelines.seasonality import indices_ahead, remove_tested_seasons
 
 THETA_WEIGHTS = (0.0, 0.5, 1.0)
 """The weights `v` on Theta that are tried (0: ETS alone)."""
@@ -263,20 +263,21 @@ def theta_point_forecasts(
 ) -> np.ndarray:
     """`[origins, horizon]`: the optimised Theta model fitted anew to every history `y[first : origin + 1]`.
 
-    With `season_length > 1`, a history that passes the seasonality test is divided by its classical
-    multiplicative indices first and its forecasts multiplied back (`pipelines.seasonality.divide_tested_seasons`,
-    as statsforecast's Theta models and the M4 benchmarks do). A history shorter than `MIN_LENGTH` gets the
-    naive forecast.
+    With `season_length > 1`, a history that passes the seasonality test has its season removed first and put
+    back on its forecasts: divided by its classical multiplicative indices, or where it is not positive throughout
+    its additive ones subtracted (`pipelines.seasonality.remove_tested_seasons`, as statsforecast's Theta models
+    and the M4 benchmarks do). A history shorter than `MIN_LENGTH` gets the naive forecast.
     """
     histories = [y[first : origin + 1] for first, origin in zip(first_rows.tolist(), origin_rows.tolist())]
     m = max(1, int(season_length))
-    factors = np.ones((len(histories), horizon))
+    factors, offsets = np.ones((len(histories), horizon)), np.zeros((len(histories), horizon))
     if m > 1:
-        histories, indices = divide_tested_seasons(histories, m)
-        factors = indices_ahead(indices, [len(history) for history in histories], horizon)
+        histories, indices, additive = remove_tested_seasons(histories, m)
+        lengths = [len(history) for history in histories]
+        factors, offsets = indices_ahead(indices, lengths, horizon), indices_ahead(additive, lengths, horizon)
     forecasts = fit_theta(histories).forecast(np.arange(len(histories)), [np.zeros(0)] * len(histories), horizon)
     last = np.array([history[-1] for history in histories], dtype=np.float64)
-    return np.where(np.isfinite(forecasts), forecasts, last[:, None]) * factors
+    return np.where(np.isfinite(forecasts), forecasts, last[:, None]) * factors + offsets
 
 
 def blend_theta(ets: np.ndarray, theta: np.ndarray | None, weight: float) -> np.ndarray:

@@ -94,24 +94,43 @@ def tested_seasonal_indices(y: np.ndarray, m: int) -> np.ndarray | None:
     return found if np.all(found > 0) and np.all(np.isfinite(found)) else None
 
 
-def divide_tested_seasons(series: Sequence[np.ndarray], m: int) -> tuple[list[np.ndarray], np.ndarray]:
-    """Each series that passes the test of `tested_seasonal_indices` divided by its multiplicative indices (the
-    others unchanged), and the `[series, m]` indices (ones for the others): the index of phase `t mod m` for the
-    value `t = 0, 1, ..` (the M4 competition's benchmarks deseasonalise so)."""
-    adjusted, indices = [], np.ones((len(series), m))
+def remove_tested_seasons(
+    series: Sequence[np.ndarray], m: int, differences_too: bool = False
+) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
+    """Each series that passes the test of `is_seasonal` with its season removed, the others unchanged; and the
+    `[series, m]` multiplicative indices `s` (ones where none) and additive offsets `o` (zeros where none) of
+    phase `t mod m` for the value `t = 0, 1, ..`, so that the adjusted value is `(y_t - o) / s`:
+
+    - a series of positive values (`tested_seasonal_indices`) is divided by its multiplicative indices (the M4
+      competition's benchmarks deseasonalise so);
+    - any other seasonal series (counts that fall to zero at night, values of either sign) has its additive
+      indices subtracted (classical additive decomposition, as statsforecast's Theta models fall back to).
+
+    With `differences_too`, a series must also show the season in its first differences (`shows_season_at`):
+    the levels of a random walk or a trend pass the test at any lag, which matters where nothing after this
+    step can drop a false season (exponential smoothing chooses between seasonal and plain models itself only for
+    the periods its seasonal states can hold).
+    """
+    adjusted, indices, offsets = [], np.ones((len(series), m)), np.zeros((len(series), m))
     for row, y in enumerate(series):
+        phases = np.arange(len(y)) % m
         tested = tested_seasonal_indices(y, m)
-        if tested is not None:
-            adjusted.append(y / tested[np.arange(len(y)) % m])
+        if differences_too and not shows_season_at(np.diff(y), m):
+            adjusted.append(y)
+        elif tested is not None:
+            adjusted.append(y / tested[phases])
             indices[row] = tested
+        elif not np.all(y > 0) and is_seasonal(y, m) and np.all(np.isfinite(y)):
+            offsets[row] = seasonal_indices(y, m, multiplicative=False)
+            adjusted.append(y - offsets[row][phases])
         else:
             adjusted.append(y)
-    return adjusted, indices
+    return adjusted, indices, offsets
 
 
 def indices_ahead(indices: np.ndarray, lengths: np.ndarray, horizon: int) -> np.ndarray:
     """`[series, horizon]`: the index of each of the `horizon` values after a series of `lengths[i]` values, from
-    the `[series, m]` indices of `divide_tested_seasons` (phase `(n_i + k) mod m` for step `k = 0, 1, ..`)."""
+    `[series, m]` indices or offsets of `remove_tested_seasons` (phase `(n_i + k) mod m` for step `k = 0, 1, ..`)."""
     m = indices.shape[1]
     steps = np.asarray(lengths, dtype=np.int64)[:, None] + np.arange(horizon)
     return indices[np.arange(len(indices))[:, None], steps % m]

@@ -27,6 +27,7 @@ from forecast.exponential_smoothing import (
     fit_ets,
 )
 from forecast.forecaster import Forecaster
+from pipelines.seasonality import is_seasonal
 
 WIDTH = 1.0 - 2.0 * SMOOTHING_FLOOR
 
@@ -388,6 +389,7 @@ def test_continuing_after_n_values_equals_the_filter_over_the_whole_history(form
         scales=np.array([1.0]),
         last=y[n - 1 : n],
         season_indices=None,
+        season_offsets=None,
         aicc=np.array([[0.0]]),  # only its finiteness is read: a continuation's AICc comes from the sums
         smoothing=np.array([[smoothing]]),
         states=after_n[None, None],
@@ -492,30 +494,60 @@ def test_fitting_in_threads_gives_the_one_thread_fit_bit_for_bit():
             np.testing.assert_array_equal(getattr(threaded.models, name), getattr(alone.models, name), err_msg=name)
 
 
-def test_a_long_season_is_divided_out_of_the_continuation_at_its_phase_and_put_back():
+def test_a_long_season_is_removed_from_the_continuation_at_its_phase_and_put_back():
     rng = np.random.default_rng(11)
     m, n, grown = 52, 4 * 52 + 17, 4 * 52 + 40  # neither ends on whole seasons
     t = np.arange(grown + 10)
     pattern = 1.0 + 0.4 * np.sin(2 * np.pi * np.arange(m) / m)
     y = 100.0 * pattern[t % m] * (1.0 + 0.002 * t) * rng.normal(1.0, 0.01, len(t))
-    models = fit_ets([y[:n], y[:n] - 200.0], horizon=10, season_length=m).models  # the second is not positive
-    indices = models.season_indices[0]
-    assert np.all(models.season_indices[1] == 1.0) and not np.all(indices == 1.0)
-    forecasts, aicc = models.model_forecasts(np.array([0, 1]), [y[n:grown], y[n:grown] - 200.0], horizon=10)
-    divided = y[n:grown] / indices[np.arange(n, grown) % m] / models.scales[0]
-    factors = indices[np.arange(grown, grown + 10) % m] * models.scales[0]
-    for f, form in enumerate(models.forms):
-        assert form.season == "N"
-        smoothing, states, sums = models.smoothing[0, f], models.states[0, f], models.sums[0, f]
-        expected, squared, log_mu = continued_reference(form, divided, n, smoothing, states, 10, sums)
-        np.testing.assert_array_equal(forecasts[0, f], expected * factors)
-        assert aicc[0, f] == pytest.approx(aicc_reference(form, squared, log_mu, grown, 1), rel=1e-13)
-    combined = models.forecast(np.array([0]), [y[n:grown]], horizon=10)
+    flat = 100.0 + rng.normal(0.0, 1.0, len(t))
+    series = [y, y - 200.0, flat]  # positive and seasonal; negative and seasonal; no season
+    models = fit_ets([values[:n] for values in series], horizon=10, season_length=m).models
+    indices, offsets = models.season_indices, models.season_offsets
+    assert not np.all(indices[0] == 1.0) and np.all(offsets[0] == 0.0)  # multiplicative
+    assert np.all(indices[1] == 1.0) and not np.all(offsets[1] == 0.0)  # additive: the values are not positive
+    assert np.all(indices[2] == 1.0) and np.all(offsets[2] == 0.0)  # untouched
+    rows = np.arange(3)
+    forecasts, aicc = models.model_forecasts(rows, [values[n:grown] for values in series], horizon=10)
+    seen, ahead = np.arange(n, grown) % m, np.arange(grown, grown + 10) % m
+    for row, values in enumerate(series):
+        adjusted = (values[n:grown] - offsets[row, seen]) / indices[row, seen] / models.scales[row]
+        for f, form in enumerate(models.forms):
+            assert form.season == "N"
+            if not np.isfinite(models.aicc[row, f]):
+                continue  # not fitted (a multiplicative form on negative values): the naive forecast
+            smoothing, states, sums = models.smoothing[row, f], models.states[row, f], models.sums[row, f]
+            expected, squared, log_mu = continued_reference(form, adjusted, n, smoothing, states, 10, sums)
+            restored = expected * indices[row, ahead] * models.scales[row] + offsets[row, ahead]
+            np.testing.assert_allclose(forecasts[row, f], restored, rtol=1e-12)
+            assert aicc[row, f] == pytest.approx(aicc_reference(form, squared, log_mu, grown, 1), rel=1e-12)
+    combined = models.forecast(rows, [values[n:grown] for values in series], horizon=10)
     np.testing.assert_allclose(combined[0], weighted_by_hand(aicc[0], forecasts[0]), rtol=1e-13)
     np.testing.assert_allclose(combined[0], y[grown:], rtol=0.05)
+    np.testing.assert_allclose(combined[1], y[grown:] - 200.0, rtol=0.2)  # the season follows: -100 .. -160
     loaded = EtsModels.from_config(json.loads(json.dumps(models.get_config())))
-    assert loaded.get_config()["season_indices"][1] is None
+    assert loaded.get_config()["season_indices"][1] is None and loaded.get_config()["season_offsets"][0] is None
     np.testing.assert_array_equal(loaded.season_indices, models.season_indices)
+    np.testing.assert_array_equal(loaded.season_offsets, models.season_offsets)
+
+
+def test_a_random_walk_keeps_no_long_season_though_its_levels_pass_the_test():
+    walk = 1000.0 + np.cumsum(np.random.default_rng(8).normal(0.5, 5.0, 1800))  # a stock index's drift
+    assert is_seasonal(walk, 52)  # its levels correlate at every lag
+    fit = fit_ets([walk], horizon=8, season_length=52)
+    np.testing.assert_array_equal(fit.models.season_indices, np.ones((1, 52)))
+    np.testing.assert_array_equal(fit.models.season_offsets, np.zeros((1, 52)))
+
+
+def test_counts_that_fall_to_zero_keep_a_season_longer_than_the_states_allow():
+    # hourly-like counts with a cycle of 30 steps that are zero for a third of it: no multiplicative indices
+    m, t = 30, np.arange(8 * 30 + 30)
+    truth = np.maximum(0.0, 6.0 + 10.0 * np.sin(2 * np.pi * t / m))
+    y = truth[:-30] + np.random.default_rng(3).normal(0.0, 0.2, len(t) - 30) * (truth[:-30] > 0)
+    fit = fit_ets([y], horizon=30, season_length=m)
+    assert np.all(fit.models.season_indices == 1.0) and fit.models.season_offsets[0].std() > 3.0
+    forecast = fit.combined()[0]
+    assert np.mean(np.abs(forecast - truth[-30:])) < 0.2 * np.mean(np.abs(truth[-30:] - truth[-30:].mean()))
 
 
 def test_rolling_origins_continue_the_fit_at_each_series_first_origin():

@@ -9,9 +9,9 @@ import pytest
 from pipelines.frequency import parse_frequency, steps_between
 from pipelines.seasonality import (
     autocorrelations,
-    divide_tested_seasons,
     infer_season_length,
     is_seasonal,
+    remove_tested_seasons,
     resolve_season_length,
     seasonal_indices,
     shows_season_at,
@@ -202,19 +202,30 @@ def test_a_series_with_a_zero_or_too_short_is_left_as_it_is():
     assert set(sw.seasonal_adjustment_.indices) == {"ok"}
 
 
-def test_only_the_series_that_pass_the_seasonality_test_are_divided_by_their_indices():
+def test_only_the_series_that_pass_the_seasonality_test_lose_their_season():
     t = np.arange(48)
     pattern = 1 + 0.4 * np.sin(2 * np.pi * t / 12)
     seasonal = (100 + t) * pattern
     flat = 100 + np.random.default_rng(7).normal(0, 1, 48)
-    adjusted, indices = divide_tested_seasons([seasonal, flat, -seasonal], 12)
-    # the seasonal series: its classical indices (centred 2x12 moving average of y, the ratios averaged per phase)
-    trend = np.convolve(seasonal, np.r_[0.5, np.ones(11), 0.5] / 12, mode="valid")
+    counts = np.maximum(0.0, 5.0 + 8.0 * np.sin(2 * np.pi * t / 12))  # zero for a third of every season
+    adjusted, indices, offsets = remove_tested_seasons([seasonal, flat, -seasonal, counts], 12)
+    centred = np.r_[0.5, np.ones(11), 0.5] / 12  # the centred 2x12 moving average
+    # the positive seasonal series: divided by its classical indices (the ratios to the trend averaged per phase)
+    trend = np.convolve(seasonal, centred, mode="valid")
     ratios = seasonal[6 : 6 + len(trend)] / trend
     expected = np.array([ratios[(np.arange(len(trend)) + 6) % 12 == j].mean() for j in range(12)])
     np.testing.assert_allclose(indices[0], expected / expected.mean(), rtol=1e-12)
     np.testing.assert_allclose(adjusted[0], seasonal / indices[0][t % 12], rtol=1e-12)
-    # no season (the test fails) and not positive: unchanged, with unit indices
-    for row, y in ((1, flat), (2, -seasonal)):
-        np.testing.assert_array_equal(adjusted[row], y)
+    np.testing.assert_array_equal(offsets[0], np.zeros(12))
+    # no season (the test fails): unchanged, with unit indices and zero offsets
+    np.testing.assert_array_equal(adjusted[1], flat)
+    np.testing.assert_array_equal(indices[1], np.ones(12))
+    np.testing.assert_array_equal(offsets[1], np.zeros(12))
+    # seasonal but not positive: the additive indices (the differences to the trend averaged per phase) subtracted
+    for row, y in ((2, -seasonal), (3, counts)):
+        trend = np.convolve(y, centred, mode="valid")
+        differences = y[6 : 6 + len(trend)] - trend
+        expected = np.array([differences[(np.arange(len(trend)) + 6) % 12 == j].mean() for j in range(12)])
+        np.testing.assert_allclose(offsets[row], expected - expected.mean(), rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(adjusted[row], y - offsets[row][t % 12], rtol=1e-12)
         np.testing.assert_array_equal(indices[row], np.ones(12))
