@@ -361,7 +361,10 @@ class Calendar(Kind):
     def check(self, name: str, value: Any) -> None:
         if value is None or value == "auto":
             return
-        if isinstance(value, str) or not isinstance(value, Sequence):
+        if isinstance(value, str):
+            fields = [field.strip() for field in value.split(",") if field.strip()]
+            raise ValueError(f"{name} must be {self.describe()}; got the text {value!r}: give a list, {fields!r}.")
+        if not isinstance(value, Sequence):
             raise ValueError(f"{name} must be {self.describe()}; got {value!r}.")
         unknown = [field for field in value if field not in self.fields]
         if unknown:
@@ -373,7 +376,7 @@ class Calendar(Kind):
         return "auto" if text.strip() == "auto" else _split(text)
 
     def describe(self) -> str:
-        return f"'auto', none, or fields among {', '.join(self.fields)}"
+        return f"'auto', none, or a list of fields among {', '.join(self.fields)}"
 
     def metavar(self) -> str:
         return "auto|FIELDS"

@@ -85,7 +85,10 @@ def time_split(
     lengths = np.bincount(codes)
     position = np.arange(codes.size) - np.repeat(np.cumsum(lengths) - lengths, lengths)
 
-    boundaries = {"val": _time_value(val_start, times), "test": _time_value(test_start, times)}
+    boundaries = {
+        "val": _time_value("val_start", val_start, times),
+        "test": _time_value("test_start", test_start, times),
+    }
     if None not in boundaries.values() and boundaries["val"] >= boundaries["test"]:
         raise ValueError(
             f"val_start={val_start!r} must come before test_start={test_start!r}: the validation block ends where "
@@ -112,18 +115,30 @@ def time_split(
     return TimeSplit(train=train, val=val, test=test)
 
 
-def _time_value(start, times: pd.DatetimeIndex | np.ndarray) -> int | None:
+def _time_value(name: str, start, times: pd.DatetimeIndex | np.ndarray) -> int | None:
     """A block start as the int64 the sorted times are compared with (UTC nanoseconds for datetimes)."""
     if start is None:
         return None
     if isinstance(times, np.ndarray):
+        if isinstance(start, (bool, np.bool_)) or not isinstance(start, (int, np.integer)):
+            raise ValueError(f"{name}={start!r} must be an integer step: the time column {TIME!r} holds integers.")
         return int(start)
-    timestamp = pd.Timestamp(start)
+    if isinstance(start, (bool, int, float, np.number)):
+        raise ValueError(f"{name}={start!r} must be a time stamp: the time column {TIME!r} holds dates.")
+    try:
+        timestamp = pd.Timestamp(start)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name}={start!r} is not a time stamp (e.g. '2021-01-01').") from None
+    if timestamp is pd.NaT:
+        raise ValueError(f"{name}={start!r} is not a time stamp (e.g. '2021-01-01').")
     if times.tz is not None and timestamp.tz is None:
         timestamp = timestamp.tz_localize(times.tz)
     elif times.tz is None and timestamp.tz is not None:
-        raise ValueError(f"The block start {start!r} has a time zone; the time column has none.")
-    return int(timestamp.as_unit("ns").value)
+        raise ValueError(f"{name}={start!r} has a time zone; the time column {TIME!r} has none.")
+    try:
+        return int(timestamp.as_unit("ns").value)
+    except (OverflowError, ValueError):  # pandas reads 'March' as 1 March of year 1
+        raise ValueError(f"{name}={start!r} is not a time stamp (e.g. '2021-01-01').") from None
 
 
 def _block_begin(codes, time_values, lengths, size, boundary, size_name, end) -> np.ndarray:

@@ -712,6 +712,9 @@ class SeriesWindows(WindowSettings, BaseEstimator):
         if not isinstance(df, pd.DataFrame) or TIME not in df.columns:
             return df
         wanted = [ID, TIME, TARGET, *self.past_covariates, *self.future_covariates, *self.static_covariates]
+        absent = [column for column in wanted[3:] if column not in df.columns]
+        if absent:  # named here, with the frame's own columns (those selected would hide a misspelt one's twin)
+            raise ValidationError(f"Missing columns {absent}; the frame has columns {list(df.columns)}.")
         if list(df.columns) == wanted:
             return df.copy()
         return df.reindex(columns=[column for column in wanted if column in df.columns])

@@ -395,6 +395,12 @@ def test_invalid_arguments_are_rejected(long_frame):
         SeriesWindows(lookback=2, horizon=1, scaler="zscore", min_past=None, deseasonalize=False).fit(long_frame)
     with pytest.raises(ValueError, match="min_past must be at most lookback=2 .*; got 3"):
         SeriesWindows(lookback=2, horizon=1, min_past=3).fit(long_frame)
+    with pytest.raises(ValueError, match=r"got the text 'month, dayofweek': give a list, \['month', 'dayofweek'\]"):
+        SeriesWindows(lookback=2, horizon=1, calendar="month, dayofweek").fit(long_frame)
+    # a misspelt covariate: the message lists the frame's own columns, where the right name is
+    typo = long_frame.assign(price=1.0)
+    with pytest.raises(ValueError, match=r"Missing columns \['prize'\]; the frame has columns \[.*'price'\]"):
+        SeriesWindows(lookback=2, horizon=1, past_covariates=["prize"]).fit(typo)
     with pytest.raises(ValueError, match=r"\['temp'\] repeated"):
         SeriesWindows(
             lookback=2,

@@ -77,6 +77,13 @@ def test_errors():
     dated = frame.assign(ds=pd.date_range("2023-01-01", periods=5, freq="MS"))
     with pytest.raises(ValueError, match="must come before"):
         time_split(dated, lookback=1, val_start="2023-03-01", test_start="2023-03-01")
+    # a start of the other kind than the time column: named, never read as a step or as nanoseconds since 1970
+    with pytest.raises(ValueError, match=r"test_start='2023-03-01' must be an integer step: the time column 'ds'"):
+        time_split(frame, lookback=1, test_start="2023-03-01")
+    with pytest.raises(ValueError, match=r"val_start=3 must be a time stamp: the time column 'ds' holds dates"):
+        time_split(dated, lookback=1, val_start=3)
+    with pytest.raises(ValueError, match=r"test_start='March' is not a time stamp"):
+        time_split(dated, lookback=1, test_start="March")
 
 
 def test_input_is_unchanged(long_frame):
