@@ -93,7 +93,7 @@ def experiment_command(
 def format_result(result: ExperimentResult) -> str:
     """The result as `key: value` lines."""
     problem = result.problem
-    paper = f"{problem.paper_sequences:,}" if problem.paper_sequences else "not reported"
+    paper = f"{problem.paper_sequences:,} training sequences" if problem.paper_sequences else "not reported"
     lines = [
         f"problem: {problem.name} (experiment {problem.experiment})"
         + (f", T = {problem.length}" if problem.length else ""),
@@ -104,7 +104,7 @@ def format_result(result: ExperimentResult) -> str:
         f"test accuracy: {result.test_accuracy:.4f} ({result.test_wrong} of {result.config.test_size} wrong)",
         f"test mean absolute error: {result.test_mean_absolute_error:.4f}",
         f"wall time: {result.wall_time_seconds:.1f} s",
-        f"paper's LSTM: {paper} training sequences",
+        f"paper's LSTM: {paper}",
     ]
     if result.run_id is not None:
         lines.append(f"MLflow run: {result.run_id}")
