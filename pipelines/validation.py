@@ -651,8 +651,21 @@ def _check_duplicates(frame, codes, times) -> None:
         row = int(repeated[0]) + 1
         raise ValidationError(
             f"Duplicate ({ID}, {TIME}) pair: {_describe(frame, row)} appears more than once; "
-            f"{repeated.size} duplicate {'row' if repeated.size == 1 else 'rows'} in all."
+            f"{repeated.size} duplicate {'row' if repeated.size == 1 else 'rows'} in all.{_clock_hint(times, row)}"
         )
+
+
+def _clock_hint(times, row: int) -> str:
+    """Where a repeated time stamp may be a local clock's hour that daylight saving repeats, how to avoid it."""
+    if not isinstance(times, pd.DatetimeIndex) or times.tz is not None:
+        return ""
+    stamp = times[row]
+    if stamp == stamp.normalize() or stamp.month not in (3, 4, 10, 11):
+        return ""
+    return (
+        " If these are local clock times, the hour that daylight saving repeats appears twice: write the time "
+        "stamps with their UTC offset (e.g. '2021-10-31T02:00+01:00') or in UTC."
+    )
 
 
 def numeric_columns(frame: pd.DataFrame, value_cols: Sequence[str]) -> pd.DataFrame:

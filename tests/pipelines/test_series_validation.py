@@ -97,7 +97,19 @@ def test_non_numeric_covariate_is_named():
 
 def test_duplicate_pairs_name_series_and_time():
     frame = pd.concat([daily("a", [1.0, 2.0, 3.0]), daily("a", [9.0], start="2021-01-02")], ignore_index=True)
-    with pytest.raises(ValidationError, match=r"Duplicate \(unique_id, ds\) pair: series 'a' at ds=2021-01-02"):
+    with pytest.raises(
+        ValidationError, match=r"Duplicate \(unique_id, ds\) pair: series 'a' at ds=2021-01-02"
+    ) as daily_error:
+        validate(frame)
+    assert "daylight saving" not in str(daily_error.value)
+
+
+def test_an_hour_repeated_when_daylight_saving_ends_is_explained():
+    # New York's local clock, written without offsets: 01:00 comes twice on 2013-11-03
+    local = pd.date_range("2013-11-03 00:00", periods=4, freq="h", tz="America/New_York").tz_localize(None)
+    frame = pd.DataFrame({"unique_id": "ewr", "ds": local, "y": [1.0, 2.0, 3.0, 4.0]})
+    assert local[1] == local[2]
+    with pytest.raises(ValidationError, match=r"ds=2013-11-03 01:00:00 appears more than once.*daylight saving"):
         validate(frame)
 
 
