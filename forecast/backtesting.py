@@ -22,6 +22,7 @@ from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
 
+from forecast.settings import unregistered
 from pipelines.checks import check_integer
 from pipelines.columns import ID, TARGET, TIME
 from pipelines.rows import locate_rows
@@ -139,7 +140,10 @@ def rolling_origin(model, checked: CheckedFrame, cutoffs: pd.DataFrame, refit: b
                 pieces.append(forecast_from_history(model, checked, origin_rows[unseen & (windows == window)]))
             in_block &= ~unseen
         else:
-            fitted = clone(model).fit(history_until(df, cutoffs[in_block & (windows == block[0])]))
+            fitted = clone(model)
+            if hasattr(fitted, "tracking"):  # its run is nested in the backtest's; its model is not registered
+                fitted.set_params(tracking=unregistered(fitted.tracking))
+            fitted.fit(history_until(df, cutoffs[in_block & (windows == block[0])]))
         rows = origin_rows[in_block]
         if rows.size:
             piece = fitted._predict_origins(checked, rows, None)

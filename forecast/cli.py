@@ -259,6 +259,11 @@ def backtest(
     if model_dir is not None and model_settings:
         given = ", ".join(f"--{name.replace('_', '-')}" for name in model_settings)
         raise UsageError(f"--model-dir backtests the saved model with its own settings; leave out {given}")
+    if getattr(settings.get("tracking"), "register_as", None) is not None:
+        raise UsageError(
+            "--register-as: a backtest registers no model (its fits see only the history up to an origin); "
+            "register with `forecast train --register-as`"
+        )
     check_outputs({"--output": output, "--metrics-output": metrics_output}, inputs=[data])
     frame = read_data(data, id_col, time_col, target_col)
     if model_dir is None:

@@ -99,6 +99,14 @@ def tracking_settings(tracking: bool | Tracking, default: Tracking | None = None
     return tracking or None
 
 
+def unregistered(tracking: bool | Tracking) -> bool | Tracking:
+    """`tracking` without `register_as`: the fits inside a backtest see only the history up to an origin, and a
+    registered model must not be one of them."""
+    if isinstance(tracking, Tracking) and tracking.register_as is not None:
+        return Tracking(**{**tracking.get_config(), "register_as": None})
+    return tracking
+
+
 class TrackingKind(Kind):
     """`True`, `False` or a `Tracking`; on the command line `--tracking/--no-tracking` plus one option
     per `Tracking` setting."""

@@ -251,6 +251,8 @@ def test_backtest_scores_a_saved_model_on_new_data_and_takes_no_model_settings(t
     assert "overall" in out
     code, _, err = run_main([*arguments, "--model-dir", str(trained), "--units", "8"], capsys)
     assert code == 2 and "leave out --units" in err
+    code, _, err = run_main([*arguments, "--register-as", "bt-model", *SETTINGS[:-1]], capsys)
+    assert code == 2 and "a backtest registers no model" in err
 
 
 def test_a_spreadsheet_csv_with_semicolons_and_decimal_commas_is_read(tmp_path):

@@ -8,6 +8,7 @@ import mlflow
 import numpy as np
 import pandas as pd
 import pytest
+import sklearn.base
 import yaml
 from mlflow import MlflowClient
 from mlflow.types.schema import DataType
@@ -133,6 +134,15 @@ def test_a_backtest_is_a_run_with_its_scores(tracked):
     assert len(runs) == 1
     overall = result.metrics[result.metrics["unique_id"] == "overall"].iloc[0]
     assert runs["metrics.backtest_mae"].iloc[0] == pytest.approx(overall["mae"])
+
+
+def test_a_backtest_that_refits_registers_none_of_its_models(tracked):
+    model, df = tracked
+    versions = {version.version for version in MlflowClient().search_model_versions("name = 'tiny-model'")}
+    result = sklearn.base.clone(model).backtest(df, n_windows=2, refit=True)
+    assert result.forecasts["cutoff"].nunique() == 2  # two refits, each in a nested run
+    after = {version.version for version in MlflowClient().search_model_versions("name = 'tiny-model'")}
+    assert after == versions
 
 
 def test_a_diverging_fit_ends_its_run_failed_without_a_model(store):
