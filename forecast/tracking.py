@@ -73,12 +73,14 @@ def resolve_tracking_uri() -> str:
 
 
 def existing_store() -> str:
-    """The tracking URI (`resolve_tracking_uri`), or LookupError when it names a SQLite database that does not exist:
-    for commands that work on what a store holds, where MLflow would create an empty one (and its directories)."""
+    """The tracking URI (`resolve_tracking_uri`), or LookupError when it names a SQLite database that does not exist
+    (for commands that work on what a store holds, where MLflow would create an empty one and its directories), or
+    ConnectionError within seconds when it names an HTTP server that does not answer (MLflow retries for minutes)."""
     uri = resolve_tracking_uri()
     database = _sqlite_database(uri)
     if database is not None and not database.exists():
         raise LookupError(f"no tracking store at {database} (MLFLOW_TRACKING_URI={uri}): the database does not exist")
+    _probe(uri)
     return uri
 
 
@@ -203,7 +205,7 @@ def tracking_run(
         yield Tracker.disabled()
         return
     uri = resolve_tracking_uri()
-    with _bounded_http_requests():
+    with bounded_http_requests():
         try:
             _probe(uri)
             with _store_creation_lock(uri):
@@ -239,7 +241,7 @@ def tracking_run(
 
 
 @contextmanager
-def _bounded_http_requests() -> Iterator[None]:
+def bounded_http_requests() -> Iterator[None]:
     """MLflow HTTP requests give up within seconds while the block runs (the user's own settings win)."""
     added = {name: value for name, value in _HTTP_DEFAULTS.items() if name not in os.environ}
     os.environ.update(added)

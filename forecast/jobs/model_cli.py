@@ -63,6 +63,14 @@ def promote_command(
 
 def _promote(name: str, version: str, alias: str, reason: str, experiment: str) -> str | None:
     """Move the alias and record the move; returns the version the alias pointed at before (None: a new alias)."""
+    from forecast.tracking import bounded_http_requests
+
+    with bounded_http_requests():  # a server that stops answering midway costs seconds, not minutes
+        return _move_and_record(name, version, alias, reason, experiment)
+
+
+def _move_and_record(name: str, version: str, alias: str, reason: str, experiment: str) -> str | None:
+    """`_promote`'s work, its MLflow requests bounded."""
     from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
 
@@ -70,11 +78,13 @@ def _promote(name: str, version: str, alias: str, reason: str, experiment: str) 
     from forecast.model_uri import registry_contents
     from forecast.tracking import existing_store, tracking_run
 
-    existing_store()  # a mistyped MLFLOW_TRACKING_URI must not create an empty registry to promote in
+    existing_store()  # a mistyped MLFLOW_TRACKING_URI must not create an empty registry; a dead server fails fast
     client = MlflowClient()
     try:
         client.get_model_version(name, version)
-    except MlflowException:
+    except MlflowException as error:
+        if error.error_code != "RESOURCE_DOES_NOT_EXIST":
+            raise
         raise LookupError(f"model {name} has no version {version}. {registry_contents(client)}") from None
     said = f"manual: {reason}" if reason else "manual"
     tags = {DECISION_TAG: "manual", "model": name, "alias": alias}

@@ -500,7 +500,18 @@ def test_forecast_model_promote_moves_the_alias_and_records_the_override(mlflow_
     missing = CliRunner().invoke(model_app, ["promote", "naive", "9"])
     assert missing.exit_code == 1 and missing.output.count("\n") == 1
     assert "model naive has no version 9" in missing.output and "versions [1, 2]" in missing.output
+    ghost = CliRunner().invoke(model_app, ["promote", "ghost", "1"])
+    assert ghost.exit_code == 1 and "model ghost has no version 1" in ghost.output
     assert CliRunner().invoke(model_app, ["promote", "naive", "0"]).exit_code == 2
+
+
+def test_forecast_model_promote_names_a_server_that_does_not_answer(monkeypatch):
+    from forecast.jobs.model_cli import model_app
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:9")  # nothing listens: MLflow would retry for minutes
+    result = CliRunner().invoke(model_app, ["promote", "naive", "1"])
+    assert result.exit_code == 1 and result.output.count("\n") == 1
+    assert "cannot connect to http://127.0.0.1:9" in result.output and "has no version" not in result.output
 
 
 @pytest.mark.parametrize("alias", ["", "bad alias!", "v1", "Latest"])
