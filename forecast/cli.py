@@ -127,7 +127,10 @@ def forecaster_settings(options: dict[str, Any]) -> dict[str, Any]:
             if given is False:
                 arguments[setting.name] = False
             elif inner:
-                arguments[setting.name] = nested(**inner)
+                try:
+                    arguments[setting.name] = nested(**inner)
+                except ValueError as error:
+                    raise UsageError(str(error)) from None
             elif given is not None:
                 arguments[setting.name] = given
         elif given is not None:

@@ -74,6 +74,12 @@ class Tracking:
 
     def __post_init__(self) -> None:
         check_settings(self)
+        name = self.register_as
+        if name is not None and (not name.strip() or "/" in name or ":" in name):
+            raise ValueError(
+                f"register_as must be a registered model name, not blank and without '/' or ':' (MLflow's rule, "
+                f"checked before any training); got {name!r}."
+            )
 
     def get_config(self) -> dict[str, Any]:
         return {setting.name: getattr(self, setting.name) for setting in settings_of(self)}

@@ -325,3 +325,12 @@ def test_credentials_in_the_tracking_uri_are_masked_in_warnings(monkeypatch):
         pass
     text = " ".join(str(warning.message) for warning in caught)
     assert "secret" not in text and "admin:***@127.0.0.1:9" in text
+
+
+@pytest.mark.parametrize("name", ["  ", "team/model", "models:/m"])
+def test_a_registered_model_name_the_registry_refuses_is_refused_at_once(name):
+    from forecast.settings import Tracking
+
+    with pytest.raises(ValueError, match="register_as must be a registered model name"):
+        Tracking(register_as=name)
+    assert Tracking(register_as="team.model-v2_1").register_as == "team.model-v2_1"
