@@ -22,6 +22,8 @@ from forecast.redaction import redact
 
 _ALIAS_URI = re.compile(r"^models:/(?P<name>[^/@]+)@(?P<alias>[^/]+)$")
 _VERSION_URI = re.compile(r"^models:/(?P<name>[^/@]+)/(?P<version>\d+)$")
+_LOGGED_MODEL_URI = re.compile(r"^models:/(?P<model_id>m-[0-9a-f]+)$")
+"""MLflow 3's logged models by id (`models:/m-<hex>`): what a tracked fit reports as `model_uri_`."""
 
 
 class ModelNotFound(LookupError):
@@ -43,7 +45,8 @@ class ResolvedModel:
 
 
 def resolve_model(uri: str) -> ResolvedModel:
-    """Load the forecaster behind `uri`: `models:/name@alias`, `models:/name/3`, `runs:/id/path` or a directory."""
+    """Load the forecaster behind `uri`: `models:/name@alias`, `models:/name/3`, a logged model's `models:/m-<id>`
+    (a tracked fit's `model_uri_`), `runs:/id/path` or a directory."""
     if not uri.startswith(("models:/", "runs:/")):
         if not Path(uri).is_dir():
             raise ModelNotFound(f"model directory {redact(uri)} does not exist")
@@ -61,9 +64,12 @@ def resolve_model(uri: str) -> ResolvedModel:
         elif match := _VERSION_URI.match(uri):
             name, version = match["name"], match["version"]
             client.get_model_version(name, version)
+        elif match := _LOGGED_MODEL_URI.match(uri):
+            client.get_logged_model(match["model_id"])
         elif not uri.startswith("runs:/"):
             raise ModelNotFound(
-                f"cannot parse model URI {redact(uri)!r}; expected models:/name@alias or models:/name/version"
+                f"cannot parse model URI {redact(uri)!r}; expected models:/name@alias, models:/name/version or a "
+                "logged model's models:/m-<id>"
             )
         source = f"models:/{name}/{version}" if name else uri
         forecaster = load_forecaster(_download_forecaster(source))

@@ -275,8 +275,8 @@ class ModelSpec(SpecSection):
         if uri.startswith(("models:/", "runs:/")) or "://" not in uri:
             return uri
         raise ValueError(
-            f"expected models:/name@alias, models:/name/version, runs:/<run_id>/<path> "
-            f"or a saved Forecaster directory, found {redact(uri)!r}"
+            f"expected models:/name@alias, models:/name/version, a logged model's models:/m-<id>, "
+            f"runs:/<run_id>/<path> or a saved Forecaster directory, found {redact(uri)!r}"
         )
 
 

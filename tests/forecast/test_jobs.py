@@ -383,6 +383,21 @@ def test_passwords_in_urls_are_redacted():
     assert params["output.sql.url"] == "postgresql://writer@db.internal/sales?password=***"
 
 
+def test_a_logged_model_uri_as_a_tracked_fit_reports_it_resolves_to_the_registered_version():
+    from forecast.model_uri import ModelNotFound, resolve_model
+
+    version = MlflowClient().get_model_version(MODEL_NAME, "1")
+    logged = version.source  # the logged model, models:/m-<id>: what the fit's model_uri_ held
+    assert logged.startswith("models:/m-")
+    data = series_frame().rename(columns={"series": "unique_id", "date": "ds", "value": "y"})
+    expected = resolve_model(f"models:/{MODEL_NAME}/1").forecaster.predict(data)
+    resolved = resolve_model(logged)
+    assert resolved.name is None and resolved.version is None
+    pd.testing.assert_frame_equal(resolved.forecaster.predict(data), expected)
+    with pytest.raises(ModelNotFound, match="m-0123456789abcdef not found"):
+        resolve_model("models:/m-0123456789abcdef")
+
+
 def test_a_bad_model_uri_does_not_echo_its_credentials():
     from forecast.model_uri import ModelNotFound, resolve_model
 
