@@ -68,6 +68,11 @@ def split_history_and_future(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.Data
         raise ValueError(
             f"expected columns {[ID, TIME, TARGET]} in the model input; missing {missing} (found {list(frame.columns)})"
         )
+    if frame.empty:
+        raise ValueError(
+            "the model input has no rows; expected each series' history (and, for future covariates, rows after it "
+            "with an empty y)"
+        )
     frame = frame.assign(**{TIME: parse_time_column(frame)})
     observed = frame[TARGET].notna()
     last_observed = frame.loc[observed].groupby(ID)[TIME].max()

@@ -460,6 +460,8 @@ def _parse_times(frame: pd.DataFrame, column: pd.Series) -> pd.DatetimeIndex | n
 
 def _parse_object_times(frame: pd.DataFrame) -> pd.DatetimeIndex:
     column = frame[TIME]
+    if column.empty:  # no text to read a kind of time from: an empty frame is refused where rows are needed
+        return pd.DatetimeIndex([], dtype="datetime64[ns]")
     awareness = column.map(lambda value: getattr(value, "tzinfo", None) is not None).to_numpy()
     if awareness.any() and not awareness.all():
         row = int(np.flatnonzero(awareness != awareness[0])[0])

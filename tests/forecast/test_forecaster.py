@@ -357,6 +357,9 @@ def test_future_covariates_take_integer_ids_and_name_a_time_zone_that_fit_did_no
     )
     with pytest.raises(ValueError, match=message):
         model.predict(future_df=zoned)
+    empty = future.iloc[:0].astype({"ds": object})  # as read from an empty file: no rows to parse a kind of time from
+    with pytest.raises(ValueError, match=r"future_df has no \(finite\) future covariates \['x'\] for series '0'"):
+        model.predict(future_df=empty)
 
 
 def test_predict_pads_a_history_shorter_than_lookback_as_fit_does_and_rejects_missing_columns(monthly):

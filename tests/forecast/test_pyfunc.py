@@ -119,6 +119,9 @@ def test_the_pyfunc_model_takes_nullable_integers_and_names_a_missing_column(tra
         ValueError, match=r"^expected columns \['unique_id', 'ds', 'y'\] in the model input; missing \['y'\]"
     ):
         loaded.predict(frame.drop(columns="y"))
+    for empty in (frame.iloc[:0], frame.iloc[:0].astype({"ds": object})):
+        with pytest.raises(ValueError, match="^the model input has no rows"):
+            loaded.predict(empty)
 
 
 def test_register_as_creates_a_model_version_of_the_run(tracked):
