@@ -499,6 +499,9 @@ def _prepared(df: DataFrame, where: str, time_type: T.DataType | None = None) ->
             f"{where}: column {TIME!r} holds {found.simpleString()}; expected timestamps or integers "
             f"(cast dates with F.col('{TIME}').cast('timestamp'))"
         )
+    decimals = [f.name for f in df.schema.fields if isinstance(f.dataType, T.DecimalType) and f.name != ID]
+    for column in decimals:  # a warehouse's decimal(p, s) values arrive in pandas as Python Decimals
+        df = df.withColumn(column, F.col(column).cast(T.DoubleType()))
     if time_type is not None and df.schema[TIME].dataType != time_type:
         raise ValidationError(
             f"{where}: column {TIME!r} holds {df.schema[TIME].dataType.simpleString()}, but the history's "
