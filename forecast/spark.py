@@ -53,6 +53,7 @@ import re
 import shutil
 import sys
 import tempfile
+import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -172,6 +173,9 @@ def predict(
     time_type = history.schema[TIME].dataType
     future = None if future_df is None else _prepared(future_df, "future_df", time_type)
     shipped = _shipped(df.sparkSession, model)
+    if future is not None and not getattr(shipped.forecaster, "future_covariates", ()):
+        warnings.warn("future_df is not read: the model uses no future covariates", UserWarning, stacklevel=2)
+        future = None
     output = T.StructType(
         [
             T.StructField(ID, history.schema[ID].dataType),

@@ -230,13 +230,15 @@ def test_integer_ds_and_a_fitted_baseline_in_memory(spark, integer_history):
     assert_same_rows(metrics[metrics["unique_id"] != "overall"], expected.metrics.iloc[:-1], ["unique_id", "cutoff"])
 
 
-def test_decimal_values_of_a_warehouse_table_are_read_as_numbers(spark, integer_history):
+def test_decimal_values_are_read_as_numbers_and_a_future_frame_a_model_cannot_read_is_named(spark, integer_history):
     cents = integer_history.assign(y=integer_history["y"].round(2))
     model = SeasonalNaive(horizon=4, season_length=4).fit(cents)
     frame = spark.createDataFrame(cents).withColumn("y", F.col("y").cast("decimal(12,2)"))
     with fs.executor_errors():
         got = fs.predict(frame, model, series_per_chunk=2).toPandas()
     assert_same_rows(got, model.predict(cents), ["unique_id", "ds"])
+    with pytest.warns(UserWarning, match="future_df is not read: the model uses no future covariates"):
+        fs.predict(frame, model, future_df=frame.drop("y"))
 
 
 def test_an_executor_validation_error_comes_back_as_the_local_message(spark, history, future, model_dir):
