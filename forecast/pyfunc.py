@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import tempfile
 import warnings
 from collections.abc import Iterator
@@ -51,6 +52,28 @@ ARTIFACT_KEY = "forecaster"
 MODEL_CODE = Path(__file__).with_name("serving_model.py")
 """The models-from-code file MLflow runs to load a logged forecaster."""
 _REQUIREMENTS = ("mlflow", "tensorflow", "keras", "numpy", "pandas", "scikit-learn", "pyarrow")
+
+
+FUTURE_ROWS = "the input's future rows (after each series' history, y empty)"
+INPUT_TERMS = (
+    (re.compile(r"^future_df is required: "), "the input has no future rows (after each series' history, y empty): "),
+    (re.compile(r"^future_df: missing column"), "the input: missing column"),
+    (re.compile(r"^future_df has (no|more)"), f"{FUTURE_ROWS} have \\1"),
+    (re.compile(r"^future_df"), FUTURE_ROWS),
+    (
+        re.compile(r"[Cc]hoose a fill policy \(fill='ffill', 'interpolate', 'zero' or 'drop_series'\)\."),
+        "fill the gaps of the input: this model was fitted without a fill policy.",
+    ),
+)
+"""What the forecaster's messages say of `predict`'s arguments, said of the one frame a pyfunc model takes."""
+
+
+def in_input_terms(message: str) -> str:
+    """`message` as a pyfunc model's caller reads it: the future rows of its input, not `future_df`; no `fill=`
+    remedy (a logged model's settings are fixed)."""
+    for pattern, said in INPUT_TERMS:
+        message = pattern.sub(said, message)
+    return message
 
 
 def split_history_and_future(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame | None]:

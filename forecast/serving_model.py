@@ -12,7 +12,7 @@ import mlflow
 import pandas as pd
 
 from forecast.loading import load_forecaster
-from forecast.pyfunc import ARTIFACT_KEY, split_history_and_future
+from forecast.pyfunc import ARTIFACT_KEY, in_input_terms, split_history_and_future
 
 
 class ForecasterModel(mlflow.pyfunc.PythonModel):
@@ -23,7 +23,10 @@ class ForecasterModel(mlflow.pyfunc.PythonModel):
 
     def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
         history, future = split_history_and_future(model_input)
-        return self.forecaster.predict(history, future)
+        try:
+            return self.forecaster.predict(history, future)
+        except ValueError as error:  # ValidationError too: the same type, said of the input frame
+            raise type(error)(in_input_terms(str(error))) from None
 
 
 mlflow.models.set_model(ForecasterModel())

@@ -119,6 +119,14 @@ def test_the_pyfunc_model_takes_nullable_integers_and_names_a_missing_column(tra
         ValueError, match=r"^expected columns \['unique_id', 'ds', 'y'\] in the model input; missing \['y'\]"
     ):
         loaded.predict(frame.drop(columns="y"))
+    # messages speak of the input's future rows, not of predict's future_df a pyfunc caller never passes
+    with pytest.raises(ValueError, match=r"^the input has no future rows \(after each series' history, y empty\)"):
+        loaded.predict(history)
+    with pytest.raises(ValueError, match=r"^the input: missing column\(s\) \['x'\]"):
+        loaded.predict(frame.drop(columns="x"))
+    gap = pd.concat([history.drop(index=history.index[5]), future], ignore_index=True)
+    with pytest.raises(ValueError, match=r"fill the gaps of the input: this model was fitted without a fill policy"):
+        loaded.predict(gap)
     for empty in (frame.iloc[:0], frame.iloc[:0].astype({"ds": object})):
         with pytest.raises(ValueError, match="^the model input has no rows"):
             loaded.predict(empty)
