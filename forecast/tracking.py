@@ -187,13 +187,13 @@ def tracking_run(
 ) -> Iterator[Tracker]:
     """An MLflow run for the duration of a `with` block, yielding its `Tracker`.
 
-    The run is MLflow's active run inside the block (nested under an already active run), so
-    `mlflow.*.log_model` calls attach to it. It ends `FINISHED`, or `FAILED` when the block raises
+    The run is MLflow's active run inside the block (nested under an already active run, in that run's
+    experiment), so `mlflow.*.log_model` calls attach to it. It ends `FINISHED`, or `FAILED` when the block raises
     (`KILLED` on KeyboardInterrupt), and the exception propagates.
 
     Args:
         enabled: False yields a disabled tracker and touches no store.
-        experiment: experiment name, created when missing.
+        experiment: experiment name, created when missing (not used for a run nested under an active one).
         run_name: display name of the run (MLflow picks one when None).
         on_error: `"warn"` continues untracked when the store is unavailable (a `TrackingWarning`
             naming the URI and the error); `"raise"` raises `TrackingError`.
@@ -208,13 +208,15 @@ def tracking_run(
     with bounded_http_requests():
         try:
             _probe(uri)
+            parent = mlflow.active_run()
             with _store_creation_lock(uri):
                 client = MlflowClient(tracking_uri=uri)
-                experiment_id = _experiment_id(client, experiment)
+                # nested in the parent's experiment, where MLflow shows it under its parent
+                experiment_id = parent.info.experiment_id if parent else _experiment_id(client, experiment)
             run = mlflow.start_run(
                 experiment_id=experiment_id,
                 run_name=run_name,
-                nested=mlflow.active_run() is not None,
+                nested=parent is not None,
                 tags={key: str(value) for key, value in (tags or {}).items()},
             )
         except Exception as error:

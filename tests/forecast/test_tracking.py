@@ -81,10 +81,13 @@ def test_a_block_that_raises_ends_its_run_failed(module_mlflow_tracking_uri):
 
 
 def test_a_run_inside_an_active_run_is_nested(module_mlflow_tracking_uri):
-    with mlflow.start_run() as outer, tracking_run(experiment="tracking-tests") as tracker:
+    with mlflow.start_run() as outer, tracking_run(experiment="nested-elsewhere") as tracker:
         pass
     run = MlflowClient().get_run(tracker.run_id)
     assert run.data.tags["mlflow.parentRunId"] == outer.info.run_id
+    # in its parent's experiment, where MLflow shows it under the parent ("nested-elsewhere" is not made)
+    assert run.info.experiment_id == outer.info.experiment_id
+    assert MlflowClient().get_experiment_by_name("nested-elsewhere") is None
 
 
 def test_epoch_callback_logs_every_epoch_of_a_keras_fit(module_mlflow_tracking_uri):
