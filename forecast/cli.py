@@ -67,6 +67,7 @@ ClickError = UsageError.__base__
 EXIT_USER_ERROR = 1
 EXIT_USAGE = 2
 EXIT_TERMINATED = 128 + signal.SIGTERM
+EXIT_INTERRUPTED = 128 + signal.SIGINT
 # Errors that describe a problem with the user's input, files or settings: shown as one line, not a traceback.
 USER_ERRORS = (ValueError, LookupError, OSError, FloatingPointError, RuntimeError)
 
@@ -378,9 +379,8 @@ def main(argv: Sequence[str] | None = None) -> None:
             if not debug:
                 warnings.showwarning = show_warning
             status = app(args=args, prog_name="forecast", standalone_mode=False)
-    except typer.Abort:
-        typer.echo("error: stopped", err=True)
-        sys.exit(128 + signal.SIGINT)
+    except typer.Abort:  # end of input at a prompt
+        status = EXIT_INTERRUPTED
     except ClickError as error:
         if debug:
             raise
@@ -392,6 +392,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         message = one_line(error)
         typer.echo(f"error: {in_options(message) if args[:1] in TRAINING_COMMANDS else message}", err=True)
         sys.exit(EXIT_USER_ERROR)
+    if status == EXIT_INTERRUPTED:  # typer returns Ctrl-C's KeyboardInterrupt as this status, silently
+        typer.echo("error: stopped", err=True)
+        sys.exit(EXIT_INTERRUPTED)
     if argv is None:  # the process itself: its work is done and recorded, so a SIGTERM while Python and MLflow
         signal.signal(signal.SIGTERM, signal.SIG_IGN)  # shut down (seconds) must not make it exit 143
     sys.exit(status if isinstance(status, int) else 0)

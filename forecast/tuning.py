@@ -16,7 +16,9 @@ The sampler is TPE (Bergstra, Bardenet, Bengio & Kégl, "Algorithms for hyper-pa
 (`forecast.pruning.PruningCallback`) and the pruner stops a trial that lags the others at the same epoch
 (by default the median rule after five trials and five epochs; a network whose `loss` is searched reports losses
 that do not compare across trials, so pass `pruner=optuna.pruners.NopPruner()` then). A diverging trial (a
-non-finite loss) fails and the search goes on. The first trial of a new study is the estimator as given, when
+non-finite loss), or a configuration that the settings or the data refuse (a `ValueError`: `lookback` below a
+fixed `min_past`, series too short for it), fails with a one-line warning and the search goes on; a trial stopped
+by Ctrl-C or SIGTERM is recorded as failed before the search stops. The first trial of a new study is the estimator as given, when
 its values lie inside the space: the search starts from the default it should beat. A trial that draws the
 parameters of a completed one takes its score instead of fitting again (TPE redraws a few categories often; the
 estimator's training is seeded, so a refit would repeat it).
@@ -38,10 +40,12 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
+import logging
 import os
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
@@ -76,6 +80,9 @@ NOT_SEARCHABLE = {
     "distribution": "it names this machine's devices, not a model",
     "verbose": "it changes what training prints, not the model",
 }
+TRIAL_FAILURES = (FloatingPointError, ValueError)
+"""What fails one trial and lets the search go on: a diverging network, a configuration the settings or the data
+refuse."""
 RUNTIME_SETTINGS = ("tracking", "verbose", "distribution")
 """Settings that leave the model unchanged: they do not name a study (`default_study_name`)."""
 STORAGE_FILE = "optuna.db"
@@ -420,7 +427,8 @@ def tune(
         seeds = np.random.SeedSequence([seed, first_trial]).generate_state(n_jobs)
         if n_jobs == 1:
             study.sampler = optuna.samplers.TPESampler(seed=int(seeds[0]))
-            study.optimize(objective, n_trials=n_trials, timeout=timeout, catch=(FloatingPointError,))
+            with _one_line_trial_failures(), _stops_recorded():
+                study.optimize(objective, n_trials=n_trials, timeout=timeout, catch=TRIAL_FAILURES)
         else:
             _optimize_in_processes(objective, storage, study.pruner, seeds, n_trials, timeout, n_jobs)
             study = optuna.load_study(study_name=study_name, storage=storage)
@@ -502,7 +510,13 @@ class Objective:
             tracker.log_params(params)
             earlier = self._earlier_result(trial, params)
             if earlier is None:
-                score, pruning = self._fit_and_score(trial, params, tracker)
+                try:
+                    score, pruning = self._fit_and_score(trial, params, tracker)
+                except BaseException as error:
+                    tracker.set_tags({STATE_TAG: "FAIL"})
+                    if isinstance(error, SystemExit):  # SIGTERM: Optuna records only an interrupt as failed
+                        raise _Stopped(error.code) from None
+                    raise
             else:
                 trial.set_user_attr("repeat_of", earlier.number)
                 tracker.set_tags({"optuna.repeat_of": earlier.number})
@@ -523,9 +537,6 @@ class Objective:
         try:
             candidate._check_params()
             candidate._fit_checked(candidate._check_frame(self.history, "fit"), [pruning] if pruning else [])
-        except BaseException:
-            tracker.set_tags({STATE_TAG: "FAIL"})
-            raise
         finally:
             for epoch, value in enumerate(pruning.reported if pruning else []):
                 tracker.log_metrics({"val_loss": value}, step=epoch)
@@ -550,6 +561,48 @@ class Objective:
         result = fitted._backtest_checked(self.checked, self.cutoffs, False, self.season_length, [self.metric])
         overall = result.metrics[result.metrics[ID] == OVERALL]
         return float(overall[self.metric].iloc[0])
+
+
+class _Stopped(KeyboardInterrupt):
+    """A SIGTERM's `SystemExit` inside a trial, raised as the interrupt Optuna records as a failed trial (it leaves a
+    trial RUNNING for ever on any other `BaseException`); `_stops_recorded` turns it back into the exit."""
+
+    def __init__(self, code: Any):
+        super().__init__(code)
+        self.code = code
+
+    def __repr__(self) -> str:
+        return f"stopped (exit status {self.code})"
+
+
+@contextmanager
+def _stops_recorded() -> Iterator[None]:
+    """The exit a trial's `_Stopped` carries, raised again once Optuna has recorded the trial."""
+    try:
+        yield
+    except _Stopped as stopped:
+        raise SystemExit(stopped.code) from None
+
+
+class _WithoutTraceback(logging.Filter):
+    """Optuna's warning that a trial failed, on one line: the error's repr without its traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.exc_info = record.exc_text = None
+        return True
+
+
+@contextmanager
+def _one_line_trial_failures() -> Iterator[None]:
+    """Optuna's failed-trial warnings without their tracebacks while the block runs (a refused configuration is the
+    user's choice of space, not a fault of the program)."""
+    logger = logging.getLogger("optuna.study._optimize")
+    without = _WithoutTraceback()
+    logger.addFilter(without)
+    try:
+        yield
+    finally:
+        logger.removeFilter(without)
 
 
 def _pruning_callback(trial: optuna.trial.Trial):
@@ -613,7 +666,8 @@ def _run_worker(task: _WorkerTask) -> None:
         sampler=optuna.samplers.TPESampler(seed=task.sampler_seed),
         pruner=task.pruner,
     )
-    study.optimize(task.objective, n_trials=task.n_trials, timeout=task.timeout, catch=(FloatingPointError,))
+    with _one_line_trial_failures():
+        study.optimize(task.objective, n_trials=task.n_trials, timeout=task.timeout, catch=TRIAL_FAILURES)
 
 
 def _refit_best(

@@ -302,3 +302,57 @@ def test_the_command_module_loads_neither_tensorflow_nor_optuna():
     code = "import sys, forecast.tuning_cli; print(sorted({'tensorflow', 'optuna', 'mlflow'} & set(sys.modules)))"
     completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert completed.stdout.strip() == "[]"
+
+
+def test_a_configuration_the_settings_refuse_fails_its_trial_and_the_search_goes_on(tmp_path, history, caplog):
+    storage = f"sqlite:///{tmp_path / 'optuna.db'}"
+    space = {"lookback": {"type": "categorical", "choices": [6, 2, 3]}}  # 2 and 3 lie below min_past 4
+    result = tune(tiny_forecaster(min_past=4, epochs=1), history, space, n_trials=4, storage=storage, tracking=False)
+    states = {trial.params["lookback"]: trial.state for trial in result.study.trials}
+    assert states[6] == optuna.trial.TrialState.COMPLETE and result.best_params == {"lookback": 6}
+    failed = [trial for trial in result.study.trials if trial.state == optuna.trial.TrialState.FAIL]
+    assert failed and all(trial.params["lookback"] in (2, 3) for trial in failed)
+    warnings = [record for record in caplog.records if "failed with parameters" in record.getMessage()]
+    assert warnings and "min_past must be at most lookback" in warnings[0].getMessage()
+    assert all(record.exc_info is None for record in warnings)  # one line: no traceback
+
+
+class TerminatedWhileFitting(ExponentialSmoothing):
+    """An estimator whose fit is stopped by SIGTERM (the command line's handler raises SystemExit(143))."""
+
+    def _fit_checked(self, checked, callbacks):
+        raise SystemExit(143)
+
+
+def test_a_trial_stopped_by_sigterm_is_recorded_as_failed_before_the_exit(tmp_path, history):
+    storage = f"sqlite:///{tmp_path / 'optuna.db'}"
+    with pytest.raises(SystemExit) as stopped:
+        tune(TerminatedWhileFitting(horizon=HORIZON), history, ETS_SPACE, n_trials=3, storage=storage, study_name="t")
+    assert stopped.value.code == 143
+    (trial,) = optuna.load_study(study_name="t", storage=storage).trials  # not left RUNNING
+    assert trial.state == optuna.trial.TrialState.FAIL
+
+
+def test_ctrl_c_stops_the_command_with_one_line_and_records_the_trial(tmp_path, history):
+    import signal
+
+    data, space = tmp_path / "history.csv", tmp_path / "space.yaml"
+    history.to_csv(data, index=False)
+    space.write_text("season_length: {type: categorical, choices: [1, 12]}\n")
+    command = [str(Path(sys.executable).with_name("forecast")), "tune", str(data), "--space", str(space)]
+    command += ["--estimator", "ets", "--horizon", "3", "--n-trials", "100000", "--no-tracking"]
+    command += ["--storage", f"sqlite:///{tmp_path / 'optuna.db'}", "--study-name", "interrupted"]
+    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+    lines = []
+    while not any("Trial 3 finished" in line for line in lines):
+        lines.append(process.stderr.readline())
+        assert lines[-1], "".join(lines)  # the search runs until interrupted
+    process.send_signal(signal.SIGINT)
+    rest = process.communicate(timeout=120)[1]
+    assert process.returncode == 130 and rest.splitlines()[-1] == "error: stopped", rest
+    assert "Traceback" not in rest
+    states = {
+        trial.state
+        for trial in optuna.load_study(study_name="interrupted", storage=f"sqlite:///{tmp_path / 'optuna.db'}").trials
+    }
+    assert optuna.trial.TrialState.RUNNING not in states
