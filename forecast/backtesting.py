@@ -14,6 +14,7 @@ is (re)fitted inside the backtest.
 
 from __future__ import annotations
 
+import warnings
 from typing import NamedTuple
 
 import numpy as np
@@ -26,7 +27,7 @@ from forecast.settings import unregistered
 from pipelines.checks import check_integer
 from pipelines.columns import ID, TARGET, TIME
 from pipelines.rows import locate_rows
-from pipelines.validation import CheckedFrame
+from pipelines.validation import CheckedFrame, shown_ids
 
 
 class Backtest(NamedTuple):
@@ -131,7 +132,8 @@ def rolling_origin(model, checked: CheckedFrame, cutoffs: pd.DataFrame, refit: b
     blocks = refit_schedule(int(windows.max()) + 1, refit)
     reuse_model = not refit and _is_fitted(model)
     unseen = ~np.isin(cutoffs[ID].to_numpy(), np.asarray(model.series_ids_)) if reuse_model else None
-    pieces = []
+    pieces, dropped = [], set()
+    series_ids = cutoffs[ID].to_numpy()
     for block in blocks:
         in_block = np.isin(windows, block)
         if reuse_model:
@@ -144,12 +146,25 @@ def rolling_origin(model, checked: CheckedFrame, cutoffs: pd.DataFrame, refit: b
             if hasattr(fitted, "tracking"):  # its run is nested in the backtest's; its model is not registered
                 fitted.set_params(tracking=unregistered(fitted.tracking))
             fitted.fit(history_until(df, cutoffs[in_block & (windows == block[0])]))
+            if getattr(model, "short_series", None) == "drop":  # what the fit left out is not scored either
+                left_out = in_block & ~np.isin(series_ids, np.asarray(fitted.series_ids_))
+                dropped.update(series_ids[left_out].tolist())
+                in_block &= ~left_out
         rows = origin_rows[in_block]
         if rows.size:
             piece = fitted._predict_origins(checked, rows, None)
             check_forecasts(piece, rows.size, model.horizon)
             piece.insert(2, "cutoff", times[np.repeat(rows, model.horizon)])
             pieces.append(piece)
+    if dropped:
+        warnings.warn(
+            f"the backtest leaves out {len(dropped)} series that the fit dropped as too short at an origin "
+            f"(short_series='drop'): {shown_ids(sorted(dropped))}",
+            UserWarning,
+            stacklevel=3,
+        )
+    if not pieces:
+        raise ValueError("no series is left to backtest: the fit dropped every series as too short at its origin")
     forecasts = pd.concat(pieces, ignore_index=True)
     actuals = df[[ID, TIME, TARGET]]
     merged = forecasts.merge(actuals, on=[ID, TIME], how="left", validate="many_to_one")

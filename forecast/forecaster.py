@@ -99,7 +99,7 @@ from forecast.training import (
 from forecast.training_loop import train_network
 from pipelines.columns import ID, TARGET, TIME
 from pipelines.rows import rows_in_series, sorted_positions, time_values
-from pipelines.validation import CheckedFrame, ValidationError
+from pipelines.validation import CheckedFrame, ValidationError, shown_ids
 from pipelines.windows import OBSERVED, SeriesWindows, Windows
 
 MEDIAN = 0.5
@@ -639,7 +639,7 @@ class Forecaster(ForecasterSettings, BaseForecaster):
             failed = ~within_sane_band(self._median(outputs), band_low, band_high) & (weights > 0)
             if failed.any():
                 warnings.warn(
-                    f"the network's forecast of {_shown_ids(ids[failed])} leaves the sane band of the series' history "
+                    f"the network's forecast of series {shown_ids([str(i) for i in ids[failed]])} leaves the sane band of the series' history "
                     f"(beyond {SANE_BAND:g} times its range from its minimum or maximum): those series are forecast "
                     "by the statistical forecast alone (exponential smoothing, with Theta where fit chose it)",
                     UserWarning,
@@ -921,12 +921,6 @@ class HeldOutStatistical(NamedTuple):
     forecasts: np.ndarray | None
     theta_weight: float
     rule: str
-
-
-def _shown_ids(ids: np.ndarray, most: int = 5) -> str:
-    unique = list(dict.fromkeys(str(i) for i in ids))
-    shown = ", ".join(repr(i) for i in unique[:most])
-    return f"series {shown}{f' and {len(unique) - most} more' if len(unique) > most else ''}"
 
 
 def _per_series(table: pd.Series, ids: np.ndarray) -> np.ndarray:

@@ -557,8 +557,12 @@ class Objective:
         return next((earlier for earlier in complete if earlier.params == params), None)
 
     def score(self, fitted: BaseForecaster) -> float:
-        """`metric` of the fitted candidate's forecasts from every origin, over series and origins."""
-        result = fitted._backtest_checked(self.checked, self.cutoffs, False, self.season_length, [self.metric])
+        """`metric` of the fitted candidate's forecasts from every origin, over series and origins (those its fit
+        kept, under `short_series="drop"`: the fit warned of the others)."""
+        cutoffs = self.cutoffs
+        if getattr(fitted, "short_series", None) == "drop":
+            cutoffs = cutoffs[cutoffs[ID].isin(np.asarray(fitted.series_ids_))]
+        result = fitted._backtest_checked(self.checked, cutoffs, False, self.season_length, [self.metric])
         overall = result.metrics[result.metrics[ID] == OVERALL]
         return float(overall[self.metric].iloc[0])
 

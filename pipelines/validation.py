@@ -63,6 +63,13 @@ def shown(value) -> str:
     return repr(value.item() if isinstance(value, np.generic) else value)
 
 
+def shown_ids(ids, most: int = _SHOWN_IDS) -> str:
+    """Series ids for a message, each once: the first `most` (`shown`), then how many more."""
+    unique = list(dict.fromkeys(ids))
+    listed = ", ".join(shown(series_id) for series_id in unique[:most])
+    return listed + (f" and {len(unique) - most} more" if len(unique) > most else "")
+
+
 @dataclass(frozen=True)
 class CheckedFrame:
     """A validated frame with the facts learned while checking it.
@@ -906,9 +913,9 @@ def _drop_series(frame, codes, drop_codes, reason: str) -> tuple[pd.DataFrame, n
     if not keep.any():
         raise ValidationError(f"Every series was dropped ({reason}); nothing is left to window.")
     dropped_ids = frame[ID].to_numpy()[np.searchsorted(codes, drop_codes)]
-    listed = ", ".join(shown(series_id) for series_id in dropped_ids[:_SHOWN_IDS])
-    more = f" and {dropped_ids.size - _SHOWN_IDS} more" if dropped_ids.size > _SHOWN_IDS else ""
-    warnings.warn(f"Dropped {dropped_ids.size} series with {reason}: {listed}{more}.", UserWarning, stacklevel=4)
+    warnings.warn(
+        f"Dropped {dropped_ids.size} series with {reason}: {shown_ids(dropped_ids)}.", UserWarning, stacklevel=4
+    )
     kept_codes = codes[keep]
     renumbered = np.concatenate([[0], np.cumsum(np.diff(kept_codes) != 0)])
     return frame.loc[keep].reset_index(drop=True), renumbered

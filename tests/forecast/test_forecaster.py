@@ -413,3 +413,14 @@ def test_predict_asks_for_future_covariates_it_needs():
 def test_backtest_rejects_series_too_short_for_the_windows(fitted, monthly):
     with pytest.raises(ValueError, match="needs at least"):
         fitted.backtest(monthly, n_windows=20, step=4)
+
+
+def test_a_backtest_leaves_out_the_series_its_fit_dropped_as_too_short(monthly):
+    short = monthly[monthly["unique_id"] == "s0"].head(8).assign(unique_id="short")
+    frame = pd.concat([monthly, short], ignore_index=True)
+    model = Forecaster(lookback=8, horizon=4, short_series="drop", combine_with=None, seed=0, **TINY)
+    # the fit up to the origin keeps 4 rows of 'short', fewer than min_past + horizon: it is dropped there
+    with pytest.warns(UserWarning, match=r"the backtest leaves out 1 series that the fit dropped .*: 'short'"):
+        result = model.backtest(frame, n_windows=1)
+    assert set(result.forecasts["unique_id"]) == {"s0", "s1", "s2"}
+    assert "short" not in set(result.metrics["unique_id"])

@@ -356,3 +356,14 @@ def test_ctrl_c_stops_the_command_with_one_line_and_records_the_trial(tmp_path, 
         for trial in optuna.load_study(study_name="interrupted", storage=f"sqlite:///{tmp_path / 'optuna.db'}").trials
     }
     assert optuna.trial.TrialState.RUNNING not in states
+
+
+def test_a_series_the_trials_fit_drops_as_too_short_is_not_scored(tmp_path, history):
+    short = history[history["unique_id"] == "a"].head(5).assign(unique_id="short", y=lambda d: 100.0 * d["y"])
+    space = {"units": {"type": "categorical", "choices": [4]}}
+    model = tiny_forecaster(short_series="drop", epochs=1)
+    storage = f"sqlite:///{tmp_path / 'optuna.db'}"
+    with pytest.warns(UserWarning, match="Dropped 1 series with fewer than"):
+        with_short = tune(model, pd.concat([history, short]), space, n_trials=1, storage=storage, tracking=False)
+    without = tune(model, history, space, n_trials=1, storage=storage, tracking=False)
+    assert with_short.best_score == pytest.approx(without.best_score, rel=1e-6)
