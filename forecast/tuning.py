@@ -360,6 +360,11 @@ def tune(
     optuna = _optuna()
     _check_arguments(estimator, n_trials, timeout, n_jobs, metric)
     space = _as_space(space, estimator)
+    if metric == "pinball" and not estimator.get_params().get("quantiles") and "quantiles" not in space.names:
+        raise ValueError(
+            f"metric='pinball' scores quantile forecasts, and this {type(estimator).__name__} makes none; give it "
+            "quantiles (quantiles=[0.1, 0.9]; on the command line --set quantiles=0.1,0.9) or another metric"
+        )
     base = clone(estimator)
     base._check_params()
     checked = base._check_frame(text_ids(to_long_format(df)), "backtest")

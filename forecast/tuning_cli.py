@@ -71,7 +71,9 @@ def tune_command(
     n_trials: Annotated[
         int | None, typer.Option(help="Trials to run now (a resumed study keeps its own).", min=1)
     ] = None,
-    timeout: Annotated[float | None, typer.Option(help="Seconds after which no new trial starts.", min=0)] = None,
+    timeout: Annotated[
+        float | None, typer.Option(help="Seconds (above 0) after which no new trial starts.", callback=_positive)
+    ] = None,
     n_windows: Annotated[int, typer.Option(help="Validation origins per series.", min=1)] = 1,
     step: Annotated[int | None, typer.Option(help="Steps between origins (default: horizon).", min=1)] = None,
     metric: Annotated[str, typer.Option(help="Score to minimise: mase, smape, mape, mae, rmse or pinball.")] = "mase",
@@ -134,6 +136,12 @@ def tune_command(
     if model_dir is not None:
         result.best_estimator.save(model_dir)
         typer.echo(f"Saved the refitted best model to {model_dir}")
+
+
+def _positive(value: float | None) -> float | None:
+    if value is not None and value <= 0:
+        raise typer.BadParameter(f"expected a number of seconds above 0; got {value:g}")
+    return value
 
 
 def estimator_settings(

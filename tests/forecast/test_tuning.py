@@ -237,6 +237,9 @@ def test_a_search_needs_an_end_and_a_score_to_minimise(history):
         tune(ExponentialSmoothing(horizon=HORIZON), history, ETS_SPACE)
     with pytest.raises(ValueError, match="metric must be one of mase, smape"):
         tune(ExponentialSmoothing(horizon=HORIZON), history, ETS_SPACE, n_trials=1, metric="coverage")
+    # before any trial trains: a model without quantiles has no pinball loss
+    with pytest.raises(ValueError, match="metric='pinball' scores quantile forecasts, and this Forecaster makes none"):
+        tune(tiny_forecaster(), history, {"units": {"type": "int", "low": 2, "high": 4}}, n_trials=1, metric="pinball")
 
 
 def test_the_default_storage_lies_beside_mlflows_sqlite_store(tmp_path):
@@ -296,6 +299,8 @@ def test_the_command_refuses_a_bad_space_and_a_setting_of_another_estimator(tune
         tune_app, ["tune", str(data), "--space", str(space), "--set", "unitz=3", "--n-trials", "1"]
     )
     assert result.exit_code == 2 and "'unitz' is not a setting of Forecaster" in result.output
+    result = CliRunner().invoke(tune_app, ["tune", str(data), "--space", str(space), "--timeout", "0"])
+    assert result.exit_code == 2 and "expected a number of seconds above 0; got 0" in result.output
 
 
 def test_the_command_module_loads_neither_tensorflow_nor_optuna():
