@@ -43,6 +43,7 @@ import json
 import logging
 import os
 import sys
+import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
@@ -438,6 +439,7 @@ def tune(
             _optimize_in_processes(objective, storage, study.pruner, seeds, n_trials, timeout, n_jobs)
             study = optuna.load_study(study_name=study_name, storage=storage)
         best = _best_trial(study, optuna)
+        _warn_if_no_setting_mattered(study, optuna)
         parent.log_params({f"best.{name}": value for name, value in best.params.items()})
         parent.log_metrics({f"best_{metric}": best.value, **_trial_counts(study, optuna)})
         parent.set_tags({"optuna.best_trial": best.number})
@@ -794,6 +796,20 @@ def _best_trial(study: optuna.Study, optuna: Any) -> optuna.trial.FrozenTrial:
         )
         raise RuntimeError(f"no trial of study {study.study_name!r} completed ({counts}); nothing to refit")
     return study.best_trial
+
+
+def _warn_if_no_setting_mattered(study: optuna.Study, optuna: Any) -> None:
+    """Warn where trials of different parameters all scored the same: the search could not rank them."""
+    complete = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+    distinct = {json.dumps(trial.params, sort_keys=True, default=str) for trial in complete}
+    if len(distinct) > 1 and len({trial.value for trial in complete}) == 1:
+        warnings.warn(
+            f"all {len(complete)} complete trials scored {complete[0].value:.6g}: the searched settings did not "
+            "change the forecasts (a Forecaster whose fit trains no network for lack of held-out evidence forecasts "
+            "with ETS alone, see its combination_.rule; combine_with=None searches the network itself)",
+            UserWarning,
+            stacklevel=3,
+        )
 
 
 def _trial_counts(study: optuna.Study, optuna: Any) -> dict[str, float]:

@@ -372,3 +372,12 @@ def test_a_series_the_trials_fit_drops_as_too_short_is_not_scored(tmp_path, hist
         with_short = tune(model, pd.concat([history, short]), space, n_trials=1, storage=storage, tracking=False)
     without = tune(model, history, space, n_trials=1, storage=storage, tracking=False)
     assert with_short.best_score == pytest.approx(without.best_score, rel=1e-6)
+
+
+def test_a_search_whose_settings_change_no_forecast_says_so(tmp_path, history):
+    # three short series hold too little evidence for the network: every trial forecasts with ETS alone
+    space = {"units": {"type": "categorical", "choices": [4, 8, 16]}}
+    storage = f"sqlite:///{tmp_path / 'optuna.db'}"
+    with pytest.warns(UserWarning, match=r"all \d complete trials scored .*: the searched settings did not change"):
+        result = tune(tiny_forecaster(combine_with="auto"), history, space, n_trials=4, storage=storage, tracking=False)
+    assert len({trial.value for trial in result.study.trials}) == 1
