@@ -347,7 +347,8 @@ def tune(
         pruner: an Optuna pruner (None: `MedianPruner(n_startup_trials=5, n_warmup_steps=5)`).
         tracking: record the search in MLflow (`MLFLOW_TRACKING_URI`, else MLflow's default store).
         experiment: the MLflow experiment.
-        register_as: register the refitted best model under this name (a new version).
+        register_as: register the refitted best model under this name (a new version; None: the name the
+            estimator's own `Tracking` registers under, if any).
         seed: seeds the sampler (and nothing else: the estimator's own `seed` setting seeds its training).
 
     Returns:
@@ -696,10 +697,18 @@ def _refit_best(
     run_name = f"tune-{study_name}-best"
     tags = {"optuna.study": study_name, "optuna.best_trial": best.number, "tuning.role": "best-refit"}
     if "tracking" in estimator.get_params():
-        from forecast.settings import Tracking
+        from forecast.settings import Tracking, tracking_settings
 
+        own = tracking_settings(base.tracking) or Tracking()  # the estimator's registered name and error policy
         tracked = (
-            Tracking(experiment=experiment, run_name=run_name, register_as=register_as) if parent.active else False
+            Tracking(
+                experiment=experiment,
+                run_name=run_name,
+                register_as=register_as or own.register_as,
+                errors=own.errors,
+            )
+            if parent.active
+            else False
         )
         estimator.set_params(tracking=tracked).fit(df)
         if estimator.run_id_ is not None:

@@ -381,3 +381,13 @@ def test_a_search_whose_settings_change_no_forecast_says_so(tmp_path, history):
     with pytest.warns(UserWarning, match=r"all \d complete trials scored .*: the searched settings did not change"):
         result = tune(tiny_forecaster(combine_with="auto"), history, space, n_trials=4, storage=storage, tracking=False)
     assert len({trial.value for trial in result.study.trials}) == 1
+
+
+def test_the_refit_best_is_registered_under_the_estimators_own_name(module_mlflow_tracking_uri, history):
+    from forecast.settings import Tracking
+
+    model = tiny_forecaster(epochs=1, tracking=Tracking(experiment="own", register_as="own-tuned"))
+    space = {"units": {"type": "categorical", "choices": [4]}}
+    result = tune(model, history, space, n_trials=1, study_name="own-name", experiment="tuning-own")
+    version = MlflowClient().get_model_version("own-tuned", str(result.best_estimator.registered_model_version_))
+    assert version.run_id == result.best_estimator.run_id_
