@@ -172,7 +172,7 @@ class SearchSpace:
     def from_yaml(cls, path: str | os.PathLike, estimator: Any) -> SearchSpace:
         """The space written in the YAML file `path` (a mapping of setting names to ranges)."""
         try:
-            spec = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+            spec = yaml.load(Path(path).read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)  # a safe loader
         except FileNotFoundError:
             raise FileNotFoundError(f"search space file {path} does not exist") from None
         except (yaml.YAMLError, UnicodeDecodeError) as error:
@@ -199,6 +199,21 @@ class SearchSpace:
     def to_dict(self) -> dict[str, dict[str, Any]]:
         """The space as written in a search space file."""
         return {parameter.name: parameter.to_dict() for parameter in self.parameters}
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML's safe loader, refusing a key given twice in one mapping (the safe loader keeps the last silently)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"the key {key!r} is given twice", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
 
 
 def _parameter(name: str, spec: Any, settings: Mapping[str, Setting]) -> Parameter:
@@ -284,7 +299,8 @@ def _check_value(where: str, setting: Setting, key: str, value: Any) -> None:
     try:
         setting.kind.check(setting.name, value)
     except ValueError as error:
-        raise ValueError(f"{where}.{key}: {' '.join(str(error).split())}") from None
+        hint = " (YAML writes None as null)" if isinstance(value, str) and value.lower() == "none" else ""
+        raise ValueError(f"{where}.{key}: {' '.join(str(error).split())}{hint}") from None
 
 
 # ------------------------------------------------------------------------------------------------------ search
@@ -790,10 +806,16 @@ def _check_same_search(study: optuna.Study, search: Mapping[str, Any], storage: 
     if stored is None:
         return
     for key, value in json.loads(json.dumps(search, default=str)).items():
-        if stored.get(key) != value:
+        before = stored.get(key)
+        if before != value:
+            if isinstance(before, dict) and isinstance(value, dict):  # the settings or the space: what differs
+                names = sorted(name for name in {*before, *value} if before.get(name) != value.get(name))
+                change = "; ".join(f"{name} {before.get(name)!r}, now {value.get(name)!r}" for name in names)
+            else:
+                change = f"{before!r}, now {value!r}"
             raise ValueError(
-                f"study {study.study_name!r} in {redact(storage)} was made for another search ({key}: "
-                f"{stored.get(key)!r}, now {value!r}); give another study name to start a new study"
+                f"study {study.study_name!r} in {redact(storage)} was made for another search ({key}: {change}); "
+                "give another study name to start a new study"
             )
 
 

@@ -190,6 +190,15 @@ def test_resuming_a_study_with_another_search_names_what_differs(resumed_search,
             study_name=search.study.study_name,
         )
     assert "\n" not in str(caught.value)
+    with pytest.raises(ValueError, match=r"another search \(settings: freq None, now 'MS'\)"):  # only what differs
+        tune(
+            ExponentialSmoothing(horizon=HORIZON, freq="MS"),
+            history,
+            ETS_SPACE,
+            n_trials=1,
+            n_windows=N_WINDOWS,
+            study_name=search.study.study_name,
+        )
 
 
 # -------------------------------------------------------------------------------------------------- bad input
@@ -211,6 +220,10 @@ def test_resuming_a_study_with_another_search_names_what_differs(resumed_search,
         ({"horizon": {"type": "int", "low": 4, "high": 8}}, r"horizon cannot be searched"),
         ({"units": 32}, r"units must be a mapping with a type"),
         ({"quantiles": {"type": "categorical", "choices": [[0.1, 0.9]]}}, r"quantiles\.choices must be numbers"),
+        (
+            {"combine_with": {"type": "categorical", "choices": ["auto", "none"]}},
+            r"got 'none'\. \(YAML writes None as null\)",
+        ),
     ],
 )
 def test_a_bad_search_space_is_one_line_naming_the_field(spec, message):
@@ -229,6 +242,11 @@ def test_a_search_space_file_error_names_the_file_and_the_field(tmp_path, histor
     path = tmp_path / "space.yaml"
     path.write_text("season_length: {type: categorical, choices: [1, 12]}\nseason: {type: int, low: 1, high: 4}\n")
     with pytest.raises(ValueError, match=rf"^{path}: search space: unknown parameter 'season'"):
+        tune(ExponentialSmoothing(horizon=HORIZON), history, path, n_trials=1)
+    path.write_text(
+        "season_length: {type: categorical, choices: [1, 12]}\nseason_length: {type: int, low: 1, high: 4}\n"
+    )
+    with pytest.raises(ValueError, match=r"is not valid YAML: the key 'season_length' is given twice .* line 2"):
         tune(ExponentialSmoothing(horizon=HORIZON), history, path, n_trials=1)
 
 
