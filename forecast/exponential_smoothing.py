@@ -528,8 +528,8 @@ class EtsModels:
     removed, `(y_t - season_offsets[i, p]) / season_indices[i, p]` with `p = t mod season_length`
     (`t = 0 .. n-1`; periods longer than `MAX_SEASON_LENGTH`: multiplicative indices for a positive series,
     additive offsets for another, ones and zeros for a series that failed the seasonality test; both None for
-    shorter periods), and the values were divided by `scales[i]`. Model `f` (`forms[f]`) has `aicc[i, f]` (inf where it was not
-    fitted; NaN then in the arrays below), `smoothing[i, f] = [alpha, beta*, gamma, phi]` (0, 0, 1 where
+    shorter periods), and the values were divided by `scales[i]`. Model `f` (`forms[f]`) has `aicc[i, f]` (inf
+    where it was not fitted; NaN then in the arrays below), `smoothing[i, f] = [alpha, beta*, gamma, phi]` (0, 0, 1 where
     it has none), the states after `y_n`, `states[i, f] = [l_n, b_n, s_0 .. s_{m-1}]` with the seasonal
     state of phase `t mod m` at `2 + t mod m` (`b_n = 0` without a trend, `s = 1` without a season),
     and `sums[i, f] = [sum_t e_t^2, sum_t log mu_t]` over `y_1 .. y_n` (0 for error A), the parts of its

@@ -638,8 +638,9 @@ class Forecaster(ForecasterSettings, BaseForecaster):
                 band_high = np.fmax(high, _per_series(self.series_high_, ids))
             failed = ~within_sane_band(self._median(outputs), band_low, band_high) & (weights > 0)
             if failed.any():
+                named = shown_ids([str(series) for series in ids[failed]])
                 warnings.warn(
-                    f"the network's forecast of series {shown_ids([str(i) for i in ids[failed]])} leaves the sane band of the series' history "
+                    f"the network's forecast of series {named} leaves the sane band of the series' history "
                     f"(beyond {SANE_BAND:g} times its range from its minimum or maximum): those series are forecast "
                     "by the statistical forecast alone (exponential smoothing, with Theta where fit chose it)",
                     UserWarning,

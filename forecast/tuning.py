@@ -18,10 +18,10 @@ The sampler is TPE (Bergstra, Bardenet, Bengio & Kégl, "Algorithms for hyper-pa
 that do not compare across trials, so pass `pruner=optuna.pruners.NopPruner()` then). A diverging trial (a
 non-finite loss), or a configuration that the settings or the data refuse (a `ValueError`: `lookback` below a
 fixed `min_past`, series too short for it), fails with a one-line warning and the search goes on; a trial stopped
-by Ctrl-C or SIGTERM is recorded as failed before the search stops. The first trial of a new study is the estimator as given, when
-its values lie inside the space: the search starts from the default it should beat. A trial that draws the
-parameters of a completed one takes its score instead of fitting again (TPE redraws a few categories often; the
-estimator's training is seeded, so a refit would repeat it).
+by Ctrl-C or SIGTERM is recorded as failed before the search stops. The first trial of a new study is the
+estimator as given, when its values lie inside the space: the search starts from the default it should beat. A
+trial that draws the parameters of a completed one takes its score instead of fitting again (TPE redraws a few
+categories often; the estimator's training is seeded, so a refit would repeat it).
 
 The study lives in an Optuna storage (by default the SQLite file `optuna.db` beside MLflow's SQLite store) under
 a name derived from the estimator, the space, the validation settings and the data, so running the same search
