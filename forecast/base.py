@@ -48,6 +48,8 @@ from pipelines.validation import CheckedFrame, check_frame, to_long_format
 
 PARAMS_FILE, STATE_FILE, PIPELINE_FILE = PARAMS, STATE, PIPELINE
 HISTORY_FILE = "history.parquet"
+LOAD_ATTEMPTS = 5
+"""Reads of a saved forecaster before `load` gives up on a directory that saves keep replacing."""
 _OWN_PACKAGES = ("forecast",)
 _FORECASTERS: dict[str, type] = {}
 """Every forecaster class by `module.name`, registered when its class is defined (`__init_subclass__`)."""
@@ -273,8 +275,27 @@ class BaseForecaster(BaseEstimator):
         whichever forecaster the directory holds (its module, named in `fitted.json`, is imported when it is
         one of this package's). Raises `SavedModelError` naming the file for a directory that is not a saved
         forecaster or holds a corrupt file.
+
+        The files are read one after another, while another process may `save` over the directory (it swaps a
+        whole new directory in). A load during which the directory was replaced read parts of two models, so it
+        is read again, up to `LOAD_ATTEMPTS` times: the forecaster returned is one model, never a mix.
         """
         directory = Path(path)
+        for _ in range(LOAD_ATTEMPTS):
+            before = _directory_identity(directory)
+            try:
+                estimator = cls._load_once(directory)
+            except Exception:
+                if _directory_identity(directory) == before:
+                    raise
+                continue  # a save replaced it while it was read: whatever failed may be the mix
+            if _directory_identity(directory) == before:
+                return estimator
+        raise SavedModelError(f"{directory} was replaced {LOAD_ATTEMPTS} times while being read; load it again")
+
+    @classmethod
+    def _load_once(cls, directory: Path) -> BaseForecaster:
+        """`load`'s reading of the files, without the check that they all came from one model."""
         if not directory.is_dir():
             raise SavedModelError(f"{directory} is not a saved forecaster: no such directory")
         documents = {name: _read_json(directory / name) for name in (PARAMS_FILE, STATE_FILE)}
@@ -366,6 +387,17 @@ class BaseForecaster(BaseEstimator):
 
     def _tracked(self) -> bool:
         return bool(getattr(self, "tracking", False))
+
+
+def _directory_identity(directory: Path) -> tuple[int, int, int, int] | None:
+    """The identity of the directory at `directory`: device, inode and the times of its last change; None where there
+    is none. A save swaps in a new directory, so it changes exactly when the model there is replaced (the times tell
+    a new directory from an old one whose freed inode number it reuses)."""
+    try:
+        found = directory.stat()
+    except OSError:
+        return None
+    return found.st_dev, found.st_ino, found.st_ctime_ns, found.st_mtime_ns
 
 
 def _same(fitted: Any, current: Any) -> bool:

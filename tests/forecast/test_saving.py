@@ -256,3 +256,26 @@ def test_unwritable_parent_names_a_read_only_directory(tmp_path):
             check_replaceable(locked / "model", "fitted.json")
     finally:
         locked.chmod(0o700)
+
+
+def test_a_load_during_which_a_save_replaces_the_model_reads_one_model_whole(saved, frame, tmp_path, monkeypatch):
+    import forecast.base
+
+    model, path = saved
+    target = copy_of(path, tmp_path)
+    renamed = frame.assign(unique_id=frame["unique_id"].map({"a": "c", "b": "d"}), y=frame["y"] * 100.0)
+    other = Forecaster(**SETTINGS).fit(renamed)  # the same shape: a mix would load without an error
+    real_read = pd.read_parquet
+    reads = []
+
+    def read_while_saving(source, *args, **kwargs):  # the history is read after params.json and fitted.json
+        if not reads:
+            other.save(target)  # another process's save swaps the new model in between two reads
+        reads.append(source)
+        return real_read(source, *args, **kwargs)
+
+    monkeypatch.setattr(forecast.base.pd, "read_parquet", read_while_saving)
+    loaded = load_forecaster(target)
+    assert len(reads) == 2  # the first read saw two models and was read again
+    assert list(loaded.series_ids_) == ["c", "d"] and set(loaded.train_df_["unique_id"]) == {"c", "d"}
+    pd.testing.assert_frame_equal(loaded.predict(), other.predict())
