@@ -314,7 +314,9 @@ def with_demo_options(command):
 @app.command()
 @with_demo_options
 def demo(
-    max_series: Annotated[int | None, typer.Option(help="Use only the first N series (default: all 1,428).")] = None,
+    max_series: Annotated[
+        int | None, typer.Option(help="Use only the first N series (default: all 1,428).", min=1)
+    ] = None,
     **options,
 ) -> None:
     """Train a global LSTM on M3 monthly and score it beside SeasonalNaive (sMAPE, MASE)."""

@@ -31,7 +31,11 @@ LOOKBACK = 2 * HORIZON
 REGISTERED_MODEL = "m3-monthly-lstm"
 ALIAS = "champion"
 EXPERIMENT = "m3-monthly"
-DASHBOARD_COMMAND = "MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false mlflow ui --backend-store-uri sqlite:///mlflow.db"
+
+
+def dashboard_command(tracking_uri: str) -> str:
+    """The command that opens MLflow's dashboard on the store the demo's run went to."""
+    return f"MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false mlflow ui --backend-store-uri {tracking_uri}"
 
 
 def load_m3_monthly(max_series: int | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -122,7 +126,10 @@ def run_demo(
         _record_test_scores(model, table, alias)
     print(f"M3 monthly: {train[ID].nunique()} series, horizon {HORIZON}, official test part")
     print(table.round(3).to_string())
-    print(f"Open the MLflow dashboard with: {DASHBOARD_COMMAND}")
+    if model.run_id_ is not None:  # the store the run went to (MLFLOW_TRACKING_URI, else ./mlflow.db)
+        from forecast.tracking import resolve_tracking_uri
+
+        print(f"Open the MLflow dashboard with: {dashboard_command(resolve_tracking_uri())}")
     return table
 
 

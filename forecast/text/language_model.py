@@ -22,6 +22,7 @@ a model must beat.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -282,7 +283,8 @@ class LanguageModel(BaseEstimator):
         """
         check_is_fitted(self, "model_")
         check_integer("n", n, minimum=0)
-        check_number("temperature", temperature, low=0.0)
+        if check_number("temperature", temperature, low=0.0) == math.inf:
+            raise ValueError("temperature must be a finite non-negative number; got inf")
         rng = np.random.default_rng(seed)
         step, compiled_step = self._next_token_step()
         states = step.initial_states()

@@ -447,6 +447,7 @@ def test_help_and_usage_errors_do_not_import_tensorflow(data_files, tmp_path):
     assert probe(["train", "x.csv", "--bogus"]) == "exit 2 False False False"
     # a name the registry refuses is refused before any training, not after it as the model is registered
     assert probe(["train", "x.csv", "--model-dir", "m", "--register-as", "team/model"]) == "exit 2 False False False"
+    assert probe(["demo", "--max-series", "0"]) == "exit 2 False False False"  # -1 trained on all but one series
     # A model directory that is a file is refused before reading the data or loading pandas and TensorFlow.
     (tmp_path / "file").write_text("")
     model_dir = ["--model-dir", str(tmp_path / "file")]

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from mlflow import MlflowClient
 
-from forecast.demo import ALIAS, DASHBOARD_COMMAND, HORIZON, REGISTERED_MODEL, load_m3_monthly, run_demo
+from forecast.demo import ALIAS, HORIZON, REGISTERED_MODEL, dashboard_command, load_m3_monthly, run_demo
+from forecast.tracking import resolve_tracking_uri
 
 
 def test_m3_monthly_has_the_official_split():
@@ -37,7 +38,8 @@ def test_demo_scores_the_model_beside_seasonal_naive_and_registers_it(tmp_path, 
     assert table.loc["SeasonalNaive", "smape"] == pytest.approx(np.mean(smapes))
 
     output = capsys.readouterr().out
-    assert DASHBOARD_COMMAND in output and "SeasonalNaive" in output
+    assert dashboard_command(resolve_tracking_uri()) in output and "SeasonalNaive" in output
+    assert resolve_tracking_uri() in output  # the test's own store, not ./mlflow.db
     champion = MlflowClient().get_model_version_by_alias(REGISTERED_MODEL, ALIAS)
     run = MlflowClient().get_run(champion.run_id)
     assert run.data.metrics["test_smape"] == pytest.approx(table.loc["Forecaster(lstm)", "smape"])

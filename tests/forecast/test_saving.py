@@ -261,7 +261,7 @@ def test_unwritable_parent_names_a_read_only_directory(tmp_path):
 def test_a_load_during_which_a_save_replaces_the_model_reads_one_model_whole(saved, frame, tmp_path, monkeypatch):
     import forecast.base
 
-    model, path = saved
+    _, path = saved
     target = copy_of(path, tmp_path)
     renamed = frame.assign(unique_id=frame["unique_id"].map({"a": "c", "b": "d"}), y=frame["y"] * 100.0)
     other = Forecaster(**SETTINGS).fit(renamed)  # the same shape: a mix would load without an error

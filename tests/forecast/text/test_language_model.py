@@ -169,6 +169,8 @@ def test_generate_argument_errors(fitted):
         fitted.generate("ab", -1)
     with pytest.raises(ValueError, match="temperature must be a non-negative number; got -0.5"):
         fitted.generate("ab", 3, temperature=-0.5)
+    with pytest.raises(ValueError, match="temperature must be a finite non-negative number; got inf"):
+        fitted.generate("ab", 3, temperature=float("inf"))
 
 
 def test_clone_keeps_parameters(fitted):
