@@ -309,6 +309,7 @@ class BaseForecaster(BaseEstimator):
         estimator_class = cls._resolve_class(state["estimator"], state["module"], directory)
         try:
             estimator = estimator_class(**settings_from_json(estimator_class, params))
+            check_settings(estimator)  # each value against its declaration (a damaged params.json names it)
             estimator.freq_ = parse_frequency(state["freq"])
             estimator.series_ids_ = np.asarray(state["series_ids"])
             estimator.run_id_ = state.get("run_id")

@@ -113,6 +113,12 @@ def test_saving_over_a_model_replaces_it_whole_with_normal_permissions(saved, fr
             r"describe lookback=9.*but model.keras takes \(6, 2\) past inputs",
         ),
         (lambda d: (d / "history.parquet").write_bytes(b"PAR1"), r"history.parquet cannot be read"),
+        (
+            lambda d: (d / "params.json").write_text(
+                json.dumps({**json.loads((d / "params.json").read_text()), "lookback": "x"})
+            ),
+            r"params.json does not describe a Forecaster \(ValueError: lookback must be a positive integer; got 'x'",
+        ),
     ],
 )
 def test_a_damaged_saved_model_is_named_in_one_error(saved, tmp_path, damage, message):
