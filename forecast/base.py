@@ -342,9 +342,10 @@ class BaseForecaster(BaseEstimator):
             )  # registers the class (a module of this package, never a path of the file's)
         found = _FORECASTERS.get(f"{module}.{name}")
         if found is None:
+            known = f"known so far: {sorted(_FORECASTERS)}" if _FORECASTERS else "none is imported yet"
             raise SavedModelError(
-                f"{directory} holds a {module}.{name}, which is not a known forecaster "
-                f"(known: {sorted(_FORECASTERS)}); import the module that defines it first"
+                f"{directory} holds a {module}.{name}, which is not a known forecaster ({known}); import the module "
+                "that defines it first"
             )
         return found
 

@@ -65,7 +65,9 @@ def detect_version(documents: Documents) -> int:
     state, params = documents[STATE], documents[PARAMS]
     if "format_version" in state:
         version = state["format_version"]
-        if not isinstance(version, int) or not 1 <= version <= FORMAT_VERSION:
+        if not isinstance(version, int) or isinstance(version, bool):
+            raise FormatError(f"format_version must be an integer; found {version!r} (the file was edited or damaged)")
+        if not 1 <= version <= FORMAT_VERSION:
             raise FormatError(
                 f"format_version {version!r} is not one this version of lstm-forecast reads (1 to {FORMAT_VERSION}); "
                 "a model saved by a newer version needs that version to load"

@@ -118,6 +118,9 @@ def test_a_newer_format_is_refused_in_one_line(tmp_path):
     (target / "fitted.json").write_text(json.dumps({**state, "format_version": 99}))
     with pytest.raises(SavedModelError, match="format_version 99 .* a model saved by a newer version"):
         load_forecaster(target)
+    (target / "fitted.json").write_text(json.dumps({**state, "format_version": "7"}))
+    with pytest.raises(SavedModelError, match="format_version must be an integer; found '7'"):
+        load_forecaster(target)
 
 
 def test_a_module_outside_the_package_is_never_imported(tmp_path):
