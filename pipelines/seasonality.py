@@ -113,11 +113,12 @@ def remove_tested_seasons(
     """
     adjusted, indices, offsets = [], np.ones((len(series), m)), np.zeros((len(series), m))
     for row, y in enumerate(series):
+        if differences_too and not shows_season_at(np.diff(y), m):
+            adjusted.append(y)  # before the levels' indices are computed: they would not be used
+            continue
         phases = np.arange(len(y)) % m
         tested = tested_seasonal_indices(y, m)
-        if differences_too and not shows_season_at(np.diff(y), m):
-            adjusted.append(y)
-        elif tested is not None:
+        if tested is not None:
             adjusted.append(y / tested[phases])
             indices[row] = tested
         elif not np.all(y > 0) and is_seasonal(y, m) and np.all(np.isfinite(y)):
