@@ -126,19 +126,16 @@ def _time_value(name: str, start, times: pd.DatetimeIndex | np.ndarray) -> int |
     if isinstance(start, (bool, int, float, np.number)):
         raise ValueError(f"{name}={start!r} must be a time stamp: the time column {TIME!r} holds dates.")
     try:
-        timestamp = pd.Timestamp(start)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name}={start!r} is not a time stamp (e.g. '2021-01-01').") from None
+        timestamp = pd.Timestamp(start).as_unit("ns")  # pandas reads 'March' as 1 March of year 1: out of range
+    except (TypeError, ValueError, OverflowError):
+        timestamp = pd.NaT
     if timestamp is pd.NaT:
         raise ValueError(f"{name}={start!r} is not a time stamp (e.g. '2021-01-01').")
     if times.tz is not None and timestamp.tz is None:
         timestamp = timestamp.tz_localize(times.tz)
     elif times.tz is None and timestamp.tz is not None:
         raise ValueError(f"{name}={start!r} has a time zone; the time column {TIME!r} has none.")
-    try:
-        return int(timestamp.as_unit("ns").value)
-    except (OverflowError, ValueError):  # pandas reads 'March' as 1 March of year 1
-        raise ValueError(f"{name}={start!r} is not a time stamp (e.g. '2021-01-01').") from None
+    return int(timestamp.value)
 
 
 def _block_begin(codes, time_values, lengths, size, boundary, size_name, end) -> np.ndarray:
