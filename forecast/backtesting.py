@@ -131,9 +131,9 @@ def rolling_origin(model, checked: CheckedFrame, cutoffs: pd.DataFrame, refit: b
     windows = cutoffs["window"].to_numpy()
     blocks = refit_schedule(int(windows.max()) + 1, refit)
     reuse_model = not refit and _is_fitted(model)
-    unseen = ~np.isin(cutoffs[ID].to_numpy(), np.asarray(model.series_ids_)) if reuse_model else None
-    pieces, dropped = [], set()
     series_ids = cutoffs[ID].to_numpy()
+    unseen = ~np.isin(series_ids, np.asarray(model.series_ids_)) if reuse_model else None
+    pieces, dropped = [], set()
     for block in blocks:
         in_block = np.isin(windows, block)
         if reuse_model:
@@ -146,10 +146,9 @@ def rolling_origin(model, checked: CheckedFrame, cutoffs: pd.DataFrame, refit: b
             if hasattr(fitted, "tracking"):  # its run is nested in the backtest's; its model is not registered
                 fitted.set_params(tracking=unregistered(fitted.tracking))
             fitted.fit(history_until(df, cutoffs[in_block & (windows == block[0])]))
-            if getattr(model, "short_series", None) == "drop":  # what the fit left out is not scored either
-                left_out = in_block & ~np.isin(series_ids, np.asarray(fitted.series_ids_))
-                dropped.update(series_ids[left_out].tolist())
-                in_block &= ~left_out
+            left_out = in_block & ~kept_by_fit(fitted, series_ids)  # what the fit left out is not scored either
+            dropped.update(series_ids[left_out].tolist())
+            in_block &= ~left_out
         rows = origin_rows[in_block]
         if rows.size:
             piece = fitted._predict_origins(checked, rows, None)
@@ -178,6 +177,14 @@ def rolling_origin(model, checked: CheckedFrame, cutoffs: pd.DataFrame, refit: b
     value_columns = [c for c in forecasts.columns if c not in (ID, TIME, "cutoff")]
     ordered = merged[[ID, TIME, "cutoff", TARGET, *value_columns]]
     return ordered.sort_values([ID, "cutoff", TIME], kind="stable").reset_index(drop=True)
+
+
+def kept_by_fit(fitted, series_ids: np.ndarray) -> np.ndarray:
+    """Which of `series_ids` a fitted model's backtest scores: all of them, except under `short_series="drop"` the
+    series its fit dropped as too short (forecast from a few rows, they would be scored as if never seen)."""
+    if getattr(fitted, "short_series", None) != "drop":
+        return np.ones(len(series_ids), dtype=bool)
+    return np.isin(series_ids, np.asarray(fitted.series_ids_))
 
 
 def forecast_from_history(model, checked: CheckedFrame, origin_rows: np.ndarray) -> pd.DataFrame:

@@ -58,7 +58,7 @@ import yaml
 from mlflow import MlflowClient
 from sklearn.base import clone
 
-from forecast.backtesting import history_until, series_cutoffs
+from forecast.backtesting import history_until, kept_by_fit, series_cutoffs
 from forecast.base import BaseForecaster, text_ids
 from forecast.metrics import OVERALL
 from forecast.redaction import redact
@@ -583,9 +583,7 @@ class Objective:
     def score(self, fitted: BaseForecaster) -> float:
         """`metric` of the fitted candidate's forecasts from every origin, over series and origins (those its fit
         kept, under `short_series="drop"`: the fit warned of the others)."""
-        cutoffs = self.cutoffs
-        if getattr(fitted, "short_series", None) == "drop":
-            cutoffs = cutoffs[cutoffs[ID].isin(np.asarray(fitted.series_ids_))]
+        cutoffs = self.cutoffs[kept_by_fit(fitted, self.cutoffs[ID].to_numpy())]
         result = fitted._backtest_checked(self.checked, cutoffs, False, self.season_length, [self.metric])
         overall = result.metrics[result.metrics[ID] == OVERALL]
         return float(overall[self.metric].iloc[0])
