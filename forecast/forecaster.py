@@ -98,7 +98,7 @@ from forecast.training import (
 )
 from forecast.training_loop import train_network
 from pipelines.columns import ID, TARGET, TIME
-from pipelines.rows import rows_in_series, sorted_positions, time_values
+from pipelines.rows import last_values, rows_in_series, sorted_positions, time_values, values_differ
 from pipelines.validation import CheckedFrame, ValidationError, shown_ids
 from pipelines.windows import OBSERVED, SeriesWindows, Windows
 
@@ -126,7 +126,9 @@ class Forecaster(ForecasterSettings, BaseForecaster):
     (quantile levels of the network output, None for a point network),
     `series_scale_` (each series' MASE scale), `series_low_` and `series_high_` (each series'
     smallest and largest value in the fit, read by `nonnegative="auto"` and the sane band), `intervals_` (the conformal
-    offsets, or None), `theta_weight_` and `theta_rule_` (the weight on the Theta method in the statistical half,
+    offsets, or None), `ets_` (the ETS models kept for every series, continued by `predict`), `ets_ends_` and
+    `ets_last_values_` (each series' last time stamp and last `lookback` values in the fit: a history whose values
+    differ gets ETS fitted anew), `theta_weight_` and `theta_rule_` (the weight on the Theta method in the statistical half,
     and why; `forecast.theta`), plus those of `BaseForecaster` (`run_id_`, `model_uri_`
     and `registered_model_version_` are set by a tracked fit).
 
@@ -207,7 +209,7 @@ class Forecaster(ForecasterSettings, BaseForecaster):
             held_out_statistical = held_out_future.result()
             self.theta_weight_, self.theta_rule_ = held_out_statistical.theta_weight, held_out_statistical.rule
             ets_validation = held_out_statistical.forecasts
-            self.ets_, self.ets_ends_ = (None, None) if whole_ets is None else whole_ets.result()
+            self.ets_, self.ets_ends_, self.ets_last_values_ = (None,) * 3 if whole_ets is None else whole_ets.result()
         finally:
             background.shutdown(wait=True, cancel_futures=True)
         # The network forecasts the held-out windows once: for the choice, the offsets and the validation MASE.
@@ -313,15 +315,16 @@ class Forecaster(ForecasterSettings, BaseForecaster):
         if self.refit_on_all_windows and validation is not None:
             self.refit_epochs_ = self._refit(windows, strategy)
 
-    def _fit_ets(self, checked: CheckedFrame) -> tuple[EtsModels, pd.Series]:
-        """ETS fitted to every series' whole history (kept: `predict` continues it) and each series' last `ds`."""
+    def _fit_ets(self, checked: CheckedFrame) -> tuple[EtsModels, pd.Series, np.ndarray]:
+        """ETS fitted to every series' whole history (kept: `predict` continues it), each series' last `ds`, and
+        its last `lookback` values (`last_values`: those the saved history keeps)."""
         y = checked.values(TARGET)
         starts = checked.series_starts
         histories = [y[begin:end] for begin, end in itertools.pairwise(starts)]
         models = fit_ets(histories, self.horizon, self.pipeline_.season_length_).models
         ends = checked.frame[TIME].iloc[starts[1:] - 1].reset_index(drop=True)
         ends.index = pd.Index(checked.series_ids)
-        return models, ends
+        return models, ends, last_values(y, starts, self.lookback)
 
     def _rolling_statistical(self, validation: Windows | None, checked: CheckedFrame) -> HeldOutStatistical:
         """The statistical half's forecasts from the validation origins (ETS fitted once per series at its first
@@ -662,8 +665,9 @@ class Forecaster(ForecasterSettings, BaseForecaster):
         self, ids: np.ndarray, checked: CheckedFrame, origin_rows: np.ndarray, first_rows: np.ndarray
     ) -> np.ndarray:
         """The statistical half from every origin (ETS, with Theta by `theta_weight_`): the kept models continued
-        over the values after their fitted end, fitted anew for a series the model never saw or an origin before
-        that end (`forecast.exponential_smoothing`, `forecast.theta`)."""
+        over the values after their fitted end, fitted anew for a series the model never saw, an origin before
+        that end, or a history whose values up to that end differ from those the models were fitted on (as far as
+        the saved history's last `lookback` values show; `forecast.exponential_smoothing`, `forecast.theta`)."""
         y = checked.values(TARGET)
         season_length = self.pipeline_.season_length_
         if self.ets_ is None:
@@ -673,6 +677,9 @@ class Forecaster(ForecasterSettings, BaseForecaster):
         end_times = time_values(self.ets_ends_.array)[np.maximum(model_rows, 0)]
         end_rows = rows_in_series(time_values(checked.times()), first_rows, origin_rows, end_times)
         end_rows[model_rows < 0] = -1
+        kept = getattr(self, "ets_last_values_", None)  # None: unpickled from a version that did not keep them
+        if kept is not None:  # models fitted on other values than those given are fitted anew, as for a new series
+            model_rows[values_differ(y, first_rows, end_rows, kept, model_rows)] = -1
         found = ets_continued_forecasts(self.ets_, model_rows, end_rows, y, origin_rows, first_rows, self.horizon)
         return found.blended(self.theta_weight_)
 
@@ -757,6 +764,11 @@ class Forecaster(ForecasterSettings, BaseForecaster):
             "theta_rule": self.theta_rule_,
         }
 
+    def _history_last_values(self) -> np.ndarray:
+        """`ets_last_values_` of a loaded model, from its saved history (which keeps at least those values)."""
+        history = self._training_frame()
+        return last_values(history.values(TARGET), history.series_starts, self.lookback)
+
     def _saved_history(self) -> pd.DataFrame:
         # `predict()` without a frame reads the last `lookback` rows of every series; kept ETS models continue from
         # the last of them. A model loaded from a format without kept models refits ETS on the whole history.
@@ -800,6 +812,7 @@ class Forecaster(ForecasterSettings, BaseForecaster):
             self.ets_ = None if state["ets"] is None else EtsModels.from_config(state["ets"])
             ends = state["ets_ends"]
             self.ets_ends_ = None if ends is None else _times_from_json(ends, self.pipeline_)
+            self.ets_last_values_ = None if ends is None else self._history_last_values()
             self.theta_weight_, self.theta_rule_ = float(state["theta_weight"]), state["theta_rule"]
             has_network = state["network"]
         except (KeyError, TypeError, ValueError) as error:

@@ -4,7 +4,8 @@ The frame is series-contiguous and in time order within each series (as `pipelin
 leaves it). `locate_rows` gives each row the key `series_position * n_times + time_rank`, which then increases
 strictly down the frame, so every wanted `(id, time)` is found by one binary search (`np.searchsorted`).
 `rows_in_series` finds times where each lookup's series rows are already known, by a binary search run on
-all lookups at once, without sorting the frame's times.
+all lookups at once, without sorting the frame's times. `last_values` and `values_differ` keep each series' last
+values and tell where a later frame holds other values at the same rows.
 """
 
 from __future__ import annotations
@@ -88,3 +89,37 @@ def sorted_positions(keys: np.ndarray, wanted: np.ndarray) -> np.ndarray:
         return np.full(wanted.shape, -1, dtype=np.int64)
     positions = np.minimum(np.searchsorted(keys, wanted), keys.size - 1)
     return np.where(keys[positions] == wanted, positions, -1).astype(np.int64)
+
+
+def last_values(y: np.ndarray, starts: np.ndarray, length: int) -> np.ndarray:
+    """`[series, length]`: each series' last `length` values (series `i` is `y[starts[i] : starts[i + 1]]`), NaN
+    before the first value of a shorter one."""
+    starts = np.asarray(starts, dtype=np.int64)
+    rows = starts[1:, None] - length + np.arange(length)
+    values = np.asarray(y, dtype=np.float64)[np.clip(rows, 0, max(len(y) - 1, 0))]
+    values[rows < starts[:-1, None]] = np.nan
+    return values
+
+
+RESTATED_TOLERANCE = 1e-9
+"""Relative difference beyond which a value counts as changed (above float noise from a CSV round trip)."""
+
+
+def values_differ(
+    y: np.ndarray, first_rows: np.ndarray, end_rows: np.ndarray, kept: np.ndarray, kept_rows: np.ndarray
+) -> np.ndarray:
+    """For every lookup `k`, whether the values `y[first_rows[k] : end_rows[k] + 1]` differ from the row
+    `kept[kept_rows[k]]` (of `last_values`), the two aligned at their last value, where both have values; False for
+    a lookup without either (`end_rows[k] < 0` or `kept_rows[k] < 0`)."""
+    end_rows = np.asarray(end_rows, dtype=np.int64)
+    kept_rows = np.asarray(kept_rows, dtype=np.int64)
+    if not len(y) or not kept.size:
+        return np.zeros(len(end_rows), dtype=bool)
+    length = kept.shape[1]
+    rows = end_rows[:, None] - length + 1 + np.arange(length)
+    given = np.asarray(y, dtype=np.float64)[np.clip(rows, 0, len(y) - 1)]
+    expected = kept[np.maximum(kept_rows, 0)]
+    compared = (rows >= np.asarray(first_rows)[:, None]) & ~np.isnan(expected)
+    compared &= ((end_rows >= 0) & (kept_rows >= 0))[:, None]
+    changed = np.abs(given - expected) > RESTATED_TOLERANCE * np.maximum(np.abs(given), np.abs(expected))
+    return (compared & changed).any(axis=1)

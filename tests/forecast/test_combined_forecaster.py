@@ -156,6 +156,22 @@ def test_too_little_evidence_trains_no_network_and_forecasts_with_exponential_sm
     pd.testing.assert_frame_equal(model.predict(), ets_alone(df, 4, 12), rtol=1e-10)
 
 
+def test_a_history_with_restated_values_gets_exponential_smoothing_fitted_anew_also_after_load(long_frame, tmp_path):
+    df = long_frame("2015-01-01", "MS", {"a": 48, "b": 40}, seed=1)
+    model = Forecaster(lookback=6, horizon=4, epochs=2, **QUICK).fit(df)
+    restated = df.copy()
+    last_of_a = restated.index[restated["unique_id"] == "a"][-1]
+    restated.loc[last_of_a, "y"] += 50.0  # the last value of 'a', corrected after the fit
+    expected = ets_alone(restated, 4, 12)
+    a = expected["unique_id"] == "a"
+    loaded = Forecaster.load(model.save(tmp_path / "model"))
+    for fitted in (model, loaded):
+        forecasts = fitted.predict(restated)
+        pd.testing.assert_frame_equal(forecasts[a], expected[a], rtol=1e-10)
+        pd.testing.assert_frame_equal(forecasts[~a], fitted.predict(df)[~a])  # 'b' continues its kept models
+        assert not np.allclose(forecasts.loc[a, Y_HAT], fitted.predict(df).loc[a, Y_HAT], rtol=1e-3)
+
+
 def test_too_little_evidence_with_quantiles_widens_the_statistical_forecast_by_its_own_held_out_errors(long_frame):
     df = long_frame("2015-01-01", "MS", {"a": 48, "b": 40}, seed=1)
     point = Forecaster(lookback=6, horizon=4, epochs=2, **QUICK).fit(df).predict()

@@ -1,10 +1,11 @@
-"""`locate_rows`, `rows_in_series` and `sorted_positions` against hand-counted rows and a pandas merge."""
+"""`locate_rows`, `rows_in_series`, `sorted_positions`, `last_values` and `values_differ` against hand-counted rows
+and a pandas merge."""
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from pipelines.rows import locate_rows, rows_in_series, sorted_positions, time_values
+from pipelines.rows import last_values, locate_rows, rows_in_series, sorted_positions, time_values, values_differ
 
 
 def _frame(times) -> pd.DataFrame:
@@ -105,3 +106,30 @@ def test_rows_in_series_at_the_ranges_ends_and_one_inside():
     # one is not: the search finds it inside its range, and a time past the end is absent
     np.testing.assert_array_equal(rows_in_series(times, first, last, [40, 30]), [3, 5])
     np.testing.assert_array_equal(rows_in_series(times, first, np.array([2, 6]), [40, 50]), [-1, 6])
+
+
+def test_last_values_are_each_series_hand_counted_tail_padded_with_nan():
+    y = np.array([1.0, 2.0, 3.0, 4.0, 5.0, 6.0])
+    found = last_values(y, np.array([0, 4, 6]), 3)  # series [1, 2, 3, 4] and [5, 6]
+    np.testing.assert_array_equal(found, [[2.0, 3.0, 4.0], [np.nan, 5.0, 6.0]])
+
+
+def test_values_differ_compares_the_overlap_aligned_at_the_end():
+    kept = np.array([[2.0, 3.0, 4.0], [np.nan, 5.0, 6.0]])
+    y = np.array([3.0, 4.0, 7.0, 5.0, 6.5, 9.0, 0.0, 3.0, 4.0])
+    # lookup: the history y[0:2] ends at row 1 on kept row 0 (3, 4: equal, 2 not given);
+    # y[3:5] ends at row 4 on kept row 1 (5 equal, 6.5 != 6); y[6:9] ends at row 8 on kept row 0 (0 != 2);
+    # the same history on no kept row, and one without its end
+    first_rows = np.array([0, 3, 6, 6, 6])
+    end_rows = np.array([1, 4, 8, 8, -1])
+    kept_rows = np.array([0, 1, 0, -1, 0])
+    np.testing.assert_array_equal(
+        values_differ(y, first_rows, end_rows, kept, kept_rows), [False, True, True, False, False]
+    )
+
+
+def test_values_differ_ignores_float_noise_but_not_a_change_in_the_last_digits_of_a_value():
+    kept = np.array([[0.1 + 0.2, 1e12]])
+    first, end, row = np.array([0]), np.array([1]), np.array([0])
+    assert not values_differ(np.array([0.3, 1e12 * (1 + 1e-15)]), first, end, kept, row).any()
+    assert values_differ(np.array([0.3, 1e12 + 1e4]), first, end, kept, row).all()
