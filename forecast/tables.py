@@ -147,21 +147,33 @@ def read_frame_like(path: str | os.PathLike, like: pd.DataFrame) -> pd.DataFrame
     return frame
 
 
-SNIFFED_LINES = 50
-"""Lines of a CSV file read to tell its separator and decimal mark."""
+DECIMAL_COMMA_NUMBER = re.compile(r"\s*[+-]?(\d+|\d{1,3}(\.\d{3})+)(,\d+)?\s*")
+"""A number written with a decimal comma and optional thousands points (`1234,5`, `1.234,5`, `-3`)."""
 
 
 def csv_dialect(path: Path) -> dict[str, str]:
-    """`read_csv`'s `sep` and `decimal` for the file: commas and decimal points, except for a header separated by
-    semicolons and holding no comma, as spreadsheets write CSV where the comma marks decimals (Excel in most of
-    Europe): then `;`, and `,` as the decimal mark when a comma appears in the first `SNIFFED_LINES` lines."""
+    """`read_csv`'s `sep` for the file: commas, except for a header separated by semicolons and holding no comma, as
+    spreadsheets write CSV where the comma marks decimals (Excel in most of Europe); such a file's numbers are read
+    by `_decimal_comma_columns`."""
     with open(path, encoding="utf-8-sig", errors="replace") as handle:
-        lines = [line for _, line in zip(range(SNIFFED_LINES), handle)]
-    if not lines or ";" not in lines[0] or "," in lines[0]:
+        header = handle.readline()
+    if ";" not in header or "," in header:
         return {}
-    if any("," in line for line in lines[1:]):
-        return {"sep": ";", "decimal": ","}
     return {"sep": ";"}
+
+
+def _decimal_comma_columns(frame: pd.DataFrame, text: list[str]) -> None:
+    """Make numbers of each column of a semicolon file (not in `text`) whose every value is a number written with a
+    decimal comma (`DECIMAL_COMMA_NUMBER`), at least one with the comma; a column of decimal points was read as
+    numbers already, and one that mixes the two marks stays text (validation then names its first odd value)."""
+    for column in frame.columns.difference(text):
+        values = frame[column]
+        if not (pd.api.types.is_object_dtype(values) or pd.api.types.is_string_dtype(values)):
+            continue
+        given = values.dropna().astype(str)
+        if given.str.contains(",", regex=False).any() and given.str.fullmatch(DECIMAL_COMMA_NUMBER).all():
+            written = values.astype(str).str.replace(".", "", regex=False).str.replace(",", ".", regex=False)
+            frame[column] = pd.to_numeric(written.where(values.notna()))
 
 
 def _read_csv_with_text(path: Path, text: list[str]) -> pd.DataFrame:
@@ -178,6 +190,8 @@ def _read_csv_with_text(path: Path, text: list[str]) -> pd.DataFrame:
     frame = pd.read_csv(path, dtype=dict.fromkeys(text, str), keep_default_na=False, na_values=missing, **dialect)
     for column in text:
         frame[column] = frame[column].astype(object)
+    if dialect:
+        _decimal_comma_columns(frame, text)
     return frame
 
 

@@ -563,6 +563,8 @@ def _on_regular_grids(ids: pd.Series, times: pd.Series) -> bool:
     return True
 
 
+DECIMAL_COMMA = re.compile(r"\s*[+-]?[\d.]*\d,\d+\s*")
+"""A number written with a decimal comma (and perhaps thousands points), as text."""
 _QUARTER_TEXT = re.compile(r"\d{4} ?-? ?Q[1-4]")
 _ISO_WEEK_TEXT = re.compile(r"\d{4} ?-? ?W\d{2}")
 
@@ -716,10 +718,15 @@ def check_numeric(frame: pd.DataFrame, value_cols: Sequence[str]) -> None:
         # ... and, for text read from a file (where every value is a string), the first that is not even a number
         # written as text: the cell to fix.
         unparsable = (pd.to_numeric(series, errors="coerce").isna() & series.notna()).to_numpy(dtype=bool)
-        if unparsable.any() and int(np.flatnonzero(unparsable)[0]) != row:
-            cell = int(np.flatnonzero(unparsable)[0])
+        cell = int(np.flatnonzero(unparsable)[0]) if unparsable.any() else row
+        if cell != row:
             message += (
                 f"; the first value that is not a number: {_describe(frame, cell)} has {shown(series.iloc[cell])}"
+            )
+        if isinstance(series.iloc[cell], str) and DECIMAL_COMMA.fullmatch(series.iloc[cell]):
+            message += (
+                " (a number written with a decimal comma: a CSV file separated by commas is read with decimal points, "
+                "one separated by semicolons with decimal commas, each column with one decimal mark throughout)"
             )
         raise ValidationError(f"{message}.")
 

@@ -263,6 +263,14 @@ def test_a_spreadsheet_csv_with_semicolons_and_decimal_commas_is_read(tmp_path):
     assert frame["ds"].tolist() == [pd.Timestamp("2020-04-03"), pd.Timestamp("2020-04-04"), pd.Timestamp("2020-04-03")]
     path.write_text("unique_id;ds;y\na;2020-01-01;1.5\n")  # semicolons with decimal points
     assert read_data(path)["y"].tolist() == [1.5]
+    path.write_text('unique_id;ds;y\n"Shop, a";2020-01-01;100.5\n')  # a comma inside a quoted id, decimal points
+    assert read_data(path)[["unique_id", "y"]].values.tolist() == [["Shop, a", 100.5]]
+    # whole numbers for 60 lines, then decimal commas and thousands points; a missing value stays missing
+    lines = [f"a;{day:%Y-%m-%d};100" for day in pd.date_range("2020-01-01", periods=60)]
+    path.write_text(
+        "\n".join(["unique_id;ds;y", *lines, "a;2020-03-01;149,13", "a;2020-03-02;", "a;2020-03-03;1.025,5"])
+    )
+    assert read_data(path)["y"].tolist()[58:] == pytest.approx([100.0, 100.0, 149.13, np.nan, 1025.5], nan_ok=True)
 
 
 def test_dates_written_day_first_are_read_day_first(tmp_path, capsys):

@@ -43,6 +43,17 @@ def test_empty_frame():
         validate(daily("a", [1.0, 2.0, 3.0]).iloc[:0])
 
 
+def test_a_number_written_with_a_decimal_comma_is_named_as_such():
+    frame = daily("a", [1.0, 2.0, 3.0])
+    frame["y"] = pd.Series(["1.5", "2", "1.025,5"], dtype=object)
+    with pytest.raises(ValidationError, match=r"ds=2021-01-03.* has '1.025,5' \(a number written with a decimal comma"):
+        validate(frame)
+    frame["y"] = pd.Series(["1.5", "2", "n/a"], dtype=object)
+    with pytest.raises(ValidationError) as raised:
+        validate(frame)
+    assert "decimal comma" not in str(raised.value)
+
+
 def test_non_numeric_target_names_series_column_and_first_offending_time():
     frame = daily("a", [1.0, 2.0, 3.0, 4.0])
     frame["y"] = pd.Series([1.0, 2.0, "n/a", "x"], dtype=object)
