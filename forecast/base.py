@@ -41,8 +41,9 @@ from forecast.backtesting import Backtest, check_forecasts, rolling_origin, seri
 from forecast.metrics import evaluate
 from forecast.saved_format import FORMAT_VERSION, PARAMS, PIPELINE, STATE, FormatError, migrate
 from forecast.saving import SavedModelError, replace_directory
-from pipelines.columns import ID, TIME, series_names
-from pipelines.frequency import frequency_to_json, parse_frequency, seasonal_period
+from pipelines.columns import ID, TARGET, TIME, series_names
+from pipelines.frequency import frequency_to_json, parse_frequency
+from pipelines.seasonality import resolve_season_length
 from pipelines.settings import check_settings, settings_from_json, settings_to_json
 from pipelines.validation import CheckedFrame, check_frame, to_long_format
 
@@ -193,8 +194,9 @@ class BaseForecaster(BaseEstimator):
                 estimator, or a clone fitted on the history up to each series' first origin when it is
                 not fitted); `True` or `k` refits a clone on the history up to the first origin of
                 every block of `k` windows (`True` = every window).
-            season_length: MASE period (`None`: the estimator's `season_length` if it has one,
-                else the seasonal period of the frequency, see `seasonal_period`).
+            season_length: MASE period (`None`: the estimator's `season_length` if it has one, else the period
+                the Forecaster would find in `df`: the calendar's, or the one most series show for integer
+                time stamps; see `pipelines.seasonality.resolve_season_length`).
             metrics: metric names for `forecast.metrics.evaluate` (`None`: its default).
 
         Returns:
@@ -232,7 +234,7 @@ class BaseForecaster(BaseEstimator):
     ) -> Backtest:
         forecasts = rolling_origin(self, checked, cutoffs, refit)
         if season_length is None:
-            season_length = getattr(self, "season_length", None) or seasonal_period(checked.freq)
+            season_length = mase_season_length(self, checked)
         scores = evaluate(forecasts, train_df=checked.frame, season_length=season_length, metrics=metrics)
         return Backtest(forecasts=forecasts, metrics=scores)
 
@@ -455,3 +457,11 @@ def _read_json(path: Path) -> dict:
     if not isinstance(document, dict):
         raise SavedModelError(f"{path} is corrupt: expected a JSON object, found {type(document).__name__}")
     return document
+
+
+def mase_season_length(estimator: Any, checked: CheckedFrame) -> int:
+    """The MASE period of a backtest of `estimator` on `checked`: its `season_length` setting, else the period a
+    Forecaster would find there (`pipelines.seasonality.resolve_season_length`)."""
+    return resolve_season_length(
+        getattr(estimator, "season_length", None), checked.freq, checked.values(TARGET), checked.series_starts
+    )

@@ -59,12 +59,11 @@ from mlflow import MlflowClient
 from sklearn.base import clone
 
 from forecast.backtesting import history_until, kept_by_fit, series_cutoffs
-from forecast.base import BaseForecaster, text_ids
+from forecast.base import BaseForecaster, mase_season_length, text_ids
 from forecast.metrics import OVERALL
 from forecast.redaction import redact
 from forecast.tracking import Tracker, resolve_tracking_uri, tracking_run
 from pipelines.columns import ID
-from pipelines.frequency import seasonal_period
 from pipelines.settings import Integer, Setting, settings_of, settings_to_json
 from pipelines.validation import CheckedFrame, to_long_format
 
@@ -389,7 +388,7 @@ def tune(
     step = base.horizon if step is None else step
     cutoffs = series_cutoffs(checked.frame, n_windows, step, base.horizon)
     if season_length is None:
-        season_length = getattr(base, "season_length", None) or seasonal_period(checked.freq)
+        season_length = mase_season_length(base, checked)
     search = {
         "estimator": f"{type(base).__module__}.{type(base).__name__}",
         "settings": _model_settings(base),

@@ -28,7 +28,8 @@ if TYPE_CHECKING:
 def model_season_length(forecaster: BaseForecaster) -> int:
     """The MASE period of a fitted model: its `season_length` setting, else the period of its frequency.
 
-    The rule of `forecast.base.BaseForecaster.backtest`, so that realized and backtest scores agree.
+    The rule of `forecast.base.mase_season_length` for dates, so that realized and backtest scores agree; for
+    integer time stamps 1, since a saved model keeps too little history to find the period in.
     """
     return int(getattr(forecaster, "season_length", None) or seasonal_period(forecaster.freq_))
 

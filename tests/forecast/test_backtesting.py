@@ -147,3 +147,22 @@ def test_backtest_on_datetimes_scores_with_the_frequency_season(monthly_df):
     expected_mase = np.mean(np.abs(actual - history[-1])) / np.mean(np.abs(history[12:] - history[:-12]))
     row = result.metrics.set_index(["unique_id", "cutoff"]).loc[("a", cutoff)]
     assert row["mase"] == pytest.approx(expected_mase)
+
+
+def test_backtest_on_integer_time_stamps_scores_with_the_period_the_series_show():
+    # a period of 12 in integer steps: the Forecaster infers it, and MASE is scaled by it (not by lag 1)
+    rng = np.random.default_rng(3)
+    t = np.arange(72)
+    frame = pd.concat(
+        [
+            pd.DataFrame({"unique_id": key, "ds": t, "y": 20 + 5 * np.sin(2 * np.pi * t / 12) + rng.normal(0, 1, 72)})
+            for key in ("a", "b", "c")
+        ],
+        ignore_index=True,
+    )
+    result = Naive(horizon=6).backtest(frame, n_windows=1)
+    y = frame.loc[frame["unique_id"] == "a", "y"].to_numpy()
+    history, actual = y[:66], y[66:]
+    expected_mase = np.mean(np.abs(actual - history[-1])) / np.mean(np.abs(history[12:] - history[:-12]))
+    row = result.metrics.set_index("unique_id").loc["a"]
+    assert row["mase"] == pytest.approx(expected_mase)
