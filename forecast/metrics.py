@@ -35,10 +35,10 @@ def _check_quantile(q: float) -> None:
 def quantile_column(q: float) -> str:
     """Name of the forecast column of quantile `q`: `y_hat_q` + `100*q` without trailing zeros.
 
-    `0.1 -> "y_hat_q10"`, `0.5 -> "y_hat_q50"`, `0.025 -> "y_hat_q2.5"`.
+    `0.1 -> "y_hat_q10"`, `0.5 -> "y_hat_q50"`, `0.025 -> "y_hat_q2.5"`, `0.1000001 -> "y_hat_q10.00001"`.
     """
     _check_quantile(q)
-    return f"{QUANTILE_PREFIX}{round(100.0 * q, 10):g}"
+    return f"{QUANTILE_PREFIX}{round(100.0 * q, 10):.12g}"
 
 
 def column_quantile(column: str) -> float:

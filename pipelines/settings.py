@@ -274,8 +274,8 @@ class Levels(Kind):
             )
         for level in value:
             check_number(name, level, low=0.0, high=1.0, low_inclusive=False, high_inclusive=False)
-        if len(set(map(float, value))) != len(value):
-            raise ValueError(f"{name} must not repeat a level; got {list(value)!r}.")
+        if len({round(100.0 * float(level), 10) for level in value}) != len(value):  # as a forecast column names them
+            raise ValueError(f"{name} must not repeat a level (to 10 decimals of a percent); got {list(value)!r}.")
 
     def parse(self, name: str, text: str) -> tuple[float, ...] | None:
         if self.allow_none and _none_text(text):

@@ -219,6 +219,7 @@ def test_a_nan_loss_stops_training_with_an_error(monthly):
         (dict(cell="transformer"), "cell must be one of"),
         (dict(quantiles=[0.1, 1.5]), "quantiles must be"),
         (dict(quantiles=pd.Series([0.1, 0.9])), r"or None; got a Series of \[0.1, 0.9\]\.$"),
+        (dict(quantiles=[0.1, 0.9, 0.1 + 1e-14]), r"quantiles must not repeat a level \(to 10 decimals of a percent\)"),
         (dict(freq="XYZ"), r"freq must be a pandas offset alias .*; got 'XYZ'"),
         (dict(strategy="sideways"), "strategy must be one of"),
         (dict(strategy="recursive", past_covariates=["x"]), "past_covariates"),

@@ -112,7 +112,14 @@ def test_mismatched_or_empty_inputs_raise(metric, args):
 
 @pytest.mark.parametrize(
     "q, name",
-    [(0.1, "y_hat_q10"), (0.5, "y_hat_q50"), (0.9, "y_hat_q90"), (0.025, "y_hat_q2.5"), (0.975, "y_hat_q97.5")],
+    [
+        (0.1, "y_hat_q10"),
+        (0.5, "y_hat_q50"),
+        (0.9, "y_hat_q90"),
+        (0.025, "y_hat_q2.5"),
+        (0.975, "y_hat_q97.5"),
+        (0.1000001, "y_hat_q10.00001"),  # a distinct level gets a distinct column
+    ],
 )
 def test_quantile_column_names_round_trip(q, name):
     assert quantile_column(q) == name
