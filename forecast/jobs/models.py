@@ -61,17 +61,23 @@ class Retrained:
     """The MLflow runs the retrain made: the fit's and the decision's."""
 
 
-def data_growth(forecaster: BaseForecaster, data: pd.DataFrame) -> int:
-    """The most steps any series has gained since the model was trained."""
+def data_growth(forecaster: BaseForecaster, data: pd.DataFrame, since: pd.Timestamp | None = None) -> int:
+    """The most steps any series has gained since the model was trained, and since `since` (the `as_of`, in UTC, of
+    the job's last retrain, whose model the job may not use: a refused challenger), so that one growth asks for one
+    retrain."""
     trained_end = forecaster.train_df_.groupby(ID)[TIME].max()
     end = data[ID].map(trained_end)
     times = pd.Series(parse_time_column(data), index=data.index)  # e.g. text from a SQLite source
-    new_rows = data.loc[end.notna() & (times > end)]
+    new = end.notna() & (times > end)
+    if since is not None and pd.api.types.is_datetime64_any_dtype(times):
+        new &= times > (since.tz_localize("UTC") if times.dt.tz is not None else since)
+    new_rows = data.loc[new]
     return int(new_rows.groupby(ID).size().max()) if len(new_rows) else 0
 
 
-def successful_runs(experiment: str, job: str) -> int | None:
-    """How many successful runs of `job` the tracking store holds (None when it cannot tell)."""
+def successful_runs(experiment: str, job: str, as_of: pd.Timestamp) -> int | None:
+    """How many `as_of`s before `as_of` the tracking store holds a successful run of `job` for (None when it cannot
+    tell): a rerun or a replay of one `as_of` counts once, so it decides as the first run for it did."""
     import mlflow
 
     try:
@@ -83,24 +89,31 @@ def successful_runs(experiment: str, job: str) -> int | None:
     except Exception as error:
         logger.warning("cannot count earlier runs of job %s (%s); not retraining", job, error)
         return None
-    return len(runs)
+    stamps = {pd.Timestamp(run.data.tags["as_of"]) for run in runs if "as_of" in run.data.tags}
+    return sum(stamp < as_of for stamp in stamps)
 
 
-def retrain_check(spec: JobSpec, model: ResolvedModel, data: pd.DataFrame, accuracy: RealizedAccuracy) -> RetrainCheck:
-    """Whether the spec's retrain policy asks for a fresh model on this run (`accuracy`: the realized scores)."""
+def retrain_check(
+    spec: JobSpec, model: ResolvedModel, data: pd.DataFrame, accuracy: RealizedAccuracy, as_of: pd.Timestamp
+) -> RetrainCheck:
+    """Whether the spec's retrain policy asks for a fresh model on the run for `as_of` (`accuracy`: the realized
+    scores)."""
     policy = spec.model.retrain
     if policy.policy == "never":
         return RetrainCheck(due=False, reason="policy never")
     if policy.policy == "every_n_runs":
-        earlier = successful_runs(spec.tracking.experiment, spec.name)
+        earlier = successful_runs(spec.tracking.experiment, spec.name, as_of)
         if earlier is None:
             return RetrainCheck(due=False, reason="every_n_runs: the earlier runs cannot be counted")
         due = (earlier + 1) % policy.n == 0
         return RetrainCheck(due=due, reason=f"every_n_runs: run {earlier + 1}, retrain every {policy.n}")
     if policy.policy == "data_growth":
-        growth = data_growth(model.forecaster, data)
+        name = policy.register_as or model.name
+        since = last_retrain(name, spec.name) if name else None
+        growth = data_growth(model.forecaster, data, since)
+        after = "training" if since is None else "training and the last retrain"
         return RetrainCheck(
-            due=growth >= policy.n, reason=f"data_growth: {growth} new steps since training, retrain at {policy.n}"
+            due=growth >= policy.n, reason=f"data_growth: {growth} new steps since {after}, retrain at {policy.n}"
         )
     return _degradation_check(spec, model, data, accuracy)
 

@@ -148,7 +148,7 @@ def _run(spec: JobSpec, as_of: pd.Timestamp, started: float, tracker: Tracker) -
     check_model_covers(spec, model)  # a retrained model has the same settings: check before fitting one
     retrained = promotion = None
     if engine.capabilities().retrain:
-        check = retrain_check(spec, model, data, accuracy)
+        check = retrain_check(spec, model, data, accuracy, as_of)
         tracker.log_metrics(check.metrics, step=as_of_step(as_of))
         tracker.set_tags({"retrain": check.reason})
         logger.info("job %s: %s%s", spec.name, check.reason, "; retraining" if check.due else "")

@@ -62,14 +62,14 @@ def ets_alone(df: pd.DataFrame, horizon: int, season_length: int) -> pd.DataFram
     return baseline.fit(df[["unique_id", "ds", "y"]]).predict()
 
 
-def statistical_alone(df: pd.DataFrame, horizon: int) -> pd.DataFrame:
-    """The statistical half alone for series without a season and too few windows to choose its weight on Theta:
-    the ExponentialSmoothing baseline's forecasts averaged with the optimised Theta model's (`PRIOR_WEIGHT`)."""
+def statistical_alone(df: pd.DataFrame, horizon: int, theta_weight: float = PRIOR_WEIGHT) -> pd.DataFrame:
+    """The statistical half alone for series without a season: the ExponentialSmoothing baseline's forecasts
+    blended with the optimised Theta model's by `theta_weight` (the fit's `theta_weight_`)."""
     forecasts = ets_alone(df, horizon, 1)
     by_series = df.groupby("unique_id")["y"]
     histories = [by_series.get_group(key).to_numpy(np.float64) for key in forecasts["unique_id"].unique()]
     theta = fit_theta(histories).forecast(np.arange(len(histories)), [np.zeros(0)] * len(histories), horizon)
-    forecasts[Y_HAT] = blend_theta(forecasts[Y_HAT].to_numpy(), theta.ravel(), PRIOR_WEIGHT)
+    forecasts[Y_HAT] = blend_theta(forecasts[Y_HAT].to_numpy(), theta.ravel(), theta_weight)
     return forecasts
 
 
@@ -394,7 +394,7 @@ def test_a_network_forecast_outside_the_sane_band_falls_back_to_exponential_smoo
         forecasts = model.predict()
     [message] = [str(w.message) for w in caught if "sane band" in str(w.message)]
     assert "'flat0', 'flat1'" in message and "wide" not in message
-    ets = statistical_alone(df, 4)
+    ets = statistical_alone(df, 4, model.theta_weight_)
     pd.testing.assert_frame_equal(forecasts[["unique_id", "ds"]], ets[["unique_id", "ds"]])
     flat = forecasts["unique_id"].str.startswith("flat").to_numpy()
     np.testing.assert_allclose(forecasts.loc[flat, Y_HAT], ets.loc[flat, Y_HAT], rtol=1e-10)
@@ -434,7 +434,9 @@ def test_the_sane_band_spans_the_history_fit_saw_also_for_a_loaded_model_given_n
     assert (network < high + SANE_BAND * (high - low)).all()  # inside the band of the whole history
     loaded = Forecaster.load(model.save(tmp_path / "model"))
     assert loaded.series_high_.to_dict() == pytest.approx(high.to_dict())
-    expected = 0.5 * np.repeat(network.to_numpy(), 4) + 0.5 * statistical_alone(df, 4)[Y_HAT].to_numpy()
+    expected = (
+        0.5 * np.repeat(network.to_numpy(), 4) + 0.5 * statistical_alone(df, 4, model.theta_weight_)[Y_HAT].to_numpy()
+    )
     for fitted in (model, loaded):
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")

@@ -497,3 +497,8 @@ def test_the_validation_mase_of_a_model_is_its_backtest_on_the_windows_its_fit_h
     assert validation_mase(model, data, season_length=1) == pytest.approx(np.mean(expected))
     assert validation_mase(model, as_text, season_length=1) == pytest.approx(np.mean(expected))
     assert data_growth(model, as_text) == data_growth(model, data) == 1
+    # a retrain at an as_of after month 8 (a refused challenger: the model stays) leaves no growth since
+    assert data_growth(model, data, since=pd.Timestamp("2025-08-02")) == 0
+    assert data_growth(model, data, since=pd.Timestamp("2025-07-15")) == 1
+    zoned = data.assign(ds=data["ds"].dt.tz_localize("Europe/Paris"))
+    assert data_growth(Naive(horizon=2).fit(zoned.groupby("unique_id").head(7)), zoned, pd.Timestamp("2025-08-02")) == 0

@@ -457,6 +457,14 @@ def test_retrain_every_second_run_registers_a_tagged_version_and_goes_on_with_it
     version = client.get_model_version(MODEL_NAME, second.model_version)
     assert version.tags["job.name"] == "retraining" and version.tags["job.as_of"] == "2026-01-02T00:00:00"
     assert read_output(tmp_path).groupby("as_of")["model_version"].first().tolist() == ["1", second.model_version]
+    # a rerun of an as_of decides as its first run did, and does not count as one more run
+    rerun = run_job(spec, "2026-01-02")
+    assert (
+        rerun.retrained and client.get_run(rerun.run_id).data.tags["retrain"] == "every_n_runs: run 2, retrain every 2"
+    )
+    third = run_job(spec, "2026-01-03")
+    assert not third.retrained
+    assert client.get_run(third.run_id).data.tags["retrain"] == "every_n_runs: run 3, retrain every 2"
 
 
 def model_versions() -> list[str]:

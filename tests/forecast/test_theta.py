@@ -17,7 +17,7 @@ from forecast.combination import MIN_EVIDENCE_WINDOWS
 from forecast.exponential_smoothing import ets_rolling_forecasts, fit_ets
 from forecast.forecaster import Forecaster
 from forecast.holdout import validation_split
-from forecast.theta import PRIOR_WEIGHT, THETA_WEIGHTS, ThetaModels, choose_theta_weight, fit_theta
+from forecast.theta import PRIOR_WEIGHT, THETA_MARGIN, THETA_WEIGHTS, ThetaModels, choose_theta_weight, fit_theta
 
 QUICK = dict(units=4, verbose=0, tracking=False)
 
@@ -171,21 +171,34 @@ def test_the_weight_on_theta_is_the_one_of_least_scaled_error_on_the_held_out_wi
     assert weight == expected and "least scaled error" in rule
 
 
-def test_with_too_few_windows_ets_and_theta_are_averaged_and_with_a_season_ets_is_alone():
-    # Theta is better by every window here, but 149 windows are too few to choose on: the prior weight holds.
-    ets, theta, actual, scales = windows_of(np.array([1.0, 2.0]), 1.0, 0.0, count=MIN_EVIDENCE_WINDOWS - 1)
-    assert choose_theta_weight(ets, theta, actual, scales) == (
-        PRIOR_WEIGHT,
-        f"ETS and Theta in equal parts: {MIN_EVIDENCE_WINDOWS - 1} validation windows, fewer than the "
-        f"{MIN_EVIDENCE_WINDOWS} to choose on",
+@pytest.mark.parametrize(
+    "ets_error, theta_error, expected, said",
+    [
+        (1.0, 0.8, PRIOR_WEIGHT, "ETS and Theta in equal parts: "),  # Theta better by 1.25 times: too little
+        (1.0, 0.6, 1.0, "Theta alone: "),  # by 1.67 times, beyond THETA_MARGIN
+        (0.6, 1.0, 0.0, "ETS alone: "),
+    ],
+)
+def test_with_too_few_windows_ets_and_theta_are_averaged_unless_one_errs_far_more(
+    ets_error, theta_error, expected, said
+):
+    # 149 windows are too few to choose on: the prior weight holds unless one model is THETA_MARGIN times worse
+    ets, theta, actual, scales = windows_of(
+        np.array([1.0, 2.0]), ets_error, theta_error, count=MIN_EVIDENCE_WINDOWS - 1
     )
-    assert PRIOR_WEIGHT == 0.5
+    weight, rule = choose_theta_weight(ets, theta, actual, scales)
+    assert weight == expected
+    assert rule.startswith(
+        f"{said}{MIN_EVIDENCE_WINDOWS - 1} validation windows, fewer than the {MIN_EVIDENCE_WINDOWS}"
+    )
+    assert THETA_MARGIN == 1.5 and PRIOR_WEIGHT == 0.5
     assert choose_theta_weight(ets, None, actual, scales) == (0.0, "ETS alone: the series have a season")
 
 
-@pytest.mark.parametrize("length, windows", [(10, 0), (17, 9)])
-def test_a_forecaster_with_too_few_windows_averages_ets_and_theta_for_series_without_a_season(length, windows):
-    # 3 annual series (17 values: the case): no validation window at 10 values, 9 windows at 17
+@pytest.mark.parametrize("length, windows, weight", [(10, 0, PRIOR_WEIGHT), (17, 9, 1.0)])
+def test_a_forecaster_with_too_few_windows_weighs_ets_and_theta_for_series_without_a_season(length, windows, weight):
+    # 3 annual series (17 values: the case): no validation window at 10 values, so the prior weight; 9
+    # windows at 17, where Theta's error is under 1 / THETA_MARGIN times ETS's
     rng = np.random.default_rng(5)
     growth = [100 + 8 * k + 3 * np.arange(length) + rng.normal(0, 4, length).cumsum() for k in range(3)]
     ds = pd.date_range("2000", periods=length, freq="YS")
@@ -194,10 +207,11 @@ def test_a_forecaster_with_too_few_windows_averages_ets_and_theta_for_series_wit
         warnings.simplefilter("ignore")  # the warning that no validation window fits, at 10 values
         model = Forecaster(lookback=12, horizon=6, **QUICK).fit(df)
     assert model.pipeline_.season_length_ == 1 and model.model_ is None
-    assert model.theta_weight_ == PRIOR_WEIGHT and f" {windows} validation windows" in model.theta_rule_
+    assert model.theta_weight_ == weight and f" {windows} validation windows" in model.theta_rule_
     found = model.ets_.statistical_forecasts(np.arange(3), [np.zeros(0)] * 3, 6)
     assert np.abs(found.theta - found.ets).max() > 1.0
-    np.testing.assert_allclose(model.predict()["y_hat"], ((found.ets + found.theta) / 2).ravel(), rtol=1e-12)
+    expected = (1 - weight) * found.ets + weight * found.theta
+    np.testing.assert_allclose(model.predict()["y_hat"], expected.ravel(), rtol=1e-12)
 
 
 def damped_growth_panel(n_series: int = 6, length: int = 30) -> pd.DataFrame:
