@@ -411,6 +411,8 @@ PYTHON_REMEDIES = (
     ),
     (re.compile(r"Pass freq="), "Pass --freq"),
     (re.compile(r"future_df is required"), "--future is required"),
+    (re.compile(r"short_series='drop'"), "--short-series drop"),
+    (re.compile(r"combine_with=None"), "--combine-with none"),
     (re.compile(r"df\.rename\(columns=\{'([^']+)': 'unique_id'\}\)"), "--id-col \\1"),
     (re.compile(r"df\.rename\(columns=\{'([^']+)': 'ds'\}\)"), "--time-col \\1"),
     (re.compile(r"df\.rename\(columns=\{'([^']+)': 'y'\}\)"), "--target-col \\1"),
@@ -427,8 +429,9 @@ def in_options(message: str) -> str:
 
 def show_warning(message, category, filename, lineno, file=None, line=None) -> None:
     """A Python warning as one line `warning: ...` on stderr: the source file and line that Python shows belong to
-    the package, not to the command's user (`--debug` keeps Python's form)."""
-    typer.echo(f"warning: {one_line(message if isinstance(message, Warning) else category(message))}", err=True)
+    the package, not to the command's user (`--debug` keeps Python's form); its Python remedies said as options."""
+    warning = message if isinstance(message, Warning) else category(message)
+    typer.echo(f"warning: {in_options(one_line(warning))}", err=True)
 
 
 def exit_terminated(signum: int, frame) -> None:

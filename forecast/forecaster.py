@@ -238,8 +238,8 @@ class Forecaster(ForecasterSettings, BaseForecaster):
         if not declared or network_read:
             return
         warnings.warn(
-            f"the network gets no weight in the forecast ({self.combination_.rule}), so {', '.join(declared)} "
-            "reach no forecast: only the network reads them; combine_with=None forecasts with the network alone",
+            f"the network gets no weight in the forecast ({self.combination_.rule}), so the forecast does not read "
+            f"{', '.join(declared)}: only the network reads them; combine_with=None forecasts with the network alone",
             UserWarning,
             stacklevel=6,  # the user's fit call (Forecaster.fit, BaseForecaster.fit, _fit_checked, _fit)
         )

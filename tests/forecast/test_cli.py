@@ -391,7 +391,8 @@ def test_a_warning_is_one_line_on_stderr_without_the_package_source(tmp_path, da
     )
     assert code == 0 and (model_dir / "params.json").exists() and "Trained on 2 series (no network)" in out
     warned = [line for line in err.splitlines() if line.startswith("warning: ")]
-    assert len(warned) == 1 and "'x' reach no forecast" in warned[0], err
+    assert len(warned) == 1 and "the forecast does not read 'x'" in warned[0], err
+    assert "--combine-with none forecasts with the network alone" in warned[0]
     assert "UserWarning" not in err and "forecast/" not in err and "model.fit" not in err
 
 

@@ -218,16 +218,16 @@ def test_declared_covariates_that_reach_no_forecast_are_warned_about_by_name():
     # One series driven by a future-known covariate: three validation windows are too little evidence, the
     # network is not trained, and ETS alone cannot read `x`; the user hears so at the fit call.
     df = driven_panel(n_series=1)
-    with pytest.warns(UserWarning, match=r"no weight .*too little evidence.*'x'.* reach no forecast") as caught:
+    with pytest.warns(UserWarning, match=r"no weight .*too little evidence.*does not read .*'x'") as caught:
         model = Forecaster(lookback=6, horizon=4, epochs=2, future_covariates=["x"], **QUICK).fit(df)
     assert model.model_ is None
-    assert {record.filename for record in caught if "reach no forecast" in str(record.message)} == {__file__}
+    assert {record.filename for record in caught if "does not read" in str(record.message)} == {__file__}
     # With the network alone, or without covariates, nothing is left unread and nothing is said.
     for settings in (dict(future_covariates=["x"], combine_with=None), {}):
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             Forecaster(lookback=6, horizon=4, epochs=2, **settings, **QUICK).fit(df)
-        assert not [record for record in caught if "reach no forecast" in str(record.message)]
+        assert not [record for record in caught if "does not read" in str(record.message)]
 
 
 # ------------------------------------------------------------------ save, load and the pyfunc model
