@@ -44,6 +44,13 @@ class ResolvedModel:
     version: str | None = None
 
 
+def registered_name(uri: str) -> str | None:
+    """The registered model a `models:/name@alias` or `models:/name/version` URI names; None for a logged model's
+    `models:/m-<id>`, a `runs:/` URI or a directory."""
+    match = _ALIAS_URI.match(uri) or _VERSION_URI.match(uri)
+    return match["name"] if match else None
+
+
 def resolve_model(uri: str) -> ResolvedModel:
     """Load the forecaster behind `uri`: `models:/name@alias`, `models:/name/3`, a logged model's `models:/m-<id>`
     (a tracked fit's `model_uri_`), `runs:/id/path` or a directory."""

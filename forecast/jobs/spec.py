@@ -70,6 +70,7 @@ from forecast.jobs import registry
 from forecast.jobs.errors import SpecError
 from forecast.jobs.references import expand_references, has_reference, relative_to_spec
 from forecast.jobs.registry import SpecSection
+from forecast.model_uri import registered_name
 from forecast.redaction import redact
 
 
@@ -89,6 +90,7 @@ class _DataSettings(SpecSection):
     retry_backoff_s: float = Field(1.0, strict=True, ge=0, le=60)
     until_as_of: bool = Field(
         False,
+        strict=True,
         description="keep only the rows with ds at most the run's as_of, so that a run for a past as_of sees "
         "the data as it stood then (backfills, replays)",
     )
@@ -279,6 +281,17 @@ class ModelSpec(SpecSection):
             f"runs:/<run_id>/<path> or a saved Forecaster directory, found {redact(uri)!r}"
         )
 
+    @model_validator(mode="after")
+    def _retrains_into_a_registered_model(self) -> ModelSpec:
+        """A model without a registered name (a directory, `runs:/`, `models:/m-<id>`) has none to add retrained
+        versions to: refused now, not on the day the policy first asks for a retrain."""
+        if self.retrain.policy != "never" and self.retrain.register_as is None and registered_name(self.uri) is None:
+            raise ValueError(
+                f"retrain.policy {self.retrain.policy} needs retrain.register_as for {redact(self.uri)!r}, which "
+                "names no registered model to add the retrained versions to"
+            )
+        return self
+
 
 class SparkSpec(SpecSection):
     """The Spark session and partitioning of an `engine: spark` job (see `forecast.spark`)."""
@@ -327,7 +340,7 @@ class ScheduleSpec(SpecSection):
 
 class TrackingSpec(SpecSection):
     experiment: str = "forecast-jobs"
-    required: bool = Field(False, description="fail before writing when the tracking store is unreachable")
+    required: bool = Field(False, strict=True, description="fail before writing when the tracking store is unreachable")
 
 
 class JobSpec(SpecSection):

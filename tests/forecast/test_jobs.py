@@ -242,6 +242,12 @@ def test_invalid_data_fails_with_exit_1_naming_the_problem(store, tmp_path):
             "schedule.misfire_grace_s: Input should be a valid integer",
         ),
         ({"callback": "os.system"}, "callback"),
+        (
+            {"model": {"uri": "saved_model", "retrain": {"policy": "data_growth", "n": 3}}},
+            "model: retrain.policy data_growth needs retrain.register_as for 'saved_model'",
+        ),
+        ({"data": {"path": "data.csv", "until_as_of": "yes"}}, "data.until_as_of: Input should be a valid boolean"),
+        ({"tracking": {"required": 1}}, "tracking.required: Input should be a valid boolean"),
     ],
 )
 def test_invalid_specs_exit_2_naming_the_field(store, tmp_path, change, field):

@@ -77,7 +77,7 @@ def keep_requested(forecasts: pd.DataFrame, horizon: int, quantiles: tuple[float
 
     The pandas twin of `forecast.spark.keep_requested`: a row's step is its position within its
     series (the forecaster returns each series' steps in time order); the `y_hat_qXX` columns of
-    levels not in `quantiles` are dropped (`None`: all of them).
+    levels not in `quantiles` are dropped (`None`: every one of them, so that `y_hat` alone is written).
     """
     step = forecasts.groupby(ID, sort=False).cumcount()
     wanted = {quantile_column(float(level)) for level in quantiles or ()}
