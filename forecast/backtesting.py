@@ -46,6 +46,7 @@ def series_cutoffs(
     n_windows: int,
     step: int,
     horizon: int,
+    drop_short: bool = False,
 ) -> pd.DataFrame:
     """Forecast origins of a rolling-origin backtest, per series.
 
@@ -54,6 +55,8 @@ def series_cutoffs(
         n_windows: number of origins per series.
         step: rows between consecutive origins.
         horizon: steps forecast from each origin.
+        drop_short: leave out the series too short for the windows, with a warning naming them (an estimator's
+            `short_series="drop"`), instead of raising; raises still when no series is long enough.
 
     Returns:
         `unique_id, window, cutoff` with `window = 0 .. n_windows - 1` (oldest first) and
@@ -70,13 +73,23 @@ def series_cutoffs(
     lengths = df.groupby(ID, sort=True).size()
     needed = horizon + (n_windows - 1) * step + 1
     short = lengths[lengths < needed]
-    if len(short):
+    if len(short) and (not drop_short or len(short) == len(lengths)):
         raise ValueError(
             f"series {short.index[0]!r} has {short.iloc[0]} observations; a backtest with n_windows={n_windows}, "
             f"step={step}, horizon={horizon} needs at least {needed} "
             f"({len(short)} series too short)"
         )
+    if len(short):
+        warnings.warn(
+            f"the backtest leaves out {len(short)} series shorter than the {needed} values that n_windows="
+            f"{n_windows}, step={step} and horizon={horizon} need (short_series='drop'): "
+            f"{shown_ids([str(series) for series in short.index])}",
+            UserWarning,
+            stacklevel=3,
+        )
     starts = np.concatenate([[0], np.cumsum(lengths.to_numpy())[:-1]])
+    long_enough = (lengths >= needed).to_numpy()
+    lengths, starts = lengths[long_enough], starts[long_enough]
     window = np.arange(n_windows)
     positions = lengths.to_numpy()[:, None] - horizon - (n_windows - 1 - window[None, :]) * step - 1
     rows = (starts[:, None] + positions).ravel()

@@ -215,7 +215,8 @@ class BaseForecaster(BaseEstimator):
         frame = text_ids(to_long_format(df))
         checked = self._check_frame(frame, "backtest")
         step = self.horizon if step is None else step
-        cutoffs = series_cutoffs(checked.frame, n_windows, step, self.horizon)
+        drop_short = getattr(self, "short_series", None) == "drop"
+        cutoffs = series_cutoffs(checked.frame, n_windows, step, self.horizon, drop_short)
         if fitted and not refit:
             warn_in_sample_origins(self.train_df_, cutoffs)
         if self._tracked():

@@ -386,7 +386,9 @@ def tune(
     base._check_params()
     checked = base._check_frame(text_ids(to_long_format(df)), "backtest")
     step = base.horizon if step is None else step
-    cutoffs = series_cutoffs(checked.frame, n_windows, step, base.horizon)
+    cutoffs = series_cutoffs(
+        checked.frame, n_windows, step, base.horizon, getattr(base, "short_series", None) == "drop"
+    )
     if season_length is None:
         season_length = mase_season_length(base, checked)
     search = {

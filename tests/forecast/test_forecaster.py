@@ -425,3 +425,15 @@ def test_a_backtest_leaves_out_the_series_its_fit_dropped_as_too_short(monthly):
         result = model.backtest(frame, n_windows=1)
     assert set(result.forecasts["unique_id"]) == {"s0", "s1", "s2"}
     assert "short" not in set(result.metrics["unique_id"])
+
+
+def test_with_short_series_drop_a_backtest_leaves_out_the_series_too_short_for_its_windows(monthly):
+    short = monthly[monthly["unique_id"] == "s0"].head(10).assign(unique_id="short")
+    frame = pd.concat([monthly, short], ignore_index=True)
+    model = Forecaster(lookback=8, horizon=4, short_series="drop", combine_with=None, seed=0, **TINY)
+    # three windows of 4 steps need 4 + 2 * 4 + 1 = 13 values; 'short' has 10
+    with pytest.warns(UserWarning, match=r"leaves out 1 series shorter than the 13 values .*: 'short'"):
+        result = model.backtest(frame, n_windows=3)
+    assert set(result.forecasts["unique_id"]) == {"s0", "s1", "s2"}
+    with pytest.raises(ValueError, match="series 'short' has 10 observations; .* needs at least 13"):
+        Forecaster(lookback=8, horizon=4, combine_with=None, seed=0, **TINY).backtest(frame, n_windows=3)
