@@ -31,9 +31,27 @@ def parse_frequency(freq: str | int | pd.DateOffset | pd.Timedelta) -> Frequency
     try:
         return to_offset(freq)
     except (ValueError, TypeError) as error:
+        renamed = RENAMED_ALIASES.get(str(freq).strip().upper()) if isinstance(freq, str) else None
+        hint = f" pandas 3 names it {renamed}." if renamed else ""
         raise ValueError(
-            f"Expected a pandas offset alias (e.g. 'D', 'h', 'MS') or an integer step as freq, found {freq!r}."
+            f"Expected a pandas offset alias (e.g. 'D', 'h', 'MS') or an integer step as freq, found {freq!r}.{hint}"
         ) from error
+
+
+RENAMED_ALIASES = {
+    "M": "'ME' (month ends) or 'MS' (month starts)",
+    "Q": "'QE' (quarter ends) or 'QS' (quarter starts)",
+    "Y": "'YE' (year ends) or 'YS' (year starts)",
+    "A": "'YE' (year ends) or 'YS' (year starts)",
+    "H": "'h'",
+    "T": "'min'",
+    "S": "'s'",
+    "BM": "'BME'",
+    "BQ": "'BQE'",
+    "BA": "'BYE'",
+    "BY": "'BYE'",
+}
+"""Aliases pandas 3 no longer reads, and its names for them."""
 
 
 def frequency_to_json(freq: Frequency) -> str | int:

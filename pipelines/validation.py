@@ -871,15 +871,30 @@ def _check_anchors(frame, times: pd.DatetimeIndex, rows: np.ndarray, freq: pd.Da
         row = int(rows[off[0]])
         raise ValidationError(
             f"Timestamp off the {_freq_name(freq)} calendar: {_describe(frame, row)} is not one of its steps (the "
-            f"step before it is {anchors[off[0]]}). {_restamp_hint(months_per_step(freq))}"
+            f"step before it is {anchors[off[0]]}). {_restamp_hint(months_per_step(freq), _is_period_end(freq))}"
         )
 
 
-def _restamp_hint(months: int | None) -> str:
-    """How to put time stamps `months` calendar months apart on a pandas calendar (None: not a month multiple)."""
+def _is_period_end(freq: pd.DateOffset) -> bool:
+    """Whether `freq` steps at the ends of months, quarters or years ('ME', 'QE', 'YE')."""
+    return isinstance(freq, (pd.offsets.MonthEnd, pd.offsets.QuarterEnd, pd.offsets.YearEnd))
+
+
+def _restamp_hint(months: int | None, period_ends: bool = False) -> str:
+    """How to put time stamps `months` calendar months apart on a pandas calendar (None: not a month multiple), at
+    the periods' ends for a period-end frequency ('ME', 'QE', 'YE')."""
     if months is None:
-        return "Pass the frequency the time stamps follow (e.g. 'W-WED' for Wednesdays), or leave freq out to infer it."
+        return (
+            "Fit with the frequency the time stamps follow (e.g. 'W-WED' for Wednesdays; freq left out infers it); "
+            "a fitted model reads time stamps on its own frequency only."
+        )
     code = {3: "Q", 12: "Y"}.get(months, "M")
+    if period_ends:
+        return (
+            f"Stamp every row by the last day of its period, e.g. df[{TIME!r}] = "
+            f"df[{TIME!r}].dt.to_period({code!r}).dt.end_time.dt.normalize(), or fit with the period starts' "
+            f"frequency ('{code}S')."
+        )
     return (
         f"Stamp every row by the first day of its period, e.g. df[{TIME!r}] = "
         f"df[{TIME!r}].dt.to_period({code!r}).dt.to_timestamp(); the forecasts then come at period starts."

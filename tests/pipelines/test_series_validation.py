@@ -1,11 +1,13 @@
 """Validation of long-format frames: every error names the problem, series, column and first offending time."""
 
+import re
 import warnings
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from pipelines.frequency import parse_frequency
 from pipelines.validation import ValidationError, to_long_format, validate
 
 
@@ -564,3 +566,17 @@ def test_weekly_stamps_on_another_weekday_than_the_given_one_are_named():
     ):
         validate(frame, freq="W-SUN")
     assert len(validate(frame)) == 10  # inferred: W-MON
+
+
+def test_month_starts_under_month_ends_are_told_to_move_to_the_ends_or_fit_with_month_starts():
+    frame = pd.DataFrame({"unique_id": "m", "ds": pd.date_range("2024-01-01", periods=12, freq="MS"), "y": 1.0})
+    with pytest.raises(
+        ValidationError, match=r"off the frequency 'ME' calendar: .*last day of its period.*frequency \('MS'\)"
+    ):
+        validate(frame, freq="ME")
+
+
+@pytest.mark.parametrize("alias, named", [("M", "'ME' (month ends) or 'MS'"), ("H", "'h'"), ("A", "'YE'")])
+def test_an_alias_pandas_3_renamed_is_refused_with_its_new_name(alias, named):
+    with pytest.raises(ValueError, match=rf"found '{alias}'\. pandas 3 names it {re.escape(named)}"):
+        parse_frequency(alias)
