@@ -791,8 +791,9 @@ def fit_ets(
 
     Seasonal models are tried for `1 < season_length <= MAX_SEASON_LENGTH` on series with at least
     two full seasons; multiplicative ones only on series whose values are all positive. A longer period
-    would need as many seasonal states: a series that passes the seasonality test, on its values and on their
-    differences, has its classical season removed instead (`pipelines.seasonality.remove_tested_seasons`: divided
+    would need as many seasonal states: a series that passes the seasonality test on its values and shows the
+    season beyond a random walk's (`pipelines.seasonality.shows_season_beyond_trend`) has its classical season
+    removed instead (`pipelines.seasonality.remove_tested_seasons`: divided
     by multiplicative indices where its values are all positive, as the M4 competition's benchmarks do, else
     additive ones subtracted), the non-seasonal models are fitted to it, and the season is put back on their
     forecasts. Each series is divided by its mean absolute value first (the AICc
@@ -808,7 +809,7 @@ def fit_ets(
     indices = offsets = None
     factors, offsets_ahead = np.ones((len(arrays), horizon)), np.zeros((len(arrays), horizon))
     if m > MAX_SEASON_LENGTH:
-        arrays, indices, offsets = remove_tested_seasons(arrays, m, differences_too=True)
+        arrays, indices, offsets = remove_tested_seasons(arrays, m, beyond_trend=True)
         factors, offsets_ahead = indices_ahead(indices, lengths, horizon), indices_ahead(offsets, lengths, horizon)
     states_period = _state_period(m)
     forms = tuple(candidate_forms(states_period > 1))

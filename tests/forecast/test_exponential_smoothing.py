@@ -27,7 +27,7 @@ from forecast.exponential_smoothing import (
     fit_ets,
 )
 from forecast.forecaster import Forecaster
-from pipelines.seasonality import is_seasonal
+from pipelines.seasonality import is_seasonal, seasonal_strength, shows_season_at
 
 WIDTH = 1.0 - 2.0 * SMOOTHING_FLOOR
 
@@ -537,6 +537,18 @@ def test_a_random_walk_keeps_no_long_season_though_its_levels_pass_the_test():
     fit = fit_ets([walk], horizon=8, season_length=52)
     np.testing.assert_array_equal(fit.models.season_indices, np.ones((1, 52)))
     np.testing.assert_array_equal(fit.models.season_offsets, np.zeros((1, 52)))
+
+
+def test_a_smooth_yearly_cycle_under_weekly_noise_keeps_its_long_season():
+    # weekly temperatures: the cycle's step from week to week is small beside the noise, so the differences do
+    # not show the season at lag 52; its strength does
+    t = np.arange(20 * 52)
+    y = 20.0 + 8.0 * np.sin(2 * np.pi * t / 52) + np.random.default_rng(5).normal(0.0, 3.0, len(t))
+    assert not shows_season_at(np.diff(y), 52) and seasonal_strength(y, 52) > 0.5
+    fit = fit_ets([y], horizon=26, season_length=52)
+    assert fit.models.season_indices[0].std() > 0.2  # divided by its yearly indices
+    truth = 20.0 + 8.0 * np.sin(2 * np.pi * np.arange(len(t), len(t) + 26) / 52)
+    assert np.mean(np.abs(fit.combined()[0] - truth)) < 1.5
 
 
 def test_counts_that_fall_to_zero_keep_a_season_longer_than_the_states_allow():

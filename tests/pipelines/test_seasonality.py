@@ -14,6 +14,7 @@ from pipelines.seasonality import (
     remove_tested_seasons,
     resolve_season_length,
     seasonal_indices,
+    seasonal_strength,
     shows_season_at,
 )
 from pipelines.windows import SeriesWindows
@@ -229,3 +230,16 @@ def test_only_the_series_that_pass_the_seasonality_test_lose_their_season():
         np.testing.assert_allclose(offsets[row], expected - expected.mean(), rtol=1e-12, atol=1e-12)
         np.testing.assert_allclose(adjusted[row], y - offsets[row][t % 12], rtol=1e-12)
         np.testing.assert_array_equal(indices[row], np.ones(12))
+
+
+def test_seasonal_strength_against_a_hand_decomposition():
+    # period 4, 12 values: the centred moving average of order 4 (weights 1/8, 1/4, 1/4, 1/4, 1/8) leaves 8 values
+    y = np.array([1.0, 5.0, 2.0, 8.0, 3.0, 6.0, 2.0, 9.0, 1.0, 7.0, 3.0, 8.0])
+    weights = np.array([1, 2, 2, 2, 1]) / 8
+    trend = np.array([y[k : k + 5] @ weights for k in range(8)])
+    detrended = y[2:10] - trend
+    phases = np.arange(2, 10) % 4
+    means = np.array([detrended[phases == j].mean() for j in range(4)])
+    expected = 1.0 - np.var(detrended - means[phases]) / np.var(detrended)
+    assert seasonal_strength(y, 4) == pytest.approx(expected)
+    assert seasonal_strength(np.full(12, 3.0), 4) == 0.0
