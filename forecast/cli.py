@@ -411,6 +411,7 @@ PYTHON_REMEDIES = (
     ),
     (re.compile(r"Pass freq="), "Pass --freq"),
     (re.compile(r"future_df is required"), "--future is required"),
+    (re.compile(r"pass them as future_df"), "pass them in the --future file"),
     (re.compile(r"short_series='drop'"), "--short-series drop"),
     (re.compile(r"combine_with=None"), "--combine-with none"),
     (re.compile(r"df\.rename\(columns=\{'([^']+)': 'unique_id'\}\)"), "--id-col \\1"),

@@ -543,7 +543,9 @@ class Forecaster(ForecasterSettings, BaseForecaster):
             if future_df is None:
                 raise ValidationError(
                     f"future_df is required: the model uses future covariates {list(self.future_covariates)} "
-                    f"and needs their values for the {self.horizon} steps after each series' last timestamp"
+                    f"and needs their values for the {self.horizon} steps after each series' last timestamp "
+                    "(rows of the history after a series' last observed y are dropped, not read as those values: "
+                    "pass them as future_df)"
                 )
             self._check_columns(future_df, "future_df", time_varying_only=True)
         return super().predict(df, future_df)

@@ -56,6 +56,7 @@ _REQUIREMENTS = ("mlflow", "tensorflow", "keras", "numpy", "pandas", "scikit-lea
 
 FUTURE_ROWS = "the input's future rows (after each series' history, y empty)"
 INPUT_TERMS = (
+    (re.compile(r" \(rows of the history after .* pass them as future_df\)$"), ""),  # the input's are read
     (re.compile(r"^future_df is required: "), "the input has no future rows (after each series' history, y empty): "),
     (re.compile(r"^future_df: missing column"), "the input: missing column"),
     (re.compile(r"^future_df has (no|more)"), f"{FUTURE_ROWS} have \\1"),

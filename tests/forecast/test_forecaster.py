@@ -404,6 +404,9 @@ def test_predict_asks_for_future_covariates_it_needs():
     assert len(model.predict(future_df=future)) == 2 * 4
     with pytest.raises(ValueError, match="future_df is required"):
         model.predict()
+    unobserved = future.assign(y=np.nan)  # NeuralForecast-style rows after the history: not read as future values
+    with pytest.raises(ValueError, match=r"future_df is required: .*dropped, not read as those values"):
+        model.predict(pd.concat([df, unobserved], ignore_index=True))
     short_future = pd.DataFrame({"unique_id": ["c0", "c1"], "ds": [40, 40], "x": [0.0, 0.0]})
     with pytest.raises(ValueError, match=r"future_df: missing column\(s\) \['x'\]"):
         model.predict(future_df=short_future.drop(columns="x"))

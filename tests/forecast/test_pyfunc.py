@@ -120,8 +120,11 @@ def test_the_pyfunc_model_takes_nullable_integers_and_names_a_missing_column(tra
     ):
         loaded.predict(frame.drop(columns="y"))
     # messages speak of the input's future rows, not of predict's future_df a pyfunc caller never passes
-    with pytest.raises(ValueError, match=r"^the input has no future rows \(after each series' history, y empty\)"):
+    with pytest.raises(
+        ValueError, match=r"^the input has no future rows \(after each series' history, y empty\)"
+    ) as no:
         loaded.predict(history)
+    assert "pass them" not in str(no.value)  # the input's rows after the history are its future rows
     with pytest.raises(ValueError, match=r"^the input: missing column\(s\) \['x'\]"):
         loaded.predict(frame.drop(columns="x"))
     gap = pd.concat([history.drop(index=history.index[5]), future], ignore_index=True)
