@@ -105,7 +105,7 @@ def run_command(
             f"error: job {spec.name} stopped by {signal.Signals(signum).name}; no output was left half-written",
             err=True,
         )
-        raise typer.Exit(128 + signum) from None
+        raise SystemExit(128 + signum) from None  # said: not typer's status 130, which `forecast` says "stopped" of
     retrained = "; retrained" if result.retrained else ""
     if result.promotion:
         retrained += f", challenger {result.promotion}"

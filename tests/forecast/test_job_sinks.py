@@ -465,6 +465,26 @@ def test_sigterm_stops_a_job_cleanly(model_dir, data_csv, tmp_path):
     assert run.info.status == "KILLED"
 
 
+@pytest.mark.slow
+def test_ctrl_c_through_the_forecast_command_says_once_that_the_job_stopped(model_dir, data_csv, tmp_path):
+    output = tmp_path / "all.csv"
+    write_frame_atomic(earlier_forecasts(100_000, "2025-01-01", "interrupted"), output)
+    spec = write_spec(tmp_path, "interrupted", data_csv, model_dir, output)
+    command = "import sys; from forecast.cli import main; main()"
+    process = subprocess.Popen(
+        [sys.executable, "-c", command, "job", "run", str(spec), "--as-of", "2026-01-01"],
+        stderr=subprocess.PIPE,
+        env=child_env(),
+    )
+    wait_for_temporary(tmp_path, process)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 128 + signal.SIGINT
+    lines = err.decode().strip().splitlines()
+    assert lines[-1] == "error: job interrupted stopped by SIGINT; no output was left half-written"
+    assert "error: stopped" not in lines  # the job said it; `forecast` does not say it again
+
+
 def test_process_identity_tells_live_dead_and_reused_processes():
     assert process_alive(process_identity()) is True
     child = subprocess.Popen([sys.executable, "-c", "pass"])
