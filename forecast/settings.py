@@ -126,7 +126,7 @@ class TrackingKind(Kind):
         raise ValueError(f"{name} must be True, False or a Tracking(...); got {value!r}.")
 
     def describe(self) -> str:
-        return "true, false or Tracking(experiment=..., run_name=..., register_as=..., errors=...)"
+        return "true or false (in Python also Tracking(experiment=..., run_name=..., register_as=..., errors=...))"
 
     def to_json(self, value: Any) -> Any:
         return value.get_config() if isinstance(value, Tracking) else value
@@ -209,7 +209,7 @@ DISTRIBUTION = Setting(
     "distribution",
     Distribution(),
     None,
-    "train on several devices: none (one device), mirrored (every local GPU) or a tf.distribute.Strategy; "
+    "train on several devices: none (one device), mirrored (every local GPU), or in Python a tf.distribute.Strategy; "
     "batch_size is then the global batch size",
 )
 
@@ -274,7 +274,7 @@ class ForecasterSettings(WindowSettings):
         )
     )
     min_steps: int = declared(
-        Setting("min_steps", Integer(), 1000, "the most optimizer steps an automatic plan must give (five per window)")
+        Setting("min_steps", Integer(), 1000, "cap on the optimizer steps an automatic plan gives at least (five per window, at least 200)")
     )
     learning_rate: float = declared(
         Setting("learning_rate", Number(low=0.0, low_inclusive=False), 1e-3, "Adam step size")
@@ -369,7 +369,7 @@ class ForecasterSettings(WindowSettings):
             "tracking",
             TrackingKind(),
             True,
-            "log every fit and backtest as an MLflow run: true, false or Tracking(experiment=..., ...)",
+            "log every fit and backtest as an MLflow run: true, false, or in Python Tracking(experiment=..., ...)",
         )
     )
 

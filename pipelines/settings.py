@@ -28,6 +28,7 @@ class Naive(BaseForecaster):
 from __future__ import annotations
 
 import dataclasses
+import functools
 import numbers
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -425,9 +426,24 @@ def declared(setting: Setting) -> Any:
 def settings_dataclass(cls: type) -> type:
     """Make `cls` a keyword-only dataclass whose `__init__` stores its settings (scikit-learn style).
 
-    `repr` and `eq` stay those of the class (scikit-learn's `BaseEstimator.__repr__`, identity).
+    `repr` and `eq` stay those of the class (scikit-learn's `BaseEstimator.__repr__`, identity). Settings given by
+    position are refused naming the estimator (Python's own message names the dataclass that declared them).
     """
-    return dataclasses.dataclass(kw_only=True, repr=False, eq=False)(cls)
+    made = dataclasses.dataclass(kw_only=True, repr=False, eq=False)(cls)
+    stores = made.__init__
+
+    @functools.wraps(stores)  # its signature stays the settings' (scikit-learn's get_params reads it)
+    def __init__(self, *given, **settings):
+        if given:
+            named = ", ".join(f"{setting.name}=..." for setting in settings_of(self)[: len(given)])
+            raise TypeError(
+                f"{type(self).__name__} takes its settings by name, e.g. {type(self).__name__}({named}); got "
+                f"{len(given)} positional argument{'s' if len(given) > 1 else ''}"
+            )
+        stores(self, **settings)
+
+    made.__init__ = __init__
+    return made
 
 
 def settings_of(cls_or_instance: Any) -> list[Setting]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import pickle
 
 import numpy as np
@@ -440,3 +441,9 @@ def test_with_short_series_drop_a_backtest_leaves_out_the_series_too_short_for_i
     assert set(result.forecasts["unique_id"]) == {"s0", "s1", "s2"}
     with pytest.raises(ValueError, match="series 'short' has 10 observations; .* needs at least 13"):
         Forecaster(lookback=8, horizon=4, combine_with=None, seed=0, **TINY).backtest(frame, n_windows=3)
+
+
+def test_settings_given_by_position_are_refused_naming_the_forecaster():
+    with pytest.raises(TypeError, match=r"^Forecaster takes its settings by name, e.g. Forecaster\(lookback=\.\.\., "):
+        Forecaster(36, 18)
+    assert list(inspect.signature(Forecaster).parameters)[:2] == ["lookback", "horizon"]  # what get_params reads
