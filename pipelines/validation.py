@@ -496,7 +496,10 @@ def _parse_object_times(frame: pd.DataFrame) -> pd.DatetimeIndex:
     if parsed is None or parsed.dtype == object:  # pandas 2 parses such text to separate fixed zones
         offsets = column.map(_utc_offset)
         if offsets.notna().all():  # one zone's clock across daylight saving (+01:00, +02:00): the instants, in UTC
-            return pd.DatetimeIndex(pd.to_datetime(column, utc=True, dayfirst=dayfirst)).as_unit("ns")
+            instants = pd.DatetimeIndex(pd.to_datetime(column, utc=True, dayfirst=dayfirst)).as_unit("ns")
+            clock = instants.tz_localize(None) + pd.to_timedelta(offsets.to_numpy())
+            # every stamp at midnight on its clock (days written by pandas from a zone): those calendar days
+            return clock if (clock == clock.normalize()).all() else instants
         row = int(np.flatnonzero((offsets != offsets.iloc[0]).to_numpy())[0])
         raise ValidationError(
             f"Column {TIME!r} mixes time zones: series {shown(frame[ID].iloc[row])} has {shown(column.iloc[row])} "

@@ -378,6 +378,16 @@ def test_text_time_stamps_of_one_zone_across_daylight_saving_are_read_as_their_i
         validate(frame)
 
 
+def test_text_days_of_one_zone_across_daylight_saving_are_read_as_calendar_days():
+    # pandas writes a zone's days as midnights with their offset: +01:00, then +02:00 from 31 March 2024
+    days = pd.date_range("2024-03-28", periods=8, freq="D", tz="Europe/Berlin")
+    frame = pd.DataFrame({"unique_id": "a", "ds": [str(stamp) for stamp in days], "y": np.arange(8.0)})
+    assert frame["ds"].iloc[0].endswith("+01:00") and frame["ds"].iloc[-1].endswith("+02:00")
+    validated = validate(frame)
+    assert pd.DatetimeIndex(validated["ds"]).equals(days.tz_localize(None).as_unit("ns"))
+    assert validate(frame, freq="D")["ds"].tolist() == validated["ds"].tolist()
+
+
 def test_a_boolean_target_is_refused_but_a_boolean_covariate_is_a_flag():
     frame = daily("a", [1.0, 0.0, 1.0, 1.0])
     with pytest.raises(ValidationError, match=r"Column 'y' holds booleans"):
