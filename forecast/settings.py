@@ -274,7 +274,12 @@ class ForecasterSettings(WindowSettings):
         )
     )
     min_steps: int = declared(
-        Setting("min_steps", Integer(), 1000, "cap on the optimizer steps an automatic plan gives at least (five per window, at least 200)")
+        Setting(
+            "min_steps",
+            Integer(),
+            1000,
+            "cap on the optimizer steps an automatic plan gives at least (five per window, at least 200)",
+        )
     )
     learning_rate: float = declared(
         Setting("learning_rate", Number(low=0.0, low_inclusive=False), 1e-3, "Adam step size")

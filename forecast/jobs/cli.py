@@ -3,7 +3,8 @@
 Exit codes: 0 success, 1 the job failed (its previous outputs are untouched),
 2 the spec or an option is invalid (one line on stderr), 143 (128 + SIGTERM) or
 130 (SIGINT) the run was stopped: its MLflow run ends KILLED and a temporary
-file it was writing is removed, so each output is as before the run or complete.
+file it was writing is removed, so each output is as before the run or complete. A SIGTERM that arrives after
+the outputs are written lets the run be recorded as a success first, then exits 143 saying so.
 """
 
 from __future__ import annotations
@@ -69,15 +70,28 @@ def _raise_terminated(signum: int, frame) -> None:
     raise _Terminated
 
 
-@contextmanager
-def _sigterm_unwinds() -> Iterator[None]:
-    """SIGTERM raises `_Terminated` during the run.
+class _Deferred:
+    """A SIGTERM that arrived after the run's outputs were written: the run is recorded, then the command stops."""
 
-    Python's default is to die at once, which leaves the MLflow run RUNNING and a temporary file behind.
+    arrived = False
+
+    def __call__(self, signum: int, frame) -> None:
+        self.arrived = True
+
+    def defer(self) -> None:
+        signal.signal(signal.SIGTERM, self)
+
+
+@contextmanager
+def _sigterm_unwinds() -> Iterator[_Deferred]:
+    """SIGTERM raises `_Terminated` during the run, until the outputs are written (`_Deferred.defer`).
+
+    Python's default is to die at once, which leaves the MLflow run RUNNING and a temporary file behind; an unwind
+    after the writes would mark a run KILLED whose outputs are whole.
     """
     previous = signal.signal(signal.SIGTERM, _raise_terminated)
     try:
-        yield
+        yield _Deferred()
     finally:
         signal.signal(signal.SIGTERM, previous)
 
@@ -94,8 +108,8 @@ def run_command(
     from forecast.jobs.runner import run_job
 
     try:
-        with _sigterm_unwinds():
-            result = run_job(spec, stamp)
+        with _sigterm_unwinds() as deferred:
+            result = run_job(spec, stamp, on_written=deferred.defer)
     except JobFailed as error:
         typer.echo(f"error: {redact(str(error))}", err=True)
         raise typer.Exit(EXIT_FAILED) from None
@@ -114,6 +128,13 @@ def run_command(
         f"from model {result.model_uri} (version {result.model_version or '-'}) -> {result.output}; "
         f"scored {result.runs_scored} earlier run(s){retrained}"
     )
+    if deferred.arrived:
+        typer.echo(
+            f"error: job {spec.name} was sent SIGTERM after its outputs were written; the run was completed and "
+            "recorded before stopping",
+            err=True,
+        )
+        raise SystemExit(128 + signal.SIGTERM)
 
 
 @job_app.command("schedule")

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -76,11 +77,14 @@ def redacted_spec(spec: JobSpec) -> dict:
     return params
 
 
-def run_job(spec: JobSpec, as_of: str | pd.Timestamp | None = None) -> JobResult:
+def run_job(
+    spec: JobSpec, as_of: str | pd.Timestamp | None = None, on_written: Callable[[], None] | None = None
+) -> JobResult:
     """Perform one run of the job for `as_of`; raise `JobFailed` (one line) on any failure.
 
     Running the same `as_of` twice replaces that run's rows (idempotent). The run works on the spec
-    with its `${NAME}` references substituted; the MLflow parameters show them as written.
+    with its `${NAME}` references substituted; the MLflow parameters show them as written. `on_written` is called
+    once the outputs are written, before the run is recorded (the command line then stops unwinding on SIGTERM).
     """
     as_of = normalise_as_of(as_of)
     started = time.monotonic()
@@ -96,6 +100,8 @@ def run_job(spec: JobSpec, as_of: str | pd.Timestamp | None = None) -> JobResult
             _close_stale_runs(tracker, spec.name)
             tracker.log_params({**redacted_spec(spec), "as_of": as_of.isoformat()})
             result = _run(resolved, as_of, started, tracker)
+            if on_written is not None:
+                on_written()
             tracker.log_params({"model_version": result.model_version or "", "resolved_model_uri": result.model_uri})
             tracker.log_metrics(
                 {

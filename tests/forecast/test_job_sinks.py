@@ -465,6 +465,32 @@ def test_sigterm_stops_a_job_cleanly(model_dir, data_csv, tmp_path):
     assert run.info.status == "KILLED"
 
 
+def test_a_sigterm_after_the_outputs_are_written_lets_the_run_be_recorded_as_a_success(
+    model_dir, data_csv, tmp_path, monkeypatch
+):
+    from typer.testing import CliRunner
+
+    from forecast.jobs import cli
+
+    defer = cli._Deferred.defer
+
+    def defer_then_terminate(self) -> None:  # the signal arrives just after the outputs are written
+        defer(self)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    monkeypatch.setattr(cli._Deferred, "defer", defer_then_terminate)
+    output = tmp_path / "all.csv"
+    spec = write_spec(tmp_path, "late-term", data_csv, model_dir, output)
+    result = CliRunner().invoke(cli.job_app, ["run", str(spec), "--as-of", "2026-01-01"])
+    assert result.exit_code == 128 + signal.SIGTERM, result.output
+    assert "job late-term as_of 2026-01-01T00:00:00:" in result.output
+    assert "sent SIGTERM after its outputs were written; the run was completed and recorded" in result.output
+    assert len(read_frame(output)) > 0
+    (run,) = job_runs("late-term")
+    assert run.info.status == "FINISHED" and run.data.tags["status"] == "success"
+    assert signal.getsignal(signal.SIGTERM) is not defer_then_terminate  # the handler before the run is back
+
+
 @pytest.mark.slow
 def test_ctrl_c_through_the_forecast_command_says_once_that_the_job_stopped(model_dir, data_csv, tmp_path):
     output = tmp_path / "all.csv"
