@@ -62,7 +62,7 @@ INPUT_TERMS = (
     (re.compile(r"^future_df has (no|more)"), f"{FUTURE_ROWS} have \\1"),
     (re.compile(r"^future_df"), FUTURE_ROWS),
     (
-        re.compile(r"[Cc]hoose a fill policy \(fill='ffill', 'interpolate', 'zero' or 'drop_series'\)\."),
+        re.compile(r"fill them: this model was fitted without a fill policy \(.*\)\."),
         "fill the gaps of the input: this model was fitted without a fill policy.",
     ),
 )

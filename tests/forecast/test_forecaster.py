@@ -447,3 +447,9 @@ def test_settings_given_by_position_are_refused_naming_the_forecaster():
     with pytest.raises(TypeError, match=r"^Forecaster takes its settings by name, e.g. Forecaster\(lookback=\.\.\., "):
         Forecaster(36, 18)
     assert list(inspect.signature(Forecaster).parameters)[:2] == ["lookback", "horizon"]  # what get_params reads
+
+
+def test_gaps_in_the_history_of_a_model_fitted_without_a_fill_policy_say_so(fitted, monthly):
+    gapped = monthly.drop(index=monthly.index[(monthly["unique_id"] == "s0").to_numpy()][5])
+    with pytest.raises(ValueError, match=r"fill them: this model was fitted without a fill policy \(one fitted with "):
+        fitted.predict(gapped)
