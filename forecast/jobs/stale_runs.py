@@ -6,7 +6,9 @@ RUNNING for ever. Each job run therefore records which process runs it, in the t
 `/proc/<pid>/stat`, field 22, in clock ticks since boot). The next run of the job on the same
 host looks at the job's RUNNING runs and marks KILLED those whose process is gone: no process
 with that pid, a pid now used by a process started at another time, or a machine rebooted since.
-Runs recorded on another host are left alone, since their process cannot be seen from here.
+Runs recorded on another host are left alone, since their process cannot be seen from here. A run nested in
+a job run (a retrain's fit) runs only inside its parent's process, so one still RUNNING under a parent that
+ended (a retrain stopped by Ctrl-C mid-fit) is marked KILLED too.
 """
 
 from __future__ import annotations
@@ -63,6 +65,29 @@ def mark_stale_runs(client, run_id: str, job: str) -> list[str]:
         client.set_tag(run.info.run_id, KILLED_BY_TAG, f"run {run_id} of job {job}: the run's process had ended")
         client.set_terminated(run.info.run_id, "KILLED")
         logger.warning("job %s: run %s was left RUNNING by a process that ended; marked KILLED", job, run.info.run_id)
+        marked.append(run.info.run_id)
+    return marked + _mark_orphaned_children(client, experiment_id, run_id, job)
+
+
+PARENT_TAG = "mlflow.parentRunId"
+
+
+def _mark_orphaned_children(client, experiment_id: str, run_id: str, job: str) -> list[str]:
+    """Mark KILLED the RUNNING runs of the experiment nested in a run of `job` that is no longer RUNNING."""
+    running = client.search_runs([experiment_id], filter_string="attributes.status = 'RUNNING'", max_results=1000)
+    marked = []
+    for run in running:
+        parent_id = run.data.tags.get(PARENT_TAG)
+        if parent_id is None or parent_id == run_id:
+            continue
+        parent = client.get_run(parent_id)
+        if parent.data.tags.get("job") != job or parent.info.status == "RUNNING":
+            continue
+        client.set_tag(run.info.run_id, KILLED_BY_TAG, f"run {run_id} of job {job}: its parent run {parent_id} ended")
+        client.set_terminated(run.info.run_id, "KILLED")
+        logger.warning(
+            "job %s: run %s was left RUNNING under run %s, which ended; marked KILLED", job, run.info.run_id, parent_id
+        )
         marked.append(run.info.run_id)
     return marked
 

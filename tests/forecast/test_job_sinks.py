@@ -511,6 +511,27 @@ def test_ctrl_c_through_the_forecast_command_says_once_that_the_job_stopped(mode
     assert "error: stopped" not in lines  # the job said it; `forecast` does not say it again
 
 
+def test_a_run_left_running_under_a_job_run_that_ended_is_marked_killed_by_the_next_run():
+    from forecast.jobs.stale_runs import PARENT_TAG, PROCESS_TAG, mark_stale_runs
+
+    client = MlflowClient()
+    experiment = client.create_experiment("stale-children")
+    ended = client.create_run(experiment, tags={"job": "j"}).info.run_id
+    client.set_terminated(ended, "KILLED")  # a run stopped by Ctrl-C while its retrain's fit ran
+    orphan = client.create_run(experiment, tags={PARENT_TAG: ended}).info.run_id
+    live = client.create_run(experiment, tags={"job": "j", PROCESS_TAG: process_identity()}).info.run_id
+    child_of_live = client.create_run(experiment, tags={PARENT_TAG: live}).info.run_id
+    other_job = client.create_run(experiment, tags={"job": "k"}).info.run_id
+    client.set_terminated(other_job, "FINISHED")
+    child_of_other_job = client.create_run(experiment, tags={PARENT_TAG: other_job}).info.run_id
+    current = client.create_run(experiment, tags={"job": "j", PROCESS_TAG: process_identity()}).info.run_id
+    assert mark_stale_runs(client, current, "j") == [orphan]
+    assert client.get_run(orphan).info.status == "KILLED"
+    assert f"its parent run {ended} ended" in client.get_run(orphan).data.tags[KILLED_BY_TAG]
+    for untouched in (live, child_of_live, child_of_other_job, current):
+        assert client.get_run(untouched).info.status == "RUNNING"
+
+
 def test_process_identity_tells_live_dead_and_reused_processes():
     assert process_alive(process_identity()) is True
     child = subprocess.Popen([sys.executable, "-c", "pass"])
