@@ -611,7 +611,7 @@ def test_example_m3_job_spec_is_valid_and_paths_are_relative_to_it():
         ),
         ({"engine": "spark", "output": {"path": "out/{as_of}"}}, "drop '{as_of}'"),
         (
-            {"engine": "spark", "model": {"uri": "m", "retrain": {"policy": "every_n_runs", "n": 2}}},
+            {"engine": "spark", "model": {"uri": "models:/m@champion", "retrain": {"policy": "every_n_runs", "n": 2}}},
             "retrain.policy must be 'never'",
         ),
         ({"spark": {"num_partitions": 4}}, "the spark settings need engine: spark"),
