@@ -341,6 +341,9 @@ def check_frame(
     times = _parse_times(frame, time_column)
     if timezone is not None and getattr(times, "tz", None) is not None and str(times.tz) != timezone:
         times = times.tz_convert(timezone)
+    elif timezone is not None and isinstance(times, pd.DatetimeIndex) and times.tz is None and _all_midnights(times):
+        # calendar days (e.g. read from text with offsets) are days of the model's zone
+        times = times.tz_localize(timezone, ambiguous=np.ones(len(times), dtype=bool), nonexistent="shift_forward")
     frame, codes, times, ids = _sorted_copy(frame, ids, times, copy, time_column.dtype != times.dtype)
     series_starts = _series_starts(codes)
     _check_duplicates(frame, codes, times)
@@ -498,8 +501,7 @@ def _parse_object_times(frame: pd.DataFrame) -> pd.DatetimeIndex:
         if offsets.notna().all():  # one zone's clock across daylight saving (+01:00, +02:00): the instants, in UTC
             instants = pd.DatetimeIndex(pd.to_datetime(column, utc=True, dayfirst=dayfirst)).as_unit("ns")
             clock = instants.tz_localize(None) + pd.to_timedelta(offsets.to_numpy())
-            # every stamp at midnight on its clock (days written by pandas from a zone): those calendar days
-            return clock if (clock == clock.normalize()).all() else instants
+            return clock if _all_midnights(clock) else instants
         row = int(np.flatnonzero((offsets != offsets.iloc[0]).to_numpy())[0])
         raise ValidationError(
             f"Column {TIME!r} mixes time zones: series {shown(frame[ID].iloc[row])} has {shown(column.iloc[row])} "
@@ -513,7 +515,18 @@ def _parse_object_times(frame: pd.DataFrame) -> pd.DatetimeIndex:
             f"Column {TIME!r} must hold datetimes or integers; series {shown(frame[ID].iloc[row])} "
             f"has {shown(column.iloc[row])} at row {row}.{_period_text_hint(column.iloc[row])}"
         )
-    return pd.DatetimeIndex(parsed).as_unit("ns")
+    times = pd.DatetimeIndex(parsed).as_unit("ns")
+    if times.tz is not None and isinstance(column.dropna().iloc[0], str):  # text with one UTC offset
+        clock = times.tz_localize(None)
+        return clock if _all_midnights(clock) else times
+    return times
+
+
+def _all_midnights(clock: pd.DatetimeIndex) -> bool:
+    """Whether text stamps with UTC offsets, read on their own clock, are all midnights: days written from a zone
+    (as pandas writes them), read as those calendar days without a zone, whether or not their offset changes
+    with daylight saving (a zoned model reads them as days of its zone, `check_frame`)."""
+    return bool((clock == clock.normalize()).all())
 
 
 _DAY_AND_MONTH_TEXT = re.compile(r"\s*\d{1,2}[./-]\d{1,2}[./-]\d{2,4}(?!\d)")

@@ -453,3 +453,13 @@ def test_gaps_in_the_history_of_a_model_fitted_without_a_fill_policy_say_so(fitt
     gapped = monthly.drop(index=monthly.index[(monthly["unique_id"] == "s0").to_numpy()][5])
     with pytest.raises(ValueError, match=r"fill them: this model was fitted without a fill policy \(one fitted with "):
         fitted.predict(gapped)
+
+
+def test_a_zoned_daily_model_reads_its_days_written_as_text_across_daylight_saving():
+    days = pd.date_range("2024-02-01", periods=70, freq="D", tz="Europe/Berlin")  # 31 March changes the offset
+    zoned = pd.concat(
+        [pd.DataFrame({"unique_id": key, "ds": days, "y": 10.0 + k + np.arange(70) % 7}) for k, key in enumerate("ab")]
+    )
+    model = Forecaster(lookback=14, horizon=3, **TINY).fit(zoned)
+    as_text = zoned.assign(ds=zoned["ds"].astype(str))  # '2024-03-30 00:00:00+01:00', '2024-03-31 00:00:00+02:00'
+    pd.testing.assert_frame_equal(model.predict(as_text), model.predict(zoned))

@@ -386,6 +386,8 @@ def test_text_days_of_one_zone_across_daylight_saving_are_read_as_calendar_days(
     validated = validate(frame)
     assert pd.DatetimeIndex(validated["ds"]).equals(days.tz_localize(None).as_unit("ns"))
     assert validate(frame, freq="D")["ds"].tolist() == validated["ds"].tolist()
+    winter = frame.iloc[:3]  # one offset only: the same calendar days
+    assert pd.DatetimeIndex(validate(winter)["ds"]).equals(days[:3].tz_localize(None).as_unit("ns"))
 
 
 def test_a_boolean_target_is_refused_but_a_boolean_covariate_is_a_flag():
