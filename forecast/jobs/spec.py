@@ -285,7 +285,8 @@ class ModelSpec(SpecSection):
     def _retrains_into_a_registered_model(self) -> ModelSpec:
         """A model without a registered name (a directory, `runs:/`, `models:/m-<id>`) has none to add retrained
         versions to: refused now, not on the day the policy first asks for a retrain."""
-        if self.retrain.policy != "never" and self.retrain.register_as is None and registered_name(self.uri) is None:
+        unnamed = not has_reference(self.uri) and registered_name(self.uri) is None  # `${MODEL_URI}`: checked expanded
+        if self.retrain.policy != "never" and self.retrain.register_as is None and unnamed:
             raise ValueError(
                 f"retrain.policy {self.retrain.policy} needs retrain.register_as for {redact(self.uri)!r}, which "
                 "names no registered model to add the retrained versions to"

@@ -257,6 +257,18 @@ def test_invalid_specs_exit_2_naming_the_field(store, tmp_path, change, field):
     assert field in result.output
 
 
+def test_a_retrain_policy_on_a_referenced_model_uri_is_checked_once_the_reference_is_substituted(
+    store, tmp_path, monkeypatch
+):
+    retrain = {"policy": "data_growth", "n": 7}
+    spec = JobSpec.model_validate(make_spec(store, tmp_path, model={"uri": "${MODEL_URI}", "retrain": retrain}))
+    monkeypatch.setenv("MODEL_URI", f"models:/{MODEL_NAME}@champion")
+    assert spec.expanded().model.uri == f"models:/{MODEL_NAME}@champion"
+    monkeypatch.setenv("MODEL_URI", str(tmp_path / "saved_model"))  # a directory: no registered name
+    with pytest.raises(SpecError, match="retrain.policy data_growth needs retrain.register_as"):
+        spec.expanded()
+
+
 def test_duplicate_keys_are_rejected_naming_the_key_and_both_lines(store, tmp_path):
     path = write_spec(make_spec(store, tmp_path), tmp_path)
     lines = path.read_text().splitlines()
