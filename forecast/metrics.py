@@ -21,6 +21,7 @@ import pandas as pd
 
 from pipelines.checks import check_integer, check_number
 from pipelines.columns import ID, TARGET, TIME, series_names
+from pipelines.settings import level_percent
 
 QUANTILE_PREFIX = "y_hat_q"
 OVERALL = "overall"
@@ -38,7 +39,7 @@ def quantile_column(q: float) -> str:
     `0.1 -> "y_hat_q10"`, `0.5 -> "y_hat_q50"`, `0.025 -> "y_hat_q2.5"`, `0.1000001 -> "y_hat_q10.00001"`.
     """
     _check_quantile(q)
-    return f"{QUANTILE_PREFIX}{round(100.0 * q, 10):.12g}"
+    return f"{QUANTILE_PREFIX}{level_percent(q)}"
 
 
 def column_quantile(column: str) -> float:
@@ -392,7 +393,7 @@ def _coverage_columns(forecasts: _GroupedForecasts, name: str) -> dict[str, pd.S
         upper = forecasts.quantiles.get(round(1.0 - q, 12))
         if q < 0.5 and upper is not None:
             inside = forecasts.score(name, forecasts.actual, forecasts.values(lower), forecasts.values(upper))
-            columns[f"{name}_{round(100.0 * (1.0 - 2.0 * q), 10):g}"] = inside
+            columns[f"{name}_{level_percent(1.0 - 2.0 * q)}"] = inside
     return columns
 
 

@@ -101,8 +101,9 @@ def last_values(y: np.ndarray, starts: np.ndarray, length: int) -> np.ndarray:
     return values
 
 
-RESTATED_TOLERANCE = 1e-9
-"""Relative difference beyond which a value counts as changed (above float noise from a CSV round trip)."""
+RESTATED_TOLERANCE = 1e-6
+"""Relative difference beyond which a value counts as changed: above float32 rounding (6e-8), so that data stored
+as float32 at fit and read back as float64 (from CSV) count as the same values."""
 
 
 def values_differ(

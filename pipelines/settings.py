@@ -259,6 +259,12 @@ class Names(Kind):
         return ",".join(value) if value else "none"
 
 
+def level_percent(q: float) -> str:
+    """A level as the percent that names its columns (`y_hat_q10`, `coverage_80`): `100 q` to 10 decimals, without
+    trailing zeros (`0.1 -> "10"`, `0.025 -> "2.5"`, `0.1000001 -> "10.00001"`)."""
+    return f"{round(100.0 * q, 10):.12g}"
+
+
 @dataclasses.dataclass(frozen=True)
 class Levels(Kind):
     """Distinct quantile levels strictly between 0 and 1 (`0.1,0.9`), or None where `allow_none`."""
@@ -275,7 +281,7 @@ class Levels(Kind):
             )
         for level in value:
             check_number(name, level, low=0.0, high=1.0, low_inclusive=False, high_inclusive=False)
-        if len({round(100.0 * float(level), 10) for level in value}) != len(value):  # as a forecast column names them
+        if len({level_percent(float(level)) for level in value}) != len(value):  # as a forecast column names them
             raise ValueError(f"{name} must not repeat a level (to 10 decimals of a percent); got {list(value)!r}.")
 
     def parse(self, name: str, text: str) -> tuple[float, ...] | None:

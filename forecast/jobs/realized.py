@@ -49,6 +49,7 @@ from forecast.metrics import (
 )
 from forecast.run_columns import AS_OF_COLUMN, MODEL_VERSION_COLUMN
 from pipelines.columns import ID, TARGET, TIME
+from pipelines.settings import level_percent
 from pipelines.validation import parse_time_column
 
 STEP = "step"
@@ -184,7 +185,7 @@ def _intervals(columns: list[str]) -> dict[str, tuple[str, str]]:
     for level, lower in levels.items():
         upper = levels.get(round(1.0 - level, 12))
         if level < 0.5 and upper is not None:
-            pairs[f"coverage_{round(100.0 * (1.0 - 2.0 * column_quantile(lower)), 10):g}"] = (lower, upper)
+            pairs[f"coverage_{level_percent(1.0 - 2.0 * column_quantile(lower))}"] = (lower, upper)
     return pairs
 
 

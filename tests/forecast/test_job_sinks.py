@@ -479,6 +479,7 @@ def test_a_sigterm_after_the_outputs_are_written_lets_the_run_be_recorded_as_a_s
         os.kill(os.getpid(), signal.SIGTERM)
 
     monkeypatch.setattr(cli._Deferred, "defer", defer_then_terminate)
+    before = signal.getsignal(signal.SIGTERM)
     output = tmp_path / "all.csv"
     spec = write_spec(tmp_path, "late-term", data_csv, model_dir, output)
     result = CliRunner().invoke(cli.job_app, ["run", str(spec), "--as-of", "2026-01-01"])
@@ -488,7 +489,7 @@ def test_a_sigterm_after_the_outputs_are_written_lets_the_run_be_recorded_as_a_s
     assert len(read_frame(output)) > 0
     (run,) = job_runs("late-term")
     assert run.info.status == "FINISHED" and run.data.tags["status"] == "success"
-    assert signal.getsignal(signal.SIGTERM) is not defer_then_terminate  # the handler before the run is back
+    assert signal.getsignal(signal.SIGTERM) is before  # the handler before the run is back
 
 
 @pytest.mark.slow

@@ -126,6 +126,18 @@ def test_quantile_column_names_round_trip(q, name):
     assert column_quantile(name) == pytest.approx(q)
 
 
+def test_close_distinct_levels_get_distinct_coverage_columns():
+    actual = pd.DataFrame({"unique_id": "a", "ds": [0, 1], "y": [5.0, 6.0]})
+    forecasts = actual.assign(
+        y_hat=[5.0, 6.0],
+        **{"y_hat_q10": [0.0, 0.0], "y_hat_q90": [9.0, 9.0]},  # covers both values
+        **{"y_hat_q10.00001": [7.0, 7.0], "y_hat_q89.99999": [8.0, 8.0]},  # covers neither
+    )
+    table = evaluate(forecasts, metrics=["coverage"])
+    overall = table[table["unique_id"] == OVERALL].iloc[0]
+    assert overall["coverage_80"] == 1.0 and overall["coverage_79.99998"] == 0.0
+
+
 def test_quantile_columns_finds_and_orders_quantile_columns():
     assert quantile_columns(["y_hat_q90", "y", "y_hat", "y_hat_q10"]) == {0.1: "y_hat_q10", 0.9: "y_hat_q90"}
 
