@@ -75,13 +75,8 @@ def seasonal_indices(y: np.ndarray, m: int, multiplicative: bool = True) -> np.n
     Multiplicative: the mean of `y_t / T_t` per phase, scaled to mean 1; additive: the mean of
     `y_t - T_t` per phase, shifted to mean 0 (`T` the centred moving average of order m).
     """
-    weights = np.r_[0.5, np.ones(m - 1), 0.5] / m if m % 2 == 0 else np.ones(m) / m
-    trend = np.convolve(y, weights, mode="valid")
-    offset = (len(weights) - 1) // 2
-    observed = y[offset : offset + len(trend)]
-    detrended = observed / trend if multiplicative else observed - trend
-    phases = (np.arange(len(trend)) + offset) % m
-    indices = np.array([detrended[phases == j].mean() for j in range(m)])
+    detrended, phases = _detrended(y, m, multiplicative)
+    indices = np.bincount(phases, weights=detrended, minlength=m) / np.bincount(phases, minlength=m)
     return indices / indices.mean() if multiplicative else indices - indices.mean()
 
 
@@ -113,8 +108,8 @@ def remove_tested_seasons(
     """
     adjusted, indices, offsets = [], np.ones((len(series), m)), np.zeros((len(series), m))
     for row, y in enumerate(series):
-        if beyond_trend and not shows_season_beyond_trend(y, m):
-            adjusted.append(y)  # before the levels' indices are computed: they would not be used
+        if beyond_trend and not (is_seasonal(y, m) and shows_season_beyond_trend(y, m)):
+            adjusted.append(y)  # the levels' test first: it is the cheaper, and most series fail it
             continue
         phases = np.arange(len(y)) % m
         tested = tested_seasonal_indices(y, m)
@@ -196,15 +191,23 @@ def seasonal_strength(y: np.ndarray, m: int) -> float:
     "Characteristic-based clustering for time series data", Data Min. Knowl. Disc. 13(3), 2006): `S + R` the
     series less its centred moving average of order `m`, `S` the phase means of that, `R` the rest. Needs
     `n > 2 m`; under no season its mean is about `m / (n - m)`, the share of `S`'s `m` means in `n - m` values."""
-    y = np.asarray(y, dtype=np.float64)
+    detrended, phases = _detrended(np.asarray(y, dtype=np.float64), m)
+    variance = detrended.var()
+    if not variance > 0:
+        return 0.0
+    means = np.bincount(phases, weights=detrended, minlength=m) / np.bincount(phases, minlength=m)
+    return max(0.0, 1.0 - (detrended - means[phases]).var() / variance)
+
+
+def _detrended(y: np.ndarray, m: int, multiplicative: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """`y` less (or over) its centred moving average of order `m`, where that is defined, and each value's phase
+    `t mod m` (classical decomposition)."""
     weights = np.r_[0.5, np.ones(m - 1), 0.5] / m if m % 2 == 0 else np.ones(m) / m
     trend = np.convolve(y, weights, mode="valid")
     offset = (len(weights) - 1) // 2
-    detrended = y[offset : offset + len(trend)] - trend
-    phases = (np.arange(len(trend)) + offset) % m
-    means = np.array([detrended[phases == j].mean() for j in range(m)])
-    variance = detrended.var()
-    return max(0.0, 1.0 - (detrended - means[phases]).var() / variance) if variance > 0 else 0.0
+    observed = y[offset : offset + len(trend)]
+    detrended = observed / trend if multiplicative else observed - trend
+    return detrended, (np.arange(len(trend)) + offset) % m
 
 
 def shows_season_beyond_trend(y: np.ndarray, m: int) -> bool:

@@ -243,3 +243,9 @@ def test_seasonal_strength_against_a_hand_decomposition():
     expected = 1.0 - np.var(detrended - means[phases]) / np.var(detrended)
     assert seasonal_strength(y, 4) == pytest.approx(expected)
     assert seasonal_strength(np.full(12, 3.0), 4) == 0.0
+    # a season on a straight line: the centred average removes the line exactly, so R = 0 and F_s = 1
+    t = np.arange(40)
+    assert seasonal_strength(5.0 + 0.3 * t + np.tile([2.0, -1.0, 0.5, -1.5], 10), 4) == pytest.approx(1.0)
+    # white noise: about m / (n - m), the share of the m phase means
+    noise = np.random.default_rng(0).normal(size=(200, 1040))
+    assert np.mean([seasonal_strength(row, 52) for row in noise]) == pytest.approx(52 / (1040 - 52), rel=0.1)
