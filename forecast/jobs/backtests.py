@@ -26,12 +26,13 @@ if TYPE_CHECKING:
 
 
 def model_season_length(forecaster: BaseForecaster) -> int:
-    """The MASE period of a fitted model: its `season_length` setting, else the period of its frequency.
-
-    The rule of `forecast.base.mase_season_length` for dates, so that realized and backtest scores agree; for
-    integer time stamps 1, since a saved model keeps too little history to find the period in.
-    """
-    return int(getattr(forecaster, "season_length", None) or seasonal_period(forecaster.freq_))
+    """The MASE period of a fitted model: its `season_length` setting, else the period its fit found (a Forecaster's
+    `pipeline_.season_length_`, a seasonal baseline's `season_length_`: those its validation MASE was scaled by),
+    else its frequency's (`pipelines.frequency.seasonal_period`)."""
+    found = getattr(forecaster, "season_length", None)
+    found = found or getattr(getattr(forecaster, "pipeline_", None), "season_length_", None)
+    found = found or getattr(forecaster, "season_length_", None)
+    return int(found) if found else seasonal_period(forecaster.freq_)
 
 
 @contextmanager

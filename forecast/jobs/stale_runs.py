@@ -18,6 +18,7 @@ import logging
 import os
 import socket
 from pathlib import Path
+from typing import Any
 
 logger = logging.getLogger(__name__)
 
@@ -74,14 +75,22 @@ PARENT_TAG = "mlflow.parentRunId"
 
 def _mark_orphaned_children(client, experiment_id: str, run_id: str, job: str) -> list[str]:
     """Mark KILLED the RUNNING runs of the experiment nested in a run of `job` that is no longer RUNNING."""
+    from mlflow.exceptions import MlflowException
+
     running = client.search_runs([experiment_id], filter_string="attributes.status = 'RUNNING'", max_results=1000)
+    parents: dict[str, Any] = {}
     marked = []
     for run in running:
         parent_id = run.data.tags.get(PARENT_TAG)
         if parent_id is None or parent_id == run_id:
             continue
-        parent = client.get_run(parent_id)
-        if parent.data.tags.get("job") != job or parent.info.status == "RUNNING":
+        if parent_id not in parents:
+            try:
+                parents[parent_id] = client.get_run(parent_id)
+            except MlflowException:  # a parent deleted for good: nothing tells whose child it was
+                parents[parent_id] = None
+        parent = parents[parent_id]
+        if parent is None or parent.data.tags.get("job") != job or parent.info.status == "RUNNING":
             continue
         client.set_tag(run.info.run_id, KILLED_BY_TAG, f"run {run_id} of job {job}: its parent run {parent_id} ended")
         client.set_terminated(run.info.run_id, "KILLED")

@@ -502,3 +502,22 @@ def test_the_validation_mase_of_a_model_is_its_backtest_on_the_windows_its_fit_h
     assert data_growth(model, data, since=pd.Timestamp("2025-07-15")) == 1
     zoned = data.assign(ds=data["ds"].dt.tz_localize("Europe/Paris"))
     assert data_growth(Naive(horizon=2).fit(zoned.groupby("unique_id").head(7)), zoned, pd.Timestamp("2025-08-02")) == 0
+
+
+def test_a_jobs_mase_period_is_the_one_the_model_was_fitted_with():
+    from forecast.baselines import Naive, SeasonalNaive
+    from forecast.jobs.backtests import model_season_length
+
+    t = np.arange(72)
+    integer_stamped = pd.concat(
+        [
+            pd.DataFrame({"unique_id": key, "ds": t, "y": 20 + 5 * np.sin(2 * np.pi * t / 12) + 0.1 * (t % 5)})
+            for key in ("a", "b", "c")
+        ],
+        ignore_index=True,
+    )
+    seasonal = SeasonalNaive(horizon=3).fit(integer_stamped)
+    assert seasonal.season_length_ == 12 and model_season_length(seasonal) == 12  # found in the data, not 1
+    monthly = integer_stamped.assign(ds=pd.date_range("2020-01-01", periods=72, freq="MS").repeat(1).tolist() * 3)
+    assert model_season_length(Naive(horizon=3).fit(monthly)) == 12  # no period of its own: the calendar's
+    assert model_season_length(SeasonalNaive(horizon=3, season_length=4).fit(monthly)) == 4
