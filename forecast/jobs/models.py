@@ -64,13 +64,16 @@ class Retrained:
 def data_growth(forecaster: BaseForecaster, data: pd.DataFrame, since: pd.Timestamp | None = None) -> int:
     """The most steps any series has gained since the model was trained, and since `since` (the `as_of`, in UTC, of
     the job's last retrain, whose model the job may not use: a refused challenger), so that one growth asks for one
-    retrain."""
+    retrain. The retrain is taken to have seen each series up to its last row at or before `since` in `data` (a row
+    stamped before a retrain's as_of that arrived after it is counted as seen: one step late)."""
     trained_end = forecaster.train_df_.groupby(ID)[TIME].max()
     end = data[ID].map(trained_end)
     times = pd.Series(parse_time_column(data), index=data.index)  # e.g. text from a SQLite source
     new = end.notna() & (times > end)
     if since is not None and pd.api.types.is_datetime64_any_dtype(times):
-        new &= times > (since.tz_localize("UTC") if times.dt.tz is not None else since)
+        seen = times <= (since.tz_localize("UTC") if times.dt.tz is not None else since)
+        retrained_end = data[ID].map(times[seen].groupby(data.loc[seen, ID]).max())
+        new &= retrained_end.isna() | (times > retrained_end)
     new_rows = data.loc[new]
     return int(new_rows.groupby(ID).size().max()) if len(new_rows) else 0
 

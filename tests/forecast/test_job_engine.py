@@ -499,7 +499,11 @@ def test_the_validation_mase_of_a_model_is_its_backtest_on_the_windows_its_fit_h
     assert data_growth(model, as_text) == data_growth(model, data) == 1
     # a retrain at an as_of after month 8 (a refused challenger: the model stays) leaves no growth since
     assert data_growth(model, data, since=pd.Timestamp("2025-08-02")) == 0
-    assert data_growth(model, data, since=pd.Timestamp("2025-07-15")) == 1
+    assert data_growth(model, data, since=pd.Timestamp("2025-07-15")) == 1  # it saw up to month 7: month 8 is new
+    # growth since a retrain counts from each series' last row at or before its as_of: the 11th to the 16th
+    days = pd.DataFrame({"unique_id": "d", "ds": pd.date_range("2026-01-01", "2026-01-16", freq="D"), "y": 1.0})
+    daily = Naive(horizon=2).fit(days[days["ds"] <= "2026-01-05"])
+    assert data_growth(daily, days, since=pd.Timestamp("2026-01-10 02:00")) == 6
     zoned = data.assign(ds=data["ds"].dt.tz_localize("Europe/Paris"))
     assert data_growth(Naive(horizon=2).fit(zoned.groupby("unique_id").head(7)), zoned, pd.Timestamp("2025-08-02")) == 0
 
