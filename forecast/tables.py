@@ -147,8 +147,9 @@ def read_frame_like(path: str | os.PathLike, like: pd.DataFrame) -> pd.DataFrame
     return frame
 
 
-DECIMAL_COMMA_NUMBER = re.compile(r"\s*[+-]?(\d+|\d{1,3}(\.\d{3})+)(,\d+)?\s*")
-"""A number written with a decimal comma and optional thousands points (`1234,5`, `1.234,5`, `-3`)."""
+DECIMAL_COMMA_NUMBER = re.compile(r"\s*[+-]?(?=[\d,])(\d{1,3}(\.\d{3})+|\d+)?(,\d+)?([eE][+-]?\d+)?\s*")
+"""A number written with a decimal comma and optional thousands points (`1234,5`, `1.234,5`, `-3`, `,5`,
+`1,5E-03`)."""
 
 
 def csv_dialect(path: Path) -> dict[str, str]:
@@ -162,18 +163,40 @@ def csv_dialect(path: Path) -> dict[str, str]:
     return {"sep": ";"}
 
 
-def _decimal_comma_columns(frame: pd.DataFrame, text: list[str]) -> None:
-    """Make numbers of each column of a semicolon file (not in `text`) whose every value is a number written with a
-    decimal comma (`DECIMAL_COMMA_NUMBER`), at least one with the comma; a column of decimal points was read as
-    numbers already, and one that mixes the two marks stays text (validation then names its first odd value)."""
+def _decimal_comma_columns(
+    frame: pd.DataFrame, text: list[str], read_as_text: Callable[[list[str]], pd.DataFrame]
+) -> None:
+    """Numbers of a semicolon file written with decimal commas (`DECIMAL_COMMA_NUMBER`), column by column (not the
+    `text` columns).
+
+    A text column whose every value is such a number, at least one with the comma, is made numbers. Where one
+    is, the file writes decimal commas, so a column that pandas read with decimal points is read again as text
+    (`read_as_text`): whole numbers with thousands points (`1.234`) are made numbers, a decimal point (`1.5`) leaves
+    the column text, for validation to name its first odd value. A file without decimal commas keeps pandas'
+    reading."""
+    converted = False
     for column in frame.columns.difference(text):
         values = frame[column]
-        if not (pd.api.types.is_object_dtype(values) or pd.api.types.is_string_dtype(values)):
-            continue
-        given = values.dropna().astype(str)
-        if given.str.contains(",", regex=False).any() and given.str.fullmatch(DECIMAL_COMMA_NUMBER).all():
-            written = values.astype(str).str.replace(".", "", regex=False).str.replace(",", ".", regex=False)
-            frame[column] = pd.to_numeric(written.where(values.notna()))
+        if pd.api.types.is_object_dtype(values) or pd.api.types.is_string_dtype(values):
+            given = values.dropna().astype(str)
+            if given.str.contains(",", regex=False).any() and given.str.fullmatch(DECIMAL_COMMA_NUMBER).all():
+                frame[column] = _comma_numbers(values)
+                converted = True
+    dotted = [column for column in frame.columns.difference(text) if pd.api.types.is_float_dtype(frame[column])]
+    if not (converted and dotted):
+        return
+    raw = read_as_text(dotted)
+    for column in dotted:
+        given = raw[column].dropna()
+        if given.str.contains(".", regex=False).any():
+            matched = given.str.fullmatch(DECIMAL_COMMA_NUMBER).all()
+            frame[column] = _comma_numbers(raw[column]) if matched else raw[column].astype(object)
+
+
+def _comma_numbers(values: pd.Series) -> pd.Series:
+    """Text numbers with decimal commas and thousands points as floats (missing values kept)."""
+    written = values.astype(str).str.replace(".", "", regex=False).str.replace(",", ".", regex=False)
+    return pd.to_numeric(written.where(values.notna()))
 
 
 def _read_csv_with_text(path: Path, text: list[str]) -> pd.DataFrame:
@@ -191,7 +214,12 @@ def _read_csv_with_text(path: Path, text: list[str]) -> pd.DataFrame:
     for column in text:
         frame[column] = frame[column].astype(object)
     if dialect:
-        _decimal_comma_columns(frame, text)
+
+        def read_as_text(columns: list[str]) -> pd.DataFrame:
+            na_values = dict.fromkeys(columns, _CSV_MISSING)
+            return pd.read_csv(path, usecols=columns, dtype=str, keep_default_na=False, na_values=na_values, **dialect)
+
+        _decimal_comma_columns(frame, text, read_as_text)
     return frame
 
 

@@ -271,6 +271,12 @@ def test_a_spreadsheet_csv_with_semicolons_and_decimal_commas_is_read(tmp_path):
         "\n".join(["unique_id;ds;y", *lines, "a;2020-03-01;149,13", "a;2020-03-02;", "a;2020-03-03;1.025,5"])
     )
     assert read_data(path)["y"].tolist()[58:] == pytest.approx([100.0, 100.0, 149.13, np.nan, 1025.5], nan_ok=True)
+    # a file of decimal commas: whole numbers with thousands points are thousands, Excel's exponents and ',5' read
+    path.write_text("unique_id;ds;y;x\na;2020-01-01;1.234;0,5\na;2020-01-02;2.500;1,5E-03\na;2020-01-03;7;,5\n")
+    read = read_data(path)
+    assert read["y"].tolist() == [1234.0, 2500.0, 7.0] and read["x"].tolist() == pytest.approx([0.5, 0.0015, 0.5])
+    path.write_text("unique_id;ds;y;x\na;2020-01-01;1.5;0,5\na;2020-01-02;2.25;1,5\n")  # a decimal point among commas
+    assert read_data(path)["y"].tolist() == ["1.5", "2.25"]  # left as text: validation names it
 
 
 def test_dates_written_day_first_are_read_day_first(tmp_path, capsys):
