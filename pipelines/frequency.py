@@ -7,6 +7,7 @@ Its JSON form is the offset alias (`offset.freqstr`) or the integer itself.
 
 from __future__ import annotations
 
+import re
 import warnings
 
 import numpy as np
@@ -31,8 +32,9 @@ def parse_frequency(freq: str | int | pd.DateOffset | pd.Timedelta) -> Frequency
     try:
         return to_offset(freq)
     except (ValueError, TypeError) as error:
-        renamed = RENAMED_ALIASES.get(str(freq).strip().upper()) if isinstance(freq, str) else None
-        hint = f" pandas 3 names it {renamed}." if renamed else ""
+        found = re.fullmatch(r"\s*(\d*)\s*([A-Za-z]+)\s*", freq) if isinstance(freq, str) else None
+        renamed = RENAMED_ALIASES.get(found[2].upper()) if found else None
+        hint = f" pandas 3 names it {renamed}{' with the multiple ' + found[1] if found[1] else ''}." if renamed else ""
         raise ValueError(
             f"Expected a pandas offset alias (e.g. 'D', 'h', 'MS') or an integer step as freq, found {freq!r}.{hint}"
         ) from error
@@ -46,6 +48,9 @@ RENAMED_ALIASES = {
     "H": "'h'",
     "T": "'min'",
     "S": "'s'",
+    "L": "'ms'",
+    "U": "'us'",
+    "N": "'ns'",
     "BM": "'BME'",
     "BQ": "'BQE'",
     "BA": "'BYE'",

@@ -588,7 +588,10 @@ def test_month_starts_under_month_ends_are_told_to_move_to_the_ends_or_fit_with_
         validate(frame, freq="ME")
 
 
-@pytest.mark.parametrize("alias, named", [("M", "'ME' (month ends) or 'MS'"), ("H", "'h'"), ("A", "'YE'")])
+@pytest.mark.parametrize(
+    "alias, named",
+    [("M", "'ME' (month ends) or 'MS'"), ("H", "'h'"), ("A", "'YE'"), ("2H", "'h' with the multiple 2"), ("L", "'ms'")],
+)
 def test_an_alias_pandas_3_renamed_is_refused_with_its_new_name(alias, named):
     with pytest.raises(ValueError, match=rf"found '{alias}'\. pandas 3 names it {re.escape(named)}"):
         parse_frequency(alias)
