@@ -58,6 +58,8 @@ class Comparison:
             f"challenger {self.metric} {self.challenger:.6g} {relation} champion {self.metric} "
             f"{self.champion:.6g} x (1 - {margin:g}) = {threshold:.6g} on {self.origins} backtest origins"
         )
+        if self.challenger == self.champion:  # e.g. no data since the champion's fit, and the same seed
+            reason += " (the two forecast alike there: the challenger learnt nothing the champion had not)"
         return Decision(comparison=self, margin=margin, threshold=threshold, accepted=accepted, reason=reason)
 
 

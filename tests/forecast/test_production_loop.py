@@ -562,3 +562,17 @@ def test_the_accuracy_sink_is_checked_like_the_outputs(tmp_path):
         write_spec(
             tmp_path, **base, output=output, accuracy={"path": "a.csv", "sql": {"url": "sqlite://", "table": "a"}}
         )
+
+
+def test_a_challenger_that_scores_as_the_champion_is_refused_saying_it_learnt_nothing_new():
+    from forecast.jobs.promotion import Comparison
+
+    alike = Comparison(
+        metric="smape", champion=5.6, challenger=5.6, origins=3, first_origin=1, last_origin=3, champion_in_sample=0
+    )
+    decision = alike.decide(margin=0.0)
+    assert not decision.accepted and "the two forecast alike there" in decision.reason
+    better = Comparison(
+        metric="smape", champion=5.6, challenger=5.0, origins=3, first_origin=1, last_origin=3, champion_in_sample=0
+    )
+    assert better.decide(margin=0.0).accepted and "alike" not in better.decide(margin=0.0).reason
