@@ -62,6 +62,9 @@ def resolve_model(uri: str) -> ResolvedModel:
     from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
 
+    from forecast.tracking import existing_store
+
+    existing_store()  # a server that does not answer is named within seconds, not reported as a missing model
     client = MlflowClient()
     name = version = None
     try:

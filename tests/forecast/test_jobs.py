@@ -865,3 +865,16 @@ def test_output_root_confines_every_output_path(store, tmp_path, monkeypatch):
     assert run_job(load_spec(write_spec(inside, tmp_path)), "2026-01-01").output == str(
         root / "forecast_20260101T000000.parquet"
     )
+
+
+def test_a_registry_model_on_a_server_that_does_not_answer_is_named_as_such_within_seconds(monkeypatch):
+    import socket
+
+    from forecast.model_uri import resolve_model
+
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"http://127.0.0.1:{port}")
+    with pytest.raises(ConnectionError, match=rf"cannot connect to http://127.0.0.1:{port}"):  # not "not found"
+        resolve_model("models:/sales@champion")
