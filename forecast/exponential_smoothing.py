@@ -71,6 +71,8 @@ TRENDS = ("N", "A", "Ad")
 SEASONS = ("N", "A", "M")
 MAX_SEASON_LENGTH = 24
 """Longest period modelled by seasonal states (as R's `ets`); see `fit_ets` for longer ones."""
+DAYS_PER_YEAR = 365
+"""The yearly period removed before the fit of daily data (a weekly period of 7), where the series show it."""
 PHI_RANGE = (0.8, 0.98)
 """The damping parameter's range (Hyndman et al. 2008, section 5.2)."""
 SMOOTHING_FLOOR = 1e-4
@@ -525,10 +527,11 @@ class EtsModels:
     """The candidate models fitted to every series, kept so that forecasts from later origins need only the filter.
 
     A series `i` was fitted on `lengths[i]` values `y_1 .. y_n`; before the fit its classical season was
-    removed, `(y_t - season_offsets[i, p]) / season_indices[i, p]` with `p = t mod season_length`
-    (`t = 0 .. n-1`; periods longer than `MAX_SEASON_LENGTH`: multiplicative indices for a positive series,
-    additive offsets for another, ones and zeros for a series that failed the seasonality test; both None for
-    shorter periods), and the values were divided by `scales[i]`. Model `f` (`forms[f]`) has `aicc[i, f]` (inf
+    removed, `(y_t - season_offsets[i, p]) / season_indices[i, p]` with `p = t mod P`, `P` the
+    `removed_period` of `season_length` (`t = 0 .. n-1`; periods longer than `MAX_SEASON_LENGTH`, and the year
+    of daily data: multiplicative indices for a positive series, additive offsets for another, ones and zeros
+    for a series that failed the seasonality test; both None for other periods, and for daily data of which no
+    series spans three years), and the values were divided by `scales[i]`. Model `f` (`forms[f]`) has `aicc[i, f]` (inf
     where it was not fitted; NaN then in the arrays below), `smoothing[i, f] = [alpha, beta*, gamma, phi]` (0, 0, 1 where
     it has none), the states after `y_n`, `states[i, f] = [l_n, b_n, s_0 .. s_{m-1}]` with the seasonal
     state of phase `t mod m` at `2 + t mod m` (`b_n = 0` without a trend, `s = 1` without a season),
@@ -573,8 +576,8 @@ class EtsModels:
             "last": (series,),
             **{name: (series, models, len(neutral)) for name, neutral in _neutral(self.season_length).items()},
         }
-        if self.season_length > MAX_SEASON_LENGTH:
-            expected["season_indices"] = expected["season_offsets"] = (series, self.season_length)
+        if self.season_length > MAX_SEASON_LENGTH or self.season_indices is not None:
+            expected["season_indices"] = expected["season_offsets"] = (series, removed_period(self.season_length))
         for name, shape in expected.items():
             found = getattr(self, name)
             if found is None or found.shape != shape:
@@ -644,9 +647,10 @@ class EtsModels:
         owner = np.repeat(np.arange(len(rows)), sizes)
         factors, offsets = np.ones((len(rows), horizon)), np.zeros((len(rows), horizon))
         if self.season_indices is not None:
-            phases = (self.lengths[rows][owner] + np.arange(len(values)) - starts[owner]) % self.season_length
+            period = self.season_indices.shape[1]
+            phases = (self.lengths[rows][owner] + np.arange(len(values)) - starts[owner]) % period
             values = (values - self.season_offsets[rows[owner], phases]) / self.season_indices[rows[owner], phases]
-            ahead = ((self.lengths[rows] + sizes)[:, None] + np.arange(horizon)) % self.season_length
+            ahead = ((self.lengths[rows] + sizes)[:, None] + np.arange(horizon)) % period
             factors = self.season_indices[rows[:, None], ahead]
             offsets = self.season_offsets[rows[:, None], ahead]
         values = values / self.scales[rows][owner]
@@ -705,9 +709,10 @@ class EtsModels:
         indices, theta = config["season_indices"], config["theta"]
         offsets = config.get("season_offsets")  # absent from models saved before additive seasons
         if indices is not None:
-            indices = np.array([[1.0] * season_length if row is None else row for row in indices], dtype=np.float64)
+            period = removed_period(season_length)
+            indices = np.array([[1.0] * period if row is None else row for row in indices], dtype=np.float64)
             rows = [None] * len(indices) if offsets is None else offsets
-            offsets = np.array([[0.0] * season_length if row is None else row for row in rows], dtype=np.float64)
+            offsets = np.array([[0.0] * period if row is None else row for row in rows], dtype=np.float64)
         return cls(
             season_length=season_length,
             forms=forms,
@@ -720,6 +725,16 @@ class EtsModels:
             **arrays,
             theta=None if theta is None else ThetaModels.from_config(theta),
         )
+
+
+def removed_period(season_length: int) -> int | None:
+    """The period whose classical season `fit_ets` removes before the fit, where a series shows it: a period longer
+    than `MAX_SEASON_LENGTH` itself, or for a weekly period of daily data (7) the year, `DAYS_PER_YEAR` (weekly
+    temperatures' smooth yearly cycle, which a model of the week alone forecasts flat); None otherwise."""
+    m = max(1, int(season_length))
+    if m > MAX_SEASON_LENGTH:
+        return m
+    return DAYS_PER_YEAR if m == 7 else None
 
 
 def _state_period(season_length: int) -> int:
@@ -796,7 +811,9 @@ def fit_ets(
     removed instead (`pipelines.seasonality.remove_tested_seasons`: divided
     by multiplicative indices where its values are all positive, as the M4 competition's benchmarks do, else
     additive ones subtracted), the non-seasonal models are fitted to it, and the season is put back on their
-    forecasts. Each series is divided by its mean absolute value first (the AICc
+    forecasts. Daily data (a period of 7) have their year (`DAYS_PER_YEAR`) removed so first where they show it,
+    and keep the week in ETS's states (`removed_period`). Each series is divided by its mean absolute value first
+    (the AICc
     differences do not change) and its forecasts multiplied back.
 
     `threads` (None: the CPUs this process may use) fit chunks of series at once; every series' fit is
@@ -808,8 +825,9 @@ def fit_ets(
     lengths = np.array([len(y) for y in arrays], dtype=np.int64)
     indices = offsets = None
     factors, offsets_ahead = np.ones((len(arrays), horizon)), np.zeros((len(arrays), horizon))
-    if m > MAX_SEASON_LENGTH:
-        arrays, indices, offsets = remove_tested_seasons(arrays, m, beyond_trend=True)
+    period = removed_period(m)
+    if period is not None and (m > MAX_SEASON_LENGTH or lengths.max(initial=0) >= 3 * period):
+        arrays, indices, offsets = remove_tested_seasons(arrays, period, beyond_trend=True)
         factors, offsets_ahead = indices_ahead(indices, lengths, horizon), indices_ahead(offsets, lengths, horizon)
     states_period = _state_period(m)
     forms = tuple(candidate_forms(states_period > 1))

@@ -13,6 +13,7 @@ import pytest
 from forecast.baselines import ExponentialSmoothing
 from forecast.exponential_smoothing import (
     BETA_STAR_MAX,
+    DAYS_PER_YEAR,
     PHI_RANGE,
     SMOOTHING_FLOOR,
     EtsForm,
@@ -549,6 +550,24 @@ def test_a_smooth_yearly_cycle_under_weekly_noise_keeps_its_long_season():
     assert fit.models.season_indices[0].std() > 0.2  # divided by its yearly indices
     truth = 20.0 + 8.0 * np.sin(2 * np.pi * np.arange(len(t), len(t) + 26) / 52)
     assert np.mean(np.abs(fit.combined()[0] - truth)) < 1.5
+
+
+def test_daily_data_with_a_yearly_cycle_have_it_removed_before_their_weekly_model():
+    # daily temperatures: a smooth yearly cycle under noise, and a small weekly pattern that ETS's states hold
+    t = np.arange(4 * 365 + 20)
+    rng = np.random.default_rng(11)
+    truth = 20.0 + 8.0 * np.sin(2 * np.pi * t / 365) + 0.5 * np.sin(2 * np.pi * t / 7)
+    y = truth[:-14] + rng.normal(0.0, 1.5, len(t) - 14)
+    fit = fit_ets([y], horizon=14, season_length=7)
+    assert fit.models.season_indices.shape == (1, DAYS_PER_YEAR) and fit.models.season_indices.std() > 0.1
+    assert np.mean(np.abs(fit.combined()[0] - truth[-14:])) < 1.5
+    restored = EtsModels.from_config(json.loads(json.dumps(fit.models.get_config())))
+    later = y[-30:]  # continued over 30 more values at the right phase of the year, after a load too
+    np.testing.assert_allclose(
+        restored.forecast(np.array([0]), [later], 14), fit.models.forecast(np.array([0]), [later], 14)
+    )
+    short = fit_ets([y[:600]], horizon=14, season_length=7)  # under three years: no yearly season, as before
+    assert short.models.season_indices is None
 
 
 def test_counts_that_fall_to_zero_keep_a_season_longer_than_the_states_allow():
