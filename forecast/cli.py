@@ -50,7 +50,7 @@ from forecast.cli_support import (
     read_data,
 )
 from forecast.jobs.cli import job_app
-from forecast.settings import ForecasterSettings
+from forecast.settings import ForecasterSettings, tracking_settings
 from pipelines.settings import Setting, settings_of
 
 app = typer.Typer(
@@ -183,6 +183,11 @@ def train(
     typer.echo(f"Statistical half: weight {model.theta_weight_:g} on Theta beside ETS ({model.theta_rule_})")
     if model.run_id_ is not None:
         typer.echo(f"MLflow run {model.run_id_}; model {model.model_uri_}")
+    register_as = tracking_settings(model.tracking).register_as if model.tracking else None
+    if register_as is not None and model.registered_model_version_ is not None:
+        typer.echo(f"Registered as models:/{register_as}/{model.registered_model_version_}")
+    elif register_as is not None:
+        typer.echo(f"warning: the model was not registered as {register_as!r} (see the warning above)", err=True)
 
 
 def describe_period(model) -> str:

@@ -99,7 +99,11 @@ def run_job(
         ) as tracker:
             _close_stale_runs(tracker, spec.name)
             tracker.log_params({**redacted_spec(spec), "as_of": as_of.isoformat()})
-            result = _run(resolved, as_of, started, tracker)
+            try:
+                result = _run(resolved, as_of, started, tracker)
+            except BaseException as error:  # the run says why it failed or stopped, not only stderr
+                _record_end(tracker, error)
+                raise
             if on_written is not None:
                 on_written()
             tracker.log_params({"model_version": result.model_version or "", "resolved_model_uri": result.model_uri})
@@ -122,6 +126,20 @@ def run_job(
 def engine_for(spec: JobSpec) -> Engine:
     """The engine the spec names, configured by it."""
     return registry.engine(spec.engine).from_spec(spec)
+
+
+def _record_end(tracker: Tracker, error: BaseException) -> None:
+    """Tag a run that failed (`status` failed, `error` its one-line message) or was stopped (`status` stopped)."""
+    stopped = isinstance(error, KeyboardInterrupt)
+    tags = {"status": "stopped"} if stopped else {"status": "failed", "error": describe(error)[:MAX_ERROR_TAG]}
+    try:
+        tracker.set_tags(tags)
+    except Exception:  # a store that fails here must not hide the run's own error
+        logger.warning("job run %s: could not record why it ended", tracker.run_id)
+
+
+MAX_ERROR_TAG = 5000
+"""Characters of an error message kept in a failed run's `error` tag (MLflow's limit on a tag value is 8,000)."""
 
 
 def _close_stale_runs(tracker, job: str) -> None:

@@ -572,3 +572,13 @@ def test_a_first_tracked_train_prints_no_notices_of_mlflow_creating_its_store(da
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "new.db").exists() and result.stdout.startswith("Trained on 2 series")
     assert "mlflow" not in result.stderr.lower(), result.stderr
+    registered = subprocess.run(
+        [*command, "--model-dir", str(tmp_path / "registered"), *SETTINGS[:-1], "--register-as", "cli-model"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=environment,
+        cwd=tmp_path,
+    )
+    assert registered.returncode == 0, registered.stderr
+    assert "Registered as models:/cli-model/1" in registered.stdout  # the version to promote, said plainly

@@ -462,7 +462,7 @@ def test_sigterm_stops_a_job_cleanly(model_dir, data_csv, tmp_path):
     assert leftovers(tmp_path) == []
     assert output.read_bytes() == before
     (run,) = job_runs("terminated")
-    assert run.info.status == "KILLED"
+    assert run.info.status == "KILLED" and run.data.tags["status"] == "stopped"
 
 
 def test_a_sigterm_after_the_outputs_are_written_lets_the_run_be_recorded_as_a_success(

@@ -199,10 +199,16 @@ def test_failure_mid_file_write_leaves_previous_file_and_no_temporaries(store, t
 
 def test_missing_data_fails_with_exit_1_and_writes_nothing(store, tmp_path):
     spec = make_spec(store, tmp_path, data={"path": str(tmp_path / "nowhere.csv")})
-    result = CliRunner().invoke(job_app, ["run", str(write_spec(spec, tmp_path))])
+    result = CliRunner().invoke(job_app, ["run", str(write_spec(spec, tmp_path)), "--as-of", "2026-03-03"])
     assert result.exit_code == 1
     assert "nowhere.csv does not exist" in result.output
     assert not (tmp_path / "out.db").exists()
+    experiment = MlflowClient().get_experiment_by_name(spec["tracking"]["experiment"])
+    (run,) = MlflowClient().search_runs(
+        [experiment.experiment_id], filter_string="tags.as_of = '2026-03-03T00:00:00'"
+    )  # the failed run says why, not only stderr
+    assert run.info.status == "FAILED" and run.data.tags["status"] == "failed"
+    assert "nowhere.csv does not exist" in run.data.tags["error"]
 
 
 def test_invalid_data_fails_with_exit_1_naming_the_problem(store, tmp_path):
