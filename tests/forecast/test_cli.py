@@ -559,26 +559,17 @@ def test_sigterm_while_tensorflow_imports_exits_143(data_files, tmp_path):
 
 def test_a_first_tracked_train_prints_no_notices_of_mlflow_creating_its_store(data_files, tmp_path):
     directory, _ = data_files
-    command = [str(Path(sys.executable).with_name("forecast")), "train", str(directory / "data.csv")]
+    command = [str(Path(sys.executable).with_name("forecast")), "train", str(directory / "data.csv"), *SETTINGS[:-1]]
     environment = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'new.db'}"}
-    result = subprocess.run(
-        [*command, "--model-dir", str(tmp_path / "model"), *SETTINGS[:-1], "--tracking"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=environment,
-        cwd=tmp_path,
-    )
+
+    def train(model_dir: str, *options: str) -> subprocess.CompletedProcess:
+        arguments = [*command, "--model-dir", str(tmp_path / model_dir), *options]
+        return subprocess.run(arguments, capture_output=True, text=True, timeout=300, env=environment, cwd=tmp_path)
+
+    result = train("model", "--tracking")
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "new.db").exists() and result.stdout.startswith("Trained on 2 series")
     assert "mlflow" not in result.stderr.lower(), result.stderr
-    registered = subprocess.run(
-        [*command, "--model-dir", str(tmp_path / "registered"), *SETTINGS[:-1], "--register-as", "cli-model"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=environment,
-        cwd=tmp_path,
-    )
+    registered = train("registered", "--register-as", "cli-model")
     assert registered.returncode == 0, registered.stderr
     assert "Registered as models:/cli-model/1" in registered.stdout  # the version to promote, said plainly

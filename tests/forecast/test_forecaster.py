@@ -420,27 +420,26 @@ def test_backtest_rejects_series_too_short_for_the_windows(fitted, monthly):
         fitted.backtest(monthly, n_windows=20, step=4)
 
 
-def test_a_backtest_leaves_out_the_series_its_fit_dropped_as_too_short(monthly):
-    short = monthly[monthly["unique_id"] == "s0"].head(8).assign(unique_id="short")
+@pytest.mark.parametrize(
+    "length, n_windows, left_out",
+    [
+        # the fit up to the origin keeps 4 rows of 'short', fewer than min_past + horizon: it is dropped there
+        (8, 1, r"the backtest leaves out 1 series that the fit dropped .*: 'short'"),
+        # three windows of 4 steps need 4 + 2 * 4 + 1 = 13 values; 'short' has 10
+        (10, 3, r"leaves out 1 series shorter than the 13 values .*: 'short'"),
+    ],
+)
+def test_with_short_series_drop_a_backtest_leaves_out_a_series_too_short(monthly, length, n_windows, left_out):
+    short = monthly[monthly["unique_id"] == "s0"].head(length).assign(unique_id="short")
     frame = pd.concat([monthly, short], ignore_index=True)
-    model = Forecaster(lookback=8, horizon=4, short_series="drop", combine_with=None, seed=0, **TINY)
-    # the fit up to the origin keeps 4 rows of 'short', fewer than min_past + horizon: it is dropped there
-    with pytest.warns(UserWarning, match=r"the backtest leaves out 1 series that the fit dropped .*: 'short'"):
-        result = model.backtest(frame, n_windows=1)
+    settings = dict(lookback=8, horizon=4, combine_with=None, seed=0, **TINY)
+    with pytest.warns(UserWarning, match=left_out):
+        result = Forecaster(**settings, short_series="drop").backtest(frame, n_windows=n_windows)
     assert set(result.forecasts["unique_id"]) == {"s0", "s1", "s2"}
     assert "short" not in set(result.metrics["unique_id"])
-
-
-def test_with_short_series_drop_a_backtest_leaves_out_the_series_too_short_for_its_windows(monthly):
-    short = monthly[monthly["unique_id"] == "s0"].head(10).assign(unique_id="short")
-    frame = pd.concat([monthly, short], ignore_index=True)
-    model = Forecaster(lookback=8, horizon=4, short_series="drop", combine_with=None, seed=0, **TINY)
-    # three windows of 4 steps need 4 + 2 * 4 + 1 = 13 values; 'short' has 10
-    with pytest.warns(UserWarning, match=r"leaves out 1 series shorter than the 13 values .*: 'short'"):
-        result = model.backtest(frame, n_windows=3)
-    assert set(result.forecasts["unique_id"]) == {"s0", "s1", "s2"}
-    with pytest.raises(ValueError, match="series 'short' has 10 observations; .* needs at least 13"):
-        Forecaster(lookback=8, horizon=4, combine_with=None, seed=0, **TINY).backtest(frame, n_windows=3)
+    if n_windows > 1:  # without the setting, a series too short for the windows is an error
+        with pytest.raises(ValueError, match=f"series 'short' has {length} observations; .* needs at least 13"):
+            Forecaster(**settings).backtest(frame, n_windows=n_windows)
 
 
 def test_settings_given_by_position_are_refused_naming_the_forecaster():

@@ -442,26 +442,33 @@ def test_sigkilled_job_leaves_a_run_and_a_temporary_that_the_next_run_cleans_up(
 
 
 @pytest.mark.slow
-def test_sigterm_stops_a_job_cleanly(model_dir, data_csv, tmp_path):
+@pytest.mark.parametrize(
+    "stop, command",
+    [
+        (signal.SIGTERM, [JOB_COMMAND, "run"]),
+        # Ctrl-C through the `forecast` command: the job says it stopped, and `forecast` does not say it again
+        (signal.SIGINT, ["import sys; from forecast.cli import main; main()", "job", "run"]),
+    ],
+)
+def test_a_signal_stops_a_job_cleanly(model_dir, data_csv, tmp_path, stop, command):
+    name = f"stopped-{stop.name.lower()}"
     output = tmp_path / "all.csv"
-    write_frame_atomic(earlier_forecasts(100_000, "2025-01-01", "terminated"), output)
+    write_frame_atomic(earlier_forecasts(100_000, "2025-01-01", name), output)
     before = output.read_bytes()
-    spec = write_spec(tmp_path, "terminated", data_csv, model_dir, output)
+    spec = write_spec(tmp_path, name, data_csv, model_dir, output)
     process = subprocess.Popen(
-        [sys.executable, "-c", JOB_COMMAND, "run", str(spec), "--as-of", "2026-01-01"],
-        stderr=subprocess.PIPE,
-        env=child_env(),
+        [sys.executable, "-c", *command, str(spec), "--as-of", "2026-01-01"], stderr=subprocess.PIPE, env=child_env()
     )
     wait_for_temporary(tmp_path, process)
-    process.send_signal(signal.SIGTERM)
+    process.send_signal(stop)
     _, err = process.communicate(timeout=120)
-    assert process.returncode == 128 + signal.SIGTERM
-    assert err.decode().strip().splitlines()[-1] == (
-        "error: job terminated stopped by SIGTERM; no output was left half-written"
-    )
+    assert process.returncode == 128 + stop
+    lines = err.decode().strip().splitlines()
+    assert lines[-1] == f"error: job {name} stopped by {stop.name}; no output was left half-written"
+    assert "error: stopped" not in lines
     assert leftovers(tmp_path) == []
     assert output.read_bytes() == before
-    (run,) = job_runs("terminated")
+    (run,) = job_runs(name)
     assert run.info.status == "KILLED" and run.data.tags["status"] == "stopped"
 
 
@@ -490,26 +497,6 @@ def test_a_sigterm_after_the_outputs_are_written_lets_the_run_be_recorded_as_a_s
     (run,) = job_runs("late-term")
     assert run.info.status == "FINISHED" and run.data.tags["status"] == "success"
     assert signal.getsignal(signal.SIGTERM) is before  # the handler before the run is back
-
-
-@pytest.mark.slow
-def test_ctrl_c_through_the_forecast_command_says_once_that_the_job_stopped(model_dir, data_csv, tmp_path):
-    output = tmp_path / "all.csv"
-    write_frame_atomic(earlier_forecasts(100_000, "2025-01-01", "interrupted"), output)
-    spec = write_spec(tmp_path, "interrupted", data_csv, model_dir, output)
-    command = "import sys; from forecast.cli import main; main()"
-    process = subprocess.Popen(
-        [sys.executable, "-c", command, "job", "run", str(spec), "--as-of", "2026-01-01"],
-        stderr=subprocess.PIPE,
-        env=child_env(),
-    )
-    wait_for_temporary(tmp_path, process)
-    process.send_signal(signal.SIGINT)
-    _, err = process.communicate(timeout=120)
-    assert process.returncode == 128 + signal.SIGINT
-    lines = err.decode().strip().splitlines()
-    assert lines[-1] == "error: job interrupted stopped by SIGINT; no output was left half-written"
-    assert "error: stopped" not in lines  # the job said it; `forecast` does not say it again
 
 
 def test_a_run_left_running_under_a_job_run_that_ended_is_marked_killed_by_the_next_run():
