@@ -85,6 +85,10 @@ def _move_and_record(name: str, version: str, alias: str, reason: str, experimen
     except MlflowException as error:
         if error.error_code != "RESOURCE_DOES_NOT_EXIST":
             raise
+        try:
+            client.get_registered_model(name)
+        except MlflowException:
+            raise LookupError(f"no registered model named {name!r}. {registry_contents(client)}") from None
         raise LookupError(f"model {name} has no version {version}. {registry_contents(client)}") from None
     said = f"manual: {reason}" if reason else "manual"
     tags = {DECISION_TAG: "manual", "model": name, "alias": alias}

@@ -501,7 +501,7 @@ def test_forecast_model_promote_moves_the_alias_and_records_the_override(mlflow_
     assert missing.exit_code == 1 and missing.output.count("\n") == 1
     assert "model naive has no version 9" in missing.output and "versions [1, 2]" in missing.output
     ghost = CliRunner().invoke(model_app, ["promote", "ghost", "1"])
-    assert ghost.exit_code == 1 and "model ghost has no version 1" in ghost.output
+    assert ghost.exit_code == 1 and "no registered model named 'ghost'" in ghost.output
     assert CliRunner().invoke(model_app, ["promote", "naive", "0"]).exit_code == 2
 
 
