@@ -37,6 +37,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 
+from forecast.jobs.errors import JobFailed
 from forecast.jobs.spec import ScheduleSpec
 
 logger = logging.getLogger(__name__)
@@ -96,7 +97,9 @@ class JobScheduler:
         logger.info("job %s: run for as_of %s", self.name, as_of)
         try:
             self.run_once(as_of)
-        except Exception:  # the schedule must survive a failed run; the run itself is already recorded
+        except JobFailed as error:  # the schedule survives a failed run, which says why in one line and is recorded
+            logger.error("%s", error)
+        except Exception:  # anything else is a fault of ours: its traceback is kept
             logger.exception("job %s: run for as_of %s failed", self.name, as_of)
         finally:
             self._record(as_of)

@@ -568,6 +568,26 @@ def test_scheduler_fires_without_overlap(tmp_path):
     assert all(later - earlier >= pd.Timedelta(seconds=2) for earlier, later in itertools.pairwise(started))
 
 
+def test_a_scheduled_run_that_fails_is_logged_in_one_line_and_a_fault_with_its_traceback(tmp_path, caplog):
+    from datetime import UTC, datetime
+
+    def failing(as_of):
+        raise JobFailed(f"job nightly (as_of {as_of.isoformat()}) failed: data.csv does not exist")
+
+    def faulty(as_of):
+        raise RuntimeError("a bug")
+
+    for run, traceback in ((failing, False), (faulty, True)):
+        caplog.clear()
+        scheduler = JobScheduler("nightly", ScheduleSpec(cron="0 2 * * *"), run, state_path=tmp_path / "state.json")
+        with caplog.at_level("ERROR", logger="forecast.jobs.scheduler"):
+            scheduler._fire(datetime(2026, 1, 2, 2, tzinfo=UTC))  # the schedule survives either
+        (record,) = caplog.records
+        assert (record.exc_info is not None) == traceback
+        assert "failed" in record.getMessage()
+        assert (tmp_path / "state.json").exists()
+
+
 def test_scheduler_catches_up_a_missed_run_once(tmp_path):
     state = tmp_path / "state.json"
     calls = []
