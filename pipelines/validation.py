@@ -314,13 +314,15 @@ def check_frame(
     copy: bool = True,
     min_length_reason: str | None = None,
     timezone: str | None = None,
+    fill_fixed: bool = False,
 ) -> CheckedFrame:
     """`validate`, also returning the frequency and the series layout it established.
 
     `copy=False` lets a caller that owns `df` (a frame it built itself) skip one copy of it;
     `df` may then be modified. `min_length_reason` says where `min_length` comes from, for the
     short-series error (e.g. `"min_past 1 + horizon 12 rows for one training window"`). Zoned times are
-    converted to `timezone` where it is given (the same instants, read on that zone's clock).
+    converted to `timezone` where it is given (the same instants, read on that zone's clock). `fill_fixed`: `fill`
+    was fixed by a fit (a fitted model's history), so gaps and missing values are not told to choose a policy.
     """
     if fill not in FILL_POLICIES:
         raise ValueError(f"fill must be one of {list(FILL_POLICIES)}; got {fill!r}")
@@ -358,8 +360,8 @@ def check_frame(
     values = _value_matrix(frame, value_cols)
     missing = ~np.isfinite(values)
     if fill is None:
-        _raise_on_gaps(frame, times, gap_rows, freq)
-        _raise_on_missing(frame, value_cols, missing)
+        _raise_on_gaps(frame, times, gap_rows, freq, FITTED_FILL_REMEDY if fill_fixed else FILL_REMEDY)
+        _raise_on_missing(frame, value_cols, missing, FITTED_FILL_REMEDY if fill_fixed else FILL_REMEDY.capitalize())
     elif fill == "drop_series":
         bad_codes = np.unique(np.concatenate([codes[gap_rows], codes[missing.any(axis=1)]]))
         frame, codes = _drop_series(frame, codes, bad_codes, "missing values or gaps")
@@ -922,24 +924,32 @@ def _value_matrix(frame: pd.DataFrame, value_cols: Sequence[str]) -> np.ndarray:
     return np.column_stack([frame[column].to_numpy(dtype=np.float64, na_value=np.nan) for column in value_cols])
 
 
-def _raise_on_gaps(frame, times, gap_rows, freq) -> None:
+FILL_POLICY_NAMES = "fill='ffill', 'interpolate', 'zero' or 'drop_series'"
+FILL_REMEDY = f"choose a fill policy ({FILL_POLICY_NAMES})."
+"""What a gap or a missing value asks for, where the fill policy is still to be chosen."""
+FITTED_FILL_REMEDY = (
+    f"fill them: this model was fitted without a fill policy (one fitted with {FILL_POLICY_NAMES} fills them)."
+)
+"""The same for a fitted model's history, whose policy its fit fixed."""
+
+
+def _raise_on_gaps(frame, times, gap_rows, freq, remedy: str) -> None:
     if gap_rows.size:
         row = int(gap_rows[0])
         first_missing = shift_times(times[row - 1 : row], freq)[0]
         raise ValidationError(
             f"Gap in series {shown(frame[ID].iloc[row])}: no row at {TIME}={first_missing} "
             f"(expected one row per {_freq_name(freq)}; next row is {frame[TIME].iloc[row]}). "
-            f"{gap_rows.size} {'gap' if gap_rows.size == 1 else 'gaps'} in all; choose a fill policy (fill='ffill', 'interpolate', 'zero' or 'drop_series')."
+            f"{gap_rows.size} {'gap' if gap_rows.size == 1 else 'gaps'} in all; {remedy}"
         )
 
 
-def _raise_on_missing(frame, value_cols, missing) -> None:
+def _raise_on_missing(frame, value_cols, missing, remedy: str) -> None:
     if missing.any():
         row, column = (int(index) for index in np.argwhere(missing)[0])
         raise ValidationError(
             f"Column {value_cols[column]!r} has a missing or infinite value ({frame[value_cols[column]].iloc[row]}) in "
-            f"{_describe(frame, row)}; {int(missing.sum())} such values in all. "
-            f"Choose a fill policy (fill='ffill', 'interpolate', 'zero' or 'drop_series')."
+            f"{_describe(frame, row)}; {int(missing.sum())} such values in all. {remedy}"
         )
 
 

@@ -26,7 +26,6 @@ properties `past`/`target`/`future` materialise every window at once.
 from __future__ import annotations
 
 import copy
-import re
 from collections.abc import Sequence
 
 import numpy as np
@@ -63,11 +62,6 @@ OBSERVED = "observed"
 
 
 _SCALE_CHUNK = 65_536  # windows whose past a scale computation gathers at once
-
-
-FILL_REMEDY = re.compile(r"[Cc]hoose a fill policy \((fill='ffill', 'interpolate', 'zero' or 'drop_series')\)\.")
-"""The remedy that `check_frame` gives for gaps, which a fitted model's history cannot take."""
-FITTED_FILL_REMEDY = r"fill them: this model was fitted without a fill policy (one fitted with \1 fills them)."
 
 
 class Windows:
@@ -396,6 +390,7 @@ class SeriesWindows(WindowSettings, BaseEstimator):
                 copy=selected is df,
                 min_length_reason=min_length_reason,
                 timezone=self.timezone_ if fitted else None,
+                fill_fixed=fitted,  # gaps in a fitted model's history are not told to choose a fill policy
             )
         if fitted:
             self._check_time_kind(checked.times())
@@ -526,19 +521,12 @@ class SeriesWindows(WindowSettings, BaseEstimator):
 
     def check_history(self, df: pd.DataFrame | pd.Series | CheckedFrame) -> CheckedFrame:
         """`check` for a history to forecast from: every series needs `min_past` rows (left-padded up to `lookback`),
-        or the whole `lookback` without padding. Gaps in it are filled by the fill policy of the fit; without one,
-        the message says so (a fitted model's policy is not chosen at predict time)."""
-        try:
-            return self.check(
-                df,
-                min_length=self._min_past(),
-                min_length_reason=f"{self._min_past_named()} rows of history before a forecast origin",
-            )
-        except ValidationError as error:
-            message = FILL_REMEDY.sub(FITTED_FILL_REMEDY, str(error))
-            if message == str(error):
-                raise
-            raise ValidationError(message) from None
+        or the whole `lookback` without padding."""
+        return self.check(
+            df,
+            min_length=self._min_past(),
+            min_length_reason=f"{self._min_past_named()} rows of history before a forecast origin",
+        )
 
     def origin_windows(
         self,
