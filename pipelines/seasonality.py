@@ -85,6 +85,12 @@ def tested_seasonal_indices(y: np.ndarray, m: int) -> np.ndarray | None:
     `is_seasonal` passed, and every index positive and finite; None for any other series."""
     if not (np.all(y > 0) and is_seasonal(y, m)):
         return None
+    return _usable_indices(y, m)
+
+
+def _usable_indices(y: np.ndarray, m: int) -> np.ndarray | None:
+    """The multiplicative indices of a positive series that passed the test, where every one is positive and
+    finite; None otherwise."""
     found = seasonal_indices(y, m)
     return found if np.all(found > 0) and np.all(np.isfinite(found)) else None
 
@@ -108,15 +114,17 @@ def remove_tested_seasons(
     """
     adjusted, indices, offsets = [], np.ones((len(series), m)), np.zeros((len(series), m))
     for row, y in enumerate(series):
-        if beyond_trend and not (is_seasonal(y, m) and shows_season_beyond_trend(y, m)):
-            adjusted.append(y)  # the levels' test first: it is the cheaper, and most series fail it
+        # the levels' test once, and first: it is the cheaper, and most series fail it
+        if not is_seasonal(y, m) or (beyond_trend and not shows_season_beyond_trend(y, m)):
+            adjusted.append(y)
             continue
         phases = np.arange(len(y)) % m
-        tested = tested_seasonal_indices(y, m)
+        positive = bool(np.all(y > 0))
+        tested = _usable_indices(y, m) if positive else None
         if tested is not None:
             adjusted.append(y / tested[phases])
             indices[row] = tested
-        elif not np.all(y > 0) and is_seasonal(y, m) and np.all(np.isfinite(y)):
+        elif not positive and np.all(np.isfinite(y)):
             offsets[row] = seasonal_indices(y, m, multiplicative=False)
             adjusted.append(y - offsets[row][phases])
         else:
