@@ -111,8 +111,7 @@ def retrain_check(
         due = (earlier + 1) % policy.n == 0
         return RetrainCheck(due=due, reason=f"every_n_runs: run {earlier + 1}, retrain every {policy.n}")
     if policy.policy == "data_growth":
-        name = policy.register_as or model.name
-        since = last_retrain(name, spec.name) if name else None
+        since = _last_retrain_of(spec, model)
         growth = data_growth(model.forecaster, data, since)
         after = "training" if since is None else "training and the last retrain"
         return RetrainCheck(
@@ -127,9 +126,7 @@ def _degradation_check(
     from forecast.jobs.degradation import assess, scored_runs
 
     policy = spec.model.retrain
-    name = policy.register_as or model.name
-    since = last_retrain(name, spec.name) if name else None
-    runs = scored_runs(accuracy.overall, model.version, since)
+    runs = scored_runs(accuracy.overall, model.version, _last_retrain_of(spec, model))
     season_length = spec.accuracy.season_length or model_season_length(model.forecaster)
     found = assess(model.forecaster, runs, data, k=policy.k, season_length=season_length)
     if found is None:
@@ -148,6 +145,13 @@ def _degradation_check(
         "degradation/ratio": found.ratio,
     }
     return RetrainCheck(due=due, reason=reason, metrics=metrics)
+
+
+def _last_retrain_of(spec: JobSpec, model: ResolvedModel) -> pd.Timestamp | None:
+    """The `as_of` of the job's latest retrain, among the versions of the model its retrains register (None where
+    it has none or no registered name)."""
+    name = spec.model.retrain.register_as or model.name
+    return last_retrain(name, spec.name) if name else None
 
 
 def last_retrain(name: str, job: str) -> pd.Timestamp | None:
