@@ -327,9 +327,11 @@ def choose_theta_weight(
             (`theta` None where the data have a season).
         scales: `(n_windows,)` the MASE scale of each window's series (positive).
     """
+    if theta is None:
+        return prior_theta_weight(True, len(ets))
     losses = [np.mean(np.abs(actual - blend_theta(ets, theta, v)) / scales[:, None]) for v in THETA_WEIGHTS]
-    if theta is None or len(ets) < MIN_EVIDENCE_WINDOWS:
-        return prior_theta_weight(theta is None, len(ets), losses[0], losses[-1])
+    if len(ets) < MIN_EVIDENCE_WINDOWS:
+        return prior_theta_weight(False, len(ets), losses[0], losses[-1])
     weight = THETA_WEIGHTS[int(np.argmin(losses))]
     shown = ", ".join(f"{v:g}: {loss:.4f}" for v, loss in zip(THETA_WEIGHTS, losses, strict=True))
     return weight, f"least scaled error on the validation windows ({shown})"
