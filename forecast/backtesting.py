@@ -192,10 +192,15 @@ def rolling_origin(model, checked: CheckedFrame, cutoffs: pd.DataFrame, refit: b
     return ordered.sort_values([ID, "cutoff", TIME], kind="stable").reset_index(drop=True)
 
 
+def drops_short_series(estimator) -> bool:
+    """Whether `estimator` leaves out series too short for it (`short_series="drop"`) instead of refusing them."""
+    return getattr(estimator, "short_series", None) == "drop"
+
+
 def kept_by_fit(fitted, series_ids: np.ndarray) -> np.ndarray:
     """Which of `series_ids` a fitted model's backtest scores: all of them, except under `short_series="drop"` the
     series its fit dropped as too short (forecast from a few rows, they would be scored as if never seen)."""
-    if getattr(fitted, "short_series", None) != "drop":
+    if not drops_short_series(fitted):
         return np.ones(len(series_ids), dtype=bool)
     return np.isin(series_ids, np.asarray(fitted.series_ids_))
 

@@ -37,7 +37,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
-from forecast.backtesting import Backtest, check_forecasts, rolling_origin, series_cutoffs
+from forecast.backtesting import Backtest, check_forecasts, drops_short_series, rolling_origin, series_cutoffs
 from forecast.metrics import evaluate
 from forecast.saved_format import FORMAT_VERSION, PARAMS, PIPELINE, STATE, FormatError, migrate
 from forecast.saving import SavedModelError, replace_directory
@@ -215,8 +215,7 @@ class BaseForecaster(BaseEstimator):
         frame = text_ids(to_long_format(df))
         checked = self._check_frame(frame, "backtest")
         step = self.horizon if step is None else step
-        drop_short = getattr(self, "short_series", None) == "drop"
-        cutoffs = series_cutoffs(checked.frame, n_windows, step, self.horizon, drop_short)
+        cutoffs = series_cutoffs(checked.frame, n_windows, step, self.horizon, drops_short_series(self))
         if fitted and not refit:
             warn_in_sample_origins(self.train_df_, cutoffs)
         if self._tracked():

@@ -58,7 +58,7 @@ import yaml
 from mlflow import MlflowClient
 from sklearn.base import clone
 
-from forecast.backtesting import history_until, kept_by_fit, series_cutoffs
+from forecast.backtesting import drops_short_series, history_until, kept_by_fit, series_cutoffs
 from forecast.base import BaseForecaster, mase_season_length, text_ids
 from forecast.metrics import OVERALL
 from forecast.redaction import redact
@@ -386,9 +386,7 @@ def tune(
     base._check_params()
     checked = base._check_frame(text_ids(to_long_format(df)), "backtest")
     step = base.horizon if step is None else step
-    cutoffs = series_cutoffs(
-        checked.frame, n_windows, step, base.horizon, getattr(base, "short_series", None) == "drop"
-    )
+    cutoffs = series_cutoffs(checked.frame, n_windows, step, base.horizon, drops_short_series(base))
     if season_length is None:
         season_length = mase_season_length(base, checked)
     search = {
