@@ -813,8 +813,7 @@ def fit_ets(
     additive ones subtracted), the non-seasonal models are fitted to it, and the season is put back on their
     forecasts. Daily data (a period of 7) have their year (`DAYS_PER_YEAR`) removed so first where they show it,
     and keep the week in ETS's states (`removed_period`). Each series is divided by its mean absolute value first
-    (the AICc
-    differences do not change) and its forecasts multiplied back.
+    (the AICc differences do not change) and its forecasts multiplied back.
 
     `threads` (None: the CPUs this process may use) fit chunks of series at once; every series' fit is
     its own, so the results do not depend on it. `with_theta` also fits the optimised Theta model to the same
