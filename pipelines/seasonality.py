@@ -96,7 +96,7 @@ def _usable_indices(y: np.ndarray, m: int) -> np.ndarray | None:
 
 
 def remove_tested_seasons(
-    series: Sequence[np.ndarray], m: int, beyond_trend: bool = False
+    series: Sequence[np.ndarray], m: int, beyond_trend: bool = False, window: int | None = None
 ) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
     """Each series that passes the test of `is_seasonal` with its season removed, the others unchanged; and the
     `[series, m]` multiplicative indices `s` (ones where none) and additive offsets `o` (zeros where none) of
@@ -111,6 +111,10 @@ def remove_tested_seasons(
     (`shows_season_beyond_trend`): the levels of a long random walk pass the test at any lag, which matters where
     nothing after this step can drop a false season (exponential smoothing chooses between seasonal and plain
     models itself only for the periods its seasonal states can hold).
+
+    With a `window` of seasons, the season may change over the history (`local_seasonal_indices`): each value is
+    adjusted by the indices of the `window` seasons around its own, and the indices returned, which adjust the
+    values after the history and put the season back on forecasts, are those of its last `window` seasons.
     """
     adjusted, indices, offsets = [], np.ones((len(series), m)), np.zeros((len(series), m))
     for row, y in enumerate(series):
@@ -118,18 +122,50 @@ def remove_tested_seasons(
         if not is_seasonal(y, m) or (beyond_trend and not shows_season_beyond_trend(y, m)):
             adjusted.append(y)
             continue
-        phases = np.arange(len(y)) % m
         positive = bool(np.all(y > 0))
-        tested = _usable_indices(y, m) if positive else None
-        if tested is not None:
-            adjusted.append(y / tested[phases])
-            indices[row] = tested
+        if positive and _usable_indices(y, m) is not None:
+            local, indices[row] = local_seasonal_indices(y, m, window)
+            adjusted.append(y / local)
         elif not positive and np.all(np.isfinite(y)):
-            offsets[row] = seasonal_indices(y, m, multiplicative=False)
-            adjusted.append(y - offsets[row][phases])
+            local, offsets[row] = local_seasonal_indices(y, m, window, multiplicative=False)
+            adjusted.append(y - local)
         else:
             adjusted.append(y)
     return adjusted, indices, offsets
+
+
+def local_seasonal_indices(
+    y: np.ndarray, m: int, window: int | None, multiplicative: bool = True
+) -> tuple[np.ndarray, np.ndarray]:
+    """`[n]` the index of each value `y_t` among the classical indices of the `window` seasons around its own, and
+    `[m]` the indices of the last `window` seasons by phase: a season that changes over the history (the profile of
+    electricity demand from winter to summer; weeks of 7 days drifting through years of 52.18 weeks).
+
+    Season `k` holds the values `t = k m .. k m + m - 1`. Its indices are those of `seasonal_indices` over the
+    detrended values (ratios or differences to the centred moving average) of the seasons `a_k .. a_k + window - 1`
+    alone, `a_k = k - floor(window / 2)` moved inside the history: a moving window over each phase's ratios, as
+    STL smooths its seasonal subseries (Cleveland et al., "STL: A seasonal-trend decomposition procedure based on
+    loess", J. Official Statistics 6(1), 1990). A phase that the window holds no detrended value of takes the whole
+    history's mean. A `window` of None (or of at least the history's seasons) gives `seasonal_indices(y, m)` to
+    every season.
+    """
+    y = np.asarray(y, dtype=np.float64)
+    detrended, phases = _detrended(y, m, multiplicative)
+    seasons = -(-len(y) // m)
+    first = (len(y) - len(detrended)) // 2  # the time of detrended[0]
+    table = np.full(seasons * m, np.nan)
+    table[first : first + len(detrended)] = detrended
+    table = table.reshape(seasons, m)
+    sums = np.vstack([np.zeros(m), np.cumsum(np.nan_to_num(table), axis=0)])
+    counts = np.vstack([np.zeros(m), np.cumsum(np.isfinite(table), axis=0)])
+    width = seasons if window is None else min(int(window), seasons)
+    starts = np.clip(np.arange(seasons) - width // 2, 0, seasons - width)
+    count = counts[starts + width] - counts[starts]
+    whole = np.bincount(phases, weights=detrended, minlength=m) / np.maximum(np.bincount(phases, minlength=m), 1)
+    means = np.where(count > 0, (sums[starts + width] - sums[starts]) / np.maximum(count, 1), whole)
+    centre = means.mean(axis=1, keepdims=True)
+    indices = means / centre if multiplicative else means - centre
+    return indices.reshape(-1)[: len(y)], indices[-1]
 
 
 def indices_ahead(indices: np.ndarray, lengths: np.ndarray, horizon: int) -> np.ndarray:

@@ -532,6 +532,20 @@ def test_a_long_season_is_removed_from_the_continuation_at_its_phase_and_put_bac
     np.testing.assert_array_equal(loaded.season_offsets, models.season_offsets)
 
 
+def test_a_long_season_that_changes_is_forecast_with_its_recent_profile():
+    # half-hourly demand whose daily profile turns from a morning to an evening peak over the history: the
+    # forecast follows the last seasons' profile, where the whole history's indices would average the two
+    m, t = 48, np.arange(40 * 48 + 48)
+    morning = 1.0 + 0.3 * np.exp(-(((np.arange(m) - 16) / 4.0) ** 2))
+    evening = 1.0 + 0.3 * np.exp(-(((np.arange(m) - 36) / 4.0) ** 2))
+    share = np.clip((t / m - 10) / 10, 0.0, 1.0)  # morning for 10 days, turning over 10, evening for the last 20
+    truth = 100.0 * ((1 - share) * morning[t % m] + share * evening[t % m])
+    y = truth[:-m] * np.random.default_rng(9).normal(1.0, 0.005, len(t) - m)
+    fit = fit_ets([y], horizon=m, season_length=m)
+    assert np.mean(np.abs(fit.combined()[0] - truth[-m:])) < 1.0
+    np.testing.assert_allclose(fit.models.season_indices[0], evening / evening.mean(), atol=0.01)
+
+
 def test_a_random_walk_keeps_no_long_season_though_its_levels_pass_the_test():
     walk = 1000.0 + np.cumsum(np.random.default_rng(8).normal(0.5, 5.0, 1800))  # a stock index's drift
     assert is_seasonal(walk, 52)  # its levels correlate at every lag

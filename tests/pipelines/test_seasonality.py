@@ -11,6 +11,7 @@ from pipelines.seasonality import (
     autocorrelations,
     infer_season_length,
     is_seasonal,
+    local_seasonal_indices,
     remove_tested_seasons,
     resolve_season_length,
     seasonal_indices,
@@ -230,6 +231,36 @@ def test_only_the_series_that_pass_the_seasonality_test_lose_their_season():
         np.testing.assert_allclose(offsets[row], expected - expected.mean(), rtol=1e-12, atol=1e-12)
         np.testing.assert_allclose(adjusted[row], y - offsets[row][t % 12], rtol=1e-12)
         np.testing.assert_array_equal(indices[row], np.ones(12))
+
+
+def test_local_indices_against_a_hand_loop_over_each_seasons_window():
+    # the profile changes from A to B halfway and the level trends: each season gets the phase means of the
+    # detrended ratios of the 4 seasons around it (moved inside the history), the last its last 4 seasons'
+    m, seasons, window = 6, 13, 4
+    t = np.arange(seasons * m - 2)  # the last season is not whole
+    a, b = 1.0 + 0.3 * np.sin(2 * np.pi * np.arange(m) / m), 1.0 + 0.5 * np.cos(2 * np.pi * np.arange(m) / m)
+    y = (50.0 + 0.7 * t) * np.where(t < 6 * m, a[t % m], b[t % m]) * np.random.default_rng(4).normal(1, 0.01, len(t))
+    centred = np.r_[0.5, np.ones(m - 1), 0.5] / m
+    trend = np.convolve(y, centred, mode="valid")
+    ratio_time = np.arange(len(trend)) + m // 2
+    ratios = y[ratio_time] / trend
+    expected = np.empty(len(y))
+    for k in range(seasons):
+        first = min(max(k - window // 2, 0), seasons - window)
+        inside = (ratio_time >= first * m) & (ratio_time < (first + window) * m)
+        means = np.array([ratios[inside & (ratio_time % m == j)].mean() for j in range(m)])
+        for time in range(k * m, min((k + 1) * m, len(y))):
+            expected[time] = means[time % m] / means.mean()
+    each, last = local_seasonal_indices(y, m, window)
+    np.testing.assert_allclose(each, expected, rtol=1e-12)
+    np.testing.assert_allclose(last, expected[(seasons - 1) * m - m : (seasons - 1) * m], rtol=1e-12)
+    np.testing.assert_allclose(last, b / b.mean(), atol=0.02)  # the new profile, where the whole history's mixes
+    assert np.max(np.abs(seasonal_indices(y, m) - b / b.mean())) > 0.1
+    # a window as long as the history, or none, gives every season the whole history's indices
+    for whole in (None, seasons):
+        each, last = local_seasonal_indices(y, m, whole)
+        np.testing.assert_allclose(each, seasonal_indices(y, m)[t % m], rtol=1e-12)
+        np.testing.assert_allclose(last, seasonal_indices(y, m), rtol=1e-12)
 
 
 def test_seasonal_strength_against_a_hand_decomposition():
