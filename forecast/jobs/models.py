@@ -4,11 +4,13 @@ The model is found by `forecast.model_uri.resolve_model`. A retrained model (the
 is fitted with the current model's settings on all the job's data, logged and registered as a new
 version of the same registered model (or `retrain.register_as`), tagged with the job and the
 run's `as_of` (`job.name`, `job.as_of`: how a later run, even after a restart, knows when the
-job last retrained). Without `retrain.alias` the run goes on with it. With an alias, it takes the
-alias only if it beats the current model on a backtest (`forecast.jobs.promotion`); otherwise the
-run goes on with the current model. When the job run fails after the retrain (writing its outputs),
-`withdraw` undoes it: the alias goes back, the version and the retrain's runs are deleted, so every
-registered version belongs to a run that succeeded and a rerun retrains afresh.
+job last retrained) and with the last `ds` of the data it was fitted on (`job.data_end`: where the
+`data_growth` policy counts the next growth from, since rows stamped before a run's `as_of` may arrive after
+it). Without `retrain.alias` the run goes on with it. With an alias, it takes the alias only if it beats
+the current model on a backtest (`forecast.jobs.promotion`); otherwise the run goes on with the current
+model. When the job run fails after the retrain (writing its outputs), `withdraw` undoes it: the alias
+goes back, the version and the retrain's runs are deleted, so every registered version belongs to a run
+that succeeded and a rerun retrains afresh.
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ logger = logging.getLogger(__name__)
 
 JOB_NAME_TAG = "job.name"
 JOB_AS_OF_TAG = "job.as_of"
+JOB_DATA_END_TAG = "job.data_end"
+"""The last `ds` of the data a retrain was fitted on (ISO text for timestamps, in UTC; an integer for integer `ds`)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -61,21 +65,39 @@ class Retrained:
     """The MLflow runs the retrain made: the fit's and the decision's."""
 
 
-def data_growth(forecaster: BaseForecaster, data: pd.DataFrame, since: pd.Timestamp | None = None) -> int:
-    """The most steps any series has gained since the model was trained, and since `since` (the `as_of`, in UTC, of
-    the job's last retrain, whose model the job may not use: a refused challenger), so that one growth asks for one
-    retrain. The retrain is taken to have seen each series up to its last row at or before `since` in `data` (a row
-    stamped before a retrain's as_of that arrived after it is counted as seen: one step late)."""
+def data_growth(forecaster: BaseForecaster, data: pd.DataFrame, since: pd.Timestamp | int | None = None) -> int:
+    """The most steps any series has gained since the model was trained, and since `since` (the last `ds` of the data
+    the job's last retrain was fitted on, whose model the job may not use: a refused challenger), so that one growth
+    asks for one retrain. The retrain is taken to have seen each series up to its last row at or before `since` in
+    `data` (a naive UTC timestamp, or an integer for integer `ds`)."""
     trained_end = forecaster.train_df_.groupby(ID)[TIME].max()
     end = data[ID].map(trained_end)
     times = pd.Series(parse_time_column(data), index=data.index)  # e.g. text from a SQLite source
     new = end.notna() & (times > end)
-    if since is not None and pd.api.types.is_datetime64_any_dtype(times):
-        seen = times <= (since.tz_localize("UTC") if times.dt.tz is not None else since)
+    if since is not None:
+        if pd.api.types.is_datetime64_any_dtype(times):
+            since = pd.Timestamp(since)
+            seen = times <= (since.tz_localize("UTC") if times.dt.tz is not None else since)
+        else:
+            seen = times <= int(since)
         retrained_end = data[ID].map(times[seen].groupby(data.loc[seen, ID]).max())
         new &= retrained_end.isna() | (times > retrained_end)
     new_rows = data.loc[new]
     return int(new_rows.groupby(ID).size().max()) if len(new_rows) else 0
+
+
+def data_end(data: pd.DataFrame) -> str:
+    """The `job.data_end` tag of a retrain fitted on `data`: its last `ds` (naive UTC ISO text, or an integer)."""
+    times = pd.Series(parse_time_column(data))
+    last = times.max()
+    if not isinstance(last, pd.Timestamp):
+        return str(int(last))
+    return (last.tz_convert("UTC").tz_localize(None) if last.tz is not None else last).isoformat()
+
+
+def _tagged_end(text: str) -> pd.Timestamp | int:
+    """A `job.data_end` tag's value back: an integer `ds`, or a timestamp."""
+    return int(text) if text.lstrip("-").isdigit() else pd.Timestamp(text)
 
 
 def successful_runs(experiment: str, job: str, as_of: pd.Timestamp) -> int | None:
@@ -111,7 +133,8 @@ def retrain_check(
         due = (earlier + 1) % policy.n == 0
         return RetrainCheck(due=due, reason=f"every_n_runs: run {earlier + 1}, retrain every {policy.n}")
     if policy.policy == "data_growth":
-        since = _last_retrain_of(spec, model)
+        latest = _latest_retrain_of(spec, model)
+        since = None if latest is None else _tagged_end(latest.tags.get(JOB_DATA_END_TAG, latest.tags[JOB_AS_OF_TAG]))
         growth = data_growth(model.forecaster, data, since)
         after = "training" if since is None else "training and the last retrain"
         return RetrainCheck(
@@ -150,12 +173,20 @@ def _degradation_check(
 def _last_retrain_of(spec: JobSpec, model: ResolvedModel) -> pd.Timestamp | None:
     """The `as_of` of the job's latest retrain, among the versions of the model its retrains register (None where
     it has none or no registered name)."""
+    latest = _latest_retrain_of(spec, model)
+    return None if latest is None else pd.Timestamp(latest.tags[JOB_AS_OF_TAG])
+
+
+def _latest_retrain_of(spec: JobSpec, model: ResolvedModel):
+    """The version (`mlflow.entities.model_registry.ModelVersion`) of the job's latest retrain, among the versions
+    of the model its retrains register (None where it has none or no registered name)."""
     name = spec.model.retrain.register_as or model.name
-    return last_retrain(name, spec.name) if name else None
+    return latest_retrain(name, spec.name) if name else None
 
 
-def last_retrain(name: str, job: str) -> pd.Timestamp | None:
-    """The `as_of` of `job`'s latest retrain of registered model `name` (its versions' tags), or None."""
+def latest_retrain(name: str, job: str):
+    """The version of registered model `name` that `job`'s latest retrain registered (greatest `job.as_of`), or
+    None."""
     from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
 
@@ -163,12 +194,10 @@ def last_retrain(name: str, job: str) -> pd.Timestamp | None:
         versions = MlflowClient().search_model_versions(f"name = '{name}'")
     except MlflowException:
         return None
-    stamps = [
-        pd.Timestamp(version.tags[JOB_AS_OF_TAG])
-        for version in versions
-        if version.tags.get(JOB_NAME_TAG) == job and JOB_AS_OF_TAG in version.tags
+    retrains = [
+        version for version in versions if version.tags.get(JOB_NAME_TAG) == job and JOB_AS_OF_TAG in version.tags
     ]
-    return max(stamps, default=None)
+    return max(retrains, key=lambda version: pd.Timestamp(version.tags[JOB_AS_OF_TAG]), default=None)
 
 
 def retrain_model(spec: JobSpec, model: ResolvedModel, data: pd.DataFrame, as_of: pd.Timestamp) -> Retrained:
@@ -205,6 +234,7 @@ def retrain_model(spec: JobSpec, model: ResolvedModel, data: pd.DataFrame, as_of
     client = MlflowClient()
     client.set_model_version_tag(name, version, JOB_NAME_TAG, spec.name)
     client.set_model_version_tag(name, version, JOB_AS_OF_TAG, as_of.isoformat())
+    client.set_model_version_tag(name, version, JOB_DATA_END_TAG, data_end(data))
     fit_run = client.get_model_version(name, version).run_id
     retrained = ResolvedModel(uri=f"models:/{name}/{version}", forecaster=fresh, name=name, version=version)
     logger.info("job %s: retrained the model as %s version %s", spec.name, name, version)

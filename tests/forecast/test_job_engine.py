@@ -504,6 +504,8 @@ def test_the_validation_mase_of_a_model_is_its_backtest_on_the_windows_its_fit_h
     days = pd.DataFrame({"unique_id": "d", "ds": pd.date_range("2026-01-01", "2026-01-16", freq="D"), "y": 1.0})
     daily = Naive(horizon=2).fit(days[days["ds"] <= "2026-01-05"])
     assert data_growth(daily, days, since=pd.Timestamp("2026-01-10 02:00")) == 6
+    steps = days.assign(ds=np.arange(len(days)))  # integer ds: counted from an integer since as well
+    assert data_growth(Naive(horizon=2).fit(steps[steps["ds"] <= 4]), steps, since=9) == 6
     zoned = data.assign(ds=data["ds"].dt.tz_localize("Europe/Paris"))
     assert data_growth(Naive(horizon=2).fit(zoned.groupby("unique_id").head(7)), zoned, pd.Timestamp("2025-08-02")) == 0
 

@@ -491,6 +491,41 @@ def test_retrain_every_second_run_registers_a_tagged_version_and_goes_on_with_it
     assert client.get_run(third.run_id).data.tags["retrain"] == "every_n_runs: run 3, retrain every 2"
 
 
+def test_data_growth_counts_from_the_data_the_last_retrain_saw_when_each_month_arrives_a_month_late(store, tmp_path):
+    # The job's model was fitted on months 0 .. 35. Each month's row arrives during the next month, so the run of
+    # the first of month m + 1 reads months up to m. Counted by hand, with a retrain at 2 new steps: data up to
+    # 37 is 2 steps since training (retrain); up to 38 is 1 step since that retrain's data (no); up to 39 is 2 (retrain).
+    months = pd.date_range("2020-01-01", periods=40, freq="MS")
+    history = series_frame(n_steps=40)
+    spec = JobSpec.model_validate(
+        make_spec(
+            store,
+            tmp_path,
+            name="growing",
+            data={
+                "path": str(tmp_path / "history.csv"),
+                "columns": {"unique_id": "series", "ds": "date", "y": "value"},
+            },
+            model={"uri": f"models:/{MODEL_NAME}/1", "retrain": {"policy": "data_growth", "n": 2}},
+        )
+    )
+    client = MlflowClient()
+    decided = []
+    for last in (36, 37, 38, 39):
+        history[history["date"] <= months[last]].to_csv(tmp_path / "history.csv", index=False)
+        result = run_job(spec, months[last] + pd.DateOffset(months=1))
+        decided.append((result.retrained, client.get_run(result.run_id).data.tags["retrain"]))
+        if last == 37:
+            tags = client.get_model_version(MODEL_NAME, result.model_version).tags
+            assert (tags["job.as_of"], tags["job.data_end"]) == ("2023-03-01T00:00:00", "2023-02-01T00:00:00")
+    assert decided == [
+        (False, "data_growth: 1 new steps since training, retrain at 2"),
+        (True, "data_growth: 2 new steps since training, retrain at 2"),
+        (False, "data_growth: 1 new steps since training and the last retrain, retrain at 2"),
+        (True, "data_growth: 2 new steps since training and the last retrain, retrain at 2"),
+    ]
+
+
 def model_versions() -> list[str]:
     return sorted(version.version for version in MlflowClient().search_model_versions(f"name = '{MODEL_NAME}'"))
 
