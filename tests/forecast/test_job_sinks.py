@@ -3,11 +3,13 @@ SQLite databases and a real MLflow store: nothing lost, nothing leaked, nothing 
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -616,6 +618,72 @@ def test_a_sql_sink_with_integer_ids_is_refused_by_name(tmp_path):
             OutputSpec(sql={"url": url, "table": "forecasts"}),
             RunLabel(job="j", as_of=pd.Timestamp("2026-01-01"), model_version=None),
         )
+
+
+def _team_server_module():
+    """tests/forecast/test_team_server.py, whose `running_postgres` starts a real PostgreSQL (as `postgres` when root).
+
+    Loaded by path: an installed distribution's top-level `tests` package hides this checkout's."""
+    import sys
+
+    name = "team_server_for_sink_tests"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("test_team_server.py"))
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+@pytest.fixture(scope="module")
+def postgres_url() -> Iterator[str]:
+    """A database `sinks` on a fresh PostgreSQL server, as its superuser; the server stops with the module."""
+    team = _team_server_module()
+    if team.POSTGRES_BIN is None:
+        pytest.skip("PostgreSQL server binaries (initdb, postgres) are not installed")
+    with team.running_postgres(team.POSTGRES_BIN) as server:
+        with server.connect(autocommit=True) as connection:
+            connection.execute("CREATE DATABASE sinks")
+        yield f"postgresql+psycopg://postgres:{server.passwords['postgres']}@127.0.0.1:{server.port}/sinks"
+
+
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+def test_a_sql_sink_whose_as_of_column_is_text_is_refused_in_one_line_before_any_row_is_written(
+    request, database, model_dir, data_csv, tmp_path
+):
+    url = f"sqlite:///{tmp_path / 'sink.db'}" if database == "sqlite" else request.getfixturevalue("postgres_url")
+    engine = sqlalchemy.create_engine(url)
+    with engine.begin() as connection:  # made by hand, or by an older version: as_of as text
+        connection.exec_driver_sql("DROP TABLE IF EXISTS forecasts")
+        connection.exec_driver_sql(
+            "CREATE TABLE forecasts (unique_id TEXT, ds TIMESTAMP, y_hat REAL, y_hat_q10 REAL, job TEXT, as_of TEXT, "
+            "model_version TEXT)"
+        )
+        connection.exec_driver_sql(
+            "INSERT INTO forecasts VALUES ('000', '2030-01-01', 1.0, 0.5, 'text-as-of', '2026-01-01T00:00:00', '')"
+        )
+
+    def stored() -> list[tuple]:
+        with engine.connect() as connection:
+            return [tuple(row) for row in connection.exec_driver_sql("SELECT job, as_of, y_hat FROM forecasts")]
+
+    message = (
+        "table forecasts stores as_of as TEXT, but the sink writes timestamps there: change the column to a "
+        "timestamp type (TIMESTAMP) or give the sink a new table"
+    )
+    spec = yaml.safe_load(write_spec(tmp_path, "text-as-of", data_csv, model_dir, tmp_path / "unused.csv").read_text())
+    spec["output"] = {"sql": {"url": url, "table": "forecasts"}}
+    (tmp_path / "text-as-of.yaml").write_text(yaml.safe_dump(spec))
+    try:
+        with pytest.raises(JobFailed) as raised:
+            run_job(load_spec(tmp_path / "text-as-of.yaml"), "2026-01-01")
+        assert str(raised.value) == f"job text-as-of (as_of 2026-01-01T00:00:00) failed: {message}"
+        with pytest.raises(ValueError) as raised:
+            LocalEngine().write(run_rows(), OutputSpec(sql={"url": url, "table": "forecasts"}), RUN)
+        assert str(raised.value) == message
+        assert stored() == [("text-as-of", "2026-01-01T00:00:00", 1.0)]
+    finally:
+        engine.dispose()
 
 
 # --- a sink that holds something else is refused by name, a missing directory is created -----------

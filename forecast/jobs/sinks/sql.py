@@ -6,7 +6,9 @@ PostgreSQL takes a transaction-scoped advisory lock named after the table (`pg_a
 before the delete, SQLite starts the transaction with `BEGIN IMMEDIATE` (the database's write
 lock). Without that, two runs of the same `as_of` under READ COMMITTED both delete nothing and both
 insert, duplicating the rows. Series ids are text: a table whose `unique_id` column is numeric is
-refused, and so is a table (or view) that lacks a column the sink writes. A SQLite database file is
+refused, and so is a table (or view) that lacks a column the sink writes, or whose `as_of` column (or
+another timestamp column the sink writes, `ds`) is not a timestamp type (a TEXT column made by hand: the
+run's rows could not be told apart from the others), before any row is written. A SQLite database file is
 created on the first write, with its directory, as file sinks create theirs.
 """
 
@@ -73,6 +75,7 @@ class SqlTableSink(Sink):
                             f"table {table} stores {ID_COLUMN} as {id_type}, but series ids are text: "
                             f"change the column to a text type (or write to a new table)"
                         )
+                    check_timestamp_columns(existing, table, _timestamp_columns(forecasts))
                     connection.execute(sqlalchemy.delete(existing).where(*_of_run(existing, run)))
                 forecasts.to_sql(table, connection, if_exists="append", index=False)
         finally:
@@ -114,12 +117,37 @@ class SqlTableSink(Sink):
 
 
 def _stored_table(connection, table: str, needed):
-    """The existing `table`, reflected (`sqlalchemy.Table`); ValueError naming the columns of `needed` it lacks."""
+    """The existing `table`, reflected (`sqlalchemy.Table`); ValueError naming the columns of `needed` it lacks, or
+    an `as_of` column that holds no timestamps."""
     import sqlalchemy
 
     stored = sqlalchemy.Table(table, sqlalchemy.MetaData(), autoload_with=connection)
     check_stored_columns("table", table, stored.c.keys(), needed)
+    check_timestamp_columns(stored, table, [AS_OF_COLUMN])
     return stored
+
+
+def _timestamp_columns(frame: pd.DataFrame) -> list[str]:
+    """The columns of `frame` that hold timestamps (`ds`, `as_of`, an accuracy table's `forecast_as_of`)."""
+    return [name for name in frame.columns if pd.api.types.is_datetime64_any_dtype(frame[name])]
+
+
+def check_timestamp_columns(stored, table: str, columns) -> None:
+    """ValueError (one line) naming the first of `columns` that the reflected `stored` table keeps in a type other
+    than a timestamp: the sink binds timestamps to find a run's rows and writes timestamps, which such a column would
+    compare as text (PostgreSQL refuses the comparison, SQLite finds no row and the run's rows pile up)."""
+    import sqlalchemy
+
+    for name in columns:
+        if name not in stored.c:
+            continue
+        found = stored.c[name].type
+        if not isinstance(found, sqlalchemy.DateTime):
+            declared = "no declared type" if isinstance(found, sqlalchemy.types.NullType) else found
+            raise ValueError(
+                f"table {table} stores {name} as {declared}, but the sink writes timestamps there: change the "
+                f"column to a timestamp type (TIMESTAMP) or give the sink a new table"
+            )
 
 
 def _of_run(table, run: RunLabel) -> tuple:
