@@ -11,6 +11,18 @@ the current model on a backtest (`forecast.jobs.promotion`); otherwise the run g
 model. When the job run fails after the retrain (writing its outputs), `withdraw` undoes it: the alias
 goes back, the version and the retrain's runs are deleted, so every registered version belongs to a run
 that succeeded and a rerun retrains afresh.
+
+A run killed outright (SIGKILL, a power cut) after its retrain registered a version cannot withdraw it.
+Every version a retrain registers is therefore tagged with the job run that made it (`job.run_id`) and
+`job.status = running`, which the run sets to `success` once it is recorded as a success. The next run of
+the job (`abandon_orphans`, before it loads the model) looks at the versions of the model whose status is
+not settled: one registered by a run of this job that has ended without success (KILLED by
+`forecast.jobs.stale_runs`, FAILED, ...) is tagged `job.status = abandoned` with the reason
+(`job.abandoned`), and an alias the dead run had moved to it goes back to the version it pointed at before
+(`job.alias_before`; removed when it pointed at none). Abandoned versions are kept for inspection, never
+promoted by a job and not counted as the job's retrains (`data_growth`, `on_degradation`). Versions not
+registered by a retrain of this job (by hand, by another job) and versions a person promoted by hand are
+left alone.
 """
 
 from __future__ import annotations
@@ -39,6 +51,16 @@ JOB_NAME_TAG = "job.name"
 JOB_AS_OF_TAG = "job.as_of"
 JOB_DATA_END_TAG = "job.data_end"
 """The last `ds` of the data a retrain was fitted on (ISO text for timestamps, in UTC; an integer for integer `ds`)."""
+JOB_RUN_TAG = "job.run_id"
+"""The MLflow run of the job run whose retrain registered the version."""
+JOB_STATUS_TAG = "job.status"
+"""`running` until the job run that registered the version is recorded, then `success`; `abandoned` when it ended
+without success and could not withdraw the version (killed)."""
+JOB_ALIAS_BEFORE_TAG = "job.alias_before"
+"""The version the job's alias pointed at before the retrain's decision (empty: none)."""
+ABANDONED_TAG = "job.abandoned"
+"""Why a version was abandoned: the run that registered it and how that run ended."""
+RUNNING, SUCCESS, ABANDONED = "running", "success", "abandoned"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -195,13 +217,18 @@ def latest_retrain(name: str, job: str):
     except MlflowException:
         return None
     retrains = [
-        version for version in versions if version.tags.get(JOB_NAME_TAG) == job and JOB_AS_OF_TAG in version.tags
+        version
+        for version in versions
+        if version.tags.get(JOB_NAME_TAG) == job
+        and JOB_AS_OF_TAG in version.tags
+        and version.tags.get(JOB_STATUS_TAG) != ABANDONED
     ]
     return max(retrains, key=lambda version: pd.Timestamp(version.tags[JOB_AS_OF_TAG]), default=None)
 
 
 def retrain_model(spec: JobSpec, model: ResolvedModel, data: pd.DataFrame, as_of: pd.Timestamp) -> Retrained:
     """Fit a fresh forecaster with the current model's settings, register it, and decide which model goes on."""
+    import mlflow
     from mlflow import MlflowClient
 
     from forecast.jobs import promotion
@@ -232,9 +259,17 @@ def retrain_model(spec: JobSpec, model: ResolvedModel, data: pd.DataFrame, as_of
         raise ValueError(f"retraining {type(fresh).__name__} registered no version of {name}")
     version = str(version)
     client = MlflowClient()
-    client.set_model_version_tag(name, version, JOB_NAME_TAG, spec.name)
-    client.set_model_version_tag(name, version, JOB_AS_OF_TAG, as_of.isoformat())
-    client.set_model_version_tag(name, version, JOB_DATA_END_TAG, data_end(data))
+    job_run = mlflow.active_run()  # the job's run: the fit's run is nested in it
+    tags = {
+        JOB_NAME_TAG: spec.name,
+        JOB_AS_OF_TAG: as_of.isoformat(),
+        JOB_DATA_END_TAG: data_end(data),
+        JOB_STATUS_TAG: RUNNING,
+        **({JOB_RUN_TAG: job_run.info.run_id} if job_run is not None else {}),
+        **({} if comparison is None else {JOB_ALIAS_BEFORE_TAG: promotion.alias_version(client, name, policy.alias)}),
+    }
+    for key, value in tags.items():
+        client.set_model_version_tag(name, version, key, value or "")
     fit_run = client.get_model_version(name, version).run_id
     retrained = ResolvedModel(uri=f"models:/{name}/{version}", forecaster=fresh, name=name, version=version)
     logger.info("job %s: retrained the model as %s version %s", spec.name, name, version)
@@ -290,6 +325,97 @@ def withdraw(retrained: Retrained) -> None:
         )
         return
     logger.info("the run failed: withdrew version %s of %s it registered", retrained.version, retrained.name)
+
+
+def succeeded(name: str, version: str) -> None:
+    """Mark version `version` of `name` as registered by a job run recorded as a success (logged, not raised)."""
+    from mlflow import MlflowClient
+
+    try:
+        MlflowClient().set_model_version_tag(name, version, JOB_STATUS_TAG, SUCCESS)
+    except Exception as error:  # the next run settles it from the run's status
+        logger.warning("could not tag version %s of %s %s=%s: %s", version, name, JOB_STATUS_TAG, SUCCESS, error)
+
+
+def abandon_orphans(spec: JobSpec, current_run: str | None) -> list[str]:
+    """Tag `abandoned` the versions registered by retrains of this job whose job run ended without success (module
+    docstring), moving back an alias such a run moved to one; returns one line per version abandoned.
+
+    `current_run`: this run's MLflow run id, never taken for a dead one. A version whose run succeeded gets
+    `job.status = success` (a run killed between being recorded and tagging its version).
+    """
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    from forecast.jobs.promotion import DECISION_TAG
+    from forecast.model_uri import registered_name
+
+    name = spec.model.retrain.register_as or registered_name(spec.model.uri)
+    if name is None:
+        return []
+    client = MlflowClient()
+    try:
+        versions = client.search_model_versions(f"name = '{name}'")
+    except MlflowException:  # no such model yet
+        return []
+    runs: dict[str, object] = {}
+
+    def run(run_id: str | None):
+        if run_id and run_id not in runs:
+            try:
+                runs[run_id] = client.get_run(run_id)
+            except MlflowException:  # deleted for good: nothing tells whose it was
+                runs[run_id] = None
+        return runs.get(run_id) if run_id else None
+
+    said = []
+    for version in versions:
+        tags = version.tags
+        if tags.get(JOB_STATUS_TAG) in (SUCCESS, ABANDONED) or tags.get(DECISION_TAG) == "manual":
+            continue
+        if tags.get(JOB_NAME_TAG, spec.name) != spec.name:
+            continue  # another job's retrain: that job settles it
+        job_run = run(tags.get(JOB_RUN_TAG))
+        if job_run is None and JOB_RUN_TAG not in tags:  # killed before tagging it, or registered by hand
+            fit = run(version.run_id)
+            job_run = run(fit.data.tags.get("mlflow.parentRunId")) if fit is not None else None
+        if job_run is None or job_run.data.tags.get("job") != spec.name or job_run.info.run_id == current_run:
+            continue
+        if job_run.info.status == "RUNNING":  # a live run (or one on another host): not ours to judge
+            continue
+        if job_run.data.tags.get("status") == "success":
+            client.set_model_version_tag(name, version.version, JOB_STATUS_TAG, SUCCESS)
+            continue
+        said.append(_abandon(client, name, version, job_run))
+    return said
+
+
+def _abandon(client, name: str, version, job_run) -> str:
+    """Tag `version` abandoned, move back the aliases pointing at it; the line that says so."""
+    from mlflow.exceptions import MlflowException
+
+    ended = job_run.info.status
+    as_of = job_run.data.tags.get("as_of", "?")
+    reason = (
+        f"registered by run {job_run.info.run_id} (as_of {as_of}), which ended {ended} before recording its outputs"
+    )
+    before = version.tags.get(JOB_ALIAS_BEFORE_TAG) or None
+    moved = []
+    for alias in client.get_model_version(name, version.version).aliases:
+        try:
+            valid = before is not None and client.get_model_version(name, before).tags.get(JOB_STATUS_TAG) != ABANDONED
+        except MlflowException:
+            valid = False
+        if valid:
+            client.set_registered_model_alias(name, alias, before)
+            moved.append(f"alias {alias} moved back to version {before}")
+        else:
+            client.delete_registered_model_alias(name, alias)
+            moved.append(f"alias {alias} removed (it pointed at no version before)")
+    client.set_model_version_tag(name, version.version, ABANDONED_TAG, reason)
+    client.set_model_version_tag(name, version.version, JOB_STATUS_TAG, ABANDONED)
+    effect = "; ".join([f"tagged {JOB_STATUS_TAG}={ABANDONED}, never promoted", *moved])
+    return f"version {version.version} of {name} was {reason}: {effect}"
 
 
 def _fresh(forecaster: BaseForecaster, *, tracking: bool | Tracking) -> BaseForecaster:

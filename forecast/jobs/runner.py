@@ -15,8 +15,11 @@ sink is put back as it was (`forecast.jobs.accuracy.accuracy_written`), so a run
 every sink as it was, and rerunning its `as_of` replaces whatever it wrote. A retrain registers its
 model version (and may move an alias) before the writes, since the forecasts carry that version;
 when the run then fails, the retrain is withdrawn (`forecast.jobs.models.withdraw`: the alias back,
-the version deleted), so a failed run leaves no version behind. The engine (`forecast.jobs.engine`)
-and the registered source and sinks do the work; this module only orders it and records it in MLflow.
+the version deleted), so a failed run leaves no version behind. A run killed outright cannot withdraw
+it: the next run, before it loads the model, tags such a version `job.status = abandoned`, moves back
+an alias the dead run moved to it (`forecast.jobs.models.abandon_orphans`) and says so in its log.
+The engine (`forecast.jobs.engine`) and the registered source and sinks do the work; this module only
+orders it and records it in MLflow.
 """
 
 from __future__ import annotations
@@ -60,6 +63,8 @@ class JobResult:
     """Earlier runs whose realized accuracy changed and was recorded by this run."""
     promotion: str | None = None
     """`"accepted"` or `"refused"` when a retrained model was compared with the champion, else None."""
+    registered: str | None = None
+    """`models:/NAME/VERSION` of the version this run's retrain registered (the challenger), else None."""
 
 
 def redacted_spec(spec: JobSpec) -> dict:
@@ -116,6 +121,10 @@ def run_job(
                 }
             )
             tracker.set_tags({"status": "success"})
+            if result.registered is not None:
+                from forecast.jobs.models import succeeded
+
+                succeeded(*result.registered.removeprefix("models:/").rsplit("/", 1))
             return replace(result, run_id=tracker.run_id)
     except JobFailed:
         raise
@@ -162,6 +171,8 @@ def _run(spec: JobSpec, as_of: pd.Timestamp, started: float, tracker: Tracker) -
     rows_read = engine.rows(data)
     if rows_read == 0:
         raise ValidationError("Expected at least one row, found an empty frame.")
+    if engine.capabilities().retrain and spec.model.retrain.policy != "never":
+        _abandon_orphans(spec, tracker)  # before loading: an alias may point at a killed run's version
     model = engine.load_model(spec.model.uri)
     season_length = spec.accuracy.season_length or model_season_length(model.forecaster)
     earlier = engine.read_forecasts(spec.output, spec.name)
@@ -205,7 +216,23 @@ def _run(spec: JobSpec, as_of: pd.Timestamp, started: float, tracker: Tracker) -
         run_id=None,
         runs_scored=len(scored),
         promotion=promotion,
+        registered=None if retrained is None else f"models:/{retrained.name}/{retrained.version}",
     )
+
+
+def _abandon_orphans(spec: JobSpec, tracker: Tracker) -> None:
+    """Settle the versions that killed runs of the job registered (`forecast.jobs.models.abandon_orphans`)."""
+    from forecast.jobs.models import abandon_orphans
+
+    try:
+        abandoned = abandon_orphans(spec, tracker.run_id)
+    except Exception as error:  # a courtesy, like closing stale runs: the run goes on
+        logger.warning("job %s: could not look for versions left by killed runs (%s)", spec.name, describe(error))
+        return
+    for line in abandoned:
+        logger.warning("job %s: %s", spec.name, line)
+    if abandoned:
+        tracker.set_tags({"abandoned_versions": "; ".join(abandoned)[:MAX_ERROR_TAG]})
 
 
 def check_model_covers(spec: JobSpec, model: JobModel) -> None:

@@ -4,8 +4,11 @@ with a registered model and alias, real CSV/Parquet files."""
 from __future__ import annotations
 
 import itertools
+import logging
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 from datetime import datetime, timedelta, timezone
@@ -554,6 +557,60 @@ def test_a_run_that_fails_registers_no_model_version(store, tmp_path):
         with pytest.raises(JobFailed, match="refused"):
             run_job(spec, "2026-01-01")
         assert model_versions() == before
+
+
+RETRAIN_THEN_DIE = """
+import os, signal, sys
+from forecast.jobs import models
+from forecast.jobs.runner import run_job
+from forecast.jobs.spec import load_spec
+retrain = models.retrain_model
+def retrain_then_die(*args, **kwargs):
+    retrain(*args, **kwargs)
+    os.kill(os.getpid(), signal.SIGKILL)  # the version is registered, the run not recorded: nothing can run
+models.retrain_model = retrain_then_die
+run_job(load_spec(sys.argv[1]), sys.argv[2])
+"""
+
+
+def test_a_version_registered_by_a_run_killed_before_recording_it_is_abandoned_by_the_next_run(store, tmp_path, caplog):
+    client = MlflowClient()
+    retrain = {"policy": "every_n_runs", "n": 1}
+    path = write_spec(
+        make_spec(store, tmp_path, name="killed-retrain", model={"uri": f"models:/{MODEL_NAME}/1", "retrain": retrain}),
+        tmp_path,
+    )
+    before = model_versions()
+    killed = subprocess.run(
+        [sys.executable, "-c", RETRAIN_THEN_DIE, str(path), "2026-01-01"],
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-3000:]
+    (orphan,) = set(model_versions()) - set(before)
+    assert client.get_model_version(MODEL_NAME, orphan).tags["job.status"] == "running"
+
+    with caplog.at_level(logging.WARNING, logger="forecast.jobs.runner"):
+        result = run_job(load_spec(path), "2026-01-02")
+    tags = client.get_model_version(MODEL_NAME, orphan).tags
+    assert tags["job.status"] == "abandoned"
+    assert tags["job.abandoned"].endswith(
+        "(as_of 2026-01-01T00:00:00), which ended KILLED before recording its outputs"
+    )
+    said = f"version {orphan} of {MODEL_NAME} was registered by run "
+    assert said in caplog.text and "tagged job.status=abandoned, never promoted" in caplog.text
+    assert said in client.get_run(result.run_id).data.tags["abandoned_versions"]
+    # the run's own retrain is recorded as a success; the versions registered by hand are left as they were
+    assert (
+        result.retrained and client.get_model_version(MODEL_NAME, result.model_version).tags["job.status"] == "success"
+    )
+    assert all("job.status" not in client.get_model_version(MODEL_NAME, hand).tags for hand in ("1", "2"))
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="forecast.jobs.runner"):
+        run_job(load_spec(path), "2026-01-03")
+    assert "abandoned" not in caplog.text  # said once
 
 
 def test_relative_sqlite_databases_are_relative_to_the_spec_file(store, tmp_path, monkeypatch):
