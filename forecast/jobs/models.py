@@ -29,8 +29,10 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pandas as pd
 
 from forecast.jobs.backtests import model_season_length
@@ -91,13 +93,15 @@ def data_growth(forecaster: BaseForecaster, data: pd.DataFrame, since: pd.Timest
     """The most steps any series has gained since the model was trained, and since `since` (the last `ds` of the data
     the job's last retrain was fitted on, whose model the job may not use: a refused challenger), so that one growth
     asks for one retrain. The retrain is taken to have seen each series up to its last row at or before `since` in
-    `data` (a naive UTC timestamp, or an integer for integer `ds`)."""
+    `data` (a naive UTC timestamp, or an integer for integer `ds`; a timestamp with integer `ds`, the `as_of` of a
+    retrain tagged before `job.data_end`, is not comparable and leaves the count since training)."""
     trained_end = forecaster.train_df_.groupby(ID)[TIME].max()
     end = data[ID].map(trained_end)
     times = pd.Series(parse_time_column(data), index=data.index)  # e.g. text from a SQLite source
     new = end.notna() & (times > end)
-    if since is not None:
-        if pd.api.types.is_datetime64_any_dtype(times):
+    datetimes = pd.api.types.is_datetime64_any_dtype(times)
+    if since is not None and datetimes == isinstance(since, datetime | np.datetime64):
+        if datetimes:
             since = pd.Timestamp(since)
             seen = times <= (since.tz_localize("UTC") if times.dt.tz is not None else since)
         else:

@@ -510,6 +510,36 @@ def test_the_validation_mase_of_a_model_is_its_backtest_on_the_windows_its_fit_h
     assert data_growth(Naive(horizon=2).fit(zoned.groupby("unique_id").head(7)), zoned, pd.Timestamp("2025-08-02")) == 0
 
 
+def test_integer_ds_count_from_training_where_the_last_retrain_was_tagged_before_its_data_end(monkeypatch):
+    # a retrain registered before job.data_end carries only its as_of, a timestamp that integer ds cannot be
+    # compared with: the growth is counted since training, as it was before the tag (not a TypeError every run)
+    from types import SimpleNamespace
+
+    from forecast.baselines import Naive
+    from forecast.jobs import models
+    from forecast.model_uri import ResolvedModel
+
+    steps = pd.DataFrame({"unique_id": "s", "ds": np.arange(16), "y": 1.0})
+    model = ResolvedModel(uri="models:/m/1", forecaster=Naive(horizon=2).fit(steps[steps["ds"] <= 4]), name="m")
+    spec = JobSpec.model_validate(
+        {
+            "name": "steps",
+            "data": {"path": "unused.csv"},
+            "model": {"uri": "models:/m/1", "retrain": {"policy": "data_growth", "n": 3}},
+            "horizon": 2,
+            "output": {"path": "unused_out.csv"},
+        }
+    )
+    older = SimpleNamespace(tags={models.JOB_NAME_TAG: "steps", models.JOB_AS_OF_TAG: "2026-01-01T00:00:00"})
+    monkeypatch.setattr(models, "_latest_retrain_of", lambda spec, model: older)
+    check = models.retrain_check(spec, model, steps, None, pd.Timestamp("2026-02-01"))
+    assert check.due and check.reason.startswith("data_growth: 11 new steps since training")
+    tagged = SimpleNamespace(tags={**older.tags, models.JOB_DATA_END_TAG: "9"})  # the tag, where there is one
+    monkeypatch.setattr(models, "_latest_retrain_of", lambda spec, model: tagged)
+    check = models.retrain_check(spec, model, steps, None, pd.Timestamp("2026-02-01"))
+    assert check.reason == "data_growth: 6 new steps since training and the last retrain, retrain at 3"
+
+
 def test_a_jobs_mase_period_is_the_one_the_model_was_fitted_with():
     from forecast.baselines import Naive, SeasonalNaive
     from forecast.jobs.backtests import model_season_length
