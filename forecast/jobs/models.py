@@ -345,8 +345,9 @@ def abandon_orphans(spec: JobSpec, current_run: str | None) -> list[str]:
     """Tag `abandoned` the versions registered by retrains of this job whose job run ended without success (module
     docstring), moving back an alias such a run moved to one; returns one line per version abandoned.
 
-    `current_run`: this run's MLflow run id, never taken for a dead one. A version whose run succeeded gets
-    `job.status = success` (a run killed between being recorded and tagging its version).
+    `current_run`: this run's MLflow run id, never taken for a dead one. A version whose run succeeded (tagged
+    `status = success`, or ended FINISHED where the store could not take that tag) gets `job.status = success` (a
+    run killed between being recorded and tagging its version).
     """
     from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
@@ -387,7 +388,8 @@ def abandon_orphans(spec: JobSpec, current_run: str | None) -> list[str]:
             continue
         if job_run.info.status == "RUNNING":  # a live run (or one on another host): not ours to judge
             continue
-        if job_run.data.tags.get("status") == "success":
+        # FINISHED: the run's block returned (a store that failed it on the way would have raised, ending it FAILED)
+        if job_run.data.tags.get("status") == "success" or job_run.info.status == "FINISHED":
             client.set_model_version_tag(name, version.version, JOB_STATUS_TAG, SUCCESS)
             continue
         said.append(_abandon(client, name, version, job_run))

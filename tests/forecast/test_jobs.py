@@ -613,6 +613,46 @@ def test_a_version_registered_by_a_run_killed_before_recording_it_is_abandoned_b
     assert "abandoned" not in caplog.text  # said once
 
 
+def orphan_state(store, tmp_path, job: str, model: str, run_status: str, run_tags: dict) -> tuple[JobSpec, str]:
+    """A registered model `model` (version 1 the champion) and a job run of `job` that ended `run_status` with
+    `run_tags`, whose retrain registered version 2, tagged running, and moved the champion alias to it."""
+    client = MlflowClient()
+    experiment = client.get_experiment_by_name("jobs-test") or client.get_experiment(
+        client.create_experiment("jobs-test")
+    )
+    job_run = client.create_run(experiment.experiment_id, tags={"job": job, "as_of": "2026-01-01T00:00:00", **run_tags})
+    client.set_terminated(job_run.info.run_id, run_status)
+    client.create_registered_model(model)
+    source = (tmp_path / "model").as_uri()
+    client.create_model_version(model, source)
+    retrained = client.create_model_version(model, source).version
+    tags = {"job.name": job, "job.as_of": "2026-01-01T00:00:00", "job.status": "running"}
+    for key, value in {**tags, "job.run_id": job_run.info.run_id, "job.alias_before": "1"}.items():
+        client.set_model_version_tag(model, retrained, key, value)
+    client.set_registered_model_alias(model, "champion", retrained)
+    retrain = {"policy": "every_n_runs", "n": 1, "alias": "champion"}
+    spec = make_spec(store, tmp_path, name=job, model={"uri": f"models:/{model}@champion", "retrain": retrain})
+    return JobSpec.model_validate(spec), str(retrained)
+
+
+def test_a_version_of_a_run_that_finished_without_its_status_tag_is_settled_as_a_success(store, tmp_path):
+    # the store was unreachable when the run set status=success and tagged its version; the run still ended
+    # FINISHED, which only a run whose block did not raise does: its version is the job's, not an orphan
+    from forecast.jobs.models import abandon_orphans
+
+    spec, retrained = orphan_state(store, tmp_path, "finished-untagged", "finished-model", "FINISHED", {})
+    assert abandon_orphans(spec, None) == []
+    client = MlflowClient()
+    assert client.get_model_version("finished-model", retrained).tags["job.status"] == "success"
+    assert str(client.get_model_version_by_alias("finished-model", "champion").version) == retrained
+    # a run that failed leaves its version abandoned and the alias back where it was
+    spec, retrained = orphan_state(store, tmp_path, "failed-untagged", "failed-model", "FAILED", {"status": "failed"})
+    (said,) = abandon_orphans(spec, None)
+    assert said.startswith(f"version {retrained} of failed-model was registered by run ")
+    assert client.get_model_version("failed-model", retrained).tags["job.status"] == "abandoned"
+    assert str(client.get_model_version_by_alias("failed-model", "champion").version) == "1"
+
+
 def test_relative_sqlite_databases_are_relative_to_the_spec_file(store, tmp_path, monkeypatch):
     folder = tmp_path / "job"
     folder.mkdir()
