@@ -392,12 +392,13 @@ def abandon_orphans(spec: JobSpec, current_run: str | None) -> list[str]:
         if job_run.data.tags.get("status") == "success" or job_run.info.status == "FINISHED":
             client.set_model_version_tag(name, version.version, JOB_STATUS_TAG, SUCCESS)
             continue
-        said.append(_abandon(client, name, version, job_run))
+        said.append(_abandon(client, name, version, job_run, spec.model.retrain.alias))
     return said
 
 
-def _abandon(client, name: str, version, job_run) -> str:
-    """Tag `version` abandoned, move back the aliases pointing at it; the line that says so."""
+def _abandon(client, name: str, version, job_run, alias: str | None) -> str:
+    """Tag `version` abandoned, move back the job's `alias` where it points at it (the only alias a retrain moves:
+    others were set by hand); the line that says so."""
     from mlflow.exceptions import MlflowException
 
     ended = job_run.info.status
@@ -407,7 +408,7 @@ def _abandon(client, name: str, version, job_run) -> str:
     )
     before = version.tags.get(JOB_ALIAS_BEFORE_TAG) or None
     moved = []
-    for alias in client.get_model_version(name, version.version).aliases:
+    if alias is not None and alias in client.get_model_version(name, version.version).aliases:
         try:
             valid = before is not None and client.get_model_version(name, before).tags.get(JOB_STATUS_TAG) != ABANDONED
         except MlflowException:
@@ -417,7 +418,8 @@ def _abandon(client, name: str, version, job_run) -> str:
             moved.append(f"alias {alias} moved back to version {before}")
         else:
             client.delete_registered_model_alias(name, alias)
-            moved.append(f"alias {alias} removed (it pointed at no version before)")
+            why = "it pointed at no version before" if before is None else f"version {before} is abandoned or gone"
+            moved.append(f"alias {alias} removed ({why})")
     client.set_model_version_tag(name, version.version, ABANDONED_TAG, reason)
     client.set_model_version_tag(name, version.version, JOB_STATUS_TAG, ABANDONED)
     effect = "; ".join([f"tagged {JOB_STATUS_TAG}={ABANDONED}, never promoted", *moved])

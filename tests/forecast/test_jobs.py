@@ -645,9 +645,13 @@ def test_a_version_of_a_run_that_finished_without_its_status_tag_is_settled_as_a
     client = MlflowClient()
     assert client.get_model_version("finished-model", retrained).tags["job.status"] == "success"
     assert str(client.get_model_version_by_alias("finished-model", "champion").version) == retrained
-    # a run that failed leaves its version abandoned and the alias back where it was
+    # a run that failed leaves its version abandoned and the job's alias back where it was; an alias a person set
+    # on the version (the dead run moved only the job's) is left where they put it
     spec, retrained = orphan_state(store, tmp_path, "failed-untagged", "failed-model", "FAILED", {"status": "failed"})
+    client.set_registered_model_alias("failed-model", "inspect", retrained)
     (said,) = abandon_orphans(spec, None)
+    assert said.endswith("alias champion moved back to version 1")
+    assert str(client.get_model_version_by_alias("failed-model", "inspect").version) == retrained
     assert said.startswith(f"version {retrained} of failed-model was registered by run ")
     assert client.get_model_version("failed-model", retrained).tags["job.status"] == "abandoned"
     assert str(client.get_model_version_by_alias("failed-model", "champion").version) == "1"
