@@ -533,11 +533,14 @@ class EtsModels:
     """The candidate models fitted to every series, kept so that forecasts from later origins need only the filter.
 
     A series `i` was fitted on `lengths[i]` values `y_1 .. y_n`; before the fit its classical season was
-    removed, `(y_t - season_offsets[i, p]) / season_indices[i, p]` with `p = t mod P`, `P` the
-    `removed_period` of `season_length` (`t = 0 .. n-1`; periods longer than `MAX_SEASON_LENGTH`, and the year
-    of daily data: multiplicative indices for a positive series, additive offsets for another, ones and zeros
-    for a series that failed the seasonality test; both None for other periods, and for daily data of which no
-    series spans three years), and the values were divided by `scales[i]`. Model `f` (`forms[f]`) has `aicc[i, f]` (inf
+    removed, each season by the indices of the `REMOVED_SEASON_WINDOW` seasons around it
+    (`pipelines.seasonality.local_seasonal_indices`); `season_indices[i]` and `season_offsets[i]` are those of its
+    last seasons, which adjust the values after `y_n`, `(y_t - season_offsets[i, p]) / season_indices[i, p]` with
+    `p = t mod P`, `P` the `removed_period` of `season_length` (`t = 0, 1, ..` from the first fitted value; periods
+    longer than `MAX_SEASON_LENGTH`, and the year of daily data: multiplicative indices for a positive series,
+    additive offsets for another, ones and zeros for a series that failed the seasonality test; both None for other
+    periods, and for daily data of which no series spans three years), and the values were divided by
+    `scales[i]`. Model `f` (`forms[f]`) has `aicc[i, f]` (inf
     where it was not fitted; NaN then in the arrays below), `smoothing[i, f] = [alpha, beta*, gamma, phi]` (0, 0, 1 where
     it has none), the states after `y_n`, `states[i, f] = [l_n, b_n, s_0 .. s_{m-1}]` with the seasonal
     state of phase `t mod m` at `2 + t mod m` (`b_n = 0` without a trend, `s = 1` without a season),
