@@ -68,14 +68,13 @@ class SqlTableSink(Sink):
                 _serialise_writers(connection, table)
                 if sqlalchemy.inspect(connection).has_table(table):
                     # Reflect the table so the as_of parameter is bound with the column's own type.
-                    existing = _stored_table(connection, table, forecasts.columns)
+                    existing = _stored_table(connection, table, forecasts.columns, _timestamp_columns(forecasts))
                     id_type = existing.c[ID_COLUMN].type if ID_COLUMN in existing.c else None
                     if id_type is not None and not isinstance(id_type, sqlalchemy.String):
                         raise ValueError(
                             f"table {table} stores {ID_COLUMN} as {id_type}, but series ids are text: "
                             f"change the column to a text type (or write to a new table)"
                         )
-                    check_timestamp_columns(existing, table, _timestamp_columns(forecasts))
                     connection.execute(sqlalchemy.delete(existing).where(*_of_run(existing, run)))
                 forecasts.to_sql(table, connection, if_exists="append", index=False)
         finally:
@@ -116,14 +115,15 @@ class SqlTableSink(Sink):
         return frame
 
 
-def _stored_table(connection, table: str, needed):
+def _stored_table(connection, table: str, needed, timestamps=(AS_OF_COLUMN,)):
     """The existing `table`, reflected (`sqlalchemy.Table`); ValueError naming the columns of `needed` it lacks, or
-    an `as_of` column that holds no timestamps."""
+    the first of `timestamps` (the `as_of` column, and every timestamp column a write writes) that holds no
+    timestamps."""
     import sqlalchemy
 
     stored = sqlalchemy.Table(table, sqlalchemy.MetaData(), autoload_with=connection)
     check_stored_columns("table", table, stored.c.keys(), needed)
-    check_timestamp_columns(stored, table, [AS_OF_COLUMN])
+    check_timestamp_columns(stored, table, timestamps)
     return stored
 
 
