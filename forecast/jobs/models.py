@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 
 from forecast.jobs.backtests import model_season_length
-from forecast.model_uri import ResolvedModel
+from forecast.model_uri import ResolvedModel, registered_name
 from pipelines.columns import ID, TIME
 from pipelines.validation import parse_time_column
 
@@ -159,7 +159,7 @@ def retrain_check(
         due = (earlier + 1) % policy.n == 0
         return RetrainCheck(due=due, reason=f"every_n_runs: run {earlier + 1}, retrain every {policy.n}")
     if policy.policy == "data_growth":
-        latest = _latest_retrain_of(spec, model)
+        latest = _latest_retrain_of(spec)
         since = None if latest is None else _tagged_end(latest.tags.get(JOB_DATA_END_TAG, latest.tags[JOB_AS_OF_TAG]))
         growth = data_growth(model.forecaster, data, since)
         after = "training" if since is None else "training and the last retrain"
@@ -175,7 +175,7 @@ def _degradation_check(
     from forecast.jobs.degradation import assess, scored_runs
 
     policy = spec.model.retrain
-    runs = scored_runs(accuracy.overall, model.version, _last_retrain_of(spec, model))
+    runs = scored_runs(accuracy.overall, model.version, _last_retrain_of(spec))
     season_length = spec.accuracy.season_length or model_season_length(model.forecaster)
     found = assess(model.forecaster, runs, data, k=policy.k, season_length=season_length)
     if found is None:
@@ -196,17 +196,23 @@ def _degradation_check(
     return RetrainCheck(due=due, reason=reason, metrics=metrics)
 
 
-def _last_retrain_of(spec: JobSpec, model: ResolvedModel) -> pd.Timestamp | None:
+def retrain_name(spec: JobSpec) -> str | None:
+    """The registered model the job's retrains add versions to: `retrain.register_as`, else the one the spec's model
+    URI names (None for a directory, a run or a logged model)."""
+    return spec.model.retrain.register_as or registered_name(spec.model.uri)
+
+
+def _last_retrain_of(spec: JobSpec) -> pd.Timestamp | None:
     """The `as_of` of the job's latest retrain, among the versions of the model its retrains register (None where
     it has none or no registered name)."""
-    latest = _latest_retrain_of(spec, model)
+    latest = _latest_retrain_of(spec)
     return None if latest is None else pd.Timestamp(latest.tags[JOB_AS_OF_TAG])
 
 
-def _latest_retrain_of(spec: JobSpec, model: ResolvedModel):
+def _latest_retrain_of(spec: JobSpec):
     """The version (`mlflow.entities.model_registry.ModelVersion`) of the job's latest retrain, among the versions
     of the model its retrains register (None where it has none or no registered name)."""
-    name = spec.model.retrain.register_as or model.name
+    name = retrain_name(spec)
     return latest_retrain(name, spec.name) if name else None
 
 
@@ -239,7 +245,7 @@ def retrain_model(spec: JobSpec, model: ResolvedModel, data: pd.DataFrame, as_of
     from forecast.settings import Tracking
 
     policy = spec.model.retrain
-    name = policy.register_as or model.name
+    name = retrain_name(spec)
     if name is None:
         raise ValueError(
             f"retraining the model at {model.uri} needs model.retrain.register_as: "
@@ -353,9 +359,8 @@ def abandon_orphans(spec: JobSpec, current_run: str | None) -> list[str]:
     from mlflow.exceptions import MlflowException
 
     from forecast.jobs.promotion import DECISION_TAG
-    from forecast.model_uri import registered_name
 
-    name = spec.model.retrain.register_as or registered_name(spec.model.uri)
+    name = retrain_name(spec)
     if name is None:
         return []
     client = MlflowClient()

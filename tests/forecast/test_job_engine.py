@@ -531,11 +531,11 @@ def test_integer_ds_count_from_training_where_the_last_retrain_was_tagged_before
         }
     )
     older = SimpleNamespace(tags={models.JOB_NAME_TAG: "steps", models.JOB_AS_OF_TAG: "2026-01-01T00:00:00"})
-    monkeypatch.setattr(models, "_latest_retrain_of", lambda spec, model: older)
+    monkeypatch.setattr(models, "_latest_retrain_of", lambda spec: older)
     check = models.retrain_check(spec, model, steps, None, pd.Timestamp("2026-02-01"))
     assert check.due and check.reason.startswith("data_growth: 11 new steps since training")
     tagged = SimpleNamespace(tags={**older.tags, models.JOB_DATA_END_TAG: "9"})  # the tag, where there is one
-    monkeypatch.setattr(models, "_latest_retrain_of", lambda spec, model: tagged)
+    monkeypatch.setattr(models, "_latest_retrain_of", lambda spec: tagged)
     check = models.retrain_check(spec, model, steps, None, pd.Timestamp("2026-02-01"))
     assert check.reason == "data_growth: 6 new steps since training and the last retrain, retrain at 3"
 
