@@ -35,7 +35,9 @@ the whole data set on the held-out windows of `fit` (the mean scaled absolute er
 `choose_theta_weight`) where there are at least `forecast.combination.MIN_EVIDENCE_WINDOWS` of them (the
 minimum on which the network is judged). On fewer, `v = PRIOR_WEIGHT = 1/2` unless one of the two errs on them
 by more than `THETA_MARGIN` times the other (the mean scaled absolute error over the windows), which then
-forecasts alone (`prior_theta_weight`); without any window, 1/2.
+forecasts alone (`prior_theta_weight`); without any window, 1/2. A series whose trend persists (its steps
+correlate from one to the next: `forecast.exponential_smoothing.persistent_trends`) gets no Theta model, so its
+`y_theta` is `y_ets` (ETS alone): a line through its whole history points the wrong way after the trend turned.
 
 Why the optimised model, only without a season, chosen on the validation splits (the last horizon of each
 training part, never a test part; docs/benchmarks/validation.md): averaged with our ETS, statsforecast's
@@ -256,14 +258,16 @@ class ThetaModels:
         return cls(lengths=np.array(config["lengths"], dtype=np.int64), parameters=np.ascontiguousarray(parameters))
 
 
-def fit_theta(series: Sequence[np.ndarray]) -> ThetaModels:
+def fit_theta(series: Sequence[np.ndarray], fitted: np.ndarray | None = None) -> ThetaModels:
     """The optimised Theta model fitted to every series (in the units given: `fit_ets` passes them divided by
-    their mean absolute value)."""
+    their mean absolute value), or only to those where `fitted` is True (the others get no model: NaN)."""
     arrays = [np.asarray(y, dtype=np.float64).reshape(-1) for y in series]
     lengths = np.array([len(y) for y in arrays], dtype=np.int64)
     starts = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
     parameters = np.full((len(arrays), len(PARAMETERS)), np.nan)
     _fit_all(np.concatenate(arrays) if arrays else np.zeros(0), starts, parameters)
+    if fitted is not None:
+        parameters[~np.asarray(fitted, dtype=bool)] = np.nan
     return ThetaModels(lengths=lengths, parameters=parameters)
 
 

@@ -14,6 +14,7 @@ from forecast.baselines import ExponentialSmoothing
 from forecast.exponential_smoothing import (
     BETA_STAR_MAX,
     DAYS_PER_YEAR,
+    PERSISTENT_BETA_STAR_MAX,
     PHI_RANGE,
     SMOOTHING_FLOOR,
     EtsForm,
@@ -26,6 +27,7 @@ from forecast.exponential_smoothing import (
     ets_point_forecasts,
     ets_rolling_forecasts,
     fit_ets,
+    persistent_trends,
 )
 from forecast.forecaster import Forecaster
 from pipelines.seasonality import is_seasonal, seasonal_strength, shows_season_at
@@ -122,7 +124,7 @@ def test_the_filter_equals_the_state_space_equations(form):
     z = search_vector(form, alpha, beta, gamma, phi, level, slope, seasons)
     states = np.empty(2 + m)
     code = form.codes()
-    found = _filter(y, code[0], code[1], code[2], m, z, states)
+    found = _filter(y, code[0], code[1], code[2], m, z, states, BETA_STAR_MAX)
     assert found == pytest.approx(expected, rel=1e-10)
     assert states[0] == pytest.approx(level_t, rel=1e-10)
     if form.trend != "N":
@@ -146,6 +148,36 @@ def test_the_fitted_simple_smoothing_is_at_least_as_likely_as_every_point_of_a_g
     )
     # At most the grid's best, and close to it: a wrong parameter count k in the AICc would move it by about 2.
     assert grid - 0.5 <= fitted_objective <= grid + 1e-6 * abs(grid)
+
+
+def test_a_trend_persists_where_the_steps_correlate_from_one_to_the_next():
+    rng = np.random.default_rng(3)
+    turned = 1000.0 + 10.0 * np.arange(40) - 0.25 * np.arange(40) ** 2 + rng.normal(0.0, 0.5, 40)
+    drift = np.cumsum(rng.normal(2.0, 1.0, 40))  # steps independent of each other
+    steps = np.diff(turned) - np.diff(turned).mean()
+    by_hand = sum(steps[t] * steps[t - 1] for t in range(1, len(steps))) / sum(step * step for step in steps)
+    assert by_hand > 0.8
+    np.testing.assert_array_equal(
+        persistent_trends([turned, drift, turned[:3], np.full(10, 4.0)], 1), [True, False, False, False]
+    )
+    np.testing.assert_array_equal(persistent_trends([turned], 12), [False])  # a season: never
+
+
+def test_a_trend_that_turned_is_followed_without_a_theta_model_where_it_persists():
+    # Growth that slowed and turned (a population, a market): the steps fall smoothly from +10 to -9.5 a year. The
+    # slow bound beta* < 0.1 and Theta's line through the whole history both forecast it level or rising.
+    rng = np.random.default_rng(0)
+    t = np.arange(40)
+    y = 1000.0 + 10.0 * t - 0.25 * t**2 + rng.normal(0.0, 0.5, 40)
+    fit = fit_ets([y], horizon=6, season_length=1)
+    trended = [k for k, form in enumerate(fit.forms) if form.trend != "N"]
+    assert np.any(fit.models.smoothing[0, trended, 1] > BETA_STAR_MAX)
+    assert np.all(fit.models.smoothing[0, trended, 1] < PERSISTENT_BETA_STAR_MAX)
+    found = fit.statistical()
+    steps = np.diff(np.concatenate([[y[-1]], found.ets[0]]))
+    assert np.all(steps < -7.0)  # the true steps are -10.25 .. -12.75; the slow trend forecast +0.0 to +0.1
+    assert np.all(np.isnan(fit.models.theta.parameters[0]))
+    np.testing.assert_array_equal(found.theta, found.ets)
 
 
 def test_the_trend_is_smoothed_slowly_and_does_not_extrapolate_the_last_jumps():
@@ -374,15 +406,17 @@ def test_continuing_after_n_values_equals_the_filter_over_the_whole_history(form
     z = search_vector(form, alpha, beta, gamma, phi, level, slope, seasons)
     code = form.codes()
     initial = np.empty(2 + m)  # l_0, b_0, s_0 .. s_{m-1} as the filter reads them from z
-    smoothing = list(_initial_states(z, *code[1:], m, initial))  # alpha, beta* = beta / alpha, gamma, phi
+    smoothing = list(
+        _initial_states(z, *code[1:], m, initial, BETA_STAR_MAX)
+    )  # alpha, beta* = beta / alpha, gamma, phi
     trended, seasonal, damped = form.trend != "N", form.season != "N", form.trend == "Ad"
     expected = [alpha, beta / alpha if trended else 0.0, gamma if seasonal else 0.0, phi if damped else 1.0]
     np.testing.assert_allclose(smoothing, expected, rtol=1e-12)
     n = 30  # not whole seasons: the continuation starts at phase 2
     _, squared, log_mu = continued_reference(form, y[:n], 0, smoothing, initial, 0)
     after_n, after_all = np.empty(2 + m), np.empty(2 + m)
-    _filter(y[:n], *code, m, z, after_n)
-    whole_objective = _filter(y, *code, m, z, after_all)
+    _filter(y[:n], *code, m, z, after_n, BETA_STAR_MAX)
+    whole_objective = _filter(y, *code, m, z, after_all, BETA_STAR_MAX)
     models = EtsModels(
         season_length=m,
         forms=(form,),
