@@ -64,6 +64,7 @@ from typing import NamedTuple
 import numpy as np
 
 from forecast.compiled import compiled
+from forecast.sanity import within_sane_band
 from forecast.theta import ThetaModels, blend_theta, fit_theta
 from pipelines.seasonality import indices_ahead, remove_tested_seasons, seasonal_indices
 
@@ -853,7 +854,10 @@ def fit_ets(
     non-seasonal models are fitted to it, and the season of the last `REMOVED_SEASON_WINDOW` seasons is put back on
     their forecasts. Daily data (a period of 7) have their year (`DAYS_PER_YEAR`) removed so first where they show it,
     and keep the week in ETS's states (`removed_period`). Each series is divided by its mean absolute value first
-    (the AICc differences do not change) and its forecasts multiplied back.
+    (the AICc differences do not change) and its forecasts multiplied back. A model whose forecasts leave the sane
+    band of the series' history (`forecast.sanity.within_sane_band`: beyond `SANE_BAND` times its range from its
+    minimum or maximum) is discarded as if it had not fitted: on a short series whose level jumped a hundredfold the
+    likeliest model, ETS(M,N,M), forecast 25 times the new level.
 
     `threads` (None: the CPUs this process may use) fit chunks of series at once; every series' fit is
     its own, so the results do not depend on it. `with_theta` also fits the optimised Theta model to the same
@@ -862,6 +866,8 @@ def fit_ets(
     m = max(1, int(season_length))
     arrays = [np.asarray(y, dtype=np.float64) for y in series]
     lengths = np.array([len(y) for y in arrays], dtype=np.int64)
+    history_low = np.array([y.min() if len(y) else np.nan for y in arrays])
+    history_high = np.array([y.max() if len(y) else np.nan for y in arrays])
     indices = offsets = None
     factors, offsets_ahead = np.ones((len(arrays), horizon)), np.zeros((len(arrays), horizon))
     period = removed_period(m)
@@ -906,6 +912,14 @@ def fit_ets(
             list(pool.map(fit_chunk, bounds[:-1], bounds[1:]))
     else:
         fit_chunk(0, len(scaled))
+    in_units = forecasts * (scales[:, None] * factors)[:, None, :] + offsets_ahead[:, None, :]
+    insane = np.isfinite(aicc) & ~within_sane_band(
+        in_units.reshape(-1, horizon), np.repeat(history_low, len(forms)), np.repeat(history_high, len(forms))
+    ).reshape(aicc.shape)
+    aicc[insane] = np.inf  # discarded as if it had not fitted: its forecasts are the naive ones
+    forecasts[insane] = last[np.nonzero(insane)[0], None]
+    for array in (smoothing, states, sums):
+        array[insane] = np.nan
     models = EtsModels(
         season_length=m,
         forms=forms,

@@ -10,8 +10,9 @@ min(y) - B (max(y) - min(y))  <=  y_hat_t  <=  max(y) + B (max(y) - min(y)),    
 
 (with the range floored at 1% of the largest absolute value, so that a flat history still has a band). The
 Forecaster treats a network forecast outside the band as a failed network for that series and uses exponential
-smoothing alone there, with a warning naming the series. A series whose history is never negative (sales,
-demand, counts) gets no negative forecast or quantile (`nonnegative="auto"`).
+smoothing alone there, with a warning naming the series; exponential smoothing itself discards a candidate model
+whose forecasts leave the band (`forecast.exponential_smoothing.fit_ets`). A series whose history is never
+negative (sales, demand, counts) gets no negative forecast or quantile (`nonnegative="auto"`).
 """
 
 from __future__ import annotations

@@ -150,6 +150,19 @@ def test_the_fitted_simple_smoothing_is_at_least_as_likely_as_every_point_of_a_g
     assert grid - 0.5 <= fitted_objective <= grid + 1e-6 * abs(grid)
 
 
+def test_a_model_that_forecasts_beyond_the_sane_band_of_the_history_is_discarded():
+    # A daily series whose level jumped a hundredfold a week ago. ETS(M,N,M), the likeliest model by far, forecast
+    # 25,345 and 29,552: beyond max + 3 (max - min) = 3,970, the band within which the network must stay too.
+    y = np.r_[np.full(21, 10.0), np.full(7, 1000.0)]
+    fit = fit_ets([y], horizon=4, season_length=7)
+    assert not np.isfinite(fit.aicc[0, [form.name for form in fit.forms].index("ETS(M,N,M)")])
+    assert np.isfinite(fit.aicc).sum() >= 10  # the others stay
+    assert np.all(np.abs(fit.combined()[0] - 1000.0) < 2970.0)
+    frame = pd.DataFrame({"unique_id": "a", "ds": pd.date_range("2024-01-01", periods=28, freq="D"), "y": y})
+    forecast = Forecaster(lookback=12, horizon=4, tracking=False).fit(frame).predict()
+    assert forecast["y_hat"].between(10.0 - 3 * 990.0, 1000.0 + 3 * 990.0).all()
+
+
 def test_a_trend_persists_where_the_steps_correlate_from_one_to_the_next():
     rng = np.random.default_rng(3)
     turned = 1000.0 + 10.0 * np.arange(40) - 0.25 * np.arange(40) ** 2 + rng.normal(0.0, 0.5, 40)
