@@ -181,10 +181,11 @@ def infer_series_frequency(times: pd.DatetimeIndex | np.ndarray) -> Frequency | 
     """Frequency of one sorted series' times, or None when it cannot be told.
 
     Integers: the smallest difference, provided every difference is a multiple of it.
-    Datetimes: `pd.infer_freq`; when that fails (e.g. a series with gaps), business days (`"B"`) for daily
-    stamps that never fall on a weekend over at least `MIN_WEEKS_FOR_BUSINESS_DAYS` weeks (prices and sales of
-    working days, whose holidays `pd.infer_freq` cannot place), else the smallest difference as a fixed step,
-    provided every difference is a multiple of it.
+    Datetimes: `pd.infer_freq`; when that fails (e.g. a series with gaps), months, quarters or years for stamps on
+    the first or the last day of their months (`_calendar_offset`), business days (`"B"`) for daily stamps that
+    never fall on a weekend over at least `MIN_WEEKS_FOR_BUSINESS_DAYS` weeks (prices and sales of working days,
+    whose holidays `pd.infer_freq` cannot place), else the smallest difference as a fixed step, provided every
+    difference is a multiple of it.
     """
     if len(times) < 2:
         return None
@@ -193,6 +194,8 @@ def infer_series_frequency(times: pd.DatetimeIndex | np.ndarray) -> Frequency | 
     else:
         if len(times) >= 3:
             inferred = _inferred_offset(times)
+            if inferred is None:
+                inferred = _calendar_offset(times)
             if inferred is not None:
                 return inferred
         diffs = np.diff(times.as_unit("ns").asi8)
@@ -206,6 +209,27 @@ def infer_series_frequency(times: pd.DatetimeIndex | np.ndarray) -> Frequency | 
         return pd.offsets.BusinessDay()
     # Whole days as a day offset ('D'), as pandas 2 and 3 both name it; shorter steps as ticks.
     return to_offset(f"{days}D") if days and not remainder else to_offset(pd.Timedelta(step, unit="ns"))
+
+
+def _calendar_offset(times: pd.DatetimeIndex) -> pd.DateOffset | None:
+    """The month, quarter or year offset (as `pd.infer_freq` names it) of stamps at midnight, all on the first or
+    all on the last day of their months, whose months are apart by multiples of 1, 3 or 12, the smallest of them
+    (a monthly series missing a month, whose uneven day counts `pd.infer_freq` and a fixed step both refuse);
+    None for any other stamps."""
+    if not bool((times == times.normalize()).all()):
+        return None
+    months = np.asarray(times.year * 12 + times.month - 1, dtype=np.int64)
+    steps = np.diff(months)
+    step = int(steps.min())
+    if step not in (1, 3, 12) or np.any(steps % step):
+        return None
+    grid_months = np.arange(months[0], months[-1] + 1, step)
+    grid = pd.DatetimeIndex(pd.to_datetime({"year": grid_months // 12, "month": grid_months % 12 + 1, "day": 1}))
+    if bool(times.is_month_end.all()) and not bool((times.day == 1).all()):
+        grid = grid + pd.offsets.MonthEnd(0)
+    elif not bool((times.day == 1).all()):
+        return None
+    return _inferred_offset(grid) if len(grid) >= 3 else None
 
 
 MIN_WEEKS_FOR_BUSINESS_DAYS = 4

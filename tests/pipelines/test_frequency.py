@@ -35,6 +35,28 @@ def test_inference():
     assert infer_series_frequency(gapped) == parse_frequency("D")
 
 
+@pytest.mark.parametrize("alias", ["MS", "ME", "QS-FEB", "QE-DEC", "YS", "YE-JUN"])
+def test_months_quarters_and_years_with_a_missing_stamp_keep_their_calendar_frequency(alias):
+    # Months differ in length, so neither pd.infer_freq nor a fixed step describes a monthly series missing a month.
+    stamps = pd.date_range("2001-01-01", periods=24, freq=alias).delete([5, 11])
+    assert pd.infer_freq(stamps) is None
+    assert infer_series_frequency(stamps) == parse_frequency(alias)
+    # Not on the first or the last day of the month, not at midnight, or months apart by another step: no frequency.
+    assert infer_series_frequency(pd.DatetimeIndex(["2020-01-15", "2020-02-15", "2020-04-15"])) is None
+    assert (
+        infer_series_frequency(pd.DatetimeIndex(["2020-01-01 06:00", "2020-02-01 06:00", "2020-04-01 06:00"])) is None
+    )
+    assert infer_series_frequency(pd.DatetimeIndex(["2020-01-01", "2020-03-01", "2020-05-01", "2020-09-01"])) is None
+
+
+def test_a_monthly_series_missing_a_month_is_filled_or_refused_naming_the_gap():
+    frame = pd.DataFrame({"unique_id": "a", "ds": pd.date_range("2020-01-01", periods=24, freq="MS"), "y": 1.0})
+    frame = frame.drop(index=10)
+    assert check_frame(frame, fill="ffill").freq == parse_frequency("MS")
+    with pytest.raises(ValidationError, match=r"Gap in series 'a': no row at ds=2020-11-01"):
+        check_frame(frame)
+
+
 def test_working_days_with_holidays_are_business_days_not_days_with_every_weekend_missing():
     working_days = pd.bdate_range("2020-01-01", periods=60)  # Wednesday 1 January to 24 March
     holidays = pd.to_datetime(["2020-01-20", "2020-02-17"])  # two Mondays: pd.infer_freq then gives up
