@@ -147,6 +147,12 @@ def to_long_format(data: pd.DataFrame | pd.Series) -> pd.DataFrame:
         raise ValidationError(
             f"Expected a pandas DataFrame in long format or a pandas Series, found {type(data).__name__}."
         )
+    repeated = list(dict.fromkeys(data.columns[data.columns.duplicated()]))
+    if repeated:
+        raise ValidationError(
+            f"Column {repeated[0]!r} appears {int((data.columns == repeated[0]).sum())} times in the frame; keep one "
+            "(for example df.loc[:, ~df.columns.duplicated()])."
+        )
     if TIME in data.columns:
         return data if ID in data.columns else _one_series(data)
     dated = _datetime_like_columns(data)
@@ -470,6 +476,16 @@ def _parse_times(frame: pd.DataFrame, column: pd.Series) -> pd.DatetimeIndex | n
     return times
 
 
+def _parses_alone(value, dayfirst: bool) -> bool:
+    """Whether one text value reads as a time stamp on its own (it failed only the format of the column's first)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            return not pd.isna(pd.to_datetime(value, dayfirst=dayfirst))
+        except (ValueError, TypeError, OverflowError):
+            return False
+
+
 def _parse_object_times(frame: pd.DataFrame) -> pd.DatetimeIndex:
     column = frame[TIME]
     if column.empty:  # no text to read a kind of time from: an empty frame is refused where rows are needed
@@ -513,6 +529,13 @@ def _parse_object_times(frame: pd.DataFrame) -> pd.DatetimeIndex:
     unparsed = parsed.isna().to_numpy() & column.notna().to_numpy()
     if unparsed.any():
         row = int(np.flatnonzero(unparsed)[0])
+        if _parses_alone(column.iloc[row], dayfirst):
+            raise ValidationError(
+                f"Column {TIME!r} mixes date formats: series {shown(frame[ID].iloc[row])} has "
+                f"{shown(column.iloc[row])} at row {row}, which does not follow the format of row 0, "
+                f"{shown(column.iloc[0])}; write every time stamp in one format, or parse the column first "
+                "(pd.to_datetime(df['ds'], format='mixed'))."
+            )
         raise ValidationError(
             f"Column {TIME!r} must hold datetimes or integers; series {shown(frame[ID].iloc[row])} "
             f"has {shown(column.iloc[row])} at row {row}.{_period_text_hint(column.iloc[row])}"

@@ -40,6 +40,20 @@ def test_missing_columns_are_named():
         validate(daily("a", [1.0, 2.0, 3.0]).drop(columns="y"), covariates=["temp"])
 
 
+def test_a_column_given_twice_is_named():
+    frame = daily("a", [1.0, 2.0, 3.0])
+    with pytest.raises(ValidationError, match=r"Column 'y' appears 2 times in the frame; keep one"):
+        validate(pd.concat([frame, frame[["y"]]], axis=1))
+
+
+def test_dates_written_in_two_formats_are_refused_naming_the_first_that_differs():
+    frame = pd.DataFrame({"unique_id": "a", "ds": ["2020/01/01", "2020-02-01", "2020/03/01"], "y": 1.0})
+    with pytest.raises(ValidationError, match=r"mixes date formats: series 'a' has '2020-02-01' at row 1"):
+        validate(frame)
+    with pytest.raises(ValidationError, match=r"must hold datetimes or integers; series 'a' has 'soon' at row 2"):
+        validate(frame.assign(ds=["2020-01-01", "2020-02-01", "soon"]))
+
+
 def test_empty_frame():
     with pytest.raises(ValidationError, match="empty frame"):
         validate(daily("a", [1.0, 2.0, 3.0]).iloc[:0])
