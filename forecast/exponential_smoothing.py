@@ -102,11 +102,11 @@ a series without a season beyond it gets the usual bound `beta* < 1` (`PERSISTEN
 Where the steps themselves change smoothly (population, life expectancy, a demand that turned), a trend that
 averages the last ten or so steps lags the turn, and a straight line through the whole history points the wrong
 way. On the series whose first differences correlated above 0.8, the usual bound's MASE was 0.55 of the slow
-bound's on the validation split of M3 yearly (9 series; 0.68 on its test part, 14 series) and 0.52 on 429 long
-yearly series of the Penn World Table and gapminder (forecast from 6 years before their end); between 0.7 and 0.8
-it was 0.61 and 1.05 on M3 yearly's two splits; below, the usual bound lost (M3 yearly, Tourism yearly) or did not
-help. With the usual bound, ETS alone then beat its average with Theta there by 35% (M3 yearly, both splits) and
-50% (the long series). No series of M1 yearly, Tourism yearly or M3 other goes beyond 0.8
+bound's on the validation split of M3 yearly (9 series; 0.68 on its test part, 14 series) and 0.52 on 429 yearly
+series of the Penn World Table and gapminder (forecast from 6 years before their end); between 0.7 and 0.8 it was
+0.61 and 1.05 on M3 yearly's two splits; below, the usual bound lost (M3 yearly, Tourism yearly) or did not help.
+With the usual bound, ETS alone then beat its average with Theta there by 35% (M3 yearly, both splits) and 50%
+(Penn World Table and gapminder). No series of M1 yearly, Tourism yearly or M3 other goes beyond 0.8
 (docs/benchmarks/validation.md)."""
 PERSISTENT_BETA_STAR_MAX = 1.0
 """Upper bound of `beta*` for a trend that persists (`PERSISTENT_TREND_CORRELATION`): the usual region's."""
