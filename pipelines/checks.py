@@ -14,6 +14,7 @@ Booleans are not accepted as numbers (`True` is an `int` in Python, never a look
 
 from __future__ import annotations
 
+import math
 import numbers
 from collections.abc import Iterable
 from typing import Any
@@ -42,14 +43,17 @@ def check_number(
     low_inclusive: bool = True,
     high_inclusive: bool = True,
     allow_none: bool = False,
+    finite: bool = False,
 ) -> float | None:
-    """`value` as a `float` when it is a real number (not a boolean, not NaN) in the given range."""
+    """`value` as a `float` when it is a real number (not a boolean, not NaN; not infinite where `finite`) in the
+    given range."""
     if value is None and allow_none:
         return None
     valid = isinstance(value, numbers.Real) and not isinstance(value, bool) and value == value
     if valid:
         value = float(value)
-        if low is not None:
+        valid = math.isfinite(value) or not finite
+        if valid and low is not None:
             valid = value >= low if low_inclusive else value > low
         if valid and high is not None:
             valid = value <= high if high_inclusive else value < high

@@ -147,7 +147,7 @@ class IntegerOrAuto(Integer):
 
 @dataclasses.dataclass(frozen=True)
 class Number(Kind):
-    """A real number in a range (not a boolean, not NaN), or None where `allow_none`."""
+    """A finite real number in a range (not a boolean, not NaN or infinite), or None where `allow_none`."""
 
     low: float | None = None
     high: float | None = None
@@ -164,6 +164,7 @@ class Number(Kind):
             low_inclusive=self.low_inclusive,
             high_inclusive=self.high_inclusive,
             allow_none=self.allow_none,
+            finite=True,
         )
 
     def parse(self, name: str, text: str) -> float | None:

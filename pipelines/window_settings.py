@@ -37,8 +37,11 @@ FILL_POLICIES = (None, "ffill", "interpolate", "zero", "drop_series")
 SHORT_SERIES_POLICIES = ("error", "drop")
 """Policies of `pipelines.validation` for series too short for a window."""
 
-LOOKBACK = Setting("lookback", Integer(), 24, "past steps read before each forecast origin")
-HORIZON = Setting("horizon", Integer(), 12, "steps forecast after each origin")
+MAX_STEPS = 100_000
+"""The longest lookback and horizon accepted: every window holds that many steps of every feature, so a longer one
+(a typo's extra zeros) would only exhaust memory."""
+LOOKBACK = Setting("lookback", Integer(maximum=MAX_STEPS), 24, "past steps read before each forecast origin")
+HORIZON = Setting("horizon", Integer(maximum=MAX_STEPS), 12, "steps forecast after each origin")
 FREQ = Setting(
     "freq",
     Frequency(),

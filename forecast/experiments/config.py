@@ -71,8 +71,8 @@ class ExperimentConfig:
     def __post_init__(self) -> None:
         for name in ("budget", "batch_size", "units", "test_size", "validation_size", "check_every"):
             check_integer(name, getattr(self, name))
-        check_number("learning_rate", self.learning_rate, low=0.0, low_inclusive=False)
-        check_number("clipnorm", self.clipnorm, low=0.0, low_inclusive=False, allow_none=True)
+        check_number("learning_rate", self.learning_rate, low=0.0, low_inclusive=False, finite=True)
+        check_number("clipnorm", self.clipnorm, low=0.0, low_inclusive=False, allow_none=True, finite=True)
         check_number("target_accuracy", self.target_accuracy, low=0.0, high=1.0, low_inclusive=False)
         get_problem(self.problem, self.length, self.informative_elements)
         # Imported here: `layers` loads Keras, and the command line reads these defaults without it.

@@ -102,6 +102,8 @@ def test_config_errors_name_the_parameter_and_the_value():
         ExperimentConfig(problem="adder")
     with pytest.raises(ValueError, match="clipnorm must be a positive number"):
         ExperimentConfig(clipnorm=0.0)
+    with pytest.raises(ValueError, match="learning_rate must be a positive number; got inf"):
+        ExperimentConfig(learning_rate=float("inf"))
 
 
 def cli_app():

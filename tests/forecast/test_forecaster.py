@@ -225,6 +225,8 @@ def test_a_nan_loss_stops_training_with_an_error(monthly):
         (dict(strategy="sideways"), "strategy must be one of"),
         (dict(strategy="recursive", past_covariates=["x"]), "past_covariates"),
         (dict(units=0), "units must be a positive integer"),
+        (dict(lookback=10**20), r"lookback must be a positive integer up to 100,000; got 100000000000000000000\."),
+        (dict(learning_rate=float("inf")), r"learning_rate must be a positive number; got inf\."),
         (dict(refit_on_all_windows="yes"), "refit_on_all_windows must be one of"),
         (dict(past_covariates=["missing_column"]), r"missing column\(s\) \['missing_column'\]"),
         (dict(lookback=40, min_past=40), "Series 's0' has 40 rows; expected at least 44"),
