@@ -8,8 +8,8 @@ the scheduler, finds the same state in the sinks and in MLflow.
 
 The order matters for what a failure leaves behind: everything that can fail (substituting the
 spec's `${NAME}` references, checking `output.root`, tracking when required, reading, validating,
-loading the model, scoring, checking that the model covers the spec's horizon and quantiles,
-retraining, forecasting) happens before the writes, and each write is atomic: first the accuracy
+loading the model, checking that it covers the spec's horizon and quantiles and reads no future
+covariates, scoring, retraining, forecasting) happens before the writes, and each write is atomic: first the accuracy
 rows (`accuracy:`), then the forecasts. When the forecasts write fails or is stopped, the accuracy
 sink is put back as it was (`forecast.jobs.accuracy.accuracy_written`), so a run that fails leaves
 every sink as it was, and rerunning its `as_of` replaces whatever it wrote. A retrain registers its
@@ -174,13 +174,13 @@ def _run(spec: JobSpec, as_of: pd.Timestamp, started: float, tracker: Tracker) -
     if engine.capabilities().retrain and spec.model.retrain.policy != "never":
         _abandon_orphans(spec, tracker)  # before loading: an alias may point at a killed run's version
     model = engine.load_model(spec.model.uri)
+    check_model_covers(spec, model)  # before scoring or fitting anything: a retrained model has the same settings
     season_length = spec.accuracy.season_length or model_season_length(model.forecaster)
     earlier = engine.read_forecasts(spec.output, spec.name)
     accuracy = engine.score(earlier, data, season_length=season_length, before=as_of)
     scored = runs_with_news(accuracy)
     log_realized(tracker, accuracy, scored)
     logger.info("job %s: scored %d earlier run(s) with new actuals", spec.name, len(scored))
-    check_model_covers(spec, model)  # a retrained model has the same settings: check before fitting one
     retrained = promotion = None
     if engine.capabilities().retrain:
         check = retrain_check(spec, model, data, accuracy, as_of)
@@ -236,8 +236,15 @@ def _abandon_orphans(spec: JobSpec, tracker: Tracker) -> None:
 
 
 def check_model_covers(spec: JobSpec, model: JobModel) -> None:
-    """The model must forecast at least the spec's horizon and every quantile it asks for."""
+    """The model must forecast at least the spec's horizon and every quantile it asks for, from the data source
+    alone: a model that reads future covariates needs their values over the horizon, which a job has no source for."""
     forecaster = model.forecaster
+    future = list(getattr(forecaster, "future_covariates", None) or ())
+    if future:
+        raise ValueError(
+            f"model {model.uri} reads future covariates {future}, whose values over the horizon a job cannot supply "
+            "(it forecasts from its data source alone); train the job's model without future_covariates"
+        )
     if spec.horizon > forecaster.horizon:
         raise ValueError(
             f"the spec asks for horizon {spec.horizon} but model {model.uri} forecasts {forecaster.horizon} steps"

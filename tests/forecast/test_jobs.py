@@ -229,6 +229,21 @@ def test_invalid_data_fails_with_exit_1_naming_the_problem(store, tmp_path):
     assert not (tmp_path / "out.db").exists()
 
 
+def test_a_model_that_reads_future_covariates_is_refused_before_anything_is_scored_or_written(store, tmp_path):
+    data = series_frame().rename(columns={"series": "unique_id", "date": "ds", "value": "y"})
+    data["temp"] = np.arange(len(data), dtype=float)
+    forecaster = Forecaster(
+        lookback=8, horizon=HORIZON, quantiles=[0.1, 0.9], future_covariates=["temp"], tracking=False, verbose=0
+    )
+    with pytest.warns(UserWarning, match="does not read 'temp'"):
+        forecaster.fit(data)
+    spec = make_spec(store, tmp_path, model={"uri": str(forecaster.save(tmp_path / "with_future"))})
+    result = CliRunner().invoke(job_app, ["run", str(write_spec(spec, tmp_path)), "--as-of", "2026-01-01"])
+    assert result.exit_code == 1
+    assert "reads future covariates ['temp'], whose values over the horizon a job cannot supply" in result.output
+    assert not (tmp_path / "out.db").exists()
+
+
 @pytest.mark.parametrize(
     "change, field",
     [
