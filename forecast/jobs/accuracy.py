@@ -118,20 +118,25 @@ def accuracy_written(
 ) -> Iterator[Written | None]:
     """Store `table` in the spec's `accuracy:` sink for the scoring run (`job`, `as_of`) while the body runs.
 
-    Yields where the rows went, or None without a sink or without rows (no earlier run had news). When
-    the body (the run's forecasts write) fails or is stopped, the rows the sink held for this job and
-    as_of before are put back (or removed when it held none), so a failed run leaves no new rows.
-    The sink is the local engine's (the table is pandas on every engine), so `engine` is not used by it.
+    Yields where the rows went, or None without a sink or without rows (no earlier run had news). The sink's
+    stored rows are read, and so checked (a file or table of other columns is refused), on every run, rows or
+    not: a sink set up wrong fails the first run, not the first run with news. When the body (the run's forecasts
+    write) fails or is stopped, the rows the sink held for this job and as_of before are put back (or removed when
+    it held none), so a failed run leaves no new rows. The sink is the local engine's (the table is pandas on every
+    engine), so `engine` is not used by it.
     """
     from forecast.jobs.spec import ACCURACY_ENGINE
 
-    if settings.sink is None or table.empty:
+    if settings.sink is None:
         yield None
         return
     key, value = settings.sink
     sink = registry.sink(key, ACCURACY_ENGINE)
-    label = ScoringLabel(job=job, as_of=as_of)
     stored = sink.read_forecasts(engine, value, job)
+    if table.empty:
+        yield None
+        return
+    label = ScoringLabel(job=job, as_of=as_of)
     earlier = stored.loc[stored[AS_OF_COLUMN] == as_of]
     written = sink.write(engine, table, value, label)
     try:

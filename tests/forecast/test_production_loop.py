@@ -226,6 +226,26 @@ def forecast_lock(spec, as_of: str) -> Path:
     return path.with_name(f".{path.name}.lock")
 
 
+def test_an_accuracy_file_of_other_columns_fails_the_first_run_though_it_has_nothing_to_score(
+    mlflow_tracking_uri, tmp_path
+):
+    history().to_csv(tmp_path / "history.csv", index=False)
+    Naive(horizon=2).fit(history()).save(tmp_path / "naive")
+    pd.DataFrame({"a": [1], "b": [2]}).to_csv(tmp_path / "accuracy.csv", index=False)
+    spec = write_spec(
+        tmp_path,
+        data={"path": "history.csv"},
+        model={"uri": "naive"},
+        horizon=2,
+        output={"path": "out/forecast_{as_of}.csv"},
+        accuracy={"path": "accuracy.csv"},
+    )
+    with pytest.raises(JobFailed, match=r"accuracy\.csv lacks the column\(s\) job, as_of"):
+        run_job(spec, "2025-04-01T02:00")  # no earlier run: nothing to score, nothing to write there
+    assert not (tmp_path / "out").exists()
+    assert pd.read_csv(tmp_path / "accuracy.csv").columns.tolist() == ["a", "b"]
+
+
 def test_a_run_whose_forecasts_write_fails_leaves_the_accuracy_sink_as_it_was(scored_job, tmp_path):
     spec, accuracy_url = scored_job
     block_forecast_writes(spec, "2025-04-01T02:00")
