@@ -37,6 +37,7 @@ import socket
 import stat
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -147,6 +148,9 @@ def read_frame_like(path: str | os.PathLike, like: pd.DataFrame) -> pd.DataFrame
     return frame
 
 
+_RAGGED_LINE = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
+"""pandas' message for a CSV line with more fields than the header."""
+
 DECIMAL_COMMA_NUMBER = re.compile(r"\s*[+-]?(?=[\d,])(\d{1,3}(\.\d{3})+|\d+)?(,\d+)?([eE][+-]?\d+)?\s*")
 """A number written with a decimal comma and optional thousands points (`1234,5`, `1.234,5`, `-3`, `,5`,
 `1,5E-03`)."""
@@ -201,7 +205,9 @@ def _comma_numbers(values: pd.Series) -> pd.Series:
 
 def _read_csv_with_text(path: Path, text: list[str]) -> pd.DataFrame:
     """`pandas.read_csv` with the `text` columns as the cells' exact text (Python strings, `NA` and the
-    empty cell included); the other columns are inferred and their missing cells detected as usual.
+    empty cell included); the other columns are inferred and their missing cells detected as usual. A line with
+    more fields than the header is refused naming it (`line 218 has 4 fields, the header 3`); where every line
+    ends with an empty field (a delimiter closing each line), that field is dropped (pandas would shift the columns).
 
     pandas 3 detects missing cells before it applies `converters`, so the text columns are excluded
     from missing-value detection by name (`keep_default_na=False` with a per-column list).
@@ -210,7 +216,22 @@ def _read_csv_with_text(path: Path, text: list[str]) -> pd.DataFrame:
     header = pd.read_csv(path, nrows=0, **dialect).columns
     text = [column for column in header if column in set(text)]
     missing = {column: _CSV_MISSING for column in header if column not in text}
-    frame = pd.read_csv(path, dtype=dict.fromkeys(text, str), keep_default_na=False, na_values=missing, **dialect)
+    options = {"dtype": dict.fromkeys(text, str), "keep_default_na": False, "na_values": missing, **dialect}
+    try:
+        frame = pd.read_csv(path, **options)
+    except pd.errors.ParserError as error:
+        ragged = _RAGGED_LINE.search(str(error))
+        if ragged is None:
+            raise
+        expected, line, found = ragged.groups()
+        raise ValueError(f"line {line} has {found} fields, the header {expected}") from None
+    if not isinstance(frame.index, pd.RangeIndex):  # every line holds one field more than the header names
+        extra = frame[header[-1]]  # pandas made the first field the index: the last column holds the extra field
+        if not (extra.isna() | (extra.astype(str) == "")).all():
+            raise ValueError(f"line 2 has {len(header) + 1} fields, the header {len(header)} (and so has every line)")
+        with warnings.catch_warnings():  # a delimiter ends every line: its empty field is dropped
+            warnings.simplefilter("ignore", pd.errors.ParserWarning)
+            frame = pd.read_csv(path, index_col=False, **options)
     for column in text:
         frame[column] = frame[column].astype(object)
     if dialect:

@@ -384,9 +384,13 @@ def test_data_until_as_of_before_all_the_data_names_the_source_and_its_first_ds(
     [
         ("", "the file is empty"),
         ("series,date,value\na,2020-01-01,1\na,2020-02-01,2,9\n", "line 3 has 4 fields, the header 3"),
+        (
+            "series,date,value\na,2020-01-01,1,9\na,2020-02-01,2,9\n",  # pandas would take the ids for an index
+            r"line 2 has 4 fields, the header 3 \(and so has every line\)",
+        ),
         ("series,date,value\na,2020-01-01,1\na,not-a-date,2\n", ".*'not-a-date'.*"),
     ],
-    ids=["empty", "extra field", "bad date"],
+    ids=["empty", "extra field", "extra field on every line", "bad date"],
 )
 def test_a_csv_source_that_is_no_table_fails_in_one_line_naming_the_file(tmp_path, text, reason):
     path = tmp_path / "data.csv"
@@ -394,6 +398,14 @@ def test_a_csv_source_that_is_no_table_fails_in_one_line_naming_the_file(tmp_pat
     columns = {"unique_id": "series", "ds": "date", "y": "value"}
     with pytest.raises(ValueError, match=rf"^cannot read {re.escape(str(path))}: {reason}$"):
         LocalEngine().read(DataSpec(path=str(path), columns=columns))
+
+
+def test_a_csv_whose_every_line_ends_with_a_delimiter_is_read_as_its_header_names_it(tmp_path):
+    path = tmp_path / "data.csv"
+    path.write_text("series,date,value\na,2020-01-01,1,\nb,2020-01-01,2,\n")
+    columns = {"unique_id": "series", "ds": "date", "y": "value"}
+    frame = LocalEngine().read(DataSpec(path=str(path), columns=columns))
+    assert frame["unique_id"].tolist() == ["a", "b"] and frame["y"].tolist() == [1.0, 2.0]
 
 
 def test_the_accuracy_table_holds_series_steps_and_overall_rows_of_the_chosen_runs():

@@ -6,7 +6,6 @@ not UTF-8) fails in one line naming it: `cannot read data.csv: line 218 has 4 fi
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -17,9 +16,6 @@ from forecast.jobs.errors import describe
 from forecast.jobs.references import has_reference, relative_to_spec
 from forecast.jobs.registry import Source, register_source
 from forecast.tables import check_table_path, read_frame
-
-_RAGGED_ROW = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
-"""pandas' message for a CSV row with more fields than the header."""
 
 
 def check_file_path(path: str) -> None:
@@ -55,7 +51,4 @@ def _reason(error: ValueError) -> str:
     """Why `read_frame` could not read a file, short: pandas' parser messages reworded."""
     if isinstance(error, pd.errors.EmptyDataError):
         return "the file is empty"
-    if ragged := _RAGGED_ROW.search(str(error)):
-        expected, line, found = ragged.groups()
-        return f"line {line} has {found} fields, the header {expected}"
     return describe(error)
