@@ -433,7 +433,7 @@ def warn_in_sample_origins(train_df: pd.DataFrame, cutoffs: pd.DataFrame) -> Non
         warnings.warn(
             f"{int(inside.sum())} of {inside.size} backtest origins lie inside the data this model was fitted on, "
             "so their scores are in-sample; backtest an unfitted clone (sklearn.base.clone) or use refit=True "
-            "for out-of-sample scores",
+            "(--refit on the command line) for out-of-sample scores",
             UserWarning,
             stacklevel=3,
         )

@@ -30,7 +30,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from forecast.writable import unwritable_parent
+from forecast.writable import unwritable_reason
 
 logger = logging.getLogger(__name__)
 
@@ -86,9 +86,9 @@ def check_replaceable(target: str | os.PathLike, marker: str) -> Path:
                 f"cannot save to {target}: the directory holds {len(entries)} entries (e.g. {entries[0]!r}) but no "
                 f"saved model ({marker}), and saving replaces it whole; give a new or an empty directory"
             )
-    unwritable = unwritable_parent(target)
+    unwritable = unwritable_reason(target)
     if unwritable is not None:
-        raise SavedModelError(f"cannot save to {target}: {unwritable} is not writable")
+        raise SavedModelError(f"cannot save to {target}: {unwritable}")
     return target
 
 

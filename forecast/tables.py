@@ -44,7 +44,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from forecast.writable import unwritable_parent
+from forecast.writable import unwritable_reason
 from pipelines.columns import ID, TIME
 from pipelines.validation import ValidationError, parse_time_column
 
@@ -76,9 +76,9 @@ def check_output_path(path: str | os.PathLike) -> Path:
     path = check_table_path(path)
     if path.is_dir():
         raise ValueError(f"cannot write {path}: it is a directory")
-    unwritable = unwritable_parent(path)
+    unwritable = unwritable_reason(path)
     if unwritable is not None:
-        raise ValueError(f"cannot write {path}: {unwritable} is not writable")
+        raise ValueError(f"cannot write {path}: {unwritable}")
     return path
 
 

@@ -7,7 +7,10 @@ import os
 from pathlib import Path
 
 
-def unwritable_parent(path: str | os.PathLike) -> Path | None:
-    """The nearest existing directory above `path` when this process cannot create entries in it, else None."""
+def unwritable_reason(path: str | os.PathLike) -> str | None:
+    """Why this process cannot create `path` (its nearest existing ancestor is a file, or a directory it cannot
+    create entries in), else None."""
     existing = next(directory for directory in Path(os.path.abspath(path)).parents if directory.exists())
-    return None if os.access(existing, os.W_OK | os.X_OK) else existing
+    if not existing.is_dir():
+        return f"{existing} is a file, not a directory"
+    return None if os.access(existing, os.W_OK | os.X_OK) else f"{existing} is not writable"

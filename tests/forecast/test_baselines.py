@@ -123,8 +123,8 @@ def test_too_short_history_is_rejected(small_monthly, model, rows, message):
 @pytest.mark.parametrize(
     "model, message",
     [
-        (Naive(horizon=0), "horizon must be a positive integer; got 0"),
-        (Drift(horizon=2.5), "horizon must be a positive integer; got 2.5"),
+        (Naive(horizon=0), "horizon must be a positive integer up to 100,000; got 0"),
+        (Drift(horizon=2.5), "horizon must be a positive integer up to 100,000; got 2.5"),
         (SeasonalNaive(horizon=2, season_length=0), "season_length must be a positive integer or None; got 0"),
     ],
 )

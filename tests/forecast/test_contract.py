@@ -95,7 +95,7 @@ def test_the_constructor_stores_its_arguments_unchanged_and_validates_nothing(na
     assert estimator.get_params() == {key: getattr(estimator, key) for key in estimator.get_params()}
     broken = type(estimator)(**{**estimator.get_params(), "horizon": 0})  # checked by fit, not by __init__
     assert broken.horizon == 0
-    with pytest.raises(ValueError, match="horizon must be a positive integer; got 0"):
+    with pytest.raises(ValueError, match="horizon must be a positive integer up to 100,000; got 0"):
         broken.fit(monthly_frame())
 
 

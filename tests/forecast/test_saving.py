@@ -14,7 +14,7 @@ from forecast.base import SavedModelError
 from forecast.forecaster import Forecaster
 from forecast.loading import load_forecaster
 from forecast.saving import check_replaceable
-from forecast.writable import unwritable_parent
+from forecast.writable import unwritable_reason
 
 SETTINGS = dict(lookback=6, horizon=3, units=4, epochs=1, batch_size=16, combine_with="ets", verbose=0, tracking=False)
 
@@ -117,7 +117,7 @@ def test_saving_over_a_model_replaces_it_whole_with_normal_permissions(saved, fr
             lambda d: (d / "params.json").write_text(
                 json.dumps({**json.loads((d / "params.json").read_text()), "lookback": "x"})
             ),
-            r"params.json does not describe a Forecaster \(ValueError: lookback must be a positive integer; got 'x'",
+            r"params.json does not describe a Forecaster \(ValueError: lookback must be a positive integer up to 100,000; got 'x'",
         ),
     ],
 )
@@ -246,18 +246,20 @@ def test_save_never_replaces_a_directory_that_holds_no_saved_model(tmp_path):
     assert (tmp_path / "vacant" / "fitted.json").exists()
 
 
-def test_unwritable_parent_walks_up_to_the_nearest_existing_directory(tmp_path):
-    assert unwritable_parent(tmp_path / "a" / "b" / "model") is None
-    assert unwritable_parent(tmp_path) is None
+def test_unwritable_reason_walks_up_to_the_nearest_existing_directory(tmp_path):
+    assert unwritable_reason(tmp_path / "a" / "b" / "model") is None
+    assert unwritable_reason(tmp_path) is None
+    (tmp_path / "data.csv").write_text("x")
+    assert unwritable_reason(tmp_path / "data.csv" / "out.csv") == f"{tmp_path / 'data.csv'} is a file, not a directory"
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root may write into any directory")
-def test_unwritable_parent_names_a_read_only_directory(tmp_path):
+def test_unwritable_reason_names_a_read_only_directory(tmp_path):
     locked = tmp_path / "locked"
     locked.mkdir()
     locked.chmod(0o500)
     try:
-        assert unwritable_parent(locked / "new" / "model") == locked
+        assert unwritable_reason(locked / "new" / "model") == f"{locked} is not writable"
         with pytest.raises(SavedModelError, match="is not writable"):
             check_replaceable(locked / "model", "fitted.json")
     finally:
