@@ -46,6 +46,7 @@ from forecast.cli_support import (
     check_model_dir,
     check_outputs,
     import_tensorflow_quietly,
+    in_file_columns,
     one_line,
     read_data,
 )
@@ -71,9 +72,15 @@ EXIT_INTERRUPTED = 128 + signal.SIGINT
 # Errors that describe a problem with the user's input, files or settings: shown as one line, not a traceback.
 USER_ERRORS = (ValueError, LookupError, OSError, FloatingPointError, RuntimeError)
 
-IdColumn = Annotated[str, typer.Option("--id-col", help="Column of the series ids in the file (read as unique_id).")]
-TimeColumn = Annotated[str, typer.Option("--time-col", help="Column of the time stamps in the file (read as ds).")]
-TargetColumn = Annotated[str, typer.Option("--target-col", help="Column of the values in the file (read as y).")]
+IdColumn = Annotated[
+    str, typer.Option("--id-col", help="Column of the series ids in the files (read as unique_id, written back).")
+]
+TimeColumn = Annotated[
+    str, typer.Option("--time-col", help="Column of the time stamps in the files (read as ds, written back).")
+]
+TargetColumn = Annotated[
+    str, typer.Option("--target-col", help="Column of the values in the files (read as y, written back).")
+]
 
 
 # ------------------------------------------------------------------------------------- options from declarations
@@ -228,7 +235,7 @@ def predict(
     if future_frame is not None and not getattr(model, "future_covariates", ()):
         typer.echo(f"warning: --future {future} is not read: the model {model_dir} uses no future covariates", err=True)
     forecasts = model.predict(history, future_frame)
-    write_frame_atomic(forecasts, output)
+    write_frame_atomic(in_file_columns(forecasts, id_col, time_col, target_col), output)
     series = forecasts["unique_id"].unique()
     new = len(set(series.tolist()) - set(model.series_ids_.tolist()))
     unseen = f" ({new} not in the training data: forecast from their history alone)" if new else ""
@@ -285,9 +292,9 @@ def backtest(
         if "tracking" in settings:  # where the backtest's run goes, not a setting of the model
             model.set_params(tracking=settings["tracking"])
     result = model.backtest(frame, n_windows=n_windows, step=step, refit=refit or False)
-    write_frame_atomic(result.forecasts, output)
+    write_frame_atomic(in_file_columns(result.forecasts, id_col, time_col, target_col), output)
     if metrics_output is not None:
-        write_frame_atomic(result.metrics, metrics_output)
+        write_frame_atomic(in_file_columns(result.metrics, id_col, time_col, target_col), metrics_output)
     typer.echo(result.metrics[result.metrics["unique_id"] == "overall"].to_string(index=False))
     typer.echo(
         "overall = the mean over series and origins; mae and rmse add up each series' own units, "

@@ -99,6 +99,12 @@ def read_data(
     return frame
 
 
+def in_file_columns(frame, id_col: str, time_col: str, target_col: str):
+    """An output frame (pandas) with `unique_id`, `ds` and `y` named as the input file names them (`--id-col`,
+    `--time-col`, `--target-col`: `read_data` renamed them on the way in)."""
+    return frame.rename(columns={"unique_id": id_col, "ds": time_col, "y": target_col})
+
+
 def _first_non_utf8_byte(path: Path) -> str:
     """Where a file stops being UTF-8 text: the byte, its offset in the file and its line (pandas reads in chunks,
     so the offset of its error counts from the chunk)."""

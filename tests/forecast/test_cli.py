@@ -520,6 +520,16 @@ def test_other_column_names_are_mapped_with_id_time_and_target_options(data_file
     )
     assert result.exit_code == 0, result.output
     assert sorted(Forecaster.load(tmp_path / "model").series_ids_) == ["s0", "s1"]
+    columns = ["--id-col", "store", "--time-col", "date", "--target-col", "sales"]
+    forecasts, scores = tmp_path / "forecasts.csv", tmp_path / "scores.csv"
+    predicted = runner.invoke(app, ["predict", str(tmp_path / "model"), str(path), "-o", str(forecasts), *columns])
+    assert predicted.exit_code == 0, predicted.output
+    assert pd.read_csv(forecasts).columns.tolist()[:3] == ["store", "date", "y_hat"]  # written back in the file's names
+    options = ["--model-dir", str(tmp_path / "model"), "--metrics-output", str(scores)]
+    backtested = runner.invoke(app, ["backtest", str(path), "-o", str(forecasts), *options, *columns])
+    assert backtested.exit_code == 0, backtested.output
+    assert {"store", "date", "sales", "y_hat"} <= set(pd.read_csv(forecasts).columns)
+    assert "unique_id" not in pd.read_csv(forecasts).columns and "store" in pd.read_csv(scores).columns
 
 
 def test_sigterm_after_the_work_is_done_does_not_turn_success_into_143(trained, data_files, tmp_path):
