@@ -17,6 +17,7 @@ from pathlib import Path
 
 import typer
 
+from forecast.cli_support import import_tensorflow_quietly
 from forecast.jobs.errors import JobFailed, SpecError
 from forecast.redaction import redact
 
@@ -105,6 +106,7 @@ def run_command(
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     spec = _load(spec_path)
     stamp = _as_of(as_of)
+    import_tensorflow_quietly()  # the model's imports, before they print TensorFlow's start-up lines on stderr
     from forecast.jobs.runner import run_job
 
     try:
@@ -152,6 +154,7 @@ def schedule_command(
     except SpecError as error:
         typer.echo(f"error: job spec {spec_path}: {redact(str(error))}", err=True)
         raise typer.Exit(EXIT_INVALID_SPEC) from None
+    import_tensorflow_quietly()
     from forecast.jobs.runner import job_state_path, run_job
     from forecast.jobs.scheduler import JobScheduler
 

@@ -574,6 +574,21 @@ def test_a_run_that_fails_registers_no_model_version(store, tmp_path):
         assert model_versions() == before
 
 
+def test_job_run_in_its_own_process_prints_no_tensorflow_start_up_lines(store, tmp_path):
+    # TensorFlow 2.21 writes its oneDNN and CUDA lines to stderr before TF_CPP_MIN_LOG_LEVEL applies.
+    command = [str(Path(sys.executable).with_name("forecast")), "job", "run"]
+    spec_path = write_spec(make_spec(store, tmp_path), tmp_path)
+    ran = subprocess.run(
+        [*command, str(spec_path), "--as-of", "2026-01-01"],
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert ran.returncode == 0, ran.stderr[-3000:]
+    assert "oneDNN" not in ran.stderr and "cuda" not in ran.stderr.lower(), ran.stderr[-3000:]
+
+
 RETRAIN_THEN_DIE = """
 import os, signal, sys
 from forecast.jobs import models
