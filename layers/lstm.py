@@ -404,7 +404,9 @@ default, `forget_gate=False`, `peepholes=True`, `coupled=True`,
 `input_gate=False`, `output_gate=False`) runs through TensorFlow's fused LSTM
 kernel (BlockLSTMV2) where that is faster than the step-by-step loop;
 everything else runs the generic `keras.ops` loop, one `LSTMCell` step per
-time step. All paths compute the same numbers (to float rounding).
+time step. All paths compute the same numbers (to float rounding); the fused
+CPU kernel has first-order gradients only (for gradients of gradients use
+`implementation="loop"`).
 """
         + _EQUATIONS
         + """

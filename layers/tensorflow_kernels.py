@@ -127,6 +127,16 @@ class Plan(NamedTuple):
 # ----------------------------------------------------------------------------------------------- the kernels
 
 
+def no_second_order(*_):
+    """The gradient of BlockLSTMV2's gradient, which TensorFlow does not have: a clear error instead of its
+    `LookupError` (gradient penalties, Hessian-vector products and forward-mode derivatives need the loop)."""
+    raise NotImplementedError(
+        "the LSTM's fused CPU kernel (BlockLSTMV2) has first-order gradients only; for gradients of gradients "
+        "(gradient penalties, Hessian-vector products, forward-mode derivatives) build the layer with "
+        "implementation='loop'"
+    )
+
+
 def block_lstm(x, h0, c0, w, b, wci, wcf, wco, *, seq_len_max, use_peephole: bool):
     """BlockLSTMV2 over a time-major sequence, with the correct gradient.
 
@@ -163,6 +173,10 @@ def block_lstm(x, h0, c0, w, b, wci, wcf, wco, *, seq_len_max, use_peephole: boo
             # An output nobody used arrives as None (eager) or zeros (graph).
             h_grad = tf.zeros_like(h) if h_grad is None else h_grad
             cs_grad = tf.zeros_like(cs) if cs_grad is None else cs_grad
+            return first_order_gradient(h_grad, cs_grad)
+
+        @tf.custom_gradient
+        def first_order_gradient(h_grad, cs_grad):
             x_grad, cs_prev_grad, h_prev_grad, w_grad, wci_grad, wcf_grad, wco_grad, b_grad = (
                 tf.raw_ops.BlockLSTMGradV2(
                     seq_len_max=seq_len_max,
@@ -186,7 +200,7 @@ def block_lstm(x, h0, c0, w, b, wci, wcf, wco, *, seq_len_max, use_peephole: boo
                     use_peephole=use_peephole,
                 )
             )
-            return x_grad, h_prev_grad, cs_prev_grad, w_grad, b_grad, wci_grad, wcf_grad, wco_grad
+            return (x_grad, h_prev_grad, cs_prev_grad, w_grad, b_grad, wci_grad, wcf_grad, wco_grad), no_second_order
 
         return (h, cs), backward
 
@@ -208,12 +222,15 @@ def block_lstm_part_count(batch: int) -> int:
     return BLOCK_LSTM_PARTS[_part_index(batch)]
 
 
-def block_lstm_in_parts(x, h0, c0, *parameters, seq_len_max, use_peephole: bool, lengths=None, sequences: bool = True):
+def block_lstm_in_parts(
+    x, h0, c0, *parameters, seq_len_max, use_peephole: bool, lengths=None, sequences: bool = True, switch: bool = True
+):
     """`block_lstm` over a batch split into parts of consecutive sequences: the same numbers, as the sequences of
     a batch are independent, but faster: TensorFlow's executor runs the parts' kernels in parallel, and each
     kernel call is the size where BlockLSTMV2 is fast (`block_lstm_part_count`). A batch whose size is known only
     when it arrives (tf.data's, in Keras's `fit`) picks its number of parts with `tf.switch_case`, all of them
-    traced.
+    traced; with `switch=False` it runs in one part instead (inside a `tf.cond`, whose gradient TensorFlow cannot
+    take through a nested `tf.switch_case`: an `AssertionError` in `tape.gradient`).
 
     Each part keeps only what the caller asks for before the parts are joined: `h_t` of every step with
     `sequences=True`, and each sequence's `h` and `c` after its last step (step `length - 1` with `lengths`, the
@@ -259,9 +276,11 @@ def block_lstm_in_parts(x, h0, c0, *parameters, seq_len_max, use_peephole: bool,
         axes = (1, 0, 0) if sequences else (0, 0)
         return tuple(tf.concat([piece[k] for piece in pieces], axis=axis) for k, axis in enumerate(axes))
 
-    if x.shape[1] is None:
+    if x.shape[1] is None and switch:
         branches = [functools.partial(in_parts, parts) for parts in BLOCK_LSTM_PARTS]
         joined = tuple(tf.switch_case(_part_index(tf.shape(x)[1]), branches))
+    elif x.shape[1] is None:
+        joined = in_parts(1)
     else:
         joined = in_parts(block_lstm_part_count(x.shape[1]))
     return joined if sequences else (None, *joined)
@@ -323,8 +342,9 @@ def _layer_outputs(layer, h, last_h, states, time, lengths):
     return last_output, outputs, states
 
 
-def _block_lstm_inner_loop(layer, sequences, initial_state, lengths, training):
-    """`inner_loop` of an LSTM through BlockLSTMV2; `lengths` are those of a right-padded mask, or None."""
+def _block_lstm_inner_loop(layer, sequences, initial_state, lengths, training, switch: bool = True):
+    """`inner_loop` of an LSTM through BlockLSTMV2; `lengths` are those of a right-padded mask, or None; `switch`:
+    `block_lstm_in_parts`'s (False inside `inner_loop`'s `tf.cond`)."""
     cell = layer.cell
     h0, c0 = initial_state
     x = _time_major_inputs(layer, cell.dropped_inputs(sequences, training), lengths)
@@ -338,6 +358,7 @@ def _block_lstm_inner_loop(layer, sequences, initial_state, lengths, training):
         use_peephole=cell.peepholes,
         lengths=lengths,
         sequences=layer.return_sequences,
+        switch=switch,
     )
     return _layer_outputs(layer, h, last_h, [last_h, last_c], tf.shape(x)[0], lengths)
 
@@ -779,14 +800,21 @@ def inner_loop(layer, sequences, initial_state, mask, training, loop) -> tuple[A
     lengths = right_padded = None  # a mask the kernel cannot compute sends the call to the loop
     if mask is not None:
         mask = tf.cast(mask, tf.bool)
+        if not mask.shape[:2].is_compatible_with(sequences.shape[:2]):  # the kernel would drop steps or abort
+            raise ValueError(
+                f"the mask's shape {tuple(mask.shape)} does not match the inputs' batch and time steps "
+                f"{tuple(sequences.shape[:2])}"
+            )
         lengths = tf.reduce_sum(tf.cast(mask, tf.int32), axis=1)
         right_padded = tf.reduce_all(tf.equal(mask, tf.sequence_mask(lengths, tf.shape(mask)[1])))
         if chosen.kernel == "cudnn":  # cuDNN rejects empty sequences
             right_padded = tf.logical_and(right_padded, tf.reduce_all(lengths > 0))
 
-    def fused():
+    def fused(in_cond: bool = False):
         if chosen.kernel == "cudnn":
             return kernel(layer, sequences, initial_state, mask, training)
+        if chosen.kernel == "block_lstm":
+            return kernel(layer, sequences, initial_state, lengths, training, switch=not in_cond)
         return kernel(layer, sequences, initial_state, lengths, training)
 
     try:
@@ -804,7 +832,8 @@ def inner_loop(layer, sequences, initial_state, mask, training, loop) -> tuple[A
         # Both branches are traced. When TensorFlow differentiates this cond inside a function it wraps each
         # branch's intermediates in optionals whose element types differ position by position, and its graph
         # type inference logs one benign "Type inference failed ... TFT_OPTIONAL" warning per traced function.
-        return tf.cond(right_padded, fused, generic)
+        # A batch known only at run time runs the kernel in one part there (`block_lstm_in_parts`'s `switch`).
+        return tf.cond(right_padded, functools.partial(fused, in_cond=True), generic)
     except NotImplementedError:
         # Keras's cuDNN function found no cuDNN kernel for the call after all; keras.layers.LSTM then falls back.
         if layer.implementation == "fused":

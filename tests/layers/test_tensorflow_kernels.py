@@ -144,6 +144,52 @@ def test_auto_runs_other_masks_through_the_loop_in_a_graph():
         )
 
 
+@pytest.mark.parametrize("variant", ["default", "peepholes"])
+def test_auto_with_a_mask_trains_on_a_batch_known_only_at_run_time(variant):
+    # Keras's fit traces its last, smaller batch as (None, ...). The kernel's tf.switch_case over batch parts inside
+    # auto's tf.cond had no gradient (AssertionError in tape.gradient): there the kernel runs in one part.
+    auto, loop = twin_layers(VARIANTS[variant], ("auto", "loop"), return_sequences=True)
+    signature = [tf.TensorSpec((None, TIME, FEATURES)), tf.TensorSpec((None, TIME), tf.bool)]
+    results = {}
+    for layer in (auto, loop):
+
+        @tf.function(input_signature=signature)
+        def outputs_and_gradients(x, mask, layer=layer):
+            with tf.GradientTape() as tape:
+                tape.watch(x)
+                loss = tf.reduce_sum(tf.sin(3.0 * layer(x, mask=mask, training=True)))
+            return tape.gradient(loss, [x, *layer.trainable_weights])
+
+        results[layer] = outputs_and_gradients(random_inputs(), RIGHT_PADDED)
+    for a, b in zip(results[auto], results[loop], strict=True):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), atol=1e-5, rtol=1e-4)
+
+
+def test_gradients_of_gradients_on_the_fused_kernel_are_refused_in_one_clear_error():
+    fused, loop = twin_layers({})
+    x = tf.constant(random_inputs())
+
+    def penalty(layer):
+        with tf.GradientTape() as outer:
+            outer.watch(x)
+            with tf.GradientTape() as inner:
+                inner.watch(x)
+                y = tf.reduce_sum(layer(x) ** 2)
+            gradient_penalty = tf.reduce_sum(inner.gradient(y, x) ** 2)
+        return outer.gradient(gradient_penalty, layer.trainable_weights)
+
+    assert all(np.all(np.isfinite(g)) for g in penalty(loop))
+    with pytest.raises(NotImplementedError, match="first-order gradients only.*implementation='loop'"):
+        penalty(fused)
+
+
+@pytest.mark.parametrize("steps", [TIME - 1, TIME + 2], ids=["shorter", "longer"])
+def test_a_mask_of_other_time_steps_than_the_inputs_is_refused(steps):
+    fused, _ = twin_layers({})
+    with pytest.raises(ValueError, match=r"the mask's shape \(6, \d+\) does not match the inputs' batch and time"):
+        fused(random_inputs(), mask=np.ones((BATCH, steps), bool))
+
+
 # A batch of 130 runs in 4 parts (33 + 33 + 32 + 32 sequences); every length of LENGTHS appears in every part.
 SPLIT_BATCH = 130
 SPLIT_LENGTHS = np.resize(LENGTHS, SPLIT_BATCH)
