@@ -189,7 +189,8 @@ def train(
         typer.echo(f"Combination: {model.combination_.summary()}")
     typer.echo(f"Statistical half: weight {model.theta_weight_:g} on Theta beside ETS ({model.theta_rule_})")
     if model.run_id_ is not None:
-        typer.echo(f"MLflow run {model.run_id_}; model {model.model_uri_}")
+        logged = model.model_uri_ or "not logged (see the warning above)"
+        typer.echo(f"MLflow run {model.run_id_}; model {logged}")
     register_as = tracking_settings(model.tracking).register_as if model.tracking else None
     if register_as is not None and model.registered_model_version_ is not None:
         typer.echo(f"Registered as models:/{register_as}/{model.registered_model_version_}")
