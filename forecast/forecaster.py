@@ -48,32 +48,28 @@ from __future__ import annotations
 import copy
 import itertools
 import json
+import random
 import warnings
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-import keras
 import numpy as np
 import pandas as pd
-import tensorflow as tf
 
 from forecast.base import PARAMS_FILE, PIPELINE_FILE, STATE_FILE, BaseForecaster, SavedModelError, _json_scalar
 from forecast.calibration import ConformalIntervals
 from forecast.combination import (
-    ABANDON_MARGIN,
     Combination,
     blend,
     choose,
-    ets_wins_by_margin,
     evidence,
     no_evidence,
     too_little_evidence,
 )
-from forecast.distribution import even_batch_size, resolve_strategy
 from forecast.exponential_smoothing import (
     EtsModels,
     ets_continued_forecasts,
@@ -82,25 +78,18 @@ from forecast.exponential_smoothing import (
     fit_ets,
 )
 from forecast.holdout import validation_split
-from forecast.inference import CompiledPredictor
-from forecast.losses import PinballLoss, SMAPELoss
 from forecast.metrics import positive_mase_scales, quantile_column
-from forecast.network import build_network
 from forecast.sanity import SANE_BAND, history_range, within_sane_band
 from forecast.settings import ForecasterSettings
 from forecast.theta import choose_theta_weight, prior_theta_weight
-from forecast.training import (
-    NonFiniteLossGuard,
-    best_epoch_count,
-    patience_in_epochs,
-    replayed_learning_rates,
-    training_plan,
-)
-from forecast.training_loop import train_network
 from pipelines.columns import ID, TARGET, TIME
 from pipelines.rows import last_values, rows_in_series, sorted_positions, time_values, values_differ
 from pipelines.validation import CheckedFrame, ValidationError, shown_ids
 from pipelines.windows import OBSERVED, SeriesWindows, Windows
+
+if TYPE_CHECKING:
+    import keras
+    import tensorflow as tf
 
 MEDIAN = 0.5
 MODEL_FILE = "model.keras"
@@ -176,9 +165,10 @@ class Forecaster(ForecasterSettings, BaseForecaster):
         """
         return super().fit(df)
 
-    def _fit(self, checked: CheckedFrame, callbacks: Sequence[keras.callbacks.Callback]) -> FitReport:
-        if self.seed is not None:
-            keras.utils.set_random_seed(self.seed)
+    def _fit(self, checked: CheckedFrame, listeners: Sequence[EpochListener | keras.callbacks.Callback]) -> FitReport:
+        if self.seed is not None:  # TensorFlow's and Keras's seeds are set where a network trains (`_train`)
+            random.seed(self.seed)
+            np.random.seed(self.seed)
         pipeline = self._new_pipeline().fit(checked)
         windows = pipeline.transform(checked)
         training, validation = validation_split(windows, self.validation_windows, self.horizon)
@@ -205,7 +195,7 @@ class Forecaster(ForecasterSettings, BaseForecaster):
             self.history_, self.epochs_trained_, self.refit_epochs_ = {"loss": []}, 0, None
             self.batch_size_, self.epochs_planned_ = None, 0
             if self.network_skipped_ is None:
-                self._train(training, validation, windows, held_out_future, callbacks)
+                self._train(training, validation, windows, held_out_future, listeners)
             held_out_statistical = held_out_future.result()
             self.theta_weight_, self.theta_rule_ = held_out_statistical.theta_weight, held_out_statistical.rule
             ets_validation = held_out_statistical.forecasts
@@ -292,10 +282,22 @@ class Forecaster(ForecasterSettings, BaseForecaster):
         validation: Windows | None,
         windows: Windows,
         held_out_future: Future,
-        callbacks: Sequence[keras.callbacks.Callback],
+        listeners: Sequence[EpochListener | keras.callbacks.Callback],
     ) -> None:
         """Plan and train the network (and refit it on every window when asked); `held_out_future`: the future of
-        the statistical forecasts from the validation origins (`_rolling_statistical`), computed meanwhile."""
+        the statistical forecasts from the validation origins (`_rolling_statistical`), computed meanwhile;
+        `listeners`: called as `listener(epoch, logs)` after every epoch (the tracking side's), or Keras callbacks
+        (`forecast tune`'s pruning).
+
+        TensorFlow is imported here, where a network trains, not with this module: a fit that trains none (too
+        few windows) and the forecasts of a model without one never load it."""
+        import keras
+
+        from forecast.distribution import even_batch_size, resolve_strategy
+        from forecast.training import AbandonWhenEtsWins, patience_in_epochs, training_plan
+
+        if self.seed is not None:
+            keras.utils.set_random_seed(self.seed)
         self.batch_size_, self.epochs_planned_ = training_plan(
             len(training), self.batch_size, self.epochs, self.min_steps, early_stopping=validation is not None
         )
@@ -306,7 +308,13 @@ class Forecaster(ForecasterSettings, BaseForecaster):
         own = self._callbacks(validation is not None, patience)
         if self.combine_with == "auto" and validation is not None:
             own.append(AbandonWhenEtsWins(self, validation, held_out_future, patience))
-        history = self._train_new_network(training, validation, self.epochs_planned_, [*own, *callbacks], strategy)
+        listened = [
+            listener
+            if isinstance(listener, keras.callbacks.Callback)
+            else keras.callbacks.LambdaCallback(on_epoch_end=listener)
+            for listener in listeners
+        ]
+        history = self._train_new_network(training, validation, self.epochs_planned_, [*own, *listened], strategy)
         self.history_ = {name: [float(v) for v in values] for name, values in history.history.items()}
         self.epochs_trained_ = len(self.history_["loss"])
         if self.network_skipped_ is not None:  # abandoned: exponential smoothing alone forecasts every series
@@ -386,6 +394,10 @@ class Forecaster(ForecasterSettings, BaseForecaster):
         1.236 on M3 quarterly and 1.180 -> 1.135 on M1 monthly: within the spread between seeds, so it is an
         option, not the default.
         """
+        import keras
+
+        from forecast.training import NonFiniteLossGuard, best_epoch_count, replayed_learning_rates
+
         epochs = best_epoch_count(self.history_["val_loss"])
         rates = replayed_learning_rates(self.history_, epochs, self.learning_rate)
         schedule = keras.callbacks.LearningRateScheduler(lambda epoch: rates[epoch])
@@ -402,6 +414,8 @@ class Forecaster(ForecasterSettings, BaseForecaster):
     ) -> keras.callbacks.History:
         """Build a fresh network in `strategy`'s scope as `model_` and train it on `training` (shuffled, in
         batches of `batch_size_`; `forecast.training_loop`), with `validation` scored after every epoch when given."""
+        from forecast.training_loop import train_network
+
         with strategy.scope():
             self.model_ = self._build_model(training)
         inputs, target, *weights = self._training_arrays(training)
@@ -423,6 +437,11 @@ class Forecaster(ForecasterSettings, BaseForecaster):
         return sorted({*map(float, self.quantiles), MEDIAN}) if self.quantiles else None
 
     def _build_model(self, windows: Windows) -> keras.Model:
+        import keras
+
+        from forecast.losses import PinballLoss, SMAPELoss
+        from forecast.network import build_network
+
         network = build_network(
             cell=self.cell,
             units=self.units,
@@ -455,6 +474,10 @@ class Forecaster(ForecasterSettings, BaseForecaster):
     def _callbacks(self, has_validation: bool, patience: int) -> list[keras.callbacks.Callback]:
         """NaN guard, learning rate halved after `patience // 2` epochs without improvement, early stopping
         after `patience` (`forecast.training.patience_in_epochs`)."""
+        import keras
+
+        from forecast.training import NonFiniteLossGuard
+
         callbacks: list[keras.callbacks.Callback] = [NonFiniteLossGuard()]
         monitor = "val_loss" if has_validation else "loss"
         callbacks.append(
@@ -731,6 +754,8 @@ class Forecaster(ForecasterSettings, BaseForecaster):
 
     def _call_network(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
         # One XLA-compiled function per trained model, built on first use (see forecast.inference).
+        from forecast.inference import CompiledPredictor
+
         predictor = getattr(self, "_predictor", None)
         if predictor is None or predictor.model is not self.model_:
             predictor = self._predictor = CompiledPredictor(self.model_)
@@ -827,6 +852,8 @@ class Forecaster(ForecasterSettings, BaseForecaster):
             raise SavedModelError(f"{directory} is not a saved Forecaster: {MODEL_FILE} is missing")
         if not zipfile.is_zipfile(model_path):  # Keras reports a truncated archive as "File not found"
             raise SavedModelError(f"{model_path} is corrupt or truncated: not a whole .keras archive")
+        import keras  # a model with a network: TensorFlow is loaded now, not for one without
+
         try:
             self.model_ = keras.saving.load_model(model_path, safe_mode=True, compile=False)
         except Exception as error:
@@ -873,6 +900,11 @@ class Forecaster(ForecasterSettings, BaseForecaster):
             )
 
 
+EpochListener = Callable[[int, Mapping[str, Any] | None], None]
+"""Called after every training epoch with its number and logs (`loss`, `val_loss`, ...); a Keras callback may
+stand in its place (it is then one, with every hook: it loads TensorFlow itself)."""
+
+
 @dataclass(frozen=True)
 class FitReport:
     """What a fit leaves for the tracking side: the training windows, the held-out validation windows and their
@@ -892,42 +924,6 @@ def _check_recursive_features(windows: Windows) -> None:
             "strategy='recursive' needs the past features to be the target followed by the future features "
             f"{future_names}; found past features {list(windows.past_feature_names)}"
         )
-
-
-class AbandonWhenEtsWins(keras.callbacks.Callback):
-    """Stops training the network when exponential smoothing alone beats every blend with it on the validation
-    windows by `forecast.combination.ABANDON_MARGIN`, at two checks in a row after a fair start.
-
-    The checks come every `patience // 2` epochs from epoch `patience` on (at least 200 optimizer steps each, see
-    `forecast.training.patience_in_epochs`): by then the network has had the chance early stopping gives it. The
-    forecaster then drops the network (`network_skipped_` says why) and forecasts with ETS alone. `ets` is the
-    future of the ETS forecasts from the validation origins, computed in a thread while the network trains.
-    """
-
-    def __init__(self, forecaster: Forecaster, validation: Windows, ets: Future, patience: int):
-        super().__init__()
-        self.forecaster = forecaster
-        self.validation = validation
-        self.ets = ets
-        self.actual = validation.inverse_target(validation.target)
-        self.scales = forecaster._series_scales(validation.origin_ids)
-        self.ids = validation.origin_ids
-        self.start = patience
-        self.every = max(1, patience // 2)
-        self.losing = 0
-
-    def on_epoch_end(self, epoch: int, logs=None) -> None:
-        if epoch + 1 < self.start or (epoch + 1 - self.start) % self.every:
-            return
-        network = self.forecaster._median(self.forecaster._network_values(self.validation))
-        found = evidence(network, self.ets.result().forecasts, self.actual, self.scales, self.ids)
-        self.losing = self.losing + 1 if ets_wins_by_margin(found) else 0
-        if self.losing >= 2:
-            self.forecaster.network_skipped_ = (
-                f"exponential smoothing alone beat every blend with the network on the validation windows by more "
-                f"than {ABANDON_MARGIN:.0%} at epochs {epoch + 1 - self.every} and {epoch + 1}"
-            )
-            self.model.stop_training = True
 
 
 class HeldOutStatistical(NamedTuple):

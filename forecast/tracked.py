@@ -5,7 +5,7 @@ An estimator knows nothing of MLflow. When its `tracking` parameter is true, its
 a run (`forecast.tracking.tracking_run`; the estimator's `tracking` setting, a
 `forecast.settings.Tracking`, names its experiment, run and registered model), run the estimator's own fit or backtest inside it, and log:
 
-- a fit: the parameters, a summary of the data, the epoch losses (a Keras callback), the final and
+- a fit: the parameters, a summary of the data, the epoch losses (`epoch_metrics_logger`), the final and
   validation metrics, the forecast-vs-actual plot of the validation windows, the learning curve,
   the gradient-flow plot of the encoder, and the model as an MLflow pyfunc model
   (`forecast.pyfunc`), registered under `register_as` when given;
@@ -19,11 +19,10 @@ from __future__ import annotations
 
 import math
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import keras
 import numpy as np
 import pandas as pd
 
@@ -33,23 +32,22 @@ from forecast.plots import plot_forecasts, plot_learning_curve
 from forecast.pyfunc import log_forecaster, quiet_mlflow
 from forecast.settings import tracking_settings
 from forecast.tracking import Tracker, tracking_run
-from layers.gradient_flow import gradient_flow, plot_gradient_flow
 from pipelines.columns import ID, TARGET, TIME
 from pipelines.frequency import frequency_to_json
 from pipelines.settings import settings_to_json
 from pipelines.validation import CheckedFrame
 
 
-class EpochMetricsCallback(keras.callbacks.Callback):
-    """Keras callback logging every epoch's logs (`loss`, `val_loss`, ...) with `step=epoch`."""
+def epoch_metrics_logger(tracker: Tracker) -> Callable[[int, Mapping[str, Any] | None], None]:
+    """`on_epoch_end(epoch, logs)` logging every epoch's logs (`loss`, `val_loss`, ...) with `step=epoch`: a
+    listener the estimator calls after each training epoch (a Keras `LambdaCallback`'s `on_epoch_end`), so that
+    tracking a fit that trains no network never loads TensorFlow."""
 
-    def __init__(self, tracker: Tracker):
-        super().__init__()
-        self.tracker = tracker
-
-    def on_epoch_end(self, epoch: int, logs: Mapping[str, Any] | None = None) -> None:
+    def on_epoch_end(epoch: int, logs: Mapping[str, Any] | None = None) -> None:
         scalars = {key: float(value) for key, value in (logs or {}).items() if _is_scalar(value)}
-        self.tracker.log_metrics(scalars, step=epoch)
+        tracker.log_metrics(scalars, step=epoch)
+
+    return on_epoch_end
 
 
 GRADIENT_FLOW_WINDOWS = 64
@@ -65,8 +63,8 @@ def tracked_fit(estimator: Any, checked: CheckedFrame) -> Any:
     with tracking_run(
         enabled=True, experiment=settings.experiment, run_name=settings.run_name, on_error=settings.errors
     ) as tracker:
-        callbacks = [EpochMetricsCallback(tracker)] if tracker.active else []
-        report = estimator._fit_checked(checked, callbacks)
+        listeners = [epoch_metrics_logger(tracker)] if tracker.active else []
+        report = estimator._fit_checked(checked, listeners)
         estimator.run_id_ = tracker.run_id
         if tracker.active:
             with quiet_mlflow(verbose=estimator.verbose):
@@ -195,7 +193,12 @@ def log_combination(tracker: Tracker, estimator: Any) -> None:
 
 
 def log_gradient_flow(tracker: Tracker, estimator: Any, training) -> None:
-    """Per-lag gradient norms of the encoder (`layers.gradient_flow`) over the first training windows."""
+    """Per-lag gradient norms of the encoder (`layers.gradient_flow`) over the first training windows (a fit that
+    trained a network: TensorFlow is loaded then)."""
+    import keras
+
+    from layers.gradient_flow import gradient_flow, plot_gradient_flow
+
     network = estimator.model_
     # An ensemble's members share the input; the first member's encoder stands for all of them.
     names = {layer.name for layer in network.layers}

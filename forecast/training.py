@@ -25,9 +25,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from concurrent.futures import Future
 
 import keras
 import numpy as np
+
+from forecast.combination import ABANDON_MARGIN, ets_wins_by_margin, evidence
 
 MIN_EPOCHS = 100
 MAX_EPOCHS = 1000
@@ -122,3 +125,39 @@ def replayed_learning_rates(history: dict[str, list[float]], epochs: int, initia
     epoch 0 ran at `initial` and epoch `e > 0` at the rate logged after epoch `e - 1`.
     """
     return [float(initial), *(float(rate) for rate in history["learning_rate"][: epochs - 1])]
+
+
+class AbandonWhenEtsWins(keras.callbacks.Callback):
+    """Stops training the network when exponential smoothing alone beats every blend with it on the validation
+    windows by `forecast.combination.ABANDON_MARGIN`, at two checks in a row after a fair start.
+
+    The checks come every `patience // 2` epochs from epoch `patience` on (at least 200 optimizer steps each, see
+    `forecast.training.patience_in_epochs`): by then the network has had the chance early stopping gives it. The
+    forecaster then drops the network (`network_skipped_` says why) and forecasts with ETS alone. `ets` is the
+    future of the ETS forecasts from the validation origins, computed in a thread while the network trains.
+    """
+
+    def __init__(self, forecaster, validation, ets: Future, patience: int):
+        super().__init__()
+        self.forecaster = forecaster
+        self.validation = validation
+        self.ets = ets
+        self.actual = validation.inverse_target(validation.target)
+        self.scales = forecaster._series_scales(validation.origin_ids)
+        self.ids = validation.origin_ids
+        self.start = patience
+        self.every = max(1, patience // 2)
+        self.losing = 0
+
+    def on_epoch_end(self, epoch: int, logs=None) -> None:
+        if epoch + 1 < self.start or (epoch + 1 - self.start) % self.every:
+            return
+        network = self.forecaster._median(self.forecaster._network_values(self.validation))
+        found = evidence(network, self.ets.result().forecasts, self.actual, self.scales, self.ids)
+        self.losing = self.losing + 1 if ets_wins_by_margin(found) else 0
+        if self.losing >= 2:
+            self.forecaster.network_skipped_ = (
+                f"exponential smoothing alone beat every blend with the network on the validation windows by more "
+                f"than {ABANDON_MARGIN:.0%} at epochs {epoch + 1 - self.every} and {epoch + 1}"
+            )
+            self.model.stop_training = True

@@ -42,7 +42,6 @@ import hashlib
 import json
 import logging
 import os
-import sys
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -556,7 +555,7 @@ class Objective:
         """`(score, pruning callback)`: the candidate fitted up to the first origin, then scored unless pruned
         (score None); the callback is None for an estimator without a network."""
         candidate = clone(self.estimator).set_params(**params)
-        pruning = _pruning_callback(trial)
+        pruning = _pruning_callback(trial, candidate)
         try:
             candidate._check_params()
             candidate._fit_checked(candidate._check_frame(self.history, "fit"), [pruning] if pruning else [])
@@ -630,13 +629,10 @@ def _one_line_trial_failures() -> Iterator[None]:
         logger.removeFilter(without)
 
 
-def _pruning_callback(trial: optuna.trial.Trial):
-    """The Keras callback reporting a network's epochs to `trial`, or None when Keras is not loaded.
-
-    An estimator that trains a Keras network has imported Keras; one that has not loaded it trains none, and the
-    search then never loads TensorFlow (estimators without a network ignore the callback anyway).
-    """
-    if "keras" not in sys.modules:
+def _pruning_callback(trial: optuna.trial.Trial, estimator: Any):
+    """The Keras callback reporting a network's epochs to `trial`, or None for an estimator without a recurrent
+    network (no `cell` setting: the baselines), whose search then never loads TensorFlow."""
+    if not hasattr(estimator, "cell"):
         return None
     from forecast.pruning import PruningCallback
 

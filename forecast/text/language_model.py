@@ -44,7 +44,7 @@ from forecast.settings import (
     TrackingKind,
     tracking_settings,
 )
-from forecast.tracked import EpochMetricsCallback
+from forecast.tracked import epoch_metrics_logger
 from forecast.tracking import tracking_run
 from layers.registry import get as get_recurrent_layer
 from pipelines.checks import check_integer, check_number
@@ -194,7 +194,7 @@ class LanguageModel(BaseEstimator):
                 epochs=self.epochs,
                 shuffle=False,  # the dataset reshuffles its windows every epoch
                 verbose=self.verbose,
-                callbacks=[EpochMetricsCallback(tracker)],
+                callbacks=[keras.callbacks.LambdaCallback(on_epoch_end=epoch_metrics_logger(tracker))],
             )
             self.history_ = history.history
             self.validation_perplexity_ = None

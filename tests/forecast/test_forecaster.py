@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import inspect
 import pickle
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
@@ -464,3 +466,25 @@ def test_a_zoned_daily_model_reads_its_days_written_as_text_across_daylight_savi
     model = Forecaster(lookback=14, horizon=3, **TINY).fit(zoned)
     as_text = zoned.assign(ds=zoned["ds"].astype(str))  # '2024-03-30 00:00:00+01:00', '2024-03-31 00:00:00+02:00'
     pd.testing.assert_frame_equal(model.predict(as_text), model.predict(zoned))
+
+
+STATISTICAL_ONLY = """
+import sys, tempfile
+import numpy as np, pandas as pd
+from forecast import Forecaster
+df = pd.DataFrame({"unique_id": "a", "ds": pd.date_range("2010-01-01", periods=60, freq="MS"), "y": np.arange(60.0)})
+model = Forecaster(lookback=24, horizon=12, verbose=0).fit(df)  # tracked, as by default
+assert model.model_ is None and model.run_id_ is not None
+loaded = Forecaster.load(model.save(tempfile.mkdtemp() + "/model"))
+loaded.predict(); loaded.backtest(df, n_windows=2)
+print(sorted(name for name in ("tensorflow", "keras") if name in sys.modules))
+"""
+
+
+def test_a_fit_that_trains_no_network_and_its_saved_model_never_load_tensorflow(mlflow_tracking_uri, tmp_path):
+    # TensorFlow takes 4-5 s to import: a single short series, tracked or not, trains no network and needs none.
+    ran = subprocess.run(
+        [sys.executable, "-c", STATISTICAL_ONLY], capture_output=True, text=True, timeout=300, cwd=tmp_path
+    )
+    assert ran.returncode == 0, ran.stderr[-3000:]
+    assert ran.stdout.strip().splitlines()[-1] == "[]"

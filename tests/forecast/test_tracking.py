@@ -16,7 +16,7 @@ from matplotlib.figure import Figure
 from mlflow import MlflowClient
 
 from forecast.plots import plot_forecasts, plot_learning_curve
-from forecast.tracked import EpochMetricsCallback
+from forecast.tracked import epoch_metrics_logger
 from forecast.tracking import (
     Tracker,
     TrackingError,
@@ -102,7 +102,7 @@ def test_epoch_callback_logs_every_epoch_of_a_keras_fit(module_mlflow_tracking_u
             epochs=3,
             batch_size=4,
             verbose=0,
-            callbacks=[EpochMetricsCallback(tracker)],
+            callbacks=[keras.callbacks.LambdaCallback(on_epoch_end=epoch_metrics_logger(tracker))],
         )
     client = MlflowClient()
     for key in ("loss", "val_loss"):
