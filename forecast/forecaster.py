@@ -852,7 +852,11 @@ class Forecaster(ForecasterSettings, BaseForecaster):
             raise SavedModelError(f"{directory} is not a saved Forecaster: {MODEL_FILE} is missing")
         if not zipfile.is_zipfile(model_path):  # Keras reports a truncated archive as "File not found"
             raise SavedModelError(f"{model_path} is corrupt or truncated: not a whole .keras archive")
-        import keras  # a model with a network: TensorFlow is loaded now, not for one without
+        # A model with a network: TensorFlow is loaded now, not for one without. `forecast.network` imports the
+        # layers, whose classes the saved network names (a fresh process, a Spark executor, has not imported them).
+        import keras
+
+        import forecast.network  # noqa: F401
 
         try:
             self.model_ = keras.saving.load_model(model_path, safe_mode=True, compile=False)

@@ -488,3 +488,28 @@ def test_a_fit_that_trains_no_network_and_its_saved_model_never_load_tensorflow(
     )
     assert ran.returncode == 0, ran.stderr[-3000:]
     assert ran.stdout.strip().splitlines()[-1] == "[]"
+
+
+LOAD_AND_PREDICT = """
+import sys
+import pandas as pd
+from forecast.forecaster import Forecaster
+assert "tensorflow" not in sys.modules
+model = Forecaster.load(sys.argv[1])
+model.predict().to_csv(sys.argv[2], index=False)
+"""
+
+
+def test_a_saved_network_loads_and_forecasts_in_a_fresh_process_as_here(fitted, tmp_path):
+    # The network names the layers' classes: loading it where nothing imported them yet (a new process, a Spark
+    # executor) must import them first.
+    path = fitted.save(tmp_path / "model")
+    ran = subprocess.run(
+        [sys.executable, "-c", LOAD_AND_PREDICT, str(path), str(tmp_path / "forecasts.csv")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert ran.returncode == 0, ran.stderr[-3000:]
+    there = pd.read_csv(tmp_path / "forecasts.csv")
+    np.testing.assert_allclose(there["y_hat"], fitted.predict()["y_hat"], rtol=1e-5)
