@@ -5,7 +5,8 @@ stores its constructor arguments unchanged (scikit-learn convention) and impleme
 
 - `_check_frame(df, purpose)`: validate a user frame once, at the edge (the default checks the
   three columns and the grid with `pipelines.validation.check_frame`);
-- `_fit(checked, callbacks)`: learn from a validated frame; it returns what logging a fit needs
+- `_fit(checked, listeners)`: learn from a validated frame, calling each `EpochListener` after every training
+  epoch (the tracking side's; a model that trains nothing ignores them); it returns what logging a fit needs
   (`None` for models with nothing to report) and sets only `_`-suffixed attributes;
 - `_predict_origins(checked, origin_rows, future_df)`: forecast the `horizon` steps after each
   origin, given as a row of `checked.frame`, from the rows of its series up to it, returning
@@ -28,7 +29,7 @@ from __future__ import annotations
 import copy
 import importlib
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,10 @@ from pipelines.frequency import frequency_to_json, parse_frequency
 from pipelines.seasonality import resolve_season_length
 from pipelines.settings import check_settings, settings_from_json, settings_to_json
 from pipelines.validation import CheckedFrame, check_frame, to_long_format
+
+EpochListener = Callable[[int, Mapping[str, Any] | None], None]
+"""Called after every training epoch with its number and logs (`loss`, `val_loss`, ...); a Keras callback may
+stand in its place (it is then one, with every hook: it loads TensorFlow itself)."""
 
 PARAMS_FILE, STATE_FILE, PIPELINE_FILE = PARAMS, STATE, PIPELINE
 HISTORY_FILE = "history.parquet"
@@ -95,14 +100,14 @@ class BaseForecaster(BaseEstimator):
             self._fit_checked(checked)
         return self
 
-    def _fit_checked(self, checked: CheckedFrame, callbacks: Sequence[Any] = ()) -> Any:
+    def _fit_checked(self, checked: CheckedFrame, listeners: Sequence[EpochListener] = ()) -> Any:
         """Fit on a validated frame and set the fitted attributes; returns what `_fit` reports.
 
         A failed fit leaves no fitted attribute behind (not even those of an earlier fit).
         """
         self._forget_fit()
         try:
-            report = self._fit(checked, callbacks)
+            report = self._fit(checked, listeners)
         except BaseException:
             self._forget_fit()
             raise
@@ -379,8 +384,8 @@ class BaseForecaster(BaseEstimator):
         fitted = self.__sklearn_is_fitted__()
         return check_frame(df, freq=self.freq_ if fitted else getattr(self, "freq", None))
 
-    def _fit(self, checked: CheckedFrame, callbacks: Sequence[Any]) -> Any:
-        raise NotImplementedError(f"{type(self).__name__} must implement _fit(checked, callbacks)")
+    def _fit(self, checked: CheckedFrame, listeners: Sequence[EpochListener]) -> Any:
+        raise NotImplementedError(f"{type(self).__name__} must implement _fit(checked, listeners)")
 
     def _predict_origins(
         self, checked: CheckedFrame, origin_rows: np.ndarray, future_df: pd.DataFrame | None

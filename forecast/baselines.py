@@ -39,7 +39,7 @@ class _HistoryBaseline(BaseForecaster):
     horizon: int = declared(HORIZON)
     freq: str | int | None = declared(FREQ)
 
-    def _fit(self, checked: CheckedFrame, callbacks: Sequence[Any]) -> None:
+    def _fit(self, checked: CheckedFrame, listeners: Sequence[Any]) -> None:
         """Nothing to learn: the forecasts come from the observed values up to each origin."""
 
     def _min_history(self) -> int:
@@ -100,7 +100,7 @@ class _SeasonalBaseline(_HistoryBaseline):
 
     season_length: int | None = declared(SEASON_LENGTH)
 
-    def _fit(self, checked: CheckedFrame, callbacks: Sequence[Any]) -> None:
+    def _fit(self, checked: CheckedFrame, listeners: Sequence[Any]) -> None:
         y = checked.frame[TARGET].to_numpy(np.float64)
         self.season_length_ = resolve_season_length(self.season_length, checked.freq, y, checked.series_starts)
 

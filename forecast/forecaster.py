@@ -51,16 +51,24 @@ import json
 import random
 import warnings
 import zipfile
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 import pandas as pd
 
-from forecast.base import PARAMS_FILE, PIPELINE_FILE, STATE_FILE, BaseForecaster, SavedModelError, _json_scalar
+from forecast.base import (
+    PARAMS_FILE,
+    PIPELINE_FILE,
+    STATE_FILE,
+    BaseForecaster,
+    EpochListener,
+    SavedModelError,
+    _json_scalar,
+)
 from forecast.calibration import ConformalIntervals
 from forecast.combination import (
     Combination,
@@ -902,11 +910,6 @@ class Forecaster(ForecasterSettings, BaseForecaster):
             raise ValidationError(
                 f"{where}: missing column(s) {missing}; expected {required}, found {list(df.columns)}"
             )
-
-
-EpochListener = Callable[[int, Mapping[str, Any] | None], None]
-"""Called after every training epoch with its number and logs (`loss`, `val_loss`, ...); a Keras callback may
-stand in its place (it is then one, with every hook: it loads TensorFlow itself)."""
 
 
 @dataclass(frozen=True)
