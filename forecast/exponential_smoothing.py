@@ -912,12 +912,15 @@ def fit_ets(
             list(pool.map(fit_chunk, bounds[:-1], bounds[1:]))
     else:
         fit_chunk(0, len(scaled))
-    in_units = forecasts * (scales[:, None] * factors)[:, None, :] + offsets_ahead[:, None, :]
+    units = scales[:, None] * factors
+    in_units = forecasts * units[:, None, :] + offsets_ahead[:, None, :]
     insane = np.isfinite(aicc) & ~within_sane_band(
         in_units.reshape(-1, horizon), np.repeat(history_low, len(forms)), np.repeat(history_high, len(forms))
     ).reshape(aicc.shape)
     aicc[insane] = np.inf  # discarded as if it had not fitted: its forecasts are the naive ones
-    forecasts[insane] = last[np.nonzero(insane)[0], None]
+    rows = np.nonzero(insane)[0]
+    forecasts[insane] = last[rows, None]
+    in_units[insane] = last[rows, None] * units[rows] + offsets_ahead[rows]
     for array in (smoothing, states, sums):
         array[insane] = np.nan
     models = EtsModels(
@@ -934,7 +937,7 @@ def fit_ets(
         sums=sums,
         theta=fit_theta(scaled, ~persistent) if with_theta and m == 1 else None,
     )
-    return EtsFit(forecasts * (scales[:, None] * factors)[:, None, :] + offsets_ahead[:, None, :], models)
+    return EtsFit(in_units, models)
 
 
 def persistent_trends(series: Sequence[np.ndarray], season_length: int) -> np.ndarray:
